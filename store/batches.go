@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// BatchStatus is the lifecycle state of a queue batch; see docs/state_machine.md.
+type BatchStatus string
+
+// Batch states, as services-progress reports them.
+const (
+	// BatchWaiting: open, collecting the account's changes; its token is shared.
+	BatchWaiting BatchStatus = "waiting"
+	// BatchRunning: claimed by the worker; new changes go to a new batch.
+	BatchRunning BatchStatus = "running"
+	// BatchSuccess: every change applied.
+	BatchSuccess BatchStatus = "success"
+	// BatchFailure: applied, but at least one change failed (see its error).
+	BatchFailure BatchStatus = "failure"
+)
+
+// ChangeStatus is the state of one change inside a batch.
+type ChangeStatus string
+
+// Change states.
+const (
+	ChangePending ChangeStatus = "pending"
+	ChangeApplied ChangeStatus = "applied"
+	ChangeFailed  ChangeStatus = "failed"
+)
+
+// Batch is a group of changes of one account applied together.
+type Batch struct {
+	ID        int64
+	Token     string
+	AccountID int64
+	Status    BatchStatus
+	Scheduled time.Time
+	Executed  time.Time // zero until claimed
+	Finished  time.Time // zero until final
+}
+
+// Change is one queued mutation. Args never hold a plain secret.
+type Change struct {
+	ID      int64
+	BatchID int64
+	Command string
+	UserID  int64
+	Args    json.RawMessage
+	Status  ChangeStatus
+	Error   string
+}
+
+const batchCols = `id, token, account_id, status, scheduled, executed, finished`
+
+func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
+	var b Batch
+	var sch, exe, fin sql.NullString
+	err := row.Scan(&b.ID, &b.Token, &b.AccountID, &b.Status, &sch, &exe, &fin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, ErrNotFound
+	}
+	b.Scheduled, b.Executed, b.Finished = parseTime(sch), parseTime(exe), parseTime(fin)
+	return b, err
+}
+
+// OpenBatch returns the account's waiting batch, creating it with token if
+// there is none. The partial unique index keeps it one per account.
+func (t *Tx) OpenBatch(ctx context.Context, accountID int64, token string) (Batch, error) {
+	b, err := scanBatch(t.q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE account_id = ? AND status = 'waiting'`, accountID))
+	if !errors.Is(err, ErrNotFound) {
+		return b, err
+	}
+	return scanBatch(t.q.QueryRowContext(ctx, `INSERT INTO batches (token, account_id, status, scheduled)
+		VALUES (?, ?, 'waiting', ?) RETURNING `+batchCols, token, accountID, t.stamp()))
+}
+
+// InsertChange appends a change to a batch.
+func (t *Tx) InsertChange(ctx context.Context, c Change) (Change, error) {
+	if len(c.Args) == 0 {
+		c.Args = json.RawMessage("{}")
+	}
+	var user any
+	if c.UserID != 0 {
+		user = c.UserID
+	}
+	res, err := t.q.ExecContext(ctx, `INSERT INTO changes (batch_id, command, user_id, args) VALUES (?, ?, ?, ?)`,
+		c.BatchID, c.Command, user, string(c.Args))
+	if err != nil {
+		return c, err
+	}
+	c.ID, _ = res.LastInsertId()
+	c.Status = ChangePending
+	return c, nil
+}
+
+// BatchByToken finds a batch by its token.
+func (r Reader) BatchByToken(ctx context.Context, token string) (Batch, error) {
+	return scanBatch(r.q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE token = ?`, token))
+}
+
+// Batch returns a batch by id.
+func (r Reader) Batch(ctx context.Context, id int64) (Batch, error) {
+	return scanBatch(r.q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE id = ?`, id))
+}
+
+// ClaimBatches moves up to limit waiting batches to running, oldest first, in
+// one statement, and returns them.
+func (t *Tx) ClaimBatches(ctx context.Context, limit int) ([]Batch, error) {
+	return t.batches(ctx, `UPDATE batches SET status = 'running', executed = ?
+		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ?)
+		RETURNING `+batchCols, t.stamp(), limit)
+}
+
+// ClaimBatch moves one waiting batch to running; ErrNotFound if it is not waiting.
+func (t *Tx) ClaimBatch(ctx context.Context, id int64) (Batch, error) {
+	return scanBatch(t.q.QueryRowContext(ctx, `UPDATE batches SET status = 'running', executed = ?
+		WHERE id = ? AND status = 'waiting' RETURNING `+batchCols, t.stamp(), id))
+}
+
+// RunningBatches lists batches left running, e.g. by a crash, oldest first.
+func (r Reader) RunningBatches(ctx context.Context) ([]Batch, error) {
+	return r.batches(ctx, `SELECT `+batchCols+` FROM batches WHERE status = 'running' ORDER BY id`)
+}
+
+func (r Reader) batches(ctx context.Context, q string, args ...any) ([]Batch, error) {
+	rows, err := r.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Batch
+	for rows.Next() {
+		b, err := scanBatch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Changes lists a batch's changes in the order they were queued.
+func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT id, batch_id, command, COALESCE(user_id, 0), args, status, error
+		FROM changes WHERE batch_id = ? ORDER BY id`, batchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var args string
+		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error); err != nil {
+			return nil, err
+		}
+		c.Args = json.RawMessage(args)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// FinishChange records a change's outcome.
+func (t *Tx) FinishChange(ctx context.Context, id int64, status ChangeStatus, errText string) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ? WHERE id = ?`, status, errText, id))
+}
+
+// FinishBatch records a batch's final state and time.
+func (t *Tx) FinishBatch(ctx context.Context, id int64, status BatchStatus) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE batches SET status = ?, finished = ? WHERE id = ? AND status = 'running'`,
+		status, t.stamp(), id))
+}

@@ -1,0 +1,115 @@
+// Package credential derives and checks the SCRAM credentials of RFC 5802 and
+// RFC 7677 (SCRAM-SHA-1, SCRAM-SHA-256) that the store keeps instead of passwords.
+package credential
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"hash"
+
+	"golang.org/x/text/secure/precis"
+)
+
+// DefaultIterations is the PBKDF2 iteration count for new credentials; 4096 is
+// the minimum RFC 7677 asks for and what ejabberd and Prosody use, so clients
+// that cache salted passwords keep working.
+const DefaultIterations = 4096
+
+// SaltLen is the size of a fresh random salt in bytes.
+const SaltLen = 16
+
+// ErrInvalidPassword is returned for a password that the OpaqueString profile
+// (RFC 8265, the successor of SASLprep) rejects, or that is empty.
+var ErrInvalidPassword = errors.New("credential: invalid password")
+
+// SCRAM holds both SCRAM families' keys, derived from one salt.
+type SCRAM struct {
+	Salt         []byte
+	Iterations   int
+	SHA1Stored   []byte
+	SHA1Server   []byte
+	SHA256Stored []byte
+	SHA256Server []byte
+}
+
+// Prepare applies the OpaqueString profile to a password, as SCRAM requires
+// before key derivation. Both sides must use the same preparation, so every
+// derivation goes through here.
+func Prepare(password string) (string, error) {
+	if password == "" {
+		return "", ErrInvalidPassword
+	}
+	p, err := precis.OpaqueString.String(password)
+	if err != nil || p == "" {
+		return "", ErrInvalidPassword
+	}
+	return p, nil
+}
+
+// New derives credentials for password with a fresh random salt.
+func New(password string) (SCRAM, error) {
+	salt := make([]byte, SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return SCRAM{}, err
+	}
+	return Derive(password, salt, DefaultIterations)
+}
+
+// Derive computes StoredKey and ServerKey for both hash families.
+func Derive(password string, salt []byte, iterations int) (SCRAM, error) {
+	p, err := Prepare(password)
+	if err != nil {
+		return SCRAM{}, err
+	}
+	c := SCRAM{Salt: salt, Iterations: iterations}
+	c.SHA1Stored, c.SHA1Server, err = Keys(sha1.New, p, salt, iterations)
+	if err != nil {
+		return SCRAM{}, err
+	}
+	c.SHA256Stored, c.SHA256Server, err = Keys(sha256.New, p, salt, iterations)
+	if err != nil {
+		return SCRAM{}, err
+	}
+	return c, nil
+}
+
+// Keys returns StoredKey and ServerKey for an already prepared password.
+func Keys(h func() hash.Hash, prepared string, salt []byte, iterations int) (stored, server []byte, err error) {
+	salted, err := pbkdf2.Key(h, prepared, salt, iterations, h().Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	clientKey := HMAC(h, salted, []byte("Client Key"))
+	sum := h()
+	sum.Write(clientKey)
+	return sum.Sum(nil), HMAC(h, salted, []byte("Server Key")), nil
+}
+
+// HMAC is HMAC(key, msg) with hash h.
+func HMAC(h func() hash.Hash, key, msg []byte) []byte {
+	m := hmac.New(h, key)
+	m.Write(msg)
+	return m.Sum(nil)
+}
+
+// Verify reports whether password matches the stored credentials. It is the
+// check behind PLAIN and check_password; SCRAM exchanges verify proofs instead.
+func (c SCRAM) Verify(password string) bool {
+	if len(c.SHA256Stored) == 0 {
+		return false
+	}
+	p, err := Prepare(password)
+	if err != nil {
+		return false
+	}
+	stored, _, err := Keys(sha256.New, p, c.Salt, c.Iterations)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(stored, c.SHA256Stored) == 1
+}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Domain is an XMPP domain (virtual host) owned by one account.
+type Domain struct {
+	ID        int64
+	AccountID int64
+	FQDN      string
+	Enabled   bool
+	// Settings is the domain's JSON settings object (moduleConfig and the
+	// REST API's fields); "{}" when none were set.
+	Settings json.RawMessage
+	Created  time.Time
+}
+
+func idList(ids []int64) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// InsertDomain creates a domain; ErrDuplicate if any account has it already.
+func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Domain, error) {
+	d := Domain{AccountID: accountID, FQDN: fqdn, Enabled: true, Settings: json.RawMessage("{}")}
+	res, err := t.q.ExecContext(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
+	if isUnique(err) {
+		return d, ErrDuplicate
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "FOREIGN KEY") {
+			return d, ErrNotFound
+		}
+		return d, err
+	}
+	d.ID, _ = res.LastInsertId()
+	d.Created = t.now().UTC().Truncate(time.Second)
+	return d, nil
+}
+
+// SetDomainEnabled switches a domain on or off.
+func (t *Tx) SetDomainEnabled(ctx context.Context, id int64, enabled bool) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET enabled = ? WHERE id = ?`, enabled, id))
+}
+
+// SetDomainSettings replaces a domain's settings object.
+func (t *Tx) SetDomainSettings(ctx context.Context, id int64, settings json.RawMessage) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET settings = ? WHERE id = ?`, string(settings), id))
+}
+
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+const domainCols = `id, account_id, fqdn, enabled, settings, created`
+
+func scanDomain(row interface{ Scan(...any) error }) (Domain, error) {
+	var d Domain
+	var settings string
+	var created sql.NullString
+	err := row.Scan(&d.ID, &d.AccountID, &d.FQDN, &d.Enabled, &settings, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, ErrNotFound
+	}
+	d.Settings = json.RawMessage(settings)
+	d.Created = parseTime(created)
+	return d, err
+}
+
+// DomainByFQDN returns a domain by name (already lower-cased by the caller).
+func (r Reader) DomainByFQDN(ctx context.Context, fqdn string) (Domain, error) {
+	return scanDomain(r.q.QueryRowContext(ctx, `SELECT `+domainCols+` FROM domains WHERE fqdn = ?`, fqdn))
+}
+
+// Domains lists the domains of the given accounts by name; nil accounts means all.
+func (r Reader) Domains(ctx context.Context, accounts []int64) ([]Domain, error) {
+	q := `SELECT ` + domainCols + ` FROM domains`
+	var args []any
+	if accounts != nil {
+		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
+		args = append(args, idList(accounts))
+	}
+	rows, err := r.q.QueryContext(ctx, q+` ORDER BY fqdn`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Domain
+	for rows.Next() {
+		d, err := scanDomain(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

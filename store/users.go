@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/xmppgate/xmppgate/store/credential"
+)
+
+// Status is a user's lifecycle state; see docs/state_machine.md.
+type Status string
+
+// The user states DreamHost documented. A pending state means a change is
+// queued and not yet applied; only active users may log in.
+const (
+	StatusActive          Status = "active"
+	StatusInactive        Status = "inactive"
+	StatusPendingActive   Status = "pending-active"
+	StatusPendingInactive Status = "pending-inactive"
+	StatusPendingDelete   Status = "pending-delete"
+)
+
+// Pending reports whether a queued change waits on the user.
+func (s Status) Pending() bool {
+	return s == StatusPendingActive || s == StatusPendingInactive || s == StatusPendingDelete
+}
+
+// User is one XMPP account, localpart Username on Domain.
+type User struct {
+	ID        int64
+	DomainID  int64
+	Domain    string
+	AccountID int64
+	// DomainEnabled is false when the user's whole domain is switched off.
+	DomainEnabled  bool
+	Username       string
+	Status         Status
+	Cred           credential.SCRAM
+	PasswordSealed []byte
+	Name           string
+	Email          string
+	Created        time.Time
+}
+
+// InsertUser creates a user row; ErrDuplicate if the name is taken on that domain.
+func (t *Tx) InsertUser(ctx context.Context, u User) (User, error) {
+	res, err := t.q.ExecContext(ctx, `INSERT INTO users (domain_id, username, status, password_sealed, name, email, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.DomainID, u.Username, u.Status, u.PasswordSealed, u.Name, u.Email, t.stamp())
+	if isUnique(err) {
+		return u, ErrDuplicate
+	}
+	if err != nil {
+		return u, err
+	}
+	u.ID, _ = res.LastInsertId()
+	u.Created = t.now().UTC().Truncate(time.Second)
+	return u, nil
+}
+
+const userCols = `u.id, u.domain_id, d.fqdn, d.account_id, d.enabled, u.username, u.status, u.iterations, u.salt,
+	u.sha1_stored, u.sha1_server, u.sha256_stored, u.sha256_server, u.password_sealed, u.name, u.email, u.created`
+
+const userFrom = ` FROM users u JOIN domains d ON d.id = u.domain_id`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var created sql.NullString
+	err := row.Scan(&u.ID, &u.DomainID, &u.Domain, &u.AccountID, &u.DomainEnabled, &u.Username, &u.Status,
+		&u.Cred.Iterations, &u.Cred.Salt, &u.Cred.SHA1Stored, &u.Cred.SHA1Server, &u.Cred.SHA256Stored,
+		&u.Cred.SHA256Server, &u.PasswordSealed, &u.Name, &u.Email, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	u.Created = parseTime(created)
+	return u, err
+}
+
+// UserByJID returns the user username@fqdn in any state.
+func (r Reader) UserByJID(ctx context.Context, fqdn, username string) (User, error) {
+	return scanUser(r.q.QueryRowContext(ctx, `SELECT `+userCols+userFrom+` WHERE d.fqdn = ? AND u.username = ?`, fqdn, username))
+}
+
+// UserByID returns one user by row id.
+func (r Reader) UserByID(ctx context.Context, id int64) (User, error) {
+	return scanUser(r.q.QueryRowContext(ctx, `SELECT `+userCols+userFrom+` WHERE u.id = ?`, id))
+}
+
+// Users lists the users of the given accounts' domains, by domain then name;
+// nil accounts means every account.
+func (r Reader) Users(ctx context.Context, accounts []int64) ([]User, error) {
+	q := `SELECT ` + userCols + userFrom
+	var args []any
+	if accounts != nil {
+		q += ` WHERE d.account_id IN (SELECT value FROM json_each(?))`
+		args = append(args, idList(accounts))
+	}
+	return r.users(ctx, q+` ORDER BY d.fqdn, u.username`, args...)
+}
+
+// DomainUsers lists the users of one domain by name.
+func (r Reader) DomainUsers(ctx context.Context, domainID int64) ([]User, error) {
+	return r.users(ctx, `SELECT `+userCols+userFrom+` WHERE u.domain_id = ? ORDER BY u.username`, domainID)
+}
+
+func (r Reader) users(ctx context.Context, q string, args ...any) ([]User, error) {
+	rows, err := r.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetUserStatus moves a user to status to.
+func (t *Tx) SetUserStatus(ctx context.Context, id int64, to Status) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE users SET status = ? WHERE id = ?`, to, id))
+}
+
+// SetUserCredentials stores derived SCRAM keys and, if sealed is not nil, a
+// new recoverable password copy.
+func (t *Tx) SetUserCredentials(ctx context.Context, id int64, c credential.SCRAM, sealed []byte) error {
+	if sealed != nil {
+		return mustAffect(t.q.ExecContext(ctx, `UPDATE users SET iterations = ?, salt = ?, sha1_stored = ?, sha1_server = ?,
+			sha256_stored = ?, sha256_server = ?, password_sealed = ? WHERE id = ?`,
+			c.Iterations, c.Salt, c.SHA1Stored, c.SHA1Server, c.SHA256Stored, c.SHA256Server, sealed, id))
+	}
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE users SET iterations = ?, salt = ?, sha1_stored = ?, sha1_server = ?,
+		sha256_stored = ?, sha256_server = ? WHERE id = ?`,
+		c.Iterations, c.Salt, c.SHA1Stored, c.SHA1Server, c.SHA256Stored, c.SHA256Server, id))
+}
+
+// DeleteUser removes a user row; data hanging off it goes by ON DELETE CASCADE.
+func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
+	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id))
+}
