@@ -175,3 +175,27 @@ func (t *Tx) FinishBatch(ctx context.Context, id int64, status BatchStatus) erro
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE batches SET status = ?, finished = ? WHERE id = ? AND status = 'running'`,
 		status, t.stamp(), id))
 }
+
+// FinishPendingChanges marks every still pending change of a batch applied.
+func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE changes SET status = 'applied' WHERE batch_id = ? AND status = 'pending'`, batchID)
+	return err
+}
+
+// Savepoint runs fn inside a nested savepoint: fn's writes are rolled back if
+// it returns an error, and kept (pending the outer commit) otherwise.
+func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
+	if _, err := t.q.ExecContext(ctx, `SAVEPOINT c`); err != nil {
+		return err
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := t.q.ExecContext(ctx, `ROLLBACK TO c`); err != nil {
+			return errors.Join(ferr, err)
+		}
+	}
+	if _, err := t.q.ExecContext(ctx, `RELEASE c`); err != nil {
+		return errors.Join(ferr, err)
+	}
+	return ferr
+}

@@ -1,0 +1,152 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
+)
+
+// MaxPasswordBytes bounds a password; longer ones are malformed.
+const MaxPasswordBytes = 1024
+
+// Raw is a dialect's decoded arguments by wire name; a name given more than
+// once has several values.
+type Raw map[string][]string
+
+// Bind checks and converts raw arguments for def, in two passes so every
+// dialect reports the same first problem: first any missing required
+// argument (in declaration order), then each argument's validity in
+// declaration order. Unknown arguments are ignored unless strict is set
+// (DreamHost clients send extras such as username on every call).
+func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, raw Raw, strict bool) (Values, error) {
+	for _, a := range def.Args {
+		vs := raw[a.WireName(caller.Dialect)]
+		if !a.Optional && (len(vs) == 0 || vs[0] == "") {
+			return nil, &Error{Kind: Invalid, Reason: ReasonMissing, Arg: a.Name, Msg: "missing argument " + a.WireName(caller.Dialect)}
+		}
+	}
+	if strict {
+		known := map[string]bool{}
+		for _, a := range def.Args {
+			known[a.WireName(caller.Dialect)] = true
+		}
+		for name, vs := range raw {
+			if !known[name] {
+				return nil, &Error{Kind: Invalid, Reason: ReasonUnknownArg, Arg: name, Msg: "unknown argument " + name}
+			}
+			if len(vs) > 1 {
+				return nil, &Error{Kind: Invalid, Reason: ReasonDuplicateArg, Arg: name, Msg: "argument given twice: " + name}
+			}
+		}
+	}
+	out := Values{}
+	for _, a := range def.Args {
+		vs := raw[a.WireName(caller.Dialect)]
+		if len(vs) == 0 || (a.Optional && vs[0] == "") {
+			continue
+		}
+		v, err := coerce(ctx, env, caller, a, vs[0])
+		if err != nil {
+			return nil, err
+		}
+		out[a.Name] = v
+	}
+	return out, nil
+}
+
+func malformed(a Arg, msg string) *Error {
+	return &Error{Kind: Invalid, Reason: ReasonMalformed, Arg: a.Name, Msg: msg}
+}
+
+func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any, error) {
+	switch a.Type {
+	case String:
+		if !utf8.ValidString(s) {
+			return nil, malformed(a, "not valid UTF-8")
+		}
+		return s, nil
+	case Int:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return nil, malformed(a, "not an integer")
+		}
+		return n, nil
+	case Localpart:
+		u, err := NormalizeLocalpart(s)
+		if err != nil {
+			return nil, malformed(a, err.Error())
+		}
+		return u, nil
+	case Password:
+		if len(s) > MaxPasswordBytes {
+			return nil, malformed(a, "longer than 1024 bytes")
+		}
+		if _, err := credential.Prepare(s); err != nil {
+			return nil, malformed(a, "not allowed by the OpaqueString profile of RFC 8265")
+		}
+		return s, nil
+	case Token:
+		return strings.TrimSpace(s), nil
+	case Domain:
+		fqdn, err := NormalizeDomain(s)
+		if err != nil {
+			return nil, &Error{Kind: Invalid, Reason: ReasonUnknownDomain, Arg: a.Name, Msg: err.Error()}
+		}
+		d, err := env.Store.DomainByFQDN(ctx, fqdn)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !caller.Owns(d.AccountID)) {
+			// Another account's domain looks exactly like an unknown one.
+			return nil, &Error{Kind: Invalid, Reason: ReasonUnknownDomain, Arg: a.Name, Msg: "not a domain of this account"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	return nil, malformed(a, "unsupported type")
+}
+
+// NormalizeLocalpart applies the UsernameCaseMapped profile (RFC 8265) and
+// the JID localpart rules of RFC 7622: no "&'/:<>@ and at most 1023 bytes.
+func NormalizeLocalpart(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty username")
+	}
+	u, err := precis.UsernameCaseMapped.String(s)
+	if err != nil {
+		return "", errors.New("username not allowed by the UsernameCaseMapped profile of RFC 8265")
+	}
+	if len(u) > 1023 {
+		return "", errors.New("username longer than 1023 bytes")
+	}
+	if strings.ContainsAny(u, "\"&'/:<>@") {
+		return "", errors.New("username contains a character JIDs forbid (\"&'/:<>@)")
+	}
+	return u, nil
+}
+
+// NormalizeDomain lower-cases a domain name, drops one trailing dot and
+// checks its labels.
+func NormalizeDomain(s string) (string, error) {
+	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	if d == "" || len(d) > 253 {
+		return "", errors.New("not a domain name")
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return "", errors.New("not a domain name")
+		}
+		for _, c := range label {
+			if c < 0x80 && !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return "", errors.New("not a domain name")
+			}
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,358 @@
+// Package dreamhost answers DreamHost's flat API ("/?key=K&cmd=jabber-add_user")
+// over the command registry, byte-compatible with the clients written for it
+// (see docs/dreamhost.md for the choices where DreamHost's behaviour is unknown).
+package dreamhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// Config tunes the dialect; zero values are defaults.
+type Config struct {
+	// MaxBody bounds a POST body (default 1 MiB).
+	MaxBody int64
+	// Limits are rate limits per key; only successful calls count.
+	Limits []Limit
+	// Now is the clock of the rate limiter.
+	Now func() time.Time
+}
+
+// Handler serves the dialect on "/".
+type Handler struct {
+	reg     *commands.Registry
+	env     *commands.Env
+	log     *zap.Logger
+	maxBody int64
+	limits  *limiter
+}
+
+// New returns the DreamHost front end.
+func New(reg *commands.Registry, env *commands.Env, cfg Config) *Handler {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := env.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Handler{reg: reg, env: env, log: log.Named("dialect.dreamhost"), maxBody: cfg.MaxBody, limits: newLimiter(cfg.Limits, cfg.Now)}
+}
+
+// Global error codes of the dialect (spec section 3).
+const (
+	codeNoKey          = "no_key"
+	codeInvalidKey     = "invalid_api_key"
+	codeNoCmd          = "no_cmd"
+	codeCannotAccess   = "this_key_cannot_access_this_cmd"
+	codeNoSuchCmd      = "no_such_cmd"
+	codeUniqueIDUsed   = "unique_id_already_used"
+	codeInvalidUID     = "invalid_unique_id"
+	codeInvalidAccount = "invalid_account"
+	codeSlowDown       = "slow_down_bucko"
+	codeInternal       = "internal_error"
+	codeTooLarge       = "request_too_large"
+)
+
+const reasonNoSuchKey = "The API key you provided does not exist."
+
+// MaxUniqueID is the longest unique_id, in bytes after decoding.
+const MaxUniqueID = 64
+
+// reply is what one request produced, for the log line and the writer.
+type reply struct {
+	status int
+	env    Envelope
+}
+
+func fail(code string) reply { return reply{status: http.StatusOK, env: Envelope{Scalar: code}} }
+
+// ServeHTTP answers one API request. Every API result, errors included, is
+// HTTP 200, as clients such as lego require.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	params, perr := h.params(w, r)
+	format := ParseFormat(first(params, "format"))
+	var rep reply
+	var lg logLine
+	if perr != nil {
+		rep = reply{status: http.StatusRequestEntityTooLarge, env: Envelope{Scalar: codeTooLarge, Reason: perr.Error()}}
+		lg.cmd = first(params, "cmd")
+	} else {
+		rep = h.handle(r.Context(), r, params, &lg)
+	}
+	body := Encode(format, rep.env)
+	w.Header().Set("Content-Type", format.ContentType())
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(body)
+
+	result := "success"
+	if !rep.env.OK {
+		result = rep.env.Scalar
+	}
+	fields := []zap.Field{zap.String("dialect", "dreamhost"), zap.String("command", lg.cmd), zap.Int64("account", lg.account),
+		zap.Int64("key_id", lg.keyID), zap.String("result", result), zap.Int("status", rep.status),
+		zap.String("format", string(format)), zap.Duration("duration", time.Since(start))}
+	if lg.err != nil {
+		h.log.Error("request", append(fields, zap.Error(lg.err))...)
+		return
+	}
+	h.log.Info("request", fields...)
+}
+
+type logLine struct {
+	cmd     string
+	account int64
+	keyID   int64
+	err     error // an internal error, logged, never shown
+}
+
+func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values, lg *logLine) reply {
+	keyText := first(params, "key")
+	if keyText == "" {
+		return fail(codeNoKey)
+	}
+	key, err := h.env.Store.KeyByHash(ctx, store.KeyHash(keyText))
+	if errors.Is(err, store.ErrNotFound) {
+		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: reasonNoSuchKey}}
+	}
+	if err != nil {
+		lg.err = err
+		return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
+	}
+	lg.keyID, lg.account = key.ID, key.AccountID
+	if !ipAllowed(key.IPAllow, r.RemoteAddr) {
+		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: "This API key may not be used from your IP address."}}
+	}
+	cmd := strings.ToLower(first(params, "cmd"))
+	lg.cmd = cmd
+	if cmd == "" {
+		return fail(codeNoCmd)
+	}
+	caller := commands.Caller{Dialect: commands.DreamHost, Account: key.AccountID, KeyID: key.ID,
+		Grants: commands.Grants(key.Cmds), Actor: "key:" + strconv.FormatInt(key.ID, 10)}
+	def, known := h.reg.Lookup(commands.DreamHost, cmd)
+	// Permission before existence: a key that may not call a command cannot
+	// learn whether it exists.
+	if known && !caller.MayCall(def) || !known && !caller.Grants.Allows(cmd) {
+		return fail(codeCannotAccess)
+	}
+	if !known {
+		return fail(codeNoSuchCmd)
+	}
+	if caller.Accounts, err = h.env.Store.AccountTree(ctx, key.AccountID); err != nil {
+		lg.err = err
+		return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
+	}
+	if acc := first(params, "account"); acc != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(acc), 10, 64)
+		if err != nil || !caller.Owns(id) {
+			return fail(codeInvalidAccount)
+		}
+		if caller.Accounts, err = h.env.Store.AccountTree(ctx, id); err != nil {
+			lg.err = err
+			return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
+		}
+		caller.Account = id
+	}
+	lg.account = caller.Account
+
+	uid := []byte(first(params, "unique_id"))
+	if len(uid) > MaxUniqueID {
+		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidUID, Reason: "unique_id is longer than 64 bytes", TabDetail: true}}
+	}
+	if len(uid) > 0 {
+		used, err := h.env.Store.UniqueIDUsed(ctx, key.ID, uid)
+		if err != nil {
+			lg.err = err
+			return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
+		}
+		if used {
+			return fail(codeUniqueIDUsed)
+		}
+	}
+	if detail, ok := h.limits.allow(key.ID, cmd); !ok {
+		return reply{status: http.StatusOK, env: Envelope{Scalar: codeSlowDown, Reason: detail, TabDetail: true}}
+	}
+
+	raw := commands.Raw(params)
+	args, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
+	if err != nil {
+		return h.failure(err, lg)
+	}
+	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: args}
+	if len(uid) > 0 {
+		call.OnCommit = func(ctx context.Context, tx *store.Tx) error {
+			if err := tx.UseUniqueID(ctx, key.ID, uid); errors.Is(err, store.ErrDuplicate) {
+				return errDuplicateUID
+			} else if err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+	res, err := call.Run(ctx)
+	if errors.Is(err, errDuplicateUID) {
+		// Lost a race with the same unique_id: the other request succeeded.
+		return fail(codeUniqueIDUsed)
+	}
+	if err != nil {
+		return h.failure(err, lg)
+	}
+	h.limits.record(key.ID, cmd)
+	return reply{status: http.StatusOK, env: success(def, res)}
+}
+
+var errDuplicateUID = errors.New("dreamhost: unique_id already used")
+
+func success(def *commands.Def, res any) Envelope {
+	switch v := res.(type) {
+	case commands.Table:
+		return Envelope{OK: true, Table: &v}
+	case queue.Queued:
+		return Envelope{OK: true, Table: &commands.Table{Columns: def.Columns(), Rows: [][]any{{v.Token}}}}
+	case commands.Scalar:
+		return Envelope{OK: true, Scalar: string(v)}
+	}
+	return Envelope{OK: true, Scalar: fmt.Sprint(res)}
+}
+
+// failure maps a registry error to its DreamHost code: the dialect's one
+// error table.
+func (h *Handler) failure(err error, lg *logLine) reply {
+	e := commands.AsError(err)
+	wire := e.Arg
+	switch e.Reason {
+	case commands.ReasonMissing:
+		return fail("no_" + wire)
+	case commands.ReasonMalformed:
+		return reply{status: http.StatusOK, env: Envelope{Scalar: "invalid_" + wire, Reason: e.Msg, TabDetail: true}}
+	case commands.ReasonUnknownDomain:
+		return fail("invalid_" + wire)
+	case commands.ReasonUserExists:
+		return fail("user_exists")
+	case commands.ReasonNoUser:
+		return fail("user_does_not_exist")
+	case commands.ReasonPending:
+		return fail("change_already_pending")
+	case commands.ReasonInvalidToken:
+		return fail("invalid_token")
+	case commands.ReasonTokenTooOld:
+		return fail("too_old")
+	}
+	switch e.Kind {
+	case commands.Invalid:
+		return reply{status: http.StatusOK, env: Envelope{Scalar: "invalid_" + wire, Reason: e.Msg, TabDetail: true}}
+	case commands.Forbidden, commands.Unauthorized:
+		return fail(codeCannotAccess)
+	case commands.NotImplemented:
+		return reply{status: http.StatusOK, env: Envelope{Scalar: "not_implemented", Reason: e.Msg, TabDetail: true}}
+	}
+	lg.err = err
+	return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
+}
+
+func first(v url.Values, name string) string {
+	if vs := v[name]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// params merges the query string and a POST body (urlencoded or multipart);
+// the body wins. Parsing is lenient: clients that do not escape values still
+// get their raw text.
+func (h *Handler) params(w http.ResponseWriter, r *http.Request) (url.Values, error) {
+	out := lenientQuery(r.URL.RawQuery)
+	if r.Method != http.MethodPost || r.Body == nil {
+		return out, nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, h.maxBody)
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var body url.Values
+	switch ct {
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(h.maxBody); err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return out, fmt.Errorf("body larger than %d bytes", h.maxBody)
+			}
+			return out, nil
+		}
+		body = url.Values(r.MultipartForm.Value)
+	default:
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return out, fmt.Errorf("body larger than %d bytes", h.maxBody)
+		}
+		body = lenientQuery(string(b))
+	}
+	for k, vs := range body {
+		out[k] = vs
+	}
+	return out, nil
+}
+
+func lenientQuery(q string) url.Values {
+	out := url.Values{}
+	for _, pair := range strings.Split(q, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		out[unescape(k)] = append(out[unescape(k)], unescape(v))
+	}
+	return out
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return strings.ReplaceAll(s, "+", " ")
+}
+
+func ipAllowed(allow, remote string) bool {
+	if strings.TrimSpace(allow) == "" {
+		return true
+	}
+	prefixes, err := commands.ParseIPAllow(allow)
+	if err != nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

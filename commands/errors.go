@@ -1,0 +1,101 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error; each dialect maps kinds (and reasons) to its own
+// wire codes in one table, at the edge.
+type Kind int
+
+// Error kinds.
+const (
+	Internal Kind = iota
+	Invalid
+	NotFound
+	Conflict
+	Forbidden
+	Unauthorized
+	NotImplemented
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Invalid:
+		return "invalid"
+	case NotFound:
+		return "not_found"
+	case Conflict:
+		return "conflict"
+	case Forbidden:
+		return "forbidden"
+	case Unauthorized:
+		return "unauthorized"
+	case NotImplemented:
+		return "not_implemented"
+	}
+	return "internal"
+}
+
+// Reason names what exactly went wrong, dialect-neutrally. Dialects derive
+// their codes from (Kind, Reason, Arg).
+type Reason string
+
+// Reasons used by the handlers.
+const (
+	ReasonMissing       Reason = "missing"        // a required argument is absent
+	ReasonMalformed     Reason = "malformed"      // an argument does not parse or normalise
+	ReasonUnknownArg    Reason = "unknown_arg"    // an argument the command does not take
+	ReasonDuplicateArg  Reason = "duplicate_arg"  // an argument given twice
+	ReasonUserExists    Reason = "user_exists"    // the user exists, in any state
+	ReasonNoUser        Reason = "no_user"        // the user does not exist
+	ReasonPending       Reason = "change_pending" // a change already waits on the user
+	ReasonUnknownDomain Reason = "unknown_domain" // not a domain of the caller's accounts
+	ReasonInvalidToken  Reason = "invalid_token"
+	ReasonTokenTooOld   Reason = "token_too_old"
+	ReasonKeyNotAll     Reason = "key_not_all" // the command needs a key allowed every command
+)
+
+// Error is the error value of the registry: a kind, an optional reason and
+// argument, a message safe to show to the caller, and the cause (never shown).
+type Error struct {
+	Kind   Kind
+	Reason Reason
+	Arg    string // the registry name of the argument concerned, if any
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	s := e.Kind.String()
+	if e.Reason != "" {
+		s += " " + string(e.Reason)
+	}
+	if e.Arg != "" {
+		s += " (" + e.Arg + ")"
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error.
+func Errorf(kind Kind, reason Reason, arg, format string, a ...any) *Error {
+	return &Error{Kind: kind, Reason: reason, Arg: arg, Msg: fmt.Sprintf(format, a...)}
+}
+
+// AsError returns err as an *Error; anything else is Internal.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Kind: Internal, Err: err}
+}

@@ -1,0 +1,246 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// Effects is what the worker tells the live XMPP server after a batch is
+// committed. main wires xmppcore into it; a crash between commit and effect
+// is harmless because a restarted server has no sessions to correct.
+type Effects interface {
+	// UserGone: the user left active or was removed; close their sessions.
+	UserGone(domain, username string)
+	// PasswordChanged: close the user's sessions.
+	PasswordChanged(domain, username string)
+	// RosterChanged: push the user's roster item for contact.
+	RosterChanged(domain, username, contact string)
+}
+
+// Work is one change as the worker applies it.
+type Work struct {
+	store.Change
+	// Prepared carries what Prepare computed outside the transaction.
+	Prepared any
+	effects  []func(Effects)
+}
+
+// After queues an effect to run once the batch is committed.
+func (w *Work) After(f func(Effects)) { w.effects = append(w.effects, f) }
+
+// Applier applies the changes of one command.
+type Applier struct {
+	// Prepare, if set, runs before the transaction and in parallel with other
+	// changes: the place for slow pure work such as SCRAM key derivation.
+	Prepare func(ctx context.Context, w *Work) error
+	// Apply writes the change inside the batch's transaction. An error fails
+	// this change alone: its writes are rolled back, the others stay.
+	Apply func(ctx context.Context, tx *store.Tx, w *Work) error
+}
+
+// Options of a Worker; zero values are defaults.
+type Options struct {
+	// Parallel bounds concurrent Prepare calls (default GOMAXPROCS).
+	Parallel int
+	Logger   *zap.Logger
+}
+
+// Worker applies batches. One Worker per data directory: applies are
+// serialised inside it, and the process lock in main keeps it single.
+type Worker struct {
+	st       *store.Store
+	appliers map[string]Applier
+	effects  Effects
+	log      *zap.Logger
+	parallel int
+
+	mu   sync.Mutex // held while applying; Flush and the cron tick share it
+	cron *cron.Cron
+}
+
+// NewWorker returns a worker applying changes with appliers keyed by command.
+func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o Options) *Worker {
+	if o.Parallel <= 0 {
+		o.Parallel = runtime.GOMAXPROCS(0)
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel}
+}
+
+// Start runs RunOnce on the cron schedule (e.g. "@every 5s").
+func (w *Worker) Start(schedule string) error {
+	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+	if _, err := c.AddFunc(schedule, func() {
+		if _, err := w.RunOnce(context.Background()); err != nil {
+			w.log.Error("worker tick failed", zap.Error(err))
+		}
+	}); err != nil {
+		return fmt.Errorf("queue: worker schedule %q: %w", schedule, err)
+	}
+	w.cron = c
+	c.Start()
+	return nil
+}
+
+// Stop stops the schedule and waits for a running tick.
+func (w *Worker) Stop() {
+	if w.cron != nil {
+		<-w.cron.Stop().Done()
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+}
+
+// RunOnce applies every batch left running (by a crash) and every waiting
+// batch, and returns how many it finished.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	left, err := w.st.RunningBatches(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var claimed []store.Batch
+	err = w.st.Write(ctx, func(tx *store.Tx) (err error) {
+		claimed, err = tx.ClaimBatches(ctx, 1000)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range append(left, claimed...) {
+		if err := w.apply(ctx, b); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Flush applies batch id now (claiming it if it still waits) and returns once
+// it is final. Synchronous dialects use it to answer after their change.
+func (w *Worker) Flush(ctx context.Context, id int64) (store.Batch, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var b store.Batch
+	err := w.st.Write(ctx, func(tx *store.Tx) (err error) {
+		b, err = tx.ClaimBatch(ctx, id)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// Not waiting: running (left by a crash) or already final.
+		if b, err = w.st.Batch(ctx, id); err != nil {
+			return b, err
+		}
+	} else if err != nil {
+		return b, err
+	}
+	if b.Status == store.BatchRunning {
+		if err := w.apply(ctx, b); err != nil {
+			return b, err
+		}
+	}
+	return w.st.Batch(ctx, id)
+}
+
+func (w *Worker) apply(ctx context.Context, b store.Batch) error {
+	start := time.Now()
+	changes, err := w.st.Changes(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	work := make([]*Work, len(changes))
+	failed := make([]error, len(changes))
+	for i, c := range changes {
+		work[i] = &Work{Change: c}
+	}
+	w.prepare(ctx, work, failed)
+
+	status := store.BatchSuccess
+	err = w.st.Write(ctx, func(tx *store.Tx) error {
+		status = store.BatchSuccess
+		for i, wk := range work {
+			if wk.Status != store.ChangePending {
+				continue // finished in an earlier run of this batch
+			}
+			if failed[i] == nil {
+				failed[i] = w.applyOne(ctx, tx, wk)
+			}
+			if failed[i] != nil {
+				status = store.BatchFailure
+				if err := tx.FinishChange(ctx, wk.ID, store.ChangeFailed, failed[i].Error()); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.FinishPendingChanges(ctx, b.ID); err != nil {
+			return err
+		}
+		return tx.FinishBatch(ctx, b.ID, status)
+	})
+	if err != nil {
+		return fmt.Errorf("queue: apply batch %d: %w", b.ID, err)
+	}
+	if w.effects != nil {
+		for _, wk := range work {
+			for _, f := range wk.effects {
+				f(w.effects)
+			}
+		}
+	}
+	w.log.Info("batch applied", zap.String("token", b.Token), zap.Int64("account", b.AccountID),
+		zap.Int("changes", len(work)), zap.String("status", string(status)), zap.Duration("duration", time.Since(start)))
+	return nil
+}
+
+func (w *Worker) prepare(ctx context.Context, work []*Work, failed []error) {
+	sem := make(chan struct{}, w.parallel)
+	var wg sync.WaitGroup
+	for i, wk := range work {
+		a, ok := w.appliers[wk.Command]
+		if !ok || a.Prepare == nil || wk.Status != store.ChangePending {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				if p := recover(); p != nil {
+					failed[i] = fmt.Errorf("prepare panicked: %v", p)
+				}
+			}()
+			failed[i] = a.Prepare(ctx, wk)
+		}()
+	}
+	wg.Wait()
+}
+
+// applyOne applies a change inside its own savepoint, so a failing change
+// (or an unknown command: a poison row) fails alone.
+func (w *Worker) applyOne(ctx context.Context, tx *store.Tx, wk *Work) error {
+	a, ok := w.appliers[wk.Command]
+	if !ok || a.Apply == nil {
+		return fmt.Errorf("unknown command %q", wk.Command)
+	}
+	return tx.Savepoint(ctx, func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("apply panicked: %v", p)
+			}
+		}()
+		return a.Apply(ctx, tx, wk)
+	})
+}
