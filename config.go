@@ -1,0 +1,112 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/xmppgate/xmppgate/commands/dreamhost"
+)
+
+// Config is the whole configuration. Every key can also be set from the
+// environment as XMPPGATE_<KEY> (upper case), which wins over the file;
+// flags win over both.
+type Config struct {
+	Data            string        `yaml:"data"`
+	HTTPAddr        string        `yaml:"http_addr"`
+	C2SAddr         string        `yaml:"c2s_addr"`
+	C2STLSAddr      string        `yaml:"c2stls_addr"`
+	CertFile        string        `yaml:"cert_file"`
+	KeyFile         string        `yaml:"key_file"`
+	WorkerSchedule  string        `yaml:"worker_schedule"`
+	BootstrapDomain string        `yaml:"bootstrap_domain"`
+	TokenMaxAge     time.Duration `yaml:"token_max_age"`
+	LogLevel        string        `yaml:"log_level"`
+	// Synchronous is SQLite's synchronous pragma (FULL or NORMAL).
+	Synchronous string `yaml:"synchronous"`
+	// MaxBody bounds HTTP request bodies in bytes.
+	MaxBody int64 `yaml:"max_body"`
+	// DreamHostLimits are the DreamHost dialect's per-key rate limits.
+	DreamHostLimits []dreamhost.Limit `yaml:"dreamhost_limits"`
+}
+
+// DefaultConfig is what `xmppgate serve` runs with when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Data:            "./data",
+		HTTPAddr:        "127.0.0.1:5280",
+		C2SAddr:         "0.0.0.0:5222",
+		C2STLSAddr:      ":5223",
+		WorkerSchedule:  "@every 5s",
+		BootstrapDomain: "localhost",
+		TokenMaxAge:     7 * 24 * time.Hour,
+		LogLevel:        "info",
+		Synchronous:     "FULL",
+		MaxBody:         1 << 20,
+	}
+}
+
+// LoadConfig reads file (if not empty) over the defaults, then the
+// environment.
+func LoadConfig(file string, environ []string) (Config, error) {
+	c := DefaultConfig()
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return c, err
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config %s: %w", file, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "XMPPGATE_") {
+			env[strings.TrimPrefix(k, "XMPPGATE_")] = v
+		}
+	}
+	rv := reflect.ValueOf(&c).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		tag := rv.Type().Field(i).Tag.Get("yaml")
+		v, ok := env[strings.ToUpper(tag)]
+		if !ok {
+			continue
+		}
+		// Each value is read as YAML, so lists and durations work too.
+		if err := yaml.Unmarshal([]byte(tag+": "+quoteYAML(v)), &c); err != nil {
+			return c, fmt.Errorf("environment XMPPGATE_%s: %w", strings.ToUpper(tag), err)
+		}
+	}
+	return c, c.Validate()
+}
+
+func quoteYAML(v string) string {
+	if strings.HasPrefix(v, "[") || strings.HasPrefix(v, "{") {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// Validate checks values that would otherwise fail late.
+func (c Config) Validate() error {
+	if c.Data == "" {
+		return errors.New("config: data must be set")
+	}
+	if c.WorkerSchedule == "" {
+		return errors.New("config: worker_schedule must be set")
+	}
+	switch strings.ToUpper(c.Synchronous) {
+	case "FULL", "NORMAL", "EXTRA":
+	default:
+		return fmt.Errorf("config: synchronous %q is not FULL, NORMAL or EXTRA", c.Synchronous)
+	}
+	return nil
+}

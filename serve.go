@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/queue"
+)
+
+// served tells tests where a running server listens.
+type served struct {
+	HTTP net.Addr
+	App  *app
+}
+
+// lockData takes an exclusive lock on the data directory: one server per
+// directory, so one worker applies its queue.
+func lockData(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another xmppgate serve", dir)
+	}
+	return f, nil
+}
+
+func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)) error {
+	log, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // stderr sync fails on some terminals
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return err
+	}
+	lock, err := lockData(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	a, err := openApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if _, err := a.bootstrap(ctx, stdout); err != nil {
+		return err
+	}
+
+	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), nil, queue.Options{Logger: log.Named("queue.worker")})
+	a.env.Worker = worker
+	// Apply what a previous run left behind before taking new work.
+	if _, err := worker.RunOnce(ctx); err != nil {
+		log.Error("recovering the queue", zap.Error(err))
+	}
+	if err := worker.Start(cfg.WorkerSchedule); err != nil {
+		return err
+	}
+	defer worker.Stop()
+
+	router := mux.NewRouter()
+	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
+	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", zap.String("http", ln.Addr().String()), zap.String("data", cfg.Data),
+		zap.String("worker_schedule", cfg.WorkerSchedule))
+	if ready != nil {
+		ready(served{HTTP: ln.Addr(), App: a})
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
