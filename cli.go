@@ -51,10 +51,14 @@ func (c *cliRun) app(ctx context.Context) (*app, error) { return openApp(ctx, c.
 var cliCommands = []cliCommand{
 	{Path: "serve", Usage: "[--config FILE] [--data DIR] [--http ADDR]",
 		Short: "Run the HTTP APIs, the XMPP server and the queue worker.",
-		Flags: func(fs *flag.FlagSet, v *cliVars) { fs.StringVar(&v.http, "http", "", "HTTP listen address (XMPPGATE_HTTP_ADDR)") },
-		Run:   func(ctx context.Context, c *cliRun) error { return serve(ctx, c.cfg, c.stdout, nil) }},
+		Flags: func(fs *flag.FlagSet, v *cliVars) {
+			fs.StringVar(&v.http, "http", "", "HTTP listen address (XMPPGATE_HTTP_ADDR)")
+		},
+		Run: func(ctx context.Context, c *cliRun) error { return serve(ctx, c.cfg, c.stdout, nil) }},
 	{Path: "account add", Usage: "NAME [--parent ID]", Short: "Create an account (a tenant); prints its id.", Args: 1,
-		Flags: func(fs *flag.FlagSet, v *cliVars) { fs.Int64Var(&v.parent, "parent", 0, "id of the reseller account owning it") },
+		Flags: func(fs *flag.FlagSet, v *cliVars) {
+			fs.Int64Var(&v.parent, "parent", 0, "id of the reseller account owning it")
+		},
 		Run: func(ctx context.Context, c *cliRun) error {
 			a, err := withApp(ctx, c, func(a *app) (any, error) { return commands.CreateAccount(ctx, a.env, c.args[0], c.vars.parent) })
 			if err == nil {

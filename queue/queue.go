@@ -31,22 +31,24 @@ var (
 	ErrTooOld       = errors.New("queue: token too old")
 )
 
-// NewToken mints a random token of TokenLen alphanumerics.
+// NewToken mints a random token of TokenLen alphanumerics. The first is a
+// letter, so no format (YAML in particular) ever reads a token as a number.
 func NewToken() string {
-	b := make([]byte, TokenLen)
-	if _, err := rand.Read(b); err != nil {
-		panic("queue: no randomness: " + err.Error())
-	}
-	// 62 does not divide 256; reject the top values to stay uniform.
 	out := make([]byte, 0, TokenLen)
+	b := make([]byte, 2*TokenLen)
 	for len(out) < TokenLen {
-		for _, c := range b {
-			if c < 248 && len(out) < TokenLen {
-				out = append(out, tokenAlphabet[int(c)%len(tokenAlphabet)])
-			}
-		}
 		if _, err := rand.Read(b); err != nil {
 			panic("queue: no randomness: " + err.Error())
+		}
+		for _, c := range b {
+			alphabet := tokenAlphabet
+			if len(out) == 0 {
+				alphabet = tokenAlphabet[:52]
+			}
+			// Reject the top values so every character is equally likely.
+			if int(c) < 256-256%len(alphabet) && len(out) < TokenLen {
+				out = append(out, alphabet[int(c)%len(alphabet)])
+			}
 		}
 	}
 	return string(out)

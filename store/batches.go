@@ -151,18 +151,7 @@ func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
-		var c Change
-		var args string
-		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error); err != nil {
-			return nil, err
-		}
-		c.Args = json.RawMessage(args)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanChanges(rows)
 }
 
 // FinishChange records a change's outcome.
@@ -198,4 +187,29 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 		return errors.Join(ferr, err)
 	}
 	return ferr
+}
+
+// WaitingChanges lists the changes of every waiting batch, oldest first.
+func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error
+		FROM changes c JOIN batches b ON b.id = c.batch_id WHERE b.status = 'waiting' ORDER BY c.id`)
+	if err != nil {
+		return nil, err
+	}
+	return scanChanges(rows)
+}
+
+func scanChanges(rows *sql.Rows) ([]Change, error) {
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var args string
+		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error); err != nil {
+			return nil, err
+		}
+		c.Args = json.RawMessage(args)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }

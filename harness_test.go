@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/commands"
+)
+
+// testServer is a real xmppgate serve on a loopback port with its own data
+// directory. The worker's schedule is an hour, so tests run it explicitly.
+type testServer struct {
+	t    *testing.T
+	url  string
+	app  *app
+	data string
+}
+
+func startServer(t *testing.T, mod func(*Config)) *testServer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Data = filepath.Join(t.TempDir(), "data")
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.WorkerSchedule = "@every 1h"
+	cfg.LogLevel = "error"
+	cfg.Synchronous = "NORMAL"
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan served, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, io.Discard, func(s served) { ready <- s }) }()
+	var s served
+	select {
+	case s = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	return &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data}
+}
+
+// call sends GET /?params and returns status and body.
+func (s *testServer) call(params url.Values) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(s.url + "?" + params.Encode())
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return resp.StatusCode, string(b)
+}
+
+// runWorker applies every waiting batch now.
+func (s *testServer) runWorker() {
+	s.t.Helper()
+	_, err := s.app.env.Worker.RunOnce(context.Background())
+	require.NoError(s.t, err)
+}
+
+// fixture is a set of tenants used by the golden and isolation tests.
+type fixture struct {
+	keys map[string]string // placeholder name -> key text
+}
+
+// addFixture creates: account acme (domain a.example, sub-account acme-sub
+// with sub.a.example) with keys keyA (*), keyJabber (jabber-*), keyDNS
+// (dns-*), keyIP (*, only from 192.0.2.0/24); account other (b.example, user
+// bob active) with keyB (*).
+func (s *testServer) addFixture() fixture {
+	s.t.Helper()
+	ctx := context.Background()
+	env := s.app.env
+	f := fixture{keys: map[string]string{}}
+	acme, err := commands.CreateAccount(ctx, env, "acme", 0)
+	require.NoError(s.t, err)
+	sub, err := commands.CreateAccount(ctx, env, "acme-sub", acme.ID)
+	require.NoError(s.t, err)
+	other, err := commands.CreateAccount(ctx, env, "other", 0)
+	require.NoError(s.t, err)
+	for _, d := range []struct {
+		fqdn string
+		acc  int64
+	}{{"a.example", acme.ID}, {"sub.a.example", sub.ID}, {"b.example", other.ID}} {
+		_, err := commands.CreateDomain(ctx, env, d.fqdn, d.acc)
+		require.NoError(s.t, err)
+	}
+	for _, k := range []struct {
+		name string
+		acc  int64
+		cmds []string
+		ip   string
+	}{
+		{"keyA", acme.ID, []string{"*"}, ""},
+		{"keyJabber", acme.ID, []string{"jabber-*"}, ""},
+		{"keyDNS", acme.ID, []string{"dns-*"}, ""},
+		{"keyIP", acme.ID, []string{"*"}, "192.0.2.0/24"},
+		{"keyB", other.ID, []string{"*"}, ""},
+	} {
+		text, _, err := commands.CreateKey(ctx, env, commands.KeySpec{Account: k.acc, Cmds: k.cmds, IPAllow: k.ip, Comment: k.name})
+		require.NoError(s.t, err)
+		f.keys[k.name] = text
+	}
+	status, body := s.call(url.Values{"key": {f.keys["keyB"]}, "cmd": {"jabber-add_user"}, "username": {"bob"}, "domain": {"b.example"}, "password": {"bobpass"}})
+	require.Equal(s.t, 200, status)
+	require.True(s.t, strings.HasPrefix(body, "success\n"), body)
+	s.runWorker()
+	return f
+}
+
+// users returns "user@domain status" for every user, sorted.
+func (s *testServer) users() []string {
+	s.t.Helper()
+	us, err := s.app.env.Store.Users(context.Background(), nil)
+	require.NoError(s.t, err)
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Username+"@"+u.Domain+" "+string(u.Status))
+	}
+	return out
+}
+
+// pendingChanges lists "command user@domain" for changes of waiting batches.
+func (s *testServer) pendingChanges() []string {
+	s.t.Helper()
+	ctx := context.Background()
+	st := s.app.env.Store
+	cs, err := st.WaitingChanges(ctx)
+	require.NoError(s.t, err)
+	var out []string
+	for _, c := range cs {
+		who := "?"
+		if u, err := st.UserByID(ctx, c.UserID); err == nil {
+			who = u.Username + "@" + u.Domain
+		}
+		out = append(out, c.Command+" "+who)
+	}
+	return out
+}
+
+func t0() context.Context { return context.Background() }
