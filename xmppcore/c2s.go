@@ -77,11 +77,24 @@ type limitReader struct {
 	r   io.Reader
 	n   int64
 	max int64
+
+	// idle > 0 arms the idle timeout on conn before every read.
+	conn net.Conn
+	idle time.Duration
+	set  time.Time
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
 		return 0, errTooLarge
+	}
+	if l.idle > 0 {
+		// Any bytes, whitespace keepalives included, keep the stream alive;
+		// the deadline moves at most every idle/4 to save timer updates.
+		if now := time.Now(); now.Sub(l.set) > l.idle/4 {
+			l.set = now
+			l.conn.SetReadDeadline(now.Add(l.idle))
+		}
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
@@ -110,7 +123,6 @@ type conn struct {
 	domain  modcfg.Domain
 	user    store.User
 	bound   bool
-	readDue time.Time
 
 	// writer side
 	wmu        sync.Mutex
@@ -169,6 +181,7 @@ func (c *conn) serve() {
 	err := c.negotiate()
 	if err == nil {
 		c.nc.SetDeadline(time.Time{})
+		c.lim.conn, c.lim.idle = c.nc, c.srv.cfg.IdleTimeout
 		err = c.readLoop()
 	}
 	c.end(err)
@@ -290,12 +303,6 @@ func (c *conn) headerLocked(b *strings.Builder) {
 // next returns the next top-level element, skipping whitespace keepalives.
 func (c *conn) next() (*xmlel.Element, error) {
 	for {
-		if c.bound {
-			if now := time.Now(); c.readDue.Sub(now) < c.srv.cfg.IdleTimeout-time.Second || c.readDue.IsZero() {
-				c.readDue = now.Add(c.srv.cfg.IdleTimeout)
-				c.nc.SetReadDeadline(c.readDue)
-			}
-		}
 		off := c.dec.InputOffset()
 		tok, err := c.dec.Token()
 		if err != nil {

@@ -437,22 +437,20 @@ type rosterChange struct {
 // saveItem writes or deletes (hidden and idle) a roster row.
 func saveItem(ctx context.Context, tx *store.Tx, userID int64, bare string, it store.RosterItem, out *[]rosterChange) error {
 	if !it.Visible && !it.PendingIn {
-		ver, err := tx.DeleteRosterItem(ctx, userID, it.Contact)
+		_, err := tx.DeleteRosterItem(ctx, userID, it.Contact)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		*out = append(*out, rosterChange{bare: bare, item: it, removed: true, ver: ver})
-		return nil
+		return err // a hidden row was never shown: nothing to push
 	}
 	ver, err := tx.PutRosterItem(ctx, userID, it)
 	if err != nil {
 		return err
 	}
-	it.Ver = ver
-	*out = append(*out, rosterChange{bare: bare, item: it, removed: !it.Visible, ver: ver})
+	if it.Visible {
+		it.Ver = ver
+		*out = append(*out, rosterChange{bare: bare, item: it, ver: ver})
+	}
 	return nil
 }
 

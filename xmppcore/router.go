@@ -159,15 +159,15 @@ func (s *Server) setBlocked(bare string, list []string) {
 
 // SessionInfo describes one bound session.
 type SessionInfo struct {
-	JID                string // full JID
-	Domain, Username   string
-	Resource, IP       string
-	Port               int
-	Priority           int
-	Connected          time.Time
-	Status, Show       string
-	TLS                bool
-	Available          bool // sent available presence
+	JID              string // full JID
+	Domain, Username string
+	Resource, IP     string
+	Port             int
+	Priority         int
+	Connected        time.Time
+	Status, Show     string
+	TLS              bool
+	Available        bool // sent available presence
 }
 
 func (s *Server) match(domain, username string) []*conn {

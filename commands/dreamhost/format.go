@@ -53,6 +53,9 @@ func ParseFormat(s string) Format {
 	return Tab
 }
 
+// Every encoder writes invalid UTF-8 as one U+FFFD per bad run, so all
+// formats show the same text for the same value.
+
 // ContentType is the Content-Type sent with format f.
 func (f Format) ContentType() string {
 	switch f {
@@ -131,7 +134,7 @@ func jsonString(b *bytes.Buffer, s string) {
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes; invalid UTF-8 becomes U+FFFD
+	_ = enc.Encode(strings.ToValidUTF8(s, "\uFFFD")) // a string always encodes
 	b.Write(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
 }
 
@@ -184,6 +187,7 @@ func encodeJSON(e Envelope) []byte {
 // xmlText escapes text and replaces what XML 1.0 cannot carry (invalid UTF-8
 // and most control characters) with U+FFFD.
 func xmlText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	for i, r := range s {
 		switch {
@@ -293,6 +297,7 @@ func encodePerl(e Envelope) []byte {
 
 // phpString is PHP serialize() of a string: the length counts bytes.
 func phpString(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	return "s:" + strconv.Itoa(len(s)) + ":\"" + s + "\";"
 }
 
@@ -341,6 +346,7 @@ var yamlReserved = map[string]bool{
 // yamlScalar writes s plain when YAML 1.1 would read it back as the same
 // string, single-quoted when it is printable, double-quoted otherwise.
 func yamlScalar(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	plain := s != "" && !yamlReserved[strings.ToLower(s)]
 	for i, r := range s {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' ||

@@ -1,0 +1,1 @@
+a:2:{s:4:"data";a:1:{i:0;a:4:{s:3:"cmd";s:15:"jabber-add_user";s:5:"order";a:1:{i:0;s:5:"token";}s:4:"args";a:3:{i:0;s:8:"username";i:1;s:6:"domain";i:2;s:8:"password";}s:7:"optargs";a:0:{}}}s:6:"result";s:7:"success";}

@@ -1,0 +1,1 @@
+a:3:{s:4:"data";s:15:"invalid_api_key";s:6:"reason";s:40:"The API key you provided does not exist.";s:6:"result";s:5:"error";}

@@ -1,0 +1,4 @@
+$result = {
+  'data' => [],
+  'result' => 'success'
+};

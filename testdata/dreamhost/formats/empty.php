@@ -1,0 +1,1 @@
+a:2:{s:4:"data";a:0:{}s:6:"result";s:7:"success";}

@@ -1,0 +1,4 @@
+$result = {
+  'data' => 'user_exists',
+  'result' => 'error'
+};

@@ -1,0 +1,1 @@
+a:2:{s:4:"data";s:11:"user_exists";s:6:"result";s:5:"error";}

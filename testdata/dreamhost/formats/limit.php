@@ -1,0 +1,1 @@
+a:3:{s:4:"data";s:15:"slow_down_bucko";s:6:"reason";s:21:"jabber-*: 10 per hour";s:6:"result";s:5:"error";}

@@ -1,0 +1,11 @@
+$result = {
+  'data' => [
+    {
+      'username' => 'testuser',
+      'domain' => 'example.com',
+      'password' => 'abc123',
+      'status' => 'active'
+    }
+  ],
+  'result' => 'success'
+};

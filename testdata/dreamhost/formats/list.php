@@ -1,0 +1,1 @@
+a:2:{s:4:"data";a:1:{i:0;a:4:{s:8:"username";s:8:"testuser";s:6:"domain";s:11:"example.com";s:8:"password";s:6:"abc123";s:6:"status";s:6:"active";}}s:6:"result";s:7:"success";}

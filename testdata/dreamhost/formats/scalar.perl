@@ -1,0 +1,4 @@
+$result = {
+  'data' => 'record_added',
+  'result' => 'success'
+};

@@ -1,0 +1,1 @@
+a:2:{s:4:"data";s:12:"record_added";s:6:"result";s:7:"success";}

@@ -1,0 +1,8 @@
+$result = {
+  'data' => [
+    {
+      'token' => 'gcnaBcD12eFgH34iJkL'
+    }
+  ],
+  'result' => 'success'
+};

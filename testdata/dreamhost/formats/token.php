@@ -1,0 +1,1 @@
+a:2:{s:4:"data";a:1:{i:0;a:1:{s:5:"token";s:19:"gcnaBcD12eFgH34iJkL";}}s:6:"result";s:7:"success";}
