@@ -239,7 +239,7 @@ func ValidGrant(p string) bool {
 		return true
 	}
 	mod, rest, ok := strings.Cut(p, "-")
-	if !ok || mod == "" || rest == "" {
+	if !ok || mod == "" || rest == "" || strings.Contains(mod, "*") {
 		return false
 	}
 	for _, c := range p {

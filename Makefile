@@ -1,0 +1,51 @@
+# xmppgate. `make help` lists the targets.
+GO      ?= go
+BIN     := bin/xmppgate
+PKGS    := ./...
+FUZZTIME ?= 30s
+
+.DEFAULT_GOAL := build
+.PHONY: help deps build run test test-short bench lint fuzz docs verify clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo)
+	@command -v gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev; }
+	@command -v perl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends perl; }
+	$(GO) mod download
+
+build: ## build bin/xmppgate
+	CGO_ENABLED=1 $(GO) build -o $(BIN) .
+
+run: build ## run the server on the embedded defaults (./data, 127.0.0.1:5280)
+	./$(BIN) serve
+
+test: deps ## vet, then every test with the race detector
+	$(GO) vet $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 14m $(PKGS)
+
+test-short: ## tests without the race detector and the slow crash test
+	$(GO) test -short -count=1 $(PKGS)
+
+bench: build ## benchmarks through the real HTTP server (see bench/README.md)
+	$(GO) run ./bench/dreamhost -bin $(BIN)
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+	  done; done
+
+docs: ## regenerate docs/commands.md from the registry
+	$(GO) generate ./commands/...
+
+verify: lint docs ## fail if generated files are stale
+	git diff --exit-code docs/
+
+clean: ## remove build output
+	rm -rf bin
