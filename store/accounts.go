@@ -163,9 +163,15 @@ func (r Reader) KeyByHash(ctx context.Context, hash []byte) (Key, error) {
 	return scanKey(r.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`, hash))
 }
 
-// Keys lists the keys of the given accounts, oldest first.
+// Keys lists the keys of the given accounts, oldest first; nil means all.
 func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY id`, idList(accounts))
+	q := `SELECT ` + keyCols + ` FROM api_keys`
+	var args []any
+	if accounts != nil {
+		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
+		args = append(args, idList(accounts))
+	}
+	rows, err := r.q.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -107,10 +107,13 @@ func TestAccountTreeAndIsolation(t *testing.T) {
 				return err
 			}
 		}
-		_, err = tx.InsertDomain(b.ctx, other.ID, "a.example")
-		require.ErrorIs(t, err, ErrDuplicate)
 		return nil
 	}))
+	err := b.st.Write(b.ctx, func(tx *Tx) error {
+		_, err := tx.InsertDomain(b.ctx, other.ID, "a.example")
+		return err
+	})
+	require.ErrorIs(t, err, ErrDuplicate)
 	tree, err := b.st.AccountTree(b.ctx, parent.ID)
 	require.NoError(t, err)
 	require.Equal(t, []int64{parent.ID, child.ID}, tree)
@@ -124,16 +127,25 @@ func TestAccountTreeAndIsolation(t *testing.T) {
 func TestUniqueIDOncePerKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	var k1, k2 Key
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
 		a, err := tx.InsertAccount(b.ctx, "a", 0)
-		require.NoError(t, err)
-		k1, err := tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("x"), Cmds: []string{"*"}}, KeyHash("K1"))
-		require.NoError(t, err)
-		k2, err := tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("y"), Cmds: []string{"*"}}, KeyHash("K2"))
-		require.NoError(t, err)
-		require.NoError(t, tx.UseUniqueID(b.ctx, k1.ID, []byte("u")))
-		require.ErrorIs(t, tx.UseUniqueID(b.ctx, k1.ID, []byte("u")), ErrDuplicate)
-		require.NoError(t, tx.UseUniqueID(b.ctx, k2.ID, []byte("u")))
-		return nil
+		if err != nil {
+			return err
+		}
+		if k1, err = tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("x"), Cmds: []string{"*"}}, KeyHash("K1")); err != nil {
+			return err
+		}
+		k2, err = tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("y"), Cmds: []string{"*"}}, KeyHash("K2"))
+		return err
 	}))
+	use := func(k Key) error {
+		return b.st.Write(b.ctx, func(tx *Tx) error { return tx.UseUniqueID(b.ctx, k.ID, []byte("u")) })
+	}
+	require.NoError(t, use(k1))
+	require.ErrorIs(t, use(k1), ErrDuplicate)
+	require.NoError(t, use(k2))
+	used, err := b.st.UniqueIDUsed(b.ctx, k2.ID, []byte("u"))
+	require.NoError(t, err)
+	require.True(t, used)
 }

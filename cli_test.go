@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func cli(t *testing.T, data string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append(args, "--data", data), nil, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+
+	code, out, _ := cli(t, data, "account", "add", "acme")
+	require.Equal(t, 0, code)
+	require.Equal(t, "1\n", out)
+	code, out, _ = cli(t, data, "account", "add", "acme-sub", "--parent", "1")
+	require.Equal(t, 0, code)
+	require.Equal(t, "2\n", out)
+	code, _, errText := cli(t, data, "account", "add", "acme")
+	require.Equal(t, 1, code)
+	require.Contains(t, errText, `account "acme" exists`)
+
+	code, out, _ = cli(t, data, "key", "add", "--account", "1", "--cmds", "jabber-*,services-progress", "--ip", "10.0.0.0/8", "--comment", "panel")
+	require.Equal(t, 0, code)
+	require.Regexp(t, regexp.MustCompile(`^[A-Z0-9]{16}\n$`), out)
+	code, _, errText = cli(t, data, "key", "add", "--account", "1", "--cmds", "jab*ber")
+	require.Equal(t, 1, code)
+	require.Contains(t, errText, "not *, <module>-* or a command")
+	code, _, errText = cli(t, data, "key", "add", "--cmds", "*")
+	require.Equal(t, 2, code)
+	require.Contains(t, errText, "--account is required")
+
+	code, _, _ = cli(t, data, "domain", "add", "Chat.Example.COM.", "--account", "2")
+	require.Equal(t, 0, code)
+	code, _, errText = cli(t, data, "domain", "add", "chat.example.com", "--account", "1")
+	require.Equal(t, 1, code)
+	require.Contains(t, errText, "exists")
+	code, _, errText = cli(t, data, "domain", "add", "x.example", "--account", "99")
+	require.Equal(t, 1, code)
+	require.Contains(t, errText, "no account 99")
+
+	_, out, _ = cli(t, data, "domain", "list")
+	require.Contains(t, out, "chat.example.com")
+	_, out, _ = cli(t, data, "domain", "list", "--account", "1")
+	require.NotContains(t, out, "chat.example.com")
+	_, out, _ = cli(t, data, "key", "list")
+	require.Contains(t, out, "jabber-*,services-progress")
+	require.Contains(t, out, "10.0.0.0/8")
+	_, out, _ = cli(t, data, "account", "list")
+	require.Contains(t, out, "acme-sub")
+
+	code, _, errText = cli(t, data, "frobnicate")
+	require.Equal(t, 2, code)
+	require.Contains(t, errText, "unknown command")
+	code, _, errText = cli(t, data, "account", "add")
+	require.Equal(t, 2, code)
+	require.Contains(t, errText, "takes 1 argument")
+}
+
+func TestCLIHelp(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"--help"}, nil, &out, &errb))
+	for _, c := range cliCommands {
+		require.Contains(t, out.String(), c.Path)
+	}
+	for _, c := range cliCommands {
+		var out, errb bytes.Buffer
+		args := append(strings.Fields(c.Path), "--help")
+		require.Equal(t, 0, run(context.Background(), args, nil, &out, &errb), c.Path)
+		require.Contains(t, errb.String(), "Usage: xmppgate "+c.Path)
+	}
+}
+
+func TestBootstrapOnceThenReused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	first := readBootstrap(t, s.data)
+	require.Regexp(t, `^[A-Z0-9]{16}$`, first.Key)
+	require.Equal(t, "localhost", first.Domain)
+	ctx := context.Background()
+	a, err := openApp(ctx, s.app.cfg, nil)
+	require.NoError(t, err)
+	defer a.Close()
+	var out bytes.Buffer
+	again, err := a.bootstrap(ctx, &out)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+	require.Empty(t, out.String(), "printed only on first start")
+	// The bootstrap key works and may call everything.
+	r := s.dh(first.Key, "jabber-list_valid_domains")
+	require.JSONEq(t, `[{"domain":"localhost"}]`, string(r.Data))
+	r = s.dh(first.Key, "api-list_keys")
+	require.Equal(t, "success", r.Result)
+}
+
+func TestSecondServerRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	cfg := s.app.cfg
+	cfg.HTTPAddr = "127.0.0.1:0"
+	err := serve(context.Background(), cfg, io.Discard, nil)
+	require.ErrorContains(t, err, "in use by another xmppgate serve")
+}
+
+func TestConfigFromEnvironment(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig("", []string{"XMPPGATE_DATA=/x", "XMPPGATE_HTTP_ADDR=127.0.0.1:1", "XMPPGATE_WORKER_SCHEDULE=@every 2s",
+		"XMPPGATE_TOKEN_MAX_AGE=1h", "XMPPGATE_DREAMHOST_LIMITS=[{cmds: jabber-*, max: 5, window: 1m}]", "OTHER=1"})
+	require.NoError(t, err)
+	require.Equal(t, "/x", c.Data)
+	require.Equal(t, "127.0.0.1:1", c.HTTPAddr)
+	require.Equal(t, "@every 2s", c.WorkerSchedule)
+	require.Equal(t, "1h0m0s", c.TokenMaxAge.String())
+	require.Len(t, c.DreamHostLimits, 1)
+	require.Equal(t, 5, c.DreamHostLimits[0].Max)
+	_, err = LoadConfig("", []string{"XMPPGATE_SYNCHRONOUS=sometimes"})
+	require.Error(t, err)
+}
