@@ -1,0 +1,191 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"unicode"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/store"
+)
+
+type testBundle struct {
+	st      *store.Store
+	ctx     context.Context
+	account int64
+	applied atomic.Int64
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "q.db"), store.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	b := &testBundle{st: st, ctx: ctx}
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		b.account = a.ID
+		return err
+	}))
+	return b
+}
+
+func (b *testBundle) enqueue(t *testing.T, command string) Queued {
+	t.Helper()
+	var q Queued
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) (err error) {
+		q, err = EnqueueTx(b.ctx, tx, b.account, store.Change{Command: command})
+		return err
+	}))
+	return q
+}
+
+func (b *testBundle) worker() *Worker {
+	return NewWorker(b.st, map[string]Applier{
+		"ok": {Apply: func(ctx context.Context, tx *store.Tx, w *Work) error {
+			b.applied.Add(1)
+			return tx.Audit(ctx, 0, "test", "ok", fmt.Sprint(w.ID))
+		}},
+		"fails": {Apply: func(ctx context.Context, tx *store.Tx, w *Work) error {
+			// Its write must be rolled back with it.
+			if err := tx.Audit(ctx, 0, "test", "fails", ""); err != nil {
+				return err
+			}
+			return errors.New("refused")
+		}},
+		"prepfails": {Prepare: func(context.Context, *Work) error { return errors.New("no key") },
+			Apply: func(context.Context, *store.Tx, *Work) error { panic("not reached") }},
+		"panics": {Apply: func(context.Context, *store.Tx, *Work) error { panic("boom") }},
+	}, nil, Options{})
+}
+
+func TestTokenShape(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		tok := NewToken()
+		require.Len(t, tok, TokenLen)
+		require.True(t, unicode.IsLetter(rune(tok[0])))
+		require.False(t, seen[tok])
+		seen[tok] = true
+	}
+}
+
+func TestSharedTokenUntilClaimed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	q1 := b.enqueue(t, "ok")
+	q2 := b.enqueue(t, "ok")
+	require.Equal(t, q1, q2)
+	n, err := b.worker().RunOnce(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.EqualValues(t, 2, b.applied.Load())
+	q3 := b.enqueue(t, "ok")
+	require.NotEqual(t, q1.Token, q3.Token)
+	batch, err := Progress(b.ctx, b.st.Reader, q1.Token, []int64{b.account}, 0, b.st.Now())
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, batch.Status)
+	_, err = Progress(b.ctx, b.st.Reader, q1.Token, []int64{b.account + 1}, 0, b.st.Now())
+	require.ErrorIs(t, err, ErrInvalidToken)
+}
+
+// A failing, panicking or unknown change fails alone; the rest of its batch applies.
+func TestPoisonChangesFailAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, c := range []string{"ok", "fails", "nosuchcommand", "panics", "prepfails", "ok"} {
+		b.enqueue(t, c)
+	}
+	q := b.enqueue(t, "ok")
+	_, err := b.worker().RunOnce(b.ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, b.applied.Load())
+	batch, err := b.st.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchFailure, batch.Status)
+	changes, err := b.st.Changes(b.ctx, batch.ID)
+	require.NoError(t, err)
+	var got []string
+	for _, c := range changes {
+		got = append(got, c.Command+":"+string(c.Status)+":"+c.Error)
+	}
+	require.Equal(t, []string{
+		"ok:applied:", "fails:failed:refused", `nosuchcommand:failed:unknown command "nosuchcommand"`,
+		"panics:failed:apply panicked: boom", "prepfails:failed:no key", "ok:applied:", "ok:applied:",
+	}, got)
+}
+
+func TestFlushAppliesAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	q := b.enqueue(t, "ok")
+	w := b.worker()
+	batch, err := w.Flush(b.ctx, q.BatchID)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, batch.Status)
+	// Flushing a finished batch is a no-op.
+	batch, err = w.Flush(b.ctx, q.BatchID)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, batch.Status)
+	require.EqualValues(t, 1, b.applied.Load())
+}
+
+// A batch left running (a crash after the claim) is applied by the next run.
+func TestRunningBatchIsResumed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	q := b.enqueue(t, "ok")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		_, err := tx.ClaimBatches(b.ctx, 10)
+		return err
+	}))
+	n, err := b.worker().RunOnce(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	batch, err := b.st.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, batch.Status)
+	require.False(t, batch.Executed.IsZero())
+	require.False(t, batch.Finished.IsZero())
+}
+
+func ExampleEnqueueTx() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "queue-example")
+	defer os.RemoveAll(dir)
+	st, _ := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
+	defer st.Close()
+	var acc store.Account
+	_ = st.Write(ctx, func(tx *store.Tx) (err error) { acc, err = tx.InsertAccount(ctx, "acme", 0); return })
+
+	var q1, q2 Queued
+	_ = st.Write(ctx, func(tx *store.Tx) (err error) {
+		q1, err = EnqueueTx(ctx, tx, acc.ID, store.Change{Command: "greet"})
+		return
+	})
+	_ = st.Write(ctx, func(tx *store.Tx) (err error) {
+		q2, err = EnqueueTx(ctx, tx, acc.ID, store.Change{Command: "greet"})
+		return
+	})
+	fmt.Println("same token while waiting:", q1.Token == q2.Token)
+
+	w := NewWorker(st, map[string]Applier{"greet": {Apply: func(context.Context, *store.Tx, *Work) error {
+		fmt.Println("applied")
+		return nil
+	}}}, nil, Options{})
+	b, _ := w.Flush(ctx, q1.BatchID)
+	fmt.Println(b.Status)
+	// Output:
+	// same token while waiting: true
+	// applied
+	// applied
+	// success
+}
