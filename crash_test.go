@@ -73,7 +73,9 @@ func (p *proc) kill() {
 	_, _ = p.cmd.Process.Wait()
 }
 
-func readBootstrap(t *testing.T, data string) Bootstrap {
+func readBootstrap(t *testing.T, data string) Bootstrap { return readBootstrapTB(t, data) }
+
+func readBootstrapTB(t testing.TB, data string) Bootstrap {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(data, bootstrapFile))
 	require.NoError(t, err)

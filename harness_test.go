@@ -18,13 +18,15 @@ import (
 // testServer is a real xmppgate serve on a loopback port with its own data
 // directory. The worker's schedule is an hour, so tests run it explicitly.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	app  *app
 	data string
 }
 
-func startServer(t *testing.T, mod func(*Config)) *testServer {
+func startServer(t *testing.T, mod func(*Config)) *testServer { return startServerTB(t, mod) }
+
+func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Data = filepath.Join(t.TempDir(), "data")

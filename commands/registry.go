@@ -104,6 +104,8 @@ type Def struct {
 	// queued changes; see queue.Applier.
 	Prepare func(ctx context.Context, env *Env, w *queue.Work) error
 	Apply   func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error
+	// ApplyAtomic: Apply makes at most one write (see queue.Applier.Atomic).
+	ApplyAtomic bool
 }
 
 // Columns returns the result columns as a dialect lists them.
@@ -195,7 +197,7 @@ func (r *Registry) Appliers(env *Env) map[string]queue.Applier {
 		if d.Apply == nil {
 			continue
 		}
-		a := queue.Applier{Apply: func(ctx context.Context, tx *store.Tx, w *queue.Work) error { return d.Apply(ctx, env, tx, w) }}
+		a := queue.Applier{Atomic: d.ApplyAtomic, Apply: func(ctx context.Context, tx *store.Tx, w *queue.Work) error { return d.Apply(ctx, env, tx, w) }}
 		if d.Prepare != nil {
 			a.Prepare = func(ctx context.Context, w *queue.Work) error { return d.Prepare(ctx, env, w) }
 		}

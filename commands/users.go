@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -83,6 +84,35 @@ var ListValidDomains = &Def{
 	},
 }
 
+// userChange is the argument record of a queued user change: enough for the
+// worker to act without reading the user first. Sealed is the AES-GCM
+// password copy, never the password.
+type userChange struct {
+	Username string `json:"username"`
+	Domain   string `json:"domain"`
+	Sealed   []byte `json:"sealed,omitempty"`
+}
+
+func changeFor(u store.User, sealed []byte) (store.Change, error) {
+	args, err := json.Marshal(userChange{Username: u.Username, Domain: u.Domain, Sealed: sealed})
+	return store.Change{UserID: u.ID, Args: args}, err
+}
+
+func changeArgs(w *queue.Work) (userChange, error) {
+	var c userChange
+	err := json.Unmarshal(w.Args, &c)
+	return c, err
+}
+
+// stateError explains an apply that found the user gone or in another state.
+func stateError(err error, w *queue.Work, want store.Status) error {
+	if errors.Is(err, store.ErrNotFound) {
+		c, _ := changeArgs(w)
+		return fmt.Errorf("user %s@%s is gone or no longer %s", c.Username, c.Domain, want)
+	}
+	return err
+}
+
 // AddUser queues the creation of a user.
 var AddUser = &Def{
 	Name:    "add_user",
@@ -95,19 +125,22 @@ var AddUser = &Def{
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
 		return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: name, Status: store.StatusPendingActive, PasswordSealed: sealed})
+			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Domain: d.FQDN, Username: name, Status: store.StatusPendingActive, PasswordSealed: sealed})
 			if errors.Is(err, store.ErrDuplicate) {
 				return store.Change{}, Errorf(Conflict, ReasonUserExists, "username", "user %s@%s exists", name, d.FQDN)
 			}
-			return store.Change{UserID: u.ID}, err
+			if err != nil {
+				return store.Change{}, err
+			}
+			return changeFor(u, sealed)
 		})
 	},
 	Prepare: func(ctx context.Context, env *Env, w *queue.Work) error {
-		u, err := env.Store.UserByID(ctx, w.UserID)
+		c, err := changeArgs(w)
 		if err != nil {
-			return fmt.Errorf("user %d: %w", w.UserID, err)
+			return err
 		}
-		pw, err := env.Box.Open(u.PasswordSealed, PurposePassword)
+		pw, err := env.Box.Open(c.Sealed, PurposePassword)
 		if err != nil {
 			return err
 		}
@@ -115,36 +148,16 @@ var AddUser = &Def{
 		w.Prepared = cred
 		return err
 	},
+	ApplyAtomic: true,
 	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		u, err := pendingUser(ctx, tx, w, store.StatusPendingActive)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetUserCredentials(ctx, u.ID, w.Prepared.(credential.SCRAM), nil); err != nil {
-			return err
-		}
-		return tx.SetUserStatus(ctx, u.ID, store.StatusActive)
+		return stateError(tx.ActivateUser(ctx, w.UserID, w.Prepared.(credential.SCRAM)), w, store.StatusPendingActive)
 	},
 }
 
-// pendingUser loads the user a change is about and checks it is in state want.
-func pendingUser(ctx context.Context, tx *store.Tx, w *queue.Work, want store.Status) (store.User, error) {
-	u, err := tx.UserByID(ctx, w.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return u, fmt.Errorf("user %d no longer exists", w.UserID)
-	}
-	if err != nil {
-		return u, err
-	}
-	if u.Status != want {
-		return u, fmt.Errorf("user %s@%s is %s, not %s", u.Username, u.Domain, u.Status, want)
-	}
-	return u, nil
-}
-
 // statusChange builds the three mutators that move an existing user through
-// a pending state: remove, deactivate and reactivate.
-func statusChange(name, wire, doc string, pending store.Status, apply func(ctx context.Context, tx *store.Tx, w *queue.Work, u store.User) error) *Def {
+// a pending state: remove, deactivate and reactivate. apply makes the one
+// write that ends the pending state.
+func statusChange(name, wire, doc string, pending store.Status, apply func(ctx context.Context, tx *store.Tx, w *queue.Work) error) *Def {
 	return &Def{
 		Name:    name,
 		Doc:     doc,
@@ -165,45 +178,47 @@ func statusChange(name, wire, doc string, pending store.Status, apply func(ctx c
 				if err := tx.SetUserStatus(ctx, u.ID, pending); err != nil {
 					return store.Change{}, err
 				}
-				return store.Change{UserID: u.ID}, nil
+				return changeFor(u, nil)
 			})
 		},
+		ApplyAtomic: true,
 		Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-			u, err := pendingUser(ctx, tx, w, pending)
-			if err != nil {
-				return err
-			}
-			return apply(ctx, tx, w, u)
+			return stateError(apply(ctx, tx, w), w, pending)
 		},
 	}
 }
 
-func userGone(w *queue.Work, u store.User) {
-	w.After(func(e queue.Effects) { e.UserGone(u.Domain, u.Username) })
+// userGone queues the effect that closes the user's sessions.
+func userGone(w *queue.Work) {
+	c, err := changeArgs(w)
+	if err != nil {
+		return
+	}
+	w.After(func(e queue.Effects) { e.UserGone(c.Domain, c.Username) })
 }
 
 // RemoveUser queues the removal of a user and all its data.
 var RemoveUser = statusChange("remove_user", "jabber-remove_user",
 	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
 	store.StatusPendingDelete,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work, u store.User) error {
-		userGone(w, u)
-		return tx.DeleteUser(ctx, u.ID)
+	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
+		userGone(w)
+		return tx.DeleteUserIn(ctx, w.UserID, store.StatusPendingDelete)
 	})
 
 // DeactivateUser queues the deactivation of a user.
 var DeactivateUser = statusChange("deactivate_user", "jabber-deactivate_user",
 	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
 	store.StatusPendingInactive,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work, u store.User) error {
-		userGone(w, u)
-		return tx.SetUserStatus(ctx, u.ID, store.StatusInactive)
+	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
+		userGone(w)
+		return tx.TransitionUser(ctx, w.UserID, store.StatusPendingInactive, store.StatusInactive)
 	})
 
 // ReactivateUser queues the reactivation of a user.
 var ReactivateUser = statusChange("reactivate_user", "jabber-reactivate_user",
 	"Reactivates a user that had been deactivated: pending-active, then active.",
 	store.StatusPendingActive,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work, u store.User) error {
-		return tx.SetUserStatus(ctx, u.ID, store.StatusActive)
+	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
+		return tx.TransitionUser(ctx, w.UserID, store.StatusPendingActive, store.StatusActive)
 	})

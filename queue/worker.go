@@ -45,6 +45,9 @@ type Applier struct {
 	// Apply writes the change inside the batch's transaction. An error fails
 	// this change alone: its writes are rolled back, the others stay.
 	Apply func(ctx context.Context, tx *store.Tx, w *Work) error
+	// Atomic says Apply makes at most one write statement, which SQLite
+	// rolls back by itself on error, so it needs no savepoint of its own.
+	Atomic bool
 }
 
 // Options of a Worker; zero values are defaults.
@@ -235,12 +238,16 @@ func (w *Worker) applyOne(ctx context.Context, tx *store.Tx, wk *Work) error {
 	if !ok || a.Apply == nil {
 		return fmt.Errorf("unknown command %q", wk.Command)
 	}
-	return tx.Savepoint(ctx, func() (err error) {
+	run := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
 				err = fmt.Errorf("apply panicked: %v", p)
 			}
 		}()
 		return a.Apply(ctx, tx, wk)
-	})
+	}
+	if a.Atomic {
+		return run()
+	}
+	return tx.Savepoint(ctx, run)
 }

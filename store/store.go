@@ -62,6 +62,7 @@ type Store struct {
 	done   chan struct{}
 	once   sync.Once
 	max    int
+	rc, wc *stmtCache
 }
 
 type querier interface {
@@ -125,9 +126,10 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	n := 2 * runtime.GOMAXPROCS(0)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
+	rc, wc := newStmtCache(r), newStmtCache(w)
 	s := &Store{
-		Reader: Reader{q: r, now: o.Now},
-		r:      r, w: w, now: o.Now,
+		Reader: Reader{q: cached{cache: rc}, now: o.Now},
+		r:      r, w: w, now: o.Now, rc: rc, wc: wc,
 		writes: make(chan *writeReq, o.MaxGroup),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -141,6 +143,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
+	s.rc.close()
+	s.wc.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -260,7 +264,7 @@ func (s *Store) commit(group []*writeReq) {
 		}
 		return
 	}
-	t := &Tx{Reader{q: tx, now: s.now}}
+	t := &Tx{Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
@@ -290,6 +294,7 @@ func (s *Store) commit(group []*writeReq) {
 	for i, r := range group {
 		r.done <- errs[i]
 	}
+	s.wc.prepareWanted(ctx)
 }
 
 // call runs fn, turning a panic into an error so one bad write cannot take

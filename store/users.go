@@ -143,3 +143,22 @@ func (t *Tx) SetUserCredentials(ctx context.Context, id int64, c credential.SCRA
 func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id))
 }
+
+// ActivateUser stores derived credentials and moves a pending-active user to
+// active, in one statement; ErrNotFound if the user is gone or not pending-active.
+func (t *Tx) ActivateUser(ctx context.Context, id int64, c credential.SCRAM) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE users SET iterations = ?, salt = ?, sha1_stored = ?, sha1_server = ?,
+		sha256_stored = ?, sha256_server = ?, status = 'active' WHERE id = ? AND status = 'pending-active'`,
+		c.Iterations, c.Salt, c.SHA1Stored, c.SHA1Server, c.SHA256Stored, c.SHA256Server, id))
+}
+
+// TransitionUser moves a user from status from to status to in one
+// statement; ErrNotFound if the user is gone or not in from.
+func (t *Tx) TransitionUser(ctx context.Context, id int64, from, to Status) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE users SET status = ? WHERE id = ? AND status = ?`, to, id, from))
+}
+
+// DeleteUserIn removes a user that is in status; ErrNotFound otherwise.
+func (t *Tx) DeleteUserIn(ctx context.Context, id int64, status Status) error {
+	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ? AND status = ?`, id, status))
+}

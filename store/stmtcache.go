@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+)
+
+// stmtCache keeps one prepared statement per query text on a pool, so hot
+// queries skip SQLite's parser: every query of this package is a constant,
+// so the cache is bounded by the number of queries in the source.
+type stmtCache struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	wanted map[string]bool
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, wanted: map[string]bool{}}
+}
+
+// lookup returns a cached statement without preparing one. Inside a
+// transaction on the one-connection writer pool, preparing on the pool would
+// wait for the connection the transaction holds; such queries are noted and
+// prepared by prepareWanted once the transaction is over.
+func (c *stmtCache) lookup(query string) (*sql.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[query]
+	if !ok {
+		c.wanted[query] = true
+	}
+	return s, ok
+}
+
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for q := range c.wanted {
+		if s, err := c.db.PrepareContext(ctx, q); err == nil {
+			c.m[q] = s
+		}
+		delete(c.wanted, q)
+	}
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[query]; ok {
+		return s, nil
+	}
+	s, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = s
+	return s, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.m {
+		s.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
+}
+
+// cached runs queries through a stmtCache, on the pool or inside tx.
+type cached struct {
+	cache *stmtCache
+	tx    *sql.Tx // nil: run on the pool
+}
+
+// stmt returns the statement to run query with, or nil to run it unprepared.
+func (c cached) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.tx == nil {
+		s, err := c.cache.get(ctx, query)
+		if err != nil {
+			return nil // the unprepared run reports the error
+		}
+		return s
+	}
+	s, ok := c.cache.lookup(query)
+	if !ok {
+		return nil
+	}
+	// On the single writer connection this reuses the prepared statement.
+	return c.tx.StmtContext(ctx, s)
+}
+
+func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	if c.tx != nil {
+		return c.tx.ExecContext(ctx, query, args...)
+	}
+	return c.cache.db.ExecContext(ctx, query, args...)
+}
+
+func (c cached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	if c.tx != nil {
+		return c.tx.QueryContext(ctx, query, args...)
+	}
+	return c.cache.db.QueryContext(ctx, query, args...)
+}
+
+func (c cached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := c.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	if c.tx != nil {
+		return c.tx.QueryRowContext(ctx, query, args...)
+	}
+	return c.cache.db.QueryRowContext(ctx, query, args...)
+}
