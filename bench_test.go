@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -12,7 +13,7 @@ import (
 )
 
 func benchServer(b *testing.B) (*testServer, string, string) {
-	s := startServerTB(b, func(c *Config) { c.Synchronous = "FULL"; c.LogLevel = "error" })
+	s := startServerTB(b, func(c *Config) { c.Synchronous = benchSync(); c.LogLevel = "error" })
 	boot := readBootstrapTB(b, s.data)
 	return s, boot.Key, boot.Domain
 }
@@ -114,4 +115,11 @@ func BenchmarkApplyStatus(b *testing.B) {
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "s/batch")
 	}
+}
+
+func benchSync() string {
+	if s := os.Getenv("BENCH_SYNCHRONOUS"); s != "" {
+		return s
+	}
+	return "FULL"
 }

@@ -32,6 +32,8 @@ type Config struct {
 	Synchronous string `yaml:"synchronous"`
 	// MaxBody bounds HTTP request bodies in bytes.
 	MaxBody int64 `yaml:"max_body"`
+	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
+	PprofAddr string `yaml:"pprof_addr"`
 	// DreamHostLimits are the DreamHost dialect's per-key rate limits.
 	DreamHostLimits []dreamhost.Limit `yaml:"dreamhost_limits"`
 }

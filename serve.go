@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
 	"path/filepath"
 	"syscall"
@@ -77,6 +78,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
+
+	if cfg.PprofAddr != "" {
+		go func() {
+			// http.DefaultServeMux carries net/http/pprof's handlers only.
+			err := http.ListenAndServe(cfg.PprofAddr, http.DefaultServeMux)
+			log.Error("pprof listener", zap.Error(err))
+		}()
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -37,6 +37,7 @@ func KeyHash(key string) []byte {
 
 // InsertAccount creates an account; ErrDuplicate if the name is taken.
 func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Account, error) {
+	t.dirDirty = true
 	a := Account{Name: name, ParentID: parentID}
 	var parent any
 	if parentID != 0 {
@@ -125,6 +126,7 @@ func (r Reader) AccountTree(ctx context.Context, id int64) ([]int64, error) {
 
 // InsertKey stores a new API key given its hash and sealed copy.
 func (t *Tx) InsertKey(ctx context.Context, k Key, hash []byte) (Key, error) {
+	t.dirDirty = true
 	res, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.AccountID, hash, k.Sealed, strings.Join(k.Cmds, ","), k.IPAllow, k.Comment, t.stamp())
 	if isUnique(err) {

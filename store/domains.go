@@ -37,6 +37,7 @@ func idList(ids []int64) string {
 
 // InsertDomain creates a domain; ErrDuplicate if any account has it already.
 func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Domain, error) {
+	t.dirDirty = true
 	d := Domain{AccountID: accountID, FQDN: fqdn, Enabled: true, Settings: json.RawMessage("{}")}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
 	if isUnique(err) {
@@ -55,11 +56,13 @@ func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Do
 
 // SetDomainEnabled switches a domain on or off.
 func (t *Tx) SetDomainEnabled(ctx context.Context, id int64, enabled bool) error {
+	t.dirDirty = true
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET enabled = ? WHERE id = ?`, enabled, id))
 }
 
 // SetDomainSettings replaces a domain's settings object.
 func (t *Tx) SetDomainSettings(ctx context.Context, id int64, settings json.RawMessage) error {
+	t.dirDirty = true
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET settings = ? WHERE id = ?`, string(settings), id))
 }
 

@@ -91,7 +91,14 @@ func (c cached) stmt(ctx context.Context, query string) *sql.Stmt {
 	return c.tx.StmtContext(ctx, s)
 }
 
+// noCancel drops cancellation before a query reaches the driver: go-sqlite3 runs
+// every step of a cancellable query in a goroutine of its own so it can
+// interrupt it, which costs more than the short queries of this package
+// ever take. Deadlines are kept out for the same reason.
+func noCancel(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = noCancel(ctx)
 	if s := c.stmt(ctx, query); s != nil {
 		return s.ExecContext(ctx, args...)
 	}
@@ -102,6 +109,7 @@ func (c cached) ExecContext(ctx context.Context, query string, args ...any) (sql
 }
 
 func (c cached) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = noCancel(ctx)
 	if s := c.stmt(ctx, query); s != nil {
 		return s.QueryContext(ctx, args...)
 	}
@@ -112,6 +120,7 @@ func (c cached) QueryContext(ctx context.Context, query string, args ...any) (*s
 }
 
 func (c cached) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = noCancel(ctx)
 	if s := c.stmt(ctx, query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

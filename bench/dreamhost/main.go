@@ -68,7 +68,7 @@ func start(data string) *server {
 	ln.Close()
 	cmd := exec.Command(*bin, "serve")
 	cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+addr, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_SYNCHRONOUS="+*syncMode, "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0")
+		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_PPROF_ADDR="+os.Getenv("BENCH_PPROF"), "XMPPGATE_SYNCHRONOUS="+*syncMode, "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -167,6 +167,19 @@ func (s *server) applied() (*server, batchLine) {
 	return nil, batchLine{}
 }
 
+// cpu returns the server process's user+system CPU time so far.
+func (s *server) cpu() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
 func addUser(domain string, name string) url.Values {
 	return url.Values{"cmd": {"jabber-add_user"}, "username": {name}, "domain": {domain}, "password": {"benchpass-" + name}}
 }
@@ -213,12 +226,13 @@ func main() {
 			mu.Unlock()
 		}()
 	}
-	start0 := time.Now()
+	start0, cpu0 := time.Now(), s.cpu()
 	wg.Wait()
-	elapsed := time.Since(start0)
+	elapsed, cpu := time.Since(start0), s.cpu()-cpu0
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("add_user acknowledged   %8.0f req/s  p50 %v  p99 %v  (%d requests, c=%d, %v)\n",
-		float64(len(lat))/elapsed.Seconds(), pct(lat, 0.5).Round(10*time.Microsecond), pct(lat, 0.99).Round(10*time.Microsecond), len(lat), *conc, elapsed.Round(time.Millisecond))
+	fmt.Printf("add_user acknowledged   %8.0f req/s  p50 %v  p99 %v  server CPU %v/request  (%d requests, c=%d, %v)\n",
+		float64(len(lat))/elapsed.Seconds(), pct(lat, 0.5).Round(10*time.Microsecond), pct(lat, 0.99).Round(10*time.Microsecond),
+		(cpu / time.Duration(len(lat))).Round(time.Microsecond), len(lat), *conc, elapsed.Round(time.Millisecond))
 	s.stop()
 
 	// derive: one batch of add_user changes, keys derived by the worker.
