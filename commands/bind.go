@@ -29,7 +29,11 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 	for _, a := range def.Args {
 		vs := raw[a.WireName(caller.Dialect)]
 		if !a.Optional && (len(vs) == 0 || vs[0] == "") {
-			return nil, &Error{Kind: Invalid, Reason: ReasonMissing, Arg: a.Name, Msg: "missing argument " + a.WireName(caller.Dialect)}
+			reason := ReasonMissing
+			if a.MissingAs != "" {
+				reason = a.MissingAs
+			}
+			return nil, &Error{Kind: Invalid, Reason: reason, Arg: a.Name, Msg: "missing argument " + a.WireName(caller.Dialect)}
 		}
 	}
 	if strict {

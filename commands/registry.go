@@ -54,6 +54,9 @@ type Arg struct {
 	Optional bool
 	Secret   bool // redacted in logs and audit
 	Doc      string
+	// MissingAs, if set, is the Reason reported when the argument is absent
+	// (services-progress answers invalid_token, DreamHost has no no_token).
+	MissingAs Reason
 	// Names maps a dialect to this argument's wire name there.
 	Names map[Dialect]string
 }

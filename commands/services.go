@@ -14,11 +14,9 @@ var progressColumns = []string{"status", "scheduled", "executed", "finished"}
 
 // Progress reports the state of a batch by token.
 var Progress = &Def{
-	Name: "progress",
-	Doc:  "Reports the state of the queued changes behind a token: waiting, running, success or failure, with the scheduled, executed and finished times (UTC, empty until reached).",
-	// Optional so that a missing token answers invalid_token, as DreamHost
-	// documents no no_token.
-	Args:   []Arg{{Name: "token", Type: Token, Optional: true, Doc: "A token returned by a mutating command."}},
+	Name:   "progress",
+	Doc:    "Reports the state of the queued changes behind a token: waiting, running, success or failure, with the scheduled, executed and finished times (UTC, empty until reached).",
+	Args:   []Arg{{Name: "token", Type: Token, MissingAs: ReasonInvalidToken, Doc: "A token returned by a mutating command."}},
 	Result: Result{Kind: ResultTable, Columns: progressColumns},
 	Names:  map[Dialect]string{DreamHost: "services-progress"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
@@ -63,7 +61,7 @@ var ListAccessibleCmds = &Def{
 			}
 			args, opt := []string{}, []string{}
 			for _, a := range d.Args {
-				if a.Optional && a.Type != Token {
+				if a.Optional {
 					opt = append(opt, a.WireName(DreamHost))
 				} else {
 					args = append(args, a.WireName(DreamHost))
