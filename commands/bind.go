@@ -26,7 +26,8 @@ type Raw map[string][]string
 // declaration order. Unknown arguments are ignored unless strict is set
 // (DreamHost clients send extras such as username on every call).
 func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, raw Raw, strict bool) (Values, error) {
-	for _, a := range def.Args {
+	args := def.ArgsIn(caller.Dialect)
+	for _, a := range args {
 		vs := raw[a.WireName(caller.Dialect)]
 		if !a.Optional && (len(vs) == 0 || vs[0] == "") {
 			reason := ReasonMissing
@@ -38,7 +39,7 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 	}
 	if strict {
 		known := map[string]bool{}
-		for _, a := range def.Args {
+		for _, a := range args {
 			known[a.WireName(caller.Dialect)] = true
 		}
 		for name, vs := range raw {
@@ -51,7 +52,7 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 		}
 	}
 	out := Values{}
-	for _, a := range def.Args {
+	for _, a := range args {
 		vs := raw[a.WireName(caller.Dialect)]
 		if len(vs) == 0 || (a.Optional && vs[0] == "") {
 			continue

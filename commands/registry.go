@@ -57,8 +57,35 @@ type Arg struct {
 	// MissingAs, if set, is the Reason reported when the argument is absent
 	// (services-progress answers invalid_token, DreamHost has no no_token).
 	MissingAs Reason
+	// Dialects, if set, limits the argument to these dialects (Openfire's
+	// name and email of add_user, say); elsewhere it does not exist.
+	Dialects []Dialect
 	// Names maps a dialect to this argument's wire name there.
 	Names map[Dialect]string
+}
+
+// In reports whether the argument exists in dialect d.
+func (a Arg) In(d Dialect) bool {
+	if a.Dialects == nil {
+		return true
+	}
+	for _, x := range a.Dialects {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// ArgsIn lists the arguments def takes in dialect d.
+func (d *Def) ArgsIn(dialect Dialect) []Arg {
+	var out []Arg
+	for _, a := range d.Args {
+		if a.In(dialect) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // WireName is the argument's name in dialect d.

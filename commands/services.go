@@ -60,7 +60,7 @@ var ListAccessibleCmds = &Def{
 				continue
 			}
 			args, opt := []string{}, []string{}
-			for _, a := range d.Args {
+			for _, a := range d.ArgsIn(DreamHost) {
 				if a.Optional {
 					opt = append(opt, a.WireName(DreamHost))
 				} else {
