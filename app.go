@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
@@ -86,6 +87,8 @@ type Bootstrap struct {
 	Account int64  `json:"account"`
 	Key     string `json:"key"`
 	Domain  string `json:"domain"`
+	// OpenfireSecret is the User Service secret, bound to Domain.
+	OpenfireSecret string `json:"openfire_secret"`
 }
 
 // bootstrap creates the bootstrap account, key and domain on an empty data
@@ -120,7 +123,11 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	} else if err != nil {
 		return b, err
 	}
-	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain}
+	secret, err := openfire.BootstrapSecret(ctx, a.env, acc.ID)
+	if err != nil {
+		return b, fmt.Errorf("bootstrap openfire secret: %w", err)
+	}
+	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain, OpenfireSecret: secret}
 	raw, _ := json.MarshalIndent(b, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {

@@ -36,6 +36,14 @@ type cliVars struct {
 	parent, account       int64
 	cmds, ip, comment     string
 	accountSet, parentSet bool
+	openfire              openfireFlags
+}
+
+// openfireFlags are the flags of "openfire set".
+type openfireFlags struct {
+	domain, secret, ip string
+	random, enable     bool
+	disable, ipSet     bool
 }
 
 type cliRun struct {
@@ -48,7 +56,10 @@ type cliRun struct {
 
 func (c *cliRun) app(ctx context.Context) (*app, error) { return openApp(ctx, c.cfg, nil) }
 
-var cliCommands = []cliCommand{
+// cliCommands is the CLI's table: the core commands, then each dialect's.
+var cliCommands = append(coreCLICommands[:len(coreCLICommands):len(coreCLICommands)], openfireCLICommands...)
+
+var coreCLICommands = []cliCommand{
 	{Path: "serve", Usage: "[--config FILE] [--data DIR] [--http ADDR]",
 		Short: "Run the HTTP APIs, the XMPP server and the queue worker.",
 		Flags: func(fs *flag.FlagSet, v *cliVars) {

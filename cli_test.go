@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -62,6 +63,15 @@ func TestCLI(t *testing.T) {
 	_, out, _ = cli(t, data, "account", "list")
 	require.Contains(t, out, "acme-sub")
 
+	code, out, errText = cli(t, data, "openfire", "set", "--account", "2", "--ip", "10.1.2.3")
+	require.Equal(t, 0, code, errText)
+	require.Regexp(t, regexp.MustCompile(`^[A-Za-z0-9]{16}\n$`), out)
+	secret := strings.TrimSpace(out)
+	_, out, _ = cli(t, data, "openfire", "list")
+	require.Contains(t, out, "chat.example.com")
+	require.Contains(t, out, "10.1.2.3")
+	require.NotContains(t, out, secret, "list never shows secrets")
+
 	code, _, errText = cli(t, data, "frobnicate")
 	require.Equal(t, 2, code)
 	require.Contains(t, errText, "unknown command")
@@ -105,6 +115,14 @@ func TestBootstrapOnceThenReused(t *testing.T) {
 	require.JSONEq(t, `[{"domain":"localhost"}]`, string(r.Data))
 	r = s.dh(first.Key, "api-list_keys")
 	require.Equal(t, "success", r.Result)
+	// The Openfire secret works on the bootstrap domain, synchronously.
+	require.Regexp(t, `^[A-Za-z0-9]{16}$`, first.OpenfireSecret)
+	resp, err := http.Get(strings.TrimSuffix(s.url, "/") + "/plugins/userService/userservice?type=add&username=Carl&password=pw&secret=" + first.OpenfireSecret)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, "<result>ok</result>\n", string(body))
+	require.Equal(t, []string{"carl@localhost active"}, s.users())
 }
 
 func TestSecondServerRefused(t *testing.T) {

@@ -22,6 +22,8 @@ type testServer struct {
 	url  string
 	app  *app
 	data string
+	// c2s and c2stls are the XMPP listeners (STARTTLS, direct TLS).
+	c2s, c2stls string
 }
 
 func startServer(t *testing.T, mod func(*Config)) *testServer { return startServerTB(t, mod) }
@@ -31,6 +33,8 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	cfg := DefaultConfig()
 	cfg.Data = filepath.Join(t.TempDir(), "data")
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.C2SAddr = "127.0.0.1:0"
+	cfg.C2STLSAddr = "127.0.0.1:0"
 	cfg.WorkerSchedule = "@every 1h"
 	cfg.LogLevel = "error"
 	cfg.Synchronous = "NORMAL"
@@ -55,7 +59,7 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data}
+	return &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
 }
 
 // call sends GET /?params and returns status and body.

@@ -17,13 +17,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 // served tells tests where a running server listens.
 type served struct {
-	HTTP net.Addr
-	App  *app
+	HTTP, C2S, C2STLS net.Addr
+	App               *app
+	XMPP              *xmppcore.Server
 }
 
 // lockData takes an exclusive lock on the data directory: one server per
@@ -64,7 +67,23 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 
-	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), nil, queue.Options{Logger: log.Named("queue.worker")})
+	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
+		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log}, a.env.Store)
+	if err != nil {
+		return err
+	}
+	if err := xs.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := xs.Shutdown(sctx); err != nil {
+			log.Error("xmpp shutdown", zap.Error(err))
+		}
+	}()
+
+	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
 	a.env.Worker = worker
 	// Apply what a previous run left behind before taking new work.
 	if _, err := worker.RunOnce(ctx); err != nil {
@@ -78,6 +97,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
+	// The Openfire handler answers other methods itself, as Openfire does.
+	of := openfire.New(a.reg, a.env)
+	router.Path(openfire.PathUserService).Handler(of)
+	router.Path(openfire.PathRestAPI).Handler(of)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -95,10 +118,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving", zap.String("http", ln.Addr().String()), zap.String("data", cfg.Data),
+	c2s, c2stls := xs.Addrs()
+	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s), zap.Stringer("c2stls", c2stls), zap.String("data", cfg.Data),
 		zap.String("worker_schedule", cfg.WorkerSchedule))
 	if ready != nil {
-		ready(served{HTTP: ln.Addr(), App: a})
+		c2s, c2stls := xs.Addrs()
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs})
 	}
 
 	select {

@@ -120,6 +120,6 @@ const PurposeAPIKey = "api-key"
 func All() []*Def {
 	return []*Def{
 		ListUsers, ListUsersNoPw, ListValidDomains, AddUser, RemoveUser, ReactivateUser, DeactivateUser,
-		Progress, ListAccessibleCmds, ListKeys,
+		Progress, ListAccessibleCmds, ListKeys, CreateUser, UpdateUser, AddRosterItem, UpdateRosterItem, DeleteRosterItem, GroupList, UserGroupList,
 	}
 }

@@ -157,14 +157,14 @@ var AddUser = &Def{
 // statusChange builds the three mutators that move an existing user through
 // a pending state: remove, deactivate and reactivate. apply makes the one
 // write that ends the pending state.
-func statusChange(name, wire, doc string, pending store.Status, apply func(ctx context.Context, tx *store.Tx, w *queue.Work) error) *Def {
+func statusChange(name string, names map[Dialect]string, doc string, pending store.Status, apply func(ctx context.Context, tx *store.Tx, w *queue.Work) error) *Def {
 	return &Def{
 		Name:    name,
 		Doc:     doc,
 		Args:    []Arg{argUsername, argDomain},
 		Result:  Result{Kind: ResultToken},
 		Mutates: true,
-		Names:   map[Dialect]string{DreamHost: wire},
+		Names:   names,
 		Handle: func(ctx context.Context, c *Call) (any, error) {
 			d, username := c.Args.Domain("domain"), c.Args.String("username")
 			return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
@@ -198,7 +198,7 @@ func userGone(w *queue.Work) {
 }
 
 // RemoveUser queues the removal of a user and all its data.
-var RemoveUser = statusChange("remove_user", "jabber-remove_user",
+var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete"},
 	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
 	store.StatusPendingDelete,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -207,7 +207,7 @@ var RemoveUser = statusChange("remove_user", "jabber-remove_user",
 	})
 
 // DeactivateUser queues the deactivation of a user.
-var DeactivateUser = statusChange("deactivate_user", "jabber-deactivate_user",
+var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable"},
 	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
 	store.StatusPendingInactive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -216,7 +216,7 @@ var DeactivateUser = statusChange("deactivate_user", "jabber-deactivate_user",
 	})
 
 // ReactivateUser queues the reactivation of a user.
-var ReactivateUser = statusChange("reactivate_user", "jabber-reactivate_user",
+var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable"},
 	"Reactivates a user that had been deactivated: pending-active, then active.",
 	store.StatusPendingActive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {

@@ -1,0 +1,325 @@
+// Command xmpp benchmarks xmppcore, the embedded XMPP server, the way issue 3
+// asks: logins per second (STARTTLS + SCRAM-SHA-1 + bind + initial presence),
+// 1:1 chat messages per second across connected pairs, and resident memory
+// per idle authenticated TLS session. The server runs in a child process (a
+// re-exec of this program with -serve) so its memory is measured alone; the
+// load comes from one go-xmpp client process.
+//
+//	go run ./bench/xmpp [-users 1000] [-conc 50] [-pairs 100] [-dur 10s] [-idle 2000]
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+const domain = "bench.test"
+
+func main() {
+	serve := flag.String("serve", "", "internal: run the server on this data dir")
+	users := flag.Int("users", 1000, "logins in the login phase")
+	conc := flag.Int("conc", 50, "concurrent logins")
+	pairs := flag.Int("pairs", 100, "connected pairs in the message phase")
+	dur := flag.Duration("dur", 10*time.Second, "length of the message phase")
+	idle := flag.Int("idle", 2000, "idle sessions in the memory phase")
+	phases := flag.String("phases", "logins,messages,memory", "which phases to run")
+	cpuprofile := flag.String("cpuprofile", "", "write the load client's CPU profile here")
+	flag.Parse()
+	if *cpuprofile != "" {
+		w, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(w)
+		defer pprof.StopCPUProfile()
+	}
+	if *serve != "" {
+		runServer(*serve)
+		return
+	}
+	dir, err := os.MkdirTemp("", "xmppbench")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	n := max(*users, 2**pairs, *idle)
+	prepare(dir, n)
+
+	if strings.Contains(*phases, "logins") {
+		srv := start(dir)
+		rate := loginPhase(srv.addr, *users, *conc)
+		srv.stop()
+		fmt.Printf("logins: %d in %.2fs = %.0f logins/s (concurrency %d)\n", *users, float64(*users)/rate, rate, *conc)
+	}
+	if strings.Contains(*phases, "messages") {
+		srv := start(dir)
+		msgs := messagePhase(srv.addr, *pairs, *dur)
+		srv.stop()
+		fmt.Printf("messages: %.0f delivered/s across %d pairs for %s\n", msgs, *pairs, *dur)
+	}
+	if strings.Contains(*phases, "memory") {
+		srv := start(dir)
+		kib := memoryPhase(srv, *idle, *conc)
+		srv.stop()
+		fmt.Printf("memory: %.1f KiB RSS per idle authenticated TLS session (%d sessions)\n", kib, *idle)
+	}
+}
+
+// prepare creates the users u0..u(n-1) with password "pw" (one derivation,
+// shared: the server's cost does not depend on it).
+func prepare(dir string, n int) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	cred, err := credential.New("pw")
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "bench", 0)
+		if err != nil {
+			return err
+		}
+		d, err := tx.InsertDomain(ctx, a.ID, domain)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
+			if err != nil {
+				return err
+			}
+			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func runServer(dir string) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := xmppcore.New(xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "", DataDir: dir}, st)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if f := os.Getenv("XMPPBENCH_SERVER_CPUPROFILE"); f != "" {
+		w, err := os.Create(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(w)
+		defer pprof.StopCPUProfile()
+	}
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGUSR1) // before ADDR: the parent signals at once
+	a, _ := srv.Addrs()
+	fmt.Println("ADDR", a.String())
+	for s := range sig {
+		if s == syscall.SIGUSR1 {
+			debug.FreeOSMemory()
+			debug.FreeOSMemory() // a second cycle lets idle goroutine stacks shrink again
+			if f := os.Getenv("XMPPBENCH_SERVER_HEAPPROFILE"); f != "" {
+				if w, err := os.Create(f); err == nil {
+					pprof.WriteHeapProfile(w)
+					w.Close()
+				}
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Fprintf(os.Stderr, "server: heap in use %d KiB, stacks %d KiB, goroutines %d\n",
+				ms.HeapInuse>>10, ms.StackInuse>>10, runtime.NumGoroutine())
+			fmt.Println("FREED")
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		srv.Shutdown(ctx)
+		cancel()
+		st.Close()
+		return
+	}
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	out  *bufio.Scanner
+}
+
+func start(dir string) *child {
+	cmd := exec.Command(os.Args[0], "-serve", dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+			return &child{cmd: cmd, addr: a, out: sc}
+		}
+	}
+	log.Fatal("server did not start")
+	return nil
+}
+
+func (c *child) stop() {
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+}
+
+// rss returns the child's resident set in KiB, after asking it to give
+// freed memory back to the OS.
+func (c *child) rss() float64 {
+	c.cmd.Process.Signal(syscall.SIGUSR1)
+	for c.out.Scan() {
+		if c.out.Text() == "FREED" {
+			break
+		}
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return f
+		}
+	}
+	return 0
+}
+
+func login(addr string, i int) (*goxmpp.Client, error) {
+	o := goxmpp.Options{
+		Host: addr, User: "u" + strconv.Itoa(i) + "@" + domain, Password: "pw", Resource: "bench",
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
+		Mechanism: "SCRAM-SHA-1", NoPLAIN: true, DialTimeout: 10 * time.Second,
+	}
+	return o.NewClient()
+}
+
+// connect logs in users [0, n) with conc workers and returns the clients.
+func connect(addr string, n, conc int) ([]*goxmpp.Client, time.Duration) {
+	clients := make([]*goxmpp.Client, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				c, err := login(addr, i)
+				if err != nil {
+					log.Fatalf("login u%d: %v", i, err)
+				}
+				clients[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	return clients, time.Since(t0)
+}
+
+func loginPhase(addr string, n, conc int) float64 {
+	_, d := connect(addr, n, conc)
+	return float64(n) / d.Seconds()
+}
+
+func messagePhase(addr string, pairs int, dur time.Duration) float64 {
+	clients, _ := connect(addr, 2*pairs, 50)
+	var delivered atomic.Int64
+	var counting atomic.Bool
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		partner := "u" + strconv.Itoa(i^1) + "@" + domain + "/bench"
+		go func() { // receiver; ends when the server goes away
+			for {
+				st, err := c.Recv()
+				if err != nil {
+					return
+				}
+				if m, ok := st.(goxmpp.Chat); ok && m.Text != "" && counting.Load() {
+					delivered.Add(1)
+				}
+			}
+		}()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			msg := goxmpp.Chat{Remote: partner, Type: "chat", Text: strings.Repeat("hello, world ", 8)}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.Send(msg); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second) // warm up
+	counting.Store(true)
+	time.Sleep(dur)
+	counting.Store(false)
+	n := delivered.Load()
+	close(stop)
+	wg.Wait()
+	return float64(n) / dur.Seconds()
+}
+
+func memoryPhase(srv *child, n, conc int) float64 {
+	before := srv.rss()
+	clients, _ := connect(srv.addr, n, conc)
+	time.Sleep(3 * time.Second)
+	after := srv.rss()
+	_ = clients
+	return (after - before) / float64(n)
+}

@@ -1,0 +1,261 @@
+package openfire_test
+
+import (
+	"context"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"golang.org/x/tools/txtar"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const goldenDir = "../../testdata/openfire"
+
+// testBundle is a real store, registry, worker and handler on loopback.
+type testBundle struct {
+	t    *testing.T
+	ctx  context.Context
+	env  *commands.Env
+	reg  *commands.Registry
+	url  string
+	accs map[string]int64
+}
+
+// setup builds the server and its fixture:
+//
+//	acme   a.example (and a2.example)  secret acmesecret
+//	other  b.example, user bob active in shared group staff  secret othersecret
+//	fenced c.example  secret fencedsecret, only from "192.0.2.7" or "10.0.0.1"
+//	off    d.example  secret offsecret, disabled
+//	fencedoff e.example  secret fencedoffsecret, only from "192.0.2.9", disabled
+func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
+
+// setupLog is setup with the handler logging to log.
+func setupLog(t *testing.T, log *zap.Logger) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := sealbox.New(key)
+	require.NoError(t, err)
+	reg := commands.MustNew(commands.All()...)
+	env := &commands.Env{Store: st, Box: box, Log: log}
+	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
+
+	router := mux.NewRouter()
+	h := openfire.New(reg, env)
+	router.Path(openfire.PathUserService).Handler(h)
+	router.Path(openfire.PathRestAPI).Handler(h)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+
+	b := &testBundle{t: t, ctx: ctx, env: env, reg: reg, url: srv.URL, accs: map[string]int64{}}
+	for _, a := range []struct {
+		name, secret, ip string
+		domains          []string
+		enabled          bool
+	}{
+		{"acme", "acmesecret", "", []string{"a.example", "a2.example"}, true},
+		{"other", "othersecret", "", []string{"b.example"}, true},
+		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", []string{"c.example"}, true},
+		{"off", "offsecret", "", []string{"d.example"}, false},
+		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
+	} {
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0)
+		require.NoError(t, err)
+		b.accs[a.name] = acc.ID
+		for _, d := range a.domains {
+			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
+			require.NoError(t, err)
+		}
+		ip, enabled := a.ip, a.enabled
+		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
+		require.NoError(t, err)
+	}
+	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
+	require.Equal(t, 200, status)
+	require.Equal(t, "<result>ok</result>\n", body)
+	return b
+}
+
+// send sends a request written as "METHOD /path?query", optionally followed
+// by header lines, a blank line and a body.
+func (b *testBundle) send(req string) (int, http.Header, string) {
+	b.t.Helper()
+	head, body, _ := strings.Cut(req, "\n\n")
+	lines := strings.Split(head, "\n")
+	method, target, ok := strings.Cut(lines[0], " ")
+	require.True(b.t, ok, "request line %q", lines[0])
+	r, err := http.NewRequest(method, b.url+target, strings.NewReader(body))
+	require.NoError(b.t, err)
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		r.Header[strings.TrimSpace(k)] = []string{strings.TrimSpace(v)}
+	}
+	resp, err := http.DefaultClient.Do(r)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	return resp.StatusCode, resp.Header, string(raw)
+}
+
+// state dumps what the API can change: users (status, name, email, groups),
+// roster items and the groups of each domain.
+func (b *testBundle) state() string {
+	b.t.Helper()
+	st := b.env.Store
+	var out []string
+	users, err := st.Users(b.ctx, nil)
+	require.NoError(b.t, err)
+	for _, u := range users {
+		groups, err := st.UserSharedGroupNames(b.ctx, u.ID)
+		require.NoError(b.t, err)
+		line := fmt.Sprintf("user %s@%s %s name=%q email=%q groups=%q", u.Username, u.Domain, u.Status, u.Name, u.Email, groups)
+		if u.Status == store.StatusActive {
+			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
+		}
+		out = append(out, line)
+		items, _, err := st.RosterItems(b.ctx, u.ID)
+		require.NoError(b.t, err)
+		for _, it := range items {
+			out = append(out, fmt.Sprintf("  roster %s name=%q sub=%s groups=%q visible=%t", it.Contact, it.Name, it.Subscription, it.Groups, it.Visible))
+		}
+	}
+	ds, err := st.Domains(b.ctx, nil)
+	require.NoError(b.t, err)
+	for _, d := range ds {
+		names, err := st.SharedGroupNames(b.ctx, d.ID)
+		require.NoError(b.t, err)
+		if len(names) > 0 {
+			out = append(out, fmt.Sprintf("groups %s %q", d.FQDN, names))
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
+// changes lists every change row as "command user status", oldest first.
+func (b *testBundle) changes() []string {
+	b.t.Helper()
+	var out []string
+	for id := int64(1); ; id++ {
+		batch, err := b.env.Store.Batch(b.ctx, id)
+		if err != nil {
+			return out
+		}
+		cs, err := b.env.Store.Changes(b.ctx, batch.ID)
+		require.NoError(b.t, err)
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s %s (batch %s)", c.Command, c.Status, batch.Status))
+		}
+	}
+}
+
+func section(a *txtar.Archive, name string) (string, bool) {
+	for _, f := range a.Files {
+		if f.Name == name {
+			return string(f.Data), true
+		}
+	}
+	return "", false
+}
+
+// TestOpenfireGolden walks testdata/openfire/*.txtar. Each case runs on a
+// fresh server with setup's fixture, then the "setup" section's requests
+// (each must answer 200), then the "request" section, whose status, content
+// type, body, the changes it queued (and how they ended) and the resulting
+// store state must match byte for byte.
+func TestOpenfireGolden(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			t.Parallel()
+			runGolden(t, file)
+		})
+	}
+}
+
+func runGolden(t *testing.T, file string) {
+	ar, err := txtar.ParseFile(file)
+	require.NoError(t, err)
+	require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "a case says what it shows")
+	b := setup(t)
+	setupText, _ := section(ar, "setup")
+	for _, line := range strings.Split(setupText, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		status, _, body := b.send(line)
+		require.Equal(t, 200, status, "setup %q: %s", line, body)
+	}
+	before := len(b.changes())
+	reqText, ok := section(ar, "request")
+	require.True(t, ok, "no request section")
+	status, header, body := b.send(strings.TrimRight(reqText, "\n"))
+	queued := b.changes()[before:]
+	queuedText := "none\n"
+	if len(queued) > 0 {
+		queuedText = strings.Join(queued, "\n") + "\n"
+	}
+	want := map[string]string{
+		"status":       strconv.Itoa(status) + "\n",
+		"content-type": header.Get("Content-Type") + "\n",
+		"body":         body,
+		"queued":       queuedText,
+		"state":        b.state(),
+	}
+	names := []string{"status", "content-type", "body", "queued", "state"}
+	if *update {
+		var files []txtar.File
+		for _, f := range ar.Files {
+			if f.Name == "setup" || f.Name == "request" {
+				files = append(files, f)
+			}
+		}
+		for _, name := range names {
+			data := want[name]
+			if name == "body" && !strings.HasSuffix(data, "\n") {
+				files = append(files, txtar.File{Name: name, Data: []byte(data + "\n")}, txtar.File{Name: "no-final-newline"})
+				continue
+			}
+			files = append(files, txtar.File{Name: name, Data: []byte(data)})
+		}
+		ar.Files = files
+		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
+		return
+	}
+	for _, name := range names {
+		exp, ok := section(ar, name)
+		require.True(t, ok, "no %s section (run with -update)", name)
+		if _, trim := section(ar, "no-final-newline"); trim && name == "body" {
+			exp = strings.TrimSuffix(exp, "\n")
+		}
+		require.Equal(t, exp, want[name], "section %s", name)
+	}
+}

@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// OpenfireCredential is an account's Openfire User Service secret and
+// settings. SecretSealed is the secret's AES-GCM copy, never the secret.
+type OpenfireCredential struct {
+	AccountID    int64
+	DomainID     int64
+	Domain       string // the bound domain's FQDN
+	SecretSealed []byte
+	IPAllow      string
+	Enabled      bool
+	Updated      time.Time
+}
+
+// Shared group visibility (Openfire's sharedRoster.showInRoster).
+const (
+	ShowNobody    = "nobody"
+	ShowOnlyGroup = "onlyGroup"
+	ShowEverybody = "everybody"
+)
+
+const (
+	qPutOpenfire = `INSERT INTO openfire_credentials (account_id, domain_id, secret_hash, secret_sealed, ip_allow, enabled, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account_id) DO UPDATE SET domain_id = excluded.domain_id, secret_hash = excluded.secret_hash,
+		secret_sealed = excluded.secret_sealed, ip_allow = excluded.ip_allow, enabled = excluded.enabled, updated = excluded.updated`
+	openfireCols    = `c.account_id, c.domain_id, d.fqdn, c.secret_sealed, c.ip_allow, c.enabled, c.updated`
+	openfireFrom    = ` FROM openfire_credentials c JOIN domains d ON d.id = c.domain_id`
+	qOpenfireByHash = `SELECT ` + openfireCols + openfireFrom + ` WHERE c.secret_hash = ?`
+	qOpenfireByAcct = `SELECT ` + openfireCols + openfireFrom + ` WHERE c.account_id = ?`
+	qOpenfireAll    = `SELECT ` + openfireCols + openfireFrom + ` ORDER BY c.account_id`
+	qEnsureGroup    = `INSERT INTO shared_groups (domain_id, name, display_name, show_in_roster, created) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (domain_id, name) DO NOTHING`
+	qGroupID          = `SELECT id FROM shared_groups WHERE domain_id = ? AND name = ?`
+	qAddMember        = `INSERT INTO shared_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qDropOtherMembers = `DELETE FROM shared_group_members WHERE user_id = ? AND group_id NOT IN (SELECT value FROM json_each(?))`
+	qGroupNames       = `SELECT name FROM shared_groups WHERE domain_id = ? ORDER BY name`
+	qUserGroupNames   = `SELECT g.name FROM shared_group_members m JOIN shared_groups g ON g.id = m.group_id
+		WHERE m.user_id = ? ORDER BY g.name`
+	qShownGroups = `SELECT name FROM shared_groups WHERE domain_id = ? AND show_in_roster <> 'nobody'
+		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
+	qSetProfile   = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
+	qLastChange   = `SELECT max(id) FROM changes`
+	qChangeByID   = `SELECT id, batch_id, command, COALESCE(user_id, 0), args, status, error FROM changes WHERE id = ?`
+	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
+)
+
+// PutOpenfireCredential creates or replaces an account's credential; hash
+// is KeyHash of the secret. ErrDuplicate if another account has the secret.
+func (t *Tx) PutOpenfireCredential(ctx context.Context, c OpenfireCredential, hash []byte) error {
+	_, err := t.q.ExecContext(ctx, qPutOpenfire, c.AccountID, c.DomainID, hash, c.SecretSealed, c.IPAllow, c.Enabled, t.stamp())
+	if isUnique(err) {
+		return ErrDuplicate
+	}
+	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") {
+		return ErrNotFound
+	}
+	return err
+}
+
+func scanOpenfire(row interface{ Scan(...any) error }) (OpenfireCredential, error) {
+	var c OpenfireCredential
+	var updated sql.NullString
+	err := row.Scan(&c.AccountID, &c.DomainID, &c.Domain, &c.SecretSealed, &c.IPAllow, &c.Enabled, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.Updated = parseTime(updated)
+	return c, err
+}
+
+// OpenfireCredentialByHash finds the credential whose secret has KeyHash hash.
+func (r Reader) OpenfireCredentialByHash(ctx context.Context, hash []byte) (OpenfireCredential, error) {
+	return scanOpenfire(r.q.QueryRowContext(ctx, qOpenfireByHash, hash))
+}
+
+// OpenfireCredential returns an account's credential.
+func (r Reader) OpenfireCredential(ctx context.Context, account int64) (OpenfireCredential, error) {
+	return scanOpenfire(r.q.QueryRowContext(ctx, qOpenfireByAcct, account))
+}
+
+// OpenfireCredentials lists every credential by account.
+func (r Reader) OpenfireCredentials(ctx context.Context) ([]OpenfireCredential, error) {
+	rows, err := r.q.QueryContext(ctx, qOpenfireAll)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OpenfireCredential
+	for rows.Next() {
+		c, err := scanOpenfire(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// EnsureSharedGroup returns the id of group name in a domain, creating it
+// with display name = name and the given visibility if it does not exist.
+// An existing group keeps its properties.
+func (t *Tx) EnsureSharedGroup(ctx context.Context, domainID int64, name, show string) (int64, error) {
+	if _, err := t.q.ExecContext(ctx, qEnsureGroup, domainID, name, name, show, t.stamp()); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, qGroupID, domainID, name).Scan(&id)
+	return id, err
+}
+
+// JoinSharedGroups makes a user a member of the named groups of its domain,
+// creating missing ones with visibility show. If exclusive, the user also
+// leaves every group not named.
+func (t *Tx) JoinSharedGroups(ctx context.Context, domainID, userID int64, names []string, show string, exclusive bool) error {
+	ids := make([]int64, 0, len(names))
+	for _, n := range names {
+		id, err := t.EnsureSharedGroup(ctx, domainID, n, show)
+		if err != nil {
+			return err
+		}
+		if _, err := t.q.ExecContext(ctx, qAddMember, id, userID); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if !exclusive {
+		return nil
+	}
+	_, err := t.q.ExecContext(ctx, qDropOtherMembers, userID, idList(ids))
+	return err
+}
+
+// SharedGroupNames lists the names of a domain's groups.
+func (r Reader) SharedGroupNames(ctx context.Context, domainID int64) ([]string, error) {
+	return r.stringColumn(ctx, qGroupNames, domainID)
+}
+
+// UserSharedGroupNames lists the names of the groups a user belongs to.
+func (r Reader) UserSharedGroupNames(ctx context.Context, userID int64) ([]string, error) {
+	return r.stringColumn(ctx, qUserGroupNames, userID)
+}
+
+// ShownSharedGroups returns those of names that are groups of the domain
+// shown in rosters (show_in_roster other than nobody).
+func (r Reader) ShownSharedGroups(ctx context.Context, domainID int64, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(names)
+	if err != nil {
+		return nil, err
+	}
+	return r.stringColumn(ctx, qShownGroups, domainID, string(list))
+}
+
+func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := r.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SetUserProfile sets a user's display name and email; a nil value is left
+// unchanged. ErrNotFound if the user is gone.
+func (t *Tx) SetUserProfile(ctx context.Context, id int64, name, email *string) error {
+	return mustAffect(t.q.ExecContext(ctx, qSetProfile, name, email, id))
+}
+
+// LastChangeID returns the id of the newest change row: inside the write
+// that just enqueued a change, that change.
+func (t *Tx) LastChangeID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	err := t.q.QueryRowContext(ctx, qLastChange).Scan(&id)
+	if err == nil && !id.Valid {
+		return 0, ErrNotFound
+	}
+	return id.Int64, err
+}
+
+// ChangeByID returns one change by id.
+func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
+	rows, err := r.q.QueryContext(ctx, qChangeByID, id)
+	if err != nil {
+		return Change{}, err
+	}
+	cs, err := scanChanges(rows)
+	if err != nil {
+		return Change{}, err
+	}
+	if len(cs) == 0 {
+		return Change{}, ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// OpenBatchIDs lists an account's batches that are not final yet (waiting
+// or running), oldest first.
+func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
+	rows, err := r.q.QueryContext(ctx, qOpenBatchIDs, account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,709 @@
+package xmppcore
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stream"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
+	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+)
+
+// Namespaces of RFC 6120 and friends.
+const (
+	nsStream    = "http://etherx.jabber.org/streams"
+	nsClient    = "jabber:client"
+	nsTLS       = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL      = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind      = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession   = "urn:ietf:params:xml:ns:xmpp-session"
+	nsStreams   = "urn:ietf:params:xml:ns:xmpp-streams"
+	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	nsRosterVer = "urn:xmpp:features:rosterver"
+)
+
+// Stream error conditions (RFC 6120 section 4.9.3), mellium's values.
+var (
+	condBadFormat        = stream.BadFormat
+	condConflict         = stream.Conflict
+	condConnTimeout      = stream.ConnectionTimeout
+	condHostUnknown      = stream.HostUnknown
+	condInternal         = stream.InternalServerError
+	condInvalidNamespace = stream.InvalidNamespace
+	condNotAuthorized    = stream.NotAuthorized
+	condNotWellFormed    = stream.NotWellFormed
+	condPolicyViolation  = stream.PolicyViolation
+	condRestrictedXML    = stream.RestrictedXML
+	condSystemShutdown   = stream.SystemShutdown
+	condUnsupportedStype = stream.UnsupportedStanzaType
+	condUnsupportedVer   = stream.UnsupportedVersion
+)
+
+const (
+	writeTimeout = 10 * time.Second
+	maxSASLTries = 3
+)
+
+// streamErr ends a stream with a stream error.
+type streamErr struct {
+	cond stream.Error
+	text string
+}
+
+func (e streamErr) Error() string { return e.cond.Err + ": " + e.text }
+
+var errTooLarge = errors.New("xmppcore: stanza too large")
+
+// limitReader fails once more than n bytes were read since the last reset,
+// so one stanza cannot make the decoder buffer without bound.
+type limitReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+
+	// idle > 0 arms the idle timeout on conn before every read.
+	conn net.Conn
+	idle time.Duration
+	set  time.Time
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errTooLarge
+	}
+	if l.idle > 0 {
+		// Any bytes, whitespace keepalives included, keep the stream alive;
+		// the deadline moves at most every idle/4 to save timer updates.
+		if now := time.Now(); now.Sub(l.set) > l.idle/4 {
+			l.set = now
+			l.conn.SetReadDeadline(now.Add(l.idle))
+		}
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+func (l *limitReader) reset() { l.n = l.max }
+
+// conn is one client connection: negotiation, then the bound session.
+type conn struct {
+	srv       *Server
+	log       *zap.Logger
+	direct    bool
+	ip        string
+	port      int
+	connected time.Time
+	id        string
+
+	// reader side, owned by the serve goroutine
+	lim    *limitReader
+	br     *bufio.Reader
+	dec    *xml.Decoder
+	domain modcfg.Domain
+	user   store.User
+	bound  bool
+
+	// writer side
+	wmu        sync.Mutex
+	nc         net.Conn
+	secure     bool
+	headerSent bool
+	jidStr     string // the bound JID, for logs written from other goroutines
+	closed     bool
+	failOnce   sync.Once
+
+	// session state (after bind); immutable once bound
+	full jid.JID
+	bare string
+	res  string
+
+	smu       sync.Mutex
+	available bool
+	priority  int
+	presence  []byte // last broadcast available presence, from set, no to
+	show      string
+	status    string
+	rosterReq bool
+	directed  map[string]bool // directed presence recipients
+	blockReq  bool
+}
+
+func newConn(s *Server, nc net.Conn, direct bool) *conn {
+	c := &conn{srv: s, nc: nc, direct: direct, connected: time.Now(), log: s.c2sLog}
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		c.ip, c.port = a.IP.String(), a.Port
+	}
+	b := make([]byte, 12)
+	rand.Read(b)
+	c.id = base64.RawURLEncoding.EncodeToString(b)
+	return c
+}
+
+// serve negotiates the stream, then hands the bound session to a fresh
+// goroutine: the TLS handshake (ML-KEM, ECDSA) grows a goroutine's stack to
+// 16 KiB, which would otherwise stay with every idle session. The goroutine
+// started by accept (counted in srv.wg) ends in session or here.
+func (c *conn) serve() {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.cleanup()
+			c.srv.wg.Done()
+		}
+	}()
+	defer c.recover()
+	c.nc.SetDeadline(time.Now().Add(c.srv.cfg.NegotiationTimeout))
+	if c.direct {
+		tc := tls.Server(c.nc, c.srv.tls)
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		c.wmu.Lock()
+		c.nc, c.secure = tc, true
+		c.wmu.Unlock()
+	}
+	c.resetReader()
+	if err := c.negotiate(); err != nil {
+		c.end(err)
+		return
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.lim.conn, c.lim.idle = c.nc, c.srv.cfg.IdleTimeout
+	handedOff = true
+	go c.session()
+}
+
+// session runs the read loop of a bound session until the stream ends.
+func (c *conn) session() {
+	defer c.srv.wg.Done()
+	defer c.cleanup()
+	defer c.recover()
+	c.end(c.readLoop())
+}
+
+func (c *conn) recover() {
+	if p := recover(); p != nil {
+		c.log.Error("panic in connection", zap.Any("panic", p), zap.Stack("stack"))
+		c.fail(condInternal, "")
+	}
+}
+
+func (c *conn) resetReader() {
+	max := int64(2*c.srv.cfg.MaxStanza + 8192)
+	c.lim = &limitReader{r: c.nc, n: max, max: max}
+	c.br = bufio.NewReaderSize(c.lim, 512) // small: it stays with every idle session
+	c.restart()
+}
+
+// restart begins a new stream on the same transport (after SASL): a fresh
+// decoder over the same buffered reader, so nothing read ahead is lost.
+func (c *conn) restart() {
+	c.dec = xml.NewDecoder(c.br)
+	c.dec.Strict = true
+}
+
+// end maps the error that ended the connection to the right stream error.
+func (c *conn) end(err error) {
+	var se streamErr
+	var syn *xml.SyntaxError
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &se):
+		c.fail(se.cond, se.text)
+	case errors.Is(err, errTooLarge), errors.Is(err, xmlel.ErrTooLarge):
+		c.fail(condPolicyViolation, fmt.Sprintf("stanza larger than %d bytes", c.srv.cfg.MaxStanza))
+	case errors.Is(err, xmlel.ErrTooDeep):
+		c.fail(condPolicyViolation, "stanza nested too deeply")
+	case errors.Is(err, io.EOF):
+		c.closeStream()
+	case errors.As(err, &ne) && ne.Timeout():
+		c.fail(condConnTimeout, "idle for too long")
+	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), strings.HasPrefix(err.Error(), "xml:"):
+		c.fail(condNotWellFormed, "")
+	}
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+	c.nc.Close()
+}
+
+// closeStream answers the client's </stream:stream>.
+func (c *conn) closeStream() {
+	c.wmu.Lock()
+	if !c.closed {
+		c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(c.nc, "</stream:stream>")
+		c.closed = true
+	}
+	c.wmu.Unlock()
+}
+
+// fail ends the stream with a stream error and closes the connection. It is
+// safe from any goroutine; the serve goroutine notices and cleans up.
+func (c *conn) fail(cond stream.Error, text string) {
+	c.failOnce.Do(func() {
+		c.wmu.Lock()
+		jidStr := c.jidStr
+		if !c.closed {
+			var b strings.Builder
+			if !c.headerSent {
+				c.headerLocked(&b)
+			}
+			b.WriteString("<stream:error><" + cond.Err + " xmlns='" + nsStreams + "'/>")
+			if text != "" {
+				b.WriteString("<text xmlns='" + nsStreams + "' xml:lang='en'>")
+				xml.EscapeText(&stringWriter{&b}, []byte(text))
+				b.WriteString("</text>")
+			}
+			b.WriteString("</stream:error></stream:stream>")
+			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			io.WriteString(c.nc, b.String())
+			c.closed = true
+		}
+		nc := c.nc // serve may swap in the TLS conn concurrently
+		c.wmu.Unlock()
+		nc.Close()
+		if cond.Err != condSystemShutdown.Err {
+			c.log.Debug("stream error", zap.String("cond", cond.Err), zap.String("text", text),
+				zap.String("ip", c.ip), zap.String("jid", jidStr))
+		}
+	})
+}
+
+type stringWriter struct{ b *strings.Builder }
+
+func (w *stringWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// send writes raw bytes to the client; a failed or timed out write closes the
+// connection (a slow reader cannot hold up its senders for long).
+func (c *conn) send(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.nc.Write(b); err != nil {
+		c.closed = true
+		c.nc.Close()
+	}
+}
+
+func (c *conn) sendEl(el *xmlel.Element) { c.send(el.Bytes(nsClient)) }
+
+func (c *conn) headerLocked(b *strings.Builder) {
+	b.WriteString("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStream + "' id='" + c.id + "'")
+	if c.domain.FQDN != "" {
+		b.WriteString(" from='")
+		xml.EscapeText(&stringWriter{b}, []byte(c.domain.FQDN))
+		b.WriteString("'")
+	}
+	b.WriteString(" version='1.0' xml:lang='en'>")
+	c.headerSent = true
+}
+
+// next returns the next top-level element, skipping whitespace keepalives.
+func (c *conn) next() (*xmlel.Element, error) {
+	for {
+		off := c.dec.InputOffset()
+		tok, err := c.dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			if len(strings.TrimSpace(string(t))) != 0 {
+				return nil, streamErr{condBadFormat, "text between elements"}
+			}
+			c.lim.reset()
+		case xml.StartElement:
+			el, err := xmlel.Read(c.dec, t, off, c.srv.cfg.MaxStanza)
+			c.lim.reset()
+			return el, err
+		case xml.EndElement:
+			return nil, io.EOF
+		default:
+			return nil, streamErr{condRestrictedXML, ""}
+		}
+	}
+}
+
+// header reads and checks the client's stream header, then answers with ours.
+func (c *conn) header() error {
+	var start xml.StartElement
+	for {
+		tok, err := c.dec.Token()
+		if err != nil {
+			return err
+		}
+		if s, ok := tok.(xml.StartElement); ok {
+			start = s
+			break
+		}
+		switch t := tok.(type) {
+		case xml.ProcInst:
+		case xml.CharData:
+			if len(strings.TrimSpace(string(t))) != 0 {
+				return streamErr{condNotWellFormed, ""}
+			}
+		default:
+			return streamErr{condNotWellFormed, ""}
+		}
+	}
+	var to, version, defNS string
+	for _, a := range start.Attr {
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "to":
+			to = a.Value
+		case a.Name.Space == "" && a.Name.Local == "version":
+			version = a.Value
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			defNS = a.Value
+		}
+	}
+	if start.Name.Space != nsStream || start.Name.Local != "stream" {
+		return streamErr{condInvalidNamespace, "expected a stream in " + nsStream}
+	}
+	if defNS != nsClient {
+		return streamErr{condInvalidNamespace, "only " + nsClient + " streams are served"}
+	}
+	j, err := jid.Parse(to)
+	if to == "" || err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
+		return streamErr{condHostUnknown, "no such host"}
+	}
+	d, ok, err := c.srv.domains.Get(context.Background(), j.Domainpart())
+	if err != nil {
+		return streamErr{condInternal, ""}
+	}
+	if !ok {
+		return streamErr{condHostUnknown, "no such host"}
+	}
+	if c.domain.FQDN != "" && c.domain.FQDN != d.FQDN {
+		return streamErr{condHostUnknown, "host changed on stream restart"}
+	}
+	c.wmu.Lock() // fail reads the domain for the header from other goroutines
+	c.domain = d
+	c.wmu.Unlock()
+	if major, _, _ := strings.Cut(version, "."); major != "1" {
+		return streamErr{condUnsupportedVer, "version 1.0 required"}
+	}
+	var b strings.Builder
+	c.wmu.Lock()
+	c.headerLocked(&b)
+	c.wmu.Unlock()
+	b.WriteString("<stream:features>")
+	switch {
+	case !c.secure:
+		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
+	case c.user.ID == 0:
+		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
+		for _, m := range saslsrv.Mechanisms {
+			b.WriteString("<mechanism>" + m + "</mechanism>")
+		}
+		b.WriteString("</mechanisms>")
+	default:
+		b.WriteString("<bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session><ver xmlns='" + nsRosterVer + "'/>")
+	}
+	b.WriteString("</stream:features>")
+	c.send([]byte(b.String()))
+	return nil
+}
+
+// negotiate runs RFC 6120 stream negotiation up to resource binding.
+func (c *conn) negotiate() error {
+	for {
+		if err := c.header(); err != nil {
+			return err
+		}
+		switch {
+		case !c.secure:
+			el, err := c.next()
+			if err != nil {
+				return err
+			}
+			if el.Name.Space != nsTLS || el.Name.Local != "starttls" {
+				return streamErr{condPolicyViolation, "STARTTLS is required"}
+			}
+			c.send([]byte("<proceed xmlns='" + nsTLS + "'/>"))
+			tc := tls.Server(c.nc, c.srv.tls)
+			if err := tc.Handshake(); err != nil {
+				return err
+			}
+			c.wmu.Lock()
+			c.nc, c.secure, c.headerSent = tc, true, false
+			c.wmu.Unlock()
+			c.resetReader()
+		case c.user.ID == 0:
+			if err := c.sasl(); err != nil {
+				return err
+			}
+			c.wmu.Lock()
+			c.headerSent = false
+			c.wmu.Unlock()
+			c.restart()
+		default:
+			return c.bind()
+		}
+	}
+}
+
+func (c *conn) saslFailure(cond, text string) {
+	s := "<failure xmlns='" + nsSASL + "'><" + cond + "/>"
+	if text != "" {
+		s += "<text xml:lang='en'>" + text + "</text>"
+	}
+	c.send([]byte(s + "</failure>"))
+}
+
+// lookup resolves a SASL username to the user's credentials; only active
+// users of enabled domains get any.
+func (c *conn) lookup(username string) (credential.SCRAM, bool) {
+	local, dom, found := strings.Cut(username, "@")
+	if found && !strings.EqualFold(dom, c.domain.FQDN) {
+		return credential.SCRAM{}, false
+	}
+	j, err := jid.New(local, c.domain.FQDN, "")
+	if err != nil || j.Localpart() == "" {
+		return credential.SCRAM{}, false
+	}
+	u, err := c.srv.st.UserByJID(context.Background(), c.domain.FQDN, j.Localpart())
+	if err != nil || u.Status != store.StatusActive || !u.DomainEnabled {
+		return credential.SCRAM{}, false
+	}
+	c.user = u // only kept if the conversation succeeds
+	return u.Cred, true
+}
+
+// sasl runs SASL (RFC 6120 section 6) with up to maxSASLTries attempts.
+func (c *conn) sasl() error {
+	for tries := 0; ; {
+		if tries >= maxSASLTries {
+			return streamErr{condPolicyViolation, "too many failed authentication attempts"}
+		}
+		el, err := c.next()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space != nsSASL || el.Name.Local != "auth" {
+			if el.Name.Space == nsSASL && el.Name.Local == "abort" {
+				c.saslFailure("aborted", "")
+				continue
+			}
+			return streamErr{condNotAuthorized, "authentication required"}
+		}
+		if c.srv.limiter.blocked(c.ip) {
+			c.saslFailure("temporary-auth-failure", "too many failed authentications")
+			return streamErr{condPolicyViolation, "too many failed authentications from your address"}
+		}
+		tries++
+		ok, err := c.saslConversation(el)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		c.user = store.User{}
+		c.srv.limiter.fail(c.ip)
+	}
+}
+
+func decodeSASL(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if s == "=" {
+		return []byte{}, true
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+// saslConversation runs one mechanism; false means it failed and <failure/>
+// was sent.
+func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
+	conv, err := saslsrv.Start(auth.Get("mechanism"), c.lookup)
+	if err != nil {
+		c.saslFailure("invalid-mechanism", "")
+		return false, nil
+	}
+	data := strings.TrimSpace(auth.InnerText())
+	var in []byte
+	if data == "" {
+		// No initial response: an empty challenge asks for it (RFC 6120 6.4.2).
+		c.send([]byte("<challenge xmlns='" + nsSASL + "'/>"))
+		if in, err = c.saslResponse(); in == nil || err != nil {
+			return false, err
+		}
+	} else {
+		var ok bool
+		if in, ok = decodeSASL(data); !ok {
+			c.saslFailure("incorrect-encoding", "")
+			return false, nil
+		}
+	}
+	for {
+		out, done, err := conv.Step(in)
+		switch {
+		case errors.Is(err, saslsrv.ErrMalformed):
+			c.saslFailure("malformed-request", "")
+			return false, nil
+		case err != nil:
+			c.saslFailure("not-authorized", "")
+			c.log.Info("authentication failed", zap.String("ip", c.ip), zap.String("domain", c.domain.FQDN),
+				zap.String("mechanism", auth.Get("mechanism")))
+			return false, nil
+		case done:
+			if _, authz := conv.Identity(); authz != "" {
+				if j, err := jid.Parse(authz); err != nil || j.String() != c.user.Username+"@"+c.domain.FQDN {
+					c.saslFailure("invalid-authzid", "")
+					return false, nil
+				}
+			}
+			if len(out) > 0 {
+				c.send([]byte("<success xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</success>"))
+			} else {
+				c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
+			}
+			c.log.Debug("authenticated", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
+				zap.String("mechanism", auth.Get("mechanism")))
+			return true, nil
+		}
+		c.send([]byte("<challenge xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</challenge>"))
+		if in, err = c.saslResponse(); in == nil || err != nil {
+			return false, err
+		}
+	}
+}
+
+// saslResponse reads a <response/>; nil data (and nil error) means the client
+// aborted or sent garbage and a <failure/> went out.
+func (c *conn) saslResponse() ([]byte, error) {
+	el, err := c.next()
+	if err != nil {
+		return nil, err
+	}
+	if el.Name.Space == nsSASL && el.Name.Local == "abort" {
+		c.saslFailure("aborted", "")
+		return nil, nil
+	}
+	if el.Name.Space != nsSASL || el.Name.Local != "response" {
+		return nil, streamErr{condNotAuthorized, "expected a SASL response"}
+	}
+	in, ok := decodeSASL(el.InnerText())
+	if !ok {
+		c.saslFailure("incorrect-encoding", "")
+		return nil, nil
+	}
+	return in, nil
+}
+
+// bind answers resource binding (RFC 6120 section 7) and registers the session.
+func (c *conn) bind() error {
+	for {
+		el, err := c.next()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space != nsClient {
+			return streamErr{condUnsupportedStype, ""}
+		}
+		b := el.Child(nsBind, "bind")
+		if el.Name.Local != "iq" || el.Get("type") != "set" || b == nil {
+			if el.Name.Local == "iq" && el.Get("type") != "result" && el.Get("type") != "error" {
+				c.sendEl(iqError(el, "", "", errNotAllowed))
+				continue
+			}
+			return streamErr{condNotAuthorized, "bind a resource first"}
+		}
+		res := strings.TrimSpace(b.ChildText(nsBind, "resource"))
+		if res == "" {
+			r := make([]byte, 9)
+			rand.Read(r)
+			res = "xg-" + base64.RawURLEncoding.EncodeToString(r)
+		}
+		full, err := jid.New(c.user.Username, c.domain.FQDN, res)
+		if err != nil {
+			c.sendEl(iqError(el, "", "", errBadRequest))
+			continue
+		}
+		c.full, c.bare, c.res = full, full.Bare().String(), full.Resourcepart()
+		c.wmu.Lock()
+		c.jidStr = full.String()
+		c.wmu.Unlock()
+		if old := c.srv.register(c); old != nil {
+			old.fail(condConflict, "replaced by a new session with the same resource")
+		}
+		c.bound = true
+		res2 := xmlel.New(nsClient, "iq", "type", "result", "id", el.Get("id")).Add(
+			xmlel.New(nsBind, "bind").Text(nsBind, "jid", full.String()))
+		c.sendEl(res2)
+		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.secure))
+		return nil
+	}
+}
+
+// readLoop routes the stanzas of a bound session until the stream ends.
+func (c *conn) readLoop() error {
+	for {
+		el, err := c.next()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space != nsClient {
+			if el.Name.Space == nsServer {
+				return streamErr{condInvalidNamespace, ""}
+			}
+			return streamErr{condUnsupportedStype, ""}
+		}
+		switch el.Name.Local {
+		case "message", "presence", "iq":
+			c.srv.fromClient(c, el)
+		default:
+			return streamErr{condUnsupportedStype, ""}
+		}
+	}
+}
+
+const nsServer = "jabber:server"
+
+func (c *conn) cleanup() {
+	c.srv.mu.Lock()
+	delete(c.srv.conns, c)
+	c.srv.mu.Unlock()
+	if c.bound {
+		c.srv.sessionEnded(c)
+	}
+	c.nc.Close()
+}
+
+// info describes the session for the admin interface.
+func (c *conn) info() SessionInfo {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return SessionInfo{
+		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
+		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
+		Status: c.status, Show: c.show, TLS: true, Available: c.available,
+	}
+}

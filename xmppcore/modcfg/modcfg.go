@@ -1,0 +1,121 @@
+// Package modcfg reads the per-domain moduleConfig object (the REST
+// xmppdomains API's shape: {"modPing": {"enabled": false}, ...}) that switches
+// xmppcore's modules per domain. A module whose key is missing is enabled.
+package modcfg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// Module names as moduleConfig spells them.
+const (
+	Offline  = "modOffline"
+	Vcard    = "modVcard"
+	Disco    = "modDisco"
+	Ping     = "modPing"
+	Time     = "modTime"
+	Version  = "modVersion"
+	Last     = "modLast"
+	Blocking = "modBlocking"
+	Roster   = "modRoster"
+	Private  = "modPrivate"
+)
+
+// Domain is what xmppcore needs to know about a hosted domain.
+type Domain struct {
+	ID       int64
+	FQDN     string
+	Enabled  bool
+	disabled map[string]bool
+}
+
+// On reports whether module name is enabled on the domain.
+func (d Domain) On(name string) bool { return !d.disabled[name] }
+
+// Parse reads the moduleConfig of a domain's settings object.
+func Parse(d store.Domain) Domain {
+	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled}
+	var settings struct {
+		ModuleConfig map[string]json.RawMessage `json:"moduleConfig"`
+	}
+	if json.Unmarshal(d.Settings, &settings) != nil {
+		return out
+	}
+	for name, raw := range settings.ModuleConfig {
+		var m struct {
+			Enabled *bool `json:"enabled"`
+		}
+		if json.Unmarshal(raw, &m) == nil && m.Enabled != nil && !*m.Enabled {
+			if out.disabled == nil {
+				out.disabled = map[string]bool{}
+			}
+			out.disabled[name] = true
+		}
+	}
+	return out
+}
+
+// Cache keeps parsed domains for ttl, or until Invalidate.
+type Cache struct {
+	st  *store.Store
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]entry
+}
+
+type entry struct {
+	d   Domain
+	ok  bool
+	exp time.Time
+}
+
+// NewCache returns a cache over st.
+func NewCache(st *store.Store, ttl time.Duration) *Cache {
+	return &Cache{st: st, ttl: ttl, m: map[string]entry{}}
+}
+
+// Get returns the domain fqdn; ok is false if the store does not host it.
+func (c *Cache) Get(ctx context.Context, fqdn string) (Domain, bool, error) {
+	fqdn = strings.ToLower(fqdn)
+	now := time.Now()
+	c.mu.Lock()
+	e, hit := c.m[fqdn]
+	c.mu.Unlock()
+	if hit && now.Before(e.exp) {
+		return e.d, e.ok, nil
+	}
+	d, err := c.st.DomainByFQDN(ctx, fqdn)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		e = entry{exp: now.Add(c.ttl)}
+	case err != nil:
+		return Domain{}, false, err
+	default:
+		e = entry{d: Parse(d), ok: true, exp: now.Add(c.ttl)}
+	}
+	c.mu.Lock()
+	if len(c.m) > 10000 {
+		clear(c.m)
+	}
+	c.m[fqdn] = e
+	c.mu.Unlock()
+	return e.d, e.ok, nil
+}
+
+// Invalidate forgets fqdn ("" forgets all).
+func (c *Cache) Invalidate(fqdn string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fqdn == "" {
+		clear(c.m)
+		return
+	}
+	delete(c.m, strings.ToLower(fqdn))
+}

@@ -1,0 +1,288 @@
+// Package xmppcore is xmppgate's embedded client-to-server XMPP server
+// (RFC 6120, RFC 6121) for the users the store provisions.
+//
+// It builds on mellium.im/xmpp's jid and stream packages, with its own stream
+// negotiator (STARTTLS, SASL from stored SCRAM keys, resource binding) and its
+// own read loop, router and IM logic; see ../shared/specs/mellium-server.md
+// for why mellium's stock server negotiation and Session.Serve are not used.
+//
+// Tiers, lowest first: xmlel (element trees), saslsrv (SASL mechanisms),
+// modcfg (per-domain moduleConfig), then this package: listener and
+// negotiation (c2s.go), sessions and router (router.go), IM core
+// (presence.go, roster.go, message.go) and the switchable modules (modules.go).
+package xmppcore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+)
+
+// The listeners' default addresses (issue 3: XMPPGATE_C2S_ADDR, XMPPGATE_C2STLS_ADDR).
+const (
+	DefaultC2SAddr    = "0.0.0.0:5222"
+	DefaultC2STLSAddr = ":5223"
+)
+
+// Config configures the server; other zero values get the documented defaults.
+type Config struct {
+	// C2SAddr is the STARTTLS listener (DefaultC2SAddr in the program's
+	// configuration); "" disables it.
+	C2SAddr string
+	// C2STLSAddr is the direct TLS listener of XEP-0368 (DefaultC2STLSAddr);
+	// "" disables it.
+	C2STLSAddr string
+	// CertFile and KeyFile name a PEM certificate and key. If empty, a
+	// self-signed ECDSA P-256 certificate covering every domain in the store
+	// (and localhost) is generated into DataDir/tls/ on first start.
+	CertFile, KeyFile string
+	DataDir           string
+	// MaxStanza bounds one stanza in bytes (default 256 KiB).
+	MaxStanza int
+	// IdleTimeout closes a stream that sent nothing, not even whitespace, for
+	// this long with <connection-timeout/> (default 10 minutes).
+	IdleTimeout time.Duration
+	// NegotiationTimeout bounds the time from connect to resource binding (default 60s).
+	NegotiationTimeout time.Duration
+	// AuthFailures is how many failed authentications one IP address may have
+	// per AuthFailWindow before further attempts are refused (default 20 per minute).
+	AuthFailures   int
+	AuthFailWindow time.Duration
+	// OfflineLimit caps stored offline messages per user (default 500).
+	OfflineLimit int
+	// Logger gets named child loggers per component ("xmpp.c2s", ...).
+	Logger *zap.Logger
+	// TLSConfig, if set, replaces the certificate handling above (tests).
+	TLSConfig *tls.Config
+}
+
+func (c *Config) defaults() {
+	if c.MaxStanza <= 0 {
+		c.MaxStanza = 256 << 10
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.NegotiationTimeout <= 0 {
+		c.NegotiationTimeout = 60 * time.Second
+	}
+	if c.AuthFailures <= 0 {
+		c.AuthFailures = 20
+	}
+	if c.AuthFailWindow <= 0 {
+		c.AuthFailWindow = time.Minute
+	}
+	if c.OfflineLimit <= 0 {
+		c.OfflineLimit = 500
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+// Server is the embedded XMPP server.
+type Server struct {
+	cfg     Config
+	st      *store.Store
+	log     *zap.Logger
+	c2sLog  *zap.Logger
+	tls     *tls.Config
+	started time.Time
+	limiter *limiter
+	domains *modcfg.Cache
+
+	mu        sync.RWMutex
+	accounts  map[string]*account // by bare JID
+	conns     map[*conn]struct{}
+	listeners []net.Listener
+	addrs     [2]net.Addr
+	closing   bool
+
+	wg sync.WaitGroup
+}
+
+// New prepares a server; nothing listens before Start.
+func New(cfg Config, st *store.Store) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("xmppcore: nil store")
+	}
+	cfg.defaults()
+	s := &Server{
+		cfg:      cfg,
+		st:       st,
+		log:      cfg.Logger.Named("xmpp"),
+		c2sLog:   cfg.Logger.Named("xmpp.c2s"),
+		started:  time.Now(),
+		limiter:  newLimiter(cfg.AuthFailures, cfg.AuthFailWindow),
+		domains:  modcfg.NewCache(st, 5*time.Second),
+		accounts: map[string]*account{},
+		conns:    map[*conn]struct{}{},
+	}
+	return s, nil
+}
+
+// Start loads the certificate and opens the listeners; serving continues in
+// goroutines until Shutdown.
+func (s *Server) Start(ctx context.Context) error {
+	if s.cfg.TLSConfig != nil {
+		s.tls = s.cfg.TLSConfig.Clone()
+	} else {
+		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		if err != nil {
+			return err
+		}
+		s.tls = cfg
+	}
+	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
+		if addr == "" {
+			continue
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("xmppcore: listen %s: %w", addr, err)
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, l)
+		s.addrs[i] = l.Addr()
+		s.mu.Unlock()
+		s.c2sLog.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
+		s.wg.Add(1)
+		go s.accept(l, i == 1)
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses (nil for a disabled listener).
+func (s *Server) Addrs() (c2s, c2stls net.Addr) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.addrs[0], s.addrs[1]
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	ls := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+func (s *Server) accept(l net.Listener, direct bool) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return
+		}
+		delay = 0
+		c := newConn(s, nc, direct)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes every stream with <system-shutdown/> and
+// waits for the connection goroutines (or ctx).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.closeListeners()
+	for _, c := range conns {
+		c.fail(condSystemShutdown, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// DomainSettingsChanged drops the cached settings of fqdn so a changed
+// moduleConfig or enabled flag takes effect at once.
+func (s *Server) DomainSettingsChanged(fqdn string) { s.domains.Invalidate(fqdn) }
+
+// limiter counts failed authentications per IP address.
+type limiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	m      map[string]*ipFails
+}
+
+type ipFails struct {
+	n     int
+	reset time.Time
+}
+
+func newLimiter(limit int, window time.Duration) *limiter {
+	return &limiter{limit: limit, window: window, m: map[string]*ipFails{}}
+}
+
+func (l *limiter) blocked(ip string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.m[ip]
+	if f == nil {
+		return false
+	}
+	if time.Now().After(f.reset) {
+		delete(l.m, ip)
+		return false
+	}
+	return f.n >= l.limit
+}
+
+func (l *limiter) fail(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if len(l.m) > 100000 { // bound memory under a spray of addresses
+		for k, f := range l.m {
+			if now.After(f.reset) {
+				delete(l.m, k)
+			}
+		}
+	}
+	f := l.m[ip]
+	if f == nil || now.After(f.reset) {
+		f = &ipFails{reset: now.Add(l.window)}
+		l.m[ip] = f
+	}
+	f.n++
+}
