@@ -35,7 +35,7 @@ func (c *Call) RunNow(ctx context.Context) (any, error) {
 	// not depend on when a queued change gets applied.
 	fctx := context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
-		res, changeID, err := c.enqueue(ctx)
+		res, err := c.Run(ctx)
 		if e := AsError(err); err != nil && e.Reason == ReasonPending && attempt < syncAttempts {
 			if err := c.flushOpen(fctx); err != nil {
 				return nil, err
@@ -52,34 +52,15 @@ func (c *Call) RunNow(ctx context.Context) (any, error) {
 		if _, err := c.Env.Worker.Flush(fctx, q.BatchID); err != nil {
 			return nil, err
 		}
-		ch, err := c.Env.Store.ChangeByID(fctx, changeID)
+		ch, err := c.Env.Store.ChangeByID(fctx, q.ChangeID)
 		if err != nil {
-			return nil, fmt.Errorf("commands: change %d of batch %d: %w", changeID, q.BatchID, err)
+			return nil, fmt.Errorf("commands: change %d of batch %d: %w", q.ChangeID, q.BatchID, err)
 		}
 		if ch.Status == store.ChangeFailed {
 			return nil, c.changeFailed(fctx, ch)
 		}
 		return res, nil
 	}
-}
-
-// enqueue runs the handler, noting the id of the change it queued.
-func (c *Call) enqueue(ctx context.Context) (any, int64, error) {
-	var changeID int64
-	cc := *c
-	cc.OnCommit = func(ctx context.Context, tx *store.Tx) error {
-		id, err := tx.LastChangeID(ctx)
-		if err != nil {
-			return err
-		}
-		changeID = id
-		if c.OnCommit != nil {
-			return c.OnCommit(ctx, tx)
-		}
-		return nil
-	}
-	res, err := cc.Run(ctx)
-	return res, changeID, err
 }
 
 func (c *Call) flushOpen(ctx context.Context) error {

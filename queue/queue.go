@@ -56,8 +56,9 @@ func NewToken() string {
 
 // Queued is the receipt of an enqueued change.
 type Queued struct {
-	Token   string
-	BatchID int64
+	Token    string
+	BatchID  int64
+	ChangeID int64
 }
 
 // EnqueueTx appends change c to the open batch of account in tx. The token is
@@ -68,10 +69,11 @@ func EnqueueTx(ctx context.Context, tx *store.Tx, account int64, c store.Change)
 		return Queued{}, err
 	}
 	c.BatchID = b.ID
-	if _, err := tx.InsertChange(ctx, c); err != nil {
+	c, err = tx.InsertChange(ctx, c)
+	if err != nil {
 		return Queued{}, err
 	}
-	return Queued{Token: b.Token, BatchID: b.ID}, nil
+	return Queued{Token: b.Token, BatchID: b.ID, ChangeID: c.ID}, nil
 }
 
 // Progress returns the batch of token if one of accounts owns it. A token of

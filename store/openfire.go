@@ -49,7 +49,6 @@ const (
 	qShownGroups = `SELECT name FROM shared_groups WHERE domain_id = ? AND show_in_roster <> 'nobody'
 		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
 	qSetProfile   = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
-	qLastChange   = `SELECT max(id) FROM changes`
 	qChangeByID   = `SELECT id, batch_id, command, COALESCE(user_id, 0), args, status, error FROM changes WHERE id = ?`
 	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
 )
@@ -184,17 +183,6 @@ func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]stri
 // unchanged. ErrNotFound if the user is gone.
 func (t *Tx) SetUserProfile(ctx context.Context, id int64, name, email *string) error {
 	return mustAffect(t.q.ExecContext(ctx, qSetProfile, name, email, id))
-}
-
-// LastChangeID returns the id of the newest change row: inside the write
-// that just enqueued a change, that change.
-func (t *Tx) LastChangeID(ctx context.Context) (int64, error) {
-	var id sql.NullInt64
-	err := t.q.QueryRowContext(ctx, qLastChange).Scan(&id)
-	if err == nil && !id.Valid {
-		return 0, ErrNotFound
-	}
-	return id.Int64, err
 }
 
 // ChangeByID returns one change by id.
