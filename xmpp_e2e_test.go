@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/tls"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -120,4 +122,51 @@ func TestXMPPLifecycleThroughDreamHost(t *testing.T) {
 	}
 	_, err = s.xmppLogin("alice@localhost", "wonder land", "SCRAM-SHA-1")
 	require.Error(t, err, "a removed user cannot log in")
+}
+
+// TestXMPPRosterPushThroughOpenfire adds a roster item through the Openfire
+// User Service and sees it pushed to the user's connected client.
+func TestXMPPRosterPushThroughOpenfire(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	boot := readBootstrap(t, s.data)
+	of := func(q string) string {
+		resp, err := http.Get(strings.TrimSuffix(s.url, "/") + "/plugins/userService/userservice?secret=" + boot.OpenfireSecret + "&" + q)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Equal(t, "<result>ok</result>\n", of("type=add&username=alice&password=pw1"))
+	require.Equal(t, "<result>ok</result>\n", of("type=add&username=bob&password=pw2"))
+
+	c, err := s.xmppLogin("alice@localhost", "pw1", "SCRAM-SHA-256")
+	require.NoError(t, err)
+	// Ask for the roster so the session is interested in pushes.
+	require.NoError(t, c.Roster())
+	waitFor(t, c, func(st any) bool { iq, ok := st.(goxmpp.IQ); return ok && iq.ID == "roster1" && iq.Type == "result" })
+
+	require.Equal(t, "<result>ok</result>\n", of("type=add_roster&username=alice&item_jid=bob@localhost&name=Bobby&subscription=3"))
+	waitFor(t, c, func(st any) bool {
+		iq, ok := st.(goxmpp.IQ)
+		return ok && iq.Type == "set" && strings.Contains(string(iq.Query), "bob@localhost") && strings.Contains(string(iq.Query), "Bobby")
+	})
+}
+
+func waitFor(t *testing.T, c *xmppClient, pred func(any) bool) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case st := <-c.in:
+			if pred(st) {
+				return
+			}
+		case <-c.end:
+			t.Fatalf("stream ended: %v", c.err)
+		case <-timeout:
+			t.Fatal("timed out")
+		}
+	}
 }

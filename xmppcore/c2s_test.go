@@ -3,6 +3,7 @@ package xmppcore_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -225,6 +226,17 @@ func TestRosterChangedPush(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"Work"}, it.Groups)
 	require.Equal(t, store.SubNone, it.Subscription)
+
+	// roster versioning (RFC 6121 2.6): an up-to-date version gets an empty
+	// result, an old one the whole roster with the current version
+	ver, err := b.st.RosterVersion(b.ctx, au.ID)
+	require.NoError(t, err)
+	q := alice.ask(t, "v-cur", "get", "", fmt.Sprintf("<query xmlns='jabber:iq:roster' ver='%d'/>", ver))
+	require.Equal(t, "result", q.Type)
+	require.NotContains(t, string(q.Query), "dan@")
+	q = alice.ask(t, "v-old", "get", "", "<query xmlns='jabber:iq:roster' ver='1'/>")
+	require.Contains(t, string(q.Query), `jid="dan@`+domain+`"`)
+	require.Contains(t, string(q.Query), fmt.Sprintf(`ver="%d"`, ver))
 }
 
 func TestUserGoneAndPasswordChanged(t *testing.T) {

@@ -366,6 +366,28 @@ func block(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		return nil, &errInternal
 	}
 	s.setBlocked(r.c.bare, list)
+	if blocking {
+		// Blocked entities see the user go offline (XEP-0191 3.3.1).
+		for _, j := range jids {
+			tj, err := jid.Parse(j)
+			if err != nil || tj.Localpart() == "" {
+				continue
+			}
+			for _, src := range s.availableOf(r.c.bare) {
+				p := xmlel.New(nsClient, "presence", "type", "unavailable", "from", src.full.String(), "to", j)
+				b := p.Bytes(nsClient)
+				if tj.Resourcepart() != "" {
+					if t := s.session(tj); t != nil {
+						t.send(b)
+					}
+					continue
+				}
+				for _, t := range s.availableOf(j) {
+					t.send(b)
+				}
+			}
+		}
+	}
 	push := xmlel.New(nsBlocking, r.q.Name.Local)
 	for _, j := range jids {
 		push.Add(xmlel.New(nsBlocking, "item", "jid", j))

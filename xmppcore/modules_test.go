@@ -84,6 +84,7 @@ func TestModules(t *testing.T) {
 	// blocking command: bob's messages no longer reach alice
 	q = alice.ask(t, "blk", "set", "", "<block xmlns='urn:xmpp:blocking'><item jid='"+bj+"'/></block>")
 	require.Equal(t, "result", q.Type)
+	bob.expect(t, "alice appears offline", presence(aj+"/r", "unavailable"))
 	q = alice.ask(t, "bl", "get", "", "<blocklist xmlns='urn:xmpp:blocking'/>")
 	require.Contains(t, string(q.Query), bj)
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "blocked?"})
