@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/queue"
@@ -83,6 +84,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}
 	}()
 
+	a.env.Live = live{xs}
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
 	a.env.Worker = worker
 	// Apply what a previous run left behind before taking new work.
@@ -138,3 +140,18 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
+
+// live adapts xmppcore to commands.Live, so commands never imports xmppcore.
+type live struct{ *xmppcore.Server }
+
+func (l live) Sessions(domain, username string) []commands.Session {
+	in := l.Server.Sessions(domain, username)
+	out := make([]commands.Session, len(in))
+	for i, s := range in {
+		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
+			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available}
+	}
+	return out
+}
+
+var _ commands.Live = live{}

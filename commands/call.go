@@ -17,7 +17,9 @@ type Env struct {
 	Store  *store.Store
 	Box    *sealbox.Box
 	Worker *queue.Worker
-	Log    *zap.Logger
+	// Live is the running XMPP server (nil if none).
+	Live Live
+	Log  *zap.Logger
 	// TokenMaxAge: tokens of batches finished longer ago answer too_old.
 	TokenMaxAge time.Duration
 }

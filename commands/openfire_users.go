@@ -21,6 +21,9 @@ const (
 // The Openfire names of the shared user commands defined in users.go.
 // TODO(lead): move these three entries into the Names literals of
 // RemoveUser, ReactivateUser and DeactivateUser, then delete this init.
+// openfireDefs are the commands the Openfire User Service introduced.
+var openfireDefs = []*Def{CreateUser, UpdateUser, AddRosterItem, UpdateRosterItem, DeleteRosterItem, GroupList, UserGroupList}
+
 var (
 	argName   = Arg{Name: "name", Type: String, Optional: true, Doc: "The user's display name."}
 	argEmail  = Arg{Name: "email", Type: String, Optional: true, Doc: "The user's email address (not validated)."}

@@ -117,9 +117,19 @@ var ListKeys = &Def{
 const PurposeAPIKey = "api-key"
 
 // All is the command table, in documentation order.
+// Each family of commands is listed in its own file; a command shared by
+// several dialects appears once, in the family that introduced it.
 func All() []*Def {
-	return []*Def{
-		ListUsers, ListUsersNoPw, ListValidDomains, AddUser, RemoveUser, ReactivateUser, DeactivateUser,
-		Progress, ListAccessibleCmds, ListKeys, CreateUser, UpdateUser, AddRosterItem, UpdateRosterItem, DeleteRosterItem, GroupList, UserGroupList,
+	var all []*Def
+	for _, family := range [][]*Def{spineDefs, openfireDefs} {
+		all = append(all, family...)
 	}
+	return all
+}
+
+// spineDefs are the user lifecycle, queue and key commands (DreamHost's
+// jabber, services and api modules).
+var spineDefs = []*Def{
+	ListUsers, ListUsersNoPw, ListValidDomains, AddUser, RemoveUser, ReactivateUser, DeactivateUser,
+	Progress, ListAccessibleCmds, ListKeys,
 }
