@@ -35,7 +35,9 @@ func loadTLS(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) 
 		}
 		names := []string{"localhost"}
 		for _, d := range doms {
-			names = append(names, d.FQDN)
+			if d.FQDN != "localhost" {
+				names = append(names, d.FQDN)
+			}
 		}
 		if !certCovers(certFile, keyFile, names) {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
