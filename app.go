@@ -15,6 +15,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
@@ -89,6 +90,9 @@ type Bootstrap struct {
 	Domain  string `json:"domain"`
 	// OpenfireSecret is the User Service secret, bound to Domain.
 	OpenfireSecret string `json:"openfire_secret"`
+	// RESTUser and RESTPassword are the REST API's HTTP Basic credentials.
+	RESTUser     string `json:"rest_user"`
+	RESTPassword string `json:"rest_password"`
 }
 
 // bootstrap creates the bootstrap account, key and domain on an empty data
@@ -127,7 +131,11 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	if err != nil {
 		return b, fmt.Errorf("bootstrap openfire secret: %w", err)
 	}
-	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain, OpenfireSecret: secret}
+	restUser, restPassword, err := rest.BootstrapREST(ctx, a.env, acc.ID)
+	if err != nil {
+		return b, fmt.Errorf("bootstrap REST credentials: %w", err)
+	}
+	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain, OpenfireSecret: secret, RESTUser: restUser, RESTPassword: restPassword}
 	raw, _ := json.MarshalIndent(b, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {

@@ -123,6 +123,22 @@ func TestBootstrapOnceThenReused(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, "<result>ok</result>\n", string(body))
 	require.Equal(t, []string{"carl@localhost active"}, s.users())
+	// The REST API's Basic credentials see the bootstrap domain and its user.
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.url, "/")+"/api/1.0/xmppdomains/localhost/users/carl", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(first.RESTUser, first.RESTPassword)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	require.Contains(t, string(body), `"username"`)
+	require.Contains(t, string(body), "carl")
+	req.SetBasicAuth(first.RESTUser, "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 401, resp.StatusCode)
 }
 
 func TestSecondServerRefused(t *testing.T) {

@@ -32,6 +32,9 @@ type Config struct {
 	Synchronous string `yaml:"synchronous"`
 	// MaxBody bounds HTTP request bodies in bytes.
 	MaxBody int64 `yaml:"max_body"`
+	// RESTParentDomain is where the REST API's POST without a name creates a
+	// random domain (default chatwith.localhost).
+	RESTParentDomain string `yaml:"rest_parent_domain"`
 	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string `yaml:"pprof_addr"`
 	// DreamHostLimits are the DreamHost dialect's per-key rate limits.

@@ -19,6 +19,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -103,6 +104,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	of := openfire.New(a.reg, a.env)
 	router.Path(openfire.PathUserService).Handler(of)
 	router.Path(openfire.PathRestAPI).Handler(of)
+	router.PathPrefix(rest.Prefix).Handler(rest.New(a.reg, a.env, rest.Config{ParentDomain: cfg.RESTParentDomain}))
 
 	if cfg.PprofAddr != "" {
 		go func() {

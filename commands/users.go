@@ -15,8 +15,8 @@ import (
 const PurposePassword = "user-password"
 
 var (
-	argUsername = Arg{Name: "username", Type: Localpart, Doc: "The user's name (JID localpart), PRECIS-normalised."}
-	argDomain   = Arg{Name: "domain", Type: Domain, Doc: "A domain of the caller's account."}
+	argUsername = Arg{Name: "username", Type: Localpart, Doc: "The user's name (JID localpart), PRECIS-normalised.", Names: map[Dialect]string{Ejabberd: "user"}}
+	argDomain   = Arg{Name: "domain", Type: Domain, Doc: "A domain of the caller's account.", Names: map[Dialect]string{Ejabberd: "host"}}
 	argPassword = Arg{Name: "password", Type: Password, Secret: true, Doc: "The new user's password."}
 )
 
@@ -120,7 +120,7 @@ var AddUser = &Def{
 	Args:    []Arg{argUsername, argDomain, argPassword},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
-	Names:   map[Dialect]string{DreamHost: "jabber-add_user"},
+	Names:   map[Dialect]string{DreamHost: "jabber-add_user", Ejabberd: "register", REST: "POST xmppdomains/<fqdn>/users[/<username>]"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
@@ -198,7 +198,7 @@ func userGone(w *queue.Work) {
 }
 
 // RemoveUser queues the removal of a user and all its data.
-var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete"},
+var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
 	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
 	store.StatusPendingDelete,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -207,7 +207,7 @@ var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabb
 	})
 
 // DeactivateUser queues the deactivation of a user.
-var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable"},
+var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=false"},
 	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
 	store.StatusPendingInactive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -216,7 +216,7 @@ var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHos
 	})
 
 // ReactivateUser queues the reactivation of a user.
-var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable"},
+var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=true"},
 	"Reactivates a user that had been deactivated: pending-active, then active.",
 	store.StatusPendingActive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {

@@ -1,0 +1,299 @@
+package rest_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/tools/txtar"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const goldenDir = "../../testdata/rest"
+
+// registry is the real table plus the REST family (until All() lists it).
+func registry() *commands.Registry {
+	defs := commands.All()
+	seen := map[string]bool{}
+	for _, d := range defs {
+		seen[d.Name] = true
+	}
+	for _, d := range commands.RESTDefs() {
+		if !seen[d.Name] {
+			defs = append(defs, d)
+		}
+	}
+	return commands.MustNew(defs...)
+}
+
+// testBundle is a real store, registry, worker and handler on loopback.
+type testBundle struct {
+	t    *testing.T
+	ctx  context.Context
+	env  *commands.Env
+	url  string
+	accs map[string]int64
+}
+
+// setup builds the server and its fixture:
+//
+//	acme      a.example, a2.example   REST password acmepass; user alice (active)
+//	acme-sub  sub.example (a sub-account of acme)
+//	other     b.example, user bob     REST password otherpass
+//	nopw      n.example               no REST password
+func setup(t *testing.T, live commands.Live) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := sealbox.New(key)
+	require.NoError(t, err)
+	reg := registry()
+	env := &commands.Env{Store: st, Box: box, Live: live}
+	var effects queue.Effects
+	if e, ok := live.(queue.Effects); ok {
+		effects = e
+	}
+	env.Worker = queue.NewWorker(st, reg.Appliers(env), effects, queue.Options{})
+	mux := http.NewServeMux()
+	mux.Handle(rest.Prefix, rest.New(reg, env, rest.Config{}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	b := &testBundle{t: t, ctx: ctx, env: env, url: srv.URL, accs: map[string]int64{}}
+	for _, a := range []struct {
+		name, parent, password string
+		domains                []string
+	}{
+		{"acme", "", "acmepass", []string{"a.example", "a2.example"}},
+		{"acme-sub", "acme", "", []string{"sub.example"}},
+		{"other", "", "otherpass", []string{"b.example"}},
+		{"nopw", "", "", []string{"n.example"}},
+	} {
+		acc, err := commands.CreateAccount(ctx, env, a.name, b.accs[a.parent])
+		require.NoError(t, err)
+		b.accs[a.name] = acc.ID
+		for _, d := range a.domains {
+			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
+			require.NoError(t, err)
+		}
+		if a.password != "" {
+			_, err := commands.SetRESTPassword(ctx, env, acc.ID, a.password)
+			require.NoError(t, err)
+		}
+	}
+	for _, s := range []string{
+		"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
+		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass",
+	} {
+		status, _, body := b.send(s)
+		require.Equal(t, 200, status, body)
+	}
+	return b
+}
+
+// send sends "METHOD /path?query", optional header lines, a blank line and
+// a body. The pseudo-header "Auth: user password" (or "Auth: none") sets
+// HTTP Basic; the default is acme's.
+func (b *testBundle) send(req string) (int, http.Header, string) {
+	b.t.Helper()
+	head, body, _ := strings.Cut(req, "\n\n")
+	lines := strings.Split(head, "\n")
+	method, target, ok := strings.Cut(lines[0], " ")
+	require.True(b.t, ok, "request line %q", lines[0])
+	r, err := http.NewRequest(method, b.url+target, strings.NewReader(body))
+	require.NoError(b.t, err)
+	r.SetBasicAuth("acme", "acmepass")
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		k, v = strings.TrimSpace(k), strings.TrimPrefix(v, " ")
+		if k == "Auth" {
+			r.Header.Del("Authorization")
+			if v != "none" {
+				user, pw, _ := strings.Cut(v, " ")
+				r.SetBasicAuth(user, pw)
+			}
+			continue
+		}
+		r.Header[k] = []string{v}
+	}
+	resp, err := http.DefaultClient.Do(r)
+	require.NoError(b.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(b.t, err)
+	return resp.StatusCode, resp.Header, string(raw)
+}
+
+// state dumps what the API can change: domains with owner and settings
+// size, users with status.
+func (b *testBundle) state() string {
+	b.t.Helper()
+	st := b.env.Store
+	var out []string
+	ds, err := st.Domains(b.ctx, nil)
+	require.NoError(b.t, err)
+	names := map[int64]string{}
+	for name, id := range b.accs {
+		names[id] = name
+	}
+	for _, d := range ds {
+		out = append(out, fmt.Sprintf("domain %s of %s enabled=%t", d.FQDN, names[d.AccountID], d.Enabled))
+	}
+	users, err := st.Users(b.ctx, nil)
+	require.NoError(b.t, err)
+	for _, u := range users {
+		line := fmt.Sprintf("user %s@%s %s", u.Username, u.Domain, u.Status)
+		if u.Status == store.StatusActive {
+			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
+		}
+		out = append(out, line)
+	}
+	// Masked names sort anywhere; sort after masking so the dump is stable.
+	for i := range out {
+		out[i] = mask(out[i])
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n") + "\n"
+}
+
+// changes lists every change row as "command status (batch status)".
+func (b *testBundle) changes() []string {
+	b.t.Helper()
+	var out []string
+	for id := int64(1); ; id++ {
+		batch, err := b.env.Store.Batch(b.ctx, id)
+		if err != nil {
+			return out
+		}
+		cs, err := b.env.Store.Changes(b.ctx, batch.ID)
+		require.NoError(b.t, err)
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s %s (batch %s)", c.Command, c.Status, batch.Status))
+		}
+	}
+}
+
+var (
+	uuidRE   = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}`)
+	randomRE = regexp.MustCompile(`\b[a-z]{4}\.chatwith\.localhost`)
+)
+
+// mask replaces generated values (UUIDs, random domain names) by placeholders.
+func mask(s string) string {
+	s = uuidRE.ReplaceAllString(s, "<uuid>")
+	return randomRE.ReplaceAllString(s, "<rand>.chatwith.localhost")
+}
+
+func section(a *txtar.Archive, name string) (string, bool) {
+	for _, f := range a.Files {
+		if f.Name == name {
+			return string(f.Data), true
+		}
+	}
+	return "", false
+}
+
+// TestRESTGolden walks testdata/rest/*.txtar. Each case runs on a fresh
+// server with setup's fixture, then the "setup" section's requests (each
+// must answer 200), then the "request" section, whose status, headers
+// (Content-Type, WWW-Authenticate, Allow), body, the changes it queued and
+// the resulting store state must match byte for byte (generated UUIDs and
+// random domain names masked).
+func TestRESTGolden(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			t.Parallel()
+			runGolden(t, file)
+		})
+	}
+}
+
+func runGolden(t *testing.T, file string) {
+	ar, err := txtar.ParseFile(file)
+	require.NoError(t, err)
+	require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "a case says what it shows")
+	b := setup(t, nil)
+	setupText, _ := section(ar, "setup")
+	for _, req := range strings.Split(setupText, "\n---\n") {
+		req = strings.TrimSpace(req)
+		if req == "" || strings.HasPrefix(req, "#") {
+			continue
+		}
+		status, _, body := b.send(req)
+		require.Equal(t, 200, status, "setup %q: %s", req, body)
+	}
+	before := len(b.changes())
+	reqText, ok := section(ar, "request")
+	require.True(t, ok, "no request section")
+	status, header, body := b.send(strings.TrimRight(reqText, "\n"))
+	queued := b.changes()[before:]
+	queuedText := "none\n"
+	if len(queued) > 0 {
+		queuedText = strings.Join(queued, "\n") + "\n"
+	}
+	var hs []string
+	for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
+		if v := header.Get(h); v != "" {
+			hs = append(hs, h+": "+v)
+		}
+	}
+	want := map[string]string{
+		"status":  strconv.Itoa(status) + "\n",
+		"headers": strings.Join(hs, "\n") + "\n",
+		"body":    mask(body),
+		"queued":  queuedText,
+		"state":   b.state(),
+	}
+	names := []string{"status", "headers", "body", "queued", "state"}
+	if *update {
+		var files []txtar.File
+		for _, f := range ar.Files {
+			if f.Name == "setup" || f.Name == "request" {
+				files = append(files, f)
+			}
+		}
+		for _, name := range names {
+			files = append(files, txtar.File{Name: name, Data: []byte(want[name])})
+		}
+		ar.Files = files
+		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
+		return
+	}
+	for _, name := range names {
+		exp, ok := section(ar, name)
+		require.True(t, ok, "no %s section (run with -update)", name)
+		require.Equal(t, exp, want[name], "section %s", name)
+	}
+}
+
+func basic(user, pw string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+}
