@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/store"
@@ -93,6 +94,9 @@ type Bootstrap struct {
 	// RESTUser and RESTPassword are the REST API's HTTP Basic credentials.
 	RESTUser     string `json:"rest_user"`
 	RESTPassword string `json:"rest_password"`
+	// AdminJID and AdminPassword authenticate ejabberd API calls (HTTP Basic).
+	AdminJID      string `json:"admin_jid"`
+	AdminPassword string `json:"admin_password"`
 }
 
 // bootstrap creates the bootstrap account, key and domain on an empty data
@@ -135,7 +139,12 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	if err != nil {
 		return b, fmt.Errorf("bootstrap REST credentials: %w", err)
 	}
-	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain, OpenfireSecret: secret, RESTUser: restUser, RESTPassword: restPassword}
+	adminJID, adminPassword, err := ejabberd.BootstrapAdmin(ctx, a.env, acc.ID, domain)
+	if err != nil {
+		return b, fmt.Errorf("bootstrap ejabberd admin: %w", err)
+	}
+	b = Bootstrap{Account: acc.ID, Key: key, Domain: domain, OpenfireSecret: secret, RESTUser: restUser, RESTPassword: restPassword,
+		AdminJID: adminJID, AdminPassword: adminPassword}
 	raw, _ := json.MarshalIndent(b, "", "  ")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o600); err != nil {

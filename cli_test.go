@@ -139,6 +139,17 @@ func TestBootstrapOnceThenReused(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, 401, resp.StatusCode)
+	// The ejabberd admin JID authenticates the ejabberd API.
+	require.Equal(t, "admin@localhost", first.AdminJID)
+	req, err = http.NewRequest(http.MethodPost, strings.TrimSuffix(s.url, "/")+"/api/registered_users", strings.NewReader(`{"host":"localhost"}`))
+	require.NoError(t, err)
+	req.SetBasicAuth(first.AdminJID, first.AdminPassword)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(body))
+	require.JSONEq(t, `["admin","carl"]`, string(body))
 }
 
 func TestSecondServerRefused(t *testing.T) {

@@ -147,10 +147,10 @@ func newItems(before, after []string) []string {
 	return out
 }
 
-// tokens lists every batch token, oldest batch first.
+// tokens lists the tokens of the batches made after the bootstrap, oldest first.
 func (s *testServer) tokens() []string {
 	var out []string
-	for id := int64(1); ; id++ {
+	for id := s.batch0 + 1; ; id++ {
 		b, err := s.app.env.Store.Batch(t0(), id)
 		if err != nil {
 			return out

@@ -24,6 +24,9 @@ type testServer struct {
 	data string
 	// c2s and c2stls are the XMPP listeners (STARTTLS, direct TLS).
 	c2s, c2stls string
+	boot        Bootstrap
+	// batch0 is the last batch the bootstrap made; tests number theirs after it.
+	batch0 int64
 }
 
 func startServer(t *testing.T, mod func(*Config)) *testServer { return startServerTB(t, mod) }
@@ -59,7 +62,15 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
+	ts := &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
+	ts.boot = readBootstrapTB(t, cfg.Data)
+	for id := int64(1); ; id++ {
+		if _, err := s.App.env.Store.Batch(context.Background(), id); err != nil {
+			break
+		}
+		ts.batch0 = id
+	}
+	return ts
 }
 
 // call sends GET /?params and returns status and body.
@@ -130,13 +141,17 @@ func (s *testServer) addFixture() fixture {
 	return f
 }
 
-// users returns "user@domain status" for every user, sorted.
+// users returns "user@domain status" for every user but the bootstrap
+// ejabberd admin, sorted.
 func (s *testServer) users() []string {
 	s.t.Helper()
 	us, err := s.app.env.Store.Users(context.Background(), nil)
 	require.NoError(s.t, err)
 	var out []string
 	for _, u := range us {
+		if u.AccountID == s.boot.Account && u.Username == "admin" {
+			continue
+		}
 		out = append(out, u.Username+"@"+u.Domain+" "+string(u.Status))
 	}
 	return out

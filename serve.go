@@ -18,6 +18,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
@@ -105,6 +106,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router.Path(openfire.PathUserService).Handler(of)
 	router.Path(openfire.PathRestAPI).Handler(of)
 	router.PathPrefix(rest.Prefix).Handler(rest.New(a.reg, a.env, rest.Config{ParentDomain: cfg.RESTParentDomain}))
+	// After the REST API's /api/1.0/: "/api" alone must reach ejabberd's
+	// "Missing command name." answer.
+	router.PathPrefix("/api").Handler(ejabberd.New(a.reg, a.env))
 
 	if cfg.PprofAddr != "" {
 		go func() {

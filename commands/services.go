@@ -121,7 +121,7 @@ const PurposeAPIKey = "api-key"
 // several dialects appears once, in the family that introduced it.
 func All() []*Def {
 	var all []*Def
-	for _, family := range [][]*Def{spineDefs, openfireDefs, restDefs} {
+	for _, family := range [][]*Def{spineDefs, openfireDefs, restDefs, ejabberdDefs} {
 		all = append(all, family...)
 	}
 	return all

@@ -1,0 +1,440 @@
+// Package ejabberd answers ejabberd's admin HTTP API (mod_http_api,
+// "POST /api/<command>" with a JSON object of arguments) over the command
+// registry, with the v0 result shapes of ejabberd 23.01 by default.
+// docs/ejabberd.md lists the choices made where ejabberd's behaviour is not
+// copied; docs/ejabberd-commands.md lists every command of the reference.
+package ejabberd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/commands"
+)
+
+// Prefix is the path to mount New's handler on (it serves everything below).
+const Prefix = "/api/"
+
+// MaxBody bounds a request body.
+const MaxBody = 1 << 20
+
+// DefaultVersion is the API version of a URL without a vN segment: 0, the
+// shapes of ejabberd 23.x that deployed clients parse.
+const DefaultVersion = 0
+
+// Handler serves the ejabberd admin API.
+type Handler struct {
+	reg      *commands.Registry
+	env      *commands.Env
+	log      *zap.Logger
+	verified verifiedCache
+}
+
+// New returns the ejabberd front end, to be mounted on Prefix. env.Worker
+// must be set: every mutation is applied before the answer.
+func New(reg *commands.Registry, env *commands.Env) http.Handler {
+	log := env.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Handler{reg: reg, env: env, log: log.Named("dialect.ejabberd")}
+}
+
+// reply is one answer: a status and a JSON body (nil: empty).
+type reply struct {
+	status int
+	body   []byte
+	result string // for the log line
+	err    error  // an internal error: logged, never shown
+}
+
+// jsonReply encodes v compactly, without HTML escaping (as jiffy writes).
+func jsonReply(status int, v any, result string) reply {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: err}
+	}
+	return reply{status: status, body: bytes.TrimSuffix(b.Bytes(), []byte("\n")), result: result}
+}
+
+// request is what a call is about, for the log line and the error table.
+type request struct {
+	cmd     string
+	def     *commands.Def
+	version int
+	raw     map[string]string // arguments by wire name, as given (for messages)
+	account int64
+	actor   string
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var req request
+	rep := h.serve(r, &req)
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Admin")
+	if r.Method == http.MethodOptions && rep.status == http.StatusOK {
+		hd.Set("Content-Type", "text/plain")
+		hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		hd.Set("Access-Control-Max-Age", "86400")
+	} else if rep.body != nil {
+		hd.Set("Content-Type", "application/json")
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(rep.body)))
+	w.WriteHeader(rep.status)
+	_, _ = w.Write(rep.body)
+
+	fields := []zap.Field{zap.String("dialect", "ejabberd"), zap.String("command", req.cmd), zap.Int("version", req.version),
+		zap.Int64("account", req.account), zap.String("actor", req.actor), zap.String("result", rep.result),
+		zap.Int("status", rep.status), zap.Duration("duration", time.Since(start))}
+	if rep.err != nil {
+		h.log.Error("request", append(fields, zap.Error(rep.err))...)
+		return
+	}
+	h.log.Info("request", fields...)
+}
+
+var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
+
+// route splits the path: the command is the first segment after the
+// prefix that is not a version marker; the version is the last vN segment
+// anywhere in the path (ejabberd's get_api_version).
+func route(path string) (cmd string, version int) {
+	version = DefaultVersion
+	base := strings.TrimSuffix(Prefix, "/")
+	if path != base && !strings.HasPrefix(path, Prefix) {
+		return "", version
+	}
+	rest := strings.TrimPrefix(path, base)
+	for _, seg := range strings.Split(path, "/") {
+		if versionSegment.MatchString(seg) {
+			if n, err := strconv.Atoi(seg[1:]); err == nil {
+				version = n
+			}
+		}
+	}
+	for _, seg := range strings.Split(rest, "/") {
+		if seg != "" && !versionSegment.MatchString(seg) {
+			return seg, version
+		}
+	}
+	return "", version
+}
+
+func (h *Handler) serve(r *http.Request, req *request) reply {
+	req.cmd, req.version = route(r.URL.Path)
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		return bare(http.StatusBadRequest, "400 Bad Request")
+	}
+	var args []pair
+	switch r.Method {
+	case http.MethodOptions:
+		if len(body) > 0 {
+			return reply{status: http.StatusBadRequest, result: "options_with_body"}
+		}
+		return reply{status: http.StatusOK, result: "options"}
+	case http.MethodPost:
+		if len(body) == 0 {
+			return bare(http.StatusBadRequest, "Missing POST data")
+		}
+		if args, err = decodeBody(body); err != nil {
+			return bare(http.StatusBadRequest, err.Error())
+		}
+	case http.MethodGet:
+		for _, kv := range strings.Split(r.URL.RawQuery, "&") {
+			if kv == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(kv, "=")
+			k, v = unescape(k), unescape(v)
+			s, _ := json.Marshal(v)
+			args = append(args, pair{k, s})
+		}
+	default:
+		return missingCommand()
+	}
+	if req.cmd == "" {
+		return missingCommand()
+	}
+	def, ok := h.reg.Lookup(commands.Ejabberd, req.cmd)
+	if !ok {
+		return object(http.StatusNotFound, 40, "Endpoint not found.", "unknown_command")
+	}
+	req.def = def
+	ctx := r.Context()
+	id, rep := h.authenticate(ctx, r, req)
+	if rep != nil {
+		return *rep
+	}
+	// A refused command takes no arguments: it answers why after the
+	// permission check, whatever it is given.
+	var raw commands.Raw
+	if _, implemented := commands.EjabberdResultOf(req.cmd); implemented {
+		if raw, err = matchArgs(def, req, args); err != nil {
+			return h.failure(err, req)
+		}
+	}
+	if !id.allowed(req.cmd) {
+		return forbidden()
+	}
+	caller := commands.Caller{Dialect: commands.Ejabberd, Account: id.account, Accounts: id.accounts, Actor: id.jid}
+	values, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
+	if err != nil {
+		return h.failure(err, req)
+	}
+	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: values}
+	res, err := call.RunNow(ctx)
+	if err != nil {
+		return h.failure(err, req)
+	}
+	return h.success(res, req)
+}
+
+// pair is one argument as given, its value still JSON.
+type pair struct {
+	name  string
+	value json.RawMessage
+}
+
+// decodeBody reads a JSON object into its pairs in order, keeping
+// duplicates; an array (jiffy's "[]") or a blank body is no arguments.
+func decodeBody(body []byte) ([]pair, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	if !json.Valid(body) {
+		return nil, errors.New("Invalid JSON input")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errors.New("Invalid JSON input")
+	}
+	switch tok {
+	case json.Delim('['):
+		var rest []json.RawMessage
+		if err := json.Unmarshal(body, &rest); err != nil || len(rest) > 0 {
+			return nil, errors.New("400 Bad Request")
+		}
+		return nil, nil
+	case json.Delim('{'):
+	default:
+		return nil, errors.New("400 Bad Request")
+	}
+	var out []pair
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return nil, errors.New("Invalid JSON input")
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, errors.New("Invalid JSON input")
+		}
+		out = append(out, pair{k.(string), v})
+	}
+	return out, nil
+}
+
+// aliases are the argument renames ejabberd's args_rename declares and real
+// clients send (ejabberd-api's user resources sends server everywhere):
+// applied for every command that takes the target and not the alias.
+var aliases = map[string]string{"server": "host", "localserver": "localhost"}
+
+// matchArgs is ejabberd's format_args: aliases, then duplicates, then each
+// declared argument in order (missing, or not in its JSON type), then
+// arguments the command does not take. It decides only what the request
+// says; Bind then normalises and checks the values.
+func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, error) {
+	declared := def.ArgsIn(commands.Ejabberd)
+	takes := map[string]commands.Arg{}
+	for _, a := range declared {
+		takes[a.WireName(commands.Ejabberd)] = a
+	}
+	seen := map[string]bool{}
+	given := map[string]json.RawMessage{}
+	var unknown []string
+	for i, p := range args {
+		if to, ok := aliases[p.name]; ok {
+			if _, takesAlias := takes[p.name]; !takesAlias {
+				if _, takesTarget := takes[to]; takesTarget {
+					args[i].name = to
+					p.name = to
+				}
+			}
+		}
+		if seen[p.name] {
+			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonDuplicateArg, Arg: p.name,
+				Msg: "Request have duplicate argument: " + p.name}
+		}
+		seen[p.name] = true
+		if _, ok := takes[p.name]; !ok {
+			unknown = append(unknown, p.name)
+			continue
+		}
+		given[p.name] = p.value
+	}
+	raw := commands.Raw{}
+	req.raw = map[string]string{}
+	for _, a := range declared {
+		wire := a.WireName(commands.Ejabberd)
+		v, ok := given[wire]
+		if !ok {
+			if a.Optional {
+				continue
+			}
+			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMissing, Arg: a.Name,
+				Msg: "Request have missing argument: " + wire}
+		}
+		s, err := scalar(a, v)
+		if err != nil {
+			return nil, err
+		}
+		raw[wire] = []string{s}
+		req.raw[wire] = s
+	}
+	if len(unknown) > 0 {
+		return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonUnknownArg, Arg: unknown[0],
+			Msg: "Request have unknown arguments: [" + strings.Join(unknown, ",") + "]"}
+	}
+	return raw, nil
+}
+
+// scalar checks a JSON value against the argument's type as format_arg
+// does and returns it as the binder's string. Integers also accept a
+// decimal string (ejabberd 25.10), so GET can pass them.
+func scalar(a commands.Arg, v json.RawMessage) (string, error) {
+	var s string
+	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
+	if a.Type == commands.Int {
+		var n json.Number
+		d := json.NewDecoder(bytes.NewReader(v))
+		d.UseNumber()
+		if isString {
+			if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return s, nil
+			}
+		} else if d.Decode(&n) == nil {
+			if _, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+				return n.String(), nil
+			}
+		}
+		return "", notInFormat(v, isString, s, "integer")
+	}
+	if !isString {
+		return "", notInFormat(v, false, "", "binary")
+	}
+	return s, nil
+}
+
+// notInFormat is format_arg's message, the value written as Erlang's ~w
+// would show jiffy's term: <<"text">> for a string.
+func notInFormat(v json.RawMessage, isString bool, s, format string) error {
+	shown := string(compact(v))
+	if isString {
+		shown = fmt.Sprintf("<<%q>>", s)
+	}
+	return &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMalformed,
+		Msg: fmt.Sprintf("Arg %s is not in format %s", shown, format)}
+}
+
+func compact(v json.RawMessage) []byte {
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return v
+	}
+	return b.Bytes()
+}
+
+// success encodes a result as format_result does for the command's
+// declared result kind and the requested API version.
+func (h *Handler) success(res any, req *request) reply {
+	spec, _ := commands.EjabberdResultOf(req.cmd)
+	spec = spec.In(req.version)
+	wrap := func(v any) any {
+		if req.version == 0 {
+			return map[string]any{spec.Name: v}
+		}
+		return v
+	}
+	switch spec.Kind {
+	case commands.EjRescode:
+		code, _ := res.(commands.Rescode)
+		return jsonReply(http.StatusOK, int(code), "ok")
+	case commands.EjRestuple:
+		if spec.Text != nil {
+			return jsonReply(http.StatusOK, spec.Text(req.raw, res), "ok")
+		}
+		s, _ := res.(string)
+		return jsonReply(http.StatusOK, s, "ok")
+	case commands.EjInteger:
+		n, _ := res.(int64)
+		return jsonReply(http.StatusOK, wrap(n), "ok")
+	case commands.EjString:
+		s, _ := res.(string)
+		return jsonReply(http.StatusOK, wrap(s), "ok")
+	case commands.EjList:
+		l, _ := res.([]string)
+		if l == nil {
+			l = []string{}
+		}
+		return jsonReply(http.StatusOK, l, "ok")
+	case commands.EjTuples:
+		t, _ := res.(commands.Table)
+		return jsonReply(http.StatusOK, tuples(t), "ok")
+	}
+	return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: fmt.Errorf("ejabberd: no result kind for %s", req.cmd)}
+}
+
+// tuples renders a table as an array of objects, keys in column order.
+type tuples commands.Table
+
+func (t tuples) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, row := range t.Rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('{')
+		for j, col := range t.Columns {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			k := jsonReply(200, col, "")
+			v := jsonReply(200, row[j], "")
+			if v.err != nil {
+				return nil, v.err
+			}
+			b.Write(k.body)
+			b.WriteByte(':')
+			b.Write(v.body)
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
+}

@@ -1,0 +1,187 @@
+package ejabberd_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+// live adapts xmppcore to commands.Live (a copy of serve.go's adapter).
+type live struct{ *xmppcore.Server }
+
+func (l live) Sessions(domain, username string) []commands.Session {
+	in := l.Server.Sessions(domain, username)
+	out := make([]commands.Session, len(in))
+	for i, s := range in {
+		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
+			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available}
+	}
+	return out
+}
+
+var _ commands.Live = live{}
+
+// startXMPP returns a setup option starting a real XMPP server on loopback;
+// its C2S address is written to *addr.
+func startXMPP(t *testing.T, addr *string) func(*store.Store) commands.Live {
+	return func(st *store.Store) commands.Live {
+		srv, err := xmppcore.New(xmppcore.Config{C2SAddr: "127.0.0.1:0", DataDir: t.TempDir()}, st)
+		require.NoError(t, err)
+		require.NoError(t, srv.Start(context.Background()))
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, srv.Shutdown(ctx))
+		})
+		c2s, _ := srv.Addrs()
+		*addr = c2s.String()
+		return live{srv}
+	}
+}
+
+// xmppClient is a logged-in go-xmpp client whose stream is read by a
+// goroutine; end closes when the stream ends.
+type xmppClient struct {
+	*goxmpp.Client
+	end chan struct{}
+}
+
+func login(t *testing.T, addr, jid, password, resource string) *xmppClient {
+	t.Helper()
+	_, domain, _ := strings.Cut(jid, "@")
+	opts := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
+		DialTimeout: 5 * time.Second, Session: true}
+	c, err := opts.NewClient()
+	require.NoError(t, err)
+	cl := &xmppClient{Client: c, end: make(chan struct{})}
+	go func() {
+		defer close(cl.end)
+		for {
+			if _, err := c.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	// Never Close while Recv runs (it races): end the stream instead.
+	t.Cleanup(func() { _, _ = cl.SendOrg("</stream:stream>") })
+	return cl
+}
+
+func (c *xmppClient) ended(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.end:
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "stream did not end")
+	}
+}
+
+// TestEjabberdSessions drives the sessions family against a real XMPP
+// server: a user registered through /api logs in twice, the commands see
+// both sessions (and another account sees none), then kick_session and
+// kick_user close them.
+func TestEjabberdSessions(t *testing.T) {
+	t.Parallel()
+	var addr string
+	b := setup(t, startXMPP(t, &addr))
+	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	r1 := login(t, addr, "carol@a.example", "carolpw", "r1")
+	r2 := login(t, addr, "carol@a.example", "carolpw", "r2")
+	_, err := r1.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	_, err = r2.SendPresence(goxmpp.Presence{Show: "dnd", Status: "busy"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return b.ok("POST /api/status_num\nAs: acme\n\n"+`{"status":"dnd"}`) == `{"users":1}` &&
+			b.ok("POST /api/status_num\nAs: acme\n\n"+`{"status":"available"}`) == `{"users":1}`
+	}, 5*time.Second, 20*time.Millisecond)
+
+	for i, tc := range []struct{ req, want string }{
+		0:  {"POST /api/connected_users\nAs: acme\n\n{}", `["carol@a.example/r1","carol@a.example/r2"]`},
+		1:  {"POST /api/connected_users\nAs: other\n\n{}", `[]`},
+		2:  {"POST /api/connected_users_number\nAs: acme\n\n{}", `{"num_sessions":2}`},
+		3:  {"POST /api/connected_users_number/v1\nAs: acme\n\n{}", `2`},
+		4:  {"POST /api/connected_users_number\nAs: other\n\n{}", `{"num_sessions":0}`},
+		5:  {"POST /api/connected_users_vhost\nAs: acme\n\n" + `{"host":"a.example"}`, `["carol@a.example/r1","carol@a.example/r2"]`},
+		6:  {"POST /api/connected_users_vhost\nAs: acme\n\n" + `{"host":"a2.example"}`, `[]`},
+		7:  {"POST /api/user_resources\nAs: acme\n\n" + `{"user":"carol","host":"a.example"}`, `["r1","r2"]`},
+		8:  {"POST /api/user_resources\nAs: acme\n\n" + `{"user":"carol","server":"a.example"}`, `["r1","r2"]`},
+		9:  {"POST /api/num_resources\nAs: acme\n\n" + `{"user":"carol","host":"a.example"}`, `{"resources":2}`},
+		10: {"POST /api/resource_num\nAs: acme\n\n" + `{"user":"carol","host":"a.example","num":2}`, `{"resource":"r2"}`},
+		11: {"POST /api/resource_num/v1\nAs: acme\n\n" + `{"user":"carol","host":"a.example","num":1}`, `"r1"`},
+		12: {"POST /api/status_num\nAs: acme\n\n" + `{"status":"all"}`, `{"users":2}`},
+		13: {"POST /api/status_num_host\nAs: acme\n\n" + `{"host":"a.example","status":"dnd"}`, `{"users":1}`},
+		14: {"POST /api/status_num_host\nAs: acme\n\n" + `{"host":"a2.example","status":"all"}`, `{"users":0}`},
+		15: {"POST /api/connected_users_info\nAs: other\n\n{}", `[]`},
+		16: {"POST /api/user_sessions_info\nAs: acme\n\n" + `{"user":"nobody","host":"a.example"}`, `[]`},
+	} {
+		require.Equal(t, tc.want, b.ok(tc.req), "row %d: %s", i, tc.req)
+	}
+	status, _, body := b.send("POST /api/resource_num\nAs: acme\n\n" + `{"user":"carol","host":"a.example","num":3}`)
+	require.Equal(t, 500, status)
+	require.Equal(t, `"internal_error"`, body)
+	// Another account's vhost looks unknown, for every session command.
+	status, _, body = b.send("POST /api/user_resources\nAs: other\n\n" + `{"user":"carol","host":"a.example"}`)
+	require.Equal(t, 400, status)
+	require.Equal(t, `"Unknown virtual host"`, body)
+
+	var info []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(b.ok("POST /api/connected_users_info\nAs: acme\n\n{}")), &info))
+	require.Len(t, info, 2)
+	keys := []string{"jid", "connection", "ip", "port", "priority", "node", "uptime", "status", "resource", "statustext"}
+	for _, s := range info {
+		require.Len(t, s, len(keys))
+		for _, k := range keys {
+			require.Contains(t, s, k)
+		}
+	}
+	require.Equal(t, "carol@a.example/r2", info[1]["jid"])
+	require.Equal(t, "dnd", info[1]["status"])
+	require.Equal(t, "busy", info[1]["statustext"])
+	require.Equal(t, "127.0.0.1", info[1]["ip"])
+	require.Equal(t, "xmppgate@localhost", info[1]["node"])
+	var mine []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(b.ok("POST /api/user_sessions_info\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`)), &mine))
+	require.Len(t, mine, 2)
+	require.NotContains(t, mine[0], "jid")
+	require.Equal(t, "r1", mine[0]["resource"])
+
+	// Another account cannot kick; kick_session closes one session, kick_user the rest.
+	status, _, _ = b.send("POST /api/kick_user\nAs: other\n\n" + `{"user":"carol","host":"a.example"}`)
+	require.Equal(t, 400, status)
+	require.Equal(t, "0", b.ok("POST /api/kick_session\nAs: acme\n\n"+`{"user":"carol","host":"a.example","resource":"r1","reason":"Stuck connection"}`))
+	r1.ended(t)
+	require.Equal(t, "0", b.ok("POST /api/kick_session\nAs: acme\n\n"+`{"user":"carol","host":"a.example","resource":"nope","reason":"x"}`))
+	require.Equal(t, `{"num_resources":1}`, b.ok("POST /api/kick_user\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
+	r2.ended(t)
+	require.Eventually(t, func() bool {
+		return b.ok("POST /api/connected_users_number\nAs: acme\n\n{}") == `{"num_sessions":0}`
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+// change_password through /api closes the user's live sessions (the queue
+// effect), and the new password logs in.
+func TestEjabberdChangePasswordKicks(t *testing.T) {
+	t.Parallel()
+	var addr string
+	b := setup(t, startXMPP(t, &addr))
+	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"old"}`)
+	c := login(t, addr, "carol@a.example", "old", "r")
+	require.Eventually(t, func() bool {
+		return b.ok("POST /api/num_resources\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`) == `{"resources":1}`
+	}, 5*time.Second, 20*time.Millisecond)
+	require.Equal(t, "0", b.ok("POST /api/change_password\nAs: acme\n\n"+`{"user":"carol","host":"a.example","newpass":"new"}`))
+	c.ended(t)
+	login(t, addr, "carol@a.example", "new", "r")
+}
