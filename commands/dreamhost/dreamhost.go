@@ -110,14 +110,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rep.env.OK {
 		result = rep.env.Scalar
 	}
-	fields := []zap.Field{zap.String("dialect", "dreamhost"), zap.String("command", lg.cmd), zap.Int64("account", lg.account),
-		zap.Int64("key_id", lg.keyID), zap.String("result", result), zap.Int("status", rep.status),
-		zap.String("format", string(format)), zap.Duration("duration", time.Since(start))}
-	if lg.err != nil {
-		h.log.Error("request", append(fields, zap.Error(lg.err))...)
-		return
-	}
-	h.log.Info("request", fields...)
+	commands.RequestLine{Dialect: commands.DreamHost, Command: lg.cmd, Account: lg.account, Result: result, Status: rep.status,
+		Start: start, Err: lg.err}.Log(h.log, zap.Int64("key_id", lg.keyID), zap.String("format", string(format)))
 }
 
 type logLine struct {

@@ -99,14 +99,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
 
-	fields := []zap.Field{zap.String("dialect", "ejabberd"), zap.String("command", req.cmd), zap.Int("version", req.version),
-		zap.Int64("account", req.account), zap.String("actor", req.actor), zap.String("result", rep.result),
-		zap.Int("status", rep.status), zap.Duration("duration", time.Since(start))}
-	if rep.err != nil {
-		h.log.Error("request", append(fields, zap.Error(rep.err))...)
-		return
-	}
-	h.log.Info("request", fields...)
+	commands.RequestLine{Dialect: commands.Ejabberd, Command: req.cmd, Account: req.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: rep.err}.Log(h.log, zap.Int("version", req.version), zap.String("actor", req.actor))
 }
 
 var versionSegment = regexp.MustCompile(`^v[0-9]+$`)

@@ -103,14 +103,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(body)
 
-	fields := []zap.Field{zap.String("dialect", "rest"), zap.String("method", r.Method), zap.String("command", lg.cmd),
-		zap.Int64("account", lg.account), zap.String("result", rep.result), zap.Int("status", rep.status),
-		zap.Duration("duration", time.Since(start))}
-	if lg.err != nil {
-		h.log.Error("request", append(fields, zap.Error(lg.err))...)
-		return
-	}
-	h.log.Info("request", fields...)
+	commands.RequestLine{Dialect: commands.REST, Command: lg.cmd, Account: lg.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: lg.err}.Log(h.log, zap.String("method", r.Method))
 }
 
 // encode renders JSON with two-space indentation, no HTML escaping, and a
