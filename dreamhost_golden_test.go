@@ -2,24 +2,18 @@ package main
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/xmppgate/xmppgate/commands/goldentest"
+)
 
 var timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
 
@@ -30,105 +24,51 @@ var timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
 // byte for byte. Keys, tokens and times are shown as placeholders.
 func TestDreamHostGolden(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob("testdata/dreamhost/*.txtar")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			t.Parallel()
-			runGolden(t, file)
-		})
-	}
-}
-
-func section(a *txtar.Archive, name string) (string, bool) {
-	for _, f := range a.Files {
-		if f.Name == name {
-			return string(f.Data), true
+	goldentest.Walk(t, "testdata/dreamhost/*.txtar", func(t *testing.T, c *goldentest.Case) {
+		s := startServer(t, nil)
+		fx := s.addFixture()
+		expand := func(v string) string {
+			for name, key := range fx.keys {
+				v = strings.ReplaceAll(v, "{{"+name+"}}", key)
+			}
+			for i, tok := range s.tokens() {
+				v = strings.ReplaceAll(v, "{{token"+strconv.Itoa(i+1)+"}}", tok)
+			}
+			return v
 		}
-	}
-	return "", false
-}
-
-func runGolden(t *testing.T, file string) {
-	ar, err := txtar.ParseFile(file)
-	require.NoError(t, err)
-	s := startServer(t, nil)
-	fx := s.addFixture()
-	expand := func(v string) string {
-		for name, key := range fx.keys {
-			v = strings.ReplaceAll(v, "{{"+name+"}}", key)
-		}
-		for i, tok := range s.tokens() {
-			v = strings.ReplaceAll(v, "{{token"+strconv.Itoa(i+1)+"}}", tok)
-		}
-		return v
-	}
-	setup, _ := section(ar, "setup")
-	for _, line := range strings.Split(setup, "\n") {
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "" || strings.HasPrefix(line, "#"):
-		case line == "worker":
-			s.runWorker()
-		default:
+		for _, line := range c.Lines("setup") {
+			if line == "worker" {
+				s.runWorker()
+				continue
+			}
 			status, body := s.send(expand(line))
 			require.Equal(t, 200, status, "setup %q: %s", line, body)
 		}
-	}
-	before := s.pendingChanges()
-	reqText, ok := section(ar, "request")
-	require.True(t, ok, "no request section")
-	status, header, body := s.sendFull(expand(strings.TrimRight(reqText, "\n")))
-	queued := newItems(before, s.pendingChanges())
+		before := s.pendingChanges()
+		reqText, ok := c.Section("request")
+		require.True(t, ok, "no request section")
+		status, header, body := s.sendFull(expand(strings.TrimRight(reqText, "\n")))
+		queued := newItems(before, s.pendingChanges())
 
-	// Placeholders for what changes from run to run.
-	got := body
-	for name, key := range fx.keys {
-		got = strings.ReplaceAll(got, key, "{{"+name+"}}")
-	}
-	for i, tok := range s.tokens() {
-		got = strings.ReplaceAll(got, tok, "{{token"+strconv.Itoa(i+1)+"}}")
-	}
-	got = timeRE.ReplaceAllString(got, "{{time}}")
-	queuedText := "none\n"
-	if len(queued) > 0 {
-		queuedText = strings.Join(queued, "\n") + "\n"
-	}
-	want := map[string]string{
-		"status":       strconv.Itoa(status) + "\n",
-		"content-type": header.Get("Content-Type") + "\n",
-		"body":         got,
-		"queued":       queuedText,
-	}
-	if *update {
-		var files []txtar.File
-		for _, f := range ar.Files {
-			if f.Name == "setup" || f.Name == "request" {
-				files = append(files, f)
-			}
+		// Placeholders for what changes from run to run.
+		for name, key := range fx.keys {
+			body = strings.ReplaceAll(body, key, "{{"+name+"}}")
 		}
-		for _, name := range []string{"status", "content-type", "body"} {
-			data := want[name]
-			files = append(files, txtar.File{Name: name, Data: []byte(data)})
-			if name == "body" && !strings.HasSuffix(data, "\n") {
-				files[len(files)-1].Data = append([]byte(data), '\n')
-				files = append(files, txtar.File{Name: "no-final-newline"})
-			}
+		for i, tok := range s.tokens() {
+			body = strings.ReplaceAll(body, tok, "{{token"+strconv.Itoa(i+1)+"}}")
 		}
-		files = append(files, txtar.File{Name: "queued", Data: []byte(queuedText)})
-		ar.Files = files
-		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
-		return
-	}
-	for _, name := range []string{"status", "content-type", "body", "queued"} {
-		exp, ok := section(ar, name)
-		require.True(t, ok, "no %s section (run with -update)", name)
-		if _, trim := section(ar, "no-final-newline"); trim && name == "body" {
-			exp = strings.TrimSuffix(exp, "\n")
+		body = timeRE.ReplaceAllString(body, "{{time}}")
+		queuedText := "none\n"
+		if len(queued) > 0 {
+			queuedText = strings.Join(queued, "\n") + "\n"
 		}
-		require.Equal(t, exp, want[name], "section %s", name)
-	}
+		c.Check(map[string]string{
+			"status":       strconv.Itoa(status) + "\n",
+			"content-type": header.Get("Content-Type") + "\n",
+			"body":         body,
+			"queued":       queuedText,
+		}, []string{"status", "content-type", "body", "queued"})
+	})
 }
 
 func newItems(before, after []string) []string {
@@ -201,18 +141,4 @@ func (s *testServer) sendFull(req string) (int, http.Header, string) {
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(s.t, err)
 	return resp.StatusCode, resp.Header, string(b)
-}
-
-// TestGoldenCasesAreNamed keeps the case list readable: every file has a
-// comment saying what it shows.
-func TestGoldenCasesAreNamed(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob("testdata/dreamhost/*.txtar")
-	require.NoError(t, err)
-	sort.Strings(files)
-	for _, f := range files {
-		ar, err := txtar.ParseFile(f)
-		require.NoError(t, err)
-		require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), fmt.Sprintf("%s has no comment", f))
-	}
 }

@@ -3,12 +3,10 @@ package openfire_test
 import (
 	"context"
 	"crypto/rand"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,16 +15,14 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"golang.org/x/tools/txtar"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const goldenDir = "../../testdata/openfire"
 
@@ -173,15 +169,6 @@ func (b *testBundle) changes() []string {
 	}
 }
 
-func section(a *txtar.Archive, name string) (string, bool) {
-	for _, f := range a.Files {
-		if f.Name == name {
-			return string(f.Data), true
-		}
-	}
-	return "", false
-}
-
 // TestOpenfireGolden walks testdata/openfire/*.txtar. Each case runs on a
 // fresh server with setup's fixture, then the "setup" section's requests
 // (each must answer 200), then the "request" section, whose status, content
@@ -189,73 +176,27 @@ func section(a *txtar.Archive, name string) (string, bool) {
 // store state must match byte for byte.
 func TestOpenfireGolden(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			t.Parallel()
-			runGolden(t, file)
-		})
-	}
-}
-
-func runGolden(t *testing.T, file string) {
-	ar, err := txtar.ParseFile(file)
-	require.NoError(t, err)
-	require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "a case says what it shows")
-	b := setup(t)
-	setupText, _ := section(ar, "setup")
-	for _, line := range strings.Split(setupText, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
+		b := setup(t)
+		for _, line := range c.Lines("setup") {
+			status, _, body := b.send(line)
+			require.Equal(t, 200, status, "setup %q: %s", line, body)
 		}
-		status, _, body := b.send(line)
-		require.Equal(t, 200, status, "setup %q: %s", line, body)
-	}
-	before := len(b.changes())
-	reqText, ok := section(ar, "request")
-	require.True(t, ok, "no request section")
-	status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-	queued := b.changes()[before:]
-	queuedText := "none\n"
-	if len(queued) > 0 {
-		queuedText = strings.Join(queued, "\n") + "\n"
-	}
-	want := map[string]string{
-		"status":       strconv.Itoa(status) + "\n",
-		"content-type": header.Get("Content-Type") + "\n",
-		"body":         body,
-		"queued":       queuedText,
-		"state":        b.state(),
-	}
-	names := []string{"status", "content-type", "body", "queued", "state"}
-	if *update {
-		var files []txtar.File
-		for _, f := range ar.Files {
-			if f.Name == "setup" || f.Name == "request" {
-				files = append(files, f)
-			}
+		before := len(b.changes())
+		reqText, ok := c.Section("request")
+		require.True(t, ok, "no request section")
+		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
+		queued := b.changes()[before:]
+		queuedText := "none\n"
+		if len(queued) > 0 {
+			queuedText = strings.Join(queued, "\n") + "\n"
 		}
-		for _, name := range names {
-			data := want[name]
-			if name == "body" && !strings.HasSuffix(data, "\n") {
-				files = append(files, txtar.File{Name: name, Data: []byte(data + "\n")}, txtar.File{Name: "no-final-newline"})
-				continue
-			}
-			files = append(files, txtar.File{Name: name, Data: []byte(data)})
-		}
-		ar.Files = files
-		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
-		return
-	}
-	for _, name := range names {
-		exp, ok := section(ar, name)
-		require.True(t, ok, "no %s section (run with -update)", name)
-		if _, trim := section(ar, "no-final-newline"); trim && name == "body" {
-			exp = strings.TrimSuffix(exp, "\n")
-		}
-		require.Equal(t, exp, want[name], "section %s", name)
-	}
+		c.Check(map[string]string{
+			"status":       strconv.Itoa(status) + "\n",
+			"content-type": header.Get("Content-Type") + "\n",
+			"body":         body,
+			"queued":       queuedText,
+			"state":        b.state(),
+		}, []string{"status", "content-type", "body", "queued", "state"})
+	})
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -18,16 +16,14 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const goldenDir = "../../testdata/rest"
 
@@ -208,90 +204,48 @@ func mask(s string) string {
 	return randomRE.ReplaceAllString(s, "<rand>.chatwith.localhost")
 }
 
-func section(a *txtar.Archive, name string) (string, bool) {
-	for _, f := range a.Files {
-		if f.Name == name {
-			return string(f.Data), true
-		}
-	}
-	return "", false
-}
-
 // TestRESTGolden walks testdata/rest/*.txtar. Each case runs on a fresh
-// server with setup's fixture, then the "setup" section's requests (each
-// must answer 200), then the "request" section, whose status, headers
-// (Content-Type, WWW-Authenticate, Allow), body, the changes it queued and
-// the resulting store state must match byte for byte (generated UUIDs and
-// random domain names masked).
+// server with setup's fixture, then the "setup" section's requests
+// (separated by "---" lines; each must answer 200), then the "request"
+// section, whose status, headers (Content-Type, WWW-Authenticate, Allow),
+// body, the changes it queued and the resulting store state must match byte
+// for byte (generated UUIDs and random domain names masked).
 func TestRESTGolden(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			t.Parallel()
-			runGolden(t, file)
-		})
-	}
-}
-
-func runGolden(t *testing.T, file string) {
-	ar, err := txtar.ParseFile(file)
-	require.NoError(t, err)
-	require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "a case says what it shows")
-	b := setup(t, nil)
-	setupText, _ := section(ar, "setup")
-	for _, req := range strings.Split(setupText, "\n---\n") {
-		req = strings.TrimSpace(req)
-		if req == "" || strings.HasPrefix(req, "#") {
-			continue
+	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
+		b := setup(t, nil)
+		setupText, _ := c.Section("setup")
+		for _, req := range strings.Split(setupText, "\n---\n") {
+			req = strings.TrimSpace(req)
+			if req == "" || strings.HasPrefix(req, "#") {
+				continue
+			}
+			status, _, body := b.send(req)
+			require.Equal(t, 200, status, "setup %q: %s", req, body)
 		}
-		status, _, body := b.send(req)
-		require.Equal(t, 200, status, "setup %q: %s", req, body)
-	}
-	before := len(b.changes())
-	reqText, ok := section(ar, "request")
-	require.True(t, ok, "no request section")
-	status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-	queued := b.changes()[before:]
-	queuedText := "none\n"
-	if len(queued) > 0 {
-		queuedText = strings.Join(queued, "\n") + "\n"
-	}
-	var hs []string
-	for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
-		if v := header.Get(h); v != "" {
-			hs = append(hs, h+": "+v)
+		before := len(b.changes())
+		reqText, ok := c.Section("request")
+		require.True(t, ok, "no request section")
+		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
+		queued := b.changes()[before:]
+		queuedText := "none\n"
+		if len(queued) > 0 {
+			queuedText = strings.Join(queued, "\n") + "\n"
 		}
-	}
-	want := map[string]string{
-		"status":  strconv.Itoa(status) + "\n",
-		"headers": strings.Join(hs, "\n") + "\n",
-		"body":    mask(body),
-		"queued":  queuedText,
-		"state":   b.state(),
-	}
-	names := []string{"status", "headers", "body", "queued", "state"}
-	if *update {
-		var files []txtar.File
-		for _, f := range ar.Files {
-			if f.Name == "setup" || f.Name == "request" {
-				files = append(files, f)
+		var hs []string
+		for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
+			if v := header.Get(h); v != "" {
+				hs = append(hs, h+": "+v)
 			}
 		}
-		for _, name := range names {
-			files = append(files, txtar.File{Name: name, Data: []byte(want[name])})
-		}
-		ar.Files = files
-		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
-		return
-	}
-	for _, name := range names {
-		exp, ok := section(ar, name)
-		require.True(t, ok, "no %s section (run with -update)", name)
-		require.Equal(t, exp, want[name], "section %s", name)
-	}
+		c.Check(map[string]string{
+			"status":  strconv.Itoa(status) + "\n",
+			"headers": strings.Join(hs, "\n") + "\n",
+			"body":    mask(body),
+			"queued":  queuedText,
+			"state":   b.state(),
+		}, []string{"status", "headers", "body", "queued", "state"})
+	})
 }
 
 func basic(user, pw string) string {

@@ -1,0 +1,110 @@
+// Package goldentest walks the byte-exact request/response cases kept as
+// txtar files under testdata/<dialect>/: one walker for every dialect's
+// golden test, so a new edge case is a new file.
+//
+// A case file has a comment saying what it shows, then sections. Its input
+// sections (any the test reads, typically "setup" and "request") are kept
+// as written; its output sections are compared with what the test got, or
+// rewritten when the test runs with -update. An output "body" that does not
+// end in a newline is stored with one and a "no-final-newline" marker.
+package goldentest
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/tools/txtar"
+)
+
+// Update rewrites the output sections instead of comparing them.
+var Update = flag.Bool("update", false, "rewrite golden files")
+
+const noFinalNewline = "no-final-newline"
+
+// Case is one golden file.
+type Case struct {
+	t    *testing.T
+	file string
+	ar   *txtar.Archive
+}
+
+// Walk runs run on every file matching pattern, each as a parallel subtest
+// named after the file.
+func Walk(t *testing.T, pattern string, run func(t *testing.T, c *Case)) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no golden files match %s", pattern)
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
+			t.Parallel()
+			ar, err := txtar.ParseFile(file)
+			require.NoError(t, err)
+			require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "%s: a case says what it shows", file)
+			run(t, &Case{t: t, file: file, ar: ar})
+		})
+	}
+}
+
+// Section returns a section's text.
+func (c *Case) Section(name string) (string, bool) {
+	for _, f := range c.ar.Files {
+		if f.Name == name {
+			return string(f.Data), true
+		}
+	}
+	return "", false
+}
+
+// Lines returns a section's non-empty lines that are not # comments.
+func (c *Case) Lines(name string) []string {
+	text, _ := c.Section(name)
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Check compares the output sections named in order with got, or under
+// -update rewrites the file with the input sections kept and got written.
+func (c *Case) Check(got map[string]string, order []string) {
+	c.t.Helper()
+	if *Update {
+		isOutput := map[string]bool{noFinalNewline: true}
+		for _, name := range order {
+			isOutput[name] = true
+		}
+		var files []txtar.File
+		for _, f := range c.ar.Files {
+			if !isOutput[f.Name] {
+				files = append(files, f)
+			}
+		}
+		for _, name := range order {
+			data := got[name]
+			if name == "body" && !strings.HasSuffix(data, "\n") {
+				files = append(files, txtar.File{Name: name, Data: []byte(data + "\n")}, txtar.File{Name: noFinalNewline})
+				continue
+			}
+			files = append(files, txtar.File{Name: name, Data: []byte(data)})
+		}
+		c.ar.Files = files
+		require.NoError(c.t, os.WriteFile(c.file, txtar.Format(c.ar), 0o644))
+		return
+	}
+	for _, name := range order {
+		want, ok := c.Section(name)
+		require.True(c.t, ok, "%s: no %s section (run with -update)", c.file, name)
+		if _, trim := c.Section(noFinalNewline); trim && name == "body" {
+			want = strings.TrimSuffix(want, "\n")
+		}
+		require.Equal(c.t, want, got[name], "%s: section %s", c.file, name)
+	}
+}
