@@ -129,8 +129,12 @@ var ejabberdResults = map[string]EjabberdResult{
 
 // EjabberdResultOf returns the result declaration of an ejabberd command.
 func EjabberdResultOf(name string) (EjabberdResult, bool) {
-	r, ok := ejabberdResults[name]
-	return r, ok
+	for _, family := range []map[string]EjabberdResult{ejabberdResults, ejabberdRosterResults} {
+		if r, ok := family[name]; ok {
+			return r, true
+		}
+	}
+	return EjabberdResult{}, false
 }
 
 // EjabberdTags returns the reference's tags of an ejabberd command.
@@ -202,6 +206,7 @@ var ejabberdDefs = append([]*Def{
 	ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts,
 	ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 	UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost,
+	AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems,
 }, refusedDefs()...)
 
 // WithEjabberd returns All() plus the ejabberd commands that All does not

@@ -175,6 +175,7 @@ func (b *testBundle) state() string {
 			line += fmt.Sprintf(" api=%q", p.What)
 		}
 		out = append(out, line)
+		out = append(out, rosterState(b, u.ID)...)
 	}
 	return strings.Join(out, "\n") + "\n"
 }
