@@ -9,6 +9,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
 
 // TestEjabberdDocsUpToDate keeps docs/ejabberd-commands.md equal to what
@@ -18,7 +19,7 @@ func TestEjabberdDocsUpToDate(t *testing.T) {
 	reg := commands.MustNew(commands.WithEjabberd()...)
 	want := ejabberd.CommandsMarkdown(reg)
 	path := filepath.Join("..", "..", "docs", "ejabberd-commands.md")
-	if *update {
+	if *goldentest.Update {
 		require.NoError(t, os.WriteFile(path, want, 0o644))
 	}
 	got, err := os.ReadFile(path)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,16 +15,14 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/tools/txtar"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 const goldenDir = "../../testdata/ejabberd"
 
@@ -197,15 +193,6 @@ func (b *testBundle) changes() []string {
 	}
 }
 
-func section(a *txtar.Archive, name string) (string, bool) {
-	for _, f := range a.Files {
-		if f.Name == name {
-			return string(f.Data), true
-		}
-	}
-	return "", false
-}
-
 // goldenHeaders are the response headers a case records.
 var goldenHeaders = []string{"Content-Type", "Access-Control-Allow-Origin", "Access-Control-Allow-Headers",
 	"Access-Control-Allow-Methods", "Access-Control-Max-Age", "WWW-Authenticate"}
@@ -217,75 +204,34 @@ var goldenHeaders = []string{"Content-Type", "Access-Control-Allow-Origin", "Acc
 // state must match byte for byte.
 func TestEjabberdGolden(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			t.Parallel()
-			runGolden(t, file)
-		})
-	}
-}
-
-func runGolden(t *testing.T, file string) {
-	ar, err := txtar.ParseFile(file)
-	require.NoError(t, err)
-	require.NotEmpty(t, strings.TrimSpace(string(ar.Comment)), "a case says what it shows")
-	b := setup(t, nil)
-	if setupText, ok := section(ar, "setup"); ok && strings.TrimSpace(setupText) != "" {
-		for _, req := range strings.Split(strings.TrimRight(setupText, "\n"), "\n----\n") {
-			b.ok(req)
-		}
-	}
-	before := len(b.changes())
-	reqText, ok := section(ar, "request")
-	require.True(t, ok, "no request section")
-	status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-	queued := b.changes()[before:]
-	queuedText := "none\n"
-	if len(queued) > 0 {
-		queuedText = strings.Join(queued, "\n") + "\n"
-	}
-	var hs []string
-	for _, h := range goldenHeaders {
-		if v := header.Get(h); v != "" {
-			hs = append(hs, h+": "+v)
-		}
-	}
-	want := map[string]string{
-		"status":  strconv.Itoa(status) + "\n",
-		"headers": strings.Join(hs, "\n") + "\n",
-		"body":    body,
-		"queued":  queuedText,
-		"state":   b.state(),
-	}
-	names := []string{"status", "headers", "body", "queued", "state"}
-	if *update {
-		var files []txtar.File
-		for _, f := range ar.Files {
-			if f.Name == "setup" || f.Name == "request" {
-				files = append(files, f)
+	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
+		b := setup(t, nil)
+		if setupText, ok := c.Section("setup"); ok && strings.TrimSpace(setupText) != "" {
+			for _, req := range strings.Split(strings.TrimRight(setupText, "\n"), "\n----\n") {
+				b.ok(req)
 			}
 		}
-		for _, name := range names {
-			data := want[name]
-			if name == "body" && !strings.HasSuffix(data, "\n") {
-				files = append(files, txtar.File{Name: name, Data: []byte(data + "\n")}, txtar.File{Name: "no-final-newline"})
-				continue
+		before := len(b.changes())
+		reqText, ok := c.Section("request")
+		require.True(t, ok, "no request section")
+		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
+		queued := b.changes()[before:]
+		queuedText := "none\n"
+		if len(queued) > 0 {
+			queuedText = strings.Join(queued, "\n") + "\n"
+		}
+		var hs []string
+		for _, h := range goldenHeaders {
+			if v := header.Get(h); v != "" {
+				hs = append(hs, h+": "+v)
 			}
-			files = append(files, txtar.File{Name: name, Data: []byte(data)})
 		}
-		ar.Files = files
-		require.NoError(t, os.WriteFile(file, txtar.Format(ar), 0o644))
-		return
-	}
-	for _, name := range names {
-		exp, ok := section(ar, name)
-		require.True(t, ok, "no %s section (run with -update)", name)
-		if _, trim := section(ar, "no-final-newline"); trim && name == "body" {
-			exp = strings.TrimSuffix(exp, "\n")
-		}
-		require.Equal(t, exp, want[name], "section %s", name)
-	}
+		c.Check(map[string]string{
+			"status":  strconv.Itoa(status) + "\n",
+			"headers": strings.Join(hs, "\n") + "\n",
+			"body":    body,
+			"queued":  queuedText,
+			"state":   b.state(),
+		}, []string{"status", "headers", "body", "queued", "state"})
+	})
 }
