@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"regexp"
@@ -109,36 +108,19 @@ func (s *testServer) send(req string) (int, string) {
 // takes name=value lines and sends them as multipart/form-data.
 func (s *testServer) sendFull(req string) (int, http.Header, string) {
 	s.t.Helper()
-	head, body, _ := strings.Cut(req, "\n\n")
-	lines := strings.Split(head, "\n")
-	method, target, ok := strings.Cut(lines[0], " ")
-	require.True(s.t, ok, "request line %q", lines[0])
-	base := strings.TrimSuffix(s.url, "/")
-	var r *http.Request
-	var err error
-	if method == "POST-MULTIPART" {
+	head, _, _ := strings.Cut(req, "\n")
+	if target, ok := strings.CutPrefix(head, "POST-MULTIPART "); ok {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
-		for _, l := range lines[1:] {
+		for _, l := range strings.Split(req, "\n")[1:] {
 			k, v, _ := strings.Cut(l, "=")
 			require.NoError(s.t, mw.WriteField(k, v))
 		}
 		require.NoError(s.t, mw.Close())
-		r, err = http.NewRequest(http.MethodPost, base+target, &buf)
+		r, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(s.url, "/")+target, &buf)
 		require.NoError(s.t, err)
 		r.Header.Set("Content-Type", mw.FormDataContentType())
-	} else {
-		r, err = http.NewRequest(method, base+target, strings.NewReader(body))
-		require.NoError(s.t, err)
-		for _, l := range lines[1:] {
-			k, v, _ := strings.Cut(l, ":")
-			r.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
+		return goldentest.Do(s.t, r)
 	}
-	resp, err := http.DefaultClient.Do(r)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return resp.StatusCode, resp.Header, string(b)
+	return goldentest.Do(s.t, goldentest.Request(s.t, s.url, req, nil))
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -123,28 +122,16 @@ func (b *testBundle) ok(req string) string {
 // blank line and a body. "As: NAME" stands for NAME's Basic credentials.
 func (b *testBundle) send(req string) (int, http.Header, string) {
 	b.t.Helper()
-	head, body, _ := strings.Cut(req, "\n\n")
-	lines := strings.Split(head, "\n")
-	method, target, ok := strings.Cut(lines[0], " ")
-	require.True(b.t, ok, "request line %q", lines[0])
-	r, err := http.NewRequest(method, b.url+target, strings.NewReader(body))
-	require.NoError(b.t, err)
-	for _, l := range lines[1:] {
-		k, v, _ := strings.Cut(l, ":")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if k == "As" {
-			cred, ok := b.creds[v]
-			require.True(b.t, ok, "no credentials %q", v)
-			k, v = "Authorization", cred
+	r := goldentest.Request(b.t, b.url, req, func(r *http.Request, k, v string) bool {
+		if k != "As" {
+			return false
 		}
-		r.Header[k] = []string{v}
-	}
-	resp, err := http.DefaultClient.Do(r)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(b.t, err)
-	return resp.StatusCode, resp.Header, string(raw)
+		cred, ok := b.creds[v]
+		require.True(b.t, ok, "no credentials %q", v)
+		r.Header["Authorization"] = []string{cred}
+		return true
+	})
+	return goldentest.Do(b.t, r)
 }
 
 // state dumps the users with their status and whether their password is

@@ -11,6 +11,8 @@ package goldentest
 
 import (
 	"flag"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,4 +109,37 @@ func (c *Case) Check(got map[string]string, order []string) {
 		}
 		require.Equal(c.t, want, got[name], "%s: section %s", c.file, name)
 	}
+}
+
+// Request builds the request a case writes as "METHOD /path?query", header
+// lines "Name: value", a blank line and a body, against base. Each header
+// line goes through header, which may act on it and say it handled it;
+// unhandled lines (or all, if header is nil) are set as given.
+func Request(t testing.TB, base, text string, header func(r *http.Request, name, value string) bool) *http.Request {
+	t.Helper()
+	head, body, _ := strings.Cut(text, "\n\n")
+	lines := strings.Split(head, "\n")
+	method, target, ok := strings.Cut(lines[0], " ")
+	require.True(t, ok, "request line %q", lines[0])
+	r, err := http.NewRequest(method, strings.TrimSuffix(base, "/")+target, strings.NewReader(body))
+	require.NoError(t, err)
+	for _, l := range lines[1:] {
+		k, v, _ := strings.Cut(l, ":")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if header == nil || !header(r, k, v) {
+			r.Header[k] = []string{v}
+		}
+	}
+	return r
+}
+
+// Do sends r and returns the status, headers and body of the answer.
+func Do(t testing.TB, r *http.Request) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(r)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, resp.Header, string(raw)
 }

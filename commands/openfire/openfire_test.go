@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -100,22 +99,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 // by header lines, a blank line and a body.
 func (b *testBundle) send(req string) (int, http.Header, string) {
 	b.t.Helper()
-	head, body, _ := strings.Cut(req, "\n\n")
-	lines := strings.Split(head, "\n")
-	method, target, ok := strings.Cut(lines[0], " ")
-	require.True(b.t, ok, "request line %q", lines[0])
-	r, err := http.NewRequest(method, b.url+target, strings.NewReader(body))
-	require.NoError(b.t, err)
-	for _, l := range lines[1:] {
-		k, v, _ := strings.Cut(l, ":")
-		r.Header[strings.TrimSpace(k)] = []string{strings.TrimSpace(v)}
-	}
-	resp, err := http.DefaultClient.Do(r)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(b.t, err)
-	return resp.StatusCode, resp.Header, string(raw)
+	return goldentest.Do(b.t, goldentest.Request(b.t, b.url, req, nil))
 }
 
 // state dumps what the API can change: users (status, name, email, groups),

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -116,32 +115,22 @@ func setup(t *testing.T, live commands.Live) *testBundle {
 // HTTP Basic; the default is acme's.
 func (b *testBundle) send(req string) (int, http.Header, string) {
 	b.t.Helper()
-	head, body, _ := strings.Cut(req, "\n\n")
-	lines := strings.Split(head, "\n")
-	method, target, ok := strings.Cut(lines[0], " ")
-	require.True(b.t, ok, "request line %q", lines[0])
-	r, err := http.NewRequest(method, b.url+target, strings.NewReader(body))
-	require.NoError(b.t, err)
-	r.SetBasicAuth("acme", "acmepass")
-	for _, l := range lines[1:] {
-		k, v, _ := strings.Cut(l, ":")
-		k, v = strings.TrimSpace(k), strings.TrimPrefix(v, " ")
-		if k == "Auth" {
-			r.Header.Del("Authorization")
-			if v != "none" {
-				user, pw, _ := strings.Cut(v, " ")
-				r.SetBasicAuth(user, pw)
-			}
-			continue
+	authSet := false
+	r := goldentest.Request(b.t, b.url, req, func(r *http.Request, k, v string) bool {
+		if k != "Auth" {
+			return false
 		}
-		r.Header[k] = []string{v}
+		authSet = true
+		if v != "none" {
+			user, pw, _ := strings.Cut(v, " ")
+			r.SetBasicAuth(user, pw)
+		}
+		return true
+	})
+	if !authSet {
+		r.SetBasicAuth("acme", "acmepass")
 	}
-	resp, err := http.DefaultClient.Do(r)
-	require.NoError(b.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(b.t, err)
-	return resp.StatusCode, resp.Header, string(raw)
+	return goldentest.Do(b.t, r)
 }
 
 // state dumps what the API can change: domains with owner and settings
