@@ -21,6 +21,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
+	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
 	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
@@ -420,6 +421,9 @@ func (c *conn) header() error {
 	case c.user.ID == 0:
 		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
 		for _, m := range saslsrv.Mechanisms {
+			if c.domain.Auth.External() && m != saslsrv.Plain {
+				continue // the password must reach the remote: PLAIN only
+			}
 			b.WriteString("<mechanism>" + m + "</mechanism>")
 		}
 		b.WriteString("</mechanisms>")
@@ -542,11 +546,22 @@ func decodeSASL(s string) ([]byte, bool) {
 // saslConversation runs one mechanism; false means it failed and <failure/>
 // was sent.
 func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
-	conv, err := saslsrv.Start(auth.Get("mechanism"), c.lookup)
-	if err != nil {
-		c.saslFailure("invalid-mechanism", "")
-		return false, nil
+	var conv saslStepper
+	if c.domain.Auth.External() {
+		if auth.Get("mechanism") != saslsrv.Plain {
+			c.saslFailure("invalid-mechanism", "")
+			return false, nil
+		}
+		conv = &extPlain{c: c}
+	} else {
+		sc, err := saslsrv.Start(auth.Get("mechanism"), c.lookup)
+		if err != nil {
+			c.saslFailure("invalid-mechanism", "")
+			return false, nil
+		}
+		conv = sc
 	}
+	var err error
 	data := strings.TrimSpace(auth.InnerText())
 	var in []byte
 	if data == "" {
@@ -567,6 +582,9 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 		switch {
 		case errors.Is(err, saslsrv.ErrMalformed):
 			c.saslFailure("malformed-request", "")
+			return false, nil
+		case errors.Is(err, extauth.ErrUnavailable): // extPlain logged why
+			c.saslFailure("temporary-auth-failure", "authentication service unavailable")
 			return false, nil
 		case err != nil:
 			c.saslFailure("not-authorized", "")
@@ -594,6 +612,50 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			return false, err
 		}
 	}
+}
+
+type saslStepper interface {
+	Step(in []byte) (out []byte, done bool, err error)
+	Identity() (user, authzid string)
+}
+
+// extPlain is PLAIN for a domain whose passwords an external authority
+// checks (authenticationMethod restapi or pop3, docs/extauth.md): the user
+// must still exist, be active and in an enabled domain (lookup); only the
+// password check is the remote's. It runs on this connection's goroutine,
+// bounded by the Authenticator's timeout.
+type extPlain struct {
+	c           *conn
+	user, authz string
+}
+
+func (p *extPlain) Identity() (string, string) { return p.user, p.authz }
+
+func (p *extPlain) Step(in []byte) ([]byte, bool, error) {
+	parts := strings.Split(string(in), "\x00")
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+		return nil, true, saslsrv.ErrMalformed
+	}
+	c := p.c
+	p.authz, p.user = parts[0], parts[1]
+	if _, ok := c.lookup(p.user); !ok {
+		return nil, true, saslsrv.ErrNotAuthorized
+	}
+	a := c.domain.Auth
+	start := time.Now()
+	ok, hit, err := c.srv.ext.Check(c.srv.ctx, a, c.domain.FQDN, c.user.Username, parts[2])
+	if err != nil {
+		c.log.Warn("external authentication unavailable, login refused", zap.String("method", a.Method),
+			zap.String("endpoint", a.Endpoint()), zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
+			zap.String("ip", c.ip), zap.Duration("elapsed", time.Since(start)), zap.String("error", err.Error()))
+		return nil, true, err
+	}
+	if !ok {
+		return nil, true, saslsrv.ErrNotAuthorized
+	}
+	c.log.Debug("external authentication accepted", zap.String("method", a.Method), zap.String("user", c.user.Username),
+		zap.String("domain", c.domain.FQDN), zap.Bool("cached", hit))
+	return nil, true, nil
 }
 
 // saslResponse reads a <response/>; nil data (and nil error) means the client

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
@@ -59,6 +60,10 @@ type Config struct {
 	AuthFailWindow time.Duration
 	// OfflineLimit caps stored offline messages per user (default 500).
 	OfflineLimit int
+	// ExtAuthTimeout bounds one external password check of a restapi or
+	// pop3 domain (default 5s); a remote that does not answer in time
+	// refuses the login (docs/extauth.md).
+	ExtAuthTimeout time.Duration
 	// Logger gets named child loggers per component ("xmpp.c2s", ...).
 	Logger *zap.Logger
 	// TLSConfig, if set, replaces the certificate handling above (tests).
@@ -99,6 +104,10 @@ type Server struct {
 	started time.Time
 	limiter *limiter
 	domains *modcfg.Cache
+	ext     *extauth.Authenticator
+	// ctx is cancelled by Shutdown: it ends external checks in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu        sync.RWMutex
 	accounts  map[string]*account // by bare JID
@@ -124,9 +133,11 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		started:  time.Now(),
 		limiter:  newLimiter(cfg.AuthFailures, cfg.AuthFailWindow),
 		domains:  modcfg.NewCache(st, 5*time.Second),
+		ext:      &extauth.Authenticator{Timeout: cfg.ExtAuthTimeout},
 		accounts: map[string]*account{},
 		conns:    map[*conn]struct{}{},
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -214,6 +225,7 @@ func (s *Server) accept(l net.Listener, direct bool) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.cancel()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 )
 
 // Module names as moduleConfig spells them.
@@ -34,6 +35,8 @@ type Domain struct {
 	FQDN     string
 	Enabled  bool
 	disabled map[string]bool
+	// Auth is the domain's authenticationMethod and its auth* fields.
+	Auth extauth.Config
 }
 
 // On reports whether module name is enabled on the domain.
@@ -48,6 +51,7 @@ func Parse(d store.Domain) Domain {
 	if json.Unmarshal(d.Settings, &settings) != nil {
 		return out
 	}
+	out.Auth = parseAuth(d)
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
 			Enabled *bool `json:"enabled"`
@@ -118,4 +122,58 @@ func (c *Cache) Invalidate(fqdn string) {
 		return
 	}
 	delete(c.m, strings.ToLower(fqdn))
+}
+
+// parseAuth reads the auth* fields; missing ones get the REST API's
+// defaults (POST, TTLs 120 s, port 110 or 995 with SSL). A field of the
+// wrong JSON type counts as missing; authPop3AppendDomain true (an older
+// boolean form) appends the XMPP domain itself.
+func parseAuth(d store.Domain) extauth.Config {
+	var s struct {
+		Method     string          `json:"authenticationMethod"`
+		RestURL    string          `json:"authRestUrl"`
+		RestSecret string          `json:"authRestSecret"`
+		RestMethod string          `json:"authRestMethod"`
+		RestTTL    json.RawMessage `json:"authRestCacheTtl"`
+		Pop3Host   string          `json:"authPop3Host"`
+		Pop3Port   int             `json:"authPop3Port"`
+		Pop3SSL    bool            `json:"authPop3UseSsl"`
+		Pop3Append json.RawMessage `json:"authPop3AppendDomain"`
+		Pop3TTL    json.RawMessage `json:"authPop3CacheTtl"`
+	}
+	c := extauth.Config{Method: extauth.Default}
+	var syn *json.SyntaxError
+	if err := json.Unmarshal(d.Settings, &s); errors.As(err, &syn) {
+		return c // a field of the wrong type is skipped, the others are read
+	}
+	switch strings.ToLower(s.Method) {
+	case extauth.REST:
+		c.Method = extauth.REST
+	case extauth.POP3:
+		c.Method = extauth.POP3
+	}
+	c.RestURL, c.RestSecret, c.RestMethod = s.RestURL, s.RestSecret, strings.ToUpper(s.RestMethod)
+	if c.RestMethod != "GET" {
+		c.RestMethod = "POST"
+	}
+	ttl := func(raw json.RawMessage) time.Duration {
+		var n int64
+		if string(raw) == "null" || json.Unmarshal(raw, &n) != nil {
+			return 120 * time.Second
+		}
+		return time.Duration(max(0, min(n, 7*24*3600))) * time.Second
+	}
+	c.RestCacheTTL, c.Pop3CacheTTL = ttl(s.RestTTL), ttl(s.Pop3TTL)
+	c.Pop3Host, c.Pop3SSL = s.Pop3Host, s.Pop3SSL
+	if s.Pop3Port > 0 && s.Pop3Port < 65536 {
+		c.Pop3Port = s.Pop3Port
+	}
+	var app string
+	var appBool bool
+	if json.Unmarshal(s.Pop3Append, &app) == nil {
+		c.Pop3AppendDomain = strings.TrimSpace(app)
+	} else if json.Unmarshal(s.Pop3Append, &appBool) == nil && appBool {
+		c.Pop3AppendDomain = d.FQDN
+	}
+	return c
 }
