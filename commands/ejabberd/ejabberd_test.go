@@ -166,18 +166,7 @@ func (b *testBundle) state() string {
 // changes lists every change row as "command status (batch status)".
 func (b *testBundle) changes() []string {
 	b.t.Helper()
-	var out []string
-	for id := int64(1); ; id++ {
-		batch, err := b.env.Store.Batch(b.ctx, id)
-		if err != nil {
-			return out
-		}
-		cs, err := b.env.Store.Changes(b.ctx, batch.ID)
-		require.NoError(b.t, err)
-		for _, c := range cs {
-			out = append(out, fmt.Sprintf("%s %s (batch %s)", c.Command, c.Status, batch.Status))
-		}
-	}
+	return goldentest.Changes(b.t, b.env.Store)
 }
 
 // goldenHeaders are the response headers a case records.

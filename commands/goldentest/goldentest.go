@@ -10,7 +10,9 @@
 package goldentest
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/tools/txtar"
+
+	"github.com/xmppgate/xmppgate/store"
 )
 
 // Update rewrites the output sections instead of comparing them.
@@ -142,4 +146,23 @@ func Do(t testing.TB, r *http.Request) (int, http.Header, string) {
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, resp.Header, string(raw)
+}
+
+// Changes lists every queued change of st as "command status (batch
+// status)", oldest first: the "queued" section of the dialects' cases.
+func Changes(t testing.TB, st *store.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	for id := int64(1); ; id++ {
+		batch, err := st.Batch(ctx, id)
+		if err != nil {
+			return out
+		}
+		cs, err := st.Changes(ctx, batch.ID)
+		require.NoError(t, err)
+		for _, c := range cs {
+			out = append(out, fmt.Sprintf("%s %s (batch %s)", c.Command, c.Status, batch.Status))
+		}
+	}
 }
