@@ -5,7 +5,7 @@ PKGS    := ./...
 FUZZTIME ?= 30s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build run test test-short bench bench-xmpp lint fuzz docs verify clean
+.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd lint fuzz docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test-short: ## tests without the race detector and the slow crash test
 
 bench: build ## benchmarks through the real HTTP server (see bench/README.md)
 	$(GO) run ./bench/dreamhost -bin $(BIN)
+
+bench-ejabberd: build ## register through POST /api/register, c=16, 10 s (bench/ejabberd)
+	$(GO) run ./bench/ejabberd -bin $(BIN)
 
 bench-xmpp: ## XMPP logins/s, messages/s and memory per idle session (bench/xmpp)
 	$(GO) run ./bench/xmpp
