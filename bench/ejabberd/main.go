@@ -47,7 +47,7 @@ func main() {
 	ln.Close()
 	cmd := exec.Command(*bin, "serve")
 	cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+addr, "XMPPGATE_LOG_LEVEL=warn",
-		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0")
+		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0", "XMPPGATE_PPROF_ADDR="+os.Getenv("BENCH_PPROF"))
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)
