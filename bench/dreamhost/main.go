@@ -14,25 +14,22 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/xmppgate/xmppgate/bench/benchproc"
 )
 
 var (
@@ -45,11 +42,7 @@ var (
 )
 
 type server struct {
-	cmd     *exec.Cmd
-	addr    string
-	data    string
-	key     string
-	domain  string
+	*benchproc.Proc
 	batches chan batchLine
 }
 
@@ -59,67 +52,31 @@ type batchLine struct {
 	Status   string  `json:"status"`
 }
 
+// start runs the server on data; its worker's "batch applied" log lines
+// arrive on batches.
 func start(data string) *server {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s := &server{batches: make(chan batchLine, 16)}
+	p, err := benchproc.Start(*bin, data, func(line []byte) {
+		var l struct {
+			Msg string `json:"msg"`
+			batchLine
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "batch applied" {
+			s.batches <- l.batchLine
+		}
+	}, "XMPPGATE_WORKER_SCHEDULE=@every 1h", "XMPPGATE_LOG_LEVEL=info", "XMPPGATE_SYNCHRONOUS="+*syncMode)
 	if err != nil {
 		log.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(*bin, "serve")
-	cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+addr, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_PPROF_ADDR="+os.Getenv("BENCH_PPROF"), "XMPPGATE_SYNCHRONOUS="+*syncMode, "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0")
-	stderr, _ := cmd.StderrPipe()
-	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	s := &server{cmd: cmd, addr: addr, data: data, batches: make(chan batchLine, 16)}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var l struct {
-				Msg string `json:"msg"`
-				batchLine
-			}
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "batch applied" {
-				s.batches <- l.batchLine
-			}
-		}
-	}()
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if i > 1500 {
-			log.Fatal("server did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	raw, err := os.ReadFile(filepath.Join(data, "bootstrap.json"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	var b struct{ Key, Domain string }
-	if err := json.Unmarshal(raw, &b); err != nil {
-		log.Fatal(err)
-	}
-	s.key, s.domain = b.Key, b.Domain
+	s.Proc = p
 	return s
-}
-
-func (s *server) stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	_ = s.cmd.Wait()
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func (s *server) call(v url.Values) error {
-	v.Set("key", s.key)
-	resp, err := client.PostForm("http://"+s.addr+"/", v)
+	v.Set("key", s.Boot.Key)
+	resp, err := client.PostForm("http://"+s.Addr+"/", v)
 	if err != nil {
 		return err
 	}
@@ -156,8 +113,8 @@ func (s *server) queue(n, c int, mk func(i int) url.Values) {
 // applied restarts the server (whose first act is to apply the queue) and
 // returns the worker's report for the batch.
 func (s *server) applied() (*server, batchLine) {
-	s.stop()
-	s2 := start(s.data)
+	s.Stop()
+	s2 := start(s.Data)
 	select {
 	case b := <-s2.batches:
 		return s2, b
@@ -167,28 +124,8 @@ func (s *server) applied() (*server, batchLine) {
 	return nil, batchLine{}
 }
 
-// cpu returns the server process's user+system CPU time so far.
-func (s *server) cpu() time.Duration {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
-	var ut, st int64
-	fmt.Sscan(f[11], &ut)
-	fmt.Sscan(f[12], &st)
-	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
-}
-
 func addUser(domain string, name string) url.Values {
 	return url.Values{"cmd": {"jabber-add_user"}, "username": {name}, "domain": {domain}, "password": {"benchpass-" + name}}
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	if len(d) == 0 {
-		return 0
-	}
-	return d[int(float64(len(d)-1)*p)]
 }
 
 func main() {
@@ -202,7 +139,7 @@ func main() {
 
 	// add: acknowledged add_user requests.
 	s := start(filepath.Join(tmp, "add"))
-	s.queue(200, *conc, func(i int) url.Values { return addUser(s.domain, fmt.Sprintf("warm%d", i)) })
+	s.queue(200, *conc, func(i int) url.Values { return addUser(s.Boot.Domain, fmt.Sprintf("warm%d", i)) })
 	var mu sync.Mutex
 	var lat []time.Duration
 	var n atomic.Int64
@@ -216,7 +153,7 @@ func main() {
 			for time.Now().Before(deadline) {
 				i := n.Add(1)
 				t0 := time.Now()
-				if err := s.call(addUser(s.domain, fmt.Sprintf("w%d", i))); err != nil {
+				if err := s.call(addUser(s.Boot.Domain, fmt.Sprintf("w%d", i))); err != nil {
 					log.Fatal(err)
 				}
 				mine = append(mine, time.Since(t0))
@@ -226,24 +163,23 @@ func main() {
 			mu.Unlock()
 		}()
 	}
-	start0, cpu0 := time.Now(), s.cpu()
+	start0, cpu0 := time.Now(), s.CPU()
 	wg.Wait()
-	elapsed, cpu := time.Since(start0), s.cpu()-cpu0
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	elapsed, cpu := time.Since(start0), s.CPU()-cpu0
 	fmt.Printf("add_user acknowledged   %8.0f req/s  p50 %v  p99 %v  server CPU %v/request  (%d requests, c=%d, %v)\n",
-		float64(len(lat))/elapsed.Seconds(), pct(lat, 0.5).Round(10*time.Microsecond), pct(lat, 0.99).Round(10*time.Microsecond),
+		float64(len(lat))/elapsed.Seconds(), benchproc.Percentile(lat, 0.5).Round(10*time.Microsecond), benchproc.Percentile(lat, 0.99).Round(10*time.Microsecond),
 		(cpu / time.Duration(len(lat))).Round(time.Microsecond), len(lat), *conc, elapsed.Round(time.Millisecond))
-	s.stop()
+	s.Stop()
 
 	// derive: one batch of add_user changes, keys derived by the worker.
 	s = start(filepath.Join(tmp, "apply"))
-	s.queue(*nDerive, *conc, func(i int) url.Values { return addUser(s.domain, fmt.Sprintf("d%05d", i)) })
+	s.queue(*nDerive, *conc, func(i int) url.Values { return addUser(s.Boot.Domain, fmt.Sprintf("d%05d", i)) })
 	s, b := s.applied()
 	fmt.Printf("add_user batch applied  %8.0f accounts/s  (%d changes in %.3f s, %s)\n", float64(b.Changes)/b.Duration, b.Changes, b.Duration, b.Status)
 
 	// status: 10,000 status changes in one batch.
 	if extra := *nStatus - *nDerive; extra > 0 {
-		s.queue(extra, *conc, func(i int) url.Values { return addUser(s.domain, fmt.Sprintf("e%05d", i)) })
+		s.queue(extra, *conc, func(i int) url.Values { return addUser(s.Boot.Domain, fmt.Sprintf("e%05d", i)) })
 		s, _ = s.applied()
 	}
 	names := make([]string, 0, *nStatus)
@@ -255,7 +191,7 @@ func main() {
 	}
 	cmds := []string{"jabber-deactivate_user", "jabber-remove_user"}
 	s.queue(len(names), *conc, func(i int) url.Values {
-		return url.Values{"cmd": {cmds[i%2]}, "username": {names[i]}, "domain": {s.domain}}
+		return url.Values{"cmd": {cmds[i%2]}, "username": {names[i]}, "domain": {s.Boot.Domain}}
 	})
 	s, b = s.applied()
 	fmt.Printf("status batch applied    %8.3f s  (%d deactivate/remove changes, %.0f changes/s, %s)\n", b.Duration, b.Changes, float64(b.Changes)/b.Duration, b.Status)
@@ -265,9 +201,9 @@ func main() {
 		half = append(half, names[i])
 	}
 	s.queue(len(half), *conc, func(i int) url.Values {
-		return url.Values{"cmd": {"jabber-reactivate_user"}, "username": {half[i]}, "domain": {s.domain}}
+		return url.Values{"cmd": {"jabber-reactivate_user"}, "username": {half[i]}, "domain": {s.Boot.Domain}}
 	})
 	s, b = s.applied()
 	fmt.Printf("reactivate batch        %8.3f s  (%d changes, %s)\n", b.Duration, b.Changes, b.Status)
-	s.stop()
+	s.Stop()
 }
