@@ -111,7 +111,7 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	}
 	acc, err := a.env.Store.AccountByName(ctx, "admin")
 	if errors.Is(err, store.ErrNotFound) {
-		acc, err = commands.CreateAccount(ctx, a.env, "admin", 0)
+		acc, err = commands.CreateAccount(ctx, a.env, "admin", 0, true)
 	}
 	if err != nil {
 		return b, fmt.Errorf("bootstrap account: %w", err)

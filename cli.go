@@ -34,6 +34,7 @@ type cliCommand struct {
 type cliVars struct {
 	config, data, http    string
 	parent, account       int64
+	operator              bool
 	cmds, ip, comment     string
 	accountSet, parentSet bool
 	openfire              openfireFlags
@@ -66,12 +67,15 @@ var coreCLICommands = []cliCommand{
 			fs.StringVar(&v.http, "http", "", "HTTP listen address (XMPPGATE_HTTP_ADDR)")
 		},
 		Run: func(ctx context.Context, c *cliRun) error { return serve(ctx, c.cfg, c.stdout, nil) }},
-	{Path: "account add", Usage: "NAME [--parent ID]", Short: "Create an account (a tenant); prints its id.", Args: 1,
+	{Path: "account add", Usage: "NAME [--parent ID] [--operator]", Short: "Create an account (a tenant); prints its id.", Args: 1,
 		Flags: func(fs *flag.FlagSet, v *cliVars) {
 			fs.Int64Var(&v.parent, "parent", 0, "id of the reseller account owning it")
+			fs.BoolVar(&v.operator, "operator", false, "let its admins call server-wide commands (stop, backup, ...)")
 		},
 		Run: func(ctx context.Context, c *cliRun) error {
-			a, err := withApp(ctx, c, func(a *app) (any, error) { return commands.CreateAccount(ctx, a.env, c.args[0], c.vars.parent) })
+			a, err := withApp(ctx, c, func(a *app) (any, error) {
+				return commands.CreateAccount(ctx, a.env, c.args[0], c.vars.parent, c.vars.operator)
+			})
 			if err == nil {
 				fmt.Fprintln(c.stdout, a.(store.Account).ID)
 			}

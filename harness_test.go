@@ -105,11 +105,11 @@ func (s *testServer) addFixture() fixture {
 	ctx := context.Background()
 	env := s.app.env
 	f := fixture{keys: map[string]string{}}
-	acme, err := commands.CreateAccount(ctx, env, "acme", 0)
+	acme, err := commands.CreateAccount(ctx, env, "acme", 0, false)
 	require.NoError(s.t, err)
-	sub, err := commands.CreateAccount(ctx, env, "acme-sub", acme.ID)
+	sub, err := commands.CreateAccount(ctx, env, "acme-sub", acme.ID, false)
 	require.NoError(s.t, err)
-	other, err := commands.CreateAccount(ctx, env, "other", 0)
+	other, err := commands.CreateAccount(ctx, env, "other", 0, false)
 	require.NoError(s.t, err)
 	for _, d := range []struct {
 		fqdn string

@@ -33,8 +33,9 @@ func NewKeyText() string {
 	return string(out)
 }
 
-// CreateAccount adds an account (an operator action, not queued).
-func CreateAccount(ctx context.Context, env *Env, name string, parent int64) (store.Account, error) {
+// CreateAccount adds an account (an operator action, not queued); operator
+// makes it one of the server's operators (Caller.Operator).
+func CreateAccount(ctx context.Context, env *Env, name string, parent int64, operator bool) (store.Account, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return store.Account{}, Errorf(Invalid, ReasonMissing, "name", "account name is empty")
@@ -49,6 +50,12 @@ func CreateAccount(ctx context.Context, env *Env, name string, parent int64) (st
 			return Errorf(NotFound, "", "parent", "no account %d", parent)
 		case err != nil:
 			return err
+		}
+		if operator {
+			if err := tx.SetOperator(ctx, a.ID, true); err != nil {
+				return err
+			}
+			a.Operator = true
 		}
 		return tx.Audit(ctx, a.ID, "cli", "account add", name)
 	})

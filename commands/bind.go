@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type Raw map[string][]string
 // declaration order. Unknown arguments are ignored unless strict is set
 // (DreamHost clients send extras such as username on every call).
 func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, raw Raw, strict bool) (Values, error) {
+	if def.Operator && !caller.Operator {
+		return nil, Errorf(Forbidden, ReasonOperatorOnly, "", "%s acts on the whole server; only the operator may call it", def.Name)
+	}
 	args := def.ArgsIn(caller.Dialect)
 	for _, a := range args {
 		vs := raw[a.WireName(caller.Dialect)]
@@ -66,6 +70,35 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 	return out, nil
 }
 
+// parseList reads a List argument: a JSON array of strings (how the
+// ejabberd dialect passes one on) or comma-separated text (query strings,
+// the CLI), items trimmed and empty ones dropped.
+func parseList(a Arg, s string) ([]string, error) {
+	out := []string{}
+	if strings.HasPrefix(strings.TrimSpace(s), "[") {
+		var items []string
+		if err := json.Unmarshal([]byte(s), &items); err != nil {
+			return nil, malformed(a, "not a list of strings")
+		}
+		for _, it := range items {
+			if !utf8.ValidString(it) {
+				return nil, malformed(a, "not valid UTF-8")
+			}
+			out = append(out, it)
+		}
+		return out, nil
+	}
+	if !utf8.ValidString(s) {
+		return nil, malformed(a, "not valid UTF-8")
+	}
+	for _, it := range strings.Split(s, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
 func malformed(a Arg, msg string) *Error {
 	return &Error{Kind: Invalid, Reason: ReasonMalformed, Arg: a.Name, Msg: msg}
 }
@@ -99,6 +132,8 @@ func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any,
 		return s, nil
 	case Token:
 		return strings.TrimSpace(s), nil
+	case List:
+		return parseList(a, s)
 	case Domain:
 		fqdn, err := NormalizeDomain(s)
 		if err != nil {

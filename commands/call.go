@@ -32,6 +32,10 @@ type Caller struct {
 	Account  int64
 	Accounts []int64
 	KeyID    int64 // DreamHost key, 0 otherwise
+	// Operator: the caller runs the server, not just an account (the ctl
+	// CLI, or an operator account's admin); only it may call Def.Operator
+	// commands.
+	Operator bool
 	Grants   Grants
 	Actor    string // for the audit log: "key:12", "admin@example.com", ...
 }
@@ -72,6 +76,12 @@ func (v Values) String(name string) string {
 func (v Values) Int(name string) int64 {
 	n, _ := v[name].(int64)
 	return n
+}
+
+// List returns a List argument (nil if absent).
+func (v Values) List(name string) []string {
+	l, _ := v[name].([]string)
+	return l
 }
 
 // Domain returns a bound Domain argument.

@@ -31,12 +31,13 @@ var (
 // ChangePassword is ejabberd's change_password: a new password, applied
 // before the answer; the user's sessions are closed.
 var ChangePassword = &Def{
-	Name:    "change_password",
-	Doc:     "Sets a user's password: the worker derives the SCRAM keys and closes the user's sessions.",
-	Args:    []Arg{argUsername, argDomain, ejNewpass},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "change_password"},
+	Name:     "change_password",
+	Doc:      "Sets a user's password: the worker derives the SCRAM keys and closes the user's sessions.",
+	Args:     []Arg{argUsername, argDomain, ejNewpass},
+	Result:   Result{Kind: ResultToken},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "change_password"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return queuePassword(ctx, c, c.Args.String("password"))
 	},
@@ -68,10 +69,11 @@ var BanAccount = &Def{
 	Name: "ban_account",
 	Doc: "Bans a user: sets a random password BANNED_ACCOUNT--<time>--<random>--<reason> and closes the sessions. " +
 		"Answers 0 also for a user that does not exist, which is left alone.",
-	Args:    []Arg{argUsername, argDomain, {Name: "reason", Type: String, Doc: "Why; kept in the password."}},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "ban_account"},
+	Args:     []Arg{argUsername, argDomain, {Name: "reason", Type: String, Doc: "Why; kept in the password."}},
+	Result:   Result{Kind: ResultToken},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "ban_account"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		if _, err := userIn(ctx, c.Env.Store.Reader, d, name, "username"); err != nil {
@@ -115,11 +117,12 @@ func rescode(ok bool) Rescode {
 
 // CheckAccount is ejabberd's check_account.
 var CheckAccount = &Def{
-	Name:   "check_account",
-	Doc:    "Answers 0 if the user exists (in any state but pending-delete), 1 if not.",
-	Args:   []Arg{argUsername, argDomain},
-	Result: Result{Kind: ResultScalar},
-	Names:  map[Dialect]string{Ejabberd: "check_account"},
+	Name:     "check_account",
+	Doc:      "Answers 0 if the user exists (in any state but pending-delete), 1 if not.",
+	Args:     []Arg{argUsername, argDomain},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "check_account"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		_, ok, err := existing(ctx, c)
 		return rescode(ok), err
@@ -128,11 +131,12 @@ var CheckAccount = &Def{
 
 // CheckPassword is ejabberd's check_password.
 var CheckPassword = &Def{
-	Name:   "check_password",
-	Doc:    "Answers 0 if the user is active and the password is right, 1 otherwise (also for a missing user).",
-	Args:   []Arg{argUsername, argDomain, ejCheckedPassword},
-	Result: Result{Kind: ResultScalar},
-	Names:  map[Dialect]string{Ejabberd: "check_password"},
+	Name:     "check_password",
+	Doc:      "Answers 0 if the user is active and the password is right, 1 otherwise (also for a missing user).",
+	Args:     []Arg{argUsername, argDomain, ejCheckedPassword},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "check_password"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, ok, err := existing(ctx, c)
 		if err != nil || !ok {
@@ -159,8 +163,9 @@ var CheckPasswordHash = &Def{
 	Args: []Arg{argUsername, argDomain,
 		{Name: "passwordhash", Type: String, Secret: true, Doc: "The digest, uppercase hex."},
 		{Name: "hashmethod", Type: String, Doc: "md5, sha, sha224, sha256, sha384 or sha512."}},
-	Result: Result{Kind: ResultScalar},
-	Names:  map[Dialect]string{Ejabberd: "check_password_hash"},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "check_password_hash"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, ok, err := existing(ctx, c)
 		if err != nil {
@@ -187,11 +192,12 @@ var CheckPasswordHash = &Def{
 
 // RegisteredUsers is ejabberd's registered_users.
 var RegisteredUsers = &Def{
-	Name:   "registered_users",
-	Doc:    "Lists the usernames of a domain, sorted (users being deleted excluded).",
-	Args:   []Arg{argDomain},
-	Result: Result{Kind: ResultScalar},
-	Names:  map[Dialect]string{Ejabberd: "registered_users"},
+	Name:     "registered_users",
+	Doc:      "Lists the usernames of a domain, sorted (users being deleted excluded).",
+	Args:     []Arg{argDomain},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "registered_users"},
+	Ejabberd: &EjabberdResult{Kind: EjList, Name: "users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		users, err := c.Env.Store.DomainUsers(ctx, c.Args.Domain("domain").ID)
 		out := []string{}
@@ -206,10 +212,11 @@ var RegisteredUsers = &Def{
 
 // RegisteredVhosts is ejabberd's registered_vhosts: the caller's domains.
 var RegisteredVhosts = &Def{
-	Name:   "registered_vhosts",
-	Doc:    "Lists the enabled domains of the caller's account, sorted.",
-	Result: Result{Kind: ResultScalar},
-	Names:  map[Dialect]string{Ejabberd: "registered_vhosts"},
+	Name:     "registered_vhosts",
+	Doc:      "Lists the enabled domains of the caller's account, sorted.",
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "registered_vhosts"},
+	Ejabberd: &EjabberdResult{Kind: EjList, Name: "vhosts"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
 		out := []string{}

@@ -27,16 +27,6 @@ const ReasonInvalidJID Reason = "invalid_jid"
 // refusedFiles is why push_roster and push_roster_all are refused.
 const refusedFiles = "xmppgate reads no files of the server for API callers (an account's admin is not the server's operator)"
 
-// ejabberdRosterResults are the results of the roster family (see
-// EjabberdResultOf).
-var ejabberdRosterResults = map[string]EjabberdResult{
-	"add_rosteritem":      {Kind: EjRescode, Name: "res"},
-	"delete_rosteritem":   {Kind: EjRescode, Name: "res"},
-	"get_roster":          {Kind: EjTuples, Name: "contacts"},
-	"push_alltoall":       {Kind: EjRescode, Name: "res"},
-	"process_rosteritems": {Kind: EjTuples, Name: "response"},
-}
-
 var (
 	ejLocalUser = Arg{Name: "username", Type: String, Names: map[Dialect]string{Ejabberd: "localuser"},
 		Doc: "The roster's owner (JID localpart), PRECIS-normalised."}
@@ -151,10 +141,11 @@ var AddRosteritem = &Def{
 		"an item that is there, and pushes it to localuser's resources. One-sided: the contact's roster is untouched and " +
 		"no subscription stanza is sent. Answers 1 if localuser does not exist (nothing is stored). subs other than " +
 		"none, from, to, both: 400 \"Invalid 'subs'\". nick and group may be absent (empty).",
-	Args:    []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejSubs},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "add_rosteritem"},
+	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejSubs},
+	Result:   Result{Kind: ResultToken},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "add_rosteritem"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		owner, contact, err := ejRosterCall(c)
 		if err != nil {
@@ -192,10 +183,11 @@ var DeleteRosteritem = &Def{
 	Name: "delete_rosteritem",
 	Doc: "Removes user@host from localuser's roster and pushes the removal to localuser's resources. Answers 0 also " +
 		"when the item or localuser does not exist (nothing is queued for a missing localuser).",
-	Args:    []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "delete_rosteritem"},
+	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost},
+	Result:   Result{Kind: ResultToken},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "delete_rosteritem"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		owner, contact, err := ejRosterCall(c)
 		if err != nil {
@@ -252,9 +244,10 @@ var GetRoster = &Def{
 	Doc: "Lists a user's roster by contact JID, one entry per group of each item (group \"\" for an item without " +
 		"groups), ask none, out, in or both. A user that does not exist has an empty roster. This is the 23.01 shape " +
 		"(23.10 answers one entry per item with pending and a groups list).",
-	Args:   []Arg{ejRosterUser, argDomain},
-	Result: Result{Kind: ResultTable, Columns: ejRosterColumns},
-	Names:  map[Dialect]string{Ejabberd: "get_roster"},
+	Args:     []Arg{ejRosterUser, argDomain},
+	Result:   Result{Kind: ResultTable, Columns: ejRosterColumns},
+	Names:    map[Dialect]string{Ejabberd: "get_roster"},
+	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "contacts"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		name, err := NormalizeLocalpart(c.Args.String("username"))
 		if err != nil {
@@ -301,10 +294,11 @@ var PushAlltoall = &Def{
 	Doc: "Puts every user of the domain (but those being deleted) into the roster of every other one, with the " +
 		"username as nick, subscription both and the group (\"\" or absent: none), replacing items that are there, " +
 		"and pushes the items. The users are those of the domain when the change is applied.",
-	Args:    []Arg{argDomain, {Name: "group", Type: String, Optional: true, Doc: "The group of the items."}},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "push_alltoall"},
+	Args:     []Arg{argDomain, {Name: "group", Type: String, Optional: true, Doc: "The group of the items."}},
+	Result:   Result{Kind: ResultToken},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "push_alltoall"},
+	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d := c.Args.Domain("domain")
 		return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
@@ -475,9 +469,10 @@ var ProcessRosteritems = &Def{
 		{Name: "users", Type: String, Doc: "JID patterns of the roster owners."},
 		{Name: "contacts", Type: String, Doc: "JID patterns of the contacts."},
 	},
-	Result:  Result{Kind: ResultTable, Columns: ejProcessColumns},
-	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "process_rosteritems"},
+	Result:   Result{Kind: ResultTable, Columns: ejProcessColumns},
+	Mutates:  true,
+	Names:    map[Dialect]string{Ejabberd: "process_rosteritems"},
+	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "response"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		action := c.Args.String("action")
 		if action != "list" && action != "delete" {

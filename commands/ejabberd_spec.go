@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -96,45 +95,13 @@ func (r EjabberdResult) In(v int) EjabberdResult {
 // Rescode is an ejabberd status code result: 0 success, 1 failure.
 type Rescode int
 
-// ejabberdResults declares the results of the implemented commands, by
-// ejabberd name.
-var ejabberdResults = map[string]EjabberdResult{
-	"register": {Kind: EjRestuple, Name: "res", Text: func(a map[string]string, _ any) string {
-		return fmt.Sprintf("User %s@%s successfully registered", a["user"], a["host"])
-	}},
-	"unregister":          {Kind: EjRestuple, Name: "res", Text: func(map[string]string, any) string { return "" }},
-	"change_password":     {Kind: EjRescode, Name: "res"},
-	"check_account":       {Kind: EjRescode, Name: "res"},
-	"check_password":      {Kind: EjRescode, Name: "res"},
-	"check_password_hash": {Kind: EjRescode, Name: "res"},
-	"ban_account":         {Kind: EjRescode, Name: "res"},
-	"registered_users":    {Kind: EjList, Name: "users"},
-	"registered_vhosts":   {Kind: EjList, Name: "vhosts"},
-
-	"connected_users":        {Kind: EjList, Name: "connected_users"},
-	"connected_users_info":   {Kind: EjTuples, Name: "connected_users_info"},
-	"connected_users_number": {Kind: EjInteger, Name: "num_sessions"},
-	"connected_users_vhost":  {Kind: EjList, Name: "connected_users_vhost"},
-	"kick_user": {Kind: EjInteger, Name: "num_resources", Later: []EjabberdVersion{{Since: 2, Result: EjabberdResult{
-		Kind: EjRestuple, Name: "res", Text: func(_ map[string]string, res any) string { return fmt.Sprintf("Kicked sessions: %d", res) }}}}},
-	"kick_session":       {Kind: EjRescode, Name: "res"},
-	"user_resources":     {Kind: EjList, Name: "resources"},
-	"user_sessions_info": {Kind: EjTuples, Name: "sessions_info"},
-	"num_resources":      {Kind: EjInteger, Name: "resources"},
-	"resource_num":       {Kind: EjString, Name: "resource"},
-	"status":             {Kind: EjRestuple, Name: "res"},
-	"status_num":         {Kind: EjInteger, Name: "users"},
-	"status_num_host":    {Kind: EjInteger, Name: "users"},
-}
-
-// EjabberdResultOf returns the result declaration of an ejabberd command.
-func EjabberdResultOf(name string) (EjabberdResult, bool) {
-	for _, family := range []map[string]EjabberdResult{ejabberdResults, ejabberdRosterResults} {
-		if r, ok := family[name]; ok {
-			return r, true
-		}
+// EjabberdResultOf returns the ejabberd result declaration of a registry
+// command; ok is false for a command the ejabberd dialect refuses.
+func EjabberdResultOf(def *Def) (EjabberdResult, bool) {
+	if def == nil || def.Ejabberd == nil {
+		return EjabberdResult{}, false
 	}
-	return EjabberdResult{}, false
+	return *def.Ejabberd, true
 }
 
 // EjabberdTags returns the reference's tags of an ejabberd command.
@@ -179,48 +146,54 @@ func EjabberdAllowed(what []string, name string, tags []string) bool {
 	return allowed
 }
 
-// refusedDefs makes a Def for every refused command of the reference.
-func refusedDefs() []*Def {
+// refusedDefs makes a Def for every command of the reference that defs
+// do not implement: it answers why (the reference row's Refused reason).
+func refusedDefs(defs []*Def) []*Def {
+	implemented := map[string]bool{}
+	for _, d := range defs {
+		if n, ok := d.Names[Ejabberd]; ok && d.Ejabberd != nil {
+			implemented[n] = true
+		}
+	}
 	var out []*Def
 	for _, c := range ejabberdCommands {
-		if c.Refused == "" {
+		if implemented[c.Name] {
 			continue
 		}
 		c := c
+		why := c.Refused
+		if why == "" {
+			why = refusedLater
+		}
 		out = append(out, &Def{
 			Name:  "ejabberd_" + c.Name,
-			Doc:   "Refused: " + c.Refused + ".",
+			Doc:   "Refused: " + why + ".",
 			Names: map[Dialect]string{Ejabberd: c.Name},
 			Handle: func(context.Context, *Call) (any, error) {
-				return nil, Errorf(NotImplemented, ReasonRefused, "", "%s: %s", c.Name, c.Refused)
+				return nil, Errorf(NotImplemented, ReasonRefused, "", "%s: %s", c.Name, why)
 			},
 		})
 	}
 	return out
 }
 
-// ejabberdDefs are the commands the ejabberd admin API introduced (accounts
-// and sessions families), then a refusing Def for every other command of the
-// reference. register and unregister are AddUser and RemoveUser.
-var ejabberdDefs = append([]*Def{
-	ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts,
-	ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
-	UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost,
-	AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems,
-}, refusedDefs()...)
+// ejabberdDefs are the commands the ejabberd admin API introduced, family
+// by family; register and unregister are AddUser and RemoveUser. All()
+// adds a refusing Def for every other command of the reference.
+var ejabberdDefs = concat(
+	[]*Def{ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts},
+	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
+		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
+	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems},
+)
 
-// WithEjabberd returns All() plus the ejabberd commands that All does not
-// list yet (for tests and BootstrapAdmin until main wires ejabberdDefs).
-func WithEjabberd() []*Def {
-	all := All()
-	seen := map[*Def]bool{}
-	for _, d := range all {
-		seen[d] = true
+func concat(families ...[]*Def) []*Def {
+	var out []*Def
+	for _, f := range families {
+		out = append(out, f...)
 	}
-	for _, d := range ejabberdDefs {
-		if !seen[d] {
-			all = append(all, d)
-		}
-	}
-	return all
+	return out
 }
+
+// WithEjabberd is All(); kept for the tests that name it.
+func WithEjabberd() []*Def { return All() }

@@ -55,6 +55,7 @@ const (
 	ReasonInvalidToken  Reason = "invalid_token"
 	ReasonTokenTooOld   Reason = "token_too_old"
 	ReasonKeyNotAll     Reason = "key_not_all" // the command needs a key allowed every command
+	ReasonOperatorOnly  Reason = "operator_only" // a server-wide command; the caller is not the operator
 )
 
 // Error is the error value of the registry: a kind, an optional reason and

@@ -41,10 +41,11 @@ const (
 	Domain         // a domain of the caller's accounts (an ownership check)
 	Password       // PRECIS OpaqueString-valid secret
 	Token          // a queue token
+	List           // a list of strings: a JSON array of strings, or comma-separated text
 )
 
 func (t Type) String() string {
-	return [...]string{"string", "integer", "localpart", "domain", "password", "token"}[t]
+	return [...]string{"string", "integer", "localpart", "domain", "password", "token", "list"}[t]
 }
 
 // Arg declares one argument.
@@ -136,6 +137,18 @@ type Def struct {
 	Apply   func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error
 	// ApplyAtomic: Apply makes at most one write (see queue.Applier.Atomic).
 	ApplyAtomic bool
+	// Ejabberd is how the ejabberd dialect encodes the result; nil for a
+	// command it offers only to refuse.
+	Ejabberd *EjabberdResult
+	// Operator: only the server's operator may call it (server-wide
+	// commands such as stop or backup; see Caller.Operator).
+	Operator bool
+}
+
+// withEjabberd sets a constructed Def's ejabberd result.
+func withEjabberd(r *EjabberdResult, d *Def) *Def {
+	d.Ejabberd = r
+	return d
 }
 
 // Columns returns the result columns as a dialect lists them.

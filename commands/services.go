@@ -120,11 +120,8 @@ const PurposeAPIKey = "api-key"
 // Each family of commands is listed in its own file; a command shared by
 // several dialects appears once, in the family that introduced it.
 func All() []*Def {
-	var all []*Def
-	for _, family := range [][]*Def{spineDefs, openfireDefs, restDefs, ejabberdDefs} {
-		all = append(all, family...)
-	}
-	return all
+	all := concat(spineDefs, openfireDefs, restDefs, ejabberdDefs)
+	return append(all, refusedDefs(all)...)
 }
 
 // spineDefs are the user lifecycle, queue and key commands (DreamHost's

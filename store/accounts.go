@@ -14,6 +14,7 @@ type Account struct {
 	ID       int64
 	Name     string
 	ParentID int64 // 0 for a top-level account
+	Operator bool  // may call server-wide commands (commands.Def.Operator)
 	Created  time.Time
 }
 
@@ -58,17 +59,30 @@ func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Ac
 	return a, nil
 }
 
-const accountCols = `id, name, COALESCE(parent_id, 0), created`
+const accountCols = `id, name, COALESCE(parent_id, 0), created, operator`
 
 func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 	var a Account
 	var created sql.NullString
-	err := row.Scan(&a.ID, &a.Name, &a.ParentID, &created)
+	err := row.Scan(&a.ID, &a.Name, &a.ParentID, &created, &a.Operator)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, ErrNotFound
 	}
 	a.Created = parseTime(created)
 	return a, err
+}
+
+// SetOperator makes an account the server's operator, or not.
+func (t *Tx) SetOperator(ctx context.Context, id int64, on bool) error {
+	t.dirDirty = true
+	res, err := t.q.ExecContext(ctx, `UPDATE accounts SET operator = ? WHERE id = ?`, on, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // Account returns one account by id.

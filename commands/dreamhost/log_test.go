@@ -35,7 +35,7 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	reg := commands.MustNew(commands.All()...)
 	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
 	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	acc, err := commands.CreateAccount(ctx, env, "acme", 0)
+	acc, err := commands.CreateAccount(ctx, env, "acme", 0, false)
 	require.NoError(t, err)
 	_, err = commands.CreateDomain(ctx, env, "a.example", acc.ID)
 	require.NoError(t, err)

@@ -22,6 +22,7 @@ type identity struct {
 	account  int64
 	accounts []int64
 	what     []string // nil: no api permission
+	operator bool     // an admin of an operator account (server-wide commands)
 }
 
 func (id identity) allowed(cmd string) bool {
@@ -134,5 +135,10 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *reques
 	if id.accounts, err = h.env.Store.AccountTree(ctx, u.AccountID); err != nil {
 		return fail(internalError(err))
 	}
+	acc, err := h.env.Store.Account(ctx, u.AccountID)
+	if err != nil {
+		return fail(internalError(err))
+	}
+	id.operator = acc.Operator
 	return id, nil
 }

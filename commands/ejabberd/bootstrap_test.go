@@ -27,11 +27,11 @@ func TestBootstrapAdmin(t *testing.T) {
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
 	env := &commands.Env{Store: st, Box: box} // no Worker yet
-	acc, err := commands.CreateAccount(ctx, env, "acme", 0)
+	acc, err := commands.CreateAccount(ctx, env, "acme", 0, false)
 	require.NoError(t, err)
 	_, err = commands.CreateDomain(ctx, env, "a.example", acc.ID)
 	require.NoError(t, err)
-	other, err := commands.CreateAccount(ctx, env, "other", 0)
+	other, err := commands.CreateAccount(ctx, env, "other", 0, false)
 	require.NoError(t, err)
 
 	jid, pw, err := ejabberd.BootstrapAdmin(ctx, env, acc.ID, "A.example")

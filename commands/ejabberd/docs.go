@@ -27,7 +27,8 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 	b.WriteString("Results are the v0 shapes unless the path has a `vN` segment (N >= 1: scalars unwrapped).\n\n")
 	var impl, refused int
 	for _, c := range commands.EjabberdCommands() {
-		if c.Refused == "" {
+		def, _ := reg.Lookup(commands.Ejabberd, c.Name)
+		if _, ok := commands.EjabberdResultOf(def); ok {
 			impl++
 		} else {
 			refused++
@@ -41,7 +42,7 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 			fmt.Fprintf(&b, "| %s | %s | **missing from the registry** | | | |\n", c.Name, strings.Join(c.Tags, " "))
 			continue
 		}
-		if c.Refused != "" {
+		if _, implemented := commands.EjabberdResultOf(def); !implemented {
 			_, err := def.Handle(context.Background(), &commands.Call{Def: def})
 			rep := h.failure(err, &request{cmd: c.Name, def: def})
 			fmt.Fprintf(&b, "| %s | %s | refused: %s | `%s` | | %d `%s` |\n", c.Name, strings.Join(c.Tags, " "), c.Refused, def.Name, rep.status, rep.body)
@@ -55,7 +56,7 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 			}
 			args = append(args, a.WireName(commands.Ejabberd)+" :: "+t)
 		}
-		spec, _ := commands.EjabberdResultOf(c.Name)
+		spec, _ := commands.EjabberdResultOf(def)
 		res := kindNames[spec.Kind]
 		if spec.Kind == commands.EjInteger || spec.Kind == commands.EjString {
 			res += fmt.Sprintf(", v0 `{\"%s\": …}`", spec.Name)

@@ -179,7 +179,7 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	// A refused command takes no arguments: it answers why after the
 	// permission check, whatever it is given.
 	var raw commands.Raw
-	if _, implemented := commands.EjabberdResultOf(req.cmd); implemented {
+	if _, implemented := commands.EjabberdResultOf(def); implemented {
 		if raw, err = matchArgs(def, req, args); err != nil {
 			return h.failure(err, req)
 		}
@@ -187,7 +187,7 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	if !id.allowed(req.cmd) {
 		return forbidden()
 	}
-	caller := commands.Caller{Dialect: commands.Ejabberd, Account: id.account, Accounts: id.accounts, Actor: id.jid}
+	caller := commands.Caller{Dialect: commands.Ejabberd, Account: id.account, Accounts: id.accounts, Actor: id.jid, Operator: id.operator}
 	values, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
 	if err != nil {
 		return h.failure(err, req)
@@ -316,6 +316,13 @@ func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, erro
 func scalar(a commands.Arg, v json.RawMessage) (string, error) {
 	var s string
 	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
+	if a.Type == commands.List {
+		var items []string
+		if json.Unmarshal(v, &items) != nil || len(v) == 0 || v[0] != '[' {
+			return "", notInFormat(v, isString, s, "list")
+		}
+		return string(compact(v)), nil
+	}
 	if a.Type == commands.Int {
 		var n json.Number
 		d := json.NewDecoder(bytes.NewReader(v))
@@ -359,7 +366,7 @@ func compact(v json.RawMessage) []byte {
 // success encodes a result as format_result does for the command's
 // declared result kind and the requested API version.
 func (h *Handler) success(res any, req *request) reply {
-	spec, _ := commands.EjabberdResultOf(req.cmd)
+	spec, _ := commands.EjabberdResultOf(req.def)
 	spec = spec.In(req.version)
 	wrap := func(v any) any {
 		if req.version == 0 {

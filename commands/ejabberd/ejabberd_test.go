@@ -76,7 +76,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0)
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
 		require.NoError(t, err)
 		b.accs[a.name] = acc.ID
 		for _, d := range a.domains {

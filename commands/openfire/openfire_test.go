@@ -78,7 +78,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 		{"off", "offsecret", "", []string{"d.example"}, false},
 		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0)
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
 		require.NoError(t, err)
 		b.accs[a.name] = acc.ID
 		for _, d := range a.domains {

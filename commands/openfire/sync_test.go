@@ -179,7 +179,7 @@ func TestLogRedaction(t *testing.T) {
 func TestBootstrapSecret(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acc, err := commands.CreateAccount(b.ctx, b.env, "boot", 0)
+	acc, err := commands.CreateAccount(b.ctx, b.env, "boot", 0, false)
 	require.NoError(t, err)
 	_, err = openfire.BootstrapSecret(b.ctx, b.env, acc.ID)
 	require.Error(t, err, "an account without a domain has nothing to bind")

@@ -88,7 +88,7 @@ func setup(t *testing.T, live commands.Live) *testBundle {
 		{"other", "", "otherpass", []string{"b.example"}},
 		{"nopw", "", "", []string{"n.example"}},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, b.accs[a.parent])
+		acc, err := commands.CreateAccount(ctx, env, a.name, b.accs[a.parent], false)
 		require.NoError(t, err)
 		b.accs[a.name] = acc.ID
 		for _, d := range a.domains {
