@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/ejabberd"
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// The tenant isolation matrix: every registry command, through every
+// dialect that offers it, aimed at account B's data with the credentials of
+// account A, of A without the right, and of the operator's admin. Whatever
+// each call answers, B's data must be unchanged and the reply must not name
+// anything of B's that the request did not name itself. Calls without the
+// right must be refused outright.
+
+// Names of B's that no request ever sends: finding one in a reply is a leak.
+var isolationMarkers = []string{"zed-hidden", "quentin", "Beatrix", "b2-hidden.example"}
+
+// Operator commands that would end or replace the shared test server; they
+// are still sent with credentials that must be refused.
+var isolationDisruptive = map[string]bool{
+	"stop": true, "restart": true, "stop_kindly": true, "restore": true, "load": true,
+	"import_piefxis": true, "import_prosody": true, "reload_config": true, "set_loglevel": true,
+}
+
+type tenantCreds struct {
+	key      string // DreamHost key
+	adminJID string // ejabberd Basic user
+	adminPW  string
+	secret   string // Openfire secret
+	restUser string
+	restPW   string
+}
+
+type isolationFixture struct {
+	a, aNoRight, b, operator tenantCreds
+	bToken                   string
+}
+
+func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
+	ctx := context.Background()
+	env := s.app.env
+	var f isolationFixture
+	tenant := func(name string, domains ...string) (store.Account, tenantCreds) {
+		acc, err := commands.CreateAccount(ctx, env, name, 0, false)
+		require.NoError(t, err)
+		for _, d := range domains {
+			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
+			require.NoError(t, err)
+		}
+		var c tenantCreds
+		c.key, _, err = commands.CreateKey(ctx, env, commands.KeySpec{Account: acc.ID, Cmds: []string{"*"}, Comment: name})
+		require.NoError(t, err)
+		c.secret, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Random: true})
+		require.NoError(t, err)
+		c.restUser = name
+		c.restPW, err = commands.SetRESTPassword(ctx, env, acc.ID, "")
+		require.NoError(t, err)
+		c.adminJID, c.adminPW, err = ejabberd.BootstrapAdmin(ctx, env, acc.ID, domains[0])
+		require.NoError(t, err)
+		return acc, c
+	}
+	accA, credsA := tenant("acme", "a.example")
+	_, f.b = tenant("other", "b.example", "b2-hidden.example")
+	f.a = credsA
+
+	// A's credentials without the right: a key for another module, a user
+	// with no api permission, a wrong secret and a wrong password.
+	noRight, _, err := commands.CreateKey(ctx, env, commands.KeySpec{Account: accA.ID, Cmds: []string{"dns-*"}, Comment: "no right"})
+	require.NoError(t, err)
+	s.dh(credsA.key, "jabber-add_user", "username", "noperm", "domain", "a.example", "password", "nopermpw").token(t)
+	f.aNoRight = tenantCreds{key: noRight, adminJID: "noperm@a.example", adminPW: "nopermpw",
+		secret: "wrong-" + credsA.secret, restUser: "acme", restPW: "wrong-" + credsA.restPW}
+	f.operator = tenantCreds{key: s.boot.Key, adminJID: s.boot.AdminJID, adminPW: s.boot.AdminPassword,
+		secret: s.boot.OpenfireSecret, restUser: s.boot.RESTUser, restPW: s.boot.RESTPassword}
+
+	// B's data: users, a roster item and a vCard whose names are markers.
+	f.bToken = s.dh(f.b.key, "jabber-add_user", "username", "bob", "domain", "b.example", "password", "bobpass").token(t)
+	s.dh(f.b.key, "jabber-add_user", "username", "zed-hidden", "domain", "b.example", "password", "zedpass").token(t)
+	s.dh(f.b.key, "jabber-add_user", "username", "carol", "domain", "b2-hidden.example", "password", "carolpass").token(t)
+	s.runWorker()
+	status, body := s.ejabberd(f.b, "add_rosteritem", `{"localuser":"bob","localhost":"b.example","user":"quentin","host":"elsewhere.example","nick":"Quentin","group":"Friends","subs":"both"}`)
+	require.Equal(t, 200, status, body)
+	bob, err := env.Store.UserByJID(ctx, "b.example", "bob")
+	require.NoError(t, err)
+	require.NoError(t, env.Store.Write(ctx, func(tx *store.Tx) error {
+		return tx.SetVCard(ctx, bob.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Beatrix Hidden</FN></vCard>`))
+	}))
+	return f
+}
+
+func (s *testServer) ejabberd(c tenantCreds, cmd, body string) (int, string) {
+	return s.do(http.MethodPost, "/api/"+cmd, body, func(r *http.Request) { r.SetBasicAuth(c.adminJID, c.adminPW) })
+}
+
+func (s *testServer) do(method, path, body string, auth func(*http.Request)) (int, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, strings.TrimSuffix(s.url, "/")+path, strings.NewReader(body))
+	require.NoError(s.t, err)
+	if auth != nil {
+		auth(req)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return resp.StatusCode, string(out)
+}
+
+// tenantDigest hashes every row of the database that belongs to account's
+// domains, users or itself, discovered by column name, so tables added
+// later are covered without listing them here.
+func tenantDigest(t *testing.T, db *sql.DB, account int64) string {
+	t.Helper()
+	tables := queryStrings(t, db, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	sort.Strings(tables)
+	h := sha256.New()
+	for _, table := range tables {
+		cols := queryStrings(t, db, `SELECT name FROM pragma_table_info(?)`, table)
+		var where string
+		switch {
+		case table == "accounts":
+			where = "id = ?"
+		case table == "domains":
+			where = "account_id = ?"
+		case table == "users":
+			where = "domain_id IN (SELECT id FROM domains WHERE account_id = ?)"
+		case contains(cols, "user_id"):
+			where = "user_id IN (SELECT u.id FROM users u JOIN domains d ON d.id = u.domain_id WHERE d.account_id = ?)"
+		case contains(cols, "domain_id"):
+			where = "domain_id IN (SELECT id FROM domains WHERE account_id = ?)"
+		case contains(cols, "group_id"):
+			where = "group_id IN (SELECT g.id FROM shared_groups g JOIN domains d ON d.id = g.domain_id WHERE d.account_id = ?)"
+		case contains(cols, "account_id") && table != "audit" && table != "batches":
+			where = "account_id = ?"
+		default:
+			continue
+		}
+		rows, err := db.Query(fmt.Sprintf(`SELECT * FROM %q WHERE %s ORDER BY 1, 2`, table, where), account)
+		require.NoError(t, err, table)
+		n := len(cols)
+		for rows.Next() {
+			vals := make([]any, n)
+			ptrs := make([]any, n)
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(t, rows.Scan(ptrs...))
+			fmt.Fprintf(h, "%s:%v\n", table, vals)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
+	rows, err := db.Query(q, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isolationValue is the value an argument gets: whatever names B's data.
+func isolationValue(a commands.Arg, wire string, token string) any {
+	switch a.Type {
+	case commands.Domain:
+		return "b.example"
+	case commands.Localpart:
+		return "bob"
+	case commands.Password:
+		return "Isolation-pw1"
+	case commands.Int:
+		return int64(1)
+	case commands.Token:
+		return token
+	case commands.List:
+		return []string{"bob@b.example"}
+	}
+	w := strings.ToLower(wire)
+	switch {
+	case strings.Contains(w, "stanza"):
+		return `<message to="bob@b.example" type="chat"><body>isolation</body></message>`
+	case strings.Contains(w, "jid") || w == "from" || w == "to" || w == "member":
+		return "bob@b.example"
+	case strings.Contains(w, "host") || strings.Contains(w, "server") || strings.Contains(w, "domain"):
+		return "b.example"
+	case strings.Contains(w, "user"):
+		return "bob"
+	case strings.Contains(w, "file") || strings.Contains(w, "dir") || strings.Contains(w, "path"):
+		return "isolation-test"
+	}
+	return "x"
+}
+
+// isolationRequest builds def's request in dialect d with creds; ok is
+// false if the dialect's wire name cannot be turned into a request.
+func isolationRequest(def *commands.Def, d commands.Dialect, c tenantCreds, token string) (method, path, body string, auth func(*http.Request), ok bool) {
+	wire := def.Names[d]
+	args := map[string]any{}
+	for _, a := range def.ArgsIn(d) {
+		args[a.WireName(d)] = isolationValue(a, a.WireName(d), token)
+	}
+	text := func(v any) string {
+		switch v := v.(type) {
+		case []string:
+			return strings.Join(v, ",")
+		case int64:
+			return fmt.Sprint(v)
+		}
+		return v.(string)
+	}
+	switch d {
+	case commands.DreamHost:
+		q := url.Values{"key": {c.key}, "cmd": {wire}}
+		for k, v := range args {
+			q.Set(k, text(v))
+		}
+		return http.MethodGet, "/?" + q.Encode(), "", nil, true
+	case commands.Ejabberd:
+		b, _ := json.Marshal(args)
+		return http.MethodPost, "/api/" + wire, string(b), func(r *http.Request) { r.SetBasicAuth(c.adminJID, c.adminPW) }, true
+	case commands.Openfire:
+		q := url.Values{"type": {wire}, "secret": {c.secret}}
+		for k, v := range args {
+			q.Set(k, text(v))
+		}
+		return http.MethodGet, "/plugins/userService/userservice?" + q.Encode(), "", nil, true
+	case commands.REST:
+		// "METHOD path[ field[=value]]", path segments <fqdn> and <username>.
+		parts := strings.Fields(wire)
+		if len(parts) < 2 {
+			return "", "", "", nil, false
+		}
+		p := parts[1]
+		p = strings.ReplaceAll(p, "[/<fqdn>]", "/b.example")
+		p = strings.ReplaceAll(p, "[/<username>]", "/bob")
+		p = strings.ReplaceAll(p, "<fqdn>", "b.example")
+		p = strings.ReplaceAll(p, "<username>", "bob")
+		fields := map[string]any{}
+		for k, v := range args {
+			if k != "domain" && k != "username" && k != "fqdn" {
+				fields[k] = v
+			}
+		}
+		for _, extra := range parts[2:] {
+			if k, v, ok := strings.Cut(extra, "="); ok {
+				fields[k] = v == "true"
+			} else {
+				fields[extra] = "Isolation-pw1"
+			}
+		}
+		b, _ := json.Marshal(fields)
+		return parts[0], "/api/1.0/" + p, string(b), func(r *http.Request) { r.SetBasicAuth(c.restUser, c.restPW) }, true
+	}
+	return "", "", "", nil, false
+}
+
+// refused reports whether a reply is the dialect's refusal of the caller.
+func refused(d commands.Dialect, status int, body string) bool {
+	switch d {
+	case commands.DreamHost:
+		return strings.HasPrefix(body, "error")
+	case commands.Ejabberd, commands.REST:
+		return status == http.StatusUnauthorized || status == http.StatusForbidden
+	case commands.Openfire:
+		return strings.Contains(body, "RequestNotAuthorised")
+	}
+	return false
+}
+
+func TestTenantIsolationMatrix(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	f := s.isolationFixture(t)
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(s.data, dbFile)+"?mode=ro&_busy_timeout=5000")
+	require.NoError(t, err)
+	defer db.Close()
+	bAccount := func() int64 {
+		var id int64
+		require.NoError(t, db.QueryRow(`SELECT id FROM accounts WHERE name = 'other'`).Scan(&id))
+		return id
+	}()
+	before := tenantDigest(t, db, bAccount)
+
+	reg := commands.MustNew(commands.All()...)
+	calls := 0
+	for _, def := range reg.Defs() {
+		for _, d := range []commands.Dialect{commands.DreamHost, commands.Ejabberd, commands.Openfire, commands.REST} {
+			if _, offered := def.Names[d]; !offered {
+				continue
+			}
+			for _, who := range []struct {
+				name  string
+				creds tenantCreds
+			}{{"A", f.a}, {"A-no-right", f.aNoRight}, {"operator", f.operator}} {
+				if who.name == "operator" && def.Operator && isolationDisruptive[def.Names[d]] {
+					continue
+				}
+				method, path, body, auth, ok := isolationRequest(def, d, who.creds, f.bToken)
+				require.True(t, ok, "%s %s: no request shape", d, def.Name)
+				status, reply := s.do(method, path, body, auth)
+				calls++
+				where := fmt.Sprintf("%s %s as %s: %d %s", d, def.Names[d], who.name, status, reply)
+				// ejabberd's own register failure is a 500 (code 10001) and a
+				// refused command a 501; no other 5xx.
+				require.True(t, status < 500 || status == 501 || strings.Contains(reply, `"code":10001`), where)
+				for _, m := range isolationMarkers {
+					require.NotContains(t, reply, m, "leak: "+where)
+				}
+				if who.name == "A-no-right" && !(d == commands.DreamHost && (def.AlwaysAllowed)) {
+					require.True(t, refused(d, status, reply), "not refused: "+where)
+				}
+				if def.Operator && who.name != "operator" && d == commands.Ejabberd {
+					require.Contains(t, []int{400, 401, 403}, status, "operator-only: "+where)
+				}
+				if def.Mutates {
+					s.runWorker()
+				}
+				if after := tenantDigest(t, db, bAccount); after != before {
+					t.Fatalf("B's data changed by %s", where)
+				}
+			}
+		}
+	}
+	t.Logf("%d calls, B's data unchanged, no leak", calls)
+	require.Greater(t, calls, 3*len(reg.Defs()))
+	require.True(t, bytes.Equal([]byte(before), []byte(tenantDigest(t, db, bAccount))))
+}
