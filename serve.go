@@ -10,6 +10,7 @@ import (
 	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -89,14 +90,23 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Live = live{xs}
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
 	a.env.Worker = worker
-	// Apply what a previous run left behind before taking new work.
-	if _, err := worker.RunOnce(ctx); err != nil {
-		log.Error("recovering the queue", zap.Error(err))
-	}
 	if err := worker.Start(cfg.WorkerSchedule); err != nil {
 		return err
 	}
-	defer worker.Stop()
+	// Apply what a previous run left behind (batches a crash left running)
+	// while already serving: new changes queue behind it in claim order.
+	var recovery sync.WaitGroup
+	recovery.Add(1)
+	go func() {
+		defer recovery.Done()
+		if _, err := worker.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			log.Error("recovering the queue", zap.Error(err))
+		}
+	}()
+	defer func() {
+		recovery.Wait()
+		worker.Stop()
+	}()
 
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})

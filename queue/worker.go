@@ -57,8 +57,11 @@ type Options struct {
 	Logger   *zap.Logger
 }
 
-// Worker applies batches. One Worker per data directory: applies are
-// serialised inside it, and the process lock in main keeps it single.
+// Worker applies batches. One Worker per data directory (the process lock
+// in main keeps it single). Batches are claimed in order and applied in
+// that order, one transaction at a time; the slow Prepare step of a batch
+// runs outside that order, so a synchronous caller's key derivation
+// overlaps the commit of the batch before it instead of waiting for it.
 type Worker struct {
 	st       *store.Store
 	appliers map[string]Applier
@@ -66,7 +69,14 @@ type Worker struct {
 	log      *zap.Logger
 	parallel int
 
-	mu   sync.Mutex // held while applying; Flush and the cron tick share it
+	mu       sync.Mutex              // guards claiming, inflight and next
+	inflight map[int64]chan struct{} // batches this process is applying; closed when final
+	next     uint64                  // sequence number of the next claimed batch
+
+	turnMu sync.Mutex
+	turn   uint64 // sequence number of the batch whose transaction may run now
+	turnCh chan struct{}
+
 	cron *cron.Cron
 }
 
@@ -78,7 +88,8 @@ func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o 
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel}
+	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel,
+		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{})}
 }
 
 // Start runs RunOnce on the cron schedule (e.g. "@every 5s").
@@ -96,22 +107,48 @@ func (w *Worker) Start(schedule string) error {
 	return nil
 }
 
-// Stop stops the schedule and waits for a running tick.
+// Stop stops the schedule and waits until no batch is being applied.
 func (w *Worker) Stop() {
 	if w.cron != nil {
 		<-w.cron.Stop().Done()
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	for {
+		w.mu.Lock()
+		var ch chan struct{}
+		for _, c := range w.inflight {
+			ch = c
+			break
+		}
+		w.mu.Unlock()
+		if ch == nil {
+			return
+		}
+		<-ch
+	}
+}
+
+// job is a claimed batch on its way to being final.
+type job struct {
+	b    store.Batch
+	seq  uint64
+	done chan struct{}
+}
+
+// claimLocked registers b as in flight and gives it the next turn; w.mu held.
+func (w *Worker) claimLocked(b store.Batch) *job {
+	j := &job{b: b, seq: w.next, done: make(chan struct{})}
+	w.next++
+	w.inflight[b.ID] = j.done
+	return j
 }
 
 // RunOnce applies every batch left running (by a crash) and every waiting
 // batch, and returns how many it finished.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	left, err := w.st.RunningBatches(ctx)
 	if err != nil {
+		w.mu.Unlock()
 		return 0, err
 	}
 	var claimed []store.Batch
@@ -120,59 +157,116 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return err
 	})
 	if err != nil {
+		w.mu.Unlock()
 		return 0, err
 	}
-	n := 0
+	var jobs []*job
 	for _, b := range append(left, claimed...) {
-		if err := w.apply(ctx, b); err != nil {
-			return n, err
+		if _, busy := w.inflight[b.ID]; !busy {
+			jobs = append(jobs, w.claimLocked(b))
 		}
-		n++
 	}
-	return n, nil
+	w.mu.Unlock()
+	n := 0
+	var first error
+	for _, j := range jobs {
+		// Every job must take its turn, even after a failure, or later
+		// batches would wait for it forever.
+		if err := w.process(ctx, j); err != nil && first == nil {
+			first = err
+		} else if err == nil && first == nil {
+			n++
+		}
+	}
+	return n, first
 }
 
 // Flush applies batch id now (claiming it if it still waits) and returns once
 // it is final. Synchronous dialects use it to answer after their change.
 func (w *Worker) Flush(ctx context.Context, id int64) (store.Batch, error) {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	if ch, busy := w.inflight[id]; busy {
+		w.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return store.Batch{}, ctx.Err()
+		}
+		return w.st.Batch(ctx, id)
+	}
 	var b store.Batch
 	err := w.st.Write(ctx, func(tx *store.Tx) (err error) {
 		b, err = tx.ClaimBatch(ctx, id)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		// Not waiting: running (left by a crash) or already final.
-		if b, err = w.st.Batch(ctx, id); err != nil {
-			return b, err
-		}
-	} else if err != nil {
+		// Not waiting: final, or running because a crash left it so.
+		b, err = w.st.Batch(ctx, id)
+	}
+	if err != nil || b.Status != store.BatchRunning {
+		w.mu.Unlock()
 		return b, err
 	}
-	if b.Status == store.BatchRunning {
-		if err := w.apply(ctx, b); err != nil {
-			return b, err
-		}
+	j := w.claimLocked(b)
+	w.mu.Unlock()
+	if err := w.process(ctx, j); err != nil {
+		return b, err
 	}
 	return w.st.Batch(ctx, id)
 }
 
-func (w *Worker) apply(ctx context.Context, b store.Batch) error {
-	start := time.Now()
-	changes, err := w.st.Changes(ctx, b.ID)
+// process prepares a claimed batch, waits for its turn and applies it.
+func (w *Worker) process(ctx context.Context, j *job) error {
+	defer func() {
+		w.mu.Lock()
+		delete(w.inflight, j.b.ID)
+		w.mu.Unlock()
+		close(j.done)
+	}()
+	changes, err := w.st.Changes(ctx, j.b.ID)
+	var work []*Work
+	var failed []error
+	if err == nil {
+		work = make([]*Work, len(changes))
+		failed = make([]error, len(changes))
+		for i, c := range changes {
+			work[i] = &Work{Change: c}
+		}
+		w.prepare(ctx, work, failed)
+	}
+	w.waitTurn(j.seq)
+	defer w.endTurn()
 	if err != nil {
 		return err
 	}
-	work := make([]*Work, len(changes))
-	failed := make([]error, len(changes))
-	for i, c := range changes {
-		work[i] = &Work{Change: c}
-	}
-	w.prepare(ctx, work, failed)
+	return w.apply(ctx, j.b, work, failed)
+}
 
+func (w *Worker) waitTurn(seq uint64) {
+	for {
+		w.turnMu.Lock()
+		if w.turn == seq {
+			w.turnMu.Unlock()
+			return
+		}
+		ch := w.turnCh
+		w.turnMu.Unlock()
+		<-ch
+	}
+}
+
+func (w *Worker) endTurn() {
+	w.turnMu.Lock()
+	w.turn++
+	close(w.turnCh)
+	w.turnCh = make(chan struct{})
+	w.turnMu.Unlock()
+}
+
+func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed []error) error {
+	start := time.Now()
 	status := store.BatchSuccess
-	err = w.st.Write(ctx, func(tx *store.Tx) error {
+	err := w.st.Write(ctx, func(tx *store.Tx) error {
 		status = store.BatchSuccess
 		for i, wk := range work {
 			if wk.Status != store.ChangePending {
