@@ -38,8 +38,10 @@ var (
 		Doc: "The contact's domain, any domain (alias server)."}
 	ejNick = Arg{Name: "name", Type: String, Optional: true, Names: map[Dialect]string{Ejabberd: "nick"},
 		Doc: "The item's nickname; absent or empty: none."}
-	ejGroup = Arg{Name: "groups", Type: String, Optional: true, Names: map[Dialect]string{Ejabberd: "group"},
-		Doc: "Roster groups separated by ';'; absent or empty: none."}
+	ejGroup = Arg{Name: "groups", Type: String, Optional: true, Names: map[Dialect]string{Ejabberd: "group"}, EjUntil: 1,
+		Doc: "API v0: roster groups separated by ';'; absent or empty: none."}
+	ejGroupList = Arg{Name: "group_list", Type: List, Optional: true, Names: map[Dialect]string{Ejabberd: "groups"}, EjSince: 1,
+		Doc: "API v1 and later: the roster groups, a list of strings."}
 	ejSubs = Arg{Name: "subscription", Type: String, Names: map[Dialect]string{Ejabberd: "subs"},
 		Doc: "none, from, to or both."}
 	ejRosterUser = Arg{Name: "username", Type: String, Names: map[Dialect]string{Ejabberd: "user"},
@@ -66,10 +68,13 @@ func ejJID(user, host string) (string, error) {
 
 // splitEjGroups splits ejabberd's ';'-separated groups, dropping empty
 // names and repeats.
-func splitEjGroups(s string) []string {
+func splitEjGroups(s string) []string { return uniqueGroups(strings.Split(s, ";")) }
+
+// uniqueGroups drops empty and repeated group names, keeping the order.
+func uniqueGroups(l []string) []string {
 	out := []string{}
 	seen := map[string]bool{}
-	for _, g := range strings.Split(s, ";") {
+	for _, g := range l {
 		if g != "" && !seen[g] {
 			seen[g] = true
 			out = append(out, g)
@@ -141,7 +146,7 @@ var AddRosteritem = &Def{
 		"an item that is there, and pushes it to localuser's resources. One-sided: the contact's roster is untouched and " +
 		"no subscription stanza is sent. Answers 1 if localuser does not exist (nothing is stored). subs other than " +
 		"none, from, to, both: 400 \"Invalid 'subs'\". nick and group may be absent (empty).",
-	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejSubs},
+	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejGroupList, ejSubs},
 	Result:   Result{Kind: ResultToken},
 	Mutates:  true,
 	Names:    map[Dialect]string{Ejabberd: "add_rosteritem"},
@@ -159,7 +164,7 @@ var AddRosteritem = &Def{
 		}
 		d := c.Args.Domain("domain")
 		q, found, err := queueRoster(ctx, c, rosterChange{Username: owner, Domain: d.FQDN, DomainID: d.ID, Contact: contact,
-			Name: c.Args.String("name"), Subscription: sub, Groups: splitEjGroups(c.Args.String("groups"))})
+			Name: c.Args.String("name"), Subscription: sub, Groups: ejGroups(c.Args)})
 		if err != nil || !found {
 			return Rescode(1), err
 		}
@@ -176,6 +181,14 @@ var AddRosteritem = &Def{
 		return putEjItem(ctx, tx, w, w.UserID, rc.Domain, rc.Username,
 			store.RosterItem{Contact: rc.Contact, Name: rc.Name, Subscription: rc.Subscription, Groups: rc.Groups})
 	},
+}
+
+// ejGroups are add_rosteritem's groups: the v1 list, or the v0 string.
+func ejGroups(v Values) []string {
+	if v.Has("group_list") {
+		return uniqueGroups(v.List("group_list"))
+	}
+	return splitEjGroups(v.String("groups"))
 }
 
 // DeleteRosteritem is ejabberd's delete_rosteritem.

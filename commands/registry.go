@@ -63,6 +63,16 @@ type Arg struct {
 	Dialects []Dialect
 	// Names maps a dialect to this argument's wire name there.
 	Names map[Dialect]string
+	// EjSince and EjUntil bound the ejabberd API versions that take the
+	// argument: from EjSince on, before EjUntil (0: no bound). ejabberd 24.02
+	// (v1) changed some arguments' names and types (add_rosteritem's group
+	// string became the groups list).
+	EjSince, EjUntil int
+}
+
+// InEjabberd reports whether the argument exists in ejabberd API version v.
+func (a Arg) InEjabberd(v int) bool {
+	return v >= a.EjSince && (a.EjUntil == 0 || v < a.EjUntil)
 }
 
 // In reports whether the argument exists in dialect d.

@@ -51,10 +51,20 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 		var args []string
 		for _, a := range def.ArgsIn(commands.Ejabberd) {
 			t := "string"
-			if a.Type == commands.Int {
+			switch a.Type {
+			case commands.Int:
 				t = "integer"
+			case commands.List:
+				t = "[string]"
 			}
-			args = append(args, a.WireName(commands.Ejabberd)+" :: "+t)
+			arg := a.WireName(commands.Ejabberd) + " :: " + t
+			switch {
+			case a.EjSince > 0:
+				arg += fmt.Sprintf(" (v%d+)", a.EjSince)
+			case a.EjUntil > 0:
+				arg += fmt.Sprintf(" (before v%d)", a.EjUntil)
+			}
+			args = append(args, arg)
 		}
 		spec, _ := commands.EjabberdResultOf(def)
 		res := kindNames[spec.Kind]

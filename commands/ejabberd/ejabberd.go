@@ -256,7 +256,12 @@ var aliases = map[string]string{"server": "host", "localserver": "localhost"}
 // arguments the command does not take. It decides only what the request
 // says; Bind then normalises and checks the values.
 func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, error) {
-	declared := def.ArgsIn(commands.Ejabberd)
+	var declared []commands.Arg
+	for _, a := range def.ArgsIn(commands.Ejabberd) {
+		if a.InEjabberd(req.version) {
+			declared = append(declared, a)
+		}
+	}
 	takes := map[string]commands.Arg{}
 	for _, a := range declared {
 		takes[a.WireName(commands.Ejabberd)] = a
