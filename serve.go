@@ -47,7 +47,7 @@ func lockData(dir string) (*os.File, error) {
 }
 
 func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)) error {
-	log, err := newLogger(cfg.LogLevel)
+	log, level, err := newLogger(cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -89,6 +89,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Live = live{xs}
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
 	a.env.Worker = worker
+	ctl := newControl(cfg, level, log, worker)
+	a.env.Control = ctl
 	// Apply what a previous run left behind before taking new work.
 	if _, err := worker.RunOnce(ctx); err != nil {
 		log.Error("recovering the queue", zap.Error(err))
@@ -136,6 +138,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	select {
 	case <-ctx.Done():
+	case <-ctl.done:
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -144,7 +147,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil || !ctl.restarting() {
+		return err
+	}
+	return errRestart
 }
 
 // live adapts xmppcore to commands.Live, so commands never imports xmppcore.
