@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 	cur, nv := reflect.ValueOf(&c.cfg).Elem(), reflect.ValueOf(next)
 	for i := 0; i < cur.NumField(); i++ {
 		key := cur.Type().Field(i).Tag.Get("yaml")
-		if key == "" || key == "-" || reflect.DeepEqual(cur.Field(i).Interface(), nv.Field(i).Interface()) {
+		if key == "" || key == "-" || sameYAML(cur.Field(i).Interface(), nv.Field(i).Interface()) {
 			continue
 		}
 		switch key {
@@ -135,6 +136,14 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 	}
 	c.log.Info("configuration reloaded", zap.Strings("applied", r.Applied), zap.Strings("need_restart", r.NeedRestart))
 	return r, nil
+}
+
+// sameYAML compares two values as the configuration file writes them (an
+// absent list and an empty one are the same).
+func sameYAML(a, b any) bool {
+	x, err1 := yaml.Marshal(a)
+	y, err2 := yaml.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 func (c *control) LogLevel() zapcore.Level { return c.level.Level() }
@@ -158,6 +167,7 @@ func (c *control) EffectiveConfig() ([]byte, error) {
 	c.mu.Lock()
 	cfg := c.cfg
 	c.mu.Unlock()
+	cfg.LogLevel = c.level.Level().String() // set_loglevel changes it too
 	v := reflect.ValueOf(&cfg).Elem()
 	for i := 0; i < v.NumField(); i++ {
 		if v.Type().Field(i).Tag.Get("redact") == "true" && v.Field(i).Kind() == reflect.String && v.Field(i).String() != "" {
