@@ -54,7 +54,7 @@ const (
 	ReasonUnknownDomain Reason = "unknown_domain" // not a domain of the caller's accounts
 	ReasonInvalidToken  Reason = "invalid_token"
 	ReasonTokenTooOld   Reason = "token_too_old"
-	ReasonKeyNotAll     Reason = "key_not_all" // the command needs a key allowed every command
+	ReasonKeyNotAll     Reason = "key_not_all"   // the command needs a key allowed every command
 	ReasonOperatorOnly  Reason = "operator_only" // a server-wide command; the caller is not the operator
 )
 
