@@ -36,17 +36,18 @@ type app struct {
 	log *zap.Logger
 }
 
-func newLogger(level string) (*zap.Logger, error) {
+func newLogger(level string) (*zap.Logger, zap.AtomicLevel, error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, fmt.Errorf("config: log_level: %w", err)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("config: log_level: %w", err)
 	}
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil
 	zc.EncoderConfig.TimeKey = "time"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zc.Build()
+	log, err := zc.Build()
+	return log, zc.Level, err
 }
 
 func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {

@@ -267,6 +267,7 @@ func dispatch(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if r.vars.http != "" {
 		cfg.HTTPAddr = r.vars.http
 	}
+	cfg.source = &configSource{file: r.vars.config, environ: environ, data: r.vars.data, http: r.vars.http}
 	r.cfg = cfg
 	return cmd.Run(ctx, r)
 }

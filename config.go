@@ -39,6 +39,9 @@ type Config struct {
 	PprofAddr string `yaml:"pprof_addr"`
 	// DreamHostLimits are the DreamHost dialect's per-key rate limits.
 	DreamHostLimits []dreamhost.Limit `yaml:"dreamhost_limits"`
+	// source is how this configuration was read (reload_config); nil when
+	// it was built in code.
+	source *configSource
 }
 
 // DefaultConfig is what `xmppgate serve` runs with when nothing is set.

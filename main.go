@@ -25,8 +25,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if code == exitRestart {
+		code = reexec(os.Stderr)
+	}
+	os.Exit(code)
 }
 
 // run is main without the process: tests call it directly.
@@ -41,6 +45,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 2
 	case errors.Is(err, errHelp):
 		return 0
+	case errors.Is(err, errRestart):
+		return exitRestart
 	default:
 		fmt.Fprintln(stderr, "xmppgate:", err)
 		return 1

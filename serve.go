@@ -48,7 +48,7 @@ func lockData(dir string) (*os.File, error) {
 }
 
 func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)) error {
-	log, err := newLogger(cfg.LogLevel)
+	log, level, err := newLogger(cfg.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Live = live{xs}
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
 	a.env.Worker = worker
+	ctl := newControl(cfg, level, log, worker)
+	a.env.Control = ctl
 	if err := worker.Start(cfg.WorkerSchedule); err != nil {
 		return err
 	}
@@ -146,6 +148,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	select {
 	case <-ctx.Done():
+	case <-ctl.done:
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
@@ -154,7 +157,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil || !ctl.restarting() {
+		return err
+	}
+	return errRestart
 }
 
 // live adapts xmppcore to commands.Live, so commands never imports xmppcore.

@@ -19,7 +19,9 @@ type Env struct {
 	Worker *queue.Worker
 	// Live is the running XMPP server (nil if none).
 	Live Live
-	Log  *zap.Logger
+	// Control is the server process (nil when no server runs).
+	Control Control
+	Log     *zap.Logger
 	// TokenMaxAge: tokens of batches finished longer ago answer too_old.
 	TokenMaxAge time.Duration
 }

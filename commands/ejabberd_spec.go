@@ -62,6 +62,8 @@ const (
 	EjList
 	// EjTuples: a Table, an array of objects keyed by the columns.
 	EjTuples
+	// EjTuple: a Table of one row, one object keyed by the columns, never wrapped.
+	EjTuple
 )
 
 // EjabberdResult declares a command's ejabberd result.
@@ -185,6 +187,10 @@ var ejabberdDefs = concat(
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
 	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems},
+	[]*Def{SendMessage, SendStanza, SendStanzaC2S, GetPresence, SetPresence, StatusList, StatusListHost},
+	[]*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel, ReopenLog, RotateLog,
+		Stop, Restart, StopKindly, DumpConfig},
+	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -32,4 +32,13 @@ type Live interface {
 	OnlineCount(domain string) int
 	// DomainSettingsChanged makes the server re-read a domain's settings.
 	DomainSettingsChanged(fqdn string)
+	// RouteStanza parses raw (one message, presence or iq), sets its from
+	// and to and routes it as the server routes a stanza from from.
+	RouteStanza(ctx context.Context, from, to string, raw []byte) error
+	// SendToSession writes raw (one message, presence or iq) to the client
+	// of one session; found is false if there is no such session.
+	SendToSession(domain, username, resource string, raw []byte) (found bool, err error)
+	// SetPresence makes one session's presence what it would be had its
+	// client sent it (typ available or unavailable); found as above.
+	SetPresence(domain, username, resource, typ, show, status string, priority int) (found bool, err error)
 }

@@ -12,6 +12,7 @@ import (
 var kindNames = map[commands.EjabberdKind]string{
 	commands.EjRescode: "rescode (0 ok, 1 not)", commands.EjRestuple: "string",
 	commands.EjInteger: "integer", commands.EjString: "string", commands.EjList: "list", commands.EjTuples: "list of objects",
+	commands.EjTuple: "object",
 }
 
 // CommandsMarkdown renders docs/ejabberd-commands.md from the registry: a

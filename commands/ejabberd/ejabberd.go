@@ -404,6 +404,10 @@ func (h *Handler) success(res any, req *request) reply {
 	case commands.EjTuples:
 		t, _ := res.(commands.Table)
 		return jsonReply(http.StatusOK, tuples(t), "ok")
+	case commands.EjTuple:
+		if t, _ := res.(commands.Table); len(t.Rows) == 1 {
+			return jsonReply(http.StatusOK, tuple(t), "ok")
+		}
 	}
 	return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: fmt.Errorf("ejabberd: no result kind for %s", req.cmd)}
 }
@@ -436,6 +440,17 @@ func (t tuples) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte(']')
 	return b.Bytes(), nil
+}
+
+// tuple renders a one-row table as one object, keys in column order.
+type tuple commands.Table
+
+func (t tuple) MarshalJSON() ([]byte, error) {
+	b, err := tuples(t).MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return b[1 : len(b)-1], nil
 }
 
 func unescape(s string) string {

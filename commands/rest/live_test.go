@@ -43,6 +43,17 @@ func (l *liveServer) DomainSettingsChanged(fqdn string) {
 	}
 }
 
+// The admin API's stanza actions (unused by the REST API) go to the server.
+func (l *liveServer) RouteStanza(ctx context.Context, from, to string, raw []byte) error {
+	return l.srv.Load().RouteStanza(ctx, from, to, raw)
+}
+func (l *liveServer) SendToSession(domain, username, resource string, raw []byte) (bool, error) {
+	return l.srv.Load().SendToSession(domain, username, resource, raw)
+}
+func (l *liveServer) SetPresence(domain, username, resource, typ, show, status string, priority int) (bool, error) {
+	return l.srv.Load().SetPresence(domain, username, resource, typ, show, status, priority)
+}
+
 // The worker's effects (closing sessions) go to the same server.
 func (l *liveServer) UserGone(domain, username string) {
 	if s := l.srv.Load(); s != nil {

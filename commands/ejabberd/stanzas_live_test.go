@@ -1,0 +1,148 @@
+package ejabberd_test
+
+import (
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+)
+
+// inbox is a go-xmpp client whose received stanzas are collected.
+type inbox struct {
+	*goxmpp.Client
+	in  chan any
+	end chan struct{}
+}
+
+func loginInbox(t *testing.T, addr, jid, password, resource string) *inbox {
+	t.Helper()
+	_, domain, _ := strings.Cut(jid, "@")
+	c, err := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
+		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
+		DialTimeout: 5 * time.Second, Session: true}.NewClient()
+	require.NoError(t, err)
+	ib := &inbox{Client: c, in: make(chan any, 100), end: make(chan struct{})}
+	go func() {
+		defer close(ib.end)
+		for {
+			st, err := c.Recv()
+			if err != nil {
+				return
+			}
+			ib.in <- st
+		}
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-ib.end:
+		default:
+			_, _ = ib.SendOrg("</stream:stream>")
+		}
+	})
+	return ib
+}
+
+// await returns the first received stanza ok accepts, skipping others.
+func (ib *inbox) await(t *testing.T, what string, ok func(any) bool) any {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case st := <-ib.in:
+			if ok(st) {
+				return st
+			}
+		case <-deadline:
+			require.FailNow(t, "not received: "+what)
+			return nil
+		}
+	}
+}
+
+// TestEjabberdStanzasLive proves the stanza and presence commands with an
+// independent client (go-xmpp) on a real XMPP server: send_message and
+// send_stanza reach a connected client, send_stanza_c2s writes to a
+// session's client, set_presence changes what a subscribed contact sees,
+// and get_presence and status_list report it.
+func TestEjabberdStanzasLive(t *testing.T) {
+	t.Parallel()
+	b := setupServer(t)
+	for _, u := range []string{"carol", "dave"} {
+		b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"` + u + `","host":"a.example","password":"` + u + `pw"}`)
+	}
+	// dave is subscribed to carol's presence: carol's roster has dave (from/both).
+	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a.example","user":"dave","host":"a.example","nick":"Dave","group":"","subs":"both"}`)
+	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dave","localhost":"a.example","user":"carol","host":"a.example","nick":"Carol","group":"","subs":"both"}`)
+	dave := loginInbox(t, b.addr, "dave@a.example", "davepw", "phone")
+	_, err := dave.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	carol := loginInbox(t, b.addr, "carol@a.example", "carolpw", "r1")
+	_, err = carol.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return b.ok("POST /api/status_num\nAs: acme\n\n"+`{"status":"available"}`) == `{"users":2}`
+	}, 5*time.Second, 20*time.Millisecond)
+
+	// send_message reaches carol.
+	require.Equal(t, "0", b.ok("POST /api/send_message\nAs: acme\n\n"+
+		`{"type":"chat","from":"admin@a.example","to":"carol@a.example","subject":"Hi","body":"Hello Carol"}`))
+	m := carol.await(t, "send_message's chat", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "Hello Carol" }).(goxmpp.Chat)
+	require.Equal(t, "admin@a.example", m.Remote)
+	require.Equal(t, "chat", m.Type)
+	require.Equal(t, "Hi", m.Subject)
+
+	// send_stanza delivers the raw stanza, with its extension, from the given JID.
+	require.Equal(t, "0", b.ok("POST /api/send_stanza\nAs: acme\n\n"+
+		`{"from":"admin@a.example/bot","to":"carol@a.example/r1","stanza":"<message type='normal' from='spoof@b.example'><body>raw</body><ext xmlns='urn:example' attr='value'/></message>"}`))
+	m = carol.await(t, "send_stanza's message", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "raw" }).(goxmpp.Chat)
+	require.Equal(t, "admin@a.example/bot", m.Remote)
+	require.Len(t, m.OtherElem, 1)
+	require.Equal(t, "urn:example", m.OtherElem[0].XMLName.Space)
+	require.Equal(t, "ext", m.OtherElem[0].XMLName.Local)
+
+	// send_stanza_c2s writes to carol's client as it is.
+	require.Equal(t, "0", b.ok("POST /api/send_stanza_c2s\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","resource":"r1","stanza":"<message from='a.example' type='headline'><body>to the client</body></message>"}`))
+	m = carol.await(t, "send_stanza_c2s's message", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "to the client" }).(goxmpp.Chat)
+	require.Equal(t, "a.example", m.Remote)
+
+	// set_presence: dave, subscribed, sees carol's new presence.
+	require.Equal(t, "0", b.ok("POST /api/set_presence\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","resource":"r1","type":"available","show":"dnd","status":"In a meeting","priority":"5"}`))
+	p := dave.await(t, "carol's dnd presence", func(st any) bool {
+		p, ok := st.(goxmpp.Presence)
+		return ok && strings.HasPrefix(p.From, "carol@a.example/r1") && p.Show == "dnd"
+	}).(goxmpp.Presence)
+	require.Equal(t, "In a meeting", p.Status)
+	require.Equal(t, `{"jid":"carol@a.example/r1","show":"dnd","status":"In a meeting"}`,
+		b.ok("POST /api/get_presence\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
+	require.Equal(t, `[{"user":"carol","host":"a.example","resource":"r1","priority":5,"status":"In a meeting"}]`,
+		b.ok("POST /api/status_list\nAs: acme\n\n"+`{"status":"dnd"}`))
+	require.Equal(t, `[]`, b.ok("POST /api/status_list_host\nAs: acme\n\n"+`{"host":"a2.example","status":"all"}`))
+	require.Equal(t, `{"stat":2}`, b.ok("POST /api/stats_host\nAs: acme\n\n"+`{"name":"onlineusers","host":"a.example"}`))
+	require.Equal(t, `{"stat":0}`, b.ok("POST /api/stats\nAs: other\n\n"+`{"name":"onlineusers"}`))
+	require.Equal(t, `{"stat":2}`, b.ok("POST /api/stats\nAs: operator\n\n"+`{"name":"onlineusersnode"}`))
+
+	// unavailable: dave sees it, and get_presence says so for the session.
+	require.Equal(t, "0", b.ok("POST /api/set_presence/v1\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","resource":"r1","type":"unavailable","show":"","status":"gone","priority":0}`))
+	dave.await(t, "carol's unavailable presence", func(st any) bool {
+		p, ok := st.(goxmpp.Presence)
+		return ok && strings.HasPrefix(p.From, "carol@a.example/r1") && p.Type == "unavailable"
+	})
+	require.Equal(t, `{"jid":"carol@a.example/r1","show":"unavailable","status":""}`,
+		b.ok("POST /api/get_presence\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
+
+	// stop_kindly: every session gets the headline from its domain, then the control stops.
+	require.Equal(t, "0", b.ok("POST /api/stop_kindly\nAs: operator\n\n"+`{"delay":30,"announcement":"Maintenance"}`))
+	for _, c := range []*inbox{carol, dave} {
+		m := c.await(t, "stop_kindly's announcement", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "Maintenance" }).(goxmpp.Chat)
+		require.Equal(t, "headline", m.Type)
+		require.Equal(t, "a.example", m.Remote)
+		require.Equal(t, "Server stop in 30 seconds!", m.Subject)
+	}
+	require.Equal(t, []string{"stop delay=30s restart=false"}, b.ctl.calls)
+}
