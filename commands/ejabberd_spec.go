@@ -62,6 +62,9 @@ const (
 	EjList
 	// EjTuples: a Table, an array of objects keyed by the columns.
 	EjTuples
+	// EjTuple: a Table of one row, one object keyed by the columns (a
+	// tuple result such as get_last's; never wrapped).
+	EjTuple
 )
 
 // EjabberdResult declares a command's ejabberd result.
@@ -185,6 +188,7 @@ var ejabberdDefs = concat(
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
 	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems},
+	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -11,7 +11,7 @@ import (
 
 var kindNames = map[commands.EjabberdKind]string{
 	commands.EjRescode: "rescode (0 ok, 1 not)", commands.EjRestuple: "string",
-	commands.EjInteger: "integer", commands.EjString: "string", commands.EjList: "list", commands.EjTuples: "list of objects",
+	commands.EjInteger: "integer", commands.EjString: "string", commands.EjList: "list", commands.EjTuples: "list of objects", commands.EjTuple: "object",
 }
 
 // CommandsMarkdown renders docs/ejabberd-commands.md from the registry: a
@@ -51,8 +51,11 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 		var args []string
 		for _, a := range def.ArgsIn(commands.Ejabberd) {
 			t := "string"
-			if a.Type == commands.Int {
+			switch a.Type {
+			case commands.Int:
 				t = "integer"
+			case commands.List:
+				t = "[string]"
 			}
 			args = append(args, a.WireName(commands.Ejabberd)+" :: "+t)
 		}

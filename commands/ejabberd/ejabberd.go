@@ -399,6 +399,12 @@ func (h *Handler) success(res any, req *request) reply {
 	case commands.EjTuples:
 		t, _ := res.(commands.Table)
 		return jsonReply(http.StatusOK, tuples(t), "ok")
+	case commands.EjTuple:
+		t, _ := res.(commands.Table)
+		if len(t.Rows) != 1 {
+			break
+		}
+		return jsonReply(http.StatusOK, tuple(t), "ok")
 	}
 	return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: fmt.Errorf("ejabberd: no result kind for %s", req.cmd)}
 }
@@ -431,6 +437,17 @@ func (t tuples) MarshalJSON() ([]byte, error) {
 	}
 	b.WriteByte(']')
 	return b.Bytes(), nil
+}
+
+// tuple renders a one-row table as one object, keys in column order.
+type tuple commands.Table
+
+func (t tuple) MarshalJSON() ([]byte, error) {
+	b, err := tuples(t).MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return b[1 : len(b)-1], nil
 }
 
 func unescape(s string) string {
