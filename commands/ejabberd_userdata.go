@@ -284,5 +284,5 @@ var GetOfflineCount = &Def{
 	},
 }
 
-// ejabberdUserdataDefs is the last, private and offline family.
-var ejabberdUserdataDefs = []*Def{GetLast, SetLast, PrivateGet, PrivateSet, GetOfflineCount}
+// ejabberdUserdataDefs is the last, private, privacy and offline family.
+var ejabberdUserdataDefs = []*Def{GetLast, SetLast, PrivateGet, PrivateSet, PrivacySet, GetOfflineCount}

@@ -18,8 +18,9 @@ import (
 // the test by id.
 type iqClient struct {
 	*goxmpp.Client
-	jid string
-	iqs chan goxmpp.IQ
+	jid    string
+	iqs    chan goxmpp.IQ
+	pushes chan goxmpp.IQ
 }
 
 func iqLogin(t *testing.T, addr, jid, password string) *iqClient {
@@ -30,7 +31,7 @@ func iqLogin(t *testing.T, addr, jid, password string) *iqClient {
 		DialTimeout: 5 * time.Second, Session: true}
 	c, err := opts.NewClient()
 	require.NoError(t, err)
-	cl := &iqClient{Client: c, jid: jid, iqs: make(chan goxmpp.IQ, 16)}
+	cl := &iqClient{Client: c, jid: jid, iqs: make(chan goxmpp.IQ, 16), pushes: make(chan goxmpp.IQ, 16)}
 	end := make(chan struct{})
 	go func() {
 		defer close(end)
@@ -39,11 +40,17 @@ func iqLogin(t *testing.T, addr, jid, password string) *iqClient {
 			if err != nil {
 				return
 			}
-			if iq, ok := st.(goxmpp.IQ); ok && (iq.Type == "result" || iq.Type == "error") {
-				select {
-				case cl.iqs <- iq:
-				default:
-				}
+			iq, ok := st.(goxmpp.IQ)
+			if !ok {
+				continue
+			}
+			to := cl.iqs
+			if iq.Type == "set" {
+				to = cl.pushes
+			}
+			select {
+			case to <- iq:
+			default:
 			}
 		}
 	}()
@@ -256,4 +263,44 @@ func TestEjabberdOfflineLive(t *testing.T) {
 	// delete_old_users keeps online users (carol, dave) and API admins.
 	require.Equal(t, `"Deleted 1 users: [{<<\"noperm\">>,<<\"a.example\">>}]"`,
 		b.ok("POST /api/delete_old_users_vhost\nAs: acme\n\n"+`{"host":"a.example","days":0}`))
+}
+
+// privacy_set's block list reaches the user's live session: the resource
+// that asked for its block list gets the block push, and a new block list
+// get returns it.
+func TestEjabberdPrivacyLive(t *testing.T) {
+	t.Parallel()
+	var addr string
+	b := setup(t, startXMPP(t, &addr))
+	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	c := iqLogin(t, addr, "carol@a.example", "carolpw")
+	require.NotContains(t, string(c.iq(t, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")
+	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+
+		`<item type='jid' value='dave@a.example' action='deny' order='1'/><item type='jid' value='spam.example' action='deny' order='2'/></list></query>"}`))
+	select {
+	case p := <-c.pushes:
+		require.Contains(t, string(p.Query), "block")
+		require.Contains(t, string(p.Query), "dave@a.example")
+		require.Contains(t, string(p.Query), "spam.example")
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no block push")
+	}
+	q := string(c.iq(t, "b2", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query)
+	require.Contains(t, q, "dave@a.example")
+	require.Contains(t, q, "spam.example")
+	// Emptying is not a privacy list operation ejabberd allows on the
+	// default list: 1, nothing changes.
+	require.Equal(t, "1", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'/></query>"}`))
+	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
+		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+
+		`<item type='jid' value='spam.example' action='deny' order='1'/></list></query>"}`))
+	select {
+	case p := <-c.pushes:
+		require.Contains(t, string(p.Query), "unblock")
+		require.Contains(t, string(p.Query), "dave@a.example")
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no unblock push")
+	}
 }

@@ -32,6 +32,11 @@ func userdataState(b *testBundle, userID int64) []string {
 	} else {
 		require.True(b.t, errors.Is(err, store.ErrNotFound), "%v", err)
 	}
+	blocked, err := st.BlockList(b.ctx, userID)
+	require.NoError(b.t, err)
+	if len(blocked) > 0 {
+		out = append(out, fmt.Sprintf("  blocked %q", blocked))
+	}
 	n, err := st.OfflineCount(b.ctx, userID)
 	require.NoError(b.t, err)
 	if n > 0 {
