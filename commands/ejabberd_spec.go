@@ -28,6 +28,7 @@ const (
 	refusedSQL    = "there is no ejabberd SQL schema in xmppgate"
 	refusedS2S    = "xmppgate does not federate (no s2s)"
 	refusedLater  = "not implemented yet"
+	refusedYAML   = "xmppgate's configuration is YAML already; there is no Erlang configuration to convert"
 )
 
 // ReasonRefused: the command exists in the reference but xmppgate does not
@@ -191,6 +192,7 @@ var ejabberdDefs = concat(
 	[]*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel, ReopenLog, RotateLog,
 		Stop, Restart, StopKindly, DumpConfig},
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
+	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -159,6 +159,7 @@ func (b *testBundle) state() string {
 		}
 		out = append(out, line)
 		out = append(out, rosterState(b, u.ID)...)
+		out = append(out, userdataState(b, u.ID)...)
 	}
 	return strings.Join(out, "\n") + "\n"
 }

@@ -91,6 +91,10 @@ var errorTable = []rule{
 	// check_password_hash (sic: unkown).
 	{reason: commands.ReasonScrammed, answer: fixed(bare(http.StatusBadRequest, "passwords_scrammed_command_cannot_work"))},
 	{reason: commands.ReasonUnknownHash, answer: fixed(bare(http.StatusBadRequest, "unkown_hash_method"))},
+	// get_vcard* of a host not served (mod_admin_extra's is_muc_service).
+	{cmd: "get_vcard", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
+	{cmd: "get_vcard2", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
+	{cmd: "get_vcard2_multi", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
 	// resource_num out of range crashes in ejabberd.
 	{reason: commands.ReasonOutOfRange, answer: fixed(reply{status: http.StatusInternalServerError, body: []byte(`"internal_error"`), result: "out_of_range"})},
 

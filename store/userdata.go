@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Queries of the admin commands over users' XMPP data (the ejabberd
+// vcard, last, private, offline and purge families): per-domain purges of
+// offline messages and the facts delete_old_users decides on. The per-user
+// reads and writes (VCard, PrivateXML, LastActivity, OfflineCount) are in
+// xmpp_data.go, shared with the XMPP server.
+
+const (
+	qOfflineOfDomains = ` AND user_id IN (SELECT id FROM users WHERE domain_id IN (SELECT value FROM json_each(?)))`
+	qDeleteOldOffline = `DELETE FROM offline_messages WHERE created < ?` + qOfflineOfDomains
+	qOldOfflineIDs    = `SELECT o.id FROM offline_messages o JOIN users u ON u.id = o.user_id
+		WHERE u.domain_id = ? AND o.created < ? ORDER BY o.id LIMIT ?`
+	qDeleteOfflineIDs = `DELETE FROM offline_messages WHERE id IN (SELECT value FROM json_each(?))`
+	// The stanzas that may carry an expiry: a cheap byte filter, the caller
+	// parses what it returns.
+	qExpiryCandidates = `SELECT id, sender, created, stanza FROM offline_messages
+		WHERE instr(stanza, CAST('expire' AS BLOB)) > 0` + qOfflineOfDomains + ` ORDER BY id`
+	qDomainLastSeen = `SELECT l.user_id, l.seen FROM last_activity l JOIN users u ON u.id = l.user_id WHERE u.domain_id = ?`
+	qDomainAPIUsers = `SELECT p.user_id FROM ejabberd_api_permissions p JOIN users u ON u.id = p.user_id WHERE u.domain_id = ?`
+)
+
+// DeleteOldOffline deletes the offline messages of the users of domains
+// that were stored before t; it returns how many.
+func (t *Tx) DeleteOldOffline(ctx context.Context, domainIDs []int64, before time.Time) (int64, error) {
+	res, err := t.q.ExecContext(ctx, qDeleteOldOffline, before.UTC().Format(TimeLayout), idList(domainIDs))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// OldOfflineIDs returns the ids of at most limit offline messages of a
+// domain's users stored before t, oldest first.
+func (r Reader) OldOfflineIDs(ctx context.Context, domainID int64, before time.Time, limit int) ([]int64, error) {
+	rows, err := r.q.QueryContext(ctx, qOldOfflineIDs, domainID, before.UTC().Format(TimeLayout), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DeleteOfflineIDs deletes the offline messages with these ids (those
+// already gone, delivered say, are skipped); it returns how many.
+func (t *Tx) DeleteOfflineIDs(ctx context.Context, ids []int64) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	res, err := t.q.ExecContext(ctx, qDeleteOfflineIDs, idList(ids))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// OfflineExpiryCandidates lists the offline messages of the users of
+// domains whose stanza mentions "expire" (jabber:x:expire, XEP-0079
+// expire-at), oldest first; the caller decides which have expired.
+func (r Reader) OfflineExpiryCandidates(ctx context.Context, domainIDs []int64) ([]OfflineMessage, error) {
+	rows, err := r.q.QueryContext(ctx, qExpiryCandidates, idList(domainIDs))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OfflineMessage
+	for rows.Next() {
+		var m OfflineMessage
+		var created sql.NullString
+		if err := rows.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
+			return nil, err
+		}
+		m.Created = parseTime(created)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// DomainLastSeen returns when each user of a domain that ever had a
+// session last ended one, by user id.
+func (r Reader) DomainLastSeen(ctx context.Context, domainID int64) (map[int64]time.Time, error) {
+	rows, err := r.q.QueryContext(ctx, qDomainLastSeen, domainID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var id int64
+		var seen sql.NullString
+		if err := rows.Scan(&id, &seen); err != nil {
+			return nil, err
+		}
+		out[id] = parseTime(seen)
+	}
+	return out, rows.Err()
+}
+
+// DomainAPIUsers returns the users of a domain that hold an ejabberd API
+// permission (the accounts' admin JIDs), by user id.
+func (r Reader) DomainAPIUsers(ctx context.Context, domainID int64) (map[int64]bool, error) {
+	rows, err := r.q.QueryContext(ctx, qDomainAPIUsers, domainID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// PrivateNamespaces lists the namespaces of a user's private XML storage, sorted.
+func (r Reader) PrivateNamespaces(ctx context.Context, userID int64) ([]string, error) {
+	rows, err := r.q.QueryContext(ctx, `SELECT ns FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ns string
+		if err := rows.Scan(&ns); err != nil {
+			return nil, err
+		}
+		out = append(out, ns)
+	}
+	return out, rows.Err()
+}
