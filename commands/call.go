@@ -110,6 +110,7 @@ func (c *Call) Mutate(ctx context.Context, fn func(tx *store.Tx) (store.Change, 
 			return err
 		}
 		ch.Command = c.Def.Name
+		ch.Actor = c.Caller.Actor
 		if q, err = queue.EnqueueTx(ctx, tx, c.Caller.Account, ch); err != nil {
 			return err
 		}

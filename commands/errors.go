@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -86,6 +87,34 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// errorCode is an *Error as a failed change keeps it (queue.CodedError).
+type errorCode struct {
+	Kind   string `json:"kind"`
+	Reason Reason `json:"reason,omitempty"`
+	Arg    string `json:"arg,omitempty"`
+	Msg    string `json:"msg,omitempty"`
+}
+
+// ChangeCode is the error's structured form, stored with a failed change.
+func (e *Error) ChangeCode() string {
+	b, _ := json.Marshal(errorCode{Kind: e.Kind.String(), Reason: e.Reason, Arg: e.Arg, Msg: e.Msg})
+	return string(b)
+}
+
+// errorFromCode reads back what ChangeCode wrote; nil for anything else.
+func errorFromCode(s string) *Error {
+	var c errorCode
+	if s == "" || json.Unmarshal([]byte(s), &c) != nil {
+		return nil
+	}
+	for k := Internal; k <= NotImplemented; k++ {
+		if k.String() == c.Kind && k != Internal {
+			return &Error{Kind: k, Reason: c.Reason, Arg: c.Arg, Msg: c.Msg}
+		}
+	}
+	return nil
+}
 
 // Errorf builds an *Error.
 func Errorf(kind Kind, reason Reason, arg, format string, a ...any) *Error {

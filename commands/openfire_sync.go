@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
@@ -76,13 +75,13 @@ func (c *Call) flushOpen(ctx context.Context) error {
 	return nil
 }
 
-// changeFailed turns the stored error of the call's failed change back into
-// an *Error. Appliers of this package fail with an *Error, whose text starts
-// with its kind and reason; the appliers of users.go fail when the user
-// vanished or changed state under them, which is a missing user if it is
-// gone now. Anything else is internal.
+// changeFailed turns the error of the call's failed change back into an
+// *Error: appliers of this package fail with one, kept structured with the
+// change. The appliers of users.go fail when the user vanished or changed
+// state under them, which is a missing user if it is gone now. Anything
+// else is internal.
 func (c *Call) changeFailed(ctx context.Context, ch store.Change) error {
-	if e := parseError(ch.Error); e != nil {
+	if e := errorFromCode(ch.ErrorCode); e != nil {
 		return e
 	}
 	if c.Args.Has("username") && c.Args.Has("domain") {
@@ -91,29 +90,4 @@ func (c *Call) changeFailed(ctx context.Context, ch store.Change) error {
 		}
 	}
 	return &Error{Kind: Internal, Err: fmt.Errorf("change %d (%s) failed: %s", ch.ID, ch.Command, ch.Error)}
-}
-
-// parseError reads back an *Error from its Error() text
-// ("kind reason (arg): msg"); nil if the text is not one.
-func parseError(s string) *Error {
-	head, msg, _ := strings.Cut(s, ": ")
-	fields := strings.Fields(head)
-	if len(fields) == 0 {
-		return nil
-	}
-	for k := Internal; k <= NotImplemented; k++ {
-		if k.String() != fields[0] || k == Internal {
-			continue
-		}
-		e := &Error{Kind: k, Msg: msg}
-		for _, f := range fields[1:] {
-			if strings.HasPrefix(f, "(") {
-				e.Arg = strings.Trim(f, "()")
-			} else if e.Reason == "" {
-				e.Reason = Reason(f)
-			}
-		}
-		return e
-	}
-	return nil
 }

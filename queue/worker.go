@@ -50,6 +50,22 @@ type Applier struct {
 	Atomic bool
 }
 
+// CodedError is an error that carries a structured form for whoever waits
+// on the change (the registry's *commands.Error), kept with the failed
+// change beside its text.
+type CodedError interface {
+	error
+	ChangeCode() string
+}
+
+func errorCode(err error) string {
+	var ce CodedError
+	if errors.As(err, &ce) {
+		return ce.ChangeCode()
+	}
+	return ""
+}
+
 // Options of a Worker; zero values are defaults.
 type Options struct {
 	// Parallel bounds concurrent Prepare calls (default GOMAXPROCS).
@@ -277,7 +293,7 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 			}
 			if failed[i] != nil {
 				status = store.BatchFailure
-				if err := tx.FinishChange(ctx, wk.ID, store.ChangeFailed, failed[i].Error()); err != nil {
+				if err := tx.FinishChange(ctx, wk.ID, store.ChangeFailed, failed[i].Error(), errorCode(failed[i])); err != nil {
 					return err
 				}
 			}

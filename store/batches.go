@@ -53,7 +53,14 @@ type Change struct {
 	Args    json.RawMessage
 	Status  ChangeStatus
 	Error   string
+	// ErrorCode is the structured form of Error for the dialects (see
+	// queue.CodedError); "" if the error had none.
+	ErrorCode string
+	// Actor is who queued the change ("key:12", an admin JID, "cli" ...).
+	Actor string
 }
+
+const changeCols = `id, batch_id, command, COALESCE(user_id, 0), args, status, error, error_code, actor`
 
 const batchCols = `id, token, account_id, status, scheduled, executed, finished`
 
@@ -88,8 +95,8 @@ func (t *Tx) InsertChange(ctx context.Context, c Change) (Change, error) {
 	if c.UserID != 0 {
 		user = c.UserID
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO changes (batch_id, command, user_id, args) VALUES (?, ?, ?, ?)`,
-		c.BatchID, c.Command, user, string(c.Args))
+	res, err := t.q.ExecContext(ctx, `INSERT INTO changes (batch_id, command, user_id, args, actor) VALUES (?, ?, ?, ?, ?)`,
+		c.BatchID, c.Command, user, string(c.Args), c.Actor)
 	if err != nil {
 		return c, err
 	}
@@ -146,7 +153,7 @@ func (r Reader) batches(ctx context.Context, q string, args ...any) ([]Batch, er
 
 // Changes lists a batch's changes in the order they were queued.
 func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT id, batch_id, command, COALESCE(user_id, 0), args, status, error
+	rows, err := r.q.QueryContext(ctx, `SELECT `+changeCols+`
 		FROM changes WHERE batch_id = ? ORDER BY id`, batchID)
 	if err != nil {
 		return nil, err
@@ -155,8 +162,8 @@ func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
 }
 
 // FinishChange records a change's outcome.
-func (t *Tx) FinishChange(ctx context.Context, id int64, status ChangeStatus, errText string) error {
-	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ? WHERE id = ?`, status, errText, id))
+func (t *Tx) FinishChange(ctx context.Context, id int64, status ChangeStatus, errText, errCode string) error {
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ?, error_code = ? WHERE id = ?`, status, errText, errCode, id))
 }
 
 // FinishBatch records a batch's final state and time.
@@ -205,7 +212,7 @@ func scanChanges(rows *sql.Rows) ([]Change, error) {
 	for rows.Next() {
 		var c Change
 		var args string
-		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error); err != nil {
+		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor); err != nil {
 			return nil, err
 		}
 		c.Args = json.RawMessage(args)

@@ -49,7 +49,7 @@ const (
 	qShownGroups = `SELECT name FROM shared_groups WHERE domain_id = ? AND show_in_roster <> 'nobody'
 		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
 	qSetProfile   = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
-	qChangeByID   = `SELECT id, batch_id, command, COALESCE(user_id, 0), args, status, error FROM changes WHERE id = ?`
+	qChangeByID   = `SELECT ` + changeCols + ` FROM changes WHERE id = ?`
 	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
 )
 
