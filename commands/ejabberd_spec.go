@@ -185,6 +185,7 @@ var ejabberdDefs = concat(
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
 	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems},
+	ejabberdSrgDefs,
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -160,6 +160,7 @@ func (b *testBundle) state() string {
 		out = append(out, line)
 		out = append(out, rosterState(b, u.ID)...)
 	}
+	out = append(out, srgState(b)...)
 	return strings.Join(out, "\n") + "\n"
 }
 
