@@ -296,18 +296,11 @@ func srgMembership(join bool) func(ctx context.Context, env *Env, tx *store.Tx, 
 		if err != nil {
 			return err
 		}
-		var extra []int64
-		if !sc.AllUsers {
-			extra = []int64{w.UserID}
+		if sc.AllUsers {
+			return sharedDiff(ctx, tx, w, sc.DomainID, nil, func() error { return tx.SetSharedGroupAllUsers(ctx, g.ID, join) })
 		}
-		return sharedDiff(ctx, tx, w, sc.DomainID, extra, func() error {
-			switch {
-			case sc.AllUsers:
-				return tx.SetSharedGroupAllUsers(ctx, g.ID, join)
-			case join:
-				if _, err := tx.UserByID(ctx, w.UserID); err != nil {
-					return Errorf(NotFound, ReasonNoUser, "username", "the user is gone")
-				}
+		return membershipDiff(ctx, tx, w, w.UserID, func() error {
+			if join {
 				return tx.AddSharedGroupMember(ctx, g.ID, w.UserID)
 			}
 			if err := tx.RemoveSharedGroupMember(ctx, g.ID, w.UserID); !errors.Is(err, store.ErrNotFound) {
@@ -418,15 +411,11 @@ func sharedViews(ctx context.Context, tx *store.Tx, domainID int64, ids map[int6
 	}
 	out := map[int64]sharedView{}
 	for _, u := range users {
-		cs, err := tx.SharedContacts(ctx, u)
+		contacts, err := viewOf(ctx, tx, u)
 		if err != nil {
 			return nil, err
 		}
-		v := sharedView{user: u, contacts: map[string]string{}}
-		for _, sc := range cs {
-			v.contacts[sc.JID] = sc.Name + "\x00" + strings.Join(sc.Groups, "\x00")
-		}
-		out[u.ID] = v
+		out[u.ID] = sharedView{user: u, contacts: contacts}
 		ids[u.ID] = true
 	}
 	return out, nil
@@ -453,31 +442,109 @@ func sharedDiff(ctx context.Context, tx *store.Tx, w *queue.Work, domainID int64
 	if err != nil {
 		return err
 	}
+	var bumped []int64
 	for id, a := range after {
-		b := before[id].contacts
-		var changed []string
-		for jid, sig := range a.contacts {
-			if old, ok := b[jid]; !ok || old != sig {
-				changed = append(changed, jid)
-			}
-		}
-		for jid := range b {
-			if _, ok := a.contacts[jid]; !ok {
-				changed = append(changed, jid)
-			}
-		}
+		changed := viewChanges(before[id].contacts, a.contacts)
 		if len(changed) == 0 {
 			continue
 		}
-		if _, err := tx.BumpRosterVersion(ctx, id); err != nil {
-			return err
-		}
-		domain, username := a.user.Domain, a.user.Username
-		for _, jid := range changed {
-			w.After(func(e queue.Effects) { e.RosterChanged(domain, username, jid) })
+		bumped = append(bumped, id)
+		pushContacts(w, a.user.Domain, a.user.Username, changed)
+	}
+	return tx.BumpRosterVersions(ctx, bumped)
+}
+
+// viewChanges lists the contacts that appeared, changed or went between
+// two views of one user.
+func viewChanges(before, after map[string]string) []string {
+	var changed []string
+	for jid, sig := range after {
+		if old, ok := before[jid]; !ok || old != sig {
+			changed = append(changed, jid)
 		}
 	}
-	return nil
+	for jid := range before {
+		if _, ok := after[jid]; !ok {
+			changed = append(changed, jid)
+		}
+	}
+	return changed
+}
+
+func pushContacts(w *queue.Work, domain, username string, contacts []string) {
+	for _, jid := range contacts {
+		w.After(func(e queue.Effects) { e.RosterChanged(domain, username, jid) })
+	}
+}
+
+func viewOf(ctx context.Context, tx *store.Tx, u store.User) (map[string]string, error) {
+	cs, err := tx.SharedContacts(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	v := map[string]string{}
+	for _, sc := range cs {
+		v[sc.JID] = sc.Name + "\x00" + strings.Join(sc.Groups, "\x00")
+	}
+	return v, nil
+}
+
+// membershipDiff runs change, a change of one user's explicit group
+// memberships, inside the apply transaction. That changes only what the
+// user sees and how others see the user: the user's changed contacts and,
+// for every user who sees one of the groups it was or is in, the user's
+// own item get a new roster version and a push after the commit. This is
+// linear in the groups' viewers, so bulk provisioning stays cheap.
+func membershipDiff(ctx context.Context, tx *store.Tx, w *queue.Work, userID int64, change func() error) error {
+	u, err := tx.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(NotFound, ReasonNoUser, "username", "the user is gone")
+	}
+	if err != nil {
+		return err
+	}
+	before, err := viewOf(ctx, tx, u)
+	if err != nil {
+		return err
+	}
+	groupsBefore, err := tx.UserSharedGroups(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	after, err := viewOf(ctx, tx, u)
+	if err != nil {
+		return err
+	}
+	groupsAfter, err := tx.UserSharedGroups(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var bumped []int64
+	if changed := viewChanges(before, after); len(changed) > 0 {
+		bumped = append(bumped, userID)
+		pushContacts(w, u.Domain, u.Username, changed)
+	}
+	self := u.Username + "@" + u.Domain
+	seen := map[int64]bool{userID: true}
+	for _, g := range append(groupsBefore, groupsAfter...) {
+		viewers, err := tx.SharedGroupViewers(ctx, g)
+		if err != nil {
+			return err
+		}
+		for _, v := range viewers {
+			if seen[v.UserID] {
+				continue
+			}
+			seen[v.UserID] = true
+			bumped = append(bumped, v.UserID)
+			name, domain, _ := strings.Cut(v.JID, "@")
+			pushContacts(w, domain, name, []string{self})
+		}
+	}
+	return tx.BumpRosterVersions(ctx, bumped)
 }
 
 // ejabberdSrgDefs is the shared roster group family.

@@ -65,10 +65,14 @@ const (
 		VALUES (?, ?, ?, ?, 'nobody', '', ?, 0, ?)
 		ON CONFLICT (domain_id, name) DO UPDATE SET display_name = excluded.display_name, description = excluded.description,
 		show_in_roster = 'nobody', group_list = '', displayed = excluded.displayed, all_users = 0`
-	qDeleteSharedGroup = `DELETE FROM shared_groups WHERE id = ?`
-	qSetAllUsers       = `UPDATE shared_groups SET all_users = ? WHERE id = ?`
-	qDelMember         = `DELETE FROM shared_group_members WHERE group_id = ? AND user_id = ?`
-	qMemberJIDs        = `SELECT u.username || '@' || d.fqdn FROM shared_group_members m
+	qUserSharedGroups = `SELECT ` + sharedGroupCols + ` FROM shared_groups
+		WHERE id IN (SELECT group_id FROM shared_group_members WHERE user_id = ?) ORDER BY id`
+	qDeleteSharedGroup  = `DELETE FROM shared_groups WHERE id = ?`
+	qBumpRosterVersions = `INSERT INTO roster_versions (user_id, ver) SELECT value, 1 FROM json_each(?) WHERE true
+		ON CONFLICT (user_id) DO UPDATE SET ver = ver + 1`
+	qSetAllUsers = `UPDATE shared_groups SET all_users = ? WHERE id = ?`
+	qDelMember   = `DELETE FROM shared_group_members WHERE group_id = ? AND user_id = ?`
+	qMemberJIDs  = `SELECT u.username || '@' || d.fqdn FROM shared_group_members m
 		JOIN users u ON u.id = m.user_id JOIN domains d ON d.id = u.domain_id
 		WHERE m.group_id = ? ORDER BY 1`
 	// A user's groups: explicit memberships and the all_users groups of
@@ -168,16 +172,73 @@ func (t *Tx) RemoveSharedGroupMember(ctx context.Context, groupID, userID int64)
 	return mustAffect(t.q.ExecContext(ctx, qDelMember, groupID, userID))
 }
 
+// UserSharedGroups lists the groups a user is an explicit member of.
+func (r Reader) UserSharedGroups(ctx context.Context, userID int64) ([]SharedGroup, error) {
+	rows, err := r.q.QueryContext(ctx, qUserSharedGroups, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SharedGroup
+	for rows.Next() {
+		g, err := scanSharedGroup(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
 // SharedGroupMemberJIDs lists a group's explicit members as bare JIDs,
 // sorted (an @all@ group's implicit members are not listed, as in ejabberd).
 func (r Reader) SharedGroupMemberJIDs(ctx context.Context, groupID int64) ([]string, error) {
 	return r.stringColumn(ctx, qMemberJIDs, groupID)
 }
 
-// BumpRosterVersion advances a user's roster version: a shared contact
-// appeared, changed or went, so a client's cached roster is stale.
-func (t *Tx) BumpRosterVersion(ctx context.Context, userID int64) (int64, error) {
-	return t.bumpRosterVersion(ctx, userID)
+// BumpRosterVersions advances the roster version of each user, in one
+// statement: a shared contact appeared, changed or went, so a client's
+// cached roster is stale.
+func (t *Tx) BumpRosterVersions(ctx context.Context, userIDs []int64) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	_, err := t.q.ExecContext(ctx, qBumpRosterVersions, idList(userIDs))
+	return err
+}
+
+// SharedGroupViewers lists the users who see g's members: the members of
+// the groups of its domain that display it (ejabberd) or that its Openfire
+// visibility shows it to (itself and its group list for onlyGroup), and
+// every user of its domain when it shows everybody.
+func (r Reader) SharedGroupViewers(ctx context.Context, g SharedGroup) ([]SharedContact, error) {
+	groups, err := r.sharedGroupsIn(ctx, []int64{g.DomainID})
+	if err != nil {
+		return nil, err
+	}
+	viewers := map[int64]SharedGroup{}
+	for _, x := range groups {
+		for _, n := range x.Displayed {
+			if n == g.Name {
+				viewers[x.ID] = x
+			}
+		}
+		if g.ShowInRoster == ShowOnlyGroup {
+			if x.ID == g.ID {
+				viewers[x.ID] = x
+			}
+			for _, n := range g.GroupList {
+				if n == x.Name {
+					viewers[x.ID] = x
+				}
+			}
+		}
+	}
+	if g.ShowInRoster == ShowEverybody {
+		// Every user of the domain: as the members of an @all@ group.
+		viewers[0] = SharedGroup{DomainID: g.DomainID, AllUsers: true}
+	}
+	return r.membersOf(ctx, 0, viewers)
 }
 
 // SharedViewers lists the users whose shared contacts a change to the
