@@ -326,7 +326,8 @@ func (s *Server) RosterChanged(domain, username, contact string) {
 	ver, _ := s.st.RosterVersion(ctx, u.ID)
 	if err != nil || !it.Visible {
 		s.pushRoster(bare, store.RosterItem{Contact: contact}, true, ver)
-		return
+	} else {
+		s.pushRoster(bare, it, false, ver)
 	}
-	s.pushRoster(bare, it, false, ver)
+	s.sharedPresence(ctx, u, bare, contact, err == nil && it.Visible)
 }

@@ -26,3 +26,27 @@ func (s *Server) pushMerged(c *conn, contact string, ver int64) {
 	}
 	s.pushRoster(c.bare, it, false, ver)
 }
+
+// sharedPresence follows a roster change of user u (bare) for contact:
+// when the contact is a shared contact now, its available resources'
+// presence is sent to the user at once, as a new subscription would; when
+// the contact left the user's roster, the user learns it is unavailable. Pushes come for both sides of a shared
+// membership change, so presence flows both ways.
+func (s *Server) sharedPresence(ctx context.Context, u store.User, bare, contact string, visible bool) {
+	if len(s.availableOf(bare)) == 0 || len(s.availableOf(contact)) == 0 {
+		return
+	}
+	shared, err := s.st.SharedContacts(ctx, u)
+	if err != nil {
+		return
+	}
+	for _, sc := range shared {
+		if sc.JID == contact {
+			s.copyPresence(contact, bare, false)
+			return
+		}
+	}
+	if !visible {
+		s.copyPresence(contact, bare, true)
+	}
+}

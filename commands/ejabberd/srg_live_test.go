@@ -18,6 +18,7 @@ type srgClient struct {
 	roster    rosterPush
 	pushes    chan rosterPush
 	presences chan goxmpp.Presence
+	seen      []goxmpp.Presence
 }
 
 func srgLogin(t *testing.T, addr, jid, password string) *srgClient {
@@ -85,15 +86,25 @@ func (p rosterPush) item(jid string) (string, string, []string, bool) {
 	return "", "", nil, false
 }
 
+// presenceFrom waits for a presence of bare's resources of type typ
+// (those read while waiting for others are kept for later calls).
 func (c *srgClient) presenceFrom(t *testing.T, bare, typ string) {
 	t.Helper()
+	match := func(p goxmpp.Presence) bool { return strings.HasPrefix(p.From, bare+"/") && p.Type == typ }
+	for i, p := range c.seen {
+		if match(p) {
+			c.seen = append(c.seen[:i], c.seen[i+1:]...)
+			return
+		}
+	}
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
 		case p := <-c.presences:
-			if strings.HasPrefix(p.From, bare+"/") && p.Type == typ {
+			if match(p) {
 				return
 			}
+			c.seen = append(c.seen, p)
 		case <-timeout:
 			require.FailNow(t, "no presence", "from %s type %q", bare, typ)
 		}
@@ -147,7 +158,11 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "both", sub)
 
-	// A third member arrives as a push to both, and leaves as a removal.
+	// A third member, online before she joins, arrives as a push to both
+	// (and gets theirs), presence flowing at once; she leaves as a removal
+	// with her unavailable presence.
+	erin := srgLogin(t, addr, "erin@a.example", "erinpw")
+	require.Empty(t, erin.roster.Query.Items)
 	require.Equal(t, "0", b.ok("POST /api/srg_user_add\nAs: acme\n\n"+
 		`{"user":"erin","host":"a.example","group":"team","grouphost":"a.example"}`))
 	for _, c := range []*srgClient{carol, dave} {
@@ -155,12 +170,23 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 		require.True(t, ok)
 		require.Equal(t, "both", sub)
 		require.Equal(t, []string{"The Team"}, groups)
+		c.presenceFrom(t, "erin@a.example", "")
 	}
+	got := map[string]string{}
+	for range 2 {
+		for _, it := range erin.push(t).Query.Items {
+			got[it.JID] = it.Subscription
+		}
+	}
+	require.Equal(t, map[string]string{"carol@a.example": "both", "dave@a.example": "both"}, got)
+	erin.presenceFrom(t, "carol@a.example", "")
+	erin.presenceFrom(t, "dave@a.example", "")
 	require.Equal(t, "0", b.ok("POST /api/srg_user_del\nAs: acme\n\n"+
 		`{"user":"erin","host":"a.example","group":"team","grouphost":"a.example"}`))
 	_, sub, _, ok = carol.push(t).item("erin@a.example")
 	require.True(t, ok)
 	require.Equal(t, "remove", sub)
+	carol.presenceFrom(t, "erin@a.example", "unavailable")
 
 	// Another account's call changes nothing and pushes nothing.
 	status, _, body := b.send("POST /api/srg_user_del\nAs: other\n\n" +
