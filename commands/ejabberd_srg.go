@@ -279,6 +279,20 @@ func srgMember(ctx context.Context, c *Call) (g store.SharedGroup, all bool, u s
 	return g, false, u, err == nil, err
 }
 
+// srgIsMember reports whether u (or @all@) is a member of g.
+func srgIsMember(ctx context.Context, c *Call, g store.SharedGroup, all bool, u store.User) (bool, error) {
+	if all {
+		return g.AllUsers, nil
+	}
+	members, err := c.Env.Store.SharedGroupMemberJIDs(ctx, g.ID)
+	for _, m := range members {
+		if m == u.Username+"@"+u.Domain {
+			return true, err
+		}
+	}
+	return false, err
+}
+
 // srgMembership is the Apply of srg_user_add (join) and srg_user_del.
 func srgMembership(join bool) func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
 	return func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
@@ -334,6 +348,9 @@ var SrgUserAdd = &Def{
 		if g.ID == 0 || !all && !found {
 			return Rescode(1), nil
 		}
+		if member, err := srgIsMember(ctx, c, g, all, u); err != nil || member {
+			return Rescode(0), err // already there: nothing to queue
+		}
 		return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
 	},
 	Apply: srgMembership(true),
@@ -355,25 +372,11 @@ var SrgUserDel = &Def{
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case g.ID == 0:
+		if g.ID == 0 || !all && !found {
 			return Rescode(0), nil
-		case all && !g.AllUsers:
-			return Rescode(0), nil
-		case !all && !found:
-			return Rescode(0), nil
-		case !all:
-			members, err := c.Env.Store.SharedGroupMemberJIDs(ctx, g.ID)
-			if err != nil {
-				return nil, err
-			}
-			member := false
-			for _, m := range members {
-				member = member || m == u.Username+"@"+u.Domain
-			}
-			if !member {
-				return Rescode(0), nil
-			}
+		}
+		if member, err := srgIsMember(ctx, c, g, all, u); err != nil || !member {
+			return Rescode(0), err // not there: nothing to queue
 		}
 		return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
 	},
@@ -489,6 +492,18 @@ func viewOf(ctx context.Context, tx *store.Tx, u store.User) (map[string]string,
 	return v, nil
 }
 
+func sameGroups(a, b []store.SharedGroup) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
+}
+
 // membershipDiff runs change, a change of one user's explicit group
 // memberships, inside the apply transaction. That changes only what the
 // user sees and how others see the user: the user's changed contacts and,
@@ -529,7 +544,13 @@ func membershipDiff(ctx context.Context, tx *store.Tx, w *queue.Work, userID int
 	}
 	self := u.Username + "@" + u.Domain
 	seen := map[int64]bool{userID: true}
+	if sameGroups(groupsBefore, groupsAfter) {
+		seen = nil // nobody sees the user differently
+	}
 	for _, g := range append(groupsBefore, groupsAfter...) {
+		if seen == nil {
+			break
+		}
 		viewers, err := tx.SharedGroupViewers(ctx, g)
 		if err != nil {
 			return err
