@@ -114,7 +114,7 @@ var SrgCreate = &Def{
 		if err != nil {
 			return err
 		}
-		return sharedDiff(ctx, tx, w, sc.DomainID, nil, func() error {
+		return sharedDiff(ctx, tx, w, sc.DomainID, func() error {
 			return tx.PutSrg(ctx, sc.DomainID, sc.Group, sc.Label, sc.Description, sc.Displayed)
 		})
 	},
@@ -149,7 +149,7 @@ var SrgDelete = &Def{
 		if err != nil {
 			return err
 		}
-		return sharedDiff(ctx, tx, w, sc.DomainID, nil, func() error { return tx.DeleteSharedGroup(ctx, g.ID) })
+		return sharedDiff(ctx, tx, w, sc.DomainID, func() error { return tx.DeleteSharedGroup(ctx, g.ID) })
 	},
 }
 
@@ -311,7 +311,7 @@ func srgMembership(join bool) func(ctx context.Context, env *Env, tx *store.Tx, 
 			return err
 		}
 		if sc.AllUsers {
-			return sharedDiff(ctx, tx, w, sc.DomainID, nil, func() error { return tx.SetSharedGroupAllUsers(ctx, g.ID, join) })
+			return sharedDiff(ctx, tx, w, sc.DomainID, func() error { return tx.SetSharedGroupAllUsers(ctx, g.ID, join) })
 		}
 		return membershipDiff(ctx, tx, w, w.UserID, func() error {
 			if join {
@@ -390,6 +390,10 @@ type sharedView struct {
 	contacts map[string]string
 }
 
+// sharedViews computes the views of the users a change to a domain's groups
+// can concern, plus those already in ids (the users of an earlier call, so
+// one who stopped being concerned is still compared); it adds its users to
+// ids.
 func sharedViews(ctx context.Context, tx *store.Tx, domainID int64, ids map[int64]bool) (map[int64]sharedView, error) {
 	users, err := tx.SharedViewers(ctx, domainID)
 	if err != nil {
@@ -426,14 +430,11 @@ func sharedViews(ctx context.Context, tx *store.Tx, domainID int64, ids map[int6
 
 // sharedDiff runs change, a write to the shared groups of a domain, inside
 // the apply transaction. Every user whose shared contacts it changed (the
-// domain's users, its groups' members, and extra) gets a new roster
+// domain's users and its groups' members, before or after) gets a new roster
 // version, and after the commit a roster push of each contact that
 // appeared, changed or went.
-func sharedDiff(ctx context.Context, tx *store.Tx, w *queue.Work, domainID int64, extra []int64, change func() error) error {
+func sharedDiff(ctx context.Context, tx *store.Tx, w *queue.Work, domainID int64, change func() error) error {
 	ids := map[int64]bool{}
-	for _, id := range extra {
-		ids[id] = true
-	}
 	before, err := sharedViews(ctx, tx, domainID, ids)
 	if err != nil {
 		return err
