@@ -274,7 +274,7 @@ var GetRoster = &Def{
 		if err != nil {
 			return nil, err
 		}
-		items, _, err := c.Env.Store.RosterItems(ctx, u.ID)
+		items, _, err := c.Env.Store.RosterWithShared(ctx, u) // shared groups' contacts too, as ejabberd's roster_get hook
 		if err != nil {
 			return nil, err
 		}

@@ -193,6 +193,7 @@ var ejabberdDefs = concat(
 		Stop, Restart, StopKindly, DumpConfig},
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
 	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
+	ejabberdSrgDefs,
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -127,7 +127,9 @@ var CreateUser = &Def{
 		if c.Groups == nil {
 			return nil
 		}
-		return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, false)
+		return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+			return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, false)
+		})
 	},
 }
 
@@ -185,7 +187,9 @@ var UpdateUser = &Def{
 			}
 		}
 		if c.Groups != nil {
-			return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, true)
+			return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+				return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, true)
+			})
 		}
 		return nil
 	},

@@ -389,7 +389,8 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 // ("from"/"both") and to the user's own available resources. It returns the
 // user's roster rows for the caller's probes.
 func (s *Server) broadcast(c *conn, p *xmlel.Element) []store.RosterItem {
-	items, _, err := s.st.RosterItems(context.Background(), c.user.ID)
+	// Shared group contacts count as subscribed both ways.
+	items, _, err := s.st.RosterWithShared(context.Background(), c.user)
 	if err != nil && !errors.Is(err, store.ErrClosed) {
 		s.log.Warn("roster read", zap.Error(err))
 	}
@@ -424,7 +425,7 @@ func (s *Server) probe(c *conn, contact jid.JID) {
 	if err != nil {
 		return
 	}
-	it, err := s.st.RosterItem(context.Background(), u.ID, c.bare)
+	it, err := s.st.RosterItemWithShared(context.Background(), u, c.bare)
 	if err != nil || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
 		return
 	}
@@ -684,7 +685,7 @@ func (s *Server) rosterIQ(r *iqReq) (*xmlel.Element, *stanzaErr) {
 		c.smu.Lock()
 		c.rosterReq = true
 		c.smu.Unlock()
-		items, ver, err := s.st.RosterItems(ctx, c.user.ID)
+		items, ver, err := s.st.RosterWithShared(ctx, c.user)
 		if err != nil {
 			return nil, &errInternal
 		}
@@ -733,7 +734,7 @@ func (s *Server) rosterIQ(r *iqReq) (*xmlel.Element, *stanzaErr) {
 		if err != nil {
 			return nil, &errInternal
 		}
-		s.pushRoster(c.bare, store.RosterItem{Contact: contact}, true, ver)
+		s.pushMerged(c, contact, ver)
 		return nil, nil
 	}
 	groups := []string{}
@@ -752,7 +753,6 @@ func (s *Server) rosterIQ(r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		groups = append(groups, name)
 	}
-	var saved store.RosterItem
 	var ver int64
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
 		it, err := tx.RosterItem(ctx, c.user.ID, contact)
@@ -764,13 +764,12 @@ func (s *Server) rosterIQ(r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		it.Name, it.Groups, it.Visible = item.Get("name"), groups, true
 		ver, err = tx.PutRosterItem(ctx, c.user.ID, it)
-		saved = it
 		return err
 	})
 	if err != nil {
 		return nil, &errInternal
 	}
-	s.pushRoster(c.bare, saved, false, ver)
+	s.pushMerged(c, contact, ver)
 	return nil, nil
 }
 

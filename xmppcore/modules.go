@@ -219,7 +219,7 @@ func lastActivity(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	user, bare := r.c.user, r.c.bare
 	if r.target == targetOther {
 		user, bare = r.user, r.user.Username+"@"+r.dom.FQDN
-		it, err := s.st.RosterItem(context.Background(), user.ID, r.c.bare)
+		it, err := s.st.RosterItemWithShared(context.Background(), user, r.c.bare)
 		if err != nil || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
 			return nil, &errForbidden
 		}

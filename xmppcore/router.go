@@ -322,11 +322,12 @@ func (s *Server) RosterChanged(domain, username, contact string) {
 	if cj, err := jid.Parse(contact); err == nil {
 		contact = cj.Bare().String()
 	}
-	it, err := s.st.RosterItem(ctx, u.ID, contact)
+	it, err := s.st.RosterItemWithShared(ctx, u, contact)
 	ver, _ := s.st.RosterVersion(ctx, u.ID)
 	if err != nil || !it.Visible {
 		s.pushRoster(bare, store.RosterItem{Contact: contact}, true, ver)
-		return
+	} else {
+		s.pushRoster(bare, it, false, ver)
 	}
-	s.pushRoster(bare, it, false, ver)
+	s.sharedPresence(ctx, u, bare, contact, err == nil && it.Visible)
 }

@@ -249,7 +249,8 @@ func decodeBody(body []byte) ([]pair, error) {
 // aliases are the argument renames ejabberd's args_rename declares and real
 // clients send (ejabberd-api's user resources sends server everywhere):
 // applied for every command that takes the target and not the alias.
-var aliases = map[string]string{"server": "host", "localserver": "localhost"}
+// (srg_create's name→label too.)
+var aliases = map[string]string{"server": "host", "localserver": "localhost", "name": "label"}
 
 // matchArgs is ejabberd's format_args: aliases, then duplicates, then each
 // declared argument in order (missing, or not in its JSON type), then
@@ -322,6 +323,12 @@ func scalar(a commands.Arg, v json.RawMessage) (string, error) {
 	var s string
 	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
 	if a.Type == commands.List {
+		if isString {
+			// A scalar is a one-item list (ejabberd 25.10), so API v0's
+			// string form of a later list argument still binds.
+			l, _ := json.Marshal([]string{s})
+			return string(l), nil
+		}
 		var items []string
 		if json.Unmarshal(v, &items) != nil || len(v) == 0 || v[0] != '[' {
 			return "", notInFormat(v, isString, s, "list")

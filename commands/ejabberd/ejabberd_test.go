@@ -161,6 +161,7 @@ func (b *testBundle) state() string {
 		out = append(out, rosterState(b, u.ID)...)
 		out = append(out, userdataState(b, u.ID)...)
 	}
+	out = append(out, srgState(b)...)
 	return strings.Join(out, "\n") + "\n"
 }
 
