@@ -85,7 +85,10 @@ func newFile(path, shown, arg string) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return Errorf(Invalid, ReasonBadPath, arg, "%s cannot be created (a file is in the way)", shown)
+	}
+	return nil
 }
 
 func existingFile(path, shown, arg string) error {
@@ -147,7 +150,7 @@ var Restore = &Def{
 		if err := existingFile(path, shown, "file"); err != nil {
 			return nil, err
 		}
-		return replaceDatabase(ctx, c, shown, func() error { return c.Env.Store.RestoreFrom(ctx, path) })
+		return replaceDatabase(ctx, c, shown, "backup", func() error { return c.Env.Store.RestoreFrom(ctx, path) })
 	},
 }
 
@@ -191,7 +194,7 @@ var Load = &Def{
 		if err := existingFile(path, shown, "file"); err != nil {
 			return nil, err
 		}
-		return replaceDatabase(ctx, c, shown, func() error {
+		return replaceDatabase(ctx, c, shown, "dump", func() error {
 			f, err := os.Open(path)
 			if err != nil {
 				return err
@@ -227,7 +230,8 @@ func writeAtomically(path string, fill func(*os.File) error) error {
 // replaceDatabase runs a restore, retrying while a batch is being applied,
 // maps the store's refusals, and then makes the live server forget the old
 // database: every session is closed and every domain's settings re-read.
-func replaceDatabase(ctx context.Context, c *Call, shown string, replace func() error) (any, error) {
+// what names the kind of file ("backup", "dump") for the refusal.
+func replaceDatabase(ctx context.Context, c *Call, shown, what string, replace func() error) (any, error) {
 	deadline := time.Now().Add(busyWait)
 	for {
 		err := replace()
@@ -247,7 +251,7 @@ func replaceDatabase(ctx context.Context, c *Call, shown string, replace func() 
 		case errors.Is(err, store.ErrNewerSchema):
 			return nil, Errorf(Invalid, ReasonBadFile, "file", "%s was written by a newer xmppgate", shown)
 		case errors.Is(err, store.ErrNotACopy):
-			return nil, &Error{Kind: Invalid, Reason: ReasonBadFile, Arg: "file", Msg: fmt.Sprintf("%s is not an xmppgate %s", shown, map[string]string{"restore": "backup", "load": "dump"}[c.Def.Name]), Err: err}
+			return nil, &Error{Kind: Invalid, Reason: ReasonBadFile, Arg: "file", Msg: fmt.Sprintf("%s is not an xmppgate %s", shown, what), Err: err}
 		}
 		return nil, err
 	}

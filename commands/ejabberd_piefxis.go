@@ -492,7 +492,8 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 			case err == nil && p.hasCred:
 				return Errorf(Invalid, ReasonUserExists, arg, "user %s@%s exists; nothing was imported", p.ch.Username, p.domain.FQDN)
 			case err == nil && u.Status.Pending():
-				return Errorf(Invalid, ReasonPending, arg, "user %s@%s is %s; nothing was imported", p.ch.Username, p.domain.FQDN, u.Status)
+				// Not ReasonPending: that one means "retry after a flush" to RunNow.
+				return Errorf(Invalid, ReasonImportRefused, arg, "user %s@%s is %s; nothing was imported", p.ch.Username, p.domain.FQDN, u.Status)
 			case err == nil:
 				p.ch.Existing = true
 			case errors.Is(err, store.ErrNotFound) && !p.hasCred:

@@ -258,12 +258,8 @@ func (p *luaParser) nameAssign() bool {
 
 func (p *luaParser) number() (any, error) {
 	j := p.i
-	switch {
-	case strings.HasPrefix(p.s[j:], "(1/0)"):
-		p.i += 5
-		return nil, p.fail("infinite number")
-	case strings.HasPrefix(p.s[j:], "(-1/0)"), strings.HasPrefix(p.s[j:], "(0/0)"):
-		return nil, p.fail("infinite number")
+	if p.s[j] == '(' { // (1/0), (-1/0), (0/0): infinities and NaN, never data we import
+		return nil, p.fail("not a finite number")
 	}
 	for p.i < len(p.s) && strings.IndexByte("0123456789abcdefABCDEFxX.+-pP", p.s[p.i]) >= 0 {
 		if (p.s[p.i] == '+' || p.s[p.i] == '-') && p.i > j && !strings.ContainsRune("eEpP", rune(p.s[p.i-1])) {
