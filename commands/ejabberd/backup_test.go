@@ -3,6 +3,7 @@ package ejabberd_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/tls"
 	"encoding/json"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/piefxis"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
@@ -346,4 +348,32 @@ func TestImportExistingUserData(t *testing.T) {
 	require.Equal(t, "active\nvcard <vCard xmlns=\"vcard-temp\"><FN>No Perm</FN></vCard>", b.userData("noperm@a.example"))
 	require.Equal(t, "0", b.ok("POST /api/check_password\nAs: acme\n\n"+`{"user":"noperm","host":"a.example","password":"nopermpass"}`))
 	require.Equal(t, "0", b.ok("POST /api/check_password\nAs: acme\n\n"+`{"user":"lena","host":"a.example","password":"lenapw"}`))
+}
+
+// TestImportedSHA1OnlyUsersDoNotShareAuth: the API's cache of verified
+// passwords tells apart two imported users that have SCRAM-SHA-1 keys
+// only and the same salt (salts are public: SCRAM shows them to anyone).
+func TestImportedSHA1OnlyUsersDoNotShareAuth(t *testing.T) {
+	t.Parallel()
+	b := freshServer(t, []string{"a.example"}, nil)
+	salt := []byte("the same salt")
+	user := func(name, pw string) piefxis.User {
+		st, sv, err := credential.Keys(sha1.New, pw, salt, 4096)
+		require.NoError(t, err)
+		return piefxis.User{Name: name, SCRAM: []piefxis.SCRAM{{Mechanism: piefxis.ScramSHA1, Salt: salt, Iterations: 4096, StoredKey: st, ServerKey: sv}}}
+	}
+	dir := filepath.Join(b.env.DataDir, commands.TransferDir)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	f, err := os.Create(filepath.Join(dir, "two.xml"))
+	require.NoError(t, err)
+	require.NoError(t, piefxis.WriteHost(f, piefxis.Host{JID: "a.example", Users: []piefxis.User{user("x", "secret-x"), user("y", "secret-y")}}))
+	require.NoError(t, f.Close())
+	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"two.xml"}`))
+
+	b.creds["x"] = basic("x@a.example", "secret-x")
+	b.creds["y with x's password"] = basic("y@a.example", "secret-x")
+	status, _, _ := b.send("POST /api/status\nAs: x\n\n{}")
+	require.Equal(t, 403, status, "x's password is right (x has no API permission)")
+	status, _, _ = b.send("POST /api/status\nAs: y with x's password\n\n{}")
+	require.Equal(t, 401, status)
 }
