@@ -70,7 +70,7 @@ func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge}
+	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data}
 	return &app{cfg: cfg, env: env, reg: reg, log: log}, nil
 }
 

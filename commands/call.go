@@ -24,6 +24,9 @@ type Env struct {
 	Log     *zap.Logger
 	// TokenMaxAge: tokens of batches finished longer ago answer too_old.
 	TokenMaxAge time.Duration
+	// DataDir is the data directory: backups and XEP-0227 files are read
+	// and written under it ("" refuses those commands).
+	DataDir string
 }
 
 // Caller is who is calling, as the dialect resolved it.

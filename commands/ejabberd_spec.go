@@ -194,6 +194,7 @@ var ejabberdDefs = concat(
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
 	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
 	ejabberdSrgDefs,
+	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
 )
 
 func concat(families ...[]*Def) []*Def {

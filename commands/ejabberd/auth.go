@@ -43,6 +43,9 @@ const maxVerified = 10000
 func (c *verifiedCache) check(cred credential.SCRAM, pw string) bool {
 	h := sha256.New()
 	h.Write(cred.SHA256Stored)
+	// Imported users may have SCRAM-SHA-1 keys only: without them in the
+	// key, two such users sharing a salt would share entries.
+	h.Write(cred.SHA1Stored)
 	h.Write(cred.Salt)
 	h.Write([]byte{0})
 	h.Write([]byte(pw))

@@ -38,7 +38,7 @@ type testBundle struct {
 
 // setup builds the server and its fixture:
 //
-//	acme   a.example, a2.example   admin@a.example (As: acme, every command)
+//	acme   a.example, a2.example   admin@a.example (As: acme, every command); the operator
 //	       limited@a.example (As: limited, "[tag:session]", "check_account", "!kick_user")
 //	       noperm@a.example (As: noperm, no api permission)
 //	other  b.example               admin@b.example (As: other), user bob (password bobpass)
@@ -59,7 +59,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
 	reg := commands.MustNew(commands.WithEjabberd()...)
-	env := &commands.Env{Store: st, Box: box, Live: live}
+	env := &commands.Env{Store: st, Box: box, Live: live, DataDir: t.TempDir()}
 	var effects queue.Effects
 	if e, ok := live.(queue.Effects); ok {
 		effects = e
@@ -76,7 +76,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0, a.name == "acme") // acme is the operator
 		require.NoError(t, err)
 		b.accs[a.name] = acc.ID
 		for _, d := range a.domains {
@@ -87,6 +87,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
+	copyImportFixtures(t, env.DataDir, b.accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string
@@ -193,7 +194,11 @@ func TestEjabberdGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := b.changes()[before:]
+		after := b.changes()
+		if len(after) < before {
+			before = 0 // restore or load replaced the queue: show all of it
+		}
+		queued := after[before:]
 		queuedText := "none\n"
 		if len(queued) > 0 {
 			queuedText = strings.Join(queued, "\n") + "\n"

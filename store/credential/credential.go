@@ -99,17 +99,23 @@ func HMAC(h func() hash.Hash, key, msg []byte) []byte {
 
 // Verify reports whether password matches the stored credentials. It is the
 // check behind PLAIN and check_password; SCRAM exchanges verify proofs instead.
+// Credentials imported from another server may hold SCRAM-SHA-1 keys only;
+// those are checked then.
 func (c SCRAM) Verify(password string) bool {
-	if len(c.SHA256Stored) == 0 {
+	h, want := sha256.New, c.SHA256Stored
+	if len(want) == 0 {
+		h, want = sha1.New, c.SHA1Stored
+	}
+	if len(want) == 0 {
 		return false
 	}
 	p, err := Prepare(password)
 	if err != nil {
 		return false
 	}
-	stored, _, err := Keys(sha256.New, p, c.Salt, c.Iterations)
+	stored, _, err := Keys(h, p, c.Salt, c.Iterations)
 	if err != nil {
 		return false
 	}
-	return subtle.ConstantTimeCompare(stored, c.SHA256Stored) == 1
+	return subtle.ConstantTimeCompare(stored, want) == 1
 }

@@ -1,0 +1,306 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// The ejabberd backup family: backup, restore, dump and load act on the
+// whole server, so only the operator may call them. ejabberd's Mnesia
+// becomes xmppgate's SQLite database: backup is an SQLite copy (VACUUM
+// INTO), dump a portable JSON-lines text; restore and load replace the
+// rows of every table in one store transaction. Those two are the only
+// writes that bypass the queue: they replace the queue itself. They wait
+// while the worker applies a batch, and close every XMPP session after, so
+// no client keeps state of the old database. See docs/backup.md.
+
+// Where files go, relative to the data directory.
+const (
+	BackupsDir  = "backups"  // backup, restore, dump, load (the operator's)
+	TransferDir = "transfer" // XEP-0227 and Prosody files; an account's own under transfer/<account id>/
+)
+
+// Reasons of the file commands (all Kind Invalid: the ejabberd dialect
+// answers 400 with the message).
+const (
+	ReasonBadPath       Reason = "bad_path"       // absolute, "..", or not where it must be
+	ReasonNoFile        Reason = "no_file"        // the named file does not exist
+	ReasonBadFile       Reason = "bad_file"       // the file is not what the command reads
+	ReasonBusy          Reason = "busy"           // a batch kept being applied
+	ReasonImportRefused Reason = "import_refused" // an import the caller may not make
+)
+
+// busyWait bounds how long restore and load wait for a running batch.
+const busyWait = 30 * time.Second
+
+// underRoot resolves a relative name under root (shown to callers as
+// shown): absolute names and names leaving root are refused.
+func underRoot(root, shown, arg, name string) (string, error) {
+	if strings.ContainsRune(name, 0) || filepath.IsAbs(name) || strings.HasPrefix(name, "/") || strings.HasPrefix(name, `\`) || filepath.VolumeName(name) != "" {
+		return "", Errorf(Invalid, ReasonBadPath, arg, "%s must be a path relative to %s (absolute paths are refused)", arg, shown)
+	}
+	clean := filepath.Clean(filepath.FromSlash(name))
+	if clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", Errorf(Invalid, ReasonBadPath, arg, "%s must stay inside %s (no '..')", arg, shown)
+	}
+	return filepath.Join(root, clean), nil
+}
+
+func dataDir(c *Call) (string, error) {
+	if c.Env.DataDir == "" {
+		return "", Errorf(NotImplemented, ReasonRefused, "", "%s: no data directory is configured", c.Def.Name)
+	}
+	return c.Env.DataDir, nil
+}
+
+// backupFile is the file argument under DATA/backups/.
+func backupFile(c *Call, arg string) (path, shown string, err error) {
+	data, err := dataDir(c)
+	if err != nil {
+		return "", "", err
+	}
+	name := c.Args.String(arg)
+	path, err = underRoot(filepath.Join(data, BackupsDir), BackupsDir+"/", arg, name)
+	if err != nil {
+		return "", "", err
+	}
+	if path == filepath.Join(data, BackupsDir) {
+		return "", "", Errorf(Invalid, ReasonBadPath, arg, "%s must name a file inside %s/", arg, BackupsDir)
+	}
+	return path, BackupsDir + "/" + filepath.ToSlash(filepath.Clean(name)), nil
+}
+
+// newFile refuses to overwrite: a backup or dump is never replaced.
+func newFile(path, shown, arg string) error {
+	if _, err := os.Stat(path); err == nil {
+		return Errorf(Invalid, ReasonBadPath, arg, "%s exists; choose another name", shown)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return Errorf(Invalid, ReasonBadPath, arg, "%s cannot be created (a file is in the way)", shown)
+	}
+	return nil
+}
+
+func existingFile(path, shown, arg string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return Errorf(Invalid, ReasonNoFile, arg, "%s does not exist", shown)
+	case err != nil:
+		return err
+	case st.IsDir():
+		return Errorf(Invalid, ReasonBadFile, arg, "%s is a directory", shown)
+	}
+	return nil
+}
+
+var argBackupFile = Arg{Name: "file", Type: String, Doc: "A file name relative to DATA/backups/ (absolute paths and '..' are refused)."}
+
+// Backup is ejabberd's backup.
+var Backup = &Def{
+	Name: "backup",
+	Doc: "Writes a consistent SQLite copy of the whole database to DATA/backups/<file> (which must not exist) while " +
+		"the server runs. Operator only.",
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "backup"},
+	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Operator: true,
+	Handle: func(ctx context.Context, c *Call) (any, error) {
+		path, shown, err := backupFile(c, "file")
+		if err != nil {
+			return nil, err
+		}
+		if err := newFile(path, shown, "file"); err != nil {
+			return nil, err
+		}
+		if err := c.Env.Store.BackupTo(ctx, path); err != nil {
+			return nil, err
+		}
+		return "", os.Chmod(path, 0o600)
+	},
+}
+
+// Restore is ejabberd's restore.
+var Restore = &Def{
+	Name: "restore",
+	Doc: "Replaces the whole database with the copy DATA/backups/<file> made by backup (an older xmppgate's copy is " +
+		"migrated first). Not queued: it waits while a batch is being applied, replaces every table in one " +
+		"transaction (changes queued after the backup are lost with it), then closes every XMPP session. Operator only.",
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "restore"},
+	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Operator: true,
+	Handle: func(ctx context.Context, c *Call) (any, error) {
+		path, shown, err := backupFile(c, "file")
+		if err != nil {
+			return nil, err
+		}
+		if err := existingFile(path, shown, "file"); err != nil {
+			return nil, err
+		}
+		return replaceDatabase(ctx, c, shown, "backup", func() error { return c.Env.Store.RestoreFrom(ctx, path) })
+	},
+}
+
+// Dump is ejabberd's dump.
+var Dump = &Def{
+	Name: "dump",
+	Doc: "Writes the whole database as a portable JSON-lines text to DATA/backups/<file> (which must not exist): " +
+		"one header line, then per table a line of column names and a line per row. Operator only.",
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "dump"},
+	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Operator: true,
+	Handle: func(ctx context.Context, c *Call) (any, error) {
+		path, shown, err := backupFile(c, "file")
+		if err != nil {
+			return nil, err
+		}
+		if err := newFile(path, shown, "file"); err != nil {
+			return nil, err
+		}
+		return "", writeAtomically(path, func(f *os.File) error { return c.Env.Store.Dump(ctx, f) })
+	},
+}
+
+// Load is ejabberd's load.
+var Load = &Def{
+	Name: "load",
+	Doc: "Replaces the whole database with the dump DATA/backups/<file> made by dump, as restore does; a malformed " +
+		"or truncated dump changes nothing. Operator only.",
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultScalar},
+	Names:    map[Dialect]string{Ejabberd: "load"},
+	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Operator: true,
+	Handle: func(ctx context.Context, c *Call) (any, error) {
+		path, shown, err := backupFile(c, "file")
+		if err != nil {
+			return nil, err
+		}
+		if err := existingFile(path, shown, "file"); err != nil {
+			return nil, err
+		}
+		return replaceDatabase(ctx, c, shown, "dump", func() error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return c.Env.Store.Load(ctx, f)
+		})
+	},
+}
+
+// writeAtomically writes path through a temporary file beside it, so a
+// failed dump leaves no partial file behind.
+func writeAtomically(path string, fill func(*os.File) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := fill(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// replaceDatabase runs a restore, retrying while a batch is being applied,
+// maps the store's refusals, and then makes the live server forget the old
+// database: every session is closed and every domain's settings re-read.
+// what names the kind of file ("backup", "dump") for the refusal.
+func replaceDatabase(ctx context.Context, c *Call, shown, what string, replace func() error) (any, error) {
+	deadline := time.Now().Add(busyWait)
+	for {
+		err := replace()
+		switch {
+		case err == nil:
+			forgetLiveState(ctx, c)
+			return "", nil
+		case errors.Is(err, store.ErrBusy) && time.Now().Before(deadline):
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		case errors.Is(err, store.ErrBusy):
+			return nil, Errorf(Invalid, ReasonBusy, "file", "the worker kept applying batches for %s; try again", busyWait)
+		case errors.Is(err, store.ErrNewerSchema):
+			return nil, Errorf(Invalid, ReasonBadFile, "file", "%s was written by a newer xmppgate", shown)
+		case errors.Is(err, store.ErrNotACopy):
+			return nil, &Error{Kind: Invalid, Reason: ReasonBadFile, Arg: "file", Msg: fmt.Sprintf("%s is not an xmppgate %s", shown, what), Err: err}
+		}
+		return nil, err
+	}
+}
+
+func forgetLiveState(ctx context.Context, c *Call) {
+	if c.Env.Live == nil {
+		return
+	}
+	kicked := map[string]bool{}
+	for _, s := range c.Env.Live.Sessions("", "") {
+		key := s.Domain + "\x00" + s.Username
+		if !kicked[key] {
+			kicked[key] = true
+			c.Env.Live.Kick(s.Domain, s.Username, "", "database restored")
+		}
+	}
+	ds, err := c.Env.Store.Domains(ctx, nil)
+	if err != nil {
+		return
+	}
+	for _, d := range ds {
+		c.Env.Live.DomainSettingsChanged(d.FQDN)
+	}
+}
+
+// transferRoot is where the caller's XEP-0227 and Prosody files live: the
+// operator reaches all of DATA/transfer/, an account only its own folder.
+func transferRoot(c *Call) (root, shown string, err error) {
+	data, err := dataDir(c)
+	if err != nil {
+		return "", "", err
+	}
+	if c.Caller.Operator {
+		return filepath.Join(data, TransferDir), TransferDir + "/", nil
+	}
+	id := strconv.FormatInt(c.Caller.Account, 10)
+	return filepath.Join(data, TransferDir, id), TransferDir + "/" + id + "/", nil
+}
+
+// transferPath is a dir or file argument under the caller's transfer root.
+func transferPath(c *Call, arg string) (path, root, shown string, err error) {
+	root, rootShown, err := transferRoot(c)
+	if err != nil {
+		return "", "", "", err
+	}
+	name := c.Args.String(arg)
+	if path, err = underRoot(root, rootShown, arg, name); err != nil {
+		return "", "", "", err
+	}
+	return path, root, rootShown + filepath.ToSlash(filepath.Clean(name)), nil
+}
