@@ -89,6 +89,9 @@ func groupCall(ctx context.Context, c *Call, r store.Reader) (groupChange, error
 	if strings.TrimSpace(gc.Name) == "" {
 		return gc, Errorf(Invalid, ReasonMissing, "group", "empty group name")
 	}
+	if len(gc.Name) > MaxGroupName {
+		return gc, Errorf(Invalid, ReasonMalformed, "group", "a group name is longer than %d bytes", MaxGroupName)
+	}
 	if c.Args.Has("shared") {
 		var v bool
 		switch strings.ToLower(strings.TrimSpace(c.Args.String("shared"))) {

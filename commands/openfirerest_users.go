@@ -178,9 +178,9 @@ func membershipDef(name, wire, doc string, check func(ctx context.Context, tx *s
 		Names:   map[Dialect]string{OpenfireREST: wire},
 		Handle: func(ctx context.Context, c *Call) (any, error) {
 			d, username := c.Args.Domain("domain"), c.Args.String("username")
-			names := SplitGroups(strings.Join(c.Args.List("groups"), ","))
-			if len(names) == 0 {
-				return nil, Errorf(Invalid, ReasonMissing, "groups", "no group named")
+			names, err := groupNames(c.Args.List("groups"))
+			if err != nil {
+				return nil, err
 			}
 			return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
 				u, err := usableUser(ctx, tx, d, username)
@@ -229,6 +229,30 @@ var LeaveGroups = membershipDef("leave_groups", "DELETE users/{username}/groups[
 	func(ctx context.Context, tx *store.Tx, c membershipChange, userID int64) error {
 		return tx.LeaveSharedGroups(ctx, c.DomainID, userID, c.Groups)
 	})
+
+// MaxGroupName bounds a group name, in bytes (as xmppcore bounds roster
+// group names).
+const MaxGroupName = 1024
+
+// groupNames checks a list of group names: at least one, none longer than
+// MaxGroupName; empty names are dropped, duplicates kept once.
+func groupNames(list []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, n := range list {
+		if len(n) > MaxGroupName {
+			return nil, Errorf(Invalid, ReasonMalformed, "groups", "a group name is longer than %d bytes", MaxGroupName)
+		}
+		if n != "" && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, Errorf(Invalid, ReasonMissing, "groups", "no group named")
+	}
+	return out, nil
+}
 
 // groupIn loads a group of d, mapping absence to ReasonNoGroup.
 func groupIn(ctx context.Context, r store.Reader, d store.Domain, name, arg string) (store.SharedGroup, error) {
