@@ -10,10 +10,11 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// Reasons of the group commands.
+// Reasons of the group commands. "no_group" is the one reason for any
+// missing group, whichever command reports it.
 const (
-	ReasonNoGroup     Reason = "no_group"     // the group does not exist
-	ReasonGroupExists Reason = "group_exists" // a group of that name exists
+	ReasonGroupNotFound Reason = "no_group"     // the group does not exist
+	ReasonGroupExists   Reason = "group_exists" // a group of that name exists
 )
 
 var openfireGroupColumns = []string{"name", "description", "admins", "members", "shared"}
@@ -29,7 +30,7 @@ var (
 		Doc: "Usernames (or JIDs of the domain) of the group's members; given, it replaces them."}
 )
 
-func groupRow(g store.SharedGroup) []any {
+func groupRow(g store.OpenfireGroup) []any {
 	return []any{g.Name, g.Description, g.Admins, g.Members, g.Shared()}
 }
 
@@ -41,7 +42,7 @@ var OpenfireGroupList = &Def{
 	Result: Result{Kind: ResultTable, Columns: openfireGroupColumns},
 	Names:  map[Dialect]string{OpenfireREST: "GET groups"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		gs, err := c.Env.Store.SharedGroups(ctx, c.Args.Domain("domain").ID)
+		gs, err := c.Env.Store.OpenfireGroups(ctx, c.Args.Domain("domain").ID)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +174,7 @@ func setRoles(ctx context.Context, tx *store.Tx, gc groupChange, groupID int64) 
 			}
 			ids = append(ids, u.ID)
 		}
-		if err := tx.SetSharedGroupRole(ctx, groupID, role.admin, ids); err != nil {
+		if err := tx.SetOpenfireGroupRole(ctx, groupID, role.admin, ids); err != nil {
 			return err
 		}
 	}
@@ -198,7 +199,7 @@ var OpenfireGroupCreate = &Def{
 			if err != nil {
 				return store.Change{}, err
 			}
-			if _, err := tx.SharedGroup(ctx, gc.DomainID, gc.Name); err == nil {
+			if _, err := tx.OpenfireGroup(ctx, gc.DomainID, gc.Name); err == nil {
 				return store.Change{}, groupExists(gc)
 			} else if !errors.Is(err, store.ErrNotFound) {
 				return store.Change{}, err
@@ -212,14 +213,14 @@ var OpenfireGroupCreate = &Def{
 		if err != nil {
 			return err
 		}
-		g := store.SharedGroup{DomainID: gc.DomainID, Name: gc.Name, Show: store.ShowNobody}
+		g := store.OpenfireGroup{DomainID: gc.DomainID, Name: gc.Name, Show: store.ShowNobody}
 		if gc.Description != nil {
 			g.Description = *gc.Description
 		}
 		if gc.Shared != nil && *gc.Shared {
 			g.Show = store.ShowOnlyGroup
 		}
-		id, err := tx.CreateSharedGroup(ctx, g)
+		id, err := tx.CreateOpenfireGroup(ctx, g)
 		if errors.Is(err, store.ErrDuplicate) {
 			return groupExists(gc)
 		}
@@ -272,7 +273,7 @@ var OpenfireGroupUpdate = &Def{
 			}
 			show = &s
 		}
-		if err := tx.UpdateSharedGroup(ctx, g.ID, gc.Description, show); err != nil {
+		if err := tx.UpdateOpenfireGroup(ctx, g.ID, gc.Description, show); err != nil {
 			return err
 		}
 		return setRoles(ctx, tx, gc, g.ID)
@@ -306,6 +307,6 @@ var OpenfireGroupDelete = &Def{
 		if err != nil {
 			return err
 		}
-		return tx.DeleteSharedGroup(ctx, g.ID)
+		return tx.DeleteOpenfireGroup(ctx, g.ID)
 	},
 }

@@ -227,7 +227,7 @@ var LeaveGroups = membershipDef("leave_groups", "DELETE users/{username}/groups[
 		return nil
 	},
 	func(ctx context.Context, tx *store.Tx, c membershipChange, userID int64) error {
-		return tx.LeaveSharedGroups(ctx, c.DomainID, userID, c.Groups)
+		return tx.LeaveOpenfireGroups(ctx, c.DomainID, userID, c.Groups)
 	})
 
 // MaxGroupName bounds a group name, in bytes (as xmppcore bounds roster
@@ -254,11 +254,11 @@ func groupNames(list []string) ([]string, error) {
 	return out, nil
 }
 
-// groupIn loads a group of d, mapping absence to ReasonNoGroup.
-func groupIn(ctx context.Context, r store.Reader, d store.Domain, name, arg string) (store.SharedGroup, error) {
-	g, err := r.SharedGroup(ctx, d.ID, name)
+// groupIn loads a group of d, mapping absence to ReasonGroupNotFound.
+func groupIn(ctx context.Context, r store.Reader, d store.Domain, name, arg string) (store.OpenfireGroup, error) {
+	g, err := r.OpenfireGroup(ctx, d.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return g, Errorf(NotFound, ReasonNoGroup, arg, "group %q does not exist in %s", name, d.FQDN)
+		return g, Errorf(NotFound, ReasonGroupNotFound, arg, "group %q does not exist in %s", name, d.FQDN)
 	}
 	return g, err
 }

@@ -7,10 +7,10 @@ import (
 	"errors"
 )
 
-// SharedGroup is a group of a domain as the Openfire REST API shows it:
+// OpenfireGroup is a group of a domain as the Openfire REST API shows it:
 // Show is its sharedRoster.showInRoster (ShowNobody = not shared); Admins
 // and Members are usernames of the domain, sorted.
-type SharedGroup struct {
+type OpenfireGroup struct {
 	ID          int64
 	DomainID    int64
 	Name        string
@@ -21,28 +21,28 @@ type SharedGroup struct {
 }
 
 // Shared reports whether the group is shown in its members' rosters.
-func (g SharedGroup) Shared() bool { return g.Show != ShowNobody }
+func (g OpenfireGroup) Shared() bool { return g.Show != ShowNobody }
 
 const (
-	qGroupsOf     = `SELECT id, domain_id, name, description, show_in_roster FROM shared_groups WHERE domain_id = ?`
-	qGroups       = qGroupsOf + ` ORDER BY name`
-	qGroup        = qGroupsOf + ` AND name = ?`
-	qGroupMembers = `SELECT u.username, m.admin FROM shared_group_members m JOIN users u ON u.id = m.user_id
+	qOFGroupsOf     = `SELECT id, domain_id, name, description, show_in_roster FROM shared_groups WHERE domain_id = ?`
+	qOFGroups       = qOFGroupsOf + ` ORDER BY name`
+	qOFGroup        = qOFGroupsOf + ` AND name = ?`
+	qOFGroupMembers = `SELECT u.username, m.admin FROM shared_group_members m JOIN users u ON u.id = m.user_id
 		WHERE m.group_id = ? ORDER BY u.username`
-	qCreateGroup = `INSERT INTO shared_groups (domain_id, name, display_name, description, show_in_roster, created)
+	qOFCreateGroup = `INSERT INTO shared_groups (domain_id, name, display_name, description, show_in_roster, created)
 		VALUES (?, ?, ?, ?, ?, ?)`
-	qUpdateGroup = `UPDATE shared_groups SET description = COALESCE(?, description), show_in_roster = COALESCE(?, show_in_roster)
+	qOFUpdateGroup = `UPDATE shared_groups SET description = COALESCE(?, description), show_in_roster = COALESCE(?, show_in_roster)
 		WHERE id = ?`
-	qDeleteGroup    = `DELETE FROM shared_groups WHERE id = ?`
-	qClearGroupRole = `DELETE FROM shared_group_members WHERE group_id = ? AND admin = ?`
-	qPutGroupMember = `INSERT INTO shared_group_members (group_id, user_id, admin) VALUES (?, ?, ?)
+	qOFDeleteGroup    = `DELETE FROM shared_groups WHERE id = ?`
+	qOFClearGroupRole = `DELETE FROM shared_group_members WHERE group_id = ? AND admin = ?`
+	qOFPutGroupMember = `INSERT INTO shared_group_members (group_id, user_id, admin) VALUES (?, ?, ?)
 		ON CONFLICT (group_id, user_id) DO UPDATE SET admin = excluded.admin`
-	qLeaveGroups = `DELETE FROM shared_group_members WHERE user_id = ? AND group_id IN
+	qOFLeaveGroups = `DELETE FROM shared_group_members WHERE user_id = ? AND group_id IN
 		(SELECT id FROM shared_groups WHERE domain_id = ? AND name IN (SELECT value FROM json_each(?)))`
 )
 
-func scanGroup(row interface{ Scan(...any) error }) (SharedGroup, error) {
-	var g SharedGroup
+func scanOpenfireGroup(row interface{ Scan(...any) error }) (OpenfireGroup, error) {
+	var g OpenfireGroup
 	err := row.Scan(&g.ID, &g.DomainID, &g.Name, &g.Description, &g.Show)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, ErrNotFound
@@ -50,9 +50,9 @@ func scanGroup(row interface{ Scan(...any) error }) (SharedGroup, error) {
 	return g, err
 }
 
-// withMembers fills a group's admins and members.
-func (r Reader) withMembers(ctx context.Context, g *SharedGroup) error {
-	rows, err := r.q.QueryContext(ctx, qGroupMembers, g.ID)
+// withOpenfireMembers fills a group's admins and members.
+func (r Reader) withOpenfireMembers(ctx context.Context, g *OpenfireGroup) error {
+	rows, err := r.q.QueryContext(ctx, qOFGroupMembers, g.ID)
 	if err != nil {
 		return err
 	}
@@ -73,15 +73,15 @@ func (r Reader) withMembers(ctx context.Context, g *SharedGroup) error {
 	return rows.Err()
 }
 
-// SharedGroups lists a domain's groups by name, with their members.
-func (r Reader) SharedGroups(ctx context.Context, domainID int64) ([]SharedGroup, error) {
-	rows, err := r.q.QueryContext(ctx, qGroups, domainID)
+// OpenfireGroups lists a domain's groups by name, with their members.
+func (r Reader) OpenfireGroups(ctx context.Context, domainID int64) ([]OpenfireGroup, error) {
+	rows, err := r.q.QueryContext(ctx, qOFGroups, domainID)
 	if err != nil {
 		return nil, err
 	}
-	out := []SharedGroup{}
+	out := []OpenfireGroup{}
 	for rows.Next() {
-		g, err := scanGroup(rows)
+		g, err := scanOpenfireGroup(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -93,27 +93,27 @@ func (r Reader) SharedGroups(ctx context.Context, domainID int64) ([]SharedGroup
 		return nil, err
 	}
 	for i := range out {
-		if err := r.withMembers(ctx, &out[i]); err != nil {
+		if err := r.withOpenfireMembers(ctx, &out[i]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// SharedGroup returns a domain's group by name, with its members;
+// OpenfireGroup returns a domain's group by name, with its members;
 // ErrNotFound if there is none.
-func (r Reader) SharedGroup(ctx context.Context, domainID int64, name string) (SharedGroup, error) {
-	g, err := scanGroup(r.q.QueryRowContext(ctx, qGroup, domainID, name))
+func (r Reader) OpenfireGroup(ctx context.Context, domainID int64, name string) (OpenfireGroup, error) {
+	g, err := scanOpenfireGroup(r.q.QueryRowContext(ctx, qOFGroup, domainID, name))
 	if err != nil {
 		return g, err
 	}
-	return g, r.withMembers(ctx, &g)
+	return g, r.withOpenfireMembers(ctx, &g)
 }
 
-// CreateSharedGroup creates a group (display name = name) and returns its
+// CreateOpenfireGroup creates a group (display name = name) and returns its
 // id; ErrDuplicate if the domain has a group of that name.
-func (t *Tx) CreateSharedGroup(ctx context.Context, g SharedGroup) (int64, error) {
-	res, err := t.q.ExecContext(ctx, qCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
+func (t *Tx) CreateOpenfireGroup(ctx context.Context, g OpenfireGroup) (int64, error) {
+	res, err := t.q.ExecContext(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
 	if isUnique(err) {
 		return 0, ErrDuplicate
 	}
@@ -123,40 +123,40 @@ func (t *Tx) CreateSharedGroup(ctx context.Context, g SharedGroup) (int64, error
 	return res.LastInsertId()
 }
 
-// UpdateSharedGroup sets a group's description and visibility; nil leaves
+// UpdateOpenfireGroup sets a group's description and visibility; nil leaves
 // a value unchanged. ErrNotFound if the group is gone.
-func (t *Tx) UpdateSharedGroup(ctx context.Context, id int64, description, show *string) error {
-	return mustAffect(t.q.ExecContext(ctx, qUpdateGroup, description, show, id))
+func (t *Tx) UpdateOpenfireGroup(ctx context.Context, id int64, description, show *string) error {
+	return mustAffect(t.q.ExecContext(ctx, qOFUpdateGroup, description, show, id))
 }
 
-// SetSharedGroupRole replaces the group's admins (admin true) or plain
+// SetOpenfireGroupRole replaces the group's admins (admin true) or plain
 // members by the given users. A user named in both roles ends in the one
 // set last.
-func (t *Tx) SetSharedGroupRole(ctx context.Context, groupID int64, admin bool, userIDs []int64) error {
-	if _, err := t.q.ExecContext(ctx, qClearGroupRole, groupID, admin); err != nil {
+func (t *Tx) SetOpenfireGroupRole(ctx context.Context, groupID int64, admin bool, userIDs []int64) error {
+	if _, err := t.q.ExecContext(ctx, qOFClearGroupRole, groupID, admin); err != nil {
 		return err
 	}
 	for _, id := range userIDs {
-		if _, err := t.q.ExecContext(ctx, qPutGroupMember, groupID, id, admin); err != nil {
+		if _, err := t.q.ExecContext(ctx, qOFPutGroupMember, groupID, id, admin); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// DeleteSharedGroup removes a group and its memberships; ErrNotFound if it
+// DeleteOpenfireGroup removes a group and its memberships; ErrNotFound if it
 // is gone.
-func (t *Tx) DeleteSharedGroup(ctx context.Context, id int64) error {
-	return mustAffect(t.q.ExecContext(ctx, qDeleteGroup, id))
+func (t *Tx) DeleteOpenfireGroup(ctx context.Context, id int64) error {
+	return mustAffect(t.q.ExecContext(ctx, qOFDeleteGroup, id))
 }
 
-// LeaveSharedGroups removes a user from the named groups of its domain;
+// LeaveOpenfireGroups removes a user from the named groups of its domain;
 // names that are no group, or not the user's, are skipped.
-func (t *Tx) LeaveSharedGroups(ctx context.Context, domainID, userID int64, names []string) error {
+func (t *Tx) LeaveOpenfireGroups(ctx context.Context, domainID, userID int64, names []string) error {
 	list, err := json.Marshal(names)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, qLeaveGroups, userID, domainID, string(list))
+	_, err = t.q.ExecContext(ctx, qOFLeaveGroups, userID, domainID, string(list))
 	return err
 }

@@ -128,7 +128,7 @@ func (b *testBundle) state() string {
 	ds, err := st.Domains(b.ctx, nil)
 	require.NoError(b.t, err)
 	for _, d := range ds {
-		gs, err := st.SharedGroups(b.ctx, d.ID)
+		gs, err := st.OpenfireGroups(b.ctx, d.ID)
 		require.NoError(b.t, err)
 		for _, g := range gs {
 			out = append(out, fmt.Sprintf("group %s/%s show=%s description=%q admins=%q members=%q", d.FQDN, g.Name, g.Show, g.Description, g.Admins, g.Members))
