@@ -35,6 +35,9 @@ type Config struct {
 	// RESTParentDomain is where the REST API's POST without a name creates a
 	// random domain (default chatwith.localhost).
 	RESTParentDomain string `yaml:"rest_parent_domain"`
+	// OpenfireHTTPAddr, if set, is a second HTTP listener serving only the
+	// Openfire paths (legacy and REST), for scripts that point at :9090.
+	OpenfireHTTPAddr string `yaml:"openfire_http_addr"`
 	// PprofAddr, if set, serves net/http/pprof there (keep it on loopback).
 	PprofAddr string `yaml:"pprof_addr"`
 	// DreamHostLimits are the DreamHost dialect's per-key rate limits.

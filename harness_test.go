@@ -24,7 +24,9 @@ type testServer struct {
 	data string
 	// c2s and c2stls are the XMPP listeners (STARTTLS, direct TLS).
 	c2s, c2stls string
-	boot        Bootstrap
+	// ofURL is the second (Openfire-only) listener's base URL, if configured.
+	ofURL string
+	boot  Bootstrap
 	// batch0 is the last batch the bootstrap made; tests number theirs after it.
 	batch0 int64
 }
@@ -63,6 +65,9 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 		require.NoError(t, <-done)
 	})
 	ts := &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
+	if s.OpenfireHTTP != nil {
+		ts.ofURL = "http://" + s.OpenfireHTTP.String()
+	}
 	ts.boot = readBootstrapTB(t, cfg.Data)
 	for id := int64(1); ; id++ {
 		if _, err := s.App.env.Store.Batch(context.Background(), id); err != nil {

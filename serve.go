@@ -21,6 +21,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/commands/openfirerest"
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -29,8 +30,10 @@ import (
 // served tells tests where a running server listens.
 type served struct {
 	HTTP, C2S, C2STLS net.Addr
-	App               *app
-	XMPP              *xmppcore.Server
+	// OpenfireHTTP is the second listener (nil unless openfire_http_addr is set).
+	OpenfireHTTP net.Addr
+	App          *app
+	XMPP         *xmppcore.Server
 }
 
 // lockData takes an exclusive lock on the data directory: one server per
@@ -113,10 +116,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
-	// The Openfire handler answers other methods itself, as Openfire does.
-	of := openfire.New(a.reg, a.env)
-	router.Path(openfire.PathUserService).Handler(of)
-	router.Path(openfire.PathRestAPI).Handler(of)
+	// The Openfire handlers answer other methods themselves, as Openfire
+	// does. The legacy query API's exact paths come before the REST prefixes.
+	of, ofr := openfire.New(a.reg, a.env), openfirerest.New(a.reg, a.env)
+	mountOpenfire := func(r *mux.Router) {
+		r.Path(openfire.PathUserService).Handler(of)
+		r.Path(openfire.PathRestAPI).Handler(of)
+		for _, p := range openfirerest.Prefixes {
+			r.PathPrefix(p).Handler(ofr)
+		}
+	}
+	mountOpenfire(router)
 	router.PathPrefix(rest.Prefix).Handler(rest.New(a.reg, a.env, rest.Config{ParentDomain: cfg.RESTParentDomain}))
 	// After the REST API's /api/1.0/: "/api" alone must reach ejabberd's
 	// "Missing command name." answer.
@@ -136,14 +146,36 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	// The second listener serves the Openfire paths only, where legacy
+	// scripts point (Openfire's admin console port, 9090).
+	var ofAddr net.Addr
+	if cfg.OpenfireHTTPAddr != "" {
+		ofRouter := mux.NewRouter()
+		mountOpenfire(ofRouter)
+		ofln, err := net.Listen("tcp", cfg.OpenfireHTTPAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("openfire_http_addr: %w", err)
+		}
+		ofsrv := &http.Server{Handler: ofRouter, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http.openfire"))}
+		go func() { errc <- ofsrv.Serve(ofln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ofsrv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
+		}()
+		ofAddr = ofln.Addr()
+		log.Info("serving openfire", zap.Stringer("http", ofAddr))
+	}
 	c2s, c2stls := xs.Addrs()
 	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s), zap.Stringer("c2stls", c2stls), zap.String("data", cfg.Data),
 		zap.String("worker_schedule", cfg.WorkerSchedule))
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr})
 	}
 
 	select {

@@ -21,10 +21,10 @@ var subscriptionCodes = map[string]string{
 }
 
 var (
-	argContact = Arg{Name: "contact", Type: String, Names: map[Dialect]string{Openfire: "item_jid"},
+	argContact = Arg{Name: "contact", Type: String, Names: map[Dialect]string{Openfire: "item_jid", OpenfireREST: "jid"},
 		Doc: "The contact's JID; a resource is dropped, the rest normalised."}
-	argNick         = Arg{Name: "name", Type: String, Optional: true, Doc: "The item's nickname; absent clears it on update."}
-	argSubscription = Arg{Name: "subscription", Type: String, Optional: true,
+	argNick         = Arg{Name: "name", Type: String, Optional: true, Names: map[Dialect]string{OpenfireREST: "nickname"}, Doc: "The item's nickname; absent clears it on update."}
+	argSubscription = Arg{Name: "subscription", Type: String, Optional: true, Names: map[Dialect]string{OpenfireREST: "subscriptionType"},
 		Doc: "-1 (remove), 0 (none, the default), 1 (to), 2 (from) or 3 (both)."}
 	argRosterGroups = Arg{Name: "groups", Type: String, Optional: true,
 		Doc: "Comma-separated roster groups; none may be the name of a shared group shown in rosters. Absent clears them on update."}
@@ -196,10 +196,10 @@ func putItem(ctx context.Context, tx *store.Tx, w *queue.Work, rc rosterChange, 
 }
 
 // AddRosterItem is Openfire's add_roster.
-var AddRosterItem = rosterDef("add_roster_item", "add_roster",
+var AddRosterItem = withNames(map[Dialect]string{OpenfireREST: "POST users/{username}/roster"}, rosterDef("add_roster_item", "add_roster",
 	"Adds a contact to a user's roster with a nickname, groups and subscription state, without a roster push to the contact. "+
 		"Fails if the contact is already in the roster.",
-	true, false, putItem)
+	true, false, putItem))
 
 // UpdateRosterItem is Openfire's update_roster.
 var UpdateRosterItem = rosterDef("update_roster_item", "update_roster",

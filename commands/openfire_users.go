@@ -98,7 +98,7 @@ var CreateUser = &Def{
 	Args:    []Arg{argUsername, argDomain, argPassword, argName, argEmail, argGroups},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
-	Names:   map[Dialect]string{Openfire: "add"},
+	Names:   map[Dialect]string{Openfire: "add", OpenfireREST: "POST users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
@@ -143,7 +143,7 @@ var UpdateUser = &Def{
 		argName, argEmail, argGroups},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
-	Names:   map[Dialect]string{Openfire: "update"},
+	Names:   map[Dialect]string{Openfire: "update", OpenfireREST: "PUT users/{username}"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		var sealed []byte
@@ -228,7 +228,7 @@ var UserGroupList = &Def{
 	Doc:    "Lists the names of the shared groups the user belongs to, sorted.",
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultTable, Columns: groupColumns},
-	Names:  map[Dialect]string{Openfire: "usergrouplist"},
+	Names:  map[Dialect]string{Openfire: "usergrouplist", OpenfireREST: "GET users/{username}/groups"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, err := userIn(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"), "username")
 		if err != nil {

@@ -28,6 +28,9 @@ const (
 	Ejabberd  Dialect = "ejabberd"
 	Openfire  Dialect = "openfire"
 	REST      Dialect = "rest"
+	// OpenfireREST is the Openfire User Service 2.x / restAPI plugin REST
+	// form; its command names are "METHOD route" (commands/openfirerest).
+	OpenfireREST Dialect = "openfirerest"
 )
 
 // Type is an argument's type; Bind coerces and normalises by it.

@@ -120,7 +120,7 @@ const PurposeAPIKey = "api-key"
 // Each family of commands is listed in its own file; a command shared by
 // several dialects appears once, in the family that introduced it.
 func All() []*Def {
-	all := concat(spineDefs, openfireDefs, restDefs, ejabberdDefs)
+	all := concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
 	return append(all, refusedDefs(all)...)
 }
 

@@ -201,7 +201,7 @@ func userGone(w *queue.Work) {
 }
 
 // RemoveUser queues the removal of a user and all its data.
-var RemoveUser = withEjabberd(&EjabberdResult{Kind: EjRestuple, Name: "res", Text: func(map[string]string, any) string { return "" }}, statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
+var RemoveUser = withEjabberd(&EjabberdResult{Kind: EjRestuple, Name: "res", Text: func(map[string]string, any) string { return "" }}, statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", OpenfireREST: "DELETE users/{username}", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
 	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
 	store.StatusPendingDelete,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -210,7 +210,7 @@ var RemoveUser = withEjabberd(&EjabberdResult{Kind: EjRestuple, Name: "res", Tex
 	}))
 
 // DeactivateUser queues the deactivation of a user.
-var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=false"},
+var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=false"},
 	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
 	store.StatusPendingInactive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -219,7 +219,7 @@ var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHos
 	})
 
 // ReactivateUser queues the reactivation of a user.
-var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=true"},
+var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=true"},
 	"Reactivates a user that had been deactivated: pending-active, then active.",
 	store.StatusPendingActive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {

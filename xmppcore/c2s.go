@@ -123,7 +123,10 @@ type conn struct {
 	dec    *xml.Decoder
 	domain modcfg.Domain
 	user   store.User
-	bound  bool
+	// anon: logged in with SASL ANONYMOUS; user is then a made-up user
+	// with no row in the store (ID 0). Immutable once authenticated.
+	anon  bool
+	bound bool
 
 	// writer side
 	wmu        sync.Mutex
@@ -418,13 +421,16 @@ func (c *conn) header() error {
 	switch {
 	case !c.secure:
 		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
-	case c.user.ID == 0:
+	case !c.authenticated():
 		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
 		for _, m := range saslsrv.Mechanisms {
 			if c.domain.Auth.External() && m != saslsrv.Plain {
 				continue // the password must reach the remote: PLAIN only
 			}
 			b.WriteString("<mechanism>" + m + "</mechanism>")
+		}
+		if c.anonymousAllowed() {
+			b.WriteString("<mechanism>" + saslsrv.Anonymous + "</mechanism>")
 		}
 		b.WriteString("</mechanisms>")
 	default:
@@ -459,7 +465,7 @@ func (c *conn) negotiate() error {
 			c.nc, c.secure, c.headerSent = tc, true, false
 			c.wmu.Unlock()
 			c.resetReader()
-		case c.user.ID == 0:
+		case !c.authenticated():
 			if err := c.sasl(); err != nil {
 				return err
 			}
@@ -546,6 +552,9 @@ func decodeSASL(s string) ([]byte, bool) {
 // saslConversation runs one mechanism; false means it failed and <failure/>
 // was sent.
 func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
+	if auth.Get("mechanism") == saslsrv.Anonymous {
+		return c.anonymousLogin(auth), nil
+	}
 	var conv saslStepper
 	if c.domain.Auth.External() {
 		if auth.Get("mechanism") != saslsrv.Plain {

@@ -295,7 +295,7 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 	bare := to.Bare()
 	switch typ {
 	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
-		if bare.Localpart() == "" || bare.String() == c.bare {
+		if bare.Localpart() == "" || bare.String() == c.bare || c.anon { // anonymous: no roster to keep them in
 			return
 		}
 		p.Set("to", bare.String())

@@ -148,6 +148,10 @@ func setOnly(f iqFunc) iqFunc {
 func (s *Server) serveIQ(c *conn, iq *xmlel.Element, target iqTarget, user store.User, dom modcfg.Domain) {
 	q := iq.First()
 	r := &iqReq{c: c, iq: iq, q: q, typ: iq.Get("type"), target: target, user: user, dom: dom}
+	if anonymousRefuses(r) {
+		c.sendEl(iqError(iq, "", "", errNotAllowed))
+		return
+	}
 	for _, h := range handlers[handlerKey{q.Name.Space, q.Name.Local}] {
 		if h.targets&target == 0 || (h.module != "" && !dom.On(h.module)) {
 			continue

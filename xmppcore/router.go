@@ -66,7 +66,7 @@ func (s *Server) sessionEnded(c *conn) {
 		s.broadcast(c, p)
 	}
 	s.directedUnavailable(c)
-	if last {
+	if last && !c.anon { // an anonymous user has no row to record it on
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		err := s.st.Write(ctx, func(tx *store.Tx) error {

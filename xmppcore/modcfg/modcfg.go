@@ -29,6 +29,10 @@ const (
 	Private  = "modPrivate"
 )
 
+// AnonymousLogin is the moduleConfig flag (a boolean, not a module object)
+// that enables SASL ANONYMOUS on a domain.
+const AnonymousLogin = "enableAnonymousLogin"
+
 // Domain is what xmppcore needs to know about a hosted domain.
 type Domain struct {
 	ID       int64
@@ -37,6 +41,9 @@ type Domain struct {
 	disabled map[string]bool
 	// Auth is the domain's authenticationMethod and its auth* fields.
 	Auth extauth.Config
+	// Anonymous is moduleConfig.enableAnonymousLogin: SASL ANONYMOUS is
+	// offered on the domain.
+	Anonymous bool
 }
 
 // On reports whether module name is enabled on the domain.
@@ -52,6 +59,7 @@ func Parse(d store.Domain) Domain {
 		return out
 	}
 	out.Auth = parseAuth(d)
+	_ = json.Unmarshal(settings.ModuleConfig[AnonymousLogin], &out.Anonymous) // anything but true is off
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
 			Enabled *bool `json:"enabled"`

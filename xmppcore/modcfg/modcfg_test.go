@@ -29,3 +29,22 @@ func TestParse(t *testing.T) {
 	}
 	require.True(t, Parse(store.Domain{Settings: json.RawMessage(`not json`)}).On(Ping))
 }
+
+func TestParseAnonymous(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		settings string
+		want     bool
+	}{
+		0: {`{"moduleConfig": {"enableAnonymousLogin": true}}`, true},
+		1: {`{"moduleConfig": {"enableAnonymousLogin": false}}`, false},
+		2: {`{"moduleConfig": {}}`, false},
+		3: {`{"moduleConfig": {"enableAnonymousLogin": "true"}}`, false}, // only a JSON true
+		4: {`{"enableAnonymousLogin": true}`, false},                     // it lives in moduleConfig
+		5: {`not json`, false},
+	}
+	for i, tt := range tests {
+		d := Parse(store.Domain{FQDN: "x", Enabled: true, Settings: json.RawMessage(tt.settings)})
+		require.Equal(t, tt.want, d.Anonymous, "row %d", i)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"hash"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xmppgate/xmppgate/store/credential"
 )
@@ -31,6 +32,23 @@ const (
 
 // Mechanisms lists what the server offers, strongest first.
 var Mechanisms = []string{ScramSHA256, ScramSHA1, Plain}
+
+// Anonymous is RFC 4505's mechanism. It is not in Mechanisms: xmppcore
+// offers it only on the domains that enable anonymous login.
+const Anonymous = "ANONYMOUS"
+
+// maxTrace bounds ANONYMOUS's optional trace message (RFC 4505 section 3).
+const maxTrace = 255
+
+// AnonymousTrace checks the optional trace message of an ANONYMOUS
+// exchange: valid UTF-8 of at most 255 characters, else ErrMalformed.
+// The trace is not an identity and is never used as one.
+func AnonymousTrace(in []byte) error {
+	if !utf8.Valid(in) || utf8.RuneCount(in) > maxTrace || bytes.IndexByte(in, 0) >= 0 {
+		return ErrMalformed
+	}
+	return nil
+}
 
 // Errors ending a conversation; the c2s layer maps them to <failure/> conditions.
 var (

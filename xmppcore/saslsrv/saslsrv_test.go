@@ -3,6 +3,7 @@ package saslsrv
 import (
 	"bytes"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -151,4 +152,23 @@ func FuzzConversation(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAnonymousTrace(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		0: {"", true},
+		1: {"sirhc@example.org", true},
+		2: {strings.Repeat("é", 255), true},
+		3: {strings.Repeat("a", 256), false},
+		4: {"\xff", false},
+		5: {"a\x00b", false},
+	}
+	for i, tt := range tests {
+		err := AnonymousTrace([]byte(tt.in))
+		require.Equal(t, tt.ok, err == nil, "row %d", i)
+	}
 }
