@@ -13,8 +13,7 @@ import (
 // Reasons of the group commands. "no_group" is the one reason for any
 // missing group, whichever command reports it.
 const (
-	ReasonGroupNotFound Reason = "no_group"     // the group does not exist
-	ReasonGroupExists   Reason = "group_exists" // a group of that name exists
+	ReasonGroupExists Reason = "group_exists" // a group of that name exists
 )
 
 var openfireGroupColumns = []string{"name", "description", "admins", "members", "shared"}
@@ -220,14 +219,17 @@ var OpenfireGroupCreate = &Def{
 		if gc.Shared != nil && *gc.Shared {
 			g.Show = store.ShowOnlyGroup
 		}
-		id, err := tx.CreateOpenfireGroup(ctx, g)
-		if errors.Is(err, store.ErrDuplicate) {
-			return groupExists(gc)
-		}
-		if err != nil {
-			return err
-		}
-		return setRoles(ctx, tx, gc, id)
+		// A shared group changes members' rosters: push what changed (ejabberd_srg.go).
+		return sharedDiff(ctx, tx, w, gc.DomainID, func() error {
+			id, err := tx.CreateOpenfireGroup(ctx, g)
+			if errors.Is(err, store.ErrDuplicate) {
+				return groupExists(gc)
+			}
+			if err != nil {
+				return err
+			}
+			return setRoles(ctx, tx, gc, id)
+		})
 	},
 }
 
@@ -273,10 +275,12 @@ var OpenfireGroupUpdate = &Def{
 			}
 			show = &s
 		}
-		if err := tx.UpdateOpenfireGroup(ctx, g.ID, gc.Description, show); err != nil {
-			return err
-		}
-		return setRoles(ctx, tx, gc, g.ID)
+		return sharedDiff(ctx, tx, w, gc.DomainID, func() error {
+			if err := tx.UpdateOpenfireGroup(ctx, g.ID, gc.Description, show); err != nil {
+				return err
+			}
+			return setRoles(ctx, tx, gc, g.ID)
+		})
 	},
 }
 
@@ -307,6 +311,6 @@ var OpenfireGroupDelete = &Def{
 		if err != nil {
 			return err
 		}
-		return tx.DeleteOpenfireGroup(ctx, g.ID)
+		return sharedDiff(ctx, tx, w, gc.DomainID, func() error { return tx.DeleteOpenfireGroup(ctx, g.ID) })
 	},
 }

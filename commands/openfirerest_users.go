@@ -202,7 +202,8 @@ func membershipDef(name, wire, doc string, check func(ctx context.Context, tx *s
 			if _, err := tx.UserByID(ctx, w.UserID); err != nil {
 				return noUserNow(err, profileChange{Username: c.Username, Domain: c.Domain})
 			}
-			return apply(ctx, tx, c, w.UserID)
+			// Members see each other: push what changed (ejabberd_srg.go).
+			return membershipDiff(ctx, tx, w, w.UserID, func() error { return apply(ctx, tx, c, w.UserID) })
 		},
 	}
 }
@@ -254,11 +255,11 @@ func groupNames(list []string) ([]string, error) {
 	return out, nil
 }
 
-// groupIn loads a group of d, mapping absence to ReasonGroupNotFound.
+// groupIn loads a group of d, mapping absence to ReasonNoGroup.
 func groupIn(ctx context.Context, r store.Reader, d store.Domain, name, arg string) (store.OpenfireGroup, error) {
 	g, err := r.OpenfireGroup(ctx, d.ID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return g, Errorf(NotFound, ReasonGroupNotFound, arg, "group %q does not exist in %s", name, d.FQDN)
+		return g, Errorf(NotFound, ReasonNoGroup, arg, "group %q does not exist in %s", name, d.FQDN)
 	}
 	return g, err
 }

@@ -198,7 +198,7 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 
 // WaitingChanges lists the changes of every waiting batch, oldest first.
 func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error
+	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
 		FROM changes c JOIN batches b ON b.id = c.batch_id WHERE b.status = 'waiting' ORDER BY c.id`)
 	if err != nil {
 		return nil, err

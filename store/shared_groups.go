@@ -251,7 +251,9 @@ func (r Reader) SharedViewers(ctx context.Context, domainID int64) ([]User, erro
 // SharedContacts returns the contacts user u sees through shared groups,
 // by JID, each with the labels of the groups it is seen in (sorted).
 func (r Reader) SharedContacts(ctx context.Context, u User) ([]SharedContact, error) {
-	if u.Status == StatusPendingDelete {
+	if u.Status == StatusPendingDelete || u.ID == 0 {
+		// ID 0: an anonymous session (SASL ANONYMOUS) is in no group, not
+		// even a group of every user of its domain.
 		return nil, nil
 	}
 	rows, err := r.q.QueryContext(ctx, qMemberOf, u.ID, u.DomainID)

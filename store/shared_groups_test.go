@@ -141,4 +141,14 @@ func TestSharedContacts(t *testing.T) {
 		Groups: []string{"Team"}}, items[1])
 	_, err = b.st.RosterItemWithShared(b.ctx, users["alice@a.example"], "erin@a.example")
 	require.ErrorIs(t, err, ErrNotFound)
+
+	// An anonymous session (no user row, ID 0) on the @all@ domain sees
+	// nobody and is seen by nobody.
+	anon := User{DomainID: users["gina@c.example"].DomainID, Domain: "c.example", Username: "anon-x", Status: StatusActive}
+	shared, err := b.st.SharedContacts(b.ctx, anon)
+	require.NoError(t, err)
+	require.Empty(t, shared)
+	items, _, err = b.st.RosterWithShared(b.ctx, anon)
+	require.NoError(t, err)
+	require.Empty(t, items)
 }
