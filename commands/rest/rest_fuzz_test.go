@@ -281,3 +281,40 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncode is the REST output encoder: for any strings every object the
+// API answers (error, user, ACL, domain, deletion) is valid UTF-8 JSON
+// with a final newline, and the strings come back (each invalid byte as
+// U+FFFD, as encoding/json writes it).
+func FuzzEncode(f *testing.F) {
+	f.Add("alice", "a.example")
+	f.Add("<&>\"'\u2028\\", "\xff\x00")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		fix := func(s string) string { return string([]rune(s)) }
+		for _, v := range []any{
+			errorBody{Message: a, Status: "error"},
+			commands.UserObject{Username: a, JID: a + "@" + b, Password: b, ResourceURI: commands.RESTUserURI(b, a)},
+			commands.ACLObject{ACL: map[string]bool{a: true}, ACLLabels: map[string]string{a: b}, Username: a},
+			commands.Deleted{Status: "success", Message: "user " + a + "@" + b + " deleted"},
+			commands.DomainObject{DomainSettings: commands.DomainSettings{DisplayName: a}, FQDN: b, OrganizationName: &a},
+		} {
+			out, err := encode(v)
+			require.NoError(t, err)
+			require.True(t, json.Valid(out), "%q", out)
+			require.True(t, utf8.Valid(out), "%q", out)
+			require.True(t, bytes.HasSuffix(out, []byte("\n")))
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(out, &m))
+			switch v.(type) {
+			case errorBody:
+				require.Equal(t, fix(a), m["message"])
+			case commands.UserObject:
+				require.Equal(t, fix(a), m["username"])
+				require.Equal(t, fix(b), m["password"])
+			case commands.DomainObject:
+				require.Equal(t, fix(a), m["displayName"])
+				require.Equal(t, fix(b), m["fqdn"])
+			}
+		}
+	})
+}
