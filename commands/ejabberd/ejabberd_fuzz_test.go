@@ -167,6 +167,15 @@ func FuzzMatchArgs(f *testing.F) {
 // FuzzScalar: any JSON value against each argument type: no panic, a
 // 400 with a valid JSON message on refusal.
 func FuzzScalar(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, _, _, body := splitRequest(r)
+		pairs, _ := decodeBody([]byte(body))
+		for _, p := range pairs {
+			for typ := range 7 {
+				f.Add(uint8(typ), []byte(p.value))
+			}
+		}
+	}
 	for _, s := range []string{`"x"`, `1`, `1.5`, `"12"`, `-0`, `1e400`, `[]`, `["a","b"]`, `[1]`, `{}`, `null`, `true`, `"\u00ff\ud800"`, `"` + "\xff" + `"`} {
 		for typ := range 7 {
 			f.Add(uint8(typ), []byte(s))
@@ -193,6 +202,20 @@ func FuzzScalar(f *testing.F) {
 // FuzzResultEncoding: tuples and jsonReply give valid UTF-8 JSON for any
 // strings, and the strings come back (invalid UTF-8 as U+FFFD).
 func FuzzResultEncoding(f *testing.F) {
+	var golden []string
+	for _, r := range goldenRequests(f) {
+		_, _, _, body := splitRequest(r)
+		pairs, _ := decodeBody([]byte(body))
+		for _, p := range pairs {
+			var v string
+			if json.Unmarshal(p.value, &v) == nil {
+				golden = append(golden, p.name, v)
+			}
+		}
+	}
+	for i := 0; i+3 < len(golden); i += 4 {
+		f.Add(golden[i], golden[i+1], golden[i+2], golden[i+3], int64(i))
+	}
 	f.Add("jid", "alice@a.example", "resource", "<&>\"'\u2028", int64(-1))
 	f.Add("", "\xff\xfe", "\x00", "\\u0000", int64(1<<62))
 	f.Fuzz(func(t *testing.T, col1, cell1, col2, cell2 string, n int64) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -121,6 +122,17 @@ func wellFormed(t *testing.T, b []byte) {
 // FuzzXMLBody is the XML of the replies: for any group names and error
 // name the body is well-formed XML and the names come back.
 func FuzzXMLBody(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, _ := splitRequest(r)
+		_, q, _ := strings.Cut(target, "?")
+		p := url.Values{}
+		addPairs(p, q)
+		if g := strings.Split(first(p, "groups"), ","); len(g) >= 3 {
+			f.Add(g[0], g[1], g[2])
+		} else if len(g) > 0 {
+			f.Add(g[0], first(p, "username"), first(p, "name"))
+		}
+	}
 	f.Add("Sales", "a&b<c>", "\x00\x01")
 	f.Add("\xff", "]]>", "\uFFFE")
 	f.Fuzz(func(t *testing.T, g1, g2, g3 string) {

@@ -287,6 +287,14 @@ func FuzzHandler(f *testing.F) {
 // with a final newline, and the strings come back (each invalid byte as
 // U+FFFD, as encoding/json writes it).
 func FuzzEncode(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, _ := splitRequest(r)
+		if u, err := url.Parse(target); err == nil {
+			if rt, ok := parsePath(u.EscapedPath()); ok {
+				f.Add(rt.username, rt.fqdn)
+			}
+		}
+	}
 	f.Add("alice", "a.example")
 	f.Add("<&>\"'\u2028\\", "\xff\x00")
 	f.Fuzz(func(t *testing.T, a, b string) {
