@@ -6,8 +6,10 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/text/secure/precis"
 
 	"github.com/xmppgate/xmppgate/store"
@@ -171,11 +173,18 @@ func NormalizeLocalpart(s string) (string, error) {
 	return u, nil
 }
 
-// NormalizeDomain lower-cases a domain name, drops one trailing dot and
-// checks its labels.
+// NormalizeDomain lower-cases a domain name, drops one trailing dot, maps
+// it as RFC 7622 section 3.2 says (A-labels become U-labels, with the
+// IDNA mapping mellium's jid package applies, so that a domain provisioned
+// here is the one XMPP clients reach) and checks its labels: ASCII letters,
+// digits and '-', or non-ASCII letters, marks and digits.
 func NormalizeDomain(s string) (string, error) {
 	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-	if d == "" || len(d) > 253 {
+	if d == "" || len(d) > 253 || !utf8.ValidString(d) {
+		return "", errors.New("not a domain name")
+	}
+	d, err := idna.Display.ToUnicode(d)
+	if err != nil || d == "" || len(d) > 253 {
 		return "", errors.New("not a domain name")
 	}
 	for _, label := range strings.Split(d, ".") {
@@ -183,7 +192,8 @@ func NormalizeDomain(s string) (string, error) {
 			return "", errors.New("not a domain name")
 		}
 		for _, c := range label {
-			if c < 0x80 && !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			if c < 0x80 && !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') ||
+				c >= 0x80 && !(unicode.IsLetter(c) || unicode.IsDigit(c) || unicode.Is(unicode.M, c)) {
 				return "", errors.New("not a domain name")
 			}
 		}

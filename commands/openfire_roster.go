@@ -42,8 +42,9 @@ func ParseBareJID(s string) (string, error) {
 	if !hasLocal {
 		local, domain = "", s
 	}
+	// Surrounding space is not trimmed inside a JID (RFC 7622 refuses it).
 	d, err := NormalizeDomain(domain)
-	if err != nil || d != strings.TrimSuffix(strings.ToLower(domain), ".") {
+	if err != nil || strings.TrimSpace(domain) != domain {
 		return "", errors.New("not a JID domainpart")
 	}
 	if !hasLocal {

@@ -253,12 +253,16 @@ func (c *conn) end(err error) {
 	c.nc.Close()
 }
 
-// closeStream answers the client's </stream:stream>.
+// closeStream answers the client's </stream:stream> (or its end of input).
+// Before our header there is no stream to close: a closing tag alone would
+// not be well-formed, so nothing is written.
 func (c *conn) closeStream() {
 	c.wmu.Lock()
 	if !c.closed {
-		c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		io.WriteString(c.nc, "</stream:stream>")
+		if c.headerSent {
+			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			io.WriteString(c.nc, "</stream:stream>")
+		}
 		c.closed = true
 	}
 	c.wmu.Unlock()

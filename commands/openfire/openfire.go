@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -180,7 +181,7 @@ func success(res any) reply {
 			for _, cell := range row {
 				s, _ := cell.(string)
 				b.WriteString("<groupname>")
-				b.WriteString(textEscaper.Replace(s))
+				b.WriteString(xmlText(s))
 				b.WriteString("</groupname>")
 			}
 		}
@@ -190,9 +191,28 @@ func success(res any) reply {
 	return reply{status: http.StatusOK, body: "<result>ok</result>\n", result: "ok"}
 }
 
-// textEscaper escapes XML character data: the three characters that would
-// break the element, and nothing else (Openfire escapes nothing).
-var textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+// xmlText escapes XML character data: the three characters that would
+// break the element (Openfire escapes nothing), and what XML 1.0 cannot
+// carry (invalid UTF-8, control characters but TAB, LF and CR, U+FFFE and
+// U+FFFF) becomes U+FFFD, as in the DreamHost dialect's XML.
+func xmlText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0xFFFE, r == 0xFFFF:
+			b.WriteRune(utf8.RuneError)
+		default:
+			b.WriteRune(r) // an invalid byte decodes as utf8.RuneError, written as U+FFFD
+		}
+	}
+	return b.String()
+}
 
 func first(v url.Values, name string) string {
 	if vs := v[name]; len(vs) > 0 {

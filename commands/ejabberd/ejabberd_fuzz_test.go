@@ -1,0 +1,374 @@
+package ejabberd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/fuzzseed"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+)
+
+// goldenRequests are the requests of testdata/ejabberd: the seed corpus.
+func goldenRequests(f *testing.F) []string {
+	f.Helper()
+	reqs, err := fuzzseed.Requests("../../testdata/ejabberd/*.txtar", false)
+	require.NoError(f, err)
+	require.NotEmpty(f, reqs)
+	return reqs
+}
+
+// splitRequest cuts a golden request into method, target, header lines and body.
+func splitRequest(req string) (method, target, headers, body string) {
+	head, body, _ := strings.Cut(req, "\n\n")
+	line, headers, _ := strings.Cut(head, "\n")
+	method, target, _ = strings.Cut(line, " ")
+	return method, target, headers, body
+}
+
+// The error messages decodeBody may give (docs/ejabberd.md).
+var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": true}
+
+// FuzzDecodeBody: never panics; errors are the documented ones; a decoded
+// object's pairs, written back as an object, decode to the same pairs.
+func FuzzDecodeBody(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, _, _, body := splitRequest(r)
+		f.Add([]byte(body))
+	}
+	for _, s := range []string{"", " ", "[]", "[1]", "{}", `{"a":1,"a":2}`, `{"a":`, `"x"`, "null", `{"a":{"b":[1,{"c":null}]}}`, "\xff", `{"\u0000":"\ud800"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		pairs, err := decodeBody(body)
+		if err != nil {
+			require.True(t, bodyErrors[err.Error()], "undocumented error %q", err)
+			require.Nil(t, pairs)
+			return
+		}
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i, p := range pairs {
+			require.True(t, json.Valid(p.value), "value %q", p.value)
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			k, err := json.Marshal(p.name)
+			require.NoError(t, err)
+			b.Write(k)
+			b.WriteByte(':')
+			b.Write(p.value)
+		}
+		b.WriteByte('}')
+		again, err := decodeBody(b.Bytes())
+		require.NoError(t, err, "%s", b.Bytes())
+		require.Equal(t, len(pairs), len(again))
+		for i := range pairs {
+			require.Equal(t, pairs[i].name, again[i].name)
+			require.Equal(t, string(compact(pairs[i].value)), string(compact(again[i].value)))
+		}
+	})
+}
+
+// ejabberdDefs are the implemented commands of the ejabberd dialect, in
+// registry order.
+func ejabberdDefs(t testing.TB) []*commands.Def {
+	reg := commands.MustNew(commands.WithEjabberd()...)
+	var out []*commands.Def
+	for _, d := range reg.Defs() {
+		if _, ok := d.Names[commands.Ejabberd]; !ok {
+			continue
+		}
+		if _, implemented := commands.EjabberdResultOf(d); implemented {
+			out = append(out, d)
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+// FuzzMatchArgs: for any implemented command and any JSON object, matchArgs
+// never panics, refuses only with the request-shape reasons, and what it
+// accepts is exactly the declared arguments, each in its type.
+func FuzzMatchArgs(f *testing.F) {
+	defs := ejabberdDefs(f)
+	byName := map[string]uint16{}
+	for i, d := range defs {
+		byName[d.Names[commands.Ejabberd]] = uint16(i)
+	}
+	for _, r := range goldenRequests(f) {
+		_, target, _, body := splitRequest(r)
+		cmd, _ := route(strings.SplitN(target, "?", 2)[0])
+		if i, ok := byName[cmd]; ok {
+			f.Add(i, []byte(body))
+		}
+	}
+	f.Add(uint16(0), []byte(`{"user":1,"host":["a"],"password":null}`))
+	shape := map[commands.Reason]bool{commands.ReasonMissing: true, commands.ReasonUnknownArg: true,
+		commands.ReasonDuplicateArg: true, commands.ReasonMalformed: true}
+	f.Fuzz(func(t *testing.T, which uint16, body []byte) {
+		def := defs[int(which)%len(defs)]
+		pairs, err := decodeBody(body)
+		if err != nil {
+			return
+		}
+		req := &request{cmd: def.Names[commands.Ejabberd], def: def}
+		raw, err := matchArgs(def, req, pairs)
+		if err != nil {
+			e, ok := err.(*commands.Error)
+			require.True(t, ok, "%T %v", err, err)
+			require.Equal(t, commands.Invalid, e.Kind)
+			require.True(t, shape[e.Reason], "reason %q", e.Reason)
+			rep := (&Handler{}).failure(err, req)
+			require.Equal(t, http.StatusBadRequest, rep.status, "%s", rep.body)
+			require.True(t, json.Valid(rep.body), "%q", rep.body)
+			return
+		}
+		declared := map[string]commands.Arg{}
+		for _, a := range def.ArgsIn(commands.Ejabberd) {
+			declared[a.WireName(commands.Ejabberd)] = a
+			if !a.Optional {
+				require.Contains(t, raw, a.WireName(commands.Ejabberd))
+			}
+		}
+		for name, vs := range raw {
+			a, ok := declared[name]
+			require.True(t, ok, "undeclared %q", name)
+			require.Len(t, vs, 1)
+			switch a.Type {
+			case commands.Int:
+				_, err := strconv.ParseInt(vs[0], 10, 64)
+				require.NoError(t, err, "%q", vs[0])
+			case commands.List:
+				var items []string
+				require.NoError(t, json.Unmarshal([]byte(vs[0]), &items), "%q", vs[0])
+			}
+		}
+	})
+}
+
+// FuzzScalar: any JSON value against each argument type: no panic, a
+// 400 with a valid JSON message on refusal.
+func FuzzScalar(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, _, _, body := splitRequest(r)
+		pairs, _ := decodeBody([]byte(body))
+		for _, p := range pairs {
+			for typ := range 7 {
+				f.Add(uint8(typ), []byte(p.value))
+			}
+		}
+	}
+	for _, s := range []string{`"x"`, `1`, `1.5`, `"12"`, `-0`, `1e400`, `[]`, `["a","b"]`, `[1]`, `{}`, `null`, `true`, `"\u00ff\ud800"`, `"` + "\xff" + `"`} {
+		for typ := range 7 {
+			f.Add(uint8(typ), []byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, typ uint8, v []byte) {
+		if !json.Valid(v) {
+			return
+		}
+		a := commands.Arg{Name: "x", Type: commands.Type(typ % 7)}
+		s, err := scalar(a, v)
+		if err != nil {
+			rep := bare(http.StatusBadRequest, commands.AsError(err).Msg)
+			require.True(t, json.Valid(rep.body), "%q", rep.body)
+			return
+		}
+		if a.Type == commands.Int {
+			_, err := strconv.ParseInt(s, 10, 64)
+			require.NoError(t, err)
+		}
+	})
+}
+
+// FuzzResultEncoding: tuples and jsonReply give valid UTF-8 JSON for any
+// strings, and the strings come back (invalid UTF-8 as U+FFFD).
+func FuzzResultEncoding(f *testing.F) {
+	var golden []string
+	for _, r := range goldenRequests(f) {
+		_, _, _, body := splitRequest(r)
+		pairs, _ := decodeBody([]byte(body))
+		for _, p := range pairs {
+			var v string
+			if json.Unmarshal(p.value, &v) == nil {
+				golden = append(golden, p.name, v)
+			}
+		}
+	}
+	for i := 0; i+3 < len(golden); i += 4 {
+		f.Add(golden[i], golden[i+1], golden[i+2], golden[i+3], int64(i))
+	}
+	f.Add("jid", "alice@a.example", "resource", "<&>\"'\u2028", int64(-1))
+	f.Add("", "\xff\xfe", "\x00", "\\u0000", int64(1<<62))
+	f.Fuzz(func(t *testing.T, col1, cell1, col2, cell2 string, n int64) {
+		tab := tuples(commands.Table{Columns: []string{col1, col2, "n"}, Rows: [][]any{{cell1, cell2, n}, {cell2, cell1, n}}})
+		for _, v := range []any{tab, cell1, map[string]any{col1: cell2}, []string{cell1, cell2}} {
+			rep := jsonReply(http.StatusOK, v, "ok")
+			require.NoError(t, rep.err)
+			require.True(t, json.Valid(rep.body), "%q", rep.body)
+			require.True(t, utf8.Valid(rep.body))
+		}
+		var back []map[string]any
+		require.NoError(t, json.Unmarshal(jsonReply(200, tab, "").body, &back))
+		require.Len(t, back, 2)
+		// encoding/json writes each invalid byte as one U+FFFD.
+		fix := func(s string) string { return string([]rune(s)) }
+		if fix(col1) != fix(col2) && fix(col1) != "n" && fix(col2) != "n" {
+			require.Equal(t, fix(cell1), back[0][fix(col1)])
+			require.Equal(t, fix(cell2), back[0][fix(col2)])
+		}
+		for _, msg := range []string{cell1, "Arg " + cell2 + " is not in format binary"} {
+			for _, rep := range []reply{bare(400, msg), object(404, 40, msg, "x")} {
+				require.True(t, json.Valid(rep.body), "%q", rep.body)
+			}
+		}
+	})
+}
+
+// fuzzServer is a real handler on a real SQLite store with the fixture
+// of ejabberd_test.go's setup (accounts acme and other, their admins, a
+// limited API user and a user without API permission).
+type fuzzServer struct {
+	h     http.Handler
+	logs  *observer.ObservedLogs
+	creds map[string]string
+}
+
+func newFuzzServer(f testing.TB) *fuzzServer {
+	f.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
+	require.NoError(f, err)
+	f.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := sealbox.New(key)
+	require.NoError(f, err)
+	core, logs := observer.New(zapcore.InfoLevel)
+	reg := commands.MustNew(commands.WithEjabberd()...)
+	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
+	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
+	s := &fuzzServer{h: New(reg, env), logs: logs, creds: map[string]string{}}
+	basic := func(user, pw string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+	}
+	for _, a := range []struct {
+		name    string
+		domains []string
+	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
+		require.NoError(f, err)
+		for _, d := range a.domains {
+			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
+			require.NoError(f, err)
+		}
+		jid, pw, err := BootstrapAdmin(ctx, env, acc.ID, a.domains[0])
+		require.NoError(f, err)
+		s.creds[a.name] = basic(jid, pw)
+	}
+	for _, u := range []struct{ as, body string }{
+		{"other", `{"user":"bob","host":"b.example","password":"bobpass"}`},
+		{"acme", `{"user":"limited","host":"a.example","password":"limitedpass"}`},
+		{"acme", `{"user":"noperm","host":"a.example","password":"nopermpass"}`},
+	} {
+		status, _, body := s.do("POST", "/api/register", "As: "+u.as, []byte(u.body))
+		require.Equal(f, 200, status, "%s", body)
+	}
+	s.creds["limited"] = basic("limited@a.example", "limitedpass")
+	s.creds["noperm"] = basic("noperm@a.example", "nopermpass")
+	usr, err := st.UserByJID(ctx, "a.example", "limited")
+	require.NoError(f, err)
+	acme, err := st.UserByJID(ctx, "a.example", AdminUser)
+	require.NoError(f, err)
+	require.NoError(f, st.Write(ctx, func(tx *store.Tx) error {
+		return tx.PutEjabberdPermission(ctx, store.EjabberdPermission{UserID: usr.ID, AccountID: acme.AccountID,
+			What: []string{"[tag:session]", "check_account", "!kick_user"}})
+	}))
+	return s
+}
+
+// do sends one request straight to the handler; "As: NAME" header lines
+// stand for NAME's Basic credentials. status 0: the request could not be built.
+func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
+	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil
+	}
+	for _, l := range strings.Split(headers, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if cred, known := s.creds[v]; k == "As" && known {
+			k, v = "Authorization", cred
+		}
+		r.Header.Add(k, v)
+	}
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	return w.Code, w.Result().Header, w.Body.Bytes()
+}
+
+// documented are the statuses docs/ejabberd.md lists.
+var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 409: true, 500: true, 501: true}
+
+// FuzzHandler POSTs (and GETs, OPTIONs...) random bodies, paths and headers
+// to the real handler on a real store: no panic, a documented status, a
+// valid UTF-8 JSON body with a right Content-Length, and no 5xx but the
+// documented ones (register's 500 code 10001, resource_num's out of range,
+// 501 for refused commands) — never an internal error.
+func FuzzHandler(f *testing.F) {
+	s := newFuzzServer(f)
+	for _, r := range goldenRequests(f) {
+		method, target, headers, body := splitRequest(r)
+		f.Add(method, target, headers, []byte(body))
+	}
+	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))
+	f.Add("GET", "/api/v1/check_account?user=bob&host=b.example", "As: other", []byte(nil))
+	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
+		s.logs.TakeAll()
+		status, header, out := s.do(method, target, headers, body)
+		if status == 0 {
+			return
+		}
+		entries := s.logs.TakeAll()
+		require.Len(t, entries, 1, "one log line per request")
+		e := entries[0]
+		require.Equal(t, zapcore.InfoLevel, e.Level, "internal error: %v", e.ContextMap())
+		require.True(t, documented[status], "undocumented status %d: %s", status, out)
+		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
+		if len(out) == 0 {
+			require.True(t, status == 200 && method == http.MethodOptions || status == 400, "status %d without a body", status)
+			return
+		}
+		require.Equal(t, "application/json", header.Get("Content-Type"))
+		require.True(t, json.Valid(out), "%q", out)
+		require.True(t, utf8.Valid(out), "%q", out)
+		if status >= 500 {
+			var obj struct{ Code int }
+			_ = json.Unmarshal(out, &obj)
+			result := e.ContextMap()["result"]
+			ok := status == 501 && obj.Code == 0 || status == 500 && (obj.Code == 10001 || result == "out_of_range")
+			require.True(t, ok, "undocumented %d: %s (result %v)", status, out, result)
+		}
+	})
+}

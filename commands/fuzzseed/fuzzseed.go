@@ -1,0 +1,46 @@
+// Package fuzzseed reads the golden request files (testdata/<dialect>/*.txtar)
+// as seed corpora of the fuzz targets. It is apart from goldentest, whose
+// -update flag would clash with packages that define their own.
+package fuzzseed
+
+import (
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/tools/txtar"
+)
+
+// Requests returns the requests the golden files matching pattern send:
+// each "request" section, and each request of a "setup" section (split on
+// lines "----", or one per line when oneLine is set). Fuzz targets use them
+// as their seed corpus, so every fuzzer starts from real traffic.
+func Requests(pattern string, oneLine bool) ([]string, error) {
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, file := range files {
+		ar, err := txtar.ParseFile(file)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range ar.Files {
+			text := strings.TrimRight(string(f.Data), "\n")
+			switch {
+			case text == "":
+			case f.Name == "request":
+				out = append(out, text)
+			case f.Name == "setup" && oneLine:
+				for _, l := range strings.Split(text, "\n") {
+					if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+						out = append(out, l)
+					}
+				}
+			case f.Name == "setup":
+				out = append(out, strings.Split(text, "\n----\n")...)
+			}
+		}
+	}
+	return out, nil
+}

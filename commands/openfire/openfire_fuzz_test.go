@@ -1,0 +1,287 @@
+package openfire
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/fuzzseed"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+)
+
+// goldenRequests are the requests of testdata/openfire.
+func goldenRequests(f *testing.F) []string {
+	f.Helper()
+	reqs, err := fuzzseed.Requests("../../testdata/openfire/*.txtar", true)
+	require.NoError(f, err)
+	require.NotEmpty(f, reqs)
+	return reqs
+}
+
+func splitRequest(req string) (method, target, headers, body string) {
+	head, body, _ := strings.Cut(req, "\n\n")
+	line, headers, _ := strings.Cut(head, "\n")
+	method, target, _ = strings.Cut(line, " ")
+	return method, target, headers, body
+}
+
+// unescapeNode undoes XEP-0106 escaping (the reference for EscapeNode).
+func unescapeNode(s string) string {
+	r := strings.NewReplacer(`\20`, " ", `\22`, `"`, `\26`, "&", `\27`, "'", `\2f`, "/", `\3a`, ":", `\3c`, "<",
+		`\3e`, ">", `\40`, "@", `\5c`, `\`)
+	return r.Replace(s)
+}
+
+// FuzzDecode is the query decoding of the legacy userservice: the query
+// string and an urlencoded body read as a servlet does, then the raw
+// arguments. Never panics; the domain is always the credential's; the
+// username holds none of the characters a JID forbids, and unescaping it
+// (XEP-0106) gives back the trimmed, lower-cased name where that name has
+// no whitespace but plain spaces.
+func FuzzDecode(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, body := splitRequest(r)
+		_, q, _ := strings.Cut(target, "?")
+		f.Add(q, body)
+	}
+	f.Add("username=%20A%5C40b%40c%09&groups=&groups=x", "username=other&type=add")
+	f.Add("a=%zz&=&&b", "\xff=\x00")
+	f.Fuzz(func(t *testing.T, query, body string) {
+		r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1"+PathUserService, strings.NewReader(body))
+		require.NoError(t, err)
+		r.URL.RawQuery = query
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		params, err := params(httptest.NewRecorder(), r)
+		require.NoError(t, err)
+		raw := decode(params, "a.example")
+		require.Equal(t, []string{"a.example"}, raw["domain"])
+		if vs := raw["groups"]; len(vs) > 0 {
+			require.NotEqual(t, "", vs[0], "an empty groups list reads as absent")
+		}
+		given := first(params, "username")
+		vs := raw["username"]
+		if given == "" {
+			return
+		}
+		u := vs[0]
+		require.False(t, strings.ContainsAny(u, "\"&'/:<>@"), "%q", u)
+		for _, c := range u {
+			require.False(t, javaWhitespace(c), "%q", u)
+		}
+		want := strings.ToLower(trimJava(given))
+		hasOtherSpace := strings.ContainsFunc(want, func(c rune) bool { return c != ' ' && javaWhitespace(c) })
+		if !hasOtherSpace && utf8.ValidString(want) {
+			require.Equal(t, want, unescapeNode(u))
+		}
+	})
+}
+
+// wellFormed fails unless b is one well-formed XML element.
+func wellFormed(t *testing.T, b []byte) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	depth, roots := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "%q", b)
+		switch tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				roots++
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+		}
+	}
+	require.Equal(t, 1, roots, "%q", b)
+	require.True(t, utf8.Valid(b), "%q", b)
+}
+
+// FuzzXMLBody is the XML of the replies: for any group names and error
+// name the body is well-formed XML and the names come back.
+func FuzzXMLBody(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, _ := splitRequest(r)
+		_, q, _ := strings.Cut(target, "?")
+		p := url.Values{}
+		addPairs(p, q)
+		if g := strings.Split(first(p, "groups"), ","); len(g) >= 3 {
+			f.Add(g[0], g[1], g[2])
+		} else if len(g) > 0 {
+			f.Add(g[0], first(p, "username"), first(p, "name"))
+		}
+	}
+	f.Add("Sales", "a&b<c>", "\x00\x01")
+	f.Add("\xff", "]]>", "\uFFFE")
+	f.Fuzz(func(t *testing.T, g1, g2, g3 string) {
+		rep := success(commands.Table{Columns: []string{"groupname"}, Rows: [][]any{{g1}, {g2}, {g3}}})
+		wellFormed(t, []byte(rep.body))
+		var res struct {
+			Groups []string `xml:"groupname"`
+		}
+		require.NoError(t, xml.Unmarshal([]byte(rep.body), &res))
+		require.Len(t, res.Groups, 3)
+		for _, name := range []string{errIllegalArgument, errUserNotFound, errUserExists, errNotAuthorised, errDisabled, errSharedGroup, errInternal} {
+			wellFormed(t, []byte(errorReply(200, name).body))
+		}
+	})
+}
+
+// fuzzServer is a real handler on a real store with the fixture of
+// openfire_test.go: acme (a.example, secret acmesecret), other (b.example,
+// bob in shared group staff, othersecret), fenced (c.example, only from
+// 192.0.2.7 or 10.0.0.1), off (d.example, disabled).
+type fuzzServer struct {
+	h    http.Handler
+	logs *observer.ObservedLogs
+}
+
+func newFuzzServer(f testing.TB) *fuzzServer {
+	f.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
+	require.NoError(f, err)
+	f.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := sealbox.New(key)
+	require.NoError(f, err)
+	reg := commands.MustNew(commands.All()...)
+	core, logs := observer.New(zapcore.InfoLevel)
+	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
+	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
+	s := &fuzzServer{h: New(reg, env), logs: logs}
+	for _, a := range []struct {
+		name, secret, ip string
+		domain           string
+		enabled          bool
+	}{
+		{"acme", "acmesecret", "", "a.example", true},
+		{"other", "othersecret", "", "b.example", true},
+		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", "c.example", true},
+		{"off", "offsecret", "", "d.example", false},
+	} {
+		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
+		require.NoError(f, err)
+		_, err = commands.CreateDomain(ctx, env, a.domain, acc.ID)
+		require.NoError(f, err)
+		ip, enabled := a.ip, a.enabled
+		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
+		require.NoError(f, err)
+	}
+	status, _, body := s.do("GET", PathUserService+"?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff", "", nil)
+	require.Equal(f, 200, status, "%s", body)
+	return s
+}
+
+func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
+	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil
+	}
+	r.RemoteAddr = "192.0.2.7:1234"
+	for _, l := range strings.Split(headers, "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
+		}
+	}
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	return w.Code, w.Result().Header, w.Body.Bytes()
+}
+
+// errorNames are the <error/> names docs/openfire.md lists (InternalError
+// excluded: it is a 500).
+var errorNames = map[string]bool{errIllegalArgument: true, errUserNotFound: true, errUserExists: true,
+	errNotAuthorised: true, errDisabled: true, errSharedGroup: true}
+
+// FuzzHandler sends random queries, bodies and headers to the real handler
+// on a real store: no panic, no 5xx, one log line without an internal
+// error, a right Content-Length, and a body that is well-formed XML: a
+// <result> or an <error> with a documented name (or, for the restAPI path
+// of a disabled credential and for 405, no body).
+func FuzzHandler(f *testing.F) {
+	s := newFuzzServer(f)
+	for _, r := range goldenRequests(f) {
+		method, target, headers, body := splitRequest(r)
+		if !strings.HasPrefix(target, "/") {
+			continue
+		}
+		f.Add(method, target, headers, []byte(body))
+	}
+	f.Add("POST", PathRestAPI+"?type=grouplist", "Content-Type: application/x-www-form-urlencoded", []byte("secret=acmesecret&groups=%01,%3C"))
+	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
+		s.logs.TakeAll()
+		status, header, out := s.do(method, target, headers, body)
+		if status == 0 {
+			return
+		}
+		entries := s.logs.TakeAll()
+		require.Len(t, entries, 1, "one log line per request")
+		require.Equal(t, zapcore.InfoLevel, entries[0].Level, "internal error: %v", entries[0].ContextMap())
+		require.Less(t, status, 500, "%d %s", status, out)
+		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
+		if len(out) == 0 {
+			require.Contains(t, []int{403, 405}, status)
+			return
+		}
+		require.Equal(t, "text/xml", header.Get("Content-Type"))
+		wellFormed(t, out)
+		if bytes.HasPrefix(out, []byte("<error>")) {
+			name := strings.TrimSuffix(strings.TrimPrefix(string(out), "<error>"), "</error>\n")
+			require.True(t, errorNames[name], "%q", out)
+		} else {
+			require.True(t, bytes.HasPrefix(out, []byte("<result>")), "%q", out)
+		}
+	})
+}
+
+// TestGroupNamesXMLSafe is FuzzXMLBody's finding: a group name with a
+// control character or invalid UTF-8 (any String argument may carry one)
+// made grouplist answer XML no parser accepts. Such characters now read as
+// U+FFFD, through the real handler too.
+func TestGroupNamesXMLSafe(t *testing.T) {
+	t.Parallel()
+	for i, tc := range []struct{ in, want string }{
+		0: {"Sales", "Sales"},
+		1: {"a&b<c>", "a&amp;b&lt;c&gt;"},
+		2: {"\x00\x01", "\uFFFD\uFFFD"},
+		3: {"tab\there\r\n", "tab\there\r\n"},
+		4: {"\xff", "\uFFFD"},
+		5: {"\uFFFE\uFFFF", "\uFFFD\uFFFD"},
+	} {
+		body := success(commands.Table{Columns: []string{"groupname"}, Rows: [][]any{{tc.in}}}).body
+		require.Equal(t, "<result><groupname>"+tc.want+"</groupname></result>\n", body, "row %d", i)
+		wellFormed(t, []byte(body))
+	}
+	s := newFuzzServer(t)
+	status, _, body := s.do("GET", PathUserService+"?type=add&secret=acmesecret&username=carol&password=pw&groups=%01Sales%3C", "", nil)
+	require.Equal(t, 200, status)
+	require.Equal(t, "<result>ok</result>\n", string(body))
+	status, _, body = s.do("GET", PathUserService+"?type=usergrouplist&secret=acmesecret&username=carol", "", nil)
+	require.Equal(t, 200, status)
+	require.Equal(t, "<result><groupname>\uFFFDSales&lt;</groupname></result>\n", string(body))
+	wellFormed(t, body)
+}

@@ -1,0 +1,328 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/fuzzseed"
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+)
+
+// goldenRequests are the requests of testdata/rest (setup requests are
+// separated by "---" lines there).
+func goldenRequests(f *testing.F) []string {
+	f.Helper()
+	reqs, err := fuzzseed.Requests("../../testdata/rest/*.txtar", false)
+	require.NoError(f, err)
+	var out []string
+	for _, r := range reqs {
+		for _, one := range strings.Split(r, "\n---\n") {
+			if one = strings.TrimSpace(one); one != "" && !strings.HasPrefix(one, "#") {
+				out = append(out, one)
+			}
+		}
+	}
+	require.NotEmpty(f, out)
+	return out
+}
+
+func splitRequest(req string) (method, target, headers, body string) {
+	head, body, _ := strings.Cut(req, "\n\n")
+	line, headers, _ := strings.Cut(head, "\n")
+	method, target, _ = strings.Cut(line, " ")
+	return method, target, headers, body
+}
+
+// FuzzParsePath: never panics; a parsed route has at most four non-empty
+// segments, and escaping them again gives a path that parses the same.
+func FuzzParsePath(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, _ := splitRequest(r)
+		u, err := url.Parse(target)
+		if err == nil {
+			f.Add(u.EscapedPath())
+		}
+	}
+	for _, s := range []string{base, base + "/", base + "//", base + "/%", base + "/a%2Fb/users/%40x", base + "x", base + "/a/b/c/d/e", "/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		rt, ok := parsePath(p)
+		if !ok {
+			return
+		}
+		require.LessOrEqual(t, rt.depth, 4)
+		segs := []string{rt.fqdn, rt.sub, rt.username, rt.tail}[:rt.depth]
+		for _, s := range segs {
+			require.NotEmpty(t, s)
+		}
+		again := base
+		for _, s := range segs {
+			again += "/" + url.PathEscape(s)
+		}
+		rt2, ok := parsePath(again)
+		require.True(t, ok, "%q", again)
+		require.Equal(t, rt, rt2)
+	})
+}
+
+// FuzzPatchSettings is the domain object decoder (PUT and POST bodies):
+// never panics, refuses only with an Invalid error, and what it accepts is
+// valid, encodes as JSON and is a fixed point (PUT of the whole object
+// changes nothing).
+func FuzzPatchSettings(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		if _, target, _, body := splitRequest(r); strings.HasPrefix(target, base) && body != "" {
+			f.Add([]byte(body))
+		}
+	}
+	f.Add([]byte(`{"moduleConfig":{"modMuc":{"validMucAcl":["all"]},"enableFederation":"x"},"enableFederation":1}`))
+	f.Add([]byte(`{"authPop3Host":"xn--bcher-kva.example","authPop3AppendDomain":"B\u00dcCHER.example"}`))
+	cur := commands.DefaultDomainSettings("a.example")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out, err := commands.PatchSettings(cur, body)
+		if err != nil {
+			require.Equal(t, commands.Invalid, commands.AsError(err).Kind, "%v", err)
+			return
+		}
+		require.NoError(t, commands.ValidateSettings(out))
+		obj := commands.DomainObject{DomainSettings: out, FQDN: "a.example"}
+		b, err := encode(obj)
+		require.NoError(t, err)
+		require.True(t, json.Valid(b), "%s", b)
+		again, err := commands.PatchSettings(out, b)
+		require.NoError(t, err, "%s", b)
+		require.Equal(t, out, again)
+	})
+}
+
+// FuzzUserBody is the user object decoder of POST and PUT .../users:
+// jsonBody and its string and boolean fields never panic and refuse with
+// Invalid errors that map to 400.
+func FuzzUserBody(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		if _, target, _, body := splitRequest(r); strings.Contains(target, "/users") && body != "" {
+			f.Add([]byte(body))
+		}
+	}
+	f.Add([]byte(`{"username":null,"password":1,"enabled":"yes"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		x := &exchange{body: body}
+		m, err := x.jsonBody()
+		if err != nil {
+			require.Equal(t, http.StatusBadRequest, (&Handler{}).failure(err, &logLine{}).status)
+			return
+		}
+		for _, name := range []string{"username", "password", "enabled"} {
+			s, ok, err := stringField(m, name)
+			if err != nil {
+				require.Equal(t, http.StatusBadRequest, (&Handler{}).failure(err, &logLine{}).status)
+				continue
+			}
+			if ok {
+				require.True(t, utf8.ValidString(s))
+			}
+		}
+	})
+}
+
+// fuzzServer is a real handler on a real store, with the fixture of
+// rest_test.go: acme (a.example, a2.example, user alice, password
+// acmepass), its sub-account acme-sub, other (b.example, bob, otherpass).
+type fuzzServer struct {
+	h    http.Handler
+	logs *observer.ObservedLogs
+}
+
+func newFuzzServer(f testing.TB) *fuzzServer {
+	f.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
+	require.NoError(f, err)
+	f.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := sealbox.New(key)
+	require.NoError(f, err)
+	defs := commands.All()
+	seen := map[string]bool{}
+	for _, d := range defs {
+		seen[d.Name] = true
+	}
+	for _, d := range commands.RESTDefs() {
+		if !seen[d.Name] {
+			defs = append(defs, d)
+		}
+	}
+	reg := commands.MustNew(defs...)
+	core, logs := observer.New(zapcore.InfoLevel)
+	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
+	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
+	s := &fuzzServer{h: New(reg, env, Config{}), logs: logs}
+	accs := map[string]int64{}
+	for _, a := range []struct {
+		name, parent, password string
+		domains                []string
+	}{
+		{"acme", "", "acmepass", []string{"a.example", "a2.example"}},
+		{"acme-sub", "acme", "", []string{"sub.example"}},
+		{"other", "", "otherpass", []string{"b.example"}},
+	} {
+		acc, err := commands.CreateAccount(ctx, env, a.name, accs[a.parent], false)
+		require.NoError(f, err)
+		accs[a.name] = acc.ID
+		for _, d := range a.domains {
+			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
+			require.NoError(f, err)
+		}
+		if a.password != "" {
+			_, err := commands.SetRESTPassword(ctx, env, acc.ID, a.password)
+			require.NoError(f, err)
+		}
+	}
+	for _, r := range []string{"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
+		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass"} {
+		method, target, headers, body := splitRequest(r)
+		status, _, out := s.do(method, target, headers, []byte(body))
+		require.Equal(f, 200, status, "%s", out)
+	}
+	return s
+}
+
+// do sends one request to the handler. "Auth: user password" sets Basic
+// credentials ("Auth: none": none); the default is acme's.
+func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
+	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, nil
+	}
+	auth := true
+	for _, l := range strings.Split(headers, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if k == "Auth" {
+			auth = false
+			if user, pw, ok := strings.Cut(v, " "); ok {
+				r.SetBasicAuth(user, pw)
+			}
+			continue
+		}
+		r.Header.Add(k, v)
+	}
+	if auth {
+		r.SetBasicAuth("acme", "acmepass")
+	}
+	w := httptest.NewRecorder()
+	s.h.ServeHTTP(w, r)
+	return w.Code, w.Result().Header, w.Body.Bytes()
+}
+
+// documented are the statuses docs/rest.md lists.
+var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: true, 405: true, 409: true, 501: true}
+
+// FuzzHandler sends random methods, paths, headers and bodies to the real
+// handler on a real store: no panic, a documented status (no 500), one
+// log line without an internal error, a JSON body (the only format
+// offered, also for ?format=xml) with the error shape on errors, the
+// headers a 401 and a 405 need, a right Content-Length.
+func FuzzHandler(f *testing.F) {
+	s := newFuzzServer(f)
+	for _, r := range goldenRequests(f) {
+		method, target, headers, body := splitRequest(r)
+		f.Add(method, target, headers, []byte(body))
+	}
+	f.Add("PUT", "/api/1.0/xmppdomains/A.EXAMPLE./users/%C3%84", "Content-Type: application/x-www-form-urlencoded", []byte("password=%zz&enabled=1"))
+	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
+		s.logs.TakeAll()
+		status, header, out := s.do(method, target, headers, body)
+		if status == 0 {
+			return
+		}
+		entries := s.logs.TakeAll()
+		require.Len(t, entries, 1, "one log line per request")
+		require.Equal(t, zapcore.InfoLevel, entries[0].Level, "internal error: %v", entries[0].ContextMap())
+		require.True(t, documented[status], "undocumented status %d: %s", status, out)
+		require.Equal(t, "application/json", header.Get("Content-Type"))
+		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
+		require.True(t, json.Valid(out), "%q", out)
+		require.True(t, utf8.Valid(out), "%q", out)
+		if status != 200 {
+			var e errorBody
+			require.NoError(t, json.Unmarshal(out, &e))
+			require.Equal(t, "error", e.Status)
+			require.NotEmpty(t, e.Message)
+		}
+		if status == 401 {
+			require.NotEmpty(t, header.Get("WWW-Authenticate"))
+		}
+		if status == 405 {
+			require.NotEmpty(t, header.Get("Allow"))
+		}
+	})
+}
+
+// FuzzEncode is the REST output encoder: for any strings every object the
+// API answers (error, user, ACL, domain, deletion) is valid UTF-8 JSON
+// with a final newline, and the strings come back (each invalid byte as
+// U+FFFD, as encoding/json writes it).
+func FuzzEncode(f *testing.F) {
+	for _, r := range goldenRequests(f) {
+		_, target, _, _ := splitRequest(r)
+		if u, err := url.Parse(target); err == nil {
+			if rt, ok := parsePath(u.EscapedPath()); ok {
+				f.Add(rt.username, rt.fqdn)
+			}
+		}
+	}
+	f.Add("alice", "a.example")
+	f.Add("<&>\"'\u2028\\", "\xff\x00")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		fix := func(s string) string { return string([]rune(s)) }
+		for _, v := range []any{
+			errorBody{Message: a, Status: "error"},
+			commands.UserObject{Username: a, JID: a + "@" + b, Password: b, ResourceURI: commands.RESTUserURI(b, a)},
+			commands.ACLObject{ACL: map[string]bool{a: true}, ACLLabels: map[string]string{a: b}, Username: a},
+			commands.Deleted{Status: "success", Message: "user " + a + "@" + b + " deleted"},
+			commands.DomainObject{DomainSettings: commands.DomainSettings{DisplayName: a}, FQDN: b, OrganizationName: &a},
+		} {
+			out, err := encode(v)
+			require.NoError(t, err)
+			require.True(t, json.Valid(out), "%q", out)
+			require.True(t, utf8.Valid(out), "%q", out)
+			require.True(t, bytes.HasSuffix(out, []byte("\n")))
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(out, &m))
+			switch v.(type) {
+			case errorBody:
+				require.Equal(t, fix(a), m["message"])
+			case commands.UserObject:
+				require.Equal(t, fix(a), m["username"])
+				require.Equal(t, fix(b), m["password"])
+			case commands.DomainObject:
+				require.Equal(t, fix(a), m["displayName"])
+				require.Equal(t, fix(b), m["fqdn"])
+			}
+		}
+	})
+}
