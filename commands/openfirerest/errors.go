@@ -35,7 +35,7 @@ var byReason = map[commands.Reason]mapped{
 	commands.ReasonRosterItemExists: {http.StatusConflict, exUserExists, "Roster item already exists"},
 	commands.ReasonNoRosterItem:     {http.StatusNotFound, exUserNotFound, "Roster item not found"},
 	commands.ReasonSharedGroup:      {http.StatusBadRequest, exSharedGroup, "Roster item can not be added to or deleted from a shared group"},
-	commands.ReasonNoGroup:    {http.StatusNotFound, exGroupNotFound, "Could not find group"},
+	commands.ReasonNoGroup:          {http.StatusNotFound, exGroupNotFound, "Could not find group"},
 	commands.ReasonGroupExists:      {http.StatusConflict, exGroupExists, "Group already exists"},
 }
 
