@@ -24,9 +24,6 @@ import (
 // parse; Msg is ejabberd's text ("Invalid 'user'/'server'").
 const ReasonInvalidJID Reason = "invalid_jid"
 
-// refusedFiles is why push_roster and push_roster_all are refused.
-const refusedFiles = "xmppgate reads no files of the server for API callers (an account's admin is not the server's operator)"
-
 var (
 	ejLocalUser = Arg{Name: "username", Type: String, Names: map[Dialect]string{Ejabberd: "localuser"},
 		Doc: "The roster's owner (JID localpart), PRECIS-normalised."}

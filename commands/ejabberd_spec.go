@@ -17,18 +17,19 @@ type EjabberdCommand struct {
 
 // Why commands are refused.
 const (
-	refusedErlang = "there is no Erlang node, cluster or module system in xmppgate"
-	refusedMnesia = "there is no Mnesia database in xmppgate (its data is in SQLite)"
-	refusedMAM    = "xmppgate keeps no message archive (XEP-0313)"
-	refusedPubSub = "xmppgate has no PubSub service"
-	refusedPush   = "xmppgate has no push notification sessions (XEP-0357)"
-	refusedMUC    = "xmppgate has no MUC service yet"
-	refusedACME   = "xmppgate does not manage TLS certificates"
-	refusedSCRAM  = "passwords are always stored as SCRAM keys"
-	refusedSQL    = "there is no ejabberd SQL schema in xmppgate"
-	refusedS2S    = "xmppgate does not federate (no s2s)"
-	refusedLater  = "not implemented yet"
-	refusedYAML   = "xmppgate's configuration is YAML already; there is no Erlang configuration to convert"
+	refusedErlang   = "there is no Erlang node, cluster or module system in xmppgate"
+	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
+	refusedMAM      = "xmppgate keeps no message archive (XEP-0313)"
+	refusedPubSub   = "xmppgate has no PubSub service"
+	refusedPush     = "xmppgate has no push notification sessions (XEP-0357)"
+	refusedMUC      = "xmppgate has no MUC service yet"
+	refusedACME     = "xmppgate does not manage TLS certificates"
+	refusedSCRAM    = "passwords are always stored as SCRAM keys"
+	refusedSQL      = "there is no ejabberd SQL schema in xmppgate"
+	refusedS2S      = "xmppgate does not federate (no s2s)"
+	refusedLater    = "not implemented yet"
+	refusedYAML     = "xmppgate's configuration is YAML already; there is no Erlang configuration to convert"
+	refusedFail2ban = "xmppgate does not ban IP addresses (no mod_fail2ban)"
 )
 
 // ReasonRefused: the command exists in the reference but xmppgate does not
@@ -187,7 +188,7 @@ var ejabberdDefs = concat(
 	[]*Def{ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts},
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
-	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems},
+	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems, PushRoster, PushRosterAll},
 	[]*Def{SendMessage, SendStanza, SendStanzaC2S, GetPresence, SetPresence, StatusList, StatusListHost},
 	[]*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel, ReopenLog, RotateLog,
 		Stop, Restart, StopKindly, DumpConfig},

@@ -492,7 +492,9 @@ func (c *conn) saslFailure(cond, text string) {
 }
 
 // lookup resolves a SASL username to the user's credentials; only active
-// users of enabled domains get any.
+// and deactivated users of enabled domains get any. A deactivated user's
+// conversation still runs so that, with the right password only, it fails
+// with account-disabled (see saslConversation).
 func (c *conn) lookup(username string) (credential.SCRAM, bool) {
 	local, dom, found := strings.Cut(username, "@")
 	if found && !strings.EqualFold(dom, c.domain.FQDN) {
@@ -503,7 +505,7 @@ func (c *conn) lookup(username string) (credential.SCRAM, bool) {
 		return credential.SCRAM{}, false
 	}
 	u, err := c.srv.st.UserByJID(context.Background(), c.domain.FQDN, j.Localpart())
-	if err != nil || u.Status != store.StatusActive || !u.DomainEnabled {
+	if err != nil || !(u.Status == store.StatusActive || disabled(u.Status)) || !u.DomainEnabled {
 		return credential.SCRAM{}, false
 	}
 	c.user = u // only kept if the conversation succeeds
@@ -604,6 +606,13 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			c.log.Info("authentication failed", zap.String("ip", c.ip), zap.String("domain", c.domain.FQDN),
 				zap.String("mechanism", auth.Get("mechanism")))
 			return false, nil
+		case done && disabled(c.user.Status):
+			// The password was right: RFC 6120 6.5.1's account-disabled.
+			// A wrong one fails above with not-authorized, so the account's
+			// state is told only to who knows its password.
+			c.saslFailure("account-disabled", "")
+			c.log.Info("login of a deactivated account refused", zap.String("ip", c.ip), zap.String("domain", c.domain.FQDN))
+			return false, nil
 		case done:
 			if _, authz := conv.Identity(); authz != "" {
 				if j, err := jid.Parse(authz); err != nil || j.String() != c.user.Username+"@"+c.domain.FQDN {
@@ -625,6 +634,12 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			return false, err
 		}
 	}
+}
+
+// disabled: the account is deactivated (or being deactivated); it may not
+// log in.
+func disabled(s store.Status) bool {
+	return s == store.StatusInactive || s == store.StatusPendingInactive
 }
 
 type saslStepper interface {
@@ -651,7 +666,9 @@ func (p *extPlain) Step(in []byte) ([]byte, bool, error) {
 	}
 	c := p.c
 	p.authz, p.user = parts[0], parts[1]
-	if _, ok := c.lookup(p.user); !ok {
+	// A deactivated user is refused without asking the remote (which
+	// alone could tell that the password is right): not-authorized.
+	if _, ok := c.lookup(p.user); !ok || disabled(c.user.Status) {
 		return nil, true, saslsrv.ErrNotAuthorized
 	}
 	a := c.domain.Auth

@@ -59,12 +59,14 @@ func TestLoginRefused(t *testing.T) {
 	b.user(t, domain, "gone", "right", store.StatusPendingDelete)
 	b.user(t, "disabled.test", "dave", "right", store.StatusActive)
 	tests := []struct {
-		name, user, pw, mech, fqdn string
+		name, user, pw, mech, fqdn, want string
 	}{
 		0: {name: "wrong password scram-sha-256", user: "alice", pw: "wrong", mech: "SCRAM-SHA-256"},
 		1: {name: "wrong password scram-sha-1", user: "alice", pw: "wrong", mech: "SCRAM-SHA-1"},
 		2: {name: "wrong password plain", user: "alice", pw: "wrong", mech: "PLAIN"},
-		3: {name: "inactive", user: "ina", pw: "right", mech: "SCRAM-SHA-256"},
+		// Deactivated, right password: RFC 6120 6.5.1 (sasl_disabled_test.go).
+		3: {name: "inactive", user: "ina", pw: "right", mech: "SCRAM-SHA-256", want: "account-disabled"},
+		8: {name: "inactive wrong password", user: "ina", pw: "wrong", mech: "SCRAM-SHA-1"},
 		4: {name: "pending", user: "pend", pw: "right", mech: "SCRAM-SHA-1"},
 		5: {name: "pending-delete plain", user: "gone", pw: "right", mech: "PLAIN"},
 		6: {name: "unknown user", user: "nobody", pw: "right", mech: "SCRAM-SHA-256"},
@@ -75,7 +77,11 @@ func TestLoginRefused(t *testing.T) {
 			t.Parallel()
 			_, err := b.login(tt.user, tt.pw, loginOpts{mech: tt.mech, fqdn: tt.fqdn})
 			require.Error(t, err, "row %d", i)
-			require.Contains(t, err.Error(), "not-authorized", "row %d", i)
+			want := tt.want
+			if want == "" {
+				want = "not-authorized"
+			}
+			require.Contains(t, err.Error(), want, "row %d", i)
 		})
 	}
 	require.Empty(t, b.srv.Sessions("", ""))
@@ -259,7 +265,7 @@ func TestUserGoneAndPasswordChanged(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, "alice")) == 0 }, 5*time.Second, 10*time.Millisecond)
 	_, err := b.login("alice", "pw-a", loginOpts{})
-	require.ErrorContains(t, err, "not-authorized")
+	require.ErrorContains(t, err, "account-disabled")
 
 	b.srv.PasswordChanged(domain, "bob")
 	require.ErrorContains(t, bob.ended(t), "password changed")

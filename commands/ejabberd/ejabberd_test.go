@@ -88,6 +88,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 		b.creds[a.name] = basic(jid, pw)
 	}
 	copyImportFixtures(t, env.DataDir, b.accs)
+	copyRosterFixtures(t, env.DataDir, b.accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string
