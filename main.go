@@ -37,9 +37,12 @@ func main() {
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, environ, stdout, stderr)
 	var u usageError
+	var code exitCode
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &code):
+		return int(code)
 	case errors.As(err, &u):
 		fmt.Fprintln(stderr, "xmppgate:", err)
 		return 2
