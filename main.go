@@ -9,6 +9,7 @@
 //	xmppgate account add NAME [--parent ID] | account list
 //	xmppgate key add --account ID --cmds PATTERNS [--ip CIDR] [--comment TEXT] | key list
 //	xmppgate domain add FQDN --account ID | domain list
+//	xmppgate ctl COMMAND [ARGS...] | ctl help [COMMAND]   (ejabberdctl over the running server)
 //
 // Run `xmppgate help` for every command and flag.
 package main
