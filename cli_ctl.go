@@ -91,6 +91,18 @@ var ctlCLICommands = []cliCommand{
 
 func ejabberdRegistry() *commands.Registry { return commands.MustNew(commands.All()...) }
 
+// ctlArgs are a command's ejabberd arguments at ctl's API version, in the
+// reference's order.
+func ctlArgs(d *commands.Def) []commands.Arg {
+	var out []commands.Arg
+	for _, a := range d.ArgsIn(commands.Ejabberd) {
+		if a.InEjabberd(ctlVersion) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func runCtl(ctx context.Context, c *cliRun) error {
 	if len(c.args) == 0 {
 		return usageError{"ctl: no command given; 'xmppgate ctl help' lists them"}
@@ -109,7 +121,7 @@ func runCtl(ctx context.Context, c *cliRun) error {
 	args := c.args[1:]
 	body := map[string]any{}
 	if implemented {
-		declared := def.ArgsIn(commands.Ejabberd)
+		declared := ctlArgs(def)
 		required := 0
 		for _, a := range declared {
 			if !a.Optional {
@@ -374,7 +386,7 @@ func ctlHelp(c *cliRun, reg *commands.Registry, args []string) error {
 	spec, implemented := commands.EjabberdResultOf(d)
 	if implemented {
 		fmt.Fprint(w, "  Arguments:")
-		declared := d.ArgsIn(commands.Ejabberd)
+		declared := ctlArgs(d)
 		if len(declared) == 0 {
 			fmt.Fprint(w, " none\n")
 		}
@@ -400,7 +412,7 @@ func ctlHelp(c *cliRun, reg *commands.Registry, args []string) error {
 
 func ctlSynopsis(d *commands.Def) string {
 	parts := []string{d.Names[commands.Ejabberd]}
-	for _, a := range d.ArgsIn(commands.Ejabberd) {
+	for _, a := range ctlArgs(d) {
 		n := a.WireName(commands.Ejabberd)
 		if a.Optional {
 			n = "[" + n + "]"
