@@ -122,10 +122,12 @@ func runCtl(ctx context.Context, c *cliRun) error {
 	body := map[string]any{}
 	if implemented {
 		declared := ctlArgs(def)
+		// Positional: only trailing optional arguments may be left out
+		// (give "" for an optional one before a required one).
 		required := 0
-		for _, a := range declared {
+		for i, a := range declared {
 			if !a.Optional {
-				required++
+				required = i + 1
 			}
 		}
 		switch {
