@@ -308,7 +308,7 @@ func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, erro
 			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMissing, Arg: a.Name,
 				Msg: "Request have missing argument: " + wire}
 		}
-		s, err := scalar(a, v, req.version)
+		s, err := scalarAt(a, v, req.version)
 		if err != nil {
 			return nil, err
 		}
@@ -325,7 +325,13 @@ func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, erro
 // scalar checks a JSON value against the argument's type as format_arg
 // does and returns it as the binder's string. Integers also accept a
 // decimal string (ejabberd 25.10), so GET can pass them.
-func scalar(a commands.Arg, v json.RawMessage, version int) (string, error) {
+func scalar(a commands.Arg, v json.RawMessage) (string, error) {
+	return scalarAt(a, v, DefaultVersion)
+}
+
+// scalarAt is scalar in API version version, where a list argument may
+// still be a separated string (Arg.EjabberdListSince).
+func scalarAt(a commands.Arg, v json.RawMessage, version int) (string, error) {
 	var s string
 	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
 	// A list that is still a separated string in this version (Arg.EjabberdListSince).
