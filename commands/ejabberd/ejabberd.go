@@ -335,11 +335,23 @@ func scalarAt(a commands.Arg, v json.RawMessage, version int) (string, error) {
 	var s string
 	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
 	// A list that is still a separated string in this version (Arg.EjabberdListSince).
+	// It binds as the JSON array of its items, as every list does.
 	if a.Type == commands.List && a.EjabberdListSince > 0 && version < a.EjabberdListSince {
 		if !isString {
 			return "", notInFormat(v, false, "", "string")
 		}
-		return s, nil
+		sep := a.Sep
+		if sep == "" {
+			sep = ","
+		}
+		items := []string{}
+		for _, it := range strings.Split(s, sep) {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		l, _ := json.Marshal(items)
+		return string(l), nil
 	}
 	if a.Type == commands.List {
 		if isString {
