@@ -25,7 +25,7 @@ type cliCommand struct {
 	Path  string // words after "xmppgate"
 	Usage string // positional arguments and flags
 	Short string
-	Args  int // number of positional arguments
+	Args  int // number of positional arguments; -1: any number
 	Flags func(fs *flag.FlagSet, v *cliVars)
 	Run   func(ctx context.Context, c *cliRun) error
 }
@@ -52,13 +52,14 @@ type cliRun struct {
 	args    []string
 	environ []string
 	stdout  io.Writer
+	stderr  io.Writer
 	cfg     Config
 }
 
 func (c *cliRun) app(ctx context.Context) (*app, error) { return openApp(ctx, c.cfg, nil) }
 
 // cliCommands is the CLI's table: the core commands, then each dialect's.
-var cliCommands = append(coreCLICommands[:len(coreCLICommands):len(coreCLICommands)], openfireCLICommands...)
+var cliCommands = append(append(coreCLICommands[:len(coreCLICommands):len(coreCLICommands)], openfireCLICommands...), ctlCLICommands...)
 
 var coreCLICommands = []cliCommand{
 	{Path: "serve", Usage: "[--config FILE] [--data DIR] [--http ADDR]",
@@ -223,7 +224,7 @@ func dispatch(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		usage(stderr)
 		return usageError{fmt.Sprintf("unknown command %q", strings.Join(args, " "))}
 	}
-	r := &cliRun{environ: environ, stdout: stdout}
+	r := &cliRun{environ: environ, stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("xmppgate "+cmd.Path, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&r.vars.config, "config", "", "YAML config file")
@@ -246,10 +247,15 @@ func dispatch(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		if fs.NArg() == 0 {
 			break
 		}
+		// After "--" every word is an argument, even one starting with "-".
+		if n := len(args) - fs.NArg(); n > 0 && args[n-1] == "--" {
+			r.args = append(r.args, fs.Args()...)
+			break
+		}
 		r.args = append(r.args, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(r.args) != cmd.Args {
+	if cmd.Args >= 0 && len(r.args) != cmd.Args {
 		fs.Usage()
 		return usageError{fmt.Sprintf("%s takes %d argument(s), got %d", cmd.Path, cmd.Args, len(r.args))}
 	}

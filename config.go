@@ -42,6 +42,11 @@ type Config struct {
 	PprofAddr string `yaml:"pprof_addr"`
 	// DreamHostLimits are the DreamHost dialect's per-key rate limits.
 	DreamHostLimits []dreamhost.Limit `yaml:"dreamhost_limits"`
+	// EjabberdTrustLoopback lets ejabberd API requests without credentials
+	// from 127.0.0.0/8 or ::1 act as the bootstrap admin, as ejabberd's
+	// example config does. Off by default: anything on the host (or a
+	// reverse proxy on it) would be an admin. See docs/ejabberd.md.
+	EjabberdTrustLoopback bool `yaml:"ejabberd_trust_loopback"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -91,8 +96,13 @@ func LoadConfig(file string, environ []string) (Config, error) {
 		if !ok {
 			continue
 		}
-		// Each value is read as YAML, so lists and durations work too.
-		if err := yaml.Unmarshal([]byte(tag+": "+quoteYAML(v)), &c); err != nil {
+		// Each value is read as YAML, so lists and durations work too; a
+		// switch is read unquoted, so "true" is a boolean.
+		val := quoteYAML(v)
+		if rv.Field(i).Kind() == reflect.Bool {
+			val = v
+		}
+		if err := yaml.Unmarshal([]byte(tag+": "+val), &c); err != nil {
 			return c, fmt.Errorf("environment XMPPGATE_%s: %w", strings.ToUpper(tag), err)
 		}
 	}

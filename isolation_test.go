@@ -246,6 +246,10 @@ func isolationRequest(def *commands.Def, d commands.Dialect, c tenantCreds, toke
 			continue
 		}
 		args[a.WireName(d)] = isolationValue(a, a.WireName(d), token)
+		// A list that v0 takes as a separated string (oauth_issue_token's scopes).
+		if d == commands.Ejabberd && a.EjabberdListSince > 0 {
+			args[a.WireName(d)] = strings.Join(isolationValue(a, a.WireName(d), token).([]string), a.Sep)
+		}
 	}
 	text := func(v any) string {
 		switch v := v.(type) {

@@ -9,6 +9,7 @@
 //	xmppgate account add NAME [--parent ID] | account list
 //	xmppgate key add --account ID --cmds PATTERNS [--ip CIDR] [--comment TEXT] | key list
 //	xmppgate domain add FQDN --account ID | domain list
+//	xmppgate ctl COMMAND [ARGS...] | ctl help [COMMAND]   (ejabberdctl over the running server)
 //
 // Run `xmppgate help` for every command and flag.
 package main
@@ -37,9 +38,12 @@ func main() {
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	err := dispatch(ctx, args, environ, stdout, stderr)
 	var u usageError
+	var code exitCode
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &code):
+		return int(code)
 	case errors.As(err, &u):
 		fmt.Fprintln(stderr, "xmppgate:", err)
 		return 2

@@ -70,9 +70,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	defer a.Close()
-	if _, err := a.bootstrap(ctx, stdout); err != nil {
+	boot, err := a.bootstrap(ctx, stdout)
+	if err != nil {
 		return err
 	}
+	// The ctl secret: `xmppgate ctl` reads it to act as the operator.
+	ctlSecret, err := writeCtlSecret(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer removeCtlSecret(cfg.Data, ctlSecret)
 
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log}, a.env.Store)
@@ -130,7 +137,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router.PathPrefix(rest.Prefix).Handler(rest.New(a.reg, a.env, rest.Config{ParentDomain: cfg.RESTParentDomain}))
 	// After the REST API's /api/1.0/: "/api" alone must reach ejabberd's
 	// "Missing command name." answer.
-	router.PathPrefix("/api").Handler(ejabberd.New(a.reg, a.env))
+	if cfg.EjabberdTrustLoopback {
+		log.Warn("ejabberd_trust_loopback is on: ejabberd API requests without credentials from loopback act as the bootstrap admin",
+			zap.String("admin_jid", boot.AdminJID))
+	}
+	router.PathPrefix("/api").Handler(ejabberd.NewWithOptions(a.reg, a.env, ejabberd.Options{TrustLoopback: cfg.EjabberdTrustLoopback,
+		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.env))
 
 	if cfg.PprofAddr != "" {
 		go func() {

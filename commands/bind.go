@@ -73,8 +73,8 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 }
 
 // parseList reads a List argument: a JSON array of strings (how the
-// ejabberd dialect passes one on) or comma-separated text (query strings,
-// the CLI), items trimmed and empty ones dropped.
+// ejabberd dialect passes one on) or text separated by Sep (default ",":
+// query strings, the CLI), items trimmed and empty ones dropped.
 func parseList(a Arg, s string) ([]string, error) {
 	out := []string{}
 	if strings.HasPrefix(strings.TrimSpace(s), "[") {
@@ -93,7 +93,11 @@ func parseList(a Arg, s string) ([]string, error) {
 	if !utf8.ValidString(s) {
 		return nil, malformed(a, "not valid UTF-8")
 	}
-	for _, it := range strings.Split(s, ",") {
+	sep := a.Sep
+	if sep == "" {
+		sep = ","
+	}
+	for _, it := range strings.Split(s, sep) {
 		if it = strings.TrimSpace(it); it != "" {
 			out = append(out, it)
 		}

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,9 @@ type Env struct {
 	// DataDir is the data directory: backups and XEP-0227 files are read
 	// and written under it ("" refuses those commands).
 	DataDir string
+	// Rand is where OAuth tokens come from; nil is crypto/rand (tests set
+	// a seeded source so golden files can show the tokens).
+	Rand io.Reader
 }
 
 // Caller is who is calling, as the dialect resolved it.

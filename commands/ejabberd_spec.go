@@ -75,6 +75,9 @@ type EjabberdResult struct {
 	// Text, if set, makes the restuple answer from the raw arguments (by
 	// ejabberd wire name) and the handler's result.
 	Text func(raw map[string]string, res any) string
+	// Join, if set, turns the list cells ([]string) of a Table result
+	// into one string with this separator.
+	Join string
 	// Later lists the shapes of later API versions, oldest first.
 	Later []EjabberdVersion
 }
@@ -196,6 +199,7 @@ var ejabberdDefs = concat(
 	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
 	ejabberdSrgDefs,
 	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
+	ejabberdOAuthDefs,
 )
 
 func concat(families ...[]*Def) []*Def {

@@ -71,6 +71,13 @@ type Arg struct {
 	// (v1) changed some arguments' names and types (add_rosteritem's group
 	// string became the groups list).
 	EjSince, EjUntil int
+	// Sep separates a List argument's items given as text (default ",").
+	Sep string
+	// EjabberdListSince, for a List: the ejabberd API version from which
+	// it is a JSON array under the same wire name; in earlier versions it is
+	// a string of items separated by Sep (oauth_issue_token's scopes: "a;b"
+	// in v0, a list in v1). EjSince/EjUntil are for a change of name.
+	EjabberdListSince int
 }
 
 // InEjabberd reports whether the argument exists in ejabberd API version v.

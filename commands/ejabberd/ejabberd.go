@@ -39,16 +39,22 @@ type Handler struct {
 	env      *commands.Env
 	log      *zap.Logger
 	verified verifiedCache
+	opts     Options
 }
 
 // New returns the ejabberd front end, to be mounted on Prefix. env.Worker
 // must be set: every mutation is applied before the answer.
 func New(reg *commands.Registry, env *commands.Env) http.Handler {
+	return NewWithOptions(reg, env, Options{})
+}
+
+// NewWithOptions is New with the loopback and ctl switches.
+func NewWithOptions(reg *commands.Registry, env *commands.Env, opts Options) http.Handler {
 	log := env.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Handler{reg: reg, env: env, log: log.Named("dialect.ejabberd")}
+	return &Handler{reg: reg, env: env, log: log.Named("dialect.ejabberd"), opts: opts}
 }
 
 // reply is one answer: a status and a JSON body (nil: empty).
@@ -302,7 +308,7 @@ func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, erro
 			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMissing, Arg: a.Name,
 				Msg: "Request have missing argument: " + wire}
 		}
-		s, err := scalar(a, v)
+		s, err := scalarAt(a, v, req.version)
 		if err != nil {
 			return nil, err
 		}
@@ -320,8 +326,33 @@ func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, erro
 // does and returns it as the binder's string. Integers also accept a
 // decimal string (ejabberd 25.10), so GET can pass them.
 func scalar(a commands.Arg, v json.RawMessage) (string, error) {
+	return scalarAt(a, v, DefaultVersion)
+}
+
+// scalarAt is scalar in API version version, where a list argument may
+// still be a separated string (Arg.EjabberdListSince).
+func scalarAt(a commands.Arg, v json.RawMessage, version int) (string, error) {
 	var s string
 	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
+	// A list that is still a separated string in this version (Arg.EjabberdListSince).
+	// It binds as the JSON array of its items, as every list does.
+	if a.Type == commands.List && a.EjabberdListSince > 0 && version < a.EjabberdListSince {
+		if !isString {
+			return "", notInFormat(v, false, "", "string")
+		}
+		sep := a.Sep
+		if sep == "" {
+			sep = ","
+		}
+		items := []string{}
+		for _, it := range strings.Split(s, sep) {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		l, _ := json.Marshal(items)
+		return string(l), nil
+	}
 	if a.Type == commands.List {
 		if isString {
 			// A scalar is a one-item list (ejabberd 25.10), so API v0's
@@ -410,13 +441,32 @@ func (h *Handler) success(res any, req *request) reply {
 		return jsonReply(http.StatusOK, l, "ok")
 	case commands.EjTuples:
 		t, _ := res.(commands.Table)
-		return jsonReply(http.StatusOK, tuples(t), "ok")
+		return jsonReply(http.StatusOK, tuples(joinLists(t, spec.Join)), "ok")
 	case commands.EjTuple:
 		if t, _ := res.(commands.Table); len(t.Rows) == 1 {
-			return jsonReply(http.StatusOK, tuple(t), "ok")
+			return jsonReply(http.StatusOK, tuple(joinLists(t, spec.Join)), "ok")
 		}
 	}
 	return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: fmt.Errorf("ejabberd: no result kind for %s", req.cmd)}
+}
+
+// joinLists returns t with its []string cells joined by sep (EjabberdResult.Join);
+// t itself if sep is empty.
+func joinLists(t commands.Table, sep string) commands.Table {
+	if sep == "" {
+		return t
+	}
+	out := commands.Table{Columns: t.Columns, Rows: make([][]any, len(t.Rows))}
+	for i, row := range t.Rows {
+		out.Rows[i] = make([]any, len(row))
+		for j, v := range row {
+			if l, ok := v.([]string); ok {
+				v = strings.Join(l, sep)
+			}
+			out.Rows[i][j] = v
+		}
+	}
+	return out
 }
 
 // tuples renders a table as an array of objects, keys in column order.

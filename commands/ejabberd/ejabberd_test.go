@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -59,7 +60,8 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
 	reg := commands.MustNew(commands.WithEjabberd()...)
-	env := &commands.Env{Store: st, Box: box, Live: live, DataDir: t.TempDir()}
+	// A seeded token source: the golden files show the tokens it makes.
+	env := &commands.Env{Store: st, Box: box, Live: live, DataDir: t.TempDir(), Rand: mrand.NewChaCha8([32]byte{})}
 	var effects queue.Effects
 	if e, ok := live.(queue.Effects); ok {
 		effects = e
@@ -68,6 +70,7 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 
 	router := mux.NewRouter()
 	router.PathPrefix("/api").Handler(ejabberd.New(reg, env))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(env))
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
 
@@ -164,6 +167,7 @@ func (b *testBundle) state() string {
 		out = append(out, userdataState(b, u.ID)...)
 	}
 	out = append(out, srgState(b)...)
+	out = append(out, oauthState(b)...)
 	return strings.Join(out, "\n") + "\n"
 }
 
