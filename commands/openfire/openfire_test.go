@@ -2,10 +2,8 @@ package openfire_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,11 +14,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/openfire"
@@ -47,26 +44,12 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 // setupLog is setup with the handler logging to log.
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: log}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-
+	f := commandstest.New(t, commandstest.Options{Log: log})
 	router := mux.NewRouter()
-	h := openfire.New(reg, env)
+	h := openfire.New(f.Reg, f.Env)
 	router.Path(openfire.PathUserService).Handler(h)
 	router.Path(openfire.PathRestAPI).Handler(h)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, reg: reg, url: srv.URL, accs: map[string]int64{}}
+	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs}
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -78,16 +61,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 		{"off", "offsecret", "", []string{"d.example"}, false},
 		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(t, err)
-		b.accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
-		ip, enabled := a.ip, a.enabled
-		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
-		require.NoError(t, err)
+		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
 	}
 	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
 	require.Equal(t, 200, status)

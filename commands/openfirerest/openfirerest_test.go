@@ -2,10 +2,8 @@ package openfirerest_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,12 +15,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/openfirerest"
@@ -46,30 +43,16 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: log}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-
+	f := commandstest.New(t, commandstest.Options{Log: log})
 	router := mux.NewRouter()
-	legacy := openfire.New(reg, env)
+	legacy := openfire.New(f.Reg, f.Env)
 	router.Path(openfire.PathUserService).Handler(legacy)
 	router.Path(openfire.PathRestAPI).Handler(legacy)
-	h := openfirerest.New(reg, env)
+	h := openfirerest.New(f.Reg, f.Env)
 	for _, p := range openfirerest.Prefixes {
 		router.PathPrefix(p).Handler(h)
 	}
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, url: srv.URL}
+	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, url: f.Serve(router)}
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -80,15 +63,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 		{"fenced", "fencedsecret", "192.0.2.7", []string{"c.example"}, true},
 		{"off", "offsecret", "", []string{"d.example"}, false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(t, err)
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
-		ip, enabled := a.ip, a.enabled
-		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
-		require.NoError(t, err)
+		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
 	}
 	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
 	require.Equal(t, 200, status)

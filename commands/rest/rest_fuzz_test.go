@@ -2,28 +2,22 @@ package rest
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 // goldenRequests are the requests of testdata/rest (setup requests are
@@ -154,30 +148,9 @@ type fuzzServer struct {
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	f.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(f, err)
-	defs := commands.All()
-	seen := map[string]bool{}
-	for _, d := range defs {
-		seen[d.Name] = true
-	}
-	for _, d := range commands.RESTDefs() {
-		if !seen[d.Name] {
-			defs = append(defs, d)
-		}
-	}
-	reg := commands.MustNew(defs...)
-	core, logs := observer.New(zapcore.InfoLevel)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	s := &fuzzServer{h: New(reg, env, Config{}), logs: logs}
-	accs := map[string]int64{}
+	log, logs := commandstest.Observe(zapcore.InfoLevel)
+	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
+	s := &fuzzServer{h: New(fx.Reg, fx.Env, Config{}), logs: logs}
 	for _, a := range []struct {
 		name, parent, password string
 		domains                []string
@@ -186,16 +159,9 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		{"acme-sub", "acme", "", []string{"sub.example"}},
 		{"other", "", "otherpass", []string{"b.example"}},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, accs[a.parent], false)
-		require.NoError(f, err)
-		accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(f, err)
-		}
+		acc := fx.Account(a.name, a.parent, false, a.domains...)
 		if a.password != "" {
-			_, err := commands.SetRESTPassword(ctx, env, acc.ID, a.password)
-			require.NoError(f, err)
+			fx.RESTPassword(acc, a.password)
 		}
 	}
 	for _, r := range []string{"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
