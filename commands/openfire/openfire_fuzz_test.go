@@ -24,17 +24,7 @@ import (
 // goldenRequests are the requests of testdata/openfire.
 func goldenRequests(f *testing.F) []string {
 	f.Helper()
-	reqs, err := fuzzseed.Requests("../../testdata/openfire/*.txtar", true)
-	require.NoError(f, err)
-	require.NotEmpty(f, reqs)
-	return reqs
-}
-
-func splitRequest(req string) (method, target, headers, body string) {
-	head, body, _ := strings.Cut(req, "\n\n")
-	line, headers, _ := strings.Cut(head, "\n")
-	method, target, _ = strings.Cut(line, " ")
-	return method, target, headers, body
+	return fuzzseed.Seeds(f, "../../testdata/openfire/*.txtar", true)
 }
 
 // unescapeNode undoes XEP-0106 escaping (the reference for EscapeNode).
@@ -52,7 +42,7 @@ func unescapeNode(s string) string {
 // no whitespace but plain spaces.
 func FuzzDecode(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, body := splitRequest(r)
+		_, target, _, body := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		f.Add(q, body)
 	}
@@ -117,7 +107,7 @@ func wellFormed(t *testing.T, b []byte) {
 // name the body is well-formed XML and the names come back.
 func FuzzXMLBody(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		p := url.Values{}
 		addPairs(p, q)
@@ -203,7 +193,7 @@ var errorNames = map[string]bool{errIllegalArgument: true, errUserNotFound: true
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
 	for _, r := range goldenRequests(f) {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		if !strings.HasPrefix(target, "/") {
 			continue
 		}

@@ -17,7 +17,6 @@ import (
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
-	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfire"
@@ -81,23 +80,7 @@ func (b *testBundle) send(req string) (int, http.Header, string) {
 func (b *testBundle) state() string {
 	b.t.Helper()
 	st := b.env.Store
-	var out []string
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, u := range users {
-		groups, err := st.UserSharedGroupNames(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		line := fmt.Sprintf("user %s@%s %s name=%q email=%q groups=%q", u.Username, u.Domain, u.Status, u.Name, u.Email, groups)
-		if u.Status == store.StatusActive {
-			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
-		}
-		out = append(out, line)
-		items, _, err := st.RosterItems(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		for _, it := range items {
-			out = append(out, fmt.Sprintf("  roster %s name=%q sub=%s groups=%q visible=%t", it.Contact, it.Name, it.Subscription, it.Groups, it.Visible))
-		}
-	}
+	out := commandstest.OpenfireUsers(b.t, st)
 	ds, err := st.Domains(b.ctx, nil)
 	require.NoError(b.t, err)
 	for _, d := range ds {
@@ -133,16 +116,12 @@ func TestOpenfireGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := b.changes()[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(b.changes(), before)
 		c.Check(map[string]string{
 			"status":       strconv.Itoa(status) + "\n",
 			"content-type": header.Get("Content-Type") + "\n",
 			"body":         body,
-			"queued":       queuedText,
+			"queued":       queued,
 			"state":        b.state(),
 		}, []string{"status", "content-type", "body", "queued", "state"})
 	})

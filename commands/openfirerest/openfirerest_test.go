@@ -19,7 +19,6 @@ import (
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
-	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfirerest"
@@ -83,23 +82,7 @@ func (b *testBundle) send(req string) (int, http.Header, string) {
 func (b *testBundle) state() string {
 	b.t.Helper()
 	st := b.env.Store
-	var out []string
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, u := range users {
-		groups, err := st.UserSharedGroupNames(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		line := fmt.Sprintf("user %s@%s %s name=%q email=%q groups=%q", u.Username, u.Domain, u.Status, u.Name, u.Email, groups)
-		if u.Status == store.StatusActive {
-			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
-		}
-		out = append(out, line)
-		items, _, err := st.RosterItems(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		for _, it := range items {
-			out = append(out, fmt.Sprintf("  roster %s name=%q sub=%s groups=%q visible=%t", it.Contact, it.Name, it.Subscription, it.Groups, it.Visible))
-		}
-	}
+	out := commandstest.OpenfireUsers(b.t, st)
 	ds, err := st.Domains(b.ctx, nil)
 	require.NoError(b.t, err)
 	for _, d := range ds {
@@ -130,11 +113,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Changes(t, b.env.Store)[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(goldentest.Changes(t, b.env.Store), before)
 		headers := ""
 		for _, name := range []string{"Content-Type", "Allow", "Access-Control-Allow-Origin"} {
 			if v := header.Get(name); v != "" {
@@ -145,7 +124,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": headers,
 			"body":    body,
-			"queued":  queuedText,
+			"queued":  queued,
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})

@@ -24,10 +24,8 @@ import (
 // separated by "---" lines there).
 func goldenRequests(f *testing.F) []string {
 	f.Helper()
-	reqs, err := fuzzseed.Requests("../../testdata/rest/*.txtar", false)
-	require.NoError(f, err)
 	var out []string
-	for _, r := range reqs {
+	for _, r := range fuzzseed.Seeds(f, "../../testdata/rest/*.txtar", false) {
 		for _, one := range strings.Split(r, "\n---\n") {
 			if one = strings.TrimSpace(one); one != "" && !strings.HasPrefix(one, "#") {
 				out = append(out, one)
@@ -38,18 +36,11 @@ func goldenRequests(f *testing.F) []string {
 	return out
 }
 
-func splitRequest(req string) (method, target, headers, body string) {
-	head, body, _ := strings.Cut(req, "\n\n")
-	line, headers, _ := strings.Cut(head, "\n")
-	method, target, _ = strings.Cut(line, " ")
-	return method, target, headers, body
-}
-
 // FuzzParsePath: never panics; a parsed route has at most four non-empty
 // segments, and escaping them again gives a path that parses the same.
 func FuzzParsePath(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		u, err := url.Parse(target)
 		if err == nil {
 			f.Add(u.EscapedPath())
@@ -84,7 +75,7 @@ func FuzzParsePath(f *testing.F) {
 // changes nothing).
 func FuzzPatchSettings(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		if _, target, _, body := splitRequest(r); strings.HasPrefix(target, base) && body != "" {
+		if _, target, _, body := fuzzseed.Split(r); strings.HasPrefix(target, base) && body != "" {
 			f.Add([]byte(body))
 		}
 	}
@@ -113,7 +104,7 @@ func FuzzPatchSettings(f *testing.F) {
 // Invalid errors that map to 400.
 func FuzzUserBody(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		if _, target, _, body := splitRequest(r); strings.Contains(target, "/users") && body != "" {
+		if _, target, _, body := fuzzseed.Split(r); strings.Contains(target, "/users") && body != "" {
 			f.Add([]byte(body))
 		}
 	}
@@ -166,7 +157,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 	}
 	for _, r := range []string{"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
 		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass"} {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		status, _, out := s.do(method, target, headers, []byte(body))
 		require.Equal(f, 200, status, "%s", out)
 	}
@@ -215,7 +206,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
 	for _, r := range goldenRequests(f) {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		f.Add(method, target, headers, []byte(body))
 	}
 	f.Add("PUT", "/api/1.0/xmppdomains/A.EXAMPLE./users/%C3%84", "Content-Type: application/x-www-form-urlencoded", []byte("password=%zz&enabled=1"))
@@ -254,7 +245,7 @@ func FuzzHandler(f *testing.F) {
 // U+FFFD, as encoding/json writes it).
 func FuzzEncode(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		if u, err := url.Parse(target); err == nil {
 			if rt, ok := parsePath(u.EscapedPath()); ok {
 				f.Add(rt.username, rt.fqdn)

@@ -164,11 +164,7 @@ func TestRESTGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := b.changes()[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(b.changes(), before)
 		var hs []string
 		for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
 			if v := header.Get(h); v != "" {
@@ -179,7 +175,7 @@ func TestRESTGolden(t *testing.T) {
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": strings.Join(hs, "\n") + "\n",
 			"body":    mask(body),
-			"queued":  queuedText,
+			"queued":  queued,
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})
