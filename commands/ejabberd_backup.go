@@ -106,94 +106,70 @@ func existingFile(path, shown, arg string) error {
 
 var argBackupFile = Arg{Name: "file", Type: String, Doc: "A file name relative to DATA/backups/ (absolute paths and '..' are refused)."}
 
+// backupFileDef is one of the four operator commands on a file named by
+// argBackupFile (backup, restore, dump, load), answered as ejabberd's res
+// tuple. exists says whether the file must already be there (a copy to read
+// back) or must not (a copy never replaces another); run gets the checked
+// path and the name shown in messages.
+func backupFileDef(name, doc string, exists bool, run func(ctx context.Context, c *Call, path, shown string) (any, error)) *Def {
+	return &Def{
+		Name:     name,
+		Doc:      doc,
+		Args:     []Arg{argBackupFile},
+		Result:   Result{Kind: ResultScalar},
+		Names:    map[Dialect]string{Ejabberd: name},
+		Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+		Operator: true,
+		Handle: func(ctx context.Context, c *Call) (any, error) {
+			path, shown, err := backupFile(c, "file")
+			if err != nil {
+				return nil, err
+			}
+			check := newFile
+			if exists {
+				check = existingFile
+			}
+			if err := check(path, shown, "file"); err != nil {
+				return nil, err
+			}
+			return run(ctx, c, path, shown)
+		},
+	}
+}
+
 // Backup is ejabberd's backup.
-var Backup = &Def{
-	Name: "backup",
-	Doc: "Writes a consistent SQLite copy of the whole database to DATA/backups/<file> (which must not exist) while " +
+var Backup = backupFileDef("backup",
+	"Writes a consistent SQLite copy of the whole database to DATA/backups/<file> (which must not exist) while "+
 		"the server runs. Operator only.",
-	Args:     []Arg{argBackupFile},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "backup"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
-	Operator: true,
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		path, shown, err := backupFile(c, "file")
-		if err != nil {
-			return nil, err
-		}
-		if err := newFile(path, shown, "file"); err != nil {
-			return nil, err
-		}
+	false, func(ctx context.Context, c *Call, path, _ string) (any, error) {
 		if err := c.Env.Store.BackupTo(ctx, path); err != nil {
 			return nil, err
 		}
 		return "", os.Chmod(path, 0o600)
-	},
-}
+	})
 
 // Restore is ejabberd's restore.
-var Restore = &Def{
-	Name: "restore",
-	Doc: "Replaces the whole database with the copy DATA/backups/<file> made by backup (an older xmppgate's copy is " +
-		"migrated first). Not queued: it waits while a batch is being applied, replaces every table in one " +
+var Restore = backupFileDef("restore",
+	"Replaces the whole database with the copy DATA/backups/<file> made by backup (an older xmppgate's copy is "+
+		"migrated first). Not queued: it waits while a batch is being applied, replaces every table in one "+
 		"transaction (changes queued after the backup are lost with it), then closes every XMPP session. Operator only.",
-	Args:     []Arg{argBackupFile},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "restore"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
-	Operator: true,
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		path, shown, err := backupFile(c, "file")
-		if err != nil {
-			return nil, err
-		}
-		if err := existingFile(path, shown, "file"); err != nil {
-			return nil, err
-		}
+	true, func(ctx context.Context, c *Call, path, shown string) (any, error) {
 		return replaceDatabase(ctx, c, shown, "backup", func() error { return c.Env.Store.RestoreFrom(ctx, path) })
-	},
-}
+	})
 
 // Dump is ejabberd's dump.
-var Dump = &Def{
-	Name: "dump",
-	Doc: "Writes the whole database as a portable JSON-lines text to DATA/backups/<file> (which must not exist): " +
+var Dump = backupFileDef("dump",
+	"Writes the whole database as a portable JSON-lines text to DATA/backups/<file> (which must not exist): "+
 		"one header line, then per table a line of column names and a line per row. Operator only.",
-	Args:     []Arg{argBackupFile},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "dump"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
-	Operator: true,
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		path, shown, err := backupFile(c, "file")
-		if err != nil {
-			return nil, err
-		}
-		if err := newFile(path, shown, "file"); err != nil {
-			return nil, err
-		}
+	false, func(ctx context.Context, c *Call, path, _ string) (any, error) {
 		return "", writeAtomically(path, func(f *os.File) error { return c.Env.Store.Dump(ctx, f) })
-	},
-}
+	})
 
 // Load is ejabberd's load.
-var Load = &Def{
-	Name: "load",
-	Doc: "Replaces the whole database with the dump DATA/backups/<file> made by dump, as restore does; a malformed " +
+var Load = backupFileDef("load",
+	"Replaces the whole database with the dump DATA/backups/<file> made by dump, as restore does; a malformed "+
 		"or truncated dump changes nothing. Operator only.",
-	Args:     []Arg{argBackupFile},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "load"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
-	Operator: true,
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		path, shown, err := backupFile(c, "file")
-		if err != nil {
-			return nil, err
-		}
-		if err := existingFile(path, shown, "file"); err != nil {
-			return nil, err
-		}
+	true, func(ctx context.Context, c *Call, path, shown string) (any, error) {
 		return replaceDatabase(ctx, c, shown, "dump", func() error {
 			f, err := os.Open(path)
 			if err != nil {
@@ -202,8 +178,7 @@ var Load = &Def{
 			defer f.Close()
 			return c.Env.Store.Load(ctx, f)
 		})
-	},
-}
+	})
 
 // writeAtomically writes path through a temporary file beside it, so a
 // failed dump leaves no partial file behind.

@@ -361,6 +361,14 @@ var DeleteOldMessagesBatch = &Def{
 	},
 }
 
+// domainPurge is the batch deletion task of the call's host, nil if none
+// was started since the process began.
+func domainPurge(c *Call) *purgeTask {
+	purgeTasks.Lock()
+	defer purgeTasks.Unlock()
+	return purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID}]
+}
+
 // DeleteOldMessagesStatus is ejabberd's delete_old_messages_status.
 var DeleteOldMessagesStatus = &Def{
 	Name: "delete_old_messages_status",
@@ -372,9 +380,7 @@ var DeleteOldMessagesStatus = &Def{
 	Names:    map[Dialect]string{Ejabberd: "delete_old_messages_status"},
 	Ejabberd: &EjabberdResult{Kind: EjString, Name: "status"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		purgeTasks.Lock()
-		t := purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID}]
-		purgeTasks.Unlock()
+		t := domainPurge(c)
 		if t == nil {
 			return "Operation not started", nil
 		}
@@ -392,9 +398,7 @@ var AbortDeleteOldMessages = &Def{
 	Names:    map[Dialect]string{Ejabberd: "abort_delete_old_messages"},
 	Ejabberd: &EjabberdResult{Kind: EjString, Name: "status"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		purgeTasks.Lock()
-		t := purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID}]
-		purgeTasks.Unlock()
+		t := domainPurge(c)
 		if t == nil || !t.finish("aborted", "") {
 			return "No task running", nil
 		}

@@ -328,60 +328,53 @@ func srgMembership(join bool) func(ctx context.Context, env *Env, tx *store.Tx, 
 // ReasonNoGroup: the shared roster group does not exist.
 const ReasonNoGroup Reason = "no_group"
 
-// SrgUserAdd is ejabberd's srg_user_add.
-var SrgUserAdd = &Def{
-	Name: "srg_user_add",
-	Doc: "Makes user@host a member of group on grouphost (both domains of the caller's account); @all@ as user makes " +
-		"every user of grouphost a member. The members concerned who are online get roster pushes. Answers 1, " +
-		"storing nothing, if the group or the user does not exist (ejabberd would store a membership of a group or " +
-		"user that does not exist). @online@ is refused.",
-	Args:     []Arg{srgUser, srgUserHost, srgGroup, srgGroupHost},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "srg_user_add"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		g, all, u, found, err := srgMember(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		if g.ID == 0 || !all && !found {
-			return Rescode(1), nil
-		}
-		if member, err := srgIsMember(ctx, c, g, all, u); err != nil || member {
-			return Rescode(0), err // already there: nothing to queue
-		}
-		return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
-	},
-	Apply: srgMembership(true),
+// srgMemberDef is srg_user_add (add) or srg_user_del: the same lookup,
+// then a change queued only if the membership is not already as asked.
+// Where the group or the user does not exist, add answers 1 and del 0.
+func srgMemberDef(name, doc string, add bool) *Def {
+	missing := Rescode(0)
+	if add {
+		missing = Rescode(1)
+	}
+	return &Def{
+		Name:     name,
+		Doc:      doc,
+		Args:     []Arg{srgUser, srgUserHost, srgGroup, srgGroupHost},
+		Result:   Result{Kind: ResultToken},
+		Mutates:  true,
+		Names:    map[Dialect]string{Ejabberd: name},
+		Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+		Handle: func(ctx context.Context, c *Call) (any, error) {
+			g, all, u, found, err := srgMember(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			if g.ID == 0 || !all && !found {
+				return missing, nil
+			}
+			if member, err := srgIsMember(ctx, c, g, all, u); err != nil || member == add {
+				return Rescode(0), err // already as asked: nothing to queue
+			}
+			return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
+		},
+		Apply: srgMembership(add),
+	}
 }
 
+// SrgUserAdd is ejabberd's srg_user_add.
+var SrgUserAdd = srgMemberDef("srg_user_add",
+	"Makes user@host a member of group on grouphost (both domains of the caller's account); @all@ as user makes "+
+		"every user of grouphost a member. The members concerned who are online get roster pushes. Answers 1, "+
+		"storing nothing, if the group or the user does not exist (ejabberd would store a membership of a group or "+
+		"user that does not exist). @online@ is refused.",
+	true)
+
 // SrgUserDel is ejabberd's srg_user_del.
-var SrgUserDel = &Def{
-	Name: "srg_user_del",
-	Doc: "Removes user@host (or @all@) from group on grouphost; the members concerned who are online get roster " +
-		"pushes. Answers 0 also when the group or the user does not exist or the user is not a member (nothing is " +
+var SrgUserDel = srgMemberDef("srg_user_del",
+	"Removes user@host (or @all@) from group on grouphost; the members concerned who are online get roster "+
+		"pushes. Answers 0 also when the group or the user does not exist or the user is not a member (nothing is "+
 		"queued then).",
-	Args:     []Arg{srgUser, srgUserHost, srgGroup, srgGroupHost},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "srg_user_del"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		g, all, u, found, err := srgMember(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		if g.ID == 0 || !all && !found {
-			return Rescode(0), nil
-		}
-		if member, err := srgIsMember(ctx, c, g, all, u); err != nil || !member {
-			return Rescode(0), err // not there: nothing to queue
-		}
-		return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
-	},
-	Apply: srgMembership(false),
-}
+	false)
 
 // sharedView is what one user sees through shared groups: each contact's
 // name and groups, as one comparable string.

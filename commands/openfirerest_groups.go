@@ -153,6 +153,17 @@ func groupArgs(w *queue.Work) (groupChange, error) {
 	return c, err
 }
 
+// changedGroup is a queued change's arguments and the group it names,
+// looked up again when the change is applied (it may be gone by then).
+func changedGroup(ctx context.Context, tx *store.Tx, w *queue.Work) (groupChange, store.OpenfireGroup, error) {
+	gc, err := groupArgs(w)
+	if err != nil {
+		return gc, store.OpenfireGroup{}, err
+	}
+	g, err := groupIn(ctx, tx.Reader, store.Domain{ID: gc.DomainID, FQDN: gc.Domain}, gc.Name, "group")
+	return gc, g, err
+}
+
 // setRoles writes a change's admins and members (those given).
 func setRoles(ctx context.Context, tx *store.Tx, gc groupChange, groupID int64) error {
 	for _, role := range []struct {
@@ -256,11 +267,7 @@ var OpenfireGroupUpdate = &Def{
 		})
 	},
 	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		gc, err := groupArgs(w)
-		if err != nil {
-			return err
-		}
-		g, err := groupIn(ctx, tx.Reader, store.Domain{ID: gc.DomainID, FQDN: gc.Domain}, gc.Name, "group")
+		gc, g, err := changedGroup(ctx, tx, w)
 		if err != nil {
 			return err
 		}
@@ -303,11 +310,7 @@ var OpenfireGroupDelete = &Def{
 		})
 	},
 	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		gc, err := groupArgs(w)
-		if err != nil {
-			return err
-		}
-		g, err := groupIn(ctx, tx.Reader, store.Domain{ID: gc.DomainID, FQDN: gc.Domain}, gc.Name, "group")
+		gc, g, err := changedGroup(ctx, tx, w)
 		if err != nil {
 			return err
 		}

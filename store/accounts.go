@@ -97,20 +97,7 @@ func (r Reader) AccountByName(ctx context.Context, name string) (Account, error)
 
 // Accounts lists every account.
 func (r Reader) Accounts(ctx context.Context) ([]Account, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Account
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanAccount, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
 }
 
 // AccountTree returns id and the ids of all its sub-accounts, at any depth:
@@ -187,20 +174,7 @@ func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
 		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
 		args = append(args, idList(accounts))
 	}
-	rows, err := r.q.QueryContext(ctx, q+` ORDER BY id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanKey, q+` ORDER BY id`, args...)
 }
 
 // UseUniqueID records that key used id successfully; ErrDuplicate if it did before.

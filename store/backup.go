@@ -256,38 +256,12 @@ func (t *Tx) raw() querier {
 
 // tableNames lists the data tables in creation order (parents first).
 func tableNames(ctx context.Context, q querier) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
+	return queryAll(ctx, q, scanColumn[string], `SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY rowid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 func columnNames(ctx context.Context, q querier, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, q, scanColumn[string], `SELECT name FROM pragma_table_info(?)`, table)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -501,41 +475,17 @@ type PrivateItem struct {
 
 // PrivateItems returns every element of the user's private storage, by namespace.
 func (r Reader) PrivateItems(ctx context.Context, userID int64) ([]PrivateItem, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT ns, data FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []PrivateItem
-	for rows.Next() {
+	return queryAll(ctx, r.q, func(row rowScanner) (PrivateItem, error) {
 		var p PrivateItem
-		if err := rows.Scan(&p.NS, &p.Data); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		err := row.Scan(&p.NS, &p.Data)
+		return p, err
+	}, `SELECT ns, data FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
 }
 
 // OfflineMessages returns the user's offline messages, oldest first,
 // leaving them stored (PopOffline delivers them).
 func (r Reader) OfflineMessages(ctx context.Context, userID int64) ([]OfflineMessage, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT id, sender, created, stanza FROM offline_messages WHERE user_id = ? ORDER BY id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OfflineMessage
-	for rows.Next() {
-		var m OfflineMessage
-		var created sql.NullString
-		if err := rows.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
-			return nil, err
-		}
-		m.Created = parseTime(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanOffline, `SELECT id, sender, created, stanza FROM offline_messages WHERE user_id = ? ORDER BY id`, userID)
 }
 
 // ImportOffline stores an offline message with the time it was first

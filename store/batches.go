@@ -135,20 +135,7 @@ func (r Reader) RunningBatches(ctx context.Context) ([]Batch, error) {
 }
 
 func (r Reader) batches(ctx context.Context, q string, args ...any) ([]Batch, error) {
-	rows, err := r.q.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Batch
-	for rows.Next() {
-		b, err := scanBatch(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanBatch, q, args...)
 }
 
 // Changes lists a batch's changes in the order they were queued.

@@ -108,18 +108,5 @@ func (r Reader) Domains(ctx context.Context, accounts []int64) ([]Domain, error)
 		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
 		args = append(args, idList(accounts))
 	}
-	rows, err := r.q.QueryContext(ctx, q+` ORDER BY fqdn`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Domain
-	for rows.Next() {
-		d, err := scanDomain(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanDomain, q+` ORDER BY fqdn`, args...)
 }

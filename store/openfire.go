@@ -89,20 +89,7 @@ func (r Reader) OpenfireCredential(ctx context.Context, account int64) (Openfire
 
 // OpenfireCredentials lists every credential by account.
 func (r Reader) OpenfireCredentials(ctx context.Context) ([]OpenfireCredential, error) {
-	rows, err := r.q.QueryContext(ctx, qOpenfireAll)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OpenfireCredential
-	for rows.Next() {
-		c, err := scanOpenfire(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanOpenfire, qOpenfireAll)
 }
 
 // EnsureSharedGroup returns the id of group name in a domain, creating it
@@ -163,20 +150,11 @@ func (r Reader) ShownSharedGroups(ctx context.Context, domainID int64, names []s
 }
 
 func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := r.q.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
+	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
+	if out == nil && err == nil {
+		out = []string{} // callers encode an empty list, not null
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // SetUserProfile sets a user's display name and email; a nil value is left
@@ -204,18 +182,5 @@ func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
 // OpenBatchIDs lists an account's batches that are not final yet (waiting
 // or running), oldest first.
 func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
-	rows, err := r.q.QueryContext(ctx, qOpenBatchIDs, account)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanColumn[int64], qOpenBatchIDs, account)
 }

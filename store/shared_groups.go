@@ -119,20 +119,7 @@ func (r Reader) SharedGroup(ctx context.Context, domainID int64, name string) (S
 }
 
 func (r Reader) sharedGroupsIn(ctx context.Context, domainIDs []int64) ([]SharedGroup, error) {
-	rows, err := r.q.QueryContext(ctx, qSharedGroupsIn, idList(domainIDs))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SharedGroup
-	for rows.Next() {
-		g, err := scanSharedGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanSharedGroup, qSharedGroupsIn, idList(domainIDs))
 }
 
 // PutSrg creates a group as ejabberd's srg_create does, or replaces an
@@ -174,20 +161,7 @@ func (t *Tx) RemoveSharedGroupMember(ctx context.Context, groupID, userID int64)
 
 // UserSharedGroups lists the groups a user is an explicit member of.
 func (r Reader) UserSharedGroups(ctx context.Context, userID int64) ([]SharedGroup, error) {
-	rows, err := r.q.QueryContext(ctx, qUserSharedGroups, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []SharedGroup
-	for rows.Next() {
-		g, err := scanSharedGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanSharedGroup, qUserSharedGroups, userID)
 }
 
 // SharedGroupMemberJIDs lists a group's explicit members as bare JIDs,

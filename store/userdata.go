@@ -39,20 +39,7 @@ func (t *Tx) DeleteOldOffline(ctx context.Context, domainIDs []int64, before tim
 // OldOfflineIDs returns the ids of at most limit offline messages of a
 // domain's users stored before t, oldest first.
 func (r Reader) OldOfflineIDs(ctx context.Context, domainID int64, before time.Time, limit int) ([]int64, error) {
-	rows, err := r.q.QueryContext(ctx, qOldOfflineIDs, domainID, before.UTC().Format(TimeLayout), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanColumn[int64], qOldOfflineIDs, domainID, before.UTC().Format(TimeLayout), limit)
 }
 
 // DeleteOfflineIDs deletes the offline messages with these ids (those
@@ -72,22 +59,7 @@ func (t *Tx) DeleteOfflineIDs(ctx context.Context, ids []int64) (int64, error) {
 // domains whose stanza mentions "expire" (jabber:x:expire, XEP-0079
 // expire-at), oldest first; the caller decides which have expired.
 func (r Reader) OfflineExpiryCandidates(ctx context.Context, domainIDs []int64) ([]OfflineMessage, error) {
-	rows, err := r.q.QueryContext(ctx, qExpiryCandidates, idList(domainIDs))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OfflineMessage
-	for rows.Next() {
-		var m OfflineMessage
-		var created sql.NullString
-		if err := rows.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
-			return nil, err
-		}
-		m.Created = parseTime(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanOffline, qExpiryCandidates, idList(domainIDs))
 }
 
 // DomainLastSeen returns when each user of a domain that ever had a
@@ -131,18 +103,5 @@ func (r Reader) DomainAPIUsers(ctx context.Context, domainID int64) (map[int64]b
 
 // PrivateNamespaces lists the namespaces of a user's private XML storage, sorted.
 func (r Reader) PrivateNamespaces(ctx context.Context, userID int64) ([]string, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT ns FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var ns string
-		if err := rows.Scan(&ns); err != nil {
-			return nil, err
-		}
-		out = append(out, ns)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanColumn[string], `SELECT ns FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
 }

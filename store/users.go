@@ -105,20 +105,7 @@ func (r Reader) DomainUsers(ctx context.Context, domainID int64) ([]User, error)
 }
 
 func (r Reader) users(ctx context.Context, q string, args ...any) ([]User, error) {
-	rows, err := r.q.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanUser, q, args...)
 }
 
 // SetUserStatus moves a user to status to.

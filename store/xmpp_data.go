@@ -42,22 +42,8 @@ func (r Reader) OfflineCount(ctx context.Context, userID int64) (int, error) {
 
 // PopOffline returns and deletes every offline message of userID, oldest first.
 func (t *Tx) PopOffline(ctx context.Context, userID int64) ([]OfflineMessage, error) {
-	rows, err := t.q.QueryContext(ctx, `DELETE FROM offline_messages WHERE user_id = ? RETURNING id, sender, created, stanza`, userID)
+	out, err := queryAll(ctx, t.q, scanOffline, `DELETE FROM offline_messages WHERE user_id = ? RETURNING id, sender, created, stanza`, userID)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OfflineMessage
-	for rows.Next() {
-		var m OfflineMessage
-		var created sql.NullString
-		if err := rows.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
-			return nil, err
-		}
-		m.Created = parseTime(created)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	// RETURNING does not promise an order.
@@ -138,20 +124,7 @@ func (t *Tx) SetLastActivity(ctx context.Context, userID int64, seen time.Time, 
 
 // BlockList returns the JIDs the user blocks, sorted.
 func (r Reader) BlockList(ctx context.Context, userID int64) ([]string, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT jid FROM blocklist WHERE user_id = ? ORDER BY jid`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var j string
-		if err := rows.Scan(&j); err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, r.q, scanColumn[string], `SELECT jid FROM blocklist WHERE user_id = ? ORDER BY jid`, userID)
 }
 
 // Block adds JIDs to the user's block list (already blocked ones are kept).

@@ -10,24 +10,20 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/html"
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const multipartBoundary = "fuzzboundary"
@@ -48,9 +44,7 @@ func goldenSeeds(f *testing.F) [][4]string {
 			if one == "" || one == "worker" || strings.HasPrefix(one, "#") {
 				continue
 			}
-			head, body, _ := strings.Cut(one, "\n\n")
-			line, headers, _ := strings.Cut(head, "\n")
-			method, target, _ := strings.Cut(line, " ")
+			method, target, headers, body := fuzzseed.Split(one)
 			if method == "POST-MULTIPART" {
 				var buf bytes.Buffer
 				mw := multipart.NewWriter(&buf)
@@ -86,47 +80,30 @@ type fuzzServer struct {
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	ctx := context.Background()
-	dir := f.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	f.Cleanup(func() { st.Close() })
-	box, err := sealbox.LoadOrCreate(filepath.Join(dir, "secret.key"))
-	require.NoError(f, err)
-	core, logs := observer.New(zapcore.InfoLevel)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	s := &fuzzServer{h: New(reg, env, Config{}), env: env, logs: logs, keys: map[string]string{}}
-	acme, err := commands.CreateAccount(ctx, env, "acme", 0, false)
-	require.NoError(f, err)
-	sub, err := commands.CreateAccount(ctx, env, "acme-sub", acme.ID, false)
-	require.NoError(f, err)
-	other, err := commands.CreateAccount(ctx, env, "other", 0, false)
-	require.NoError(f, err)
-	for fqdn, acc := range map[string]int64{"a.example": acme.ID, "sub.a.example": sub.ID, "b.example": other.ID} {
-		_, err := commands.CreateDomain(ctx, env, fqdn, acc)
-		require.NoError(f, err)
-	}
+	log, logs := commandstest.Observe(zapcore.InfoLevel)
+	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
+	ctx, env := fx.Ctx, fx.Env
+	s := &fuzzServer{h: New(fx.Reg, env, Config{}), env: env, logs: logs, keys: map[string]string{}}
+	acme := fx.Account("acme", "", false, "a.example")
+	fx.Account("acme-sub", "acme", false, "sub.a.example")
+	other := fx.Account("other", "", false, "b.example")
 	for _, k := range []struct {
 		name string
 		acc  int64
 		cmds []string
 		ip   string
 	}{
-		{"keyA", acme.ID, []string{"*"}, ""},
-		{"keyJabber", acme.ID, []string{"jabber-*"}, ""},
-		{"keyDNS", acme.ID, []string{"dns-*"}, ""},
-		{"keyIP", acme.ID, []string{"*"}, "192.0.2.0/24"},
-		{"keyB", other.ID, []string{"*"}, ""},
+		{"keyA", acme, []string{"*"}, ""},
+		{"keyJabber", acme, []string{"jabber-*"}, ""},
+		{"keyDNS", acme, []string{"dns-*"}, ""},
+		{"keyIP", acme, []string{"*"}, "192.0.2.0/24"},
+		{"keyB", other, []string{"*"}, ""},
 	} {
-		text, _, err := commands.CreateKey(ctx, env, commands.KeySpec{Account: k.acc, Cmds: k.cmds, IPAllow: k.ip, Comment: k.name})
-		require.NoError(f, err)
-		s.keys[k.name] = text
+		s.keys[k.name] = fx.Key(commands.KeySpec{Account: k.acc, Cmds: k.cmds, IPAllow: k.ip, Comment: k.name})
 	}
 	status, _, body := s.do("GET", "/?key={{keyB}}&cmd=jabber-add_user&username=bob&domain=b.example&password=bobpass", "", nil)
 	require.Equal(f, 200, status, "%s", body)
-	_, err = env.Worker.RunOnce(ctx)
+	_, err := env.Worker.RunOnce(ctx)
 	require.NoError(f, err)
 	return s
 }

@@ -1,22 +1,16 @@
 package dreamhost
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 )
 
 // TestOneLogLinePerRequestWithoutSecrets: every request writes exactly one
@@ -24,25 +18,11 @@ import (
 // neither the key nor the password appears anywhere in the log.
 func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	box, err := sealbox.LoadOrCreate(filepath.Join(dir, "secret.key"))
-	require.NoError(t, err)
-	core, logs := observer.New(zap.DebugLevel)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	acc, err := commands.CreateAccount(ctx, env, "acme", 0, false)
-	require.NoError(t, err)
-	_, err = commands.CreateDomain(ctx, env, "a.example", acc.ID)
-	require.NoError(t, err)
-	key, _, err := commands.CreateKey(ctx, env, commands.KeySpec{Account: acc.ID, Cmds: []string{"*"}})
-	require.NoError(t, err)
-	srv := httptest.NewServer(New(reg, env, Config{}))
-	t.Cleanup(srv.Close)
+	log, logs := commandstest.Observe(zap.DebugLevel)
+	fx := commandstest.New(t, commandstest.Options{Log: log})
+	acc := fx.Account("acme", "", false, "a.example")
+	key := fx.Key(commands.KeySpec{Account: acc, Cmds: []string{"*"}})
+	base := fx.Serve(New(fx.Reg, fx.Env, Config{}))
 
 	const password = "Tr0ub4dor&3-secret"
 	for i, q := range []url.Values{
@@ -52,7 +32,7 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 		{"key": {"WRONGKEYWRONGKEY"}, "cmd": {"jabber-list_users"}, "password": {password}},
 	} {
 		before := logs.Len()
-		resp, err := http.PostForm(srv.URL+"/", q)
+		resp, err := http.PostForm(base+"/", q)
 		require.NoError(t, err)
 		resp.Body.Close()
 		require.Equal(t, before+1, logs.Len(), "row %d: one line per request", i)
@@ -73,5 +53,5 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 		}
 	}
 	require.Equal(t, "jabber-add_user", logs.All()[0].ContextMap()["command"])
-	require.Equal(t, acc.ID, logs.All()[0].ContextMap()["account"])
+	require.Equal(t, acc, logs.All()[0].ContextMap()["account"])
 }

@@ -1,13 +1,10 @@
 package ejabberd_test
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
 	"encoding/json"
 	"io/fs"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,17 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/piefxis"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const importFixtures = "../../testdata/import"
@@ -67,41 +61,12 @@ func copyTree(t *testing.T, src, dst string) {
 
 // freshServer is an empty server with one operator account "root" owning
 // ops.example (admin@ops.example, As: root) and the given domains, which
-// have no users: the target of an import. startLive as in setup.
-func freshServer(t *testing.T, domains []string, startLive func(*store.Store) commands.Live) *testBundle {
+// have no users: the target of an import. xmpp as in setup.
+func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	var live commands.Live
-	if startLive != nil {
-		live = startLive(st)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.WithEjabberd()...)
-	env := &commands.Env{Store: st, Box: box, Live: live, DataDir: t.TempDir()}
-	var effects queue.Effects
-	if e, ok := live.(queue.Effects); ok {
-		effects = e
-	}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), effects, queue.Options{})
-	router := mux.NewRouter()
-	router.PathPrefix("/api").Handler(ejabberd.New(reg, env))
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-	b := &testBundle{t: t, ctx: ctx, env: env, reg: reg, url: srv.URL, accs: map[string]int64{}, creds: map[string]string{}}
-	acc, err := commands.CreateAccount(ctx, env, "root", 0, true)
-	require.NoError(t, err)
-	b.accs["root"] = acc.ID
-	for _, d := range append([]string{"ops.example"}, domains...) {
-		_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-		require.NoError(t, err)
-	}
-	jid, pw, err := ejabberd.BootstrapAdmin(ctx, env, acc.ID, "ops.example")
+	b, f := newBundle(t, xmpp)
+	acc := f.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
+	jid, pw, err := ejabberd.BootstrapAdmin(f.Ctx, f.Env, acc, "ops.example")
 	require.NoError(t, err)
 	b.creds["root"] = basic(jid, pw)
 	return b
@@ -138,7 +103,7 @@ func (b *testBundle) userData(jid string) string {
 // with the independent go-xmpp client.
 func TestPiefxisRoundTrip(t *testing.T) {
 	t.Parallel()
-	src := setup(t, nil)
+	src := setup(t, false)
 	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a2.example","password":"carol pässword"}`)
 	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dan","host":"a2.example","password":"danpw"}`)
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a2.example","user":"dan","host":"a2.example","nick":"Dan","group":"Friends;Work","subs":"both"}`)
@@ -173,8 +138,8 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	}
 	require.NotEmpty(t, main)
 
-	var addr string
-	dst := freshServer(t, []string{"a.example", "a2.example", "b.example"}, startXMPP(t, &addr))
+	dst := freshServer(t, []string{"a.example", "a2.example", "b.example"}, true)
+	addr := dst.addr
 	copyTree(t, outDir, filepath.Join(dst.env.DataDir, commands.TransferDir, "in"))
 	require.Equal(t, "0", dst.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"in/`+main+`"}`))
 
@@ -234,8 +199,8 @@ func loginMech(t *testing.T, addr, jid, password, resource, mech string) *xmppCl
 // one with SCRAM-SHA-256, the plaintext ones with anything.
 func TestImportFixtures(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := freshServer(t, []string{"a.example", "b.example"}, startXMPP(t, &addr))
+	b := freshServer(t, []string{"a.example", "b.example"}, true)
+	addr := b.addr
 	copyTree(t, importFixtures, filepath.Join(b.env.DataDir, commands.TransferDir, "import"))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/ejabberd/20240101-120000.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/prosody-user/gina@a.example.xml"}`))
@@ -284,8 +249,8 @@ private <storage xmlns="storage:bookmarks"><conference autojoin="true" jid="team
 // database stays open.
 func TestRestoreClosesSessions(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	require.Equal(t, `""`, b.ok("POST /api/backup\nAs: acme\n\n"+`{"file":"before.db"}`))
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	c := login(t, addr, "carol@a.example", "carolpw", "r1")
@@ -302,7 +267,7 @@ func TestRestoreClosesSessions(t *testing.T) {
 // first.
 func TestExportLayout(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setup(t, false)
 	require.Equal(t, "0", b.ok("POST /api/export_piefxis\nAs: other\n\n"+`{"dir":"out"}`))
 	require.Equal(t, "0", b.ok("POST /api/export_piefxis_host\nAs: acme\n\n"+`{"dir":"one","host":"a.example"}`))
 	for _, tc := range []struct {
@@ -343,7 +308,7 @@ func TestExportLayout(t *testing.T) {
 // data to the existing user, as ejabberd 23.01 does.
 func TestImportExistingUserData(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setup(t, false)
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: acme\n\n"+`{"file":"import/existing_data.xml"}`))
 	require.Equal(t, "active\nvcard <vCard xmlns=\"vcard-temp\"><FN>No Perm</FN></vCard>", b.userData("noperm@a.example"))
 	require.Equal(t, "0", b.ok("POST /api/check_password\nAs: acme\n\n"+`{"user":"noperm","host":"a.example","password":"nopermpass"}`))
@@ -355,7 +320,7 @@ func TestImportExistingUserData(t *testing.T) {
 // only and the same salt (salts are public: SCRAM shows them to anyone).
 func TestImportedSHA1OnlyUsersDoNotShareAuth(t *testing.T) {
 	t.Parallel()
-	b := freshServer(t, []string{"a.example"}, nil)
+	b := freshServer(t, []string{"a.example"}, false)
 	salt := []byte("the same salt")
 	user := func(name, pw string) piefxis.User {
 		st, sv, err := credential.Keys(sha1.New, pw, salt, 4096)

@@ -2,45 +2,29 @@ package ejabberd
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 // goldenRequests are the requests of testdata/ejabberd: the seed corpus.
 func goldenRequests(f *testing.F) []string {
 	f.Helper()
-	reqs, err := fuzzseed.Requests("../../testdata/ejabberd/*.txtar", false)
-	require.NoError(f, err)
-	require.NotEmpty(f, reqs)
-	return reqs
-}
-
-// splitRequest cuts a golden request into method, target, header lines and body.
-func splitRequest(req string) (method, target, headers, body string) {
-	head, body, _ := strings.Cut(req, "\n\n")
-	line, headers, _ := strings.Cut(head, "\n")
-	method, target, _ = strings.Cut(line, " ")
-	return method, target, headers, body
+	return fuzzseed.Seeds(f, "../../testdata/ejabberd/*.txtar", false)
 }
 
 // The error messages decodeBody may give (docs/ejabberd.md).
@@ -50,7 +34,7 @@ var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": 
 // object's pairs, written back as an object, decode to the same pairs.
 func FuzzDecodeBody(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, _, _, body := splitRequest(r)
+		_, _, _, body := fuzzseed.Split(r)
 		f.Add([]byte(body))
 	}
 	for _, s := range []string{"", " ", "[]", "[1]", "{}", `{"a":1,"a":2}`, `{"a":`, `"x"`, "null", `{"a":{"b":[1,{"c":null}]}}`, "\xff", `{"\u0000":"\ud800"}`} {
@@ -114,7 +98,7 @@ func FuzzMatchArgs(f *testing.F) {
 		byName[d.Names[commands.Ejabberd]] = uint16(i)
 	}
 	for _, r := range goldenRequests(f) {
-		_, target, _, body := splitRequest(r)
+		_, target, _, body := fuzzseed.Split(r)
 		cmd, _ := route(strings.SplitN(target, "?", 2)[0])
 		if i, ok := byName[cmd]; ok {
 			f.Add(i, []byte(body))
@@ -168,7 +152,7 @@ func FuzzMatchArgs(f *testing.F) {
 // 400 with a valid JSON message on refusal.
 func FuzzScalar(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, _, _, body := splitRequest(r)
+		_, _, _, body := fuzzseed.Split(r)
 		pairs, _ := decodeBody([]byte(body))
 		for _, p := range pairs {
 			for typ := range 7 {
@@ -204,7 +188,7 @@ func FuzzScalar(f *testing.F) {
 func FuzzResultEncoding(f *testing.F) {
 	var golden []string
 	for _, r := range goldenRequests(f) {
-		_, _, _, body := splitRequest(r)
+		_, _, _, body := fuzzseed.Split(r)
 		pairs, _ := decodeBody([]byte(body))
 		for _, p := range pairs {
 			var v string
@@ -254,19 +238,10 @@ type fuzzServer struct {
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	f.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(f, err)
-	core, logs := observer.New(zapcore.InfoLevel)
-	reg := commands.MustNew(commands.WithEjabberd()...)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	s := &fuzzServer{h: New(reg, env), logs: logs, creds: map[string]string{}}
+	log, logs := commandstest.Observe(zapcore.InfoLevel)
+	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
+	ctx, st := fx.Ctx, fx.Store
+	s := &fuzzServer{h: New(fx.Reg, fx.Env), logs: logs, creds: map[string]string{}}
 	basic := func(user, pw string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 	}
@@ -274,13 +249,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(f, err)
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(f, err)
-		}
-		jid, pw, err := BootstrapAdmin(ctx, env, acc.ID, a.domains[0])
+		jid, pw, err := BootstrapAdmin(ctx, fx.Env, fx.Account(a.name, "", false, a.domains...), a.domains[0])
 		require.NoError(f, err)
 		s.creds[a.name] = basic(jid, pw)
 	}
@@ -339,7 +308,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
 	for _, r := range goldenRequests(f) {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		f.Add(method, target, headers, []byte(body))
 	}
 	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))

@@ -2,12 +2,10 @@ package ejabberd_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,11 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/ejabberd"
@@ -35,6 +32,7 @@ type testBundle struct {
 	url   string
 	accs  map[string]int64
 	creds map[string]string // "As: NAME" → Authorization header value
+	addr  string            // XMPP C2S, if the bundle has a live server
 }
 
 // setup builds the server and its fixture:
@@ -44,54 +42,22 @@ type testBundle struct {
 //	       noperm@a.example (As: noperm, no api permission)
 //	other  b.example               admin@b.example (As: other), user bob (password bobpass)
 //
-// startLive, if set, starts an XMPP server on the store (see live_test.go).
-func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle {
+// xmpp starts a real XMPP server on the store (b.addr is its C2S address).
+func setup(t *testing.T, xmpp bool) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	var live commands.Live
-	if startLive != nil {
-		live = startLive(st)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.WithEjabberd()...)
-	// A seeded token source: the golden files show the tokens it makes.
-	env := &commands.Env{Store: st, Box: box, Live: live, DataDir: t.TempDir(), Rand: mrand.NewChaCha8([32]byte{})}
-	var effects queue.Effects
-	if e, ok := live.(queue.Effects); ok {
-		effects = e
-	}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), effects, queue.Options{})
-
-	router := mux.NewRouter()
-	router.PathPrefix("/api").Handler(ejabberd.New(reg, env))
-	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(env))
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, reg: reg, url: srv.URL, accs: map[string]int64{}, creds: map[string]string{}}
+	b, f := newBundle(t, xmpp)
+	ctx, st := f.Ctx, f.Store
 	for _, a := range []struct {
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, a.name == "acme") // acme is the operator
-		require.NoError(t, err)
-		b.accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
-		jid, pw, err := ejabberd.BootstrapAdmin(ctx, env, acc.ID, a.domains[0])
+		acc := f.Account(a.name, "", a.name == "acme", a.domains...) // acme is the operator
+		jid, pw, err := ejabberd.BootstrapAdmin(ctx, b.env, acc, a.domains[0])
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
-	copyImportFixtures(t, env.DataDir, b.accs)
-	copyRosterFixtures(t, env.DataDir, b.accs)
+	copyImportFixtures(t, b.env.DataDir, b.accs)
+	copyRosterFixtures(t, b.env.DataDir, b.accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string
@@ -109,6 +75,20 @@ func setup(t *testing.T, startLive func(*store.Store) commands.Live) *testBundle
 		}))
 	}
 	return b
+}
+
+// newBundle is the fixture's parts with the ejabberd API on loopback (and
+// no accounts yet).
+func newBundle(t *testing.T, xmpp bool) (*testBundle, *commandstest.Fixture) {
+	t.Helper()
+	f := commandstest.New(t, commandstest.Options{XMPP: xmpp, DataDir: true})
+	// A seeded token source: the golden files show the tokens it makes.
+	f.Env.Rand = mrand.NewChaCha8([32]byte{})
+	router := mux.NewRouter()
+	router.PathPrefix("/api").Handler(ejabberd.New(f.Reg, f.Env))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(f.Env))
+	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs,
+		creds: map[string]string{}, addr: f.XMPPAddr}, f
 }
 
 func basic(user, pw string) string {
@@ -189,7 +169,7 @@ var goldenHeaders = []string{"Content-Type", "Access-Control-Allow-Origin", "Acc
 func TestEjabberdGolden(t *testing.T) {
 	t.Parallel()
 	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
-		b := setup(t, nil)
+		b := setup(t, false)
 		if setupText, ok := c.Section("setup"); ok && strings.TrimSpace(setupText) != "" {
 			for _, req := range strings.Split(strings.TrimRight(setupText, "\n"), "\n----\n") {
 				b.ok(req)
@@ -199,15 +179,7 @@ func TestEjabberdGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		after := b.changes()
-		if len(after) < before {
-			before = 0 // restore or load replaced the queue: show all of it
-		}
-		queued := after[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(b.changes(), before)
 		var hs []string
 		for _, h := range goldenHeaders {
 			if v := header.Get(h); v != "" {
@@ -218,7 +190,7 @@ func TestEjabberdGolden(t *testing.T) {
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": strings.Join(hs, "\n") + "\n",
 			"body":    body,
-			"queued":  queuedText,
+			"queued":  queued,
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})

@@ -1,7 +1,6 @@
 package ejabberd_test
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"strings"
@@ -10,44 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
-
-	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/xmppcore"
 )
-
-// live adapts xmppcore to commands.Live (a copy of serve.go's adapter).
-type live struct{ *xmppcore.Server }
-
-func (l live) Sessions(domain, username string) []commands.Session {
-	in := l.Server.Sessions(domain, username)
-	out := make([]commands.Session, len(in))
-	for i, s := range in {
-		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
-			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available}
-	}
-	return out
-}
-
-var _ commands.Live = live{}
-
-// startXMPP returns a setup option starting a real XMPP server on loopback;
-// its C2S address is written to *addr.
-func startXMPP(t *testing.T, addr *string) func(*store.Store) commands.Live {
-	return func(st *store.Store) commands.Live {
-		srv, err := xmppcore.New(xmppcore.Config{C2SAddr: "127.0.0.1:0", DataDir: t.TempDir()}, st)
-		require.NoError(t, err)
-		require.NoError(t, srv.Start(context.Background()))
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			require.NoError(t, srv.Shutdown(ctx))
-		})
-		c2s, _ := srv.Addrs()
-		*addr = c2s.String()
-		return live{srv}
-	}
-}
 
 // xmppClient is a logged-in go-xmpp client whose stream is read by a
 // goroutine; end closes when the stream ends.
@@ -93,8 +55,8 @@ func (c *xmppClient) ended(t *testing.T) {
 // kick_user close them.
 func TestEjabberdSessions(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	r1 := login(t, addr, "carol@a.example", "carolpw", "r1")
 	r2 := login(t, addr, "carol@a.example", "carolpw", "r2")
@@ -174,8 +136,8 @@ func TestEjabberdSessions(t *testing.T) {
 // effect), and the new password logs in.
 func TestEjabberdChangePasswordKicks(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"old"}`)
 	c := login(t, addr, "carol@a.example", "old", "r")
 	require.Eventually(t, func() bool {

@@ -37,8 +37,8 @@ func copyRosterFixtures(t *testing.T, data string, accs map[string]int64) {
 // pushes, one per item, with subscription both, the nick and the groups.
 func TestEjabberdPushRosterLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	pushes := rosterClient(t, addr, "carol@a.example", "carolpw")
 

@@ -107,8 +107,8 @@ func rosterClient(t *testing.T, addr, jid, password string) chan rosterPush {
 // nothing and pushes nothing.
 func TestEjabberdRosterPush(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	pushes := rosterClient(t, addr, "carol@a.example", "carolpw")
 

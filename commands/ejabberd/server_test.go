@@ -71,8 +71,8 @@ type serverBundle struct {
 
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	ctl := &testControl{data: t.TempDir(), level: zap.NewAtomicLevelAt(zapcore.InfoLevel)}
 	b.env.Control = ctl
 	ops, err := commands.CreateAccount(b.ctx, b.env, "ops", 0, true)

@@ -129,8 +129,8 @@ func (c *srgClient) push(t *testing.T) rosterPush {
 // srg_user_del and srg_delete push the removals.
 func TestEjabberdSharedGroupLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	for _, u := range []string{"carol", "dave", "erin"} {
 		b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"` + u + `","host":"a.example","password":"` + u + `pw"}`)
 	}

@@ -12,7 +12,7 @@ import (
 // answer, and of several registers of one name exactly one wins.
 func TestEjabberdConcurrentRegister(t *testing.T) {
 	t.Parallel()
-	b := setup(t, nil)
+	b := setup(t, false)
 	const n = 16
 	type answer struct {
 		status int

@@ -99,8 +99,8 @@ type vcardTemp struct {
 // returns, and one the client sets is what get_vcard answers.
 func TestEjabberdVcardLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	for _, req := range []string{
 		`POST /api/set_vcard` + "\nAs: acme\n\n" + `{"user":"carol","host":"a.example","name":"FN","content":"Carol Example"}`,
@@ -153,8 +153,8 @@ var xepStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$`)
 // session afterwards, and NOT FOUND for a user never seen.
 func TestEjabberdLastLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	last := func(user string) (ts, status string) {
 		var r struct{ Timestamp, Status string }
@@ -184,8 +184,8 @@ func TestEjabberdLastLive(t *testing.T) {
 // task, whose status and abort answer as ejabberd's.
 func TestEjabberdOfflineLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dave","host":"a.example","password":"davepw"}`)
 	dave := login(t, addr, "dave@a.example", "davepw", "r")
@@ -270,8 +270,8 @@ func TestEjabberdOfflineLive(t *testing.T) {
 // get returns it.
 func TestEjabberdPrivacyLive(t *testing.T) {
 	t.Parallel()
-	var addr string
-	b := setup(t, startXMPP(t, &addr))
+	b := setup(t, true)
+	addr := b.addr
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
 	c := iqLogin(t, addr, "carol@a.example", "carolpw")
 	require.NotContains(t, string(c.iq(t, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")

@@ -6,6 +6,7 @@ package fuzzseed
 import (
 	"path/filepath"
 	"strings"
+	"testing"
 
 	"golang.org/x/tools/txtar"
 )
@@ -43,4 +44,27 @@ func Requests(pattern string, oneLine bool) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Seeds is Requests for a fuzz target: it fails t if the files cannot be
+// read or hold no request.
+func Seeds(t testing.TB, pattern string, oneLine bool) []string {
+	t.Helper()
+	reqs, err := Requests(pattern, oneLine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs) == 0 {
+		t.Fatalf("no requests in %s", pattern)
+	}
+	return reqs
+}
+
+// Split cuts a request as the golden files write it ("METHOD /target",
+// header lines, a blank line, the body) into its parts.
+func Split(req string) (method, target, headers, body string) {
+	head, body, _ := strings.Cut(req, "\n\n")
+	line, headers, _ := strings.Cut(head, "\n")
+	method, target, _ = strings.Cut(line, " ")
+	return method, target, headers, body
 }

@@ -166,3 +166,16 @@ func Changes(t testing.TB, st *store.Store) []string {
 		}
 	}
 }
+
+// Queued is a case's "queued" section: the entries of after (Changes once
+// the request ran) beyond the first before, one a line, or "none". Where
+// the queue shrank (restore and load replace it) it shows all of after.
+func Queued(after []string, before int) string {
+	if len(after) < before {
+		before = 0
+	}
+	if len(after) == before {
+		return "none\n"
+	}
+	return strings.Join(after[before:], "\n") + "\n"
+}

@@ -110,7 +110,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 		if restAPI && !cred.Enabled {
 			return reply{status: http.StatusForbidden, result: "disabled"}
 		}
-		if !ipAllowed(cred.IPAllow, r) {
+		if !IPAllowed(cred.IPAllow, r) {
 			return errorReply(http.StatusOK, errNotAuthorised)
 		}
 		if !cred.Enabled {
@@ -278,8 +278,10 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// ipAllowed applies an allow-list: exact string membership, no CIDR.
-func ipAllowed(allow string, r *http.Request) bool {
+// IPAllowed applies an account's allow-list to r as Openfire does: exact
+// string membership of clientIP, no CIDR. The Openfire REST API (package
+// openfirerest) checks the same list the same way.
+func IPAllowed(allow string, r *http.Request) bool {
 	if allow == "" {
 		return true
 	}

@@ -2,45 +2,29 @@ package openfire
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/xml"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 // goldenRequests are the requests of testdata/openfire.
 func goldenRequests(f *testing.F) []string {
 	f.Helper()
-	reqs, err := fuzzseed.Requests("../../testdata/openfire/*.txtar", true)
-	require.NoError(f, err)
-	require.NotEmpty(f, reqs)
-	return reqs
-}
-
-func splitRequest(req string) (method, target, headers, body string) {
-	head, body, _ := strings.Cut(req, "\n\n")
-	line, headers, _ := strings.Cut(head, "\n")
-	method, target, _ = strings.Cut(line, " ")
-	return method, target, headers, body
+	return fuzzseed.Seeds(f, "../../testdata/openfire/*.txtar", true)
 }
 
 // unescapeNode undoes XEP-0106 escaping (the reference for EscapeNode).
@@ -58,7 +42,7 @@ func unescapeNode(s string) string {
 // no whitespace but plain spaces.
 func FuzzDecode(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, body := splitRequest(r)
+		_, target, _, body := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		f.Add(q, body)
 	}
@@ -123,7 +107,7 @@ func wellFormed(t *testing.T, b []byte) {
 // name the body is well-formed XML and the names come back.
 func FuzzXMLBody(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		p := url.Values{}
 		addPairs(p, q)
@@ -160,19 +144,9 @@ type fuzzServer struct {
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	f.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(f, err)
-	reg := commands.MustNew(commands.All()...)
-	core, logs := observer.New(zapcore.InfoLevel)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	s := &fuzzServer{h: New(reg, env), logs: logs}
+	log, logs := commandstest.Observe(zapcore.InfoLevel)
+	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
+	s := &fuzzServer{h: New(fx.Reg, fx.Env), logs: logs}
 	for _, a := range []struct {
 		name, secret, ip string
 		domain           string
@@ -183,13 +157,7 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", "c.example", true},
 		{"off", "offsecret", "", "d.example", false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(f, err)
-		_, err = commands.CreateDomain(ctx, env, a.domain, acc.ID)
-		require.NoError(f, err)
-		ip, enabled := a.ip, a.enabled
-		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
-		require.NoError(f, err)
+		fx.Openfire(fx.Account(a.name, "", false, a.domain), a.secret, a.ip, a.enabled)
 	}
 	status, _, body := s.do("GET", PathUserService+"?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff", "", nil)
 	require.Equal(f, 200, status, "%s", body)
@@ -225,7 +193,7 @@ var errorNames = map[string]bool{errIllegalArgument: true, errUserNotFound: true
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
 	for _, r := range goldenRequests(f) {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		if !strings.HasPrefix(target, "/") {
 			continue
 		}

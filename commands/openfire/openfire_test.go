@@ -2,10 +2,8 @@ package openfire_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,11 +14,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/openfire"
@@ -47,26 +43,12 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 // setupLog is setup with the handler logging to log.
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: log}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-
+	f := commandstest.New(t, commandstest.Options{Log: log})
 	router := mux.NewRouter()
-	h := openfire.New(reg, env)
+	h := openfire.New(f.Reg, f.Env)
 	router.Path(openfire.PathUserService).Handler(h)
 	router.Path(openfire.PathRestAPI).Handler(h)
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, reg: reg, url: srv.URL, accs: map[string]int64{}}
+	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs}
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -78,16 +60,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 		{"off", "offsecret", "", []string{"d.example"}, false},
 		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(t, err)
-		b.accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
-		ip, enabled := a.ip, a.enabled
-		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
-		require.NoError(t, err)
+		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
 	}
 	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
 	require.Equal(t, 200, status)
@@ -107,23 +80,7 @@ func (b *testBundle) send(req string) (int, http.Header, string) {
 func (b *testBundle) state() string {
 	b.t.Helper()
 	st := b.env.Store
-	var out []string
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, u := range users {
-		groups, err := st.UserSharedGroupNames(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		line := fmt.Sprintf("user %s@%s %s name=%q email=%q groups=%q", u.Username, u.Domain, u.Status, u.Name, u.Email, groups)
-		if u.Status == store.StatusActive {
-			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
-		}
-		out = append(out, line)
-		items, _, err := st.RosterItems(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		for _, it := range items {
-			out = append(out, fmt.Sprintf("  roster %s name=%q sub=%s groups=%q visible=%t", it.Contact, it.Name, it.Subscription, it.Groups, it.Visible))
-		}
-	}
+	out := commandstest.OpenfireUsers(b.t, st)
 	ds, err := st.Domains(b.ctx, nil)
 	require.NoError(b.t, err)
 	for _, d := range ds {
@@ -159,16 +116,12 @@ func TestOpenfireGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := b.changes()[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(b.changes(), before)
 		c.Check(map[string]string{
 			"status":       strconv.Itoa(status) + "\n",
 			"content-type": header.Get("Content-Type") + "\n",
 			"body":         body,
-			"queued":       queuedText,
+			"queued":       queued,
 			"state":        b.state(),
 		}, []string{"status", "content-type", "body", "queued", "state"})
 	})

@@ -10,7 +10,6 @@ package openfirerest
 import (
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -131,7 +130,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 	if !cred.Enabled {
 		return empty(http.StatusForbidden, lg, "disabled")
 	}
-	if !ipAllowed(cred.IPAllow, r) {
+	if !openfire.IPAllowed(cred.IPAllow, r) {
 		return empty(http.StatusUnauthorized, lg, "address_refused")
 	}
 
@@ -253,34 +252,6 @@ func buildRaw(def *commands.Def, query url.Values, body fields, vars map[string]
 
 func sameName(a, b string) bool {
 	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b))
-}
-
-// clientIP and ipAllowed apply the account's address list as the legacy
-// API does (Openfire uses the same headers in both).
-func clientIP(r *http.Request) string {
-	for _, name := range []string{"x-forwarded-for", "X_FORWARDED_FOR", "X-Forward-For"} {
-		if v := r.Header.Values(name); len(v) > 0 {
-			return v[0]
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-func ipAllowed(allow string, r *http.Request) bool {
-	if allow == "" {
-		return true
-	}
-	ip := clientIP(r)
-	for _, a := range strings.Split(allow, ",") {
-		if a == ip {
-			return true
-		}
-	}
-	return false
 }
 
 // readBody reads a JSON or XML body (up to MaxBody) into fields.

@@ -2,10 +2,8 @@ package openfirerest_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,12 +15,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/openfirerest"
@@ -46,30 +42,16 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := commands.MustNew(commands.All()...)
-	env := &commands.Env{Store: st, Box: box, Log: log}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-
+	f := commandstest.New(t, commandstest.Options{Log: log})
 	router := mux.NewRouter()
-	legacy := openfire.New(reg, env)
+	legacy := openfire.New(f.Reg, f.Env)
 	router.Path(openfire.PathUserService).Handler(legacy)
 	router.Path(openfire.PathRestAPI).Handler(legacy)
-	h := openfirerest.New(reg, env)
+	h := openfirerest.New(f.Reg, f.Env)
 	for _, p := range openfirerest.Prefixes {
 		router.PathPrefix(p).Handler(h)
 	}
-	srv := httptest.NewServer(router)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, url: srv.URL}
+	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, url: f.Serve(router)}
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -80,15 +62,7 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 		{"fenced", "fencedsecret", "192.0.2.7", []string{"c.example"}, true},
 		{"off", "offsecret", "", []string{"d.example"}, false},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, 0, false)
-		require.NoError(t, err)
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
-		ip, enabled := a.ip, a.enabled
-		_, _, err = commands.SetOpenfire(ctx, env, commands.OpenfireSpec{Account: acc.ID, Secret: a.secret, IPAllow: &ip, Enabled: &enabled})
-		require.NoError(t, err)
+		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
 	}
 	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
 	require.Equal(t, 200, status)
@@ -108,23 +82,7 @@ func (b *testBundle) send(req string) (int, http.Header, string) {
 func (b *testBundle) state() string {
 	b.t.Helper()
 	st := b.env.Store
-	var out []string
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, u := range users {
-		groups, err := st.UserSharedGroupNames(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		line := fmt.Sprintf("user %s@%s %s name=%q email=%q groups=%q", u.Username, u.Domain, u.Status, u.Name, u.Email, groups)
-		if u.Status == store.StatusActive {
-			line += fmt.Sprintf(" scram=%t", u.Cred.Iterations > 0)
-		}
-		out = append(out, line)
-		items, _, err := st.RosterItems(b.ctx, u.ID)
-		require.NoError(b.t, err)
-		for _, it := range items {
-			out = append(out, fmt.Sprintf("  roster %s name=%q sub=%s groups=%q visible=%t", it.Contact, it.Name, it.Subscription, it.Groups, it.Visible))
-		}
-	}
+	out := commandstest.OpenfireUsers(b.t, st)
 	ds, err := st.Domains(b.ctx, nil)
 	require.NoError(b.t, err)
 	for _, d := range ds {
@@ -155,11 +113,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Changes(t, b.env.Store)[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(goldentest.Changes(t, b.env.Store), before)
 		headers := ""
 		for _, name := range []string{"Content-Type", "Allow", "Access-Control-Allow-Origin"} {
 			if v := header.Get(name); v != "" {
@@ -170,7 +124,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": headers,
 			"body":    body,
-			"queued":  queuedText,
+			"queued":  queued,
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})

@@ -13,6 +13,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -79,17 +80,9 @@ var (
 // startXMPP runs an xmppcore server on loopback over the bundle's store.
 func startXMPP(t *testing.T, b *testBundle, l *liveServer) string {
 	t.Helper()
-	srv, err := xmppcore.New(xmppcore.Config{C2SAddr: "127.0.0.1:0", DataDir: t.TempDir()}, b.env.Store)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(b.ctx))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-	})
-	l.srv.Store(srv)
-	c2s, _ := srv.Addrs()
-	return c2s.String()
+	srv, addr := commandstest.StartXMPP(t, b.env.Store)
+	l.srv.Store(srv.Server)
+	return addr
 }
 
 // xclient is an independent go-xmpp client whose stanzas a goroutine collects.

@@ -2,38 +2,30 @@ package rest
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 // goldenRequests are the requests of testdata/rest (setup requests are
 // separated by "---" lines there).
 func goldenRequests(f *testing.F) []string {
 	f.Helper()
-	reqs, err := fuzzseed.Requests("../../testdata/rest/*.txtar", false)
-	require.NoError(f, err)
 	var out []string
-	for _, r := range reqs {
+	for _, r := range fuzzseed.Seeds(f, "../../testdata/rest/*.txtar", false) {
 		for _, one := range strings.Split(r, "\n---\n") {
 			if one = strings.TrimSpace(one); one != "" && !strings.HasPrefix(one, "#") {
 				out = append(out, one)
@@ -44,18 +36,11 @@ func goldenRequests(f *testing.F) []string {
 	return out
 }
 
-func splitRequest(req string) (method, target, headers, body string) {
-	head, body, _ := strings.Cut(req, "\n\n")
-	line, headers, _ := strings.Cut(head, "\n")
-	method, target, _ = strings.Cut(line, " ")
-	return method, target, headers, body
-}
-
 // FuzzParsePath: never panics; a parsed route has at most four non-empty
 // segments, and escaping them again gives a path that parses the same.
 func FuzzParsePath(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		u, err := url.Parse(target)
 		if err == nil {
 			f.Add(u.EscapedPath())
@@ -90,7 +75,7 @@ func FuzzParsePath(f *testing.F) {
 // changes nothing).
 func FuzzPatchSettings(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		if _, target, _, body := splitRequest(r); strings.HasPrefix(target, base) && body != "" {
+		if _, target, _, body := fuzzseed.Split(r); strings.HasPrefix(target, base) && body != "" {
 			f.Add([]byte(body))
 		}
 	}
@@ -119,7 +104,7 @@ func FuzzPatchSettings(f *testing.F) {
 // Invalid errors that map to 400.
 func FuzzUserBody(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		if _, target, _, body := splitRequest(r); strings.Contains(target, "/users") && body != "" {
+		if _, target, _, body := fuzzseed.Split(r); strings.Contains(target, "/users") && body != "" {
 			f.Add([]byte(body))
 		}
 	}
@@ -154,30 +139,9 @@ type fuzzServer struct {
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	f.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(f, err)
-	defs := commands.All()
-	seen := map[string]bool{}
-	for _, d := range defs {
-		seen[d.Name] = true
-	}
-	for _, d := range commands.RESTDefs() {
-		if !seen[d.Name] {
-			defs = append(defs, d)
-		}
-	}
-	reg := commands.MustNew(defs...)
-	core, logs := observer.New(zapcore.InfoLevel)
-	env := &commands.Env{Store: st, Box: box, Log: zap.New(core)}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
-	s := &fuzzServer{h: New(reg, env, Config{}), logs: logs}
-	accs := map[string]int64{}
+	log, logs := commandstest.Observe(zapcore.InfoLevel)
+	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
+	s := &fuzzServer{h: New(fx.Reg, fx.Env, Config{}), logs: logs}
 	for _, a := range []struct {
 		name, parent, password string
 		domains                []string
@@ -186,21 +150,14 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		{"acme-sub", "acme", "", []string{"sub.example"}},
 		{"other", "", "otherpass", []string{"b.example"}},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, accs[a.parent], false)
-		require.NoError(f, err)
-		accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(f, err)
-		}
+		acc := fx.Account(a.name, a.parent, false, a.domains...)
 		if a.password != "" {
-			_, err := commands.SetRESTPassword(ctx, env, acc.ID, a.password)
-			require.NoError(f, err)
+			fx.RESTPassword(acc, a.password)
 		}
 	}
 	for _, r := range []string{"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
 		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass"} {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		status, _, out := s.do(method, target, headers, []byte(body))
 		require.Equal(f, 200, status, "%s", out)
 	}
@@ -249,7 +206,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
 	for _, r := range goldenRequests(f) {
-		method, target, headers, body := splitRequest(r)
+		method, target, headers, body := fuzzseed.Split(r)
 		f.Add(method, target, headers, []byte(body))
 	}
 	f.Add("PUT", "/api/1.0/xmppdomains/A.EXAMPLE./users/%C3%84", "Content-Type: application/x-www-form-urlencoded", []byte("password=%zz&enabled=1"))
@@ -288,7 +245,7 @@ func FuzzHandler(f *testing.F) {
 // U+FFFD, as encoding/json writes it).
 func FuzzEncode(f *testing.F) {
 	for _, r := range goldenRequests(f) {
-		_, target, _, _ := splitRequest(r)
+		_, target, _, _ := fuzzseed.Split(r)
 		if u, err := url.Parse(target); err == nil {
 			if rt, ok := parsePath(u.EscapedPath()); ok {
 				f.Add(rt.username, rt.fqdn)

@@ -2,11 +2,9 @@ package rest_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -17,35 +15,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/rest"
-	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/sealbox"
 )
 
 const goldenDir = "../../testdata/rest"
-
-// registry is the real table plus the REST family (until All() lists it).
-func registry() *commands.Registry {
-	defs := commands.All()
-	seen := map[string]bool{}
-	for _, d := range defs {
-		seen[d.Name] = true
-	}
-	for _, d := range commands.RESTDefs() {
-		if !seen[d.Name] {
-			defs = append(defs, d)
-		}
-	}
-	return commands.MustNew(defs...)
-}
 
 // testBundle is a real store, registry, worker and handler on loopback.
 type testBundle struct {
 	t    *testing.T
 	ctx  context.Context
 	env  *commands.Env
+	reg  *commands.Registry
 	url  string
 	accs map[string]int64
 }
@@ -58,27 +41,10 @@ type testBundle struct {
 //	nopw      n.example               no REST password
 func setup(t *testing.T, live commands.Live) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := sealbox.New(key)
-	require.NoError(t, err)
-	reg := registry()
-	env := &commands.Env{Store: st, Box: box, Live: live}
-	var effects queue.Effects
-	if e, ok := live.(queue.Effects); ok {
-		effects = e
-	}
-	env.Worker = queue.NewWorker(st, reg.Appliers(env), effects, queue.Options{})
+	f := commandstest.New(t, commandstest.Options{Live: live})
 	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix, rest.New(reg, env, rest.Config{}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-
-	b := &testBundle{t: t, ctx: ctx, env: env, url: srv.URL, accs: map[string]int64{}}
+	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
+	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(mux), accs: f.Accs}
 	for _, a := range []struct {
 		name, parent, password string
 		domains                []string
@@ -88,16 +54,9 @@ func setup(t *testing.T, live commands.Live) *testBundle {
 		{"other", "", "otherpass", []string{"b.example"}},
 		{"nopw", "", "", []string{"n.example"}},
 	} {
-		acc, err := commands.CreateAccount(ctx, env, a.name, b.accs[a.parent], false)
-		require.NoError(t, err)
-		b.accs[a.name] = acc.ID
-		for _, d := range a.domains {
-			_, err := commands.CreateDomain(ctx, env, d, acc.ID)
-			require.NoError(t, err)
-		}
+		acc := f.Account(a.name, a.parent, false, a.domains...)
 		if a.password != "" {
-			_, err := commands.SetRESTPassword(ctx, env, acc.ID, a.password)
-			require.NoError(t, err)
+			f.RESTPassword(acc, a.password)
 		}
 	}
 	for _, s := range []string{
@@ -205,11 +164,7 @@ func TestRESTGolden(t *testing.T) {
 		reqText, ok := c.Section("request")
 		require.True(t, ok, "no request section")
 		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := b.changes()[before:]
-		queuedText := "none\n"
-		if len(queued) > 0 {
-			queuedText = strings.Join(queued, "\n") + "\n"
-		}
+		queued := goldentest.Queued(b.changes(), before)
 		var hs []string
 		for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
 			if v := header.Get(h); v != "" {
@@ -220,7 +175,7 @@ func TestRESTGolden(t *testing.T) {
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": strings.Join(hs, "\n") + "\n",
 			"body":    mask(body),
-			"queued":  queuedText,
+			"queued":  queued,
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})

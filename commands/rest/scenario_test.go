@@ -141,7 +141,7 @@ func TestRESTPasswordChange(t *testing.T) {
 func TestRESTPendingUser(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	reg := registry()
+	reg := b.reg
 	d, err := b.env.Store.DomainByFQDN(b.ctx, "a.example")
 	require.NoError(t, err)
 	call := &commands.Call{Def: commands.DeactivateUser, Env: b.env, Reg: reg,
@@ -163,7 +163,7 @@ func TestRESTConfigParent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix, rest.New(registry(), b.env, rest.Config{ParentDomain: "Pool.Example."}))
+	mux.Handle(rest.Prefix, rest.New(b.reg, b.env, rest.Config{ParentDomain: "Pool.Example."}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
@@ -171,7 +171,7 @@ func TestRESTConfigParent(t *testing.T) {
 	require.Equal(t, 200, status, body)
 	require.Regexp(t, `"fqdn": "[a-z]{4}\.pool\.example"`, body)
 
-	md := string(commands.Markdown(registry()))
+	md := string(commands.Markdown(b.reg))
 	for _, d := range commands.RESTDefs() {
 		require.Contains(t, md, "## "+d.Name+"\n")
 	}
