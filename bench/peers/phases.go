@@ -248,7 +248,9 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	}
 	b.started(e.Stop)
 	log.Printf("ejabberd up (pid %d, c2s %s) in %s", e.PID(), e.C2SAddr(), time.Since(t).Round(100*time.Millisecond))
-	register := func(name string) error { return ejabberdRegister(e.API(), b.cfg.domain, name, b.cfg.password, [2]string{}) }
+	register := func(name string) error {
+		return ejabberdRegister(e.API(), b.cfg.domain, name, b.cfg.password, [2]string{})
+	}
 	// The provisioning runs create the XMPP tests' users u0, u1, ...; what
 	// they leave missing is registered afterwards, untimed.
 	for run := range b.cfg.runs {
@@ -324,7 +326,9 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	log.Printf("xmppgate up (pid %d, http %s, c2s %s)", x.PID(), x.HTTP(), x.C2SAddr())
 	boot := x.Boot()
 	auth := [2]string{boot.AdminJID, boot.AdminPassword}
-	register := func(name string) error { return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, name, b.cfg.password, auth) }
+	register := func(name string) error {
+		return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, name, b.cfg.password, auth)
+	}
 	for run := range b.cfg.runs {
 		waitIdle(ctx, x.PID(), 20*time.Second)
 		m := startMeter(x.PID())

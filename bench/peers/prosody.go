@@ -202,4 +202,3 @@ func waitFile(ctx context.Context, path string, d time.Duration) error {
 	}
 	return fmt.Errorf("%s did not appear", path)
 }
-
