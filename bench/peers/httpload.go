@@ -69,8 +69,11 @@ func runHTTP(ctx context.Context, n, conc int, do func(i int) error) loadResult 
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(t0)
-	if ctx.Err() != nil && res.First == nil {
-		res.First = ctx.Err()
+	if missed := n - len(res.Lat) - res.Errors; missed > 0 { // stopped by ctx
+		res.Errors += missed
+		if res.First == nil {
+			res.First = ctx.Err()
+		}
 	}
 	return res
 }

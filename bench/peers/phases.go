@@ -92,7 +92,11 @@ func (b *bench) userNames() []string {
 	return n
 }
 
-const loginTimeout = 30 * time.Second
+const (
+	loginTimeout = 30 * time.Second
+	// idleWait bounds the wait for a server to calm down between runs.
+	idleWait = 5 * time.Second
+)
 
 // xmppPhases measures memory, logins and messages on a running server.
 // Memory first: each of its runs restarts the server, and its logins fill
@@ -110,9 +114,9 @@ func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		waitIdle(ctx, s.PID(), 20*time.Second)
+		waitIdle(ctx, s.PID(), idleWait)
 		m := startMeter(s.PID())
-		res := xmppload.LoginAll(b.accounts(s, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
+		res := xmppload.LoginAll(ctx, b.accounts(s, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
 		srvCPU, cli := m.stop()
 		xmppload.CloseAll(res.Conns)
 		if res.Errors > 0 {
@@ -132,8 +136,8 @@ func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		waitIdle(ctx, s.PID(), 20*time.Second)
-		res := xmppload.LoginAll(b.accounts(s, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
+		waitIdle(ctx, s.PID(), idleWait)
+		res := xmppload.LoginAll(ctx, b.accounts(s, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
 		if res.Errors > 0 {
 			xmppload.CloseAll(res.Conns)
 			return fmt.Errorf("chat logins: %d failed, first: %v", res.Errors, res.First)
@@ -174,12 +178,12 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if err := s.Start(ctx); err != nil {
 		return fmt.Errorf("restart for the memory run: %w", err)
 	}
-	warm := xmppload.LoginAll(b.accounts(s, 0, min(100, b.cfg.idleN)), b.cfg.loginC, cache, loginTimeout)
+	warm := xmppload.LoginAll(ctx, b.accounts(s, 0, min(100, b.cfg.idleN)), b.cfg.loginC, cache, loginTimeout)
 	xmppload.CloseAll(warm.Conns)
 	if warm.Errors > 0 {
 		return fmt.Errorf("warm-up logins: %d failed, first: %v", warm.Errors, warm.First)
 	}
-	waitIdle(ctx, s.PID(), 20*time.Second)
+	waitIdle(ctx, s.PID(), idleWait)
 	if err := sleepCtx(ctx, b.cfg.idleSettle); err != nil {
 		return err
 	}
@@ -188,13 +192,13 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 		return err
 	}
 	m := startMeter(s.PID())
-	res := xmppload.LoginAll(b.accounts(s, 0, b.cfg.idleN), b.cfg.loginC, cache, loginTimeout)
+	res := xmppload.LoginAll(ctx, b.accounts(s, 0, b.cfg.idleN), b.cfg.loginC, cache, loginTimeout)
 	_, cli := m.stop()
 	defer xmppload.CloseAll(res.Conns)
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, b.cfg.idleN, res.First)
 	}
-	waitIdle(ctx, s.PID(), 20*time.Second)
+	waitIdle(ctx, s.PID(), idleWait)
 	if err := sleepCtx(ctx, b.cfg.idleSettle); err != nil {
 		return err
 	}
@@ -254,7 +258,7 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	// The provisioning runs create the XMPP tests' users u0, u1, ...; what
 	// they leave missing is registered afterwards, untimed.
 	for run := range b.cfg.runs {
-		waitIdle(ctx, e.PID(), 20*time.Second)
+		waitIdle(ctx, e.PID(), idleWait)
 		m := startMeter(e.PID())
 		res := runHTTP(ctx, b.cfg.provN, b.cfg.provC, func(i int) error { return register("u" + strconv.Itoa(run*b.cfg.provN+i)) })
 		srv, cli := m.stop()
@@ -330,7 +334,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 		return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, name, b.cfg.password, auth)
 	}
 	for run := range b.cfg.runs {
-		waitIdle(ctx, x.PID(), 20*time.Second)
+		waitIdle(ctx, x.PID(), idleWait)
 		m := startMeter(x.PID())
 		res := runHTTP(ctx, b.cfg.provN, b.cfg.provC, func(i int) error { return register("u" + strconv.Itoa(run*b.cfg.provN+i)) })
 		srv, cli := m.stop()
@@ -344,7 +348,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 		return err
 	}
 	for run := range b.cfg.runs {
-		waitIdle(ctx, x.PID(), 20*time.Second)
+		waitIdle(ctx, x.PID(), idleWait)
 		elapsed, res, cli, err := b.dreamhostRun(ctx, x, boot, run)
 		if err != nil {
 			return err

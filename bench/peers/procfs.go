@@ -75,7 +75,7 @@ func isZombie(pid int) bool {
 	return i > 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
-// waitIdle waits (at most max) until pid uses less than 5% of a core over
+// waitIdle waits (at most max) until pid uses less than 10% of a core over
 // half a second, so one run's tail (logouts, GC) does not leak into the next.
 func waitIdle(ctx context.Context, pid int, max time.Duration) {
 	for end := time.Now().Add(max); time.Now().Before(end); {
@@ -83,7 +83,7 @@ func waitIdle(ctx context.Context, pid int, max time.Duration) {
 		if sleepCtx(ctx, 500*time.Millisecond) != nil {
 			return
 		}
-		if cpuTime(pid)-a <= 20*time.Millisecond {
+		if cpuTime(pid)-a <= 50*time.Millisecond {
 			return
 		}
 	}

@@ -55,7 +55,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 		}},
 		{"logins", func(until time.Time) error {
 			for time.Now().Before(until) {
-				res := xmppload.LoginAll(b.accounts(x, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
+				res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
 				xmppload.CloseAll(res.Conns)
 				if res.Errors > 0 {
 					return res.First
@@ -64,7 +64,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			return nil
 		}},
 		{"messages", func(until time.Time) error {
-			res := xmppload.LoginAll(b.accounts(x, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
+			res := xmppload.LoginAll(ctx, b.accounts(x, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
 			if res.Errors > 0 {
 				return res.First
 			}

@@ -3,6 +3,7 @@ package xmppload
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,8 +22,9 @@ type LoginResult struct {
 }
 
 // LoginAll logs every account in with conc workers and keeps the sessions
-// open (the caller closes them with CloseAll).
-func LoginAll(accts []Account, conc int, cache *ScramCache, timeout time.Duration) LoginResult {
+// open (the caller closes them with CloseAll). It stops starting logins once
+// ctx is done; those count as errors.
+func LoginAll(ctx context.Context, accts []Account, conc int, cache *ScramCache, timeout time.Duration) LoginResult {
 	res := LoginResult{Conns: make([]*Conn, len(accts)), Lat: make([]time.Duration, len(accts))}
 	var (
 		next   atomic.Int64
@@ -40,6 +42,12 @@ func LoginAll(accts []Account, conc int, cache *ScramCache, timeout time.Duratio
 				i := int(next.Add(1) - 1)
 				if i >= len(accts) {
 					return
+				}
+				if ctx.Err() != nil {
+					errs.Add(1)
+					failed[i] = true
+					once.Do(func() { res.First = ctx.Err() })
+					continue
 				}
 				s := time.Now()
 				c, err := Login(accts[i], cache, timeout)
