@@ -32,6 +32,7 @@ type ejabberd struct {
 	cert     certFiles
 	uid, gid int
 	pid      int
+	launched bool // ejabberdctl start ran: the node may be up even if pid is unknown
 }
 
 const ejabberdctlCfg = `ERLANG_NODE={{.Node}}
@@ -261,6 +262,7 @@ func (e *ejabberd) ctl(ctx context.Context, args ...string) ([]byte, error) {
 
 // Start starts the node and waits for both listeners.
 func (e *ejabberd) Start(ctx context.Context) error {
+	e.launched = true
 	if out, err := e.ctl(ctx, "start"); err != nil {
 		return fmt.Errorf("ejabberdctl start: %w: %s", err, out)
 	}
@@ -273,11 +275,9 @@ func (e *ejabberd) Start(ctx context.Context) error {
 		}
 	}
 	for i := 0; i < 100; i++ {
-		if b, err := os.ReadFile(filepath.Join(e.dir, "ejabberd.pid")); err == nil {
-			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); alive(pid) {
-				e.pid = pid
-				return nil
-			}
+		if pid := e.pidFile(); pid != 0 {
+			e.pid = pid
+			return nil
 		}
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return err
@@ -286,20 +286,38 @@ func (e *ejabberd) Start(ctx context.Context) error {
 	return fmt.Errorf("ejabberd: no pid in %s", filepath.Join(e.dir, "ejabberd.pid"))
 }
 
-// Stop asks the node to stop, then TERM and KILL to its pid only.
+// pidFile returns the live pid the node wrote (the beam.smp process), or 0.
+func (e *ejabberd) pidFile() int {
+	b, err := os.ReadFile(filepath.Join(e.dir, "ejabberd.pid"))
+	if err != nil {
+		return 0
+	}
+	if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); alive(pid) {
+		return pid
+	}
+	return 0
+}
+
+// Stop asks the node to stop, then TERM and KILL to its pid only. It also
+// works after a start that failed half-way.
 func (e *ejabberd) Stop() {
-	if e.pid == 0 {
+	if !e.launched {
 		return
+	}
+	pid := e.pid
+	if pid == 0 {
+		pid = e.pidFile()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e.ctl(ctx, "stop")
-	if !waitGone(e.pid, 20*time.Second) {
-		syscall.Kill(e.pid, syscall.SIGTERM)
-		if !waitGone(e.pid, 5*time.Second) {
-			syscall.Kill(e.pid, syscall.SIGKILL)
-			waitGone(e.pid, 5*time.Second)
+	if pid != 0 && !waitGone(pid, 20*time.Second) {
+		syscall.Kill(pid, syscall.SIGTERM)
+		if !waitGone(pid, 5*time.Second) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			waitGone(pid, 5*time.Second)
 		}
 	}
-	e.pid = 0
+	os.Remove(filepath.Join(e.dir, "ejabberd.pid"))
+	e.pid, e.launched = 0, false
 }

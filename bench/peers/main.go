@@ -60,7 +60,7 @@ func main() {
 	var c config
 	flag.StringVar(&c.bin, "bin", "bin/xmppgate", "xmppgate binary (make bench-peers builds it)")
 	flag.IntVar(&c.runs, "runs", 3, "runs of every figure (the table shows the median and the range)")
-	flag.IntVar(&c.provN, "prov-n", 1000, "accounts created per provisioning run")
+	flag.IntVar(&c.provN, "prov-n", 700, "accounts created per provisioning run (the runs also create the XMPP test users)")
 	flag.IntVar(&c.provC, "prov-c", 16, "HTTP concurrency of provisioning")
 	flag.IntVar(&c.loginN, "login-n", 1000, "logins per login run")
 	flag.IntVar(&c.loginC, "login-c", 50, "login concurrency (also used to open the idle and chat sessions)")
@@ -68,7 +68,7 @@ func main() {
 	flag.DurationVar(&c.msgDur, "msg-dur", 10*time.Second, "measured time of each chat run (after 1 s of warm-up)")
 	flag.IntVar(&c.window, "msg-window", 16, "messages in flight per pair")
 	flag.IntVar(&c.idleN, "idle-n", 2000, "idle sessions of the memory test")
-	flag.DurationVar(&c.idleSettle, "idle-settle", 4*time.Second, "pause before each RSS reading")
+	flag.DurationVar(&c.idleSettle, "idle-settle", 3*time.Second, "pause before each RSS reading")
 	flag.IntVar(&c.batchN, "batch-n", 10000, "changes in xmppgate's batch-apply run")
 	flag.IntVar(&c.clientProcs, "client-procs", 1, "GOMAXPROCS of this load client (1 leaves the other core to the server)")
 	flag.StringVar(&c.only, "only", "xmppgate,ejabberd,prosody", "servers to measure")

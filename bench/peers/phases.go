@@ -95,7 +95,7 @@ func (b *bench) userNames() []string {
 const (
 	loginTimeout = 30 * time.Second
 	// idleWait bounds the wait for a server to calm down between runs.
-	idleWait = 5 * time.Second
+	idleWait = 3 * time.Second
 )
 
 // xmppPhases measures memory, logins and messages on a running server.
@@ -246,11 +246,10 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.started(e.Stop) // before Start: a Ctrl-C during it must stop the node too
 	if err := e.Start(ctx); err != nil {
-		e.Stop()
 		return err
 	}
-	b.started(e.Stop)
 	log.Printf("ejabberd up (pid %d, c2s %s) in %s", e.PID(), e.C2SAddr(), time.Since(t).Round(100*time.Millisecond))
 	register := func(name string) error {
 		return ejabberdRegister(e.API(), b.cfg.domain, name, b.cfg.password, [2]string{})
@@ -286,10 +285,10 @@ func (b *bench) runProsody(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.started(p.Stop)
 	if err := p.Start(ctx); err != nil {
 		return err
 	}
-	b.started(p.Stop)
 	log.Printf("Prosody up (pid %d, c2s %s)", p.PID(), p.C2SAddr())
 	for _, r := range []*row{b.rows.provEj, b.rows.provDH} {
 		r.Note[srvProsody] = "no HTTP admin API"
