@@ -1,11 +1,15 @@
 package main
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -13,16 +17,27 @@ import (
 )
 
 // certFiles is one throw-away self-signed certificate for the bench domain,
-// used by all three servers: RSA-2048 as in the peers' anchor measurements
-// (the server signs once per TLS handshake, so the key type must be the same
-// for everyone).
+// used by all three servers: RSA-2048 by default, as in the peers' anchor
+// measurements (the server signs once per TLS handshake, so the key type must
+// be the same for everyone).
 type certFiles struct {
 	Cert, Key string // PEM files
 	Combined  string // key + certificate in one file (ejabberd's certfiles)
 }
 
-func makeCert(dir, domain string) (certFiles, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+// makeCert writes the certificate; kind is "rsa" (RSA-2048, the default) or
+// "ecdsa" (P-256, to see what the key type costs every server).
+func makeCert(dir, domain, kind string) (certFiles, error) {
+	var key crypto.Signer
+	var err error
+	switch kind {
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ecdsa":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		err = fmt.Errorf("certificate kind %q is not rsa or ecdsa", kind)
+	}
 	if err != nil {
 		return certFiles{}, err
 	}
@@ -36,12 +51,16 @@ func makeCert(dir, domain string) (certFiles, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return certFiles{}, err
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: mustPKCS8(key)})
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return certFiles{}, err
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8})
 	f := certFiles{Cert: filepath.Join(dir, domain+".crt"), Key: filepath.Join(dir, domain+".key"), Combined: filepath.Join(dir, "combined.pem")}
 	for _, w := range []struct {
 		path string
@@ -52,14 +71,6 @@ func makeCert(dir, domain string) (certFiles, error) {
 		}
 	}
 	return f, nil
-}
-
-func mustPKCS8(k *rsa.PrivateKey) []byte {
-	b, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // copyFor copies the certificate files into dir and gives them to the

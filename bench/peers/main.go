@@ -54,6 +54,7 @@ type config struct {
 	keep        bool
 	domain      string
 	password    string
+	certKind    string
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&c.profileDir, "profile", "", "if set, after its runs xmppgate serves pprof and a CPU profile of each phase is written here")
 	flag.IntVar(&c.profileSec, "profile-sec", 6, "seconds of each CPU profile")
 	flag.DurationVar(&c.timeout, "timeout", 14*time.Minute, "abort (and clean up) after this long")
+	flag.StringVar(&c.certKind, "cert", "rsa", "key of the servers' shared certificate: rsa (RSA-2048, as the anchors) or ecdsa (P-256)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the run directory (configs, logs, data) for inspection")
 	flag.Parse()
 	c.users = max(c.loginN, 2*c.pairs, c.idleN)
@@ -177,7 +179,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := os.Chmod(dir, 0o755); err != nil { // the peers' users must reach their subdirectories
 		return err
 	}
-	if b.cert, err = makeCert(dir, b.cfg.domain); err != nil {
+	if b.cert, err = makeCert(dir, b.cfg.domain, b.cfg.certKind); err != nil {
 		return err
 	}
 	b.machine = machine()
@@ -220,11 +222,16 @@ func (b *bench) report(elapsed time.Duration) string {
 		b.cfg.runs, b.cfg.provN, b.cfg.provC, b.cfg.loginN, b.cfg.loginC, b.cfg.pairs, b.cfg.msgDur, b.cfg.window,
 		b.cfg.idleN, b.cfg.batchN, b.cfg.clientProcs, elapsed)
 	s.WriteString(markdown(b.rows.list()))
-	if len(b.notes) > 0 {
-		s.WriteString("\nNotes:\n")
-		for _, n := range b.notes {
-			s.WriteString("- " + n + "\n")
-		}
+	s.WriteString("\nNotes:\n")
+	for _, n := range append([]string{
+		"Load average at the end: " + strings.Join(strings.Fields(readTrim("/proc/loadavg"))[:3], " ") + ".",
+		"Prosody 0.12 ships no HTTP admin API: its test users are created through mod_admin_shell on its admin socket, " +
+			"so the provisioning targets compare with ejabberd only.",
+		"One self-signed " + map[string]string{"rsa": "RSA-2048", "ecdsa": "ECDSA P-256"}[b.cfg.certKind] + " certificate for all three servers; the client offers X25519 only, no session resumption, " +
+			"and caches SCRAM salted passwords (no PBKDF2 on the client in timed runs).",
+		"Server CPU per operation (from /proc/<pid>/stat) is the figure least disturbed by other load on the machine.",
+	}, b.notes...) {
+		s.WriteString("- " + n + "\n")
 	}
 	for _, p := range b.profiles {
 		s.WriteString("\n" + p)
