@@ -184,19 +184,20 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.machine = machine()
 	b.rows = newRows(b.cfg)
-	if want["ejabberd"] {
-		if err := b.runEjabberd(ctx); err != nil {
-			return fmt.Errorf("ejabberd: %w", err)
+	// A server that fails ends the measurement, but what was measured so far
+	// is still reported, marked incomplete.
+	var failed error
+	for _, srv := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"ejabberd", b.runEjabberd}, {"prosody", b.runProsody}, {"xmppgate", b.runXmppgate}} {
+		if !want[srv.name] {
+			continue
 		}
-	}
-	if want["prosody"] {
-		if err := b.runProsody(ctx); err != nil {
-			return fmt.Errorf("prosody: %w", err)
-		}
-	}
-	if want["xmppgate"] {
-		if err := b.runXmppgate(ctx); err != nil {
-			return fmt.Errorf("xmppgate: %w", err)
+		if err := srv.run(ctx); err != nil {
+			failed = fmt.Errorf("%s: %w", srv.name, err)
+			b.note("INCOMPLETE: the run stopped with an error: %v", failed)
+			break
 		}
 	}
 	elapsed := time.Since(b.began).Round(time.Second)
@@ -208,7 +209,7 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		log.Printf("table added to %s", b.cfg.results)
 	}
-	return nil
+	return failed
 }
 
 // report is the section for RESULTS.md (and stdout).
