@@ -96,6 +96,9 @@ func (p *Proc) Stop() {
 	_ = p.cmd.Wait()
 }
 
+// PID is the server process's id (for its RSS in /proc).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // CPU returns the process's user+system CPU time so far.
 func (p *Proc) CPU() time.Duration {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/xmppgate/xmppgate/bench/peers/xmppload"
+)
+
+// profile captures a CPU profile of xmppgate (its pprof_addr) during each
+// phase's workload, repeated for profileSec seconds, and keeps the top of
+// each for the report. Runs after the measured runs, so the figures are not
+// disturbed by the profiler.
+func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) error {
+	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
+		return err
+	}
+	boot := x.Boot()
+	auth := [2]string{boot.AdminJID, boot.AdminPassword}
+	cache := xmppload.NewScramCache()
+	var seq atomic.Int64
+	phases := []struct {
+		name string
+		work func(until time.Time) error
+	}{
+		{"register", func(until time.Time) error {
+			for time.Now().Before(until) {
+				res := runHTTP(ctx, 200, b.cfg.provC, func(i int) error {
+					return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, fmt.Sprintf("prof%d", seq.Add(1)), b.cfg.password, auth)
+				})
+				if res.Errors > 0 {
+					return res.First
+				}
+			}
+			return nil
+		}},
+		{"dreamhost", func(until time.Time) error {
+			for run := 100; time.Now().Before(until); run++ {
+				if _, _, _, err := b.dreamhostRun(ctx, x, boot, run); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+		{"logins", func(until time.Time) error {
+			for time.Now().Before(until) {
+				res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
+				xmppload.CloseAll(res.Conns)
+				if res.Errors > 0 {
+					return res.First
+				}
+			}
+			return nil
+		}},
+		{"messages", func(until time.Time) error {
+			res := xmppload.LoginAll(ctx, b.accounts(x, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
+			if res.Errors > 0 {
+				return res.First
+			}
+			_, err := xmppload.Messages(res.Conns, b.cfg.window, time.Until(until), nil)
+			return err
+		}},
+	}
+	for _, ph := range phases {
+		file := filepath.Join(b.cfg.profileDir, ph.name+".pprof")
+		errc := make(chan error, 1)
+		go func() { errc <- fetchProfile(ctx, pprofAddr, b.cfg.profileSec, file) }()
+		time.Sleep(200 * time.Millisecond) // the profile starts first
+		if err := ph.work(time.Now().Add(time.Duration(b.cfg.profileSec) * time.Second)); err != nil {
+			return fmt.Errorf("profiling %s: %w", ph.name, err)
+		}
+		if err := <-errc; err != nil {
+			return fmt.Errorf("profile %s: %w", ph.name, err)
+		}
+		top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", b.cfg.bin, file).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go tool pprof: %w: %s", err, top)
+		}
+		log.Printf("CPU profile of xmppgate during %s: %s\n%s", ph.name, file, top)
+		b.profiles = append(b.profiles, fmt.Sprintf("CPU profile of xmppgate during %s (%d s, `%s`):\n\n```\n%s```\n",
+			ph.name, b.cfg.profileSec, file, strings.TrimLeft(string(top), "\n")))
+	}
+	return nil
+}
+
+func fetchProfile(ctx context.Context, addr string, sec int, file string) error {
+	u := "http://" + addr + "/debug/pprof/profile?" + url.Values{"seconds": {strconv.Itoa(sec)}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("%s: HTTP %d", u, resp.StatusCode)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

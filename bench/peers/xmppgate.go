@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/xmppgate/xmppgate/bench/benchproc"
+)
+
+// xmppgate is our server: bin/xmppgate serve as a separate process (through
+// bench/benchproc) on a throw-away data directory, with the same
+// certificate as the peers and every listener on loopback.
+type xmppgate struct {
+	bin      string
+	data     string
+	domain   string
+	cert     certFiles
+	schedule string // worker schedule
+	pprof    string // XMPPGATE_PPROF_ADDR, empty for none
+	c2sPort  int
+	proc     *benchproc.Proc
+	batches  chan batchLine
+}
+
+// batchLine is the worker's "batch applied" log line.
+type batchLine struct {
+	Changes  int     `json:"changes"`
+	Duration float64 `json:"duration"` // seconds
+	Status   string  `json:"status"`
+}
+
+func newXmppgate(bin, data, domain string, cert certFiles, schedule, pprof string) (*xmppgate, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	return &xmppgate{bin: bin, data: data, domain: domain, cert: cert, schedule: schedule, pprof: pprof,
+		c2sPort: port, batches: make(chan batchLine, 64)}, nil
+}
+
+func (x *xmppgate) Name() string    { return "xmppgate" }
+func (x *xmppgate) C2SAddr() string { return "127.0.0.1:" + strconv.Itoa(x.c2sPort) }
+func (x *xmppgate) HTTP() string    { return "http://" + x.proc.Addr }
+func (x *xmppgate) Boot() benchproc.Bootstrap {
+	return x.proc.Boot
+}
+
+func (x *xmppgate) PID() int {
+	if x.proc == nil {
+		return 0
+	}
+	return x.proc.PID()
+}
+
+// Start runs the server; its HTTP API is up when Start returns, the c2s
+// listener is waited for too.
+func (x *xmppgate) Start(ctx context.Context) error {
+	tlsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	p, err := benchproc.Start(x.bin, x.data, func(line []byte) {
+		var l struct {
+			Msg string `json:"msg"`
+			batchLine
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "batch applied" {
+			select {
+			case x.batches <- l.batchLine:
+			default:
+			}
+		}
+	},
+		"XMPPGATE_C2S_ADDR="+x.C2SAddr(), "XMPPGATE_C2STLS_ADDR=127.0.0.1:"+strconv.Itoa(tlsPort),
+		"XMPPGATE_WORKER_SCHEDULE="+x.schedule, "XMPPGATE_BOOTSTRAP_DOMAIN="+x.domain,
+		"XMPPGATE_CERT_FILE="+x.cert.Cert, "XMPPGATE_KEY_FILE="+x.cert.Key,
+		"XMPPGATE_PPROF_ADDR="+x.pprof)
+	if err != nil {
+		return err
+	}
+	x.proc = p
+	if p.Boot.Domain != x.domain {
+		return fmt.Errorf("xmppgate: bootstrap domain %q, want %q (%s)", p.Boot.Domain, x.domain, filepath.Join(x.data, "bootstrap.json"))
+	}
+	return waitPort(ctx, x.C2SAddr(), 30*time.Second)
+}
+
+// Stop ends the server (SIGTERM, then waits).
+func (x *xmppgate) Stop() {
+	if x.proc != nil {
+		x.proc.Stop()
+		x.proc = nil
+	}
+}
+
+// nextBatch waits for the worker's next "batch applied" line.
+func (x *xmppgate) nextBatch(ctx context.Context, d time.Duration) (batchLine, error) {
+	select {
+	case b := <-x.batches:
+		return b, nil
+	case <-time.After(d):
+		return batchLine{}, fmt.Errorf("xmppgate: no batch applied within %s", d)
+	case <-ctx.Done():
+		return batchLine{}, ctx.Err()
+	}
+}
