@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/pbkdf2"
-	"crypto/subtle"
 	"encoding"
 	"encoding/binary"
 	"hash"
@@ -51,15 +50,28 @@ const (
 // carries U and its padding (the HMAC messages are always pad+size bytes, so
 // the padding never changes), and reads the chaining value back from the
 // marshalled state: no allocation, no second padding, no digest copy.
+//
+// The block lives inside the marshalling buffer, right after the magic: the
+// state that AppendBinary writes there starts with the chaining value (the
+// digest, already in place for the next HMAC) followed by the empty input
+// buffer as zeros, so only the padding's 0x80 and length need writing again.
 type chain struct {
 	d            stateHash
 	size         int
 	inner, outer []byte // marshalled states after the ipad and opad blocks
-	blk          [blockSize]byte
-	st           []byte // marshalling buffer
-	stBuf        [stateSize]byte
+	buf          [stateSize]byte
 	t            []byte // U1 ^ U2 ^ ... ^ Un
 	n            int    // iterations done
+}
+
+// blk is the last (only) block of both HMAC messages after the pad: U or the
+// inner digest, 0x80, zeros, and the bit length of pad+digest.
+func (c *chain) blk() []byte { return c.buf[magicLen : magicLen+blockSize] }
+
+func (c *chain) pad() {
+	b := c.blk()
+	b[c.size] = 0x80
+	binary.BigEndian.PutUint64(b[blockSize-8:], uint64(blockSize+c.size)*8)
 }
 
 // newChain returns a chain that has done two iterations, or ok=false when h
@@ -72,11 +84,10 @@ func newChain(h func() hash.Hash, password string, salt []byte, iterations int) 
 		return nil, false
 	}
 	c := &chain{d: d, size: d.Size()}
-	st, err := d.AppendBinary(c.stBuf[:0])
-	if err != nil || len(st) != magicLen+c.size+blockSize+lenOfState || !bytes.HasPrefix(st, []byte("sha")) {
+	st, err := d.AppendBinary(c.buf[:0])
+	if err != nil || len(st) != magicLen+c.size+blockSize+lenOfState || !bytes.HasPrefix(st, []byte("sha")) || &st[0] != &c.buf[0] {
 		return nil, false
 	}
-	c.st = st
 
 	// The HMAC key block (RFC 2104): the password, hashed first if longer
 	// than a block, padded with zeros.
@@ -113,17 +124,15 @@ func newChain(h func() hash.Hash, password string, salt []byte, iterations int) 
 	m.Write([]byte{0, 0, 0, 1})
 	c.t = m.Sum(nil)
 
-	// blk is the last (only) block of both HMAC messages after the pad:
-	// U or the inner digest, 0x80, zeros, and the bit length of pad+digest.
-	c.blk[c.size] = 0x80
-	binary.BigEndian.PutUint64(c.blk[blockSize-8:], uint64(blockSize+c.size)*8)
-	copy(c.blk[:], c.t)
+	clear(c.buf[:])
+	copy(c.blk(), c.t)
+	c.pad()
 	c.n = 1
 
 	m.Reset()
 	m.Write(c.t)
 	want := m.Sum(nil)
-	if !c.prf() || !bytes.Equal(c.blk[:c.size], want) {
+	if !c.prf() || !bytes.Equal(c.blk()[:c.size], want) {
 		return nil, false
 	}
 	c.xor()
@@ -136,17 +145,26 @@ func (c *chain) prf() bool {
 		if c.d.UnmarshalBinary(s) != nil {
 			return false
 		}
-		if _, err := c.d.Write(c.blk[:]); err != nil {
+		if _, err := c.d.Write(c.blk()); err != nil {
 			return false
 		}
-		c.st, _ = c.d.AppendBinary(c.st[:0])
-		copy(c.blk[:c.size], c.st[magicLen:])
+		if st, err := c.d.AppendBinary(c.buf[:0]); err != nil || &st[0] != &c.buf[0] {
+			return false
+		}
+		c.pad()
 	}
 	return true
 }
 
 func (c *chain) xor() {
-	subtle.XORBytes(c.t, c.t, c.blk[:c.size])
+	u := c.blk()[:c.size]
+	i := 0
+	for ; i+8 <= len(u); i += 8 {
+		binary.LittleEndian.PutUint64(c.t[i:], binary.LittleEndian.Uint64(c.t[i:])^binary.LittleEndian.Uint64(u[i:]))
+	}
+	for ; i < len(u); i++ {
+		c.t[i] ^= u[i]
+	}
 	c.n++
 }
 
@@ -158,7 +176,6 @@ func (c *chain) step() {
 }
 
 func (c *chain) result() []byte {
-	clear(c.blk[:])
-	clear(c.stBuf[:])
+	clear(c.buf[:])
 	return c.t
 }
