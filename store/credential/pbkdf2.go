@@ -175,7 +175,10 @@ func (c *chain) step() {
 	c.xor()
 }
 
+// result returns T and wipes the password-derived states.
 func (c *chain) result() []byte {
 	clear(c.buf[:])
+	clear(c.inner)
+	clear(c.outer)
 	return c.t
 }
