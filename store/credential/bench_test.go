@@ -8,6 +8,7 @@ import (
 )
 
 func BenchmarkNew(b *testing.B) {
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		if _, err := New("benchpass-x"); err != nil {
 			b.Fatal(err)
@@ -16,6 +17,7 @@ func BenchmarkNew(b *testing.B) {
 }
 
 func BenchmarkNewParallel(b *testing.B) {
+	defer cpuPerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := New("benchpass-x"); err != nil {
@@ -26,13 +28,29 @@ func BenchmarkNewParallel(b *testing.B) {
 }
 
 func BenchmarkPBKDF2SHA1(b *testing.B) {
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		_, _ = pbkdf2.Key(sha1.New, "benchpass-x", []byte("0123456789abcdef"), 4096, 20)
 	}
 }
 
 func BenchmarkPBKDF2SHA256(b *testing.B) {
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		_, _ = pbkdf2.Key(sha256.New, "benchpass-x", []byte("0123456789abcdef"), 4096, 32)
+	}
+}
+
+func BenchmarkSaltedPasswordSHA1(b *testing.B) {
+	defer cpuPerOp(b)()
+	for i := 0; i < b.N; i++ {
+		_, _ = SaltedPassword(sha1.New, "benchpass-x", []byte("0123456789abcdef"), 4096)
+	}
+}
+
+func BenchmarkSaltedPasswordSHA256(b *testing.B) {
+	defer cpuPerOp(b)()
+	for i := 0; i < b.N; i++ {
+		_, _ = SaltedPassword(sha256.New, "benchpass-x", []byte("0123456789abcdef"), 4096)
 	}
 }

@@ -4,7 +4,6 @@ package credential
 
 import (
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -80,7 +79,7 @@ func Derive(password string, salt []byte, iterations int) (SCRAM, error) {
 
 // Keys returns StoredKey and ServerKey for an already prepared password.
 func Keys(h func() hash.Hash, prepared string, salt []byte, iterations int) (stored, server []byte, err error) {
-	salted, err := pbkdf2.Key(h, prepared, salt, iterations, h().Size())
+	salted, err := SaltedPassword(h, prepared, salt, iterations)
 	if err != nil {
 		return nil, nil, err
 	}
