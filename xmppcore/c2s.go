@@ -770,7 +770,7 @@ func (c *conn) readLoop() error {
 		}
 		switch el.Name.Local {
 		case "message", "presence", "iq":
-			c.srv.fromClient(c, el)
+			c.handle(el)
 		default:
 			return streamErr{condUnsupportedStype, ""}
 		}
@@ -778,6 +778,27 @@ func (c *conn) readLoop() error {
 }
 
 const nsServer = "jabber:server"
+
+// handle routes one stanza. An iq or presence runs on a goroutine of its
+// own, waited for so stanzas stay in order: their deep paths (store,
+// roster, presence fan-out) then grow that goroutine's stack, not the
+// session's, and an idle session keeps only the 8 KiB its read needs
+// instead of 16 (bench/README.md: 26.8 → 21.6 KiB per idle session). A
+// message, the hot path, is routed inline: the extra goroutine costs ~4 µs
+// of the ~30 µs a message takes.
+func (c *conn) handle(el *xmlel.Element) {
+	if el.Name.Local == "message" {
+		c.srv.fromClient(c, el)
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer c.recover()
+		c.srv.fromClient(c, el)
+	}()
+	<-done
+}
 
 func (c *conn) cleanup() {
 	c.srv.mu.Lock()
