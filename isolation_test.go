@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -399,5 +398,5 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		offered += len(def.Names)
 	}
 	require.Greater(t, calls, 2*offered, "most commands are called by all three callers")
-	require.True(t, bytes.Equal([]byte(before), []byte(tenantDigest(t, db, bAccount))))
+	require.Equal(t, before, tenantDigest(t, db, bAccount))
 }

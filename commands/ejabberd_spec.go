@@ -167,7 +167,6 @@ func refusedDefs(defs []*Def) []*Def {
 		if implemented[c.Name] {
 			continue
 		}
-		c := c
 		why := c.Refused
 		if why == "" {
 			why = refusedLater
@@ -209,6 +208,3 @@ func concat(families ...[]*Def) []*Def {
 	}
 	return out
 }
-
-// WithEjabberd is All(); kept for the tests that name it.
-func WithEjabberd() []*Def { return All() }

@@ -188,11 +188,13 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	for _, j := range jobs {
 		// Every job must take its turn, even after a failure, or later
 		// batches would wait for it forever.
-		if err := w.process(ctx, j); err != nil && first == nil {
-			first = err
-		} else if err == nil && first == nil {
-			n++
+		if err := w.process(ctx, j); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
 		}
+		n++
 	}
 	return n, first
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // MemoTTL is how long the hot lookups behind every API request (key by
-// hash, account tree, domain by name) are served from memory. Writes made
+// hash, account tree, account, domain by name) are served from memory. Writes made
 // through this Store clear the memo at once; the TTL bounds how long a
 // change made by another process (the admin CLI) takes to be seen.
 const MemoTTL = 2 * time.Second
@@ -52,14 +52,16 @@ func (m *memo[K, V]) clear() {
 
 // directory memoises the lookups of the request path.
 type directory struct {
-	keys    memo[string, Key]
-	trees   memo[int64, []int64]
-	domains memo[string, Domain]
+	keys     memo[string, Key]
+	trees    memo[int64, []int64]
+	accounts memo[int64, Account]
+	domains  memo[string, Domain]
 }
 
 func (d *directory) clear() {
 	d.keys.clear()
 	d.trees.clear()
+	d.accounts.clear()
 	d.domains.clear()
 }
 
@@ -75,6 +77,12 @@ func (s *Store) AccountTree(ctx context.Context, id int64) ([]int64, error) {
 	tree, err := s.dir.trees.get(ctx, id, time.Now(), s.Reader.AccountTree)
 	// Callers may append to the result; never hand out the memo's slice.
 	return append([]int64(nil), tree...), err
+}
+
+// Account is Reader.Account, memoised (the ejabberd dialect reads the
+// caller's operator flag on every request).
+func (s *Store) Account(ctx context.Context, id int64) (Account, error) {
+	return s.dir.accounts.get(ctx, id, time.Now(), s.Reader.Account)
 }
 
 // DomainByFQDN is Reader.DomainByFQDN, memoised.

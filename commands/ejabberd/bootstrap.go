@@ -74,7 +74,7 @@ func register(ctx context.Context, env *commands.Env, accountID int64, d store.D
 	password := base64.RawURLEncoding.EncodeToString(b)
 	e := *env
 	if e.Worker == nil {
-		reg, err := commands.New(commands.WithEjabberd()...)
+		reg, err := commands.New(commands.All()...)
 		if err != nil {
 			return "", err
 		}

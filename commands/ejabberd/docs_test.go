@@ -16,7 +16,7 @@ import (
 // the registry says; -update rewrites it.
 func TestEjabberdDocsUpToDate(t *testing.T) {
 	t.Parallel()
-	reg := commands.MustNew(commands.WithEjabberd()...)
+	reg := commands.MustNew(commands.All()...)
 	want := ejabberd.CommandsMarkdown(reg)
 	path := filepath.Join("..", "..", "docs", "ejabberd-commands.md")
 	if *goldentest.Update {
@@ -31,7 +31,7 @@ func TestEjabberdDocsUpToDate(t *testing.T) {
 // offers no ejabberd command outside the reference.
 func TestEjabberdReferenceCovered(t *testing.T) {
 	t.Parallel()
-	reg := commands.MustNew(commands.WithEjabberd()...)
+	reg := commands.MustNew(commands.All()...)
 	ref := map[string]bool{}
 	for _, c := range commands.EjabberdCommands() {
 		require.False(t, ref[c.Name], "%s twice in the reference", c.Name)

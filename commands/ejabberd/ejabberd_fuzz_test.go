@@ -74,7 +74,7 @@ func FuzzDecodeBody(f *testing.F) {
 // ejabberdDefs are the implemented commands of the ejabberd dialect, in
 // registry order.
 func ejabberdDefs(t testing.TB) []*commands.Def {
-	reg := commands.MustNew(commands.WithEjabberd()...)
+	reg := commands.MustNew(commands.All()...)
 	var out []*commands.Def
 	for _, d := range reg.Defs() {
 		if _, ok := d.Names[commands.Ejabberd]; !ok {

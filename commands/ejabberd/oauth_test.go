@@ -96,7 +96,7 @@ func newOAuthServer(t *testing.T, clk *clock, opts ejabberd.Options) *oauthServe
 	_, _ = rand.Read(key)
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
-	reg := commands.MustNew(commands.WithEjabberd()...)
+	reg := commands.MustNew(commands.All()...)
 	env := &commands.Env{Store: st, Box: box}
 	env.Worker = queue.NewWorker(st, reg.Appliers(env), nil, queue.Options{})
 	s := &oauthServer{t: t, env: env}
