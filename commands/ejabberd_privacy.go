@@ -9,7 +9,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // ejabberd's privacy_set sends a jabber:iq:privacy (XEP-0016) IQ set on the

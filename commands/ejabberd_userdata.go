@@ -10,7 +10,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // The ejabberd last, private and offline-count commands (mod_admin_extra

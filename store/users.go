@@ -44,6 +44,11 @@ type User struct {
 	Created        time.Time
 }
 
+// MayLogIn is the one rule of who may authenticate as a user, over XMPP or
+// any API: an active user of an enabled domain. Pending and deactivated users
+// may not, nor users of a domain switched off.
+func (u User) MayLogIn() bool { return u.Status == StatusActive && u.DomainEnabled }
+
 // InsertUser creates a user row; ErrDuplicate if the name is taken on that domain.
 func (t *Tx) InsertUser(ctx context.Context, u User) (User, error) {
 	res, err := t.q.ExecContext(ctx, `INSERT INTO users (domain_id, username, status, password_sealed, name, email, created)

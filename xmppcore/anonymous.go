@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
 )
 
 // SASL ANONYMOUS (RFC 4505) on domains whose moduleConfig sets

@@ -5,7 +5,7 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // BlocklistChanged makes a user's live sessions follow a block list changed

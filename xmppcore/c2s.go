@@ -21,10 +21,10 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
+	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
 )
 
 // Namespaces of RFC 6120 and friends.
@@ -505,7 +505,7 @@ func (c *conn) lookup(username string) (credential.SCRAM, bool) {
 		return credential.SCRAM{}, false
 	}
 	u, err := c.srv.st.UserByJID(context.Background(), c.domain.FQDN, j.Localpart())
-	if err != nil || !(u.Status == store.StatusActive || disabled(u.Status)) || !u.DomainEnabled {
+	if err != nil || !(u.MayLogIn() || disabled(u.Status) && u.DomainEnabled) {
 		return credential.SCRAM{}, false
 	}
 	c.user = u // only kept if the conversation succeeds

@@ -10,8 +10,8 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
 )
 
 const (
@@ -146,7 +146,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	var user store.User
 	if !online {
 		u, err := s.st.UserByJID(context.Background(), d.FQDN, to.Localpart())
-		if err != nil || u.Status != store.StatusActive || !u.DomainEnabled {
+		if err != nil || !u.MayLogIn() {
 			if typ != "groupchat" && typ != "headline" {
 				s.bounce(m, errServiceUnavailable)
 			}

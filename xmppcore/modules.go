@@ -10,8 +10,8 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
 )
 
 // Namespaces of the modules.

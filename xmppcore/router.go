@@ -13,7 +13,7 @@ import (
 	"mellium.im/xmpp/stream"
 
 	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // account is the live state of one user with at least one bound session.

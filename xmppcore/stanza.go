@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 
+	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
 )
 
 // stanzaErr is an RFC 6120 section 8.3 stanza error.

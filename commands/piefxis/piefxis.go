@@ -9,7 +9,7 @@ package piefxis
 import (
 	"time"
 
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // Namespaces of the format and of what users carry.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // ReadProsodyDir reads a Prosody 0.12 data directory (internal storage):

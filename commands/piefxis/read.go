@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // MaxUserBytes bounds one user element (a vCard photo included).

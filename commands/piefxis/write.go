@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xmppgate/xmppgate/xmppcore/xmlel"
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 const xmlHead = "<?xml version='1.0' encoding='UTF-8'?>"

@@ -1,4 +1,4 @@
-// Package xmlel is the minimal XML element tree xmppcore keeps stanzas in
+// Package xmlel is the minimal XML element tree stanzas are kept in
 // (RFC 6120 section 4.8: namespaced elements inside a stream).
 //
 // A stanza is read once from the stream into an Element, inspected and
