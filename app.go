@@ -14,9 +14,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/ejabberd"
-	"github.com/xmppgate/xmppgate/commands/openfire"
-	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 )
@@ -132,15 +129,15 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	} else if err != nil {
 		return b, err
 	}
-	secret, err := openfire.BootstrapSecret(ctx, a.env, acc.ID)
+	secret, err := commands.BootstrapOpenfireSecret(ctx, a.env, acc.ID)
 	if err != nil {
 		return b, fmt.Errorf("bootstrap openfire secret: %w", err)
 	}
-	restUser, restPassword, err := rest.BootstrapREST(ctx, a.env, acc.ID)
+	restUser, restPassword, err := commands.BootstrapREST(ctx, a.env, acc.ID)
 	if err != nil {
 		return b, fmt.Errorf("bootstrap REST credentials: %w", err)
 	}
-	adminJID, adminPassword, err := ejabberd.BootstrapAdmin(ctx, a.env, acc.ID, domain)
+	adminJID, adminPassword, err := commands.BootstrapAdmin(ctx, a.env, a.reg, acc.ID, domain)
 	if err != nil {
 		return b, fmt.Errorf("bootstrap ejabberd admin: %w", err)
 	}

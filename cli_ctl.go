@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
@@ -34,10 +33,6 @@ import (
 
 // ctlSecretFile is the secret's file in the data directory.
 const ctlSecretFile = "ctl.secret"
-
-// ctlVersion is the API version ctl asks for: the latest, as ejabberdctl
-// does (its DEFAULT_VERSION), so results come unwrapped.
-const ctlVersion = 1000000
 
 // exitCode ends the process with that status and prints nothing more (the
 // command printed what it had to).
@@ -89,101 +84,25 @@ var ctlCLICommands = []cliCommand{
 		Run: runCtl},
 }
 
-func ejabberdRegistry() *commands.Registry { return commands.MustNew(commands.All()...) }
-
-// ctlArgs are a command's ejabberd arguments at ctl's API version, in the
-// reference's order.
-func ctlArgs(d *commands.Def) []commands.Arg {
-	var out []commands.Arg
-	for _, a := range d.ArgsIn(commands.Ejabberd) {
-		if a.InEjabberd(ctlVersion) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
 func runCtl(ctx context.Context, c *cliRun) error {
 	if len(c.args) == 0 {
 		return usageError{"ctl: no command given; 'xmppgate ctl help' lists them"}
 	}
-	reg := ejabberdRegistry()
+	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr,
+		Post: func(ctx context.Context, name string, body map[string]any) (int, []byte, error) {
+			return ctlPost(ctx, c.cfg, name, body)
+		}}
+	var err error
 	if c.args[0] == "help" {
-		return ctlHelp(c, reg, c.args[1:])
+		err = ctl.Help(c.args[1:])
+	} else {
+		err = ctl.Run(ctx, c.args)
 	}
-	// ejabberdctl takes my-command for my_command.
-	name := strings.ReplaceAll(c.args[0], "-", "_")
-	def, ok := reg.Lookup(commands.Ejabberd, name)
-	if !ok {
-		return ctlError(c, "Error: unknown command '%s'. Did you mean '%s'?", c.args[0], bestMatch(reg, name))
+	var status ejabberd.ExitStatus
+	if errors.As(err, &status) {
+		return exitCode(status)
 	}
-	spec, implemented := commands.EjabberdResultOf(def)
-	args := c.args[1:]
-	body := map[string]any{}
-	if implemented {
-		declared := ctlArgs(def)
-		// Positional: only trailing optional arguments may be left out
-		// (give "" for an optional one before a required one).
-		required := 0
-		for i, a := range declared {
-			if !a.Optional {
-				required = i + 1
-			}
-		}
-		switch {
-		case len(args) < required:
-			return ctlError(c, "Error: the command '%s' requires %d more argument(s); see 'xmppgate ctl help %s'.", name, required-len(args), name)
-		case len(args) > len(declared):
-			return ctlError(c, "Error: the command '%s' requires %d less argument(s); see 'xmppgate ctl help %s'.", name, len(args)-len(declared), name)
-		}
-		for i, v := range args {
-			body[declared[i].WireName(commands.Ejabberd)] = ctlArg(declared[i], v)
-		}
-	}
-	status, raw, err := ctlPost(ctx, c.cfg, name, body)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return ctlError(c, "Error: %s", errorText(raw))
-	}
-	return ctlPrint(c, spec.In(ctlVersion), raw)
-}
-
-// ctlArg turns a positional argument into its JSON value: an integer for
-// an integer argument (anything else is sent as text, for the server to
-// refuse as it would any client's), a list for a list (a JSON array, or
-// items separated by the argument's separator), else the text.
-func ctlArg(a commands.Arg, v string) any {
-	switch {
-	case a.Type == commands.Int:
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return n
-		}
-	case a.Type == commands.List && (a.EjabberdListSince == 0 || ctlVersion >= a.EjabberdListSince):
-		var l []any
-		if strings.HasPrefix(strings.TrimSpace(v), "[") && json.Unmarshal([]byte(v), &l) == nil {
-			return l
-		}
-		sep := a.Sep
-		if sep == "" {
-			sep = ","
-		}
-		items := []string{}
-		for _, it := range strings.Split(v, sep) {
-			if it = strings.TrimSpace(it); it != "" {
-				items = append(items, it)
-			}
-		}
-		return items
-	}
-	return v
-}
-
-// ctlError prints an ejabberdctl-style error on stderr and fails.
-func ctlError(c *cliRun, format string, a ...any) error {
-	fmt.Fprintf(c.stderr, format+"\n", a...)
-	return exitCode(1)
+	return err
 }
 
 // ctlURL is where ctl reaches the server: http_addr, its host replaced by
@@ -223,7 +142,7 @@ func ctlPost(ctx context.Context, cfg Config, name string, body map[string]any) 
 	if err != nil {
 		return 0, nil, err
 	}
-	u := fmt.Sprintf("%s%s%s/v%d", base, ejabberd.Prefix, name, ctlVersion)
+	u := fmt.Sprintf("%s%s%s/v%d", base, ejabberd.Prefix, name, ejabberd.CtlVersion)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(payload))
 	if err != nil {
 		return 0, nil, err
@@ -237,231 +156,4 @@ func ctlPost(ctx context.Context, cfg Config, name string, body map[string]any) 
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, err
-}
-
-// errorText is the message of an error answer: the object's message or
-// the bare string.
-func errorText(raw []byte) string {
-	var obj struct{ Message string }
-	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
-		return obj.Message
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return strings.TrimSpace(string(raw))
-}
-
-// ctlPrint prints a result as ejabberdctl does for its kind: a rescode is
-// only the exit status; a string or integer is printed (an empty string
-// is not); a list one item per line; a tuple its fields separated by tabs,
-// one tuple per line.
-func ctlPrint(c *cliRun, spec commands.EjabberdResult, raw []byte) error {
-	var lines []string
-	switch spec.Kind {
-	case commands.EjRescode:
-		if strings.TrimSpace(string(raw)) != "0" {
-			return exitCode(1)
-		}
-		return nil
-	case commands.EjRestuple, commands.EjString, commands.EjInteger:
-		if s := ctlValue(raw); s != "" {
-			lines = append(lines, s)
-		}
-	case commands.EjList:
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return fmt.Errorf("ctl: unexpected answer %s", raw)
-		}
-		for _, it := range items {
-			lines = append(lines, ctlValue(it))
-		}
-	case commands.EjTuples:
-		var rows []json.RawMessage
-		if err := json.Unmarshal(raw, &rows); err != nil {
-			return fmt.Errorf("ctl: unexpected answer %s", raw)
-		}
-		for _, r := range rows {
-			lines = append(lines, tupleLine(r))
-		}
-	case commands.EjTuple:
-		lines = append(lines, tupleLine(raw))
-	}
-	for _, l := range lines {
-		fmt.Fprintln(c.stdout, l)
-	}
-	return nil
-}
-
-// ctlValue prints one JSON value: a string as is, a list its items
-// separated by ';', anything else as JSON.
-func ctlValue(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var l []json.RawMessage
-	if json.Unmarshal(raw, &l) == nil {
-		parts := make([]string, len(l))
-		for i, v := range l {
-			parts[i] = ctlValue(v)
-		}
-		return strings.Join(parts, ";")
-	}
-	return strings.TrimSpace(string(raw))
-}
-
-// tupleLine is a JSON object's values in their order, tab-separated.
-func tupleLine(raw json.RawMessage) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return ctlValue(raw)
-	}
-	var fields []string
-	for dec.More() {
-		if _, err := dec.Token(); err != nil {
-			break
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			break
-		}
-		fields = append(fields, ctlValue(v))
-	}
-	return strings.Join(fields, "\t")
-}
-
-// bestMatch is the command name closest to name (edit distance), for
-// ejabberdctl's "Did you mean" hint.
-func bestMatch(reg *commands.Registry, name string) string {
-	best, bestD := "", -1
-	for _, d := range reg.Dialect(commands.Ejabberd) {
-		n := d.Names[commands.Ejabberd]
-		if dist := editDistance(name, n); bestD < 0 || dist < bestD {
-			best, bestD = n, dist
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
-}
-
-// ctlHelp lists the commands, or explains one, from the registry.
-func ctlHelp(c *cliRun, reg *commands.Registry, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprintln(c.stdout, "Usage: xmppgate ctl [--data DIR] [--http ADDR] COMMAND [ARGS...]")
-		fmt.Fprintln(c.stdout, "\nCommands of the running server (refused ones answer why):")
-		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-		for _, d := range reg.Dialect(commands.Ejabberd) {
-			fmt.Fprintf(tw, "  %s\t%s\n", ctlSynopsis(d), firstSentence(d.Doc))
-		}
-		tw.Flush()
-		fmt.Fprintln(c.stdout, "\nRun 'xmppgate ctl help COMMAND' for one command's arguments and result.")
-		return nil
-	}
-	name := strings.ReplaceAll(args[0], "-", "_")
-	d, ok := reg.Lookup(commands.Ejabberd, name)
-	if !ok {
-		return ctlError(c, "No command matches '%s'. Did you mean '%s'?", args[0], bestMatch(reg, name))
-	}
-	w := c.stdout
-	fmt.Fprintf(w, "  Command Name: %s\n\n", name)
-	spec, implemented := commands.EjabberdResultOf(d)
-	if implemented {
-		fmt.Fprint(w, "  Arguments:")
-		declared := ctlArgs(d)
-		if len(declared) == 0 {
-			fmt.Fprint(w, " none\n")
-		}
-		for i, a := range declared {
-			pad := " "
-			if i > 0 {
-				pad = "             "
-			}
-			opt := ""
-			if a.Optional {
-				opt = " (optional)"
-			}
-			fmt.Fprintf(w, "%s%s::%s%s : %s\n", pad, a.WireName(commands.Ejabberd), ctlArgType(a), opt, a.Doc)
-		}
-		fmt.Fprintf(w, "\n  Result: %s\n\n", ctlResultType(d, spec.In(ctlVersion)))
-	}
-	if tags := commands.EjabberdTags(name); len(tags) > 0 {
-		fmt.Fprintf(w, "  Tags: %s\n\n", strings.Join(tags, " "))
-	}
-	fmt.Fprintf(w, "  Description: %s\n", d.Doc)
-	return nil
-}
-
-func ctlSynopsis(d *commands.Def) string {
-	parts := []string{d.Names[commands.Ejabberd]}
-	for _, a := range ctlArgs(d) {
-		n := a.WireName(commands.Ejabberd)
-		if a.Optional {
-			n = "[" + n + "]"
-		}
-		parts = append(parts, n)
-	}
-	return strings.Join(parts, " ")
-}
-
-func firstSentence(s string) string {
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
-	}
-	return s
-}
-
-func ctlArgType(a commands.Arg) string {
-	switch {
-	case a.Type == commands.Int:
-		return "integer"
-	case a.Type == commands.List && (a.EjabberdListSince == 0 || ctlVersion >= a.EjabberdListSince):
-		sep := a.Sep
-		if sep == "" {
-			sep = ","
-		}
-		return "[string] (a JSON array, or items separated by '" + sep + "')"
-	}
-	return "string"
-}
-
-func ctlResultType(d *commands.Def, spec commands.EjabberdResult) string {
-	cols := "{" + strings.Join(d.Columns(), ", ") + "}"
-	switch spec.Kind {
-	case commands.EjRescode:
-		return spec.Name + "::rescode (exit status 0 for success, 1 otherwise)"
-	case commands.EjRestuple:
-		return spec.Name + "::restuple (the text)"
-	case commands.EjInteger:
-		return spec.Name + "::integer"
-	case commands.EjString:
-		return spec.Name + "::string"
-	case commands.EjList:
-		return spec.Name + "::[string] (one per line)"
-	case commands.EjTuples:
-		return spec.Name + "::[" + cols + "] (one per line, fields separated by tabs)"
-	case commands.EjTuple:
-		return spec.Name + "::" + cols + " (fields separated by tabs)"
-	}
-	return spec.Name
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -73,7 +72,7 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 		c.restUser = name
 		c.restPW, err = commands.SetRESTPassword(ctx, env, acc.ID, "")
 		require.NoError(t, err)
-		c.adminJID, c.adminPW, err = ejabberd.BootstrapAdmin(ctx, env, acc.ID, domains[0])
+		c.adminJID, c.adminPW, err = commands.BootstrapAdmin(ctx, env, s.app.reg, acc.ID, domains[0])
 		require.NoError(t, err)
 		return acc, c
 	}

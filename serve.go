@@ -143,7 +143,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	router.PathPrefix("/api").Handler(ejabberd.NewWithOptions(a.reg, a.env, ejabberd.Options{TrustLoopback: cfg.EjabberdTrustLoopback,
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
-	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.env))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 
 	if cfg.PprofAddr != "" {
 		go func() {

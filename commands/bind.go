@@ -6,11 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/net/idna"
-	"golang.org/x/text/secure/precis"
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
@@ -156,51 +152,4 @@ func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any,
 		return d, nil
 	}
 	return nil, malformed(a, "unsupported type")
-}
-
-// NormalizeLocalpart applies the UsernameCaseMapped profile (RFC 8265) and
-// the JID localpart rules of RFC 7622: no "&'/:<>@ and at most 1023 bytes.
-func NormalizeLocalpart(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("empty username")
-	}
-	u, err := precis.UsernameCaseMapped.String(s)
-	if err != nil {
-		return "", errors.New("username not allowed by the UsernameCaseMapped profile of RFC 8265")
-	}
-	if len(u) > 1023 {
-		return "", errors.New("username longer than 1023 bytes")
-	}
-	if strings.ContainsAny(u, "\"&'/:<>@") {
-		return "", errors.New("username contains a character JIDs forbid (\"&'/:<>@)")
-	}
-	return u, nil
-}
-
-// NormalizeDomain lower-cases a domain name, drops one trailing dot, maps
-// it as RFC 7622 section 3.2 says (A-labels become U-labels, with the
-// IDNA mapping mellium's jid package applies, so that a domain provisioned
-// here is the one XMPP clients reach) and checks its labels: ASCII letters,
-// digits and '-', or non-ASCII letters, marks and digits.
-func NormalizeDomain(s string) (string, error) {
-	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-	if d == "" || len(d) > 253 || !utf8.ValidString(d) {
-		return "", errors.New("not a domain name")
-	}
-	d, err := idna.Display.ToUnicode(d)
-	if err != nil || d == "" || len(d) > 253 {
-		return "", errors.New("not a domain name")
-	}
-	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
-			return "", errors.New("not a domain name")
-		}
-		for _, c := range label {
-			if c < 0x80 && !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') ||
-				c >= 0x80 && !(unicode.IsLetter(c) || unicode.IsDigit(c) || unicode.Is(unicode.M, c)) {
-				return "", errors.New("not a domain name")
-			}
-		}
-	}
-	return d, nil
 }

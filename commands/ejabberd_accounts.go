@@ -31,13 +31,12 @@ var (
 // ChangePassword is ejabberd's change_password: a new password, applied
 // before the answer; the user's sessions are closed.
 var ChangePassword = &Def{
-	Name:     "change_password",
-	Doc:      "Sets a user's password: the worker derives the SCRAM keys and closes the user's sessions.",
-	Args:     []Arg{argUsername, argDomain, ejNewpass},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "change_password"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Name:    "change_password",
+	Doc:     "Sets a user's password: the worker derives the SCRAM keys and closes the user's sessions.",
+	Args:    []Arg{argUsername, argDomain, ejNewpass},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "change_password"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return queuePassword(ctx, c, c.Args.String("password"))
 	},
@@ -49,7 +48,7 @@ var ChangePassword = &Def{
 
 // queuePassword queues a password change of an existing user, as
 // update_user does with only a password.
-func queuePassword(ctx context.Context, c *Call, password string) (queue.Queued, error) {
+func queuePassword(ctx context.Context, c *Call, password string) (Receipt, error) {
 	d, name := c.Args.Domain("domain"), c.Args.String("username")
 	sealed := c.Env.Box.Seal([]byte(password), PurposePassword)
 	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
@@ -69,16 +68,15 @@ var BanAccount = &Def{
 	Name: "ban_account",
 	Doc: "Bans a user: sets a random password BANNED_ACCOUNT--<time>--<random>--<reason> and closes the sessions. " +
 		"Answers 0 also for a user that does not exist, which is left alone.",
-	Args:     []Arg{argUsername, argDomain, {Name: "reason", Type: String, Doc: "Why; kept in the password."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "ban_account"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argUsername, argDomain, {Name: "reason", Type: String, Doc: "Why; kept in the password."}},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "ban_account"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		if _, err := userIn(ctx, c.Env.Store.Reader, d, name, "username"); err != nil {
 			if AsError(err).Reason == ReasonNoUser {
-				return Rescode(0), nil
+				return StatusOK, nil
 			}
 			return nil, err
 		}
@@ -108,41 +106,32 @@ func existing(ctx context.Context, c *Call) (store.User, bool, error) {
 	return u, u.Status != store.StatusPendingDelete, nil
 }
 
-func rescode(ok bool) Rescode {
-	if ok {
-		return 0
-	}
-	return 1
-}
-
 // CheckAccount is ejabberd's check_account.
 var CheckAccount = &Def{
-	Name:     "check_account",
-	Doc:      "Answers 0 if the user exists (in any state but pending-delete), 1 if not.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "check_account"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Name:   "check_account",
+	Doc:    "Answers 0 if the user exists (in any state but pending-delete), 1 if not.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_account"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		_, ok, err := existing(ctx, c)
-		return rescode(ok), err
+		return Status(ok), err
 	},
 }
 
 // CheckPassword is ejabberd's check_password.
 var CheckPassword = &Def{
-	Name:     "check_password",
-	Doc:      "Answers 0 if the user is active and the password is right, 1 otherwise (also for a missing user).",
-	Args:     []Arg{argUsername, argDomain, ejCheckedPassword},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "check_password"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Name:   "check_password",
+	Doc:    "Answers 0 if the user is active and the password is right, 1 otherwise (also for a missing user).",
+	Args:   []Arg{argUsername, argDomain, ejCheckedPassword},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_password"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, ok, err := existing(ctx, c)
 		if err != nil || !ok {
-			return rescode(false), err
+			return Status(false), err
 		}
-		return rescode(u.Status == store.StatusActive && u.Cred.Verify(c.Args.String("password"))), nil
+		return Status(u.Status == store.StatusActive && u.Cred.Verify(c.Args.String("password"))), nil
 	},
 }
 
@@ -163,9 +152,8 @@ var CheckPasswordHash = &Def{
 	Args: []Arg{argUsername, argDomain,
 		{Name: "passwordhash", Type: String, Secret: true, Doc: "The digest, uppercase hex."},
 		{Name: "hashmethod", Type: String, Doc: "md5, sha, sha224, sha256, sha384 or sha512."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "check_password_hash"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_password_hash"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, ok, err := existing(ctx, c)
 		if err != nil {
@@ -186,18 +174,17 @@ var CheckPasswordHash = &Def{
 		}
 		sum := h()
 		sum.Write(pw)
-		return rescode(ok && strings.ToUpper(hex.EncodeToString(sum.Sum(nil))) == c.Args.String("passwordhash")), nil
+		return Status(ok && strings.ToUpper(hex.EncodeToString(sum.Sum(nil))) == c.Args.String("passwordhash")), nil
 	},
 }
 
 // RegisteredUsers is ejabberd's registered_users.
 var RegisteredUsers = &Def{
-	Name:     "registered_users",
-	Doc:      "Lists the usernames of a domain, sorted (users being deleted excluded).",
-	Args:     []Arg{argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "registered_users"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "users"},
+	Name:   "registered_users",
+	Doc:    "Lists the usernames of a domain, sorted (users being deleted excluded).",
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultList, Name: "users"},
+	Names:  map[Dialect]string{Ejabberd: "registered_users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		users, err := c.Env.Store.DomainUsers(ctx, c.Args.Domain("domain").ID)
 		out := []string{}
@@ -212,11 +199,10 @@ var RegisteredUsers = &Def{
 
 // RegisteredVhosts is ejabberd's registered_vhosts: the caller's domains.
 var RegisteredVhosts = &Def{
-	Name:     "registered_vhosts",
-	Doc:      "Lists the enabled domains of the caller's account, sorted.",
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "registered_vhosts"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "vhosts"},
+	Name:   "registered_vhosts",
+	Doc:    "Lists the enabled domains of the caller's account, sorted.",
+	Result: Result{Kind: ResultList, Name: "vhosts"},
+	Names:  map[Dialect]string{Ejabberd: "registered_vhosts"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
 		out := []string{}

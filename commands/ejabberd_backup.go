@@ -116,9 +116,8 @@ func backupFileDef(name, doc string, exists bool, run func(ctx context.Context, 
 		Name:     name,
 		Doc:      doc,
 		Args:     []Arg{argBackupFile},
-		Result:   Result{Kind: ResultScalar},
+		Result:   Result{Kind: ResultMessage},
 		Names:    map[Dialect]string{Ejabberd: name},
-		Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
 		Operator: true,
 		Handle: func(ctx context.Context, c *Call) (any, error) {
 			path, shown, err := backupFile(c, "file")

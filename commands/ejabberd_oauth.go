@@ -48,87 +48,79 @@ const maxOAuthTTL = 1 << 40
 // PurposeOAuthClient seals OAuth client secrets.
 const PurposeOAuthClient = "oauth-client-secret"
 
-// ValidOAuthScope reports whether s is a scope ejabberd would grant: one of
-// its three named scopes or a command name (its verify_resowner_scope), or
-// also, in xmppgate, a tag of the reference.
-func ValidOAuthScope(s string) bool {
+// validScope reports whether s is a scope ejabberd would grant: one of its
+// three named scopes, or a command name (its verify_resowner_scope) or, in
+// xmppgate, a tag of the calling front end's API.
+func validScope(ref Reference, s string) bool {
 	switch s {
 	case ScopeAdmin, ScopeUser, ScopeSASL:
 		return true
 	}
-	for _, c := range ejabberdCommands {
-		if c.Name == s {
-			return true
-		}
-		for _, t := range c.Tags {
-			if t == s {
-				return true
-			}
-		}
-	}
-	return false
+	return ref != nil && ref.Scope(s)
 }
 
-// EjabberdScopeAllows reports whether a bearer token's scopes let it call a
-// command: ejabberd:admin allows every command, a scope equal to the
-// command's name or to one of its tags allows it. The JID's own API
-// permission applies on top (a token never allows more than its JID).
-func EjabberdScopeAllows(scopes []string, name string, tags []string) bool {
-	for _, s := range scopes {
-		if s == ScopeAdmin || s == name {
-			return true
-		}
-		for _, t := range tags {
-			if s == t {
-				return true
-			}
-		}
-	}
-	return false
+// OAuthSubject is the JID a token is asked for, once resolved.
+type OAuthSubject struct {
+	JID     string // the bare JID
+	Account int64
+	user    store.User
 }
 
-// OAuthSubject resolves the JID a token is asked for: an active user of an
-// enabled domain of one of accounts (nil: any account) that holds an
-// ejabberd API permission of its own account, as ejabberd's oauth_access
-// rule would allow only admins. A JID that does not parse is ReasonInvalidJID
+// ResolveOAuthSubject resolves the JID a token is asked for: a user who may
+// log in, of one of accounts (nil: any account), that holds an ejabberd API
+// permission of its own account, as ejabberd's oauth_access rule would
+// allow only admins. A JID that does not parse is ReasonInvalidJID
 // ("Invalid JID: …", ejabberd's text); any other refusal is
 // ReasonAccessDenied, the same for an unknown user, another account's
 // domain and a user without permission.
-func OAuthSubject(ctx context.Context, env *Env, jid string, accounts []int64) (store.User, string, error) {
-	var u store.User
+func ResolveOAuthSubject(ctx context.Context, env *Env, jid string, accounts []int64) (OAuthSubject, error) {
 	bare, err := ParseBareJID(jid)
 	if err != nil {
-		return u, "", Errorf(Invalid, ReasonInvalidJID, "jid", "Invalid JID: %s", jid)
+		return OAuthSubject{}, Errorf(Invalid, ReasonInvalidJID, "jid", "Invalid JID: %s", jid)
 	}
 	denied := Errorf(Invalid, ReasonAccessDenied, "jid", "access_denied")
 	local, domain, ok := strings.Cut(bare, "@")
 	if !ok {
-		return u, "", denied
+		return OAuthSubject{}, denied
 	}
-	u, err = env.Store.UserByJID(ctx, domain, local)
+	u, err := env.Store.UserByJID(ctx, domain, local)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, "", denied
+		return OAuthSubject{}, denied
 	}
 	if err != nil {
-		return u, "", err
+		return OAuthSubject{}, err
 	}
-	if u.Status != store.StatusActive || !u.DomainEnabled || (accounts != nil && !(Caller{Accounts: accounts}).Owns(u.AccountID)) {
-		return u, "", denied
+	if !u.MayLogIn() || (accounts != nil && !(Caller{Accounts: accounts}).Owns(u.AccountID)) {
+		return OAuthSubject{}, denied
 	}
 	perm, err := env.Store.EjabberdPermission(ctx, u.ID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && perm.AccountID != u.AccountID {
-		return u, "", denied
+		return OAuthSubject{}, denied
 	}
-	return u, bare, err
+	if err != nil {
+		return OAuthSubject{}, err
+	}
+	return OAuthSubject{JID: bare, Account: u.AccountID, user: u}, nil
 }
 
-// IssueOAuthToken makes a token for user u (jid is its bare JID) valid ttl
-// seconds with the given scopes (each must be ValidOAuthScope), stores its
-// hash and returns its text; expired tokens are dropped on the way, as
-// ejabberd's periodic clean does.
-func IssueOAuthToken(ctx context.Context, env *Env, u store.User, jid string, scopes []string, ttl int64, actor string) (string, error) {
-	for _, s := range scopes {
-		if !ValidOAuthScope(s) {
+// VerifyPassword checks the subject's password; the zero subject (none was
+// found) spends the time of a check and fails, so an unknown JID cannot be
+// told from a wrong password.
+func (s OAuthSubject) VerifyPassword(password string) bool {
+	if s.JID == "" {
+		dummyCredential().Verify(password)
+		return false
+	}
+	return s.user.Cred.Verify(password)
+}
+
+// IssueOAuthToken makes a token for subject s valid ttl seconds with the
+// given scopes (each a named scope or one ref knows), stores its hash and
+// returns its text; expired tokens are dropped on the way, as ejabberd's
+// periodic clean does.
+func IssueOAuthToken(ctx context.Context, env *Env, ref Reference, s OAuthSubject, scopes []string, ttl int64, actor string) (string, error) {
+	for _, sc := range scopes {
+		if !validScope(ref, sc) {
 			return "", Errorf(Invalid, ReasonInvalidScope, "scopes", "invalid_scope")
 		}
 	}
@@ -142,12 +134,12 @@ func IssueOAuthToken(ctx context.Context, env *Env, u store.User, jid string, sc
 		if err := tx.DeleteExpiredOAuthTokens(ctx, now); err != nil {
 			return err
 		}
-		if err := tx.InsertOAuthToken(ctx, store.OAuthToken{Hash: store.OAuthTokenHash(token), UserID: u.ID, AccountID: u.AccountID,
-			JID: jid, Scopes: scopes, Expires: now + ttl*1000}); err != nil {
+		if err := tx.InsertOAuthToken(ctx, store.OAuthToken{Hash: store.OAuthTokenHash(token), UserID: s.user.ID, AccountID: s.Account,
+			JID: s.JID, Scopes: scopes, Expires: now + ttl*1000}); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, u.AccountID, actor, "oauth_issue_token",
-			fmt.Sprintf("token for %s, scopes %q, ttl %d s", jid, strings.Join(scopes, ";"), ttl))
+		return tx.Audit(ctx, s.Account, actor, "oauth_issue_token",
+			fmt.Sprintf("token for %s, scopes %q, ttl %d s", s.JID, strings.Join(scopes, ";"), ttl))
 	})
 	return token, err
 }
@@ -216,18 +208,16 @@ var OAuthIssueToken = &Def{
 		{Name: "ttl", Type: Int, Doc: "Seconds the token lives."},
 		{Name: "scopes", Type: List, Sep: ";", EjabberdListSince: 1, Doc: "Scopes separated by ';' (API v0), a list from v1."},
 	},
-	Result: Result{Kind: ResultTable, Columns: []string{"token", "scopes", "expires_in"}},
+	Result: Result{Kind: ResultRow, Name: "result", Columns: []string{"token", "scopes", "expires_in"}},
 	Names:  map[Dialect]string{Ejabberd: "oauth_issue_token"},
-	Ejabberd: &EjabberdResult{Kind: EjTuple, Name: "result", Join: ";",
-		Later: []EjabberdVersion{{Since: 1, Result: EjabberdResult{Kind: EjTuple, Name: "result"}}}},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		u, jid, err := OAuthSubject(ctx, c.Env, c.Args.String("jid"), c.Caller.Accounts)
+		subject, err := ResolveOAuthSubject(ctx, c.Env, c.Args.String("jid"), c.Caller.Accounts)
 		if err != nil {
 			return nil, err
 		}
 		scopes := c.Args.List("scopes")
 		ttl := c.Args.Int("ttl")
-		token, err := IssueOAuthToken(ctx, c.Env, u, jid, scopes, ttl, c.Caller.Actor)
+		token, err := IssueOAuthToken(ctx, c.Env, c.Reference, subject, scopes, ttl, c.Caller.Actor)
 		if err != nil {
 			return nil, err
 		}
@@ -241,9 +231,8 @@ var OAuthListTokens = &Def{
 	Name: "oauth_list_tokens",
 	Doc: "Lists the unexpired tokens of the JIDs of the caller's accounts, by JID: the token's id (the hex SHA-256 of the token, " +
 		"which oauth_revoke_token accepts; the token itself is not kept), the JID, the scopes separated by ';' and \"N seconds\" left.",
-	Result:   Result{Kind: ResultTable, Columns: oauthTokenColumns},
-	Names:    map[Dialect]string{Ejabberd: "oauth_list_tokens"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "tokens"},
+	Result: Result{Kind: ResultTable, Name: "tokens", Columns: oauthTokenColumns},
+	Names:  map[Dialect]string{Ejabberd: "oauth_list_tokens"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		now := c.Env.Store.Now().UnixMilli()
 		toks, err := c.Env.Store.OAuthTokens(ctx, c.Caller.Accounts, now)
@@ -264,10 +253,9 @@ var OAuthRevokeToken = &Def{
 	Name: "oauth_revoke_token",
 	Doc: "Revokes a token of a JID of the caller's accounts, given as the token or as its id from oauth_list_tokens. " +
 		"Answers \"\" also for a token that does not exist or is another account's (which is left alone).",
-	Args:     []Arg{{Name: "token", Type: String, Secret: true, Doc: "The token, or its hex SHA-256 id."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "oauth_revoke_token"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Args:   []Arg{{Name: "token", Type: String, Secret: true, Doc: "The token, or its hex SHA-256 id."}},
+	Result: Result{Kind: ResultMessage},
+	Names:  map[Dialect]string{Ejabberd: "oauth_revoke_token"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		hash := oauthHash(c.Args.String("token"))
 		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
@@ -304,10 +292,9 @@ var OAuthAddClientPassword = &Def{
 	Name: "oauth_add_client_password",
 	Doc: "Registers (or replaces) a password-grant OAuth client of the caller's account; its secret is kept sealed. " +
 		"Once an account (or a parent) has one, POST /oauth/token for its users needs a registered client's id and secret. Answers \"\".",
-	Args:     []Arg{argClientID, argClientName, {Name: "secret", Type: String, Secret: true, Doc: "The client secret."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "oauth_add_client_password"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Args:   []Arg{argClientID, argClientName, {Name: "secret", Type: String, Secret: true, Doc: "The client secret."}},
+	Result: Result{Kind: ResultMessage},
+	Names:  map[Dialect]string{Ejabberd: "oauth_add_client_password"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "password",
 			SecretSealed: c.Env.Box.Seal([]byte(c.Args.String("secret")), PurposeOAuthClient)})
@@ -319,10 +306,9 @@ var OAuthAddClientImplicit = &Def{
 	Name: "oauth_add_client_implicit",
 	Doc: "Registers (or replaces) an implicit-grant OAuth client of the caller's account with its redirect URI. " +
 		"xmppgate serves no authorization page, so such a client cannot obtain tokens yet. Answers \"\".",
-	Args:     []Arg{argClientID, argClientName, {Name: "redirect_uri", Type: String, Doc: "Where the authorization page sends the token."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "oauth_add_client_implicit"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Args:   []Arg{argClientID, argClientName, {Name: "redirect_uri", Type: String, Doc: "Where the authorization page sends the token."}},
+	Result: Result{Kind: ResultMessage},
+	Names:  map[Dialect]string{Ejabberd: "oauth_add_client_implicit"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "implicit", RedirectURI: c.Args.String("redirect_uri")})
 	},
@@ -330,12 +316,11 @@ var OAuthAddClientImplicit = &Def{
 
 // OAuthRemoveClient is ejabberd's oauth_remove_client.
 var OAuthRemoveClient = &Def{
-	Name:     "oauth_remove_client",
-	Doc:      "Removes an OAuth client of the caller's account. Answers \"\" also for a client that does not exist.",
-	Args:     []Arg{argClientID},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "oauth_remove_client"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Name:   "oauth_remove_client",
+	Doc:    "Removes an OAuth client of the caller's account. Answers \"\" also for a client that does not exist.",
+	Args:   []Arg{argClientID},
+	Result: Result{Kind: ResultMessage},
+	Names:  map[Dialect]string{Ejabberd: "oauth_remove_client"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		id := c.Args.String("client_id")
 		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {

@@ -40,10 +40,9 @@ var ExportPiefxis = &Def{
 	Doc: "Writes XEP-0227 files of every domain of the caller's accounts (the operator: of the server) into dir, as " +
 		"ejabberd lays them out: YYYYMMDD-HHMMSS.xml including one YYYYMMDD-HHMMSS_<host>.xml per domain. Users " +
 		"carry their SCRAM keys, roster, vCard, private storage and offline messages.",
-	Args:     []Arg{argTransferDir},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "export_piefxis"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:   []Arg{argTransferDir},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "export_piefxis"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		accounts := c.Caller.Accounts
 		if c.Caller.Operator {
@@ -59,12 +58,11 @@ var ExportPiefxis = &Def{
 
 // ExportPiefxisHost is ejabberd's export_piefxis_host.
 var ExportPiefxisHost = &Def{
-	Name:     "export_piefxis_host",
-	Doc:      "Writes the XEP-0227 files of one domain of the caller's accounts into dir, as export_piefxis does.",
-	Args:     []Arg{argTransferDir, {Name: "host", Type: String, Doc: "A domain of the caller's accounts (the operator: any)."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "export_piefxis_host"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Name:   "export_piefxis_host",
+	Doc:    "Writes the XEP-0227 files of one domain of the caller's accounts into dir, as export_piefxis does.",
+	Args:   []Arg{argTransferDir, {Name: "host", Type: String, Doc: "A domain of the caller's accounts (the operator: any)."}},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "export_piefxis_host"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, err := callerDomain(ctx, c, "host", c.Args.String("host"))
 		if err != nil {
@@ -114,7 +112,7 @@ func exportDomains(ctx context.Context, c *Call, ds []store.Domain) (any, error)
 	if err := writeAtomically(filepath.Join(dir, main), func(f *os.File) error { return piefxis.WriteServer(f, files) }); err != nil {
 		return nil, err
 	}
-	return Rescode(0), nil
+	return StatusOK, nil
 }
 
 // exportHost reads one domain's users. Users whose keys are not derived
@@ -194,14 +192,13 @@ var ImportPiefxis = &Def{
 		"subscription requests, vCards, private storage and offline messages, all applied before the answer. Every " +
 		"host must be a domain of the caller's accounts, and a user with credentials must not exist yet; otherwise " +
 		"nothing is imported. A user without credentials that exists gets the data added (as in ejabberd).",
-	Args:     []Arg{argTransferFile},
-	Result:   Result{Kind: ResultScalar},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "import_piefxis"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
-	Handle:   func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "file", false) },
-	Prepare:  prepareImport,
-	Apply:    applyImport,
+	Args:    []Arg{argTransferFile},
+	Result:  Result{Kind: ResultStatus},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "import_piefxis"},
+	Handle:  func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "file", false) },
+	Prepare: prepareImport,
+	Apply:   applyImport,
 }
 
 // ImportProsody is ejabberd's import_prosody.
@@ -212,13 +209,12 @@ var ImportProsody = &Def{
 		"Host directories without accounts (components) are skipped.",
 	Args: []Arg{{Name: "dir", Type: String,
 		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/)."}},
-	Result:   Result{Kind: ResultScalar},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "import_prosody"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
-	Handle:   func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "dir", true) },
-	Prepare:  prepareImport,
-	Apply:    applyImport,
+	Result:  Result{Kind: ResultStatus},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "import_prosody"},
+	Handle:  func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "dir", true) },
+	Prepare: prepareImport,
+	Apply:   applyImport,
 }
 
 // importFrom reads the file (or Prosody directory) argument and imports it.
@@ -478,14 +474,12 @@ func rosterOf(u piefxis.User) ([]importItem, []string, error) {
 // first failure.
 func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (any, error) {
 	if len(plans) == 0 {
-		return Rescode(0), nil
+		return StatusOK, nil
 	}
 	if c.Env.Worker == nil {
 		return nil, fmt.Errorf("commands: %s needs Env.Worker", c.Def.Name)
 	}
-	var qs []queue.Queued
-	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-		qs = qs[:0]
+	qs, err := c.MutateEach(ctx, func(tx *store.Tx, add func(store.Change) error) error {
 		for _, p := range plans {
 			u, err := tx.UserByJID(ctx, p.domain.FQDN, p.ch.Username)
 			switch {
@@ -511,31 +505,19 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 			if err != nil {
 				return err
 			}
-			q, err := queue.EnqueueTx(ctx, tx, c.Caller.Account, store.Change{Command: c.Def.Name, UserID: u.ID, Args: args})
-			if err != nil {
+			if err := add(store.Change{UserID: u.ID, Args: args}); err != nil {
 				return err
 			}
-			qs = append(qs, q)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	fctx := context.WithoutCancel(ctx)
-	if _, err := c.Env.Worker.Flush(fctx, qs[0].BatchID); err != nil {
+	if err := c.applyNow(ctx, qs...); err != nil {
 		return nil, err
 	}
-	for _, q := range qs {
-		ch, err := c.Env.Store.ChangeByID(fctx, q.ChangeID)
-		if err != nil {
-			return nil, err
-		}
-		if ch.Status == store.ChangeFailed {
-			return nil, c.changeFailed(fctx, ch)
-		}
-	}
-	return Rescode(0), nil
+	return StatusOK, nil
 }
 
 func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {

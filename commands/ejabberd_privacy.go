@@ -110,20 +110,19 @@ var PrivacySet = &Def{
 		"a jabber:iq:privacy query: 400 \"Invalid 'xmlquery'\".",
 	Args: []Arg{argUsername, argDomain,
 		{Name: "xmlquery", Type: String, Doc: "The <query xmlns='jabber:iq:privacy'> element of the IQ set."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "privacy_set"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "privacy_set"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		jids, set, ok, err := privacyBlockList(c.Args.String("xmlquery"))
 		if err != nil {
 			return nil, err
 		}
 		if _, exists, err := existing(ctx, c); err != nil || !exists || !ok {
-			return Rescode(1), err
+			return StatusFailed, err
 		}
 		if !set {
-			return Rescode(0), nil
+			return StatusOK, nil
 		}
 		d := c.Args.Domain("domain")
 		ch := blockChange{Username: c.Args.String("username"), Domain: d.FQDN, JIDs: jids}
@@ -136,7 +135,7 @@ var PrivacySet = &Def{
 			return store.Change{UserID: u.ID, Args: args}, err
 		})
 		if AsError(err).Reason == ReasonNoUser {
-			return Rescode(1), nil
+			return StatusFailed, nil
 		}
 		return q, err
 	},

@@ -59,7 +59,7 @@ type offlinePurge struct {
 	IDs       []int64 `json:"ids,omitempty"`
 }
 
-func queuePurge(ctx context.Context, c *Call, p offlinePurge) (queue.Queued, error) {
+func queuePurge(ctx context.Context, c *Call, p offlinePurge) (Receipt, error) {
 	return c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
 		args, err := json.Marshal(p)
 		return store.Change{Args: args}, err
@@ -71,15 +71,14 @@ var DeleteOldMessages = &Def{
 	Name: "delete_old_messages",
 	Doc: "Deletes the offline messages stored more than days days ago for the users of the caller's domains (the " +
 		"operator: every domain), applied before it answers 0. days 0 deletes every stored message.",
-	Args:     []Arg{argDays},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_old_messages"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argDays},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_old_messages"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := purgeDomains(ctx, c)
 		if err != nil || len(ds) == 0 {
-			return Rescode(0), err
+			return StatusOK, err
 		}
 		before := purgeCutoff(c, c.Args.Int("days"))
 		return queuePurge(ctx, c, offlinePurge{DomainIDs: domainIDs(ds), Before: before.UTC().Format(time.RFC3339)})
@@ -136,14 +135,13 @@ var DeleteExpiredMessages = &Def{
 	Doc: "Deletes the offline messages of the caller's domains (the operator: every domain) whose expiry has " +
 		"passed: a jabber:x:expire (XEP-0023) seconds counted from when the message was stored, or an XEP-0079 " +
 		"expire-at rule. Messages without either never expire. Applied before it answers 0.",
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_expired_messages"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_expired_messages"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := purgeDomains(ctx, c)
 		if err != nil || len(ds) == 0 {
-			return Rescode(0), err
+			return StatusOK, err
 		}
 		ms, err := c.Env.Store.OfflineExpiryCandidates(ctx, domainIDs(ds))
 		if err != nil {
@@ -157,7 +155,7 @@ var DeleteExpiredMessages = &Def{
 			}
 		}
 		if len(ids) == 0 {
-			return Rescode(0), nil
+			return StatusOK, nil
 		}
 		return queuePurge(ctx, c, offlinePurge{IDs: ids})
 	},
@@ -281,16 +279,14 @@ func purgeStep(ctx context.Context, c *Call, d store.Domain, before time.Time, s
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.Env.Worker.Flush(ctx, q.BatchID); err != nil {
-		return 0, err
-	}
-	ch, err := c.Env.Store.ChangeByID(ctx, q.ChangeID)
+	chs, err := c.flush(ctx, []Receipt{q})
 	if err != nil {
 		return 0, err
 	}
+	ch := chs[0]
 	purgeTasks.Lock()
-	n := purgeTasks.counts[q.ChangeID]
-	delete(purgeTasks.counts, q.ChangeID)
+	n := purgeTasks.counts[q.changeID]
+	delete(purgeTasks.counts, q.changeID)
 	purgeTasks.Unlock()
 	if ch.Status == store.ChangeFailed {
 		return 0, errors.New(ch.Error)
@@ -311,10 +307,9 @@ var DeleteOldMessagesBatch = &Def{
 	Args: []Arg{argDomain, {Name: "days", Type: Int, Doc: "Days to keep messages."},
 		{Name: "batch_size", Type: Int, Doc: "Messages deleted per batch."},
 		{Name: "rate", Type: Int, Doc: "Messages deleted per minute, at most."}},
-	Result:   Result{Kind: ResultScalar},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_old_messages_batch"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Result:  Result{Kind: ResultMessage},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_old_messages_batch"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		size, rate := c.Args.Int("batch_size"), c.Args.Int("rate")
 		if size < 1 {
@@ -341,7 +336,7 @@ var DeleteOldMessagesBatch = &Def{
 		t := &purgeTask{state: "working", stop: make(chan struct{})}
 		purgeTasks.m[key] = t
 		bg := *c
-		bg.OnCommit = nil
+		bg.UniqueID = nil
 		go runPurge(&bg, t, d, c.Args.Int("days"), size, rate)
 		return "", nil
 	},
@@ -375,10 +370,9 @@ var DeleteOldMessagesStatus = &Def{
 	Doc: "Reports the host's batch deletion as ejabberd does: \"Operation not started\", \"Operation in progress, " +
 		"deleted N messages\", \"Operation was completed after deleting N messages\", \"Operation was aborted after " +
 		"deleting N messages\" or \"Operation failed after deleting N messages with error E\".",
-	Args:     []Arg{argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "delete_old_messages_status"},
-	Ejabberd: &EjabberdResult{Kind: EjString, Name: "status"},
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultString, Name: "status"},
+	Names:  map[Dialect]string{Ejabberd: "delete_old_messages_status"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		t := domainPurge(c)
 		if t == nil {
@@ -393,10 +387,9 @@ var AbortDeleteOldMessages = &Def{
 	Name: "abort_delete_old_messages",
 	Doc: "Stops the host's working batch deletion (\"Operation aborted\"; what was deleted stays deleted), or " +
 		"answers \"No task running\".",
-	Args:     []Arg{argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "abort_delete_old_messages"},
-	Ejabberd: &EjabberdResult{Kind: EjString, Name: "status"},
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultString, Name: "status"},
+	Names:  map[Dialect]string{Ejabberd: "abort_delete_old_messages"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		t := domainPurge(c)
 		if t == nil || !t.finish("aborted", "") {
@@ -547,9 +540,10 @@ func deleteOldUsers(ctx context.Context, c *Call, ds []store.Domain, days int64)
 	if c.Env.Worker == nil {
 		return "", errors.New("commands: delete_old_users needs Env.Worker")
 	}
-	qs := make([]queue.Queued, len(vs))
-	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-		for i, v := range vs {
+	var names [][2]string
+	qs, err := c.MutateEach(ctx, func(tx *store.Tx, add func(store.Change) error) error {
+		names = names[:0]
+		for _, v := range vs {
 			u, err := tx.UserByID(ctx, v.u.ID)
 			if errors.Is(err, store.ErrNotFound) || err == nil && u.Status.Pending() {
 				continue // gone or changing meanwhile: not ours to remove
@@ -565,34 +559,24 @@ func deleteOldUsers(ctx context.Context, c *Call, ds []store.Domain, days int64)
 				return err
 			}
 			ch.Command = RemoveUser.Name
-			if qs[i], err = queue.EnqueueTx(ctx, tx, c.Caller.Account, ch); err != nil {
+			if err := add(ch); err != nil {
 				return err
 			}
+			names = append(names, v.name)
 		}
 		return nil
 	})
 	if err != nil {
 		return "", err
 	}
-	fctx := context.WithoutCancel(ctx)
-	flushed := map[int64]bool{}
+	chs, err := c.flush(ctx, qs)
+	if err != nil {
+		return "", err
+	}
 	var removed [][2]string
-	for i, q := range qs {
-		if q.ChangeID == 0 {
-			continue
-		}
-		if !flushed[q.BatchID] {
-			if _, err := c.Env.Worker.Flush(fctx, q.BatchID); err != nil {
-				return "", err
-			}
-			flushed[q.BatchID] = true
-		}
-		ch, err := c.Env.Store.ChangeByID(fctx, q.ChangeID)
-		if err != nil {
-			return "", err
-		}
+	for i, ch := range chs {
 		if ch.Status == store.ChangeApplied {
-			removed = append(removed, vs[i].name)
+			removed = append(removed, names[i])
 		}
 	}
 	return deletedUsers(removed), nil
@@ -608,11 +592,10 @@ var DeleteOldUsers = &Def{
 	Name: "delete_old_users",
 	Doc: "Removes the users of every domain of the caller's accounts (the operator: every domain) that have not " +
 		"logged in for days days." + deleteOldUsersDoc,
-	Args:     []Arg{{Name: "days", Type: Int, Doc: "Last login age in days of the accounts to remove."}},
-	Result:   Result{Kind: ResultScalar},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_old_users"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Args:    []Arg{{Name: "days", Type: Int, Doc: "Last login age in days of the accounts to remove."}},
+	Result:  Result{Kind: ResultMessage},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_old_users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := purgeDomains(ctx, c)
 		if err != nil {
@@ -627,13 +610,12 @@ var DeleteOldUsers = &Def{
 
 // DeleteOldUsersVhost is ejabberd's delete_old_users_vhost.
 var DeleteOldUsersVhost = &Def{
-	Name:     "delete_old_users_vhost",
-	Doc:      "Removes the users of one domain that have not logged in for days days." + deleteOldUsersDoc,
-	Args:     []Arg{argDomain, {Name: "days", Type: Int, Doc: "Last login age in days of the accounts to remove."}},
-	Result:   Result{Kind: ResultScalar},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_old_users_vhost"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Name:    "delete_old_users_vhost",
+	Doc:     "Removes the users of one domain that have not logged in for days days." + deleteOldUsersDoc,
+	Args:    []Arg{argDomain, {Name: "days", Type: Int, Doc: "Last login age in days of the accounts to remove."}},
+	Result:  Result{Kind: ResultMessage},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_old_users_vhost"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return deleteOldUsers(ctx, c, []store.Domain{c.Args.Domain("domain")}, c.Args.Int("days"))
 	},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -175,11 +174,10 @@ var PushRoster = &Def{
 		"One-sided like add_rosteritem. Answers 1 if user does not exist (nothing is stored). A missing or malformed " +
 		"file, an absolute path, '..' or a link leading out: 400 with the reason (ejabberd crashes: 500); an invalid " +
 		"tuple: 400 \"Invalid 'user'/'server'\". On any error nothing is stored.",
-	Args:     []Arg{argRosterFile, ejRosterUser, argDomain},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "push_roster"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argRosterFile, ejRosterUser, argDomain},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "push_roster"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		entries, err := rosterTemplate(c)
 		if err != nil {
@@ -204,7 +202,7 @@ var PushRoster = &Def{
 			return store.Change{UserID: u.ID, Args: args}, err
 		})
 		if AsError(err).Reason == ReasonNoUser {
-			return Rescode(1), nil
+			return StatusFailed, nil
 		}
 		if err != nil {
 			return nil, err
@@ -222,11 +220,10 @@ var PushRosterAll = &Def{
 		"items. Every listed server must be a domain of the caller (else 400 \"Unknown virtual host\", nothing is " +
 		"stored); listed users that do not exist get no roster but are still written as contacts. At most 1000 " +
 		"tuples. Errors of the file as push_roster.",
-	Args:     []Arg{argRosterFile},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "push_roster_all"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argRosterFile},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "push_roster_all"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		entries, err := rosterTemplate(c)
 		if err != nil {
@@ -260,7 +257,7 @@ var PushRosterAll = &Def{
 				return nil, Errorf(Invalid, ReasonUnknownDomain, "file", "%s is not a domain of this account", host)
 			}
 		}
-		qs, err := c.mutateEach(ctx, func(tx *store.Tx, add func(store.Change) error) error {
+		qs, err := c.MutateEach(ctx, func(tx *store.Tx, add func(store.Change) error) error {
 			seen := map[string]bool{}
 			for _, owner := range jids {
 				if seen[owner] {
@@ -288,65 +285,10 @@ var PushRosterAll = &Def{
 		if err != nil {
 			return nil, err
 		}
-		if err := c.applyNow(ctx, qs); err != nil {
+		if err := c.applyNow(ctx, qs...); err != nil {
 			return nil, err
 		}
-		return Rescode(0), nil
+		return StatusOK, nil
 	},
 	Apply: applyPush,
-}
-
-// mutateEach is Mutate for several changes in one transaction: fill calls
-// add once per change; all join the caller's open batch.
-func (c *Call) mutateEach(ctx context.Context, fill func(tx *store.Tx, add func(store.Change) error) error) ([]queue.Queued, error) {
-	var qs []queue.Queued
-	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-		qs = qs[:0]
-		err := fill(tx, func(ch store.Change) error {
-			ch.Command = c.Def.Name
-			ch.Actor = c.Caller.Actor
-			q, err := queue.EnqueueTx(ctx, tx, c.Caller.Account, ch)
-			qs = append(qs, q)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if c.OnCommit != nil {
-			return c.OnCommit(ctx, tx)
-		}
-		return nil
-	})
-	return qs, err
-}
-
-// applyNow flushes the batches of qs and fails if any of the changes
-// failed, as RunNow does for one change.
-func (c *Call) applyNow(ctx context.Context, qs []queue.Queued) error {
-	if len(qs) == 0 {
-		return nil
-	}
-	if c.Env.Worker == nil {
-		return fmt.Errorf("commands: %s needs Env.Worker", c.Def.Name)
-	}
-	fctx := context.WithoutCancel(ctx)
-	flushed := map[int64]bool{}
-	for _, q := range qs {
-		if !flushed[q.BatchID] {
-			flushed[q.BatchID] = true
-			if _, err := c.Env.Worker.Flush(fctx, q.BatchID); err != nil {
-				return err
-			}
-		}
-	}
-	for _, q := range qs {
-		ch, err := c.Env.Store.ChangeByID(fctx, q.ChangeID)
-		if err != nil {
-			return err
-		}
-		if ch.Status == store.ChangeFailed {
-			return c.changeFailed(fctx, ch)
-		}
-	}
-	return nil
 }

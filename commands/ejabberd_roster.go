@@ -94,7 +94,7 @@ func ejRosterCall(c *Call) (owner, contact string, err error) {
 
 // queueRoster queues a roster change of an existing owner; found is false
 // (and nothing queued) if the owner does not exist.
-func queueRoster(ctx context.Context, c *Call, rc rosterChange) (q queue.Queued, found bool, err error) {
+func queueRoster(ctx context.Context, c *Call, rc rosterChange) (q Receipt, found bool, err error) {
 	d := c.Args.Domain("domain")
 	q, err = c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
 		u, err := usableUser(ctx, tx, d, rc.Username)
@@ -143,11 +143,10 @@ var AddRosteritem = &Def{
 		"an item that is there, and pushes it to localuser's resources. One-sided: the contact's roster is untouched and " +
 		"no subscription stanza is sent. Answers 1 if localuser does not exist (nothing is stored). subs other than " +
 		"none, from, to, both: 400 \"Invalid 'subs'\". nick and group may be absent (empty).",
-	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejGroupList, ejSubs},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "add_rosteritem"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost, ejNick, ejGroup, ejGroupList, ejSubs},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "add_rosteritem"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		owner, contact, err := ejRosterCall(c)
 		if err != nil {
@@ -163,7 +162,7 @@ var AddRosteritem = &Def{
 		q, found, err := queueRoster(ctx, c, rosterChange{Username: owner, Domain: d.FQDN, DomainID: d.ID, Contact: contact,
 			Name: c.Args.String("name"), Subscription: sub, Groups: ejGroups(c.Args)})
 		if err != nil || !found {
-			return Rescode(1), err
+			return StatusFailed, err
 		}
 		return q, nil
 	},
@@ -193,11 +192,10 @@ var DeleteRosteritem = &Def{
 	Name: "delete_rosteritem",
 	Doc: "Removes user@host from localuser's roster and pushes the removal to localuser's resources. Answers 0 also " +
 		"when the item or localuser does not exist (nothing is queued for a missing localuser).",
-	Args:     []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "delete_rosteritem"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{ejLocalUser, ejLocalHost, ejContactUser, ejContactHost},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "delete_rosteritem"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		owner, contact, err := ejRosterCall(c)
 		if err != nil {
@@ -206,7 +204,7 @@ var DeleteRosteritem = &Def{
 		d := c.Args.Domain("domain")
 		q, found, err := queueRoster(ctx, c, rosterChange{Username: owner, Domain: d.FQDN, DomainID: d.ID, Contact: contact})
 		if err != nil || !found {
-			return Rescode(0), err
+			return StatusOK, err
 		}
 		return q, nil
 	},
@@ -254,10 +252,9 @@ var GetRoster = &Def{
 	Doc: "Lists a user's roster by contact JID, one entry per group of each item (group \"\" for an item without " +
 		"groups), ask none, out, in or both. A user that does not exist has an empty roster. This is the 23.01 shape " +
 		"(23.10 answers one entry per item with pending and a groups list).",
-	Args:     []Arg{ejRosterUser, argDomain},
-	Result:   Result{Kind: ResultTable, Columns: ejRosterColumns},
-	Names:    map[Dialect]string{Ejabberd: "get_roster"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "contacts"},
+	Args:   []Arg{ejRosterUser, argDomain},
+	Result: Result{Kind: ResultTable, Name: "contacts", Columns: ejRosterColumns},
+	Names:  map[Dialect]string{Ejabberd: "get_roster"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		name, err := NormalizeLocalpart(c.Args.String("username"))
 		if err != nil {
@@ -304,11 +301,10 @@ var PushAlltoall = &Def{
 	Doc: "Puts every user of the domain (but those being deleted) into the roster of every other one, with the " +
 		"username as nick, subscription both and the group (\"\" or absent: none), replacing items that are there, " +
 		"and pushes the items. The users are those of the domain when the change is applied.",
-	Args:     []Arg{argDomain, {Name: "group", Type: String, Optional: true, Doc: "The group of the items."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "push_alltoall"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argDomain, {Name: "group", Type: String, Optional: true, Doc: "The group of the items."}},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "push_alltoall"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d := c.Args.Domain("domain")
 		return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
@@ -479,10 +475,9 @@ var ProcessRosteritems = &Def{
 		{Name: "users", Type: String, Doc: "JID patterns of the roster owners."},
 		{Name: "contacts", Type: String, Doc: "JID patterns of the contacts."},
 	},
-	Result:   Result{Kind: ResultTable, Columns: ejProcessColumns},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "process_rosteritems"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "response"},
+	Result:  Result{Kind: ResultTable, Name: "response", Columns: ejProcessColumns},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "process_rosteritems"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		action := c.Args.String("action")
 		if action != "list" && action != "delete" {
@@ -531,19 +526,8 @@ var ProcessRosteritems = &Def{
 		if err != nil {
 			return nil, err
 		}
-		if c.Env.Worker == nil {
-			return nil, errors.New("commands: process_rosteritems needs Env.Worker")
-		}
-		fctx := context.WithoutCancel(ctx)
-		if _, err := c.Env.Worker.Flush(fctx, q.BatchID); err != nil {
+		if err := c.applyNow(ctx, q); err != nil {
 			return nil, err
-		}
-		ch, err := c.Env.Store.ChangeByID(fctx, q.ChangeID)
-		if err != nil {
-			return nil, err
-		}
-		if ch.Status == store.ChangeFailed {
-			return nil, c.changeFailed(fctx, ch)
 		}
 		return t, nil
 	},

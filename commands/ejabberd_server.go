@@ -84,10 +84,9 @@ var Stats = &Def{
 	Doc: "A statistic: registeredusers (accounts in every state), onlineusers and onlineusersnode (live sessions; one node), " +
 		"counted over every domain for the operator and over the caller's domains for anyone else; uptimeseconds (of the process) " +
 		"and processes (goroutines), of the whole process. Another name: 500 internal_error, as ejabberd answers.",
-	Args:     []Arg{ejStatName},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "stats"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "stat"},
+	Args:   []Arg{ejStatName},
+	Result: Result{Kind: ResultNumber, Name: "stat"},
+	Names:  map[Dialect]string{Ejabberd: "stats"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		name := c.Args.String("name")
 		switch name {
@@ -112,12 +111,11 @@ var Stats = &Def{
 
 // StatsHost is mod_admin_extra's stats_host.
 var StatsHost = &Def{
-	Name:     "stats_host",
-	Doc:      "A statistic of one domain: registeredusers or onlineusers. Another name: 500 internal_error.",
-	Args:     []Arg{ejStatName, argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "stats_host"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "stat"},
+	Name:   "stats_host",
+	Doc:    "A statistic of one domain: registeredusers or onlineusers. Another name: 500 internal_error.",
+	Args:   []Arg{ejStatName, argDomain},
+	Result: Result{Kind: ResultNumber, Name: "stat"},
+	Names:  map[Dialect]string{Ejabberd: "stats_host"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds := []string{c.Args.Domain("domain").FQDN}
 		switch name := c.Args.String("name"); name {
@@ -133,12 +131,11 @@ var StatsHost = &Def{
 
 func s2sNumber(name, result, dir string) *Def {
 	return &Def{
-		Name:     name,
-		Doc:      "Always 0: xmppgate does not federate, so there is no " + dir + " s2s connection.",
-		Result:   Result{Kind: ResultScalar},
-		Names:    map[Dialect]string{Ejabberd: name},
-		Ejabberd: &EjabberdResult{Kind: EjInteger, Name: result},
-		Handle:   func(context.Context, *Call) (any, error) { return int64(0), nil },
+		Name:   name,
+		Doc:    "Always 0: xmppgate does not federate, so there is no " + dir + " s2s connection.",
+		Result: Result{Kind: ResultNumber, Name: result},
+		Names:  map[Dialect]string{Ejabberd: name},
+		Handle: func(context.Context, *Call) (any, error) { return int64(0), nil },
 	}
 }
 
@@ -152,9 +149,8 @@ var (
 func serverDef(name, doc string, args []Arg, handle func(ctx context.Context, c *Call, ctl Control) error) *Def {
 	return &Def{
 		Name: name, Doc: doc, Args: args, Operator: true,
-		Result:   Result{Kind: ResultScalar},
-		Names:    map[Dialect]string{Ejabberd: name},
-		Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+		Result: Result{Kind: ResultStatus},
+		Names:  map[Dialect]string{Ejabberd: name},
 		Handle: func(ctx context.Context, c *Call) (any, error) {
 			ctl, err := control(c)
 			if err != nil {
@@ -163,7 +159,7 @@ func serverDef(name, doc string, args []Arg, handle func(ctx context.Context, c 
 			if err := handle(ctx, c, ctl); err != nil {
 				return nil, err
 			}
-			return Rescode(0), nil
+			return StatusOK, nil
 		},
 	}
 }
@@ -244,11 +240,10 @@ var SetLoglevel = serverDef("set_loglevel",
 
 // GetLoglevel is ejabberd's get_loglevel.
 var GetLoglevel = &Def{
-	Name:     "get_loglevel",
-	Doc:      "The running log level by ejabberd's name (debug, info, warning, error, critical, alert, emergency or none).",
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "get_loglevel"},
-	Ejabberd: &EjabberdResult{Kind: EjString, Name: "levelatom"},
+	Name:   "get_loglevel",
+	Doc:    "The running log level by ejabberd's name (debug, info, warning, error, critical, alert, emergency or none).",
+	Result: Result{Kind: ResultString, Name: "levelatom"},
+	Names:  map[Dialect]string{Ejabberd: "get_loglevel"},
 	Handle: func(_ context.Context, c *Call) (any, error) {
 		ctl, err := control(c)
 		if err != nil {

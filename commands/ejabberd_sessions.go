@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 )
@@ -109,11 +108,10 @@ func sessionTable(ss []Session, withJID bool, now time.Time) Table {
 
 // ConnectedUsers is ejabberd's connected_users.
 var ConnectedUsers = &Def{
-	Name:     "connected_users",
-	Doc:      "Lists the full JIDs of the live sessions on the caller's domains, sorted.",
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "connected_users"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "connected_users"},
+	Name:   "connected_users",
+	Doc:    "Lists the full JIDs of the live sessions on the caller's domains, sorted.",
+	Result: Result{Kind: ResultList, Name: "connected_users"},
+	Names:  map[Dialect]string{Ejabberd: "connected_users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, "", "")
 		return jids(ss), err
@@ -125,9 +123,8 @@ var ConnectedUsersInfo = &Def{
 	Name: "connected_users_info",
 	Doc: "Lists the live sessions on the caller's domains: jid, connection (c2s or c2s_tls), ip, port, priority (-1 before presence), " +
 		"node, uptime (seconds), status (available, away, chat, dnd, xa, unavailable), resource and statustext.",
-	Result:   Result{Kind: ResultTable, Columns: append([]string{"jid"}, sessionColumns...)},
-	Names:    map[Dialect]string{Ejabberd: "connected_users_info"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "connected_users_info"},
+	Result: Result{Kind: ResultTable, Name: "connected_users_info", Columns: append([]string{"jid"}, sessionColumns...)},
+	Names:  map[Dialect]string{Ejabberd: "connected_users_info"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, "", "")
 		return sessionTable(ss, true, c.Env.Store.Now()), err
@@ -136,11 +133,10 @@ var ConnectedUsersInfo = &Def{
 
 // ConnectedUsersNumber is ejabberd's connected_users_number.
 var ConnectedUsersNumber = &Def{
-	Name:     "connected_users_number",
-	Doc:      "Counts the live sessions on the caller's domains.",
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "connected_users_number"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "num_sessions"},
+	Name:   "connected_users_number",
+	Doc:    "Counts the live sessions on the caller's domains.",
+	Result: Result{Kind: ResultNumber, Name: "num_sessions"},
+	Names:  map[Dialect]string{Ejabberd: "connected_users_number"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, "", "")
 		return int64(len(ss)), err
@@ -149,12 +145,11 @@ var ConnectedUsersNumber = &Def{
 
 // ConnectedUsersVhost is ejabberd's connected_users_vhost.
 var ConnectedUsersVhost = &Def{
-	Name:     "connected_users_vhost",
-	Doc:      "Lists the full JIDs of the live sessions on one domain, sorted.",
-	Args:     []Arg{argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "connected_users_vhost"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "connected_users_vhost"},
+	Name:   "connected_users_vhost",
+	Doc:    "Lists the full JIDs of the live sessions on one domain, sorted.",
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultList, Name: "connected_users_vhost"},
+	Names:  map[Dialect]string{Ejabberd: "connected_users_vhost"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
 		return jids(ss), err
@@ -166,10 +161,8 @@ var KickUser = &Def{
 	Name:   "kick_user",
 	Doc:    "Closes every session of the user and says how many.",
 	Args:   []Arg{argUsername, argDomain},
-	Result: Result{Kind: ResultScalar},
+	Result: Result{Kind: ResultNumber, Name: "num_resources"},
 	Names:  map[Dialect]string{Ejabberd: "kick_user"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "num_resources", Later: []EjabberdVersion{{Since: 2, Result: EjabberdResult{
-		Kind: EjRestuple, Name: "res", Text: func(_ map[string]string, res any) string { return fmt.Sprintf("Kicked sessions: %d", res) }}}}},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		if c.Env.Live == nil {
 			return int64(0), nil
@@ -180,28 +173,26 @@ var KickUser = &Def{
 
 // KickSession is ejabberd's kick_session.
 var KickSession = &Def{
-	Name:     "kick_session",
-	Doc:      "Closes one session of the user with reason; answers 0 also when there is no such session.",
-	Args:     []Arg{argUsername, argDomain, ejResource, ejReason},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "kick_session"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Name:   "kick_session",
+	Doc:    "Closes one session of the user with reason; answers 0 also when there is no such session.",
+	Args:   []Arg{argUsername, argDomain, ejResource, ejReason},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "kick_session"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		if c.Env.Live != nil && c.Args.String("resource") != "" {
 			c.Env.Live.Kick(c.Args.Domain("domain").FQDN, c.Args.String("username"), c.Args.String("resource"), c.Args.String("reason"))
 		}
-		return Rescode(0), nil
+		return StatusOK, nil
 	},
 }
 
 // UserResources is ejabberd's user_resources.
 var UserResources = &Def{
-	Name:     "user_resources",
-	Doc:      "Lists the resources of the user's live sessions, sorted.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "user_resources"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "resources"},
+	Name:   "user_resources",
+	Doc:    "Lists the resources of the user's live sessions, sorted.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultList, Name: "resources"},
+	Names:  map[Dialect]string{Ejabberd: "user_resources"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := userSessions(ctx, c)
 		return resources(ss), err
@@ -210,12 +201,11 @@ var UserResources = &Def{
 
 // UserSessionsInfo is ejabberd's user_sessions_info.
 var UserSessionsInfo = &Def{
-	Name:     "user_sessions_info",
-	Doc:      "Lists the user's live sessions as connected_users_info does, without jid.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultTable, Columns: sessionColumns},
-	Names:    map[Dialect]string{Ejabberd: "user_sessions_info"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "sessions_info"},
+	Name:   "user_sessions_info",
+	Doc:    "Lists the user's live sessions as connected_users_info does, without jid.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultTable, Name: "sessions_info", Columns: sessionColumns},
+	Names:  map[Dialect]string{Ejabberd: "user_sessions_info"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := userSessions(ctx, c)
 		return sessionTable(ss, false, c.Env.Store.Now()), err
@@ -224,12 +214,11 @@ var UserSessionsInfo = &Def{
 
 // NumResources is ejabberd's num_resources.
 var NumResources = &Def{
-	Name:     "num_resources",
-	Doc:      "Counts the user's live sessions.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "num_resources"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "resources"},
+	Name:   "num_resources",
+	Doc:    "Counts the user's live sessions.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultNumber, Name: "resources"},
+	Names:  map[Dialect]string{Ejabberd: "num_resources"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := userSessions(ctx, c)
 		return int64(len(ss)), err
@@ -238,12 +227,11 @@ var NumResources = &Def{
 
 // ResourceNum is ejabberd's resource_num.
 var ResourceNum = &Def{
-	Name:     "resource_num",
-	Doc:      "Returns the num-th (from 1) of the user's resources in sorted order; out of range is an error.",
-	Args:     []Arg{argUsername, argDomain, {Name: "num", Type: Int, Doc: "1-based index."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "resource_num"},
-	Ejabberd: &EjabberdResult{Kind: EjString, Name: "resource"},
+	Name:   "resource_num",
+	Doc:    "Returns the num-th (from 1) of the user's resources in sorted order; out of range is an error.",
+	Args:   []Arg{argUsername, argDomain, {Name: "num", Type: Int, Doc: "1-based index."}},
+	Result: Result{Kind: ResultString, Name: "resource"},
+	Names:  map[Dialect]string{Ejabberd: "resource_num"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := userSessions(ctx, c)
 		if err != nil {
@@ -259,11 +247,10 @@ var ResourceNum = &Def{
 
 // ServerStatus is ejabberd's status.
 var ServerStatus = &Def{
-	Name:     "server_status",
-	Doc:      "Says that the server runs, in ejabberd's words.",
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "status"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res"},
+	Name:   "server_status",
+	Doc:    "Says that the server runs, in ejabberd's words.",
+	Result: Result{Kind: ResultMessage},
+	Names:  map[Dialect]string{Ejabberd: "status"},
 	Handle: func(context.Context, *Call) (any, error) {
 		return "The node " + EjabberdNode + " is started. Status: startedxmppgate (ejabberd 23.01 API) is running in that node", nil
 	},
@@ -281,12 +268,11 @@ func countStatus(ss []Session, status string) int64 {
 
 // StatusNum is ejabberd's status_num.
 var StatusNum = &Def{
-	Name:     "status_num",
-	Doc:      "Counts the available sessions on the caller's domains whose presence is status (all: any).",
-	Args:     []Arg{ejStatus},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "status_num"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "users"},
+	Name:   "status_num",
+	Doc:    "Counts the available sessions on the caller's domains whose presence is status (all: any).",
+	Args:   []Arg{ejStatus},
+	Result: Result{Kind: ResultNumber, Name: "users"},
+	Names:  map[Dialect]string{Ejabberd: "status_num"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, "", "")
 		return countStatus(ss, c.Args.String("status")), err
@@ -295,12 +281,11 @@ var StatusNum = &Def{
 
 // StatusNumHost is ejabberd's status_num_host.
 var StatusNumHost = &Def{
-	Name:     "status_num_host",
-	Doc:      "status_num for one domain.",
-	Args:     []Arg{argDomain, ejStatus},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "status_num_host"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "users"},
+	Name:   "status_num_host",
+	Doc:    "status_num for one domain.",
+	Args:   []Arg{argDomain, ejStatus},
+	Result: Result{Kind: ResultNumber, Name: "users"},
+	Names:  map[Dialect]string{Ejabberd: "status_num_host"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
 		return countStatus(ss, c.Args.String("status")), err

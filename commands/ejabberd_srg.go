@@ -52,7 +52,7 @@ func srgArgs(w *queue.Work) (srgChange, error) {
 	return c, err
 }
 
-func queueSrg(ctx context.Context, c *Call, userID int64, sc srgChange) (queue.Queued, error) {
+func queueSrg(ctx context.Context, c *Call, userID int64, sc srgChange) (Receipt, error) {
 	return c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
 		args, err := json.Marshal(sc)
 		return store.Change{UserID: userID, Args: args}, err
@@ -101,10 +101,9 @@ var SrgCreate = &Def{
 		{Name: "label", Type: String, Optional: true, Doc: "The roster group name members see (ejabberd alias: name)."},
 		{Name: "description", Type: String, Optional: true, Doc: "The group's description."},
 		{Name: "display", Type: List, Optional: true, Doc: "The groups whose members this group's members see."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "srg_create"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "srg_create"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return queueSrg(ctx, c, 0, srgChange{Group: c.Args.String("group"), DomainID: c.Args.Domain("domain").ID,
 			Label: c.Args.String("label"), Description: c.Args.String("description"), Displayed: splitDisplay(c.Args.List("display"))})
@@ -125,15 +124,14 @@ var SrgDelete = &Def{
 	Name: "srg_delete",
 	Doc: "Deletes a shared roster group and its memberships; members lose the contacts it gave them (roster pushes " +
 		"to those online). Answers 0 also for a group that does not exist (nothing is queued).",
-	Args:     []Arg{srgGroup, srgHost},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "srg_delete"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{srgGroup, srgHost},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "srg_delete"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		_, found, err := srgGroupOf(ctx, c, "domain")
 		if err != nil || !found {
-			return Rescode(0), err
+			return StatusOK, err
 		}
 		return queueSrg(ctx, c, 0, srgChange{Group: c.Args.String("group"), DomainID: c.Args.Domain("domain").ID})
 	},
@@ -155,12 +153,11 @@ var SrgDelete = &Def{
 
 // SrgList is ejabberd's srg_list.
 var SrgList = &Def{
-	Name:     "srg_list",
-	Doc:      "Lists the names of a domain's shared roster groups (also those made through Openfire), sorted.",
-	Args:     []Arg{argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "srg_list"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "groups"},
+	Name:   "srg_list",
+	Doc:    "Lists the names of a domain's shared roster groups (also those made through Openfire), sorted.",
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultList, Name: "groups"},
+	Names:  map[Dialect]string{Ejabberd: "srg_list"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		return c.Env.Store.SharedGroupNames(ctx, c.Args.Domain("domain").ID)
 	},
@@ -175,10 +172,9 @@ var SrgGetInfo = &Def{
 		"newline), description, and all_users \"true\" when @all@ is a member. displayed_groups also names the groups " +
 		"an Openfire visibility shows (onlyGroup: the group itself and its group list's groups see it). A group that " +
 		"does not exist has no options (an empty list).",
-	Args:     []Arg{srgGroup, srgHost},
-	Result:   Result{Kind: ResultTable, Columns: srgInfoColumns},
-	Names:    map[Dialect]string{Ejabberd: "srg_get_info"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "informations"},
+	Args:   []Arg{srgGroup, srgHost},
+	Result: Result{Kind: ResultTable, Name: "informations", Columns: srgInfoColumns},
+	Names:  map[Dialect]string{Ejabberd: "srg_get_info"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		t := Table{Columns: srgInfoColumns, Rows: [][]any{}}
 		g, found, err := srgGroupOf(ctx, c, "domain")
@@ -240,10 +236,9 @@ var SrgGetMembers = &Def{
 	Name: "srg_get_members",
 	Doc: "Lists a group's explicit members as bare JIDs, sorted (@all@ is not listed: srg_get_info shows it). A group " +
 		"that does not exist has none.",
-	Args:     []Arg{srgGroup, srgHost},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "srg_get_members"},
-	Ejabberd: &EjabberdResult{Kind: EjList, Name: "members"},
+	Args:   []Arg{srgGroup, srgHost},
+	Result: Result{Kind: ResultList, Name: "members"},
+	Names:  map[Dialect]string{Ejabberd: "srg_get_members"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		g, found, err := srgGroupOf(ctx, c, "domain")
 		if err != nil || !found {
@@ -332,18 +327,17 @@ const ReasonNoGroup Reason = "no_group"
 // then a change queued only if the membership is not already as asked.
 // Where the group or the user does not exist, add answers 1 and del 0.
 func srgMemberDef(name, doc string, add bool) *Def {
-	missing := Rescode(0)
+	missing := StatusOK
 	if add {
-		missing = Rescode(1)
+		missing = StatusFailed
 	}
 	return &Def{
-		Name:     name,
-		Doc:      doc,
-		Args:     []Arg{srgUser, srgUserHost, srgGroup, srgGroupHost},
-		Result:   Result{Kind: ResultToken},
-		Mutates:  true,
-		Names:    map[Dialect]string{Ejabberd: name},
-		Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+		Name:    name,
+		Doc:     doc,
+		Args:    []Arg{srgUser, srgUserHost, srgGroup, srgGroupHost},
+		Result:  Result{Kind: ResultToken},
+		Mutates: true,
+		Names:   map[Dialect]string{Ejabberd: name},
 		Handle: func(ctx context.Context, c *Call) (any, error) {
 			g, all, u, found, err := srgMember(ctx, c)
 			if err != nil {
@@ -353,7 +347,7 @@ func srgMemberDef(name, doc string, add bool) *Def {
 				return missing, nil
 			}
 			if member, err := srgIsMember(ctx, c, g, all, u); err != nil || member == add {
-				return Rescode(0), err // already as asked: nothing to queue
+				return StatusOK, err // already as asked: nothing to queue
 			}
 			return queueSrg(ctx, c, u.ID, srgChange{Group: g.Name, DomainID: g.DomainID, AllUsers: all})
 		},

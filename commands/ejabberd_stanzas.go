@@ -73,15 +73,14 @@ var SendMessage = &Def{
 	Args: []Arg{{Name: "type", Type: String, Doc: "normal, chat or headline."}, ejFrom, ejTo,
 		{Name: "subject", Type: String, Optional: true, Doc: "Subject, or empty."},
 		{Name: "body", Type: String, Optional: true, Doc: "Body, or empty."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "send_message"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "send_message"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		typ := c.Args.String("type")
 		switch typ {
 		case "normal", "chat", "headline":
 		case "groupchat":
-			return nil, Errorf(NotImplemented, ReasonRefused, "type", "send_message: groupchat: %s", refusedMUC)
+			return nil, Errorf(NotImplemented, ReasonRefused, "type", "send_message: groupchat: xmppgate has no MUC service yet")
 		default:
 			return nil, Errorf(Invalid, ReasonBadStanza, "type", "%s", badAttr("type"))
 		}
@@ -99,7 +98,7 @@ var SendMessage = &Def{
 		if err := l.SendMessage(ctx, from, to, typ, c.Args.String("subject"), c.Args.String("body")); err != nil {
 			return nil, routeError(err)
 		}
-		return Rescode(0), nil
+		return StatusOK, nil
 	},
 }
 
@@ -108,10 +107,9 @@ var SendStanza = &Def{
 	Name: "send_stanza",
 	Doc: "Routes a stanza (one message, presence or iq, XML text) from a JID of the caller's domains to a JID this server hosts; " +
 		"from and to replace the stanza's own. XML that does not parse, or is not one stanza, answers why; a bad JID answers JID malformed.",
-	Args:     []Arg{ejFrom, ejTo, ejStanza},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "send_stanza"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:   []Arg{ejFrom, ejTo, ejStanza},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "send_stanza"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		from, to := c.Args.String("from"), c.Args.String("to")
 		if _, err := ParseBareJID(to); err != nil {
@@ -124,7 +122,7 @@ var SendStanza = &Def{
 		if err != nil {
 			return nil, err
 		}
-		return Rescode(0), routeError(l.RouteStanza(ctx, from, to, []byte(c.Args.String("stanza"))))
+		return StatusOK, routeError(l.RouteStanza(ctx, from, to, []byte(c.Args.String("stanza"))))
 	},
 }
 
@@ -134,10 +132,9 @@ var SendStanzaC2S = &Def{
 	Name: "send_stanza_c2s",
 	Doc: "Writes a stanza (one message, presence or iq, XML text) to the client of the live session user@host/resource, as it is " +
 		"(ejabberd_c2s:send: the stanza goes to that client, not from it). No such session: no_session.",
-	Args:     []Arg{argUsername, argDomain, ejResource, ejStanza},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "send_stanza_c2s"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:   []Arg{argUsername, argDomain, ejResource, ejStanza},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "send_stanza_c2s"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		l, err := live(c)
 		if err != nil {
@@ -150,7 +147,7 @@ var SendStanzaC2S = &Def{
 		if !found {
 			return nil, Errorf(Invalid, ReasonNoSession, "resource", "no_session")
 		}
-		return Rescode(0), nil
+		return StatusOK, nil
 	},
 }
 
@@ -161,10 +158,9 @@ var GetPresence = &Def{
 	Name: "get_presence",
 	Doc: "The user's presence: the available session with the highest priority (ties: the first by resource) with its show " +
 		"(available, away, chat, dnd, xa) and status text; a session that sent no presence yet shows unavailable; offline: the bare JID, unavailable.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultTable, Columns: presenceColumns},
-	Names:    map[Dialect]string{Ejabberd: "get_presence"},
-	Ejabberd: &EjabberdResult{Kind: EjTuple, Name: "presence"},
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultRow, Name: "presence", Columns: presenceColumns},
+	Names:  map[Dialect]string{Ejabberd: "get_presence"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := userSessions(ctx, c)
 		if err != nil {
@@ -203,10 +199,9 @@ var SetPresence = &Def{
 	Doc: "Sets the presence of the live session user@host/resource as if its client had sent it: type available broadcasts show, " +
 		"status and priority to the contacts subscribed to the user and to the user's resources; unavailable ends it. " +
 		"No such session: no_session.",
-	Args:     []Arg{argUsername, argDomain, ejResource, ejPresenceType, ejShow, ejStatusText, ejPriority},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "set_presence"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:   []Arg{argUsername, argDomain, ejResource, ejPresenceType, ejShow, ejStatusText, ejPriority},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "set_presence"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		typ := c.Args.String("type")
 		if typ != "available" && typ != "unavailable" {
@@ -236,7 +231,7 @@ var SetPresence = &Def{
 		if !found {
 			return nil, Errorf(Invalid, ReasonNoSession, "resource", "no_session")
 		}
-		return Rescode(0), nil
+		return StatusOK, nil
 	},
 }
 
@@ -259,10 +254,9 @@ var StatusList = &Def{
 	Name: "status_list",
 	Doc: "Lists the available sessions on the caller's domains whose presence is status (available, away, chat, dnd, xa; all: any), " +
 		"as status_num counts them: user, host, resource, priority, status text.",
-	Args:     []Arg{ejStatus},
-	Result:   Result{Kind: ResultTable, Columns: statusListColumns},
-	Names:    map[Dialect]string{Ejabberd: "status_list"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "users"},
+	Args:   []Arg{ejStatus},
+	Result: Result{Kind: ResultTable, Name: "users", Columns: statusListColumns},
+	Names:  map[Dialect]string{Ejabberd: "status_list"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, "", "")
 		return statusList(ss, c.Args.String("status")), err
@@ -271,12 +265,11 @@ var StatusList = &Def{
 
 // StatusListHost is mod_admin_extra's status_list_host.
 var StatusListHost = &Def{
-	Name:     "status_list_host",
-	Doc:      "status_list for one domain.",
-	Args:     []Arg{argDomain, ejStatus},
-	Result:   Result{Kind: ResultTable, Columns: statusListColumns},
-	Names:    map[Dialect]string{Ejabberd: "status_list_host"},
-	Ejabberd: &EjabberdResult{Kind: EjTuples, Name: "users"},
+	Name:   "status_list_host",
+	Doc:    "status_list for one domain.",
+	Args:   []Arg{argDomain, ejStatus},
+	Result: Result{Kind: ResultTable, Name: "users", Columns: statusListColumns},
+	Names:  map[Dialect]string{Ejabberd: "status_list_host"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
 		return statusList(ss, c.Args.String("status")), err

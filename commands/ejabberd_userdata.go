@@ -47,7 +47,7 @@ func queueUserdata(ctx context.Context, c *Call, ch userdataChange) (any, error)
 		return store.Change{UserID: u.ID, Args: args}, err
 	})
 	if AsError(err).Reason == ReasonNoUser {
-		return Rescode(1), nil
+		return StatusFailed, nil
 	}
 	return q, err
 }
@@ -85,10 +85,9 @@ var GetLast = &Def{
 	Doc: "Answers the user's last activity as {timestamp, status}: now and \"ONLINE\" while the user has a session; " +
 		"the end of the last session (XEP-0082, seconds) and its status text, or what set_last stored; now and " +
 		"\"NOT FOUND\" for a user never seen (or that does not exist). The same object in every API version.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultTable, Columns: lastColumns},
-	Names:    map[Dialect]string{Ejabberd: "get_last"},
-	Ejabberd: &EjabberdResult{Kind: EjTuple, Name: "last_activity"},
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultRow, Name: "last_activity", Columns: lastColumns},
+	Names:  map[Dialect]string{Ejabberd: "get_last"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		now := c.Env.Store.Now()
 		row := func(ts, status string) Table { return Table{Columns: lastColumns, Rows: [][]any{{ts, status}}} }
@@ -124,10 +123,9 @@ var SetLast = &Def{
 	Args: []Arg{argUsername, argDomain,
 		{Name: "timestamp", Type: Int, Doc: "Seconds since 1970-01-01 00:00:00 UTC."},
 		{Name: "status", Type: String, Optional: true, Doc: "The status text; absent or empty: none."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "set_last"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "set_last"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ts := c.Args.Int("timestamp")
 		// SQLite's date functions and the XMPP server's seconds-ago
@@ -208,9 +206,8 @@ var PrivateGet = &Def{
 	Args: []Arg{argUsername, argDomain,
 		{Name: "element", Type: String, Doc: "The element's name, e.g. storage."},
 		{Name: "ns", Type: String, Doc: "The element's namespace, e.g. storage:rosternotes."}},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "private_get"},
-	Ejabberd: &EjabberdResult{Kind: EjString, Name: "res"},
+	Result: Result{Kind: ResultString, Name: "res"},
+	Names:  map[Dialect]string{Ejabberd: "private_get"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ns := c.Args.String("ns")
 		if !validName(c.Args.String("element")) {
@@ -244,16 +241,15 @@ var PrivateSet = &Def{
 	Doc: "Stores element (XML text) in the user's private XML storage under its namespace, replacing what was " +
 		"stored there; clients read it with jabber:iq:private. XML that does not parse, an element without a " +
 		"namespace, or one over 64 KiB answers 1, as does a user that does not exist (nothing is stored).",
-	Args:     []Arg{argUsername, argDomain, {Name: "element", Type: String, Doc: "The element, e.g. <storage xmlns='storage:rosternotes'/>."}},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "private_set"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argUsername, argDomain, {Name: "element", Type: String, Doc: "The element, e.g. <storage xmlns='storage:rosternotes'/>."}},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "private_set"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		raw := c.Args.String("element")
 		el, err := xmlel.Parse([]byte(raw))
 		if err != nil || el.Name.Space == "" || len(raw) > maxPrivate {
-			return Rescode(1), nil
+			return StatusFailed, nil
 		}
 		return queueUserdata(ctx, c, userdataChange{NS: el.Name.Space, Data: el.Bytes("")})
 	},
@@ -268,12 +264,11 @@ var PrivateSet = &Def{
 
 // GetOfflineCount is ejabberd's get_offline_count.
 var GetOfflineCount = &Def{
-	Name:     "get_offline_count",
-	Doc:      "Counts the messages stored for the user while offline (0 for a user that does not exist). Alias server for host.",
-	Args:     []Arg{argUsername, argDomain},
-	Result:   Result{Kind: ResultScalar},
-	Names:    map[Dialect]string{Ejabberd: "get_offline_count"},
-	Ejabberd: &EjabberdResult{Kind: EjInteger, Name: "value"},
+	Name:   "get_offline_count",
+	Doc:    "Counts the messages stored for the user while offline (0 for a user that does not exist). Alias server for host.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultNumber, Name: "value"},
+	Names:  map[Dialect]string{Ejabberd: "get_offline_count"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, found, err := existing(ctx, c)
 		if err != nil || !found {

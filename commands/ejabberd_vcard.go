@@ -265,7 +265,7 @@ func queueVcard(ctx context.Context, c *Call, e vcardEdit) (any, error) {
 		return store.Change{UserID: u.ID, Args: args}, err
 	})
 	if AsError(err).Reason == ReasonNoUser {
-		return Rescode(1), nil
+		return StatusFailed, nil
 	}
 	return q, err
 }
@@ -301,14 +301,13 @@ func applyVcard(ctx context.Context, _ *Env, tx *store.Tx, w *queue.Work) error 
 	return tx.SetVCard(ctx, w.UserID, b)
 }
 
-func vcardGetDef(name, doc string, args []Arg, res *EjabberdResult, handle func(context.Context, *Call) (any, error)) *Def {
-	return &Def{Name: name, Doc: doc, Args: args, Result: Result{Kind: ResultScalar},
-		Names: map[Dialect]string{Ejabberd: name}, Ejabberd: res, Handle: handle}
+func vcardGetDef(name, doc string, args []Arg, res Result, handle func(context.Context, *Call) (any, error)) *Def {
+	return &Def{Name: name, Doc: doc, Args: args, Result: res, Names: map[Dialect]string{Ejabberd: name}, Handle: handle}
 }
 
 func vcardSetDef(name, doc string, args []Arg, edit func(c *Call) vcardEdit) *Def {
 	return &Def{Name: name, Doc: doc, Args: args, Result: Result{Kind: ResultToken}, Mutates: true,
-		Names: map[Dialect]string{Ejabberd: name}, Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+		Names:  map[Dialect]string{Ejabberd: name},
 		Handle: func(ctx context.Context, c *Call) (any, error) { return queueVcard(ctx, c, edit(c)) },
 		Apply:  applyVcard}
 }
@@ -323,7 +322,7 @@ const vcardSetErrors = " Fields are read and written in the vCard the XMPP serve
 // GetVcard is ejabberd's get_vcard.
 var GetVcard = vcardGetDef("get_vcard",
 	"Answers the text of the first field name (FN, NICKNAME, BDAY, ...) of the user's vCard."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName}, &EjabberdResult{Kind: EjString, Name: "content"},
+	[]Arg{argUsername, argDomain, ejVcardName}, Result{Kind: ResultString, Name: "content"},
 	func(ctx context.Context, c *Call) (any, error) {
 		v, err := vcardGet(ctx, c, []string{c.Args.String("field")}, false)
 		if err != nil {
@@ -336,7 +335,7 @@ var GetVcard = vcardGetDef("get_vcard",
 var GetVcard2 = vcardGetDef("get_vcard2",
 	"Answers the text of subfield subname of the first field name (N FAMILY, ORG ORGUNIT, ...); for TEL, subname is "+
 		"the type and the answer that TEL's NUMBER."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, &EjabberdResult{Kind: EjString, Name: "content"},
+	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, Result{Kind: ResultString, Name: "content"},
 	func(ctx context.Context, c *Call) (any, error) {
 		v, err := vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, false)
 		if err != nil {
@@ -349,7 +348,7 @@ var GetVcard2 = vcardGetDef("get_vcard2",
 var GetVcard2Multi = vcardGetDef("get_vcard2_multi",
 	"Lists the texts of every subfield subname of every field name, in vCard order (ejabberd 23.01 answers only the "+
 		"first; this is what its documentation promises and what set_vcard2_multi writes)."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, &EjabberdResult{Kind: EjList, Name: "contents"},
+	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, Result{Kind: ResultList, Name: "contents"},
 	func(ctx context.Context, c *Call) (any, error) {
 		return vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, true)
 	})
@@ -377,11 +376,10 @@ var SetVcard2Multi = &Def{
 	Name: "set_vcard2_multi",
 	Doc: "Sets the subfields subname of the first field name to contents, one subfield per value (an empty list: " +
 		"400 \"Invalid 'contents'\", where ejabberd crashes)." + vcardSetErrors,
-	Args:     []Arg{argUsername, argDomain, ejVcardName, ejVcardSub, ejVcardContents},
-	Result:   Result{Kind: ResultToken},
-	Mutates:  true,
-	Names:    map[Dialect]string{Ejabberd: "set_vcard2_multi"},
-	Ejabberd: &EjabberdResult{Kind: EjRescode, Name: "res"},
+	Args:    []Arg{argUsername, argDomain, ejVcardName, ejVcardSub, ejVcardContents},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "set_vcard2_multi"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		contents := c.Args.List("contents")
 		if len(contents) == 0 {

@@ -55,8 +55,9 @@ const (
 	ReasonUnknownDomain Reason = "unknown_domain" // not a domain of the caller's accounts
 	ReasonInvalidToken  Reason = "invalid_token"
 	ReasonTokenTooOld   Reason = "token_too_old"
-	ReasonKeyNotAll     Reason = "key_not_all"   // the command needs a key allowed every command
-	ReasonOperatorOnly  Reason = "operator_only" // a server-wide command; the caller is not the operator
+	ReasonKeyNotAll     Reason = "key_not_all"    // the command needs a key allowed every command
+	ReasonOperatorOnly  Reason = "operator_only"  // a server-wide command; the caller is not the operator
+	ReasonUniqueIDUsed  Reason = "unique_id_used" // a DreamHost unique_id of the key is used up already
 )
 
 // Error is the error value of the registry: a kind, an optional reason and

@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -161,25 +160,4 @@ func openfireDomain(ctx context.Context, env *Env, account int64, fqdn string) (
 func OpenfireSecret(env *Env, c store.OpenfireCredential) (string, error) {
 	plain, err := env.Box.Open(c.SecretSealed, PurposeOpenfireSecret)
 	return string(plain), err
-}
-
-// AuthenticateOpenfire finds the credential whose secret is secret. The
-// lookup goes by the secret's SHA-256, then the sealed copy is compared with
-// the given secret in constant time. ok is false for an empty or unknown secret.
-func AuthenticateOpenfire(ctx context.Context, env *Env, secret string) (c store.OpenfireCredential, ok bool, err error) {
-	if secret == "" {
-		return c, false, nil
-	}
-	c, err = env.Store.OpenfireCredentialByHash(ctx, store.KeyHash(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return c, false, nil
-	}
-	if err != nil {
-		return c, false, err
-	}
-	plain, err := env.Box.Open(c.SecretSealed, PurposeOpenfireSecret)
-	if err != nil {
-		return c, false, fmt.Errorf("open Openfire secret of account %d: %w", c.AccountID, err)
-	}
-	return c, subtle.ConstantTimeCompare(plain, []byte(secret)) == 1, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
@@ -29,33 +28,6 @@ var (
 	argRosterGroups = Arg{Name: "groups", Type: String, Optional: true,
 		Doc: "Comma-separated roster groups; none may be the name of a shared group shown in rosters. Absent clears them on update."}
 )
-
-// ParseBareJID normalises a JID ([localpart@]domain[/resource]) to its bare form.
-func ParseBareJID(s string) (string, error) {
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		if i == len(s)-1 {
-			return "", errors.New("empty resource")
-		}
-		s = s[:i]
-	}
-	local, domain, hasLocal := strings.Cut(s, "@")
-	if !hasLocal {
-		local, domain = "", s
-	}
-	// Surrounding space is not trimmed inside a JID (RFC 7622 refuses it).
-	d, err := NormalizeDomain(domain)
-	if err != nil || strings.TrimSpace(domain) != domain {
-		return "", errors.New("not a JID domainpart")
-	}
-	if !hasLocal {
-		return d, nil
-	}
-	l, err := NormalizeLocalpart(local)
-	if err != nil {
-		return "", err
-	}
-	return l + "@" + d, nil
-}
 
 // rosterChange is the argument record of the roster item changes.
 type rosterChange struct {

@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
-	"sync"
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
@@ -16,16 +14,6 @@ import (
 // PurposeRESTPassword seals REST API passwords (kept only so bootstrap.json
 // can be written again).
 const PurposeRESTPassword = "rest-api-password"
-
-// dummyREST is verified against when the account or its credential does not
-// exist, so a wrong name costs as much as a wrong password.
-var dummyREST = sync.OnceValue(func() credential.SCRAM {
-	c, err := credential.Derive("dummy-password", make([]byte, credential.SaltLen), credential.DefaultIterations)
-	if err != nil {
-		panic(err)
-	}
-	return c
-})
 
 // NewUUID returns a random (version 4) UUID in its lower-case hyphenated form.
 func NewUUID() string {
@@ -78,29 +66,4 @@ func RESTPassword(ctx context.Context, env *Env, account int64) (string, error) 
 		return "", fmt.Errorf("open REST password of account %d: %w", account, err)
 	}
 	return string(p), nil
-}
-
-// AuthenticateREST checks HTTP Basic credentials: an account name and that
-// account's REST API password. ok is false for any mismatch; the check
-// costs the same whether or not the account exists.
-func AuthenticateREST(ctx context.Context, env *Env, name, password string) (store.Account, bool, error) {
-	a, err := env.Store.AccountByName(ctx, strings.TrimSpace(name))
-	check := dummyREST()
-	found := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return a, false, err
-	}
-	if found {
-		c, err := env.Store.RESTCredential(ctx, a.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			found = false
-		case err != nil:
-			return a, false, err
-		default:
-			check = credential.SCRAM{Salt: c.Salt, Iterations: c.Iterations, SHA256Stored: c.StoredKey}
-		}
-	}
-	ok := check.Verify(password)
-	return a, ok && found, nil
 }

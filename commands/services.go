@@ -120,8 +120,7 @@ const PurposeAPIKey = "api-key"
 // Each family of commands is listed in its own file; a command shared by
 // several dialects appears once, in the family that introduced it.
 func All() []*Def {
-	all := concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
-	return append(all, refusedDefs(all)...)
+	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
 }
 
 // spineDefs are the user lifecycle, queue and key commands (DreamHost's

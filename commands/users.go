@@ -121,9 +121,6 @@ var AddUser = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{DreamHost: "jabber-add_user", Ejabberd: "register", REST: "POST xmppdomains/<fqdn>/users[/<username>]"},
-	Ejabberd: &EjabberdResult{Kind: EjRestuple, Name: "res", Text: func(a map[string]string, _ any) string {
-		return fmt.Sprintf("User %s@%s successfully registered", a["user"], a["host"])
-	}},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
 		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
@@ -201,13 +198,13 @@ func userGone(w *queue.Work) {
 }
 
 // RemoveUser queues the removal of a user and all its data.
-var RemoveUser = withEjabberd(&EjabberdResult{Kind: EjRestuple, Name: "res", Text: func(map[string]string, any) string { return "" }}, statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", OpenfireREST: "DELETE users/{username}", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
+var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", OpenfireREST: "DELETE users/{username}", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
 	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
 	store.StatusPendingDelete,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
 		userGone(w)
 		return tx.DeleteUserIn(ctx, w.UserID, store.StatusPendingDelete)
-	}))
+	})
 
 // DeactivateUser queues the deactivation of a user.
 var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=false"},

@@ -9,9 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -20,8 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/queue"
-	"github.com/xmppgate/xmppgate/store"
 )
 
 // Config tunes the dialect; zero values are defaults.
@@ -126,25 +122,23 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 	if keyText == "" {
 		return fail(codeNoKey)
 	}
-	key, err := h.env.Store.KeyByHash(ctx, store.KeyHash(keyText))
-	if errors.Is(err, store.ErrNotFound) {
-		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: reasonNoSuchKey}}
-	}
+	caller, err := commands.AuthenticateKey(ctx, h.env, keyText, r.RemoteAddr)
+	lg.keyID, lg.account = caller.KeyID, caller.Account
 	if err != nil {
+		switch commands.AsError(err).Reason {
+		case commands.ReasonBadCredentials:
+			return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: reasonNoSuchKey}}
+		case commands.ReasonAddressRefused:
+			return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: "This API key may not be used from your IP address."}}
+		}
 		lg.err = err
 		return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
-	}
-	lg.keyID, lg.account = key.ID, key.AccountID
-	if !ipAllowed(key.IPAllow, r.RemoteAddr) {
-		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidKey, Reason: "This API key may not be used from your IP address."}}
 	}
 	cmd := strings.ToLower(first(params, "cmd"))
 	lg.cmd = cmd
 	if cmd == "" {
 		return fail(codeNoCmd)
 	}
-	caller := commands.Caller{Dialect: commands.DreamHost, Account: key.AccountID, KeyID: key.ID,
-		Grants: commands.Grants(key.Cmds), Actor: "key:" + strconv.FormatInt(key.ID, 10)}
 	def, known := h.reg.Lookup(commands.DreamHost, cmd)
 	// Permission before existence: a key that may not call a command cannot
 	// learn whether it exists.
@@ -154,20 +148,18 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 	if !known {
 		return fail(codeNoSuchCmd)
 	}
-	if caller.Accounts, err = h.env.Store.AccountTree(ctx, key.AccountID); err != nil {
-		lg.err = err
-		return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
-	}
 	if acc := first(params, "account"); acc != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(acc), 10, 64)
-		if err != nil || !caller.Owns(id) {
+		id, perr := strconv.ParseInt(strings.TrimSpace(acc), 10, 64)
+		if perr != nil {
 			return fail(codeInvalidAccount)
 		}
-		if caller.Accounts, err = h.env.Store.AccountTree(ctx, id); err != nil {
+		if caller, err = caller.ActAs(ctx, h.env, id); err != nil {
+			if commands.AsError(err).Reason == commands.ReasonUnknownAccount {
+				return fail(codeInvalidAccount)
+			}
 			lg.err = err
 			return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
 		}
-		caller.Account = id
 	}
 	lg.account = caller.Account
 
@@ -176,7 +168,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 		return reply{status: http.StatusOK, env: Envelope{Scalar: codeInvalidUID, Reason: "unique_id is longer than 64 bytes", TabDetail: true}}
 	}
 	if len(uid) > 0 {
-		used, err := h.env.Store.UniqueIDUsed(ctx, key.ID, uid)
+		used, err := commands.UniqueIDUsed(ctx, h.env, caller, uid)
 		if err != nil {
 			lg.err = err
 			return reply{status: http.StatusInternalServerError, env: Envelope{Scalar: codeInternal}}
@@ -185,7 +177,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 			return fail(codeUniqueIDUsed)
 		}
 	}
-	if detail, ok := h.limits.allow(key.ID, cmd); !ok {
+	if detail, ok := h.limits.allow(caller.KeyID, cmd); !ok {
 		return reply{status: http.StatusOK, env: Envelope{Scalar: codeSlowDown, Reason: detail, TabDetail: true}}
 	}
 
@@ -196,37 +188,22 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 	}
 	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: args}
 	if len(uid) > 0 {
-		call.OnCommit = func(ctx context.Context, tx *store.Tx) error {
-			if err := tx.UseUniqueID(ctx, key.ID, uid); errors.Is(err, store.ErrDuplicate) {
-				return errDuplicateUID
-			} else if err != nil {
-				return err
-			}
-			return nil
-		}
+		call.UniqueID = uid
 	}
 	res, err := call.Run(ctx)
-	if errors.Is(err, errDuplicateUID) {
-		// Lost a race with the same unique_id: the other request succeeded.
-		return fail(codeUniqueIDUsed)
-	}
 	if err != nil {
 		return h.failure(err, lg)
 	}
-	h.limits.record(key.ID, cmd)
+	h.limits.record(caller.KeyID, cmd)
 	return reply{status: http.StatusOK, env: success(def, res)}
 }
-
-var errDuplicateUID = errors.New("dreamhost: unique_id already used")
 
 func success(def *commands.Def, res any) Envelope {
 	switch v := res.(type) {
 	case commands.Table:
 		return Envelope{OK: true, Table: &v}
-	case queue.Queued:
+	case commands.Receipt:
 		return Envelope{OK: true, Table: &commands.Table{Columns: def.Columns(), Rows: [][]any{{v.Token}}}}
-	case commands.Scalar:
-		return Envelope{OK: true, Scalar: string(v)}
 	}
 	return Envelope{OK: true, Scalar: fmt.Sprint(res)}
 }
@@ -237,6 +214,9 @@ func (h *Handler) failure(err error, lg *logLine) reply {
 	e := commands.AsError(err)
 	wire := e.Arg
 	switch e.Reason {
+	case commands.ReasonUniqueIDUsed:
+		// Lost a race with the same unique_id: the other request succeeded.
+		return fail(codeUniqueIDUsed)
 	case commands.ReasonMissing:
 		return fail("no_" + wire)
 	case commands.ReasonMalformed:
@@ -324,29 +304,4 @@ func unescape(s string) string {
 		return u
 	}
 	return strings.ReplaceAll(s, "+", " ")
-}
-
-func ipAllowed(allow, remote string) bool {
-	if strings.TrimSpace(allow) == "" {
-		return true
-	}
-	prefixes, err := commands.ParseIPAllow(allow)
-	if err != nil {
-		return false
-	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	addr = addr.Unmap()
-	for _, p := range prefixes {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }

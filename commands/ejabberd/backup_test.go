@@ -16,7 +16,6 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/piefxis"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
@@ -66,7 +65,7 @@ func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 	t.Helper()
 	b, f := newBundle(t, xmpp)
 	acc := f.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
-	jid, pw, err := ejabberd.BootstrapAdmin(f.Ctx, f.Env, acc, "ops.example")
+	jid, pw, err := commands.BootstrapAdmin(f.Ctx, f.Env, f.Reg, acc, "ops.example")
 	require.NoError(t, err)
 	b.creds["root"] = basic(jid, pw)
 	return b

@@ -2,17 +2,15 @@ package ejabberd
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"strings"
 
 	"github.com/xmppgate/xmppgate/commands"
 )
 
-var kindNames = map[commands.EjabberdKind]string{
-	commands.EjRescode: "rescode (0 ok, 1 not)", commands.EjRestuple: "string",
-	commands.EjInteger: "integer", commands.EjString: "string", commands.EjList: "list", commands.EjTuples: "list of objects",
-	commands.EjTuple: "object",
+var kindNames = map[Kind]string{
+	Rescode: "rescode (0 ok, 1 not)", Restuple: "string", Integer: "integer", String: "string", List: "list",
+	Tuples: "list of objects", Tuple: "object",
 }
 
 // CommandsMarkdown renders docs/ejabberd-commands.md from the registry: a
@@ -27,9 +25,8 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 	b.WriteString("Every command of the ejabberd API reference, as `POST /api/<command>` answers it (see ejabberd.md).\n")
 	b.WriteString("Results are the v0 shapes unless the path has a `vN` segment (N >= 1: scalars unwrapped).\n\n")
 	var impl, refused int
-	for _, c := range commands.EjabberdCommands() {
-		def, _ := reg.Lookup(commands.Ejabberd, c.Name)
-		if _, ok := commands.EjabberdResultOf(def); ok {
+	for _, c := range reference {
+		if _, ok := reg.Lookup(commands.Ejabberd, c.Name); ok {
 			impl++
 		} else {
 			refused++
@@ -37,16 +34,11 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 	}
 	fmt.Fprintf(&b, "%d commands: %d implemented, %d refused.\n\n", impl+refused, impl, refused)
 	b.WriteString("| command | tags | status | registry command | arguments | result / answer |\n| --- | --- | --- | --- | --- | --- |\n")
-	for _, c := range commands.EjabberdCommands() {
+	for _, c := range reference {
 		def, ok := reg.Lookup(commands.Ejabberd, c.Name)
 		if !ok {
-			fmt.Fprintf(&b, "| %s | %s | **missing from the registry** | | | |\n", c.Name, strings.Join(c.Tags, " "))
-			continue
-		}
-		if _, implemented := commands.EjabberdResultOf(def); !implemented {
-			_, err := def.Handle(context.Background(), &commands.Call{Def: def})
-			rep := h.failure(err, &request{cmd: c.Name, def: def})
-			fmt.Fprintf(&b, "| %s | %s | refused: %s | `%s` | | %d `%s` |\n", c.Name, strings.Join(c.Tags, " "), c.Refused, def.Name, rep.status, rep.body)
+			rep := h.failure(refusal(c), &request{cmd: c.Name})
+			fmt.Fprintf(&b, "| %s | %s | refused: %s | | | %d `%s` |\n", c.Name, strings.Join(c.Tags, " "), c.Refused, rep.status, rep.body)
 			continue
 		}
 		var args []string
@@ -67,9 +59,9 @@ func CommandsMarkdown(reg *commands.Registry) []byte {
 			}
 			args = append(args, arg)
 		}
-		spec, _ := commands.EjabberdResultOf(def)
+		spec, _ := ShapeOf(def, 0)
 		res := kindNames[spec.Kind]
-		if spec.Kind == commands.EjInteger || spec.Kind == commands.EjString {
+		if spec.Kind == Integer || spec.Kind == String {
 			res += fmt.Sprintf(", v0 `{\"%s\": …}`", spec.Name)
 		}
 		fmt.Fprintf(&b, "| %s | %s | implemented | `%s` | %s | %s. %s |\n", c.Name, strings.Join(c.Tags, " "), def.Name,

@@ -35,11 +35,10 @@ const DefaultVersion = 0
 
 // Handler serves the ejabberd admin API.
 type Handler struct {
-	reg      *commands.Registry
-	env      *commands.Env
-	log      *zap.Logger
-	verified verifiedCache
-	opts     Options
+	reg  *commands.Registry
+	env  *commands.Env
+	log  *zap.Logger
+	opts Options
 }
 
 // New returns the ejabberd front end, to be mounted on Prefix. env.Worker
@@ -172,33 +171,37 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	if req.cmd == "" {
 		return missingCommand()
 	}
-	def, ok := h.reg.Lookup(commands.Ejabberd, req.cmd)
-	if !ok {
+	def, implemented := h.reg.Lookup(commands.Ejabberd, req.cmd)
+	ref, known := lookup(req.cmd)
+	if !implemented && (!known || ref.Refused == "") {
 		return object(http.StatusNotFound, 40, "Endpoint not found.", "unknown_command")
 	}
 	req.def = def
 	ctx := r.Context()
-	id, rep := h.authenticate(ctx, r, req)
+	caller, rep := h.authenticate(ctx, r, req)
 	if rep != nil {
 		return *rep
 	}
 	// A refused command takes no arguments: it answers why after the
 	// permission check, whatever it is given.
-	var raw commands.Raw
-	if _, implemented := commands.EjabberdResultOf(def); implemented {
-		if raw, err = matchArgs(def, req, args); err != nil {
-			return h.failure(err, req)
+	if !implemented {
+		if !allowedFor(caller, req.cmd) {
+			return forbidden()
 		}
+		return h.failure(refusal(ref), req)
 	}
-	if !id.allowed(req.cmd) {
+	raw, err := matchArgs(def, req, args)
+	if err != nil {
+		return h.failure(err, req)
+	}
+	if !allowedFor(caller, req.cmd) {
 		return forbidden()
 	}
-	caller := commands.Caller{Dialect: commands.Ejabberd, Account: id.account, Accounts: id.accounts, Actor: id.jid, Operator: id.operator}
 	values, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
 	if err != nil {
 		return h.failure(err, req)
 	}
-	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: values}
+	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: values, Reference: apiReference{h.reg}}
 	res, err := call.RunNow(ctx)
 	if err != nil {
 		return h.failure(err, req)
@@ -409,8 +412,7 @@ func compact(v json.RawMessage) []byte {
 // success encodes a result as format_result does for the command's
 // declared result kind and the requested API version.
 func (h *Handler) success(res any, req *request) reply {
-	spec, _ := commands.EjabberdResultOf(req.def)
-	spec = spec.In(req.version)
+	spec, _ := ShapeOf(req.def, req.version)
 	wrap := func(v any) any {
 		if req.version == 0 {
 			return map[string]any{spec.Name: v}
@@ -418,39 +420,42 @@ func (h *Handler) success(res any, req *request) reply {
 		return v
 	}
 	switch spec.Kind {
-	case commands.EjRescode:
-		code, _ := res.(commands.Rescode)
-		return jsonReply(http.StatusOK, int(code), "ok")
-	case commands.EjRestuple:
-		if spec.Text != nil {
-			return jsonReply(http.StatusOK, spec.Text(req.raw, res), "ok")
+	case Rescode:
+		code := 0
+		if st, ok := res.(commands.Status); ok && !bool(st) {
+			code = 1
+		}
+		return jsonReply(http.StatusOK, code, "ok")
+	case Restuple:
+		if spec.text != nil {
+			return jsonReply(http.StatusOK, spec.text(req.raw, res), "ok")
 		}
 		s, _ := res.(string)
 		return jsonReply(http.StatusOK, s, "ok")
-	case commands.EjInteger:
+	case Integer:
 		n, _ := res.(int64)
 		return jsonReply(http.StatusOK, wrap(n), "ok")
-	case commands.EjString:
+	case String:
 		s, _ := res.(string)
 		return jsonReply(http.StatusOK, wrap(s), "ok")
-	case commands.EjList:
+	case List:
 		l, _ := res.([]string)
 		if l == nil {
 			l = []string{}
 		}
 		return jsonReply(http.StatusOK, l, "ok")
-	case commands.EjTuples:
+	case Tuples:
 		t, _ := res.(commands.Table)
-		return jsonReply(http.StatusOK, tuples(joinLists(t, spec.Join)), "ok")
-	case commands.EjTuple:
+		return jsonReply(http.StatusOK, tuples(joinLists(t, spec.join)), "ok")
+	case Tuple:
 		if t, _ := res.(commands.Table); len(t.Rows) == 1 {
-			return jsonReply(http.StatusOK, tuple(joinLists(t, spec.Join)), "ok")
+			return jsonReply(http.StatusOK, tuple(joinLists(t, spec.join)), "ok")
 		}
 	}
 	return reply{status: 500, body: []byte(`"internal_error"`), result: "internal_error", err: fmt.Errorf("ejabberd: no result kind for %s", req.cmd)}
 }
 
-// joinLists returns t with its []string cells joined by sep (EjabberdResult.Join);
+// joinLists returns t with its []string cells joined by sep (Shape.join);
 // t itself if sep is empty.
 func joinLists(t commands.Table, sep string) commands.Table {
 	if sep == "" {

@@ -52,7 +52,7 @@ func setup(t *testing.T, xmpp bool) *testBundle {
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
 		acc := f.Account(a.name, "", a.name == "acme", a.domains...) // acme is the operator
-		jid, pw, err := ejabberd.BootstrapAdmin(ctx, b.env, acc, a.domains[0])
+		jid, pw, err := commands.BootstrapAdmin(ctx, b.env, b.reg, acc, a.domains[0])
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
@@ -86,7 +86,7 @@ func newBundle(t *testing.T, xmpp bool) (*testBundle, *commandstest.Fixture) {
 	f.Env.Rand = mrand.NewChaCha8([32]byte{})
 	router := mux.NewRouter()
 	router.PathPrefix("/api").Handler(ejabberd.New(f.Reg, f.Env))
-	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(f.Env))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(f.Reg, f.Env))
 	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs,
 		creds: map[string]string{}, addr: f.XMPPAddr}, f
 }
@@ -135,7 +135,7 @@ func (b *testBundle) state() string {
 			switch {
 			case strings.HasPrefix(string(pw), "BANNED_ACCOUNT--"):
 				line += " password=BANNED"
-			case u.Username != ejabberd.AdminUser:
+			case u.Username != commands.AdminUser:
 				line += fmt.Sprintf(" password=%q scram=%t", pw, u.Cred.Verify(string(pw)))
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 )
@@ -19,7 +20,7 @@ func TestEjabberdLogLine(t *testing.T) {
 	log, logs := commandstest.Observe(zapcore.DebugLevel)
 	fx := commandstest.New(t, commandstest.Options{Log: log})
 	acc := fx.Account("acme", "", false, "a.example")
-	jid, pw, err := ejabberd.BootstrapAdmin(fx.Ctx, fx.Env, acc, "a.example")
+	jid, pw, err := commands.BootstrapAdmin(fx.Ctx, fx.Env, fx.Reg, acc, "a.example")
 	require.NoError(t, err)
 	url := fx.Serve(ejabberd.New(fx.Reg, fx.Env))
 

@@ -11,7 +11,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/store"
 )
 
 // OAuthTokenPath is ejabberd_oauth's token endpoint (request handler
@@ -21,17 +20,18 @@ const OAuthTokenPath = "/oauth/token"
 // tokenHandler answers POST /oauth/token with the password grant as
 // ejabberd 23.01 does (ejabberd_oauth:process/2).
 type tokenHandler struct {
+	reg *commands.Registry
 	env *commands.Env
 	log *zap.Logger
 }
 
 // NewOAuth returns the token endpoint, to be mounted on OAuthTokenPath.
-func NewOAuth(env *commands.Env) http.Handler {
+func NewOAuth(reg *commands.Registry, env *commands.Env) http.Handler {
 	log := env.Log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &tokenHandler{env: env, log: log.Named("dialect.ejabberd.oauth")}
+	return &tokenHandler{reg: reg, env: env, log: log.Named("dialect.ejabberd.oauth")}
 }
 
 // tokenReply is the RFC 6749 answer ejabberd writes (json_response).
@@ -101,20 +101,18 @@ func (h *tokenHandler) serve(r *http.Request, req *request) reply {
 	ctx := r.Context()
 	username := q.Get("username")
 	req.actor = username
-	var user *store.User
-	jid := ""
-	if u, bare, err := commands.OAuthSubject(ctx, h.env, username, nil); err == nil {
-		user, jid = &u, bare
-		req.account = u.AccountID
-	} else if e := commands.AsError(err); e.Kind == commands.Internal {
+	subject, err := commands.ResolveOAuthSubject(ctx, h.env, username, nil)
+	if err != nil && commands.AsError(err).Kind == commands.Internal {
 		return internalError(err)
 	}
-	if user != nil {
+	found := err == nil
+	req.account = subject.Account
+	if found {
 		clientID, secret, ok := r.BasicAuth()
 		if !ok {
 			clientID, secret = q.Get("client_id"), q.Get("client_secret")
 		}
-		allowed, err := commands.CheckOAuthClient(ctx, h.env, user.AccountID, clientID, secret)
+		allowed, err := commands.CheckOAuthClient(ctx, h.env, subject.Account, clientID, secret)
 		if err != nil {
 			return internalError(err)
 		}
@@ -131,19 +129,14 @@ func (h *tokenHandler) serve(r *http.Request, req *request) reply {
 			return oauthError("invalid_request", "Invalid ttl", "invalid_ttl")
 		}
 	}
-	password := q.Get("password")
-	if user == nil {
-		dummyVerify(password)
-		return oauthError("invalid_grant", "Access denied", "access_denied")
-	}
-	if !user.Cred.Verify(password) {
+	if !subject.VerifyPassword(q.Get("password")) {
 		return oauthError("invalid_grant", "Access denied", "access_denied")
 	}
 	scopes := strings.Fields(q.Get("scope"))
 	if scopes == nil {
 		scopes = []string{}
 	}
-	token, err := commands.IssueOAuthToken(ctx, h.env, *user, jid, scopes, ttl, jid)
+	token, err := commands.IssueOAuthToken(ctx, h.env, apiReference{h.reg}, subject, scopes, ttl, subject.JID)
 	if err != nil && commands.AsError(err).Reason == commands.ReasonInvalidScope {
 		return oauthError("invalid_grant", "Invalid scope", "invalid_scope")
 	}

@@ -105,7 +105,7 @@ func newOAuthServer(t *testing.T, clk *clock, opts ejabberd.Options) *oauthServe
 		require.NoError(t, err)
 		_, err = commands.CreateDomain(ctx, env, a.domain, acc.ID)
 		require.NoError(t, err)
-		_, pw, err := ejabberd.BootstrapAdmin(ctx, env, acc.ID, a.domain)
+		_, pw, err := commands.BootstrapAdmin(ctx, env, reg, acc.ID, a.domain)
 		require.NoError(t, err)
 		if a.name == "acme" {
 			s.admin = pw
@@ -116,7 +116,7 @@ func newOAuthServer(t *testing.T, clk *clock, opts ejabberd.Options) *oauthServe
 	s.handler = ejabberd.NewWithOptions(reg, env, opts)
 	router := mux.NewRouter()
 	router.PathPrefix("/api").Handler(s.handler)
-	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(env))
+	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(reg, env))
 	srv := httptest.NewServer(router)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL

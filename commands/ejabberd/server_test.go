@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
 
@@ -79,7 +78,7 @@ func setupServer(t *testing.T) *serverBundle {
 	require.NoError(t, err)
 	_, err = commands.CreateDomain(b.ctx, b.env, "ops.example", ops.ID)
 	require.NoError(t, err)
-	jid, pw, err := ejabberd.BootstrapAdmin(b.ctx, b.env, ops.ID, "ops.example")
+	jid, pw, err := commands.BootstrapAdmin(b.ctx, b.env, b.reg, ops.ID, "ops.example")
 	require.NoError(t, err)
 	b.creds["operator"] = basic(jid, pw)
 	return &serverBundle{testBundle: b, ctl: ctl, addr: addr}

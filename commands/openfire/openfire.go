@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,7 +20,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/queue"
 )
 
 // The two paths of the legacy API. Mount both on New's handler.
@@ -100,25 +98,23 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 	// The credential is the account's, so it is resolved first; Openfire's
 	// order (address, enabled, secret) is then applied to it. A wrong secret
 	// cannot tell which account's address list or switch would have applied.
-	cred, ok, err := commands.AuthenticateOpenfire(ctx, h.env, first(params, "secret"))
+	cred, err := commands.AuthenticateOpenfire(ctx, h.env, commands.Openfire, first(params, "secret"))
 	if err != nil {
+		if commands.AsError(err).Reason == commands.ReasonBadCredentials {
+			return errorReply(http.StatusOK, errNotAuthorised)
+		}
 		lg.err = err
 		return internal()
 	}
-	if ok {
-		lg.account = cred.AccountID
-		if restAPI && !cred.Enabled {
-			return reply{status: http.StatusForbidden, result: "disabled"}
-		}
-		if !IPAllowed(cred.IPAllow, r) {
-			return errorReply(http.StatusOK, errNotAuthorised)
-		}
-		if !cred.Enabled {
-			return errorReply(http.StatusOK, errDisabled)
-		}
+	lg.account = cred.Caller.Account
+	if restAPI && !cred.Enabled {
+		return reply{status: http.StatusForbidden, result: "disabled"}
 	}
-	if !ok {
+	if !cred.Allows(r) {
 		return errorReply(http.StatusOK, errNotAuthorised)
+	}
+	if !cred.Enabled {
+		return errorReply(http.StatusOK, errDisabled)
 	}
 	def, known := h.reg.Lookup(commands.Openfire, lg.cmd)
 	if !known {
@@ -126,12 +122,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 		// with an empty 200; both are bad parameters here.
 		return errorReply(http.StatusOK, errIllegalArgument)
 	}
-	caller := commands.Caller{Dialect: commands.Openfire, Account: cred.AccountID,
-		Actor: "openfire:" + strconv.FormatInt(cred.AccountID, 10)}
-	if caller.Accounts, err = h.env.Store.AccountTree(ctx, cred.AccountID); err != nil {
-		lg.err = err
-		return internal()
-	}
+	caller := cred.Caller
 	args, err := h.reg.Bind(ctx, h.env, caller, def, decode(params, cred.Domain), false)
 	if err != nil {
 		return h.failure(err, lg)
@@ -156,7 +147,7 @@ func decode(params url.Values, domain string) commands.Raw {
 	}
 	raw["domain"] = []string{domain}
 	if vs := raw["username"]; len(vs) > 0 && vs[0] != "" {
-		raw["username"] = []string{EscapeNode(strings.ToLower(trimJava(vs[0])))}
+		raw["username"] = []string{commands.EscapeNode(strings.ToLower(trimJava(vs[0])))}
 	}
 	if vs, ok := raw["groups"]; ok && len(vs) > 0 && vs[0] == "" {
 		raw["groups"] = []string{","}
@@ -172,7 +163,7 @@ func trimJava(s string) string {
 
 func success(res any) reply {
 	switch v := res.(type) {
-	case queue.Queued:
+	case commands.Receipt:
 		return reply{status: http.StatusOK, body: "<result>ok</result>\n", result: "ok"}
 	case commands.Table:
 		var b strings.Builder
@@ -261,35 +252,4 @@ func unescape(s string) string {
 		return u
 	}
 	return strings.ReplaceAll(s, "+", " ")
-}
-
-// clientIP is the address Openfire checks: the first of these headers that
-// is present, verbatim, else the socket's address.
-func clientIP(r *http.Request) string {
-	for _, name := range []string{"x-forwarded-for", "X_FORWARDED_FOR", "X-Forward-For"} {
-		if v := r.Header.Values(name); len(v) > 0 {
-			return v[0]
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// IPAllowed applies an account's allow-list to r as Openfire does: exact
-// string membership of clientIP, no CIDR. The Openfire REST API (package
-// openfirerest) checks the same list the same way.
-func IPAllowed(allow string, r *http.Request) bool {
-	if allow == "" {
-		return true
-	}
-	ip := clientIP(r)
-	for _, a := range strings.Split(allow, ",") {
-		if a == ip {
-			return true
-		}
-	}
-	return false
 }

@@ -36,7 +36,7 @@ func (b *testBundle) user(name, fqdn string) store.User {
 }
 
 // queueAsync queues a command as an asynchronous dialect does (no flush).
-func (b *testBundle) queueAsync(dialect commands.Dialect, account, name string, raw commands.Raw) queue.Queued {
+func (b *testBundle) queueAsync(dialect commands.Dialect, account, name string, raw commands.Raw) commands.Receipt {
 	b.t.Helper()
 	acc := b.accs[account]
 	caller := commands.Caller{Dialect: dialect, Account: acc, Accounts: []int64{acc}, Grants: commands.Grants{"*"}}
@@ -51,7 +51,7 @@ func (b *testBundle) queueAsync(dialect commands.Dialect, account, name string, 
 	require.NoError(b.t, err)
 	res, err := (&commands.Call{Def: def, Caller: caller, Env: b.env, Reg: b.reg, Args: args}).Run(b.ctx)
 	require.NoError(b.t, err)
-	return res.(queue.Queued)
+	return res.(commands.Receipt)
 }
 
 // A new password replaces the SCRAM keys and the sealed copy.
@@ -181,14 +181,14 @@ func TestBootstrapSecret(t *testing.T) {
 	b := setup(t)
 	acc, err := commands.CreateAccount(b.ctx, b.env, "boot", 0, false)
 	require.NoError(t, err)
-	_, err = openfire.BootstrapSecret(b.ctx, b.env, acc.ID)
+	_, err = commands.BootstrapOpenfireSecret(b.ctx, b.env, acc.ID)
 	require.Error(t, err, "an account without a domain has nothing to bind")
 	_, err = commands.CreateDomain(b.ctx, b.env, "boot.example", acc.ID)
 	require.NoError(t, err)
-	s1, err := openfire.BootstrapSecret(b.ctx, b.env, acc.ID)
+	s1, err := commands.BootstrapOpenfireSecret(b.ctx, b.env, acc.ID)
 	require.NoError(t, err)
 	require.Len(t, s1, commands.OpenfireSecretLen)
-	s2, err := openfire.BootstrapSecret(context.Background(), b.env, acc.ID)
+	s2, err := commands.BootstrapOpenfireSecret(context.Background(), b.env, acc.ID)
 	require.NoError(t, err)
 	require.Equal(t, s1, s2)
 	b.ok("type=add&secret=" + s1 + "&username=root&password=pw")
@@ -249,7 +249,7 @@ func TestEscapeNode(t *testing.T) {
 		5: {"a\tb\u2003c\u00a0d", "a\\20b\\20c\u00a0d"},
 		6: {"ärger", "ärger"},
 	} {
-		require.Equal(t, tc.want, openfire.EscapeNode(tc.in), "row %d", i)
+		require.Equal(t, tc.want, commands.EscapeNode(tc.in), "row %d", i)
 	}
 }
 

@@ -19,8 +19,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/openfire"
-	"github.com/xmppgate/xmppgate/queue"
 )
 
 // The two bases. Mount both on New's handler, after the legacy query API's
@@ -118,19 +116,19 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 	// The secret names the account, whose switch and address list then
 	// apply in Openfire's order: disabled 403, address 401.
 	ctx := r.Context()
-	cred, ok, err := commands.AuthenticateOpenfire(ctx, h.env, r.Header.Get("Authorization"))
+	cred, err := commands.AuthenticateOpenfire(ctx, h.env, commands.OpenfireREST, r.Header.Get("Authorization"))
 	if err != nil {
+		if commands.AsError(err).Reason == commands.ReasonBadCredentials {
+			return empty(http.StatusUnauthorized, lg, "unauthorized")
+		}
 		lg.err = err
 		return empty(http.StatusInternalServerError, lg, "internal")
 	}
-	if !ok {
-		return empty(http.StatusUnauthorized, lg, "unauthorized")
-	}
-	lg.account = cred.AccountID
+	lg.account = cred.Caller.Account
 	if !cred.Enabled {
 		return empty(http.StatusForbidden, lg, "disabled")
 	}
-	if !openfire.IPAllowed(cred.IPAllow, r) {
+	if !cred.Allows(r) {
 		return empty(http.StatusUnauthorized, lg, "address_refused")
 	}
 
@@ -168,12 +166,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 		return fail(http.StatusBadRequest, exIllegalArgument, "the body's "+conflict+" differs from the path's", vars[conflict])
 	}
 
-	caller := commands.Caller{Dialect: commands.OpenfireREST, Account: cred.AccountID,
-		Actor: "openfirerest:" + strconv.FormatInt(cred.AccountID, 10)}
-	if caller.Accounts, err = h.env.Store.AccountTree(ctx, cred.AccountID); err != nil {
-		lg.err = err
-		return fail(http.StatusInternalServerError, exInternal, "internal error", "")
-	}
+	caller := cred.Caller
 	args, err := h.reg.Bind(ctx, h.env, caller, rt.def, raw, false)
 	if err == nil {
 		call := &commands.Call{Def: rt.def, Caller: caller, Env: h.env, Reg: h.reg, Args: args}
@@ -193,7 +186,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 // empty body, a read its entity.
 func (h *Handler) success(r *http.Request, rt *route, res any) reply {
 	t, ok := res.(commands.Table)
-	if _, queued := res.(queue.Queued); queued || !ok {
+	if _, queued := res.(commands.Receipt); queued || !ok {
 		if r.Method == http.MethodPost {
 			return reply{status: http.StatusCreated}
 		}
@@ -245,7 +238,7 @@ func buildRaw(def *commands.Def, query url.Values, body fields, vars map[string]
 	// Openfire's username handling: trim, lower-case, XEP-0106 escaping;
 	// the binder then applies PRECIS (as the legacy dialect does).
 	if vs := raw["username"]; len(vs) > 0 && vs[0] != "" {
-		raw["username"] = []string{openfire.EscapeNode(strings.ToLower(strings.TrimSpace(vs[0])))}
+		raw["username"] = []string{commands.EscapeNode(strings.ToLower(strings.TrimSpace(vs[0])))}
 	}
 	return raw, ""
 }

@@ -21,7 +21,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/store"
 )
 
 // Prefix is the path prefix to mount New's handler on.
@@ -164,23 +163,18 @@ func (h *Handler) serve(r *http.Request, lg *logLine) reply {
 	if !hasAuth {
 		return errorReply(http.StatusUnauthorized, "authentication required")
 	}
-	acc, ok, err := commands.AuthenticateREST(r.Context(), h.env, user, pass)
+	caller, err := commands.AuthenticateREST(r.Context(), h.env, user, pass)
 	if err != nil {
+		if commands.AsError(err).Reason == commands.ReasonBadCredentials {
+			return errorReply(http.StatusUnauthorized, "invalid credentials")
+		}
 		lg.err = err
 		return internal()
 	}
-	if !ok {
-		return errorReply(http.StatusUnauthorized, "invalid credentials")
-	}
-	lg.account = acc.ID
+	lg.account = caller.Account
 	q := r.URL.Query()
 	if f := q.Get("format"); f != "" && !strings.EqualFold(f, "json") {
 		return errorReply(http.StatusBadRequest, "unsupported format "+strconv.Quote(f)+": only json is offered")
-	}
-	caller := commands.Caller{Dialect: commands.REST, Account: acc.ID, Actor: "rest:" + acc.Name}
-	if caller.Accounts, err = h.env.Store.AccountTree(r.Context(), acc.ID); err != nil {
-		lg.err = err
-		return internal()
 	}
 	body, form, err := readBody(r)
 	if err != nil {
@@ -478,19 +472,4 @@ func (x *exchange) acl(method string, rt route) reply {
 		return x.run("POST xmppdomains/<fqdn>/users/<username>/acl", raw)
 	}
 	return notAllowed("GET, POST")
-}
-
-// BootstrapREST returns the REST credentials of account (its name and API
-// password), creating a random password if the account has none. main
-// writes them to bootstrap.json as rest_user and rest_password.
-func BootstrapREST(ctx context.Context, env *commands.Env, account int64) (user, password string, err error) {
-	a, err := env.Store.Account(ctx, account)
-	if err != nil {
-		return "", "", err
-	}
-	password, err = commands.RESTPassword(ctx, env, account)
-	if errors.Is(err, store.ErrNotFound) {
-		password, err = commands.SetRESTPassword(ctx, env, account, "")
-	}
-	return a.Name, password, err
 }

@@ -100,11 +100,11 @@ func TestRESTBootstrap(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	user, pw, err := rest.BootstrapREST(ctx, b.env, b.accs["nopw"])
+	user, pw, err := commands.BootstrapREST(ctx, b.env, b.accs["nopw"])
 	require.NoError(t, err)
 	require.Equal(t, "nopw", user)
 	require.Len(t, pw, 32)
-	_, pw2, err := rest.BootstrapREST(ctx, b.env, b.accs["nopw"])
+	_, pw2, err := commands.BootstrapREST(ctx, b.env, b.accs["nopw"])
 	require.NoError(t, err)
 	require.Equal(t, pw, pw2)
 	status, _, body := b.send("GET /api/1.0/xmppdomains\nAuth: nopw " + pw)
@@ -118,7 +118,7 @@ func TestRESTBootstrap(t *testing.T) {
 	status, _, _ = b.send("GET /api/1.0/xmppdomains\nAuth: nopw changed")
 	require.Equal(t, 200, status)
 
-	_, _, err = rest.BootstrapREST(ctx, b.env, 9999)
+	_, _, err = commands.BootstrapREST(ctx, b.env, 9999)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 

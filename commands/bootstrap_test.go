@@ -1,12 +1,12 @@
-package ejabberd_test
+package commands_test
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
-	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -19,7 +19,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	acc := f.Account("acme", "", false, "a.example")
 	other := f.Account("other", "", false)
 
-	jid, pw, err := ejabberd.BootstrapAdmin(ctx, env, acc, "A.example")
+	jid, pw, err := commands.BootstrapAdmin(ctx, env, f.Reg, acc, "A.example")
 	require.NoError(t, err)
 	require.Equal(t, "admin@a.example", jid)
 	require.Len(t, pw, 24)
@@ -31,7 +31,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"*"}, p.What)
 
-	jid2, pw2, err := ejabberd.BootstrapAdmin(ctx, env, acc, "a.example")
+	jid2, pw2, err := commands.BootstrapAdmin(ctx, env, f.Reg, acc, "a.example")
 	require.NoError(t, err)
 	require.Equal(t, jid, jid2)
 	require.Equal(t, pw, pw2)
@@ -39,8 +39,8 @@ func TestBootstrapAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, users, 1)
 
-	_, _, err = ejabberd.BootstrapAdmin(ctx, env, other, "a.example")
+	_, _, err = commands.BootstrapAdmin(ctx, env, f.Reg, other, "a.example")
 	require.Error(t, err, "a domain of another account")
-	_, _, err = ejabberd.BootstrapAdmin(ctx, env, acc, "nowhere.example")
+	_, _, err = commands.BootstrapAdmin(ctx, env, f.Reg, acc, "nowhere.example")
 	require.Error(t, err)
 }

@@ -1,0 +1,31 @@
+package commands
+
+import (
+	"io"
+	"time"
+
+	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/sealbox"
+	"go.uber.org/zap"
+)
+
+// Env is what handlers run against.
+type Env struct {
+	Store  *store.Store
+	Box    *sealbox.Box
+	Worker *queue.Worker
+	// Live is the running XMPP server (nil if none).
+	Live Live
+	// Control is the server process (nil when no server runs).
+	Control Control
+	Log     *zap.Logger
+	// TokenMaxAge: tokens of batches finished longer ago answer too_old.
+	TokenMaxAge time.Duration
+	// DataDir is the data directory: backups and XEP-0227 files are read
+	// and written under it ("" refuses those commands).
+	DataDir string
+	// Rand is where OAuth tokens come from; nil is crypto/rand (tests set
+	// a seeded source so golden files can show the tokens).
+	Rand io.Reader
+}
