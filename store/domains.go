@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -20,19 +19,6 @@ type Domain struct {
 	// REST API's fields); "{}" when none were set.
 	Settings json.RawMessage
 	Created  time.Time
-}
-
-func idList(ids []int64) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(id, 10))
-	}
-	b.WriteByte(']')
-	return b.String()
 }
 
 // InsertDomain creates a domain; ErrDuplicate if any account has it already.
@@ -64,20 +50,6 @@ func (t *Tx) SetDomainEnabled(ctx context.Context, id int64, enabled bool) error
 func (t *Tx) SetDomainSettings(ctx context.Context, id int64, settings json.RawMessage) error {
 	t.dirDirty = true
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET settings = ? WHERE id = ?`, string(settings), id))
-}
-
-func mustAffect(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 const domainCols = `id, account_id, fqdn, enabled, settings, created`

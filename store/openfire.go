@@ -149,14 +149,6 @@ func (r Reader) ShownSharedGroups(ctx context.Context, domainID int64, names []s
 	return r.stringColumn(ctx, qShownGroups, domainID, string(list))
 }
 
-func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
-	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
-	if out == nil && err == nil {
-		out = []string{} // callers encode an empty list, not null
-	}
-	return out, err
-}
-
 // SetUserProfile sets a user's display name and email; a nil value is left
 // unchanged. ErrNotFound if the user is gone.
 func (t *Tx) SetUserProfile(ctx context.Context, id int64, name, email *string) error {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -100,8 +99,4 @@ func (t *Tx) PutUserACL(ctx context.Context, userID int64, acl json.RawMessage) 
 		return ErrNotFound
 	}
 	return err
-}
-
-func isForeignKey(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
 }

@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // rowScanner is what the scan functions read from: a *sql.Row or the
@@ -36,14 +39,63 @@ func scanColumn[T any](row rowScanner) (T, error) {
 	return v, err
 }
 
-// scanOffline reads an offline message selected as id, sender,
-// created, stanza.
-func scanOffline(row rowScanner) (OfflineMessage, error) {
-	var m OfflineMessage
-	var created sql.NullString
-	if err := row.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
-		return m, err
+// stamp is now in the form every time column holds (TimeLayout, UTC).
+func (r Reader) stamp() string { return r.now().UTC().Format(TimeLayout) }
+
+// parseTime reads a time column; NULL is the zero time.
+func parseTime(s sql.NullString) time.Time {
+	if !s.Valid {
+		return time.Time{}
 	}
-	m.Created = parseTime(created)
-	return m, nil
+	t, _ := time.ParseInLocation(TimeLayout, s.String, time.UTC)
+	return t
+}
+
+// isUnique and isForeignKey recognise constraint failures by the driver's
+// message text: go-sqlite3 gives them no distinct error value.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+}
+
+// mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// idList is ids as a JSON array, for json_each(?): one query text serves
+// any number of ids, so the statement cache stays bounded.
+func idList(ids []int64) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// stringColumn is queryAll of a one-column string query.
+func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
+	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
+	if out == nil && err == nil {
+		out = []string{} // callers encode an empty list, not null
+	}
+	return out, err
 }

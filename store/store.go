@@ -394,17 +394,3 @@ func call(fn func(*Tx) error, t *Tx) (err error) {
 	}()
 	return fn(t)
 }
-
-func (r Reader) stamp() string { return r.now().UTC().Format(TimeLayout) }
-
-func parseTime(s sql.NullString) time.Time {
-	if !s.Valid {
-		return time.Time{}
-	}
-	t, _ := time.ParseInLocation(TimeLayout, s.String, time.UTC)
-	return t
-}
-
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}

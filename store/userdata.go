@@ -105,3 +105,15 @@ func (r Reader) DomainAPIUsers(ctx context.Context, domainID int64) (map[int64]b
 func (r Reader) PrivateNamespaces(ctx context.Context, userID int64) ([]string, error) {
 	return queryAll(ctx, r.q, scanColumn[string], `SELECT ns FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
 }
+
+// scanOffline reads an offline message selected as id, sender,
+// created, stanza.
+func scanOffline(row rowScanner) (OfflineMessage, error) {
+	var m OfflineMessage
+	var created sql.NullString
+	if err := row.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
+		return m, err
+	}
+	m.Created = parseTime(created)
+	return m, nil
+}
