@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"strings"
@@ -16,24 +15,6 @@ type Account struct {
 	ParentID int64 // 0 for a top-level account
 	Operator bool  // may call server-wide commands (commands.Def.Operator)
 	Created  time.Time
-}
-
-// Key is a DreamHost-style API key. Secret is the key itself, opened from its
-// sealed copy only by the calls that must show it.
-type Key struct {
-	ID        int64
-	AccountID int64
-	Sealed    []byte
-	Cmds      []string
-	IPAllow   string
-	Comment   string
-	Created   time.Time
-}
-
-// KeyHash is the lookup form of an API key.
-func KeyHash(key string) []byte {
-	h := sha256.Sum256([]byte(key))
-	return h[:]
 }
 
 // InsertAccount creates an account; ErrDuplicate if the name is taken.
@@ -123,74 +104,6 @@ func (r Reader) AccountTree(ctx context.Context, id int64) ([]int64, error) {
 		return nil, ErrNotFound
 	}
 	return out, rows.Err()
-}
-
-// InsertKey stores a new API key given its hash and sealed copy.
-func (t *Tx) InsertKey(ctx context.Context, k Key, hash []byte) (Key, error) {
-	t.dirDirty = true
-	res, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.AccountID, hash, k.Sealed, strings.Join(k.Cmds, ","), k.IPAllow, k.Comment, t.stamp())
-	if isUnique(err) {
-		return k, ErrDuplicate
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return k, ErrNotFound
-		}
-		return k, err
-	}
-	k.ID, _ = res.LastInsertId()
-	k.Created = t.now().UTC().Truncate(time.Second)
-	return k, nil
-}
-
-const keyCols = `id, account_id, key_sealed, cmds, ip_allow, comment, created`
-
-func scanKey(row interface{ Scan(...any) error }) (Key, error) {
-	var k Key
-	var cmds string
-	var created sql.NullString
-	err := row.Scan(&k.ID, &k.AccountID, &k.Sealed, &cmds, &k.IPAllow, &k.Comment, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, ErrNotFound
-	}
-	if cmds != "" {
-		k.Cmds = strings.Split(cmds, ",")
-	}
-	k.Created = parseTime(created)
-	return k, err
-}
-
-// KeyByHash finds a key by KeyHash of its text.
-func (r Reader) KeyByHash(ctx context.Context, hash []byte) (Key, error) {
-	return scanKey(r.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`, hash))
-}
-
-// Keys lists the keys of the given accounts, oldest first; nil means all.
-func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
-	q := `SELECT ` + keyCols + ` FROM api_keys`
-	var args []any
-	if accounts != nil {
-		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return queryAll(ctx, r.q, scanKey, q+` ORDER BY id`, args...)
-}
-
-// UseUniqueID records that key used id successfully; ErrDuplicate if it did before.
-func (t *Tx) UseUniqueID(ctx context.Context, keyID int64, id []byte) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO unique_ids (key_id, unique_id, used) VALUES (?, ?, ?)`, keyID, id, t.stamp())
-	if isUnique(err) {
-		return ErrDuplicate
-	}
-	return err
-}
-
-// UniqueIDUsed reports whether key already used id successfully.
-func (r Reader) UniqueIDUsed(ctx context.Context, keyID int64, id []byte) (bool, error) {
-	var n int
-	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM unique_ids WHERE key_id = ? AND unique_id = ?`, keyID, id).Scan(&n)
-	return n > 0, err
 }
 
 // Audit appends one line to the audit log. detail must hold no secret.

@@ -2,24 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
-	"strings"
-	"time"
 )
-
-// OpenfireCredential is an account's Openfire User Service secret and
-// settings. SecretSealed is the secret's AES-GCM copy, never the secret.
-type OpenfireCredential struct {
-	AccountID    int64
-	DomainID     int64
-	Domain       string // the bound domain's FQDN
-	SecretSealed []byte
-	IPAllow      string
-	Enabled      bool
-	Updated      time.Time
-}
 
 // Shared group visibility (Openfire's sharedRoster.showInRoster).
 const (
@@ -29,16 +13,7 @@ const (
 )
 
 const (
-	qPutOpenfire = `INSERT INTO openfire_credentials (account_id, domain_id, secret_hash, secret_sealed, ip_allow, enabled, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id) DO UPDATE SET domain_id = excluded.domain_id, secret_hash = excluded.secret_hash,
-		secret_sealed = excluded.secret_sealed, ip_allow = excluded.ip_allow, enabled = excluded.enabled, updated = excluded.updated`
-	openfireCols    = `c.account_id, c.domain_id, d.fqdn, c.secret_sealed, c.ip_allow, c.enabled, c.updated`
-	openfireFrom    = ` FROM openfire_credentials c JOIN domains d ON d.id = c.domain_id`
-	qOpenfireByHash = `SELECT ` + openfireCols + openfireFrom + ` WHERE c.secret_hash = ?`
-	qOpenfireByAcct = `SELECT ` + openfireCols + openfireFrom + ` WHERE c.account_id = ?`
-	qOpenfireAll    = `SELECT ` + openfireCols + openfireFrom + ` ORDER BY c.account_id`
-	qEnsureGroup    = `INSERT INTO shared_groups (domain_id, name, display_name, show_in_roster, created) VALUES (?, ?, ?, ?, ?)
+	qEnsureGroup = `INSERT INTO shared_groups (domain_id, name, display_name, show_in_roster, created) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (domain_id, name) DO NOTHING`
 	qGroupID          = `SELECT id FROM shared_groups WHERE domain_id = ? AND name = ?`
 	qAddMember        = `INSERT INTO shared_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
@@ -48,49 +23,16 @@ const (
 		WHERE m.user_id = ? ORDER BY g.name`
 	qShownGroups = `SELECT name FROM shared_groups WHERE domain_id = ? AND show_in_roster <> 'nobody'
 		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
-	qSetProfile   = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
+)
+
+const (
+	qSetProfile = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
+)
+
+const (
 	qChangeByID   = `SELECT ` + changeCols + ` FROM changes WHERE id = ?`
 	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
 )
-
-// PutOpenfireCredential creates or replaces an account's credential; hash
-// is KeyHash of the secret. ErrDuplicate if another account has the secret.
-func (t *Tx) PutOpenfireCredential(ctx context.Context, c OpenfireCredential, hash []byte) error {
-	_, err := t.q.ExecContext(ctx, qPutOpenfire, c.AccountID, c.DomainID, hash, c.SecretSealed, c.IPAllow, c.Enabled, t.stamp())
-	if isUnique(err) {
-		return ErrDuplicate
-	}
-	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") {
-		return ErrNotFound
-	}
-	return err
-}
-
-func scanOpenfire(row interface{ Scan(...any) error }) (OpenfireCredential, error) {
-	var c OpenfireCredential
-	var updated sql.NullString
-	err := row.Scan(&c.AccountID, &c.DomainID, &c.Domain, &c.SecretSealed, &c.IPAllow, &c.Enabled, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
-	}
-	c.Updated = parseTime(updated)
-	return c, err
-}
-
-// OpenfireCredentialByHash finds the credential whose secret has KeyHash hash.
-func (r Reader) OpenfireCredentialByHash(ctx context.Context, hash []byte) (OpenfireCredential, error) {
-	return scanOpenfire(r.q.QueryRowContext(ctx, qOpenfireByHash, hash))
-}
-
-// OpenfireCredential returns an account's credential.
-func (r Reader) OpenfireCredential(ctx context.Context, account int64) (OpenfireCredential, error) {
-	return scanOpenfire(r.q.QueryRowContext(ctx, qOpenfireByAcct, account))
-}
-
-// OpenfireCredentials lists every credential by account.
-func (r Reader) OpenfireCredentials(ctx context.Context) ([]OpenfireCredential, error) {
-	return queryAll(ctx, r.q, scanOpenfire, qOpenfireAll)
-}
 
 // EnsureSharedGroup returns the id of group name in a domain, creating it
 // with display name = name and the given visibility if it does not exist.

@@ -5,58 +5,20 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"time"
 )
 
-// RESTCredential is an account's API password for the hosted-XMPP REST API:
-// a salted PBKDF2-SHA-256 key (credential.SCRAM's StoredKey) and a sealed
-// copy. The password itself is never stored.
-type RESTCredential struct {
-	AccountID      int64
-	Salt           []byte
-	Iterations     int
-	StoredKey      []byte
-	PasswordSealed []byte
-	Updated        time.Time
-}
-
 const (
-	qPutREST = `INSERT INTO rest_credentials (account_id, salt, iterations, stored_key, password_sealed, updated)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (account_id) DO UPDATE SET salt = excluded.salt, iterations = excluded.iterations,
-		stored_key = excluded.stored_key, password_sealed = excluded.password_sealed, updated = excluded.updated`
-	qRESTByAccount = `SELECT account_id, salt, iterations, stored_key, password_sealed, updated
-		FROM rest_credentials WHERE account_id = ?`
 	qDeleteDomainUsers = `DELETE FROM users WHERE domain_id = ?`
 	qDeleteDomain      = `DELETE FROM domains WHERE id = ?`
 	qCountDomainUsers  = `SELECT count(*) FROM users WHERE domain_id = ?`
-	qDomainUsersAfter  = `SELECT ` + userCols + userFrom + ` WHERE u.domain_id = ? AND u.username > ? ORDER BY u.username LIMIT ?`
-	qUserACL           = `SELECT acl FROM rest_user_acls WHERE user_id = ?`
-	qPutUserACL        = `INSERT INTO rest_user_acls (user_id, acl, updated) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET acl = excluded.acl, updated = excluded.updated`
 )
 
-// PutRESTCredential creates or replaces an account's API password.
-// ErrNotFound if the account does not exist.
-func (t *Tx) PutRESTCredential(ctx context.Context, c RESTCredential) error {
-	_, err := t.q.ExecContext(ctx, qPutREST, c.AccountID, c.Salt, c.Iterations, c.StoredKey, c.PasswordSealed, t.stamp())
-	if err != nil && isForeignKey(err) {
-		return ErrNotFound
-	}
-	return err
-}
-
-// RESTCredential returns an account's API password record.
-func (r Reader) RESTCredential(ctx context.Context, account int64) (RESTCredential, error) {
-	var c RESTCredential
-	var updated sql.NullString
-	err := r.q.QueryRowContext(ctx, qRESTByAccount, account).Scan(&c.AccountID, &c.Salt, &c.Iterations, &c.StoredKey, &c.PasswordSealed, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
-	}
-	c.Updated = parseTime(updated)
-	return c, err
-}
+const (
+	qDomainUsersAfter = `SELECT ` + userCols + userFrom + ` WHERE u.domain_id = ? AND u.username > ? ORDER BY u.username LIMIT ?`
+	qUserACL          = `SELECT acl FROM rest_user_acls WHERE user_id = ?`
+	qPutUserACL       = `INSERT INTO rest_user_acls (user_id, acl, updated) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET acl = excluded.acl, updated = excluded.updated`
+)
 
 // DeleteDomain removes a domain with its users (whose data goes by ON
 // DELETE CASCADE) and everything else hanging off the domain.

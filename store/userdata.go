@@ -23,7 +23,6 @@ const (
 	qExpiryCandidates = `SELECT id, sender, created, stanza FROM offline_messages
 		WHERE instr(stanza, CAST('expire' AS BLOB)) > 0` + qOfflineOfDomains + ` ORDER BY id`
 	qDomainLastSeen = `SELECT l.user_id, l.seen FROM last_activity l JOIN users u ON u.id = l.user_id WHERE u.domain_id = ?`
-	qDomainAPIUsers = `SELECT p.user_id FROM ejabberd_api_permissions p JOIN users u ON u.id = p.user_id WHERE u.domain_id = ?`
 )
 
 // DeleteOldOffline deletes the offline messages of the users of domains
@@ -78,25 +77,6 @@ func (r Reader) DomainLastSeen(ctx context.Context, domainID int64) (map[int64]t
 			return nil, err
 		}
 		out[id] = parseTime(seen)
-	}
-	return out, rows.Err()
-}
-
-// DomainAPIUsers returns the users of a domain that hold an ejabberd API
-// permission (the accounts' admin JIDs), by user id.
-func (r Reader) DomainAPIUsers(ctx context.Context, domainID int64) (map[int64]bool, error) {
-	rows, err := r.q.QueryContext(ctx, qDomainAPIUsers, domainID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
 	}
 	return out, rows.Err()
 }
