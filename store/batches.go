@@ -207,3 +207,30 @@ func scanChanges(rows *sql.Rows) ([]Change, error) {
 	}
 	return out, rows.Err()
 }
+
+const (
+	qChangeByID   = `SELECT ` + changeCols + ` FROM changes WHERE id = ?`
+	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
+)
+
+// ChangeByID returns one change by id.
+func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
+	rows, err := r.q.QueryContext(ctx, qChangeByID, id)
+	if err != nil {
+		return Change{}, err
+	}
+	cs, err := scanChanges(rows)
+	if err != nil {
+		return Change{}, err
+	}
+	if len(cs) == 0 {
+		return Change{}, ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// OpenBatchIDs lists an account's batches that are not final yet (waiting
+// or running), oldest first.
+func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
+	return queryAll(ctx, r.q, scanColumn[int64], qOpenBatchIDs, account)
+}

@@ -82,3 +82,27 @@ func (r Reader) Domains(ctx context.Context, accounts []int64) ([]Domain, error)
 	}
 	return queryAll(ctx, r.q, scanDomain, q+` ORDER BY fqdn`, args...)
 }
+
+const (
+	qDeleteDomainUsers = `DELETE FROM users WHERE domain_id = ?`
+	qDeleteDomain      = `DELETE FROM domains WHERE id = ?`
+	qCountDomainUsers  = `SELECT count(*) FROM users WHERE domain_id = ?`
+)
+
+// DeleteDomain removes a domain with its users (whose data goes by ON
+// DELETE CASCADE) and everything else hanging off the domain.
+// ErrNotFound if it does not exist.
+func (t *Tx) DeleteDomain(ctx context.Context, id int64) error {
+	t.dirDirty = true
+	if _, err := t.q.ExecContext(ctx, qDeleteDomainUsers, id); err != nil {
+		return err
+	}
+	return mustAffect(t.q.ExecContext(ctx, qDeleteDomain, id))
+}
+
+// CountDomainUsers counts a domain's users in every state.
+func (r Reader) CountDomainUsers(ctx context.Context, domainID int64) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, qCountDomainUsers, domainID).Scan(&n)
+	return n, err
+}

@@ -25,15 +25,6 @@ const (
 		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
 )
 
-const (
-	qSetProfile = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
-)
-
-const (
-	qChangeByID   = `SELECT ` + changeCols + ` FROM changes WHERE id = ?`
-	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
-)
-
 // EnsureSharedGroup returns the id of group name in a domain, creating it
 // with display name = name and the given visibility if it does not exist.
 // An existing group keeps its properties.
@@ -89,32 +80,4 @@ func (r Reader) ShownSharedGroups(ctx context.Context, domainID int64, names []s
 		return nil, err
 	}
 	return r.stringColumn(ctx, qShownGroups, domainID, string(list))
-}
-
-// SetUserProfile sets a user's display name and email; a nil value is left
-// unchanged. ErrNotFound if the user is gone.
-func (t *Tx) SetUserProfile(ctx context.Context, id int64, name, email *string) error {
-	return mustAffect(t.q.ExecContext(ctx, qSetProfile, name, email, id))
-}
-
-// ChangeByID returns one change by id.
-func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
-	rows, err := r.q.QueryContext(ctx, qChangeByID, id)
-	if err != nil {
-		return Change{}, err
-	}
-	cs, err := scanChanges(rows)
-	if err != nil {
-		return Change{}, err
-	}
-	if len(cs) == 0 {
-		return Change{}, ErrNotFound
-	}
-	return cs[0], nil
-}
-
-// OpenBatchIDs lists an account's batches that are not final yet (waiting
-// or running), oldest first.
-func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
-	return queryAll(ctx, r.q, scanColumn[int64], qOpenBatchIDs, account)
 }
