@@ -54,13 +54,6 @@ func (s *Store) BackupTo(ctx context.Context, dst string) error {
 	return nil
 }
 
-// SchemaVersion is the highest migration applied to the database.
-func (r Reader) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := r.q.QueryRowContext(ctx, `SELECT COALESCE(max(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
-}
-
 // RestoreFrom replaces the contents of the database with those of src, a
 // file BackupTo wrote (by this or an older xmppgate: an older copy is
 // migrated first, on a temporary copy, so src is never modified).

@@ -165,24 +165,6 @@ func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
 	return err
 }
 
-// Savepoint runs fn inside a nested savepoint: fn's writes are rolled back if
-// it returns an error, and kept (pending the outer commit) otherwise.
-func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
-	if _, err := t.q.ExecContext(ctx, `SAVEPOINT c`); err != nil {
-		return err
-	}
-	ferr := fn()
-	if ferr != nil {
-		if _, err := t.q.ExecContext(ctx, `ROLLBACK TO c`); err != nil {
-			return errors.Join(ferr, err)
-		}
-	}
-	if _, err := t.q.ExecContext(ctx, `RELEASE c`); err != nil {
-		return errors.Join(ferr, err)
-	}
-	return ferr
-}
-
 // WaitingChanges lists the changes of every waiting batch, oldest first.
 func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
 	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
