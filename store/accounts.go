@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -26,14 +25,8 @@ func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Ac
 		parent = parentID
 	}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
-	if isUnique(err) {
-		return a, ErrDuplicate
-	}
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return a, ErrNotFound
-		}
-		return a, err
+		return a, constraintErr(err)
 	}
 	a.ID, _ = res.LastInsertId()
 	a.Created = t.now().UTC().Truncate(time.Second)

@@ -38,14 +38,8 @@ func (t *Tx) InsertKey(ctx context.Context, k Key, hash []byte) (Key, error) {
 	t.dirDirty = true
 	res, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.AccountID, hash, k.Sealed, strings.Join(k.Cmds, ","), k.IPAllow, k.Comment, t.stamp())
-	if isUnique(err) {
-		return k, ErrDuplicate
-	}
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return k, ErrNotFound
-		}
-		return k, err
+		return k, constraintErr(err)
 	}
 	k.ID, _ = res.LastInsertId()
 	k.Created = t.now().UTC().Truncate(time.Second)
@@ -129,13 +123,7 @@ const (
 // is KeyHash of the secret. ErrDuplicate if another account has the secret.
 func (t *Tx) PutOpenfireCredential(ctx context.Context, c OpenfireCredential, hash []byte) error {
 	_, err := t.q.ExecContext(ctx, qPutOpenfire, c.AccountID, c.DomainID, hash, c.SecretSealed, c.IPAllow, c.Enabled, t.stamp())
-	if isUnique(err) {
-		return ErrDuplicate
-	}
-	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") {
-		return ErrNotFound
-	}
-	return err
+	return constraintErr(err)
 }
 
 func scanOpenfire(row interface{ Scan(...any) error }) (OpenfireCredential, error) {
@@ -189,7 +177,7 @@ const (
 // ErrNotFound if the account does not exist.
 func (t *Tx) PutRESTCredential(ctx context.Context, c RESTCredential) error {
 	_, err := t.q.ExecContext(ctx, qPutREST, c.AccountID, c.Salt, c.Iterations, c.StoredKey, c.PasswordSealed, t.stamp())
-	if err != nil && isForeignKey(err) {
+	if isForeignKey(err) {
 		return ErrNotFound
 	}
 	return err
@@ -234,7 +222,7 @@ func (t *Tx) PutEjabberdPermission(ctx context.Context, p EjabberdPermission) er
 		return err
 	}
 	_, err = t.q.ExecContext(ctx, qPutEjabberdPerm, p.UserID, p.AccountID, string(raw), t.stamp())
-	if err != nil && strings.Contains(err.Error(), "FOREIGN KEY") {
+	if isForeignKey(err) {
 		return ErrNotFound
 	}
 	return err

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -26,14 +25,8 @@ func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Do
 	t.dirDirty = true
 	d := Domain{AccountID: accountID, FQDN: fqdn, Enabled: true, Settings: json.RawMessage("{}")}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
-	if isUnique(err) {
-		return d, ErrDuplicate
-	}
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return d, ErrNotFound
-		}
-		return d, err
+		return d, constraintErr(err)
 	}
 	d.ID, _ = res.LastInsertId()
 	d.Created = t.now().UTC().Truncate(time.Second)

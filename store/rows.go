@@ -61,6 +61,18 @@ func isForeignKey(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
 }
 
+// constraintErr turns a taken unique value into ErrDuplicate and a missing
+// parent row into ErrNotFound, the two failures callers act on.
+func constraintErr(err error) error {
+	if isUnique(err) {
+		return ErrDuplicate
+	}
+	if isForeignKey(err) {
+		return ErrNotFound
+	}
+	return err
+}
+
 // mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
 func mustAffect(res sql.Result, err error) error {
 	if err != nil {

@@ -191,7 +191,7 @@ func (r Reader) UserACL(ctx context.Context, userID int64) (json.RawMessage, err
 // PutUserACL stores a user's ACL object. ErrNotFound if the user is gone.
 func (t *Tx) PutUserACL(ctx context.Context, userID int64, acl json.RawMessage) error {
 	_, err := t.q.ExecContext(ctx, qPutUserACL, userID, string(acl), t.stamp())
-	if err != nil && isForeignKey(err) {
+	if isForeignKey(err) {
 		return ErrNotFound
 	}
 	return err
