@@ -213,15 +213,11 @@ const (
 // PutEjabberdPermission creates or replaces a user's grant; ErrNotFound if
 // the user or account does not exist.
 func (t *Tx) PutEjabberdPermission(ctx context.Context, p EjabberdPermission) error {
-	what := p.What
-	if what == nil {
-		what = []string{}
-	}
-	raw, err := json.Marshal(what)
+	what, err := jsonList(p.What)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, qPutEjabberdPerm, p.UserID, p.AccountID, string(raw), t.stamp())
+	_, err = t.q.ExecContext(ctx, qPutEjabberdPerm, p.UserID, p.AccountID, what, t.stamp())
 	if isForeignKey(err) {
 		return ErrNotFound
 	}

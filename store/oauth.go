@@ -54,16 +54,12 @@ func scanOAuthToken(row interface{ Scan(...any) error }) (OAuthToken, error) {
 // InsertOAuthToken stores a token; ErrNotFound if its user or account does
 // not exist.
 func (t *Tx) InsertOAuthToken(ctx context.Context, tok OAuthToken) error {
-	scopes := tok.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	raw, err := json.Marshal(scopes)
+	scopes, err := jsonList(tok.Scopes)
 	if err != nil {
 		return err
 	}
 	_, err = t.q.ExecContext(ctx, `INSERT INTO oauth_tokens (`+oauthTokenCols+`, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		tok.Hash, tok.UserID, tok.AccountID, tok.JID, string(raw), tok.Expires, t.stamp())
+		tok.Hash, tok.UserID, tok.AccountID, tok.JID, scopes, tok.Expires, t.stamp())
 	if isForeignKey(err) {
 		return ErrNotFound
 	}

@@ -123,10 +123,7 @@ func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (in
 	if it.Subscription == "" {
 		it.Subscription = SubNone
 	}
-	if it.Groups == nil {
-		it.Groups = []string{}
-	}
-	groups, err := json.Marshal(it.Groups)
+	groups, err := jsonList(it.Groups)
 	if err != nil {
 		return 0, err
 	}
@@ -134,7 +131,7 @@ func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (in
 		ON CONFLICT (user_id, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription,
 		ask = excluded.ask, pending_in = excluded.pending_in, visible = excluded.visible, groups = excluded.groups,
 		ver = excluded.ver`,
-		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, string(groups), ver)
+		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, groups, ver)
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,16 @@ func isUnique(err error) bool {
 
 func isForeignKey(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+}
+
+// jsonList is list as a JSON array for a TEXT column: nil is [], never
+// null, which the array CHECKs (and the readers' unmarshalling) refuse.
+func jsonList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	raw, err := json.Marshal(list)
+	return string(raw), err
 }
 
 // constraintErr turns a taken unique value into ErrDuplicate and a missing

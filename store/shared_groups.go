@@ -141,14 +141,11 @@ func (r Reader) sharedGroupsIn(ctx context.Context, domainIDs []int64) ([]Shared
 // existing one's options (label, description, displayed groups; Openfire's
 // visibility and the @all@ flag are reset). Members are kept.
 func (t *Tx) PutSrg(ctx context.Context, domainID int64, name, label, description string, displayed []string) error {
-	if displayed == nil {
-		displayed = []string{}
-	}
-	list, err := json.Marshal(displayed)
+	list, err := jsonList(displayed)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, qPutSrg, domainID, name, label, description, string(list), t.stamp())
+	_, err = t.q.ExecContext(ctx, qPutSrg, domainID, name, label, description, list, t.stamp())
 	return err
 }
 
