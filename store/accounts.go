@@ -77,26 +77,14 @@ func (r Reader) Accounts(ctx context.Context) ([]Account, error) {
 // AccountTree returns id and the ids of all its sub-accounts, at any depth:
 // the set of accounts whose data a caller of account id may see.
 func (r Reader) AccountTree(ctx context.Context, id int64) ([]int64, error) {
-	rows, err := r.q.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
+	out, err := queryAll(ctx, r.q, scanColumn[int64], `WITH RECURSIVE tree(id) AS (
 		SELECT id FROM accounts WHERE id = ?
 		UNION SELECT a.id FROM accounts a JOIN tree ON a.parent_id = tree.id)
 		SELECT id FROM tree ORDER BY id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 && rows.Err() == nil {
+	if len(out) == 0 && err == nil {
 		return nil, ErrNotFound
 	}
-	return out, rows.Err()
+	return out, err
 }
 
 // Audit appends one line to the audit log. detail must hold no secret.

@@ -140,12 +140,8 @@ func (r Reader) batches(ctx context.Context, q string, args ...any) ([]Batch, er
 
 // Changes lists a batch's changes in the order they were queued.
 func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+changeCols+`
+	return queryAll(ctx, r.q, scanChange, `SELECT `+changeCols+`
 		FROM changes WHERE batch_id = ? ORDER BY id`, batchID)
-	if err != nil {
-		return nil, err
-	}
-	return scanChanges(rows)
 }
 
 // FinishChange records a change's outcome.
@@ -167,27 +163,19 @@ func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
 
 // WaitingChanges lists the changes of every waiting batch, oldest first.
 func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
+	return queryAll(ctx, r.q, scanChange, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
 		FROM changes c JOIN batches b ON b.id = c.batch_id WHERE b.status = 'waiting' ORDER BY c.id`)
-	if err != nil {
-		return nil, err
-	}
-	return scanChanges(rows)
 }
 
-func scanChanges(rows *sql.Rows) ([]Change, error) {
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
-		var c Change
-		var args string
-		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor); err != nil {
-			return nil, err
-		}
-		c.Args = json.RawMessage(args)
-		out = append(out, c)
+func scanChange(row rowScanner) (Change, error) {
+	var c Change
+	var args string
+	err := row.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
 	}
-	return out, rows.Err()
+	c.Args = json.RawMessage(args)
+	return c, err
 }
 
 const (
@@ -197,18 +185,11 @@ const (
 
 // ChangeByID returns one change by id.
 func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
-	rows, err := r.q.QueryContext(ctx, qChangeByID, id)
+	c, err := scanChange(r.q.QueryRowContext(ctx, qChangeByID, id))
 	if err != nil {
 		return Change{}, err
 	}
-	cs, err := scanChanges(rows)
-	if err != nil {
-		return Change{}, err
-	}
-	if len(cs) == 0 {
-		return Change{}, ErrNotFound
-	}
-	return cs[0], nil
+	return c, nil
 }
 
 // OpenBatchIDs lists an account's batches that are not final yet (waiting

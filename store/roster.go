@@ -60,20 +60,11 @@ func (r Reader) RosterItems(ctx context.Context, userID int64) ([]RosterItem, in
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := r.q.QueryContext(ctx, `SELECT `+rosterCols+` FROM roster_items WHERE user_id = ? ORDER BY contact`, userID)
+	out, err := queryAll(ctx, r.q, scanRosterItem, `SELECT `+rosterCols+` FROM roster_items WHERE user_id = ? ORDER BY contact`, userID)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []RosterItem
-	for rows.Next() {
-		it, err := scanRosterItem(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, it)
-	}
-	return out, ver, rows.Err()
+	return out, ver, nil
 }
 
 // RosterItem returns one roster row; ErrNotFound if there is none.

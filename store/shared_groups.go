@@ -307,23 +307,15 @@ func (r Reader) withOpenfireMembers(ctx context.Context, g *OpenfireGroup) error
 
 // OpenfireGroups lists a domain's groups by name, with their members.
 func (r Reader) OpenfireGroups(ctx context.Context, domainID int64) ([]OpenfireGroup, error) {
-	rows, err := r.q.QueryContext(ctx, qOFGroups, domainID)
+	out, err := queryAll(ctx, r.q, scanOpenfireGroup, qOFGroups, domainID)
 	if err != nil {
 		return nil, err
 	}
-	out := []OpenfireGroup{}
-	for rows.Next() {
-		g, err := scanOpenfireGroup(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, g)
+	if out == nil {
+		out = []OpenfireGroup{} // callers encode an empty list, not null
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	// queryAll has closed the groups' rows: the member queries below do
+	// not need a second connection while they are open.
 	for i := range out {
 		if err := r.withOpenfireMembers(ctx, &out[i]); err != nil {
 			return nil, err
