@@ -70,13 +70,8 @@ func (r Reader) KeyByHash(ctx context.Context, hash []byte) (Key, error) {
 
 // Keys lists the keys of the given accounts, oldest first; nil means all.
 func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
-	q := `SELECT ` + keyCols + ` FROM api_keys`
-	var args []any
-	if accounts != nil {
-		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return queryAll(ctx, r.q, scanKey, q+` ORDER BY id`, args...)
+	where, args := ofAccounts("account_id", accounts)
+	return queryAll(ctx, r.q, scanKey, `SELECT `+keyCols+` FROM api_keys`+where+` ORDER BY id`, args...)
 }
 
 // UseUniqueID records that key used id successfully; ErrDuplicate if it did before.

@@ -67,13 +67,8 @@ func (r Reader) DomainByFQDN(ctx context.Context, fqdn string) (Domain, error) {
 
 // Domains lists the domains of the given accounts by name; nil accounts means all.
 func (r Reader) Domains(ctx context.Context, accounts []int64) ([]Domain, error) {
-	q := `SELECT ` + domainCols + ` FROM domains`
-	var args []any
-	if accounts != nil {
-		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return queryAll(ctx, r.q, scanDomain, q+` ORDER BY fqdn`, args...)
+	where, args := ofAccounts("account_id", accounts)
+	return queryAll(ctx, r.q, scanDomain, `SELECT `+domainCols+` FROM domains`+where+` ORDER BY fqdn`, args...)
 }
 
 const (

@@ -114,6 +114,15 @@ func idList(ids []int64) string {
 	return b.String()
 }
 
+// ofAccounts is the WHERE clause and argument that limit a list to the rows
+// whose column col is one of accounts; nil accounts means no limit.
+func ofAccounts(col string, accounts []int64) (string, []any) {
+	if accounts == nil {
+		return "", nil
+	}
+	return ` WHERE ` + col + ` IN (SELECT value FROM json_each(?))`, []any{idList(accounts)}
+}
+
 // stringColumn is queryAll of a one-column string query.
 func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
 	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)

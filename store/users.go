@@ -96,13 +96,8 @@ func (r Reader) UserByID(ctx context.Context, id int64) (User, error) {
 // Users lists the users of the given accounts' domains, by domain then name;
 // nil accounts means every account.
 func (r Reader) Users(ctx context.Context, accounts []int64) ([]User, error) {
-	q := `SELECT ` + userCols + userFrom
-	var args []any
-	if accounts != nil {
-		q += ` WHERE d.account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return r.users(ctx, q+` ORDER BY d.fqdn, u.username`, args...)
+	where, args := ofAccounts("d.account_id", accounts)
+	return r.users(ctx, `SELECT `+userCols+userFrom+where+` ORDER BY d.fqdn, u.username`, args...)
 }
 
 // DomainUsers lists the users of one domain by name.
