@@ -149,7 +149,8 @@ func (t *Tx) PutSrg(ctx context.Context, domainID int64, name, label, descriptio
 	return err
 }
 
-// DeleteSharedGroup removes a group and its memberships.
+// DeleteSharedGroup removes a group and its memberships; ErrNotFound if it
+// is gone.
 func (t *Tx) DeleteSharedGroup(ctx context.Context, id int64) error {
 	return mustAffect(t.q.ExecContext(ctx, qDeleteSharedGroup, id))
 }
@@ -265,7 +266,6 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?)`
 	qOFUpdateGroup = `UPDATE shared_groups SET description = COALESCE(?, description), show_in_roster = COALESCE(?, show_in_roster)
 		WHERE id = ?`
-	qOFDeleteGroup    = `DELETE FROM shared_groups WHERE id = ?`
 	qOFClearGroupRole = `DELETE FROM shared_group_members WHERE group_id = ? AND admin = ?`
 	qOFPutGroupMember = `INSERT INTO shared_group_members (group_id, user_id, admin) VALUES (?, ?, ?)
 		ON CONFLICT (group_id, user_id) DO UPDATE SET admin = excluded.admin`
@@ -369,9 +369,9 @@ func (t *Tx) SetOpenfireGroupRole(ctx context.Context, groupID int64, admin bool
 }
 
 // DeleteOpenfireGroup removes a group and its memberships; ErrNotFound if it
-// is gone.
+// is gone. It is DeleteSharedGroup: both views are of the same rows.
 func (t *Tx) DeleteOpenfireGroup(ctx context.Context, id int64) error {
-	return mustAffect(t.q.ExecContext(ctx, qOFDeleteGroup, id))
+	return t.DeleteSharedGroup(ctx, id)
 }
 
 // LeaveOpenfireGroups removes a user from the named groups of its domain;

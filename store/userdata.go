@@ -34,6 +34,10 @@ func scanOffline(row rowScanner) (OfflineMessage, error) {
 	return m, nil
 }
 
+// qInsertOffline stores a message as PushOffline delivers it and
+// ImportOffline copies it in; only the created time differs.
+const qInsertOffline = `INSERT INTO offline_messages (user_id, sender, created, stanza) VALUES (?, ?, ?, ?)`
+
 // PushOffline stores a message for userID unless the user already holds limit
 // messages (limit <= 0: no limit); it reports whether the message was stored.
 func (t *Tx) PushOffline(ctx context.Context, userID int64, sender string, stanza []byte, limit int) (bool, error) {
@@ -46,8 +50,7 @@ func (t *Tx) PushOffline(ctx context.Context, userID int64, sender string, stanz
 			return false, nil
 		}
 	}
-	_, err := t.q.ExecContext(ctx, `INSERT INTO offline_messages (user_id, sender, created, stanza) VALUES (?, ?, ?, ?)`,
-		userID, sender, t.stamp(), stanza)
+	_, err := t.q.ExecContext(ctx, qInsertOffline, userID, sender, t.stamp(), stanza)
 	return err == nil, err
 }
 
@@ -82,8 +85,7 @@ func (r Reader) OfflineMessages(ctx context.Context, userID int64) ([]OfflineMes
 // ImportOffline stores an offline message with the time it was first
 // stored elsewhere (an import keeps the original delay stamp).
 func (t *Tx) ImportOffline(ctx context.Context, userID int64, sender string, stanza []byte, created time.Time) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO offline_messages (user_id, sender, created, stanza) VALUES (?, ?, ?, ?)`,
-		userID, sender, created.UTC().Format(TimeLayout), stanza)
+	_, err := t.q.ExecContext(ctx, qInsertOffline, userID, sender, created.UTC().Format(TimeLayout), stanza)
 	return err
 }
 
