@@ -49,14 +49,7 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 // SetOperator makes an account the server's operator, or not.
 func (t *Tx) SetOperator(ctx context.Context, id int64, on bool) error {
 	t.dirDirty = true
-	res, err := t.q.ExecContext(ctx, `UPDATE accounts SET operator = ? WHERE id = ?`, on, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE accounts SET operator = ? WHERE id = ?`, on, id))
 }
 
 // Account returns one account by id.

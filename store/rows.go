@@ -9,6 +9,8 @@ import (
 	"time"
 )
 
+// The helpers every query file reads and writes rows with.
+
 // rowScanner is what the scan functions read from: a *sql.Row or the
 // current row of *sql.Rows. An alias, so scanAccount and the like are
 // queryAll's scan as they are.
@@ -40,6 +42,15 @@ func scanColumn[T any](row rowScanner) (T, error) {
 	return v, err
 }
 
+// stringColumn is queryAll of a one-column string query.
+func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
+	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
+	if out == nil && err == nil {
+		out = []string{} // callers encode an empty list, not null
+	}
+	return out, err
+}
+
 // stamp is now in the form every time column holds (TimeLayout, UTC).
 func (r Reader) stamp() string { return r.now().UTC().Format(TimeLayout) }
 
@@ -50,53 +61,6 @@ func parseTime(s sql.NullString) time.Time {
 	}
 	t, _ := time.ParseInLocation(TimeLayout, s.String, time.UTC)
 	return t
-}
-
-// isUnique and isForeignKey recognise constraint failures by the driver's
-// message text: go-sqlite3 gives them no distinct error value.
-func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
-}
-
-func isForeignKey(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
-}
-
-// jsonList is list as a JSON array for a TEXT column: nil is [], never
-// null, which the array CHECKs (and the readers' unmarshalling) refuse.
-func jsonList(list []string) (string, error) {
-	if list == nil {
-		list = []string{}
-	}
-	raw, err := json.Marshal(list)
-	return string(raw), err
-}
-
-// constraintErr turns a taken unique value into ErrDuplicate and a missing
-// parent row into ErrNotFound, the two failures callers act on.
-func constraintErr(err error) error {
-	if isUnique(err) {
-		return ErrDuplicate
-	}
-	if isForeignKey(err) {
-		return ErrNotFound
-	}
-	return err
-}
-
-// mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
-func mustAffect(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 // idList is ids as a JSON array, for json_each(?): one query text serves
@@ -123,11 +87,49 @@ func ofAccounts(col string, accounts []int64) (string, []any) {
 	return ` WHERE ` + col + ` IN (SELECT value FROM json_each(?))`, []any{idList(accounts)}
 }
 
-// stringColumn is queryAll of a one-column string query.
-func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
-	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
-	if out == nil && err == nil {
-		out = []string{} // callers encode an empty list, not null
+// jsonList is list as a JSON array for a TEXT column: nil is [], never
+// null, which the array CHECKs (and the readers' unmarshalling) refuse.
+func jsonList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
 	}
-	return out, err
+	raw, err := json.Marshal(list)
+	return string(raw), err
+}
+
+// mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// isUnique and isForeignKey recognise constraint failures by the driver's
+// message text: go-sqlite3 gives them no distinct error value.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+}
+
+// constraintErr turns a taken unique value into ErrDuplicate and a missing
+// parent row into ErrNotFound, the two failures callers act on.
+func constraintErr(err error) error {
+	if isUnique(err) {
+		return ErrDuplicate
+	}
+	if isForeignKey(err) {
+		return ErrNotFound
+	}
+	return err
 }
