@@ -75,6 +75,17 @@ func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
 	return b, err
 }
 
+func scanChange(row rowScanner) (Change, error) {
+	var c Change
+	var args string
+	err := row.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.Args = json.RawMessage(args)
+	return c, err
+}
+
 // OpenBatch returns the account's waiting batch, creating it with token if
 // there is none. The partial unique index keeps it one per account.
 func (t *Tx) OpenBatch(ctx context.Context, accountID int64, token string) (Batch, error) {
@@ -165,17 +176,6 @@ func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
 func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
 	return queryAll(ctx, r.q, scanChange, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
 		FROM changes c JOIN batches b ON b.id = c.batch_id WHERE b.status = 'waiting' ORDER BY c.id`)
-}
-
-func scanChange(row rowScanner) (Change, error) {
-	var c Change
-	var args string
-	err := row.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
-	}
-	c.Args = json.RawMessage(args)
-	return c, err
 }
 
 const (
