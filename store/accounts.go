@@ -2,10 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -18,24 +16,6 @@ type Account struct {
 	Created  time.Time
 }
 
-// Key is a DreamHost-style API key. Secret is the key itself, opened from its
-// sealed copy only by the calls that must show it.
-type Key struct {
-	ID        int64
-	AccountID int64
-	Sealed    []byte
-	Cmds      []string
-	IPAllow   string
-	Comment   string
-	Created   time.Time
-}
-
-// KeyHash is the lookup form of an API key.
-func KeyHash(key string) []byte {
-	h := sha256.Sum256([]byte(key))
-	return h[:]
-}
-
 // InsertAccount creates an account; ErrDuplicate if the name is taken.
 func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Account, error) {
 	t.dirDirty = true
@@ -45,14 +25,8 @@ func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Ac
 		parent = parentID
 	}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
-	if isUnique(err) {
-		return a, ErrDuplicate
-	}
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return a, ErrNotFound
-		}
-		return a, err
+		return a, constraintErr(err)
 	}
 	a.ID, _ = res.LastInsertId()
 	a.Created = t.now().UTC().Truncate(time.Second)
@@ -75,14 +49,7 @@ func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
 // SetOperator makes an account the server's operator, or not.
 func (t *Tx) SetOperator(ctx context.Context, id int64, on bool) error {
 	t.dirDirty = true
-	res, err := t.q.ExecContext(ctx, `UPDATE accounts SET operator = ? WHERE id = ?`, on, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE accounts SET operator = ? WHERE id = ?`, on, id))
 }
 
 // Account returns one account by id.
@@ -103,94 +70,14 @@ func (r Reader) Accounts(ctx context.Context) ([]Account, error) {
 // AccountTree returns id and the ids of all its sub-accounts, at any depth:
 // the set of accounts whose data a caller of account id may see.
 func (r Reader) AccountTree(ctx context.Context, id int64) ([]int64, error) {
-	rows, err := r.q.QueryContext(ctx, `WITH RECURSIVE tree(id) AS (
+	out, err := queryAll(ctx, r.q, scanColumn[int64], `WITH RECURSIVE tree(id) AS (
 		SELECT id FROM accounts WHERE id = ?
 		UNION SELECT a.id FROM accounts a JOIN tree ON a.parent_id = tree.id)
 		SELECT id FROM tree ORDER BY id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	if len(out) == 0 && rows.Err() == nil {
+	if len(out) == 0 && err == nil {
 		return nil, ErrNotFound
 	}
-	return out, rows.Err()
-}
-
-// InsertKey stores a new API key given its hash and sealed copy.
-func (t *Tx) InsertKey(ctx context.Context, k Key, hash []byte) (Key, error) {
-	t.dirDirty = true
-	res, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.AccountID, hash, k.Sealed, strings.Join(k.Cmds, ","), k.IPAllow, k.Comment, t.stamp())
-	if isUnique(err) {
-		return k, ErrDuplicate
-	}
-	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return k, ErrNotFound
-		}
-		return k, err
-	}
-	k.ID, _ = res.LastInsertId()
-	k.Created = t.now().UTC().Truncate(time.Second)
-	return k, nil
-}
-
-const keyCols = `id, account_id, key_sealed, cmds, ip_allow, comment, created`
-
-func scanKey(row interface{ Scan(...any) error }) (Key, error) {
-	var k Key
-	var cmds string
-	var created sql.NullString
-	err := row.Scan(&k.ID, &k.AccountID, &k.Sealed, &cmds, &k.IPAllow, &k.Comment, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return k, ErrNotFound
-	}
-	if cmds != "" {
-		k.Cmds = strings.Split(cmds, ",")
-	}
-	k.Created = parseTime(created)
-	return k, err
-}
-
-// KeyByHash finds a key by KeyHash of its text.
-func (r Reader) KeyByHash(ctx context.Context, hash []byte) (Key, error) {
-	return scanKey(r.q.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE key_hash = ?`, hash))
-}
-
-// Keys lists the keys of the given accounts, oldest first; nil means all.
-func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
-	q := `SELECT ` + keyCols + ` FROM api_keys`
-	var args []any
-	if accounts != nil {
-		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return queryAll(ctx, r.q, scanKey, q+` ORDER BY id`, args...)
-}
-
-// UseUniqueID records that key used id successfully; ErrDuplicate if it did before.
-func (t *Tx) UseUniqueID(ctx context.Context, keyID int64, id []byte) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO unique_ids (key_id, unique_id, used) VALUES (?, ?, ?)`, keyID, id, t.stamp())
-	if isUnique(err) {
-		return ErrDuplicate
-	}
-	return err
-}
-
-// UniqueIDUsed reports whether key already used id successfully.
-func (r Reader) UniqueIDUsed(ctx context.Context, keyID int64, id []byte) (bool, error) {
-	var n int
-	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM unique_ids WHERE key_id = ? AND unique_id = ?`, keyID, id).Scan(&n)
-	return n > 0, err
+	return out, err
 }
 
 // Audit appends one line to the audit log. detail must hold no secret.

@@ -54,13 +54,6 @@ func (s *Store) BackupTo(ctx context.Context, dst string) error {
 	return nil
 }
 
-// SchemaVersion is the highest migration applied to the database.
-func (r Reader) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := r.q.QueryRowContext(ctx, `SELECT COALESCE(max(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, err
-}
-
 // RestoreFrom replaces the contents of the database with those of src, a
 // file BackupTo wrote (by this or an older xmppgate: an older copy is
 // migrated first, on a temporary copy, so src is never modified).
@@ -465,33 +458,4 @@ func (s *Store) Load(ctx context.Context, r io.Reader) error {
 			}
 		})
 	})
-}
-
-// PrivateItem is one element of a user's private XML storage.
-type PrivateItem struct {
-	NS   string
-	Data []byte
-}
-
-// PrivateItems returns every element of the user's private storage, by namespace.
-func (r Reader) PrivateItems(ctx context.Context, userID int64) ([]PrivateItem, error) {
-	return queryAll(ctx, r.q, func(row rowScanner) (PrivateItem, error) {
-		var p PrivateItem
-		err := row.Scan(&p.NS, &p.Data)
-		return p, err
-	}, `SELECT ns, data FROM private_storage WHERE user_id = ? ORDER BY ns`, userID)
-}
-
-// OfflineMessages returns the user's offline messages, oldest first,
-// leaving them stored (PopOffline delivers them).
-func (r Reader) OfflineMessages(ctx context.Context, userID int64) ([]OfflineMessage, error) {
-	return queryAll(ctx, r.q, scanOffline, `SELECT id, sender, created, stanza FROM offline_messages WHERE user_id = ? ORDER BY id`, userID)
-}
-
-// ImportOffline stores an offline message with the time it was first
-// stored elsewhere (an import keeps the original delay stamp).
-func (t *Tx) ImportOffline(ctx context.Context, userID int64, sender string, stanza []byte, created time.Time) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO offline_messages (user_id, sender, created, stanza) VALUES (?, ?, ?, ?)`,
-		userID, sender, created.UTC().Format(TimeLayout), stanza)
-	return err
 }

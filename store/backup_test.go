@@ -62,7 +62,7 @@ func TestBackupRestoreAndDumpLoad(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			us := b.xmppUser(t, "alice", "bob")
+			us := b.users(t, "alice", "bob")
 			when := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
 			require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
 				if _, err := tx.PutRosterItem(b.ctx, us[0].ID, RosterItem{Contact: "bob@example.test", Subscription: SubBoth, Visible: true, Groups: []string{"G"}}); err != nil {
@@ -101,7 +101,7 @@ func TestBackupRestoreAndDumpLoad(t *testing.T) {
 func TestRestoreRefusals(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.xmppUser(t, "alice")
+	b.users(t, "alice")
 	var dump bytes.Buffer
 	require.NoError(t, b.st.Dump(b.ctx, &dump))
 	before := b.snapshot(t)

@@ -75,6 +75,17 @@ func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
 	return b, err
 }
 
+func scanChange(row rowScanner) (Change, error) {
+	var c Change
+	var args string
+	err := row.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.Args = json.RawMessage(args)
+	return c, err
+}
+
 // OpenBatch returns the account's waiting batch, creating it with token if
 // there is none. The partial unique index keeps it one per account.
 func (t *Tx) OpenBatch(ctx context.Context, accountID int64, token string) (Batch, error) {
@@ -140,12 +151,8 @@ func (r Reader) batches(ctx context.Context, q string, args ...any) ([]Batch, er
 
 // Changes lists a batch's changes in the order they were queued.
 func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+changeCols+`
+	return queryAll(ctx, r.q, scanChange, `SELECT `+changeCols+`
 		FROM changes WHERE batch_id = ? ORDER BY id`, batchID)
-	if err != nil {
-		return nil, err
-	}
-	return scanChanges(rows)
 }
 
 // FinishChange records a change's outcome.
@@ -165,45 +172,28 @@ func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
 	return err
 }
 
-// Savepoint runs fn inside a nested savepoint: fn's writes are rolled back if
-// it returns an error, and kept (pending the outer commit) otherwise.
-func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
-	if _, err := t.q.ExecContext(ctx, `SAVEPOINT c`); err != nil {
-		return err
-	}
-	ferr := fn()
-	if ferr != nil {
-		if _, err := t.q.ExecContext(ctx, `ROLLBACK TO c`); err != nil {
-			return errors.Join(ferr, err)
-		}
-	}
-	if _, err := t.q.ExecContext(ctx, `RELEASE c`); err != nil {
-		return errors.Join(ferr, err)
-	}
-	return ferr
-}
-
 // WaitingChanges lists the changes of every waiting batch, oldest first.
 func (r Reader) WaitingChanges(ctx context.Context) ([]Change, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
+	return queryAll(ctx, r.q, scanChange, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
 		FROM changes c JOIN batches b ON b.id = c.batch_id WHERE b.status = 'waiting' ORDER BY c.id`)
-	if err != nil {
-		return nil, err
-	}
-	return scanChanges(rows)
 }
 
-func scanChanges(rows *sql.Rows) ([]Change, error) {
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
-		var c Change
-		var args string
-		if err := rows.Scan(&c.ID, &c.BatchID, &c.Command, &c.UserID, &args, &c.Status, &c.Error, &c.ErrorCode, &c.Actor); err != nil {
-			return nil, err
-		}
-		c.Args = json.RawMessage(args)
-		out = append(out, c)
+const (
+	qChangeByID   = `SELECT ` + changeCols + ` FROM changes WHERE id = ?`
+	qOpenBatchIDs = `SELECT id FROM batches WHERE account_id = ? AND status IN ('waiting', 'running') ORDER BY id`
+)
+
+// ChangeByID returns one change by id.
+func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
+	c, err := scanChange(r.q.QueryRowContext(ctx, qChangeByID, id))
+	if err != nil {
+		return Change{}, err
 	}
-	return out, rows.Err()
+	return c, nil
+}
+
+// OpenBatchIDs lists an account's batches that are not final yet (waiting
+// or running), oldest first.
+func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
+	return queryAll(ctx, r.q, scanColumn[int64], qOpenBatchIDs, account)
 }

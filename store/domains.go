@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -22,32 +20,13 @@ type Domain struct {
 	Created  time.Time
 }
 
-func idList(ids []int64) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(id, 10))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
 // InsertDomain creates a domain; ErrDuplicate if any account has it already.
 func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Domain, error) {
 	t.dirDirty = true
 	d := Domain{AccountID: accountID, FQDN: fqdn, Enabled: true, Settings: json.RawMessage("{}")}
 	res, err := t.q.ExecContext(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
-	if isUnique(err) {
-		return d, ErrDuplicate
-	}
 	if err != nil {
-		if strings.Contains(err.Error(), "FOREIGN KEY") {
-			return d, ErrNotFound
-		}
-		return d, err
+		return d, constraintErr(err)
 	}
 	d.ID, _ = res.LastInsertId()
 	d.Created = t.now().UTC().Truncate(time.Second)
@@ -64,20 +43,6 @@ func (t *Tx) SetDomainEnabled(ctx context.Context, id int64, enabled bool) error
 func (t *Tx) SetDomainSettings(ctx context.Context, id int64, settings json.RawMessage) error {
 	t.dirDirty = true
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE domains SET settings = ? WHERE id = ?`, string(settings), id))
-}
-
-func mustAffect(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
 }
 
 const domainCols = `id, account_id, fqdn, enabled, settings, created`
@@ -102,11 +67,30 @@ func (r Reader) DomainByFQDN(ctx context.Context, fqdn string) (Domain, error) {
 
 // Domains lists the domains of the given accounts by name; nil accounts means all.
 func (r Reader) Domains(ctx context.Context, accounts []int64) ([]Domain, error) {
-	q := `SELECT ` + domainCols + ` FROM domains`
-	var args []any
-	if accounts != nil {
-		q += ` WHERE account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
+	where, args := ofAccounts("account_id", accounts)
+	return queryAll(ctx, r.q, scanDomain, `SELECT `+domainCols+` FROM domains`+where+` ORDER BY fqdn`, args...)
+}
+
+const (
+	qDeleteDomainUsers = `DELETE FROM users WHERE domain_id = ?`
+	qDeleteDomain      = `DELETE FROM domains WHERE id = ?`
+	qCountDomainUsers  = `SELECT count(*) FROM users WHERE domain_id = ?`
+)
+
+// DeleteDomain removes a domain with its users (whose data goes by ON
+// DELETE CASCADE) and everything else hanging off the domain.
+// ErrNotFound if it does not exist.
+func (t *Tx) DeleteDomain(ctx context.Context, id int64) error {
+	t.dirDirty = true
+	if _, err := t.q.ExecContext(ctx, qDeleteDomainUsers, id); err != nil {
+		return err
 	}
-	return queryAll(ctx, r.q, scanDomain, q+` ORDER BY fqdn`, args...)
+	return mustAffect(t.q.ExecContext(ctx, qDeleteDomain, id))
+}
+
+// CountDomainUsers counts a domain's users in every state.
+func (r Reader) CountDomainUsers(ctx context.Context, domainID int64) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, qCountDomainUsers, domainID).Scan(&n)
+	return n, err
 }

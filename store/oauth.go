@@ -54,16 +54,12 @@ func scanOAuthToken(row interface{ Scan(...any) error }) (OAuthToken, error) {
 // InsertOAuthToken stores a token; ErrNotFound if its user or account does
 // not exist.
 func (t *Tx) InsertOAuthToken(ctx context.Context, tok OAuthToken) error {
-	scopes := tok.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
-	raw, err := json.Marshal(scopes)
+	scopes, err := jsonList(tok.Scopes)
 	if err != nil {
 		return err
 	}
 	_, err = t.q.ExecContext(ctx, `INSERT INTO oauth_tokens (`+oauthTokenCols+`, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		tok.Hash, tok.UserID, tok.AccountID, tok.JID, string(raw), tok.Expires, t.stamp())
+		tok.Hash, tok.UserID, tok.AccountID, tok.JID, scopes, tok.Expires, t.stamp())
 	if isForeignKey(err) {
 		return ErrNotFound
 	}
@@ -78,21 +74,8 @@ func (r Reader) OAuthToken(ctx context.Context, hash []byte) (OAuthToken, error)
 // OAuthTokens lists the tokens of the given accounts that expire after
 // now (Unix milliseconds), by JID then expiry.
 func (r Reader) OAuthTokens(ctx context.Context, accounts []int64, now int64) ([]OAuthToken, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT `+oauthTokenCols+` FROM oauth_tokens
+	return queryAll(ctx, r.q, scanOAuthToken, `SELECT `+oauthTokenCols+` FROM oauth_tokens
 		WHERE account_id IN (SELECT value FROM json_each(?)) AND expires > ? ORDER BY jid, expires, hash`, idList(accounts), now)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OAuthToken
-	for rows.Next() {
-		t, err := scanOAuthToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // DeleteOAuthToken removes a token of one of the given accounts; ErrNotFound
@@ -163,19 +146,10 @@ func (r Reader) HasOAuthPasswordClients(ctx context.Context, account int64) (boo
 
 // OAuthClients lists the clients of the given accounts, by account then id.
 func (r Reader) OAuthClients(ctx context.Context, accounts []int64) ([]OAuthClient, error) {
-	rows, err := r.q.QueryContext(ctx, `SELECT account_id, client_id, name, grant_type, secret_sealed, COALESCE(redirect_uri, '')
-		FROM oauth_clients WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY account_id, client_id`, idList(accounts))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OAuthClient
-	for rows.Next() {
+	return queryAll(ctx, r.q, func(row rowScanner) (OAuthClient, error) {
 		var c OAuthClient
-		if err := rows.Scan(&c.AccountID, &c.ClientID, &c.Name, &c.GrantType, &c.SecretSealed, &c.RedirectURI); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		err := row.Scan(&c.AccountID, &c.ClientID, &c.Name, &c.GrantType, &c.SecretSealed, &c.RedirectURI)
+		return c, err
+	}, `SELECT account_id, client_id, name, grant_type, secret_sealed, COALESCE(redirect_uri, '')
+		FROM oauth_clients WHERE account_id IN (SELECT value FROM json_each(?)) ORDER BY account_id, client_id`, idList(accounts))
 }

@@ -9,7 +9,7 @@ import (
 func TestOAuthTokens(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acc, _, user := openfireFixture(t, b)
+	acc, _, user := b.alice(t)
 	write := func(f func(tx *Tx) error) error { return b.st.Write(b.ctx, f) }
 	live := OAuthToken{Hash: OAuthTokenHash("live"), UserID: user, AccountID: acc, JID: "alice@a.example", Scopes: []string{"ejabberd:admin"}, Expires: 2000}
 	old := OAuthToken{Hash: OAuthTokenHash("old"), UserID: user, AccountID: acc, JID: "alice@a.example", Expires: 1000}
@@ -56,7 +56,7 @@ func TestOAuthTokens(t *testing.T) {
 func TestOAuthClients(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	parent, _, _ := openfireFixture(t, b)
+	parent, _, _ := b.alice(t)
 	var child int64
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
 		a, err := tx.InsertAccount(b.ctx, "acme-sub", parent)

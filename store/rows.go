@@ -3,7 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
 )
+
+// The helpers every query file reads and writes rows with.
 
 // rowScanner is what the scan functions read from: a *sql.Row or the
 // current row of *sql.Rows. An alias, so scanAccount and the like are
@@ -36,14 +42,94 @@ func scanColumn[T any](row rowScanner) (T, error) {
 	return v, err
 }
 
-// scanOffline reads an offline message selected as id, sender,
-// created, stanza.
-func scanOffline(row rowScanner) (OfflineMessage, error) {
-	var m OfflineMessage
-	var created sql.NullString
-	if err := row.Scan(&m.ID, &m.Sender, &created, &m.Stanza); err != nil {
-		return m, err
+// stringColumn is queryAll of a one-column string query.
+func (r Reader) stringColumn(ctx context.Context, q string, args ...any) ([]string, error) {
+	out, err := queryAll(ctx, r.q, scanColumn[string], q, args...)
+	if out == nil && err == nil {
+		out = []string{} // callers encode an empty list, not null
 	}
-	m.Created = parseTime(created)
-	return m, nil
+	return out, err
+}
+
+// stamp is now in the form every time column holds (TimeLayout, UTC).
+func (r Reader) stamp() string { return r.now().UTC().Format(TimeLayout) }
+
+// parseTime reads a time column; NULL is the zero time.
+func parseTime(s sql.NullString) time.Time {
+	if !s.Valid {
+		return time.Time{}
+	}
+	t, _ := time.ParseInLocation(TimeLayout, s.String, time.UTC)
+	return t
+}
+
+// idList is ids as a JSON array, for json_each(?): one query text serves
+// any number of ids, so the statement cache stays bounded.
+func idList(ids []int64) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// ofAccounts is the WHERE clause and argument that limit a list to the rows
+// whose column col is one of accounts; nil accounts means no limit.
+func ofAccounts(col string, accounts []int64) (string, []any) {
+	if accounts == nil {
+		return "", nil
+	}
+	return ` WHERE ` + col + ` IN (SELECT value FROM json_each(?))`, []any{idList(accounts)}
+}
+
+// jsonList is list as a JSON array for a TEXT column: nil is [], never
+// null, which the array CHECKs (and the readers' unmarshalling) refuse.
+func jsonList(list []string) (string, error) {
+	if list == nil {
+		list = []string{}
+	}
+	raw, err := json.Marshal(list)
+	return string(raw), err
+}
+
+// mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
+func mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// isUnique and isForeignKey recognise constraint failures by the driver's
+// message text: go-sqlite3 gives them no distinct error value.
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func isForeignKey(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+}
+
+// constraintErr turns a taken unique value into ErrDuplicate and a missing
+// parent row into ErrNotFound, the two failures callers act on.
+func constraintErr(err error) error {
+	if isUnique(err) {
+		return ErrDuplicate
+	}
+	if isForeignKey(err) {
+		return ErrNotFound
+	}
+	return err
 }

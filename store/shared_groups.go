@@ -21,6 +21,13 @@ import (
 // Members are the explicit ones plus, for an all_users group, every user of
 // its domain; users being deleted are nobody's members.
 
+// Shared group visibility (Openfire's sharedRoster.showInRoster).
+const (
+	ShowNobody    = "nobody"
+	ShowOnlyGroup = "onlyGroup"
+	ShowEverybody = "everybody"
+)
+
 // SharedGroup is one shared roster group.
 type SharedGroup struct {
 	ID          int64
@@ -67,14 +74,22 @@ const (
 		show_in_roster = 'nobody', group_list = '', displayed = excluded.displayed, all_users = 0`
 	qUserSharedGroups = `SELECT ` + sharedGroupCols + ` FROM shared_groups
 		WHERE id IN (SELECT group_id FROM shared_group_members WHERE user_id = ?) ORDER BY id`
-	qDeleteSharedGroup  = `DELETE FROM shared_groups WHERE id = ?`
-	qBumpRosterVersions = `INSERT INTO roster_versions (user_id, ver) SELECT value, 1 FROM json_each(?) WHERE true
-		ON CONFLICT (user_id) DO UPDATE SET ver = ver + 1`
-	qSetAllUsers = `UPDATE shared_groups SET all_users = ? WHERE id = ?`
-	qDelMember   = `DELETE FROM shared_group_members WHERE group_id = ? AND user_id = ?`
-	qMemberJIDs  = `SELECT u.username || '@' || d.fqdn FROM shared_group_members m
+	qDeleteSharedGroup = `DELETE FROM shared_groups WHERE id = ?`
+	qSetAllUsers       = `UPDATE shared_groups SET all_users = ? WHERE id = ?`
+	qDelMember         = `DELETE FROM shared_group_members WHERE group_id = ? AND user_id = ?`
+	qMemberJIDs        = `SELECT u.username || '@' || d.fqdn FROM shared_group_members m
 		JOIN users u ON u.id = m.user_id JOIN domains d ON d.id = u.domain_id
 		WHERE m.group_id = ? ORDER BY 1`
+	qEnsureGroup = `INSERT INTO shared_groups (domain_id, name, display_name, show_in_roster, created) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (domain_id, name) DO NOTHING`
+	qGroupID          = `SELECT id FROM shared_groups WHERE domain_id = ? AND name = ?`
+	qAddMember        = `INSERT INTO shared_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qDropOtherMembers = `DELETE FROM shared_group_members WHERE user_id = ? AND group_id NOT IN (SELECT value FROM json_each(?))`
+	qGroupNames       = `SELECT name FROM shared_groups WHERE domain_id = ? ORDER BY name`
+	qUserGroupNames   = `SELECT g.name FROM shared_group_members m JOIN shared_groups g ON g.id = m.group_id
+		WHERE m.user_id = ? ORDER BY g.name`
+	qShownGroups = `SELECT name FROM shared_groups WHERE domain_id = ? AND show_in_roster <> 'nobody'
+		AND name IN (SELECT value FROM json_each(?)) ORDER BY name`
 	// A user's groups: explicit memberships and the all_users groups of
 	// its domain.
 	qMemberOf = `SELECT g.id, g.domain_id FROM shared_group_members m JOIN shared_groups g ON g.id = m.group_id
@@ -126,18 +141,16 @@ func (r Reader) sharedGroupsIn(ctx context.Context, domainIDs []int64) ([]Shared
 // existing one's options (label, description, displayed groups; Openfire's
 // visibility and the @all@ flag are reset). Members are kept.
 func (t *Tx) PutSrg(ctx context.Context, domainID int64, name, label, description string, displayed []string) error {
-	if displayed == nil {
-		displayed = []string{}
-	}
-	list, err := json.Marshal(displayed)
+	list, err := jsonList(displayed)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, qPutSrg, domainID, name, label, description, string(list), t.stamp())
+	_, err = t.q.ExecContext(ctx, qPutSrg, domainID, name, label, description, list, t.stamp())
 	return err
 }
 
-// DeleteSharedGroup removes a group and its memberships.
+// DeleteSharedGroup removes a group and its memberships; ErrNotFound if it
+// is gone.
 func (t *Tx) DeleteSharedGroup(ctx context.Context, id int64) error {
 	return mustAffect(t.q.ExecContext(ctx, qDeleteSharedGroup, id))
 }
@@ -170,14 +183,205 @@ func (r Reader) SharedGroupMemberJIDs(ctx context.Context, groupID int64) ([]str
 	return r.stringColumn(ctx, qMemberJIDs, groupID)
 }
 
-// BumpRosterVersions advances the roster version of each user, in one
-// statement: a shared contact appeared, changed or went, so a client's
-// cached roster is stale.
-func (t *Tx) BumpRosterVersions(ctx context.Context, userIDs []int64) error {
-	if len(userIDs) == 0 {
+// EnsureSharedGroup returns the id of group name in a domain, creating it
+// with display name = name and the given visibility if it does not exist.
+// An existing group keeps its properties.
+func (t *Tx) EnsureSharedGroup(ctx context.Context, domainID int64, name, show string) (int64, error) {
+	if _, err := t.q.ExecContext(ctx, qEnsureGroup, domainID, name, name, show, t.stamp()); err != nil {
+		return 0, err
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, qGroupID, domainID, name).Scan(&id)
+	return id, err
+}
+
+// JoinSharedGroups makes a user a member of the named groups of its domain,
+// creating missing ones with visibility show. If exclusive, the user also
+// leaves every group not named.
+func (t *Tx) JoinSharedGroups(ctx context.Context, domainID, userID int64, names []string, show string, exclusive bool) error {
+	ids := make([]int64, 0, len(names))
+	for _, n := range names {
+		id, err := t.EnsureSharedGroup(ctx, domainID, n, show)
+		if err != nil {
+			return err
+		}
+		if _, err := t.q.ExecContext(ctx, qAddMember, id, userID); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if !exclusive {
 		return nil
 	}
-	_, err := t.q.ExecContext(ctx, qBumpRosterVersions, idList(userIDs))
+	_, err := t.q.ExecContext(ctx, qDropOtherMembers, userID, idList(ids))
+	return err
+}
+
+// SharedGroupNames lists the names of a domain's groups.
+func (r Reader) SharedGroupNames(ctx context.Context, domainID int64) ([]string, error) {
+	return r.stringColumn(ctx, qGroupNames, domainID)
+}
+
+// UserSharedGroupNames lists the names of the groups a user belongs to.
+func (r Reader) UserSharedGroupNames(ctx context.Context, userID int64) ([]string, error) {
+	return r.stringColumn(ctx, qUserGroupNames, userID)
+}
+
+// ShownSharedGroups returns those of names that are groups of the domain
+// shown in rosters (show_in_roster other than nobody).
+func (r Reader) ShownSharedGroups(ctx context.Context, domainID int64, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	list, err := json.Marshal(names)
+	if err != nil {
+		return nil, err
+	}
+	return r.stringColumn(ctx, qShownGroups, domainID, string(list))
+}
+
+// OpenfireGroup is a group of a domain as the Openfire REST API shows it:
+// Show is its sharedRoster.showInRoster (ShowNobody = not shared); Admins
+// and Members are usernames of the domain, sorted.
+type OpenfireGroup struct {
+	ID          int64
+	DomainID    int64
+	Name        string
+	Description string
+	Show        string
+	Admins      []string
+	Members     []string
+}
+
+// Shared reports whether the group is shown in its members' rosters.
+func (g OpenfireGroup) Shared() bool { return g.Show != ShowNobody }
+
+const (
+	qOFGroupsOf     = `SELECT id, domain_id, name, description, show_in_roster FROM shared_groups WHERE domain_id = ?`
+	qOFGroups       = qOFGroupsOf + ` ORDER BY name`
+	qOFGroup        = qOFGroupsOf + ` AND name = ?`
+	qOFGroupMembers = `SELECT u.username, m.admin FROM shared_group_members m JOIN users u ON u.id = m.user_id
+		WHERE m.group_id = ? ORDER BY u.username`
+	qOFCreateGroup = `INSERT INTO shared_groups (domain_id, name, display_name, description, show_in_roster, created)
+		VALUES (?, ?, ?, ?, ?, ?)`
+	qOFUpdateGroup = `UPDATE shared_groups SET description = COALESCE(?, description), show_in_roster = COALESCE(?, show_in_roster)
+		WHERE id = ?`
+	qOFClearGroupRole = `DELETE FROM shared_group_members WHERE group_id = ? AND admin = ?`
+	qOFPutGroupMember = `INSERT INTO shared_group_members (group_id, user_id, admin) VALUES (?, ?, ?)
+		ON CONFLICT (group_id, user_id) DO UPDATE SET admin = excluded.admin`
+	qOFLeaveGroups = `DELETE FROM shared_group_members WHERE user_id = ? AND group_id IN
+		(SELECT id FROM shared_groups WHERE domain_id = ? AND name IN (SELECT value FROM json_each(?)))`
+)
+
+func scanOpenfireGroup(row interface{ Scan(...any) error }) (OpenfireGroup, error) {
+	var g OpenfireGroup
+	err := row.Scan(&g.ID, &g.DomainID, &g.Name, &g.Description, &g.Show)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, ErrNotFound
+	}
+	return g, err
+}
+
+// withOpenfireMembers fills a group's admins and members.
+func (r Reader) withOpenfireMembers(ctx context.Context, g *OpenfireGroup) error {
+	rows, err := r.q.QueryContext(ctx, qOFGroupMembers, g.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	g.Admins, g.Members = []string{}, []string{}
+	for rows.Next() {
+		var name string
+		var admin bool
+		if err := rows.Scan(&name, &admin); err != nil {
+			return err
+		}
+		if admin {
+			g.Admins = append(g.Admins, name)
+		} else {
+			g.Members = append(g.Members, name)
+		}
+	}
+	return rows.Err()
+}
+
+// OpenfireGroups lists a domain's groups by name, with their members.
+func (r Reader) OpenfireGroups(ctx context.Context, domainID int64) ([]OpenfireGroup, error) {
+	out, err := queryAll(ctx, r.q, scanOpenfireGroup, qOFGroups, domainID)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []OpenfireGroup{} // callers encode an empty list, not null
+	}
+	// queryAll has closed the groups' rows: the member queries below do
+	// not need a second connection while they are open.
+	for i := range out {
+		if err := r.withOpenfireMembers(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// OpenfireGroup returns a domain's group by name, with its members;
+// ErrNotFound if there is none.
+func (r Reader) OpenfireGroup(ctx context.Context, domainID int64, name string) (OpenfireGroup, error) {
+	g, err := scanOpenfireGroup(r.q.QueryRowContext(ctx, qOFGroup, domainID, name))
+	if err != nil {
+		return g, err
+	}
+	return g, r.withOpenfireMembers(ctx, &g)
+}
+
+// CreateOpenfireGroup creates a group (display name = name) and returns its
+// id; ErrDuplicate if the domain has a group of that name.
+func (t *Tx) CreateOpenfireGroup(ctx context.Context, g OpenfireGroup) (int64, error) {
+	res, err := t.q.ExecContext(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
+	if isUnique(err) {
+		return 0, ErrDuplicate
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// UpdateOpenfireGroup sets a group's description and visibility; nil leaves
+// a value unchanged. ErrNotFound if the group is gone.
+func (t *Tx) UpdateOpenfireGroup(ctx context.Context, id int64, description, show *string) error {
+	return mustAffect(t.q.ExecContext(ctx, qOFUpdateGroup, description, show, id))
+}
+
+// SetOpenfireGroupRole replaces the group's admins (admin true) or plain
+// members by the given users. A user named in both roles ends in the one
+// set last.
+func (t *Tx) SetOpenfireGroupRole(ctx context.Context, groupID int64, admin bool, userIDs []int64) error {
+	if _, err := t.q.ExecContext(ctx, qOFClearGroupRole, groupID, admin); err != nil {
+		return err
+	}
+	for _, id := range userIDs {
+		if _, err := t.q.ExecContext(ctx, qOFPutGroupMember, groupID, id, admin); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteOpenfireGroup removes a group and its memberships; ErrNotFound if it
+// is gone. It is DeleteSharedGroup: both views are of the same rows.
+func (t *Tx) DeleteOpenfireGroup(ctx context.Context, id int64) error {
+	return t.DeleteSharedGroup(ctx, id)
+}
+
+// LeaveOpenfireGroups removes a user from the named groups of its domain;
+// names that are no group, or not the user's, are skipped.
+func (t *Tx) LeaveOpenfireGroups(ctx context.Context, domainID, userID int64, names []string) error {
+	list, err := json.Marshal(names)
+	if err != nil {
+		return err
+	}
+	_, err = t.q.ExecContext(ctx, qOFLeaveGroups, userID, domainID, string(list))
 	return err
 }
 
@@ -362,74 +566,4 @@ func (r Reader) scanContacts(ctx context.Context, q string, args []any, f func(u
 		f(id, jid, name)
 	}
 	return rows.Err()
-}
-
-// mergeShared lays shared contacts over stored roster rows: a shared
-// contact is an item with subscription both (no pending request) in the
-// shared groups' labels as well as its own groups; a stored name wins.
-func mergeShared(items []RosterItem, shared []SharedContact) []RosterItem {
-	if len(shared) == 0 {
-		return items
-	}
-	at := map[string]int{}
-	for i, it := range items {
-		at[it.Contact] = i
-	}
-	for _, sc := range shared {
-		i, ok := at[sc.JID]
-		if !ok {
-			items = append(items, RosterItem{Contact: sc.JID, Name: sc.Name})
-			i = len(items) - 1
-		}
-		it := &items[i]
-		if !it.Visible {
-			it.Groups = nil
-		}
-		it.Subscription, it.Ask, it.PendingIn, it.Visible = SubBoth, false, false, true
-		if it.Name == "" {
-			it.Name = sc.Name
-		}
-		groups := append([]string{}, it.Groups...)
-		for _, g := range sc.Groups {
-			dup := false
-			for _, have := range groups {
-				dup = dup || have == g
-			}
-			if !dup {
-				groups = append(groups, g)
-			}
-		}
-		it.Groups = groups
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].Contact < items[j].Contact })
-	return items
-}
-
-// RosterWithShared is RosterItems with the user's shared contacts laid
-// over the stored rows (see mergeShared): the roster clients see.
-func (r Reader) RosterWithShared(ctx context.Context, u User) ([]RosterItem, int64, error) {
-	items, ver, err := r.RosterItems(ctx, u.ID)
-	if err != nil {
-		return nil, 0, err
-	}
-	shared, err := r.SharedContacts(ctx, u)
-	if err != nil {
-		return nil, 0, err
-	}
-	return mergeShared(items, shared), ver, nil
-}
-
-// RosterItemWithShared is RosterItem with shared contacts laid over it;
-// ErrNotFound if the contact is neither stored nor shared.
-func (r Reader) RosterItemWithShared(ctx context.Context, u User, contact string) (RosterItem, error) {
-	items, _, err := r.RosterWithShared(ctx, u)
-	if err != nil {
-		return RosterItem{}, err
-	}
-	for _, it := range items {
-		if it.Contact == contact {
-			return it, nil
-		}
-	}
-	return RosterItem{}, ErrNotFound
 }

@@ -152,3 +152,44 @@ func TestSharedContacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, items)
 }
+
+func TestSharedGroups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, dom, alice := b.alice(t)
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		if err := tx.JoinSharedGroups(b.ctx, dom, alice, []string{"b", "a"}, ShowOnlyGroup, false); err != nil {
+			return err
+		}
+		// An existing group keeps its visibility.
+		_, err := tx.EnsureSharedGroup(b.ctx, dom, "a", ShowNobody)
+		if err != nil {
+			return err
+		}
+		_, err = tx.EnsureSharedGroup(b.ctx, dom, "hidden", ShowNobody)
+		return err
+	}))
+	names, err := b.st.UserSharedGroupNames(b.ctx, alice)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, names)
+	shown, err := b.st.ShownSharedGroups(b.ctx, dom, []string{"a", "hidden", "none"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, shown)
+
+	// Exclusive: alice leaves b, joins c; b stays as a group.
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		return tx.JoinSharedGroups(b.ctx, dom, alice, []string{"a", "c"}, ShowOnlyGroup, true)
+	}))
+	names, err = b.st.UserSharedGroupNames(b.ctx, alice)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "c"}, names)
+	all, err := b.st.SharedGroupNames(b.ctx, dom)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "c", "hidden"}, all)
+
+	// Memberships go with the user.
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { return tx.DeleteUser(b.ctx, alice) }))
+	names, err = b.st.UserSharedGroupNames(b.ctx, alice)
+	require.NoError(t, err)
+	require.Empty(t, names)
+}

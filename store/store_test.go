@@ -2,10 +2,7 @@ package store
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,108 +41,41 @@ func TestReopenKeepsSchema(t *testing.T) {
 	require.Equal(t, "acme", a.Name)
 }
 
-func TestWriteGroupIsolatesFailures(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 40)
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = b.st.Write(b.ctx, func(tx *Tx) error {
-				if _, err := tx.InsertAccount(b.ctx, fmt.Sprintf("acc%d", i), 0); err != nil {
-					return err
-				}
-				if i%2 == 1 {
-					return errors.New("refused")
-				}
-				return nil
-			})
-		}()
-	}
-	wg.Wait()
-	accs, err := b.st.Accounts(b.ctx)
-	require.NoError(t, err)
-	require.Len(t, accs, 20)
-	for i, err := range errs {
-		if i%2 == 1 {
-			require.EqualError(t, err, "refused")
-		} else {
-			require.NoError(t, err)
-		}
-	}
-}
-
-func TestWritePanicIsAnError(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	err := b.st.Write(b.ctx, func(tx *Tx) error { panic("boom") })
-	require.ErrorContains(t, err, "boom")
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { return nil }))
-}
-
-func TestAccountTreeAndIsolation(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	var parent, child, other Account
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) (err error) {
-		if parent, err = tx.InsertAccount(b.ctx, "reseller", 0); err != nil {
-			return err
-		}
-		if child, err = tx.InsertAccount(b.ctx, "customer", parent.ID); err != nil {
-			return err
-		}
-		if other, err = tx.InsertAccount(b.ctx, "other", 0); err != nil {
-			return err
-		}
-		for _, d := range []struct {
-			acc  int64
-			fqdn string
-		}{{parent.ID, "a.example"}, {child.ID, "b.example"}, {other.ID, "c.example"}} {
-			if _, err := tx.InsertDomain(b.ctx, d.acc, d.fqdn); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
-	err := b.st.Write(b.ctx, func(tx *Tx) error {
-		_, err := tx.InsertDomain(b.ctx, other.ID, "a.example")
-		return err
-	})
-	require.ErrorIs(t, err, ErrDuplicate)
-	tree, err := b.st.AccountTree(b.ctx, parent.ID)
-	require.NoError(t, err)
-	require.Equal(t, []int64{parent.ID, child.ID}, tree)
-	ds, err := b.st.Domains(b.ctx, tree)
-	require.NoError(t, err)
-	require.Len(t, ds, 2)
-	require.Equal(t, "a.example", ds[0].FQDN)
-	require.Equal(t, "b.example", ds[1].FQDN)
-}
-
-func TestUniqueIDOncePerKey(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	var k1, k2 Key
+// domainUsers creates an account with one domain and an active user per name.
+func (b *testBundle) domainUsers(t *testing.T, account, fqdn string, names ...string) (acc, dom int64, users []User) {
+	t.Helper()
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		a, err := tx.InsertAccount(b.ctx, "a", 0)
+		a, err := tx.InsertAccount(b.ctx, account, 0)
 		if err != nil {
 			return err
 		}
-		if k1, err = tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("x"), Cmds: []string{"*"}}, KeyHash("K1")); err != nil {
+		d, err := tx.InsertDomain(b.ctx, a.ID, fqdn)
+		if err != nil {
 			return err
 		}
-		k2, err = tx.InsertKey(b.ctx, Key{AccountID: a.ID, Sealed: []byte("y"), Cmds: []string{"*"}}, KeyHash("K2"))
-		return err
+		acc, dom = a.ID, d.ID
+		for _, n := range names {
+			u, err := tx.InsertUser(b.ctx, User{DomainID: d.ID, Username: n, Status: StatusActive})
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+		}
+		return nil
 	}))
-	use := func(k Key) error {
-		return b.st.Write(b.ctx, func(tx *Tx) error { return tx.UseUniqueID(b.ctx, k.ID, []byte("u")) })
-	}
-	require.NoError(t, use(k1))
-	require.ErrorIs(t, use(k1), ErrDuplicate)
-	require.NoError(t, use(k2))
-	used, err := b.st.UniqueIDUsed(b.ctx, k2.ID, []byte("u"))
-	require.NoError(t, err)
-	require.True(t, used)
+	return acc, dom, users
+}
+
+// alice: account acme with domain a.example and user alice.
+func (b *testBundle) alice(t *testing.T) (acc, dom, alice int64) {
+	t.Helper()
+	acc, dom, us := b.domainUsers(t, "acme", "a.example", "alice")
+	return acc, dom, us[0].ID
+}
+
+// users: account acc with domain example.test and the named users.
+func (b *testBundle) users(t *testing.T, names ...string) []User {
+	t.Helper()
+	_, _, us := b.domainUsers(t, "acc", "example.test", names...)
+	return us
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -95,18 +96,21 @@ func (r Reader) UserByID(ctx context.Context, id int64) (User, error) {
 // Users lists the users of the given accounts' domains, by domain then name;
 // nil accounts means every account.
 func (r Reader) Users(ctx context.Context, accounts []int64) ([]User, error) {
-	q := `SELECT ` + userCols + userFrom
-	var args []any
-	if accounts != nil {
-		q += ` WHERE d.account_id IN (SELECT value FROM json_each(?))`
-		args = append(args, idList(accounts))
-	}
-	return r.users(ctx, q+` ORDER BY d.fqdn, u.username`, args...)
+	where, args := ofAccounts("d.account_id", accounts)
+	return r.users(ctx, `SELECT `+userCols+userFrom+where+` ORDER BY d.fqdn, u.username`, args...)
 }
 
 // DomainUsers lists the users of one domain by name.
 func (r Reader) DomainUsers(ctx context.Context, domainID int64) ([]User, error) {
 	return r.users(ctx, `SELECT `+userCols+userFrom+` WHERE u.domain_id = ? ORDER BY u.username`, domainID)
+}
+
+const qDomainUsersAfter = `SELECT ` + userCols + userFrom + ` WHERE u.domain_id = ? AND u.username > ? ORDER BY u.username LIMIT ?`
+
+// DomainUsersAfter returns at most limit users of a domain whose names sort
+// after after ("" = from the first), by name: keyset paging.
+func (r Reader) DomainUsersAfter(ctx context.Context, domainID int64, after string, limit int) ([]User, error) {
+	return r.users(ctx, qDomainUsersAfter, domainID, after, limit)
 }
 
 func (r Reader) users(ctx context.Context, q string, args ...any) ([]User, error) {
@@ -153,4 +157,37 @@ func (t *Tx) TransitionUser(ctx context.Context, id int64, from, to Status) erro
 // DeleteUserIn removes a user that is in status; ErrNotFound otherwise.
 func (t *Tx) DeleteUserIn(ctx context.Context, id int64, status Status) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ? AND status = ?`, id, status))
+}
+
+const qSetProfile = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
+
+// SetUserProfile sets a user's display name and email; a nil value is left
+// unchanged. ErrNotFound if the user is gone.
+func (t *Tx) SetUserProfile(ctx context.Context, id int64, name, email *string) error {
+	return mustAffect(t.q.ExecContext(ctx, qSetProfile, name, email, id))
+}
+
+const (
+	qUserACL    = `SELECT acl FROM rest_user_acls WHERE user_id = ?`
+	qPutUserACL = `INSERT INTO rest_user_acls (user_id, acl, updated) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET acl = excluded.acl, updated = excluded.updated`
+)
+
+// UserACL returns a user's stored ACL object; nil if none was set.
+func (r Reader) UserACL(ctx context.Context, userID int64) (json.RawMessage, error) {
+	var s string
+	err := r.q.QueryRowContext(ctx, qUserACL, userID).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return json.RawMessage(s), err
+}
+
+// PutUserACL stores a user's ACL object. ErrNotFound if the user is gone.
+func (t *Tx) PutUserACL(ctx context.Context, userID int64, acl json.RawMessage) error {
+	_, err := t.q.ExecContext(ctx, qPutUserACL, userID, string(acl), t.stamp())
+	if isForeignKey(err) {
+		return ErrNotFound
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"sort"
 )
 
 // Subscription states of RFC 6121 section 3.
@@ -59,20 +60,11 @@ func (r Reader) RosterItems(ctx context.Context, userID int64) ([]RosterItem, in
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := r.q.QueryContext(ctx, `SELECT `+rosterCols+` FROM roster_items WHERE user_id = ? ORDER BY contact`, userID)
+	out, err := queryAll(ctx, r.q, scanRosterItem, `SELECT `+rosterCols+` FROM roster_items WHERE user_id = ? ORDER BY contact`, userID)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []RosterItem
-	for rows.Next() {
-		it, err := scanRosterItem(rows)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, it)
-	}
-	return out, ver, rows.Err()
+	return out, ver, nil
 }
 
 // RosterItem returns one roster row; ErrNotFound if there is none.
@@ -98,6 +90,20 @@ func (t *Tx) bumpRosterVersion(ctx context.Context, userID int64) (int64, error)
 	return ver, err
 }
 
+const qBumpRosterVersions = `INSERT INTO roster_versions (user_id, ver) SELECT value, 1 FROM json_each(?) WHERE true
+		ON CONFLICT (user_id) DO UPDATE SET ver = ver + 1`
+
+// BumpRosterVersions advances the roster version of each user, in one
+// statement: a shared contact appeared, changed or went, so a client's
+// cached roster is stale.
+func (t *Tx) BumpRosterVersions(ctx context.Context, userIDs []int64) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	_, err := t.q.ExecContext(ctx, qBumpRosterVersions, idList(userIDs))
+	return err
+}
+
 // PutRosterItem inserts or replaces a roster row and bumps the roster
 // version, which it returns (and stores in the row).
 func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (int64, error) {
@@ -108,10 +114,7 @@ func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (in
 	if it.Subscription == "" {
 		it.Subscription = SubNone
 	}
-	if it.Groups == nil {
-		it.Groups = []string{}
-	}
-	groups, err := json.Marshal(it.Groups)
+	groups, err := jsonList(it.Groups)
 	if err != nil {
 		return 0, err
 	}
@@ -119,7 +122,7 @@ func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (in
 		ON CONFLICT (user_id, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription,
 		ask = excluded.ask, pending_in = excluded.pending_in, visible = excluded.visible, groups = excluded.groups,
 		ver = excluded.ver`,
-		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, string(groups), ver)
+		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, groups, ver)
 	if err != nil {
 		return 0, err
 	}
@@ -133,4 +136,74 @@ func (t *Tx) DeleteRosterItem(ctx context.Context, userID int64, contact string)
 		return 0, err
 	}
 	return t.bumpRosterVersion(ctx, userID)
+}
+
+// mergeShared lays shared contacts over stored roster rows: a shared
+// contact is an item with subscription both (no pending request) in the
+// shared groups' labels as well as its own groups; a stored name wins.
+func mergeShared(items []RosterItem, shared []SharedContact) []RosterItem {
+	if len(shared) == 0 {
+		return items
+	}
+	at := map[string]int{}
+	for i, it := range items {
+		at[it.Contact] = i
+	}
+	for _, sc := range shared {
+		i, ok := at[sc.JID]
+		if !ok {
+			items = append(items, RosterItem{Contact: sc.JID, Name: sc.Name})
+			i = len(items) - 1
+		}
+		it := &items[i]
+		if !it.Visible {
+			it.Groups = nil
+		}
+		it.Subscription, it.Ask, it.PendingIn, it.Visible = SubBoth, false, false, true
+		if it.Name == "" {
+			it.Name = sc.Name
+		}
+		groups := append([]string{}, it.Groups...)
+		for _, g := range sc.Groups {
+			dup := false
+			for _, have := range groups {
+				dup = dup || have == g
+			}
+			if !dup {
+				groups = append(groups, g)
+			}
+		}
+		it.Groups = groups
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Contact < items[j].Contact })
+	return items
+}
+
+// RosterWithShared is RosterItems with the user's shared contacts laid
+// over the stored rows (see mergeShared): the roster clients see.
+func (r Reader) RosterWithShared(ctx context.Context, u User) ([]RosterItem, int64, error) {
+	items, ver, err := r.RosterItems(ctx, u.ID)
+	if err != nil {
+		return nil, 0, err
+	}
+	shared, err := r.SharedContacts(ctx, u)
+	if err != nil {
+		return nil, 0, err
+	}
+	return mergeShared(items, shared), ver, nil
+}
+
+// RosterItemWithShared is RosterItem with shared contacts laid over it;
+// ErrNotFound if the contact is neither stored nor shared.
+func (r Reader) RosterItemWithShared(ctx context.Context, u User, contact string) (RosterItem, error) {
+	items, _, err := r.RosterWithShared(ctx, u)
+	if err != nil {
+		return RosterItem{}, err
+	}
+	for _, it := range items {
+		if it.Contact == contact {
+			return it, nil
+		}
+	}
+	return RosterItem{}, ErrNotFound
 }

@@ -7,77 +7,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func (b *testBundle) xmppUser(t *testing.T, names ...string) []User {
-	t.Helper()
-	var out []User
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		a, err := tx.InsertAccount(b.ctx, "acc", 0)
-		if err != nil {
-			return err
-		}
-		d, err := tx.InsertDomain(b.ctx, a.ID, "example.test")
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			u, err := tx.InsertUser(b.ctx, User{DomainID: d.ID, Username: n, Status: StatusActive})
-			if err != nil {
-				return err
-			}
-			out = append(out, u)
-		}
-		return nil
-	}))
-	return out
-}
-
-func TestRosterItemsAndVersion(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	u := b.xmppUser(t, "alice")[0]
-	ver, err := b.st.RosterVersion(b.ctx, u.ID)
-	require.NoError(t, err)
-	require.Zero(t, ver)
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		v1, err := tx.PutRosterItem(b.ctx, u.ID, RosterItem{Contact: "bob@example.test", Name: "Bob", Visible: true, Groups: []string{"A", "B"}})
-		require.NoError(t, err)
-		v2, err := tx.PutRosterItem(b.ctx, u.ID, RosterItem{Contact: "bob@example.test", Name: "Bobby", Subscription: SubBoth, Visible: true})
-		require.NoError(t, err)
-		v3, err := tx.PutRosterItem(b.ctx, u.ID, RosterItem{Contact: "carol@example.test", PendingIn: true})
-		require.NoError(t, err)
-		require.Equal(t, []int64{1, 2, 3}, []int64{v1, v2, v3})
-		return nil
-	}))
-	items, ver, err := b.st.RosterItems(b.ctx, u.ID)
-	require.NoError(t, err)
-	require.Equal(t, int64(3), ver)
-	require.Equal(t, []RosterItem{
-		{Contact: "bob@example.test", Name: "Bobby", Subscription: SubBoth, Visible: true, Groups: []string{}, Ver: 2},
-		{Contact: "carol@example.test", Subscription: SubNone, PendingIn: true, Groups: []string{}, Ver: 3},
-	}, items)
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		v, err := tx.DeleteRosterItem(b.ctx, u.ID, "carol@example.test")
-		require.Equal(t, int64(4), v)
-		return err
-	}))
-	_, err = b.st.RosterItem(b.ctx, u.ID, "carol@example.test")
-	require.ErrorIs(t, err, ErrNotFound)
-	err = b.st.Write(b.ctx, func(tx *Tx) error {
-		_, err := tx.DeleteRosterItem(b.ctx, u.ID, "carol@example.test")
-		return err
-	})
-	require.ErrorIs(t, err, ErrNotFound)
-	err = b.st.Write(b.ctx, func(tx *Tx) error {
-		_, err := tx.PutRosterItem(b.ctx, u.ID, RosterItem{Contact: "x@example.test", Subscription: "maybe"})
-		return err
-	})
-	require.Error(t, err, "the CHECK constraint rejects unknown states")
-}
-
 func TestOfflineMessages(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	u := b.xmppUser(t, "alice")[0]
+	u := b.users(t, "alice")[0]
 	for i, body := range []string{"<m>1</m>", "<m>2</m>", "<m>3</m>"} {
 		var stored bool
 		require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
@@ -109,7 +42,7 @@ func TestOfflineMessages(t *testing.T) {
 func TestXMPPDataGoesWithUser(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	us := b.xmppUser(t, "alice", "bob")
+	us := b.users(t, "alice", "bob")
 	alice, bob := us[0], us[1]
 	seen := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, u := range us {

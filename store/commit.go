@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// The write path of the package doc: Write, the group committer, the WAL
+// syncer, and Savepoint for a nested rollback inside one write function.
+
+// syncReq is a committed group waiting for the WAL fsync.
+type syncReq struct {
+	group []*writeReq
+	errs  []error
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Write runs fn inside a write transaction and returns once that transaction
+// is committed (nil) or fn's savepoint was rolled back (fn's error). A nil
+// return therefore means fn's writes are durable.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return ErrClosed
+	}
+	// Once queued the outcome is waited for even if ctx ends, so the caller
+	// never reports failure for a change that was committed.
+	return <-req.done
+}
+
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	defer func() { close(s.synced); <-s.syncerDone }()
+	group := make([]*writeReq, 0, s.max)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.quit:
+			// Drain what is already queued so no caller waits forever.
+			for {
+				select {
+				case r := <-s.writes:
+					s.commit([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+	fill:
+		for len(group) < s.max {
+			select {
+			case r := <-s.writes:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		s.commit(group)
+	}
+}
+
+func (s *Store) commit(group []*writeReq) {
+	errs := make([]error, len(group))
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("store: begin: %w", err)
+		}
+		return
+	}
+	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if _, err := t.q.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = call(r.fn, t)
+		if errs[i] != nil {
+			if _, err := t.q.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+				errs[i] = errors.Join(errs[i], err)
+			}
+		}
+		if _, err := t.q.ExecContext(ctx, `RELEASE w`); err != nil && errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("store: commit: %w", err)
+			}
+		}
+	}
+	if t.dirDirty {
+		s.dir.clear()
+	}
+	s.wc.prepareWanted(ctx)
+	// The group slice is reused by commitLoop; the syncer gets a copy.
+	s.synced <- syncReq{group: append([]*writeReq(nil), group...), errs: errs}
+}
+
+// syncLoop answers committed groups, after an fsync of the WAL when durable.
+// One fsync covers every group committed before it started, so while it runs
+// the committer goes on with the next group and a burst of groups shares the
+// next fsync.
+func (s *Store) syncLoop() {
+	defer close(s.syncerDone)
+	var wal *os.File
+	defer func() {
+		if wal != nil {
+			wal.Close()
+		}
+	}()
+	for first := range s.synced {
+		reqs := []syncReq{first}
+	more:
+		for {
+			select {
+			case r, ok := <-s.synced:
+				if !ok {
+					break more
+				}
+				reqs = append(reqs, r)
+			default:
+				break more
+			}
+		}
+		var serr error
+		if s.durable {
+			if wal == nil {
+				wal, serr = os.OpenFile(s.walPath, os.O_RDWR, 0)
+			}
+			if serr == nil {
+				serr = wal.Sync()
+			}
+			if serr != nil {
+				serr = fmt.Errorf("store: sync WAL: %w", serr)
+				if wal != nil {
+					wal.Close()
+					wal = nil
+				}
+			}
+		}
+		for _, r := range reqs {
+			for i, w := range r.group {
+				err := r.errs[i]
+				if err == nil {
+					err = serr
+				}
+				w.done <- err
+			}
+		}
+	}
+}
+
+// call runs fn, turning a panic into an error so one bad write cannot take
+// down the committer and every caller waiting on it.
+func call(fn func(*Tx) error, t *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: write function panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}
+
+// Savepoint runs fn inside a nested savepoint: fn's writes are rolled back if
+// it returns an error, and kept (pending the outer commit) otherwise.
+func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
+	if _, err := t.q.ExecContext(ctx, `SAVEPOINT c`); err != nil {
+		return err
+	}
+	ferr := fn()
+	if ferr != nil {
+		if _, err := t.q.ExecContext(ctx, `ROLLBACK TO c`); err != nil {
+			return errors.Join(ferr, err)
+		}
+	}
+	if _, err := t.q.ExecContext(ctx, `RELEASE c`); err != nil {
+		return errors.Join(ferr, err)
+	}
+	return ferr
+}
