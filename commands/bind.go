@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,51 +16,112 @@ import (
 // MaxPasswordBytes bounds a password; longer ones are malformed.
 const MaxPasswordBytes = 1024
 
-// Raw is a dialect's decoded arguments by wire name; a name given more than
-// once has several values.
+// Raw is a request's text arguments by wire name (query strings, forms,
+// path segments, positional CLI arguments); a name given more than once has
+// several values, and the first counts.
 type Raw map[string][]string
 
-// Bind checks and converts raw arguments for def, in two passes so every
-// dialect reports the same first problem: first any missing required
-// argument (in declaration order), then each argument's validity in
-// declaration order. Unknown arguments are ignored unless strict is set
+// Field is one argument of a JSON object as given: its wire name and its
+// value, still JSON.
+type Field struct {
+	Name  string
+	Value json.RawMessage
+}
+
+// Input is what a dialect hands the binder: the arguments of one request,
+// decoded from its wire form but not checked.
+type Input struct {
+	Text Raw
+	// JSON are the members of a JSON object body in request order,
+	// duplicates kept. A member given both as text and as JSON is the
+	// JSON one.
+	JSON []Field
+	// Strict is ejabberd's format_args: an argument given twice or not
+	// taken by the command is an error, a JSON null is a value of the
+	// wrong type (elsewhere it is no value), and the JSON types are
+	// checked, argument by argument, before anything else.
+	Strict bool
+}
+
+// given is one argument as the request has it: absent, text or JSON.
+type given struct {
+	present bool
+	text    string
+	json    json.RawMessage // nil for text
+}
+
+func (in Input) lookup(wire string) given {
+	for _, f := range in.JSON {
+		if f.Name == wire {
+			if !in.Strict && string(bytes.TrimSpace(f.Value)) == "null" {
+				break
+			}
+			return given{present: true, json: f.Value}
+		}
+	}
+	if vs := in.Text[wire]; len(vs) > 0 {
+		return given{present: true, text: vs[0]}
+	}
+	return given{}
+}
+
+// empty reports whether a given value is the empty string, which a
+// required argument may not be. For a JSON value only a string argument
+// can be empty: "" given for a list is a one-item list.
+func (g given) empty(a Arg, version int) bool {
+	if g.json == nil {
+		return g.text == ""
+	}
+	var s string
+	return JSONType(a, version) == "binary" && json.Unmarshal(g.json, &s) == nil && s == ""
+}
+
+// Bind checks and converts a request's arguments for def, in an order that
+// makes every dialect report the same first problem: first the request's
+// shape (see Shape); then each required argument given empty; then each
+// argument's value in declaration order (normalised, parsed, checked
+// against the store). Outside strict mode unknown arguments are ignored
 // (DreamHost clients send extras such as username on every call).
-func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, raw Raw, strict bool) (Values, error) {
+func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, in Input) (Values, error) {
 	if def.Operator && !caller.Operator {
 		return nil, Errorf(Forbidden, ReasonOperatorOnly, "", "%s acts on the whole server; only the operator may call it", def.Name)
 	}
-	args := def.ArgsIn(caller.Dialect)
-	for _, a := range args {
-		vs := raw[a.WireName(caller.Dialect)]
-		if !a.Optional && (len(vs) == 0 || vs[0] == "") {
-			reason := ReasonMissing
-			if a.MissingAs != "" {
-				reason = a.MissingAs
-			}
-			return nil, &Error{Kind: Invalid, Reason: reason, Arg: a.Name, Msg: "missing argument " + a.WireName(caller.Dialect)}
-		}
+	args, err := shape(def, caller, in)
+	if err != nil {
+		return nil, err
 	}
-	if strict {
-		known := map[string]bool{}
+	if in.Strict {
 		for _, a := range args {
-			known[a.WireName(caller.Dialect)] = true
-		}
-		for name, vs := range raw {
-			if !known[name] {
-				return nil, &Error{Kind: Invalid, Reason: ReasonUnknownArg, Arg: name, Msg: "unknown argument " + name}
-			}
-			if len(vs) > 1 {
-				return nil, &Error{Kind: Invalid, Reason: ReasonDuplicateArg, Arg: name, Msg: "argument given twice: " + name}
+			if g := in.lookup(a.WireName(caller.Dialect)); !a.Optional && g.empty(a, caller.Version) {
+				return nil, missing(a, a.WireName(caller.Dialect))
 			}
 		}
 	}
 	out := Values{}
 	for _, a := range args {
-		vs := raw[a.WireName(caller.Dialect)]
-		if len(vs) == 0 || (a.Optional && vs[0] == "") {
+		g := in.lookup(a.WireName(caller.Dialect))
+		// An optional argument given as empty text is absent (forms and
+		// query strings have no other way to leave it out), and so in
+		// strict mode is one given as ""; a JSON body otherwise says what
+		// it means.
+		if !g.present || a.Optional && (g.json == nil || in.Strict) && g.empty(a, caller.Version) {
 			continue
 		}
-		v, err := coerce(ctx, env, caller, a, vs[0])
+		s := g.text
+		if g.json != nil {
+			v, err := fromJSON(a, caller.Version, g.json)
+			if err != nil {
+				return nil, err
+			}
+			switch v := v.(type) {
+			case []string, bool:
+				out[a.Name] = v
+				continue
+			case string:
+				s = v
+			}
+		}
+		v, err := coerce(ctx, env, caller, a, s)
 		if err != nil {
 			return nil, err
 		}
@@ -68,16 +130,189 @@ func (r *Registry) Bind(ctx context.Context, env *Env, caller Caller, def *Def, 
 	return out, nil
 }
 
-// parseList reads a List argument: a JSON array of strings (how the
-// ejabberd dialect passes one on) or text separated by Sep (default ",":
-// query strings, the CLI), items trimmed and empty ones dropped.
-func parseList(a Arg, s string) ([]string, error) {
+// Shape checks what a request says without looking at any value: in
+// strict mode no argument given twice; each declared argument in order
+// present if required (outside strict mode, also not empty) and, strict, of
+// its JSON type; in strict mode no argument the command does not take. It
+// is Bind's first step, which the ejabberd dialect also runs before its
+// permission check, as ejabberd's format_args does.
+func (r *Registry) Shape(def *Def, caller Caller, in Input) error {
+	_, err := shape(def, caller, in)
+	return err
+}
+
+func shape(def *Def, caller Caller, in Input) ([]Arg, error) {
+	args := def.argsFor(caller)
+	if in.Strict {
+		seen := map[string]bool{}
+		for _, f := range in.JSON {
+			if seen[f.Name] {
+				return nil, &Error{Kind: Invalid, Reason: ReasonDuplicateArg, Arg: f.Name, Msg: "argument given twice: " + f.Name}
+			}
+			seen[f.Name] = true
+		}
+	}
+	for _, a := range args {
+		wire := a.WireName(caller.Dialect)
+		g := in.lookup(wire)
+		if !a.Optional && (!g.present || !in.Strict && g.empty(a, caller.Version)) {
+			return nil, missing(a, wire)
+		}
+		if in.Strict && g.json != nil {
+			if _, err := fromJSON(a, caller.Version, g.json); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if in.Strict {
+		if unknown := unknownArgs(args, caller.Dialect, in); len(unknown) > 0 {
+			return nil, &Error{Kind: Invalid, Reason: ReasonUnknownArg, Arg: unknown[0], Names: unknown,
+				Msg: "unknown arguments: " + strings.Join(unknown, ", ")}
+		}
+	}
+	return args, nil
+}
+
+func missing(a Arg, wire string) *Error {
+	reason := ReasonMissing
+	if a.MissingAs != "" {
+		reason = a.MissingAs
+	}
+	return &Error{Kind: Invalid, Reason: reason, Arg: a.Name, Msg: "missing argument " + wire}
+}
+
+// unknownArgs lists, in request order, the arguments the command does not
+// take.
+func unknownArgs(args []Arg, d Dialect, in Input) []string {
+	takes := map[string]bool{}
+	for _, a := range args {
+		takes[a.WireName(d)] = true
+	}
+	var out []string
+	for _, f := range in.JSON {
+		if !takes[f.Name] {
+			out = append(out, f.Name)
+		}
+	}
+	for name := range in.Text {
+		if !takes[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// JSONType names the JSON type an argument takes in API version v, as
+// ejabberd's format_arg names it: integer, list, boolean, string (a list
+// still given as one separated string) or binary (any other string).
+func JSONType(a Arg, v int) string {
+	switch {
+	case a.Type == Int:
+		return "integer"
+	case a.Type == Bool:
+		return "boolean"
+	case a.Type == List && a.EjabberdListSince > 0 && v < a.EjabberdListSince:
+		return "string"
+	case a.Type == List:
+		return "list"
+	}
+	return "binary"
+}
+
+// fromJSON reads a JSON value of a's type in API version v: a string (the
+// text the binder then normalises), a []string or a bool. Integers also
+// come as decimal strings (ejabberd 25.10), so GET can pass them; a list
+// may come as one string, a one-item list (ejabberd 25.10), or before
+// Arg.EjabberdListSince as items separated by Sep.
+func fromJSON(a Arg, v int, raw json.RawMessage) (any, error) {
+	var s string
+	isString := len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil
+	switch want := JSONType(a, v); want {
+	case "integer":
+		if isString {
+			if _, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return s, nil
+			}
+		} else {
+			var n json.Number
+			d := json.NewDecoder(bytes.NewReader(raw))
+			d.UseNumber()
+			if d.Decode(&n) == nil {
+				if _, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+					return n.String(), nil
+				}
+			}
+		}
+	case "boolean":
+		var b bool
+		if json.Unmarshal(raw, &b) == nil {
+			return b, nil
+		}
+	case "string":
+		if isString {
+			return splitList(a, s), nil
+		}
+	case "list":
+		if isString {
+			return []string{s}, nil
+		}
+		var items []string
+		if len(raw) > 0 && raw[0] == '[' && json.Unmarshal(raw, &items) == nil {
+			for _, it := range items {
+				if !utf8.ValidString(it) {
+					return nil, malformed(a, "not valid UTF-8")
+				}
+			}
+			if items == nil {
+				items = []string{}
+			}
+			return items, nil
+		}
+	default:
+		if isString {
+			return s, nil
+		}
+	}
+	return nil, &Error{Kind: Invalid, Reason: ReasonWrongType, Arg: a.Name, Msg: a.Name + " must be " + article(JSONType(a, v))}
+}
+
+func article(jsonType string) string {
+	switch jsonType {
+	case "integer":
+		return "an integer"
+	case "list":
+		return "a list"
+	case "boolean":
+		return "a boolean"
+	}
+	return "a string"
+}
+
+// splitList splits text separated by a's Sep (default ","), items trimmed
+// and empty ones dropped.
+func splitList(a Arg, s string) []string {
+	sep := a.Sep
+	if sep == "" {
+		sep = ","
+	}
 	out := []string{}
+	for _, it := range strings.Split(s, sep) {
+		if it = strings.TrimSpace(it); it != "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// parseList reads a List argument given as text: a JSON array of strings
+// or items separated by Sep (default ",": query strings, the CLI).
+func parseList(a Arg, s string) ([]string, error) {
 	if strings.HasPrefix(strings.TrimSpace(s), "[") {
 		var items []string
 		if err := json.Unmarshal([]byte(s), &items); err != nil {
 			return nil, malformed(a, "not a list of strings")
 		}
+		out := []string{}
 		for _, it := range items {
 			if !utf8.ValidString(it) {
 				return nil, malformed(a, "not valid UTF-8")
@@ -89,22 +324,14 @@ func parseList(a Arg, s string) ([]string, error) {
 	if !utf8.ValidString(s) {
 		return nil, malformed(a, "not valid UTF-8")
 	}
-	sep := a.Sep
-	if sep == "" {
-		sep = ","
-	}
-	for _, it := range strings.Split(s, sep) {
-		if it = strings.TrimSpace(it); it != "" {
-			out = append(out, it)
-		}
-	}
-	return out, nil
+	return splitList(a, s), nil
 }
 
 func malformed(a Arg, msg string) *Error {
 	return &Error{Kind: Invalid, Reason: ReasonMalformed, Arg: a.Name, Msg: msg}
 }
 
+// coerce converts one text value by a's type.
 func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any, error) {
 	switch a.Type {
 	case String:
@@ -118,6 +345,14 @@ func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any,
 			return nil, malformed(a, "not an integer")
 		}
 		return n, nil
+	case Bool:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+		return nil, malformed(a, a.Name+" must be a boolean")
 	case Localpart:
 		u, err := NormalizeLocalpart(s)
 		if err != nil {
@@ -125,6 +360,10 @@ func coerce(ctx context.Context, env *Env, caller Caller, a Arg, s string) (any,
 		}
 		return u, nil
 	case Password:
+		if s == "" {
+			// A given password that is empty is no password.
+			return nil, missing(a, a.WireName(caller.Dialect))
+		}
 		if len(s) > MaxPasswordBytes {
 			return nil, malformed(a, "longer than 1024 bytes")
 		}

@@ -33,10 +33,11 @@ const (
 	Password       // PRECIS OpaqueString-valid secret
 	Token          // a queue token
 	List           // a list of strings: a JSON array of strings, or comma-separated text
+	Bool           // true or false
 )
 
 func (t Type) String() string {
-	return [...]string{"string", "integer", "localpart", "domain", "password", "token", "list"}[t]
+	return [...]string{"string", "integer", "localpart", "domain", "password", "token", "list", "boolean"}[t]
 }
 
 // Arg declares one argument.
@@ -91,6 +92,18 @@ func (d *Def) ArgsIn(dialect Dialect) []Arg {
 	var out []Arg
 	for _, a := range d.Args {
 		if a.In(dialect) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// argsFor lists the arguments def takes from caller: those of its dialect
+// and, in the ejabberd API, of its version.
+func (d *Def) argsFor(c Caller) []Arg {
+	var out []Arg
+	for _, a := range d.ArgsIn(c.Dialect) {
+		if c.Dialect != Ejabberd || a.InEjabberd(c.Version) {
 			out = append(out, a)
 		}
 	}

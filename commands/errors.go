@@ -49,6 +49,7 @@ const (
 	ReasonMalformed     Reason = "malformed"      // an argument does not parse or normalise
 	ReasonUnknownArg    Reason = "unknown_arg"    // an argument the command does not take
 	ReasonDuplicateArg  Reason = "duplicate_arg"  // an argument given twice
+	ReasonWrongType     Reason = "wrong_type"     // a JSON value of another type than the argument's
 	ReasonUserExists    Reason = "user_exists"    // the user exists, in any state
 	ReasonNoUser        Reason = "no_user"        // the user does not exist
 	ReasonPending       Reason = "change_pending" // a change already waits on the user
@@ -66,8 +67,11 @@ type Error struct {
 	Kind   Kind
 	Reason Reason
 	Arg    string // the registry name of the argument concerned, if any
-	Msg    string
-	Err    error
+	// Names are the wire names of every argument concerned, when there are
+	// several (the unknown arguments of a request, in its order).
+	Names []string
+	Msg   string
+	Err   error
 }
 
 func (e *Error) Error() string {

@@ -182,7 +182,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 	}
 
 	raw := commands.Raw(params)
-	args, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
+	args, err := h.reg.Bind(ctx, h.env, caller, def, commands.Input{Text: raw})
 	if err != nil {
 		return h.failure(err, lg)
 	}

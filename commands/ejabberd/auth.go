@@ -51,7 +51,7 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *reques
 	caller, err := h.caller(ctx, r)
 	req.actor, req.account = caller.Actor, caller.Account
 	if err == nil {
-		caller.Version = req.version
+		caller.Dialect, caller.Version = commands.Ejabberd, req.version
 		return caller, nil
 	}
 	var rep reply

@@ -80,7 +80,8 @@ type request struct {
 	cmd     string
 	def     *commands.Def
 	version int
-	raw     map[string]string // arguments by wire name, as given (for messages)
+	fields  []commands.Field  // the arguments as given, aliases resolved
+	raw     map[string]string // arguments by wire name, as given, for messages (strings unquoted)
 	account int64
 	actor   string
 }
@@ -141,7 +142,7 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	if err != nil {
 		return bare(http.StatusBadRequest, "400 Bad Request")
 	}
-	var args []pair
+	var args []commands.Field
 	switch r.Method {
 	case http.MethodOptions:
 		if len(body) > 0 {
@@ -163,7 +164,7 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 			k, v, _ := strings.Cut(kv, "=")
 			k, v = unescape(k), unescape(v)
 			s, _ := json.Marshal(v)
-			args = append(args, pair{k, s})
+			args = append(args, commands.Field{Name: k, Value: s})
 		}
 	default:
 		return missingCommand()
@@ -190,14 +191,18 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 		}
 		return h.failure(refusal(ref), req)
 	}
-	raw, err := matchArgs(def, req, args)
-	if err != nil {
+	req.fields = resolveAliases(def, req.version, args)
+	req.raw = asGiven(req.fields)
+	in := commands.Input{JSON: req.fields, Strict: true}
+	// ejabberd checks the request's shape (format_args) before the
+	// permission, and the values after.
+	if err := h.reg.Shape(def, caller, in); err != nil {
 		return h.failure(err, req)
 	}
 	if !allowedFor(caller, req.cmd) {
 		return forbidden()
 	}
-	values, err := h.reg.Bind(ctx, h.env, caller, def, raw, false)
+	values, err := h.reg.Bind(ctx, h.env, caller, def, in)
 	if err != nil {
 		return h.failure(err, req)
 	}
@@ -209,15 +214,9 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	return h.success(res, req)
 }
 
-// pair is one argument as given, its value still JSON.
-type pair struct {
-	name  string
-	value json.RawMessage
-}
-
 // decodeBody reads a JSON object into its pairs in order, keeping
 // duplicates; an array (jiffy's "[]") or a blank body is no arguments.
-func decodeBody(body []byte) ([]pair, error) {
+func decodeBody(body []byte) ([]commands.Field, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
@@ -240,7 +239,7 @@ func decodeBody(body []byte) ([]pair, error) {
 	default:
 		return nil, errors.New("400 Bad Request")
 	}
-	var out []pair
+	var out []commands.Field
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
@@ -250,7 +249,7 @@ func decodeBody(body []byte) ([]pair, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, errors.New("Invalid JSON input")
 		}
-		out = append(out, pair{k.(string), v})
+		out = append(out, commands.Field{Name: k.(string), Value: v})
 	}
 	return out, nil
 }
@@ -261,144 +260,49 @@ func decodeBody(body []byte) ([]pair, error) {
 // (srg_create's name→label too.)
 var aliases = map[string]string{"server": "host", "localserver": "localhost", "name": "label"}
 
-// matchArgs is ejabberd's format_args: aliases, then duplicates, then each
-// declared argument in order (missing, or not in its JSON type), then
-// arguments the command does not take. It decides only what the request
-// says; Bind then normalises and checks the values.
-func matchArgs(def *commands.Def, req *request, args []pair) (commands.Raw, error) {
-	var declared []commands.Arg
+// resolveAliases applies the argument renames of aliases to a command
+// that takes the target and not the alias.
+func resolveAliases(def *commands.Def, version int, args []commands.Field) []commands.Field {
+	takes := map[string]bool{}
 	for _, a := range def.ArgsIn(commands.Ejabberd) {
-		if a.InEjabberd(req.version) {
-			declared = append(declared, a)
+		if a.InEjabberd(version) {
+			takes[a.WireName(commands.Ejabberd)] = true
 		}
 	}
-	takes := map[string]commands.Arg{}
-	for _, a := range declared {
-		takes[a.WireName(commands.Ejabberd)] = a
+	out := make([]commands.Field, len(args))
+	for i, f := range args {
+		if to, ok := aliases[f.Name]; ok && !takes[f.Name] && takes[to] {
+			f.Name = to
+		}
+		out[i] = f
 	}
-	seen := map[string]bool{}
-	given := map[string]json.RawMessage{}
-	var unknown []string
-	for i, p := range args {
-		if to, ok := aliases[p.name]; ok {
-			if _, takesAlias := takes[p.name]; !takesAlias {
-				if _, takesTarget := takes[to]; takesTarget {
-					args[i].name = to
-					p.name = to
-				}
-			}
-		}
-		if seen[p.name] {
-			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonDuplicateArg, Arg: p.name,
-				Msg: "Request have duplicate argument: " + p.name}
-		}
-		seen[p.name] = true
-		if _, ok := takes[p.name]; !ok {
-			unknown = append(unknown, p.name)
-			continue
-		}
-		given[p.name] = p.value
-	}
-	raw := commands.Raw{}
-	req.raw = map[string]string{}
-	for _, a := range declared {
-		wire := a.WireName(commands.Ejabberd)
-		v, ok := given[wire]
-		if !ok {
-			if a.Optional {
-				continue
-			}
-			return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMissing, Arg: a.Name,
-				Msg: "Request have missing argument: " + wire}
-		}
-		s, err := scalarAt(a, v, req.version)
-		if err != nil {
-			return nil, err
-		}
-		raw[wire] = []string{s}
-		req.raw[wire] = s
-	}
-	if len(unknown) > 0 {
-		return nil, &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonUnknownArg, Arg: unknown[0],
-			Msg: "Request have unknown arguments: [" + strings.Join(unknown, ",") + "]"}
-	}
-	return raw, nil
+	return out
 }
 
-// scalar checks a JSON value against the argument's type as format_arg
-// does and returns it as the binder's string. Integers also accept a
-// decimal string (ejabberd 25.10), so GET can pass them.
-func scalar(a commands.Arg, v json.RawMessage) (string, error) {
-	return scalarAt(a, v, DefaultVersion)
+// asGiven is each argument's text as given (the first of a name), for the
+// messages that quote it: a string unquoted, anything else as JSON.
+func asGiven(args []commands.Field) map[string]string {
+	out := map[string]string{}
+	for _, f := range args {
+		if _, dup := out[f.Name]; !dup {
+			out[f.Name] = shown(f.Value, false)
+		}
+	}
+	return out
 }
 
-// scalarAt is scalar in API version version, where a list argument may
-// still be a separated string (Arg.EjabberdListSince).
-func scalarAt(a commands.Arg, v json.RawMessage, version int) (string, error) {
+// shown is a value as a message shows it: a string unquoted (or as Erlang's
+// ~w shows jiffy's binary, <<"text">>, when erlang is set), anything else as
+// compact JSON.
+func shown(v json.RawMessage, erlang bool) string {
 	var s string
-	isString := len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil
-	// A list that is still a separated string in this version (Arg.EjabberdListSince).
-	// It binds as the JSON array of its items, as every list does.
-	if a.Type == commands.List && a.EjabberdListSince > 0 && version < a.EjabberdListSince {
-		if !isString {
-			return "", notInFormat(v, false, "", "string")
+	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
+		if erlang {
+			return fmt.Sprintf("<<%q>>", s)
 		}
-		sep := a.Sep
-		if sep == "" {
-			sep = ","
-		}
-		items := []string{}
-		for _, it := range strings.Split(s, sep) {
-			if it = strings.TrimSpace(it); it != "" {
-				items = append(items, it)
-			}
-		}
-		l, _ := json.Marshal(items)
-		return string(l), nil
+		return s
 	}
-	if a.Type == commands.List {
-		if isString {
-			// A scalar is a one-item list (ejabberd 25.10), so API v0's
-			// string form of a later list argument still binds.
-			l, _ := json.Marshal([]string{s})
-			return string(l), nil
-		}
-		var items []string
-		if json.Unmarshal(v, &items) != nil || len(v) == 0 || v[0] != '[' {
-			return "", notInFormat(v, isString, s, "list")
-		}
-		return string(compact(v)), nil
-	}
-	if a.Type == commands.Int {
-		var n json.Number
-		d := json.NewDecoder(bytes.NewReader(v))
-		d.UseNumber()
-		if isString {
-			if _, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return s, nil
-			}
-		} else if d.Decode(&n) == nil {
-			if _, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
-				return n.String(), nil
-			}
-		}
-		return "", notInFormat(v, isString, s, "integer")
-	}
-	if !isString {
-		return "", notInFormat(v, false, "", "binary")
-	}
-	return s, nil
-}
-
-// notInFormat is format_arg's message, the value written as Erlang's ~w
-// would show jiffy's term: <<"text">> for a string.
-func notInFormat(v json.RawMessage, isString bool, s, format string) error {
-	shown := string(compact(v))
-	if isString {
-		shown = fmt.Sprintf("<<%q>>", s)
-	}
-	return &commands.Error{Kind: commands.Invalid, Reason: commands.ReasonMalformed,
-		Msg: fmt.Sprintf("Arg %s is not in format %s", shown, format)}
+	return string(compact(v))
 }
 
 func compact(v json.RawMessage) []byte {

@@ -50,23 +50,23 @@ func FuzzDecodeBody(f *testing.F) {
 		var b bytes.Buffer
 		b.WriteByte('{')
 		for i, p := range pairs {
-			require.True(t, json.Valid(p.value), "value %q", p.value)
+			require.True(t, json.Valid(p.Value), "value %q", p.Value)
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			k, err := json.Marshal(p.name)
+			k, err := json.Marshal(p.Name)
 			require.NoError(t, err)
 			b.Write(k)
 			b.WriteByte(':')
-			b.Write(p.value)
+			b.Write(p.Value)
 		}
 		b.WriteByte('}')
 		again, err := decodeBody(b.Bytes())
 		require.NoError(t, err, "%s", b.Bytes())
 		require.Equal(t, len(pairs), len(again))
 		for i := range pairs {
-			require.Equal(t, pairs[i].name, again[i].name)
-			require.Equal(t, string(compact(pairs[i].value)), string(compact(again[i].value)))
+			require.Equal(t, pairs[i].Name, again[i].Name)
+			require.Equal(t, string(compact(pairs[i].Value)), string(compact(again[i].Value)))
 		}
 	})
 }
@@ -85,10 +85,11 @@ func ejabberdDefs(t testing.TB) []*commands.Def {
 	return out
 }
 
-// FuzzMatchArgs: for any implemented command and any JSON object, matchArgs
-// never panics, refuses only with the request-shape reasons, and what it
-// accepts is exactly the declared arguments, each in its type.
-func FuzzMatchArgs(f *testing.F) {
+// FuzzShape: for any implemented command and any JSON object, the
+// request-shape check never panics, refuses only with the request-shape
+// reasons (each a 400 with a valid JSON message), and what it accepts
+// gives every required argument, each once, and nothing else.
+func FuzzShape(f *testing.F) {
 	defs := ejabberdDefs(f)
 	byName := map[string]uint16{}
 	for i, d := range defs {
@@ -102,21 +103,24 @@ func FuzzMatchArgs(f *testing.F) {
 		}
 	}
 	f.Add(uint16(0), []byte(`{"user":1,"host":["a"],"password":null}`))
-	shape := map[commands.Reason]bool{commands.ReasonMissing: true, commands.ReasonUnknownArg: true,
-		commands.ReasonDuplicateArg: true, commands.ReasonMalformed: true}
+	shapeReasons := map[commands.Reason]bool{commands.ReasonMissing: true, commands.ReasonUnknownArg: true,
+		commands.ReasonDuplicateArg: true, commands.ReasonWrongType: true, commands.ReasonMalformed: true}
+	reg := commands.MustNew(commands.All()...)
 	f.Fuzz(func(t *testing.T, which uint16, body []byte) {
 		def := defs[int(which)%len(defs)]
-		pairs, err := decodeBody(body)
+		fields, err := decodeBody(body)
 		if err != nil {
 			return
 		}
 		req := &request{cmd: def.Names[commands.Ejabberd], def: def}
-		raw, err := matchArgs(def, req, pairs)
+		req.fields = resolveAliases(def, req.version, fields)
+		caller := commands.Caller{Dialect: commands.Ejabberd}
+		err = reg.Shape(def, caller, commands.Input{JSON: req.fields, Strict: true})
 		if err != nil {
 			e, ok := err.(*commands.Error)
 			require.True(t, ok, "%T %v", err, err)
 			require.Equal(t, commands.Invalid, e.Kind)
-			require.True(t, shape[e.Reason], "reason %q", e.Reason)
+			require.True(t, shapeReasons[e.Reason], "reason %q", e.Reason)
 			rep := (&Handler{}).failure(err, req)
 			require.Equal(t, http.StatusBadRequest, rep.status, "%s", rep.body)
 			require.True(t, json.Valid(rep.body), "%q", rep.body)
@@ -124,58 +128,21 @@ func FuzzMatchArgs(f *testing.F) {
 		}
 		declared := map[string]commands.Arg{}
 		for _, a := range def.ArgsIn(commands.Ejabberd) {
-			declared[a.WireName(commands.Ejabberd)] = a
+			if a.InEjabberd(req.version) {
+				declared[a.WireName(commands.Ejabberd)] = a
+			}
+		}
+		given := map[string]int{}
+		for _, fl := range req.fields {
+			_, ok := declared[fl.Name]
+			require.True(t, ok, "undeclared %q", fl.Name)
+			given[fl.Name]++
+			require.Equal(t, 1, given[fl.Name], "%q twice", fl.Name)
+		}
+		for wire, a := range declared {
 			if !a.Optional {
-				require.Contains(t, raw, a.WireName(commands.Ejabberd))
+				require.Contains(t, given, wire)
 			}
-		}
-		for name, vs := range raw {
-			a, ok := declared[name]
-			require.True(t, ok, "undeclared %q", name)
-			require.Len(t, vs, 1)
-			switch a.Type {
-			case commands.Int:
-				_, err := strconv.ParseInt(vs[0], 10, 64)
-				require.NoError(t, err, "%q", vs[0])
-			case commands.List:
-				var items []string
-				require.NoError(t, json.Unmarshal([]byte(vs[0]), &items), "%q", vs[0])
-			}
-		}
-	})
-}
-
-// FuzzScalar: any JSON value against each argument type: no panic, a
-// 400 with a valid JSON message on refusal.
-func FuzzScalar(f *testing.F) {
-	for _, r := range goldenRequests(f) {
-		_, _, _, body := fuzzseed.Split(r)
-		pairs, _ := decodeBody([]byte(body))
-		for _, p := range pairs {
-			for typ := range 7 {
-				f.Add(uint8(typ), []byte(p.value))
-			}
-		}
-	}
-	for _, s := range []string{`"x"`, `1`, `1.5`, `"12"`, `-0`, `1e400`, `[]`, `["a","b"]`, `[1]`, `{}`, `null`, `true`, `"\u00ff\ud800"`, `"` + "\xff" + `"`} {
-		for typ := range 7 {
-			f.Add(uint8(typ), []byte(s))
-		}
-	}
-	f.Fuzz(func(t *testing.T, typ uint8, v []byte) {
-		if !json.Valid(v) {
-			return
-		}
-		a := commands.Arg{Name: "x", Type: commands.Type(typ % 7)}
-		s, err := scalar(a, v)
-		if err != nil {
-			rep := bare(http.StatusBadRequest, commands.AsError(err).Msg)
-			require.True(t, json.Valid(rep.body), "%q", rep.body)
-			return
-		}
-		if a.Type == commands.Int {
-			_, err := strconv.ParseInt(s, 10, 64)
-			require.NoError(t, err)
 		}
 	})
 }
@@ -186,11 +153,11 @@ func FuzzResultEncoding(f *testing.F) {
 	var golden []string
 	for _, r := range goldenRequests(f) {
 		_, _, _, body := fuzzseed.Split(r)
-		pairs, _ := decodeBody([]byte(body))
-		for _, p := range pairs {
+		fields, _ := decodeBody([]byte(body))
+		for _, p := range fields {
 			var v string
-			if json.Unmarshal(p.value, &v) == nil {
-				golden = append(golden, p.name, v)
+			if json.Unmarshal(p.Value, &v) == nil {
+				golden = append(golden, p.Name, v)
 			}
 		}
 	}

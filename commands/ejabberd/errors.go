@@ -1,8 +1,10 @@
 package ejabberd
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/xmppgate/xmppgate/commands"
 )
@@ -68,12 +70,19 @@ func message(status int) func(*commands.Error, *request) reply {
 // errorTable is the dialect's one error table (ejabberd's
 // format_error_result and the errors its commands return).
 var errorTable = []rule{
-	// Request shape (format_args): the messages are made by matchArgs.
+	// Request shape (format_args).
 	{kind: commands.Invalid, reason: commands.ReasonMissing, answer: func(e *commands.Error, req *request) reply {
 		return bare(http.StatusBadRequest, "Request have missing argument: "+req.wire(e.Arg))
 	}},
-	{kind: commands.Invalid, reason: commands.ReasonUnknownArg, answer: message(http.StatusBadRequest)},
-	{kind: commands.Invalid, reason: commands.ReasonDuplicateArg, answer: message(http.StatusBadRequest)},
+	{kind: commands.Invalid, reason: commands.ReasonUnknownArg, answer: func(e *commands.Error, _ *request) reply {
+		return bare(http.StatusBadRequest, "Request have unknown arguments: ["+strings.Join(e.Names, ",")+"]")
+	}},
+	{kind: commands.Invalid, reason: commands.ReasonDuplicateArg, answer: func(e *commands.Error, _ *request) reply {
+		return bare(http.StatusBadRequest, "Request have duplicate argument: "+e.Arg)
+	}},
+	{kind: commands.Invalid, reason: commands.ReasonWrongType, answer: func(e *commands.Error, req *request) reply {
+		return bare(http.StatusBadRequest, "Arg "+shown(req.given(e.Arg), true)+" is not in format "+commands.JSONType(req.arg(e.Arg), req.version))
+	}},
 	{kind: commands.Invalid, reason: commands.ReasonMalformed, arg: "-", answer: message(http.StatusBadRequest)},
 
 	// register (ejabberd_admin:register/3).
@@ -139,14 +148,28 @@ func (h *Handler) failure(err error, req *request) reply {
 	return internalError(err)
 }
 
-// wire is an argument's ejabberd name.
-func (req *request) wire(name string) string {
+// arg is the command's argument of registry name name.
+func (req *request) arg(name string) commands.Arg {
 	if req.def != nil {
 		for _, a := range req.def.Args {
 			if a.Name == name {
-				return a.WireName(commands.Ejabberd)
+				return a
 			}
 		}
 	}
-	return name
+	return commands.Arg{Name: name}
+}
+
+// wire is an argument's ejabberd name.
+func (req *request) wire(name string) string { return req.arg(name).WireName(commands.Ejabberd) }
+
+// given is the value the request gave an argument (by registry name).
+func (req *request) given(name string) json.RawMessage {
+	wire := req.wire(name)
+	for _, f := range req.fields {
+		if f.Name == wire {
+			return f.Value
+		}
+	}
+	return nil
 }

@@ -123,7 +123,7 @@ func (h *Handler) handle(ctx context.Context, r *http.Request, params url.Values
 		return errorReply(http.StatusOK, errIllegalArgument)
 	}
 	caller := cred.Caller
-	args, err := h.reg.Bind(ctx, h.env, caller, def, decode(params, cred.Domain), false)
+	args, err := h.reg.Bind(ctx, h.env, caller, def, commands.Input{Text: decode(params, cred.Domain)})
 	if err != nil {
 		return h.failure(err, lg)
 	}

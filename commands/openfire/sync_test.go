@@ -47,7 +47,7 @@ func (b *testBundle) queueAsync(dialect commands.Dialect, account, name string, 
 		}
 	}
 	require.NotNil(b.t, def, name)
-	args, err := b.reg.Bind(b.ctx, b.env, caller, def, raw, false)
+	args, err := b.reg.Bind(b.ctx, b.env, caller, def, commands.Input{Text: raw})
 	require.NoError(b.t, err)
 	res, err := (&commands.Call{Def: def, Caller: caller, Env: b.env, Reg: b.reg, Args: args}).Run(b.ctx)
 	require.NoError(b.t, err)

@@ -167,7 +167,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 	}
 
 	caller := cred.Caller
-	args, err := h.reg.Bind(ctx, h.env, caller, rt.def, raw, false)
+	args, err := h.reg.Bind(ctx, h.env, caller, rt.def, commands.Input{Text: raw})
 	if err == nil {
 		call := &commands.Call{Def: rt.def, Caller: caller, Env: h.env, Reg: h.reg, Args: args}
 		var res any

@@ -267,7 +267,7 @@ func (x *exchange) call(wire string, raw commands.Raw) (any, error) {
 	if !ok {
 		return nil, errors.New("rest: the registry lacks " + wire)
 	}
-	args, err := x.h.reg.Bind(x.ctx, x.h.env, x.caller, def, raw, false)
+	args, err := x.h.reg.Bind(x.ctx, x.h.env, x.caller, def, commands.Input{Text: raw})
 	if err != nil {
 		return nil, err
 	}
