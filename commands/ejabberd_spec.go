@@ -28,11 +28,3 @@ var ejabberdDefs = concat(
 	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
 	ejabberdOAuthDefs,
 )
-
-func concat(families ...[]*Def) []*Def {
-	var out []*Def
-	for _, f := range families {
-		out = append(out, f...)
-	}
-	return out
-}

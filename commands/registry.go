@@ -19,6 +19,20 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
+// All is the command table, in documentation order. Each family of
+// commands is listed in the file of its noun.
+func All() []*Def {
+	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
+}
+
+func concat(families ...[]*Def) []*Def {
+	var out []*Def
+	for _, f := range families {
+		out = append(out, f...)
+	}
+	return out
+}
+
 // Registry is the immutable command table.
 type Registry struct {
 	defs   []*Def

@@ -116,13 +116,6 @@ var ListKeys = &Def{
 // PurposeAPIKey seals API keys.
 const PurposeAPIKey = "api-key"
 
-// All is the command table, in documentation order.
-// Each family of commands is listed in its own file; a command shared by
-// several dialects appears once, in the family that introduced it.
-func All() []*Def {
-	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
-}
-
 // spineDefs are the user lifecycle, queue and key commands (DreamHost's
 // jabber, services and api modules).
 var spineDefs = []*Def{
