@@ -27,7 +27,7 @@ const (
 // The user lifecycle reuses AddUser, RemoveUser, DeactivateUser and
 // ReactivateUser of users.go under REST names.
 var restDefs = []*Def{RESTDomainList, RESTDomainGet, RESTDomainCreate, RESTDomainUpdate, RESTDomainDelete, RESTDomainStatus,
-	RESTUserList, RESTUserGet, RESTSetPassword, RESTUserACLGet, RESTUserACLSet}
+	RESTUserList, RESTUserGet, RESTUserUpdate, RESTUserACLGet, RESTUserACLSet}
 
 // RESTDefs returns the REST family (for tests and the lead's All()).
 func RESTDefs() []*Def { return restDefs }
@@ -391,54 +391,27 @@ func ValidateSettings(s DomainSettings) error {
 	return nil
 }
 
-// DomainObject is the REST domain object: the settings plus read-only fields.
-type DomainObject struct {
-	DomainSettings
-	FQDN             string  `json:"fqdn"`
-	IsEnabled        bool    `json:"isEnabled"`
-	IsRunning        bool    `json:"isRunning"`
-	OrganizationName *string `json:"organizationName"`
-	ResourceURI      string  `json:"resourceUri"`
-	UserCount        int     `json:"userCount"`
-	UserlistURI      string  `json:"userlistUri"`
+// DomainInfo is one domain as the REST API's domain object shows it.
+type DomainInfo struct {
+	FQDN     string
+	Enabled  bool // the domain should be served
+	Running  bool // the embedded XMPP server serves it
+	Owner    string
+	Users    int
+	Settings DomainSettings
 }
 
-// MarshalJSON emits every key sorted, settings and read-only fields alike.
-func (o DomainObject) MarshalJSON() ([]byte, error) {
-	m := toMap(o.DomainSettings)
-	m["fqdn"], m["isEnabled"], m["isRunning"] = o.FQDN, o.IsEnabled, o.IsRunning
-	m["organizationName"], m["resourceUri"], m["userCount"], m["userlistUri"] = o.OrganizationName, o.ResourceURI, o.UserCount, o.UserlistURI
-	return marshalSorted(m)
-}
-
-// marshalSorted encodes without HTML escaping (maps sort their keys).
-func marshalSorted(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(b.Bytes(), "\n"), nil
-}
-
-// RESTDomainURI is a domain's REST path.
-func RESTDomainURI(fqdn string) string { return "/api/1.0/xmppdomains/" + fqdn }
-
-func (c *Call) domainObject(ctx context.Context, r store.Reader, d store.Domain) (DomainObject, error) {
+func (c *Call) domainInfo(ctx context.Context, r store.Reader, d store.Domain) (DomainInfo, error) {
 	n, err := r.CountDomainUsers(ctx, d.ID)
 	if err != nil {
-		return DomainObject{}, err
+		return DomainInfo{}, err
 	}
-	o := DomainObject{DomainSettings: EffectiveSettings(d), FQDN: d.FQDN, IsEnabled: d.Enabled,
-		IsRunning: d.Enabled && c.Env.Live != nil, ResourceURI: RESTDomainURI(d.FQDN) + "?format=json",
-		UserCount: n, UserlistURI: RESTDomainURI(d.FQDN) + "/users?format=json"}
 	a, err := r.Account(ctx, d.AccountID)
 	if err != nil {
-		return DomainObject{}, err
+		return DomainInfo{}, err
 	}
-	o.OrganizationName = &a.Name
-	return o, nil
+	return DomainInfo{FQDN: d.FQDN, Enabled: d.Enabled, Running: d.Enabled && c.Env.Live != nil, Owner: a.Name, Users: n,
+		Settings: EffectiveSettings(d)}, nil
 }
 
 func (c *Call) settingsChanged(fqdn string) {
@@ -447,50 +420,30 @@ func (c *Call) settingsChanged(fqdn string) {
 	}
 }
 
-var domainObjectColumns = func() []string {
-	m := toMap(DomainObject{}.DomainSettings)
-	for k := range readOnlyDomainFields {
-		m[k] = nil
-	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}()
-
 var (
 	argRESTDomain   = Arg{Name: "domain", Type: Domain, Doc: "A domain of the caller's account (or its sub-accounts)."}
 	argRESTSettings = Arg{Name: "settings", Type: String, Optional: true,
 		Doc: "A JSON domain object; only the fields present change (read-only ones are ignored, unknown ones refused)."}
 )
 
-// DomainList is the list of domains: one page with every domain (meta.limit
-// 0 means no limit, as in tastypie).
-type DomainList struct {
-	Meta    ListMeta       `json:"meta"`
-	Objects []DomainObject `json:"objects"`
-}
-
 // RESTDomainList lists the caller's domains.
 var RESTDomainList = &Def{
 	Name:   "rest_domain_list",
 	Doc:    "Lists the XMPP domains of the caller's account and sub-accounts, as domain objects sorted by name, all on one page.",
-	Result: Result{Kind: ResultTable, Columns: []string{"meta", "objects"}},
+	Result: Result{Kind: ResultRecord, Name: "[]DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
 		if err != nil {
 			return nil, err
 		}
-		out := DomainList{Meta: ListMeta{TotalCount: len(ds)}, Objects: make([]DomainObject, 0, len(ds))}
+		out := make([]DomainInfo, 0, len(ds))
 		for _, d := range ds {
-			o, err := c.domainObject(ctx, c.Env.Store.Reader, d)
+			info, err := c.domainInfo(ctx, c.Env.Store.Reader, d)
 			if err != nil {
 				return nil, err
 			}
-			out.Objects = append(out.Objects, o)
+			out = append(out, info)
 		}
 		return out, nil
 	},
@@ -501,10 +454,10 @@ var RESTDomainGet = &Def{
 	Name:   "rest_domain_get",
 	Doc:    "Returns a domain object with every setting (defaults filled in), its state, owner and user count.",
 	Args:   []Arg{argRESTDomain},
-	Result: Result{Kind: ResultTable, Columns: domainObjectColumns},
+	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return c.domainObject(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
+		return c.domainInfo(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
 	},
 }
 
@@ -513,20 +466,10 @@ var RESTDomainStatus = &Def{
 	Name:   "rest_domain_status",
 	Doc:    "Returns the control object of a domain: isEnabled (it should be served), isRunning (the embedded XMPP server serves it) and the action URIs.",
 	Args:   []Arg{argRESTDomain},
-	Result: Result{Kind: ResultTable, Columns: []string{"aclupdateUri", "domain", "domainEditUri", "isEnabled", "isRunning", "startUri", "statusUri", "stopUri", "validActions"}},
+	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>/status"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d := c.Args.Domain("domain")
-		base := RESTDomainURI(d.FQDN)
-		return map[string]any{
-			"aclupdateUri": base + "/aclupdate", "domain": d.FQDN, "domainEditUri": base,
-			"isEnabled": d.Enabled, "isRunning": d.Enabled && c.Env.Live != nil,
-			"startUri": base + "/start", "statusUri": base + "/status", "stopUri": base + "/stop",
-			"validActions": map[string]string{
-				"aclupdate": "Apply a pending ACL update", "start": "Start the XMPP domain",
-				"status": "Get the current status of the XMPP domain", "stop": "Stop the XMPP domain",
-			},
-		}, nil
+		return c.domainInfo(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
 	},
 }
 
@@ -563,7 +506,7 @@ var RESTDomainCreate = &Def{
 		{Name: "organization_name", Type: String, Optional: true, Doc: "The owning account's name; default the caller's account."},
 		argRESTSettings,
 	},
-	Result: Result{Kind: ResultTable, Columns: domainObjectColumns},
+	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "POST xmppdomains[/<fqdn>]"},
 	Handle: restDomainCreate,
 }
@@ -603,7 +546,7 @@ func restDomainCreate(ctx context.Context, c *Call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		var obj DomainObject
+		var obj DomainInfo
 		err = c.Env.Store.Write(ctx, func(tx *store.Tx) error {
 			d, err := tx.InsertDomain(ctx, owner, fqdn)
 			if errors.Is(err, store.ErrDuplicate) {
@@ -623,7 +566,7 @@ func restDomainCreate(ctx context.Context, c *Call) (any, error) {
 			if err := tx.Audit(ctx, owner, c.Caller.Actor, "rest domain create", fqdn); err != nil {
 				return err
 			}
-			obj, err = c.domainObject(ctx, tx.Reader, d)
+			obj, err = c.domainInfo(ctx, tx.Reader, d)
 			return err
 		})
 		if e := AsError(err); err != nil && random && e.Reason == ReasonDomainExists && attempt < RandomDomainAttempts {
@@ -646,11 +589,11 @@ var RESTDomainUpdate = &Def{
 	Doc: "Changes the fields of a domain object present in the body, validating every value; the live XMPP server " +
 		"re-reads moduleConfig at once. Not queued: written at once.",
 	Args:   []Arg{argRESTDomain, argRESTSettings},
-	Result: Result{Kind: ResultTable, Columns: domainObjectColumns},
+	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "PUT xmppdomains/<fqdn>"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d := c.Args.Domain("domain")
-		var obj DomainObject
+		var obj DomainInfo
 		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
 			cur, err := tx.DomainByFQDN(ctx, d.FQDN) // not the memo: the stored settings now
 			if errors.Is(err, store.ErrNotFound) {
@@ -674,7 +617,7 @@ var RESTDomainUpdate = &Def{
 			if err := tx.Audit(ctx, cur.AccountID, c.Caller.Actor, "rest domain update", cur.FQDN); err != nil {
 				return err
 			}
-			obj, err = c.domainObject(ctx, tx.Reader, cur)
+			obj, err = c.domainInfo(ctx, tx.Reader, cur)
 			return err
 		})
 		if err != nil {
@@ -685,25 +628,23 @@ var RESTDomainUpdate = &Def{
 	},
 }
 
-// Deleted is the answer of a REST delete.
-type Deleted struct {
-	Status  string `json:"status"`
-	Message string `json:"message"`
-}
-
 // RESTDomainDelete removes a domain with all its users.
 var RESTDomainDelete = &Def{
 	Name: "rest_domain_delete",
 	Doc: "Deletes a domain with all its users and their data; their sessions are closed. " +
 		"Not queued: changes still queued for its users fail as their user is gone.",
 	Args:   []Arg{argRESTDomain},
-	Result: Result{Kind: ResultTable, Columns: []string{"status", "message"}},
+	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "DELETE xmppdomains/<fqdn>"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d := c.Args.Domain("domain")
 		var users []store.User
+		var info DomainInfo
 		err := c.Env.Store.Write(ctx, func(tx *store.Tx) (err error) {
 			if users, err = tx.DomainUsers(ctx, d.ID); err != nil {
+				return err
+			}
+			if info, err = c.domainInfo(ctx, tx.Reader, d); err != nil {
 				return err
 			}
 			if err := tx.DeleteDomain(ctx, d.ID); err != nil {
@@ -723,6 +664,6 @@ var RESTDomainDelete = &Def{
 			}
 		}
 		c.settingsChanged(d.FQDN)
-		return Deleted{Status: "success", Message: "XMPP domain " + d.FQDN + " deleted"}, nil
+		return info, nil
 	},
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 
 	"github.com/xmppgate/xmppgate/queue"
@@ -13,56 +12,36 @@ import (
 	"github.com/xmppgate/xmppgate/store/credential"
 )
 
-// UserObject is the REST user object (seed 001), keys in sorted order.
-type UserObject struct {
-	Enabled        bool   `json:"enabled"`
-	JID            string `json:"jid"`
-	Password       string `json:"password"`
-	ResourceURI    string `json:"resourceUri"`
-	Username       string `json:"username"`
-	XMPPDomain     string `json:"xmppDomain"`
-	XMPPDomainURI  string `json:"xmppDomainUri"`
-	XMPPUserACLURI string `json:"xmppUserAclUri"`
+// UserInfo is one user as the REST API's user object shows it.
+type UserInfo struct {
+	Username, Domain string
+	Password         string // the recoverable copy; "" if there is none
+	// Enabled: the user may log in, or will once its pending change is
+	// applied (active or pending-active).
+	Enabled bool
 }
 
-var userObjectColumns = []string{"enabled", "jid", "password", "resourceUri", "username", "xmppDomain", "xmppDomainUri", "xmppUserAclUri"}
-
-// RESTUserURI is a user's REST path.
-func RESTUserURI(fqdn, username string) string {
-	return RESTDomainURI(fqdn) + "/users/" + url.PathEscape(username)
+// UserPage is one page of a domain's users, by name.
+type UserPage struct {
+	Users []UserInfo
+	Limit int  // the page size used
+	Total int  // every user of the domain
+	More  bool // a page follows
 }
 
 // Enabled reports whether a user is (or is about to be) allowed to log in.
 func Enabled(s store.Status) bool { return s == store.StatusActive || s == store.StatusPendingActive }
 
-func (c *Call) userObject(u store.User) (UserObject, error) {
+func (c *Call) userInfo(u store.User) (UserInfo, error) {
 	pw := ""
 	if u.PasswordSealed != nil {
 		plain, err := c.Env.Box.Open(u.PasswordSealed, PurposePassword)
 		if err != nil {
-			return UserObject{}, fmt.Errorf("open password of user %d: %w", u.ID, err)
+			return UserInfo{}, fmt.Errorf("open password of user %d: %w", u.ID, err)
 		}
 		pw = string(plain)
 	}
-	base := RESTUserURI(u.Domain, u.Username)
-	return UserObject{Enabled: Enabled(u.Status), JID: u.Username + "@" + u.Domain, Password: pw,
-		ResourceURI: base + "?format=json", Username: u.Username, XMPPDomain: u.Domain,
-		XMPPDomainURI: RESTDomainURI(u.Domain) + "?format=json", XMPPUserACLURI: base + "/acl?format=json"}, nil
-}
-
-// ListMeta is the meta object of a REST list.
-type ListMeta struct {
-	Limit      int     `json:"limit"`
-	Next       *string `json:"next"`
-	Offset     *string `json:"offset"`
-	Previous   *string `json:"previous"`
-	TotalCount int     `json:"totalCount"`
-}
-
-// UserList is a page of users.
-type UserList struct {
-	Meta    ListMeta     `json:"meta"`
-	Objects []UserObject `json:"objects"`
+	return UserInfo{Username: u.Username, Domain: u.Domain, Password: pw, Enabled: Enabled(u.Status)}, nil
 }
 
 // Paging of the user list.
@@ -81,7 +60,7 @@ var RESTUserList = &Def{
 	Args: []Arg{argRESTDomain,
 		{Name: "limit", Type: Int, Optional: true, Doc: "Page size, 1 to 50 (larger is cut to 50); default 20."},
 		{Name: "offset", Type: String, Optional: true, Doc: "The username to start after."}},
-	Result: Result{Kind: ResultTable, Columns: []string{"meta", "objects"}},
+	Result: Result{Kind: ResultRecord, Name: "UserPage"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>/users"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		d := c.Args.Domain("domain")
@@ -101,27 +80,18 @@ var RESTUserList = &Def{
 		if err != nil {
 			return nil, err
 		}
-		more := len(users) > limit
-		if more {
+		page := UserPage{Limit: limit, Total: total, More: len(users) > limit, Users: []UserInfo{}}
+		if page.More {
 			users = users[:limit]
 		}
-		out := UserList{Meta: ListMeta{Limit: limit, TotalCount: total}, Objects: make([]UserObject, 0, len(users))}
 		for _, u := range users {
-			o, err := c.userObject(u)
+			info, err := c.userInfo(u)
 			if err != nil {
 				return nil, err
 			}
-			out.Objects = append(out.Objects, o)
+			page.Users = append(page.Users, info)
 		}
-		if len(users) > 0 {
-			last := users[len(users)-1].Username
-			out.Meta.Offset = &last
-			if more {
-				next := fmt.Sprintf("%s/users?limit=%d&offset=%s", RESTDomainURI(d.FQDN), limit, url.QueryEscape(last))
-				out.Meta.Next = &next
-			}
-		}
-		return out, nil
+		return page, nil
 	},
 }
 
@@ -130,77 +100,127 @@ var RESTUserGet = &Def{
 	Name:   "rest_user_get",
 	Doc:    "Returns a user object: name, JID, password, enabled (active or pending-active) and URIs.",
 	Args:   []Arg{argRESTDomain, argRESTUsername},
-	Result: Result{Kind: ResultTable, Columns: userObjectColumns},
+	Result: Result{Kind: ResultRecord, Name: "UserInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>/users/<username>"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, err := userIn(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"), "username")
 		if err != nil {
 			return nil, err
 		}
-		return c.userObject(u)
+		return c.userInfo(u)
 	},
 }
 
-// RESTSetPassword queues a new password for a user.
-var RESTSetPassword = &Def{
-	Name: "set_password",
-	Doc: "Changes a user's password: the worker derives its SCRAM keys and closes the user's sessions. " +
-		"The user's state does not change.",
-	Args:    []Arg{argUsername, argRESTDomain, {Name: "password", Type: Password, Secret: true, Doc: "The new password."}},
+// RESTUserUpdate changes a user's password and whether it may log in, as
+// one change: applied together or not at all.
+var RESTUserUpdate = &Def{
+	Name: "rest_user_update",
+	Doc: "Changes a user's password (the worker derives its SCRAM keys and closes the user's sessions) and whether it may " +
+		"log in (enabled false: pending-inactive, then inactive, sessions closed; true: pending-active, then active), " +
+		"in one change applied as a whole. An enabled equal to the current state changes nothing; with nothing to change, " +
+		"nothing is queued.",
+	Args: []Arg{argUsername, argRESTDomain,
+		{Name: "password", Type: Password, Secret: true, Optional: true, Doc: "The new password."},
+		{Name: "enabled", Type: Bool, Optional: true, Doc: "Whether the user may log in."}},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
-	Names:   map[Dialect]string{REST: "PUT xmppdomains/<fqdn>/users/<username> password"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d, name := c.Args.Domain("domain"), c.Args.String("username")
-		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
-		return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-			u, err := usableUser(ctx, tx, d, name)
-			if err != nil {
-				return store.Change{}, err
-			}
-			return changeFor(u, sealed)
-		})
-	},
-	Prepare:     func(ctx context.Context, env *Env, w *queue.Work) error { return AddUser.Prepare(ctx, env, w) },
-	ApplyAtomic: true,
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		c, err := changeArgs(w)
+	Names:   map[Dialect]string{REST: "PUT xmppdomains/<fqdn>/users/<username>"},
+	Handle:  restUserUpdate,
+	Prepare: prepareRESTUserUpdate,
+	Apply:   applyRESTUserUpdate,
+}
+
+// userUpdate is the argument record of a rest_user_update change: the
+// sealed password copy (never the password) if it changes, and the state
+// the user moves to if that changes.
+type userUpdate struct {
+	Username string       `json:"username"`
+	Domain   string       `json:"domain"`
+	Sealed   []byte       `json:"sealed,omitempty"`
+	Status   store.Status `json:"status,omitempty"` // inactive or active
+}
+
+func restUserUpdate(ctx context.Context, c *Call) (any, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	var sealed []byte
+	if c.Args.Has("password") {
+		sealed = c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
+	}
+	queued := false
+	rs, err := c.MutateEach(ctx, func(tx *store.Tx, add func(store.Change) error) error {
+		u, err := usableUser(ctx, tx, d, name)
 		if err != nil {
 			return err
 		}
-		if err := tx.SetUserCredentials(ctx, w.UserID, w.Prepared.(credential.SCRAM), c.Sealed); err != nil {
+		up := userUpdate{Username: u.Username, Domain: u.Domain, Sealed: sealed}
+		if c.Args.Has("enabled") && c.Args.Bool("enabled") != Enabled(u.Status) {
+			pending := store.StatusPendingInactive
+			up.Status = store.StatusInactive
+			if c.Args.Bool("enabled") {
+				pending, up.Status = store.StatusPendingActive, store.StatusActive
+			}
+			if err := tx.SetUserStatus(ctx, u.ID, pending); err != nil {
+				return err
+			}
+		}
+		if up.Sealed == nil && up.Status == "" {
+			return nil
+		}
+		args, err := json.Marshal(up)
+		if err != nil {
+			return err
+		}
+		queued = true
+		return add(store.Change{UserID: u.ID, Args: args})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !queued {
+		return StatusOK, nil
+	}
+	return rs[0], nil
+}
+
+func prepareRESTUserUpdate(ctx context.Context, env *Env, w *queue.Work) error {
+	var up userUpdate
+	if err := json.Unmarshal(w.Args, &up); err != nil || up.Sealed == nil {
+		return err
+	}
+	return AddUser.Prepare(ctx, env, w)
+}
+
+func applyRESTUserUpdate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	var up userUpdate
+	if err := json.Unmarshal(w.Args, &up); err != nil {
+		return err
+	}
+	if up.Sealed != nil {
+		if err := tx.SetUserCredentials(ctx, w.UserID, w.Prepared.(credential.SCRAM), up.Sealed); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", c.Username, c.Domain)
+				return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", up.Username, up.Domain)
 			}
 			return err
 		}
-		w.After(func(e queue.Effects) { e.PasswordChanged(c.Domain, c.Username) })
-		return nil
-	},
+		w.After(func(e queue.Effects) { e.PasswordChanged(up.Domain, up.Username) })
+	}
+	switch up.Status {
+	case store.StatusInactive:
+		w.After(func(e queue.Effects) { e.UserGone(up.Domain, up.Username) })
+		return stateError(tx.TransitionUser(ctx, w.UserID, store.StatusPendingInactive, store.StatusInactive), w, store.StatusPendingInactive)
+	case store.StatusActive:
+		return stateError(tx.TransitionUser(ctx, w.UserID, store.StatusPendingActive, store.StatusActive), w, store.StatusPendingActive)
+	}
+	return nil
 }
 
-// The user ACL flags and their labels (the spec's §4.5).
-var (
-	aclLabels = map[string]string{
-		"muc":          "Access Multi User Chats (muc)",
-		"mucAdmin":     "Administer Multi User Chats (muc_admin)",
-		"mucCreate":    "Create Multi User Chats (muc_create)",
-		"pubsubCreate": "Create PubSub Nodes (pubsub_create)",
-		"xmppgateway":  "Send messages using the HTTP API (xmppgateway)",
-	}
-	aclDefaults = map[string]bool{"muc": false, "mucAdmin": false, "mucCreate": false, "pubsubCreate": true, "xmppgateway": false}
-)
+// The user ACL flags (the spec's §4.5) and their defaults.
+var aclDefaults = map[string]bool{"muc": false, "mucAdmin": false, "mucCreate": false, "pubsubCreate": true, "xmppgateway": false}
 
-// ACLObject is the REST user ACL object.
-type ACLObject struct {
-	ACL           map[string]bool   `json:"acl"`
-	ACLLabels     map[string]string `json:"aclLabels"`
-	JID           string            `json:"jid"`
-	ResourceURI   string            `json:"resourceUri"`
-	Username      string            `json:"username"`
-	XMPPDomain    string            `json:"xmppDomain"`
-	XMPPDomainURI string            `json:"xmppDomainUri"`
-	XMPPUserURI   string            `json:"xmppUserUri"`
+// ACLInfo is a user's ACL flags (all of them, defaults filled in).
+type ACLInfo struct {
+	Username, Domain string
+	ACL              map[string]bool
 }
 
 func userACL(ctx context.Context, r store.Reader, u store.User) (map[string]bool, error) {
@@ -224,21 +244,12 @@ func userACL(ctx context.Context, r store.Reader, u store.User) (map[string]bool
 	return acl, nil
 }
 
-func aclObject(u store.User, acl map[string]bool) ACLObject {
-	base := RESTUserURI(u.Domain, u.Username)
-	return ACLObject{ACL: acl, ACLLabels: aclLabels, JID: u.Username + "@" + u.Domain, ResourceURI: base + "/acl?format=json",
-		Username: u.Username, XMPPDomain: u.Domain, XMPPDomainURI: RESTDomainURI(u.Domain) + "?format=json",
-		XMPPUserURI: base + "?format=json"}
-}
-
-var aclColumns = []string{"acl", "aclLabels", "jid", "resourceUri", "username", "xmppDomain", "xmppDomainUri", "xmppUserUri"}
-
 // RESTUserACLGet returns a user's ACL object.
 var RESTUserACLGet = &Def{
 	Name:   "rest_user_acl_get",
 	Doc:    "Returns a user's ACL flags (muc, mucAdmin, mucCreate, pubsubCreate, xmppgateway) with their labels.",
 	Args:   []Arg{argRESTDomain, argRESTUsername},
-	Result: Result{Kind: ResultTable, Columns: aclColumns},
+	Result: Result{Kind: ResultRecord, Name: "ACLInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>/users/<username>/acl"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		u, err := userIn(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"), "username")
@@ -249,7 +260,7 @@ var RESTUserACLGet = &Def{
 		if err != nil {
 			return nil, err
 		}
-		return aclObject(u, acl), nil
+		return ACLInfo{Username: u.Username, Domain: u.Domain, ACL: acl}, nil
 	},
 }
 
@@ -260,7 +271,7 @@ var RESTUserACLSet = &Def{
 		"Not queued: written at once (the flags are stored and reported; nothing enforces them yet).",
 	Args: []Arg{argRESTDomain, argRESTUsername,
 		{Name: "acl", Type: String, Doc: "The JSON body {\"acl\": {...}}."}},
-	Result: Result{Kind: ResultTable, Columns: aclColumns},
+	Result: Result{Kind: ResultRecord, Name: "ACLInfo"},
 	Names:  map[Dialect]string{REST: "POST xmppdomains/<fqdn>/users/<username>/acl"},
 	Handle: func(ctx context.Context, c *Call) (any, error) {
 		var body struct {
@@ -286,7 +297,7 @@ var RESTUserACLSet = &Def{
 			patch[k] = v
 		}
 		d, name := c.Args.Domain("domain"), c.Args.String("username")
-		var obj ACLObject
+		var obj ACLInfo
 		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
 			u, err := userIn(ctx, tx.Reader, d, name, "username")
 			if err != nil {
@@ -306,7 +317,7 @@ var RESTUserACLSet = &Def{
 			if err := tx.PutUserACL(ctx, u.ID, raw); err != nil {
 				return err
 			}
-			obj = aclObject(u, acl)
+			obj = ACLInfo{Username: u.Username, Domain: u.Domain, ACL: acl}
 			return tx.Audit(ctx, d.AccountID, c.Caller.Actor, "rest user acl", u.Username+"@"+d.FQDN)
 		})
 		if err != nil {

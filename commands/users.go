@@ -207,7 +207,7 @@ var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabb
 	})
 
 // DeactivateUser queues the deactivation of a user.
-var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=false"},
+var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}"},
 	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
 	store.StatusPendingInactive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
@@ -216,7 +216,7 @@ var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHos
 	})
 
 // ReactivateUser queues the reactivation of a user.
-var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}", REST: "PUT xmppdomains/<fqdn>/users/<username> enabled=true"},
+var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}"},
 	"Reactivates a user that had been deactivated: pending-active, then active.",
 	store.StatusPendingActive,
 	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {

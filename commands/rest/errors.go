@@ -67,6 +67,11 @@ func (h *Handler) failure(err error, lg *logLine) reply {
 	if m, ok := byReasonMsg[e.Reason]; ok {
 		msg = m
 	}
+	if e.Reason == commands.ReasonMissing && e.Arg == "password" {
+		// Every REST call supplies a password it was not given (a UUID),
+		// so a missing one was given empty.
+		msg = "password must not be empty"
+	}
 	if e.Reason == commands.ReasonMalformed && e.Arg != "" && !strings.Contains(msg, e.Arg) {
 		msg = e.Arg + ": " + msg
 	}

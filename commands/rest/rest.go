@@ -7,6 +7,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -188,7 +189,9 @@ func (h *Handler) serve(r *http.Request, lg *logLine) reply {
 		if r.Method != http.MethodGet {
 			return notAllowed("GET")
 		}
-		return x.run("GET xmppdomains/<fqdn>/status", commands.Raw{"domain": {rt.fqdn}})
+		return x.run("GET xmppdomains/<fqdn>/status", text(commands.Raw{"domain": {rt.fqdn}}), func(res any) any {
+			return domainStatus(res.(commands.DomainInfo))
+		})
 	case (rt.sub == "start" || rt.sub == "stop" || rt.sub == "aclupdate") && rt.depth == 2:
 		return errorReply(http.StatusNotImplemented, "the "+rt.sub+" action is not implemented")
 	case rt.sub == "users" && rt.depth <= 3:
@@ -259,15 +262,15 @@ func (x *exchange) jsonBody() (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// call binds raw for the REST command wire and runs it; mutations are
-// applied before it returns (RunNow).
-func (x *exchange) call(wire string, raw commands.Raw) (any, error) {
+// call binds the arguments of the REST command wire and runs it; mutations
+// are applied before it returns (RunNow).
+func (x *exchange) call(wire string, in commands.Input) (any, error) {
 	x.lg.cmd = wire
 	def, ok := x.h.reg.Lookup(commands.REST, wire)
 	if !ok {
 		return nil, errors.New("rest: the registry lacks " + wire)
 	}
-	args, err := x.h.reg.Bind(x.ctx, x.h.env, x.caller, def, commands.Input{Text: raw})
+	args, err := x.h.reg.Bind(x.ctx, x.h.env, x.caller, def, in)
 	if err != nil {
 		return nil, err
 	}
@@ -275,19 +278,25 @@ func (x *exchange) call(wire string, raw commands.Raw) (any, error) {
 	return c.RunNow(x.ctx)
 }
 
-func (x *exchange) run(wire string, raw commands.Raw) reply {
-	res, err := x.call(wire, raw)
+// run calls wire and answers its result as show writes it (nil: object).
+func (x *exchange) run(wire string, in commands.Input, show func(any) any) reply {
+	res, err := x.call(wire, in)
 	if err != nil {
 		return x.h.failure(err, x.lg)
 	}
-	return reply{status: http.StatusOK, body: res, result: "ok"}
+	if show == nil {
+		show = object
+	}
+	return reply{status: http.StatusOK, body: show(res), result: "ok"}
 }
+
+func text(raw commands.Raw) commands.Input { return commands.Input{Text: raw} }
 
 func (x *exchange) domains(method string, rt route) reply {
 	if rt.depth == 0 {
 		switch method {
 		case http.MethodGet:
-			return x.run("GET xmppdomains", nil)
+			return x.run("GET xmppdomains", commands.Input{}, nil)
 		case http.MethodPost:
 			return x.createDomain("")
 		}
@@ -296,14 +305,16 @@ func (x *exchange) domains(method string, rt route) reply {
 	raw := commands.Raw{"domain": {rt.fqdn}}
 	switch method {
 	case http.MethodGet:
-		return x.run("GET xmppdomains/<fqdn>", raw)
+		return x.run("GET xmppdomains/<fqdn>", text(raw), nil)
 	case http.MethodPost:
 		return x.createDomain(rt.fqdn)
 	case http.MethodPut:
 		raw["settings"] = []string{string(x.body)}
-		return x.run("PUT xmppdomains/<fqdn>", raw)
+		return x.run("PUT xmppdomains/<fqdn>", text(raw), nil)
 	case http.MethodDelete:
-		return x.run("DELETE xmppdomains/<fqdn>", raw)
+		return x.run("DELETE xmppdomains/<fqdn>", text(raw), func(res any) any {
+			return deleted{Status: "success", Message: "XMPP domain " + res.(commands.DomainInfo).FQDN + " deleted"}
+		})
 	}
 	return notAllowed("GET, POST, PUT, DELETE")
 }
@@ -316,7 +327,7 @@ func (x *exchange) createDomain(fqdn string) reply {
 	if org, ok := x.param("organization_name"); ok {
 		raw["organization_name"] = []string{org}
 	}
-	return x.run("POST xmppdomains[/<fqdn>]", raw)
+	return x.run("POST xmppdomains[/<fqdn>]", text(raw), nil)
 }
 
 func (x *exchange) users(method string, rt route) reply {
@@ -329,7 +340,7 @@ func (x *exchange) users(method string, rt route) reply {
 					raw[p] = []string{v}
 				}
 			}
-			return x.run("GET xmppdomains/<fqdn>/users", raw)
+			return x.run("GET xmppdomains/<fqdn>/users", text(raw), func(res any) any { return newUserList(res.(commands.UserPage)) })
 		case http.MethodPost:
 			return x.createUser(rt)
 		}
@@ -338,138 +349,117 @@ func (x *exchange) users(method string, rt route) reply {
 	raw["username"] = []string{rt.username}
 	switch method {
 	case http.MethodGet:
-		return x.run("GET xmppdomains/<fqdn>/users/<username>", raw)
+		return x.run("GET xmppdomains/<fqdn>/users/<username>", text(raw), nil)
 	case http.MethodPost:
 		return x.createUser(rt)
 	case http.MethodPut:
 		return x.updateUser(raw)
 	case http.MethodDelete:
-		if _, err := x.call("DELETE xmppdomains/<fqdn>/users/<username>", raw); err != nil {
-			return x.h.failure(err, x.lg)
-		}
-		return reply{status: http.StatusOK, result: "ok",
-			body: commands.Deleted{Status: "success", Message: "user " + rt.username + "@" + rt.fqdn + " deleted"}}
+		return x.run("DELETE xmppdomains/<fqdn>/users/<username>", text(raw), func(any) any {
+			return deleted{Status: "success", Message: "user " + rt.username + "@" + rt.fqdn + " deleted"}
+		})
 	}
 	return notAllowed("GET, POST, PUT, DELETE")
 }
 
-// stringField reads an optional string member of a JSON body.
-func stringField(m map[string]json.RawMessage, name string) (string, bool, error) {
+// member is a member of a JSON object body, unless absent or null.
+func (x *exchange) member(name string) (commands.Field, bool, error) {
+	m, err := x.jsonBody()
+	if err != nil {
+		return commands.Field{}, false, err
+	}
 	v, ok := m[name]
-	if !ok || string(v) == "null" {
-		return "", false, nil
+	if !ok || string(bytes.TrimSpace(v)) == "null" {
+		return commands.Field{}, false, nil
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", false, commands.Errorf(commands.Invalid, commands.ReasonMalformed, name, "%s must be a string", name)
-	}
-	return s, true, nil
+	return commands.Field{Name: name, Value: v}, true, nil
 }
 
-// createUser: the name is the path's, else the body's, else a UUID; the
-// password is the parameter's or the body's, else a UUID. The user object
-// answered is read after the change is applied.
+// createUser: the name is the path's, else the body's (a string), else a
+// UUID; the password is the parameter's or the body's, else a UUID, and
+// one given empty is refused. The user object answered is read after the
+// change is applied.
 func (x *exchange) createUser(rt route) reply {
-	m, err := x.jsonBody()
-	if err != nil {
+	if _, err := x.jsonBody(); err != nil {
 		return x.h.failure(err, x.lg)
 	}
-	name := rt.username
-	if name == "" {
-		s, ok, err := stringField(m, "username")
-		if err != nil {
-			return x.h.failure(err, x.lg)
-		}
-		name = s
-		if !ok || s == "" {
-			name = commands.NewUUID()
-		}
+	in := commands.Input{Text: commands.Raw{"domain": {rt.fqdn}}}
+	if rt.username != "" {
+		in.Text["username"] = []string{rt.username}
+	} else if f, ok, _ := x.member("username"); ok && !isEmptyString(f.Value) {
+		in.JSON = append(in.JSON, f)
+	} else {
+		in.Text["username"] = []string{commands.NewUUID()}
 	}
-	pw, ok := x.param("password")
-	if !ok {
-		s, has, err := stringField(m, "password")
-		if err != nil {
-			return x.h.failure(err, x.lg)
-		}
-		pw, ok = s, has
+	if pw, ok := x.param("password"); ok {
+		// A parameter given empty is a password given empty, not none.
+		in.JSON = append(in.JSON, commands.Field{Name: "password", Value: jsonString(pw)})
+	} else if f, ok, _ := x.member("password"); ok {
+		in.JSON = append(in.JSON, f)
+	} else {
+		in.Text["password"] = []string{commands.NewUUID()}
 	}
-	if !ok {
-		pw = commands.NewUUID()
-	} else if pw == "" {
-		return x.h.failure(commands.Errorf(commands.Invalid, commands.ReasonMalformed, "password", "password must not be empty"), x.lg)
-	}
-	raw := commands.Raw{"domain": {rt.fqdn}, "username": {name}, "password": {pw}}
-	res, err := x.call("POST xmppdomains/<fqdn>/users[/<username>]", raw)
-	if err != nil {
+	if _, err := x.call("POST xmppdomains/<fqdn>/users[/<username>]", in); err != nil {
 		return x.h.failure(err, x.lg)
 	}
-	_ = res
 	// The binder normalised the name; read the user back by it.
-	return x.readUser(raw)
+	read := commands.Input{Text: commands.Raw{"domain": in.Text["domain"], "username": in.Text["username"]}}
+	if f, ok := field(in.JSON, "username"); ok {
+		read.JSON = []commands.Field{f}
+	}
+	return x.run("GET xmppdomains/<fqdn>/users/<username>", read, nil)
 }
 
-func (x *exchange) readUser(raw commands.Raw) reply {
-	return x.run("GET xmppdomains/<fqdn>/users/<username>", commands.Raw{"domain": raw["domain"], "username": raw["username"]})
-}
-
-// updateUser applies password, then enabled (each a queued change applied
-// at once); enabled equal to the current state queues nothing. Other
-// fields of the user object are ignored.
+// updateUser changes the password and enabled members of the body (the
+// password also from the query string, where empty is none) in one change
+// applied at once; the user object's other members are ignored. It
+// answers the user object.
 func (x *exchange) updateUser(raw commands.Raw) reply {
-	m, err := x.jsonBody()
-	if err != nil {
+	if _, err := x.jsonBody(); err != nil {
 		return x.h.failure(err, x.lg)
 	}
-	cur, err := x.call("GET xmppdomains/<fqdn>/users/<username>", raw)
-	if err != nil {
+	in := commands.Input{Text: raw}
+	for _, name := range []string{"password", "enabled"} {
+		if f, ok, _ := x.member(name); ok {
+			in.JSON = append(in.JSON, f)
+		}
+	}
+	if pw, ok := x.param("password"); ok {
+		in.Text["password"] = []string{pw}
+	}
+	if _, err := x.call("PUT xmppdomains/<fqdn>/users/<username>", in); err != nil {
 		return x.h.failure(err, x.lg)
 	}
-	pw, hasPw, err := stringField(m, "password")
-	if err != nil {
-		return x.h.failure(err, x.lg)
-	}
-	if !hasPw {
-		if pw, hasPw = x.param("password"); hasPw && pw == "" {
-			hasPw = false
+	return x.run("GET xmppdomains/<fqdn>/users/<username>", text(commands.Raw{"domain": raw["domain"], "username": raw["username"]}), nil)
+}
+
+func field(fs []commands.Field, name string) (commands.Field, bool) {
+	for _, f := range fs {
+		if f.Name == name {
+			return f, true
 		}
 	}
-	var enabled *bool
-	if v, ok := m["enabled"]; ok && string(v) != "null" {
-		var b bool
-		if err := json.Unmarshal(v, &b); err != nil {
-			return x.h.failure(commands.Errorf(commands.Invalid, commands.ReasonMalformed, "enabled", "enabled must be a boolean"), x.lg)
-		}
-		enabled = &b
-	}
-	if hasPw {
-		r := commands.Raw{"domain": raw["domain"], "username": raw["username"], "password": {pw}}
-		if pw == "" {
-			return x.h.failure(commands.Errorf(commands.Invalid, commands.ReasonMalformed, "password", "password must not be empty"), x.lg)
-		}
-		if _, err := x.call("PUT xmppdomains/<fqdn>/users/<username> password", r); err != nil {
-			return x.h.failure(err, x.lg)
-		}
-	}
-	if enabled != nil && *enabled != cur.(commands.UserObject).Enabled {
-		wire := "PUT xmppdomains/<fqdn>/users/<username> enabled=false"
-		if *enabled {
-			wire = "PUT xmppdomains/<fqdn>/users/<username> enabled=true"
-		}
-		if _, err := x.call(wire, raw); err != nil {
-			return x.h.failure(err, x.lg)
-		}
-	}
-	return x.readUser(raw)
+	return commands.Field{}, false
+}
+
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+func isEmptyString(v json.RawMessage) bool {
+	var s string
+	return json.Unmarshal(v, &s) == nil && s == ""
 }
 
 func (x *exchange) acl(method string, rt route) reply {
 	raw := commands.Raw{"domain": {rt.fqdn}, "username": {rt.username}}
 	switch method {
 	case http.MethodGet:
-		return x.run("GET xmppdomains/<fqdn>/users/<username>/acl", raw)
+		return x.run("GET xmppdomains/<fqdn>/users/<username>/acl", text(raw), nil)
 	case http.MethodPost:
 		raw["acl"] = []string{string(x.body)}
-		return x.run("POST xmppdomains/<fqdn>/users/<username>/acl", raw)
+		return x.run("POST xmppdomains/<fqdn>/users/<username>/acl", text(raw), nil)
 	}
 	return notAllowed("GET, POST")
 }
