@@ -18,13 +18,11 @@ var ejabberdDefs = concat(
 	[]*Def{ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts},
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
-	[]*Def{AddRosteritem, DeleteRosteritem, GetRoster, PushAlltoall, ProcessRosteritems, PushRoster, PushRosterAll},
 	[]*Def{SendMessage, SendStanza, SendStanzaC2S, GetPresence, SetPresence, StatusList, StatusListHost},
 	[]*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel, ReopenLog, RotateLog,
 		Stop, Restart, StopKindly, DumpConfig},
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
 	ejabberdVcardDefs, ejabberdUserdataDefs, ejabberdPurgeDefs,
-	ejabberdSrgDefs,
 	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
 	ejabberdOAuthDefs,
 )

@@ -59,6 +59,9 @@ const (
 	ReasonKeyNotAll     Reason = "key_not_all"    // the command needs a key allowed every command
 	ReasonOperatorOnly  Reason = "operator_only"  // a server-wide command; the caller is not the operator
 	ReasonUniqueIDUsed  Reason = "unique_id_used" // a DreamHost unique_id of the key is used up already
+	// ReasonInvalidJID: a JID argument does not parse; Msg is ejabberd's text
+	// ("Invalid 'user'/'server'").
+	ReasonInvalidJID Reason = "invalid_jid"
 )
 
 // Error is the error value of the registry: a kind, an optional reason and

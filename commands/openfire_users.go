@@ -11,18 +11,11 @@ import (
 	"github.com/xmppgate/xmppgate/store/credential"
 )
 
-// Reasons of the Openfire-shaped commands.
-const (
-	ReasonNoRosterItem     Reason = "no_roster_item"     // the roster item does not exist
-	ReasonRosterItemExists Reason = "roster_item_exists" // the roster item exists already
-	ReasonSharedGroup      Reason = "shared_group"       // a roster group name is a shared group's
-)
-
 // The Openfire names of the shared user commands defined in users.go.
 // TODO(lead): move these three entries into the Names literals of
 // RemoveUser, ReactivateUser and DeactivateUser, then delete this init.
 // openfireDefs are the commands the Openfire User Service introduced.
-var openfireDefs = []*Def{CreateUser, UpdateUser, AddRosterItem, UpdateRosterItem, DeleteRosterItem, GroupList, UserGroupList}
+var openfireDefs = []*Def{CreateUser, UpdateUser}
 
 var (
 	argName   = Arg{Name: "name", Type: String, Optional: true, Doc: "The user's display name."}
@@ -205,44 +198,4 @@ func usableUser(ctx context.Context, tx *store.Tx, d store.Domain, name string) 
 		return u, Errorf(Conflict, ReasonPending, "username", "user %s@%s is %s", name, d.FQDN, u.Status)
 	}
 	return u, nil
-}
-
-var groupColumns = []string{"groupname"}
-
-// GroupList lists a domain's shared groups.
-var GroupList = &Def{
-	Name:   "group_list",
-	Doc:    "Lists the names of the shared groups of the domain, sorted.",
-	Args:   []Arg{argDomain},
-	Result: Result{Kind: ResultTable, Columns: groupColumns},
-	Names:  map[Dialect]string{Openfire: "grouplist"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		names, err := c.Env.Store.SharedGroupNames(ctx, c.Args.Domain("domain").ID)
-		return groupTable(names), err
-	},
-}
-
-// UserGroupList lists the shared groups a user belongs to.
-var UserGroupList = &Def{
-	Name:   "user_group_list",
-	Doc:    "Lists the names of the shared groups the user belongs to, sorted.",
-	Args:   []Arg{argUsername, argDomain},
-	Result: Result{Kind: ResultTable, Columns: groupColumns},
-	Names:  map[Dialect]string{Openfire: "usergrouplist", OpenfireREST: "GET users/{username}/groups"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		u, err := userIn(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"), "username")
-		if err != nil {
-			return nil, err
-		}
-		names, err := c.Env.Store.UserSharedGroupNames(ctx, u.ID)
-		return groupTable(names), err
-	},
-}
-
-func groupTable(names []string) Table {
-	t := Table{Columns: groupColumns, Rows: make([][]any, 0, len(names))}
-	for _, n := range names {
-		t.Rows = append(t.Rows, []any{n})
-	}
-	return t
 }
