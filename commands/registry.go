@@ -21,8 +21,12 @@ import (
 // All is the command table, in documentation order. Each family of
 // commands is listed in the file of its noun.
 func All() []*Def {
-	return concat(spineDefs, progressDefs, keyDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
+	return concat(userDefs, domainDefsLegacy, progressDefs, keyDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
 }
+
+// domainDefsLegacy holds the domain commands until they are filed in
+// domains.go.
+var domainDefsLegacy = []*Def{ListValidDomains, RegisteredVhosts}
 
 func concat(families ...[]*Def) []*Def {
 	var out []*Def
