@@ -59,6 +59,15 @@ func (v Values) Domain(name string) store.Domain {
 	return d
 }
 
+// optString is an optional string argument, nil if it was not given.
+func optString(v Values, name string) *string {
+	if !v.Has(name) {
+		return nil
+	}
+	s := v.String(name)
+	return &s
+}
+
 // Has reports whether an optional argument was given.
 func (v Values) Has(name string) bool {
 	_, ok := v[name]

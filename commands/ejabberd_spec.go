@@ -4,10 +4,8 @@ package commands
 const (
 	// ReasonRefused: xmppgate does not offer what was asked (Kind
 	// NotImplemented; Msg says why).
-	ReasonRefused     Reason = "refused"
-	ReasonScrammed    Reason = "passwords_scrammed"  // no recoverable password copy to hash
-	ReasonUnknownHash Reason = "unknown_hash_method" // check_password_hash's hashmethod
-	ReasonOutOfRange  Reason = "out_of_range"        // resource_num's num
+	ReasonRefused    Reason = "refused"
+	ReasonOutOfRange Reason = "out_of_range" // resource_num's num
 )
 
 // ejabberdDefs are the commands the ejabberd admin API introduced, family
@@ -15,7 +13,6 @@ const (
 // ejabberd front end refuses, with its reason, every other command of the
 // ejabberd reference.
 var ejabberdDefs = concat(
-	[]*Def{ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers, RegisteredVhosts},
 	[]*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 		UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost},
 	[]*Def{SendMessage, SendStanza, SendStanzaC2S, GetPresence, SetPresence, StatusList, StatusListHost},

@@ -1105,3 +1105,18 @@ func membershipDiff(ctx context.Context, tx *store.Tx, w *queue.Work, userID int
 	}
 	return tx.BumpRosterVersions(ctx, bumped)
 }
+
+// SplitGroups splits a comma-separated group list as Openfire's
+// StringTokenizer does: empty names vanish, nothing is trimmed. Duplicates
+// are dropped.
+func SplitGroups(s string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, g := range strings.Split(s, ",") {
+		if g != "" && !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}

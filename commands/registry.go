@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
@@ -22,8 +21,12 @@ import (
 // All is the command table, in documentation order. Each family of
 // commands is listed in the file of its noun.
 func All() []*Def {
-	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs, rosterDefs, groupDefs)
+	return concat(userDefs, domainDefsLegacy, progressDefs, keyDefs, restDefs, ejabberdDefs, rosterDefs, groupDefs)
 }
+
+// domainDefsLegacy holds the domain commands until they are filed in
+// domains.go.
+var domainDefsLegacy = []*Def{ListValidDomains, RegisteredVhosts}
 
 func concat(families ...[]*Def) []*Def {
 	var out []*Def
@@ -121,50 +124,4 @@ func (r *Registry) Appliers(env *Env) map[string]queue.Applier {
 		m[d.Name] = a
 	}
 	return m
-}
-
-// Grants is a DreamHost key's list of command patterns: "*", "<module>-*" or
-// an exact command.
-type Grants []string
-
-// All reports whether the key may call every command.
-func (g Grants) All() bool {
-	for _, p := range g {
-		if p == "*" {
-			return true
-		}
-	}
-	return false
-}
-
-// Allows reports whether cmd matches a pattern (case-insensitively).
-func (g Grants) Allows(cmd string) bool {
-	cmd = strings.ToLower(cmd)
-	for _, p := range g {
-		p = strings.ToLower(strings.TrimSpace(p))
-		switch {
-		case p == "*", p == cmd:
-			return true
-		case strings.HasSuffix(p, "-*") && strings.HasPrefix(cmd, p[:len(p)-1]):
-			return true
-		}
-	}
-	return false
-}
-
-// ValidGrant reports whether p is a well-formed pattern.
-func ValidGrant(p string) bool {
-	if p == "*" {
-		return true
-	}
-	mod, rest, ok := strings.Cut(p, "-")
-	if !ok || mod == "" || rest == "" || strings.Contains(mod, "*") {
-		return false
-	}
-	for _, c := range p {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '*') {
-			return false
-		}
-	}
-	return rest == "*" || !strings.Contains(rest, "*")
 }

@@ -187,7 +187,7 @@ func prepareRESTUserUpdate(ctx context.Context, env *Env, w *queue.Work) error {
 	if err := json.Unmarshal(w.Args, &up); err != nil || up.Sealed == nil {
 		return err
 	}
-	return AddUser.Prepare(ctx, env, w)
+	return prepareCredential(ctx, env, w)
 }
 
 func applyRESTUserUpdate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {

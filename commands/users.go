@@ -2,13 +2,27 @@ package commands
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"strings"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
+)
+
+// Reasons of the user commands.
+const (
+	ReasonScrammed    Reason = "passwords_scrammed"  // no recoverable password copy to hash
+	ReasonUnknownHash Reason = "unknown_hash_method" // check_password_hash's hashmethod
 )
 
 // PurposePassword seals recoverable password copies.
@@ -18,7 +32,24 @@ var (
 	argUsername = Arg{Name: "username", Type: Localpart, Doc: "The user's name (JID localpart), PRECIS-normalised.", Names: map[Dialect]string{Ejabberd: "user"}}
 	argDomain   = Arg{Name: "domain", Type: Domain, Doc: "A domain of the caller's account.", Names: map[Dialect]string{Ejabberd: "host"}}
 	argPassword = Arg{Name: "password", Type: Password, Secret: true, Doc: "The new user's password."}
+	argName     = Arg{Name: "name", Type: String, Optional: true, Doc: "The user's display name."}
+	argEmail    = Arg{Name: "email", Type: String, Optional: true, Doc: "The user's email address (not validated)."}
+	argGroups   = Arg{Name: "groups", Type: String, Optional: true,
+		Doc: "Comma-separated shared group names; empty names are skipped, so \",\" is the empty list. Missing groups are created (shown to their own members)."}
+	ejNewpass = Arg{Name: "password", Type: Password, Secret: true, Doc: "The new password.", Names: map[Dialect]string{Ejabberd: "newpass"}}
+	// ejCheckedPassword is any string: a password that could never be set
+	// is simply wrong.
+	ejCheckedPassword = Arg{Name: "password", Type: String, Secret: true, Doc: "The password to check."}
 )
+
+// userDefs are the user account commands: DreamHost's jabber module, the
+// Openfire user service, and ejabberd's accounts family (register and
+// unregister are AddUser and RemoveUser under their ejabberd names).
+var userDefs = []*Def{
+	ListUsers, ListUsersNoPw, AddUser, RemoveUser, ReactivateUser, DeactivateUser,
+	CreateUser, UpdateUser, OpenfireUserList, OpenfireUserGet,
+	ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers,
+}
 
 var userColumns = []string{"username", "domain", "password", "status"}
 
@@ -28,7 +59,7 @@ var ListUsers = &Def{
 	Doc:    "Lists all Jabber users of the account with their passwords and status (active, inactive, pending-active, pending-inactive, pending-delete).",
 	Result: Result{Kind: ResultTable, Columns: userColumns},
 	Names:  map[Dialect]string{DreamHost: "jabber-list_users"},
-	Handle: func(ctx context.Context, c *Call) (any, error) { return listUsers(ctx, c, true) },
+	Handle: listUsers,
 }
 
 // ListUsersNoPw is ListUsers with passwords masked.
@@ -37,10 +68,14 @@ var ListUsersNoPw = &Def{
 	Doc:    "Same as list_users, with every password shown as ********.",
 	Result: Result{Kind: ResultTable, Columns: userColumns},
 	Names:  map[Dialect]string{DreamHost: "jabber-list_users_no_pw"},
-	Handle: func(ctx context.Context, c *Call) (any, error) { return listUsers(ctx, c, false) },
+	Handle: listUsersNoPw,
 }
 
-func listUsers(ctx context.Context, c *Call, withPw bool) (any, error) {
+func listUsers(ctx context.Context, c *Call) (any, error) { return userTable(ctx, c, true) }
+
+func listUsersNoPw(ctx context.Context, c *Call) (any, error) { return userTable(ctx, c, false) }
+
+func userTable(ctx context.Context, c *Call, withPw bool) (any, error) {
 	users, err := c.Env.Store.Users(ctx, c.Caller.Accounts)
 	if err != nil {
 		return nil, err
@@ -115,77 +150,135 @@ func stateError(err error, w *queue.Work, want store.Status) error {
 
 // AddUser queues the creation of a user.
 var AddUser = &Def{
-	Name:    "add_user",
-	Doc:     "Creates a user. The user is pending-active until the worker applies the change (deriving its SCRAM keys), then active. Returns the batch token, shared by all pending changes of the account.",
-	Args:    []Arg{argUsername, argDomain, argPassword},
-	Result:  Result{Kind: ResultToken},
-	Mutates: true,
-	Names:   map[Dialect]string{DreamHost: "jabber-add_user", Ejabberd: "register", REST: "POST xmppdomains/<fqdn>/users[/<username>]"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d, name := c.Args.Domain("domain"), c.Args.String("username")
-		sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
-		return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Domain: d.FQDN, Username: name, Status: store.StatusPendingActive, PasswordSealed: sealed})
-			if errors.Is(err, store.ErrDuplicate) {
-				return store.Change{}, Errorf(Conflict, ReasonUserExists, "username", "user %s@%s exists", name, d.FQDN)
-			}
-			if err != nil {
-				return store.Change{}, err
-			}
-			return changeFor(u, sealed)
-		})
-	},
-	Prepare: func(ctx context.Context, env *Env, w *queue.Work) error {
-		c, err := changeArgs(w)
-		if err != nil {
-			return err
-		}
-		pw, err := env.Box.Open(c.Sealed, PurposePassword)
-		if err != nil {
-			return err
-		}
-		cred, err := credential.New(string(pw))
-		w.Prepared = cred
-		return err
-	},
+	Name:        "add_user",
+	Doc:         "Creates a user. The user is pending-active until the worker applies the change (deriving its SCRAM keys), then active. Returns the batch token, shared by all pending changes of the account.",
+	Args:        []Arg{argUsername, argDomain, argPassword},
+	Result:      Result{Kind: ResultToken},
+	Mutates:     true,
+	Names:       map[Dialect]string{DreamHost: "jabber-add_user", Ejabberd: "register", REST: "POST xmppdomains/<fqdn>/users[/<username>]"},
+	Handle:      addUser,
+	Prepare:     prepareCredential,
 	ApplyAtomic: true,
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		return stateError(tx.ActivateUser(ctx, w.UserID, w.Prepared.(credential.SCRAM)), w, store.StatusPendingActive)
-	},
+	Apply:       applyAddUser,
 }
 
-// statusChange builds the three mutators that move an existing user through
-// a pending state: remove, deactivate and reactivate. apply makes the one
-// write that ends the pending state.
-func statusChange(name string, names map[Dialect]string, doc string, pending store.Status, apply func(ctx context.Context, tx *store.Tx, w *queue.Work) error) *Def {
-	return &Def{
-		Name:    name,
-		Doc:     doc,
-		Args:    []Arg{argUsername, argDomain},
-		Result:  Result{Kind: ResultToken},
-		Mutates: true,
-		Names:   names,
-		Handle: func(ctx context.Context, c *Call) (any, error) {
-			d, username := c.Args.Domain("domain"), c.Args.String("username")
-			return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-				u, err := userIn(ctx, tx.Reader, d, username, "username")
-				if err != nil {
-					return store.Change{}, err
-				}
-				if u.Status.Pending() {
-					return store.Change{}, Errorf(Conflict, ReasonPending, "username", "user %s@%s is %s", username, d.FQDN, u.Status)
-				}
-				if err := tx.SetUserStatus(ctx, u.ID, pending); err != nil {
-					return store.Change{}, err
-				}
-				return changeFor(u, nil)
-			})
-		},
-		ApplyAtomic: true,
-		Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-			return stateError(apply(ctx, tx, w), w, pending)
-		},
+func addUser(ctx context.Context, c *Call) (any, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
+	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Domain: d.FQDN, Username: name, Status: store.StatusPendingActive, PasswordSealed: sealed})
+		if errors.Is(err, store.ErrDuplicate) {
+			return store.Change{}, Errorf(Conflict, ReasonUserExists, "username", "user %s@%s exists", name, d.FQDN)
+		}
+		if err != nil {
+			return store.Change{}, err
+		}
+		return changeFor(u, sealed)
+	})
+}
+
+// prepareCredential derives the SCRAM keys of the change's sealed password
+// outside the write transaction: the derivation is slow on purpose.
+func prepareCredential(ctx context.Context, env *Env, w *queue.Work) error {
+	c, err := changeArgs(w)
+	if err != nil {
+		return err
 	}
+	pw, err := env.Box.Open(c.Sealed, PurposePassword)
+	if err != nil {
+		return err
+	}
+	cred, err := credential.New(string(pw))
+	w.Prepared = cred
+	return err
+}
+
+func applyAddUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	return stateError(tx.ActivateUser(ctx, w.UserID, w.Prepared.(credential.SCRAM)), w, store.StatusPendingActive)
+}
+
+// RemoveUser queues the removal of a user and all its data.
+var RemoveUser = &Def{
+	Name:        "remove_user",
+	Doc:         "Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
+	Args:        []Arg{argUsername, argDomain},
+	Result:      Result{Kind: ResultToken},
+	Mutates:     true,
+	Names:       map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", OpenfireREST: "DELETE users/{username}", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
+	Handle:      removeUser,
+	ApplyAtomic: true,
+	Apply:       applyRemoveUser,
+}
+
+// DeactivateUser queues the deactivation of a user.
+var DeactivateUser = &Def{
+	Name:        "deactivate_user",
+	Doc:         "Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
+	Args:        []Arg{argUsername, argDomain},
+	Result:      Result{Kind: ResultToken},
+	Mutates:     true,
+	Names:       map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}"},
+	Handle:      deactivateUser,
+	ApplyAtomic: true,
+	Apply:       applyDeactivateUser,
+}
+
+// ReactivateUser queues the reactivation of a user.
+var ReactivateUser = &Def{
+	Name:        "reactivate_user",
+	Doc:         "Reactivates a user that had been deactivated: pending-active, then active.",
+	Args:        []Arg{argUsername, argDomain},
+	Result:      Result{Kind: ResultToken},
+	Mutates:     true,
+	Names:       map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}"},
+	Handle:      reactivateUser,
+	ApplyAtomic: true,
+	Apply:       applyReactivateUser,
+}
+
+func removeUser(ctx context.Context, c *Call) (any, error) {
+	return queueStatusChange(ctx, c, store.StatusPendingDelete)
+}
+
+func deactivateUser(ctx context.Context, c *Call) (any, error) {
+	return queueStatusChange(ctx, c, store.StatusPendingInactive)
+}
+
+func reactivateUser(ctx context.Context, c *Call) (any, error) {
+	return queueStatusChange(ctx, c, store.StatusPendingActive)
+}
+
+// queueStatusChange moves an existing user with no change pending into
+// the pending state whose applier ends it.
+func queueStatusChange(ctx context.Context, c *Call, pending store.Status) (Receipt, error) {
+	d, username := c.Args.Domain("domain"), c.Args.String("username")
+	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := userIn(ctx, tx.Reader, d, username, "username")
+		if err != nil {
+			return store.Change{}, err
+		}
+		if u.Status.Pending() {
+			return store.Change{}, Errorf(Conflict, ReasonPending, "username", "user %s@%s is %s", username, d.FQDN, u.Status)
+		}
+		if err := tx.SetUserStatus(ctx, u.ID, pending); err != nil {
+			return store.Change{}, err
+		}
+		return changeFor(u, nil)
+	})
+}
+
+func applyRemoveUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	userGone(w)
+	return stateError(tx.DeleteUserIn(ctx, w.UserID, store.StatusPendingDelete), w, store.StatusPendingDelete)
+}
+
+func applyDeactivateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	userGone(w)
+	return stateError(tx.TransitionUser(ctx, w.UserID, store.StatusPendingInactive, store.StatusInactive), w, store.StatusPendingInactive)
+}
+
+func applyReactivateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	return stateError(tx.TransitionUser(ctx, w.UserID, store.StatusPendingActive, store.StatusActive), w, store.StatusPendingActive)
 }
 
 // userGone queues the effect that closes the user's sessions.
@@ -197,28 +290,411 @@ func userGone(w *queue.Work) {
 	w.After(func(e queue.Effects) { e.UserGone(c.Domain, c.Username) })
 }
 
-// RemoveUser queues the removal of a user and all its data.
-var RemoveUser = statusChange("remove_user", map[Dialect]string{DreamHost: "jabber-remove_user", Openfire: "delete", OpenfireREST: "DELETE users/{username}", Ejabberd: "unregister", REST: "DELETE xmppdomains/<fqdn>/users/<username>"},
-	"Removes a user: pending-delete until the worker applies it, then gone with its roster, offline messages and vCard; open sessions are closed.",
-	store.StatusPendingDelete,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
-		userGone(w)
-		return tx.DeleteUserIn(ctx, w.UserID, store.StatusPendingDelete)
-	})
+// profileChange is the argument record of create_user and update_user
+// changes. Nil pointers are "leave unchanged"; Sealed is the AES-GCM
+// password copy, never the password.
+type profileChange struct {
+	Username string    `json:"username"`
+	Domain   string    `json:"domain"`
+	DomainID int64     `json:"domain_id"`
+	Sealed   []byte    `json:"sealed,omitempty"`
+	Name     *string   `json:"name,omitempty"`
+	Email    *string   `json:"email,omitempty"`
+	Groups   *[]string `json:"groups,omitempty"`
+}
 
-// DeactivateUser queues the deactivation of a user.
-var DeactivateUser = statusChange("deactivate_user", map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}"},
-	"Deactivates a user: pending-inactive, then inactive; the user can no longer log in and open sessions are closed.",
-	store.StatusPendingInactive,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
-		userGone(w)
-		return tx.TransitionUser(ctx, w.UserID, store.StatusPendingInactive, store.StatusInactive)
-	})
+func profileArgs(w *queue.Work) (profileChange, error) {
+	var c profileChange
+	err := json.Unmarshal(w.Args, &c)
+	return c, err
+}
 
-// ReactivateUser queues the reactivation of a user.
-var ReactivateUser = statusChange("reactivate_user", map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}"},
-	"Reactivates a user that had been deactivated: pending-active, then active.",
-	store.StatusPendingActive,
-	func(ctx context.Context, tx *store.Tx, w *queue.Work) error {
-		return tx.TransitionUser(ctx, w.UserID, store.StatusPendingActive, store.StatusActive)
+func optGroups(v Values) *[]string {
+	if !v.Has("groups") {
+		return nil
+	}
+	g := SplitGroups(v.String("groups"))
+	return &g
+}
+
+// noUserNow is the apply-time twin of userIn's error.
+func noUserNow(err error, c profileChange) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", c.Username, c.Domain)
+	}
+	return err
+}
+
+// CreateUser is Openfire's add: add_user with a display name, an email and
+// shared group memberships.
+var CreateUser = &Def{
+	Name: "create_user",
+	Doc: "Creates a user with an optional display name, email and shared groups (created on demand). " +
+		"The user is pending-active until the worker applies the change, then active.",
+	Args:    []Arg{argUsername, argDomain, argPassword, argName, argEmail, argGroups},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Openfire: "add", OpenfireREST: "POST users"},
+	Handle:  createUser,
+	Prepare: prepareCredential,
+	Apply:   applyCreateUser,
+}
+
+func createUser(ctx context.Context, c *Call) (any, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	sealed := c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
+	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Domain: d.FQDN, Username: name, Status: store.StatusPendingActive,
+			PasswordSealed: sealed, Name: c.Args.String("name"), Email: c.Args.String("email")})
+		if errors.Is(err, store.ErrDuplicate) {
+			return store.Change{}, Errorf(Conflict, ReasonUserExists, "username", "user %s@%s exists", name, d.FQDN)
+		}
+		if err != nil {
+			return store.Change{}, err
+		}
+		args, err := json.Marshal(profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed, Groups: optGroups(c.Args)})
+		return store.Change{UserID: u.ID, Args: args}, err
 	})
+}
+
+func applyCreateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	c, err := profileArgs(w)
+	if err != nil {
+		return err
+	}
+	if err := applyAddUser(ctx, env, tx, w); err != nil {
+		return err
+	}
+	if c.Groups == nil {
+		return nil
+	}
+	return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+		return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, false)
+	})
+}
+
+// UpdateUser is Openfire's update: each given field is set, the others kept.
+var UpdateUser = &Def{
+	Name: "update_user",
+	Doc: "Changes a user's password, display name, email and shared groups; only the arguments given change. " +
+		"groups replaces the memberships (\",\" leaves every group). A new password closes the user's sessions.",
+	Args: []Arg{argUsername, argDomain,
+		{Name: "password", Type: Password, Secret: true, Optional: true, Doc: "The new password."},
+		argName, argEmail, argGroups},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Openfire: "update", OpenfireREST: "PUT users/{username}"},
+	Handle:  updateUser,
+	Prepare: prepareProfileChange,
+	Apply:   applyProfileChange,
+}
+
+func updateUser(ctx context.Context, c *Call) (any, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	var sealed []byte
+	if c.Args.Has("password") {
+		sealed = c.Env.Box.Seal([]byte(c.Args.String("password")), PurposePassword)
+	}
+	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := usableUser(ctx, tx, d, name)
+		if err != nil {
+			return store.Change{}, err
+		}
+		args, err := json.Marshal(profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed,
+			Name: optString(c.Args, "name"), Email: optString(c.Args, "email"), Groups: optGroups(c.Args)})
+		return store.Change{UserID: u.ID, Args: args}, err
+	})
+}
+
+// prepareProfileChange derives the SCRAM keys of a profile change that
+// sets a password (update_user, change_password, ban_account).
+func prepareProfileChange(ctx context.Context, env *Env, w *queue.Work) error {
+	c, err := profileArgs(w)
+	if err != nil || c.Sealed == nil {
+		return err
+	}
+	return prepareCredential(ctx, env, w)
+}
+
+// applyProfileChange sets the fields a profile change carries
+// (update_user, change_password, ban_account).
+func applyProfileChange(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	c, err := profileArgs(w)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.UserByID(ctx, w.UserID); err != nil {
+		return noUserNow(err, c)
+	}
+	if c.Sealed != nil {
+		if err := tx.SetUserCredentials(ctx, w.UserID, w.Prepared.(credential.SCRAM), c.Sealed); err != nil {
+			return noUserNow(err, c)
+		}
+		w.After(func(e queue.Effects) { e.PasswordChanged(c.Domain, c.Username) })
+	}
+	if c.Name != nil || c.Email != nil {
+		if err := tx.SetUserProfile(ctx, w.UserID, c.Name, c.Email); err != nil {
+			return noUserNow(err, c)
+		}
+	}
+	if c.Groups != nil {
+		return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+			return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, true)
+		})
+	}
+	return nil
+}
+
+// usableUser loads a user that exists and has no change pending on it.
+func usableUser(ctx context.Context, tx *store.Tx, d store.Domain, name string) (store.User, error) {
+	u, err := userIn(ctx, tx.Reader, d, name, "username")
+	if err != nil {
+		return u, err
+	}
+	if u.Status.Pending() {
+		return u, Errorf(Conflict, ReasonPending, "username", "user %s@%s is %s", name, d.FQDN, u.Status)
+	}
+	return u, nil
+}
+
+// liveUser loads a user that exists and is not being deleted.
+func liveUser(ctx context.Context, r store.Reader, d store.Domain, name string) (store.User, error) {
+	u, err := userIn(ctx, r, d, name, "username")
+	if err == nil && u.Status == store.StatusPendingDelete {
+		return u, Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", name, d.FQDN)
+	}
+	return u, err
+}
+
+// existing returns the user unless it does not exist or is being deleted.
+func existing(ctx context.Context, c *Call) (store.User, bool, error) {
+	u, err := userIn(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"), "username")
+	if AsError(err).Reason == ReasonNoUser {
+		return u, false, nil
+	}
+	if err != nil {
+		return u, false, err
+	}
+	return u, u.Status != store.StatusPendingDelete, nil
+}
+
+// openfireUserColumns is the Openfire REST user entity; the dialect
+// renders a table by its columns.
+var openfireUserColumns = []string{"username", "name", "email"}
+
+// OpenfireUserList lists the users of the caller's domain.
+var OpenfireUserList = &Def{
+	Name: "openfire_user_list",
+	Doc: "Lists the users of the domain with display name and email, by username; users being deleted are left out. " +
+		"search keeps the usernames containing it (case-sensitive). User properties are not kept, so a propertyKey " +
+		"filter matches nobody.",
+	Args: []Arg{argDomain,
+		{Name: "search", Type: String, Optional: true, Doc: "A substring of the usernames to list."},
+		{Name: "propertyKey", Type: String, Optional: true, Doc: "A user property name; no user has properties."},
+		{Name: "propertyValue", Type: String, Optional: true, Doc: "A user property value (with propertyKey)."}},
+	Result: Result{Kind: ResultTable, Columns: openfireUserColumns},
+	Names:  map[Dialect]string{OpenfireREST: "GET users"},
+	Handle: openfireUserList,
+}
+
+func openfireUserList(ctx context.Context, c *Call) (any, error) {
+	t := Table{Columns: openfireUserColumns, Rows: [][]any{}}
+	if c.Args.Has("propertyKey") {
+		return t, nil
+	}
+	users, err := c.Env.Store.DomainUsers(ctx, c.Args.Domain("domain").ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		if u.Status != store.StatusPendingDelete && strings.Contains(u.Username, c.Args.String("search")) {
+			t.Rows = append(t.Rows, []any{u.Username, u.Name, u.Email})
+		}
+	}
+	return t, nil
+}
+
+// OpenfireUserGet shows one user.
+var OpenfireUserGet = &Def{
+	Name:   "openfire_user_get",
+	Doc:    "Shows a user's name, display name and email (never the password).",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultTable, Columns: openfireUserColumns},
+	Names:  map[Dialect]string{OpenfireREST: "GET users/{username}"},
+	Handle: openfireUserGet,
+}
+
+func openfireUserGet(ctx context.Context, c *Call) (any, error) {
+	u, err := liveUser(ctx, c.Env.Store.Reader, c.Args.Domain("domain"), c.Args.String("username"))
+	if err != nil {
+		return nil, err
+	}
+	return Table{Columns: openfireUserColumns, Rows: [][]any{{u.Username, u.Name, u.Email}}}, nil
+}
+
+// ChangePassword is ejabberd's change_password: a new password, applied
+// before the answer; the user's sessions are closed.
+var ChangePassword = &Def{
+	Name:    "change_password",
+	Doc:     "Sets a user's password: the worker derives the SCRAM keys and closes the user's sessions.",
+	Args:    []Arg{argUsername, argDomain, ejNewpass},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "change_password"},
+	Handle:  changePassword,
+	Prepare: prepareProfileChange,
+	Apply:   applyProfileChange,
+}
+
+func changePassword(ctx context.Context, c *Call) (any, error) {
+	return queuePassword(ctx, c, c.Args.String("password"))
+}
+
+// queuePassword queues a password change of an existing user, as
+// update_user does with only a password.
+func queuePassword(ctx context.Context, c *Call, password string) (Receipt, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	sealed := c.Env.Box.Seal([]byte(password), PurposePassword)
+	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := usableUser(ctx, tx, d, name)
+		if err != nil {
+			return store.Change{}, err
+		}
+		args, err := json.Marshal(profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed})
+		return store.Change{UserID: u.ID, Args: args}, err
+	})
+}
+
+// BanAccount is ejabberd's v0 ban_account: the password becomes a random
+// one carrying the reason, which closes the sessions. A missing user is
+// left alone (ejabberd may create a passwd entry; xmppgate creates nothing).
+var BanAccount = &Def{
+	Name: "ban_account",
+	Doc: "Bans a user: sets a random password BANNED_ACCOUNT--<time>--<random>--<reason> and closes the sessions. " +
+		"Answers 0 also for a user that does not exist, which is left alone.",
+	Args:    []Arg{argUsername, argDomain, {Name: "reason", Type: String, Doc: "Why; kept in the password."}},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "ban_account"},
+	Handle:  banAccount,
+	Prepare: prepareProfileChange,
+	Apply:   applyProfileChange,
+}
+
+func banAccount(ctx context.Context, c *Call) (any, error) {
+	d, name := c.Args.Domain("domain"), c.Args.String("username")
+	if _, err := userIn(ctx, c.Env.Store.Reader, d, name, "username"); err != nil {
+		if AsError(err).Reason == ReasonNoUser {
+			return StatusOK, nil
+		}
+		return nil, err
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	pw := fmt.Sprintf("BANNED_ACCOUNT--%s--%s--%s", c.Env.Store.Now().UTC().Format("20060102T150405"), hex.EncodeToString(b), c.Args.String("reason"))
+	if _, err := credential.Prepare(pw); err != nil || len(pw) > MaxPasswordBytes {
+		pw = pw[:strings.LastIndex(pw, "--")]
+	}
+	return queuePassword(ctx, c, pw)
+}
+
+// CheckAccount is ejabberd's check_account.
+var CheckAccount = &Def{
+	Name:   "check_account",
+	Doc:    "Answers 0 if the user exists (in any state but pending-delete), 1 if not.",
+	Args:   []Arg{argUsername, argDomain},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_account"},
+	Handle: checkAccount,
+}
+
+func checkAccount(ctx context.Context, c *Call) (any, error) {
+	_, ok, err := existing(ctx, c)
+	return Status(ok), err
+}
+
+// CheckPassword is ejabberd's check_password.
+var CheckPassword = &Def{
+	Name:   "check_password",
+	Doc:    "Answers 0 if the user is active and the password is right, 1 otherwise (also for a missing user).",
+	Args:   []Arg{argUsername, argDomain, ejCheckedPassword},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_password"},
+	Handle: checkPassword,
+}
+
+func checkPassword(ctx context.Context, c *Call) (any, error) {
+	u, ok, err := existing(ctx, c)
+	if err != nil || !ok {
+		return Status(false), err
+	}
+	return Status(u.Status == store.StatusActive && u.Cred.Verify(c.Args.String("password"))), nil
+}
+
+// ejabberdHashes are the hashmethod names check_password_hash accepts
+// (Erlang crypto's names).
+var ejabberdHashes = map[string]func() hash.Hash{
+	"md5": md5.New, "sha": sha1.New, "sha224": sha256.New224, "sha256": sha256.New,
+	"sha384": sha512.New384, "sha512": sha512.New,
+}
+
+// CheckPasswordHash is ejabberd's check_password_hash, over the sealed
+// password copy (ejabberd refuses with SCRAM storage; xmppgate has the copy
+// for users created through an API).
+var CheckPasswordHash = &Def{
+	Name: "check_password_hash",
+	Doc: "Answers 0 if passwordhash is the uppercase hex digest (hashmethod md5, sha, sha224, sha256, sha384 or sha512) " +
+		"of the user's password, 1 otherwise. A user without a recoverable password copy answers passwords_scrammed_command_cannot_work.",
+	Args: []Arg{argUsername, argDomain,
+		{Name: "passwordhash", Type: String, Secret: true, Doc: "The digest, uppercase hex."},
+		{Name: "hashmethod", Type: String, Doc: "md5, sha, sha224, sha256, sha384 or sha512."}},
+	Result: Result{Kind: ResultStatus},
+	Names:  map[Dialect]string{Ejabberd: "check_password_hash"},
+	Handle: checkPasswordHash,
+}
+
+func checkPasswordHash(ctx context.Context, c *Call) (any, error) {
+	u, ok, err := existing(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var pw []byte
+	if ok {
+		if u.PasswordSealed == nil {
+			return nil, Errorf(Invalid, ReasonScrammed, "", "user %s@%s has no recoverable password", u.Username, u.Domain)
+		}
+		if pw, err = c.Env.Box.Open(u.PasswordSealed, PurposePassword); err != nil {
+			return nil, err
+		}
+	}
+	h, known := ejabberdHashes[c.Args.String("hashmethod")]
+	if !known {
+		return nil, Errorf(Invalid, ReasonUnknownHash, "hashmethod", "unknown hash method")
+	}
+	sum := h()
+	sum.Write(pw)
+	return Status(ok && strings.ToUpper(hex.EncodeToString(sum.Sum(nil))) == c.Args.String("passwordhash")), nil
+}
+
+// RegisteredUsers is ejabberd's registered_users.
+var RegisteredUsers = &Def{
+	Name:   "registered_users",
+	Doc:    "Lists the usernames of a domain, sorted (users being deleted excluded).",
+	Args:   []Arg{argDomain},
+	Result: Result{Kind: ResultList, Name: "users"},
+	Names:  map[Dialect]string{Ejabberd: "registered_users"},
+	Handle: listRegisteredUsers,
+}
+
+// listRegisteredUsers is registered_users's handler (registeredUsers, in
+// ejabberd_server.go, counts users for the stats commands).
+func listRegisteredUsers(ctx context.Context, c *Call) (any, error) {
+	users, err := c.Env.Store.DomainUsers(ctx, c.Args.Domain("domain").ID)
+	out := []string{}
+	for _, u := range users {
+		if u.Status != store.StatusPendingDelete {
+			out = append(out, u.Username)
+		}
+	}
+	return out, err
+}
