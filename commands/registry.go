@@ -21,12 +21,8 @@ import (
 // All is the command table, in documentation order. Each family of
 // commands is listed in the file of its noun.
 func All() []*Def {
-	return concat(userDefs, domainDefsLegacy, progressDefs, keyDefs, restDefs, ejabberdDefs, rosterDefs, groupDefs)
+	return concat(userDefs, domainDefs, progressDefs, keyDefs, ejabberdDefs, rosterDefs, groupDefs)
 }
-
-// domainDefsLegacy holds the domain commands until they are filed in
-// domains.go.
-var domainDefsLegacy = []*Def{ListValidDomains, RegisteredVhosts}
 
 func concat(families ...[]*Def) []*Def {
 	var out []*Def

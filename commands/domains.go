@@ -15,6 +15,84 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
+// The domains of an account: created by the admin CLI or the REST API, listed
+// by every dialect, configured (moduleConfig, authentication) through REST.
+
+// domainDefs are the domain commands.
+var domainDefs = []*Def{ListValidDomains, RegisteredVhosts,
+	RESTDomainList, RESTDomainGet, RESTDomainCreate, RESTDomainUpdate, RESTDomainDelete, RESTDomainStatus}
+
+// CreateDomain adds a domain to an account.
+func CreateDomain(ctx context.Context, env *Env, fqdn string, account int64) (store.Domain, error) {
+	name, err := NormalizeDomain(fqdn)
+	if err != nil {
+		return store.Domain{}, Errorf(Invalid, ReasonMalformed, "fqdn", "%q: %v", fqdn, err)
+	}
+	var d store.Domain
+	err = env.Store.Write(ctx, func(tx *store.Tx) (err error) {
+		d, err = tx.InsertDomain(ctx, account, name)
+		switch {
+		case errors.Is(err, store.ErrDuplicate):
+			return Errorf(Conflict, "", "fqdn", "domain %s exists", name)
+		case errors.Is(err, store.ErrNotFound):
+			return Errorf(NotFound, "", "account", "no account %d", account)
+		case err != nil:
+			return err
+		}
+		return tx.Audit(ctx, account, "cli", "domain add", name)
+	})
+	return d, err
+}
+
+// ListValidDomains lists the domains that can have users.
+var ListValidDomains = &Def{
+	Name:   "list_valid_domains",
+	Doc:    "Lists the domains of the account that can have Jabber users.",
+	Result: Result{Kind: ResultTable, Columns: []string{"domain"}},
+	Names:  map[Dialect]string{DreamHost: "jabber-list_valid_domains"},
+	Handle: listValidDomains,
+}
+
+func listValidDomains(ctx context.Context, c *Call) (any, error) {
+	ds, err := enabledDomains(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	t := Table{Columns: []string{"domain"}, Rows: make([][]any, 0, len(ds))}
+	for _, d := range ds {
+		t.Rows = append(t.Rows, []any{d})
+	}
+	return t, nil
+}
+
+// RegisteredVhosts is ejabberd's registered_vhosts: the caller's domains.
+var RegisteredVhosts = &Def{
+	Name:   "registered_vhosts",
+	Doc:    "Lists the enabled domains of the caller's account, sorted.",
+	Result: Result{Kind: ResultList, Name: "vhosts"},
+	Names:  map[Dialect]string{Ejabberd: "registered_vhosts"},
+	Handle: registeredVhosts,
+}
+
+func registeredVhosts(ctx context.Context, c *Call) (any, error) {
+	return enabledDomains(ctx, c)
+}
+
+// enabledDomains lists the enabled domains of the caller's accounts, by name.
+func enabledDomains(ctx context.Context, c *Call) ([]string, error) {
+	ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, d := range ds {
+		if d.Enabled {
+			out = append(out, d.FQDN)
+		}
+	}
+	return out, nil
+}
+
 // Reasons of the REST domain commands.
 const (
 	ReasonDomainExists    Reason = "domain_exists"    // the domain is hosted already (by any account)
@@ -22,15 +100,6 @@ const (
 	ReasonReadOnly        Reason = "read_only"        // a field that cannot be changed
 	ReasonInvalidSettings Reason = "invalid_settings" // a settings body that is not a JSON object
 )
-
-// restDefs are the commands of the hosted-XMPP REST API (docs/rest.md).
-// The user lifecycle reuses AddUser, RemoveUser, DeactivateUser and
-// ReactivateUser of users.go under REST names.
-var restDefs = []*Def{RESTDomainList, RESTDomainGet, RESTDomainCreate, RESTDomainUpdate, RESTDomainDelete, RESTDomainStatus,
-	RESTUserList, RESTUserGet, RESTUserUpdate, RESTUserACLGet, RESTUserACLSet}
-
-// RESTDefs returns the REST family (for tests and the lead's All()).
-func RESTDefs() []*Def { return restDefs }
 
 // Module is a simple moduleConfig entry.
 type Module struct {
@@ -432,21 +501,23 @@ var RESTDomainList = &Def{
 	Doc:    "Lists the XMPP domains of the caller's account and sub-accounts, as domain objects sorted by name, all on one page.",
 	Result: Result{Kind: ResultRecord, Name: "[]DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
+	Handle: restDomainList,
+}
+
+func restDomainList(ctx context.Context, c *Call) (any, error) {
+	ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DomainInfo, 0, len(ds))
+	for _, d := range ds {
+		info, err := c.domainInfo(ctx, c.Env.Store.Reader, d)
 		if err != nil {
 			return nil, err
 		}
-		out := make([]DomainInfo, 0, len(ds))
-		for _, d := range ds {
-			info, err := c.domainInfo(ctx, c.Env.Store.Reader, d)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, info)
-		}
-		return out, nil
-	},
+		out = append(out, info)
+	}
+	return out, nil
 }
 
 // RESTDomainGet returns one domain object.
@@ -456,9 +527,11 @@ var RESTDomainGet = &Def{
 	Args:   []Arg{argRESTDomain},
 	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return c.domainInfo(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
-	},
+	Handle: restDomainGet,
+}
+
+func restDomainGet(ctx context.Context, c *Call) (any, error) {
+	return c.domainInfo(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
 }
 
 // RESTDomainStatus returns a domain's control object.
@@ -468,9 +541,7 @@ var RESTDomainStatus = &Def{
 	Args:   []Arg{argRESTDomain},
 	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "GET xmppdomains/<fqdn>/status"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return c.domainInfo(ctx, c.Env.Store.Reader, c.Args.Domain("domain"))
-	},
+	Handle: restDomainGet,
 }
 
 // randomLabel is four random lower-case letters (chatwith.it's pool names).
@@ -591,41 +662,43 @@ var RESTDomainUpdate = &Def{
 	Args:   []Arg{argRESTDomain, argRESTSettings},
 	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "PUT xmppdomains/<fqdn>"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d := c.Args.Domain("domain")
-		var obj DomainInfo
-		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-			cur, err := tx.DomainByFQDN(ctx, d.FQDN) // not the memo: the stored settings now
-			if errors.Is(err, store.ErrNotFound) {
-				return Errorf(Invalid, ReasonUnknownDomain, "domain", "not a domain of this account")
-			}
-			if err != nil {
-				return err
-			}
-			settings, err := PatchSettings(EffectiveSettings(cur), []byte(c.Args.String("settings")))
-			if err != nil {
-				return err
-			}
-			raw, err := json.Marshal(settings)
-			if err != nil {
-				return err
-			}
-			if err := tx.SetDomainSettings(ctx, cur.ID, raw); err != nil {
-				return err
-			}
-			cur.Settings = raw
-			if err := tx.Audit(ctx, cur.AccountID, c.Caller.Actor, "rest domain update", cur.FQDN); err != nil {
-				return err
-			}
-			obj, err = c.domainInfo(ctx, tx.Reader, cur)
-			return err
-		})
-		if err != nil {
-			return nil, err
+	Handle: restDomainUpdate,
+}
+
+func restDomainUpdate(ctx context.Context, c *Call) (any, error) {
+	d := c.Args.Domain("domain")
+	var obj DomainInfo
+	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
+		cur, err := tx.DomainByFQDN(ctx, d.FQDN) // not the memo: the stored settings now
+		if errors.Is(err, store.ErrNotFound) {
+			return Errorf(Invalid, ReasonUnknownDomain, "domain", "not a domain of this account")
 		}
-		c.settingsChanged(d.FQDN)
-		return obj, nil
-	},
+		if err != nil {
+			return err
+		}
+		settings, err := PatchSettings(EffectiveSettings(cur), []byte(c.Args.String("settings")))
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(settings)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetDomainSettings(ctx, cur.ID, raw); err != nil {
+			return err
+		}
+		cur.Settings = raw
+		if err := tx.Audit(ctx, cur.AccountID, c.Caller.Actor, "rest domain update", cur.FQDN); err != nil {
+			return err
+		}
+		obj, err = c.domainInfo(ctx, tx.Reader, cur)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.settingsChanged(d.FQDN)
+	return obj, nil
 }
 
 // RESTDomainDelete removes a domain with all its users.
@@ -636,34 +709,36 @@ var RESTDomainDelete = &Def{
 	Args:   []Arg{argRESTDomain},
 	Result: Result{Kind: ResultRecord, Name: "DomainInfo"},
 	Names:  map[Dialect]string{REST: "DELETE xmppdomains/<fqdn>"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d := c.Args.Domain("domain")
-		var users []store.User
-		var info DomainInfo
-		err := c.Env.Store.Write(ctx, func(tx *store.Tx) (err error) {
-			if users, err = tx.DomainUsers(ctx, d.ID); err != nil {
-				return err
-			}
-			if info, err = c.domainInfo(ctx, tx.Reader, d); err != nil {
-				return err
-			}
-			if err := tx.DeleteDomain(ctx, d.ID); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return Errorf(Invalid, ReasonUnknownDomain, "domain", "not a domain of this account")
-				}
-				return err
-			}
-			return tx.Audit(ctx, d.AccountID, c.Caller.Actor, "rest domain delete", fmt.Sprintf("%s (%d users)", d.FQDN, len(users)))
-		})
-		if err != nil {
-			return nil, err
+	Handle: restDomainDelete,
+}
+
+func restDomainDelete(ctx context.Context, c *Call) (any, error) {
+	d := c.Args.Domain("domain")
+	var users []store.User
+	var info DomainInfo
+	err := c.Env.Store.Write(ctx, func(tx *store.Tx) (err error) {
+		if users, err = tx.DomainUsers(ctx, d.ID); err != nil {
+			return err
 		}
-		if c.Env.Live != nil {
-			for _, u := range users {
-				c.Env.Live.Kick(d.FQDN, u.Username, "", "domain deleted")
-			}
+		if info, err = c.domainInfo(ctx, tx.Reader, d); err != nil {
+			return err
 		}
-		c.settingsChanged(d.FQDN)
-		return info, nil
-	},
+		if err := tx.DeleteDomain(ctx, d.ID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return Errorf(Invalid, ReasonUnknownDomain, "domain", "not a domain of this account")
+			}
+			return err
+		}
+		return tx.Audit(ctx, d.AccountID, c.Caller.Actor, "rest domain delete", fmt.Sprintf("%s (%d users)", d.FQDN, len(users)))
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Env.Live != nil {
+		for _, u := range users {
+			c.Env.Live.Kick(d.FQDN, u.Username, "", "domain deleted")
+		}
+	}
+	c.settingsChanged(d.FQDN)
+	return info, nil
 }
