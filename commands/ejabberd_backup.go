@@ -28,12 +28,9 @@ const (
 	TransferDir = "transfer" // XEP-0227 and Prosody files; an account's own under transfer/<account id>/
 )
 
-// Reasons of the file commands (all Kind Invalid: the ejabberd dialect
+// Reasons of the file commands (Kind Invalid: the ejabberd dialect
 // answers 400 with the message).
 const (
-	ReasonBadPath       Reason = "bad_path"       // absolute, "..", or not where it must be
-	ReasonNoFile        Reason = "no_file"        // the named file does not exist
-	ReasonBadFile       Reason = "bad_file"       // the file is not what the command reads
 	ReasonBusy          Reason = "busy"           // a batch kept being applied
 	ReasonImportRefused Reason = "import_refused" // an import the caller may not make
 )

@@ -2,12 +2,8 @@ package commands
 
 // Reasons of the ejabberd-shaped commands.
 const (
-	// ReasonRefused: xmppgate does not offer what was asked (Kind
-	// NotImplemented; Msg says why).
-	ReasonRefused     Reason = "refused"
 	ReasonScrammed    Reason = "passwords_scrammed"  // no recoverable password copy to hash
 	ReasonUnknownHash Reason = "unknown_hash_method" // check_password_hash's hashmethod
-	ReasonOutOfRange  Reason = "out_of_range"        // resource_num's num
 )
 
 // ejabberdDefs are the commands the ejabberd admin API introduced, family
