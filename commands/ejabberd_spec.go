@@ -19,7 +19,7 @@ var ejabberdDefs = concat(
 	[]*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel, ReopenLog, RotateLog,
 		Stop, Restart, StopKindly, DumpConfig},
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
-	vcardDefs, userdataDefs, ejabberdPurgeDefs,
+	vcardDefs, userdataDefs, purgeDefs,
 	ejabberdSrgDefs,
 	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
 	ejabberdOAuthDefs,
