@@ -641,13 +641,3 @@ var DeleteOldUsersVhost = &Def{
 func deleteOldUsersVhost(ctx context.Context, c *Call) (any, error) {
 	return removeOldUsers(ctx, c, []store.Domain{c.Args.Domain("domain")}, c.Args.Int("days"))
 }
-
-// callerDomains lists the domains a command without a host covers: every
-// domain for the operator, the caller's accounts' otherwise.
-func callerDomains(ctx context.Context, c *Call) ([]store.Domain, error) {
-	accounts := c.Caller.Accounts
-	if c.Caller.Operator {
-		accounts = nil
-	}
-	return c.Env.Store.Domains(ctx, accounts)
-}
