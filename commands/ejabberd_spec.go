@@ -21,6 +21,6 @@ var ejabberdDefs = concat(
 	[]*Def{GenMarkdownDocForCommands, GenHTMLDocForCommands, GenMarkdownDocForTags, Man},
 	vcardDefs, userdataDefs, purgeDefs,
 	ejabberdSrgDefs,
-	[]*Def{Backup, Restore, Dump, Load, ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody},
+	backupDefs, transferDefs,
 	ejabberdOAuthDefs,
 )
