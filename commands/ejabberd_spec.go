@@ -22,5 +22,5 @@ var ejabberdDefs = concat(
 	vcardDefs, userdataDefs, purgeDefs,
 	ejabberdSrgDefs,
 	backupDefs, transferDefs,
-	ejabberdOAuthDefs,
+	oauthDefs,
 )
