@@ -22,7 +22,8 @@ import (
 // All is the command table, in documentation order. Each family of
 // commands is listed in the file of its noun.
 func All() []*Def {
-	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdDefs)
+	return concat(spineDefs, openfireDefs, openfireRESTDefs, restDefs, ejabberdOtherDefs,
+		sessionDefs, stanzaDefs, serverDefs, docDefs, vcardDefs, userdataDefs, purgeDefs, backupDefs, transferDefs, oauthDefs)
 }
 
 func concat(families ...[]*Def) []*Def {
