@@ -64,6 +64,26 @@ const (
 	ReasonInvalidJID Reason = "invalid_jid"
 )
 
+// Reasons shared by several command families.
+const (
+	// ReasonRefused: xmppgate does not offer what was asked (Kind
+	// NotImplemented; Msg says why).
+	ReasonRefused    Reason = "refused"
+	ReasonOutOfRange Reason = "out_of_range" // a number or name outside what the command knows (resource_num's num, stats' name)
+	// ReasonBadValue: an argument value the command refuses; the message
+	// is the whole answer (ejabberd's {error, Text}).
+	ReasonBadValue Reason = "bad_value"
+	ReasonNoServer Reason = "no_server" // no XMPP server (or no server at all) runs in this process
+)
+
+// Reasons of the commands on files of the data directory (all Kind
+// Invalid: the ejabberd dialect answers 400 with the message).
+const (
+	ReasonBadPath Reason = "bad_path" // absolute, "..", or not where it must be
+	ReasonNoFile  Reason = "no_file"  // the named file does not exist
+	ReasonBadFile Reason = "bad_file" // the file is not what the command reads
+)
+
 // Error is the error value of the registry: a kind, an optional reason and
 // argument, a message safe to show to the caller, and the cause (never shown).
 type Error struct {

@@ -12,6 +12,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/xmppgate/xmppgate/queue"
@@ -21,15 +22,8 @@ import (
 // All is the command table, in documentation order. Each family of
 // commands is listed in the file of its noun.
 func All() []*Def {
-	return concat(userDefs, domainDefs, progressDefs, keyDefs, ejabberdDefs, rosterDefs, groupDefs)
-}
-
-func concat(families ...[]*Def) []*Def {
-	var out []*Def
-	for _, f := range families {
-		out = append(out, f...)
-	}
-	return out
+	return slices.Concat(userDefs, domainDefs, keyDefs, progressDefs, rosterDefs, groupDefs, sessionDefs, stanzaDefs,
+		vcardDefs, userdataDefs, purgeDefs, serverDefs, backupDefs, transferDefs, oauthDefs, docDefs)
 }
 
 // Registry is the immutable command table.

@@ -59,7 +59,7 @@ func fixed(r reply) func(*commands.Error, *request) reply {
 func cantRegister(why string) func(*commands.Error, *request) reply {
 	return func(_ *commands.Error, req *request) reply {
 		return object(http.StatusInternalServerError, 10001,
-			fmt.Sprintf("Can't register user %s@%s at node %s: %s", req.raw["user"], req.raw["host"], commands.EjabberdNode, why), "cannot_register")
+			fmt.Sprintf("Can't register user %s@%s at node %s: %s", req.raw["user"], req.raw["host"], commands.NodeName, why), "cannot_register")
 	}
 }
 

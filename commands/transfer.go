@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,12 +21,23 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 )
 
-// The ejabberd migration family: export_piefxis, export_piefxis_host,
-// import_piefxis and import_prosody. Files live under DATA/transfer/ (an
-// account's under DATA/transfer/<account id>/, see transferRoot). An
-// account exports and imports only its own domains; the operator reaches
-// every domain. Imports are queued changes, one per user, applied before
-// the answer. See docs/backup.md.
+// The transfer family (ejabberd's migration commands): export_piefxis,
+// export_piefxis_host, import_piefxis and import_prosody. Files live under
+// DATA/transfer/ (an account's under DATA/transfer/<account id>/, see
+// transferRoot). An account exports and imports only its own domains; the
+// operator reaches every domain. Imports are queued changes, one per user,
+// applied before the answer. See docs/backup.md.
+
+// transferDefs is the transfer family.
+var transferDefs = []*Def{ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody}
+
+// TransferDir is where XEP-0227 and Prosody files go, relative to the data
+// directory; an account's own under transfer/<account id>/.
+const TransferDir = "transfer"
+
+// ReasonImportRefused: an import the caller may not make (Kind Invalid:
+// the ejabberd dialect answers 400 with the message).
+const ReasonImportRefused Reason = "import_refused"
 
 var (
 	argTransferDir = Arg{Name: "dir", Type: String,
@@ -33,6 +45,33 @@ var (
 	argTransferFile = Arg{Name: "file", Type: String,
 		Doc: "An XEP-0227 file relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account)."}
 )
+
+// transferRoot is where the caller's XEP-0227 and Prosody files live: the
+// operator reaches all of DATA/transfer/, an account only its own folder.
+func transferRoot(c *Call) (root, shown string, err error) {
+	data, err := dataDir(c)
+	if err != nil {
+		return "", "", err
+	}
+	if c.Caller.Operator {
+		return filepath.Join(data, TransferDir), TransferDir + "/", nil
+	}
+	id := strconv.FormatInt(c.Caller.Account, 10)
+	return filepath.Join(data, TransferDir, id), TransferDir + "/" + id + "/", nil
+}
+
+// transferPath is a dir or file argument under the caller's transfer root.
+func transferPath(c *Call, arg string) (path, root, shown string, err error) {
+	root, rootShown, err := transferRoot(c)
+	if err != nil {
+		return "", "", "", err
+	}
+	name := c.Args.String(arg)
+	if path, err = underRoot(root, rootShown, arg, name); err != nil {
+		return "", "", "", err
+	}
+	return path, root, rootShown + filepath.ToSlash(filepath.Clean(name)), nil
+}
 
 // ExportPiefxis is ejabberd's export_piefxis.
 var ExportPiefxis = &Def{
@@ -43,17 +82,15 @@ var ExportPiefxis = &Def{
 	Args:   []Arg{argTransferDir},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "export_piefxis"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		accounts := c.Caller.Accounts
-		if c.Caller.Operator {
-			accounts = nil
-		}
-		ds, err := c.Env.Store.Domains(ctx, accounts)
-		if err != nil {
-			return nil, err
-		}
-		return exportDomains(ctx, c, ds)
-	},
+	Handle: exportPiefxis,
+}
+
+func exportPiefxis(ctx context.Context, c *Call) (any, error) {
+	ds, err := callerDomains(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return exportDomains(ctx, c, ds)
 }
 
 // ExportPiefxisHost is ejabberd's export_piefxis_host.
@@ -63,13 +100,15 @@ var ExportPiefxisHost = &Def{
 	Args:   []Arg{argTransferDir, {Name: "host", Type: String, Doc: "A domain of the caller's accounts (the operator: any)."}},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "export_piefxis_host"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		d, err := callerDomain(ctx, c, "host", c.Args.String("host"))
-		if err != nil {
-			return nil, err
-		}
-		return exportDomains(ctx, c, []store.Domain{d})
-	},
+	Handle: exportPiefxisHost,
+}
+
+func exportPiefxisHost(ctx context.Context, c *Call) (any, error) {
+	d, err := callerDomain(ctx, c, "host", c.Args.String("host"))
+	if err != nil {
+		return nil, err
+	}
+	return exportDomains(ctx, c, []store.Domain{d})
 }
 
 // callerDomain resolves a domain the caller may export or import into: one
@@ -196,7 +235,7 @@ var ImportPiefxis = &Def{
 	Result:  Result{Kind: ResultStatus},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "import_piefxis"},
-	Handle:  func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "file", false) },
+	Handle:  importPiefxis,
 	Prepare: prepareImport,
 	Apply:   applyImport,
 }
@@ -212,10 +251,16 @@ var ImportProsody = &Def{
 	Result:  Result{Kind: ResultStatus},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "import_prosody"},
-	Handle:  func(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "dir", true) },
+	Handle:  importProsody,
 	Prepare: prepareImport,
 	Apply:   applyImport,
 }
+
+func importPiefxis(ctx context.Context, c *Call) (any, error) {
+	return importFrom(ctx, c, "file", false)
+}
+
+func importProsody(ctx context.Context, c *Call) (any, error) { return importFrom(ctx, c, "dir", true) }
 
 // importFrom reads the file (or Prosody directory) argument and imports it.
 func importFrom(ctx context.Context, c *Call, arg string, prosody bool) (any, error) {

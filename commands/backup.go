@@ -6,37 +6,33 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// The ejabberd backup family: backup, restore, dump and load act on the
-// whole server, so only the operator may call them. ejabberd's Mnesia
-// becomes xmppgate's SQLite database: backup is an SQLite copy (VACUUM
-// INTO), dump a portable JSON-lines text; restore and load replace the
-// rows of every table in one store transaction. Those two are the only
-// writes that bypass the queue: they replace the queue itself. They wait
-// while the worker applies a batch, and close every XMPP session after, so
-// no client keeps state of the old database. See docs/backup.md.
+// The backup family: backup, restore, dump and load act on the whole
+// server, so only the operator may call them. ejabberd's Mnesia becomes
+// xmppgate's SQLite database: backup is an SQLite copy (VACUUM INTO), dump
+// a portable JSON-lines text; restore and load replace the rows of every
+// table in one store transaction. Those two are the only writes that
+// bypass the queue: they replace the queue itself. They wait while the
+// worker applies a batch, and close every XMPP session after, so no client
+// keeps state of the old database. See docs/backup.md. The data-directory
+// helpers here (dataDir, underRoot, existingFile, writeAtomically) serve
+// the transfer and roster file commands too.
 
-// Where files go, relative to the data directory.
-const (
-	BackupsDir  = "backups"  // backup, restore, dump, load (the operator's)
-	TransferDir = "transfer" // XEP-0227 and Prosody files; an account's own under transfer/<account id>/
-)
+// backupDefs is the backup family.
+var backupDefs = []*Def{Backup, Restore, Dump, Load}
 
-// Reasons of the file commands (all Kind Invalid: the ejabberd dialect
-// answers 400 with the message).
-const (
-	ReasonBadPath       Reason = "bad_path"       // absolute, "..", or not where it must be
-	ReasonNoFile        Reason = "no_file"        // the named file does not exist
-	ReasonBadFile       Reason = "bad_file"       // the file is not what the command reads
-	ReasonBusy          Reason = "busy"           // a batch kept being applied
-	ReasonImportRefused Reason = "import_refused" // an import the caller may not make
-)
+// BackupsDir is where backup, restore, dump and load keep the operator's
+// files, relative to the data directory.
+const BackupsDir = "backups"
+
+// ReasonBusy: a batch kept being applied (Kind Invalid: the ejabberd
+// dialect answers 400 with the message).
+const ReasonBusy Reason = "busy"
 
 // busyWait bounds how long restore and load wait for a running batch.
 const busyWait = 30 * time.Second
@@ -61,8 +57,11 @@ func dataDir(c *Call) (string, error) {
 	return c.Env.DataDir, nil
 }
 
-// backupFile is the file argument under DATA/backups/.
-func backupFile(c *Call, arg string) (path, shown string, err error) {
+// backupFile is the file argument under DATA/backups/, returned with the
+// name shown in messages. exists says whether the file must already be
+// there (a copy to read back) or must not (a copy never replaces
+// another).
+func backupFile(c *Call, arg string, exists bool) (path, shown string, err error) {
 	data, err := dataDir(c)
 	if err != nil {
 		return "", "", err
@@ -75,7 +74,15 @@ func backupFile(c *Call, arg string) (path, shown string, err error) {
 	if path == filepath.Join(data, BackupsDir) {
 		return "", "", Errorf(Invalid, ReasonBadPath, arg, "%s must name a file inside %s/", arg, BackupsDir)
 	}
-	return path, BackupsDir + "/" + filepath.ToSlash(filepath.Clean(name)), nil
+	shown = BackupsDir + "/" + filepath.ToSlash(filepath.Clean(name))
+	check := newFile
+	if exists {
+		check = existingFile
+	}
+	if err := check(path, shown, arg); err != nil {
+		return "", "", err
+	}
+	return path, shown, nil
 }
 
 // newFile refuses to overwrite: a backup or dump is never replaced.
@@ -106,78 +113,96 @@ func existingFile(path, shown, arg string) error {
 
 var argBackupFile = Arg{Name: "file", Type: String, Doc: "A file name relative to DATA/backups/ (absolute paths and '..' are refused)."}
 
-// backupFileDef is one of the four operator commands on a file named by
-// argBackupFile (backup, restore, dump, load), answered as ejabberd's res
-// tuple. exists says whether the file must already be there (a copy to read
-// back) or must not (a copy never replaces another); run gets the checked
-// path and the name shown in messages.
-func backupFileDef(name, doc string, exists bool, run func(ctx context.Context, c *Call, path, shown string) (any, error)) *Def {
-	return &Def{
-		Name:     name,
-		Doc:      doc,
-		Args:     []Arg{argBackupFile},
-		Result:   Result{Kind: ResultMessage},
-		Names:    map[Dialect]string{Ejabberd: name},
-		Operator: true,
-		Handle: func(ctx context.Context, c *Call) (any, error) {
-			path, shown, err := backupFile(c, "file")
-			if err != nil {
-				return nil, err
-			}
-			check := newFile
-			if exists {
-				check = existingFile
-			}
-			if err := check(path, shown, "file"); err != nil {
-				return nil, err
-			}
-			return run(ctx, c, path, shown)
-		},
-	}
+// Backup is ejabberd's backup.
+var Backup = &Def{
+	Name: "backup",
+	Doc: "Writes a consistent SQLite copy of the whole database to DATA/backups/<file> (which must not exist) while " +
+		"the server runs. Operator only.",
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultMessage},
+	Names:    map[Dialect]string{Ejabberd: "backup"},
+	Operator: true,
+	Handle:   backup,
 }
 
-// Backup is ejabberd's backup.
-var Backup = backupFileDef("backup",
-	"Writes a consistent SQLite copy of the whole database to DATA/backups/<file> (which must not exist) while "+
-		"the server runs. Operator only.",
-	false, func(ctx context.Context, c *Call, path, _ string) (any, error) {
-		if err := c.Env.Store.BackupTo(ctx, path); err != nil {
-			return nil, err
-		}
-		return "", os.Chmod(path, 0o600)
-	})
+func backup(ctx context.Context, c *Call) (any, error) {
+	path, _, err := backupFile(c, "file", false)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Env.Store.BackupTo(ctx, path); err != nil {
+		return nil, err
+	}
+	return "", os.Chmod(path, 0o600)
+}
 
 // Restore is ejabberd's restore.
-var Restore = backupFileDef("restore",
-	"Replaces the whole database with the copy DATA/backups/<file> made by backup (an older xmppgate's copy is "+
-		"migrated first). Not queued: it waits while a batch is being applied, replaces every table in one "+
+var Restore = &Def{
+	Name: "restore",
+	Doc: "Replaces the whole database with the copy DATA/backups/<file> made by backup (an older xmppgate's copy is " +
+		"migrated first). Not queued: it waits while a batch is being applied, replaces every table in one " +
 		"transaction (changes queued after the backup are lost with it), then closes every XMPP session. Operator only.",
-	true, func(ctx context.Context, c *Call, path, shown string) (any, error) {
-		return replaceDatabase(ctx, c, shown, "backup", func() error { return c.Env.Store.RestoreFrom(ctx, path) })
-	})
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultMessage},
+	Names:    map[Dialect]string{Ejabberd: "restore"},
+	Operator: true,
+	Handle:   restore,
+}
+
+func restore(ctx context.Context, c *Call) (any, error) {
+	path, shown, err := backupFile(c, "file", true)
+	if err != nil {
+		return nil, err
+	}
+	return replaceDatabase(ctx, c, shown, "backup", func() error { return c.Env.Store.RestoreFrom(ctx, path) })
+}
 
 // Dump is ejabberd's dump.
-var Dump = backupFileDef("dump",
-	"Writes the whole database as a portable JSON-lines text to DATA/backups/<file> (which must not exist): "+
+var Dump = &Def{
+	Name: "dump",
+	Doc: "Writes the whole database as a portable JSON-lines text to DATA/backups/<file> (which must not exist): " +
 		"one header line, then per table a line of column names and a line per row. Operator only.",
-	false, func(ctx context.Context, c *Call, path, _ string) (any, error) {
-		return "", writeAtomically(path, func(f *os.File) error { return c.Env.Store.Dump(ctx, f) })
-	})
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultMessage},
+	Names:    map[Dialect]string{Ejabberd: "dump"},
+	Operator: true,
+	Handle:   dump,
+}
+
+func dump(ctx context.Context, c *Call) (any, error) {
+	path, _, err := backupFile(c, "file", false)
+	if err != nil {
+		return nil, err
+	}
+	return "", writeAtomically(path, func(f *os.File) error { return c.Env.Store.Dump(ctx, f) })
+}
 
 // Load is ejabberd's load.
-var Load = backupFileDef("load",
-	"Replaces the whole database with the dump DATA/backups/<file> made by dump, as restore does; a malformed "+
+var Load = &Def{
+	Name: "load",
+	Doc: "Replaces the whole database with the dump DATA/backups/<file> made by dump, as restore does; a malformed " +
 		"or truncated dump changes nothing. Operator only.",
-	true, func(ctx context.Context, c *Call, path, shown string) (any, error) {
-		return replaceDatabase(ctx, c, shown, "dump", func() error {
-			f, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			return c.Env.Store.Load(ctx, f)
-		})
+	Args:     []Arg{argBackupFile},
+	Result:   Result{Kind: ResultMessage},
+	Names:    map[Dialect]string{Ejabberd: "load"},
+	Operator: true,
+	Handle:   load,
+}
+
+func load(ctx context.Context, c *Call) (any, error) {
+	path, shown, err := backupFile(c, "file", true)
+	if err != nil {
+		return nil, err
+	}
+	return replaceDatabase(ctx, c, shown, "dump", func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return c.Env.Store.Load(ctx, f)
 	})
+}
 
 // writeAtomically writes path through a temporary file beside it, so a
 // failed dump leaves no partial file behind.
@@ -250,31 +275,4 @@ func forgetLiveState(ctx context.Context, c *Call) {
 	for _, d := range ds {
 		c.Env.Live.DomainSettingsChanged(d.FQDN)
 	}
-}
-
-// transferRoot is where the caller's XEP-0227 and Prosody files live: the
-// operator reaches all of DATA/transfer/, an account only its own folder.
-func transferRoot(c *Call) (root, shown string, err error) {
-	data, err := dataDir(c)
-	if err != nil {
-		return "", "", err
-	}
-	if c.Caller.Operator {
-		return filepath.Join(data, TransferDir), TransferDir + "/", nil
-	}
-	id := strconv.FormatInt(c.Caller.Account, 10)
-	return filepath.Join(data, TransferDir, id), TransferDir + "/" + id + "/", nil
-}
-
-// transferPath is a dir or file argument under the caller's transfer root.
-func transferPath(c *Call, arg string) (path, root, shown string, err error) {
-	root, rootShown, err := transferRoot(c)
-	if err != nil {
-		return "", "", "", err
-	}
-	name := c.Args.String(arg)
-	if path, err = underRoot(root, rootShown, arg, name); err != nil {
-		return "", "", "", err
-	}
-	return path, root, rootShown + filepath.ToSlash(filepath.Clean(name)), nil
 }

@@ -3,20 +3,26 @@ package commands
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 )
 
-// The ejabberd sessions family (ejabberd_sm, mod_admin_extra), over Live.
-// A caller sees only the sessions of its own accounts' domains; without an
-// XMPP server (Env.Live nil) there are none.
+// The sessions family (ejabberd_sm, mod_admin_extra's connected users,
+// kicks, resources and status counts), over Live. A caller sees only the
+// sessions of its own accounts' domains; without an XMPP server (Env.Live
+// nil) there are none.
 
-// EjabberdNode is the node name the sessions commands and status report.
-const EjabberdNode = "xmppgate@localhost"
+// NodeName is the node name the sessions commands and status report.
+const NodeName = "xmppgate@localhost"
+
+// sessionDefs is the sessions family.
+var sessionDefs = []*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
+	UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost, StatusList, StatusListHost}
 
 var (
-	ejResource = Arg{Name: "resource", Type: String, Doc: "The session's resource."}
-	ejReason   = Arg{Name: "reason", Type: String, Doc: "Why, sent in the stream error."}
-	ejStatus   = Arg{Name: "status", Type: String, Doc: "available, away, chat, dnd, xa, or all."}
+	argResource = Arg{Name: "resource", Type: String, Doc: "The session's resource."}
+	argReason   = Arg{Name: "reason", Type: String, Doc: "Why, sent in the stream error."}
+	argStatus   = Arg{Name: "status", Type: String, Doc: "available, away, chat, dnd, xa, or all."}
 )
 
 // sessions lists the live sessions of domain and user ("" = all) that the
@@ -97,7 +103,7 @@ func sessionTable(ss []Session, withJID bool, now time.Time) Table {
 		if !s.Available {
 			prio = -1
 		}
-		row := []any{conn, s.IP, int64(s.Port), prio, EjabberdNode, int64(now.Sub(s.Connected) / time.Second), show(s), s.Resource, s.Status}
+		row := []any{conn, s.IP, int64(s.Port), prio, NodeName, int64(now.Sub(s.Connected) / time.Second), show(s), s.Resource, s.Status}
 		if withJID {
 			row = append([]any{s.JID}, row...)
 		}
@@ -112,10 +118,12 @@ var ConnectedUsers = &Def{
 	Doc:    "Lists the full JIDs of the live sessions on the caller's domains, sorted.",
 	Result: Result{Kind: ResultList, Name: "connected_users"},
 	Names:  map[Dialect]string{Ejabberd: "connected_users"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, "", "")
-		return jids(ss), err
-	},
+	Handle: connectedUsers,
+}
+
+func connectedUsers(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, "", "")
+	return jids(ss), err
 }
 
 // ConnectedUsersInfo is ejabberd's connected_users_info.
@@ -125,10 +133,12 @@ var ConnectedUsersInfo = &Def{
 		"node, uptime (seconds), status (available, away, chat, dnd, xa, unavailable), resource and statustext.",
 	Result: Result{Kind: ResultTable, Name: "connected_users_info", Columns: append([]string{"jid"}, sessionColumns...)},
 	Names:  map[Dialect]string{Ejabberd: "connected_users_info"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, "", "")
-		return sessionTable(ss, true, c.Env.Store.Now()), err
-	},
+	Handle: connectedUsersInfo,
+}
+
+func connectedUsersInfo(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, "", "")
+	return sessionTable(ss, true, c.Env.Store.Now()), err
 }
 
 // ConnectedUsersNumber is ejabberd's connected_users_number.
@@ -137,10 +147,12 @@ var ConnectedUsersNumber = &Def{
 	Doc:    "Counts the live sessions on the caller's domains.",
 	Result: Result{Kind: ResultNumber, Name: "num_sessions"},
 	Names:  map[Dialect]string{Ejabberd: "connected_users_number"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, "", "")
-		return int64(len(ss)), err
-	},
+	Handle: connectedUsersNumber,
+}
+
+func connectedUsersNumber(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, "", "")
+	return int64(len(ss)), err
 }
 
 // ConnectedUsersVhost is ejabberd's connected_users_vhost.
@@ -150,10 +162,12 @@ var ConnectedUsersVhost = &Def{
 	Args:   []Arg{argDomain},
 	Result: Result{Kind: ResultList, Name: "connected_users_vhost"},
 	Names:  map[Dialect]string{Ejabberd: "connected_users_vhost"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
-		return jids(ss), err
-	},
+	Handle: connectedUsersVhost,
+}
+
+func connectedUsersVhost(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
+	return jids(ss), err
 }
 
 // KickUser is ejabberd's kick_user (v0).
@@ -163,27 +177,31 @@ var KickUser = &Def{
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultNumber, Name: "num_resources"},
 	Names:  map[Dialect]string{Ejabberd: "kick_user"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		if c.Env.Live == nil {
-			return int64(0), nil
-		}
-		return int64(c.Env.Live.Kick(c.Args.Domain("domain").FQDN, c.Args.String("username"), "", "")), nil
-	},
+	Handle: kickUser,
+}
+
+func kickUser(ctx context.Context, c *Call) (any, error) {
+	if c.Env.Live == nil {
+		return int64(0), nil
+	}
+	return int64(c.Env.Live.Kick(c.Args.Domain("domain").FQDN, c.Args.String("username"), "", "")), nil
 }
 
 // KickSession is ejabberd's kick_session.
 var KickSession = &Def{
 	Name:   "kick_session",
 	Doc:    "Closes one session of the user with reason; answers 0 also when there is no such session.",
-	Args:   []Arg{argUsername, argDomain, ejResource, ejReason},
+	Args:   []Arg{argUsername, argDomain, argResource, argReason},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "kick_session"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		if c.Env.Live != nil && c.Args.String("resource") != "" {
-			c.Env.Live.Kick(c.Args.Domain("domain").FQDN, c.Args.String("username"), c.Args.String("resource"), c.Args.String("reason"))
-		}
-		return StatusOK, nil
-	},
+	Handle: kickSession,
+}
+
+func kickSession(ctx context.Context, c *Call) (any, error) {
+	if c.Env.Live != nil && c.Args.String("resource") != "" {
+		c.Env.Live.Kick(c.Args.Domain("domain").FQDN, c.Args.String("username"), c.Args.String("resource"), c.Args.String("reason"))
+	}
+	return StatusOK, nil
 }
 
 // UserResources is ejabberd's user_resources.
@@ -193,10 +211,12 @@ var UserResources = &Def{
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultList, Name: "resources"},
 	Names:  map[Dialect]string{Ejabberd: "user_resources"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := userSessions(ctx, c)
-		return resources(ss), err
-	},
+	Handle: userResources,
+}
+
+func userResources(ctx context.Context, c *Call) (any, error) {
+	ss, err := userSessions(ctx, c)
+	return resources(ss), err
 }
 
 // UserSessionsInfo is ejabberd's user_sessions_info.
@@ -206,10 +226,12 @@ var UserSessionsInfo = &Def{
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultTable, Name: "sessions_info", Columns: sessionColumns},
 	Names:  map[Dialect]string{Ejabberd: "user_sessions_info"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := userSessions(ctx, c)
-		return sessionTable(ss, false, c.Env.Store.Now()), err
-	},
+	Handle: userSessionsInfo,
+}
+
+func userSessionsInfo(ctx context.Context, c *Call) (any, error) {
+	ss, err := userSessions(ctx, c)
+	return sessionTable(ss, false, c.Env.Store.Now()), err
 }
 
 // NumResources is ejabberd's num_resources.
@@ -219,10 +241,12 @@ var NumResources = &Def{
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultNumber, Name: "resources"},
 	Names:  map[Dialect]string{Ejabberd: "num_resources"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := userSessions(ctx, c)
-		return int64(len(ss)), err
-	},
+	Handle: numResources,
+}
+
+func numResources(ctx context.Context, c *Call) (any, error) {
+	ss, err := userSessions(ctx, c)
+	return int64(len(ss)), err
 }
 
 // ResourceNum is ejabberd's resource_num.
@@ -232,17 +256,19 @@ var ResourceNum = &Def{
 	Args:   []Arg{argUsername, argDomain, {Name: "num", Type: Int, Doc: "1-based index."}},
 	Result: Result{Kind: ResultString, Name: "resource"},
 	Names:  map[Dialect]string{Ejabberd: "resource_num"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := userSessions(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		rs, n := resources(ss), c.Args.Int("num")
-		if n < 1 || n > int64(len(rs)) {
-			return nil, Errorf(NotFound, ReasonOutOfRange, "num", "wrong resource number: %d", n)
-		}
-		return rs[n-1], nil
-	},
+	Handle: resourceNum,
+}
+
+func resourceNum(ctx context.Context, c *Call) (any, error) {
+	ss, err := userSessions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rs, n := resources(ss), c.Args.Int("num")
+	if n < 1 || n > int64(len(rs)) {
+		return nil, Errorf(NotFound, ReasonOutOfRange, "num", "wrong resource number: %d", n)
+	}
+	return rs[n-1], nil
 }
 
 // ServerStatus is ejabberd's status.
@@ -251,9 +277,11 @@ var ServerStatus = &Def{
 	Doc:    "Says that the server runs, in ejabberd's words.",
 	Result: Result{Kind: ResultMessage},
 	Names:  map[Dialect]string{Ejabberd: "status"},
-	Handle: func(context.Context, *Call) (any, error) {
-		return "The node " + EjabberdNode + " is started. Status: startedxmppgate (ejabberd 23.01 API) is running in that node", nil
-	},
+	Handle: serverStatus,
+}
+
+func serverStatus(context.Context, *Call) (any, error) {
+	return "The node " + NodeName + " is started. Status: startedxmppgate (ejabberd 23.01 API) is running in that node", nil
 }
 
 func countStatus(ss []Session, status string) int64 {
@@ -270,24 +298,74 @@ func countStatus(ss []Session, status string) int64 {
 var StatusNum = &Def{
 	Name:   "status_num",
 	Doc:    "Counts the available sessions on the caller's domains whose presence is status (all: any).",
-	Args:   []Arg{ejStatus},
+	Args:   []Arg{argStatus},
 	Result: Result{Kind: ResultNumber, Name: "users"},
 	Names:  map[Dialect]string{Ejabberd: "status_num"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, "", "")
-		return countStatus(ss, c.Args.String("status")), err
-	},
+	Handle: statusNum,
+}
+
+func statusNum(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, "", "")
+	return countStatus(ss, c.Args.String("status")), err
 }
 
 // StatusNumHost is ejabberd's status_num_host.
 var StatusNumHost = &Def{
 	Name:   "status_num_host",
 	Doc:    "status_num for one domain.",
-	Args:   []Arg{argDomain, ejStatus},
+	Args:   []Arg{argDomain, argStatus},
 	Result: Result{Kind: ResultNumber, Name: "users"},
 	Names:  map[Dialect]string{Ejabberd: "status_num_host"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
-		return countStatus(ss, c.Args.String("status")), err
-	},
+	Handle: statusNumHost,
+}
+
+func statusNumHost(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
+	return countStatus(ss, c.Args.String("status")), err
+}
+
+var statusListColumns = []string{"user", "host", "resource", "priority", "status"}
+
+// statusListTable lists the available sessions whose show is status
+// (all: any), as status_num counts them; newlines in status texts become
+// \n.
+func statusListTable(ss []Session, status string) Table {
+	t := Table{Columns: statusListColumns, Rows: [][]any{}}
+	for _, s := range ss {
+		if countStatus([]Session{s}, status) == 1 {
+			t.Rows = append(t.Rows, []any{s.Username, s.Domain, s.Resource, int64(s.Priority), strings.ReplaceAll(s.Status, "\n", `\n`)})
+		}
+	}
+	return t
+}
+
+// StatusList is mod_admin_extra's status_list (the shape of API v0 to v2).
+var StatusList = &Def{
+	Name: "status_list",
+	Doc: "Lists the available sessions on the caller's domains whose presence is status (available, away, chat, dnd, xa; all: any), " +
+		"as status_num counts them: user, host, resource, priority, status text.",
+	Args:   []Arg{argStatus},
+	Result: Result{Kind: ResultTable, Name: "users", Columns: statusListColumns},
+	Names:  map[Dialect]string{Ejabberd: "status_list"},
+	Handle: statusList,
+}
+
+func statusList(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, "", "")
+	return statusListTable(ss, c.Args.String("status")), err
+}
+
+// StatusListHost is mod_admin_extra's status_list_host.
+var StatusListHost = &Def{
+	Name:   "status_list_host",
+	Doc:    "status_list for one domain.",
+	Args:   []Arg{argDomain, argStatus},
+	Result: Result{Kind: ResultTable, Name: "users", Columns: statusListColumns},
+	Names:  map[Dialect]string{Ejabberd: "status_list_host"},
+	Handle: statusListHost,
+}
+
+func statusListHost(ctx context.Context, c *Call) (any, error) {
+	ss, err := sessions(ctx, c, c.Args.Domain("domain").FQDN, "")
+	return statusListTable(ss, c.Args.String("status")), err
 }

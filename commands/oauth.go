@@ -13,8 +13,8 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// The ejabberd OAuth family (ejabberd_oauth, v0 of ejabberd 23.01): bearer
-// tokens for the admin API, and OAuth clients.
+// The OAuth family (ejabberd_oauth, v0 of ejabberd 23.01): bearer tokens
+// for the admin API, and OAuth clients.
 //
 // Tokens and clients are credentials, not provisioning changes, so they are
 // written at once (Store.Write) and not through the queue: the worker
@@ -22,6 +22,9 @@ import (
 // touches neither of, and a token shown to the caller must already work (a
 // queued token that fails later would have been a fake success). Each write
 // leaves an audit line without the secret.
+
+// oauthDefs is the OAuth family.
+var oauthDefs = []*Def{OAuthIssueToken, OAuthListTokens, OAuthRevokeToken, OAuthAddClientPassword, OAuthAddClientImplicit, OAuthRemoveClient}
 
 // Reasons of the OAuth commands.
 const (
@@ -210,20 +213,22 @@ var OAuthIssueToken = &Def{
 	},
 	Result: Result{Kind: ResultRow, Name: "result", Columns: []string{"token", "scopes", "expires_in"}},
 	Names:  map[Dialect]string{Ejabberd: "oauth_issue_token"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		subject, err := ResolveOAuthSubject(ctx, c.Env, c.Args.String("jid"), c.Caller.Accounts)
-		if err != nil {
-			return nil, err
-		}
-		scopes := c.Args.List("scopes")
-		ttl := c.Args.Int("ttl")
-		token, err := IssueOAuthToken(ctx, c.Env, c.Reference, subject, scopes, ttl, c.Caller.Actor)
-		if err != nil {
-			return nil, err
-		}
-		return Table{Columns: []string{"token", "scopes", "expires_in"},
-			Rows: [][]any{{token, scopes, fmt.Sprintf("%d seconds", max(-maxOAuthTTL, min(ttl, maxOAuthTTL)))}}}, nil
-	},
+	Handle: oauthIssueToken,
+}
+
+func oauthIssueToken(ctx context.Context, c *Call) (any, error) {
+	subject, err := ResolveOAuthSubject(ctx, c.Env, c.Args.String("jid"), c.Caller.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	scopes := c.Args.List("scopes")
+	ttl := c.Args.Int("ttl")
+	token, err := IssueOAuthToken(ctx, c.Env, c.Reference, subject, scopes, ttl, c.Caller.Actor)
+	if err != nil {
+		return nil, err
+	}
+	return Table{Columns: []string{"token", "scopes", "expires_in"},
+		Rows: [][]any{{token, scopes, fmt.Sprintf("%d seconds", max(-maxOAuthTTL, min(ttl, maxOAuthTTL)))}}}, nil
 }
 
 // OAuthListTokens is ejabberd's oauth_list_tokens.
@@ -233,18 +238,20 @@ var OAuthListTokens = &Def{
 		"which oauth_revoke_token accepts; the token itself is not kept), the JID, the scopes separated by ';' and \"N seconds\" left.",
 	Result: Result{Kind: ResultTable, Name: "tokens", Columns: oauthTokenColumns},
 	Names:  map[Dialect]string{Ejabberd: "oauth_list_tokens"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		now := c.Env.Store.Now().UnixMilli()
-		toks, err := c.Env.Store.OAuthTokens(ctx, c.Caller.Accounts, now)
-		if err != nil {
-			return nil, err
-		}
-		t := Table{Columns: oauthTokenColumns, Rows: [][]any{}}
-		for _, tok := range toks {
-			t.Rows = append(t.Rows, []any{oauthTokenID(tok.Hash), tok.JID, strings.Join(tok.Scopes, ";"), expiresIn(tok.Expires, now)})
-		}
-		return t, nil
-	},
+	Handle: oauthListTokens,
+}
+
+func oauthListTokens(ctx context.Context, c *Call) (any, error) {
+	now := c.Env.Store.Now().UnixMilli()
+	toks, err := c.Env.Store.OAuthTokens(ctx, c.Caller.Accounts, now)
+	if err != nil {
+		return nil, err
+	}
+	t := Table{Columns: oauthTokenColumns, Rows: [][]any{}}
+	for _, tok := range toks {
+		t.Rows = append(t.Rows, []any{oauthTokenID(tok.Hash), tok.JID, strings.Join(tok.Scopes, ";"), expiresIn(tok.Expires, now)})
+	}
+	return t, nil
 }
 
 // OAuthRevokeToken is ejabberd's oauth_revoke_token (22.05+: an empty
@@ -256,19 +263,21 @@ var OAuthRevokeToken = &Def{
 	Args:   []Arg{{Name: "token", Type: String, Secret: true, Doc: "The token, or its hex SHA-256 id."}},
 	Result: Result{Kind: ResultMessage},
 	Names:  map[Dialect]string{Ejabberd: "oauth_revoke_token"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		hash := oauthHash(c.Args.String("token"))
-		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-			if err := tx.DeleteOAuthToken(ctx, hash, c.Caller.Accounts); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, c.Caller.Account, c.Caller.Actor, "oauth_revoke_token", "revoked token "+oauthTokenID(hash))
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
+	Handle: oauthRevokeToken,
+}
+
+func oauthRevokeToken(ctx context.Context, c *Call) (any, error) {
+	hash := oauthHash(c.Args.String("token"))
+	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteOAuthToken(ctx, hash, c.Caller.Accounts); err != nil {
+			return err
 		}
-		return "", err
-	},
+		return tx.Audit(ctx, c.Caller.Account, c.Caller.Actor, "oauth_revoke_token", "revoked token "+oauthTokenID(hash))
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	return "", err
 }
 
 var (
@@ -295,10 +304,12 @@ var OAuthAddClientPassword = &Def{
 	Args:   []Arg{argClientID, argClientName, {Name: "secret", Type: String, Secret: true, Doc: "The client secret."}},
 	Result: Result{Kind: ResultMessage},
 	Names:  map[Dialect]string{Ejabberd: "oauth_add_client_password"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "password",
-			SecretSealed: c.Env.Box.Seal([]byte(c.Args.String("secret")), PurposeOAuthClient)})
-	},
+	Handle: oauthAddClientPassword,
+}
+
+func oauthAddClientPassword(ctx context.Context, c *Call) (any, error) {
+	return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "password",
+		SecretSealed: c.Env.Box.Seal([]byte(c.Args.String("secret")), PurposeOAuthClient)})
 }
 
 // OAuthAddClientImplicit is ejabberd's oauth_add_client_implicit.
@@ -309,9 +320,11 @@ var OAuthAddClientImplicit = &Def{
 	Args:   []Arg{argClientID, argClientName, {Name: "redirect_uri", Type: String, Doc: "Where the authorization page sends the token."}},
 	Result: Result{Kind: ResultMessage},
 	Names:  map[Dialect]string{Ejabberd: "oauth_add_client_implicit"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "implicit", RedirectURI: c.Args.String("redirect_uri")})
-	},
+	Handle: oauthAddClientImplicit,
+}
+
+func oauthAddClientImplicit(ctx context.Context, c *Call) (any, error) {
+	return putOAuthClient(ctx, c, store.OAuthClient{GrantType: "implicit", RedirectURI: c.Args.String("redirect_uri")})
 }
 
 // OAuthRemoveClient is ejabberd's oauth_remove_client.
@@ -321,19 +334,21 @@ var OAuthRemoveClient = &Def{
 	Args:   []Arg{argClientID},
 	Result: Result{Kind: ResultMessage},
 	Names:  map[Dialect]string{Ejabberd: "oauth_remove_client"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		id := c.Args.String("client_id")
-		err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
-			if err := tx.DeleteOAuthClient(ctx, c.Caller.Account, id); err != nil {
-				return err
-			}
-			return tx.Audit(ctx, c.Caller.Account, c.Caller.Actor, "oauth_remove_client", "client "+id)
-		})
-		if errors.Is(err, store.ErrNotFound) {
-			err = nil
+	Handle: oauthRemoveClient,
+}
+
+func oauthRemoveClient(ctx context.Context, c *Call) (any, error) {
+	id := c.Args.String("client_id")
+	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteOAuthClient(ctx, c.Caller.Account, id); err != nil {
+			return err
 		}
-		return "", err
-	},
+		return tx.Audit(ctx, c.Caller.Account, c.Caller.Actor, "oauth_remove_client", "client "+id)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	return "", err
 }
 
 // CheckOAuthClient applies an account's registered clients to a token
@@ -360,5 +375,3 @@ func CheckOAuthClient(ctx context.Context, env *Env, account int64, clientID, se
 	}
 	return hmac.Equal(want, []byte(secret)), nil
 }
-
-var ejabberdOAuthDefs = []*Def{OAuthIssueToken, OAuthListTokens, OAuthRevokeToken, OAuthAddClientPassword, OAuthAddClientImplicit, OAuthRemoveClient}

@@ -15,26 +15,21 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 )
 
-// The ejabberd purge family for offline messages and old accounts
+// The purge family for offline messages and old accounts
 // (ejabberd_admin, mod_admin_extra). ejabberd purges every vhost it
 // serves; here a caller purges the domains of its accounts (the operator:
 // every domain). Deletions are queued changes like every mutation: the
 // one-shot commands answer once theirs is applied, the batch command's
 // background task queues and applies one change per batch.
 
+// purgeDefs is the purge family.
+var purgeDefs = []*Def{DeleteOldMessages, DeleteExpiredMessages, DeleteOldMessagesBatch, DeleteOldMessagesStatus,
+	AbortDeleteOldMessages, DeleteOldUsers, DeleteOldUsersVhost}
+
 // ReasonInProgress: a batch deletion already runs on the host.
 const ReasonInProgress Reason = "in_progress"
 
 var argDays = Arg{Name: "days", Type: Int, Doc: "Age in days."}
-
-// purgeDomains lists the domains a purge without a host covers.
-func purgeDomains(ctx context.Context, c *Call) ([]store.Domain, error) {
-	accounts := c.Caller.Accounts
-	if c.Caller.Operator {
-		accounts = nil
-	}
-	return c.Env.Store.Domains(ctx, accounts)
-}
 
 // purgeCutoff is the bound of "older than days days": messages are stored
 // with whole seconds, so one stored in the cutoff's second counts as older
@@ -75,26 +70,30 @@ var DeleteOldMessages = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_old_messages"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ds, err := purgeDomains(ctx, c)
-		if err != nil || len(ds) == 0 {
-			return StatusOK, err
-		}
-		before := purgeCutoff(c, c.Args.Int("days"))
-		return queuePurge(ctx, c, offlinePurge{DomainIDs: domainIDs(ds), Before: before.UTC().Format(time.RFC3339)})
-	},
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		var p offlinePurge
-		if err := json.Unmarshal(w.Args, &p); err != nil {
-			return err
-		}
-		before, err := time.Parse(time.RFC3339, p.Before)
-		if err != nil {
-			return err
-		}
-		_, err = tx.DeleteOldOffline(ctx, p.DomainIDs, before)
+	Handle:  deleteOldMessages,
+	Apply:   applyDeleteOldMessages,
+}
+
+func deleteOldMessages(ctx context.Context, c *Call) (any, error) {
+	ds, err := callerDomains(ctx, c)
+	if err != nil || len(ds) == 0 {
+		return StatusOK, err
+	}
+	before := purgeCutoff(c, c.Args.Int("days"))
+	return queuePurge(ctx, c, offlinePurge{DomainIDs: domainIDs(ds), Before: before.UTC().Format(time.RFC3339)})
+}
+
+func applyDeleteOldMessages(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	var p offlinePurge
+	if err := json.Unmarshal(w.Args, &p); err != nil {
 		return err
-	},
+	}
+	before, err := time.Parse(time.RFC3339, p.Before)
+	if err != nil {
+		return err
+	}
+	_, err = tx.DeleteOldOffline(ctx, p.DomainIDs, before)
+	return err
 }
 
 const (
@@ -138,35 +137,39 @@ var DeleteExpiredMessages = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_expired_messages"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ds, err := purgeDomains(ctx, c)
-		if err != nil || len(ds) == 0 {
-			return StatusOK, err
+	Handle:  deleteExpiredMessages,
+	Apply:   applyDeleteExpiredMessages,
+}
+
+func deleteExpiredMessages(ctx context.Context, c *Call) (any, error) {
+	ds, err := callerDomains(ctx, c)
+	if err != nil || len(ds) == 0 {
+		return StatusOK, err
+	}
+	ms, err := c.Env.Store.OfflineExpiryCandidates(ctx, domainIDs(ds))
+	if err != nil {
+		return nil, err
+	}
+	now := c.Env.Store.Now()
+	var ids []int64
+	for _, m := range ms {
+		if t, ok := expiry(m); ok && !now.Before(t) {
+			ids = append(ids, m.ID)
 		}
-		ms, err := c.Env.Store.OfflineExpiryCandidates(ctx, domainIDs(ds))
-		if err != nil {
-			return nil, err
-		}
-		now := c.Env.Store.Now()
-		var ids []int64
-		for _, m := range ms {
-			if t, ok := expiry(m); ok && !now.Before(t) {
-				ids = append(ids, m.ID)
-			}
-		}
-		if len(ids) == 0 {
-			return StatusOK, nil
-		}
-		return queuePurge(ctx, c, offlinePurge{IDs: ids})
-	},
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		var p offlinePurge
-		if err := json.Unmarshal(w.Args, &p); err != nil {
-			return err
-		}
-		_, err := tx.DeleteOfflineIDs(ctx, p.IDs)
+	}
+	if len(ids) == 0 {
+		return StatusOK, nil
+	}
+	return queuePurge(ctx, c, offlinePurge{IDs: ids})
+}
+
+func applyDeleteExpiredMessages(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	var p offlinePurge
+	if err := json.Unmarshal(w.Args, &p); err != nil {
 		return err
-	},
+	}
+	_, err := tx.DeleteOfflineIDs(ctx, p.IDs)
+	return err
 }
 
 // purgeTask is one host's batch deletion, as ejabberd_batch keeps it:
@@ -310,50 +313,54 @@ var DeleteOldMessagesBatch = &Def{
 	Result:  Result{Kind: ResultMessage},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_old_messages_batch"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		size, rate := c.Args.Int("batch_size"), c.Args.Int("rate")
-		if size < 1 {
-			return nil, Errorf(Invalid, ReasonMalformed, "batch_size", "below 1")
+	Handle:  deleteOldMessagesBatch,
+	Apply:   applyDeleteOldMessagesBatch,
+}
+
+func deleteOldMessagesBatch(ctx context.Context, c *Call) (any, error) {
+	size, rate := c.Args.Int("batch_size"), c.Args.Int("rate")
+	if size < 1 {
+		return nil, Errorf(Invalid, ReasonMalformed, "batch_size", "below 1")
+	}
+	if rate < 1 {
+		return nil, Errorf(Invalid, ReasonMalformed, "rate", "below 1")
+	}
+	if c.Env.Worker == nil {
+		return nil, errors.New("commands: delete_old_messages_batch needs Env.Worker")
+	}
+	d := c.Args.Domain("domain")
+	key := purgeKey{c.Env.Store, d.ID}
+	purgeTasks.Lock()
+	defer purgeTasks.Unlock()
+	if old := purgeTasks.m[key]; old != nil {
+		old.mu.Lock()
+		working := old.state == "working"
+		old.mu.Unlock()
+		if working {
+			return nil, Errorf(Invalid, ReasonInProgress, "", "Operation in progress")
 		}
-		if rate < 1 {
-			return nil, Errorf(Invalid, ReasonMalformed, "rate", "below 1")
-		}
-		if c.Env.Worker == nil {
-			return nil, errors.New("commands: delete_old_messages_batch needs Env.Worker")
-		}
-		d := c.Args.Domain("domain")
-		key := purgeKey{c.Env.Store, d.ID}
-		purgeTasks.Lock()
-		defer purgeTasks.Unlock()
-		if old := purgeTasks.m[key]; old != nil {
-			old.mu.Lock()
-			working := old.state == "working"
-			old.mu.Unlock()
-			if working {
-				return nil, Errorf(Invalid, ReasonInProgress, "", "Operation in progress")
-			}
-		}
-		t := &purgeTask{state: "working", stop: make(chan struct{})}
-		purgeTasks.m[key] = t
-		bg := *c
-		bg.UniqueID = nil
-		go runPurge(&bg, t, d, c.Args.Int("days"), size, rate)
-		return "", nil
-	},
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		var p purgeBatch
-		if err := json.Unmarshal(w.Args, &p); err != nil {
-			return err
-		}
-		n, err := tx.DeleteOfflineIDs(ctx, p.IDs)
-		if err != nil {
-			return err
-		}
-		purgeTasks.Lock()
-		purgeTasks.counts[w.ID] = n
-		purgeTasks.Unlock()
-		return nil
-	},
+	}
+	t := &purgeTask{state: "working", stop: make(chan struct{})}
+	purgeTasks.m[key] = t
+	bg := *c
+	bg.UniqueID = nil
+	go runPurge(&bg, t, d, c.Args.Int("days"), size, rate)
+	return "", nil
+}
+
+func applyDeleteOldMessagesBatch(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	var p purgeBatch
+	if err := json.Unmarshal(w.Args, &p); err != nil {
+		return err
+	}
+	n, err := tx.DeleteOfflineIDs(ctx, p.IDs)
+	if err != nil {
+		return err
+	}
+	purgeTasks.Lock()
+	purgeTasks.counts[w.ID] = n
+	purgeTasks.Unlock()
+	return nil
 }
 
 // domainPurge is the batch deletion task of the call's host, nil if none
@@ -373,13 +380,15 @@ var DeleteOldMessagesStatus = &Def{
 	Args:   []Arg{argDomain},
 	Result: Result{Kind: ResultString, Name: "status"},
 	Names:  map[Dialect]string{Ejabberd: "delete_old_messages_status"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		t := domainPurge(c)
-		if t == nil {
-			return "Operation not started", nil
-		}
-		return t.status(), nil
-	},
+	Handle: deleteOldMessagesStatus,
+}
+
+func deleteOldMessagesStatus(ctx context.Context, c *Call) (any, error) {
+	t := domainPurge(c)
+	if t == nil {
+		return "Operation not started", nil
+	}
+	return t.status(), nil
 }
 
 // AbortDeleteOldMessages is ejabberd's abort_delete_old_messages.
@@ -390,14 +399,16 @@ var AbortDeleteOldMessages = &Def{
 	Args:   []Arg{argDomain},
 	Result: Result{Kind: ResultString, Name: "status"},
 	Names:  map[Dialect]string{Ejabberd: "abort_delete_old_messages"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		t := domainPurge(c)
-		if t == nil || !t.finish("aborted", "") {
-			return "No task running", nil
-		}
-		close(t.stop)
-		return "Operation aborted", nil
-	},
+	Handle: abortDeleteOldMessages,
+}
+
+func abortDeleteOldMessages(ctx context.Context, c *Call) (any, error) {
+	t := domainPurge(c)
+	if t == nil || !t.finish("aborted", "") {
+		return "No task running", nil
+	}
+	close(t.stop)
+	return "Operation aborted", nil
 }
 
 // erlBinary writes s as Erlang's ~p shows a binary: <<"text">> when every
@@ -493,11 +504,11 @@ func deletedUsers(users [][2]string) string {
 	return head + erlUserList(users, len(head))
 }
 
-// deleteOldUsers queues the removal of the users of ds that are not online,
+// removeOldUsers queues the removal of the users of ds that are not online,
 // hold no API permission (ejabberd's protect_old_users for admins) and were
 // last seen (or, never seen, created) at least days days ago; each removal
 // is a remove_user change, applied before it answers the removed users.
-func deleteOldUsers(ctx context.Context, c *Call, ds []store.Domain, days int64) (string, error) {
+func removeOldUsers(ctx context.Context, c *Call, ds []store.Domain, days int64) (string, error) {
 	cutoff := c.Env.Store.Now().Add(-time.Duration(days) * 24 * time.Hour)
 	type victim struct {
 		u    store.User
@@ -596,16 +607,23 @@ var DeleteOldUsers = &Def{
 	Result:  Result{Kind: ResultMessage},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_old_users"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		ds, err := purgeDomains(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		return deleteOldUsers(ctx, c, ds, c.Args.Int("days"))
-	},
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		return RemoveUser.Apply(ctx, env, tx, w)
-	},
+	Handle:  deleteOldUsers,
+	Apply:   applyRemoveOldUser,
+}
+
+func deleteOldUsers(ctx context.Context, c *Call) (any, error) {
+	ds, err := callerDomains(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return removeOldUsers(ctx, c, ds, c.Args.Int("days"))
+}
+
+// applyRemoveOldUser is the applier of delete_old_users(_vhost). Their
+// removals are queued as remove_user changes, which RemoveUser applies; a
+// change under their own name would be applied the same way.
+func applyRemoveOldUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
+	return RemoveUser.Apply(ctx, env, tx, w)
 }
 
 // DeleteOldUsersVhost is ejabberd's delete_old_users_vhost.
@@ -616,14 +634,10 @@ var DeleteOldUsersVhost = &Def{
 	Result:  Result{Kind: ResultMessage},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_old_users_vhost"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return deleteOldUsers(ctx, c, []store.Domain{c.Args.Domain("domain")}, c.Args.Int("days"))
-	},
-	Apply: func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
-		return RemoveUser.Apply(ctx, env, tx, w)
-	},
+	Handle:  deleteOldUsersVhost,
+	Apply:   applyRemoveOldUser,
 }
 
-// ejabberdPurgeDefs is the purge family.
-var ejabberdPurgeDefs = []*Def{DeleteOldMessages, DeleteExpiredMessages, DeleteOldMessagesBatch, DeleteOldMessagesStatus,
-	AbortDeleteOldMessages, DeleteOldUsers, DeleteOldUsersVhost}
+func deleteOldUsersVhost(ctx context.Context, c *Call) (any, error) {
+	return removeOldUsers(ctx, c, []store.Domain{c.Args.Domain("domain")}, c.Args.Int("days"))
+}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/xmppgate/xmppgate/queue"
@@ -10,7 +9,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 )
 
-// The ejabberd vcard family (mod_admin_extra over mod_vcard). vCards are
+// The vcard family (mod_admin_extra over mod_vcard). vCards are
 // the vcard-temp (XEP-0054) elements the XMPP server keeps in table vcards
 // and serves to clients: they are read and written with the same element
 // tree (xmlel) the server uses, so what a command sets is what a client's
@@ -18,6 +17,9 @@ import (
 // the change carries the edit, not the result, and the worker applies it
 // to the vCard as it is then, so concurrent edits of different fields do
 // not undo each other.
+
+// vcardDefs is the vcard family.
+var vcardDefs = []*Def{GetVcard, GetVcard2, GetVcard2Multi, SetVcard, SetVcard2, SetVcard2Multi, SetNickname}
 
 const nsVcardTemp = "vcard-temp"
 
@@ -36,13 +38,13 @@ var (
 )
 
 var (
-	ejVcardName = Arg{Name: "field", Type: String, Names: map[Dialect]string{Ejabberd: "name"},
+	argVcardName = Arg{Name: "field", Type: String, Names: map[Dialect]string{Ejabberd: "name"},
 		Doc: "The vCard field (element) name, e.g. FN, NICKNAME, N, TEL."}
-	ejVcardSub = Arg{Name: "subfield", Type: String, Names: map[Dialect]string{Ejabberd: "subname"},
+	argVcardSub = Arg{Name: "subfield", Type: String, Names: map[Dialect]string{Ejabberd: "subname"},
 		Doc: "The subfield name, e.g. FAMILY in N; for TEL the type (HOME, WORK, CELL...) whose NUMBER is meant."}
-	ejVcardContent = Arg{Name: "content", Type: String, Optional: true,
+	argVcardContent = Arg{Name: "content", Type: String, Optional: true,
 		Doc: "The value; absent or empty: an empty field."}
-	ejVcardContents = Arg{Name: "contents", Type: List,
+	argVcardContents = Arg{Name: "contents", Type: List,
 		Doc: "The values, one subfield each (a JSON array of strings)."}
 )
 
@@ -50,8 +52,7 @@ var (
 // path set to contents, or (Replace) the whole vCard replaced by one with
 // only a NICKNAME.
 type vcardEdit struct {
-	Username string   `json:"username"`
-	Domain   string   `json:"domain"`
+	userRef
 	Path     []string `json:"path,omitempty"`
 	Contents []string `json:"contents,omitempty"`
 	Nickname *string  `json:"nickname,omitempty"`
@@ -237,9 +238,9 @@ func vcardGet(ctx context.Context, c *Call, path []string, all bool) ([]string, 
 func queueVcard(ctx context.Context, c *Call, e vcardEdit) (any, error) {
 	for i, p := range e.Path {
 		if !validName(p) {
-			arg := ejVcardName.Name
+			arg := argVcardName.Name
 			if i == 1 {
-				arg = ejVcardSub.Name
+				arg = argVcardSub.Name
 			}
 			return nil, Errorf(Invalid, ReasonMalformed, arg, "not an XML element name")
 		}
@@ -254,31 +255,13 @@ func queueVcard(ctx context.Context, c *Call, e vcardEdit) (any, error) {
 	if size > maxVcard {
 		return nil, Errorf(Invalid, ReasonMalformed, "content", "longer than %d bytes", maxVcard)
 	}
-	d := c.Args.Domain("domain")
-	e.Username, e.Domain = c.Args.String("username"), d.FQDN
-	q, err := c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-		u, err := usableUser(ctx, tx, d, e.Username)
-		if err != nil {
-			return store.Change{}, err
-		}
-		args, err := json.Marshal(e)
-		return store.Change{UserID: u.ID, Args: args}, err
-	})
-	if AsError(err).Reason == ReasonNoUser {
-		return StatusFailed, nil
-	}
-	return q, err
+	return queueUserChange(ctx, c, &e)
 }
 
 // applyVcard is the worker's side of every vcard write.
 func applyVcard(ctx context.Context, _ *Env, tx *store.Tx, w *queue.Work) error {
 	var e vcardEdit
-	if err := json.Unmarshal(w.Args, &e); err != nil {
-		return err
-	}
-	if _, err := tx.UserByID(ctx, w.UserID); errors.Is(err, store.ErrNotFound) {
-		return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", e.Username, e.Domain)
-	} else if err != nil {
+	if err := readUserChange(ctx, tx, w, &e); err != nil {
 		return err
 	}
 	v := xmlel.New(nsVcardTemp, "vCard")
@@ -301,17 +284,6 @@ func applyVcard(ctx context.Context, _ *Env, tx *store.Tx, w *queue.Work) error 
 	return tx.SetVCard(ctx, w.UserID, b)
 }
 
-func vcardGetDef(name, doc string, args []Arg, res Result, handle func(context.Context, *Call) (any, error)) *Def {
-	return &Def{Name: name, Doc: doc, Args: args, Result: res, Names: map[Dialect]string{Ejabberd: name}, Handle: handle}
-}
-
-func vcardSetDef(name, doc string, args []Arg, edit func(c *Call) vcardEdit) *Def {
-	return &Def{Name: name, Doc: doc, Args: args, Result: Result{Kind: ResultToken}, Mutates: true,
-		Names:  map[Dialect]string{Ejabberd: name},
-		Handle: func(ctx context.Context, c *Call) (any, error) { return queueVcard(ctx, c, edit(c)) },
-		Apply:  applyVcard}
-}
-
 const vcardGetErrors = " No vCard (or no such user): 400 \"error_no_vcard_found\"; no such field: 400 " +
 	"\"error_no_value_found_in_vcard\"; a host not served here (or another account's): 400 \"error_wrong_hostname\"."
 
@@ -320,85 +292,126 @@ const vcardSetErrors = " Fields are read and written in the vCard the XMPP serve
 	"element name: 400 \"Invalid 'name'\"."
 
 // GetVcard is ejabberd's get_vcard.
-var GetVcard = vcardGetDef("get_vcard",
-	"Answers the text of the first field name (FN, NICKNAME, BDAY, ...) of the user's vCard."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName}, Result{Kind: ResultString, Name: "content"},
-	func(ctx context.Context, c *Call) (any, error) {
-		v, err := vcardGet(ctx, c, []string{c.Args.String("field")}, false)
-		if err != nil {
-			return nil, err
-		}
-		return v[0], nil
-	})
+var GetVcard = &Def{
+	Name:   "get_vcard",
+	Doc:    "Answers the text of the first field name (FN, NICKNAME, BDAY, ...) of the user's vCard." + vcardGetErrors,
+	Args:   []Arg{argUsername, argDomain, argVcardName},
+	Result: Result{Kind: ResultString, Name: "content"},
+	Names:  map[Dialect]string{Ejabberd: "get_vcard"},
+	Handle: getVcard,
+}
+
+func getVcard(ctx context.Context, c *Call) (any, error) {
+	v, err := vcardGet(ctx, c, []string{c.Args.String("field")}, false)
+	if err != nil {
+		return nil, err
+	}
+	return v[0], nil
+}
 
 // GetVcard2 is ejabberd's get_vcard2.
-var GetVcard2 = vcardGetDef("get_vcard2",
-	"Answers the text of subfield subname of the first field name (N FAMILY, ORG ORGUNIT, ...); for TEL, subname is "+
-		"the type and the answer that TEL's NUMBER."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, Result{Kind: ResultString, Name: "content"},
-	func(ctx context.Context, c *Call) (any, error) {
-		v, err := vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, false)
-		if err != nil {
-			return nil, err
-		}
-		return v[0], nil
-	})
+var GetVcard2 = &Def{
+	Name: "get_vcard2",
+	Doc: "Answers the text of subfield subname of the first field name (N FAMILY, ORG ORGUNIT, ...); for TEL, subname is " +
+		"the type and the answer that TEL's NUMBER." + vcardGetErrors,
+	Args:   []Arg{argUsername, argDomain, argVcardName, argVcardSub},
+	Result: Result{Kind: ResultString, Name: "content"},
+	Names:  map[Dialect]string{Ejabberd: "get_vcard2"},
+	Handle: getVcard2,
+}
+
+func getVcard2(ctx context.Context, c *Call) (any, error) {
+	v, err := vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, false)
+	if err != nil {
+		return nil, err
+	}
+	return v[0], nil
+}
 
 // GetVcard2Multi is ejabberd's get_vcard2_multi.
-var GetVcard2Multi = vcardGetDef("get_vcard2_multi",
-	"Lists the texts of every subfield subname of every field name, in vCard order (ejabberd 23.01 answers only the "+
-		"first; this is what its documentation promises and what set_vcard2_multi writes)."+vcardGetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub}, Result{Kind: ResultList, Name: "contents"},
-	func(ctx context.Context, c *Call) (any, error) {
-		return vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, true)
-	})
+var GetVcard2Multi = &Def{
+	Name: "get_vcard2_multi",
+	Doc: "Lists the texts of every subfield subname of every field name, in vCard order (ejabberd 23.01 answers only the " +
+		"first; this is what its documentation promises and what set_vcard2_multi writes)." + vcardGetErrors,
+	Args:   []Arg{argUsername, argDomain, argVcardName, argVcardSub},
+	Result: Result{Kind: ResultList, Name: "contents"},
+	Names:  map[Dialect]string{Ejabberd: "get_vcard2_multi"},
+	Handle: getVcard2Multi,
+}
+
+func getVcard2Multi(ctx context.Context, c *Call) (any, error) {
+	return vcardGet(ctx, c, []string{c.Args.String("field"), c.Args.String("subfield")}, true)
+}
 
 // SetVcard is ejabberd's set_vcard.
-var SetVcard = vcardSetDef("set_vcard",
-	"Sets field name of the user's vCard to content, replacing the first such field (or adding it; the vCard is "+
-		"created if absent)."+vcardSetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardContent},
-	func(c *Call) vcardEdit {
-		return vcardEdit{Path: []string{c.Args.String("field")}, Contents: []string{c.Args.String("content")}}
-	})
+var SetVcard = &Def{
+	Name: "set_vcard",
+	Doc: "Sets field name of the user's vCard to content, replacing the first such field (or adding it; the vCard is " +
+		"created if absent)." + vcardSetErrors,
+	Args:    []Arg{argUsername, argDomain, argVcardName, argVcardContent},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "set_vcard"},
+	Handle:  setVcard,
+	Apply:   applyVcard,
+}
+
+func setVcard(ctx context.Context, c *Call) (any, error) {
+	return queueVcard(ctx, c, vcardEdit{Path: []string{c.Args.String("field")}, Contents: []string{c.Args.String("content")}})
+}
 
 // SetVcard2 is ejabberd's set_vcard2.
-var SetVcard2 = vcardSetDef("set_vcard2",
-	"Sets subfield subname of the first field name to content, replacing the subfields of that name; for TEL, "+
-		"subname is the type: every TEL of that type is replaced by one with that NUMBER."+vcardSetErrors,
-	[]Arg{argUsername, argDomain, ejVcardName, ejVcardSub, ejVcardContent},
-	func(c *Call) vcardEdit {
-		return vcardEdit{Path: []string{c.Args.String("field"), c.Args.String("subfield")}, Contents: []string{c.Args.String("content")}}
-	})
+var SetVcard2 = &Def{
+	Name: "set_vcard2",
+	Doc: "Sets subfield subname of the first field name to content, replacing the subfields of that name; for TEL, " +
+		"subname is the type: every TEL of that type is replaced by one with that NUMBER." + vcardSetErrors,
+	Args:    []Arg{argUsername, argDomain, argVcardName, argVcardSub, argVcardContent},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "set_vcard2"},
+	Handle:  setVcard2,
+	Apply:   applyVcard,
+}
+
+func setVcard2(ctx context.Context, c *Call) (any, error) {
+	return queueVcard(ctx, c, vcardEdit{Path: []string{c.Args.String("field"), c.Args.String("subfield")}, Contents: []string{c.Args.String("content")}})
+}
 
 // SetVcard2Multi is ejabberd's set_vcard2_multi.
 var SetVcard2Multi = &Def{
 	Name: "set_vcard2_multi",
 	Doc: "Sets the subfields subname of the first field name to contents, one subfield per value (an empty list: " +
 		"400 \"Invalid 'contents'\", where ejabberd crashes)." + vcardSetErrors,
-	Args:    []Arg{argUsername, argDomain, ejVcardName, ejVcardSub, ejVcardContents},
+	Args:    []Arg{argUsername, argDomain, argVcardName, argVcardSub, argVcardContents},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "set_vcard2_multi"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		contents := c.Args.List("contents")
-		if len(contents) == 0 {
-			return nil, Errorf(Invalid, ReasonMalformed, "contents", "no values")
-		}
-		return queueVcard(ctx, c, vcardEdit{Path: []string{c.Args.String("field"), c.Args.String("subfield")}, Contents: contents})
-	},
-	Apply: applyVcard,
+	Handle:  setVcard2Multi,
+	Apply:   applyVcard,
+}
+
+func setVcard2Multi(ctx context.Context, c *Call) (any, error) {
+	contents := c.Args.List("contents")
+	if len(contents) == 0 {
+		return nil, Errorf(Invalid, ReasonMalformed, "contents", "no values")
+	}
+	return queueVcard(ctx, c, vcardEdit{Path: []string{c.Args.String("field"), c.Args.String("subfield")}, Contents: contents})
 }
 
 // SetNickname is ejabberd's set_nickname.
-var SetNickname = vcardSetDef("set_nickname",
-	"Replaces the user's whole vCard with one holding only NICKNAME (as ejabberd does: the other fields are lost)."+
+var SetNickname = &Def{
+	Name: "set_nickname",
+	Doc: "Replaces the user's whole vCard with one holding only NICKNAME (as ejabberd does: the other fields are lost)." +
 		" A user that does not exist answers 1 (nothing is stored).",
-	[]Arg{argUsername, argDomain, {Name: "nickname", Type: String, Optional: true, Doc: "The nickname; absent or empty: empty."}},
-	func(c *Call) vcardEdit {
-		n := c.Args.String("nickname")
-		return vcardEdit{Nickname: &n}
-	})
+	Args:    []Arg{argUsername, argDomain, {Name: "nickname", Type: String, Optional: true, Doc: "The nickname; absent or empty: empty."}},
+	Result:  Result{Kind: ResultToken},
+	Mutates: true,
+	Names:   map[Dialect]string{Ejabberd: "set_nickname"},
+	Handle:  setNickname,
+	Apply:   applyVcard,
+}
 
-// ejabberdVcardDefs is the vcard family.
-var ejabberdVcardDefs = []*Def{GetVcard, GetVcard2, GetVcard2Multi, SetVcard, SetVcard2, SetVcard2Multi, SetNickname}
+func setNickname(ctx context.Context, c *Call) (any, error) {
+	n := c.Args.String("nickname")
+	return queueVcard(ctx, c, vcardEdit{Nickname: &n})
+}
