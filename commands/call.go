@@ -278,7 +278,27 @@ func (c *Call) changeFailed(ctx context.Context, ch store.Change) error {
 func userIn(ctx context.Context, r store.Reader, d store.Domain, username, arg string) (store.User, error) {
 	u, err := r.UserByJID(ctx, d.FQDN, username)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, Errorf(NotFound, ReasonNoUser, arg, "user %s@%s does not exist", username, d.FQDN)
+		return u, noUser(arg, username, d.FQDN)
 	}
 	return u, err
+}
+
+// noUser is the error of a user that does not exist, or no longer does
+// when its queued change is applied.
+func noUser(arg, username, domain string) *Error {
+	return Errorf(NotFound, ReasonNoUser, arg, "user %s@%s does not exist", username, domain)
+}
+
+// orNoUser turns the store's ErrNotFound about a change's user into noUser.
+func orNoUser(err error, username, domain string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return noUser("username", username, domain)
+	}
+	return err
+}
+
+// requireUser fails a change whose user is gone by the time it is applied.
+func requireUser(ctx context.Context, tx *store.Tx, userID int64, username, domain string) error {
+	_, err := tx.UserByID(ctx, userID)
+	return orNoUser(err, username, domain)
 }

@@ -39,3 +39,11 @@ type ConfigReload struct {
 // processStart is when this process started: ejabberd's uptimeseconds is
 // the node's uptime, and a Go process is the node here.
 var processStart = time.Now()
+
+// control returns Env.Control or the error of a process that is not a server.
+func control(c *Call) (Control, error) {
+	if c.Env.Control == nil {
+		return nil, Errorf(Invalid, ReasonNoServer, "", "no xmppgate server runs in this process")
+	}
+	return c.Env.Control, nil
+}

@@ -211,8 +211,8 @@ func applyMembership(ctx context.Context, tx *store.Tx, w *queue.Work, change fu
 	if err := json.Unmarshal(w.Args, &c); err != nil {
 		return err
 	}
-	if _, err := tx.UserByID(ctx, w.UserID); err != nil {
-		return noUserNow(err, profileChange{Username: c.Username, Domain: c.Domain})
+	if err := requireUser(ctx, tx, w.UserID, c.Username, c.Domain); err != nil {
+		return err
 	}
 	return membershipDiff(ctx, tx, w, w.UserID, func() error { return change(c) })
 }
@@ -419,7 +419,7 @@ func setRoles(ctx context.Context, tx *store.Tx, gc groupChange, groupID int64) 
 		for _, n := range *role.names {
 			u, err := tx.UserByJID(ctx, gc.Domain, n)
 			if errors.Is(err, store.ErrNotFound) {
-				return Errorf(NotFound, ReasonNoUser, "members", "user %s@%s does not exist", n, gc.Domain)
+				return noUser("members", n, gc.Domain)
 			}
 			if err != nil {
 				return err

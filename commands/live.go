@@ -42,3 +42,11 @@ type Live interface {
 	// client sent it (typ available or unavailable); found as above.
 	SetPresence(domain, username, resource, typ, show, status string, priority int) (found bool, err error)
 }
+
+// live returns Live or the error of a process without an XMPP server.
+func live(c *Call) (Live, error) {
+	if c.Env.Live == nil {
+		return nil, Errorf(Invalid, ReasonNoServer, "", "no XMPP server runs in this process")
+	}
+	return c.Env.Live, nil
+}

@@ -57,17 +57,6 @@ func rosterArgs(w *queue.Work) (rosterChange, error) {
 	return c, err
 }
 
-// rosterOwner checks, inside the apply transaction, that the change's user
-// still exists.
-func rosterOwner(ctx context.Context, tx *store.Tx, userID int64, username, domain string) error {
-	if _, err := tx.UserByID(ctx, userID); errors.Is(err, store.ErrNotFound) {
-		return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", username, domain)
-	} else if err != nil {
-		return err
-	}
-	return nil
-}
-
 // visibleItem returns the user's roster item for contact, ErrNotFound if
 // there is none or only an invisible one (a pending inbound request).
 func visibleItem(ctx context.Context, r store.Reader, userID int64, contact string) (store.RosterItem, error) {
@@ -310,7 +299,7 @@ func applyRosterItem(ctx context.Context, tx *store.Tx, w *queue.Work, check ros
 	if err != nil {
 		return err
 	}
-	if err := rosterOwner(ctx, tx, w.UserID, rc.Username, rc.Domain); err != nil {
+	if err := requireUser(ctx, tx, w.UserID, rc.Username, rc.Domain); err != nil {
 		return err
 	}
 	var old store.RosterItem
@@ -563,22 +552,10 @@ func ejRosterCall(c *Call) (owner, contact string, err error) {
 	return owner, contact, nil
 }
 
-// queueRoster queues a roster change of an existing owner; found is false
-// (and nothing queued) if the owner does not exist.
-func queueRoster(ctx context.Context, c *Call, rc rosterChange) (q Receipt, found bool, err error) {
-	d := c.Args.Domain("domain")
-	q, err = c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-		u, err := usableUser(ctx, tx, d, rc.Username)
-		if err != nil {
-			return store.Change{}, err
-		}
-		args, err := json.Marshal(rc)
-		return store.Change{UserID: u.ID, Args: args}, err
-	})
-	if AsError(err).Reason == ReasonNoUser {
-		return q, false, nil
-	}
-	return q, err == nil, err
+// queueRoster queues rc for its owner; found is false, and nothing
+// queued, if the owner does not exist.
+func queueRoster(ctx context.Context, c *Call, rc rosterChange) (Receipt, bool, error) {
+	return queueForUser(ctx, c, rc.Username, rc)
 }
 
 // putEjItem writes a visible item over whatever row there is (keeping its
@@ -622,7 +599,7 @@ func applyAddRosteritem(ctx context.Context, env *Env, tx *store.Tx, w *queue.Wo
 	if err != nil {
 		return err
 	}
-	if err := rosterOwner(ctx, tx, w.UserID, rc.Username, rc.Domain); err != nil {
+	if err := requireUser(ctx, tx, w.UserID, rc.Username, rc.Domain); err != nil {
 		return err
 	}
 	return putEjItem(ctx, tx, w, w.UserID, rc.Domain, rc.Username,
@@ -1186,7 +1163,7 @@ func applyPushRoster(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 	if err := json.Unmarshal(w.Args, &p); err != nil {
 		return err
 	}
-	if err := rosterOwner(ctx, tx, w.UserID, p.Username, p.Domain); err != nil {
+	if err := requireUser(ctx, tx, w.UserID, p.Username, p.Domain); err != nil {
 		return err
 	}
 	for _, it := range p.Items {

@@ -25,14 +25,6 @@ var serverDefs = []*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, 
 // ReasonNeedsRestart: reload_config read changes that apply only at the next start.
 const ReasonNeedsRestart Reason = "needs_restart"
 
-// control returns Env.Control or the error of a process that is not a server.
-func control(c *Call) (Control, error) {
-	if c.Env.Control == nil {
-		return nil, Errorf(Invalid, ReasonNoServer, "", "no xmppgate server runs in this process")
-	}
-	return c.Env.Control, nil
-}
-
 // rescode is the answer of an Operator-only server command: 0, or its
 // error.
 func rescode(err error) (any, error) {
@@ -65,7 +57,7 @@ func statDomains(ctx context.Context, c *Call) ([]string, error) {
 	return out, err
 }
 
-func registeredUsers(ctx context.Context, c *Call, domains []string) (int64, error) {
+func countRegisteredUsers(ctx context.Context, c *Call, domains []string) (int64, error) {
 	var n int64
 	for _, fqdn := range domains {
 		d, err := c.Env.Store.DomainByFQDN(ctx, fqdn)
@@ -126,7 +118,7 @@ func stats(ctx context.Context, c *Call) (any, error) {
 		return nil, err
 	}
 	if name == "registeredusers" {
-		return registeredUsers(ctx, c, ds)
+		return countRegisteredUsers(ctx, c, ds)
 	}
 	return onlineUsers(c, ds), nil
 }
@@ -145,7 +137,7 @@ func statsHost(ctx context.Context, c *Call) (any, error) {
 	ds := []string{c.Args.Domain("domain").FQDN}
 	switch name := c.Args.String("name"); name {
 	case "registeredusers":
-		return registeredUsers(ctx, c, ds)
+		return countRegisteredUsers(ctx, c, ds)
 	case "onlineusers":
 		return onlineUsers(c, ds), nil
 	default:

@@ -26,14 +26,6 @@ var (
 	argStanza = Arg{Name: "stanza", Type: String, Doc: "One <message/>, <presence/> or <iq/> as XML text."}
 )
 
-// live returns Live or the error of a process without an XMPP server.
-func live(c *Call) (Live, error) {
-	if c.Env.Live == nil {
-		return nil, Errorf(Invalid, ReasonNoServer, "", "no XMPP server runs in this process")
-	}
-	return c.Env.Live, nil
-}
-
 // ownSender checks that jid is a JID of one of the caller's domains.
 func ownSender(ctx context.Context, c *Call, jid, malformedMsg string) error {
 	bare, err := ParseBareJID(jid)

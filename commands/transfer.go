@@ -594,7 +594,7 @@ func applyImport(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) err
 	if ch.Existing {
 		u, err := tx.UserByID(ctx, w.UserID)
 		if errors.Is(err, store.ErrNotFound) || err == nil && u.Status == store.StatusPendingDelete {
-			return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", ch.Username, ch.Domain)
+			return noUser("username", ch.Username, ch.Domain)
 		}
 		if err != nil {
 			return err

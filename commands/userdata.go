@@ -49,15 +49,8 @@ func queueUserChange(ctx context.Context, c *Call, rec userRecord) (any, error) 
 	d := c.Args.Domain("domain")
 	ref := rec.user()
 	ref.Username, ref.Domain = c.Args.String("username"), d.FQDN
-	q, err := c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-		u, err := usableUser(ctx, tx, d, ref.Username)
-		if err != nil {
-			return store.Change{}, err
-		}
-		args, err := json.Marshal(rec)
-		return store.Change{UserID: u.ID, Args: args}, err
-	})
-	if AsError(err).Reason == ReasonNoUser {
+	q, found, err := queueForUser(ctx, c, ref.Username, rec)
+	if err == nil && !found {
 		return StatusFailed, nil
 	}
 	return q, err
@@ -69,13 +62,8 @@ func readUserChange(ctx context.Context, tx *store.Tx, w *queue.Work, rec userRe
 	if err := json.Unmarshal(w.Args, rec); err != nil {
 		return err
 	}
-	if _, err := tx.UserByID(ctx, w.UserID); errors.Is(err, store.ErrNotFound) {
-		ref := rec.user()
-		return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", ref.Username, ref.Domain)
-	} else if err != nil {
-		return err
-	}
-	return nil
+	ref := rec.user()
+	return requireUser(ctx, tx, w.UserID, ref.Username, ref.Domain)
 }
 
 // userdataChange is the change record of set_last and private_set.

@@ -298,14 +298,6 @@ func optGroups(v Values) *[]string {
 	return &g
 }
 
-// noUserNow is the apply-time twin of userIn's error.
-func noUserNow(err error, c profileChange) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", c.Username, c.Domain)
-	}
-	return err
-}
-
 // CreateUser is Openfire's add: add_user with a display name, an email and
 // shared group memberships.
 var CreateUser = &Def{
@@ -349,7 +341,7 @@ func applyCreateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 	if c.Groups == nil {
 		return nil
 	}
-	return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+	return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (groups.go)
 		return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, false)
 	})
 }
@@ -404,26 +396,45 @@ func applyProfileChange(ctx context.Context, env *Env, tx *store.Tx, w *queue.Wo
 	if err != nil {
 		return err
 	}
-	if _, err := tx.UserByID(ctx, w.UserID); err != nil {
-		return noUserNow(err, c)
+	if err := requireUser(ctx, tx, w.UserID, c.Username, c.Domain); err != nil {
+		return err
 	}
 	if c.Sealed != nil {
 		if err := tx.SetUserCredentials(ctx, w.UserID, w.Prepared.(credential.SCRAM), c.Sealed); err != nil {
-			return noUserNow(err, c)
+			return orNoUser(err, c.Username, c.Domain)
 		}
 		w.After(func(e queue.Effects) { e.PasswordChanged(c.Domain, c.Username) })
 	}
 	if c.Name != nil || c.Email != nil {
 		if err := tx.SetUserProfile(ctx, w.UserID, c.Name, c.Email); err != nil {
-			return noUserNow(err, c)
+			return orNoUser(err, c.Username, c.Domain)
 		}
 	}
 	if c.Groups != nil {
-		return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (ejabberd_srg.go)
+		return membershipDiff(ctx, tx, w, w.UserID, func() error { // shared roster pushes (groups.go)
 			return tx.JoinSharedGroups(ctx, c.DomainID, w.UserID, *c.Groups, store.ShowOnlyGroup, true)
 		})
 	}
 	return nil
+}
+
+// queueForUser queues rec as a change of user name of the bound domain,
+// which must exist with no change pending; found is false, and nothing
+// queued, if it does not exist.
+func queueForUser(ctx context.Context, c *Call, name string, rec any) (r Receipt, found bool, err error) {
+	d := c.Args.Domain("domain")
+	r, err = c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
+		u, err := usableUser(ctx, tx, d, name)
+		if err != nil {
+			return store.Change{}, err
+		}
+		args, err := json.Marshal(rec)
+		return store.Change{UserID: u.ID, Args: args}, err
+	})
+	if AsError(err).Reason == ReasonNoUser {
+		return r, false, nil
+	}
+	return r, err == nil, err
 }
 
 // usableUser loads a user that exists and has no change pending on it.
@@ -442,7 +453,7 @@ func usableUser(ctx context.Context, tx *store.Tx, d store.Domain, name string) 
 func liveUser(ctx context.Context, r store.Reader, d store.Domain, name string) (store.User, error) {
 	u, err := userIn(ctx, r, d, name, "username")
 	if err == nil && u.Status == store.StatusPendingDelete {
-		return u, Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", name, d.FQDN)
+		return u, noUser("username", name, d.FQDN)
 	}
 	return u, err
 }
@@ -664,12 +675,10 @@ var RegisteredUsers = &Def{
 	Args:   []Arg{argDomain},
 	Result: Result{Kind: ResultList, Name: "users"},
 	Names:  map[Dialect]string{Ejabberd: "registered_users"},
-	Handle: listRegisteredUsers,
+	Handle: registeredUsers,
 }
 
-// listRegisteredUsers is registered_users's handler (registeredUsers, in
-// ejabberd_server.go, counts users for the stats commands).
-func listRegisteredUsers(ctx context.Context, c *Call) (any, error) {
+func registeredUsers(ctx context.Context, c *Call) (any, error) {
 	users, err := c.Env.Store.DomainUsers(ctx, c.Args.Domain("domain").ID)
 	out := []string{}
 	for _, u := range users {
@@ -871,10 +880,7 @@ func applyRESTUserUpdate(ctx context.Context, env *Env, tx *store.Tx, w *queue.W
 	}
 	if up.Sealed != nil {
 		if err := tx.SetUserCredentials(ctx, w.UserID, w.Prepared.(credential.SCRAM), up.Sealed); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return Errorf(NotFound, ReasonNoUser, "username", "user %s@%s does not exist", up.Username, up.Domain)
-			}
-			return err
+			return orNoUser(err, up.Username, up.Domain)
 		}
 		w.After(func(e queue.Effects) { e.PasswordChanged(up.Domain, up.Username) })
 	}
