@@ -30,7 +30,7 @@ func Markdown(r *Registry) []byte {
 	b.WriteString("and queues its change; the worker applies it (see state_machine.md).\n\n")
 	b.WriteString("| command | dreamhost | mutates | result |\n| --- | --- | --- | --- |\n")
 	for _, d := range r.Defs() {
-		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", d.Name, d.Name, orDash(d.Names[DreamHost]), yesNo(d.Mutates), strings.Join(d.Columns(), ", "))
+		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", d.Name, d.Name, orDash(d.Names[DreamHost]), yesNo(d.Mutates), resultText(d))
 	}
 	for _, d := range r.Defs() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", d.Name, d.Doc)
@@ -61,9 +61,22 @@ func Markdown(r *Registry) []byte {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", a.Name, a.Type, yesNo(!a.Optional), notes)
 			}
 		}
-		fmt.Fprintf(&b, "\nResult columns: %s.\n", strings.Join(d.Columns(), ", "))
+		fmt.Fprintf(&b, "\nResult: %s.\n", resultText(d))
 	}
 	return b.Bytes()
+}
+
+// resultText says what a command answers: its kind, the value's name and,
+// for a table or a row, the columns.
+func resultText(d *Def) string {
+	s := d.Result.Kind.String()
+	if d.Result.Name != "" {
+		s += " " + d.Result.Name
+	}
+	if cols := d.Result.Columns; len(cols) > 0 {
+		s += " (" + strings.Join(cols, ", ") + ")"
+	}
+	return s
 }
 
 func orDash(s string) string {
