@@ -1,12 +1,14 @@
 // Package commands is xmppgate's command registry: one declarative Def per
-// command, from which every dialect, the CLI and docs/ are driven.
+// command, from which every front end, the CLI and docs/ are driven. The
+// Defs are filed by noun (users.go, roster.go, groups.go, domains.go, ...).
 //
-// A dialect turns its request into a command name and raw arguments, asks the
-// registry for the Def, binds the arguments (Bind checks presence, types and
-// normalisation once for all dialects) and calls the handler. Handlers return
-// plain values (a Table, a Receipt, a string) that each dialect
-// renders in its own format, and *Error values that each dialect maps to its
-// own codes.
+// A front end authenticates its caller through the door (auth.go), turns its
+// request into a command name and an Input, asks the registry for the Def,
+// binds the arguments (Bind checks presence, types and normalisation once
+// for all dialects) and calls the handler. Handlers answer what the Def's
+// Result kind says (a Table, a Receipt, a Status, a record such as
+// DomainInfo, ...), which each front end spells in its own format, and
+// *Error values, which each maps to its own codes.
 package commands
 
 import (
