@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -149,6 +150,13 @@ func (c *Call) MutateEach(ctx context.Context, fill func(tx *store.Tx, add func(
 		return c.useUniqueID(ctx)(tx)
 	})
 	return rs, err
+}
+
+// changeOf is a change of userID (0: of no user) whose arguments are rec,
+// the command's own change record.
+func changeOf(userID int64, rec any) (store.Change, error) {
+	args, err := json.Marshal(rec)
+	return store.Change{UserID: userID, Args: args}, err
 }
 
 // syncAttempts bounds how often RunNow retries a call refused because a

@@ -199,8 +199,7 @@ func queueMembership(ctx context.Context, c *Call, check func(ctx context.Contex
 				return store.Change{}, err
 			}
 		}
-		args, err := json.Marshal(membershipChange{Username: username, Domain: d.FQDN, DomainID: d.ID, Groups: names})
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, membershipChange{Username: username, Domain: d.FQDN, DomainID: d.ID, Groups: names})
 	})
 }
 
@@ -448,8 +447,7 @@ func openfireGroupCreate(ctx context.Context, c *Call) (any, error) {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(gc)
-		return store.Change{Args: args}, err
+		return changeOf(0, gc)
 	})
 }
 
@@ -487,8 +485,7 @@ func openfireGroupUpdate(ctx context.Context, c *Call) (any, error) {
 		if _, err := groupIn(ctx, tx.Reader, c.Args.Domain("domain"), gc.Name, "group"); err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(gc)
-		return store.Change{Args: args}, err
+		return changeOf(0, gc)
 	})
 }
 
@@ -522,8 +519,7 @@ func openfireGroupDelete(ctx context.Context, c *Call) (any, error) {
 		if _, err := groupIn(ctx, tx.Reader, d, c.Args.String("group"), "group"); err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(groupChange{Domain: d.FQDN, DomainID: d.ID, Name: c.Args.String("group")})
-		return store.Change{Args: args}, err
+		return changeOf(0, groupChange{Domain: d.FQDN, DomainID: d.ID, Name: c.Args.String("group")})
 	})
 }
 
@@ -672,8 +668,7 @@ func srgArgs(w *queue.Work) (srgChange, error) {
 
 func queueSrg(ctx context.Context, c *Call, userID int64, sc srgChange) (Receipt, error) {
 	return c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
-		args, err := json.Marshal(sc)
-		return store.Change{UserID: userID, Args: args}, err
+		return changeOf(userID, sc)
 	})
 }
 

@@ -56,8 +56,7 @@ type offlinePurge struct {
 
 func queuePurge(ctx context.Context, c *Call, p offlinePurge) (Receipt, error) {
 	return c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
-		args, err := json.Marshal(p)
-		return store.Change{Args: args}, err
+		return changeOf(0, p)
 	})
 }
 
@@ -276,8 +275,7 @@ func purgeStep(ctx context.Context, c *Call, d store.Domain, before time.Time, s
 		return 0, err
 	}
 	q, err := c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
-		args, err := json.Marshal(purgeBatch{Domain: d.FQDN, IDs: ids})
-		return store.Change{Args: args}, err
+		return changeOf(0, purgeBatch{Domain: d.FQDN, IDs: ids})
 	})
 	if err != nil {
 		return 0, err

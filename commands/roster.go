@@ -287,8 +287,7 @@ func queueRosterItem(ctx context.Context, c *Call, check rosterItemCheck) (any, 
 				return store.Change{}, err
 			}
 		}
-		args, err := json.Marshal(rc)
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, rc)
 	})
 }
 
@@ -674,8 +673,7 @@ type allToAll struct {
 func pushAlltoall(ctx context.Context, c *Call) (any, error) {
 	d := c.Args.Domain("domain")
 	return c.Mutate(ctx, func(tx *store.Tx) (store.Change, error) {
-		args, err := json.Marshal(allToAll{Domain: d.FQDN, DomainID: d.ID, Groups: splitEjGroups(c.Args.String("group"))})
-		return store.Change{Args: args}, err
+		return changeOf(0, allToAll{Domain: d.FQDN, DomainID: d.ID, Groups: splitEjGroups(c.Args.String("group"))})
 	})
 }
 
@@ -866,8 +864,7 @@ func processRosteritems(ctx context.Context, c *Call) (any, error) {
 	// The answer is the list, not the receipt: apply the change here
 	// as RunNow would.
 	q, err := c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
-		args, err := json.Marshal(del)
-		return store.Change{Args: args}, err
+		return changeOf(0, del)
 	})
 	if err != nil {
 		return nil, err
@@ -1077,8 +1074,7 @@ func pushRoster(ctx context.Context, c *Call) (any, error) {
 		if err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(p)
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, p)
 	})
 	if AsError(err).Reason == ReasonNoUser {
 		return StatusFailed, nil

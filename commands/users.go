@@ -110,8 +110,7 @@ type userChange struct {
 }
 
 func changeFor(u store.User, sealed []byte) (store.Change, error) {
-	args, err := json.Marshal(userChange{Username: u.Username, Domain: u.Domain, Sealed: sealed})
-	return store.Change{UserID: u.ID, Args: args}, err
+	return changeOf(u.ID, userChange{Username: u.Username, Domain: u.Domain, Sealed: sealed})
 }
 
 func changeArgs(w *queue.Work) (userChange, error) {
@@ -325,8 +324,7 @@ func createUser(ctx context.Context, c *Call) (any, error) {
 		if err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed, Groups: optGroups(c.Args)})
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed, Groups: optGroups(c.Args)})
 	})
 }
 
@@ -428,8 +426,7 @@ func queueForUser(ctx context.Context, c *Call, name string, rec any) (r Receipt
 		if err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(rec)
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, rec)
 	})
 	if AsError(err).Reason == ReasonNoUser {
 		return r, false, nil
@@ -552,8 +549,7 @@ func queuePassword(ctx context.Context, c *Call, password string) (Receipt, erro
 		if err != nil {
 			return store.Change{}, err
 		}
-		args, err := json.Marshal(profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed})
-		return store.Change{UserID: u.ID, Args: args}, err
+		return changeOf(u.ID, profileChange{Username: name, Domain: d.FQDN, DomainID: d.ID, Sealed: sealed})
 	})
 }
 
