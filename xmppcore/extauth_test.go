@@ -51,13 +51,6 @@ func (b *testBundle) setSettings(t *testing.T, fqdn string, settings map[string]
 	b.srv.DomainSettingsChanged(fqdn)
 }
 
-// bye ends a client's stream without racing its Recv goroutine.
-func (c *client) bye(t *testing.T) {
-	t.Helper()
-	c.SendOrg("</stream:stream>")
-	c.ended(t)
-}
-
 // restEndpoint answers the spec §6 web service: any user with password
 // "pw" and the secret s3cret; slow requests hang until released.
 type restEndpoint struct {
@@ -118,46 +111,46 @@ func TestExtAuthREST(t *testing.T) {
 	require.NotContains(t, out, "SCRAM")
 	out = tlsScript(t, b.c2stls, []step{{header, "</stream:features>"}})
 	require.Contains(t, out, "<mechanism>SCRAM-SHA-256</mechanism>")
-	_, err := b.login("alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
+	_, err := b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
 	require.Error(t, err, "SCRAM is not offered")
 
 	// Accepted by the endpoint; the stored password no longer works.
 	c := b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
+	c.Logout(t)
 	require.EqualValues(t, 1, rest.calls.Load())
-	_, err = b.login("alice", "local-pw", ext)
+	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// The user must exist and be active: the endpoint is not even asked.
 	calls := rest.calls.Load()
-	_, err = b.login("bob", "pw", ext)
+	_, err = b.login(t, "bob", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	_, err = b.login("carol", "pw", ext)
+	_, err = b.login(t, "carol", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 	require.Equal(t, calls, rest.calls.Load())
 
 	// A local domain is unaffected.
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 
 	// Slow remote: refused after the timeout, while other logins go on.
 	rest.slow.Store(true)
 	slowDone := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := b.login("alice", "pw-not-cached", ext)
+		_, err := b.login(t, "alice", "pw-not-cached", ext)
 		slowDone <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
 	t0 := time.Now()
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "PLAIN"})
 	require.Less(t, time.Since(t0), 900*time.Millisecond, "the listener is not blocked")
-	c.bye(t)
+	c.Logout(t)
 	// The cached success works while the remote does not answer.
 	t0 = time.Now()
 	c = b.mustLogin(t, "alice", "pw", ext)
 	require.Less(t, time.Since(t0), 900*time.Millisecond, "cached")
-	c.bye(t)
+	c.Logout(t)
 	err = <-slowDone
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), 4*time.Second)
@@ -172,7 +165,7 @@ func TestExtAuthREST(t *testing.T) {
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": "http://" + dead + "/auth",
 		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
 	start = time.Now()
-	_, err = b.login("alice", "pw", ext)
+	_, err = b.login(t, "alice", "pw", ext)
 	require.ErrorContains(t, err, "authentication service unavailable", "another URL: the cache does not apply")
 	require.Less(t, time.Since(start), time.Second)
 	unavailable := logs.FilterMessage("external authentication unavailable, login refused").All()
@@ -183,14 +176,14 @@ func TestExtAuthREST(t *testing.T) {
 		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
 	rest.Close()
 	c = b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
-	_, err = b.login("alice", "wrong", ext)
+	c.Logout(t)
+	_, err = b.login(t, "alice", "wrong", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 
 	// Back to default: the stored password and SCRAM again.
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "default"})
 	c = b.mustLogin(t, "alice", "local-pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 
 	requireNoSecretsLogged(t, logs, "pw-not-cached", "s3cret", "local-pw", "dave-pw")
 }
@@ -278,27 +271,27 @@ func TestExtAuthPOP3(t *testing.T) {
 
 	out := tlsScript(t, b.c2stls, []step{{strings.Replace(header, domain, extDomain, 1), "</stream:features>"}})
 	require.NotContains(t, out, "SCRAM")
-	_, err = b.login("alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
+	_, err = b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
 	require.Error(t, err)
 
 	c := b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
+	c.Logout(t)
 	p.mu.Lock()
 	require.Equal(t, []string{"alice@mail.test"}, p.users)
 	p.mu.Unlock()
-	_, err = b.login("alice", "local-pw", ext)
+	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	_, err = b.login("nobody", "pw", ext)
+	_, err = b.login(t, "nobody", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// Silent server: refused after the timeout, the cached password still works.
 	p.silent.Store(true)
 	start := time.Now()
-	_, err = b.login("alice", "pw2", ext)
+	_, err = b.login(t, "alice", "pw2", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), 3*time.Second)
 	c = b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
+	c.Logout(t)
 
 	// Dead server (another port: the cache does not apply).
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -308,7 +301,7 @@ func TestExtAuthPOP3(t *testing.T) {
 	settings["authPop3Port"] = dead
 	b.setSettings(t, extDomain, settings)
 	start = time.Now()
-	_, err = b.login("alice", "pw", ext)
+	_, err = b.login(t, "alice", "pw", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), time.Second)
 	require.NotEmpty(t, logs.FilterMessage("external authentication unavailable, login refused").
@@ -316,6 +309,6 @@ func TestExtAuthPOP3(t *testing.T) {
 
 	// The local domain is unaffected.
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 	requireNoSecretsLogged(t, logs, "pw2", "local-pw", "dave-pw")
 }
