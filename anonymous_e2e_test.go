@@ -1,15 +1,15 @@
 package main
 
 import (
-	"crypto/tls"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // TestAnonymousLoginThroughREST switches enableAnonymousLogin with the
@@ -32,8 +32,7 @@ func TestAnonymousLoginThroughREST(t *testing.T) {
 		require.Equal(t, 200, resp.StatusCode, string(b))
 	}
 	anon := func() (*goxmpp.Client, error) {
-		return goxmpp.Options{Host: s.c2s, User: s.boot.Domain, NoTLS: true, StartTLS: true, Session: true,
-			TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: s.boot.Domain}, DialTimeout: 5 * time.Second}.NewClient()
+		return goxmpptest.Dial(s.c2s, s.boot.Domain, "")
 	}
 	_, err := anon()
 	require.Error(t, err, "off by default")

@@ -89,6 +89,18 @@ func (s *testServer) call(params url.Values) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// userService calls the Openfire User Service with the bootstrap
+// account's secret and query q, and returns the answer's body.
+func (s *testServer) userService(q string) string {
+	s.t.Helper()
+	resp, err := http.Get(strings.TrimSuffix(s.url, "/") + "/plugins/userService/userservice?secret=" + s.boot.OpenfireSecret + "&" + q)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return string(b)
+}
+
 // runWorker applies every waiting batch now.
 func (s *testServer) runWorker() {
 	s.t.Helper()

@@ -66,7 +66,7 @@ func TestOpenfireSecondListener(t *testing.T) {
 	status, body := do(s.ofURL, "POST", "/plugins/restapi/v1/lockouts/alice", "Authorization", secret)
 	require.Equal(t, 201, status, body)
 	select {
-	case <-c.end:
+	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the lockout did not close the session")
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // ejabberdCall posts a JSON body to the ejabberd API of base with the
@@ -52,16 +53,20 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serverProc is the real binary serving on known loopback ports.
+// serverProc is the real binary serving a fresh data directory on known
+// loopback ports.
 type serverProc struct {
 	cmd       *exec.Cmd
 	http, c2s string
+	boot      Bootstrap
 	stderr    *syncBuffer
 	exited    chan error
 }
 
-func startServerProc(t *testing.T, bin, data string) *serverProc {
+func startServerProc(t *testing.T) *serverProc {
 	t.Helper()
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
 	p := &serverProc{http: freeAddr(t), c2s: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.Command(bin, "serve")
 	p.cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+p.http, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
@@ -71,7 +76,14 @@ func startServerProc(t *testing.T, bin, data string) *serverProc {
 	go func() { p.exited <- p.cmd.Wait() }()
 	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
 	p.waitHTTP(t)
+	p.boot = readBootstrap(t, data)
 	return p
+}
+
+// call posts body to the process's ejabberd API as the bootstrap admin.
+func (p *serverProc) call(t *testing.T, cmd, body string) (int, string) {
+	t.Helper()
+	return ejabberdCall(t, "http://"+p.http, p.boot, cmd, body)
 }
 
 // waitHTTP waits until the API answers.
@@ -106,54 +118,30 @@ func TestStopKindlyRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := startServerProc(t, bin, data)
-	boot := readBootstrap(t, data)
-	base := "http://" + p.http
-	status, body := ejabberdCall(t, base, boot, "register", `{"user":"carol","host":"`+boot.Domain+`","password":"carolpw"}`)
+	p := startServerProc(t)
+	boot := p.boot
+	status, body := p.call(t, "register", `{"user":"carol","host":"`+boot.Domain+`","password":"carolpw"}`)
 	require.Equal(t, 200, status, body)
 
-	c, err := goxmpp.Options{Host: p.c2s, User: "carol@" + boot.Domain, Password: "carolpw", Resource: "r",
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: boot.Domain},
-		DialTimeout: 5 * time.Second, Session: true}.NewClient()
-	require.NoError(t, err)
-	got := make(chan goxmpp.Chat, 10)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			if m, ok := st.(goxmpp.Chat); ok {
-				got <- m
-			}
-		}
-	}()
-	_, err = c.SendPresence(goxmpp.Presence{})
+	c := goxmpptest.Login(t, p.c2s, "carol@"+boot.Domain, "carolpw", goxmpptest.Resource("r"))
+	_, err := c.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		_, body := ejabberdCall(t, base, boot, "connected_users_number", `{}`)
+		_, body := p.call(t, "connected_users_number", `{}`)
 		return body == `{"num_sessions":1}`
 	}, 5*time.Second, 20*time.Millisecond)
 
 	start := time.Now()
-	status, body = ejabberdCall(t, base, boot, "stop_kindly", `{"delay":1,"announcement":"Maintenance now"}`)
+	status, body = p.call(t, "stop_kindly", `{"delay":1,"announcement":"Maintenance now"}`)
 	require.Equal(t, 200, status, body)
 	require.Equal(t, "0", body)
+	m := c.Expect(t, "the announcement", func(st any) bool { _, ok := st.(goxmpp.Chat); return ok }).(goxmpp.Chat)
+	require.Equal(t, "headline", m.Type)
+	require.Equal(t, boot.Domain, m.Remote)
+	require.Equal(t, "Server stop in 1 seconds!", m.Subject)
+	require.Equal(t, "Maintenance now", m.Text)
 	select {
-	case m := <-got:
-		require.Equal(t, "headline", m.Type)
-		require.Equal(t, boot.Domain, m.Remote)
-		require.Equal(t, "Server stop in 1 seconds!", m.Subject)
-		require.Equal(t, "Maintenance now", m.Text)
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no announcement")
-	}
-	select {
-	case <-ended:
+	case <-c.Done():
 	case <-time.After(20 * time.Second):
 		require.FailNow(t, "the stream did not end")
 	}
@@ -169,12 +157,8 @@ func TestRestartRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := startServerProc(t, bin, data)
-	boot := readBootstrap(t, data)
-	base := "http://" + p.http
-	status, body := ejabberdCall(t, base, boot, "restart", `{}`)
+	p := startServerProc(t)
+	status, body := p.call(t, "restart", `{}`)
 	require.Equal(t, 200, status, body)
 	require.Equal(t, "0", body)
 	require.Eventually(t, func() bool { return strings.Count(p.stderr.String(), `"msg":"serving"`) == 2 },
@@ -185,9 +169,9 @@ func TestRestartRealBinary(t *testing.T) {
 		require.FailNow(t, "the process exited instead of executing itself again", "%v\n%s", err, p.stderr)
 	default:
 	}
-	status, body = ejabberdCall(t, base, boot, "stats", `{"name":"uptimeseconds"}`)
+	status, body = p.call(t, "stats", `{"name":"uptimeseconds"}`)
 	require.Equal(t, 200, status, body)
-	status, body = ejabberdCall(t, base, boot, "stop", `{}`)
+	status, body = p.call(t, "stop", `{}`)
 	require.Equal(t, 200, status, body)
 	require.NoError(t, p.waitExit(t), p.stderr.String())
 }

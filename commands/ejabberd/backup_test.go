@@ -2,7 +2,6 @@ package ejabberd_test
 
 import (
 	"crypto/sha1"
-	"crypto/tls"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/piefxis"
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 )
@@ -154,43 +153,11 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	// SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN (the keys of both families came along).
 	for _, mech := range []string{"", "SCRAM-SHA-1", "PLAIN"} {
 		for _, u := range []struct{ jid, pw string }{{"carol@a2.example", "carol pässword"}, {"dan@a2.example", "danpw"}, {"bob@b.example", "bobpass"}} {
-			c := loginMech(t, addr, u.jid, u.pw, "r", mech)
-			_, _ = c.SendOrg("</stream:stream>")
-			c.ended(t)
+			goxmpptest.Login(t, addr, u.jid, u.pw, goxmpptest.Resource("r"), goxmpptest.Mechanism(mech)).Logout(t)
 		}
 	}
-	_, err = dialMech(addr, "carol@a2.example", "wrong", "r", "")
+	_, err = goxmpptest.Dial(addr, "carol@a2.example", "wrong", goxmpptest.Resource("r"))
 	require.Error(t, err)
-}
-
-func clientOptions(addr, jid, password, resource string) goxmpp.Options {
-	_, domain, _ := strings.Cut(jid, "@")
-	return goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}
-}
-
-// dialMech logs in with go-xmpp, forcing a SASL mechanism unless mech is "".
-func dialMech(addr, jid, password, resource, mech string) (*goxmpp.Client, error) {
-	opts := clientOptions(addr, jid, password, resource)
-	opts.Mechanism = mech
-	return opts.NewClient()
-}
-
-func loginMech(t *testing.T, addr, jid, password, resource, mech string) *xmppClient {
-	t.Helper()
-	c, err := dialMech(addr, jid, password, resource, mech)
-	require.NoError(t, err, "%s by %q", jid, mech)
-	cl := &xmppClient{Client: c, end: make(chan struct{})}
-	go func() {
-		defer close(cl.end)
-		for {
-			if _, err := c.Recv(); err != nil {
-				return
-			}
-		}
-	}()
-	return cl
 }
 
 // TestImportFixtures imports the hand-written files of testdata/import/
@@ -232,12 +199,10 @@ private <storage xmlns="storage:bookmarks"><conference autojoin="true" jid="team
 		{"judy@a.example", "judypw", "SCRAM-SHA-256"},
 		{"judy@a.example", "judypw", "PLAIN"},
 	} {
-		c := loginMech(t, addr, tc.jid, tc.pw, "r", tc.mech)
-		_, _ = c.SendOrg("</stream:stream>")
-		c.ended(t)
+		goxmpptest.Login(t, addr, tc.jid, tc.pw, goxmpptest.Resource("r"), goxmpptest.Mechanism(tc.mech)).Logout(t)
 	}
 	// A SCRAM-SHA-1-only user cannot answer a SCRAM-SHA-256 challenge.
-	_, err := dialMech(addr, "dave@a.example", "davepw", "r", "SCRAM-SHA-256")
+	_, err := goxmpptest.Dial(addr, "dave@a.example", "davepw", goxmpptest.Resource("r"), goxmpptest.Mechanism("SCRAM-SHA-256"))
 	require.Error(t, err)
 
 	var users []string
@@ -253,10 +218,10 @@ func TestRestoreClosesSessions(t *testing.T) {
 	addr := b.addr
 	require.Equal(t, `""`, b.ok("POST /api/backup\nAs: acme\n\n"+`{"file":"before.db"}`))
 	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	c := login(t, addr, "carol@a.example", "carolpw", "r1")
+	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
 	require.Equal(t, `""`, b.ok("POST /api/restore\nAs: acme\n\n"+`{"file":"before.db"}`))
-	c.ended(t)
-	_, err := dialMech(addr, "carol@a.example", "carolpw", "r2", "")
+	c.Ended(t)
+	_, err := goxmpptest.Dial(addr, "carol@a.example", "carolpw", goxmpptest.Resource("r2"))
 	require.Error(t, err)
 	require.Equal(t, "1", b.ok("POST /api/check_account\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
 }
