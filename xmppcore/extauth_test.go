@@ -1,15 +1,8 @@
 package xmppcore_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +13,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/extauth/extauthtest"
 )
 
 const extDomain = "ext.test"
@@ -51,36 +45,6 @@ func (b *testBundle) setSettings(t *testing.T, fqdn string, settings map[string]
 	b.srv.DomainSettingsChanged(fqdn)
 }
 
-// restEndpoint answers the spec §6 web service: any user with password
-// "pw" and the secret s3cret; slow requests hang until released.
-type restEndpoint struct {
-	*httptest.Server
-	calls   atomic.Int32
-	slow    atomic.Bool
-	release chan struct{}
-}
-
-func newRESTEndpoint(t *testing.T) *restEndpoint {
-	e := &restEndpoint{release: make(chan struct{})}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.calls.Add(1)
-		if e.slow.Load() {
-			io.Copy(io.Discard, r.Body) // lets the server notice the client giving up
-			select {
-			case <-e.release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		ok := r.Method == http.MethodPost && r.PostFormValue("secret") == "s3cret" &&
-			r.PostFormValue("domain") == extDomain && r.PostFormValue("password") == "pw"
-		json.NewEncoder(w).Encode(ok)
-	}))
-	t.Cleanup(func() { close(e.release); e.Close() })
-	return e
-}
-
 func requireNoSecretsLogged(t *testing.T, logs *observer.ObservedLogs, secrets ...string) {
 	t.Helper()
 	for _, e := range logs.All() {
@@ -97,12 +61,12 @@ func requireNoSecretsLogged(t *testing.T, logs *observer.ObservedLogs, secrets .
 func TestExtAuthREST(t *testing.T) {
 	t.Parallel()
 	b, logs := extSetup(t)
-	rest := newRESTEndpoint(t)
+	rest := extauthtest.NewREST(t, extDomain)
 	b.user(t, extDomain, "alice", "local-pw", store.StatusActive)
 	b.user(t, extDomain, "carol", "local-pw", store.StatusInactive)
 	b.user(t, domain, "dave", "dave-pw", store.StatusActive)
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": rest.URL + "/auth",
-		"authRestSecret": "s3cret", "authRestMethod": "POST", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestMethod": "POST", "authRestCacheTtl": 60})
 	ext := loginOpts{fqdn: extDomain, mech: "PLAIN"}
 
 	// Only PLAIN is offered on the external domain; the local one keeps SCRAM.
@@ -117,24 +81,24 @@ func TestExtAuthREST(t *testing.T) {
 	// Accepted by the endpoint; the stored password no longer works.
 	c := b.mustLogin(t, "alice", "pw", ext)
 	c.Logout(t)
-	require.EqualValues(t, 1, rest.calls.Load())
+	require.EqualValues(t, 1, rest.Calls())
 	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// The user must exist and be active: the endpoint is not even asked.
-	calls := rest.calls.Load()
+	calls := rest.Calls()
 	_, err = b.login(t, "bob", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 	_, err = b.login(t, "carol", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	require.Equal(t, calls, rest.calls.Load())
+	require.Equal(t, calls, rest.Calls())
 
 	// A local domain is unaffected.
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "SCRAM-SHA-256"})
 	c.Logout(t)
 
 	// Slow remote: refused after the timeout, while other logins go on.
-	rest.slow.Store(true)
+	rest.SetSlow(true)
 	slowDone := make(chan error, 1)
 	start := time.Now()
 	go func() {
@@ -154,16 +118,13 @@ func TestExtAuthREST(t *testing.T) {
 	err = <-slowDone
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), 4*time.Second)
-	rest.slow.Store(false)
+	rest.SetSlow(false)
 
 	// Dead remote: refused at once, with a log line; the cache still serves
 	// the known password within its TTL.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := l.Addr().String()
-	l.Close()
+	dead := extauthtest.DeadAddr(t)
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": "http://" + dead + "/auth",
-		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestCacheTtl": 60})
 	start = time.Now()
 	_, err = b.login(t, "alice", "pw", ext)
 	require.ErrorContains(t, err, "authentication service unavailable", "another URL: the cache does not apply")
@@ -173,7 +134,7 @@ func TestExtAuthREST(t *testing.T) {
 	require.Equal(t, "http://"+dead+"/auth", unavailable[len(unavailable)-1].ContextMap()["endpoint"])
 
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": rest.URL + "/auth",
-		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestCacheTtl": 60})
 	rest.Close()
 	c = b.mustLogin(t, "alice", "pw", ext)
 	c.Logout(t)
@@ -185,83 +146,14 @@ func TestExtAuthREST(t *testing.T) {
 	c = b.mustLogin(t, "alice", "local-pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
 	c.Logout(t)
 
-	requireNoSecretsLogged(t, logs, "pw-not-cached", "s3cret", "local-pw", "dave-pw")
-}
-
-// pop3Responder is a tiny RFC 1939 server: USER alice@mail.test, PASS pw.
-type pop3Responder struct {
-	addr   string
-	silent atomic.Bool
-	mu     sync.Mutex
-	users  []string
-}
-
-func newPOP3Responder(t *testing.T) *pop3Responder {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &pop3Responder{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(3 * time.Second))
-				if p.silent.Load() {
-					nc.Read(make([]byte, 1))
-					return
-				}
-				r := bufio.NewReader(nc)
-				nc.Write([]byte("+OK ready\r\n"))
-				var user string
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
-					switch cmd {
-					case "USER":
-						user = arg
-						p.mu.Lock()
-						p.users = append(p.users, arg)
-						p.mu.Unlock()
-						nc.Write([]byte("+OK\r\n"))
-					case "PASS":
-						if user == "alice@mail.test" && arg == "pw" {
-							nc.Write([]byte("+OK logged in\r\n"))
-						} else {
-							nc.Write([]byte("-ERR invalid login\r\n"))
-						}
-					case "QUIT":
-						nc.Write([]byte("+OK bye\r\n"))
-						return
-					default:
-						nc.Write([]byte("-ERR\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	return p
+	requireNoSecretsLogged(t, logs, "pw-not-cached", extauthtest.Secret, "local-pw", "dave-pw")
 }
 
 func TestExtAuthPOP3(t *testing.T) {
 	t.Parallel()
 	b, logs := extSetup(t)
-	p := newPOP3Responder(t)
-	host, port, err := net.SplitHostPort(p.addr)
-	require.NoError(t, err)
-	var portN int
-	require.NoError(t, json.Unmarshal([]byte(port), &portN))
+	p := extauthtest.NewPOP3(t, nil, map[string]string{"alice@mail.test": "pw"})
+	host, portN := extauthtest.HostPort(t, p.Addr)
 	b.user(t, extDomain, "alice", "local-pw", store.StatusActive)
 	b.user(t, domain, "dave", "dave-pw", store.StatusActive)
 	settings := map[string]any{"authenticationMethod": "pop3", "authPop3Host": host, "authPop3Port": portN,
@@ -271,21 +163,19 @@ func TestExtAuthPOP3(t *testing.T) {
 
 	out := tlsScript(t, b.c2stls, []step{{strings.Replace(header, domain, extDomain, 1), "</stream:features>"}})
 	require.NotContains(t, out, "SCRAM")
-	_, err = b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
+	_, err := b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
 	require.Error(t, err)
 
 	c := b.mustLogin(t, "alice", "pw", ext)
 	c.Logout(t)
-	p.mu.Lock()
-	require.Equal(t, []string{"alice@mail.test"}, p.users)
-	p.mu.Unlock()
+	require.Equal(t, []string{"alice@mail.test"}, p.Users())
 	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 	_, err = b.login(t, "nobody", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// Silent server: refused after the timeout, the cached password still works.
-	p.silent.Store(true)
+	p.SetSilent(true)
 	start := time.Now()
 	_, err = b.login(t, "alice", "pw2", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
@@ -294,11 +184,7 @@ func TestExtAuthPOP3(t *testing.T) {
 	c.Logout(t)
 
 	// Dead server (another port: the cache does not apply).
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	settings["authPop3Port"] = dead
+	_, settings["authPop3Port"] = extauthtest.HostPort(t, extauthtest.DeadAddr(t))
 	b.setSettings(t, extDomain, settings)
 	start = time.Now()
 	_, err = b.login(t, "alice", "pw", ext)
