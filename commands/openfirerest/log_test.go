@@ -32,7 +32,7 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	}
 	for i, tt := range tests {
 		before := logs.Len()
-		status, _, _ := b.send(tt.req)
+		status, _, _ := b.Send(tt.req)
 		require.Equal(t, tt.status, status, "row %d", i)
 		require.Equal(t, before+1, logs.Len(), "row %d: one line per request", i)
 		fields := logs.All()[before].ContextMap()

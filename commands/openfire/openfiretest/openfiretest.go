@@ -1,0 +1,74 @@
+// Package openfiretest is the fixture both Openfire front ends are tested
+// on, the legacy User Service (commands/openfire) and the REST plugin
+// (commands/openfirerest): the same tenants, the same user bob, the same
+// way of sending a golden file's request. It mounts no handler itself, so
+// the openfire package's own tests may use it without an import cycle.
+package openfiretest
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/commands/commandstest"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
+)
+
+// AddBob is the legacy request that creates other's user bob (password
+// bobpass) in the shared group staff; every Openfire fixture has run it.
+const AddBob = "GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff"
+
+// Tenants creates the Openfire accounts:
+//
+//	acme      a.example, a2.example  secret acmesecret
+//	other     b.example              secret othersecret
+//	fenced    c.example              secret fencedsecret, only from "192.0.2.7" or "10.0.0.1"
+//	off       d.example              secret offsecret, disabled
+//	fencedoff e.example              secret fencedoffsecret, only from "192.0.2.9", disabled
+func Tenants(f *commandstest.Fixture) {
+	f.T.Helper()
+	for _, a := range []struct {
+		name, secret, ip string
+		domains          []string
+		enabled          bool
+	}{
+		{"acme", "acmesecret", "", []string{"a.example", "a2.example"}, true},
+		{"other", "othersecret", "", []string{"b.example"}, true},
+		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", []string{"c.example"}, true},
+		{"off", "offsecret", "", []string{"d.example"}, false},
+		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
+	} {
+		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
+	}
+}
+
+// Bundle is a real store, registry and worker with Tenants and bob, and
+// the front ends mount put on a loopback HTTP server.
+type Bundle struct {
+	*commandstest.Fixture
+	URL string
+}
+
+// New builds a bundle whose handlers log to log (nil: nowhere).
+func New(t testing.TB, log *zap.Logger, mount func(r *mux.Router, f *commandstest.Fixture)) *Bundle {
+	t.Helper()
+	f := commandstest.New(t, commandstest.Options{Log: log})
+	router := mux.NewRouter()
+	mount(router, f)
+	b := &Bundle{Fixture: f, URL: f.Serve(router)}
+	Tenants(f)
+	status, _, body := b.Send(AddBob)
+	require.Equal(t, 200, status)
+	require.Equal(t, "<result>ok</result>\n", body)
+	return b
+}
+
+// Send sends a request written as the golden files write it: "METHOD
+// /path?query", header lines, a blank line and a body.
+func (b *Bundle) Send(req string) (int, http.Header, string) {
+	b.T.Helper()
+	return goldentest.Do(b.T, goldentest.Request(b.T, b.URL, req, nil))
+}
