@@ -148,19 +148,13 @@ func TestEjabberdServerGolden(t *testing.T) {
 		data, err := filepath.EvalSymlinks(b.ctl.data)
 		require.NoError(t, err)
 		body = strings.ReplaceAll(body, data, "DATA")
-		var hs []string
-		for _, h := range goldenHeaders {
-			if v := header.Get(h); v != "" {
-				hs = append(hs, h+": "+v)
-			}
-		}
 		calls := "none\n"
 		if len(b.ctl.calls) > 0 {
 			calls = strings.Join(b.ctl.calls, "\n") + "\n"
 		}
 		c.Check(map[string]string{
 			"status":  strconv.Itoa(status) + "\n",
-			"headers": strings.Join(hs, "\n") + "\n",
+			"headers": goldentest.Headers(header, goldenHeaders...),
 			"body":    body,
 			"control": calls,
 			"files":   b.files(),
