@@ -5,18 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
 	"github.com/xmppgate/xmppgate/store"
 )
@@ -227,21 +223,26 @@ func FuzzResultEncoding(f *testing.F) {
 	})
 }
 
-// fuzzServer is a real handler on a real SQLite store with the fixture
-// of ejabberd_test.go's setup (accounts acme and other, their admins, a
-// limited API user and a user without API permission).
-type fuzzServer struct {
-	h     http.Handler
-	logs  *observer.ObservedLogs
-	creds map[string]string
-}
-
-func newFuzzServer(f testing.TB) *fuzzServer {
+// newFuzzServer is fuzzseed's server with the ejabberd handler and the
+// fixture of ejabberd_test.go's setup (accounts acme and other, their
+// admins, a limited API user and a user without API permission). A
+// header line "As: NAME" stands for NAME's Basic credentials.
+func newFuzzServer(f testing.TB) *fuzzseed.Server {
 	f.Helper()
-	log, logs := commandstest.Observe(zapcore.InfoLevel)
-	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
-	ctx, st := fx.Ctx, fx.Store
-	s := &fuzzServer{h: New(fx.Reg, fx.Env), logs: logs, creds: map[string]string{}}
+	s := fuzzseed.NewServer(f)
+	ctx, st := s.Ctx, s.Store
+	s.Handler = New(s.Reg, s.Env)
+	creds := map[string]string{}
+	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
+		return fuzzseed.NewRequest(method, target, headers, body, func(r *http.Request, k, v string) bool {
+			cred, known := creds[v]
+			if k != "As" || !known {
+				return false
+			}
+			r.Header.Add("Authorization", cred)
+			return true
+		})
+	}
 	basic := func(user, pw string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 	}
@@ -249,20 +250,20 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		jid, pw, err := BootstrapAdmin(ctx, fx.Env, fx.Account(a.name, "", false, a.domains...), a.domains[0])
+		jid, pw, err := BootstrapAdmin(ctx, s.Env, s.Account(a.name, "", false, a.domains...), a.domains[0])
 		require.NoError(f, err)
-		s.creds[a.name] = basic(jid, pw)
+		creds[a.name] = basic(jid, pw)
 	}
 	for _, u := range []struct{ as, body string }{
 		{"other", `{"user":"bob","host":"b.example","password":"bobpass"}`},
 		{"acme", `{"user":"limited","host":"a.example","password":"limitedpass"}`},
 		{"acme", `{"user":"noperm","host":"a.example","password":"nopermpass"}`},
 	} {
-		status, _, body := s.do("POST", "/api/register", "As: "+u.as, []byte(u.body))
+		status, _, body := s.Do("POST", "/api/register", "As: "+u.as, []byte(u.body))
 		require.Equal(f, 200, status, "%s", body)
 	}
-	s.creds["limited"] = basic("limited@a.example", "limitedpass")
-	s.creds["noperm"] = basic("noperm@a.example", "nopermpass")
+	creds["limited"] = basic("limited@a.example", "limitedpass")
+	creds["noperm"] = basic("noperm@a.example", "nopermpass")
 	usr, err := st.UserByJID(ctx, "a.example", "limited")
 	require.NoError(f, err)
 	acme, err := st.UserByJID(ctx, "a.example", AdminUser)
@@ -272,29 +273,6 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 			What: []string{"[tag:session]", "check_account", "!kick_user"}})
 	}))
 	return s
-}
-
-// do sends one request straight to the handler; "As: NAME" header lines
-// stand for NAME's Basic credentials. status 0: the request could not be built.
-func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
-	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil
-	}
-	for _, l := range strings.Split(headers, "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if cred, known := s.creds[v]; k == "As" && known {
-			k, v = "Authorization", cred
-		}
-		r.Header.Add(k, v)
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, r)
-	return w.Code, w.Result().Header, w.Body.Bytes()
 }
 
 // documented are the statuses docs/ejabberd.md lists.
@@ -314,17 +292,12 @@ func FuzzHandler(f *testing.F) {
 	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))
 	f.Add("GET", "/api/v1/check_account?user=bob&host=b.example", "As: other", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
-		s.logs.TakeAll()
-		status, header, out := s.do(method, target, headers, body)
-		if status == 0 {
+		rep, ok := s.Handle(t, method, target, headers, body)
+		if !ok {
 			return
 		}
-		entries := s.logs.TakeAll()
-		require.Len(t, entries, 1, "one log line per request")
-		e := entries[0]
-		require.Equal(t, zapcore.InfoLevel, e.Level, "internal error: %v", e.ContextMap())
+		status, header, out, e := rep.Status, rep.Header, rep.Body, rep.Log
 		require.True(t, documented[status], "undocumented status %d: %s", status, out)
-		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
 		if len(out) == 0 {
 			require.True(t, status == 200 && method == http.MethodOptions || status == 400, "status %d without a body", status)
 			return

@@ -1,6 +1,8 @@
-// Package fuzzseed reads the golden request files (testdata/<dialect>/*.txtar)
-// as seed corpora of the fuzz targets. It is apart from goldentest, whose
-// -update flag would clash with packages that define their own.
+// Package fuzzseed is what the dialects' fuzz targets share: the golden
+// request files (testdata/<dialect>/*.txtar) read as seed corpora, and
+// the in-process server their FuzzHandler targets drive (server.go). It is
+// apart from goldentest, whose -update flag would clash with packages that
+// define their own.
 package fuzzseed
 
 import (
