@@ -18,6 +18,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/commands/rest/resttest"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -33,36 +34,16 @@ type testBundle struct {
 	accs map[string]int64
 }
 
-// setup builds the server and its fixture:
-//
-//	acme      a.example, a2.example   REST password acmepass; user alice (active)
-//	acme-sub  sub.example (a sub-account of acme)
-//	other     b.example, user bob     REST password otherpass
-//	nopw      n.example               no REST password
+// setup builds the server and resttest's fixture: its tenants and users
+// (alice of acme, bob of other, both active).
 func setup(t *testing.T, live commands.Live) *testBundle {
 	t.Helper()
 	f := commandstest.New(t, commandstest.Options{Live: live})
 	mux := http.NewServeMux()
 	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
 	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(mux), accs: f.Accs}
-	for _, a := range []struct {
-		name, parent, password string
-		domains                []string
-	}{
-		{"acme", "", "acmepass", []string{"a.example", "a2.example"}},
-		{"acme-sub", "acme", "", []string{"sub.example"}},
-		{"other", "", "otherpass", []string{"b.example"}},
-		{"nopw", "", "", []string{"n.example"}},
-	} {
-		acc := f.Account(a.name, a.parent, false, a.domains...)
-		if a.password != "" {
-			f.RESTPassword(acc, a.password)
-		}
-	}
-	for _, s := range []string{
-		"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
-		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass",
-	} {
+	resttest.Tenants(f)
+	for _, s := range resttest.Users {
 		status, _, body := b.send(s)
 		require.Equal(t, 200, status, body)
 	}
