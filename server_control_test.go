@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,81 +32,6 @@ func ejabberdCall(t *testing.T, base string, boot Bootstrap, cmd, body string) (
 	return resp.StatusCode, string(b)
 }
 
-// syncBuffer collects a process's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// serverProc is the real binary serving a fresh data directory on known
-// loopback ports.
-type serverProc struct {
-	cmd       *exec.Cmd
-	http, c2s string
-	boot      Bootstrap
-	stderr    *syncBuffer
-	exited    chan error
-}
-
-func startServerProc(t *testing.T) *serverProc {
-	t.Helper()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := &serverProc{http: freeAddr(t), c2s: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "serve")
-	p.cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+p.http, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR="+p.c2s, "XMPPGATE_C2STLS_ADDR=", "XMPPGATE_SYNCHRONOUS=NORMAL")
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
-	p.waitHTTP(t)
-	p.boot = readBootstrap(t, data)
-	return p
-}
-
-// call posts body to the process's ejabberd API as the bootstrap admin.
-func (p *serverProc) call(t *testing.T, cmd, body string) (int, string) {
-	t.Helper()
-	return ejabberdCall(t, "http://"+p.http, p.boot, cmd, body)
-}
-
-// waitHTTP waits until the API answers.
-func (p *serverProc) waitHTTP(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + p.http + "/api/status")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "server did not answer; stderr:\n%s", p.stderr)
-}
-
-func (p *serverProc) waitExit(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-p.exited:
-		p.exited <- err // for the cleanup
-		return err
-	case <-time.After(20 * time.Second):
-		require.FailNow(t, "the server did not stop", p.stderr.String())
-		return nil
-	}
-}
-
 // TestStopKindlyRealBinary: stop_kindly sends its announcement to a
 // connected independent client (go-xmpp), answers 0, and the real process
 // then stops gracefully (the client's stream ends, exit status 0).
@@ -118,7 +40,7 @@ func TestStopKindlyRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	p := startServerProc(t)
+	p := startBinary(t, "XMPPGATE_SYNCHRONOUS=NORMAL")
 	boot := p.boot
 	status, body := p.call(t, "register", `{"user":"carol","host":"`+boot.Domain+`","password":"carolpw"}`)
 	require.Equal(t, 200, status, body)
@@ -157,7 +79,7 @@ func TestRestartRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	p := startServerProc(t)
+	p := startBinary(t, "XMPPGATE_SYNCHRONOUS=NORMAL")
 	status, body := p.call(t, "restart", `{}`)
 	require.Equal(t, 200, status, body)
 	require.Equal(t, "0", body)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/syncbuf"
 )
 
 // wait bounds every wait for the server: long enough for a loaded CI
@@ -31,7 +33,7 @@ type config struct {
 	mechanism string
 	directTLS bool
 	timeout   time.Duration
-	debug     *transcript
+	debug     *syncbuf.Buffer
 }
 
 // An Option changes how a client logs in.
@@ -55,7 +57,7 @@ func DialTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // Transcript keeps the raw stream as go-xmpp's debug tee writes it, for
 // Client.Transcript: go-xmpp parses away what some tests read (the
 // condition of a stanza error).
-func Transcript() Option { return func(c *config) { c.debug = &transcript{} } }
+func Transcript() Option { return func(c *config) { c.debug = &syncbuf.Buffer{} } }
 
 // Options are go-xmpp's options for jid (a bare JID, or a domain alone
 // for SASL ANONYMOUS) on addr: TLS without verifying the test server's
@@ -100,7 +102,7 @@ type Client struct {
 	end   chan struct{}
 	err   error
 	close sync.Once
-	debug *transcript
+	debug *syncbuf.Buffer
 }
 
 // Login logs in and fails t if the server refuses.
@@ -271,25 +273,6 @@ func (c *Client) Transcript() string {
 		return ""
 	}
 	return c.debug.String()
-}
-
-// transcript is a strings.Builder the reading goroutine and the test may
-// use at once.
-type transcript struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *transcript) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *transcript) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Presence matches a presence of type typ ("" is available) from a JID
