@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
@@ -29,11 +28,7 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 // setupLog is setup with the handler logging to log.
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	return &testBundle{openfiretest.New(t, log, func(r *mux.Router, f *commandstest.Fixture) {
-		h := openfire.New(f.Reg, f.Env)
-		r.Path(openfire.PathUserService).Handler(h)
-		r.Path(openfire.PathRestAPI).Handler(h)
-	})}
+	return &testBundle{openfiretest.New(t, log, openfire.New)}
 }
 
 // state dumps what the API can change: users (status, name, email, groups),

@@ -30,10 +30,7 @@ func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	return &testBundle{openfiretest.New(t, log, func(r *mux.Router, f *commandstest.Fixture) {
-		legacy := openfire.New(f.Reg, f.Env)
-		r.Path(openfire.PathUserService).Handler(legacy)
-		r.Path(openfire.PathRestAPI).Handler(legacy)
+	return &testBundle{openfiretest.New(t, log, openfire.New, func(r *mux.Router, f *commandstest.Fixture) {
 		h := openfirerest.New(f.Reg, f.Env)
 		for _, p := range openfirerest.Prefixes {
 			r.PathPrefix(p).Handler(h)

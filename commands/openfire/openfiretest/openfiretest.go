@@ -1,8 +1,9 @@
 // Package openfiretest is the fixture both Openfire front ends are tested
 // on, the legacy User Service (commands/openfire) and the REST plugin
 // (commands/openfirerest): the same tenants, the same user bob, the same
-// way of sending a golden file's request. It mounts no handler itself, so
-// the openfire package's own tests may use it without an import cycle.
+// way of sending a golden file's request. It takes the legacy handler's
+// constructor rather than importing commands/openfire, so that package's
+// own tests may use it without an import cycle.
 package openfiretest
 
 import (
@@ -13,13 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
 
 // AddBob is the legacy request that creates other's user bob (password
 // bobpass) in the shared group staff; every Openfire fixture has run it.
-const AddBob = "GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff"
+const AddBob = "GET " + pathUserService + "?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff"
 
 // Tenants creates the Openfire accounts:
 //
@@ -45,19 +47,32 @@ func Tenants(f *commandstest.Fixture) {
 	}
 }
 
+// The legacy User Service's paths (openfire.PathUserService and
+// PathRestAPI, which this package may not import).
+const (
+	pathUserService = "/plugins/userService/userservice"
+	pathRestAPI     = "/plugins/restapi/v1/userservice"
+)
+
 // Bundle is a real store, registry and worker with Tenants and bob, and
-// the front ends mount put on a loopback HTTP server.
+// the Openfire front ends on a loopback HTTP server.
 type Bundle struct {
 	*commandstest.Fixture
 	URL string
 }
 
-// New builds a bundle whose handlers log to log (nil: nowhere).
-func New(t testing.TB, log *zap.Logger, mount func(r *mux.Router, f *commandstest.Fixture)) *Bundle {
+// New builds a bundle whose handlers log to log (nil: nowhere): legacy's
+// handler (openfire.New) at both legacy paths, and whatever more mounts.
+func New[H http.Handler](t testing.TB, log *zap.Logger, legacy func(*commands.Registry, *commands.Env) H, more ...func(*mux.Router, *commandstest.Fixture)) *Bundle {
 	t.Helper()
 	f := commandstest.New(t, commandstest.Options{Log: log})
 	router := mux.NewRouter()
-	mount(router, f)
+	h := legacy(f.Reg, f.Env)
+	router.Path(pathUserService).Handler(h)
+	router.Path(pathRestAPI).Handler(h)
+	for _, m := range more {
+		m(router, f)
+	}
 	b := &Bundle{Fixture: f, URL: f.Serve(router)}
 	Tenants(f)
 	status, _, body := b.Send(AddBob)
