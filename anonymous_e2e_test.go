@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,16 +19,12 @@ func TestAnonymousLoginThroughREST(t *testing.T) {
 	s := startServer(t, nil)
 	put := func(on string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPut, s.url+"api/1.0/xmppdomains/"+s.boot.Domain,
-			strings.NewReader(`{"moduleConfig": {"enableAnonymousLogin": `+on+`}}`))
-		require.NoError(t, err)
-		req.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode, string(b))
+		status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/"+s.boot.Domain, `{"moduleConfig": {"enableAnonymousLogin": `+on+`}}`,
+			func(r *http.Request) {
+				r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+				r.Header.Set("Content-Type", "application/json")
+			})
+		require.Equal(t, 200, status, body)
 	}
 	anon := func() (*goxmpp.Client, error) {
 		return goxmpptest.Dial(s.c2s, s.boot.Domain, "")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,17 +22,11 @@ func TestOpenfireSecondListener(t *testing.T) {
 	secret := s.boot.OpenfireSecret
 	do := func(base, method, path string, header ...string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, nil)
-		require.NoError(t, err)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(b)
+		return request(t, method, base+path, "", func(r *http.Request) {
+			for i := 0; i+1 < len(header); i += 2 {
+				r.Header.Set(header[i], header[i+1])
+			}
+		})
 	}
 	main := strings.TrimSuffix(s.url, "/")
 	tests := []struct {

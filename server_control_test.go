@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,15 +19,8 @@ import (
 // bootstrap admin's Basic credentials (an operator account's admin).
 func ejabberdCall(t *testing.T, base string, boot Bootstrap, cmd, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/api/"+cmd, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(boot.AdminJID+":"+boot.AdminPassword)))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
+	return request(t, http.MethodPost, strings.TrimSuffix(base, "/")+"/api/"+cmd, body,
+		func(r *http.Request) { r.SetBasicAuth(boot.AdminJID, boot.AdminPassword) })
 }
 
 // TestStopKindlyRealBinary: stop_kindly sends its announcement to a
