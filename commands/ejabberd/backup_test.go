@@ -103,8 +103,8 @@ func (b *testBundle) userData(jid string) string {
 func TestPiefxisRoundTrip(t *testing.T) {
 	t.Parallel()
 	src := setup(t, false)
-	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a2.example","password":"carol pässword"}`)
-	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dan","host":"a2.example","password":"danpw"}`)
+	src.register("carol@a2.example", "carol pässword")
+	src.register("dan@a2.example", "danpw")
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a2.example","user":"dan","host":"a2.example","nick":"Dan","group":"Friends;Work","subs":"both"}`)
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dan","localhost":"a2.example","user":"carol","host":"a2.example","nick":"","group":"","subs":"to"}`)
 	carol, err := src.env.Store.UserByJID(src.ctx, "a2.example", "carol")
@@ -217,7 +217,7 @@ func TestRestoreClosesSessions(t *testing.T) {
 	b := setup(t, true)
 	addr := b.addr
 	require.Equal(t, `""`, b.ok("POST /api/backup\nAs: acme\n\n"+`{"file":"before.db"}`))
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	b.register("carol@a.example", "carolpw")
 	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
 	require.Equal(t, `""`, b.ok("POST /api/restore\nAs: acme\n\n"+`{"file":"before.db"}`))
 	c.Ended(t)

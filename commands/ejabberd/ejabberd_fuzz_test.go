@@ -285,10 +285,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 // 501 for refused commands) — never an internal error.
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
-		method, target, headers, body := fuzzseed.Split(r)
-		f.Add(method, target, headers, []byte(body))
-	}
+	fuzzseed.AddRequests(f, goldenRequests(f))
 	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))
 	f.Add("GET", "/api/v1/check_account?user=bob&host=b.example", "As: other", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {

@@ -95,6 +95,13 @@ func basic(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
 
+// register creates the user jid with password through /api, as acme.
+func (b *testBundle) register(jid, password string) {
+	b.t.Helper()
+	user, host, _ := strings.Cut(jid, "@")
+	b.ok("POST /api/register\nAs: acme\n\n" + fmt.Sprintf(`{"user":%q,"host":%q,"password":%q}`, user, host, password))
+}
+
 // ok sends a request that must answer 200.
 func (b *testBundle) ok(req string) string {
 	b.t.Helper()

@@ -37,9 +37,8 @@ func copyRosterFixtures(t *testing.T, data string, accs map[string]int64) {
 func TestEjabberdPushRosterLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	carol := rosterClient(t, addr, "carol@a.example", "carolpw")
+	b.register("carol@a.example", "carolpw")
+	carol := rosterClient(t, b.addr, "carol@a.example", "carolpw")
 
 	require.Equal(t, "0", b.ok("POST /api/push_roster\nAs: acme\n\n"+`{"file":"workers.txt","user":"carol","host":"a.example"}`))
 	type item struct {

@@ -88,9 +88,8 @@ func rosterClient(t *testing.T, addr, jid, password string) *goxmpptest.Client {
 func TestEjabberdRosterPush(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	carol := rosterClient(t, addr, "carol@a.example", "carolpw")
+	b.register("carol@a.example", "carolpw")
+	carol := rosterClient(t, b.addr, "carol@a.example", "carolpw")
 
 	status, _, body := b.send("POST /api/add_rosteritem\nAs: other\n\n" +
 		`{"localuser":"carol","localhost":"a.example","user":"bob","host":"b.example","nick":"Bob","group":"Friends","subs":"both"}`)

@@ -20,7 +20,7 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	t.Parallel()
 	b := setupServer(t)
 	for _, u := range []string{"carol", "dave"} {
-		b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"` + u + `","host":"a.example","password":"` + u + `pw"}`)
+		b.register(u+"@a.example", u+"pw")
 	}
 	// dave is subscribed to carol's presence: carol's roster has dave (from/both).
 	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a.example","user":"dave","host":"a.example","nick":"Dave","group":"","subs":"both"}`)

@@ -41,8 +41,7 @@ type vcardTemp struct {
 func TestEjabberdVcardLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	b.register("carol@a.example", "carolpw")
 	for _, req := range []string{
 		`POST /api/set_vcard` + "\nAs: acme\n\n" + `{"user":"carol","host":"a.example","name":"FN","content":"Carol Example"}`,
 		`POST /api/set_vcard2` + "\nAs: acme\n\n" + `{"user":"carol","host":"a.example","name":"N","subname":"FAMILY","content":"Example"}`,
@@ -50,7 +49,7 @@ func TestEjabberdVcardLive(t *testing.T) {
 	} {
 		require.Equal(t, "0", b.ok(req))
 	}
-	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	var v vcardTemp
 	require.NoError(t, xml.Unmarshal(ownIQ(t, c, "v1", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
 	require.Equal(t, "Carol Example", v.FN)
@@ -95,8 +94,7 @@ var xepStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$`)
 func TestEjabberdLastLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	b.register("carol@a.example", "carolpw")
 	last := func(user string) (ts, status string) {
 		var r struct{ Timestamp, Status string }
 		require.NoError(t, json.Unmarshal([]byte(b.ok("POST /api/get_last\nAs: acme\n\n"+
@@ -109,7 +107,7 @@ func TestEjabberdLastLive(t *testing.T) {
 	_, status = last("nobody")
 	require.Equal(t, "NOT FOUND", status)
 
-	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := c.SendPresence(goxmpp.Presence{Status: "here"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "ONLINE" }, 5*time.Second, 20*time.Millisecond)
@@ -125,10 +123,9 @@ func TestEjabberdLastLive(t *testing.T) {
 func TestEjabberdOfflineLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dave","host":"a.example","password":"davepw"}`)
-	dave := goxmpptest.Login(t, addr, "dave@a.example", "davepw", goxmpptest.Resource("r"))
+	b.register("carol@a.example", "carolpw")
+	b.register("dave@a.example", "davepw")
+	dave := goxmpptest.Login(t, b.addr, "dave@a.example", "davepw", goxmpptest.Resource("r"))
 	count := func() string {
 		return b.ok("POST /api/get_offline_count\nAs: acme\n\n" + `{"user":"carol","server":"a.example"}`)
 	}
@@ -195,7 +192,7 @@ func TestEjabberdOfflineLive(t *testing.T) {
 	// left after a purge is delivered normally.
 	send(1, "")
 	waitCount(`{"value":1}`)
-	carol := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	carol := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := carol.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	waitCount(`{"value":0}`)
@@ -211,9 +208,8 @@ func TestEjabberdOfflineLive(t *testing.T) {
 func TestEjabberdPrivacyLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	b.register("carol@a.example", "carolpw")
+	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	require.NotContains(t, string(ownIQ(t, c, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")
 	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+

@@ -62,6 +62,15 @@ func Seeds(t testing.TB, pattern string, oneLine bool) []string {
 	return reqs
 }
 
+// AddRequests adds each request of reqs to a FuzzHandler target's corpus,
+// as its method, target, header lines and body.
+func AddRequests(f *testing.F, reqs []string) {
+	for _, r := range reqs {
+		method, target, headers, body := Split(r)
+		f.Add(method, target, headers, []byte(body))
+	}
+}
+
 // Split cuts a request as the golden files write it ("METHOD /target",
 // header lines, a blank line, the body) into its parts.
 func Split(req string) (method, target, headers, body string) {

@@ -168,10 +168,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 // headers a 401 and a 405 need, a right Content-Length.
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
-		method, target, headers, body := fuzzseed.Split(r)
-		f.Add(method, target, headers, []byte(body))
-	}
+	fuzzseed.AddRequests(f, goldenRequests(f))
 	f.Add("PUT", "/api/1.0/xmppdomains/A.EXAMPLE./users/%C3%84", "Content-Type: application/x-www-form-urlencoded", []byte("password=%zz&enabled=1"))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
 		rep, ok := s.Handle(t, method, target, headers, body)
