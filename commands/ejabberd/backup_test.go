@@ -28,13 +28,19 @@ const importFixtures = "../../testdata/import"
 // DATA/transfer/<id>/import/.
 func copyImportFixtures(t *testing.T, data string, accs map[string]int64) {
 	t.Helper()
-	dsts := []string{filepath.Join(data, commands.TransferDir, "import")}
-	for _, id := range accs {
-		dsts = append(dsts, filepath.Join(data, commands.TransferDir, strconv.FormatInt(id, 10), "import"))
-	}
-	for _, dst := range dsts {
+	for _, dst := range accountDirs(data, commands.TransferDir, "import", accs) {
 		copyTree(t, importFixtures, dst)
 	}
+}
+
+// accountDirs are where a file command looks for its files:
+// DATA/top/leaf for the operator and DATA/top/<id>/leaf for each account.
+func accountDirs(data, top, leaf string, accs map[string]int64) []string {
+	dsts := []string{filepath.Join(data, top, leaf)}
+	for _, id := range accs {
+		dsts = append(dsts, filepath.Join(data, top, strconv.FormatInt(id, 10), leaf))
+	}
+	return dsts
 }
 
 func copyTree(t *testing.T, src, dst string) {

@@ -3,7 +3,6 @@ package ejabberd_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -21,11 +20,7 @@ func copyRosterFixtures(t *testing.T, data string, accs map[string]int64) {
 	t.Helper()
 	outside := filepath.Join(data, "outside.txt")
 	require.NoError(t, os.WriteFile(outside, []byte(`[{"admin","a.example","Out","Out"}].`), 0o600))
-	dsts := []string{filepath.Join(data, commands.RostersDir)}
-	for _, id := range accs {
-		dsts = append(dsts, filepath.Join(data, commands.RostersDir, strconv.FormatInt(id, 10)))
-	}
-	for _, dst := range dsts {
+	for _, dst := range accountDirs(data, commands.RostersDir, "", accs) {
 		copyTree(t, rosterFixtures, dst)
 		require.NoError(t, os.Symlink("workers.txt", filepath.Join(dst, "link_in.txt")))
 		require.NoError(t, os.Symlink(outside, filepath.Join(dst, "link_out.txt")))
