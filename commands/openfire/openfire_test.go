@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
+	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfire"
@@ -35,18 +34,14 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 // roster items and the groups of each domain.
 func (b *testBundle) state() string {
 	b.T.Helper()
-	st := b.Store
-	out := commandstest.OpenfireUsers(b.T, st)
-	ds, err := st.Domains(b.Ctx, nil)
-	require.NoError(b.T, err)
-	for _, d := range ds {
-		names, err := st.SharedGroupNames(b.Ctx, d.ID)
+	return b.State(func(d store.Domain) []string {
+		names, err := b.Store.SharedGroupNames(b.Ctx, d.ID)
 		require.NoError(b.T, err)
-		if len(names) > 0 {
-			out = append(out, fmt.Sprintf("groups %s %q", d.FQDN, names))
+		if len(names) == 0 {
+			return nil
 		}
-	}
-	return strings.Join(out, "\n") + "\n"
+		return []string{fmt.Sprintf("groups %s %q", d.FQDN, names)}
+	})
 }
 
 // TestOpenfireGolden walks testdata/openfire/*.txtar. Each case runs on a

@@ -13,7 +13,7 @@ import (
 // nothing.
 func TestOversizedBody(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setup(t, nil)
 	pad := strings.Repeat(" ", openfirerest.MaxBody)
 	status, _, body := b.Send("POST /plugins/restapi/v1/users\nAuthorization: acmesecret\nContent-Type: application/json\n\n" +
 		`{"username":"dave","password":"pw"}` + pad)

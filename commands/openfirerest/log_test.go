@@ -16,7 +16,7 @@ import (
 func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	t.Parallel()
 	log, logs := commandstest.Observe(zap.DebugLevel)
-	b := setupLog(t, log)
+	b := setup(t, log)
 	const password = "Tr0ub4dor&3-secret"
 	body := `{"username":"alice","password":"` + password + `"}`
 	tests := []struct {

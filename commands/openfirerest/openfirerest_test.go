@@ -17,43 +17,36 @@ import (
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
+	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfirerest"
 
-// testBundle is openfiretest's bundle with both Openfire front ends
-// mounted as serve.go mounts them.
-type testBundle struct{ *openfiretest.Bundle }
-
-// setup builds the server and openfiretest's fixture.
-func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
-
-func setupLog(t *testing.T, log *zap.Logger) *testBundle {
+// setup builds openfiretest's fixture with both Openfire front ends
+// mounted as serve.go mounts them, logging to log (nil: nowhere).
+func setup(t *testing.T, log *zap.Logger) *openfiretest.Bundle {
 	t.Helper()
-	return &testBundle{openfiretest.New(t, log, openfire.New, func(r *mux.Router, f *commandstest.Fixture) {
+	return openfiretest.New(t, log, openfire.New, func(r *mux.Router, f *commandstest.Fixture) {
 		h := openfirerest.New(f.Reg, f.Env)
 		for _, p := range openfirerest.Prefixes {
 			r.PathPrefix(p).Handler(h)
 		}
-	})}
+	})
 }
 
 // state dumps what the API can change: users (status, name, email,
 // groups), roster items, and each domain's groups with their fields.
-func (b *testBundle) state() string {
+func state(b *openfiretest.Bundle) string {
 	b.T.Helper()
-	st := b.Store
-	out := commandstest.OpenfireUsers(b.T, st)
-	ds, err := st.Domains(b.Ctx, nil)
-	require.NoError(b.T, err)
-	for _, d := range ds {
-		gs, err := st.OpenfireGroups(b.Ctx, d.ID)
+	return b.State(func(d store.Domain) []string {
+		gs, err := b.Store.OpenfireGroups(b.Ctx, d.ID)
 		require.NoError(b.T, err)
+		var out []string
 		for _, g := range gs {
 			out = append(out, fmt.Sprintf("group %s/%s show=%s description=%q admins=%q members=%q", d.FQDN, g.Name, g.Show, g.Description, g.Admins, g.Members))
 		}
-	}
-	return strings.Join(out, "\n") + "\n"
+		return out
+	})
 }
 
 // TestOpenfireRESTGolden walks testdata/openfirerest/*.txtar. Each case
@@ -65,7 +58,7 @@ func (b *testBundle) state() string {
 func TestOpenfireRESTGolden(t *testing.T) {
 	t.Parallel()
 	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
-		b := setup(t)
+		b := setup(t, nil)
 		for _, line := range c.Lines("setup") {
 			status, _, body := b.Send(setupRequest(line))
 			require.True(t, status >= 200 && status < 300, "setup %q: %d %s", line, status, body)
@@ -82,7 +75,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 			"headers": headers,
 			"body":    body,
 			"queued":  queued,
-			"state":   b.state(),
+			"state":   state(b),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})
 }

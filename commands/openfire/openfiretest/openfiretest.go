@@ -8,6 +8,7 @@ package openfiretest
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -17,6 +18,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
+	"github.com/xmppgate/xmppgate/store"
 )
 
 // AddBob is the legacy request that creates other's user bob (password
@@ -86,4 +88,18 @@ func New[H http.Handler](t testing.TB, log *zap.Logger, legacy func(*commands.Re
 func (b *Bundle) Send(req string) (int, http.Header, string) {
 	b.T.Helper()
 	return goldentest.Do(b.T, goldentest.Request(b.T, b.URL, req, nil))
+}
+
+// State dumps what the Openfire APIs change: each user (status, name,
+// email, groups, roster items), then the lines groups gives for each
+// domain (the two front ends see groups differently).
+func (b *Bundle) State(groups func(d store.Domain) []string) string {
+	b.T.Helper()
+	out := commandstest.OpenfireUsers(b.T, b.Store)
+	ds, err := b.Store.Domains(b.Ctx, nil)
+	require.NoError(b.T, err)
+	for _, d := range ds {
+		out = append(out, groups(d)...)
+	}
+	return strings.Join(out, "\n") + "\n"
 }
