@@ -69,9 +69,9 @@ func copyTree(t *testing.T, src, dst string) {
 // have no users: the target of an import. xmpp as in setup.
 func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 	t.Helper()
-	b, f := newBundle(t, xmpp)
-	acc := f.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
-	jid, pw, err := ejabberd.BootstrapAdmin(f.Ctx, f.Env, acc, "ops.example")
+	b := newBundle(t, xmpp)
+	acc := b.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
+	jid, pw, err := ejabberd.BootstrapAdmin(b.Ctx, b.Env, acc, "ops.example")
 	require.NoError(t, err)
 	b.creds["root"] = basic(jid, pw)
 	return b
@@ -79,22 +79,22 @@ func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 
 // userData is what an import must carry over for one user.
 func (b *testBundle) userData(jid string) string {
-	b.t.Helper()
+	b.T.Helper()
 	local, domain, _ := strings.Cut(jid, "@")
-	u, err := b.env.Store.UserByJID(b.ctx, domain, local)
-	require.NoError(b.t, err)
+	u, err := b.Store.UserByJID(b.Ctx, domain, local)
+	require.NoError(b.T, err)
 	out := []string{string(u.Status)}
 	out = append(out, rosterState(b, u.ID)...)
-	if v, err := b.env.Store.VCard(b.ctx, u.ID); err == nil {
+	if v, err := b.Store.VCard(b.Ctx, u.ID); err == nil {
 		out = append(out, "vcard "+string(v))
 	}
-	ps, err := b.env.Store.PrivateItems(b.ctx, u.ID)
-	require.NoError(b.t, err)
+	ps, err := b.Store.PrivateItems(b.Ctx, u.ID)
+	require.NoError(b.T, err)
 	for _, p := range ps {
 		out = append(out, "private "+string(p.Data))
 	}
-	ms, err := b.env.Store.OfflineMessages(b.ctx, u.ID)
-	require.NoError(b.t, err)
+	ms, err := b.Store.OfflineMessages(b.Ctx, u.ID)
+	require.NoError(b.T, err)
 	for _, m := range ms {
 		out = append(out, "offline "+m.Sender+" "+m.Created.Format(time.RFC3339)+" "+string(m.Stanza))
 	}
@@ -113,24 +113,24 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	src.register("dan@a2.example", "danpw")
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a2.example","user":"dan","host":"a2.example","nick":"Dan","group":"Friends;Work","subs":"both"}`)
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dan","localhost":"a2.example","user":"carol","host":"a2.example","nick":"","group":"","subs":"to"}`)
-	carol, err := src.env.Store.UserByJID(src.ctx, "a2.example", "carol")
+	carol, err := src.Store.UserByJID(src.Ctx, "a2.example", "carol")
 	require.NoError(t, err)
-	require.NoError(t, src.env.Store.Write(src.ctx, func(tx *store.Tx) error {
-		if err := tx.SetVCard(src.ctx, carol.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Carol &amp; Co</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard>`)); err != nil {
+	require.NoError(t, src.Store.Write(src.Ctx, func(tx *store.Tx) error {
+		if err := tx.SetVCard(src.Ctx, carol.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Carol &amp; Co</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard>`)); err != nil {
 			return err
 		}
-		if err := tx.SetPrivateXML(src.ctx, carol.ID, "storage:bookmarks", []byte(`<storage xmlns="storage:bookmarks"><conference jid="r@c.example" name="R"/></storage>`)); err != nil {
+		if err := tx.SetPrivateXML(src.Ctx, carol.ID, "storage:bookmarks", []byte(`<storage xmlns="storage:bookmarks"><conference jid="r@c.example" name="R"/></storage>`)); err != nil {
 			return err
 		}
-		if _, err := tx.PutRosterItem(src.ctx, carol.ID, store.RosterItem{Contact: "eve@b.example", PendingIn: true}); err != nil {
+		if _, err := tx.PutRosterItem(src.Ctx, carol.ID, store.RosterItem{Contact: "eve@b.example", PendingIn: true}); err != nil {
 			return err
 		}
-		return tx.ImportOffline(src.ctx, carol.ID, "dan@a2.example/home", []byte(`<message xmlns="jabber:client" from="dan@a2.example/home" to="carol@a2.example" type="chat"><body>hello</body></message>`),
+		return tx.ImportOffline(src.Ctx, carol.ID, "dan@a2.example/home", []byte(`<message xmlns="jabber:client" from="dan@a2.example/home" to="carol@a2.example" type="chat"><body>hello</body></message>`),
 			time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC))
 	}))
 
 	require.Equal(t, "0", src.ok("POST /api/export_piefxis\nAs: acme\n\n"+`{"dir":"out"}`))
-	outDir := filepath.Join(src.env.DataDir, commands.TransferDir, "out")
+	outDir := filepath.Join(src.Env.DataDir, commands.TransferDir, "out")
 	names, err := filepath.Glob(filepath.Join(outDir, "*.xml"))
 	require.NoError(t, err)
 	// The main file and one per domain of the server (acme is the operator).
@@ -144,8 +144,8 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	require.NotEmpty(t, main)
 
 	dst := freshServer(t, []string{"a.example", "a2.example", "b.example"}, true)
-	addr := dst.addr
-	copyTree(t, outDir, filepath.Join(dst.env.DataDir, commands.TransferDir, "in"))
+	addr := dst.XMPPAddr
+	copyTree(t, outDir, filepath.Join(dst.Env.DataDir, commands.TransferDir, "in"))
 	require.Equal(t, "0", dst.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"in/`+main+`"}`))
 
 	for _, jid := range []string{"carol@a2.example", "dan@a2.example", "bob@b.example"} {
@@ -173,8 +173,8 @@ func TestPiefxisRoundTrip(t *testing.T) {
 func TestImportFixtures(t *testing.T) {
 	t.Parallel()
 	b := freshServer(t, []string{"a.example", "b.example"}, true)
-	addr := b.addr
-	copyTree(t, importFixtures, filepath.Join(b.env.DataDir, commands.TransferDir, "import"))
+	addr := b.XMPPAddr
+	copyTree(t, importFixtures, filepath.Join(b.Env.DataDir, commands.TransferDir, "import"))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/ejabberd/20240101-120000.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/prosody-user/gina@a.example.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_prosody\nAs: root\n\n"+`{"dir":"import/prosody"}`))
@@ -221,7 +221,7 @@ private <storage xmlns="storage:bookmarks"><conference autojoin="true" jid="team
 func TestRestoreClosesSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
+	addr := b.XMPPAddr
 	require.Equal(t, `""`, b.ok("POST /api/backup\nAs: acme\n\n"+`{"file":"before.db"}`))
 	b.register("carol@a.example", "carolpw")
 	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
@@ -245,10 +245,10 @@ func TestExportLayout(t *testing.T) {
 		dir, host string
 		users     []string
 	}{
-		{filepath.Join(strconv.FormatInt(b.accs["other"], 10), "out"), "b.example", []string{"admin", "bob"}},
+		{filepath.Join(strconv.FormatInt(b.Accs["other"], 10), "out"), "b.example", []string{"admin", "bob"}},
 		{"one", "a.example", []string{"admin", "limited", "noperm"}},
 	} {
-		dir := filepath.Join(b.env.DataDir, commands.TransferDir, tc.dir)
+		dir := filepath.Join(b.Env.DataDir, commands.TransferDir, tc.dir)
 		names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 		require.NoError(t, err)
 		require.Len(t, names, 2, tc.dir)
@@ -298,7 +298,7 @@ func TestImportedSHA1OnlyUsersDoNotShareAuth(t *testing.T) {
 		require.NoError(t, err)
 		return piefxis.User{Name: name, SCRAM: []piefxis.SCRAM{{Mechanism: piefxis.ScramSHA1, Salt: salt, Iterations: 4096, StoredKey: st, ServerKey: sv}}}
 	}
-	dir := filepath.Join(b.env.DataDir, commands.TransferDir)
+	dir := filepath.Join(b.Env.DataDir, commands.TransferDir)
 	require.NoError(t, os.MkdirAll(dir, 0o700))
 	f, err := os.Create(filepath.Join(dir, "two.xml"))
 	require.NoError(t, err)

@@ -19,8 +19,8 @@ func TestEjabberdSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	b.register("carol@a.example", "carolpw")
-	r1 := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
-	r2 := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r2"))
+	r1 := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
+	r2 := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r2"))
 	_, err := r1.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	_, err = r2.SendPresence(goxmpp.Presence{Show: "dnd", Status: "busy"})
@@ -99,11 +99,11 @@ func TestEjabberdChangePasswordKicks(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	b.register("carol@a.example", "old")
-	c := goxmpptest.Login(t, b.addr, "carol@a.example", "old", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "old", goxmpptest.Resource("r"))
 	require.Eventually(t, func() bool {
 		return b.ok("POST /api/num_resources\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`) == `{"resources":1}`
 	}, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, "0", b.ok("POST /api/change_password\nAs: acme\n\n"+`{"user":"carol","host":"a.example","newpass":"new"}`))
 	c.Ended(t)
-	goxmpptest.Login(t, b.addr, "carol@a.example", "new", goxmpptest.Resource("r"))
+	goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "new", goxmpptest.Resource("r"))
 }

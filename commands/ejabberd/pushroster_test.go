@@ -33,7 +33,7 @@ func TestEjabberdPushRosterLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	b.register("carol@a.example", "carolpw")
-	carol := rosterClient(t, b.addr, "carol@a.example", "carolpw")
+	carol := rosterClient(t, b.XMPPAddr, "carol@a.example", "carolpw")
 
 	require.Equal(t, "0", b.ok("POST /api/push_roster\nAs: acme\n\n"+`{"file":"workers.txt","user":"carol","host":"a.example"}`))
 	type item struct {

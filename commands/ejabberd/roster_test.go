@@ -16,9 +16,9 @@ import (
 // rosterState lists a user's roster rows for the golden state, one line
 // each (none for an empty roster, so other goldens are unaffected).
 func rosterState(b *testBundle, userID int64) []string {
-	b.t.Helper()
-	items, _, err := b.env.Store.RosterItems(b.ctx, userID)
-	require.NoError(b.t, err)
+	b.T.Helper()
+	items, _, err := b.Store.RosterItems(b.Ctx, userID)
+	require.NoError(b.T, err)
 	var out []string
 	for _, it := range items {
 		line := fmt.Sprintf("  roster %s name=%q subscription=%s groups=%q", it.Contact, it.Name, it.Subscription, it.Groups)
@@ -89,7 +89,7 @@ func TestEjabberdRosterPush(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	b.register("carol@a.example", "carolpw")
-	carol := rosterClient(t, b.addr, "carol@a.example", "carolpw")
+	carol := rosterClient(t, b.XMPPAddr, "carol@a.example", "carolpw")
 
 	status, _, body := b.send("POST /api/add_rosteritem\nAs: other\n\n" +
 		`{"localuser":"carol","localhost":"a.example","user":"bob","host":"b.example","nick":"Bob","group":"Friends","subs":"both"}`)
@@ -111,9 +111,9 @@ func TestEjabberdRosterPush(t *testing.T) {
 	require.Equal(t, "bob@b.example", p.Query.Items[0].JID)
 	require.Equal(t, "remove", p.Query.Items[0].Subscription)
 	carol.ExpectNone(t, "roster push", 100*time.Millisecond, isPush)
-	u, err := b.env.Store.UserByJID(b.ctx, "a.example", "carol")
+	u, err := b.Store.UserByJID(b.Ctx, "a.example", "carol")
 	require.NoError(t, err)
-	items, _, err := b.env.Store.RosterItems(b.ctx, u.ID)
+	items, _, err := b.Store.RosterItems(b.Ctx, u.ID)
 	require.NoError(t, err)
 	require.Equal(t, []store.RosterItem(nil), items)
 }

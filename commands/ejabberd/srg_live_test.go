@@ -101,7 +101,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 			`{"user":"`+u+`","host":"a.example","group":"team","grouphost":"a.example"}`))
 	}
 
-	carol := srgLogin(t, b.addr, "carol@a.example", "carolpw")
+	carol := srgLogin(t, b.XMPPAddr, "carol@a.example", "carolpw")
 	_, sub, groups, ok := carol.roster.item("dave@a.example")
 	require.True(t, ok, "carol's roster lacks dave: %+v", carol.roster)
 	require.Equal(t, "both", sub)
@@ -111,7 +111,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 
 	// dave's initial presence reaches carol, and dave's probe brings him
 	// carol's presence.
-	dave := srgLogin(t, b.addr, "dave@a.example", "davepw")
+	dave := srgLogin(t, b.XMPPAddr, "dave@a.example", "davepw")
 	carol.presenceFrom(t, "dave@a.example", "")
 	dave.presenceFrom(t, "carol@a.example", "")
 	_, sub, _, ok = dave.roster.item("carol@a.example")
@@ -121,7 +121,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 	// A third member, online before she joins, arrives as a push to both
 	// (and gets theirs), presence flowing at once; she leaves as a removal
 	// with her unavailable presence.
-	erin := srgLogin(t, b.addr, "erin@a.example", "erinpw")
+	erin := srgLogin(t, b.XMPPAddr, "erin@a.example", "erinpw")
 	require.Empty(t, erin.roster.Query.Items)
 	require.Equal(t, "0", b.ok("POST /api/srg_user_add\nAs: acme\n\n"+
 		`{"user":"erin","host":"a.example","group":"team","grouphost":"a.example"}`))

@@ -25,10 +25,10 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	// dave is subscribed to carol's presence: carol's roster has dave (from/both).
 	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a.example","user":"dave","host":"a.example","nick":"Dave","group":"","subs":"both"}`)
 	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dave","localhost":"a.example","user":"carol","host":"a.example","nick":"Carol","group":"","subs":"both"}`)
-	dave := goxmpptest.Login(t, b.addr, "dave@a.example", "davepw", goxmpptest.Resource("phone"))
+	dave := goxmpptest.Login(t, b.XMPPAddr, "dave@a.example", "davepw", goxmpptest.Resource("phone"))
 	_, err := dave.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
-	carol := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
+	carol := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
 	_, err = carol.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {

@@ -49,7 +49,7 @@ func TestEjabberdVcardLive(t *testing.T) {
 	} {
 		require.Equal(t, "0", b.ok(req))
 	}
-	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	var v vcardTemp
 	require.NoError(t, xml.Unmarshal(ownIQ(t, c, "v1", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
 	require.Equal(t, "Carol Example", v.FN)
@@ -107,7 +107,7 @@ func TestEjabberdLastLive(t *testing.T) {
 	_, status = last("nobody")
 	require.Equal(t, "NOT FOUND", status)
 
-	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := c.SendPresence(goxmpp.Presence{Status: "here"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "ONLINE" }, 5*time.Second, 20*time.Millisecond)
@@ -125,7 +125,7 @@ func TestEjabberdOfflineLive(t *testing.T) {
 	b := setup(t, true)
 	b.register("carol@a.example", "carolpw")
 	b.register("dave@a.example", "davepw")
-	dave := goxmpptest.Login(t, b.addr, "dave@a.example", "davepw", goxmpptest.Resource("r"))
+	dave := goxmpptest.Login(t, b.XMPPAddr, "dave@a.example", "davepw", goxmpptest.Resource("r"))
 	count := func() string {
 		return b.ok("POST /api/get_offline_count\nAs: acme\n\n" + `{"user":"carol","server":"a.example"}`)
 	}
@@ -192,7 +192,7 @@ func TestEjabberdOfflineLive(t *testing.T) {
 	// left after a purge is delivered normally.
 	send(1, "")
 	waitCount(`{"value":1}`)
-	carol := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	carol := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := carol.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	waitCount(`{"value":0}`)
@@ -209,7 +209,7 @@ func TestEjabberdPrivacyLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	b.register("carol@a.example", "carolpw")
-	c := goxmpptest.Login(t, b.addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	require.NotContains(t, string(ownIQ(t, c, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")
 	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+

@@ -78,7 +78,7 @@ var (
 // startXMPP runs an xmppcore server on loopback over the bundle's store.
 func startXMPP(t *testing.T, b *testBundle, l *liveServer) string {
 	t.Helper()
-	srv, addr := commandstest.StartXMPP(t, b.env.Store)
+	srv, addr := commandstest.StartXMPP(t, b.Store)
 	l.srv.Store(srv.Server)
 	return addr
 }
