@@ -3,7 +3,6 @@ package ejabberd_test
 import (
 	"crypto/sha1"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,49 +19,6 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 )
-
-const importFixtures = "../../testdata/import"
-
-// copyImportFixtures puts testdata/import/ where the golden cases find it:
-// DATA/transfer/import/ (the operator's folder) and each account's
-// DATA/transfer/<id>/import/.
-func copyImportFixtures(t *testing.T, data string, accs map[string]int64) {
-	t.Helper()
-	for _, dst := range accountDirs(data, commands.TransferDir, "import", accs) {
-		copyTree(t, importFixtures, dst)
-	}
-}
-
-// accountDirs are where a file command looks for its files:
-// DATA/top/leaf for the operator and DATA/top/<id>/leaf for each account.
-func accountDirs(data, top, leaf string, accs map[string]int64) []string {
-	dsts := []string{filepath.Join(data, top, leaf)}
-	for _, id := range accs {
-		dsts = append(dsts, filepath.Join(data, top, strconv.FormatInt(id, 10), leaf))
-	}
-	return dsts
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	require.NoError(t, filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
-	}))
-}
 
 // freshServer is an empty server with one operator account "root" owning
 // ops.example (admin@ops.example, As: root) and the given domains, which

@@ -52,8 +52,7 @@ func setup(t *testing.T, xmpp bool) *testBundle {
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
-	copyImportFixtures(t, b.Env.DataDir, b.Accs)
-	copyRosterFixtures(t, b.Env.DataDir, b.Accs)
+	copyFixtures(t, b.Env.DataDir, b.Accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string

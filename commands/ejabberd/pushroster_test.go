@@ -1,31 +1,10 @@
 package ejabberd_test
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/xmppgate/xmppgate/commands"
 )
-
-const rosterFixtures = "../../testdata/rosters"
-
-// copyRosterFixtures puts testdata/rosters/ where push_roster finds it:
-// DATA/rosters/ (the operator's folder) and each account's
-// DATA/rosters/<id>/, with two symbolic links in each: link_in.txt to
-// workers.txt (allowed) and link_out.txt to DATA/outside.txt (refused).
-func copyRosterFixtures(t *testing.T, data string, accs map[string]int64) {
-	t.Helper()
-	outside := filepath.Join(data, "outside.txt")
-	require.NoError(t, os.WriteFile(outside, []byte(`[{"admin","a.example","Out","Out"}].`), 0o600))
-	for _, dst := range accountDirs(data, commands.RostersDir, "", accs) {
-		copyTree(t, rosterFixtures, dst)
-		require.NoError(t, os.Symlink("workers.txt", filepath.Join(dst, "link_in.txt")))
-		require.NoError(t, os.Symlink(outside, filepath.Join(dst, "link_out.txt")))
-	}
-}
 
 // push_roster through /api reaches the user's live session as roster
 // pushes, one per item, with subscription both, the nick and the groups.
