@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
 )
 
@@ -63,21 +64,21 @@ func goldenSeeds(f *testing.F) [][4]string {
 	return out
 }
 
-// fuzzServer is fuzzseed's server with the DreamHost handler and the
-// fixture of the golden tests (harness_test.go addFixture): acme
+// fuzzServer is commandstest's fuzz server with the DreamHost handler
+// and the fixture of the golden tests (harness_test.go addFixture): acme
 // (a.example) with its sub-account (sub.a.example) and other (b.example,
 // user bob), and the keys keyA (*), keyJabber (jabber-*), keyDNS (dns-*),
 // keyIP (*, 192.0.2.0/24) and keyB (other's *). The worker runs after
 // every input.
 type fuzzServer struct {
-	*fuzzseed.Server
+	*commandstest.FuzzServer
 	h    *Handler
 	keys map[string]string
 }
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	s := &fuzzServer{Server: fuzzseed.NewServer(f), keys: map[string]string{}}
+	s := &fuzzServer{FuzzServer: commandstest.NewFuzzServer(f), keys: map[string]string{}}
 	s.h = New(s.Reg, s.Env, Config{})
 	s.Handler, s.Request = s.h, s.request
 	s.Settle = func() error {

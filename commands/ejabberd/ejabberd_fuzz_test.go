@@ -13,15 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// goldenRequests are the requests of testdata/ejabberd: the seed corpus.
-func goldenRequests(f *testing.F) []string {
-	f.Helper()
-	return fuzzseed.Seeds(f, "../../testdata/ejabberd/*.txtar", false)
-}
+// goldenFiles hold the requests of the seed corpus.
+const goldenFiles = "../../testdata/ejabberd/*.txtar"
 
 // The error messages decodeBody may give (docs/ejabberd.md).
 var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": true}
@@ -29,7 +27,7 @@ var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": 
 // FuzzDecodeBody: never panics; errors are the documented ones; a decoded
 // object's pairs, written back as an object, decode to the same pairs.
 func FuzzDecodeBody(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, _, _, body := fuzzseed.Split(r)
 		f.Add([]byte(body))
 	}
@@ -93,7 +91,7 @@ func FuzzMatchArgs(f *testing.F) {
 	for i, d := range defs {
 		byName[d.Names[commands.Ejabberd]] = uint16(i)
 	}
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, target, _, body := fuzzseed.Split(r)
 		cmd, _ := route(strings.SplitN(target, "?", 2)[0])
 		if i, ok := byName[cmd]; ok {
@@ -147,7 +145,7 @@ func FuzzMatchArgs(f *testing.F) {
 // FuzzScalar: any JSON value against each argument type: no panic, a
 // 400 with a valid JSON message on refusal.
 func FuzzScalar(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, _, _, body := fuzzseed.Split(r)
 		pairs, _ := decodeBody([]byte(body))
 		for _, p := range pairs {
@@ -183,7 +181,7 @@ func FuzzScalar(f *testing.F) {
 // strings, and the strings come back (invalid UTF-8 as U+FFFD).
 func FuzzResultEncoding(f *testing.F) {
 	var golden []string
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, _, _, body := fuzzseed.Split(r)
 		pairs, _ := decodeBody([]byte(body))
 		for _, p := range pairs {
@@ -223,13 +221,13 @@ func FuzzResultEncoding(f *testing.F) {
 	})
 }
 
-// newFuzzServer is fuzzseed's server with the ejabberd handler and the
-// fixture of ejabberd_test.go's setup (accounts acme and other, their
-// admins, a limited API user and a user without API permission). A
+// newFuzzServer is commandstest's fuzz server with the ejabberd handler
+// and the fixture of ejabberd_test.go's setup (accounts acme and other,
+// their admins, a limited API user and a user without API permission). A
 // header line "As: NAME" stands for NAME's Basic credentials.
-func newFuzzServer(f testing.TB) *fuzzseed.Server {
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
 	f.Helper()
-	s := fuzzseed.NewServer(f)
+	s := commandstest.NewFuzzServer(f)
 	ctx, st := s.Ctx, s.Store
 	s.Handler = New(s.Reg, s.Env)
 	creds := map[string]string{}
@@ -285,7 +283,7 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 // 501 for refused commands) — never an internal error.
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	fuzzseed.AddRequests(f, goldenRequests(f))
+	fuzzseed.AddRequests(f, fuzzseed.Seeds(f, goldenFiles, false))
 	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))
 	f.Add("GET", "/api/v1/check_account?user=bob&host=b.example", "As: other", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {

@@ -14,15 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
 	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
 )
 
-// goldenRequests are the requests of testdata/openfire.
-func goldenRequests(f *testing.F) []string {
-	f.Helper()
-	return fuzzseed.Seeds(f, "../../testdata/openfire/*.txtar", true)
-}
+// goldenFiles hold the requests of the seed corpus, one a line.
+const goldenFiles = "../../testdata/openfire/*.txtar"
 
 // unescapeNode undoes XEP-0106 escaping (the reference for EscapeNode).
 func unescapeNode(s string) string {
@@ -38,7 +36,7 @@ func unescapeNode(s string) string {
 // (XEP-0106) gives back the trimmed, lower-cased name where that name has
 // no whitespace but plain spaces.
 func FuzzDecode(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		_, target, _, body := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		f.Add(q, body)
@@ -103,7 +101,7 @@ func wellFormed(t *testing.T, b []byte) {
 // FuzzXMLBody is the XML of the replies: for any group names and error
 // name the body is well-formed XML and the names come back.
 func FuzzXMLBody(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		_, target, _, _ := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		p := url.Values{}
@@ -130,11 +128,11 @@ func FuzzXMLBody(f *testing.F) {
 	})
 }
 
-// newFuzzServer is fuzzseed's server with the legacy handler, its
+// newFuzzServer is commandstest's fuzz server with the legacy handler, its
 // requests coming from 192.0.2.7, and openfiretest's fixture.
-func newFuzzServer(f testing.TB) *fuzzseed.Server {
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
 	f.Helper()
-	s := fuzzseed.NewServer(f)
+	s := commandstest.NewFuzzServer(f)
 	s.Handler = New(s.Reg, s.Env)
 	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
 		r, err := fuzzseed.NewRequest(method, target, headers, body, nil)
@@ -162,7 +160,7 @@ var errorNames = map[string]bool{errIllegalArgument: true, errUserNotFound: true
 // of a disabled credential and for 405, no body).
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		method, target, headers, body := fuzzseed.Split(r)
 		if !strings.HasPrefix(target, "/") {
 			continue

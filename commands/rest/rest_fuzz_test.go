@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
 	"github.com/xmppgate/xmppgate/commands/rest/resttest"
 )
@@ -125,12 +126,12 @@ func FuzzUserBody(f *testing.F) {
 	})
 }
 
-// newFuzzServer is fuzzseed's server with the REST handler and
+// newFuzzServer is commandstest's fuzz server with the REST handler and
 // resttest's fixture. A header line "Auth: user password" sets Basic
 // credentials ("Auth: none": none); the default is acme's.
-func newFuzzServer(f testing.TB) *fuzzseed.Server {
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
 	f.Helper()
-	s := fuzzseed.NewServer(f)
+	s := commandstest.NewFuzzServer(f)
 	s.Handler = New(s.Reg, s.Env, Config{})
 	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
 		auth := true

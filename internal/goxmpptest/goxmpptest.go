@@ -59,17 +59,17 @@ func DialTimeout(d time.Duration) Option { return func(c *config) { c.timeout = 
 // condition of a stanza error).
 func Transcript() Option { return func(c *config) { c.debug = &syncbuf.Buffer{} } }
 
-// Options are go-xmpp's options for jid (a bare JID, or a domain alone
-// for SASL ANONYMOUS) on addr: TLS without verifying the test server's
-// certificate, a session, and opts.
-func Options(addr, jid, password string, opts ...Option) goxmpp.Options {
-	var c config
+func newConfig(opts []Option) *config {
+	c := &config{}
 	for _, o := range opts {
-		o(&c)
+		o(c)
 	}
-	return c.options(addr, jid, password)
+	return c
 }
 
+// options are go-xmpp's options for jid (a bare JID, or a domain alone
+// for SASL ANONYMOUS) on addr: TLS without verifying the test server's
+// certificate, and a session.
 func (c *config) options(addr, jid, password string) goxmpp.Options {
 	domain := jid[strings.IndexByte(jid, '@')+1:]
 	o := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: c.resource,
@@ -91,7 +91,7 @@ func (c *config) options(addr, jid, password string) goxmpp.Options {
 // stream: for a test that expects the login to fail, or reads the stream
 // itself.
 func Dial(addr, jid, password string, opts ...Option) (*goxmpp.Client, error) {
-	return Options(addr, jid, password, opts...).NewClient()
+	return newConfig(opts).options(addr, jid, password).NewClient()
 }
 
 // Client is a logged-in go-xmpp client whose stream a goroutine reads
@@ -109,16 +109,13 @@ type Client struct {
 func Login(t testing.TB, addr, jid, password string, opts ...Option) *Client {
 	t.Helper()
 	c, err := TryLogin(t, addr, jid, password, opts...)
-	require.NoError(t, err, "%s logs in by %q", jid, Options(addr, jid, password, opts...).Mechanism)
+	require.NoError(t, err, "%s logs in by %q", jid, newConfig(opts).mechanism)
 	return c
 }
 
 // TryLogin logs in, or returns the server's refusal.
 func TryLogin(t testing.TB, addr, jid, password string, opts ...Option) (*Client, error) {
-	var cfg config
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := newConfig(opts)
 	gc, err := cfg.options(addr, jid, password).NewClient()
 	if err != nil {
 		return nil, err
@@ -170,16 +167,6 @@ func (c *Client) Logout(t testing.TB) {
 
 // Done is closed once the stream has ended.
 func (c *Client) Done() <-chan struct{} { return c.end }
-
-// Err is what ended the stream; it is set once Done is closed.
-func (c *Client) Err() error {
-	select {
-	case <-c.end:
-		return c.err
-	default:
-		return nil
-	}
-}
 
 // Ended waits for the stream to end and returns what ended it.
 func (c *Client) Ended(t testing.TB) error {
