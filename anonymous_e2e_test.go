@@ -1,15 +1,14 @@
 package main
 
 import (
-	"crypto/tls"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // TestAnonymousLoginThroughREST switches enableAnonymousLogin with the
@@ -20,20 +19,15 @@ func TestAnonymousLoginThroughREST(t *testing.T) {
 	s := startServer(t, nil)
 	put := func(on string) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPut, s.url+"api/1.0/xmppdomains/"+s.boot.Domain,
-			strings.NewReader(`{"moduleConfig": {"enableAnonymousLogin": `+on+`}}`))
-		require.NoError(t, err)
-		req.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		require.Equal(t, 200, resp.StatusCode, string(b))
+		status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/"+s.boot.Domain, `{"moduleConfig": {"enableAnonymousLogin": `+on+`}}`,
+			func(r *http.Request) {
+				r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+				r.Header.Set("Content-Type", "application/json")
+			})
+		require.Equal(t, 200, status, body)
 	}
 	anon := func() (*goxmpp.Client, error) {
-		return goxmpp.Options{Host: s.c2s, User: s.boot.Domain, NoTLS: true, StartTLS: true, Session: true,
-			TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: s.boot.Domain}, DialTimeout: 5 * time.Second}.NewClient()
+		return goxmpptest.Dial(s.c2s, s.boot.Domain, "")
 	}
 	_, err := anon()
 	require.Error(t, err, "off by default")

@@ -191,12 +191,10 @@ func TestCtlBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := startProc(t, bin, data, "@every 1h")
+	p := startBinary(t, "XMPPGATE_LOG_LEVEL=warn")
 	ctl := func(args ...string) (int, string, string) {
-		cmd := exec.Command(bin, append([]string{"ctl"}, args...)...)
-		cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+p.addr)
+		cmd := exec.Command(p.bin, append([]string{"ctl"}, args...)...)
+		cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+p.data, "XMPPGATE_HTTP_ADDR="+p.http)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()

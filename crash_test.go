@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,56 +19,6 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 )
-
-// buildBinary builds bin/xmppgate for tests that need a real process.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xmppgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type proc struct {
-	cmd  *exec.Cmd
-	addr string
-	t    *testing.T
-}
-
-func startProc(t *testing.T, bin, data, schedule string) *proc {
-	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+addr,
-		"XMPPGATE_WORKER_SCHEDULE="+schedule, "XMPPGATE_LOG_LEVEL=warn", "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	p := &proc{cmd: cmd, addr: addr, t: t}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return p
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("server did not start")
-	return nil
-}
-
-func (p *proc) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	_, _ = p.cmd.Process.Wait()
-}
 
 func readBootstrap(t *testing.T, data string) Bootstrap { return readBootstrapTB(t, data) }
 
@@ -94,14 +41,12 @@ func TestCrashWhileApplying(t *testing.T) {
 		t.Skip("real-process crash test")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
 	const n = 5000
 
 	// Phase 1: queue n add_user changes; the worker never runs.
-	p := startProc(t, bin, data, "@every 1h")
-	boot := readBootstrap(t, data)
-	base := "http://" + p.addr + "/"
+	p := startBinary(t, "XMPPGATE_LOG_LEVEL=warn")
+	boot, data := p.boot, p.data
+	base := "http://" + p.http + "/"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	var mu sync.Mutex
 	tokens := map[string]int{}
@@ -150,7 +95,7 @@ func TestCrashWhileApplying(t *testing.T) {
 
 	// Phase 2: every start applies the batch; kill it at random moments.
 	for round := 0; round < 5; round++ {
-		p := startProc(t, bin, data, "@every 1h")
+		p := p.restart(t)
 		// The server listens at once and applies the batch in the
 		// background (derivation for ~5 s, then one transaction).
 		time.Sleep(time.Duration(rand.IntN(7000)) * time.Millisecond)
@@ -162,10 +107,10 @@ func TestCrashWhileApplying(t *testing.T) {
 	}
 
 	// Phase 3: a last start finishes whatever is left.
-	p = startProc(t, bin, data, "@every 1h")
+	p = p.restart(t)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		resp, err := http.Get("http://" + p.addr + "/?format=json&cmd=services-progress&key=" + boot.Key + "&token=" + token)
+		resp, err := http.Get("http://" + p.http + "/?format=json&cmd=services-progress&key=" + boot.Key + "&token=" + token)
 		require.NoError(t, err)
 		var r struct {
 			Data []map[string]string `json:"data"`

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,29 +13,12 @@ func TestOneStoreForAllDialects(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	b := s.boot
-	base := strings.TrimSuffix(s.url, "/")
-	do := func(method, path, body string, auth func(*http.Request)) (int, string) {
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if auth != nil {
-			auth(req)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		out, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(out)
-	}
 	ejabberd := func(cmd, body string) string {
-		status, out := do(http.MethodPost, "/api/"+cmd, body, func(r *http.Request) { r.SetBasicAuth(b.AdminJID, b.AdminPassword) })
+		status, out := s.do(http.MethodPost, "/api/"+cmd, body, func(r *http.Request) { r.SetBasicAuth(b.AdminJID, b.AdminPassword) })
 		require.Equal(t, 200, status, out)
 		return out
 	}
-	openfire := func(q string) string {
-		_, out := do(http.MethodGet, "/plugins/userService/userservice?secret="+b.OpenfireSecret+"&"+q, "", nil)
-		return out
-	}
+	openfire := s.userService
 
 	// DreamHost creates dave; once applied the others see him.
 	s.dh(b.Key, "jabber-add_user", "username", "dave", "domain", "localhost", "password", "pw").token(t)
@@ -58,7 +39,7 @@ func TestOneStoreForAllDialects(t *testing.T) {
 		}
 	}
 	require.Equal(t, "inactive", status)
-	code, out := do(http.MethodGet, "/api/1.0/xmppdomains/localhost/users/dave", "", func(r *http.Request) { r.SetBasicAuth(b.RESTUser, b.RESTPassword) })
+	code, out := s.do(http.MethodGet, "/api/1.0/xmppdomains/localhost/users/dave", "", func(r *http.Request) { r.SetBasicAuth(b.RESTUser, b.RESTPassword) })
 	require.Equal(t, 200, code, out)
 	require.Contains(t, out, `"enabled": false`)
 
@@ -66,6 +47,6 @@ func TestOneStoreForAllDialects(t *testing.T) {
 	ejabberd("unregister", `{"user":"dave","host":"localhost"}`)
 	require.Equal(t, "<error>UserNotFoundException</error>\n", openfire("type=enable&username=dave"))
 	require.Equal(t, `"user_does_not_exist"`, string(s.dh(b.Key, "jabber-remove_user", "username", "dave", "domain", "localhost").Data))
-	code, _ = do(http.MethodGet, "/api/1.0/xmppdomains/localhost/users/dave", "", func(r *http.Request) { r.SetBasicAuth(b.RESTUser, b.RESTPassword) })
+	code, _ = s.do(http.MethodGet, "/api/1.0/xmppdomains/localhost/users/dave", "", func(r *http.Request) { r.SetBasicAuth(b.RESTUser, b.RESTPassword) })
 	require.Equal(t, 404, code)
 }

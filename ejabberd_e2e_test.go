@@ -54,7 +54,7 @@ func TestEjabberdUserOverXMPP(t *testing.T) {
 
 	require.Equal(t, `{"num_resources":1}`, api("kick_user", `{"user":"zoe","host":"localhost"}`))
 	select {
-	case <-c.end:
+	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("kick_user did not close the session")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
 
 // testServer is a real xmppgate serve on a loopback port with its own data
@@ -81,12 +82,35 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 // call sends GET /?params and returns status and body.
 func (s *testServer) call(params url.Values) (int, string) {
 	s.t.Helper()
-	resp, err := http.Get(s.url + "?" + params.Encode())
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return resp.StatusCode, string(b)
+	return s.do(http.MethodGet, "/?"+params.Encode(), "", nil)
+}
+
+// userService calls the Openfire User Service with the bootstrap
+// account's secret and query q, and returns the answer's body.
+func (s *testServer) userService(q string) string {
+	s.t.Helper()
+	_, body := s.do(http.MethodGet, "/plugins/userService/userservice?secret="+s.boot.OpenfireSecret+"&"+q, "", nil)
+	return body
+}
+
+// do sends method path with body to the server, auth setting the
+// credentials (nil: none), and returns status and body.
+func (s *testServer) do(method, path, body string, auth func(*http.Request)) (int, string) {
+	s.t.Helper()
+	return request(s.t, method, strings.TrimSuffix(s.url, "/")+path, body, auth)
+}
+
+// request sends method url with body, auth setting the credentials (nil:
+// none), and returns status and body.
+func request(t testing.TB, method, url, body string, auth func(*http.Request)) (int, string) {
+	t.Helper()
+	r, err := http.NewRequest(method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if auth != nil {
+		auth(r)
+	}
+	status, _, out := goldentest.Do(t, r)
+	return status, out
 }
 
 // runWorker applies every waiting batch now.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -107,21 +106,6 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 
 func (s *testServer) ejabberd(c tenantCreds, cmd, body string) (int, string) {
 	return s.do(http.MethodPost, "/api/"+cmd, body, func(r *http.Request) { r.SetBasicAuth(c.adminJID, c.adminPW) })
-}
-
-func (s *testServer) do(method, path, body string, auth func(*http.Request)) (int, string) {
-	s.t.Helper()
-	req, err := http.NewRequest(method, strings.TrimSuffix(s.url, "/")+path, strings.NewReader(body))
-	require.NoError(s.t, err)
-	if auth != nil {
-		auth(req)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return resp.StatusCode, string(out)
 }
 
 // tenantDigest hashes every row of the database that belongs to account's

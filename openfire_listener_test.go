@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,17 +22,11 @@ func TestOpenfireSecondListener(t *testing.T) {
 	secret := s.boot.OpenfireSecret
 	do := func(base, method, path string, header ...string) (int, string) {
 		t.Helper()
-		req, err := http.NewRequest(method, base+path, nil)
-		require.NoError(t, err)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return resp.StatusCode, string(b)
+		return request(t, method, base+path, "", func(r *http.Request) {
+			for i := 0; i+1 < len(header); i += 2 {
+				r.Header.Set(header[i], header[i+1])
+			}
+		})
 	}
 	main := strings.TrimSuffix(s.url, "/")
 	tests := []struct {
@@ -66,7 +59,7 @@ func TestOpenfireSecondListener(t *testing.T) {
 	status, body := do(s.ofURL, "POST", "/plugins/restapi/v1/lockouts/alice", "Authorization", secret)
 	require.Equal(t, 201, status, body)
 	select {
-	case <-c.end:
+	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the lockout did not close the session")
 	}

@@ -1,101 +1,26 @@
 package main
 
 import (
-	"bytes"
-	"crypto/tls"
-	"encoding/base64"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 	"gopkg.in/yaml.v3"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // ejabberdCall posts a JSON body to the ejabberd API of base with the
 // bootstrap admin's Basic credentials (an operator account's admin).
 func ejabberdCall(t *testing.T, base string, boot Bootstrap, cmd, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, strings.TrimSuffix(base, "/")+"/api/"+cmd, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(boot.AdminJID+":"+boot.AdminPassword)))
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
-}
-
-// syncBuffer collects a process's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// serverProc is the real binary serving on known loopback ports.
-type serverProc struct {
-	cmd       *exec.Cmd
-	http, c2s string
-	stderr    *syncBuffer
-	exited    chan error
-}
-
-func startServerProc(t *testing.T, bin, data string) *serverProc {
-	t.Helper()
-	p := &serverProc{http: freeAddr(t), c2s: freeAddr(t), stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command(bin, "serve")
-	p.cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+data, "XMPPGATE_HTTP_ADDR="+p.http, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR="+p.c2s, "XMPPGATE_C2STLS_ADDR=", "XMPPGATE_SYNCHRONOUS=NORMAL")
-	p.cmd.Stdout, p.cmd.Stderr = io.Discard, p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() { p.exited <- p.cmd.Wait() }()
-	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
-	p.waitHTTP(t)
-	return p
-}
-
-// waitHTTP waits until the API answers.
-func (p *serverProc) waitHTTP(t *testing.T) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + p.http + "/api/status")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "server did not answer; stderr:\n%s", p.stderr)
-}
-
-func (p *serverProc) waitExit(t *testing.T) error {
-	t.Helper()
-	select {
-	case err := <-p.exited:
-		p.exited <- err // for the cleanup
-		return err
-	case <-time.After(20 * time.Second):
-		require.FailNow(t, "the server did not stop", p.stderr.String())
-		return nil
-	}
+	return request(t, http.MethodPost, strings.TrimSuffix(base, "/")+"/api/"+cmd, body,
+		func(r *http.Request) { r.SetBasicAuth(boot.AdminJID, boot.AdminPassword) })
 }
 
 // TestStopKindlyRealBinary: stop_kindly sends its announcement to a
@@ -106,54 +31,30 @@ func TestStopKindlyRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := startServerProc(t, bin, data)
-	boot := readBootstrap(t, data)
-	base := "http://" + p.http
-	status, body := ejabberdCall(t, base, boot, "register", `{"user":"carol","host":"`+boot.Domain+`","password":"carolpw"}`)
+	p := startBinary(t, "XMPPGATE_SYNCHRONOUS=NORMAL")
+	boot := p.boot
+	status, body := p.call(t, "register", `{"user":"carol","host":"`+boot.Domain+`","password":"carolpw"}`)
 	require.Equal(t, 200, status, body)
 
-	c, err := goxmpp.Options{Host: p.c2s, User: "carol@" + boot.Domain, Password: "carolpw", Resource: "r",
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: boot.Domain},
-		DialTimeout: 5 * time.Second, Session: true}.NewClient()
-	require.NoError(t, err)
-	got := make(chan goxmpp.Chat, 10)
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			if m, ok := st.(goxmpp.Chat); ok {
-				got <- m
-			}
-		}
-	}()
-	_, err = c.SendPresence(goxmpp.Presence{})
+	c := goxmpptest.Login(t, p.c2s, "carol@"+boot.Domain, "carolpw", goxmpptest.Resource("r"))
+	_, err := c.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		_, body := ejabberdCall(t, base, boot, "connected_users_number", `{}`)
+		_, body := p.call(t, "connected_users_number", `{}`)
 		return body == `{"num_sessions":1}`
 	}, 5*time.Second, 20*time.Millisecond)
 
 	start := time.Now()
-	status, body = ejabberdCall(t, base, boot, "stop_kindly", `{"delay":1,"announcement":"Maintenance now"}`)
+	status, body = p.call(t, "stop_kindly", `{"delay":1,"announcement":"Maintenance now"}`)
 	require.Equal(t, 200, status, body)
 	require.Equal(t, "0", body)
+	m := c.Expect(t, "the announcement", func(st any) bool { _, ok := st.(goxmpp.Chat); return ok }).(goxmpp.Chat)
+	require.Equal(t, "headline", m.Type)
+	require.Equal(t, boot.Domain, m.Remote)
+	require.Equal(t, "Server stop in 1 seconds!", m.Subject)
+	require.Equal(t, "Maintenance now", m.Text)
 	select {
-	case m := <-got:
-		require.Equal(t, "headline", m.Type)
-		require.Equal(t, boot.Domain, m.Remote)
-		require.Equal(t, "Server stop in 1 seconds!", m.Subject)
-		require.Equal(t, "Maintenance now", m.Text)
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no announcement")
-	}
-	select {
-	case <-ended:
+	case <-c.Done():
 	case <-time.After(20 * time.Second):
 		require.FailNow(t, "the stream did not end")
 	}
@@ -169,12 +70,8 @@ func TestRestartRealBinary(t *testing.T) {
 		t.Skip("real-process test")
 	}
 	t.Parallel()
-	bin := buildBinary(t)
-	data := filepath.Join(t.TempDir(), "data")
-	p := startServerProc(t, bin, data)
-	boot := readBootstrap(t, data)
-	base := "http://" + p.http
-	status, body := ejabberdCall(t, base, boot, "restart", `{}`)
+	p := startBinary(t, "XMPPGATE_SYNCHRONOUS=NORMAL")
+	status, body := p.call(t, "restart", `{}`)
 	require.Equal(t, 200, status, body)
 	require.Equal(t, "0", body)
 	require.Eventually(t, func() bool { return strings.Count(p.stderr.String(), `"msg":"serving"`) == 2 },
@@ -185,9 +82,9 @@ func TestRestartRealBinary(t *testing.T) {
 		require.FailNow(t, "the process exited instead of executing itself again", "%v\n%s", err, p.stderr)
 	default:
 	}
-	status, body = ejabberdCall(t, base, boot, "stats", `{"name":"uptimeseconds"}`)
+	status, body = p.call(t, "stats", `{"name":"uptimeseconds"}`)
 	require.Equal(t, 200, status, body)
-	status, body = ejabberdCall(t, base, boot, "stop", `{}`)
+	status, body = p.call(t, "stop", `{}`)
 	require.Equal(t, 200, status, body)
 	require.NoError(t, p.waitExit(t), p.stderr.String())
 }

@@ -2,9 +2,6 @@ package main
 
 import (
 	"encoding/xml"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -36,41 +33,24 @@ func (q rosterQuery) has(jid, sub, group string) bool {
 func TestXMPPSharedGroupThroughOpenfire(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	boot := readBootstrap(t, s.data)
-	of := func(q string) string {
-		resp, err := http.Get(strings.TrimSuffix(s.url, "/") + "/plugins/userService/userservice?secret=" + boot.OpenfireSecret + "&" + q)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
-	require.Equal(t, "<result>ok</result>\n", of("type=add&username=alice&password=pw1&groups=Staff"))
-	require.Equal(t, "<result>ok</result>\n", of("type=add&username=bob&password=pw2&groups=Staff,Other"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=alice&password=pw1&groups=Staff"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=bob&password=pw2&groups=Staff,Other"))
 
 	c, err := s.xmppLogin("alice@localhost", "pw1", "SCRAM-SHA-256")
 	require.NoError(t, err)
-	require.NoError(t, c.Roster())
 	var roster rosterQuery
-	waitFor(t, c, func(st any) bool {
-		iq, ok := st.(goxmpp.IQ)
-		if !ok || iq.ID != "roster1" || iq.Type != "result" {
-			return false
-		}
-		require.NoError(t, xml.Unmarshal(iq.Query, &roster))
-		return true
-	})
+	require.NoError(t, xml.Unmarshal(c.FetchRoster(t).Query, &roster))
 	require.True(t, roster.has("bob@localhost", "both", "Staff"), "%+v", roster)
 
-	require.Equal(t, "<result>ok</result>\n", of("type=add&username=carol&password=pw3&groups=Staff"))
-	waitFor(t, c, func(st any) bool {
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=carol&password=pw3&groups=Staff"))
+	c.Expect(t, "a roster push", func(st any) bool {
 		iq, ok := st.(goxmpp.IQ)
 		var q rosterQuery
 		return ok && iq.Type == "set" && xml.Unmarshal(iq.Query, &q) == nil && q.has("carol@localhost", "both", "Staff")
 	})
 	// update with groups= (empty) takes carol out of every group.
-	require.Equal(t, "<result>ok</result>\n", of("type=update&username=carol&groups="))
-	waitFor(t, c, func(st any) bool {
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=update&username=carol&groups="))
+	c.Expect(t, "a roster push", func(st any) bool {
 		iq, ok := st.(goxmpp.IQ)
 		var q rosterQuery
 		return ok && iq.Type == "set" && xml.Unmarshal(iq.Query, &q) == nil && q.has("carol@localhost", "remove", "")

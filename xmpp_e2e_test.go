@@ -1,72 +1,20 @@
 package main
 
 import (
-	"crypto/tls"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
-// xmppClient is an independent XMPP client (github.com/xmppo/go-xmpp)
-// logged in to the test server, with its stanzas collected.
-type xmppClient struct {
-	*goxmpp.Client
-	in    chan any
-	end   chan struct{}
-	err   error
-	close sync.Once
-}
-
-// Close ends the stream from the client side once. go-xmpp's own Close
-// races with a running Recv, so the closing tag is sent as raw text and the
-// server's answer ends the Recv goroutine.
-func (c *xmppClient) Close() {
-	c.close.Do(func() {
-		select {
-		case <-c.end:
-		default:
-			_, _ = c.SendOrg("</stream:stream>")
-		}
-	})
-}
-
-func (s *testServer) xmppLogin(jid, password, mech string) (*xmppClient, error) {
-	domain := jid[strings.IndexByte(jid, '@')+1:]
-	opts := goxmpp.Options{
-		Host: s.c2s, User: jid, Password: password, Resource: "e2e",
-		NoTLS: true, StartTLS: true, Session: true,
-		TLSConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		Mechanism:   mech,
-		NoPLAIN:     mech != "PLAIN",
-		DialTimeout: 5 * time.Second,
-	}
-	c, err := opts.NewClient()
-	if err != nil {
-		return nil, err
-	}
-	cl := &xmppClient{Client: c, in: make(chan any, 100), end: make(chan struct{})}
-	go func() {
-		defer close(cl.end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				cl.err = err
-				return
-			}
-			select {
-			case cl.in <- st:
-			default:
-			}
-		}
-	}()
-	s.t.Cleanup(cl.Close)
-	return cl, nil
+// xmppLogin logs jid in to the server's C2S listener with the independent
+// client (go-xmpp), by SASL mechanism mech.
+func (s *testServer) xmppLogin(jid, password, mech string) (*goxmpptest.Client, error) {
+	return goxmpptest.TryLogin(s.t, s.c2s, jid, password, goxmpptest.Resource("e2e"), goxmpptest.Mechanism(mech))
 }
 
 // TestXMPPLifecycleThroughDreamHost provisions users through the DreamHost
@@ -95,13 +43,13 @@ func TestXMPPLifecycleThroughDreamHost(t *testing.T) {
 	require.NoError(t, err)
 	s.dh(k, "jabber-deactivate_user", "username", "alice", "domain", "localhost").token(t)
 	select {
-	case <-live.end:
+	case <-live.Done():
 		t.Fatal("the session closed before the worker applied the change")
 	case <-time.After(200 * time.Millisecond):
 	}
 	s.runWorker()
 	select {
-	case <-live.end:
+	case <-live.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("deactivation did not close the session")
 	}
@@ -116,7 +64,7 @@ func TestXMPPLifecycleThroughDreamHost(t *testing.T) {
 	s.dh(k, "jabber-remove_user", "username", "alice", "domain", "localhost").token(t)
 	s.runWorker()
 	select {
-	case <-c.end:
+	case <-c.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("removal did not close the session")
 	}
@@ -129,44 +77,17 @@ func TestXMPPLifecycleThroughDreamHost(t *testing.T) {
 func TestXMPPRosterPushThroughOpenfire(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	boot := readBootstrap(t, s.data)
-	of := func(q string) string {
-		resp, err := http.Get(strings.TrimSuffix(s.url, "/") + "/plugins/userService/userservice?secret=" + boot.OpenfireSecret + "&" + q)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		return string(b)
-	}
-	require.Equal(t, "<result>ok</result>\n", of("type=add&username=alice&password=pw1"))
-	require.Equal(t, "<result>ok</result>\n", of("type=add&username=bob&password=pw2"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=alice&password=pw1"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=bob&password=pw2"))
 
 	c, err := s.xmppLogin("alice@localhost", "pw1", "SCRAM-SHA-256")
 	require.NoError(t, err)
 	// Ask for the roster so the session is interested in pushes.
-	require.NoError(t, c.Roster())
-	waitFor(t, c, func(st any) bool { iq, ok := st.(goxmpp.IQ); return ok && iq.ID == "roster1" && iq.Type == "result" })
+	c.FetchRoster(t)
 
-	require.Equal(t, "<result>ok</result>\n", of("type=add_roster&username=alice&item_jid=bob@localhost&name=Bobby&subscription=3"))
-	waitFor(t, c, func(st any) bool {
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add_roster&username=alice&item_jid=bob@localhost&name=Bobby&subscription=3"))
+	c.Expect(t, "the roster push", func(st any) bool {
 		iq, ok := st.(goxmpp.IQ)
 		return ok && iq.Type == "set" && strings.Contains(string(iq.Query), "bob@localhost") && strings.Contains(string(iq.Query), "Bobby")
 	})
-}
-
-func waitFor(t *testing.T, c *xmppClient, pred func(any) bool) {
-	t.Helper()
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case st := <-c.in:
-			if pred(st) {
-				return
-			}
-		case <-c.end:
-			t.Fatalf("stream ended: %v", c.err)
-		case <-timeout:
-			t.Fatal("timed out")
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -226,14 +227,13 @@ func TestSASLAnonymous(t *testing.T) {
 	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, local)) == 0 }, 5*time.Second, 20*time.Millisecond)
 	_, err = alice.Send(goxmpp.Chat{Remote: strings.Split(jid1, "/")[0], Type: "chat", Text: "still there?"})
 	require.NoError(t, err)
-	alice.expect(t, "the bounce", func(st any) bool {
+	alice.Expect(t, "the bounce", func(st any) bool {
 		c, ok := st.(goxmpp.Chat)
 		return ok && c.Type == "error" && strings.HasPrefix(c.Remote, local+"@")
 	})
 
 	// go-xmpp's own ANONYMOUS (User = the domain, no password).
-	g, err := goxmpp.Options{Host: b.c2s, User: domain, NoTLS: true, StartTLS: true, Session: true,
-		TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain}, DialTimeout: 5 * time.Second}.NewClient()
+	g, err := goxmpptest.Dial(b.c2s, domain, "")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(g.JID(), "anon-"), g.JID())
 	require.True(t, strings.HasSuffix(strings.Split(g.JID(), "/")[0], "@"+domain), g.JID())
@@ -246,8 +246,7 @@ func TestSASLAnonymous(t *testing.T) {
 	require.NotContains(t, mechs, "ANONYMOUS")
 	require.Equal(t, "failure invalid-mechanism", r.auth("ANONYMOUS", ""))
 	require.Equal(t, "success", r.auth("PLAIN", "\x00alice\x00pw"))
-	_, err = goxmpp.Options{Host: b.c2s, User: domain, NoTLS: true, StartTLS: true,
-		TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain}, DialTimeout: 5 * time.Second}.NewClient()
+	_, err = goxmpptest.Dial(b.c2s, domain, "")
 	require.Error(t, err, "go-xmpp finds no ANONYMOUS")
 }
 

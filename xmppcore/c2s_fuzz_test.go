@@ -2,7 +2,6 @@ package xmppcore_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
@@ -11,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -23,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -40,17 +39,15 @@ const (
 type fuzzC2S struct {
 	b     *testBundle
 	logs  *observer.ObservedLogs
-	watch *client
+	watch *goxmpptest.Client
 	n     atomic.Int64
 }
 
 func newFuzzC2S(f *testing.F) *fuzzC2S {
 	f.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(f.TempDir(), "x.db"), store.Options{Synchronous: "OFF"})
-	require.NoError(f, err)
-	b := &testBundle{ctx: ctx, st: st, domains: map[string]store.Domain{}, dataDir: f.TempDir()}
-	require.NoError(f, st.Write(ctx, func(tx *store.Tx) error {
+	b := openBundle(f, "OFF")
+	ctx := b.ctx
+	require.NoError(f, b.st.Write(ctx, func(tx *store.Tx) error {
 		a, err := tx.InsertAccount(ctx, "acme", 0)
 		if err != nil {
 			return err
@@ -79,20 +76,10 @@ func newFuzzC2S(f *testing.F) *fuzzC2S {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir, MaxStanza: 16 << 10,
 		NegotiationTimeout: 10 * time.Second, AuthFailures: 1 << 30, Logger: zap.New(core)}
-	srv, err := xmppcore.New(cfg, st)
-	require.NoError(f, err)
-	require.NoError(f, srv.Start(ctx))
-	f.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(f, srv.Shutdown(ctx))
-		st.Close()
-	})
-	b.srv = srv
-	a1, a2 := srv.Addrs()
-	b.c2s, b.c2stls = a1.String(), a2.String()
+	b.serve(f, cfg)
 	s := &fuzzC2S{b: b, logs: logs}
-	s.watch, err = b.login(watchUser, watchPass, loginOpts{direct: true, resource: "w"})
+	var err error
+	s.watch, err = b.login(f, watchUser, watchPass, loginOpts{direct: true, resource: "w"})
 	require.NoError(f, err)
 	return s
 }
@@ -109,7 +96,7 @@ func (s *fuzzC2S) serving(t *testing.T) {
 	id := fmt.Sprintf("ping%d", s.n.Add(1))
 	_, err := s.watch.SendOrg("<iq type='get' id='" + id + "' to='" + domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
 	require.NoError(t, err)
-	s.watch.expect(t, "the watch session's ping", iq(id, "result", ""))
+	s.watch.Expect(t, "the watch session's ping", goxmpptest.IQ(id, "result", ""))
 }
 
 // noInternalErrors fails if the server logged an error (a recovered

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -45,7 +46,7 @@ func TestLogin(t *testing.T) {
 			// the session answers a ping to the server
 			_, err := c.RawInformation(c.JID(), domain, "p1", "get", "<ping xmlns='urn:xmpp:ping'/>")
 			require.NoError(t, err)
-			c.expect(t, "pong", iq("p1", "result", ""))
+			c.Expect(t, "pong", goxmpptest.IQ("p1", "result", ""))
 		})
 	}
 }
@@ -75,7 +76,7 @@ func TestLoginRefused(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := b.login(tt.user, tt.pw, loginOpts{mech: tt.mech, fqdn: tt.fqdn})
+			_, err := b.login(t, tt.user, tt.pw, loginOpts{mech: tt.mech, fqdn: tt.fqdn})
 			require.Error(t, err, "row %d", i)
 			want := tt.want
 			if want == "" {
@@ -97,16 +98,16 @@ func TestSubscribePresenceAndChat(t *testing.T) {
 	aj, bj := "alice@"+domain, "bob@"+domain
 
 	alice.RequestSubscription(bj)
-	bob.expect(t, "subscribe from alice", presence(aj, "subscribe"))
+	bob.Expect(t, "subscribe from alice", goxmpptest.Presence(aj, "subscribe"))
 	bob.ApproveSubscription(aj)
-	alice.expect(t, "subscribed from bob", presence(bj, "subscribed"))
-	alice.expect(t, "bob's presence", presence(bj+"/work", ""))
+	alice.Expect(t, "subscribed from bob", goxmpptest.Presence(bj, "subscribed"))
+	alice.Expect(t, "bob's presence", goxmpptest.Presence(bj+"/work", ""))
 
 	bob.RequestSubscription(aj)
-	alice.expect(t, "subscribe from bob", presence(bj, "subscribe"))
+	alice.Expect(t, "subscribe from bob", goxmpptest.Presence(bj, "subscribe"))
 	alice.ApproveSubscription(bj)
-	bob.expect(t, "subscribed from alice", presence(aj, "subscribed"))
-	bob.expect(t, "alice's presence", presence(aj+"/home", ""))
+	bob.Expect(t, "subscribed from alice", goxmpptest.Presence(aj, "subscribed"))
+	bob.Expect(t, "alice's presence", goxmpptest.Presence(aj+"/home", ""))
 
 	for _, c := range []struct {
 		uid     int64
@@ -122,35 +123,35 @@ func TestSubscribePresenceAndChat(t *testing.T) {
 	// a presence change reaches the subscribed contact
 	_, err := alice.SendPresence(goxmpp.Presence{Show: "away", Status: "lunch"})
 	require.NoError(t, err)
-	p := bob.expect(t, "alice away", presence(aj+"/home", "")).(goxmpp.Presence)
+	p := bob.Expect(t, "alice away", goxmpptest.Presence(aj+"/home", "")).(goxmpp.Presence)
 	for p.Show != "away" {
-		p = bob.expect(t, "alice away", presence(aj+"/home", "")).(goxmpp.Presence)
+		p = bob.Expect(t, "alice away", goxmpptest.Presence(aj+"/home", "")).(goxmpp.Presence)
 	}
 	require.Equal(t, "lunch", p.Status)
 
 	// messages both ways, to the bare and to the full JID
 	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello bob"})
 	require.NoError(t, err)
-	bob.expect(t, "message from alice", chat(aj+"/home", "hello bob"))
+	bob.Expect(t, "message from alice", goxmpptest.Chat(aj+"/home", "hello bob"))
 	_, err = bob.Send(goxmpp.Chat{Remote: aj + "/home", Type: "chat", Text: "hi alice"})
 	require.NoError(t, err)
-	alice.expect(t, "message from bob", chat(bj+"/work", "hi alice"))
+	alice.Expect(t, "message from bob", goxmpptest.Chat(bj+"/work", "hi alice"))
 
 	// a message to an unknown user bounces with service-unavailable
 	_, err = alice.Send(goxmpp.Chat{Remote: "nobody@" + domain, Type: "chat", Text: "anyone?"})
 	require.NoError(t, err)
-	alice.expect(t, "bounce", func(st any) bool {
+	alice.Expect(t, "bounce", func(st any) bool {
 		m, ok := st.(goxmpp.Chat)
 		return ok && m.Type == "error" && m.Remote == "nobody@"+domain
 	})
 
 	// bob disconnecting is broadcast as unavailable
 	require.Equal(t, 1, b.srv.Kick(domain, "bob", "", "bye"))
-	alice.expect(t, "bob unavailable", presence(bj+"/work", "unavailable"))
-	require.Error(t, bob.ended(t))
+	alice.Expect(t, "bob unavailable", goxmpptest.Presence(bj+"/work", "unavailable"))
+	require.Error(t, bob.Ended(t))
 
 	// removing bob from alice's roster cancels both subscriptions
-	q := alice.ask(t, "rm", "set", "", "<query xmlns='jabber:iq:roster'><item jid='"+bj+"' subscription='remove'/></query>")
+	q := alice.Ask(t, "rm", "set", "", "<query xmlns='jabber:iq:roster'><item jid='"+bj+"' subscription='remove'/></query>")
 	require.Equal(t, "result", q.Type)
 	_, err = b.st.RosterItem(b.ctx, au.ID, bj)
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -174,7 +175,7 @@ func TestOfflineMessageDeliveredOnLogin(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
-	m := bob.expect(t, "offline message", chat("alice@"+domain+"/r", "while you were out")).(goxmpp.Chat)
+	m := bob.Expect(t, "offline message", goxmpptest.Chat("alice@"+domain+"/r", "while you were out")).(goxmpp.Chat)
 	require.False(t, m.Stamp.IsZero(), "delay stamp")
 	n, err := b.st.OfflineCount(b.ctx, bu.ID)
 	require.NoError(t, err)
@@ -190,7 +191,7 @@ func TestOfflineDisabledBounces(t *testing.T) {
 	alice := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
 	_, err := alice.Send(goxmpp.Chat{Remote: "bob@" + domain, Type: "chat", Text: "x"})
 	require.NoError(t, err)
-	alice.expect(t, "service-unavailable", func(st any) bool {
+	alice.Expect(t, "service-unavailable", func(st any) bool {
 		m, ok := st.(goxmpp.Chat)
 		return ok && m.Type == "error" && m.Remote == "bob@"+domain
 	})
@@ -205,7 +206,7 @@ func TestRosterChangedPush(t *testing.T) {
 	au := b.user(t, domain, "alice", "pw-a", store.StatusActive)
 	alice := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
 	require.NoError(t, alice.Roster())
-	alice.expect(t, "roster result", iq("roster1", "result", ""))
+	alice.Expect(t, "roster result", goxmpptest.IQ("roster1", "result", ""))
 
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
 		_, err := tx.PutRosterItem(b.ctx, au.ID, store.RosterItem{
@@ -213,21 +214,21 @@ func TestRosterChangedPush(t *testing.T) {
 		return err
 	}))
 	b.srv.RosterChanged(domain, "alice", "carol@"+domain)
-	alice.expect(t, "roster push", iq("", "set", `jid="carol@`+domain+`"`))
+	alice.Expect(t, "roster push", goxmpptest.IQ("", "set", `jid="carol@`+domain+`"`))
 
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteRosterItem(b.ctx, au.ID, "carol@"+domain)
 		return err
 	}))
 	b.srv.RosterChanged(domain, "alice", "carol@"+domain)
-	alice.expect(t, "remove push", iq("", "set", `subscription="remove"`))
+	alice.Expect(t, "remove push", goxmpptest.IQ("", "set", `subscription="remove"`))
 
 	// roster set through the client is pushed back and stored
 	_, err := alice.RawInformation(alice.JID(), "", "set1", "set",
 		"<query xmlns='jabber:iq:roster'><item jid='dan@"+domain+"' name='Dan'><group>Work</group></item></query>")
 	require.NoError(t, err)
-	alice.expect(t, "push of own set", iq("", "set", `jid="dan@`+domain+`"`))
-	alice.expect(t, "set result", iq("set1", "result", ""))
+	alice.Expect(t, "push of own set", goxmpptest.IQ("", "set", `jid="dan@`+domain+`"`))
+	alice.Expect(t, "set result", goxmpptest.IQ("set1", "result", ""))
 	it, err := b.st.RosterItem(b.ctx, au.ID, "dan@"+domain)
 	require.NoError(t, err)
 	require.Equal(t, []string{"Work"}, it.Groups)
@@ -237,10 +238,10 @@ func TestRosterChangedPush(t *testing.T) {
 	// result, an old one the whole roster with the current version
 	ver, err := b.st.RosterVersion(b.ctx, au.ID)
 	require.NoError(t, err)
-	q := alice.ask(t, "v-cur", "get", "", fmt.Sprintf("<query xmlns='jabber:iq:roster' ver='%d'/>", ver))
+	q := alice.Ask(t, "v-cur", "get", "", fmt.Sprintf("<query xmlns='jabber:iq:roster' ver='%d'/>", ver))
 	require.Equal(t, "result", q.Type)
 	require.NotContains(t, string(q.Query), "dan@")
-	q = alice.ask(t, "v-old", "get", "", "<query xmlns='jabber:iq:roster' ver='1'/>")
+	q = alice.Ask(t, "v-old", "get", "", "<query xmlns='jabber:iq:roster' ver='1'/>")
 	require.Contains(t, string(q.Query), `jid="dan@`+domain+`"`)
 	require.Contains(t, string(q.Query), fmt.Sprintf(`ver="%d"`, ver))
 }
@@ -260,15 +261,15 @@ func TestUserGoneAndPasswordChanged(t *testing.T) {
 		return tx.SetUserStatus(b.ctx, au.ID, store.StatusInactive)
 	}))
 	b.srv.UserGone(domain, "alice")
-	for _, c := range []*client{a1, a2} {
-		require.ErrorContains(t, c.ended(t), "account disabled or removed")
+	for _, c := range []*goxmpptest.Client{a1, a2} {
+		require.ErrorContains(t, c.Ended(t), "account disabled or removed")
 	}
 	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, "alice")) == 0 }, 5*time.Second, 10*time.Millisecond)
-	_, err := b.login("alice", "pw-a", loginOpts{})
+	_, err := b.login(t, "alice", "pw-a", loginOpts{})
 	require.ErrorContains(t, err, "account-disabled")
 
 	b.srv.PasswordChanged(domain, "bob")
-	require.ErrorContains(t, bob.ended(t), "password changed")
+	require.ErrorContains(t, bob.Ended(t), "password changed")
 }
 
 func TestResourceConflictReplacesOldSession(t *testing.T) {
@@ -277,7 +278,7 @@ func TestResourceConflictReplacesOldSession(t *testing.T) {
 	b.user(t, domain, "alice", "pw", store.StatusActive)
 	old := b.mustLogin(t, "alice", "pw", loginOpts{resource: "same"})
 	neu := b.mustLogin(t, "alice", "pw", loginOpts{resource: "same"})
-	require.ErrorContains(t, old.ended(t), "replaced")
+	require.ErrorContains(t, old.Ended(t), "replaced")
 	sess := b.srv.Sessions(domain, "alice")
 	require.Len(t, sess, 1)
 	require.Equal(t, "alice@"+domain+"/same", sess[0].JID)
@@ -286,9 +287,9 @@ func TestResourceConflictReplacesOldSession(t *testing.T) {
 
 	// the admin interface sends as the server
 	require.NoError(t, b.srv.SendMessage(b.ctx, domain, "alice@"+domain+"/same", "headline", "", "maintenance"))
-	neu.expect(t, "admin message", chat(domain, "maintenance"))
+	neu.Expect(t, "admin message", goxmpptest.Chat(domain, "maintenance"))
 	require.NoError(t, b.srv.SendStanza(b.ctx, []byte(`<message from="admin@`+domain+`" to="alice@`+domain+`" type="chat"><body>raw</body></message>`)))
-	neu.expect(t, "raw stanza", chat("admin@"+domain, "raw"))
+	neu.Expect(t, "raw stanza", goxmpptest.Chat("admin@"+domain, "raw"))
 	require.Error(t, b.srv.SendStanza(b.ctx, []byte(`<message to="alice@`+domain+`"/>`)), "from is required")
 }
 
@@ -330,7 +331,7 @@ func TestIdleTimeoutAndKeepalive(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Len(t, b.srv.Sessions(domain, "alice"), 1)
-	require.ErrorContains(t, c.ended(t), "idle")
+	require.ErrorContains(t, c.Ended(t), "idle")
 }
 
 // TestAbuseKeepsServingWithoutLeaks is not parallel: it counts goroutines.
@@ -361,29 +362,29 @@ func TestAbuseKeepsServingWithoutLeaks(t *testing.T) {
 	evil := b.mustLogin(t, "evil", "pw", loginOpts{resource: "a"})
 	_, err := evil.SendOrg("<message><body>unclosed</message>")
 	require.NoError(t, err)
-	require.Error(t, evil.ended(t))
+	require.Error(t, evil.Ended(t))
 	// a stanza over the limit
 	evil = b.mustLogin(t, "evil", "pw", loginOpts{resource: "b"})
 	_, err = evil.SendOrg("<message to='good@" + domain + "'><body>" + strings.Repeat("x", 20000) + "</body></message>")
 	require.NoError(t, err)
-	require.ErrorContains(t, evil.ended(t), "stanza larger than 8192 bytes")
+	require.ErrorContains(t, evil.Ended(t), "stanza larger than 8192 bytes")
 	// unknown host
 	require.Contains(t, raw(t, b.c2s, strings.Replace(header, domain, "nowhere.test", 1)), "<host-unknown")
 	// a flood of failed logins: refused, then rate limited
 	for i := range 6 {
-		_, err := b.login("evil", "wrong", loginOpts{mech: "SCRAM-SHA-256"})
+		_, err := b.login(t, "evil", "wrong", loginOpts{mech: "SCRAM-SHA-256"})
 		require.Error(t, err, "attempt %d", i)
 		if i >= 4 {
 			require.ErrorContains(t, err, "too many failed authentications", "attempt %d", i)
 		}
 	}
-	_, err = b.login("evil", "pw", loginOpts{})
+	_, err = b.login(t, "evil", "pw", loginOpts{})
 	require.ErrorContains(t, err, "too many failed authentications", "the address stays limited")
 
 	// the established session is still served
 	_, err = good.RawInformation(good.JID(), domain, "still", "get", "<ping xmlns='urn:xmpp:ping'/>")
 	require.NoError(t, err)
-	good.expect(t, "pong", iq("still", "result", ""))
+	good.Expect(t, "pong", goxmpptest.IQ("still", "result", ""))
 
 	// no goroutine outlives its connection (the leaked go-xmpp sockets are
 	// closed by the server's negotiation timeout)
@@ -406,7 +407,7 @@ func TestShutdownClosesStreams(t *testing.T) {
 	go func() { pending <- raw(t, b.c2s, header) }()
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, b.srv.Shutdown(b.ctx))
-	require.ErrorContains(t, c.ended(t), "server shutting down")
+	require.ErrorContains(t, c.Ended(t), "server shutting down")
 	require.Contains(t, <-pending, "<system-shutdown")
 	require.Zero(t, b.srv.OnlineCount(""))
 }
@@ -434,10 +435,10 @@ func TestDirectedPresence(t *testing.T) {
 	b.user(t, domain, "bob", "pw-b", store.StatusActive)
 	alice := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
-	bob.expect(t, "own presence: bob is available", presence("bob@"+domain+"/r", ""))
+	bob.Expect(t, "own presence: bob is available", goxmpptest.Presence("bob@"+domain+"/r", ""))
 	_, err := alice.SendPresence(goxmpp.Presence{To: "bob@" + domain, Status: "just for you"})
 	require.NoError(t, err)
-	bob.expect(t, "directed presence", presence("alice@"+domain+"/r", ""))
+	bob.Expect(t, "directed presence", goxmpptest.Presence("alice@"+domain+"/r", ""))
 	b.srv.Kick(domain, "alice", "r", "")
-	bob.expect(t, "unavailable after disconnect", presence("alice@"+domain+"/r", "unavailable"))
+	bob.Expect(t, "unavailable after disconnect", goxmpptest.Presence("alice@"+domain+"/r", "unavailable"))
 }

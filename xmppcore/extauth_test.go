@@ -1,15 +1,8 @@
 package xmppcore_test
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +13,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/extauth/extauthtest"
 )
 
 const extDomain = "ext.test"
@@ -51,43 +45,6 @@ func (b *testBundle) setSettings(t *testing.T, fqdn string, settings map[string]
 	b.srv.DomainSettingsChanged(fqdn)
 }
 
-// bye ends a client's stream without racing its Recv goroutine.
-func (c *client) bye(t *testing.T) {
-	t.Helper()
-	c.SendOrg("</stream:stream>")
-	c.ended(t)
-}
-
-// restEndpoint answers the spec §6 web service: any user with password
-// "pw" and the secret s3cret; slow requests hang until released.
-type restEndpoint struct {
-	*httptest.Server
-	calls   atomic.Int32
-	slow    atomic.Bool
-	release chan struct{}
-}
-
-func newRESTEndpoint(t *testing.T) *restEndpoint {
-	e := &restEndpoint{release: make(chan struct{})}
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.calls.Add(1)
-		if e.slow.Load() {
-			io.Copy(io.Discard, r.Body) // lets the server notice the client giving up
-			select {
-			case <-e.release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		ok := r.Method == http.MethodPost && r.PostFormValue("secret") == "s3cret" &&
-			r.PostFormValue("domain") == extDomain && r.PostFormValue("password") == "pw"
-		json.NewEncoder(w).Encode(ok)
-	}))
-	t.Cleanup(func() { close(e.release); e.Close() })
-	return e
-}
-
 func requireNoSecretsLogged(t *testing.T, logs *observer.ObservedLogs, secrets ...string) {
 	t.Helper()
 	for _, e := range logs.All() {
@@ -104,12 +61,12 @@ func requireNoSecretsLogged(t *testing.T, logs *observer.ObservedLogs, secrets .
 func TestExtAuthREST(t *testing.T) {
 	t.Parallel()
 	b, logs := extSetup(t)
-	rest := newRESTEndpoint(t)
+	rest := extauthtest.NewREST(t, extDomain)
 	b.user(t, extDomain, "alice", "local-pw", store.StatusActive)
 	b.user(t, extDomain, "carol", "local-pw", store.StatusInactive)
 	b.user(t, domain, "dave", "dave-pw", store.StatusActive)
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": rest.URL + "/auth",
-		"authRestSecret": "s3cret", "authRestMethod": "POST", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestMethod": "POST", "authRestCacheTtl": 60})
 	ext := loginOpts{fqdn: extDomain, mech: "PLAIN"}
 
 	// Only PLAIN is offered on the external domain; the local one keeps SCRAM.
@@ -118,61 +75,58 @@ func TestExtAuthREST(t *testing.T) {
 	require.NotContains(t, out, "SCRAM")
 	out = tlsScript(t, b.c2stls, []step{{header, "</stream:features>"}})
 	require.Contains(t, out, "<mechanism>SCRAM-SHA-256</mechanism>")
-	_, err := b.login("alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
+	_, err := b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
 	require.Error(t, err, "SCRAM is not offered")
 
 	// Accepted by the endpoint; the stored password no longer works.
 	c := b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
-	require.EqualValues(t, 1, rest.calls.Load())
-	_, err = b.login("alice", "local-pw", ext)
+	c.Logout(t)
+	require.EqualValues(t, 1, rest.Calls())
+	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// The user must exist and be active: the endpoint is not even asked.
-	calls := rest.calls.Load()
-	_, err = b.login("bob", "pw", ext)
+	calls := rest.Calls()
+	_, err = b.login(t, "bob", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	_, err = b.login("carol", "pw", ext)
+	_, err = b.login(t, "carol", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	require.Equal(t, calls, rest.calls.Load())
+	require.Equal(t, calls, rest.Calls())
 
 	// A local domain is unaffected.
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 
 	// Slow remote: refused after the timeout, while other logins go on.
-	rest.slow.Store(true)
+	rest.SetSlow(true)
 	slowDone := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := b.login("alice", "pw-not-cached", ext)
+		_, err := b.login(t, "alice", "pw-not-cached", ext)
 		slowDone <- err
 	}()
 	time.Sleep(100 * time.Millisecond)
 	t0 := time.Now()
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "PLAIN"})
 	require.Less(t, time.Since(t0), 900*time.Millisecond, "the listener is not blocked")
-	c.bye(t)
+	c.Logout(t)
 	// The cached success works while the remote does not answer.
 	t0 = time.Now()
 	c = b.mustLogin(t, "alice", "pw", ext)
 	require.Less(t, time.Since(t0), 900*time.Millisecond, "cached")
-	c.bye(t)
+	c.Logout(t)
 	err = <-slowDone
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), 4*time.Second)
-	rest.slow.Store(false)
+	rest.SetSlow(false)
 
 	// Dead remote: refused at once, with a log line; the cache still serves
 	// the known password within its TTL.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := l.Addr().String()
-	l.Close()
+	dead := extauthtest.DeadAddr(t)
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": "http://" + dead + "/auth",
-		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestCacheTtl": 60})
 	start = time.Now()
-	_, err = b.login("alice", "pw", ext)
+	_, err = b.login(t, "alice", "pw", ext)
 	require.ErrorContains(t, err, "authentication service unavailable", "another URL: the cache does not apply")
 	require.Less(t, time.Since(start), time.Second)
 	unavailable := logs.FilterMessage("external authentication unavailable, login refused").All()
@@ -180,95 +134,26 @@ func TestExtAuthREST(t *testing.T) {
 	require.Equal(t, "http://"+dead+"/auth", unavailable[len(unavailable)-1].ContextMap()["endpoint"])
 
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "restapi", "authRestUrl": rest.URL + "/auth",
-		"authRestSecret": "s3cret", "authRestCacheTtl": 60})
+		"authRestSecret": extauthtest.Secret, "authRestCacheTtl": 60})
 	rest.Close()
 	c = b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
-	_, err = b.login("alice", "wrong", ext)
+	c.Logout(t)
+	_, err = b.login(t, "alice", "wrong", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 
 	// Back to default: the stored password and SCRAM again.
 	b.setSettings(t, extDomain, map[string]any{"authenticationMethod": "default"})
 	c = b.mustLogin(t, "alice", "local-pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 
-	requireNoSecretsLogged(t, logs, "pw-not-cached", "s3cret", "local-pw", "dave-pw")
-}
-
-// pop3Responder is a tiny RFC 1939 server: USER alice@mail.test, PASS pw.
-type pop3Responder struct {
-	addr   string
-	silent atomic.Bool
-	mu     sync.Mutex
-	users  []string
-}
-
-func newPOP3Responder(t *testing.T) *pop3Responder {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &pop3Responder{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				nc.SetDeadline(time.Now().Add(3 * time.Second))
-				if p.silent.Load() {
-					nc.Read(make([]byte, 1))
-					return
-				}
-				r := bufio.NewReader(nc)
-				nc.Write([]byte("+OK ready\r\n"))
-				var user string
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
-					switch cmd {
-					case "USER":
-						user = arg
-						p.mu.Lock()
-						p.users = append(p.users, arg)
-						p.mu.Unlock()
-						nc.Write([]byte("+OK\r\n"))
-					case "PASS":
-						if user == "alice@mail.test" && arg == "pw" {
-							nc.Write([]byte("+OK logged in\r\n"))
-						} else {
-							nc.Write([]byte("-ERR invalid login\r\n"))
-						}
-					case "QUIT":
-						nc.Write([]byte("+OK bye\r\n"))
-						return
-					default:
-						nc.Write([]byte("-ERR\r\n"))
-					}
-				}
-			}()
-		}
-	}()
-	return p
+	requireNoSecretsLogged(t, logs, "pw-not-cached", extauthtest.Secret, "local-pw", "dave-pw")
 }
 
 func TestExtAuthPOP3(t *testing.T) {
 	t.Parallel()
 	b, logs := extSetup(t)
-	p := newPOP3Responder(t)
-	host, port, err := net.SplitHostPort(p.addr)
-	require.NoError(t, err)
-	var portN int
-	require.NoError(t, json.Unmarshal([]byte(port), &portN))
+	p := extauthtest.NewPOP3(t, nil, map[string]string{"alice@mail.test": "pw"})
+	host, portN := extauthtest.HostPort(t, p.Addr)
 	b.user(t, extDomain, "alice", "local-pw", store.StatusActive)
 	b.user(t, domain, "dave", "dave-pw", store.StatusActive)
 	settings := map[string]any{"authenticationMethod": "pop3", "authPop3Host": host, "authPop3Port": portN,
@@ -278,37 +163,31 @@ func TestExtAuthPOP3(t *testing.T) {
 
 	out := tlsScript(t, b.c2stls, []step{{strings.Replace(header, domain, extDomain, 1), "</stream:features>"}})
 	require.NotContains(t, out, "SCRAM")
-	_, err = b.login("alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
+	_, err := b.login(t, "alice", "pw", loginOpts{fqdn: extDomain, mech: "SCRAM-SHA-1"})
 	require.Error(t, err)
 
 	c := b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
-	p.mu.Lock()
-	require.Equal(t, []string{"alice@mail.test"}, p.users)
-	p.mu.Unlock()
-	_, err = b.login("alice", "local-pw", ext)
+	c.Logout(t)
+	require.Equal(t, []string{"alice@mail.test"}, p.Users())
+	_, err = b.login(t, "alice", "local-pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
-	_, err = b.login("nobody", "pw", ext)
+	_, err = b.login(t, "nobody", "pw", ext)
 	require.ErrorContains(t, err, "not-authorized")
 
 	// Silent server: refused after the timeout, the cached password still works.
-	p.silent.Store(true)
+	p.SetSilent(true)
 	start := time.Now()
-	_, err = b.login("alice", "pw2", ext)
+	_, err = b.login(t, "alice", "pw2", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), 3*time.Second)
 	c = b.mustLogin(t, "alice", "pw", ext)
-	c.bye(t)
+	c.Logout(t)
 
 	// Dead server (another port: the cache does not apply).
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	settings["authPop3Port"] = dead
+	_, settings["authPop3Port"] = extauthtest.HostPort(t, extauthtest.DeadAddr(t))
 	b.setSettings(t, extDomain, settings)
 	start = time.Now()
-	_, err = b.login("alice", "pw", ext)
+	_, err = b.login(t, "alice", "pw", ext)
 	require.ErrorContains(t, err, "authentication service unavailable")
 	require.Less(t, time.Since(start), time.Second)
 	require.NotEmpty(t, logs.FilterMessage("external authentication unavailable, login refused").
@@ -316,6 +195,6 @@ func TestExtAuthPOP3(t *testing.T) {
 
 	// The local domain is unaffected.
 	c = b.mustLogin(t, "dave", "dave-pw", loginOpts{mech: "SCRAM-SHA-256"})
-	c.bye(t)
+	c.Logout(t)
 	requireNoSecretsLogged(t, logs, "pw2", "local-pw", "dave-pw")
 }

@@ -2,19 +2,17 @@ package xmppcore_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -37,10 +35,8 @@ type testBundle struct {
 // domains example.test (enabled) and disabled.test (switched off).
 func setup(t *testing.T, opts ...func(*xmppcore.Config)) *testBundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(t, err)
-	b := &testBundle{ctx: ctx, st: st, domains: map[string]store.Domain{}}
+	b := openBundle(t, "NORMAL")
+	ctx, st := b.ctx, b.st
 	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
 		a, err := tx.InsertAccount(ctx, "acme", 0)
 		if err != nil {
@@ -56,24 +52,40 @@ func setup(t *testing.T, opts ...func(*xmppcore.Config)) *testBundle {
 		}
 		return tx.SetDomainEnabled(ctx, b.domains["disabled.test"].ID, false)
 	}))
-	b.dataDir = t.TempDir()
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := xmppcore.New(cfg, st)
-	require.NoError(t, err)
-	require.NoError(t, srv.Start(ctx))
-	t.Cleanup(func() {
+	b.serve(t, cfg)
+	return b
+}
+
+// openBundle opens a fresh SQLite file with the given synchronous setting,
+// for setup and the fuzz server to fill before serve.
+func openBundle(tb testing.TB, synchronous string) *testBundle {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "x.db"), store.Options{Synchronous: synchronous})
+	require.NoError(tb, err)
+	return &testBundle{ctx: ctx, st: st, domains: map[string]store.Domain{}, dataDir: tb.TempDir()}
+}
+
+// serve starts the server over the bundle's store until tb ends, then
+// closes both.
+func (b *testBundle) serve(tb testing.TB, cfg xmppcore.Config) {
+	tb.Helper()
+	srv, err := xmppcore.New(cfg, b.st)
+	require.NoError(tb, err)
+	require.NoError(tb, srv.Start(b.ctx))
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		st.Close()
+		require.NoError(tb, srv.Shutdown(ctx))
+		b.st.Close()
 	})
 	b.srv = srv
 	a1, a2 := srv.Addrs()
 	b.c2s, b.c2stls = a1.String(), a2.String()
-	return b
 }
 
 func (b *testBundle) user(t *testing.T, fqdn, name, password string, status store.Status) store.User {
@@ -106,124 +118,31 @@ func (b *testBundle) setModules(t *testing.T, mods map[string]bool) {
 	b.srv.DomainSettingsChanged(domain)
 }
 
-// client is a go-xmpp client whose stanzas a goroutine collects.
-type client struct {
-	*goxmpp.Client
-	in  chan any
-	end chan struct{}
-	err error
-}
-
+// loginOpts are how xmppcore's tests vary a login.
 type loginOpts struct {
-	mech     string
-	resource string
-	direct   bool
-	fqdn     string
+	mech     string // "" lets the client pick
+	resource string // "" lets the server assign one
+	direct   bool   // over the direct TLS listener
+	fqdn     string // the user's domain; "" is example.test
 }
 
-func (b *testBundle) login(user, password string, o loginOpts) (*client, error) {
+// login logs user in with the independent client (go-xmpp).
+func (b *testBundle) login(t testing.TB, user, password string, o loginOpts) (*goxmpptest.Client, error) {
 	if o.fqdn == "" {
 		o.fqdn = domain
 	}
-	opts := goxmpp.Options{
-		Host: b.c2s, User: user + "@" + o.fqdn, Password: password, Resource: o.resource,
-		NoTLS: true, StartTLS: true,
-		TLSConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: o.fqdn},
-		Mechanism:   o.mech,
-		NoPLAIN:     o.mech != "" && o.mech != "PLAIN",
-		DialTimeout: 5 * time.Second, Session: true,
-	}
+	addr, opts := b.c2s, []goxmpptest.Option{goxmpptest.Mechanism(o.mech), goxmpptest.Resource(o.resource)}
 	if o.direct {
-		opts.Host, opts.NoTLS, opts.StartTLS = b.c2stls, false, false
+		addr, opts = b.c2stls, append(opts, goxmpptest.DirectTLS())
 	}
-	c, err := opts.NewClient()
-	if err != nil {
-		return nil, err
-	}
-	cl := &client{Client: c, in: make(chan any, 1000), end: make(chan struct{})}
-	go func() {
-		defer close(cl.end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				cl.err = err
-				return
-			}
-			select {
-			case cl.in <- st:
-			default: // a test that stopped reading must not block this goroutine
-			}
-		}
-	}()
-	return cl, nil
+	return goxmpptest.TryLogin(t, addr, user+"@"+o.fqdn, password, opts...)
 }
 
-func (b *testBundle) mustLogin(t *testing.T, user, password string, o loginOpts) *client {
+func (b *testBundle) mustLogin(t *testing.T, user, password string, o loginOpts) *goxmpptest.Client {
 	t.Helper()
-	c, err := b.login(user, password, o)
+	c, err := b.login(t, user, password, o)
 	require.NoError(t, err)
 	return c
-}
-
-// expect waits for a stanza matching pred.
-func (c *client) expect(t *testing.T, what string, pred func(any) bool) any {
-	t.Helper()
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case st := <-c.in:
-			if pred(st) {
-				return st
-			}
-		case <-c.end:
-			for {
-				select {
-				case st := <-c.in:
-					if pred(st) {
-						return st
-					}
-				default:
-					require.Failf(t, "stream ended", "waiting for %s: %v", what, c.err)
-				}
-			}
-		case <-timer.C:
-			require.Failf(t, "timeout", "waiting for %s", what)
-		}
-	}
-}
-
-// ended waits for the stream to end and returns the error that ended it.
-func (c *client) ended(t *testing.T) error {
-	t.Helper()
-	select {
-	case <-c.end:
-		return c.err
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "stream did not end")
-		return nil
-	}
-}
-
-func presence(from, typ string) func(any) bool {
-	return func(st any) bool {
-		p, ok := st.(goxmpp.Presence)
-		return ok && strings.HasPrefix(p.From, from) && p.Type == typ
-	}
-}
-
-func chat(from, text string) func(any) bool {
-	return func(st any) bool {
-		m, ok := st.(goxmpp.Chat)
-		return ok && strings.HasPrefix(m.Remote, from) && m.Text == text
-	}
-}
-
-func iq(id, typ, contains string) func(any) bool {
-	return func(st any) bool {
-		q, ok := st.(goxmpp.IQ)
-		return ok && (id == "" || q.ID == id) && q.Type == typ && strings.Contains(string(q.Query), contains)
-	}
 }
 
 // raw opens a plain TCP connection, writes in and returns everything the

@@ -7,19 +7,9 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 )
-
-// ask sends an IQ and returns its answer (result or error).
-func (c *client) ask(t *testing.T, id, typ, to, body string) goxmpp.IQ {
-	t.Helper()
-	_, err := c.RawInformation(c.JID(), to, id, typ, body)
-	require.NoError(t, err)
-	return c.expect(t, "answer to "+id, func(st any) bool {
-		q, ok := st.(goxmpp.IQ)
-		return ok && q.ID == id && (q.Type == "result" || q.Type == "error")
-	}).(goxmpp.IQ)
-}
 
 var allFeatures = []string{
 	"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "urn:xmpp:ping",
@@ -44,7 +34,7 @@ func TestModules(t *testing.T) {
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
 	aj, bj := "alice@"+domain, "bob@"+domain
 
-	q := alice.ask(t, "d1", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	q := alice.Ask(t, "d1", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	require.Equal(t, "result", q.Type)
 	require.ElementsMatch(t, allFeatures, features(q))
 	require.Contains(t, string(q.Query), `category="server"`)
@@ -67,47 +57,47 @@ func TestModules(t *testing.T) {
 		12: {"bind again", "set", "", "<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>", "error", ""},
 	}
 	for i, tt := range tests {
-		q := alice.ask(t, tt.name, tt.typ, tt.to, tt.body)
+		q := alice.Ask(t, tt.name, tt.typ, tt.to, tt.body)
 		require.Equal(t, tt.want, q.Type, "row %d %s: %s", i, tt.name, q.Query)
 		require.Contains(t, string(q.Query), tt.contains, "row %d %s", i, tt.name)
 	}
 	// bob reads alice's vCard
-	q = bob.ask(t, "v", "get", aj, "<vCard xmlns='vcard-temp'/>")
+	q = bob.Ask(t, "v", "get", aj, "<vCard xmlns='vcard-temp'/>")
 	require.Equal(t, "result", q.Type)
 	require.Contains(t, string(q.Query), "Alice A.")
 	// an IQ to a full JID is routed to that session, and its answer back
 	_, err := bob.RawInformation(bob.JID(), aj+"/r", "routed", "get", "<query xmlns='urn:example:app'/>")
 	require.NoError(t, err)
-	in := alice.expect(t, "routed iq", iq("routed", "get", "urn:example:app")).(goxmpp.IQ)
+	in := alice.Expect(t, "routed iq", goxmpptest.IQ("routed", "get", "urn:example:app")).(goxmpp.IQ)
 	require.Equal(t, bj+"/r", in.From)
 
 	// blocking command: bob's messages no longer reach alice
-	q = alice.ask(t, "blk", "set", "", "<block xmlns='urn:xmpp:blocking'><item jid='"+bj+"'/></block>")
+	q = alice.Ask(t, "blk", "set", "", "<block xmlns='urn:xmpp:blocking'><item jid='"+bj+"'/></block>")
 	require.Equal(t, "result", q.Type)
-	bob.expect(t, "alice appears offline", presence(aj+"/r", "unavailable"))
-	q = alice.ask(t, "bl", "get", "", "<blocklist xmlns='urn:xmpp:blocking'/>")
+	bob.Expect(t, "alice appears offline", goxmpptest.Presence(aj+"/r", "unavailable"))
+	q = alice.Ask(t, "bl", "get", "", "<blocklist xmlns='urn:xmpp:blocking'/>")
 	require.Contains(t, string(q.Query), bj)
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "blocked?"})
 	require.NoError(t, err)
-	bob.expect(t, "bounce", func(st any) bool { m, ok := st.(goxmpp.Chat); return ok && m.Type == "error" })
-	q = alice.ask(t, "ublk", "set", "", "<unblock xmlns='urn:xmpp:blocking'/>")
+	bob.Expect(t, "bounce", func(st any) bool { m, ok := st.(goxmpp.Chat); return ok && m.Type == "error" })
+	q = alice.Ask(t, "ublk", "set", "", "<unblock xmlns='urn:xmpp:blocking'/>")
 	require.Equal(t, "result", q.Type)
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "unblocked"})
 	require.NoError(t, err)
-	alice.expect(t, "message after unblock", chat(bj, "unblocked"))
+	alice.Expect(t, "message after unblock", goxmpptest.Chat(bj, "unblocked"))
 
 	// switching modules off per domain takes effect without restart
 	b.setModules(t, map[string]bool{"modPing": false, "modVcard": false, "modTime": true})
-	q = alice.ask(t, "d2", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	q = alice.Ask(t, "d2", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	got := features(q)
 	require.NotContains(t, got, "urn:xmpp:ping")
 	require.NotContains(t, got, "vcard-temp")
 	require.Contains(t, got, "urn:xmpp:time")
 	require.Len(t, got, len(allFeatures)-2)
-	q = alice.ask(t, "p2", "get", domain, "<ping xmlns='urn:xmpp:ping'/>")
+	q = alice.Ask(t, "p2", "get", domain, "<ping xmlns='urn:xmpp:ping'/>")
 	require.Equal(t, "error", q.Type, "%+v", q)
-	require.Equal(t, "error", alice.ask(t, "v2", "get", "", "<vCard xmlns='vcard-temp'/>").Type)
+	require.Equal(t, "error", alice.Ask(t, "v2", "get", "", "<vCard xmlns='vcard-temp'/>").Type)
 	b.setModules(t, map[string]bool{"modDisco": false})
-	require.Equal(t, "error", alice.ask(t, "d3", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>").Type)
-	require.Equal(t, "result", alice.ask(t, "p3", "get", domain, "<ping xmlns='urn:xmpp:ping'/>").Type)
+	require.Equal(t, "error", alice.Ask(t, "d3", "get", domain, "<query xmlns='http://jabber.org/protocol/disco#info'/>").Type)
+	require.Equal(t, "result", alice.Ask(t, "p3", "get", domain, "<ping xmlns='urn:xmpp:ping'/>").Type)
 }

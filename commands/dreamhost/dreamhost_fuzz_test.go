@@ -16,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/html"
 	"gopkg.in/yaml.v3"
 
@@ -66,27 +64,30 @@ func goldenSeeds(f *testing.F) [][4]string {
 	return out
 }
 
-// fuzzServer is the real handler on a real store with the fixture of the
-// golden tests (harness_test.go addFixture): acme (a.example) with its
-// sub-account (sub.a.example) and other (b.example, user bob), and the keys
-// keyA (*), keyJabber (jabber-*), keyDNS (dns-*), keyIP (*, 192.0.2.0/24)
-// and keyB (other's *).
+// fuzzServer is commandstest's fuzz server with the DreamHost handler
+// and the fixture of the golden tests (harness_test.go addFixture): acme
+// (a.example) with its sub-account (sub.a.example) and other (b.example,
+// user bob), and the keys keyA (*), keyJabber (jabber-*), keyDNS (dns-*),
+// keyIP (*, 192.0.2.0/24) and keyB (other's *). The worker runs after
+// every input.
 type fuzzServer struct {
+	*commandstest.FuzzServer
 	h    *Handler
-	env  *commands.Env
-	logs *observer.ObservedLogs
 	keys map[string]string
 }
 
 func newFuzzServer(f testing.TB) *fuzzServer {
 	f.Helper()
-	log, logs := commandstest.Observe(zapcore.InfoLevel)
-	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
-	ctx, env := fx.Ctx, fx.Env
-	s := &fuzzServer{h: New(fx.Reg, env, Config{}), env: env, logs: logs, keys: map[string]string{}}
-	acme := fx.Account("acme", "", false, "a.example")
-	fx.Account("acme-sub", "acme", false, "sub.a.example")
-	other := fx.Account("other", "", false, "b.example")
+	s := &fuzzServer{FuzzServer: commandstest.NewFuzzServer(f), keys: map[string]string{}}
+	s.h = New(s.Reg, s.Env, Config{})
+	s.Handler, s.Request = s.h, s.request
+	s.Settle = func() error {
+		_, err := s.Env.Worker.RunOnce(context.Background())
+		return err
+	}
+	acme := s.Account("acme", "", false, "a.example")
+	s.Account("acme-sub", "acme", false, "sub.a.example")
+	other := s.Account("other", "", false, "b.example")
 	for _, k := range []struct {
 		name string
 		acc  int64
@@ -99,12 +100,11 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		{"keyIP", acme, []string{"*"}, "192.0.2.0/24"},
 		{"keyB", other, []string{"*"}, ""},
 	} {
-		s.keys[k.name] = fx.Key(commands.KeySpec{Account: k.acc, Cmds: k.cmds, IPAllow: k.ip, Comment: k.name})
+		s.keys[k.name] = s.Key(commands.KeySpec{Account: k.acc, Cmds: k.cmds, IPAllow: k.ip, Comment: k.name})
 	}
-	status, _, body := s.do("GET", "/?key={{keyB}}&cmd=jabber-add_user&username=bob&domain=b.example&password=bobpass", "", nil)
+	status, _, body := s.Do("GET", "/?key={{keyB}}&cmd=jabber-add_user&username=bob&domain=b.example&password=bobpass", "", nil)
 	require.Equal(f, 200, status, "%s", body)
-	_, err := env.Worker.RunOnce(ctx)
-	require.NoError(f, err)
+	require.NoError(f, s.Settle())
 	return s
 }
 
@@ -118,7 +118,7 @@ func (s *fuzzServer) expand(v string) string {
 		v = strings.ReplaceAll(v, "{{"+name+"}}", key)
 	}
 	for id := int64(1); strings.Contains(v, "{{token"); id++ {
-		b, err := s.env.Store.Batch(context.Background(), id)
+		b, err := s.Store.Batch(context.Background(), id)
 		if err != nil {
 			break
 		}
@@ -127,32 +127,23 @@ func (s *fuzzServer) expand(v string) string {
 	return v
 }
 
+// request builds an input's request with the placeholders expanded, from
+// the address a header line "X-Remote-Addr: ip:port" gives (a documentation
+// address by default).
 func (s *fuzzServer) request(method, target, headers string, body []byte) (*http.Request, error) {
-	r, err := http.NewRequest(method, "http://127.0.0.1"+s.expand(target), bytes.NewReader([]byte(s.expand(string(body)))))
+	addr := "198.51.100.9:4321"
+	r, err := fuzzseed.NewRequest(method, s.expand(target), headers, []byte(s.expand(string(body))), func(r *http.Request, k, v string) bool {
+		if k != "X-Remote-Addr" {
+			return false
+		}
+		addr = v
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	r.RemoteAddr = "198.51.100.9:4321"
-	for _, l := range strings.Split(headers, "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			if k = strings.TrimSpace(k); k == "X-Remote-Addr" {
-				r.RemoteAddr = strings.TrimSpace(v)
-				continue
-			}
-			r.Header.Add(k, strings.TrimSpace(v))
-		}
-	}
+	r.RemoteAddr = addr
 	return r, nil
-}
-
-func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
-	r, err := s.request(method, target, headers, body)
-	if err != nil {
-		return 0, nil, nil
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, r)
-	return w.Code, w.Result().Header, w.Body.Bytes()
 }
 
 // format is the format the handler answers r in, read as it reads it.
@@ -179,22 +170,15 @@ func FuzzHandler(f *testing.F) {
 		f.Add("GET", "/?key={{keyA}}&cmd=jabber-add_user&username=%00%3C'%5C&domain=a.example&password=x&format="+string(format), "", []byte(nil))
 		f.Add("POST", "/?format="+string(format), "Content-Type: application/x-www-form-urlencoded", []byte("key={{keyA}}&cmd=jabber-list_users&format="+string(format)))
 	}
-	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
 		format := s.format(method, target, headers, body)
-		s.logs.TakeAll()
-		status, header, out := s.do(method, target, headers, body)
-		if status == 0 {
+		rep, ok := s.Handle(t, method, target, headers, body)
+		if !ok {
 			return
 		}
-		_, err := s.env.Worker.RunOnce(ctx)
-		require.NoError(t, err)
-		entries := s.logs.TakeAll()
-		require.Len(t, entries, 1, "one log line per request")
-		require.Equal(t, zapcore.InfoLevel, entries[0].Level, "internal error: %v", entries[0].ContextMap())
+		status, header, out := rep.Status, rep.Header, rep.Body
 		require.Contains(t, []int{200, 413}, status, "%s", out)
 		require.Equal(t, format.ContentType(), header.Get("Content-Type"))
-		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
 		require.True(t, utf8.Valid(out), "%q", out)
 		checkFormat(t, format, out)
 	})

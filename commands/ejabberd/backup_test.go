@@ -2,9 +2,7 @@ package ejabberd_test
 
 import (
 	"crypto/sha1"
-	"crypto/tls"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,59 +11,22 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/piefxis"
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 )
-
-const importFixtures = "../../testdata/import"
-
-// copyImportFixtures puts testdata/import/ where the golden cases find it:
-// DATA/transfer/import/ (the operator's folder) and each account's
-// DATA/transfer/<id>/import/.
-func copyImportFixtures(t *testing.T, data string, accs map[string]int64) {
-	t.Helper()
-	dsts := []string{filepath.Join(data, commands.TransferDir, "import")}
-	for _, id := range accs {
-		dsts = append(dsts, filepath.Join(data, commands.TransferDir, strconv.FormatInt(id, 10), "import"))
-	}
-	for _, dst := range dsts {
-		copyTree(t, importFixtures, dst)
-	}
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	require.NoError(t, filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o600)
-	}))
-}
 
 // freshServer is an empty server with one operator account "root" owning
 // ops.example (admin@ops.example, As: root) and the given domains, which
 // have no users: the target of an import. xmpp as in setup.
 func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 	t.Helper()
-	b, f := newBundle(t, xmpp)
-	acc := f.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
-	jid, pw, err := commands.BootstrapAdmin(f.Ctx, f.Env, f.Reg, acc, "ops.example")
+	b := newBundle(t, xmpp)
+	acc := b.Account("root", "", true, append([]string{"ops.example"}, domains...)...)
+	jid, pw, err := commands.BootstrapAdmin(b.Ctx, b.Env, b.Reg, acc, "ops.example")
 	require.NoError(t, err)
 	b.creds["root"] = basic(jid, pw)
 	return b
@@ -73,22 +34,22 @@ func freshServer(t *testing.T, domains []string, xmpp bool) *testBundle {
 
 // userData is what an import must carry over for one user.
 func (b *testBundle) userData(jid string) string {
-	b.t.Helper()
+	b.T.Helper()
 	local, domain, _ := strings.Cut(jid, "@")
-	u, err := b.env.Store.UserByJID(b.ctx, domain, local)
-	require.NoError(b.t, err)
+	u, err := b.Store.UserByJID(b.Ctx, domain, local)
+	require.NoError(b.T, err)
 	out := []string{string(u.Status)}
 	out = append(out, rosterState(b, u.ID)...)
-	if v, err := b.env.Store.VCard(b.ctx, u.ID); err == nil {
+	if v, err := b.Store.VCard(b.Ctx, u.ID); err == nil {
 		out = append(out, "vcard "+string(v))
 	}
-	ps, err := b.env.Store.PrivateItems(b.ctx, u.ID)
-	require.NoError(b.t, err)
+	ps, err := b.Store.PrivateItems(b.Ctx, u.ID)
+	require.NoError(b.T, err)
 	for _, p := range ps {
 		out = append(out, "private "+string(p.Data))
 	}
-	ms, err := b.env.Store.OfflineMessages(b.ctx, u.ID)
-	require.NoError(b.t, err)
+	ms, err := b.Store.OfflineMessages(b.Ctx, u.ID)
+	require.NoError(b.T, err)
 	for _, m := range ms {
 		out = append(out, "offline "+m.Sender+" "+m.Created.Format(time.RFC3339)+" "+string(m.Stanza))
 	}
@@ -103,28 +64,28 @@ func (b *testBundle) userData(jid string) string {
 func TestPiefxisRoundTrip(t *testing.T) {
 	t.Parallel()
 	src := setup(t, false)
-	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a2.example","password":"carol pässword"}`)
-	src.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dan","host":"a2.example","password":"danpw"}`)
+	src.register("carol@a2.example", "carol pässword")
+	src.register("dan@a2.example", "danpw")
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a2.example","user":"dan","host":"a2.example","nick":"Dan","group":"Friends;Work","subs":"both"}`)
 	src.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dan","localhost":"a2.example","user":"carol","host":"a2.example","nick":"","group":"","subs":"to"}`)
-	carol, err := src.env.Store.UserByJID(src.ctx, "a2.example", "carol")
+	carol, err := src.Store.UserByJID(src.Ctx, "a2.example", "carol")
 	require.NoError(t, err)
-	require.NoError(t, src.env.Store.Write(src.ctx, func(tx *store.Tx) error {
-		if err := tx.SetVCard(src.ctx, carol.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Carol &amp; Co</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard>`)); err != nil {
+	require.NoError(t, src.Store.Write(src.Ctx, func(tx *store.Tx) error {
+		if err := tx.SetVCard(src.Ctx, carol.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Carol &amp; Co</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard>`)); err != nil {
 			return err
 		}
-		if err := tx.SetPrivateXML(src.ctx, carol.ID, "storage:bookmarks", []byte(`<storage xmlns="storage:bookmarks"><conference jid="r@c.example" name="R"/></storage>`)); err != nil {
+		if err := tx.SetPrivateXML(src.Ctx, carol.ID, "storage:bookmarks", []byte(`<storage xmlns="storage:bookmarks"><conference jid="r@c.example" name="R"/></storage>`)); err != nil {
 			return err
 		}
-		if _, err := tx.PutRosterItem(src.ctx, carol.ID, store.RosterItem{Contact: "eve@b.example", PendingIn: true}); err != nil {
+		if _, err := tx.PutRosterItem(src.Ctx, carol.ID, store.RosterItem{Contact: "eve@b.example", PendingIn: true}); err != nil {
 			return err
 		}
-		return tx.ImportOffline(src.ctx, carol.ID, "dan@a2.example/home", []byte(`<message xmlns="jabber:client" from="dan@a2.example/home" to="carol@a2.example" type="chat"><body>hello</body></message>`),
+		return tx.ImportOffline(src.Ctx, carol.ID, "dan@a2.example/home", []byte(`<message xmlns="jabber:client" from="dan@a2.example/home" to="carol@a2.example" type="chat"><body>hello</body></message>`),
 			time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC))
 	}))
 
 	require.Equal(t, "0", src.ok("POST /api/export_piefxis\nAs: acme\n\n"+`{"dir":"out"}`))
-	outDir := filepath.Join(src.env.DataDir, commands.TransferDir, "out")
+	outDir := filepath.Join(src.Env.DataDir, commands.TransferDir, "out")
 	names, err := filepath.Glob(filepath.Join(outDir, "*.xml"))
 	require.NoError(t, err)
 	// The main file and one per domain of the server (acme is the operator).
@@ -138,8 +99,8 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	require.NotEmpty(t, main)
 
 	dst := freshServer(t, []string{"a.example", "a2.example", "b.example"}, true)
-	addr := dst.addr
-	copyTree(t, outDir, filepath.Join(dst.env.DataDir, commands.TransferDir, "in"))
+	addr := dst.XMPPAddr
+	copyTree(t, outDir, filepath.Join(dst.Env.DataDir, commands.TransferDir, "in"))
 	require.Equal(t, "0", dst.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"in/`+main+`"}`))
 
 	for _, jid := range []string{"carol@a2.example", "dan@a2.example", "bob@b.example"} {
@@ -153,43 +114,11 @@ func TestPiefxisRoundTrip(t *testing.T) {
 	// SCRAM-SHA-256, SCRAM-SHA-1 and PLAIN (the keys of both families came along).
 	for _, mech := range []string{"", "SCRAM-SHA-1", "PLAIN"} {
 		for _, u := range []struct{ jid, pw string }{{"carol@a2.example", "carol pässword"}, {"dan@a2.example", "danpw"}, {"bob@b.example", "bobpass"}} {
-			c := loginMech(t, addr, u.jid, u.pw, "r", mech)
-			_, _ = c.SendOrg("</stream:stream>")
-			c.ended(t)
+			goxmpptest.Login(t, addr, u.jid, u.pw, goxmpptest.Resource("r"), goxmpptest.Mechanism(mech)).Logout(t)
 		}
 	}
-	_, err = dialMech(addr, "carol@a2.example", "wrong", "r", "")
+	_, err = goxmpptest.Dial(addr, "carol@a2.example", "wrong", goxmpptest.Resource("r"))
 	require.Error(t, err)
-}
-
-func clientOptions(addr, jid, password, resource string) goxmpp.Options {
-	_, domain, _ := strings.Cut(jid, "@")
-	return goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}
-}
-
-// dialMech logs in with go-xmpp, forcing a SASL mechanism unless mech is "".
-func dialMech(addr, jid, password, resource, mech string) (*goxmpp.Client, error) {
-	opts := clientOptions(addr, jid, password, resource)
-	opts.Mechanism = mech
-	return opts.NewClient()
-}
-
-func loginMech(t *testing.T, addr, jid, password, resource, mech string) *xmppClient {
-	t.Helper()
-	c, err := dialMech(addr, jid, password, resource, mech)
-	require.NoError(t, err, "%s by %q", jid, mech)
-	cl := &xmppClient{Client: c, end: make(chan struct{})}
-	go func() {
-		defer close(cl.end)
-		for {
-			if _, err := c.Recv(); err != nil {
-				return
-			}
-		}
-	}()
-	return cl
 }
 
 // TestImportFixtures imports the hand-written files of testdata/import/
@@ -199,8 +128,8 @@ func loginMech(t *testing.T, addr, jid, password, resource, mech string) *xmppCl
 func TestImportFixtures(t *testing.T) {
 	t.Parallel()
 	b := freshServer(t, []string{"a.example", "b.example"}, true)
-	addr := b.addr
-	copyTree(t, importFixtures, filepath.Join(b.env.DataDir, commands.TransferDir, "import"))
+	addr := b.XMPPAddr
+	copyTree(t, importFixtures, filepath.Join(b.Env.DataDir, commands.TransferDir, "import"))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/ejabberd/20240101-120000.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/prosody-user/gina@a.example.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_prosody\nAs: root\n\n"+`{"dir":"import/prosody"}`))
@@ -231,12 +160,10 @@ private <storage xmlns="storage:bookmarks"><conference autojoin="true" jid="team
 		{"judy@a.example", "judypw", "SCRAM-SHA-256"},
 		{"judy@a.example", "judypw", "PLAIN"},
 	} {
-		c := loginMech(t, addr, tc.jid, tc.pw, "r", tc.mech)
-		_, _ = c.SendOrg("</stream:stream>")
-		c.ended(t)
+		goxmpptest.Login(t, addr, tc.jid, tc.pw, goxmpptest.Resource("r"), goxmpptest.Mechanism(tc.mech)).Logout(t)
 	}
 	// A SCRAM-SHA-1-only user cannot answer a SCRAM-SHA-256 challenge.
-	_, err := dialMech(addr, "dave@a.example", "davepw", "r", "SCRAM-SHA-256")
+	_, err := goxmpptest.Dial(addr, "dave@a.example", "davepw", goxmpptest.Resource("r"), goxmpptest.Mechanism("SCRAM-SHA-256"))
 	require.Error(t, err)
 
 	var users []string
@@ -249,13 +176,13 @@ private <storage xmlns="storage:bookmarks"><conference autojoin="true" jid="team
 func TestRestoreClosesSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
+	addr := b.XMPPAddr
 	require.Equal(t, `""`, b.ok("POST /api/backup\nAs: acme\n\n"+`{"file":"before.db"}`))
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	c := login(t, addr, "carol@a.example", "carolpw", "r1")
+	b.register("carol@a.example", "carolpw")
+	c := goxmpptest.Login(t, addr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
 	require.Equal(t, `""`, b.ok("POST /api/restore\nAs: acme\n\n"+`{"file":"before.db"}`))
-	c.ended(t)
-	_, err := dialMech(addr, "carol@a.example", "carolpw", "r2", "")
+	c.Ended(t)
+	_, err := goxmpptest.Dial(addr, "carol@a.example", "carolpw", goxmpptest.Resource("r2"))
 	require.Error(t, err)
 	require.Equal(t, "1", b.ok("POST /api/check_account\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
 }
@@ -273,10 +200,10 @@ func TestExportLayout(t *testing.T) {
 		dir, host string
 		users     []string
 	}{
-		{filepath.Join(strconv.FormatInt(b.accs["other"], 10), "out"), "b.example", []string{"admin", "bob"}},
+		{filepath.Join(strconv.FormatInt(b.Accs["other"], 10), "out"), "b.example", []string{"admin", "bob"}},
 		{"one", "a.example", []string{"admin", "limited", "noperm"}},
 	} {
-		dir := filepath.Join(b.env.DataDir, commands.TransferDir, tc.dir)
+		dir := filepath.Join(b.Env.DataDir, commands.TransferDir, tc.dir)
 		names, err := filepath.Glob(filepath.Join(dir, "*.xml"))
 		require.NoError(t, err)
 		require.Len(t, names, 2, tc.dir)
@@ -326,7 +253,7 @@ func TestImportedSHA1OnlyUsersDoNotShareAuth(t *testing.T) {
 		require.NoError(t, err)
 		return piefxis.User{Name: name, SCRAM: []piefxis.SCRAM{{Mechanism: piefxis.ScramSHA1, Salt: salt, Iterations: 4096, StoredKey: st, ServerKey: sv}}}
 	}
-	dir := filepath.Join(b.env.DataDir, commands.TransferDir)
+	dir := filepath.Join(b.Env.DataDir, commands.TransferDir)
 	require.NoError(t, os.MkdirAll(dir, 0o700))
 	f, err := os.Create(filepath.Join(dir, "two.xml"))
 	require.NoError(t, err)

@@ -5,15 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
@@ -21,11 +17,8 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// goldenRequests are the requests of testdata/ejabberd: the seed corpus.
-func goldenRequests(f *testing.F) []string {
-	f.Helper()
-	return fuzzseed.Seeds(f, "../../testdata/ejabberd/*.txtar", false)
-}
+// goldenFiles hold the requests of the seed corpus.
+const goldenFiles = "../../testdata/ejabberd/*.txtar"
 
 // The error messages decodeBody may give (docs/ejabberd.md).
 var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": true}
@@ -33,7 +26,7 @@ var bodyErrors = map[string]bool{"Invalid JSON input": true, "400 Bad Request": 
 // FuzzDecodeBody: never panics; errors are the documented ones; a decoded
 // object's pairs, written back as an object, decode to the same pairs.
 func FuzzDecodeBody(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, _, _, body := fuzzseed.Split(r)
 		f.Add([]byte(body))
 	}
@@ -95,7 +88,7 @@ func FuzzShape(f *testing.F) {
 	for i, d := range defs {
 		byName[d.Names[commands.Ejabberd]] = uint16(i)
 	}
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, target, _, body := fuzzseed.Split(r)
 		cmd, _ := route(strings.SplitN(target, "?", 2)[0])
 		if i, ok := byName[cmd]; ok {
@@ -151,7 +144,7 @@ func FuzzShape(f *testing.F) {
 // strings, and the strings come back (invalid UTF-8 as U+FFFD).
 func FuzzResultEncoding(f *testing.F) {
 	var golden []string
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, false) {
 		_, _, _, body := fuzzseed.Split(r)
 		fields, _ := decodeBody([]byte(body))
 		for _, p := range fields {
@@ -191,21 +184,26 @@ func FuzzResultEncoding(f *testing.F) {
 	})
 }
 
-// fuzzServer is a real handler on a real SQLite store with the fixture
-// of ejabberd_test.go's setup (accounts acme and other, their admins, a
-// limited API user and a user without API permission).
-type fuzzServer struct {
-	h     http.Handler
-	logs  *observer.ObservedLogs
-	creds map[string]string
-}
-
-func newFuzzServer(f testing.TB) *fuzzServer {
+// newFuzzServer is commandstest's fuzz server with the ejabberd handler
+// and the fixture of ejabberd_test.go's setup (accounts acme and other,
+// their admins, a limited API user and a user without API permission). A
+// header line "As: NAME" stands for NAME's Basic credentials.
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
 	f.Helper()
-	log, logs := commandstest.Observe(zapcore.InfoLevel)
-	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
-	ctx, st := fx.Ctx, fx.Store
-	s := &fuzzServer{h: New(fx.Reg, fx.Env), logs: logs, creds: map[string]string{}}
+	s := commandstest.NewFuzzServer(f)
+	ctx, st := s.Ctx, s.Store
+	s.Handler = New(s.Reg, s.Env)
+	creds := map[string]string{}
+	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
+		return fuzzseed.NewRequest(method, target, headers, body, func(r *http.Request, k, v string) bool {
+			cred, known := creds[v]
+			if k != "As" || !known {
+				return false
+			}
+			r.Header.Add("Authorization", cred)
+			return true
+		})
+	}
 	basic := func(user, pw string) string {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 	}
@@ -213,20 +211,20 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		jid, pw, err := commands.BootstrapAdmin(ctx, fx.Env, fx.Reg, fx.Account(a.name, "", false, a.domains...), a.domains[0])
+		jid, pw, err := commands.BootstrapAdmin(ctx, s.Env, s.Reg, s.Account(a.name, "", false, a.domains...), a.domains[0])
 		require.NoError(f, err)
-		s.creds[a.name] = basic(jid, pw)
+		creds[a.name] = basic(jid, pw)
 	}
 	for _, u := range []struct{ as, body string }{
 		{"other", `{"user":"bob","host":"b.example","password":"bobpass"}`},
 		{"acme", `{"user":"limited","host":"a.example","password":"limitedpass"}`},
 		{"acme", `{"user":"noperm","host":"a.example","password":"nopermpass"}`},
 	} {
-		status, _, body := s.do("POST", "/api/register", "As: "+u.as, []byte(u.body))
+		status, _, body := s.Do("POST", "/api/register", "As: "+u.as, []byte(u.body))
 		require.Equal(f, 200, status, "%s", body)
 	}
-	s.creds["limited"] = basic("limited@a.example", "limitedpass")
-	s.creds["noperm"] = basic("noperm@a.example", "nopermpass")
+	creds["limited"] = basic("limited@a.example", "limitedpass")
+	creds["noperm"] = basic("noperm@a.example", "nopermpass")
 	usr, err := st.UserByJID(ctx, "a.example", "limited")
 	require.NoError(f, err)
 	acme, err := st.UserByJID(ctx, "a.example", commands.AdminUser)
@@ -236,29 +234,6 @@ func newFuzzServer(f testing.TB) *fuzzServer {
 			What: []string{"[tag:session]", "check_account", "!kick_user"}})
 	}))
 	return s
-}
-
-// do sends one request straight to the handler; "As: NAME" header lines
-// stand for NAME's Basic credentials. status 0: the request could not be built.
-func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
-	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil
-	}
-	for _, l := range strings.Split(headers, "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if cred, known := s.creds[v]; k == "As" && known {
-			k, v = "Authorization", cred
-		}
-		r.Header.Add(k, v)
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, r)
-	return w.Code, w.Result().Header, w.Body.Bytes()
 }
 
 // documented are the statuses docs/ejabberd.md lists.
@@ -271,24 +246,16 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 // 501 for refused commands) — never an internal error.
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
-		method, target, headers, body := fuzzseed.Split(r)
-		f.Add(method, target, headers, []byte(body))
-	}
+	fuzzseed.AddRequests(f, fuzzseed.Seeds(f, goldenFiles, false))
 	f.Add("POST", "/api/v2/register", "As: acme\nContent-Type: text/plain", []byte(`{"user":"\u0000","host":"A.EXAMPLE.","password":"x"}`))
 	f.Add("GET", "/api/v1/check_account?user=bob&host=b.example", "As: other", []byte(nil))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
-		s.logs.TakeAll()
-		status, header, out := s.do(method, target, headers, body)
-		if status == 0 {
+		rep, ok := s.Handle(t, method, target, headers, body)
+		if !ok {
 			return
 		}
-		entries := s.logs.TakeAll()
-		require.Len(t, entries, 1, "one log line per request")
-		e := entries[0]
-		require.Equal(t, zapcore.InfoLevel, e.Level, "internal error: %v", e.ContextMap())
+		status, header, out, e := rep.Status, rep.Header, rep.Body, rep.Log
 		require.True(t, documented[status], "undocumented status %d: %s", status, out)
-		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
 		if len(out) == 0 {
 			require.True(t, status == 200 && method == http.MethodOptions || status == 400, "status %d without a body", status)
 			return

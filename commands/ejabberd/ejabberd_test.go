@@ -1,7 +1,6 @@
 package ejabberd_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	mrand "math/rand/v2"
@@ -23,16 +22,13 @@ import (
 
 const goldenDir = "../../testdata/ejabberd"
 
-// testBundle is a real store, registry, worker and handler on loopback.
+// testBundle is commandstest's fixture (a real store, registry and
+// worker, and with xmpp a live server at XMPPAddr) with the ejabberd API
+// on loopback at url.
 type testBundle struct {
-	t     *testing.T
-	ctx   context.Context
-	env   *commands.Env
-	reg   *commands.Registry
+	*commandstest.Fixture
 	url   string
-	accs  map[string]int64
 	creds map[string]string // "As: NAME" → Authorization header value
-	addr  string            // XMPP C2S, if the bundle has a live server
 }
 
 // setup builds the server and its fixture:
@@ -42,22 +38,21 @@ type testBundle struct {
 //	       noperm@a.example (As: noperm, no api permission)
 //	other  b.example               admin@b.example (As: other), user bob (password bobpass)
 //
-// xmpp starts a real XMPP server on the store (b.addr is its C2S address).
+// xmpp starts a real XMPP server on the store (b.XMPPAddr is its C2S address).
 func setup(t *testing.T, xmpp bool) *testBundle {
 	t.Helper()
-	b, f := newBundle(t, xmpp)
-	ctx, st := f.Ctx, f.Store
+	b := newBundle(t, xmpp)
+	ctx, st := b.Ctx, b.Store
 	for _, a := range []struct {
 		name    string
 		domains []string
 	}{{"acme", []string{"a.example", "a2.example"}}, {"other", []string{"b.example"}}} {
-		acc := f.Account(a.name, "", a.name == "acme", a.domains...) // acme is the operator
-		jid, pw, err := commands.BootstrapAdmin(ctx, b.env, b.reg, acc, a.domains[0])
+		acc := b.Account(a.name, "", a.name == "acme", a.domains...) // acme is the operator
+		jid, pw, err := commands.BootstrapAdmin(ctx, b.Env, b.Reg, acc, a.domains[0])
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
-	copyImportFixtures(t, b.env.DataDir, b.accs)
-	copyRosterFixtures(t, b.env.DataDir, b.accs)
+	copyFixtures(t, b.Env.DataDir, b.Accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string
@@ -71,7 +66,7 @@ func setup(t *testing.T, xmpp bool) *testBundle {
 		usr, err := st.UserByJID(ctx, "a.example", u.name)
 		require.NoError(t, err)
 		require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
-			return tx.PutEjabberdPermission(ctx, store.EjabberdPermission{UserID: usr.ID, AccountID: b.accs["acme"], What: u.what})
+			return tx.PutEjabberdPermission(ctx, store.EjabberdPermission{UserID: usr.ID, AccountID: b.Accs["acme"], What: u.what})
 		}))
 	}
 	return b
@@ -79,7 +74,7 @@ func setup(t *testing.T, xmpp bool) *testBundle {
 
 // newBundle is the fixture's parts with the ejabberd API on loopback (and
 // no accounts yet).
-func newBundle(t *testing.T, xmpp bool) (*testBundle, *commandstest.Fixture) {
+func newBundle(t *testing.T, xmpp bool) *testBundle {
 	t.Helper()
 	f := commandstest.New(t, commandstest.Options{XMPP: xmpp, DataDir: true})
 	// A seeded token source: the golden files show the tokens it makes.
@@ -87,51 +82,57 @@ func newBundle(t *testing.T, xmpp bool) (*testBundle, *commandstest.Fixture) {
 	router := mux.NewRouter()
 	router.PathPrefix("/api").Handler(ejabberd.New(f.Reg, f.Env))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(f.Reg, f.Env))
-	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs,
-		creds: map[string]string{}, addr: f.XMPPAddr}, f
+	return &testBundle{Fixture: f, url: f.Serve(router), creds: map[string]string{}}
 }
 
 func basic(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
 
+// register creates the user jid with password through /api, as acme.
+func (b *testBundle) register(jid, password string) {
+	b.T.Helper()
+	user, host, _ := strings.Cut(jid, "@")
+	b.ok("POST /api/register\nAs: acme\n\n" + fmt.Sprintf(`{"user":%q,"host":%q,"password":%q}`, user, host, password))
+}
+
 // ok sends a request that must answer 200.
 func (b *testBundle) ok(req string) string {
-	b.t.Helper()
+	b.T.Helper()
 	status, _, body := b.send(req)
-	require.Equal(b.t, 200, status, "%s: %s", req, body)
+	require.Equal(b.T, 200, status, "%s: %s", req, body)
 	return body
 }
 
 // send sends a request written as "METHOD /path?query", header lines, a
 // blank line and a body. "As: NAME" stands for NAME's Basic credentials.
 func (b *testBundle) send(req string) (int, http.Header, string) {
-	b.t.Helper()
-	r := goldentest.Request(b.t, b.url, req, func(r *http.Request, k, v string) bool {
+	b.T.Helper()
+	r := goldentest.Request(b.T, b.url, req, func(r *http.Request, k, v string) bool {
 		if k != "As" {
 			return false
 		}
 		cred, ok := b.creds[v]
-		require.True(b.t, ok, "no credentials %q", v)
+		require.True(b.T, ok, "no credentials %q", v)
 		r.Header["Authorization"] = []string{cred}
 		return true
 	})
-	return goldentest.Do(b.t, r)
+	return goldentest.Do(b.T, r)
 }
 
 // state dumps the users with their status and whether their password is
 // known, and the API grants.
 func (b *testBundle) state() string {
-	b.t.Helper()
-	st := b.env.Store
+	b.T.Helper()
+	st := b.Store
 	var out []string
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
+	users, err := st.Users(b.Ctx, nil)
+	require.NoError(b.T, err)
 	for _, u := range users {
 		line := fmt.Sprintf("user %s@%s %s", u.Username, u.Domain, u.Status)
 		if u.PasswordSealed != nil {
-			pw, err := b.env.Box.Open(u.PasswordSealed, commands.PurposePassword)
-			require.NoError(b.t, err)
+			pw, err := b.Env.Box.Open(u.PasswordSealed, commands.PurposePassword)
+			require.NoError(b.T, err)
 			switch {
 			case strings.HasPrefix(string(pw), "BANNED_ACCOUNT--"):
 				line += " password=BANNED"
@@ -139,7 +140,7 @@ func (b *testBundle) state() string {
 				line += fmt.Sprintf(" password=%q scram=%t", pw, u.Cred.Verify(string(pw)))
 			}
 		}
-		if p, err := st.EjabberdPermission(b.ctx, u.ID); err == nil {
+		if p, err := st.EjabberdPermission(b.Ctx, u.ID); err == nil {
 			line += fmt.Sprintf(" api=%q", p.What)
 		}
 		out = append(out, line)
@@ -149,12 +150,6 @@ func (b *testBundle) state() string {
 	out = append(out, srgState(b)...)
 	out = append(out, oauthState(b)...)
 	return strings.Join(out, "\n") + "\n"
-}
-
-// changes lists every change row as "command status (batch status)".
-func (b *testBundle) changes() []string {
-	b.t.Helper()
-	return goldentest.Changes(b.t, b.env.Store)
 }
 
 // goldenHeaders are the response headers a case records.
@@ -175,20 +170,10 @@ func TestEjabberdGolden(t *testing.T) {
 				b.ok(req)
 			}
 		}
-		before := len(b.changes())
-		reqText, ok := c.Section("request")
-		require.True(t, ok, "no request section")
-		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Queued(b.changes(), before)
-		var hs []string
-		for _, h := range goldenHeaders {
-			if v := header.Get(h); v != "" {
-				hs = append(hs, h+": "+v)
-			}
-		}
+		status, header, body, queued := c.Send(b.Store, b.send)
 		c.Check(map[string]string{
 			"status":  strconv.Itoa(status) + "\n",
-			"headers": strings.Join(hs, "\n") + "\n",
+			"headers": goldentest.Headers(header, goldenHeaders...),
 			"body":    body,
 			"queued":  queued,
 			"state":   b.state(),

@@ -1,53 +1,15 @@
 package ejabberd_test
 
 import (
-	"crypto/tls"
 	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
-
-// xmppClient is a logged-in go-xmpp client whose stream is read by a
-// goroutine; end closes when the stream ends.
-type xmppClient struct {
-	*goxmpp.Client
-	end chan struct{}
-}
-
-func login(t *testing.T, addr, jid, password, resource string) *xmppClient {
-	t.Helper()
-	_, domain, _ := strings.Cut(jid, "@")
-	opts := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}
-	c, err := opts.NewClient()
-	require.NoError(t, err)
-	cl := &xmppClient{Client: c, end: make(chan struct{})}
-	go func() {
-		defer close(cl.end)
-		for {
-			if _, err := c.Recv(); err != nil {
-				return
-			}
-		}
-	}()
-	// Never Close while Recv runs (it races): end the stream instead.
-	t.Cleanup(func() { _, _ = cl.SendOrg("</stream:stream>") })
-	return cl
-}
-
-func (c *xmppClient) ended(t *testing.T) {
-	t.Helper()
-	select {
-	case <-c.end:
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "stream did not end")
-	}
-}
 
 // TestEjabberdSessions drives the sessions family against a real XMPP
 // server: a user registered through /api logs in twice, the commands see
@@ -56,10 +18,9 @@ func (c *xmppClient) ended(t *testing.T) {
 func TestEjabberdSessions(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	r1 := login(t, addr, "carol@a.example", "carolpw", "r1")
-	r2 := login(t, addr, "carol@a.example", "carolpw", "r2")
+	b.register("carol@a.example", "carolpw")
+	r1 := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
+	r2 := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r2"))
 	_, err := r1.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	_, err = r2.SendPresence(goxmpp.Presence{Show: "dnd", Status: "busy"})
@@ -123,10 +84,10 @@ func TestEjabberdSessions(t *testing.T) {
 	status, _, _ = b.send("POST /api/kick_user\nAs: other\n\n" + `{"user":"carol","host":"a.example"}`)
 	require.Equal(t, 400, status)
 	require.Equal(t, "0", b.ok("POST /api/kick_session\nAs: acme\n\n"+`{"user":"carol","host":"a.example","resource":"r1","reason":"Stuck connection"}`))
-	r1.ended(t)
+	r1.Ended(t)
 	require.Equal(t, "0", b.ok("POST /api/kick_session\nAs: acme\n\n"+`{"user":"carol","host":"a.example","resource":"nope","reason":"x"}`))
 	require.Equal(t, `{"num_resources":1}`, b.ok("POST /api/kick_user\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`))
-	r2.ended(t)
+	r2.Ended(t)
 	require.Eventually(t, func() bool {
 		return b.ok("POST /api/connected_users_number\nAs: acme\n\n{}") == `{"num_sessions":0}`
 	}, 5*time.Second, 20*time.Millisecond)
@@ -137,13 +98,12 @@ func TestEjabberdSessions(t *testing.T) {
 func TestEjabberdChangePasswordKicks(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"old"}`)
-	c := login(t, addr, "carol@a.example", "old", "r")
+	b.register("carol@a.example", "old")
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "old", goxmpptest.Resource("r"))
 	require.Eventually(t, func() bool {
 		return b.ok("POST /api/num_resources\nAs: acme\n\n"+`{"user":"carol","host":"a.example"}`) == `{"resources":1}`
 	}, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, "0", b.ok("POST /api/change_password\nAs: acme\n\n"+`{"user":"carol","host":"a.example","newpass":"new"}`))
-	c.ended(t)
-	login(t, addr, "carol@a.example", "new", "r")
+	c.Ended(t)
+	goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "new", goxmpptest.Resource("r"))
 }

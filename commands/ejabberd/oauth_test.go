@@ -22,6 +22,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
+	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/sealbox"
@@ -30,10 +31,10 @@ import (
 // oauthState lists the OAuth tokens (by the first digits of their hash:
 // the golden tests' tokens are seeded) and clients, for the golden state.
 func oauthState(b *testBundle) []string {
-	b.t.Helper()
-	st := b.env.Store
-	accs, err := st.Accounts(b.ctx)
-	require.NoError(b.t, err)
+	b.T.Helper()
+	st := b.Store
+	accs, err := st.Accounts(b.Ctx)
+	require.NoError(b.T, err)
 	var ids []int64
 	names := map[int64]string{}
 	for _, a := range accs {
@@ -41,20 +42,20 @@ func oauthState(b *testBundle) []string {
 		names[a.ID] = a.Name
 	}
 	var out []string
-	toks, err := st.OAuthTokens(b.ctx, ids, math.MinInt64)
-	require.NoError(b.t, err)
+	toks, err := st.OAuthTokens(b.Ctx, ids, math.MinInt64)
+	require.NoError(b.T, err)
 	now := st.Now().UnixMilli()
 	for _, t := range toks {
 		out = append(out, fmt.Sprintf("oauth token %s… of %s for %s scopes=%q expired=%t", hex.EncodeToString(t.Hash)[:12],
 			names[t.AccountID], t.JID, t.Scopes, now >= t.Expires))
 	}
-	clients, err := st.OAuthClients(b.ctx, ids)
-	require.NoError(b.t, err)
+	clients, err := st.OAuthClients(b.Ctx, ids)
+	require.NoError(b.T, err)
 	for _, c := range clients {
 		line := fmt.Sprintf("oauth client %s of %s: %s name=%q", c.ClientID, names[c.AccountID], c.GrantType, c.Name)
 		if c.SecretSealed != nil {
-			secret, err := b.env.Box.Open(c.SecretSealed, commands.PurposeOAuthClient)
-			require.NoError(b.t, err)
+			secret, err := b.Env.Box.Open(c.SecretSealed, commands.PurposeOAuthClient)
+			require.NoError(b.T, err)
 			line += fmt.Sprintf(" secret=%q", secret)
 		} else {
 			line += fmt.Sprintf(" redirect_uri=%q", c.RedirectURI)
@@ -132,12 +133,8 @@ func (s *oauthServer) api(cmd, body string, headers ...string) (int, string) {
 		k, v, _ := strings.Cut(h, ": ")
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return resp.StatusCode, string(raw)
+	status, _, body := goldentest.Do(s.t, req)
+	return status, body
 }
 
 func bearer(token string) string { return "Authorization: Bearer " + token }

@@ -64,29 +64,27 @@ func (c *testControl) EffectiveConfig() ([]byte, error) {
 //	ops   ops.example   admin@ops.example (As: operator), an admin of an operator account
 type serverBundle struct {
 	*testBundle
-	ctl  *testControl
-	addr string // XMPP C2S
+	ctl *testControl
 }
 
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
 	b := setup(t, true)
-	addr := b.addr
 	ctl := &testControl{data: t.TempDir(), level: zap.NewAtomicLevelAt(zapcore.InfoLevel)}
-	b.env.Control = ctl
-	ops, err := commands.CreateAccount(b.ctx, b.env, "ops", 0, true)
+	b.Env.Control = ctl
+	ops, err := commands.CreateAccount(b.Ctx, b.Env, "ops", 0, true)
 	require.NoError(t, err)
-	_, err = commands.CreateDomain(b.ctx, b.env, "ops.example", ops.ID)
+	_, err = commands.CreateDomain(b.Ctx, b.Env, "ops.example", ops.ID)
 	require.NoError(t, err)
-	jid, pw, err := commands.BootstrapAdmin(b.ctx, b.env, b.reg, ops.ID, "ops.example")
+	jid, pw, err := commands.BootstrapAdmin(b.Ctx, b.Env, b.Reg, ops.ID, "ops.example")
 	require.NoError(t, err)
 	b.creds["operator"] = basic(jid, pw)
-	return &serverBundle{testBundle: b, ctl: ctl, addr: addr}
+	return &serverBundle{testBundle: b, ctl: ctl}
 }
 
 // files lists the data directory: each file's path and, if short, text.
 func (b *serverBundle) files() string {
-	b.t.Helper()
+	b.T.Helper()
 	var out []string
 	err := filepath.Walk(b.ctl.data, func(p string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
@@ -107,7 +105,7 @@ func (b *serverBundle) files() string {
 		out = append(out, line)
 		return nil
 	})
-	require.NoError(b.t, err)
+	require.NoError(b.T, err)
 	sort.Strings(out)
 	if len(out) == 0 {
 		return "none\n"
@@ -147,19 +145,13 @@ func TestEjabberdServerGolden(t *testing.T) {
 		data, err := filepath.EvalSymlinks(b.ctl.data)
 		require.NoError(t, err)
 		body = strings.ReplaceAll(body, data, "DATA")
-		var hs []string
-		for _, h := range goldenHeaders {
-			if v := header.Get(h); v != "" {
-				hs = append(hs, h+": "+v)
-			}
-		}
 		calls := "none\n"
 		if len(b.ctl.calls) > 0 {
 			calls = strings.Join(b.ctl.calls, "\n") + "\n"
 		}
 		c.Check(map[string]string{
 			"status":  strconv.Itoa(status) + "\n",
-			"headers": strings.Join(hs, "\n") + "\n",
+			"headers": goldentest.Headers(header, goldenHeaders...),
 			"body":    body,
 			"control": calls,
 			"files":   b.files(),

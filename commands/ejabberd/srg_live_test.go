@@ -1,79 +1,34 @@
 package ejabberd_test
 
 import (
-	"crypto/tls"
-	"encoding/xml"
-	"strings"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // srgClient is an independent client (go-xmpp) logged in with its initial
-// presence sent (go-xmpp does that at login); it fetched its roster and
-// collects roster pushes and presences.
+// presence sent (go-xmpp does that at login) and its roster fetched.
 type srgClient struct {
-	roster    rosterPush
-	pushes    chan rosterPush
-	presences chan goxmpp.Presence
-	seen      []goxmpp.Presence
+	*goxmpptest.Client
+	roster rosterPush
+	kept   []any // stanzas read while waiting for others
 }
 
 func srgLogin(t *testing.T, addr, jid, password string) *srgClient {
 	t.Helper()
-	_, domain, _ := strings.Cut(jid, "@")
-	opts := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: "r",
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}
-	c, err := opts.NewClient()
-	require.NoError(t, err)
-	cl := &srgClient{pushes: make(chan rosterPush, 16), presences: make(chan goxmpp.Presence, 16)}
-	end, ready := make(chan struct{}), make(chan rosterPush, 1)
-	go func() {
-		defer close(end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			switch v := st.(type) {
-			case goxmpp.Presence:
-				select {
-				case cl.presences <- v:
-				default:
-				}
-			case goxmpp.IQ:
-				var p rosterPush
-				if xml.Unmarshal([]byte(`<iq>`+string(v.Query)+`</iq>`), &p) != nil {
-					continue
-				}
-				if v.ID == "roster1" && v.Type == "result" {
-					ready <- p
-				} else if v.Type == "set" && len(p.Query.Items) > 0 {
-					select {
-					case cl.pushes <- p:
-					default:
-					}
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_, _ = c.SendOrg("</stream:stream>")
-		select {
-		case <-end:
-		case <-time.After(5 * time.Second):
-		}
-	})
+	c := &srgClient{Client: goxmpptest.Login(t, addr, jid, password, goxmpptest.Resource("r"))}
+	// Not FetchRoster: a presence may come before the roster, and is kept.
 	require.NoError(t, c.Roster())
-	select {
-	case cl.roster = <-ready:
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no roster result")
-	}
-	return cl
+	var err error
+	c.roster, err = parseRoster(c.next(t, "the roster", goxmpptest.IQ("roster1", "result", "")).(goxmpp.IQ))
+	require.NoError(t, err)
+	return c
 }
 
 // item finds a contact in a roster query.
@@ -86,40 +41,46 @@ func (p rosterPush) item(jid string) (string, string, []string, bool) {
 	return "", "", nil, false
 }
 
-// presenceFrom waits for a presence of bare's resources of type typ
-// (those read while waiting for others are kept for later calls).
+// next returns the first stanza match accepts, of those kept and then of
+// the stream. The others are kept for later calls: pushes and presences
+// arrive in no fixed order, and waiting for one must not lose the other.
+func (c *srgClient) next(t *testing.T, what string, match func(any) bool) any {
+	t.Helper()
+	for i, st := range c.kept {
+		if match(st) {
+			c.kept = slices.Delete(c.kept, i, i+1)
+			return st
+		}
+	}
+	return c.Expect(t, what, func(st any) bool {
+		if match(st) {
+			return true
+		}
+		c.kept = append(c.kept, st)
+		return false
+	})
+}
+
+// presenceFrom waits for a presence of bare's resources of type typ.
 func (c *srgClient) presenceFrom(t *testing.T, bare, typ string) {
 	t.Helper()
-	match := func(p goxmpp.Presence) bool { return strings.HasPrefix(p.From, bare+"/") && p.Type == typ }
-	for i, p := range c.seen {
-		if match(p) {
-			c.seen = append(c.seen[:i], c.seen[i+1:]...)
-			return
-		}
-	}
-	timeout := time.After(5 * time.Second)
-	for {
-		select {
-		case p := <-c.presences:
-			if match(p) {
-				return
-			}
-			c.seen = append(c.seen, p)
-		case <-timeout:
-			require.FailNow(t, "no presence", "from %s type %q", bare, typ)
-		}
-	}
+	c.next(t, fmt.Sprintf("a presence from %s of type %q", bare, typ), goxmpptest.Presence(bare+"/", typ))
 }
 
 func (c *srgClient) push(t *testing.T) rosterPush {
 	t.Helper()
-	select {
-	case p := <-c.pushes:
-		return p
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no roster push")
+	p, err := parseRoster(c.next(t, "a roster push", isPush).(goxmpp.IQ))
+	require.NoError(t, err)
+	return p
+}
+
+// noPush fails if a roster push came or comes within 100 ms.
+func (c *srgClient) noPush(t *testing.T) {
+	t.Helper()
+	for _, st := range c.kept {
+		require.False(t, isPush(st), "unexpected push %+v", st)
 	}
-	return rosterPush{}
+	c.ExpectNone(t, "roster push", 100*time.Millisecond, isPush)
 }
 
 // TestEjabberdSharedGroupLive: two users put into one shared group through
@@ -130,9 +91,8 @@ func (c *srgClient) push(t *testing.T) rosterPush {
 func TestEjabberdSharedGroupLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
 	for _, u := range []string{"carol", "dave", "erin"} {
-		b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"` + u + `","host":"a.example","password":"` + u + `pw"}`)
+		b.register(u+"@a.example", u+"pw")
 	}
 	require.Equal(t, "0", b.ok("POST /api/srg_create\nAs: acme\n\n"+
 		`{"group":"team","host":"a.example","label":"The Team","description":"","display":"team"}`))
@@ -141,7 +101,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 			`{"user":"`+u+`","host":"a.example","group":"team","grouphost":"a.example"}`))
 	}
 
-	carol := srgLogin(t, addr, "carol@a.example", "carolpw")
+	carol := srgLogin(t, b.XMPPAddr, "carol@a.example", "carolpw")
 	_, sub, groups, ok := carol.roster.item("dave@a.example")
 	require.True(t, ok, "carol's roster lacks dave: %+v", carol.roster)
 	require.Equal(t, "both", sub)
@@ -151,7 +111,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 
 	// dave's initial presence reaches carol, and dave's probe brings him
 	// carol's presence.
-	dave := srgLogin(t, addr, "dave@a.example", "davepw")
+	dave := srgLogin(t, b.XMPPAddr, "dave@a.example", "davepw")
 	carol.presenceFrom(t, "dave@a.example", "")
 	dave.presenceFrom(t, "carol@a.example", "")
 	_, sub, _, ok = dave.roster.item("carol@a.example")
@@ -161,7 +121,7 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 	// A third member, online before she joins, arrives as a push to both
 	// (and gets theirs), presence flowing at once; she leaves as a removal
 	// with her unavailable presence.
-	erin := srgLogin(t, addr, "erin@a.example", "erinpw")
+	erin := srgLogin(t, b.XMPPAddr, "erin@a.example", "erinpw")
 	require.Empty(t, erin.roster.Query.Items)
 	require.Equal(t, "0", b.ok("POST /api/srg_user_add\nAs: acme\n\n"+
 		`{"user":"erin","host":"a.example","group":"team","grouphost":"a.example"}`))
@@ -200,9 +160,5 @@ func TestEjabberdSharedGroupLive(t *testing.T) {
 	_, sub, _, ok = carol.push(t).item("dave@a.example")
 	require.True(t, ok)
 	require.Equal(t, "remove", sub)
-	select {
-	case p := <-carol.pushes:
-		require.FailNow(t, "unexpected push", "%+v", p)
-	case <-time.After(100 * time.Millisecond):
-	}
+	carol.noPush(t)
 }

@@ -1,66 +1,15 @@
 package ejabberd_test
 
 import (
-	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
-
-// inbox is a go-xmpp client whose received stanzas are collected.
-type inbox struct {
-	*goxmpp.Client
-	in  chan any
-	end chan struct{}
-}
-
-func loginInbox(t *testing.T, addr, jid, password, resource string) *inbox {
-	t.Helper()
-	_, domain, _ := strings.Cut(jid, "@")
-	c, err := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: resource,
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}.NewClient()
-	require.NoError(t, err)
-	ib := &inbox{Client: c, in: make(chan any, 100), end: make(chan struct{})}
-	go func() {
-		defer close(ib.end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			ib.in <- st
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-ib.end:
-		default:
-			_, _ = ib.SendOrg("</stream:stream>")
-		}
-	})
-	return ib
-}
-
-// await returns the first received stanza ok accepts, skipping others.
-func (ib *inbox) await(t *testing.T, what string, ok func(any) bool) any {
-	t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case st := <-ib.in:
-			if ok(st) {
-				return st
-			}
-		case <-deadline:
-			require.FailNow(t, "not received: "+what)
-			return nil
-		}
-	}
-}
 
 // TestEjabberdStanzasLive proves the stanza and presence commands with an
 // independent client (go-xmpp) on a real XMPP server: send_message and
@@ -71,15 +20,15 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	t.Parallel()
 	b := setupServer(t)
 	for _, u := range []string{"carol", "dave"} {
-		b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"` + u + `","host":"a.example","password":"` + u + `pw"}`)
+		b.register(u+"@a.example", u+"pw")
 	}
 	// dave is subscribed to carol's presence: carol's roster has dave (from/both).
 	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"carol","localhost":"a.example","user":"dave","host":"a.example","nick":"Dave","group":"","subs":"both"}`)
 	b.ok("POST /api/add_rosteritem\nAs: acme\n\n" + `{"localuser":"dave","localhost":"a.example","user":"carol","host":"a.example","nick":"Carol","group":"","subs":"both"}`)
-	dave := loginInbox(t, b.addr, "dave@a.example", "davepw", "phone")
+	dave := goxmpptest.Login(t, b.XMPPAddr, "dave@a.example", "davepw", goxmpptest.Resource("phone"))
 	_, err := dave.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
-	carol := loginInbox(t, b.addr, "carol@a.example", "carolpw", "r1")
+	carol := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r1"))
 	_, err = carol.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -89,7 +38,7 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	// send_message reaches carol.
 	require.Equal(t, "0", b.ok("POST /api/send_message\nAs: acme\n\n"+
 		`{"type":"chat","from":"admin@a.example","to":"carol@a.example","subject":"Hi","body":"Hello Carol"}`))
-	m := carol.await(t, "send_message's chat", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "Hello Carol" }).(goxmpp.Chat)
+	m := carol.Expect(t, "send_message's chat", goxmpptest.Chat("", "Hello Carol")).(goxmpp.Chat)
 	require.Equal(t, "admin@a.example", m.Remote)
 	require.Equal(t, "chat", m.Type)
 	require.Equal(t, "Hi", m.Subject)
@@ -97,7 +46,7 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	// send_stanza delivers the raw stanza, with its extension, from the given JID.
 	require.Equal(t, "0", b.ok("POST /api/send_stanza\nAs: acme\n\n"+
 		`{"from":"admin@a.example/bot","to":"carol@a.example/r1","stanza":"<message type='normal' from='spoof@b.example'><body>raw</body><ext xmlns='urn:example' attr='value'/></message>"}`))
-	m = carol.await(t, "send_stanza's message", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "raw" }).(goxmpp.Chat)
+	m = carol.Expect(t, "send_stanza's message", goxmpptest.Chat("", "raw")).(goxmpp.Chat)
 	require.Equal(t, "admin@a.example/bot", m.Remote)
 	require.Len(t, m.OtherElem, 1)
 	require.Equal(t, "urn:example", m.OtherElem[0].XMLName.Space)
@@ -106,13 +55,13 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	// send_stanza_c2s writes to carol's client as it is.
 	require.Equal(t, "0", b.ok("POST /api/send_stanza_c2s\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","resource":"r1","stanza":"<message from='a.example' type='headline'><body>to the client</body></message>"}`))
-	m = carol.await(t, "send_stanza_c2s's message", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "to the client" }).(goxmpp.Chat)
+	m = carol.Expect(t, "send_stanza_c2s's message", goxmpptest.Chat("", "to the client")).(goxmpp.Chat)
 	require.Equal(t, "a.example", m.Remote)
 
 	// set_presence: dave, subscribed, sees carol's new presence.
 	require.Equal(t, "0", b.ok("POST /api/set_presence\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","resource":"r1","type":"available","show":"dnd","status":"In a meeting","priority":"5"}`))
-	p := dave.await(t, "carol's dnd presence", func(st any) bool {
+	p := dave.Expect(t, "carol's dnd presence", func(st any) bool {
 		p, ok := st.(goxmpp.Presence)
 		return ok && strings.HasPrefix(p.From, "carol@a.example/r1") && p.Show == "dnd"
 	}).(goxmpp.Presence)
@@ -129,7 +78,7 @@ func TestEjabberdStanzasLive(t *testing.T) {
 	// unavailable: dave sees it, and get_presence says so for the session.
 	require.Equal(t, "0", b.ok("POST /api/set_presence/v1\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","resource":"r1","type":"unavailable","show":"","status":"gone","priority":0}`))
-	dave.await(t, "carol's unavailable presence", func(st any) bool {
+	dave.Expect(t, "carol's unavailable presence", func(st any) bool {
 		p, ok := st.(goxmpp.Presence)
 		return ok && strings.HasPrefix(p.From, "carol@a.example/r1") && p.Type == "unavailable"
 	})
@@ -138,8 +87,8 @@ func TestEjabberdStanzasLive(t *testing.T) {
 
 	// stop_kindly: every session gets the headline from its domain, then the control stops.
 	require.Equal(t, "0", b.ok("POST /api/stop_kindly\nAs: operator\n\n"+`{"delay":30,"announcement":"Maintenance"}`))
-	for _, c := range []*inbox{carol, dave} {
-		m := c.await(t, "stop_kindly's announcement", func(st any) bool { c, ok := st.(goxmpp.Chat); return ok && c.Text == "Maintenance" }).(goxmpp.Chat)
+	for _, c := range []*goxmpptest.Client{carol, dave} {
+		m := c.Expect(t, "stop_kindly's announcement", goxmpptest.Chat("", "Maintenance")).(goxmpp.Chat)
 		require.Equal(t, "headline", m.Type)
 		require.Equal(t, "a.example", m.Remote)
 		require.Equal(t, "Server stop in 30 seconds!", m.Subject)

@@ -1,7 +1,6 @@
 package ejabberd_test
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -12,75 +11,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
-// iqClient is a logged-in go-xmpp client whose IQ answers are handed to
-// the test by id.
-type iqClient struct {
-	*goxmpp.Client
-	jid    string
-	iqs    chan goxmpp.IQ
-	pushes chan goxmpp.IQ
-}
-
-func iqLogin(t *testing.T, addr, jid, password string) *iqClient {
+// ownIQ sends an IQ to the user's own bare JID and requires a result.
+func ownIQ(t *testing.T, c *goxmpptest.Client, id, typ, payload string) goxmpp.IQ {
 	t.Helper()
-	_, domain, _ := strings.Cut(jid, "@")
-	opts := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: "r",
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
-		DialTimeout: 5 * time.Second, Session: true}
-	c, err := opts.NewClient()
-	require.NoError(t, err)
-	cl := &iqClient{Client: c, jid: jid, iqs: make(chan goxmpp.IQ, 16), pushes: make(chan goxmpp.IQ, 16)}
-	end := make(chan struct{})
-	go func() {
-		defer close(end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			iq, ok := st.(goxmpp.IQ)
-			if !ok {
-				continue
-			}
-			to := cl.iqs
-			if iq.Type == "set" {
-				to = cl.pushes
-			}
-			select {
-			case to <- iq:
-			default:
-			}
-		}
-	}()
-	// Never Close while Recv runs (it races): end the stream instead.
-	t.Cleanup(func() {
-		_, _ = c.SendOrg("</stream:stream>")
-		select {
-		case <-end:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	return cl
-}
-
-// iq sends an IQ to the user's own bare JID and waits for its answer.
-func (c *iqClient) iq(t *testing.T, id, typ, payload string) goxmpp.IQ {
-	t.Helper()
-	_, err := c.RawInformation(c.JID(), c.jid, id, typ, payload)
-	require.NoError(t, err)
-	for {
-		select {
-		case iq := <-c.iqs:
-			if iq.ID == id {
-				require.Equal(t, "result", iq.Type, "iq %s: %s", id, iq.Query)
-				return iq
-			}
-		case <-time.After(5 * time.Second):
-			require.FailNow(t, "no answer to iq "+id)
-		}
-	}
+	bare, _, _ := strings.Cut(c.JID(), "/")
+	q := c.Ask(t, id, typ, bare, payload)
+	require.Equal(t, "result", q.Type, "iq %s: %s", id, q.Query)
+	return q
 }
 
 // vcardTemp is the part of a vcard-temp element the test reads.
@@ -100,8 +41,7 @@ type vcardTemp struct {
 func TestEjabberdVcardLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	b.register("carol@a.example", "carolpw")
 	for _, req := range []string{
 		`POST /api/set_vcard` + "\nAs: acme\n\n" + `{"user":"carol","host":"a.example","name":"FN","content":"Carol Example"}`,
 		`POST /api/set_vcard2` + "\nAs: acme\n\n" + `{"user":"carol","host":"a.example","name":"N","subname":"FAMILY","content":"Example"}`,
@@ -109,16 +49,16 @@ func TestEjabberdVcardLive(t *testing.T) {
 	} {
 		require.Equal(t, "0", b.ok(req))
 	}
-	c := iqLogin(t, addr, "carol@a.example", "carolpw")
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	var v vcardTemp
-	require.NoError(t, xml.Unmarshal(c.iq(t, "v1", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
+	require.NoError(t, xml.Unmarshal(ownIQ(t, c, "v1", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
 	require.Equal(t, "Carol Example", v.FN)
 	require.Equal(t, "Example", v.Family)
 	require.Len(t, v.Tels, 1)
 	require.NotNil(t, v.Tels[0].Home)
 	require.Equal(t, "+1 555 0100", v.Tels[0].Number)
 
-	c.iq(t, "v2", "set", "<vCard xmlns='vcard-temp'><FN>Carol Client</FN><NICKNAME>caro</NICKNAME>"+
+	ownIQ(t, c, "v2", "set", "<vCard xmlns='vcard-temp'><FN>Carol Client</FN><NICKNAME>caro</NICKNAME>"+
 		"<N><FAMILY>Client</FAMILY><GIVEN>Carol</GIVEN></N></vCard>")
 	for req, want := range map[string]string{
 		`{"user":"carol","host":"a.example","name":"FN"}`:                           `{"content":"Carol Client"}`,
@@ -134,15 +74,15 @@ func TestEjabberdVcardLive(t *testing.T) {
 	// set_nickname replaces the whole vCard, and the client sees that too.
 	require.Equal(t, "0", b.ok("POST /api/set_nickname\nAs: acme\n\n"+`{"user":"carol","host":"a.example","nickname":"C"}`))
 	v = vcardTemp{}
-	require.NoError(t, xml.Unmarshal(c.iq(t, "v3", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
+	require.NoError(t, xml.Unmarshal(ownIQ(t, c, "v3", "get", "<vCard xmlns='vcard-temp'/>").Query, &v))
 	require.Equal(t, vcardTemp{XMLName: v.XMLName, Nickname: "C"}, v)
 
 	// Private storage set through /api is what the client reads back.
 	require.Equal(t, "0", b.ok("POST /api/private_set\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","element":"<storage xmlns='storage:rosternotes'><note jid='x@y'>hi</note></storage>"}`))
-	q := c.iq(t, "p1", "get", "<query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'/></query>").Query
+	q := ownIQ(t, c, "p1", "get", "<query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'/></query>").Query
 	require.Contains(t, string(q), "hi</note>")
-	c.iq(t, "p2", "set", "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='r@c' autojoin='true'/></storage></query>")
+	ownIQ(t, c, "p2", "set", "<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='r@c' autojoin='true'/></storage></query>")
 	require.Equal(t, `{"res":"<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='r@c' autojoin='true'/></storage></query>"}`,
 		b.ok("POST /api/private_get\nAs: acme\n\n"+`{"user":"carol","host":"a.example","element":"storage","ns":"storage:bookmarks"}`))
 }
@@ -154,8 +94,7 @@ var xepStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$`)
 func TestEjabberdLastLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
+	b.register("carol@a.example", "carolpw")
 	last := func(user string) (ts, status string) {
 		var r struct{ Timestamp, Status string }
 		require.NoError(t, json.Unmarshal([]byte(b.ok("POST /api/get_last\nAs: acme\n\n"+
@@ -168,12 +107,11 @@ func TestEjabberdLastLive(t *testing.T) {
 	_, status = last("nobody")
 	require.Equal(t, "NOT FOUND", status)
 
-	c := login(t, addr, "carol@a.example", "carolpw", "r")
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := c.SendPresence(goxmpp.Presence{Status: "here"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "ONLINE" }, 5*time.Second, 20*time.Millisecond)
-	_, _ = c.SendOrg("</stream:stream>")
-	c.ended(t)
+	c.Logout(t)
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "here" }, 5*time.Second, 20*time.Millisecond)
 	ts, _ := last("carol")
 	require.NotContains(t, ts, ".", "a stored time has no fraction")
@@ -185,10 +123,9 @@ func TestEjabberdLastLive(t *testing.T) {
 func TestEjabberdOfflineLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"dave","host":"a.example","password":"davepw"}`)
-	dave := login(t, addr, "dave@a.example", "davepw", "r")
+	b.register("carol@a.example", "carolpw")
+	b.register("dave@a.example", "davepw")
+	dave := goxmpptest.Login(t, b.XMPPAddr, "dave@a.example", "davepw", goxmpptest.Resource("r"))
 	count := func() string {
 		return b.ok("POST /api/get_offline_count\nAs: acme\n\n" + `{"user":"carol","server":"a.example"}`)
 	}
@@ -255,7 +192,7 @@ func TestEjabberdOfflineLive(t *testing.T) {
 	// left after a purge is delivered normally.
 	send(1, "")
 	waitCount(`{"value":1}`)
-	carol := login(t, addr, "carol@a.example", "carolpw", "r")
+	carol := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	_, err := carol.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
 	waitCount(`{"value":0}`)
@@ -271,22 +208,17 @@ func TestEjabberdOfflineLive(t *testing.T) {
 func TestEjabberdPrivacyLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
-	addr := b.addr
-	b.ok("POST /api/register\nAs: acme\n\n" + `{"user":"carol","host":"a.example","password":"carolpw"}`)
-	c := iqLogin(t, addr, "carol@a.example", "carolpw")
-	require.NotContains(t, string(c.iq(t, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")
+	b.register("carol@a.example", "carolpw")
+	c := goxmpptest.Login(t, b.XMPPAddr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
+	require.NotContains(t, string(ownIQ(t, c, "b1", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query), "item")
 	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+
 		`<item type='jid' value='dave@a.example' action='deny' order='1'/><item type='jid' value='spam.example' action='deny' order='2'/></list></query>"}`))
-	select {
-	case p := <-c.pushes:
-		require.Contains(t, string(p.Query), "block")
-		require.Contains(t, string(p.Query), "dave@a.example")
-		require.Contains(t, string(p.Query), "spam.example")
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no block push")
-	}
-	q := string(c.iq(t, "b2", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query)
+	p := c.Expect(t, "the block push", goxmpptest.IQ("", "set", "")).(goxmpp.IQ)
+	require.Contains(t, string(p.Query), "block")
+	require.Contains(t, string(p.Query), "dave@a.example")
+	require.Contains(t, string(p.Query), "spam.example")
+	q := string(ownIQ(t, c, "b2", "get", "<blocklist xmlns='urn:xmpp:blocking'/>").Query)
 	require.Contains(t, q, "dave@a.example")
 	require.Contains(t, q, "spam.example")
 	// Emptying is not a privacy list operation ejabberd allows on the
@@ -296,11 +228,7 @@ func TestEjabberdPrivacyLive(t *testing.T) {
 	require.Equal(t, "0", b.ok("POST /api/privacy_set\nAs: acme\n\n"+
 		`{"user":"carol","host":"a.example","xmlquery":"<query xmlns='jabber:iq:privacy'><list name='Blocked contacts'>`+
 		`<item type='jid' value='spam.example' action='deny' order='1'/></list></query>"}`))
-	select {
-	case p := <-c.pushes:
-		require.Contains(t, string(p.Query), "unblock")
-		require.Contains(t, string(p.Query), "dave@a.example")
-	case <-time.After(5 * time.Second):
-		require.FailNow(t, "no unblock push")
-	}
+	p = c.Expect(t, "the unblock push", goxmpptest.IQ("", "set", "")).(goxmpp.IQ)
+	require.Contains(t, string(p.Query), "unblock")
+	require.Contains(t, string(p.Query), "dave@a.example")
 }

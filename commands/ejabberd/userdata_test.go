@@ -12,33 +12,33 @@ import (
 // userdataState lists a user's vCard, private storage, last activity and
 // offline message count, for the golden cases' state section.
 func userdataState(b *testBundle, userID int64) []string {
-	b.t.Helper()
-	st := b.env.Store
+	b.T.Helper()
+	st := b.Store
 	var out []string
-	if v, err := st.VCard(b.ctx, userID); err == nil {
+	if v, err := st.VCard(b.Ctx, userID); err == nil {
 		out = append(out, "  vcard "+string(v))
 	} else {
-		require.True(b.t, errors.Is(err, store.ErrNotFound), "%v", err)
+		require.True(b.T, errors.Is(err, store.ErrNotFound), "%v", err)
 	}
-	nss, err := st.PrivateNamespaces(b.ctx, userID)
-	require.NoError(b.t, err)
+	nss, err := st.PrivateNamespaces(b.Ctx, userID)
+	require.NoError(b.T, err)
 	for _, ns := range nss {
-		v, err := st.PrivateXML(b.ctx, userID, ns)
-		require.NoError(b.t, err)
+		v, err := st.PrivateXML(b.Ctx, userID, ns)
+		require.NoError(b.T, err)
 		out = append(out, fmt.Sprintf("  private %s %s", ns, v))
 	}
-	if seen, status, err := st.LastActivity(b.ctx, userID); err == nil {
+	if seen, status, err := st.LastActivity(b.Ctx, userID); err == nil {
 		out = append(out, fmt.Sprintf("  last %s %q", seen.UTC().Format("2006-01-02T15:04:05Z"), status))
 	} else {
-		require.True(b.t, errors.Is(err, store.ErrNotFound), "%v", err)
+		require.True(b.T, errors.Is(err, store.ErrNotFound), "%v", err)
 	}
-	blocked, err := st.BlockList(b.ctx, userID)
-	require.NoError(b.t, err)
+	blocked, err := st.BlockList(b.Ctx, userID)
+	require.NoError(b.T, err)
 	if len(blocked) > 0 {
 		out = append(out, fmt.Sprintf("  blocked %q", blocked))
 	}
-	n, err := st.OfflineCount(b.ctx, userID)
-	require.NoError(b.t, err)
+	n, err := st.OfflineCount(b.Ctx, userID)
+	require.NoError(b.T, err)
 	if n > 0 {
 		out = append(out, fmt.Sprintf("  offline %d", n))
 	}

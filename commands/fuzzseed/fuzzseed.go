@@ -1,9 +1,14 @@
 // Package fuzzseed reads the golden request files (testdata/<dialect>/*.txtar)
-// as seed corpora of the fuzz targets. It is apart from goldentest, whose
-// -update flag would clash with packages that define their own.
+// as seed corpora of the fuzz targets, and turns fuzz inputs into requests
+// (the server they go to is commandstest.FuzzServer). It is apart from
+// goldentest, whose -update flag would clash with packages that define
+// their own, and imports nothing of xmppgate, so the commands package's own
+// fuzz tests may use it.
 package fuzzseed
 
 import (
+	"bytes"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,6 +65,15 @@ func Seeds(t testing.TB, pattern string, oneLine bool) []string {
 	return reqs
 }
 
+// AddRequests adds each request of reqs to a FuzzHandler target's corpus,
+// as its method, target, header lines and body.
+func AddRequests(f *testing.F, reqs []string) {
+	for _, r := range reqs {
+		method, target, headers, body := Split(r)
+		f.Add(method, target, headers, []byte(body))
+	}
+}
+
 // Split cuts a request as the golden files write it ("METHOD /target",
 // header lines, a blank line, the body) into its parts.
 func Split(req string) (method, target, headers, body string) {
@@ -67,4 +81,26 @@ func Split(req string) (method, target, headers, body string) {
 	line, headers, _ := strings.Cut(head, "\n")
 	method, target, _ = strings.Cut(line, " ")
 	return method, target, headers, body
+}
+
+// NewRequest builds a request to target from an input's parts. headers
+// holds "Name: value" lines; each goes through header, which may act on
+// it and say it handled it, and the others are added as given. Lines
+// without a colon are skipped: a fuzzed input has many.
+func NewRequest(method, target, headers string, body []byte, header func(r *http.Request, name, value string) bool) (*http.Request, error) {
+	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(headers, "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if header == nil || !header(r, k, v) {
+			r.Header.Add(k, v)
+		}
+	}
+	return r, nil
 }

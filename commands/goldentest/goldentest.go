@@ -115,6 +115,29 @@ func (c *Case) Check(got map[string]string, order []string) {
 	}
 }
 
+// Send sends the case's "request" section with send and returns the
+// answer and the "queued" section: what the request queued in st.
+func (c *Case) Send(st *store.Store, send func(req string) (int, http.Header, string)) (status int, header http.Header, body, queued string) {
+	c.t.Helper()
+	before := len(Changes(c.t, st))
+	req, ok := c.Section("request")
+	require.True(c.t, ok, "no request section")
+	status, header, body = send(strings.TrimRight(req, "\n"))
+	return status, header, body, Queued(Changes(c.t, st), before)
+}
+
+// Headers is a case's "headers" section: "Name: value" for each of names
+// that h has, one a line.
+func Headers(h http.Header, names ...string) string {
+	var out []string
+	for _, name := range names {
+		if v := h.Get(name); v != "" {
+			out = append(out, name+": "+v)
+		}
+	}
+	return strings.Join(out, "\n") + "\n"
+}
+
 // Request builds the request a case writes as "METHOD /path?query", header
 // lines "Name: value", a blank line and a body, against base. Each header
 // line goes through header, which may act on it and say it handled it;

@@ -7,25 +7,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
+	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
 )
 
-// goldenRequests are the requests of testdata/openfire.
-func goldenRequests(f *testing.F) []string {
-	f.Helper()
-	return fuzzseed.Seeds(f, "../../testdata/openfire/*.txtar", true)
-}
+// goldenFiles hold the requests of the seed corpus, one a line.
+const goldenFiles = "../../testdata/openfire/*.txtar"
 
 // unescapeNode undoes XEP-0106 escaping (the reference for EscapeNode).
 func unescapeNode(s string) string {
@@ -41,7 +36,7 @@ func unescapeNode(s string) string {
 // (XEP-0106) gives back the trimmed, lower-cased name where that name has
 // no whitespace but plain spaces.
 func FuzzDecode(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		_, target, _, body := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		f.Add(q, body)
@@ -106,7 +101,7 @@ func wellFormed(t *testing.T, b []byte) {
 // FuzzXMLBody is the XML of the replies: for any group names and error
 // name the body is well-formed XML and the names come back.
 func FuzzXMLBody(f *testing.F) {
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		_, target, _, _ := fuzzseed.Split(r)
 		_, q, _ := strings.Cut(target, "?")
 		p := url.Values{}
@@ -133,51 +128,24 @@ func FuzzXMLBody(f *testing.F) {
 	})
 }
 
-// fuzzServer is a real handler on a real store with the fixture of
-// openfire_test.go: acme (a.example, secret acmesecret), other (b.example,
-// bob in shared group staff, othersecret), fenced (c.example, only from
-// 192.0.2.7 or 10.0.0.1), off (d.example, disabled).
-type fuzzServer struct {
-	h    http.Handler
-	logs *observer.ObservedLogs
-}
-
-func newFuzzServer(f testing.TB) *fuzzServer {
+// newFuzzServer is commandstest's fuzz server with the legacy handler, its
+// requests coming from 192.0.2.7, and openfiretest's fixture.
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
 	f.Helper()
-	log, logs := commandstest.Observe(zapcore.InfoLevel)
-	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
-	s := &fuzzServer{h: New(fx.Reg, fx.Env), logs: logs}
-	for _, a := range []struct {
-		name, secret, ip string
-		domain           string
-		enabled          bool
-	}{
-		{"acme", "acmesecret", "", "a.example", true},
-		{"other", "othersecret", "", "b.example", true},
-		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", "c.example", true},
-		{"off", "offsecret", "", "d.example", false},
-	} {
-		fx.Openfire(fx.Account(a.name, "", false, a.domain), a.secret, a.ip, a.enabled)
+	s := commandstest.NewFuzzServer(f)
+	s.Handler = New(s.Reg, s.Env)
+	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
+		r, err := fuzzseed.NewRequest(method, target, headers, body, nil)
+		if err == nil {
+			r.RemoteAddr = "192.0.2.7:1234"
+		}
+		return r, err
 	}
-	status, _, body := s.do("GET", PathUserService+"?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff", "", nil)
+	openfiretest.Tenants(s.Fixture)
+	method, target, _, _ := fuzzseed.Split(openfiretest.AddBob)
+	status, _, body := s.Do(method, target, "", nil)
 	require.Equal(f, 200, status, "%s", body)
 	return s
-}
-
-func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
-	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil
-	}
-	r.RemoteAddr = "192.0.2.7:1234"
-	for _, l := range strings.Split(headers, "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			r.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-		}
-	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, r)
-	return w.Code, w.Result().Header, w.Body.Bytes()
 }
 
 // errorNames are the <error/> names docs/openfire.md lists (InternalError
@@ -192,7 +160,7 @@ var errorNames = map[string]bool{errIllegalArgument: true, errUserNotFound: true
 // of a disabled credential and for 405, no body).
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
+	for _, r := range fuzzseed.Seeds(f, goldenFiles, true) {
 		method, target, headers, body := fuzzseed.Split(r)
 		if !strings.HasPrefix(target, "/") {
 			continue
@@ -201,16 +169,12 @@ func FuzzHandler(f *testing.F) {
 	}
 	f.Add("POST", PathRestAPI+"?type=grouplist", "Content-Type: application/x-www-form-urlencoded", []byte("secret=acmesecret&groups=%01,%3C"))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
-		s.logs.TakeAll()
-		status, header, out := s.do(method, target, headers, body)
-		if status == 0 {
+		rep, ok := s.Handle(t, method, target, headers, body)
+		if !ok {
 			return
 		}
-		entries := s.logs.TakeAll()
-		require.Len(t, entries, 1, "one log line per request")
-		require.Equal(t, zapcore.InfoLevel, entries[0].Level, "internal error: %v", entries[0].ContextMap())
+		status, header, out := rep.Status, rep.Header, rep.Body
 		require.Less(t, status, 500, "%d %s", status, out)
-		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
 		if len(out) == 0 {
 			require.Contains(t, []int{403, 405}, status)
 			return
@@ -245,10 +209,10 @@ func TestGroupNamesXMLSafe(t *testing.T) {
 		wellFormed(t, []byte(body))
 	}
 	s := newFuzzServer(t)
-	status, _, body := s.do("GET", PathUserService+"?type=add&secret=acmesecret&username=carol&password=pw&groups=%01Sales%3C", "", nil)
+	status, _, body := s.Do("GET", PathUserService+"?type=add&secret=acmesecret&username=carol&password=pw&groups=%01Sales%3C", "", nil)
 	require.Equal(t, 200, status)
 	require.Equal(t, "<result>ok</result>\n", string(body))
-	status, _, body = s.do("GET", PathUserService+"?type=usergrouplist&secret=acmesecret&username=carol", "", nil)
+	status, _, body = s.Do("GET", PathUserService+"?type=usergrouplist&secret=acmesecret&username=carol", "", nil)
 	require.Equal(t, 200, status)
 	require.Equal(t, "<result><groupname>\uFFFDSales&lt;</groupname></result>\n", string(body))
 	wellFormed(t, body)

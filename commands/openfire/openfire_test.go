@@ -1,102 +1,47 @@
 package openfire_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
-	"github.com/gorilla/mux"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/xmppgate/xmppgate/commands"
-	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
+	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfire"
 
-// testBundle is a real store, registry, worker and handler on loopback.
-type testBundle struct {
-	t    *testing.T
-	ctx  context.Context
-	env  *commands.Env
-	reg  *commands.Registry
-	url  string
-	accs map[string]int64
-}
+// testBundle is openfiretest's bundle with the legacy User Service
+// mounted at both of its paths.
+type testBundle struct{ *openfiretest.Bundle }
 
-// setup builds the server and its fixture:
-//
-//	acme   a.example (and a2.example)  secret acmesecret
-//	other  b.example, user bob active in shared group staff  secret othersecret
-//	fenced c.example  secret fencedsecret, only from "192.0.2.7" or "10.0.0.1"
-//	off    d.example  secret offsecret, disabled
-//	fencedoff e.example  secret fencedoffsecret, only from "192.0.2.9", disabled
+// setup builds the server and openfiretest's fixture.
 func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
 
 // setupLog is setup with the handler logging to log.
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Log: log})
-	router := mux.NewRouter()
-	h := openfire.New(f.Reg, f.Env)
-	router.Path(openfire.PathUserService).Handler(h)
-	router.Path(openfire.PathRestAPI).Handler(h)
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs}
-	for _, a := range []struct {
-		name, secret, ip string
-		domains          []string
-		enabled          bool
-	}{
-		{"acme", "acmesecret", "", []string{"a.example", "a2.example"}, true},
-		{"other", "othersecret", "", []string{"b.example"}, true},
-		{"fenced", "fencedsecret", "192.0.2.7, 10.0.0.1", []string{"c.example"}, true},
-		{"off", "offsecret", "", []string{"d.example"}, false},
-		{"fencedoff", "fencedoffsecret", "192.0.2.9", []string{"e.example"}, false},
-	} {
-		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
-	}
-	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
-	require.Equal(t, 200, status)
-	require.Equal(t, "<result>ok</result>\n", body)
-	return b
-}
-
-// send sends a request written as "METHOD /path?query", optionally followed
-// by header lines, a blank line and a body.
-func (b *testBundle) send(req string) (int, http.Header, string) {
-	b.t.Helper()
-	return goldentest.Do(b.t, goldentest.Request(b.t, b.url, req, nil))
+	return &testBundle{openfiretest.New(t, log, openfire.New)}
 }
 
 // state dumps what the API can change: users (status, name, email, groups),
 // roster items and the groups of each domain.
 func (b *testBundle) state() string {
-	b.t.Helper()
-	st := b.env.Store
-	out := commandstest.OpenfireUsers(b.t, st)
-	ds, err := st.Domains(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, d := range ds {
-		names, err := st.SharedGroupNames(b.ctx, d.ID)
-		require.NoError(b.t, err)
-		if len(names) > 0 {
-			out = append(out, fmt.Sprintf("groups %s %q", d.FQDN, names))
+	b.T.Helper()
+	return b.State(func(d store.Domain) []string {
+		names, err := b.Store.SharedGroupNames(b.Ctx, d.ID)
+		require.NoError(b.T, err)
+		if len(names) == 0 {
+			return nil
 		}
-	}
-	return strings.Join(out, "\n") + "\n"
-}
-
-// changes lists every change row as "command user status", oldest first.
-func (b *testBundle) changes() []string {
-	b.t.Helper()
-	return goldentest.Changes(b.t, b.env.Store)
+		return []string{fmt.Sprintf("groups %s %q", d.FQDN, names)}
+	})
 }
 
 // TestOpenfireGolden walks testdata/openfire/*.txtar. Each case runs on a
@@ -109,14 +54,10 @@ func TestOpenfireGolden(t *testing.T) {
 	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
 		b := setup(t)
 		for _, line := range c.Lines("setup") {
-			status, _, body := b.send(line)
+			status, _, body := b.Send(line)
 			require.Equal(t, 200, status, "setup %q: %s", line, body)
 		}
-		before := len(b.changes())
-		reqText, ok := c.Section("request")
-		require.True(t, ok, "no request section")
-		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Queued(b.changes(), before)
+		status, header, body, queued := c.Send(b.Store, b.Send)
 		c.Check(map[string]string{
 			"status":       strconv.Itoa(status) + "\n",
 			"content-type": header.Get("Content-Type") + "\n",

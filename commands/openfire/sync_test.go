@@ -22,35 +22,35 @@ const us = "GET " + openfire.PathUserService + "?"
 
 // ok sends a request that must succeed.
 func (b *testBundle) ok(query string) {
-	b.t.Helper()
-	status, _, body := b.send(us + query)
-	require.Equal(b.t, 200, status)
-	require.Equal(b.t, "<result>ok</result>\n", body, query)
+	b.T.Helper()
+	status, _, body := b.Send(us + query)
+	require.Equal(b.T, 200, status)
+	require.Equal(b.T, "<result>ok</result>\n", body, query)
 }
 
 func (b *testBundle) user(name, fqdn string) store.User {
-	b.t.Helper()
-	u, err := b.env.Store.UserByJID(b.ctx, fqdn, name)
-	require.NoError(b.t, err)
+	b.T.Helper()
+	u, err := b.Store.UserByJID(b.Ctx, fqdn, name)
+	require.NoError(b.T, err)
 	return u
 }
 
 // queueAsync queues a command as an asynchronous dialect does (no flush).
 func (b *testBundle) queueAsync(dialect commands.Dialect, account, name string, raw commands.Raw) commands.Receipt {
-	b.t.Helper()
-	acc := b.accs[account]
+	b.T.Helper()
+	acc := b.Accs[account]
 	caller := commands.Caller{Dialect: dialect, Account: acc, Accounts: []int64{acc}, Grants: commands.Grants{"*"}}
 	var def *commands.Def
-	for _, d := range b.reg.Defs() {
+	for _, d := range b.Reg.Defs() {
 		if d.Name == name {
 			def = d
 		}
 	}
-	require.NotNil(b.t, def, name)
-	args, err := b.reg.Bind(b.ctx, b.env, caller, def, commands.Input{Text: raw})
-	require.NoError(b.t, err)
-	res, err := (&commands.Call{Def: def, Caller: caller, Env: b.env, Reg: b.reg, Args: args}).Run(b.ctx)
-	require.NoError(b.t, err)
+	require.NotNil(b.T, def, name)
+	args, err := b.Reg.Bind(b.Ctx, b.Env, caller, def, commands.Input{Text: raw})
+	require.NoError(b.T, err)
+	res, err := (&commands.Call{Def: def, Caller: caller, Env: b.Env, Reg: b.Reg, Args: args}).Run(b.Ctx)
+	require.NoError(b.T, err)
 	return res.(commands.Receipt)
 }
 
@@ -64,7 +64,7 @@ func TestUpdatePassword(t *testing.T) {
 	u := b.user("alice", "a.example")
 	require.True(t, u.Cred.Verify("new"))
 	require.False(t, u.Cred.Verify("old"))
-	plain, err := b.env.Box.Open(u.PasswordSealed, commands.PurposePassword)
+	plain, err := b.Env.Box.Open(u.PasswordSealed, commands.PurposePassword)
 	require.NoError(t, err)
 	require.Equal(t, "new", string(plain))
 }
@@ -79,7 +79,7 @@ func TestPendingAsyncChangeAppliedFirst(t *testing.T) {
 	require.Equal(t, store.StatusPendingInactive, b.user("alice", "a.example").Status)
 	b.ok("type=enable&secret=acmesecret&username=alice")
 	require.Equal(t, store.StatusActive, b.user("alice", "a.example").Status)
-	batch, err := b.env.Store.BatchByToken(b.ctx, q.Token)
+	batch, err := b.Store.BatchByToken(b.Ctx, q.Token)
 	require.NoError(t, err)
 	require.Equal(t, store.BatchSuccess, batch.Status)
 }
@@ -88,16 +88,16 @@ func TestPendingAsyncChangeAppliedFirst(t *testing.T) {
 func TestOtherChangeFailureIgnored(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	require.NoError(t, b.env.Store.Write(b.ctx, func(tx *store.Tx) error {
-		_, err := queue.EnqueueTx(b.ctx, tx, b.accs["acme"], store.Change{Command: "no_such_command"})
+	require.NoError(t, b.Store.Write(b.Ctx, func(tx *store.Tx) error {
+		_, err := queue.EnqueueTx(b.Ctx, tx, b.Accs["acme"], store.Change{Command: "no_such_command"})
 		return err
 	}))
 	b.ok("type=add&secret=acmesecret&username=alice&password=pw")
 	require.Equal(t, store.StatusActive, b.user("alice", "a.example").Status)
-	ids, err := b.env.Store.OpenBatchIDs(b.ctx, b.accs["acme"])
+	ids, err := b.Store.OpenBatchIDs(b.Ctx, b.Accs["acme"])
 	require.NoError(t, err)
 	require.Empty(t, ids)
-	batch, err := b.env.Store.Batch(b.ctx, 2) // batch 1 is the fixture's
+	batch, err := b.Store.Batch(b.Ctx, 2) // batch 1 is the fixture's
 	require.NoError(t, err)
 	require.Equal(t, store.BatchFailure, batch.Status)
 }
@@ -109,10 +109,10 @@ func TestOwnChangeFailure(t *testing.T) {
 	b := setup(t)
 	b.ok("type=add&secret=acmesecret&username=alice&password=pw")
 	b.queueAsync(commands.Openfire, "acme", "add_roster_item", commands.Raw{"username": {"alice"}, "domain": {"a.example"}, "item_jid": {"carol@example.com"}})
-	status, _, body := b.send(us + "type=add_roster&secret=acmesecret&username=alice&item_jid=carol@example.com&name=Second")
+	status, _, body := b.Send(us + "type=add_roster&secret=acmesecret&username=alice&item_jid=carol@example.com&name=Second")
 	require.Equal(t, 200, status)
 	require.Equal(t, "<error>UserAlreadyExistsException</error>\n", body)
-	it, err := b.env.Store.RosterItem(b.ctx, b.user("alice", "a.example").ID, "carol@example.com")
+	it, err := b.Store.RosterItem(b.Ctx, b.user("alice", "a.example").ID, "carol@example.com")
 	require.NoError(t, err)
 	require.Equal(t, "", it.Name)
 }
@@ -131,7 +131,7 @@ func TestConcurrentCalls(t *testing.T) {
 			if i%4 == 3 {
 				q = "type=add&secret=acmesecret&username=same&password=pw"
 			}
-			_, _, bodies[i] = b.send(us + q)
+			_, _, bodies[i] = b.Send(us + q)
 		}()
 	}
 	wg.Wait()
@@ -148,7 +148,7 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	require.Equal(t, 13, oks)
 	require.Equal(t, 3, exists)
-	users, err := b.env.Store.Users(b.ctx, []int64{b.accs["acme"]})
+	users, err := b.Store.Users(b.Ctx, []int64{b.Accs["acme"]})
 	require.NoError(t, err)
 	require.Len(t, users, 13)
 	for _, u := range users {
@@ -162,7 +162,7 @@ func TestLogRedaction(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	b := setupLog(t, zap.New(core))
 	b.ok("type=add&secret=acmesecret&username=alice&password=hunter2pw")
-	b.send(us + "type=add&secret=wrongsecret&username=x&password=hunter3pw")
+	b.Send(us + "type=add&secret=wrongsecret&username=x&password=hunter3pw")
 	require.NotZero(t, logs.Len())
 	for _, e := range logs.All() {
 		line := e.Message
@@ -179,16 +179,16 @@ func TestLogRedaction(t *testing.T) {
 func TestBootstrapSecret(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acc, err := commands.CreateAccount(b.ctx, b.env, "boot", 0, false)
+	acc, err := commands.CreateAccount(b.Ctx, b.Env, "boot", 0, false)
 	require.NoError(t, err)
-	_, err = commands.BootstrapOpenfireSecret(b.ctx, b.env, acc.ID)
+	_, err = commands.BootstrapOpenfireSecret(b.Ctx, b.Env, acc.ID)
 	require.Error(t, err, "an account without a domain has nothing to bind")
-	_, err = commands.CreateDomain(b.ctx, b.env, "boot.example", acc.ID)
+	_, err = commands.CreateDomain(b.Ctx, b.Env, "boot.example", acc.ID)
 	require.NoError(t, err)
-	s1, err := commands.BootstrapOpenfireSecret(b.ctx, b.env, acc.ID)
+	s1, err := commands.BootstrapOpenfireSecret(b.Ctx, b.Env, acc.ID)
 	require.NoError(t, err)
 	require.Len(t, s1, commands.OpenfireSecretLen)
-	s2, err := commands.BootstrapOpenfireSecret(context.Background(), b.env, acc.ID)
+	s2, err := commands.BootstrapOpenfireSecret(context.Background(), b.Env, acc.ID)
 	require.NoError(t, err)
 	require.Equal(t, s1, s2)
 	b.ok("type=add&secret=" + s1 + "&username=root&password=pw")
@@ -198,7 +198,7 @@ func TestBootstrapSecret(t *testing.T) {
 func TestSetOpenfire(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	acme := b.accs["acme"]
+	acme := b.Accs["acme"]
 	for i, tc := range []struct {
 		spec commands.OpenfireSpec
 		want string // error text part; "" = success
@@ -210,7 +210,7 @@ func TestSetOpenfire(t *testing.T) {
 		4: {commands.OpenfireSpec{Account: 999}, "has no domain"},
 		5: {commands.OpenfireSpec{Account: acme, Domain: "A2.example."}, ""},
 	} {
-		_, _, err := commands.SetOpenfire(b.ctx, b.env, tc.spec)
+		_, _, err := commands.SetOpenfire(b.Ctx, b.Env, tc.spec)
 		if tc.want == "" {
 			require.NoError(t, err, "row %d", i)
 			continue
@@ -222,17 +222,17 @@ func TestSetOpenfire(t *testing.T) {
 	require.Equal(t, store.StatusActive, b.user("alice", "a2.example").Status)
 
 	ip, off := " 10.0.0.1 ,, ::1 ", false
-	secret, c, err := commands.SetOpenfire(b.ctx, b.env, commands.OpenfireSpec{Account: acme, Random: true, IPAllow: &ip, Enabled: &off})
+	secret, c, err := commands.SetOpenfire(b.Ctx, b.Env, commands.OpenfireSpec{Account: acme, Random: true, IPAllow: &ip, Enabled: &off})
 	require.NoError(t, err)
 	require.NotEqual(t, "acmesecret", secret)
 	require.Equal(t, "10.0.0.1,::1", c.IPAllow)
 	require.False(t, c.Enabled)
 	require.Equal(t, "a2.example", c.Domain)
-	_, _, body := b.send(us + "type=grouplist&secret=acmesecret")
+	_, _, body := b.Send(us + "type=grouplist&secret=acmesecret")
 	require.Equal(t, "<error>RequestNotAuthorised</error>\n", body)
-	_, _, body = b.send(us + "type=grouplist&secret=" + secret + "\nX-Forwarded-For: ::1")
+	_, _, body = b.Send(us + "type=grouplist&secret=" + secret + "\nX-Forwarded-For: ::1")
 	require.Equal(t, "<error>UserServiceDisabled</error>\n", body)
-	again, _, err := commands.SetOpenfire(b.ctx, b.env, commands.OpenfireSpec{Account: acme})
+	again, _, err := commands.SetOpenfire(b.Ctx, b.Env, commands.OpenfireSpec{Account: acme})
 	require.NoError(t, err)
 	require.Equal(t, secret, again, "no --secret/--random keeps the secret")
 	require.False(t, strings.Contains(fmt.Sprint(c), secret), "the credential holds the secret only sealed")
@@ -259,15 +259,15 @@ func TestBadInput(t *testing.T) {
 	b := setup(t)
 	big := "POST " + openfire.PathUserService + "?type=grouplist&secret=acmesecret\nContent-Type: application/x-www-form-urlencoded\n\nx=" +
 		strings.Repeat("a", openfire.MaxBody)
-	status, _, body := b.send(big)
+	status, _, body := b.Send(big)
 	require.Equal(t, 413, status)
 	require.Equal(t, "<error>IllegalArgumentException</error>\n", body)
-	status, _, body = b.send(us + "type=add&secret=acmesecret&username=alice&password=pw&name=%FF")
+	status, _, body = b.Send(us + "type=add&secret=acmesecret&username=alice&password=pw&name=%FF")
 	require.Equal(t, 200, status)
 	require.Equal(t, "<error>IllegalArgumentException</error>\n", body)
-	status, _, body = b.send(us + "type=add&secret=acmesecret&username=%FF&password=pw")
+	status, _, body = b.Send(us + "type=add&secret=acmesecret&username=%FF&password=pw")
 	require.Equal(t, 200, status)
 	require.Equal(t, "<error>IllegalArgumentException</error>\n", body)
-	status, _, _ = b.send("HEAD " + openfire.PathUserService + "?type=grouplist&secret=acmesecret")
+	status, _, _ = b.Send("HEAD " + openfire.PathUserService + "?type=grouplist&secret=acmesecret")
 	require.Equal(t, 405, status)
 }

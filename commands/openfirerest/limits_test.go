@@ -13,12 +13,12 @@ import (
 // nothing.
 func TestOversizedBody(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := setup(t, nil)
 	pad := strings.Repeat(" ", openfirerest.MaxBody)
-	status, _, body := b.send("POST /plugins/restapi/v1/users\nAuthorization: acmesecret\nContent-Type: application/json\n\n" +
+	status, _, body := b.Send("POST /plugins/restapi/v1/users\nAuthorization: acmesecret\nContent-Type: application/json\n\n" +
 		`{"username":"dave","password":"pw"}` + pad)
 	require.Equal(t, 413, status)
 	require.Empty(t, body)
-	_, err := b.env.Store.UserByJID(b.ctx, "a.example", "dave")
+	_, err := b.Store.UserByJID(b.Ctx, "a.example", "dave")
 	require.Error(t, err, "nothing created")
 }

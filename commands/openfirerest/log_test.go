@@ -6,7 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 )
 
 // TestOneLogLinePerRequestWithoutSecrets: every request writes exactly one
@@ -14,8 +15,8 @@ import (
 // neither the secret nor the password appears anywhere in the log.
 func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 	t.Parallel()
-	core, logs := observer.New(zap.DebugLevel)
-	b := setupLog(t, zap.New(core))
+	log, logs := commandstest.Observe(zap.DebugLevel)
+	b := setup(t, log)
 	const password = "Tr0ub4dor&3-secret"
 	body := `{"username":"alice","password":"` + password + `"}`
 	tests := []struct {
@@ -31,24 +32,14 @@ func TestOneLogLinePerRequestWithoutSecrets(t *testing.T) {
 		4: {"GET /plugins/restapi/v1/users\nAuthorization: offsecret", "", "disabled", 403, true},
 	}
 	for i, tt := range tests {
-		before := logs.Len()
-		status, _, _ := b.send(tt.req)
+		var status int
+		fields := commandstest.OneLogLine(t, logs, fmt.Sprintf("row %d", i), func() { status, _, _ = b.Send(tt.req) }).ContextMap()
 		require.Equal(t, tt.status, status, "row %d", i)
-		require.Equal(t, before+1, logs.Len(), "row %d: one line per request", i)
-		fields := logs.All()[before].ContextMap()
 		require.Equal(t, "openfirerest", fields["dialect"], "row %d", i)
 		require.Equal(t, tt.command, fields["command"], "row %d", i)
 		require.Equal(t, tt.result, fields["result"], "row %d", i)
 		require.Equal(t, int64(tt.status), fields["status"], "row %d", i)
 		require.Equal(t, tt.account, fields["account"].(int64) != 0, "row %d", i)
 	}
-	for _, e := range logs.All() {
-		line := e.Message
-		for k, v := range e.ContextMap() {
-			line += " " + k + "=" + fmt.Sprint(v)
-		}
-		for _, secret := range []string{password, "acmesecret", "offsecret"} {
-			require.NotContains(t, line, secret)
-		}
-	}
+	commandstest.RequireNoSecret(t, logs, password, "acmesecret", "offsecret")
 }

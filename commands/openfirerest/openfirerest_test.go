@@ -1,9 +1,7 @@
 package openfirerest_test
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -14,85 +12,41 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/openfire"
+	"github.com/xmppgate/xmppgate/commands/openfire/openfiretest"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
+	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/openfirerest"
 
-// testBundle is a real store, registry, worker and both Openfire front
-// ends, mounted as serve.go mounts them, on loopback.
-type testBundle struct {
-	t   *testing.T
-	ctx context.Context
-	env *commands.Env
-	url string
-}
-
-// setup builds the server and its fixture:
-//
-//	acme   a.example (and a2.example)  secret acmesecret
-//	other  b.example, user bob active in shared group staff  secret othersecret
-//	fenced c.example  secret fencedsecret, only from "192.0.2.7"
-//	off    d.example  secret offsecret, disabled
-func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
-
-func setupLog(t *testing.T, log *zap.Logger) *testBundle {
+// setup builds openfiretest's fixture with both Openfire front ends
+// mounted as serve.go mounts them, logging to log (nil: nowhere).
+func setup(t *testing.T, log *zap.Logger) *openfiretest.Bundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Log: log})
-	router := mux.NewRouter()
-	legacy := openfire.New(f.Reg, f.Env)
-	router.Path(openfire.PathUserService).Handler(legacy)
-	router.Path(openfire.PathRestAPI).Handler(legacy)
-	h := openfirerest.New(f.Reg, f.Env)
-	for _, p := range openfirerest.Prefixes {
-		router.PathPrefix(p).Handler(h)
-	}
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, url: f.Serve(router)}
-	for _, a := range []struct {
-		name, secret, ip string
-		domains          []string
-		enabled          bool
-	}{
-		{"acme", "acmesecret", "", []string{"a.example", "a2.example"}, true},
-		{"other", "othersecret", "", []string{"b.example"}, true},
-		{"fenced", "fencedsecret", "192.0.2.7", []string{"c.example"}, true},
-		{"off", "offsecret", "", []string{"d.example"}, false},
-	} {
-		f.Openfire(f.Account(a.name, "", false, a.domains...), a.secret, a.ip, a.enabled)
-	}
-	status, _, body := b.send("GET /plugins/userService/userservice?type=add&secret=othersecret&username=bob&password=bobpass&groups=staff")
-	require.Equal(t, 200, status)
-	require.Equal(t, "<result>ok</result>\n", body)
-	return b
-}
-
-// send sends a request written as "METHOD /path", header lines, a blank
-// line and a body.
-func (b *testBundle) send(req string) (int, http.Header, string) {
-	b.t.Helper()
-	return goldentest.Do(b.t, goldentest.Request(b.t, b.url, req, nil))
+	return openfiretest.New(t, log, openfire.New, func(r *mux.Router, f *commandstest.Fixture) {
+		h := openfirerest.New(f.Reg, f.Env)
+		for _, p := range openfirerest.Prefixes {
+			r.PathPrefix(p).Handler(h)
+		}
+	})
 }
 
 // state dumps what the API can change: users (status, name, email,
 // groups), roster items, and each domain's groups with their fields.
-func (b *testBundle) state() string {
-	b.t.Helper()
-	st := b.env.Store
-	out := commandstest.OpenfireUsers(b.t, st)
-	ds, err := st.Domains(b.ctx, nil)
-	require.NoError(b.t, err)
-	for _, d := range ds {
-		gs, err := st.OpenfireGroups(b.ctx, d.ID)
-		require.NoError(b.t, err)
+func state(b *openfiretest.Bundle) string {
+	b.T.Helper()
+	return b.State(func(d store.Domain) []string {
+		gs, err := b.Store.OpenfireGroups(b.Ctx, d.ID)
+		require.NoError(b.T, err)
+		var out []string
 		for _, g := range gs {
 			out = append(out, fmt.Sprintf("group %s/%s show=%s description=%q admins=%q members=%q", d.FQDN, g.Name, g.Show, g.Description, g.Admins, g.Members))
 		}
-	}
-	return strings.Join(out, "\n") + "\n"
+		return out
+	})
 }
 
 // TestOpenfireRESTGolden walks testdata/openfirerest/*.txtar. Each case
@@ -104,16 +58,12 @@ func (b *testBundle) state() string {
 func TestOpenfireRESTGolden(t *testing.T) {
 	t.Parallel()
 	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
-		b := setup(t)
+		b := setup(t, nil)
 		for _, line := range c.Lines("setup") {
-			status, _, body := b.send(setupRequest(line))
+			status, _, body := b.Send(setupRequest(line))
 			require.True(t, status >= 200 && status < 300, "setup %q: %d %s", line, status, body)
 		}
-		before := len(goldentest.Changes(t, b.env.Store))
-		reqText, ok := c.Section("request")
-		require.True(t, ok, "no request section")
-		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Queued(goldentest.Changes(t, b.env.Store), before)
+		status, header, body, queued := c.Send(b.Store, b.Send)
 		headers := ""
 		for _, name := range []string{"Content-Type", "Allow", "Access-Control-Allow-Origin"} {
 			if v := header.Get(name); v != "" {
@@ -125,7 +75,7 @@ func TestOpenfireRESTGolden(t *testing.T) {
 			"headers": headers,
 			"body":    body,
 			"queued":  queued,
-			"state":   b.state(),
+			"state":   state(b),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})
 }

@@ -2,18 +2,16 @@ package rest_test
 
 import (
 	"context"
-	"crypto/tls"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -80,40 +78,15 @@ var (
 // startXMPP runs an xmppcore server on loopback over the bundle's store.
 func startXMPP(t *testing.T, b *testBundle, l *liveServer) string {
 	t.Helper()
-	srv, addr := commandstest.StartXMPP(t, b.env.Store)
+	srv, addr := commandstest.StartXMPP(t, b.Store)
 	l.srv.Store(srv.Server)
 	return addr
 }
 
-// xclient is an independent go-xmpp client whose stanzas a goroutine collects.
-type xclient struct {
-	*goxmpp.Client
-	in  chan any
-	end chan struct{}
-	raw *syncBuffer // the stream as go-xmpp's debug tee saw it
-}
-
-// syncBuffer is a strings.Builder safe for the Recv goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// errorCondition returns the stanza error of the last stanza with id.
-func (x *xclient) errorCondition(id string) string {
-	raw := x.raw.String()
+// errorCondition returns the stanza error of the last stanza with id,
+// read from the client's transcript: go-xmpp does not parse it.
+func errorCondition(c *goxmpptest.Client, id string) string {
+	raw := c.Transcript()
 	// The server quotes attributes with ", go-xmpp with ': only answers match.
 	i := strings.LastIndex(raw, `id="`+id+`"`)
 	if i < 0 {
@@ -123,77 +96,17 @@ func (x *xclient) errorCondition(id string) string {
 	if j := strings.Index(raw, "</iq>"); j >= 0 {
 		raw = raw[:j]
 	}
-	for _, c := range []string{"service-unavailable", "feature-not-implemented", "item-not-found", "bad-request"} {
-		if strings.Contains(raw, "<"+c) {
-			return c
+	for _, cond := range []string{"service-unavailable", "feature-not-implemented", "item-not-found", "bad-request"} {
+		if strings.Contains(raw, "<"+cond) {
+			return cond
 		}
 	}
 	return ""
 }
 
-func dial(addr, jid, password string) (*goxmpp.Client, error) {
-	return dialDebug(addr, jid, password, nil)
-}
-
-func dialDebug(addr, jid, password string, debug *syncBuffer) (*goxmpp.Client, error) {
-	domain := jid[strings.IndexByte(jid, '@')+1:]
-	opts := goxmpp.Options{Host: addr, User: jid, Password: password, Resource: "r", NoTLS: true, StartTLS: true,
-		TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain}, DialTimeout: 5 * time.Second, Session: true}
-	if debug != nil {
-		opts.Debug, opts.DebugWriter = true, debug
-	}
-	return opts.NewClient()
-}
-
-func login(t *testing.T, addr, jid, password string) *xclient {
+func login(t *testing.T, addr, jid, password string) *goxmpptest.Client {
 	t.Helper()
-	raw := &syncBuffer{}
-	c, err := dialDebug(addr, jid, password, raw)
-	require.NoError(t, err)
-	x := &xclient{Client: c, in: make(chan any, 100), end: make(chan struct{}), raw: raw}
-	go func() {
-		defer close(x.end)
-		for {
-			st, err := c.Recv()
-			if err != nil {
-				return
-			}
-			select {
-			case x.in <- st:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		// Never Close while Recv runs (it races): end the stream and wait.
-		_, _ = x.SendOrg("</stream:stream>")
-		select {
-		case <-x.end:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	return x
-}
-
-// ask sends an IQ and waits for its answer.
-func (x *xclient) ask(t *testing.T, id, to, body string) goxmpp.IQ {
-	t.Helper()
-	_, err := x.RawInformation(x.JID(), to, id, "get", body)
-	require.NoError(t, err)
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case st := <-x.in:
-			if q, ok := st.(goxmpp.IQ); ok && q.ID == id {
-				return q
-			}
-		case <-x.end:
-			require.FailNow(t, "stream ended waiting for "+id)
-		case <-timer.C:
-			require.FailNow(t, "timeout waiting for "+id)
-		}
-	}
+	return goxmpptest.Login(t, addr, jid, password, goxmpptest.Resource("r"), goxmpptest.Transcript())
 }
 
 const (
@@ -212,37 +125,37 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	addr := startXMPP(t, b, l)
 	alice := login(t, addr, "alice@a.example", "alicepw")
 
-	q := alice.ask(t, "d0", "a.example", discoInfo)
+	q := alice.Ask(t, "d0", "get", "a.example", discoInfo)
 	require.Equal(t, "result", q.Type)
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:ping"`)
-	require.Equal(t, "result", alice.ask(t, "v0", "", vcardGet).Type)
-	require.Equal(t, "result", alice.ask(t, "p0", "a.example", pingGet).Type)
+	require.Equal(t, "result", alice.Ask(t, "v0", "get", "", vcardGet).Type)
+	require.Equal(t, "result", alice.Ask(t, "p0", "get", "a.example", pingGet).Type)
 
 	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": {\"enabled\": false}, \"modPing\": false}}")
 	require.Equal(t, 200, status, body)
 	require.Positive(t, l.changed.Load())
 
-	q = alice.ask(t, "d1", "a.example", discoInfo)
+	q = alice.Ask(t, "d1", "get", "a.example", discoInfo)
 	require.Equal(t, "result", q.Type)
 	require.NotContains(t, string(q.Query), "vcard-temp")
 	require.NotContains(t, string(q.Query), "urn:xmpp:ping")
 	require.Contains(t, string(q.Query), "jabber:iq:version", "other modules stay")
 	for _, tt := range []struct{ id, to, body string }{{"v1", "", vcardGet}, {"p1", "a.example", pingGet}} {
-		q := alice.ask(t, tt.id, tt.to, tt.body)
+		q := alice.Ask(t, tt.id, "get", tt.to, tt.body)
 		require.Equal(t, "error", q.Type, tt.id)
-		require.Equal(t, "service-unavailable", alice.errorCondition(tt.id), "%s: %s", tt.id, tail(alice.raw.String()))
+		require.Equal(t, "service-unavailable", errorCondition(alice, tt.id), "%s: %s", tt.id, tail(alice.Transcript()))
 	}
 	// Another domain keeps its modules.
 	bob := login(t, addr, "bob@b.example", "bobpw")
-	require.Contains(t, string(bob.ask(t, "bd", "b.example", discoInfo).Query), "vcard-temp")
+	require.Contains(t, string(bob.Ask(t, "bd", "get", "b.example", discoInfo).Query), "vcard-temp")
 
 	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": true, \"modPing\": {\"enabled\": true}}}")
 	require.Equal(t, 200, status, body)
-	q = alice.ask(t, "d2", "a.example", discoInfo)
+	q = alice.Ask(t, "d2", "get", "a.example", discoInfo)
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:ping"`)
-	require.Equal(t, "result", alice.ask(t, "v2", "", vcardGet).Type)
+	require.Equal(t, "result", alice.Ask(t, "v2", "get", "", vcardGet).Type)
 }
 
 // TestRESTLiveLogin: a user created through REST logs in over XMPP with the
@@ -257,22 +170,22 @@ func TestRESTLiveLogin(t *testing.T) {
 	status, _, body := b.send("POST /api/1.0/xmppdomains/a.example/users/carol?password=carolpw")
 	require.Equal(t, 200, status, body)
 	carol := login(t, addr, "carol@a.example", "carolpw")
-	require.Equal(t, "result", carol.ask(t, "p", "a.example", pingGet).Type)
+	require.Equal(t, "result", carol.Ask(t, "p", "get", "a.example", pingGet).Type)
 
 	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example/users/carol\n\n{\"enabled\": false}")
 	require.Equal(t, 200, status, body)
 	require.Contains(t, body, `"enabled": false`)
 	select {
-	case <-carol.end:
+	case <-carol.Done():
 	case <-time.After(5 * time.Second):
 		require.FailNow(t, "a disabled user's session stays open")
 	}
-	_, err := dial(addr, "carol@a.example", "carolpw")
+	_, err := goxmpptest.Dial(addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	require.Error(t, err, "a disabled user logs in")
 
 	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example/users/carol\n\n{\"enabled\": true, \"password\": \"newpw\"}")
 	require.Equal(t, 200, status, body)
-	_, err = dial(addr, "carol@a.example", "carolpw")
+	_, err = goxmpptest.Dial(addr, "carol@a.example", "carolpw", goxmpptest.Resource("r"))
 	require.Error(t, err, "the old password still works")
 	login(t, addr, "carol@a.example", "newpw")
 

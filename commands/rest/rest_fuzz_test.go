@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/fuzzseed"
+	"github.com/xmppgate/xmppgate/commands/rest/resttest"
 )
 
 // goldenRequests are the requests of testdata/rest (setup requests are
@@ -129,70 +126,37 @@ func FuzzUserBody(f *testing.F) {
 	})
 }
 
-// fuzzServer is a real handler on a real store, with the fixture of
-// rest_test.go: acme (a.example, a2.example, user alice, password
-// acmepass), its sub-account acme-sub, other (b.example, bob, otherpass).
-type fuzzServer struct {
-	h    http.Handler
-	logs *observer.ObservedLogs
-}
-
-func newFuzzServer(f testing.TB) *fuzzServer {
-	f.Helper()
-	log, logs := commandstest.Observe(zapcore.InfoLevel)
-	fx := commandstest.New(f, commandstest.Options{Log: log, Synchronous: "OFF"})
-	s := &fuzzServer{h: New(fx.Reg, fx.Env, Config{}), logs: logs}
-	for _, a := range []struct {
-		name, parent, password string
-		domains                []string
-	}{
-		{"acme", "", "acmepass", []string{"a.example", "a2.example"}},
-		{"acme-sub", "acme", "", []string{"sub.example"}},
-		{"other", "", "otherpass", []string{"b.example"}},
-	} {
-		acc := fx.Account(a.name, a.parent, false, a.domains...)
-		if a.password != "" {
-			fx.RESTPassword(acc, a.password)
-		}
-	}
-	for _, r := range []string{"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
-		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass"} {
-		method, target, headers, body := fuzzseed.Split(r)
-		status, _, out := s.do(method, target, headers, []byte(body))
-		require.Equal(f, 200, status, "%s", out)
-	}
-	return s
-}
-
-// do sends one request to the handler. "Auth: user password" sets Basic
+// newFuzzServer is commandstest's fuzz server with the REST handler and
+// resttest's fixture. A header line "Auth: user password" sets Basic
 // credentials ("Auth: none": none); the default is acme's.
-func (s *fuzzServer) do(method, target, headers string, body []byte) (int, http.Header, []byte) {
-	r, err := http.NewRequest(method, "http://127.0.0.1"+target, bytes.NewReader(body))
-	if err != nil {
-		return 0, nil, nil
-	}
-	auth := true
-	for _, l := range strings.Split(headers, "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if k == "Auth" {
+func newFuzzServer(f testing.TB) *commandstest.FuzzServer {
+	f.Helper()
+	s := commandstest.NewFuzzServer(f)
+	s.Handler = New(s.Reg, s.Env, Config{})
+	s.Request = func(method, target, headers string, body []byte) (*http.Request, error) {
+		auth := true
+		r, err := fuzzseed.NewRequest(method, target, headers, body, func(r *http.Request, k, v string) bool {
+			if k != "Auth" {
+				return false
+			}
 			auth = false
 			if user, pw, ok := strings.Cut(v, " "); ok {
 				r.SetBasicAuth(user, pw)
 			}
-			continue
+			return true
+		})
+		if err == nil && auth {
+			r.SetBasicAuth("acme", "acmepass")
 		}
-		r.Header.Add(k, v)
+		return r, err
 	}
-	if auth {
-		r.SetBasicAuth("acme", "acmepass")
+	resttest.Tenants(s.Fixture)
+	for _, r := range resttest.Users {
+		method, target, headers, body := fuzzseed.Split(r)
+		status, _, out := s.Do(method, target, headers, []byte(body))
+		require.Equal(f, 200, status, "%s", out)
 	}
-	w := httptest.NewRecorder()
-	s.h.ServeHTTP(w, r)
-	return w.Code, w.Result().Header, w.Body.Bytes()
+	return s
 }
 
 // documented are the statuses docs/rest.md lists.
@@ -205,23 +169,16 @@ var documented = map[int]bool{200: true, 400: true, 401: true, 403: true, 404: t
 // headers a 401 and a 405 need, a right Content-Length.
 func FuzzHandler(f *testing.F) {
 	s := newFuzzServer(f)
-	for _, r := range goldenRequests(f) {
-		method, target, headers, body := fuzzseed.Split(r)
-		f.Add(method, target, headers, []byte(body))
-	}
+	fuzzseed.AddRequests(f, goldenRequests(f))
 	f.Add("PUT", "/api/1.0/xmppdomains/A.EXAMPLE./users/%C3%84", "Content-Type: application/x-www-form-urlencoded", []byte("password=%zz&enabled=1"))
 	f.Fuzz(func(t *testing.T, method, target, headers string, body []byte) {
-		s.logs.TakeAll()
-		status, header, out := s.do(method, target, headers, body)
-		if status == 0 {
+		rep, ok := s.Handle(t, method, target, headers, body)
+		if !ok {
 			return
 		}
-		entries := s.logs.TakeAll()
-		require.Len(t, entries, 1, "one log line per request")
-		require.Equal(t, zapcore.InfoLevel, entries[0].Level, "internal error: %v", entries[0].ContextMap())
+		status, header, out := rep.Status, rep.Header, rep.Body
 		require.True(t, documented[status], "undocumented status %d: %s", status, out)
 		require.Equal(t, "application/json", header.Get("Content-Type"))
-		require.Equal(t, strconv.Itoa(len(out)), header.Get("Content-Length"))
 		require.True(t, json.Valid(out), "%q", out)
 		require.True(t, utf8.Valid(out), "%q", out)
 		if status != 200 {

@@ -1,7 +1,6 @@
 package rest_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -18,51 +17,29 @@ import (
 	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/commands/rest/resttest"
 	"github.com/xmppgate/xmppgate/store"
 )
 
 const goldenDir = "../../testdata/rest"
 
-// testBundle is a real store, registry, worker and handler on loopback.
+// testBundle is commandstest's fixture (a real store, registry and
+// worker) with the REST API on loopback at url.
 type testBundle struct {
-	t    *testing.T
-	ctx  context.Context
-	env  *commands.Env
-	reg  *commands.Registry
-	url  string
-	accs map[string]int64
+	*commandstest.Fixture
+	url string
 }
 
-// setup builds the server and its fixture:
-//
-//	acme      a.example, a2.example   REST password acmepass; user alice (active)
-//	acme-sub  sub.example (a sub-account of acme)
-//	other     b.example, user bob     REST password otherpass
-//	nopw      n.example               no REST password
+// setup builds the server and resttest's fixture: its tenants and users
+// (alice of acme, bob of other, both active).
 func setup(t *testing.T, live commands.Live) *testBundle {
 	t.Helper()
 	f := commandstest.New(t, commandstest.Options{Live: live})
 	mux := http.NewServeMux()
 	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(mux), accs: f.Accs}
-	for _, a := range []struct {
-		name, parent, password string
-		domains                []string
-	}{
-		{"acme", "", "acmepass", []string{"a.example", "a2.example"}},
-		{"acme-sub", "acme", "", []string{"sub.example"}},
-		{"other", "", "otherpass", []string{"b.example"}},
-		{"nopw", "", "", []string{"n.example"}},
-	} {
-		acc := f.Account(a.name, a.parent, false, a.domains...)
-		if a.password != "" {
-			f.RESTPassword(acc, a.password)
-		}
-	}
-	for _, s := range []string{
-		"POST /api/1.0/xmppdomains/a.example/users/alice?password=alicepw",
-		"POST /api/1.0/xmppdomains/b.example/users/bob?password=bobpw\nAuth: other otherpass",
-	} {
+	b := &testBundle{Fixture: f, url: f.Serve(mux)}
+	resttest.Tenants(f)
+	for _, s := range resttest.Users {
 		status, _, body := b.send(s)
 		require.Equal(t, 200, status, body)
 	}
@@ -73,9 +50,9 @@ func setup(t *testing.T, live commands.Live) *testBundle {
 // a body. The pseudo-header "Auth: user password" (or "Auth: none") sets
 // HTTP Basic; the default is acme's.
 func (b *testBundle) send(req string) (int, http.Header, string) {
-	b.t.Helper()
+	b.T.Helper()
 	authSet := false
-	r := goldentest.Request(b.t, b.url, req, func(r *http.Request, k, v string) bool {
+	r := goldentest.Request(b.T, b.url, req, func(r *http.Request, k, v string) bool {
 		if k != "Auth" {
 			return false
 		}
@@ -89,26 +66,26 @@ func (b *testBundle) send(req string) (int, http.Header, string) {
 	if !authSet {
 		r.SetBasicAuth("acme", "acmepass")
 	}
-	return goldentest.Do(b.t, r)
+	return goldentest.Do(b.T, r)
 }
 
 // state dumps what the API can change: domains with owner and settings
 // size, users with status.
 func (b *testBundle) state() string {
-	b.t.Helper()
-	st := b.env.Store
+	b.T.Helper()
+	st := b.Store
 	var out []string
-	ds, err := st.Domains(b.ctx, nil)
-	require.NoError(b.t, err)
+	ds, err := st.Domains(b.Ctx, nil)
+	require.NoError(b.T, err)
 	names := map[int64]string{}
-	for name, id := range b.accs {
+	for name, id := range b.Accs {
 		names[id] = name
 	}
 	for _, d := range ds {
 		out = append(out, fmt.Sprintf("domain %s of %s enabled=%t", d.FQDN, names[d.AccountID], d.Enabled))
 	}
-	users, err := st.Users(b.ctx, nil)
-	require.NoError(b.t, err)
+	users, err := st.Users(b.Ctx, nil)
+	require.NoError(b.T, err)
 	for _, u := range users {
 		line := fmt.Sprintf("user %s@%s %s", u.Username, u.Domain, u.Status)
 		if u.Status == store.StatusActive {
@@ -126,8 +103,8 @@ func (b *testBundle) state() string {
 
 // changes lists every change row as "command status (batch status)".
 func (b *testBundle) changes() []string {
-	b.t.Helper()
-	return goldentest.Changes(b.t, b.env.Store)
+	b.T.Helper()
+	return goldentest.Changes(b.T, b.Store)
 }
 
 var (
@@ -160,20 +137,10 @@ func TestRESTGolden(t *testing.T) {
 			status, _, body := b.send(req)
 			require.Equal(t, 200, status, "setup %q: %s", req, body)
 		}
-		before := len(b.changes())
-		reqText, ok := c.Section("request")
-		require.True(t, ok, "no request section")
-		status, header, body := b.send(strings.TrimRight(reqText, "\n"))
-		queued := goldentest.Queued(b.changes(), before)
-		var hs []string
-		for _, h := range []string{"Content-Type", "Www-Authenticate", "Allow"} {
-			if v := header.Get(h); v != "" {
-				hs = append(hs, h+": "+v)
-			}
-		}
+		status, header, body, queued := c.Send(b.Store, b.send)
 		c.Check(map[string]string{
 			"status":  strconv.Itoa(status) + "\n",
-			"headers": strings.Join(hs, "\n") + "\n",
+			"headers": goldentest.Headers(header, "Content-Type", "Www-Authenticate", "Allow"),
 			"body":    mask(body),
 			"queued":  queued,
 			"state":   b.state(),

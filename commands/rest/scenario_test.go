@@ -60,7 +60,7 @@ func TestRESTIsolation(t *testing.T) {
 		}
 	}
 	// The foreign domain's settings are untouched.
-	d, err := b.env.Store.DomainByFQDN(b.ctx, "b.example")
+	d, err := b.Store.DomainByFQDN(b.Ctx, "b.example")
 	require.NoError(t, err)
 	require.JSONEq(t, "{}", string(d.Settings))
 }
@@ -100,25 +100,25 @@ func TestRESTBootstrap(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	user, pw, err := commands.BootstrapREST(ctx, b.env, b.accs["nopw"])
+	user, pw, err := commands.BootstrapREST(ctx, b.Env, b.Accs["nopw"])
 	require.NoError(t, err)
 	require.Equal(t, "nopw", user)
 	require.Len(t, pw, 32)
-	_, pw2, err := commands.BootstrapREST(ctx, b.env, b.accs["nopw"])
+	_, pw2, err := commands.BootstrapREST(ctx, b.Env, b.Accs["nopw"])
 	require.NoError(t, err)
 	require.Equal(t, pw, pw2)
 	status, _, body := b.send("GET /api/1.0/xmppdomains\nAuth: nopw " + pw)
 	require.Equal(t, 200, status, body)
 	require.Contains(t, body, "n.example")
 
-	_, err = commands.SetRESTPassword(ctx, b.env, b.accs["nopw"], "changed")
+	_, err = commands.SetRESTPassword(ctx, b.Env, b.Accs["nopw"], "changed")
 	require.NoError(t, err)
 	status, _, _ = b.send("GET /api/1.0/xmppdomains\nAuth: nopw " + pw)
 	require.Equal(t, 401, status)
 	status, _, _ = b.send("GET /api/1.0/xmppdomains\nAuth: nopw changed")
 	require.Equal(t, 200, status)
 
-	_, _, err = commands.BootstrapREST(ctx, b.env, 9999)
+	_, _, err = commands.BootstrapREST(ctx, b.Env, 9999)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
@@ -130,7 +130,7 @@ func TestRESTPasswordChange(t *testing.T) {
 	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example/users/alice\n\n{\"password\": \"n3w\"}")
 	require.Equal(t, 200, status, body)
 	require.Contains(t, body, `"password": "n3w"`)
-	u, err := b.env.Store.UserByJID(b.ctx, "a.example", "alice")
+	u, err := b.Store.UserByJID(b.Ctx, "a.example", "alice")
 	require.NoError(t, err)
 	require.True(t, u.Cred.Verify("n3w"))
 	require.False(t, u.Cred.Verify("alicepw"))
@@ -141,18 +141,18 @@ func TestRESTPasswordChange(t *testing.T) {
 func TestRESTPendingUser(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	reg := b.reg
-	d, err := b.env.Store.DomainByFQDN(b.ctx, "a.example")
+	reg := b.Reg
+	d, err := b.Store.DomainByFQDN(b.Ctx, "a.example")
 	require.NoError(t, err)
-	call := &commands.Call{Def: commands.DeactivateUser, Env: b.env, Reg: reg,
-		Caller: commands.Caller{Dialect: commands.DreamHost, Account: b.accs["acme"], Accounts: []int64{b.accs["acme"]}},
+	call := &commands.Call{Def: commands.DeactivateUser, Env: b.Env, Reg: reg,
+		Caller: commands.Caller{Dialect: commands.DreamHost, Account: b.Accs["acme"], Accounts: []int64{b.Accs["acme"]}},
 		Args:   commands.Values{"username": "alice", "domain": d}}
-	_, err = call.Run(b.ctx) // queued, not applied
+	_, err = call.Run(b.Ctx) // queued, not applied
 	require.NoError(t, err)
 	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example/users/alice\n\n{\"enabled\": true}")
 	require.Equal(t, 200, status, body)
 	require.Contains(t, body, `"enabled": true`)
-	u, err := b.env.Store.UserByJID(b.ctx, "a.example", "alice")
+	u, err := b.Store.UserByJID(b.Ctx, "a.example", "alice")
 	require.NoError(t, err)
 	require.Equal(t, store.StatusActive, u.Status)
 }
@@ -163,7 +163,7 @@ func TestRESTConfigParent(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix, rest.New(b.reg, b.env, rest.Config{ParentDomain: "Pool.Example."}))
+	mux.Handle(rest.Prefix, rest.New(b.Reg, b.Env, rest.Config{ParentDomain: "Pool.Example."}))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
@@ -171,9 +171,9 @@ func TestRESTConfigParent(t *testing.T) {
 	require.Equal(t, 200, status, body)
 	require.Regexp(t, `"fqdn": "[a-z]{4}\.pool\.example"`, body)
 
-	md := string(commands.Markdown(b.reg))
+	md := string(commands.Markdown(b.Reg))
 	rests := 0
-	for _, d := range b.reg.Dialect(commands.REST) {
+	for _, d := range b.Reg.Dialect(commands.REST) {
 		require.Contains(t, md, "## "+d.Name+"\n")
 		rests++
 	}

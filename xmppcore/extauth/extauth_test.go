@@ -1,58 +1,21 @@
 package extauth
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-)
 
-// restServer accepts alice/pw on example.test with secret s3cret.
-func restServer(t *testing.T) (*httptest.Server, *sync.Map) {
-	t.Helper()
-	var seen sync.Map // method -> url.Values
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ParseForm() != nil {
-			w.WriteHeader(400)
-			return
-		}
-		seen.Store(r.Method, r.Form)
-		if r.Form.Get("username") == "boom" {
-			w.WriteHeader(500)
-			return
-		}
-		if r.Form.Get("username") == "odd" {
-			w.Write([]byte("maybe"))
-			return
-		}
-		if r.Form.Get("secret") != "s3cret" {
-			w.WriteHeader(403)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		ok := r.Form.Get("username") == "alice" && r.Form.Get("domain") == "example.test" && r.Form.Get("password") == "pw"
-		if ok {
-			w.Write([]byte("true\n"))
-		} else {
-			w.Write([]byte("false"))
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv, &seen
-}
+	"github.com/xmppgate/xmppgate/xmppcore/extauth/extauthtest"
+)
 
 func TestREST(t *testing.T) {
 	t.Parallel()
-	srv, seen := restServer(t)
+	srv := extauthtest.NewREST(t, "example.test")
 	a := &Authenticator{Timeout: time.Second}
 	ctx := context.Background()
 	cfg := Config{Method: REST, RestURL: srv.URL + "/auth?x=1", RestSecret: "s3cret", RestMethod: "POST"}
@@ -77,8 +40,7 @@ func TestREST(t *testing.T) {
 		if err != nil {
 			require.ErrorIs(t, err, ErrUnavailable)
 		}
-		v, _ := seen.Load(tt.method)
-		require.Equal(t, tt.pw, v.(url.Values).Get("password"), "row %d", i)
+		require.Equal(t, tt.pw, srv.Seen(tt.method).Get("password"), "row %d", i)
 	}
 	require.Equal(t, srv.URL+"/auth", cfg.Endpoint())
 }
@@ -88,10 +50,7 @@ func TestRESTDownSlowRedirect(t *testing.T) {
 	a := &Authenticator{Timeout: 300 * time.Millisecond}
 	ctx := context.Background()
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	dead := l.Addr().String()
-	l.Close()
+	dead := extauthtest.DeadAddr(t)
 	start := time.Now()
 	ok, _, err := a.Check(ctx, Config{Method: REST, RestURL: "http://" + dead + "/a", RestMethod: "GET", RestSecret: "s3cret"},
 		"example.test", "alice", "hunter2")
@@ -101,15 +60,8 @@ func TestRESTDownSlowRedirect(t *testing.T) {
 	require.NotContains(t, err.Error(), "hunter2")
 	require.NotContains(t, err.Error(), "s3cret")
 
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(slow.Close)
-	t.Cleanup(func() { close(release) })
+	slow := extauthtest.NewREST(t, "example.test")
+	slow.SetSlow(true)
 	start = time.Now()
 	ok, _, err = a.Check(ctx, Config{Method: REST, RestURL: slow.URL, RestMethod: "GET"}, "example.test", "alice", "hunter2")
 	require.False(t, ok)
@@ -126,16 +78,10 @@ func TestRESTDownSlowRedirect(t *testing.T) {
 
 func TestSlowRemoteDoesNotBlockOthers(t *testing.T) {
 	t.Parallel()
-	srv, _ := restServer(t)
+	srv := extauthtest.NewREST(t, "example.test")
 	a := &Authenticator{Timeout: 2 * time.Second}
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(slow.Close)
+	slow := extauthtest.NewREST(t, "example.test")
+	slow.SetSlow(true)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -147,13 +93,13 @@ func TestSlowRemoteDoesNotBlockOthers(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Less(t, time.Since(start), time.Second)
-	close(release)
+	slow.Release()
 	<-done
 }
 
 func TestCache(t *testing.T) {
 	t.Parallel()
-	srv, _ := restServer(t)
+	srv := extauthtest.NewREST(t, "example.test")
 	a := &Authenticator{Timeout: 500 * time.Millisecond}
 	ctx := context.Background()
 	cfg := Config{Method: REST, RestURL: srv.URL, RestSecret: "s3cret", RestCacheTTL: 300 * time.Millisecond}
@@ -181,112 +127,14 @@ func TestCache(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable, "expired")
 }
 
-// pop3Server is a tiny RFC 1939 responder: alice@mail.test / pw (or alice
-// when append is off) logs in; silent connections never get a greeting.
-type pop3Server struct {
-	addr   string
-	mu     sync.Mutex
-	logins []string
-	silent bool
-}
-
-func newPOP3(t *testing.T, tlsCfg *tls.Config) *pop3Server {
-	t.Helper()
-	var l net.Listener
-	var err error
-	if tlsCfg != nil {
-		l, err = tls.Listen("tcp", "127.0.0.1:0", tlsCfg)
-	} else {
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	require.NoError(t, err)
-	p := &pop3Server{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				p.serve(nc)
-			}()
-		}
-	}()
-	return p
-}
-
-func (p *pop3Server) serve(nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(3 * time.Second))
-	p.mu.Lock()
-	silent := p.silent
-	p.mu.Unlock()
-	if silent {
-		buf := make([]byte, 1)
-		nc.Read(buf)
-		return
-	}
-	r := bufio.NewReader(nc)
-	w := func(s string) { nc.Write([]byte(s + "\r\n")) }
-	w("+OK POP3 ready")
-	var user string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		cmd, arg, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
-		switch strings.ToUpper(cmd) {
-		case "USER":
-			user = arg
-			p.mu.Lock()
-			p.logins = append(p.logins, arg)
-			p.mu.Unlock()
-			w("+OK")
-		case "PASS":
-			if (user == "alice@mail.test" || user == "alice") && arg == "pw" {
-				w("+OK maildrop locked")
-			} else {
-				w("-ERR invalid login")
-			}
-		case "QUIT":
-			w("+OK bye")
-			return
-		default:
-			w("-ERR unknown command")
-		}
-	}
-}
-
-func (p *pop3Server) lastLogin() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.logins) == 0 {
-		return ""
-	}
-	return p.logins[len(p.logins)-1]
-}
-
-func hostPort(t *testing.T, addr string) (string, int) {
-	h, p, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	var port int
-	for _, c := range p {
-		port = port*10 + int(c-'0')
-	}
-	return h, port
-}
+// pop3Logins are what the POP3 fake accepts: alice with the domain
+// appended, or alone when appending is off.
+var pop3Logins = map[string]string{"alice@mail.test": "pw", "alice": "pw"}
 
 func TestPOP3(t *testing.T) {
 	t.Parallel()
-	p := newPOP3(t, nil)
-	host, port := hostPort(t, p.addr)
+	p := extauthtest.NewPOP3(t, nil, pop3Logins)
+	host, port := extauthtest.HostPort(t, p.Addr)
 	a := &Authenticator{Timeout: time.Second}
 	ctx := context.Background()
 	cfg := Config{Method: POP3, Pop3Host: host, Pop3Port: port}
@@ -294,13 +142,13 @@ func TestPOP3(t *testing.T) {
 	ok, _, err := a.Check(ctx, cfg, "example.test", "alice", "pw")
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, "alice", p.lastLogin())
+	require.Equal(t, "alice", p.LastUser())
 
 	cfg.Pop3AppendDomain = "mail.test"
 	ok, _, err = a.Check(ctx, cfg, "example.test", "alice", "pw")
 	require.NoError(t, err)
 	require.True(t, ok)
-	require.Equal(t, "alice@mail.test", p.lastLogin())
+	require.Equal(t, "alice@mail.test", p.LastUser())
 
 	ok, _, err = a.Check(ctx, cfg, "example.test", "alice", "bad")
 	require.NoError(t, err)
@@ -309,7 +157,7 @@ func TestPOP3(t *testing.T) {
 	ok, _, err = a.Check(ctx, cfg, "example.test", "alice", "pw\r\nDELE 1")
 	require.NoError(t, err)
 	require.False(t, ok, "a line break is never sent")
-	require.Equal(t, "pop3://"+p.addr, cfg.Endpoint())
+	require.Equal(t, "pop3://"+p.Addr, cfg.Endpoint())
 }
 
 func TestPOP3S(t *testing.T) {
@@ -317,8 +165,8 @@ func TestPOP3S(t *testing.T) {
 	// httptest's certificate covers 127.0.0.1; borrow it and its root.
 	hs := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(hs.Close)
-	p := newPOP3(t, &tls.Config{Certificates: hs.TLS.Certificates})
-	host, port := hostPort(t, p.addr)
+	p := extauthtest.NewPOP3(t, &tls.Config{Certificates: hs.TLS.Certificates}, pop3Logins)
+	host, port := extauthtest.HostPort(t, p.Addr)
 	roots := hs.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	a := &Authenticator{Timeout: time.Second, TLSConfig: &tls.Config{RootCAs: roots}}
 	cfg := Config{Method: POP3, Pop3Host: host, Pop3Port: port, Pop3SSL: true}
@@ -335,20 +183,15 @@ func TestPOP3S(t *testing.T) {
 func TestPOP3DownAndSilent(t *testing.T) {
 	t.Parallel()
 	a := &Authenticator{Timeout: 300 * time.Millisecond}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	host, port := hostPort(t, l.Addr().String())
-	l.Close()
+	host, port := extauthtest.HostPort(t, extauthtest.DeadAddr(t))
 	ok, _, err := a.Check(context.Background(), Config{Method: POP3, Pop3Host: host, Pop3Port: port}, "d", "alice", "hunter2")
 	require.False(t, ok)
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.NotContains(t, err.Error(), "hunter2")
 
-	p := newPOP3(t, nil)
-	p.mu.Lock()
-	p.silent = true
-	p.mu.Unlock()
-	host, port = hostPort(t, p.addr)
+	p := extauthtest.NewPOP3(t, nil, pop3Logins)
+	p.SetSilent(true)
+	host, port = extauthtest.HostPort(t, p.Addr)
 	start := time.Now()
 	ok, _, err = a.Check(context.Background(), Config{Method: POP3, Pop3Host: host, Pop3Port: port}, "d", "alice", "hunter2")
 	require.False(t, ok)

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/internal/syncbuf"
+)
+
+// buildBinary builds bin/xmppgate for tests that need a real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "xmppgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serverProc is the real binary serving a data directory on known
+// loopback ports. Its worker runs hourly, so only a start (or a test)
+// applies changes; its log is kept, and shown if the test fails.
+type serverProc struct {
+	cmd       *exec.Cmd
+	bin, data string
+	env       []string
+	http, c2s string
+	boot      Bootstrap
+	stderr    *syncbuf.Buffer
+	exited    chan error
+}
+
+// startBinary builds the binary and serves a fresh data directory with it,
+// env overriding the defaults ("KEY=value").
+func startBinary(t *testing.T, env ...string) *serverProc {
+	t.Helper()
+	p := (&serverProc{bin: buildBinary(t), data: filepath.Join(t.TempDir(), "data"), env: env}).restart(t)
+	p.boot = readBootstrap(t, p.data)
+	return p
+}
+
+// restart serves the same data directory with the same binary in a new
+// process (on new ports), once this one is gone.
+func (p *serverProc) restart(t *testing.T) *serverProc {
+	t.Helper()
+	n := &serverProc{bin: p.bin, data: p.data, env: p.env, boot: p.boot, http: freeAddr(t), c2s: freeAddr(t),
+		stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
+	n.cmd = exec.Command(n.bin, "serve")
+	n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_HTTP_ADDR="+n.http, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
+		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR="+n.c2s, "XMPPGATE_C2STLS_ADDR="), n.env...)
+	n.cmd.Stdout, n.cmd.Stderr = io.Discard, n.stderr
+	require.NoError(t, n.cmd.Start())
+	go func() { n.exited <- n.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+		if t.Failed() {
+			t.Logf("server log:\n%s", n.stderr)
+		}
+	})
+	n.waitHTTP(t)
+	return n
+}
+
+// waitHTTP waits until the API answers.
+func (p *serverProc) waitHTTP(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + p.http + "/api/status")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond, "server did not answer; stderr:\n%s", p.stderr)
+}
+
+// waitExit waits for the process to stop by itself and returns how it ended.
+func (p *serverProc) waitExit(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for the cleanup
+		return err
+	case <-time.After(20 * time.Second):
+		require.FailNow(t, "the server did not stop", p.stderr.String())
+		return nil
+	}
+}
+
+// kill ends the process with SIGKILL, as a crash would, and waits for it.
+func (p *serverProc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	p.exited <- <-p.exited // for the cleanup
+}
+
+// call posts body to the process's ejabberd API as the bootstrap admin.
+func (p *serverProc) call(t *testing.T, cmd, body string) (int, string) {
+	t.Helper()
+	return ejabberdCall(t, "http://"+p.http, p.boot, cmd, body)
+}
