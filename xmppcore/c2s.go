@@ -109,11 +109,14 @@ func (l *limitReader) reset() { l.n = l.max }
 
 // conn is one client connection: negotiation, then the bound session.
 type conn struct {
-	srv       *Server
-	log       *zap.Logger
-	direct    bool
-	ip        string
-	port      int
+	srv    *Server
+	log    *zap.Logger
+	direct bool
+	ip     string
+	port   int
+	// failing: a SASL conversation runs whose failure counts against the
+	// address; it is counted before the client reads <failure/>.
+	failing   bool
 	connected time.Time
 	id        string
 
@@ -484,6 +487,12 @@ func (c *conn) negotiate() error {
 }
 
 func (c *conn) saslFailure(cond, text string) {
+	if c.failing {
+		// Counted before the answer: a client retrying at once must
+		// meet the limit this failure reaches.
+		c.failing = false
+		c.srv.limiter.fail(c.ip)
+	}
 	s := "<failure xmlns='" + nsSASL + "'><" + cond + "/>"
 	if text != "" {
 		s += "<text xml:lang='en'>" + text + "</text>"
@@ -534,15 +543,21 @@ func (c *conn) sasl() error {
 			return streamErr{condPolicyViolation, "too many failed authentications from your address"}
 		}
 		tries++
+		c.failing = true
 		ok, err := c.saslConversation(el)
 		if err != nil {
+			c.failing = false
 			return err
 		}
 		if ok {
+			c.failing = false
 			return nil
 		}
+		if c.failing {
+			c.failing = false
+			c.srv.limiter.fail(c.ip)
+		}
 		c.user = store.User{}
-		c.srv.limiter.fail(c.ip)
 	}
 }
 
