@@ -256,6 +256,14 @@ func (c *conn) end(err error) {
 	c.nc.Close()
 }
 
+// open reports whether the stream still runs (no stream error or close
+// has been written, the connection not lost).
+func (c *conn) open() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return !c.closed
+}
+
 // closeStream answers the client's </stream:stream> (or its end of input).
 // Before our header there is no stream to close: a closing tag alone would
 // not be well-formed, so nothing is written.

@@ -181,7 +181,12 @@ func (s *Server) match(domain, username string) []*conn {
 			continue
 		}
 		for _, c := range a.sessions {
-			out = append(out, c)
+			// A session whose stream is closed is over, though its serve
+			// goroutine may not have unregistered it yet: a kicked session
+			// must not be counted (or kicked) again.
+			if c.open() {
+				out = append(out, c)
+			}
 		}
 	}
 	return out
