@@ -169,7 +169,7 @@ var UpdateRosterItemPartial = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{OpenfireREST: "PUT users/{username}/roster/{jid}"},
-	Handle:  updateRosterItemPartial,
+	Handle:  updateRosterItem,
 	Apply:   applyUpdateRosterItemPartial,
 }
 
@@ -182,7 +182,7 @@ var DeleteRosterItemStrict = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{OpenfireREST: "DELETE users/{username}/roster/{jid}"},
-	Handle:  deleteRosterItemStrict,
+	Handle:  updateRosterItem,
 	Apply:   applyDeleteRosterItemStrict,
 }
 
@@ -194,6 +194,8 @@ func applyAddRosterItem(ctx context.Context, env *Env, tx *store.Tx, w *queue.Wo
 	return applyRosterItem(ctx, tx, w, checkItemAbsent, putItem)
 }
 
+// updateRosterItem queues a change of an item that must be in the roster
+// (update_roster, its REST form, and the REST delete).
 func updateRosterItem(ctx context.Context, c *Call) (any, error) {
 	return queueRosterItem(ctx, c, checkItemPresent)
 }
@@ -212,16 +214,8 @@ func applyDeleteRosterItem(ctx context.Context, env *Env, tx *store.Tx, w *queue
 	return applyRosterItem(ctx, tx, w, checkNothing, deleteVisibleItem)
 }
 
-func updateRosterItemPartial(ctx context.Context, c *Call) (any, error) {
-	return queueRosterItem(ctx, c, checkItemPresent)
-}
-
 func applyUpdateRosterItemPartial(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
 	return applyRosterItem(ctx, tx, w, checkItemPresent, putItemPartial)
-}
-
-func deleteRosterItemStrict(ctx context.Context, c *Call) (any, error) {
-	return queueRosterItem(ctx, c, checkItemPresent)
 }
 
 func applyDeleteRosterItemStrict(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
