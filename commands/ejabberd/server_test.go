@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
@@ -71,10 +72,16 @@ type serverBundle struct {
 
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
-	b := setup(t, true)
-	addr := b.addr
+	b := fromTemplate(t, serverTemplate, true)
 	ctl := &testControl{data: t.TempDir(), level: zap.NewAtomicLevelAt(zapcore.InfoLevel)}
 	b.env.Control = ctl
+	return &serverBundle{testBundle: b, ctl: ctl, addr: b.addr}
+}
+
+// serverTemplate is setupServer's store: setup's and the operator account.
+var serverTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) map[string]string {
+	b := buildSetup(f)
+	t := b.t
 	ops, err := commands.CreateAccount(b.ctx, b.env, "ops", 0, true)
 	require.NoError(t, err)
 	_, err = commands.CreateDomain(b.ctx, b.env, "ops.example", ops.ID)
@@ -82,8 +89,8 @@ func setupServer(t *testing.T) *serverBundle {
 	jid, pw, err := ejabberd.BootstrapAdmin(b.ctx, b.env, ops.ID, "ops.example")
 	require.NoError(t, err)
 	b.creds["operator"] = basic(jid, pw)
-	return &serverBundle{testBundle: b, ctl: ctl, addr: addr}
-}
+	return b.creds
+})
 
 // files lists the data directory: each file's path and, if short, text.
 func (b *serverBundle) files() string {
