@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,49 @@ func copyImportFixtures(t *testing.T, data string, accs map[string]int64) {
 		dsts = append(dsts, filepath.Join(data, commands.TransferDir, strconv.FormatInt(id, 10), "import"))
 	}
 	for _, dst := range dsts {
-		copyTree(t, importFixtures, dst)
+		copyFixture(t, importFixtures, dst)
+	}
+}
+
+// fixtureEntry is a directory or file of a fixture tree, by its path
+// relative to the tree.
+type fixtureEntry struct {
+	rel  string
+	dir  bool
+	data []byte
+}
+
+var fixtureTrees sync.Map // source folder → func() ([]fixtureEntry, error)
+
+// copyFixture is copyTree for a folder of testdata/ that no test changes:
+// read once, its files are only written for each case.
+func copyFixture(t *testing.T, src, dst string) {
+	t.Helper()
+	read, _ := fixtureTrees.LoadOrStore(src, sync.OnceValues(func() ([]fixtureEntry, error) {
+		var out []fixtureEntry
+		err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(src, path)
+			if err != nil || d.IsDir() {
+				out = append(out, fixtureEntry{rel: rel, dir: true})
+				return err
+			}
+			b, err := os.ReadFile(path)
+			out = append(out, fixtureEntry{rel: rel, data: b})
+			return err
+		})
+		return out, err
+	}))
+	entries, err := read.(func() ([]fixtureEntry, error))()
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.dir {
+			require.NoError(t, os.MkdirAll(filepath.Join(dst, e.rel), 0o700))
+			continue
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.rel), e.data, 0o600))
 	}
 }
 
@@ -201,7 +244,7 @@ func TestImportFixtures(t *testing.T) {
 	t.Parallel()
 	b := freshServer(t, []string{"a.example", "b.example"}, true)
 	addr := b.addr
-	copyTree(t, importFixtures, filepath.Join(b.env.DataDir, commands.TransferDir, "import"))
+	copyFixture(t, importFixtures, filepath.Join(b.env.DataDir, commands.TransferDir, "import"))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/ejabberd/20240101-120000.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/prosody-user/gina@a.example.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_prosody\nAs: root\n\n"+`{"dir":"import/prosody"}`))

@@ -27,7 +27,7 @@ func copyRosterFixtures(t *testing.T, data string, accs map[string]int64) {
 		dsts = append(dsts, filepath.Join(data, commands.RostersDir, strconv.FormatInt(id, 10)))
 	}
 	for _, dst := range dsts {
-		copyTree(t, rosterFixtures, dst)
+		copyFixture(t, rosterFixtures, dst)
 		require.NoError(t, os.Symlink("workers.txt", filepath.Join(dst, "link_in.txt")))
 		require.NoError(t, os.Symlink(outside, filepath.Join(dst, "link_out.txt")))
 	}
