@@ -39,12 +39,20 @@ type testBundle struct {
 //	acme-sub  sub.example (a sub-account of acme)
 //	other     b.example, user bob     REST password otherpass
 //	nopw      n.example               no REST password
+//
+// The accounts and users are setupTemplate's, built once and copied.
 func setup(t *testing.T, live commands.Live) *testBundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Live: live})
-	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(mux), accs: f.Accs}
+	f, _ := setupTemplate.New(t, commandstest.Options{Live: live})
+	return serve(t, f)
+}
+
+// setupTemplate is setup's store: every golden case starts from it, and
+// building it costs a PBKDF2 derivation per password.
+var setupTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) struct{} {
+	t := f.T.(*testing.T)
+	t.Helper()
+	b := serve(t, f)
 	for _, a := range []struct {
 		name, parent, password string
 		domains                []string
@@ -66,7 +74,15 @@ func setup(t *testing.T, live commands.Live) *testBundle {
 		status, _, body := b.send(s)
 		require.Equal(t, 200, status, body)
 	}
-	return b
+	return struct{}{}
+})
+
+// serve runs the REST API on f on loopback.
+func serve(t *testing.T, f *commandstest.Fixture) *testBundle {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
+	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(mux), accs: f.Accs}
 }
 
 // send sends "METHOD /path?query", optional header lines, a blank line and
