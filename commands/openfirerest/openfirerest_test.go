@@ -38,20 +38,32 @@ type testBundle struct {
 //	other  b.example, user bob active in shared group staff  secret othersecret
 //	fenced c.example  secret fencedsecret, only from "192.0.2.7"
 //	off    d.example  secret offsecret, disabled
-func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
+//
+// setup copies setupTemplate's store; setupLog builds it afresh, so that
+// log sees every request from the first.
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	f, _ := setupTemplate.New(t, commandstest.Options{})
+	return serve(t, f)
+}
 
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Log: log})
-	router := mux.NewRouter()
-	legacy := openfire.New(f.Reg, f.Env)
-	router.Path(openfire.PathUserService).Handler(legacy)
-	router.Path(openfire.PathRestAPI).Handler(legacy)
-	h := openfirerest.New(f.Reg, f.Env)
-	for _, p := range openfirerest.Prefixes {
-		router.PathPrefix(p).Handler(h)
-	}
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, url: f.Serve(router)}
+	return populate(commandstest.New(t, commandstest.Options{Log: log}))
+}
+
+// setupTemplate is setup's store, built once: every golden case starts
+// from it, and it costs a PBKDF2 derivation per secret and user.
+var setupTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) struct{} {
+	populate(f)
+	return struct{}{}
+})
+
+// populate makes setup's accounts and users on f.
+func populate(f *commandstest.Fixture) *testBundle {
+	t := f.T.(*testing.T)
+	t.Helper()
+	b := serve(t, f)
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -68,6 +80,20 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	require.Equal(t, 200, status)
 	require.Equal(t, "<result>ok</result>\n", body)
 	return b
+}
+
+// serve mounts both Openfire front ends on f on loopback.
+func serve(t *testing.T, f *commandstest.Fixture) *testBundle {
+	t.Helper()
+	router := mux.NewRouter()
+	legacy := openfire.New(f.Reg, f.Env)
+	router.Path(openfire.PathUserService).Handler(legacy)
+	router.Path(openfire.PathRestAPI).Handler(legacy)
+	h := openfirerest.New(f.Reg, f.Env)
+	for _, p := range openfirerest.Prefixes {
+		router.PathPrefix(p).Handler(h)
+	}
+	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, url: f.Serve(router)}
 }
 
 // send sends a request written as "METHOD /path", header lines, a blank
