@@ -38,17 +38,33 @@ type testBundle struct {
 //	fenced c.example  secret fencedsecret, only from "192.0.2.7" or "10.0.0.1"
 //	off    d.example  secret offsecret, disabled
 //	fencedoff e.example  secret fencedoffsecret, only from "192.0.2.9", disabled
-func setup(t *testing.T) *testBundle { return setupLog(t, nil) }
+//
+// setup copies setupTemplate's store; setupLog builds it afresh, so that
+// log sees every request from the first.
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	f, _ := setupTemplate.New(t, commandstest.Options{})
+	return serve(t, f)
+}
 
 // setupLog is setup with the handler logging to log.
 func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Log: log})
-	router := mux.NewRouter()
-	h := openfire.New(f.Reg, f.Env)
-	router.Path(openfire.PathUserService).Handler(h)
-	router.Path(openfire.PathRestAPI).Handler(h)
-	b := &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs}
+	return populate(commandstest.New(t, commandstest.Options{Log: log}))
+}
+
+// setupTemplate is setup's store, built once: every golden case starts
+// from it, and it costs a PBKDF2 derivation per secret and user.
+var setupTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) struct{} {
+	populate(f)
+	return struct{}{}
+})
+
+// populate makes setup's accounts and users on f.
+func populate(f *commandstest.Fixture) *testBundle {
+	t := f.T.(*testing.T)
+	t.Helper()
+	b := serve(t, f)
 	for _, a := range []struct {
 		name, secret, ip string
 		domains          []string
@@ -66,6 +82,16 @@ func setupLog(t *testing.T, log *zap.Logger) *testBundle {
 	require.Equal(t, 200, status)
 	require.Equal(t, "<result>ok</result>\n", body)
 	return b
+}
+
+// serve runs the Openfire handler on f on loopback.
+func serve(t *testing.T, f *commandstest.Fixture) *testBundle {
+	t.Helper()
+	router := mux.NewRouter()
+	h := openfire.New(f.Reg, f.Env)
+	router.Path(openfire.PathUserService).Handler(h)
+	router.Path(openfire.PathRestAPI).Handler(h)
+	return &testBundle{t: t, ctx: f.Ctx, env: f.Env, reg: f.Reg, url: f.Serve(router), accs: f.Accs}
 }
 
 // send sends a request written as "METHOD /path?query", optionally followed
