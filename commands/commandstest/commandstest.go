@@ -57,8 +57,6 @@ type Fixture struct {
 	// XMPP is the live server and XMPPAddr its C2S address, with Options.XMPP.
 	XMPP     *XMPPServer
 	XMPPAddr string
-
-	key []byte // Env.Box's, kept for Template
 }
 
 // New builds a fixture; everything it opens is closed when t ends.
@@ -83,7 +81,7 @@ func open(t testing.TB, o Options, path string, key []byte) *Fixture {
 	t.Cleanup(func() { st.Close() })
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
-	f := &Fixture{T: t, Ctx: ctx, Store: st, Accs: map[string]int64{}, key: key}
+	f := &Fixture{T: t, Ctx: ctx, Store: st, Accs: map[string]int64{}}
 	live := o.Live
 	if o.XMPP {
 		f.XMPP, f.XMPPAddr = StartXMPP(t, st)
