@@ -62,16 +62,23 @@ type Fixture struct {
 // New builds a fixture; everything it opens is closed when t ends.
 func New(t testing.TB, o Options) *Fixture {
 	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return open(t, o, filepath.Join(t.TempDir(), "x.db"), key)
+}
+
+// open builds a fixture on the store file path (new or a template's copy)
+// sealing with key.
+func open(t testing.TB, o Options, path string, key []byte) *Fixture {
+	t.Helper()
 	ctx := context.Background()
 	sync := o.Synchronous
 	if sync == "" {
 		sync = "NORMAL"
 	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{Synchronous: sync})
+	st, err := store.Open(ctx, path, store.Options{Synchronous: sync})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
 	box, err := sealbox.New(key)
 	require.NoError(t, err)
 	f := &Fixture{T: t, Ctx: ctx, Store: st, Accs: map[string]int64{}}
