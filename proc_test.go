@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,13 +18,40 @@ import (
 	"github.com/xmppgate/xmppgate/internal/syncbuf"
 )
 
-// buildBinary builds bin/xmppgate for tests that need a real process.
+// binDir holds the binary buildBinary built; TestMain removes it.
+var binDir string
+
+// buildOnce builds the binary for every test that runs a real process: they
+// run in parallel and only execute it, and builds of their own would each
+// cost a link (on a cold build cache a whole compile) side by side on the
+// same cores.
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "xmppgate-test-bin-")
+	if err != nil {
+		return "", err
+	}
+	binDir = dir
+	bin := filepath.Join(dir, "xmppgate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// buildBinary is the xmppgate binary for tests that need a real process.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xmppgate")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin, err := buildOnce()
+	require.NoError(t, err)
 	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 func freeAddr(t *testing.T) string {

@@ -129,7 +129,7 @@ func TestImportFixtures(t *testing.T) {
 	t.Parallel()
 	b := freshServer(t, []string{"a.example", "b.example"}, true)
 	addr := b.XMPPAddr
-	copyTree(t, importFixtures, filepath.Join(b.Env.DataDir, commands.TransferDir, "import"))
+	copyFixture(t, importFixtures, filepath.Join(b.Env.DataDir, commands.TransferDir, "import"))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/ejabberd/20240101-120000.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_piefxis\nAs: root\n\n"+`{"file":"import/prosody-user/gina@a.example.xml"}`))
 	require.Equal(t, "0", b.ok("POST /api/import_prosody\nAs: root\n\n"+`{"dir":"import/prosody"}`))

@@ -3,6 +3,7 @@ package ejabberd_test
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"net/http"
 	"path/filepath"
@@ -38,10 +39,38 @@ type testBundle struct {
 //	       noperm@a.example (As: noperm, no api permission)
 //	other  b.example               admin@b.example (As: other), user bob (password bobpass)
 //
-// xmpp starts a real XMPP server on the store (b.XMPPAddr is its C2S address).
+// and the import and roster fixtures in the data directory. The accounts
+// and users are setupTemplate's, built once and copied. xmpp starts a real
+// XMPP server on the store (b.XMPPAddr is its C2S address).
 func setup(t *testing.T, xmpp bool) *testBundle {
 	t.Helper()
-	b := newBundle(t, xmpp)
+	return fromTemplate(t, setupTemplate, xmpp)
+}
+
+// setupTemplate is setup's store: every golden case starts from it, and
+// building it costs a PBKDF2 derivation per user.
+var setupTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) map[string]string {
+	return buildSetup(f).creds
+})
+
+// fromTemplate is a copy of tp's store with the ejabberd API on loopback,
+// the credentials the build made and the data directory's fixtures.
+func fromTemplate(t *testing.T, tp *commandstest.Template[map[string]string], xmpp bool) *testBundle {
+	t.Helper()
+	f, creds := tp.New(t, commandstest.Options{XMPP: xmpp, DataDir: true})
+	b := serve(f)
+	b.creds = maps.Clone(creds)
+	copyFixtures(t, b.Env.DataDir, b.Accs)
+	return b
+}
+
+// buildSetup makes setup's accounts and users on f.
+func buildSetup(f *commandstest.Fixture) *testBundle {
+	t := f.T
+	t.Helper()
+	// A seeded token source: the golden files show the tokens it makes.
+	f.Env.Rand = mrand.NewChaCha8([32]byte{})
+	b := serve(f)
 	ctx, st := b.Ctx, b.Store
 	for _, a := range []struct {
 		name    string
@@ -52,7 +81,6 @@ func setup(t *testing.T, xmpp bool) *testBundle {
 		require.NoError(t, err)
 		b.creds[a.name] = basic(jid, pw)
 	}
-	copyFixtures(t, b.Env.DataDir, b.Accs)
 	b.ok("POST /api/register\nAs: other\n\n" + `{"user":"bob","host":"b.example","password":"bobpass"}`)
 	for _, u := range []struct {
 		name string
@@ -79,6 +107,11 @@ func newBundle(t *testing.T, xmpp bool) *testBundle {
 	f := commandstest.New(t, commandstest.Options{XMPP: xmpp, DataDir: true})
 	// A seeded token source: the golden files show the tokens it makes.
 	f.Env.Rand = mrand.NewChaCha8([32]byte{})
+	return serve(f)
+}
+
+// serve runs the ejabberd API on f on loopback.
+func serve(f *commandstest.Fixture) *testBundle {
 	router := mux.NewRouter()
 	router.PathPrefix("/api").Handler(ejabberd.New(f.Reg, f.Env))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(f.Reg, f.Env))
@@ -137,7 +170,7 @@ func (b *testBundle) state() string {
 			case strings.HasPrefix(string(pw), "BANNED_ACCOUNT--"):
 				line += " password=BANNED"
 			case u.Username != commands.AdminUser:
-				line += fmt.Sprintf(" password=%q scram=%t", pw, u.Cred.Verify(string(pw)))
+				line += fmt.Sprintf(" password=%q scram=%t", pw, commandstest.Verify(u.Cred, string(pw)))
 			}
 		}
 		if p, err := st.EjabberdPermission(b.Ctx, u.ID); err == nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,12 +28,12 @@ const (
 func copyFixtures(t *testing.T, data string, accs map[string]int64) {
 	t.Helper()
 	for _, dst := range accountDirs(data, commands.TransferDir, "import", accs) {
-		copyTree(t, importFixtures, dst)
+		copyFixture(t, importFixtures, dst)
 	}
 	outside := filepath.Join(data, "outside.txt")
 	require.NoError(t, os.WriteFile(outside, []byte(`[{"admin","a.example","Out","Out"}].`), 0o600))
 	for _, dst := range accountDirs(data, commands.RostersDir, "", accs) {
-		copyTree(t, rosterFixtures, dst)
+		copyFixture(t, rosterFixtures, dst)
 		require.NoError(t, os.Symlink("workers.txt", filepath.Join(dst, "link_in.txt")))
 		require.NoError(t, os.Symlink(outside, filepath.Join(dst, "link_out.txt")))
 	}
@@ -48,6 +49,49 @@ func accountDirs(data, top, leaf string, accs map[string]int64) []string {
 	return dsts
 }
 
+// fixtureEntry is a directory or file of a fixture tree, by its path
+// relative to the tree.
+type fixtureEntry struct {
+	rel  string
+	dir  bool
+	data []byte
+}
+
+var fixtureTrees sync.Map // source folder → func() ([]fixtureEntry, error)
+
+// copyFixture copies a folder of testdata/ that no test changes: read once
+// per test binary, its files are only written for each case.
+func copyFixture(t *testing.T, src, dst string) {
+	t.Helper()
+	read, _ := fixtureTrees.LoadOrStore(src, sync.OnceValues(func() ([]fixtureEntry, error) {
+		var out []fixtureEntry
+		err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(src, path)
+			if err != nil || d.IsDir() {
+				out = append(out, fixtureEntry{rel: rel, dir: true})
+				return err
+			}
+			b, err := os.ReadFile(path)
+			out = append(out, fixtureEntry{rel: rel, data: b})
+			return err
+		})
+		return out, err
+	}))
+	entries, err := read.(func() ([]fixtureEntry, error))()
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.dir {
+			require.NoError(t, os.MkdirAll(filepath.Join(dst, e.rel), 0o700))
+			continue
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dst, e.rel), e.data, 0o600))
+	}
+}
+
+// copyTree copies a folder as it is now.
 func copyTree(t *testing.T, src, dst string) {
 	t.Helper()
 	require.NoError(t, filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {

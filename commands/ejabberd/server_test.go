@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/commandstest"
 	"github.com/xmppgate/xmppgate/commands/goldentest"
 )
 
@@ -69,9 +70,16 @@ type serverBundle struct {
 
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
-	b := setup(t, true)
+	b := fromTemplate(t, serverTemplate, true)
 	ctl := &testControl{data: t.TempDir(), level: zap.NewAtomicLevelAt(zapcore.InfoLevel)}
 	b.Env.Control = ctl
+	return &serverBundle{testBundle: b, ctl: ctl}
+}
+
+// serverTemplate is setupServer's store: setup's and the operator account.
+var serverTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) map[string]string {
+	b := buildSetup(f)
+	t := b.T
 	ops, err := commands.CreateAccount(b.Ctx, b.Env, "ops", 0, true)
 	require.NoError(t, err)
 	_, err = commands.CreateDomain(b.Ctx, b.Env, "ops.example", ops.ID)
@@ -79,8 +87,8 @@ func setupServer(t *testing.T) *serverBundle {
 	jid, pw, err := commands.BootstrapAdmin(b.Ctx, b.Env, b.Reg, ops.ID, "ops.example")
 	require.NoError(t, err)
 	b.creds["operator"] = basic(jid, pw)
-	return &serverBundle{testBundle: b, ctl: ctl}
-}
+	return b.creds
+})
 
 // files lists the data directory: each file's path and, if short, text.
 func (b *serverBundle) files() string {

@@ -31,19 +31,31 @@ type testBundle struct {
 }
 
 // setup builds the server and resttest's fixture: its tenants and users
-// (alice of acme, bob of other, both active).
+// (alice of acme, bob of other, both active), built once by setupTemplate
+// and copied.
 func setup(t *testing.T, live commands.Live) *testBundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Live: live})
-	mux := http.NewServeMux()
-	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
-	b := &testBundle{Fixture: f, url: f.Serve(mux)}
+	f, _ := setupTemplate.New(t, commandstest.Options{Live: live})
+	return serve(f)
+}
+
+// setupTemplate is setup's store: every golden case starts from it, and
+// building it costs a PBKDF2 derivation per password.
+var setupTemplate = commandstest.NewTemplate(func(f *commandstest.Fixture) struct{} {
+	b := serve(f)
 	resttest.Tenants(f)
 	for _, s := range resttest.Users {
 		status, _, body := b.send(s)
-		require.Equal(t, 200, status, body)
+		require.Equal(f.T, 200, status, body)
 	}
-	return b
+	return struct{}{}
+})
+
+// serve runs the REST API on f on loopback.
+func serve(f *commandstest.Fixture) *testBundle {
+	mux := http.NewServeMux()
+	mux.Handle(rest.Prefix, rest.New(f.Reg, f.Env, rest.Config{}))
+	return &testBundle{Fixture: f, url: f.Serve(mux)}
 }
 
 // send sends "METHOD /path?query", optional header lines, a blank line and

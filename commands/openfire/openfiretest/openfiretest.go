@@ -9,6 +9,7 @@ package openfiretest
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gorilla/mux"
@@ -65,9 +66,34 @@ type Bundle struct {
 
 // New builds a bundle whose handlers log to log (nil: nowhere): legacy's
 // handler (openfire.New) at both legacy paths, and whatever more mounts.
+// Without a log the store is a copy of one built once per test binary
+// (Tenants and bob cost a PBKDF2 derivation each); with one it is built
+// afresh, so that the log sees the setup's requests too.
 func New[H http.Handler](t testing.TB, log *zap.Logger, legacy func(*commands.Registry, *commands.Env) H, more ...func(*mux.Router, *commandstest.Fixture)) *Bundle {
 	t.Helper()
-	f := commandstest.New(t, commandstest.Options{Log: log})
+	if log != nil {
+		b := mount(commandstest.New(t, commandstest.Options{Log: log}), legacy, more...)
+		populate(b)
+		return b
+	}
+	templateOnce.Do(func() {
+		template = commandstest.NewTemplate(func(f *commandstest.Fixture) struct{} {
+			populate(mount(f, legacy))
+			return struct{}{}
+		})
+	})
+	f, _ := template.New(t, commandstest.Options{})
+	return mount(f, legacy, more...)
+}
+
+// template is New's store without a log: Tenants and bob.
+var (
+	templateOnce sync.Once
+	template     *commandstest.Template[struct{}]
+)
+
+// mount serves legacy's handler at both legacy paths, and what more mounts.
+func mount[H http.Handler](f *commandstest.Fixture, legacy func(*commands.Registry, *commands.Env) H, more ...func(*mux.Router, *commandstest.Fixture)) *Bundle {
 	router := mux.NewRouter()
 	h := legacy(f.Reg, f.Env)
 	router.Path(pathUserService).Handler(h)
@@ -75,12 +101,16 @@ func New[H http.Handler](t testing.TB, log *zap.Logger, legacy func(*commands.Re
 	for _, m := range more {
 		m(router, f)
 	}
-	b := &Bundle{Fixture: f, URL: f.Serve(router)}
-	Tenants(f)
+	return &Bundle{Fixture: f, URL: f.Serve(router)}
+}
+
+// populate makes Tenants and bob on b.
+func populate(b *Bundle) {
+	b.T.Helper()
+	Tenants(b.Fixture)
 	status, _, body := b.Send(AddBob)
-	require.Equal(t, 200, status)
-	require.Equal(t, "<result>ok</result>\n", body)
-	return b
+	require.Equal(b.T, 200, status)
+	require.Equal(b.T, "<result>ok</result>\n", body)
 }
 
 // Send sends a request written as the golden files write it: "METHOD
