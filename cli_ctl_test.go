@@ -191,7 +191,7 @@ func TestCtlBinary(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	t.Parallel()
-	p := startBinary(t, "XMPPGATE_LOG_LEVEL=warn")
+	p := startBinary(t)
 	ctl := func(args ...string) (int, string, string) {
 		cmd := exec.Command(p.bin, append([]string{"ctl"}, args...)...)
 		cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+p.data, "XMPPGATE_HTTP_ADDR="+p.http)

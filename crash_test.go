@@ -36,6 +36,20 @@ func readBootstrapTB(t testing.TB, data string) Bootstrap {
 // the same data directory each time. After every kill the batch is either
 // untouched or fully applied, and in the end every change is applied
 // exactly once and the token reports success.
+// progress is the status of the batch of token, as services-progress says.
+func progress(t *testing.T, p *serverProc, boot Bootstrap, token string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + p.http + "/?format=json&cmd=services-progress&key=" + boot.Key + "&token=" + token)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r struct {
+		Data []map[string]string `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	require.Len(t, r.Data, 1)
+	return r.Data[0]["status"]
+}
+
 func TestCrashWhileApplying(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process crash test")
@@ -44,7 +58,7 @@ func TestCrashWhileApplying(t *testing.T) {
 	const n = 5000
 
 	// Phase 1: queue n add_user changes; the worker never runs.
-	p := startBinary(t, "XMPPGATE_LOG_LEVEL=warn")
+	p := startBinary(t)
 	boot, data := p.boot, p.data
 	base := "http://" + p.http + "/"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
@@ -93,12 +107,18 @@ func TestCrashWhileApplying(t *testing.T) {
 	}
 	p.kill() // acknowledged means committed: even SIGKILL keeps them
 
-	// Phase 2: every start applies the batch; kill it at random moments.
+	// Phase 2: every start applies the batch; kill it at random moments
+	// while it runs. The server listens at once and applies the batch in
+	// the background (key derivation, then one transaction): wait until
+	// the batch is claimed, then a random moment of the derivation.
 	for round := 0; round < 5; round++ {
 		p := p.restart(t)
-		// The server listens at once and applies the batch in the
-		// background (derivation for ~5 s, then one transaction).
-		time.Sleep(time.Duration(rand.IntN(7000)) * time.Millisecond)
+		deadline := time.Now().Add(30 * time.Second)
+		for progress(t, p, boot, token) == "waiting" && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		// A window growing by round, so later rounds also meet the commit.
+		time.Sleep(time.Duration(rand.IntN(1200*(round+1))) * time.Millisecond)
 		p.kill()
 		active, pending := countUsers(t, data)
 		require.True(t, (active == 0 && pending == n) || (active == n && pending == 0),
@@ -110,19 +130,12 @@ func TestCrashWhileApplying(t *testing.T) {
 	p = p.restart(t)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		resp, err := http.Get("http://" + p.http + "/?format=json&cmd=services-progress&key=" + boot.Key + "&token=" + token)
-		require.NoError(t, err)
-		var r struct {
-			Data []map[string]string `json:"data"`
-		}
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
-		resp.Body.Close()
-		require.Len(t, r.Data, 1)
-		if r.Data[0]["status"] == "success" {
+		status := progress(t, p, boot, token)
+		if status == "success" {
 			break
 		}
-		require.NotEqual(t, "failure", r.Data[0]["status"])
-		require.True(t, time.Now().Before(deadline), "batch never finished: %v", r.Data[0])
+		require.NotEqual(t, "failure", status)
+		require.True(t, time.Now().Before(deadline), "batch never finished: %s", status)
 		time.Sleep(100 * time.Millisecond)
 	}
 	p.kill()

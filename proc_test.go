@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -88,11 +90,12 @@ func startBinary(t *testing.T, env ...string) *serverProc {
 // process (on new ports), once this one is gone.
 func (p *serverProc) restart(t *testing.T) *serverProc {
 	t.Helper()
-	n := &serverProc{bin: p.bin, data: p.data, env: p.env, boot: p.boot, http: freeAddr(t), c2s: freeAddr(t),
-		stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
+	n := &serverProc{bin: p.bin, data: p.data, env: p.env, boot: p.boot, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	n.cmd = exec.Command(n.bin, "serve")
-	n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_HTTP_ADDR="+n.http, "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR="+n.c2s, "XMPPGATE_C2STLS_ADDR="), n.env...)
+	// Port 0: the server picks free ports and says which in its "serving"
+	// line (a port picked here could be taken before the server binds it).
+	n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_HTTP_ADDR=127.0.0.1:0", "XMPPGATE_WORKER_SCHEDULE=@every 1h",
+		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR="), n.env...)
 	n.cmd.Stdout, n.cmd.Stderr = io.Discard, n.stderr
 	require.NoError(t, n.cmd.Start())
 	go func() { n.exited <- n.cmd.Wait() }()
@@ -107,10 +110,21 @@ func (p *serverProc) restart(t *testing.T) *serverProc {
 	return n
 }
 
-// waitHTTP waits until the API answers.
+// waitHTTP waits until the server's last "serving" line names its
+// addresses and the API answers there.
 func (p *serverProc) waitHTTP(t *testing.T) {
 	t.Helper()
 	require.Eventually(t, func() bool {
+		var serving struct{ HTTP, C2S string }
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			if strings.Contains(l, `"msg":"serving"`) {
+				_ = json.Unmarshal([]byte(l), &serving)
+			}
+		}
+		if serving.HTTP == "" {
+			return false
+		}
+		p.http, p.c2s = serving.HTTP, serving.C2S
 		resp, err := http.Get("http://" + p.http + "/api/status")
 		if err == nil {
 			resp.Body.Close()
