@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -194,12 +195,14 @@ func unknownArgs(args []Arg, d Dialect, in Input) []string {
 			out = append(out, f.Name)
 		}
 	}
+	var text []string
 	for name := range in.Text {
 		if !takes[name] {
-			out = append(out, name)
+			text = append(text, name)
 		}
 	}
-	return out
+	sort.Strings(text) // a map has no request order
+	return append(out, text...)
 }
 
 // JSONType names the JSON type an argument takes in API version v, as
