@@ -570,16 +570,10 @@ func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {
 	if err := json.Unmarshal(w.Args, &ch); err != nil {
 		return err
 	}
-	if ch.Existing || ch.Sealed == nil {
+	if ch.Existing {
 		return nil
 	}
-	pw, err := env.Box.Open(ch.Sealed, PurposePassword)
-	if err != nil {
-		return err
-	}
-	cred, err := credential.New(string(pw))
-	w.Prepared = cred
-	return err
+	return deriveSealed(env, w, ch.Sealed)
 }
 
 // applyImport activates a new user with its credentials (or finds the

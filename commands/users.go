@@ -86,13 +86,8 @@ func userTable(ctx context.Context, c *Call, withPw bool) (any, error) {
 	for _, u := range users {
 		pw := "********"
 		if withPw {
-			pw = ""
-			if u.PasswordSealed != nil {
-				plain, err := c.Env.Box.Open(u.PasswordSealed, PurposePassword)
-				if err != nil {
-					return nil, fmt.Errorf("open password of user %d: %w", u.ID, err)
-				}
-				pw = string(plain)
+			if pw, err = recoverPassword(c.Env, u); err != nil {
+				return nil, err
 			}
 		}
 		t.Rows = append(t.Rows, []any{u.Username, u.Domain, pw, string(u.Status)})
@@ -164,7 +159,16 @@ func prepareCredential(ctx context.Context, env *Env, w *queue.Work) error {
 	if err != nil {
 		return err
 	}
-	pw, err := env.Box.Open(c.Sealed, PurposePassword)
+	return deriveSealed(env, w, c.Sealed)
+}
+
+// deriveSealed derives the SCRAM keys of a sealed password copy into
+// w.Prepared; a change without one (nil) derives nothing.
+func deriveSealed(env *Env, w *queue.Work, sealed []byte) error {
+	if sealed == nil {
+		return nil
+	}
+	pw, err := env.Box.Open(sealed, PurposePassword)
 	if err != nil {
 		return err
 	}
@@ -381,10 +385,10 @@ func updateUser(ctx context.Context, c *Call) (any, error) {
 // sets a password (update_user, change_password, ban_account).
 func prepareProfileChange(ctx context.Context, env *Env, w *queue.Work) error {
 	c, err := profileArgs(w)
-	if err != nil || c.Sealed == nil {
+	if err != nil {
 		return err
 	}
-	return prepareCredential(ctx, env, w)
+	return deriveSealed(env, w, c.Sealed)
 }
 
 // applyProfileChange sets the fields a profile change carries
@@ -707,14 +711,23 @@ type UserPage struct {
 // Enabled reports whether a user is (or is about to be) allowed to log in.
 func Enabled(s store.Status) bool { return s == store.StatusActive || s == store.StatusPendingActive }
 
+// recoverPassword opens a user's recoverable password copy; "" if there is
+// none (an imported user with only SCRAM keys).
+func recoverPassword(env *Env, u store.User) (string, error) {
+	if u.PasswordSealed == nil {
+		return "", nil
+	}
+	plain, err := env.Box.Open(u.PasswordSealed, PurposePassword)
+	if err != nil {
+		return "", fmt.Errorf("open password of user %d: %w", u.ID, err)
+	}
+	return string(plain), nil
+}
+
 func (c *Call) userInfo(u store.User) (UserInfo, error) {
-	pw := ""
-	if u.PasswordSealed != nil {
-		plain, err := c.Env.Box.Open(u.PasswordSealed, PurposePassword)
-		if err != nil {
-			return UserInfo{}, fmt.Errorf("open password of user %d: %w", u.ID, err)
-		}
-		pw = string(plain)
+	pw, err := recoverPassword(c.Env, u)
+	if err != nil {
+		return UserInfo{}, err
 	}
 	return UserInfo{Username: u.Username, Domain: u.Domain, Password: pw, Enabled: Enabled(u.Status)}, nil
 }
@@ -863,10 +876,10 @@ func restUserUpdate(ctx context.Context, c *Call) (any, error) {
 
 func prepareRESTUserUpdate(ctx context.Context, env *Env, w *queue.Work) error {
 	var up userUpdate
-	if err := json.Unmarshal(w.Args, &up); err != nil || up.Sealed == nil {
+	if err := json.Unmarshal(w.Args, &up); err != nil {
 		return err
 	}
-	return prepareCredential(ctx, env, w)
+	return deriveSealed(env, w, up.Sealed)
 }
 
 func applyRESTUserUpdate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {

@@ -363,16 +363,12 @@ func (x *exchange) users(method string, rt route) reply {
 }
 
 // member is a member of a JSON object body, unless absent or null.
-func (x *exchange) member(name string) (commands.Field, bool, error) {
-	m, err := x.jsonBody()
-	if err != nil {
-		return commands.Field{}, false, err
-	}
+func member(m map[string]json.RawMessage, name string) (commands.Field, bool) {
 	v, ok := m[name]
 	if !ok || string(bytes.TrimSpace(v)) == "null" {
-		return commands.Field{}, false, nil
+		return commands.Field{}, false
 	}
-	return commands.Field{Name: name, Value: v}, true, nil
+	return commands.Field{Name: name, Value: v}, true
 }
 
 // createUser: the name is the path's, else the body's (a string), else a
@@ -380,13 +376,14 @@ func (x *exchange) member(name string) (commands.Field, bool, error) {
 // one given empty is refused. The user object answered is read after the
 // change is applied.
 func (x *exchange) createUser(rt route) reply {
-	if _, err := x.jsonBody(); err != nil {
+	m, err := x.jsonBody()
+	if err != nil {
 		return x.h.failure(err, x.lg)
 	}
 	in := commands.Input{Text: commands.Raw{"domain": {rt.fqdn}}}
 	if rt.username != "" {
 		in.Text["username"] = []string{rt.username}
-	} else if f, ok, _ := x.member("username"); ok && !isEmptyString(f.Value) {
+	} else if f, ok := member(m, "username"); ok && !isEmptyString(f.Value) {
 		in.JSON = append(in.JSON, f)
 	} else {
 		in.Text["username"] = []string{commands.NewUUID()}
@@ -394,7 +391,7 @@ func (x *exchange) createUser(rt route) reply {
 	if pw, ok := x.param("password"); ok {
 		// A parameter given empty is a password given empty, not none.
 		in.JSON = append(in.JSON, commands.Field{Name: "password", Value: jsonString(pw)})
-	} else if f, ok, _ := x.member("password"); ok {
+	} else if f, ok := member(m, "password"); ok {
 		in.JSON = append(in.JSON, f)
 	} else {
 		in.Text["password"] = []string{commands.NewUUID()}
@@ -415,12 +412,13 @@ func (x *exchange) createUser(rt route) reply {
 // applied at once; the user object's other members are ignored. It
 // answers the user object.
 func (x *exchange) updateUser(raw commands.Raw) reply {
-	if _, err := x.jsonBody(); err != nil {
+	m, err := x.jsonBody()
+	if err != nil {
 		return x.h.failure(err, x.lg)
 	}
 	in := commands.Input{Text: raw}
 	for _, name := range []string{"password", "enabled"} {
-		if f, ok, _ := x.member(name); ok {
+		if f, ok := member(m, name); ok {
 			in.JSON = append(in.JSON, f)
 		}
 	}

@@ -1,7 +1,6 @@
 package rest_test
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -158,8 +157,4 @@ func TestRESTGolden(t *testing.T) {
 			"state":   b.state(),
 		}, []string{"status", "headers", "body", "queued", "state"})
 	})
-}
-
-func basic(user, pw string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
