@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/xmppgate/xmppgate/internal/peer"
 )
 
 // httpClient keeps connections alive: provisioning clients of every server
@@ -167,7 +169,7 @@ func waitTokens(ctx context.Context, base, key string, tokens []string, d time.D
 				if time.Now().After(end) {
 					return fmt.Errorf("token %s still %s after %s", t, rows[0].Status, d)
 				}
-				if err := sleepCtx(ctx, 10*time.Millisecond); err != nil {
+				if err := peer.Sleep(ctx, 10*time.Millisecond); err != nil {
 					return err
 				}
 				continue

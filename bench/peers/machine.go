@@ -6,11 +6,17 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/xmppgate/xmppgate/internal/peer"
 )
 
 // machine describes the host for the results: CPU, cores, memory, kernel,
 // distribution, Go, the packages the peers run on, and the load when the
 // run began (other processes share these cores).
+// versionPackages are reported with the results (the peers and what their
+// speed depends on).
+var versionPackages = []string{"ejabberd", "prosody", "erlang-base", "lua5.4", "lua-sec", "libssl3"}
+
 func machine() string {
 	model := "unknown CPU"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -30,7 +36,7 @@ func machine() string {
 	kernel := readTrim("/proc/sys/kernel/osrelease")
 	debian := readTrim("/etc/debian_version")
 	load := strings.Join(strings.Fields(readTrim("/proc/loadavg"))[:3], " ")
-	vers := installed(versionPackages...)
+	vers := peer.Installed(versionPackages...)
 	var pk []string
 	for _, p := range versionPackages {
 		if v := vers[p]; v != "" {

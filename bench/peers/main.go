@@ -25,11 +25,13 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xmppgate/xmppgate/internal/peer"
 )
 
 // benchMarker is in the name of our run directory, hence in the command
 // line of every server we start (never mistaken for a packaged daemon).
-const benchMarker = "xmppgate-peers-"
+const benchMarker = peer.RunDirMarker + "peers-"
 
 type config struct {
 	bin         string
@@ -102,7 +104,7 @@ func main() {
 type bench struct {
 	cfg      config
 	dir      string
-	cert     certFiles
+	cert     peer.Cert
 	stops    []func()
 	rows     rows
 	notes    []string
@@ -159,7 +161,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if want["ejabberd"] || want["prosody"] {
 		t := time.Now()
-		if err := ensurePackages(ctx); err != nil {
+		if err := peer.Ensure(ctx, "ejabberd", "prosody"); err != nil {
 			return err
 		}
 		if d := time.Since(t); d > time.Second {
@@ -179,7 +181,7 @@ func (b *bench) run(ctx context.Context) error {
 	if err := os.Chmod(dir, 0o755); err != nil { // the peers' users must reach their subdirectories
 		return err
 	}
-	if b.cert, err = makeCert(dir, b.cfg.domain, b.cfg.certKind); err != nil {
+	if b.cert, err = peer.MakeCert(dir, b.cfg.domain, b.cfg.certKind); err != nil {
 		return err
 	}
 	b.machine = machine()

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"log"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/xmppgate/xmppgate/internal/peer"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
 	"github.com/xmppgate/xmppgate/bench/peers/xmppload"
@@ -183,7 +186,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 		return fmt.Errorf("warm-up logins: %d failed, first: %v", warm.Errors, warm.First)
 	}
 	waitIdle(ctx, s.PID(), idleWait)
-	if err := sleepCtx(ctx, b.cfg.idleSettle); err != nil {
+	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
 		return err
 	}
 	before, err := rssKiB(s.PID())
@@ -198,7 +201,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, b.cfg.idleN, res.First)
 	}
 	waitIdle(ctx, s.PID(), idleWait)
-	if err := sleepCtx(ctx, b.cfg.idleSettle); err != nil {
+	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
 		return err
 	}
 	after, err := rssKiB(s.PID())
@@ -239,9 +242,26 @@ func (b *bench) provRun(server string, rate, p50, p99 *row, res loadResult, elap
 	return nil
 }
 
+// benchAPIPermissions lets the load client provision from loopback without
+// credentials, as the anchor measurements did.
+const benchAPIPermissions = `  "bench provisioning from loopback, no auth":
+    from:
+      - mod_http_api
+    who:
+      ip: 127.0.0.1/8
+    what:
+      - register
+      - unregister
+      - check_account
+      - registered_users
+      - connected_users_number
+      - status
+`
+
 func (b *bench) runEjabberd(ctx context.Context) error {
 	t := time.Now()
-	e, err := newEjabberd(b.dir, b.cfg.domain, b.cert)
+	e, err := peer.NewEjabberd(peer.EjabberdConfig{Dir: filepath.Join(b.dir, "ejabberd"), Node: "ejabberd-bench@localhost",
+		Hosts: []string{b.cfg.domain}, Cert: b.cert, APIPermissions: benchAPIPermissions})
 	if err != nil {
 		return err
 	}
@@ -308,7 +328,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	t := time.Now()
 	pprofAddr := ""
 	if b.cfg.profileDir != "" {
-		port, err := freePort()
+		port, err := peer.FreePort()
 		if err != nil {
 			return err
 		}

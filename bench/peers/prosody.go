@@ -14,6 +14,8 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/xmppgate/xmppgate/internal/peer"
+
 	"github.com/xmppgate/xmppgate/bench/peers/xmppload"
 )
 
@@ -27,7 +29,7 @@ type prosody struct {
 	dir     string
 	c2sPort int
 	domain  string
-	cert    certFiles
+	cert    peer.Cert
 	uid     int
 	gid     int
 	cmd     *exec.Cmd
@@ -69,13 +71,13 @@ VirtualHost "{{.Domain}}"
 
 var prosodyTmpl = template.Must(template.New("prosody.cfg.lua").Parse(prosodyCfg))
 
-func newProsody(root, domain string, cert certFiles) (*prosody, error) {
+func newProsody(root, domain string, cert peer.Cert) (*prosody, error) {
 	p := &prosody{dir: filepath.Join(root, "prosody"), domain: domain}
 	var err error
-	if p.uid, p.gid, err = sysUser("prosody"); err != nil {
+	if p.uid, p.gid, err = peer.SysUser("prosody"); err != nil {
 		return nil, err
 	}
-	if p.c2sPort, err = freePort(); err != nil {
+	if p.c2sPort, err = peer.FreePort(); err != nil {
 		return nil, err
 	}
 	for _, d := range []string{p.dir, filepath.Join(p.dir, "data"), filepath.Join(p.dir, "certs")} {
@@ -86,7 +88,7 @@ func newProsody(root, domain string, cert certFiles) (*prosody, error) {
 			return nil, err
 		}
 	}
-	if p.cert, err = cert.copyFor(filepath.Join(p.dir, "certs"), p.uid, p.gid); err != nil {
+	if p.cert, err = cert.CopyFor(filepath.Join(p.dir, "certs"), p.uid, p.gid); err != nil {
 		return nil, err
 	}
 	var b bytes.Buffer
@@ -130,7 +132,7 @@ func (p *prosody) Start(ctx context.Context) error {
 	}
 	p.cmd, p.done = cmd, make(chan struct{})
 	go func() { cmd.Wait(); close(p.done) }()
-	if err := waitPort(ctx, p.C2SAddr(), 30*time.Second); err != nil {
+	if err := peer.WaitPort(ctx, p.C2SAddr(), 30*time.Second); err != nil {
 		p.Stop()
 		return fmt.Errorf("prosody: %w (see %s)", err, filepath.Join(p.dir, "prosody.err"))
 	}
@@ -196,7 +198,7 @@ func waitFile(ctx context.Context, path string, d time.Duration) error {
 		if _, err := os.Stat(path); err == nil {
 			return nil
 		}
-		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := peer.Sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xmppgate/xmppgate/internal/peer"
+
 	"github.com/xmppgate/xmppgate/bench/benchproc"
 )
 
@@ -19,7 +21,7 @@ type xmppgate struct {
 	bin      string
 	data     string
 	domain   string
-	cert     certFiles
+	cert     peer.Cert
 	schedule string // worker schedule
 	pprof    string // XMPPGATE_PPROF_ADDR, empty for none
 	c2sPort  int
@@ -34,11 +36,11 @@ type batchLine struct {
 	Status   string  `json:"status"`
 }
 
-func newXmppgate(bin, data, domain string, cert certFiles, schedule, pprof string) (*xmppgate, error) {
+func newXmppgate(bin, data, domain string, cert peer.Cert, schedule, pprof string) (*xmppgate, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := peer.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func (x *xmppgate) PID() int {
 // Start runs the server; its HTTP API is up when Start returns, the c2s
 // listener is waited for too.
 func (x *xmppgate) Start(ctx context.Context) error {
-	tlsPort, err := freePort()
+	tlsPort, err := peer.FreePort()
 	if err != nil {
 		return err
 	}
@@ -90,7 +92,7 @@ func (x *xmppgate) Start(ctx context.Context) error {
 	if p.Boot.Domain != x.domain {
 		return fmt.Errorf("xmppgate: bootstrap domain %q, want %q (%s)", p.Boot.Domain, x.domain, filepath.Join(x.data, "bootstrap.json"))
 	}
-	return waitPort(ctx, x.C2SAddr(), 30*time.Second)
+	return peer.WaitPort(ctx, x.C2SAddr(), 30*time.Second)
 }
 
 // Stop ends the server (SIGTERM, then waits).

@@ -1,4 +1,4 @@
-package main
+package peer
 
 import (
 	"bytes"
@@ -10,19 +10,18 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
-// packages are the Debian packages the peers come from.
-var packages = []string{"ejabberd", "prosody"}
-
-// versionPackages are reported with the results (the peers and what their
-// speed depends on).
-var versionPackages = []string{"ejabberd", "prosody", "erlang-base", "lua5.4", "lua-sec", "libssl3"}
+// RunDirMarker is in the name of every run directory of ours (bench/peers'
+// temporary one, conformance's), hence in our instances' command lines: a
+// process with it is never taken for a packaged daemon.
+const RunDirMarker = "xmppgate-"
 
 const policyRCD = "/usr/sbin/policy-rc.d"
 
-// installed reports which of pkgs dpkg has fully installed.
-func installed(pkgs ...string) map[string]string {
+// Installed reports which of pkgs dpkg has fully installed, with their versions.
+func Installed(pkgs ...string) map[string]string {
 	out, _ := exec.Command("dpkg-query", append([]string{"-W", "-f=${Package} ${Version} ${Status}\n"}, pkgs...)...).Output()
 	got := map[string]string{}
 	for _, line := range strings.Split(string(out), "\n") {
@@ -34,15 +33,15 @@ func installed(pkgs ...string) map[string]string {
 	return got
 }
 
-// ensurePackages installs ejabberd and prosody with apt-get if missing.
-// Debian's postinsts would enable and start both system services on the
-// default ports; a policy-rc.d that forbids every start is in place while
+// Ensure installs the Debian packages pkgs (ejabberd, prosody) with apt-get
+// if missing. Debian's postinsts would enable and start the system services
+// on the default ports; a policy-rc.d that forbids every start is in place while
 // apt runs (ours if there was none), the services are disabled afterwards,
 // and any daemon that started anyway is killed.
-func ensurePackages(ctx context.Context) error {
-	have := installed(packages...)
+func Ensure(ctx context.Context, pkgs ...string) error {
+	have := Installed(pkgs...)
 	var missing []string
-	for _, p := range packages {
+	for _, p := range pkgs {
 		if have[p] == "" {
 			missing = append(missing, p)
 		}
@@ -83,9 +82,9 @@ func forbidServiceStarts() (func(), error) {
 	if err == nil && bytes.Contains(old, []byte("exit 101")) {
 		return func() {}, nil // already forbids everything (the usual container set-up)
 	}
-	const ours = "#!/bin/sh\n# written by bench/peers while it installs ejabberd and prosody\nexit 101\n"
+	const ours = "#!/bin/sh\n# written by xmppgate (internal/peer) while it installs ejabberd or prosody\nexit 101\n"
 	if err == nil {
-		if err := os.Rename(policyRCD, policyRCD+".bench-peers"); err != nil {
+		if err := os.Rename(policyRCD, policyRCD+".xmppgate"); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +94,7 @@ func forbidServiceStarts() (func(), error) {
 	return func() {
 		os.Remove(policyRCD)
 		if old != nil {
-			os.Rename(policyRCD+".bench-peers", policyRCD)
+			os.Rename(policyRCD+".xmppgate", policyRCD)
 		}
 	}, nil
 }
@@ -111,7 +110,7 @@ func disableSystemServices(ctx context.Context) {
 	for _, pid := range packagedDaemons() {
 		log.Printf("killing packaged daemon pid %d", pid)
 		syscall.Kill(pid, syscall.SIGTERM)
-		if !waitGone(pid, 10e9) {
+		if !WaitGone(pid, 10*time.Second) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
@@ -133,7 +132,7 @@ func packagedDaemons() []int {
 			continue
 		}
 		cmd := string(bytes.ReplaceAll(raw, []byte{0}, []byte{' '}))
-		if strings.Contains(cmd, benchMarker) {
+		if strings.Contains(cmd, RunDirMarker) {
 			continue
 		}
 		switch {
