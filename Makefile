@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 FUZZFLAGS ?= -fuzzminimizetime=5s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers lint fuzz docs verify clean
+.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance lint fuzz docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench-xmpp: ## XMPP logins/s, messages/s and memory per idle session (bench/xmpp
 
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
+
+conformance: build ## xmppgate vs a real ejabberd 23.01, every ejabberd command; as root; writes docs/ejabberd-conformance.md and testdata/ejabberd-conformance/
+	$(GO) run ./conformance -bin $(BIN)
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

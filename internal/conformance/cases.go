@@ -1,0 +1,486 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The case table. Each command's cases run in order on both servers, after
+// the cases of the commands before it, so the state a case sees is what
+// the same calls left on both. Users are named after their command so one
+// command's cases do not see another's; every state a case needs is set up
+// through the API in its Setup. Commands that stop the node run last and
+// only with requests both servers refuse before acting.
+
+const (
+	h1     = "one.example"
+	h2     = "two.example"
+	noHost = "nohost.example" // served by neither
+	// FilesDir is where file commands may write on ejabberd's side (an
+	// absolute path, which xmppgate confines to its data directory).
+	FilesDir = "/tmp/xmppgate-conformance/files"
+)
+
+// Why texts shared by several cases.
+const (
+	whyScram = "ejabberd stores SCRAM keys only (auth_password_format: scram) and refuses; xmppgate keeps a sealed " +
+		"copy of the password and answers (docs/ejabberd.md, check_password_hash)"
+	whyPaths = "ejabberd reads and writes any path of its host as its own user; xmppgate confines file commands to " +
+		"folders of its data directory (docs/ejabberd.md, docs/backup.md)"
+	whyOAuth = "ejabberd 23.01's default oauth_access (none) lets nobody hold a token; xmppgate issues them to admin " +
+		"JIDs (docs/ejabberd.md, OAuth)"
+	whyV1 = "ejabberd 23.01 takes no API version in the path (any /vN segment: 400 \"Missing command name.\"); " +
+		"xmppgate takes ejabberd 24.02's vN segment, here v1 (docs/ejabberd.md)"
+	whyCount = "ejabberd 23.01's registeredusers statistic (Mnesia) does not count what registered_users lists (here it " +
+		"counts only the users ejabberdctl registered); xmppgate counts the users registered_users lists"
+	whyEmptyUser = "ejabberd 23.01 registers a user with an empty name; xmppgate takes an empty user as missing"
+	whyAlias     = "real clients (processone's ejabberd-api) send server for host; xmppgate takes the alias for every " +
+		"command that has host, ejabberd 23.01 only where args_rename declares it (docs/ejabberd.md)"
+	whyMsgType = "ejabberd 23.01 sends a message of a type XMPP does not define; xmppgate refuses it with the error " +
+		"text of ejabberd's XMPP library"
+	whyStats = "ejabberd counts its processes, xmppgate has no Erlang processes (docs/ejabberd-server.md)"
+)
+
+func call(cmd, body string) Call { return Call{Cmd: cmd, Body: body} }
+
+// js builds a JSON object body from name/value pairs, in order; a value
+// that is a string is quoted, anything else is written with %v (numbers,
+// raw JSON from raw()).
+func js(kv ...any) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := 0; i+1 < len(kv); i += 2 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q:", kv[i])
+		switch v := kv[i+1].(type) {
+		case string:
+			fmt.Fprintf(&b, "%q", v)
+		default:
+			fmt.Fprintf(&b, "%v", v)
+		}
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// raw is a JSON value written as is by js.
+type raw string
+
+func (r raw) String() string { return string(r) }
+
+// reg registers user@host with password pw, after removing any user of
+// that name (setup).
+func reg(user, host, pw string) []Call {
+	return []Call{call("unregister", js("user", user, "host", host)), call("register", js("user", user, "host", host, "password", pw))}
+}
+
+// userArgs are the common error cases of a command whose first arguments
+// are user and host, with rest the other arguments' valid values.
+func userArgs(cmd, known string, rest ...any) []Case {
+	with := func(user, host any) string { return js(append([]any{"user", user, "host", host}, rest...)...) }
+	cs := []Case{
+		{Name: "unknown user", Call: call(cmd, with("nobody_"+cmd, h1))},
+		{Name: "unknown host", Call: call(cmd, with(known, noHost))},
+		{Name: "missing host", Call: call(cmd, js(append([]any{"user", known}, rest...)...))},
+		{Name: "user not a string", Call: call(cmd, with(raw("5"), h1))},
+		{Name: "unknown argument", Call: call(cmd, js(append([]any{"user", known, "host", h1, "bogus", 1}, rest...)...))},
+	}
+	for i := range cs {
+		cs[i].Cmd = cmd
+	}
+	return cs
+}
+
+// Cases returns every case, in the order they run.
+func Cases() []Case {
+	var all []Case
+	add := func(cmd string, cs ...Case) {
+		for _, c := range cs {
+			c.Command = cmd
+			if c.Cmd == "" {
+				c.Cmd = cmd
+			}
+			all = append(all, c)
+		}
+	}
+	ok := func(name, body string, setup ...Call) Case {
+		return Case{Name: name, Call: Call{Body: body}, Setup: setup}
+	}
+	v1 := func(name, body string, setup ...Call) Case {
+		return Case{Name: name, Call: Call{Body: body, Version: 1}, Setup: setup, Why: whyV1}
+	}
+
+	// The request itself (mod_http_api's checks before any command).
+	add("registered_vhosts",
+		ok("no body", ""),
+		ok("invalid JSON", "{"),
+		ok("JSON array", "[]"),
+		ok("JSON string", `"x"`),
+	)
+	add("no_such_command", ok("unknown command", "{}"))
+
+	// accounts
+	add("register",
+		ok("ok", js("user", "reg1", "host", h1, "password", "pw1"), call("unregister", js("user", "reg1", "host", h1))),
+		ok("exists", js("user", "reg1", "host", h1, "password", "pw1")),
+		ok("second vhost", js("user", "reg1", "host", h2, "password", "pw1"), call("unregister", js("user", "reg1", "host", h2))),
+		ok("unknown host", js("user", "reg2", "host", noHost, "password", "pw")),
+		ok("malformed user", js("user", "a b@c", "host", h1, "password", "pw")),
+		Case{Name: "empty user", Call: call("", js("user", "", "host", h1, "password", "pw")), Why: whyEmptyUser},
+		ok("missing password", js("user", "reg3", "host", h1), call("unregister", js("user", "", "host", h1))),
+		ok("password not a string", js("user", "reg3", "host", h1, "password", raw("123"))),
+		Case{Name: "server alias", Call: call("", js("user", "reg4", "server", h1, "password", "pw")), Why: whyAlias},
+		v1("v1 ok", js("user", "reg5", "host", h1, "password", "pw"), call("unregister", js("user", "reg5", "host", h1)), call("unregister", js("user", "reg4", "host", h1))),
+	)
+	add("unregister",
+		ok("ok", js("user", "unreg1", "host", h1), reg("unreg1", h1, "pw")...),
+		ok("unknown user", js("user", "nobody", "host", h1)),
+		ok("unknown host", js("user", "unreg1", "host", noHost)),
+		ok("missing user", js("host", h1)),
+	)
+	add("check_account",
+		ok("exists", js("user", "chk", "host", h1), reg("chk", h1, "pw")...),
+		ok("other vhost", js("user", "chk", "host", h2)),
+	)
+	add("check_account", userArgs("check_account", "chk")...)
+	add("check_password",
+		ok("right", js("user", "chk", "host", h1, "password", "pw")),
+		ok("wrong", js("user", "chk", "host", h1, "password", "nope")),
+		ok("empty", js("user", "chk", "host", h1, "password", "")),
+	)
+	add("check_password", userArgs("check_password", "chk", "password", "pw")...)
+	add("check_password_hash",
+		Case{Name: "md5 right", Call: call("", js("user", "chk", "host", h1, "passwordhash", "4C5CDD4C3C5F6F2E8DDE4D5F0C0F06E2", "hashmethod", "md5")), Why: whyScram},
+		Case{Name: "unknown method", Call: call("", js("user", "chk", "host", h1, "passwordhash", "00", "hashmethod", "crc32")), Why: whyScram},
+	)
+	add("check_password_hash", userArgs("check_password_hash", "chk", "passwordhash", "00", "hashmethod", "md5")...)
+	add("change_password",
+		ok("ok", js("user", "chpw", "host", h1, "newpass", "new"), reg("chpw", h1, "old")...),
+		Case{Name: "new one works", Call: call("check_password", js("user", "chpw", "host", h1, "password", "new"))},
+		Case{Name: "old one not", Call: call("check_password", js("user", "chpw", "host", h1, "password", "old"))},
+		ok("empty", js("user", "chpw", "host", h1, "newpass", "")),
+		ok("newpass not a string", js("user", "chpw", "host", h1, "newpass", raw("7"))),
+	)
+	add("change_password", userArgs("change_password", "chpw", "newpass", "x")...)
+	add("ban_account",
+		ok("ok", js("user", "ban1", "host", h1, "reason", "spam"), reg("ban1", h1, "pw")...),
+		Case{Name: "banned cannot log in", Call: call("check_password", js("user", "ban1", "host", h1, "password", "pw"))},
+		ok("missing reason", js("user", "ban1", "host", h1)),
+	)
+	add("ban_account", userArgs("ban_account", "ban1", "reason", "x")...)
+	add("registered_users",
+		ok("one", js("host", h1)),
+		ok("two", js("host", h2)),
+		ok("unknown host", js("host", noHost)),
+		ok("missing host", "{}"),
+		ok("host not a string", js("host", raw("1"))),
+	)
+	add("registered_vhosts", ok("ok", "{}"), ok("unknown argument", js("host", h1)))
+
+	// statistics
+	add("stats",
+		Case{Name: "registeredusers", Call: call("", js("name", "registeredusers")), Why: whyCount},
+		v1("registeredusers v1", js("name", "registeredusers")),
+		ok("onlineusers", js("name", "onlineusers")),
+		ok("onlineusersnode", js("name", "onlineusersnode")),
+		Case{Name: "uptimeseconds", Call: call("", js("name", "uptimeseconds")), Why: "uptime differs"},
+		Case{Name: "processes", Call: call("", js("name", "processes")), Why: whyStats},
+		ok("unknown name", js("name", "bogus")),
+		ok("missing name", "{}"),
+	)
+	add("stats_host",
+		Case{Name: "registeredusers", Call: call("", js("name", "registeredusers", "host", h1)), Why: whyCount},
+		ok("onlineusers", js("name", "onlineusers", "host", h2)),
+		v1("registeredusers v1", js("name", "registeredusers", "host", h1)),
+		ok("unknown host", js("name", "registeredusers", "host", noHost)),
+		ok("unknown name", js("name", "bogus", "host", h1)),
+	)
+	add("incoming_s2s_number", ok("v0", "{}"), v1("v1", "{}"))
+	add("outgoing_s2s_number", ok("v0", "{}"), v1("v1", "{}"))
+
+	// sessions: neither server has a live session here.
+	add("connected_users", ok("none", "{}"))
+	add("connected_users_info", ok("none", "{}"))
+	add("connected_users_number", ok("v0", "{}"), v1("v1", "{}"))
+	add("connected_users_vhost", ok("none", js("host", h1)), ok("unknown host", js("host", noHost)), ok("missing host", "{}"))
+	add("num_resources", ok("v0", js("user", "chk", "host", h1)), v1("v1", js("user", "chk", "host", h1)))
+	add("num_resources", userArgs("num_resources", "chk")...)
+	add("kick_user", ok("v0", js("user", "chk", "host", h1)), v1("v1", js("user", "chk", "host", h1)))
+	add("kick_user", userArgs("kick_user", "chk")...)
+	add("kick_session", ok("no session", js("user", "chk", "host", h1, "resource", "r", "reason", "bye")))
+	add("kick_session", userArgs("kick_session", "chk", "resource", "r", "reason", "bye")...)
+	add("resource_num",
+		ok("no session", js("user", "chk", "host", h1, "num", 1)),
+		ok("zero", js("user", "chk", "host", h1, "num", 0)),
+		ok("num not a number", js("user", "chk", "host", h1, "num", "one")),
+	)
+	add("resource_num", userArgs("resource_num", "chk", "num", 1)...)
+	add("user_resources", ok("none", js("user", "chk", "host", h1)))
+	add("user_resources", userArgs("user_resources", "chk")...)
+	add("user_sessions_info", ok("none", js("user", "chk", "host", h1)))
+	add("user_sessions_info", userArgs("user_sessions_info", "chk")...)
+	add("get_presence", ok("offline", js("user", "chk", "host", h1)))
+	add("get_presence", userArgs("get_presence", "chk")...)
+	add("set_presence",
+		ok("no session", js("user", "chk", "host", h1, "resource", "r", "type", "available", "show", "away", "status", "out", "priority", 1)),
+		ok("priority not a number", js("user", "chk", "host", h1, "resource", "r", "type", "available", "show", "away", "status", "out", "priority", "high")),
+	)
+	add("set_presence", userArgs("set_presence", "chk", "resource", "r", "type", "available", "show", "away", "status", "out", "priority", 1)...)
+	add("status_list", ok("available", js("status", "available")), ok("all", js("status", "all")), ok("missing status", "{}"))
+	add("status_list_host", ok("available", js("host", h1, "status", "available")), ok("unknown host", js("host", noHost, "status", "available")))
+	add("status_num", ok("v0", js("status", "available")), v1("v1", js("status", "available")))
+	add("status_num_host", ok("v0", js("host", h1, "status", "available")), v1("v1", js("host", h2, "status", "available")),
+		ok("unknown host", js("host", noHost, "status", "available")))
+
+	// roster
+	rosterSetup := reg("ros", h1, "pw")
+	add("add_rosteritem",
+		ok("ok", js("localuser", "ros", "localhost", h1, "user", "c1", "host", h2, "nick", "C One", "group", "Friends", "subs", "both"), rosterSetup...),
+		ok("no group", js("localuser", "ros", "localhost", h1, "user", "c2", "host", h2, "nick", "", "group", "", "subs", "none")),
+		ok("groups joined", js("localuser", "ros", "localhost", h1, "user", "c3", "host", h2, "nick", "N", "group", "A;B", "subs", "to")),
+		v1("v1 groups", js("localuser", "ros", "localhost", h1, "user", "c4", "host", h2, "nick", "N", "groups", raw(`["A","B"]`), "subs", "from")),
+		v1("v1 group is v0's", js("localuser", "ros", "localhost", h1, "user", "c5", "host", h2, "nick", "N", "group", "A", "subs", "from")),
+		ok("bad subs", js("localuser", "ros", "localhost", h1, "user", "c6", "host", h2, "nick", "N", "group", "A", "subs", "maybe")),
+		ok("unknown local user", js("localuser", "nobody", "localhost", h1, "user", "c1", "host", h2, "nick", "N", "group", "A", "subs", "both")),
+		ok("unknown local host", js("localuser", "ros", "localhost", noHost, "user", "c1", "host", h2, "nick", "N", "group", "A", "subs", "both")),
+		ok("missing subs", js("localuser", "ros", "localhost", h1, "user", "c1", "host", h2, "nick", "N", "group", "A")),
+	)
+	add("get_roster",
+		ok("items", js("user", "ros", "host", h1)),
+		v1("items v1", js("user", "ros", "host", h1)),
+		ok("empty", js("user", "chk", "host", h1)),
+	)
+	add("get_roster", userArgs("get_roster", "ros")...)
+	add("delete_rosteritem",
+		ok("ok", js("localuser", "ros", "localhost", h1, "user", "c2", "host", h2)),
+		ok("not there", js("localuser", "ros", "localhost", h1, "user", "c2", "host", h2)),
+		ok("unknown local user", js("localuser", "nobody", "localhost", h1, "user", "c1", "host", h2)),
+		ok("missing host", js("localuser", "ros", "localhost", h1, "user", "c1")),
+	)
+	add("process_rosteritems",
+		ok("list all", js("action", "list", "subs", "any", "asks", "any", "users", "ros@"+h1, "contacts", "any")),
+		ok("list both", js("action", "list", "subs", "both", "asks", "any", "users", "any", "contacts", "any")),
+		ok("bad action", js("action", "print", "subs", "any", "asks", "any", "users", "any", "contacts", "any")),
+		ok("delete to", js("action", "delete", "subs", "to", "asks", "any", "users", "ros@"+h1, "contacts", "any")),
+		Case{Name: "after delete", Call: call("get_roster", js("user", "ros", "host", h1))},
+	)
+	add("push_alltoall",
+		ok("ok", js("host", h2, "group", "Everyone"), append(reg("pa1", h2, "pw"), reg("pa2", h2, "pw")...)...),
+		Case{Name: "roster after", Call: call("get_roster", js("user", "pa1", "host", h2))},
+		ok("unknown host", js("host", noHost, "group", "G")),
+	)
+	add("push_roster",
+		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt", "user", "ros", "host", h1)), Why: whyPaths},
+		ok("missing file argument", js("user", "ros", "host", h1)),
+	)
+	add("push_roster_all",
+		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt")), Why: whyPaths},
+		ok("file not a string", js("file", raw("1"))),
+	)
+
+	// vcard
+	vc := reg("vc", h1, "pw")
+	add("set_vcard",
+		ok("FN", js("user", "vc", "host", h1, "name", "FN", "content", "Vee Cee"), vc...),
+		ok("NICKNAME", js("user", "vc", "host", h1, "name", "NICKNAME", "content", "vee")),
+		ok("missing content", js("user", "vc", "host", h1, "name", "FN")),
+	)
+	add("set_vcard", userArgs("set_vcard", "vc", "name", "FN", "content", "x")...)
+	add("get_vcard",
+		ok("FN", js("user", "vc", "host", h1, "name", "FN")),
+		v1("FN v1", js("user", "vc", "host", h1, "name", "FN")),
+		ok("not set", js("user", "vc", "host", h1, "name", "TITLE")),
+		ok("no vcard", js("user", "chk", "host", h1, "name", "FN")),
+	)
+	add("get_vcard", userArgs("get_vcard", "vc", "name", "FN")...)
+	add("set_vcard2",
+		ok("N FAMILY", js("user", "vc", "host", h1, "name", "N", "subname", "FAMILY", "content", "Cee")),
+		ok("ORG ORGNAME", js("user", "vc", "host", h1, "name", "ORG", "subname", "ORGNAME", "content", "Acme")),
+	)
+	add("set_vcard2", userArgs("set_vcard2", "vc", "name", "N", "subname", "GIVEN", "content", "x")...)
+	add("get_vcard2",
+		ok("N FAMILY", js("user", "vc", "host", h1, "name", "N", "subname", "FAMILY")),
+		v1("N FAMILY v1", js("user", "vc", "host", h1, "name", "N", "subname", "FAMILY")),
+		ok("not set", js("user", "vc", "host", h1, "name", "N", "subname", "MIDDLE")),
+	)
+	add("get_vcard2", userArgs("get_vcard2", "vc", "name", "N", "subname", "FAMILY")...)
+	add("set_vcard2_multi",
+		ok("TEL NUMBER", js("user", "vc", "host", h1, "name", "TEL", "subname", "NUMBER", "contents", raw(`["1","2"]`))),
+		ok("contents not a list", js("user", "vc", "host", h1, "name", "TEL", "subname", "NUMBER", "contents", "1")),
+	)
+	add("set_vcard2_multi", userArgs("set_vcard2_multi", "vc", "name", "TEL", "subname", "NUMBER", "contents", raw(`["1"]`))...)
+	add("get_vcard2_multi",
+		ok("TEL NUMBER", js("user", "vc", "host", h1, "name", "TEL", "subname", "NUMBER")),
+		ok("none", js("user", "vc", "host", h1, "name", "EMAIL", "subname", "USERID")),
+	)
+	add("get_vcard2_multi", userArgs("get_vcard2_multi", "vc", "name", "TEL", "subname", "NUMBER")...)
+	add("set_nickname",
+		ok("ok", js("user", "vc", "host", h1, "nickname", "newnick")),
+		Case{Name: "nickname after", Call: call("get_vcard", js("user", "vc", "host", h1, "name", "NICKNAME"))},
+		Case{Name: "FN after", Call: call("get_vcard", js("user", "vc", "host", h1, "name", "FN"))},
+	)
+	add("set_nickname", userArgs("set_nickname", "vc", "nickname", "n")...)
+
+	// private
+	add("private_set",
+		ok("ok", js("user", "vc", "host", h1, "element", `<storage xmlns="storage:bookmarks"><conference jid="r@conf.example" autojoin="true"/></storage>`)),
+		ok("not XML", js("user", "vc", "host", h1, "element", "<storage")),
+		ok("no namespace", js("user", "vc", "host", h1, "element", "<storage/>")),
+	)
+	add("private_set", userArgs("private_set", "vc", "element", `<x xmlns="a:b"/>`)...)
+	add("private_get",
+		ok("ok", js("user", "vc", "host", h1, "element", "storage", "ns", "storage:bookmarks")),
+		v1("ok v1", js("user", "vc", "host", h1, "element", "storage", "ns", "storage:bookmarks")),
+		ok("none", js("user", "vc", "host", h1, "element", "query", "ns", "a:b")),
+	)
+	add("private_get", userArgs("private_get", "vc", "element", "storage", "ns", "storage:bookmarks")...)
+
+	// last
+	add("set_last",
+		ok("ok", js("user", "vc", "host", h1, "timestamp", 1700000000, "status", "gone")),
+		ok("timestamp not a number", js("user", "vc", "host", h1, "timestamp", "yesterday", "status", "gone")),
+	)
+	add("set_last", userArgs("set_last", "vc", "timestamp", 1700000000, "status", "s")...)
+	add("get_last",
+		ok("set", js("user", "vc", "host", h1)),
+		ok("never", js("user", "chk", "host", h1)),
+	)
+	add("get_last", userArgs("get_last", "vc")...)
+
+	// stanzas and offline storage: vc has no session, so messages wait offline.
+	add("send_message",
+		ok("chat", js("type", "chat", "from", "chk@"+h1, "to", "vc@"+h1, "subject", "", "body", "hello")),
+		ok("normal", js("type", "normal", "from", "chk@"+h1, "to", "vc@"+h1, "subject", "S", "body", "hi")),
+		Case{Name: "bad type", Call: call("", js("type", "shout", "from", "chk@"+h1, "to", "msgsink@"+h1, "subject", "", "body", "x")), Why: whyMsgType},
+		ok("bad from", js("type", "chat", "from", "@@", "to", "vc@"+h1, "subject", "", "body", "x")),
+		ok("missing body", js("type", "chat", "from", "chk@"+h1, "to", "vc@"+h1, "subject", "")),
+	)
+	add("get_offline_count",
+		ok("two", js("user", "vc", "host", h1)),
+		v1("two v1", js("user", "vc", "host", h1)),
+		ok("none", js("user", "chk", "host", h1)),
+	)
+	add("get_offline_count", userArgs("get_offline_count", "vc")...)
+	add("send_stanza",
+		ok("message", js("from", "chk@"+h1, "to", "vc@"+h1, "stanza", `<message type="chat"><body>third</body></message>`)),
+		Case{Name: "count after", Call: call("get_offline_count", js("user", "vc", "host", h1))},
+		ok("not XML", js("from", "chk@"+h1, "to", "vc@"+h1, "stanza", "<message")),
+		ok("bad to", js("from", "chk@"+h1, "to", "", "stanza", "<message/>")),
+	)
+	add("send_stanza_c2s",
+		ok("no session", js("user", "vc", "host", h1, "resource", "r", "stanza", "<message/>")),
+		ok("not XML", js("user", "vc", "host", h1, "resource", "r", "stanza", "<x")),
+	)
+	add("send_stanza_c2s", userArgs("send_stanza_c2s", "vc", "resource", "r", "stanza", "<message/>")...)
+	add("privacy_set",
+		ok("ok", js("user", "vc", "host", h1, "xmlquery", `<query xmlns="jabber:iq:privacy"><list name="l"><item type="jid" value="x@y" action="deny" order="1"/></list></query>`)),
+		ok("not XML", js("user", "vc", "host", h1, "xmlquery", "<query")),
+	)
+	add("privacy_set", userArgs("privacy_set", "vc", "xmlquery", `<query xmlns="jabber:iq:privacy"/>`)...)
+
+	// purge
+	add("delete_expired_messages", ok("ok", "{}"))
+	add("delete_old_messages", ok("ok", js("days", 30)), ok("days not a number", js("days", "x")), ok("missing days", "{}"))
+	add("delete_old_messages_status", ok("none", js("host", h1)), v1("none v1", js("host", h1)), ok("unknown host", js("host", noHost)))
+	add("abort_delete_old_messages", ok("none", js("host", h1)), v1("none v1", js("host", h1)))
+	add("delete_old_messages_batch",
+		ok("unknown host", js("host", noHost, "days", 30, "batch_size", 100, "rate", 10)),
+		ok("days not a number", js("host", h1, "days", "x", "batch_size", 100, "rate", 10)),
+		ok("missing rate", js("host", h1, "days", 30, "batch_size", 100)),
+	)
+	add("delete_old_users", ok("days not a number", js("days", "x")), ok("missing days", "{}"))
+	add("delete_old_users_vhost",
+		ok("unknown host", js("host", noHost, "days", 10000)),
+		ok("days not a number", js("host", h1, "days", "x")),
+	)
+
+	// shared roster groups
+	add("srg_create",
+		ok("ok", js("group", "team", "host", h1, "label", "Team", "description", "The team", "display", raw(`["team"]`))),
+		ok("name alias", js("group", "team2", "host", h1, "name", "Team 2", "description", "", "display", raw(`[]`))),
+		ok("unknown host", js("group", "g", "host", noHost, "label", "G", "description", "", "display", raw(`[]`))),
+		ok("display not a list", js("group", "g", "host", h1, "label", "G", "description", "", "display", "team")),
+		ok("missing label", js("group", "g", "host", h1, "description", "", "display", raw(`[]`))),
+	)
+	add("srg_list", ok("two", js("host", h1)), ok("none", js("host", h2)), ok("unknown host", js("host", noHost)))
+	add("srg_get_info", ok("ok", js("group", "team", "host", h1)), ok("unknown group", js("group", "nope", "host", h1)))
+	add("srg_user_add",
+		ok("ok", js("user", "chk", "host", h1, "group", "team", "grouphost", h1)),
+		ok("other vhost user", js("user", "pa1", "host", h2, "group", "team", "grouphost", h1)),
+		ok("all", js("user", "@all@", "host", h1, "group", "team2", "grouphost", h1)),
+		ok("unknown group", js("user", "chk", "host", h1, "group", "nope_add", "grouphost", h1)),
+		ok("unknown grouphost", js("user", "chk", "host", h1, "group", "team", "grouphost", noHost)),
+	)
+	add("srg_get_members", ok("ok", js("group", "team", "host", h1)), ok("all", js("group", "team2", "host", h1)),
+		ok("unknown group", js("group", "nope", "host", h1)))
+	add("srg_user_del",
+		ok("ok", js("user", "pa1", "host", h2, "group", "team", "grouphost", h1)),
+		ok("not a member", js("user", "pa1", "host", h2, "group", "team", "grouphost", h1)),
+		Case{Name: "members after", Call: call("srg_get_members", js("group", "team", "host", h1))},
+	)
+	add("srg_delete", ok("ok", js("group", "team2", "host", h1)), ok("unknown group", js("group", "team2", "host", h1)),
+		Case{Name: "list after", Call: call("srg_list", js("host", h1))})
+
+	// oauth
+	add("oauth_issue_token",
+		Case{Name: "admin", Call: call("", js("jid", "admin@"+h1, "ttl", 3600, "scopes", raw(`["ejabberd:admin"]`))), Why: whyOAuth},
+		ok("ttl not a number", js("jid", "admin@"+h1, "ttl", "long", "scopes", raw(`["ejabberd:admin"]`))),
+		ok("missing scopes", js("jid", "admin@"+h1, "ttl", 3600)),
+	)
+	add("oauth_list_tokens", Case{Name: "ok", Call: call("", "{}"), Why: whyOAuth})
+	add("oauth_revoke_token", ok("unknown token", js("token", "0123456789abcdefghijklmnopqrstuv")), ok("missing token", "{}"))
+	add("oauth_add_client_password",
+		ok("ok", js("client_id", "cli1", "client_name", "Client", "secret", "s3cret")),
+		ok("missing secret", js("client_id", "cli1", "client_name", "Client")),
+	)
+	add("oauth_add_client_implicit",
+		ok("ok", js("client_id", "cli2", "client_name", "Client", "redirect_uri", "https://example.org/cb")),
+	)
+	add("oauth_remove_client", ok("ok", js("client_id", "cli1")), ok("unknown", js("client_id", "nope")))
+
+	// server, logs, config, documentation
+	add("status", ok("ok", "{}"), v1("v1", "{}"))
+	add("get_loglevel", ok("v0", "{}"), v1("v1", "{}"))
+	add("set_loglevel", ok("info", js("loglevel", "info")), ok("bad level", js("loglevel", "loud")), ok("missing", "{}"))
+	add("reopen_log", ok("ok", "{}"))
+	add("rotate_log", ok("ok", "{}"))
+	add("reload_config", ok("ok", "{}"))
+	add("dump_config",
+		Case{Name: "absolute file", Call: call("", js("out", FilesDir+"/config.yml")), Why: whyPaths},
+		ok("missing out", "{}"),
+	)
+	add("gen_markdown_doc_for_tags",
+		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/tags.md")), Why: whyPaths},
+		ok("missing file", "{}"),
+	)
+	add("gen_markdown_doc_for_commands",
+		ok("missing examples", js("file", FilesDir+"/cmds.md", "regexp", "status")),
+		ok("file not a string", js("file", raw("1"), "regexp", "", "examples", "none")),
+	)
+	add("gen_html_doc_for_commands",
+		ok("missing examples", js("file", FilesDir+"/cmds.html", "regexp", "status")),
+	)
+	add("man", Case{Name: "ok", Call: call("", "{}"), Why: "ejabberd 23.01 writes ejabberd.yml.5 into its current directory; xmppgate writes its own man page into the data directory (docs/ejabberd.md)"})
+
+	// mnesia family: paths and formats are xmppgate's own (docs/backup.md).
+	add("backup", Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/backup")), Why: whyPaths}, ok("missing file", "{}"))
+	add("dump", Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/dump")), Why: whyPaths}, ok("file not a string", js("file", raw("2"))))
+	add("restore", ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
+	add("load", ok("missing file", "{}"))
+	add("export_piefxis", Case{Name: "absolute dir", Call: call("", js("dir", FilesDir+"/piefxis")), Why: whyPaths}, ok("missing dir", "{}"))
+	add("export_piefxis_host",
+		Case{Name: "absolute dir", Call: call("", js("dir", FilesDir+"/piefxis1", "host", h1)), Why: whyPaths},
+		ok("missing host", js("dir", FilesDir+"/piefxis1")),
+	)
+	add("import_piefxis", ok("missing file", "{}"), ok("file not a string", js("file", raw("3"))))
+	add("import_prosody", ok("missing dir", "{}"))
+
+	// Last: commands that stop or restart the node, only with requests
+	// refused before they act.
+	add("stop_kindly", ok("delay not a number", js("delay", "soon", "announcement", "bye")), ok("missing announcement", js("delay", 1)))
+	add("stop", ok("unknown argument", js("now", true)))
+	add("restart", ok("unknown argument", js("now", true)))
+	return all
+}
