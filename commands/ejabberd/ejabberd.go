@@ -98,6 +98,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Content-Type", "text/plain")
 		hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 		hd.Set("Access-Control-Max-Age", "86400")
+	} else if len(rep.body) > 0 && rep.body[0] == '<' {
+		hd.Set("Content-Type", "text/html; charset=utf-8")
 	} else if rep.body != nil {
 		hd.Set("Content-Type", "application/json")
 	}
@@ -151,7 +153,8 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 		return reply{status: http.StatusOK, result: "options"}
 	case http.MethodPost:
 		if len(body) == 0 {
-			return bare(http.StatusBadRequest, "Missing POST data")
+			// ejabberd_http refuses a POST without data before mod_http_api runs.
+			return webPage(http.StatusBadRequest, "400 Bad Request", "missing_post_data")
 		}
 		if args, err = decodeBody(body); err != nil {
 			return bare(http.StatusBadRequest, err.Error())
@@ -196,7 +199,13 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	in := commands.Input{JSON: req.fields, Strict: true}
 	// ejabberd checks the request's shape (format_args) before the
 	// permission, and the values after.
-	if err := h.reg.Shape(def, caller, in); err != nil {
+	err = h.reg.Shape(def, caller, in)
+	if e := commands.AsError(err); err == nil || e.Reason == commands.ReasonUnknownArg {
+		if absent := absentArg(def, req); absent != "" && req.actor != "ctl" {
+			err = commands.Errorf(commands.Invalid, commands.ReasonMissing, absent, "missing argument %s", req.wire(absent))
+		}
+	}
+	if err != nil {
 		return h.failure(err, req)
 	}
 	if !allowedFor(caller, req.cmd) {
@@ -214,40 +223,66 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	return h.success(res, req)
 }
 
+// lenient are the arguments a client may leave out although ejabberd's
+// format_args wants every argument of a command: those the command's doc
+// says may be absent (add_rosteritem's nick and group).
+var lenient = map[string]map[string]bool{"add_rosteritem": {"name": true, "groups": true, "group_list": true}}
+
+// absentArg is the registry name of the first argument of the request's
+// version that the request does not give and ejabberd would miss: the
+// registry takes some as optional (other dialects leave them out), 23.01
+// answers "Request have missing argument" for any. "" if none.
+// `xmppgate ctl` keeps leaving out trailing optional arguments.
+func absentArg(def *commands.Def, req *request) string {
+	given := map[string]bool{}
+	for _, f := range req.fields {
+		given[f.Name] = true
+	}
+	for _, a := range def.ArgsIn(commands.Ejabberd) {
+		if a.InEjabberd(req.version) && !given[a.WireName(commands.Ejabberd)] && !lenient[req.cmd][a.Name] {
+			return a.Name
+		}
+	}
+	return ""
+}
+
 // decodeBody reads a JSON object into its pairs in order, keeping
-// duplicates; an array (jiffy's "[]") or a blank body is no arguments.
+// duplicates; an array (jiffy's "[]"), any other JSON value or a blank body
+// is no arguments, as ejabberd 23.01 extracts arguments from an object only.
+// Text that is not JSON is 23.01's "400 Bad Request".
 func decodeBody(body []byte) ([]commands.Field, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil
 	}
+	bad := errors.New("400 Bad Request")
 	if !json.Valid(body) {
-		return nil, errors.New("Invalid JSON input")
+		return nil, bad
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, errors.New("Invalid JSON input")
+		return nil, bad
 	}
 	switch tok {
 	case json.Delim('['):
 		var rest []json.RawMessage
 		if err := json.Unmarshal(body, &rest); err != nil || len(rest) > 0 {
-			return nil, errors.New("400 Bad Request")
+			return nil, bad
 		}
 		return nil, nil
 	case json.Delim('{'):
 	default:
-		return nil, errors.New("400 Bad Request")
+		return nil, nil
 	}
 	var out []commands.Field
 	for dec.More() {
 		k, err := dec.Token()
 		if err != nil {
-			return nil, errors.New("Invalid JSON input")
+			return nil, bad
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
-			return nil, errors.New("Invalid JSON input")
+			return nil, bad
 		}
 		out = append(out, commands.Field{Name: k.(string), Value: v})
 	}
@@ -292,17 +327,31 @@ func asGiven(args []commands.Field) map[string]string {
 }
 
 // shown is a value as a message shows it: a string unquoted (or as Erlang's
-// ~w shows jiffy's binary, <<"text">>, when erlang is set), anything else as
-// compact JSON.
+// ~w shows jiffy's binary when erlang is set), anything else as compact JSON.
 func shown(v json.RawMessage, erlang bool) string {
 	var s string
 	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 		if erlang {
-			return fmt.Sprintf("<<%q>>", s)
+			return erlangBinary(s)
 		}
 		return s
 	}
 	return string(compact(v))
+}
+
+// erlangBinary is a binary as Erlang's ~w writes it: its bytes in decimal,
+// <<102,105,118,101>> for "five" (ejabberd 23.01's "Arg ... is not in format").
+func erlangBinary(s string) string {
+	var b strings.Builder
+	b.WriteString("<<")
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(s[i])))
+	}
+	b.WriteString(">>")
+	return b.String()
 }
 
 func compact(v json.RawMessage) []byte {
