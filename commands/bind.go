@@ -210,6 +210,8 @@ func unknownArgs(args []Arg, d Dialect, in Input) []string {
 // still given as one separated string) or binary (any other string).
 func JSONType(a Arg, v int) string {
 	switch {
+	case a.Type == Int && a.EjabberdIntSince > 0 && v < a.EjabberdIntSince:
+		return "binary"
 	case a.Type == Int:
 		return "integer"
 	case a.Type == Bool:

@@ -67,6 +67,11 @@ type Arg struct {
 	// a string of items separated by Sep (oauth_issue_token's scopes: "a;b"
 	// in v0, a list in v1). EjSince/EjUntil are for a change of name.
 	EjabberdListSince int
+	// EjabberdIntSince, for an Int: the ejabberd API version from which it
+	// is a JSON integer; in earlier versions ejabberd declares it binary
+	// and takes only a string holding the decimal (set_presence's priority:
+	// "5" in v0, 5 from v1).
+	EjabberdIntSince int
 }
 
 // InEjabberd reports whether the argument exists in ejabberd API version v.

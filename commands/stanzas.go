@@ -189,7 +189,8 @@ var (
 	argPresenceType = Arg{Name: "type", Type: String, Doc: "available or unavailable."}
 	argShow         = Arg{Name: "show", Type: String, Optional: true, Doc: "away, chat, dnd, xa, or empty (available)."}
 	argStatusText   = Arg{Name: "status", Type: String, Optional: true, Doc: "Status text, or empty."}
-	argPriority     = Arg{Name: "priority", Type: Int, Doc: "Priority, -128 to 127 (a decimal string in API v0, an integer from v1; both accepted)."}
+	argPriority     = Arg{Name: "priority", Type: Int, EjabberdIntSince: 1,
+		Doc: "Priority, -128 to 127: a decimal string in API v0 (ejabberd 23.01 refuses a JSON number), an integer from v1."}
 )
 
 // SetPresence is mod_admin_extra's set_presence.

@@ -88,12 +88,17 @@ func xepTimestamp(t time.Time) string {
 
 var lastColumns = []string{"timestamp", "status"}
 
+// NeverLoggedIn is get_last's status for a user without a last activity:
+// ejabberd 23.01's mod_last stores it at registration.
+const NeverLoggedIn = "Registered but didn't login"
+
 // GetLast is ejabberd's get_last.
 var GetLast = &Def{
 	Name: "get_last",
 	Doc: "Answers the user's last activity as {timestamp, status}: now and \"ONLINE\" while the user has a session; " +
-		"the end of the last session (XEP-0082, seconds) and its status text, or what set_last stored; now and " +
-		"\"NOT FOUND\" for a user never seen (or that does not exist). The same object in every API version.",
+		"the end of the last session (XEP-0082, seconds) and its status text, or what set_last stored; for a user " +
+		"never seen its creation and \"" + NeverLoggedIn + "\" (as ejabberd's mod_last records a registration); now and " +
+		"\"NOT FOUND\" for a user that does not exist. The same object in every API version.",
 	Args:   []Arg{argUsername, argDomain},
 	Result: Result{Kind: ResultRow, Name: "last_activity", Columns: lastColumns},
 	Names:  map[Dialect]string{Ejabberd: "get_last"},
@@ -122,6 +127,8 @@ func getLast(ctx context.Context, c *Call) (any, error) {
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
+		// ejabberd's mod_last records a registration as this status.
+		return row(xepTimestamp(u.Created.Truncate(time.Second)), NeverLoggedIn), nil
 	}
 	return row(xepTimestamp(now), "NOT FOUND"), nil
 }
@@ -316,11 +323,11 @@ type blockChange struct {
 // privacyBlockList reads a privacy query; it returns the JIDs to block
 // (set true) when the query replaces the block list, set false and ok
 // true when it asks for what already holds, ok false when it cannot be
-// applied. A query that is not jabber:iq:privacy XML is an error.
+// applied, also for text that is not a jabber:iq:privacy query.
 func privacyBlockList(raw string) (jids []string, set, ok bool, err error) {
 	q, perr := xmlel.Parse([]byte(raw))
 	if perr != nil || q.Name.Space != nsPrivacy || q.Name.Local != "query" {
-		return nil, false, false, Errorf(Invalid, ReasonMalformed, "xmlquery", "not a jabber:iq:privacy query")
+		return nil, false, false, nil // ejabberd 23.01 answers 1: the IQ it would build fails
 	}
 	kids := q.Elements()
 	if len(kids) != 1 {
@@ -376,8 +383,8 @@ var PrivacySet = &Def{
 		"items all have type jid and action deny (blocking every stanza kind) replaces the blocked JIDs, applied " +
 		"through the queue and pushed to the user's sessions; <default/> or <active/> naming that list answers 0. " +
 		"Anything else answers 1 and changes nothing, as the IQ fails (other lists, allow/group/subscription items, " +
-		"partial stanza kinds, removing or declining the list), as does a user that does not exist. XML that is not " +
-		"a jabber:iq:privacy query: 400 \"Invalid 'xmlquery'\".",
+		"partial stanza kinds, removing or declining the list), as do a user that does not exist and XML that is not " +
+		"a jabber:iq:privacy query (as ejabberd 23.01 answers).",
 	Args: []Arg{argUsername, argDomain,
 		{Name: "xmlquery", Type: String, Doc: "The <query xmlns='jabber:iq:privacy'> element of the IQ set."}},
 	Result:  Result{Kind: ResultToken},

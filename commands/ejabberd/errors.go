@@ -63,14 +63,34 @@ func cantRegister(why string) func(*commands.Error, *request) reply {
 	}
 }
 
+// givenEmpty answers r when the request gave the argument as "" (the
+// binder takes an empty password as missing), else as a missing argument.
+func givenEmpty(r reply) func(*commands.Error, *request) reply {
+	return func(e *commands.Error, req *request) reply {
+		if v, ok := req.raw[req.wire(e.Arg)]; ok && v == "" {
+			return r
+		}
+		return bare(http.StatusBadRequest, "Request have missing argument: "+req.wire(e.Arg))
+	}
+}
+
 func message(status int) func(*commands.Error, *request) reply {
 	return func(e *commands.Error, _ *request) reply { return bare(status, e.Msg) }
 }
+
+// erlangStringArgs are the arguments ejabberd 23.01 declares as Erlang
+// strings rather than binaries (the Mnesia backup family's file), which
+// its wrong-type message names "string".
+var erlangStringArgs = map[string]string{"backup": "file", "dump": "file", "restore": "file", "load": "file"}
 
 // errorTable is the dialect's one error table (ejabberd's
 // format_error_result and the errors its commands return).
 var errorTable = []rule{
 	// Request shape (format_args).
+	// An empty password given (not absent): check_password is a wrong
+	// password, change_password's ejabberd_auth refuses it.
+	{cmd: "check_password", reason: commands.ReasonMissing, arg: "password", answer: givenEmpty(jsonReply(http.StatusOK, 1, "ok"))},
+	{cmd: "change_password", reason: commands.ReasonMissing, arg: "password", answer: givenEmpty(bare(http.StatusBadRequest, "invalid_password"))},
 	{kind: commands.Invalid, reason: commands.ReasonMissing, answer: func(e *commands.Error, req *request) reply {
 		return bare(http.StatusBadRequest, "Request have missing argument: "+req.wire(e.Arg))
 	}},
@@ -81,7 +101,11 @@ var errorTable = []rule{
 		return bare(http.StatusBadRequest, "Request have duplicate argument: "+e.Arg)
 	}},
 	{kind: commands.Invalid, reason: commands.ReasonWrongType, answer: func(e *commands.Error, req *request) reply {
-		return bare(http.StatusBadRequest, "Arg "+shown(req.given(e.Arg), true)+" is not in format "+commands.JSONType(req.arg(e.Arg), req.version))
+		format := commands.JSONType(req.arg(e.Arg), req.version)
+		if erlangStringArgs[req.cmd] == req.wire(e.Arg) {
+			format = "string"
+		}
+		return bare(http.StatusBadRequest, "Arg "+shown(req.given(e.Arg), true)+" is not in format "+format)
 	}},
 	{kind: commands.Invalid, reason: commands.ReasonMalformed, arg: "-", answer: message(http.StatusBadRequest)},
 

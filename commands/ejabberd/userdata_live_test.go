@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
@@ -90,7 +91,8 @@ func TestEjabberdVcardLive(t *testing.T) {
 var xepStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z$`)
 
 // get_last answers ONLINE while the user has a session, the end of its
-// session afterwards, and NOT FOUND for a user never seen.
+// session afterwards, "Registered but didn't login" for a user never seen
+// (ejabberd 23.01's answer) and NOT FOUND for one that does not exist.
 func TestEjabberdLastLive(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
@@ -102,8 +104,9 @@ func TestEjabberdLastLive(t *testing.T) {
 		require.Regexp(t, xepStamp, r.Timestamp)
 		return r.Timestamp, r.Status
 	}
-	_, status := last("carol")
-	require.Equal(t, "NOT FOUND", status)
+	ts, status := last("carol")
+	require.Equal(t, commands.NeverLoggedIn, status)
+	require.NotContains(t, ts, ".", "the creation time has no fraction")
 	_, status = last("nobody")
 	require.Equal(t, "NOT FOUND", status)
 
@@ -113,7 +116,7 @@ func TestEjabberdLastLive(t *testing.T) {
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "ONLINE" }, 5*time.Second, 20*time.Millisecond)
 	c.Logout(t)
 	require.Eventually(t, func() bool { _, s := last("carol"); return s == "here" }, 5*time.Second, 20*time.Millisecond)
-	ts, _ := last("carol")
+	ts, _ = last("carol")
 	require.NotContains(t, ts, ".", "a stored time has no fraction")
 }
 

@@ -63,6 +63,9 @@ func (a Answer) String() string { return strconv.Itoa(a.Status) + "\n" + a.Body 
 type Target struct {
 	Base, User, Password string
 	Client               *http.Client
+	// DataDir, if set, is xmppgate's data directory: its path in an answer
+	// becomes DATA (it differs between a run and the replay).
+	DataDir string
 }
 
 // Do sends c and returns the answer as is.
@@ -107,6 +110,9 @@ func (t Target) Run(ctx context.Context, c Case) (Answer, error) {
 	a, err := t.Do(ctx, c.Call)
 	if err != nil {
 		return Answer{}, err
+	}
+	if t.DataDir != "" {
+		a.Body = strings.ReplaceAll(a.Body, t.DataDir, "DATA")
 	}
 	a = Normalise(a)
 	if unordered[c.Cmd] {

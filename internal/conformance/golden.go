@@ -9,6 +9,10 @@ import (
 	"golang.org/x/tools/txtar"
 )
 
+// OrderFile, in GoldenDir, lists the commands in the order their cases
+// ran: each case sees the state the cases before it left.
+const OrderFile = "order.txt"
+
 // GoldenDir is where `make conformance` writes one golden file per command
 // (relative to the module root).
 const GoldenDir = "testdata/ejabberd-conformance"

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/internal/conformance"
+)
+
+// TestEjabberdConformance replays what `make conformance` recorded from a
+// real ejabberd 23.01 (testdata/ejabberd-conformance/, one file per
+// command, run in order.txt's order) on an xmppgate serving the same two
+// vhosts with the same admin: each answer, normalised as the recording was,
+// must be ejabberd's, or for a deliberate divergence the xmppgate answer
+// recorded with its reason, so drift either way fails without ejabberd.
+func TestEjabberdConformance(t *testing.T) {
+	t.Parallel()
+	order, err := os.ReadFile(filepath.Join(conformance.GoldenDir, conformance.OrderFile))
+	require.NoError(t, err, "run make conformance")
+	s := startServer(t, func(c *Config) {
+		c.BootstrapDomain = conformance.Hosts[0]
+		c.LogLevel = "info" // as the recording's servers ran; get_loglevel answers it
+	})
+	ctx := context.Background()
+	for _, h := range conformance.Hosts[1:] {
+		_, err := commands.CreateDomain(ctx, s.app.env, h, s.boot.Account)
+		require.NoError(t, err)
+	}
+	target := conformance.Target{Base: strings.TrimSuffix(s.url, "/"), User: s.boot.AdminJID, Password: s.boot.AdminPassword, DataDir: s.data}
+	cases := 0
+	for _, cmd := range strings.Fields(string(order)) {
+		file := filepath.Join(conformance.GoldenDir, cmd+".txtar")
+		raw, err := os.ReadFile(file)
+		require.NoError(t, err)
+		recs, err := conformance.Decode(raw)
+		require.NoError(t, err, file)
+		require.NotEmpty(t, recs, file)
+		for i, r := range recs {
+			got, err := target.Run(ctx, r.Case)
+			require.NoError(t, err, "%s case %d %s", file, i+1, r.Name)
+			want := r.Want()
+			if r.Why != "" {
+				require.NotEqual(t, r.Ejabberd, want, "%s case %d %s: a divergence that answers as ejabberd does", file, i+1, r.Name)
+			}
+			require.Equal(t, want.String(), got.String(), "%s case %d %s: %s %s (divergence: %q)", file, i+1, r.Name, r.Path(), r.Body, r.Why)
+			cases++
+		}
+	}
+	t.Logf("%d cases replayed", cases)
+}
