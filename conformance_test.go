@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/internal/conformance"
@@ -25,7 +26,7 @@ func TestEjabberdConformance(t *testing.T) {
 	require.NoError(t, err, "run make conformance")
 	s := startServer(t, func(c *Config) {
 		c.BootstrapDomain = conformance.Hosts[0]
-		c.LogLevel = "info" // as the recording's servers ran; get_loglevel answers it
+		reloadable(t, c) // the recorded xmppgate was started from its environment, which reload_config reads again
 	})
 	ctx := context.Background()
 	for _, h := range conformance.Hosts[1:] {
@@ -53,4 +54,16 @@ func TestEjabberdConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d cases replayed", cases)
+}
+
+// reloadable writes c to a config file and makes it the configuration's
+// source, so reload_config can read it again.
+func reloadable(t testing.TB, c *Config) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "xmppgate.yml")
+	raw, err := yaml.Marshal(c)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, raw, 0o600))
+	c.source = &configSource{file: file}
+	return file
 }

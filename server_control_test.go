@@ -94,13 +94,10 @@ func TestRestartRealBinary(t *testing.T) {
 // reports keys that need a restart, and dump_config writes what runs.
 func TestReloadConfig(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "xmppgate.yml")
+	var file string
 	var start Config
 	s := startServer(t, func(c *Config) {
-		raw, err := yaml.Marshal(c)
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(file, raw, 0o600))
-		c.source = &configSource{file: file}
+		file = reloadable(t, c)
 		start = *c
 	})
 	call := func(cmd, body string) (int, string) { return ejabberdCall(t, s.url, s.boot, cmd, body) }

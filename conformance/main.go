@@ -99,7 +99,7 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 
 	// xmppgate first: its bootstrap admin is the admin of both.
 	data := filepath.Join(runDir, "xmppgate")
-	xg, err := benchproc.Start(bin, data, nil, "XMPPGATE_BOOTSTRAP_DOMAIN="+conformance.Hosts[0], "XMPPGATE_LOG_LEVEL=info",
+	xg, err := benchproc.Start(bin, data, nil, "XMPPGATE_BOOTSTRAP_DOMAIN="+conformance.Hosts[0], "XMPPGATE_LOG_LEVEL=error",
 		"XMPPGATE_CERT_FILE="+cert.Cert, "XMPPGATE_KEY_FILE="+cert.Key)
 	if err != nil {
 		return err
@@ -123,7 +123,7 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	t := time.Now()
 	ej, err := peer.NewEjabberd(peer.EjabberdConfig{Dir: filepath.Join(runDir, "ejabberd"), Node: node,
 		C2SPort: c2sPort, HTTPPort: httpPort, DistPort: distPort, Hosts: conformance.Hosts, Cert: cert,
-		Admins: []string{xg.Boot.AdminJID}, APIPermissions: apiPermissions})
+		Admins: []string{xg.Boot.AdminJID}, APIPermissions: apiPermissions, LogLevel: "error"})
 	if err != nil {
 		return err
 	}
