@@ -92,8 +92,9 @@ func (c *control) restarting() bool {
 }
 
 // ReloadConfig reads the configuration again; log_level and
-// worker_schedule change at once, every other changed key is reported as
-// waiting for a restart. Nothing is applied unless the whole new
+// worker_schedule change at once (the configured log_level also replaces
+// one set_loglevel set), every other changed key is reported as waiting
+// for a restart. Nothing is applied unless the whole new
 // configuration loads and the live keys are valid.
 func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, error) {
 	var r commands.ConfigReload
@@ -134,6 +135,9 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 		cur.Field(i).Set(nv.Field(i))
 		r.Applied = append(r.Applied, key)
 	}
+	// The configured level holds again even when the file did not change
+	// it: ejabberd's reload_config undoes a set_loglevel too.
+	c.level.SetLevel(level)
 	c.log.Info("configuration reloaded", zap.Strings("applied", r.Applied), zap.Strings("need_restart", r.NeedRestart))
 	return r, nil
 }

@@ -473,10 +473,11 @@ func Cases() []Case {
 	// server, logs, config, documentation
 	add("status", ok("ok", "{}"), v1("v1", "{}"))
 	add("get_loglevel", ok("v0", "{}"), v1("v1", "{}"))
-	add("set_loglevel", ok("warning", js("loglevel", "warning")), ok("bad level", js("loglevel", "loud")), ok("missing", "{}"))
+	add("set_loglevel", ok("warning", js("loglevel", "warning")),
+		Case{Name: "level after", Call: call("get_loglevel", "{}")}, ok("bad level", js("loglevel", "loud")), ok("missing", "{}"))
 	add("reopen_log", ok("ok", "{}"))
 	add("rotate_log", ok("ok", "{}"))
-	add("reload_config", ok("ok", "{}"))
+	add("reload_config", ok("ok", "{}"), Case{Name: "configured level again", Call: call("get_loglevel", "{}")})
 	add("dump_config",
 		Case{Name: "absolute file", Call: call("", js("out", FilesDir+"/config.yml")), Why: whyPaths},
 		ok("missing out", "{}"),
