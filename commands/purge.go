@@ -409,6 +409,21 @@ func abortDeleteOldMessages(ctx context.Context, c *Call) (any, error) {
 	return "Operation aborted", nil
 }
 
+// ErlangBytes writes s as Erlang's ~w shows a binary: <<b1,b2,...>>, the
+// bytes in decimal (<<102,105,118,101>> for "five").
+func ErlangBytes(s string) string {
+	var b strings.Builder
+	b.WriteString("<<")
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(s[i])))
+	}
+	b.WriteString(">>")
+	return b.String()
+}
+
 // erlBinary writes s as Erlang's ~p shows a binary: <<"text">> when every
 // byte is printable Latin-1, else <<b1,b2,...>>.
 func erlBinary(s string) string {
@@ -420,18 +435,11 @@ func erlBinary(s string) string {
 			break
 		}
 	}
+	if !printable {
+		return ErlangBytes(s)
+	}
 	var b strings.Builder
 	b.WriteString("<<")
-	if !printable {
-		for i := 0; i < len(s); i++ {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Itoa(int(s[i])))
-		}
-		b.WriteString(">>")
-		return b.String()
-	}
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {

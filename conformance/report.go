@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 
@@ -132,7 +133,7 @@ func report(recs []conformance.Recorded, ctl []ctlResult) reportText {
 			w.diverge++
 			tot.diverge++
 			diverges = append(diverges, r)
-			if !contains(w.whys, r.Why) {
+			if !slices.Contains(w.whys, r.Why) {
 				w.whys = append(w.whys, r.Why)
 			}
 		default:
@@ -229,13 +230,4 @@ func quoteArgs(args []string) []string {
 		out[i] = a
 	}
 	return out
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

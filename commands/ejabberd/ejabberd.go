@@ -332,26 +332,11 @@ func shown(v json.RawMessage, erlang bool) string {
 	var s string
 	if len(v) > 0 && v[0] == '"' && json.Unmarshal(v, &s) == nil {
 		if erlang {
-			return erlangBinary(s)
+			return commands.ErlangBytes(s)
 		}
 		return s
 	}
 	return string(compact(v))
-}
-
-// erlangBinary is a binary as Erlang's ~w writes it: its bytes in decimal,
-// <<102,105,118,101>> for "five" (ejabberd 23.01's "Arg ... is not in format").
-func erlangBinary(s string) string {
-	var b strings.Builder
-	b.WriteString("<<")
-	for i := 0; i < len(s); i++ {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(int(s[i])))
-	}
-	b.WriteString(">>")
-	return b.String()
 }
 
 func compact(v json.RawMessage) []byte {
