@@ -54,6 +54,9 @@ func TestCtl(t *testing.T) {
 		// list: one item per line.
 		{"registered_users", []string{"registered_users", "localhost"}, 0, "admin\nbob\n", ""},
 		{"registered_vhosts", []string{"registered_vhosts"}, 0, "b.example\nlocalhost\n", ""},
+		// status: ejabberdctl's own two lines, not the API's text.
+		{"status", []string{"status"}, 0, "The node xmppgate@localhost is started with status: started\n" +
+			"xmppgate (ejabberd 23.01 API) is running in that node\n", ""},
 		// integer: the value.
 		{"connected_users_number", []string{"connected_users_number"}, 0, "0\n", ""},
 		// restuple "" prints nothing.

@@ -232,6 +232,10 @@ func isolationRequest(def *commands.Def, d commands.Dialect, c tenantCreds, toke
 		if d == commands.Ejabberd && a.EjabberdListSince > 0 {
 			args[a.WireName(d)] = strings.Join(isolationValue(a, a.WireName(d), token).([]string), a.Sep)
 		}
+		// An integer that v0 takes as a decimal string (set_presence's priority).
+		if d == commands.Ejabberd && a.EjabberdIntSince > 0 {
+			args[a.WireName(d)] = "1"
+		}
 	}
 	text := func(v any) string {
 		switch v := v.(type) {

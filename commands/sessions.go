@@ -15,6 +15,10 @@ import (
 // NodeName is the node name the sessions commands and status report.
 const NodeName = "xmppgate@localhost"
 
+// ServerName is what status says runs in the node, where ejabberd names
+// itself and its version.
+const ServerName = "xmppgate (ejabberd 23.01 API)"
+
 // sessionDefs is the sessions family.
 var sessionDefs = []*Def{ConnectedUsers, ConnectedUsersInfo, ConnectedUsersNumber, ConnectedUsersVhost, KickUser, KickSession,
 	UserResources, UserSessionsInfo, NumResources, ResourceNum, ServerStatus, StatusNum, StatusNumHost, StatusList, StatusListHost}
@@ -281,7 +285,7 @@ var ServerStatus = &Def{
 }
 
 func serverStatus(context.Context, *Call) (any, error) {
-	return "The node " + NodeName + " is started. Status: startedxmppgate (ejabberd 23.01 API) is running in that node", nil
+	return "The node " + NodeName + " is started. Status: started" + ServerName + " is running in that node", nil
 }
 
 func countStatus(ss []Session, status string) int64 {

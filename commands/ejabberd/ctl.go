@@ -86,6 +86,11 @@ func (c *Ctl) Run(ctx context.Context, args []string) error {
 	if status != http.StatusOK {
 		return c.fail("Error: %s", errorText(raw))
 	}
+	if name == "status" {
+		// ejabberdctl's status is its own text, not the API command's.
+		fmt.Fprintf(c.Stdout, "The node %s is started with status: started\n%s is running in that node\n", commands.NodeName, commands.ServerName)
+		return nil
+	}
 	spec, _ := ShapeOf(def, CtlVersion)
 	return c.print(spec, raw)
 }

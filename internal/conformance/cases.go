@@ -174,7 +174,7 @@ func Cases() []Case {
 	)
 	add("check_password", userArgs("check_password", "chk", "password", "pw")...)
 	add("check_password_hash",
-		Case{Name: "md5 right", Call: call("", js("user", "chk", "host", h1, "passwordhash", "4C5CDD4C3C5F6F2E8DDE4D5F0C0F06E2", "hashmethod", "md5")), Why: whyScram},
+		Case{Name: "md5 right", Call: call("", js("user", "chk", "host", h1, "passwordhash", "8FE4C11451281C094A6578E6DDBF5EED", "hashmethod", "md5")), Why: whyScram},
 		Case{Name: "unknown method", Call: call("", js("user", "chk", "host", h1, "passwordhash", "00", "hashmethod", "crc32")), Why: whyScram},
 	)
 	add("check_password_hash", userArgs("check_password_hash", "chk", "passwordhash", "00", "hashmethod", "md5")...)
@@ -440,7 +440,8 @@ func Cases() []Case {
 		ok("ok", js("user", "chk", "host", h1, "group", "team", "grouphost", h1)),
 		ok("other vhost user", js("user", "pa1", "host", h2, "group", "team", "grouphost", h1)),
 		ok("all", js("user", "@all@", "host", h1, "group", "team2", "grouphost", h1)),
-		Case{Why: whyNoUser, Name: "unknown group", Call: call("", js("user", "chk", "host", h1, "group", "nope_add", "grouphost", h1))},
+		Case{Name: "unknown group", Call: call("", js("user", "chk", "host", h1, "group", "nope_add", "grouphost", h1)),
+			Why: "ejabberd 23.01 adds a member to a group that does not exist and answers 0; xmppgate answers 1"},
 		ok("unknown grouphost", js("user", "chk", "host", h1, "group", "team", "grouphost", noHost)),
 	)
 	add("srg_get_members", ok("ok", js("group", "team", "host", h1)), ok("all", js("group", "team2", "host", h1)),
@@ -455,7 +456,8 @@ func Cases() []Case {
 
 	// oauth
 	add("oauth_issue_token",
-		Case{Name: "admin", Call: call("", js("jid", "admin@"+h1, "ttl", 3600, "scopes", raw(`["ejabberd:admin"]`))), Why: whyOAuth},
+		Case{Name: "admin", Call: call("", js("jid", "admin@"+h1, "ttl", 3600, "scopes", "ejabberd:admin")), Why: whyOAuth},
+		ok("scopes a list in v0", js("jid", "admin@"+h1, "ttl", 3600, "scopes", raw(`["ejabberd:admin"]`))),
 		ok("ttl not a number", js("jid", "admin@"+h1, "ttl", "long", "scopes", raw(`["ejabberd:admin"]`))),
 		ok("missing scopes", js("jid", "admin@"+h1, "ttl", 3600)),
 	)
@@ -493,7 +495,8 @@ func Cases() []Case {
 	add("gen_html_doc_for_commands",
 		ok("missing examples", js("file", FilesDir+"/cmds.html", "regexp", "status")),
 	)
-	add("man", Case{Name: "ok", Call: call("", "{}"), Why: "ejabberd 23.01 writes ejabberd.yml.5 into its current directory; xmppgate writes its own man page into the data directory (docs/ejabberd.md)"})
+	add("man", Case{Name: "ok", Call: call("", "{}"), Why: "ejabberd 23.01 builds its man page with asciidoc's a2x (not installed with Debian's package: 400); " +
+		"xmppgate writes its own man page into the data directory (docs/ejabberd.md)"})
 
 	// mnesia family: paths and formats are xmppgate's own (docs/backup.md).
 	add("backup", Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/backup")), Why: whyPaths}, ok("missing file", "{}"),
