@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Log XMPP users in with slixmpp, one after the other, and say how it went.
+"""Log XMPP users in with slixmpp and say how it went.
 
 Reads a JSON list of {"jid", "password", "mech"} on stdin ("mech" empty: let
 slixmpp pick the strongest mechanism offered, as Gajim and Conversations do),
-connects each to HOST:PORT (argv) over STARTTLS without checking the
+connects them all at once to HOST:PORT (argv) over STARTTLS without checking the
 certificate, and prints one JSON line per login: {"jid", "mech" (asked),
 "ok", "used" (the mechanism that succeeded), "failed" (mechanisms the server
-refused before that)}. Passwords are passed as given: slixmpp runs them
+refused before that)}, in the order of the list. Passwords are passed as given: slixmpp runs them
 through SASLprep itself, as clients do.
 """
 import asyncio
@@ -66,8 +66,9 @@ async def login(host, port, jid, password, mech):
 
 async def main():
     host, port = sys.argv[1], int(sys.argv[2])
-    for u in json.load(sys.stdin):
-        r = await login(host, port, u["jid"], u["password"], u.get("mech", ""))
+    users = json.load(sys.stdin)
+    res = await asyncio.gather(*(login(host, port, u["jid"], u["password"], u.get("mech", "")) for u in users))
+    for r in res:
         print(json.dumps(r), flush=True)
 
 
