@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +279,48 @@ func TestSHA1OnlyUsersStrongestMechanism(t *testing.T) {
 	b.ok("POST /api/change_password\nAs: root\n\n" + `{"user":"alice","host":"one.example","newpass":"new alice pw"}`)
 	users["alice"] = "new alice pw"
 	strongest("SCRAM-SHA-256")
+}
+
+// TestImportBrokenEjabberdExport: a real export with one user's SCRAM
+// credentials damaged is refused as a whole, with an error naming the
+// user and the field.
+func TestImportBrokenEjabberdExport(t *testing.T) {
+	t.Parallel()
+	src := filepath.Join(migrateFixtures, "scram", "all")
+	hostFiles, err := filepath.Glob(filepath.Join(src, "*_one_example.xml"))
+	require.NoError(t, err)
+	require.Len(t, hostFiles, 1)
+	orig, err := os.ReadFile(hostFiles[0])
+	require.NoError(t, err)
+	// boris's values as 23.01 wrote them (base64 of the base64 text).
+	const (
+		salt   = "dWxxTGxCenV4cm54VGVONjJqbFY0Zz09"
+		server = "RDlrbERleld2cWcyUUxXUW5aZFMzZU1UaFlFPQ=="
+		stored = "VTQwUENuTE4xWnlsQnJqZnJaU29kK0JyMndFPQ=="
+	)
+	for i, tc := range []struct{ old, new, want string }{
+		0: {"<salt>" + salt, "<salt>%%" + salt, `user "boris": scram-credentials SCRAM-SHA-1: salt is not base64`},
+		1: {"<server-key>" + server, "<server-key>8NRoBo8lElnECZeYJADCW0FcxP8=", `user "boris": scram-credentials SCRAM-SHA-1: server-key is base64 once where stored-key is base64 twice`},
+		2: {"<stored-key>" + stored, "<stored-key>" + stored[:8], `user boris@one.example: SCRAM-SHA-1 stored-key is 6 bytes, not 20`},
+		3: {"<salt>" + salt + "</salt>", "<salt></salt>", `user "boris": scram-credentials SCRAM-SHA-1: salt is missing`},
+		4: {"<iter-count>4096</iter-count><salt>" + salt, "<iter-count>many</iter-count><salt>" + salt, `user "boris": scram-credentials SCRAM-SHA-1: iter-count "many" is not a positive number`},
+	} {
+		require.Contains(t, string(orig), tc.old, "row %d", i)
+		t.Run(strconv.Itoa(i), func(t *testing.T) {
+			t.Parallel()
+			b := freshServer(t, []string{"one.example", "two.example"}, false)
+			dir := filepath.Join(b.Env.DataDir, commands.TransferDir, "in")
+			copyTree(t, src, dir)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(hostFiles[0])), []byte(strings.Replace(string(orig), tc.old, tc.new, 1)), 0o600))
+			main := strings.TrimSuffix(filepath.Base(hostFiles[0]), "_one_example.xml") + ".xml"
+			status, _, body := b.send("POST /api/import_piefxis\nAs: root\n\n" + `{"file":"in/` + main + `"}`)
+			require.Equal(t, http.StatusBadRequest, status, body)
+			var msg string
+			require.NoError(t, json.Unmarshal([]byte(body), &msg), body)
+			require.Contains(t, msg, tc.want)
+			for _, h := range []string{"one.example", "two.example"} {
+				require.Equal(t, "[]", b.ok("POST /api/registered_users\nAs: root\n\n"+`{"host":"`+h+`"}`), "nothing was imported")
+			}
+		})
+	}
 }
