@@ -27,8 +27,8 @@ const (
 		"copy of the password and answers (docs/ejabberd.md, check_password_hash)"
 	whyPaths = "ejabberd reads and writes any path of its host as its own user; xmppgate confines file commands to " +
 		"folders of its data directory (docs/ejabberd.md, docs/backup.md)"
-	whyOAuth = "ejabberd 23.01's default oauth_access (none) lets nobody hold a token; xmppgate issues them to admin " +
-		"JIDs (docs/ejabberd.md, OAuth)"
+	whyOAuth = "ejabberd 23.01 answers 500 (its default oauth_access, none, lets nobody hold a token); xmppgate issues " +
+		"tokens to admin JIDs (docs/ejabberd.md, OAuth)"
 	whyV1 = "ejabberd 23.01 takes no API version in the path (any /vN segment: 400 \"Missing command name.\"); " +
 		"xmppgate takes ejabberd 24.02's vN segment, here v1 (docs/ejabberd.md)"
 	whyCount = "ejabberd 23.01's registeredusers statistic (Mnesia) does not count what registered_users lists (here it " +
@@ -457,7 +457,8 @@ func Cases() []Case {
 	// oauth
 	add("oauth_issue_token",
 		Case{Name: "admin", Call: call("", js("jid", "admin@"+h1, "ttl", 3600, "scopes", "ejabberd:admin")), Why: whyOAuth},
-		ok("scopes a list in v0", js("jid", "admin@"+h1, "ttl", 3600, "scopes", raw(`["ejabberd:admin"]`))),
+		Case{Name: "scopes a list in v0", Call: call("", js("jid", "admin@"+h1, "ttl", 3600, "scopes", raw(`["ejabberd:admin"]`))),
+			Why: "ejabberd 23.01 answers 500 to every token request here (above); xmppgate refuses a list where v0 declares the scopes a string"},
 		ok("ttl not a number", js("jid", "admin@"+h1, "ttl", "long", "scopes", raw(`["ejabberd:admin"]`))),
 		ok("missing scopes", js("jid", "admin@"+h1, "ttl", 3600)),
 	)
