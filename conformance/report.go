@@ -151,7 +151,8 @@ func report(recs []conformance.Recorded, ctl []ctlResult) reportText {
 		"(HTTP Basic; ejabberd's `api_permissions` lets the admin ACL call every command over `mod_http_api`), sends every\n" +
 		"case of `internal/conformance/cases.go` to both in the same order (each case's setup through the API first), and\n" +
 		"compares status and body byte for byte after normalising only what must differ: node names (`NODE`), the\n" +
-		"server's name and version (`SERVER`), time stamps (`TIME`), OAuth tokens (`TOKEN`), xmppgate's data directory\n" +
+		"server's name and version (`SERVER`), time stamps (`TIME`), OAuth tokens (`TOKEN`) and their remaining seconds,\n" +
+		"xmppgate's data directory\n" +
 		"(`DATA`) and the numbers of the statistics that change by themselves (uptime, processes: `N`); lists ejabberd\n" +
 		"answers in Mnesia's order (get_roster, process_rosteritems, srg_get_info) are compared sorted. Its answers are kept in\n" +
 		"`testdata/ejabberd-conformance/` (one txtar file per command), which `TestEjabberdConformance` replays on xmppgate in\n" +

@@ -172,8 +172,10 @@ var normalisers = []struct {
 	{regexp.MustCompile(`xmppgate \(ejabberd [0-9.]+ API\)|ejabberd [0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9]+)?`), "SERVER"},
 	// Time stamps (get_last, tokens).
 	{regexp.MustCompile(`[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:?[0-9]{2})?`), "TIME"},
-	// OAuth tokens: 32 letters and digits.
-	{regexp.MustCompile(`"(token|access_token)":"[A-Za-z0-9]{32}"`), `"$1":"TOKEN"`},
+	// OAuth tokens (32 letters and digits; listed as a hex digest) and
+	// their remaining lifetime, counted from a clock.
+	{regexp.MustCompile(`"(token|access_token)":"[A-Za-z0-9]+"`), `"$1":"TOKEN"`},
+	{regexp.MustCompile(`"expires_in":"[0-9]+ seconds"`), `"expires_in":"N seconds"`},
 }
 
 // Normalise replaces what must differ between the servers (node names,
