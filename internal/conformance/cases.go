@@ -141,7 +141,15 @@ func Cases() []Case {
 		ok("JSON array", "[]"),
 		ok("JSON string", `"x"`),
 	)
-	add("no_such_command", ok("unknown command", "{}"))
+	add("no_such_command", ok("unknown command", "{}"),
+		Case{Name: "unknown command, no credentials", Call: Call{Body: "{}"}, Auth: AuthNone})
+	// Authentication, before the arguments are looked at.
+	add("registered_users",
+		Case{Name: "no credentials", Call: Call{Body: js("host", h1)}, Auth: AuthNone},
+		Case{Name: "wrong password", Call: Call{Body: js("host", h1)}, Auth: AuthWrong},
+		Case{Name: "wrong password, bad arguments", Call: Call{Body: js("bogus", 1)}, Auth: AuthWrong},
+		Case{Name: "no credentials, bad arguments", Call: Call{Body: js("bogus", 1)}, Auth: AuthNone},
+	)
 
 	// accounts
 	add("register",

@@ -48,7 +48,16 @@ type Case struct {
 	// Why, if set, makes this a deliberate divergence: xmppgate answers
 	// otherwise than ejabberd, for this reason.
 	Why string
+	// Auth is how the request authenticates: "" the admin's HTTP Basic
+	// credentials, AuthNone none, AuthWrong the admin with a wrong password.
+	Auth string
 }
+
+// The Case.Auth values.
+const (
+	AuthNone  = "none"
+	AuthWrong = "wrong password"
+)
 
 // Answer is a status and a body, normalised.
 type Answer struct {
@@ -68,15 +77,23 @@ type Target struct {
 	DataDir string
 }
 
-// Do sends c and returns the answer as is.
-func (t Target) Do(ctx context.Context, c Call) (Answer, error) {
+// Do sends c with the admin's credentials and returns the answer as is.
+func (t Target) Do(ctx context.Context, c Call) (Answer, error) { return t.do(ctx, c, "") }
+
+func (t Target) do(ctx context.Context, c Call, auth string) (Answer, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Base+c.Path(), strings.NewReader(c.Body))
 	if err != nil {
 		return Answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if t.User != "" {
+	switch auth {
+	case "":
 		req.SetBasicAuth(t.User, t.Password)
+	case AuthWrong:
+		req.SetBasicAuth(t.User, t.Password+"-wrong")
+	case AuthNone:
+	default:
+		return Answer{}, fmt.Errorf("auth %q is not %q or %q", auth, AuthNone, AuthWrong)
 	}
 	cl := t.Client
 	if cl == nil {
@@ -107,7 +124,7 @@ func (t Target) Run(ctx context.Context, c Case) (Answer, error) {
 			return Answer{}, fmt.Errorf("setup %s %s: %s", s.Path(), s.Body, a)
 		}
 	}
-	a, err := t.Do(ctx, c.Call)
+	a, err := t.do(ctx, c.Call, c.Auth)
 	if err != nil {
 		return Answer{}, err
 	}

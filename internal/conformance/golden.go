@@ -35,7 +35,8 @@ func (r Recorded) Want() Answer {
 }
 
 // Encode writes one command's cases, in order, as a txtar file. Each case
-// n has the sections "n NAME/setup" (if any), "n NAME/request",
+// n has the sections "n NAME/setup" (if any), "n NAME/auth" (if not the
+// admin's credentials), "n NAME/request",
 // "n NAME/ejabberd" and, for a divergence, "n NAME/xmppgate" and
 // "n NAME/why". A request is "POST PATH" and the body on the next line.
 func Encode(cmd string, recs []Recorded) []byte {
@@ -56,6 +57,9 @@ func Encode(cmd string, recs []Recorded) []byte {
 				lines = append(lines, "POST "+s.Path()+" "+s.Body)
 			}
 			add(pre+"setup", strings.Join(lines, "\n"))
+		}
+		if r.Auth != "" {
+			add(pre+"auth", r.Auth)
 		}
 		add(pre+"request", "POST "+r.Path()+"\n"+r.Body)
 		add(pre+"ejabberd", r.Ejabberd.String())
@@ -113,6 +117,8 @@ func Decode(data []byte) ([]Recorded, error) {
 			}
 		case "why":
 			r.Why = text
+		case "auth":
+			r.Auth = text
 		default:
 			return nil, fmt.Errorf("section %q: unknown part", f.Name)
 		}

@@ -13,7 +13,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 		{Case: Case{Name: "ok", Call: Call{Cmd: "register", Body: `{"user":"a b","host":"h"}`},
 			Setup: []Call{{Cmd: "unregister", Body: `{"user":"a b","host":"h"}`}}},
 			Ejabberd: Answer{Status: 200, Body: `"User a b@h successfully registered"`}},
-		{Case: Case{Name: "no body", Call: Call{Cmd: "status", Version: 1}, Why: "a reason"},
+		{Case: Case{Name: "no body", Call: Call{Cmd: "status", Version: 1}, Why: "a reason", Auth: AuthNone},
 			Ejabberd: Answer{Status: 400, Body: "<html>\n</html>"}, Xmppgate: Answer{Status: 200, Body: `"x"`}},
 	}
 	got, err := Decode(Encode("register", recs))
@@ -24,6 +24,7 @@ func TestGoldenRoundTrip(t *testing.T) {
 		require.Equal(t, recs[i].Call, got[i].Call)
 		require.Equal(t, recs[i].Name, got[i].Name)
 		require.Equal(t, recs[i].Why, got[i].Why)
+		require.Equal(t, recs[i].Auth, got[i].Auth)
 		require.Equal(t, recs[i].Ejabberd, got[i].Ejabberd)
 	}
 	require.Equal(t, recs[1].Xmppgate, got[1].Want())
