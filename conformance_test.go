@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,14 +36,23 @@ func TestEjabberdConformance(t *testing.T) {
 	}
 	target := conformance.Target{Base: strings.TrimSuffix(s.url, "/"), User: s.boot.AdminJID, Password: s.boot.AdminPassword, DataDir: s.data}
 	cases := 0
-	for _, cmd := range strings.Fields(string(order)) {
+	files := map[string][]conformance.Recorded{}
+	done := map[string]int{} // cases run, by file
+	for _, line := range strings.Split(strings.TrimSpace(string(order)), "\n") {
+		cmd, nText, _ := strings.Cut(line, " ")
+		n, err := strconv.Atoi(nText)
+		require.NoError(t, err, "order line %q", line)
 		file := filepath.Join(conformance.GoldenDir, cmd+".txtar")
-		raw, err := os.ReadFile(file)
-		require.NoError(t, err)
-		recs, err := conformance.Decode(raw)
-		require.NoError(t, err, file)
-		require.NotEmpty(t, recs, file)
-		for i, r := range recs {
+		if _, read := files[file]; !read {
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			files[file], err = conformance.Decode(raw)
+			require.NoError(t, err, file)
+		}
+		recs := files[file]
+		require.LessOrEqual(t, done[file]+n, len(recs), "%s: fewer cases than %s says", file, conformance.OrderFile)
+		for i := done[file]; i < done[file]+n; i++ {
+			r := recs[i]
 			got, err := target.Run(ctx, r.Case)
 			require.NoError(t, err, "%s case %d %s", file, i+1, r.Name)
 			want := r.Want()
@@ -52,6 +62,10 @@ func TestEjabberdConformance(t *testing.T) {
 			require.Equal(t, want.String(), got.String(), "%s case %d %s: %s %s (divergence: %q)", file, i+1, r.Name, r.Path(), r.Body, r.Why)
 			cases++
 		}
+		done[file] += n
+	}
+	for file, recs := range files {
+		require.Equal(t, len(recs), done[file], "%s: cases %s does not run", file, conformance.OrderFile)
 	}
 	t.Logf("%d cases replayed", cases)
 }

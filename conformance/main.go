@@ -215,11 +215,10 @@ func writeGoldens(recs []conformance.Recorded) error {
 	if err := os.MkdirAll(conformance.GoldenDir, 0o755); err != nil {
 		return err
 	}
-	order := commandOrder(recs)
-	if err := os.WriteFile(filepath.Join(conformance.GoldenDir, conformance.OrderFile), []byte(strings.Join(order, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(conformance.GoldenDir, conformance.OrderFile), []byte(runs(recs)), 0o644); err != nil {
 		return err
 	}
-	for _, cmd := range order {
+	for _, cmd := range commandOrder(recs) {
 		var mine []conformance.Recorded
 		for _, r := range recs {
 			if r.Command == cmd {
@@ -231,6 +230,21 @@ func writeGoldens(recs []conformance.Recorded) error {
 		}
 	}
 	return nil
+}
+
+// runs is the order file: one line "COMMAND N" per run of N consecutive
+// cases of a command's file, in the order they ran.
+func runs(recs []conformance.Recorded) string {
+	var b strings.Builder
+	for i := 0; i < len(recs); {
+		j := i
+		for j < len(recs) && recs[j].Command == recs[i].Command {
+			j++
+		}
+		fmt.Fprintf(&b, "%s %d\n", recs[i].Command, j-i)
+		i = j
+	}
+	return b.String()
 }
 
 // commandOrder is the commands in the order their first case ran.

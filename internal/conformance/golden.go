@@ -9,8 +9,9 @@ import (
 	"golang.org/x/tools/txtar"
 )
 
-// OrderFile, in GoldenDir, lists the commands in the order their cases
-// ran: each case sees the state the cases before it left.
+// OrderFile, in GoldenDir, says in which order the cases ran (each sees
+// the state the ones before it left): a line "COMMAND N" per run of N
+// consecutive cases of that command's file.
 const OrderFile = "order.txt"
 
 // GoldenDir is where `make conformance` writes one golden file per command
