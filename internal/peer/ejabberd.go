@@ -248,17 +248,13 @@ func NewEjabberd(cfg EjabberdConfig) (*Ejabberd, error) {
 	if e.cert, err = cfg.Cert.CopyFor(cfg.Dir, e.uid, e.gid); err != nil {
 		return nil, err
 	}
-	data := struct {
-		EjabberdConfig
-		Cert Cert
-	}{e.cfg, e.cert}
-	for name, t := range map[string]*template.Template{"ejabberdctl.cfg": ejabberdctlTmpl, "ejabberd.yml": ejabberdYMLTmpl} {
-		var b bytes.Buffer
-		if err := t.Execute(&b, data); err != nil {
-			return nil, err
-		}
+	files, err := e.configFiles()
+	if err != nil {
+		return nil, err
+	}
+	for name, text := range files {
 		p := filepath.Join(cfg.Dir, name)
-		if err := os.WriteFile(p, b.Bytes(), 0o640); err != nil {
+		if err := os.WriteFile(p, text, 0o640); err != nil {
 			return nil, err
 		}
 		if err := os.Chown(p, e.uid, e.gid); err != nil {
@@ -266,6 +262,23 @@ func NewEjabberd(cfg EjabberdConfig) (*Ejabberd, error) {
 		}
 	}
 	return e, nil
+}
+
+// configFiles renders ejabberdctl.cfg and ejabberd.yml, by name.
+func (e *Ejabberd) configFiles() (map[string][]byte, error) {
+	data := struct {
+		EjabberdConfig
+		Cert Cert
+	}{e.cfg, e.cert}
+	out := map[string][]byte{}
+	for name, t := range map[string]*template.Template{"ejabberdctl.cfg": ejabberdctlTmpl, "ejabberd.yml": ejabberdYMLTmpl} {
+		var b bytes.Buffer
+		if err := t.Execute(&b, data); err != nil {
+			return nil, err
+		}
+		out[name] = b.Bytes()
+	}
+	return out, nil
 }
 
 func (e *Ejabberd) Name() string     { return "ejabberd" }
