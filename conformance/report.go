@@ -22,6 +22,8 @@ type ctlSample struct {
 
 const (
 	whyCountCtl = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
+	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate confines file commands to its data directory " +
+		"(the API table's reason)"
 	whyArgCount = "ejabberdctl prints the command's help before the error; xmppgate ctl names the help command instead"
 )
 
@@ -55,6 +57,11 @@ var ctlSamples = []ctlSample{
 	{tag: "purge", args: []string{"delete_old_messages_status", "one.example"}},
 	{tag: "logs", args: []string{"get_loglevel"}},
 	{tag: "oauth", args: []string{"oauth_remove_client", "nope"}},
+	{tag: "s2s", args: []string{"outgoing_s2s_number"}},
+	{tag: "config", args: []string{"reload_config"}},
+	{tag: "mnesia", args: []string{"dump", conformance.FilesDir + "/ctl.dump"}, why: whyPathsCtl},
+	{tag: "documentation", args: []string{"gen_markdown_doc_for_tags", conformance.FilesDir + "/ctl-tags.md"}, why: whyPathsCtl},
+	{tag: "(none)", args: []string{"import_prosody", conformance.FilesDir + "/no-such-dir"}, why: whyPathsCtl},
 	{tag: "errors", args: []string{"check_account", "ctl1"}, why: whyArgCount},
 	{tag: "errors", args: []string{"check_account", "a", "b", "c"}, why: whyArgCount},
 	{tag: "errors", args: []string{"no_such_command"}},
