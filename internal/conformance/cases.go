@@ -212,6 +212,10 @@ func Cases() []Case {
 		ok("host not a string", js("host", raw("1"))),
 	)
 	add("registered_vhosts", ok("ok", "{}"), ok("unknown argument", js("host", h1)))
+	// GET: the arguments in the query string, every value a text.
+	get := func(name, query string) Case { return Case{Name: name, Call: Call{Body: query, GET: true}} }
+	add("registered_users", get("GET", "host="+h1), get("GET unknown argument", "host="+h1+"&x=1"), get("GET missing host", ""))
+	add("check_account", get("GET", "user=chk&host="+h1), get("GET escaped", "user=c%68k&host="+h1))
 
 	// statistics
 	add("stats",
@@ -251,6 +255,10 @@ func Cases() []Case {
 		ok("num not a number", js("user", "chk", "host", h1, "num", "one")),
 	)
 	add("resource_num", userArgs("resource_num", "chk", "num", 1)...)
+	getNum := get("GET num", "user=chk&host="+h1+"&num=1")
+	getNum.Why = "xmppgate takes a decimal string for an integer argument, as ejabberd 25.10 does, so GET can pass " +
+		"one; ejabberd 23.01 refuses every integer given by GET"
+	add("resource_num", getNum)
 	add("user_resources", ok("none", js("user", "chk", "host", h1)))
 	add("user_resources", userArgs("user_resources", "chk")...)
 	add("user_sessions_info", ok("none", js("user", "chk", "host", h1)))
@@ -482,7 +490,7 @@ func Cases() []Case {
 	add("oauth_remove_client", ok("ok", js("client_id", "cli1")), ok("unknown", js("client_id", "nope")))
 
 	// server, logs, config, documentation
-	add("status", ok("ok", "{}"), v1("v1", "{}"))
+	add("status", ok("ok", "{}"), v1("v1", "{}"), get("GET", ""))
 	add("get_loglevel", ok("v0", "{}"), v1("v1", "{}"))
 	add("set_loglevel", ok("warning", js("loglevel", "warning")),
 		Case{Name: "level after", Call: call("get_loglevel", "{}")}, ok("bad level", js("loglevel", "loud")), ok("missing", "{}"))

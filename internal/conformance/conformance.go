@@ -23,11 +23,21 @@ import (
 // Hosts are the two vhosts both servers serve; the admin is admin@Hosts[0].
 var Hosts = []string{"one.example", "two.example"}
 
-// Call is one API request: POST /api/<Cmd>[/v<Version>] with Body.
+// Call is one API request: POST /api/<Cmd>[/v<Version>] with Body, or
+// with GET set, GET /api/<Cmd>?<Body>.
 type Call struct {
 	Cmd     string
 	Version int    // 0: no version segment (ejabberd's default v0)
-	Body    string // JSON text, sent as is
+	Body    string // JSON text, sent as is; the query string of a GET
+	GET     bool
+}
+
+// Method is the request's HTTP method.
+func (c Call) Method() string {
+	if c.GET {
+		return http.MethodGet
+	}
+	return http.MethodPost
 }
 
 // Path is the request's path.
@@ -81,11 +91,17 @@ type Target struct {
 func (t Target) Do(ctx context.Context, c Call) (Answer, error) { return t.do(ctx, c, "") }
 
 func (t Target) do(ctx context.Context, c Call, auth string) (Answer, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Base+c.Path(), strings.NewReader(c.Body))
+	target, body := t.Base+c.Path(), c.Body
+	if c.GET {
+		target, body = target+"?"+c.Body, ""
+	}
+	req, err := http.NewRequestWithContext(ctx, c.Method(), target, strings.NewReader(body))
 	if err != nil {
 		return Answer{}, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if !c.GET {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	switch auth {
 	case "":
 		req.SetBasicAuth(t.User, t.Password)

@@ -39,7 +39,8 @@ func (r Recorded) Want() Answer {
 // n has the sections "n NAME/setup" (if any), "n NAME/auth" (if not the
 // admin's credentials), "n NAME/request",
 // "n NAME/ejabberd" and, for a divergence, "n NAME/xmppgate" and
-// "n NAME/why". A request is "POST PATH" and the body on the next line.
+// "n NAME/why". A request is "POST PATH" and the body on the next line
+// ("GET PATH" and the query string).
 func Encode(cmd string, recs []Recorded) []byte {
 	ar := &txtar.Archive{Comment: []byte(fmt.Sprintf(
 		"%s: %d cases, ejabberd 23.01's answers recorded by `make conformance` (do not edit;\n"+
@@ -55,14 +56,14 @@ func Encode(cmd string, recs []Recorded) []byte {
 		if len(r.Setup) > 0 {
 			var lines []string
 			for _, s := range r.Setup {
-				lines = append(lines, "POST "+s.Path()+" "+s.Body)
+				lines = append(lines, s.Method()+" "+s.Path()+" "+s.Body)
 			}
 			add(pre+"setup", strings.Join(lines, "\n"))
 		}
 		if r.Auth != "" {
 			add(pre+"auth", r.Auth)
 		}
-		add(pre+"request", "POST "+r.Path()+"\n"+r.Body)
+		add(pre+"request", r.Method()+" "+r.Path()+"\n"+r.Body)
 		add(pre+"ejabberd", r.Ejabberd.String())
 		if r.Why != "" {
 			add(pre+"xmppgate", r.Xmppgate.String())
@@ -139,15 +140,15 @@ func Decode(data []byte) ([]Recorded, error) {
 	return out, nil
 }
 
-// parseCall reads "POST /api/CMD[/vN][ BODY]".
+// parseCall reads "POST|GET /api/CMD[/vN][ BODY]".
 func parseCall(line string) (Call, error) {
 	method, rest, _ := strings.Cut(line, " ")
 	path, body, _ := strings.Cut(rest, " ")
 	cmd, ok := strings.CutPrefix(path, "/api/")
-	if method != "POST" || !ok || cmd == "" {
-		return Call{}, fmt.Errorf("%q is not POST /api/CMD", line)
+	if method != "POST" && method != "GET" || !ok || cmd == "" {
+		return Call{}, fmt.Errorf("%q is not POST or GET /api/CMD", line)
 	}
-	c := Call{Cmd: cmd, Body: body}
+	c := Call{Cmd: cmd, Body: body, GET: method == "GET"}
 	if name, v, ok := strings.Cut(cmd, "/v"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -15,10 +15,12 @@ func TestGoldenRoundTrip(t *testing.T) {
 			Ejabberd: Answer{Status: 200, Body: `"User a b@h successfully registered"`}},
 		{Case: Case{Name: "no body", Call: Call{Cmd: "status", Version: 1}, Why: "a reason", Auth: AuthNone},
 			Ejabberd: Answer{Status: 400, Body: "<html>\n</html>"}, Xmppgate: Answer{Status: 200, Body: `"x"`}},
+		{Case: Case{Name: "get", Call: Call{Cmd: "check_account", Body: "user=a%20b&host=h", GET: true}},
+			Ejabberd: Answer{Status: 200, Body: "1"}},
 	}
 	got, err := Decode(Encode("register", recs))
 	require.NoError(t, err)
-	require.Len(t, got, 2)
+	require.Len(t, got, 3)
 	for i := range recs {
 		require.Equal(t, recs[i].Setup, got[i].Setup)
 		require.Equal(t, recs[i].Call, got[i].Call)
