@@ -66,7 +66,7 @@ func TestCtl(t *testing.T) {
 		{"add_rosteritem short", []string{"add_rosteritem", "bob", "localhost", "carol", "b.example", "both"}, 1, "", "requires 2 more argument"},
 		{"get_roster", []string{"get_roster", "bob", "localhost"}, 0, "carol@b.example\t\tboth\tundefined\t\n", ""},
 		// errors: the message on stderr, exit 1.
-		{"register again", []string{"register", "bob", "localhost", "x"}, 1, "", "Error: User bob@localhost already registered\n"},
+		{"register again", []string{"register", "bob", "localhost", "x"}, 1, "", "Error: conflict: User bob@localhost already registered\n"},
 		{"unknown vhost", []string{"registered_users", "nowhere.example"}, 1, "", "Error: Unknown virtual host\n"},
 		{"bad integer", []string{"oauth_issue_token", "admin@localhost", "soon", "ejabberd:admin"}, 1, "", "is not in format integer"},
 		{"too few", []string{"register", "bob"}, 1, "", "requires 2 more argument"},
@@ -222,7 +222,7 @@ func TestCtlBinary(t *testing.T) {
 	require.Equal(t, "admin\ndave\n", out)
 	code, _, errText = ctl("register", "dave", "localhost", "pw")
 	require.Equal(t, 1, code)
-	require.Equal(t, "Error: User dave@localhost already registered\n", errText)
+	require.Equal(t, "Error: conflict: User dave@localhost already registered\n", errText)
 	p.kill()
 	code, _, errText = ctl("registered_users", "localhost")
 	require.Equal(t, 1, code)

@@ -24,6 +24,8 @@ const (
 	whyCountCtl = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
 	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate confines file commands to its data directory " +
 		"(the API table's reason)"
+	whyErrorTerm = "ejabberdctl prints the Erlang error as the command returned it (a tuple, or an atom without " +
+		"\"Error:\"), which the HTTP answer does not carry; xmppgate ctl prints \"Error: \" and the answer's text"
 	whyArgCount = "ejabberdctl prints the command's help before the error; xmppgate ctl names the help command instead"
 )
 
@@ -65,8 +67,10 @@ var ctlSamples = []ctlSample{
 	{tag: "errors", args: []string{"check_account", "ctl1"}, why: whyArgCount},
 	{tag: "errors", args: []string{"check_account", "a", "b", "c"}, why: whyArgCount},
 	{tag: "errors", args: []string{"no_such_command"}},
-	{tag: "errors", args: []string{"register", "ctl1", "nohost.example", "pw"},
-		why: "ejabberdctl prints the error's atom (cannot_register) before its text; the HTTP answer carries the text and code 10001 only"},
+	{tag: "errors", args: []string{"register", "ctl1", "one.example", "pw"}},
+	{tag: "errors", args: []string{"change_password", "nobody", "one.example", "pw"}, why: whyErrorTerm},
+	{tag: "errors", args: []string{"get_vcard", "ctl1", "one.example", "TITLE"}, why: whyErrorTerm},
+	{tag: "errors", args: []string{"register", "ctl1", "nohost.example", "pw"}},
 }
 
 // ctlResult is one sample's outputs, normalised.

@@ -131,11 +131,21 @@ func (c *Ctl) fail(format string, a ...any) error {
 	return ExitStatus(1)
 }
 
-// errorText is the message of an error answer: the object's message or
-// the bare string.
+// errorAtoms are the error atoms ejabberdctl prints before the message of
+// an error that mod_http_api answers as an object with this code.
+var errorAtoms = map[int]string{10001: "cannot_register", 10090: "conflict"}
+
+// errorText is the message of an error answer: the object's message (after
+// its error atom, as ejabberdctl prints it) or the bare string.
 func errorText(raw []byte) string {
-	var obj struct{ Message string }
+	var obj struct {
+		Code    int
+		Message string
+	}
 	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+		if atom, ok := errorAtoms[obj.Code]; ok {
+			return atom + ": " + obj.Message
+		}
 		return obj.Message
 	}
 	var s string
