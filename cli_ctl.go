@@ -88,11 +88,14 @@ func runCtl(ctx context.Context, c *cliRun) error {
 	if len(c.args) == 0 {
 		return usageError{"ctl: no command given; 'xmppgate ctl help' lists them"}
 	}
-	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr,
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("ctl: the working directory: %w", err)
+	}
+	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr, WorkDir: wd,
 		Post: func(ctx context.Context, name string, body map[string]any) (int, []byte, error) {
 			return ctlPost(ctx, c.cfg, name, body)
 		}}
-	var err error
 	if c.args[0] == "help" {
 		err = ctl.Help(c.args[1:])
 	} else {

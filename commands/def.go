@@ -67,6 +67,10 @@ type Arg struct {
 	// a string of items separated by Sep (oauth_issue_token's scopes: "a;b"
 	// in v0, a list in v1). EjSince/EjUntil are for a change of name.
 	EjabberdListSince int
+	// Path says the argument names a file or directory on the server's
+	// host: `xmppgate ctl` makes a relative one absolute against the shell's
+	// working directory, as ejabberdctl users expect.
+	Path bool
 }
 
 // InEjabberd reports whether the argument exists in ejabberd API version v.

@@ -40,10 +40,12 @@ const TransferDir = "transfer"
 const ReasonImportRefused Reason = "import_refused"
 
 var (
-	argTransferDir = Arg{Name: "dir", Type: String,
-		Doc: "A directory relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account); created if missing."}
-	argTransferFile = Arg{Name: "file", Type: String,
-		Doc: "An XEP-0227 file relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account)."}
+	argTransferDir = Arg{Name: "dir", Type: String, Path: true,
+		Doc: "A directory relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account), " +
+			"or for the operator an absolute path inside transfer_dirs; created if missing."}
+	argTransferFile = Arg{Name: "file", Type: String, Path: true,
+		Doc: "An XEP-0227 file relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account), " +
+			"or for the operator an absolute path inside transfer_dirs."}
 )
 
 // transferRoot is where the caller's XEP-0227 and Prosody files live: the
@@ -60,17 +62,15 @@ func transferRoot(c *Call) (root, shown string, err error) {
 	return filepath.Join(data, TransferDir, id), TransferDir + "/" + id + "/", nil
 }
 
-// transferPath is a dir or file argument under the caller's transfer root.
+// transferPath is a dir or file argument: relative to the caller's
+// transfer root, or absolute inside a directory the operator allows
+// (filePath). root is the allowed folder it lies in.
 func transferPath(c *Call, arg string) (path, root, shown string, err error) {
 	root, rootShown, err := transferRoot(c)
 	if err != nil {
 		return "", "", "", err
 	}
-	name := c.Args.String(arg)
-	if path, err = underRoot(root, rootShown, arg, name); err != nil {
-		return "", "", "", err
-	}
-	return path, root, rootShown + filepath.ToSlash(filepath.Clean(name)), nil
+	return filePath(c, arg, root, rootShown)
 }
 
 // ExportPiefxis is ejabberd's export_piefxis.
@@ -246,8 +246,9 @@ var ImportProsody = &Def{
 	Doc: "Imports a Prosody 0.12 data directory (internal storage: <host>/accounts, roster, vcard, private .dat " +
 		"files and offline .list files, host and user names %-encoded) with the rules of import_piefxis. " +
 		"Host directories without accounts (components) are skipped.",
-	Args: []Arg{{Name: "dir", Type: String,
-		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/)."}},
+	Args: []Arg{{Name: "dir", Type: String, Path: true,
+		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/), " +
+			"or for the operator an absolute path inside transfer_dirs."}},
 	Result:  Result{Kind: ResultStatus},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "import_prosody"},
@@ -289,6 +290,9 @@ func importFrom(ctx context.Context, c *Call, arg string, prosody bool) (any, er
 		// The reader names files relative to the transfer folder; never
 		// show where the data directory is.
 		_, rootShown, _ := transferRoot(c)
+		if filepath.IsAbs(shown) {
+			rootShown = root + string(filepath.Separator)
+		}
 		msg := strings.ReplaceAll(err.Error(), root+string(filepath.Separator), rootShown)
 		if prosody {
 			return nil, Errorf(Invalid, ReasonBadFile, arg, "%s: %s", shown, msg)

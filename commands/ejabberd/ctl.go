@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Ctl struct {
 	// Post sends a command with its arguments to the running server and
 	// returns the HTTP status and body.
 	Post func(ctx context.Context, name string, body map[string]any) (int, []byte, error)
+	// WorkDir is the shell's working directory: a relative file argument
+	// (Arg.Path) is taken from it, as ejabberdctl users expect. "" sends
+	// such names as given (relative to the caller's folder on the server).
+	WorkDir string
 }
 
 // ctlArgs are a command's ejabberd arguments at ctl's API version, in the
@@ -76,6 +81,9 @@ func (c *Ctl) Run(ctx context.Context, args []string) error {
 			return c.fail("Error: the command '%s' requires %d less argument(s); see 'xmppgate ctl help %s'.", name, len(args)-len(declared), name)
 		}
 		for i, v := range args {
+			if declared[i].Path && c.WorkDir != "" && v != "" && !filepath.IsAbs(v) {
+				v = filepath.Join(c.WorkDir, v)
+			}
 			body[declared[i].WireName(commands.Ejabberd)] = ctlArg(declared[i], v)
 		}
 	}
@@ -340,6 +348,8 @@ func ctlArgType(a commands.Arg) string {
 			sep = ","
 		}
 		return "[string] (a JSON array, or items separated by '" + sep + "')"
+	case a.Path:
+		return "string (a path; a relative one is taken from the working directory)"
 	}
 	return "string"
 }
