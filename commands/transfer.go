@@ -563,7 +563,7 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 	if err != nil {
 		return nil, err
 	}
-	if err := c.applyNow(ctx, qs...); err != nil {
+	if err := c.applyWatched(ctx, len(plans), qs); err != nil {
 		return nil, err
 	}
 	return StatusOK, nil
@@ -574,6 +574,7 @@ func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {
 	if err := json.Unmarshal(w.Args, &ch); err != nil {
 		return err
 	}
+	defer countImported(env, w.BatchID)
 	if ch.Existing {
 		return nil
 	}

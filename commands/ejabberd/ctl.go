@@ -374,3 +374,32 @@ func ctlResultType(d *commands.Def, spec Shape) string {
 	}
 	return spec.Name
 }
+
+// ProgressHeader asks for progress (ctl sends it with CtlHeader) and
+// carries it, as "done/total", in the 102 Processing responses the server
+// sends before the answer. Informational responses leave the request and
+// its one answer as they are: ejabberdctl's output on stdout stays the
+// same, and no second request or endpoint is needed.
+const ProgressHeader = "X-Xmppgate-Progress"
+
+// informProgress sends the progress of a call as a 102 response on w.
+func informProgress(w http.ResponseWriter) func(done, total int) {
+	return func(done, total int) {
+		w.Header().Set(ProgressHeader, strconv.Itoa(done)+"/"+strconv.Itoa(total))
+		w.WriteHeader(http.StatusProcessing)
+		w.Header().Del(ProgressHeader)
+	}
+}
+
+// Progress prints the progress the server reported for command name (the
+// value of ProgressHeader) on stderr, as "name: done/total users".
+func (c *Ctl) Progress(name, value string) {
+	done, total, ok := strings.Cut(value, "/")
+	if _, err := strconv.Atoi(done); !ok || err != nil {
+		return
+	}
+	if _, err := strconv.Atoi(total); err != nil {
+		return
+	}
+	fmt.Fprintf(c.Stderr, "%s: %s/%s users\n", name, done, total)
+}
