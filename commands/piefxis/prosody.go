@@ -169,6 +169,8 @@ func readProsodyUser(dir, file, name string) (User, error) {
 		if u.VCard, err = stanza(vcard, ""); err != nil {
 			return u, fmt.Errorf("vcard: %w", err)
 		}
+	} else if u.VCard, err = vcardFromPEP(dir, file); err != nil {
+		return u, fmt.Errorf("vcard from PEP: %w", err)
 	}
 
 	private, err := loadDat(dir, "private", file)
