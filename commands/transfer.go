@@ -29,7 +29,7 @@ import (
 // applied before the answer. See docs/backup.md.
 
 // transferDefs is the transfer family.
-var transferDefs = []*Def{ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody}
+var transferDefs = []*Def{ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody, ImportOpenfire}
 
 // TransferDir is where XEP-0227 and Prosody files go, relative to the data
 // directory; an account's own under transfer/<account id>/.
@@ -312,6 +312,8 @@ type importChange struct {
 	Username string          `json:"username"`
 	Domain   string          `json:"domain"`
 	Existing bool            `json:"existing,omitempty"`
+	FullName string          `json:"name,omitempty"`
+	Email    string          `json:"email,omitempty"`
 	Sealed   []byte          `json:"sealed,omitempty"`
 	SCRAM    *importSCRAM    `json:"scram,omitempty"`
 	Roster   []importItem    `json:"roster,omitempty"`
@@ -519,9 +521,9 @@ func rosterOf(u piefxis.User) ([]importItem, []string, error) {
 }
 
 // runImport queues one change per user in one transaction (creating the
-// new users pending-active), applies the batch and answers 0, or the
-// first failure.
-func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (any, error) {
+// new users pending-active), then what more queues in the same
+// transaction, applies the batch and answers 0, or the first failure.
+func runImport(ctx context.Context, c *Call, arg string, plans []importPlan, more ...func(*store.Tx, func(store.Change) error) error) (any, error) {
 	if len(plans) == 0 {
 		return StatusOK, nil
 	}
@@ -543,7 +545,7 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 				return Errorf(Invalid, ReasonImportRefused, arg, "user %s@%s does not exist and has no password or SCRAM keys; nothing was imported", p.ch.Username, p.domain.FQDN)
 			case errors.Is(err, store.ErrNotFound):
 				u, err = tx.InsertUser(ctx, store.User{DomainID: p.domain.ID, Domain: p.domain.FQDN, Username: p.ch.Username,
-					Status: store.StatusPendingActive, PasswordSealed: p.ch.Sealed})
+					Status: store.StatusPendingActive, PasswordSealed: p.ch.Sealed, Name: p.ch.FullName, Email: p.ch.Email})
 				if err != nil {
 					return err
 				}
@@ -555,6 +557,11 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 				return err
 			}
 			if err := add(store.Change{UserID: u.ID, Args: args}); err != nil {
+				return err
+			}
+		}
+		for _, m := range more {
+			if err := m(tx, add); err != nil {
 				return err
 			}
 		}
