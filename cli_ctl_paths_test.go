@@ -86,3 +86,33 @@ func TestCtlImportFromWorkingDir(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, names)
 }
+
+// TestTransferDirsConfig: transfer_dirs from the file or the environment
+// (one directory without brackets, or a YAML list); relative entries are
+// refused at load.
+func TestTransferDirsConfig(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "x.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("transfer_dirs: [/srv/exports, /var/backups]\n"), 0o600))
+	for _, c := range []struct {
+		file string
+		env  []string
+		want []string
+		err  string
+	}{
+		{want: nil},
+		{file: file, want: []string{"/srv/exports", "/var/backups"}},
+		{env: []string{"XMPPGATE_TRANSFER_DIRS=/var/backups"}, want: []string{"/var/backups"}},
+		{env: []string{"XMPPGATE_TRANSFER_DIRS=[/a, /b c]"}, want: []string{"/a", "/b c"}},
+		{file: file, env: []string{"XMPPGATE_TRANSFER_DIRS=/only"}, want: []string{"/only"}},
+		{env: []string{"XMPPGATE_TRANSFER_DIRS=backups"}, err: `config: transfer_dirs entry "backups" is not an absolute path`},
+	} {
+		cfg, err := LoadConfig(c.file, c.env)
+		if c.err != "" {
+			require.EqualError(t, err, c.err)
+			continue
+		}
+		require.NoError(t, err)
+		require.Equal(t, c.want, cfg.TransferDirs, c.env)
+	}
+}
