@@ -3,9 +3,9 @@ package piefxis
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"github.com/xmppgate/xmppgate/xmlel"
@@ -30,14 +30,14 @@ const (
 
 // pepItems reads the user's items of a PEP node (oldest first) with their
 // item ids; no store is none.
-func pepItems(dir, node, file string) (ids []string, items []*xmlel.Element, err error) {
+func pepItems(fsys fs.FS, dir, node, file string) (ids []string, items []*xmlel.Element, err error) {
 	store := "pep_" + strings.ReplaceAll(url.PathEscape(node), ":", "%3a")
-	b, err := os.ReadFile(filepath.Join(dir, store, file+".list"))
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := fs.ReadFile(fsys, path.Join(dir, store, file+".list"))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, prosodyErr(err)
 	}
 	list, err := ParseItems(string(b))
 	if err != nil {
@@ -58,8 +58,8 @@ func pepItems(dir, node, file string) (ids []string, items []*xmlel.Element, err
 }
 
 // lastPEP is a node's latest item (nil if none).
-func lastPEP(dir, node, file string) (*xmlel.Element, error) {
-	_, items, err := pepItems(dir, node, file)
+func lastPEP(fsys fs.FS, dir, node, file string) (*xmlel.Element, error) {
+	_, items, err := pepItems(fsys, dir, node, file)
 	if err != nil || len(items) == 0 {
 		return nil, err
 	}
@@ -75,18 +75,18 @@ var vcard4Text = map[string]string{
 
 // vcardFromPEP is the user's vcard-temp made from the PEP nodes, or nil when
 // there is nothing to make one of.
-func vcardFromPEP(dir, file string) (*xmlel.Element, error) {
-	v4, err := lastPEP(dir, nodeVCard4, file)
+func vcardFromPEP(fsys fs.FS, dir, file string) (*xmlel.Element, error) {
+	v4, err := lastPEP(fsys, dir, nodeVCard4, file)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := lastPEP(dir, nodeAvatarMeta, file)
+	meta, err := lastPEP(fsys, dir, nodeAvatarMeta, file)
 	if err != nil {
 		return nil, err
 	}
 	var nick string
 	if v4 == nil {
-		n, err := lastPEP(dir, nodeNick, file)
+		n, err := lastPEP(fsys, dir, nodeNick, file)
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +167,7 @@ func vcardFromPEP(dir, file string) (*xmlel.Element, error) {
 		if u := info.Get("url"); u != "" {
 			text(photo, "EXTVAL", u)
 		} else if id := info.Get("id"); id != "" {
-			ids, data, err := pepItems(dir, nodeAvatarData, file)
+			ids, data, err := pepItems(fsys, dir, nodeAvatarData, file)
 			if err != nil {
 				return nil, err
 			}
