@@ -76,6 +76,19 @@ func TestCtlImportFromWorkingDir(t *testing.T) {
 		require.Equal(t, 0, code, u)
 	}
 
+	// import_openfire is in ctl too, with its positional arguments.
+	of, err := os.ReadFile(filepath.Join("testdata", "import", "openfire", "users.xml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(allowed, "sub", "openfire.xml"), of, 0o600))
+	code, _, errText = ctl(filepath.Join(allowed, "sub"), "import_openfire", "openfire.xml", "localhost", "openfire.old")
+	require.Equal(t, 0, code, errText)
+	require.True(t, strings.HasSuffix(errText, "import_openfire: 4/4 users\n"), errText)
+	code, _, _ = ctl(outside, "check_password", "kim", "localhost", "kim-hashed-pw")
+	require.Equal(t, 0, code)
+	code, out, _ = ctl(outside, "help", "import_openfire")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "file::string (a path; a relative one is taken from the working directory)")
+
 	// An absolute path is sent as given; export_piefxis takes a directory
 	// relative to the working directory too.
 	code, _, errText = ctl(outside, "export_piefxis", filepath.Join(allowed, "out"))
