@@ -14,7 +14,8 @@ import (
 // the config (transfer_dirs, Env.TransferDirs; default DATA/transfer/),
 // because the same commands are open to tenants over HTTP. A relative
 // path keeps meaning "inside the caller's own folder". An account never
-// leaves its own folder, whatever the list says. Symbolic links are
+// leaves its own folder, whatever the list says (an absolute path into
+// it is taken, any other refused). Symbolic links are
 // followed before the check, so a link inside an allowed directory cannot
 // lead out of it; the resolved path is what the command then opens. (A
 // link inside the caller's folder may lead into another allowed
@@ -53,10 +54,6 @@ func filePath(c *Call, arg, root, rootShown string) (path, base, shown string, e
 		dirs = append(dirs, allowedDirs(c, data)...)
 	}
 	if filepath.IsAbs(name) {
-		if !c.Caller.Operator {
-			return "", "", "", Errorf(Invalid, ReasonBadPath, arg,
-				"%s must be a path relative to %s (an account's files stay in its own folder)", arg, rootShown)
-		}
 		path = filepath.Clean(name)
 		shown = path
 	} else {
@@ -78,8 +75,12 @@ func filePath(c *Call, arg, root, rootShown string) (path, base, shown string, e
 			return real, rd, shown, nil
 		}
 	}
-	if !filepath.IsAbs(name) {
+	switch {
+	case !filepath.IsAbs(name):
 		return "", "", "", Errorf(Invalid, ReasonBadPath, arg, "%s must stay inside %s (a symbolic link leads out)", arg, rootShown)
+	case !c.Caller.Operator:
+		return "", "", "", Errorf(Invalid, ReasonBadPath, arg,
+			"%s must be a path relative to %s, or inside it (an account's files stay in its own folder)", arg, rootShown)
 	}
 	return "", "", "", Errorf(Invalid, ReasonBadPath, arg,
 		"%s is outside the directories this server may use for files (%s: %s); add %s (or a parent) to %s in the "+
