@@ -40,7 +40,7 @@ func countImported(env *Env, batch int64) {
 // the users prepared so far while it waits, from this goroutine (a front
 // end may write to its response there), and total once applied.
 func (c *Call) applyWatched(ctx context.Context, total int, rs []Receipt) error {
-	if c.Progress == nil {
+	if c.Progress == nil || total == 0 {
 		return c.applyNow(ctx, rs...)
 	}
 	var done atomic.Int64

@@ -524,7 +524,7 @@ func rosterOf(u piefxis.User) ([]importItem, []string, error) {
 // new users pending-active), then what more queues in the same
 // transaction, applies the batch and answers 0, or the first failure.
 func runImport(ctx context.Context, c *Call, arg string, plans []importPlan, more ...func(*store.Tx, func(store.Change) error) error) (any, error) {
-	if len(plans) == 0 {
+	if len(plans) == 0 && len(more) == 0 {
 		return StatusOK, nil
 	}
 	if c.Env.Worker == nil {

@@ -104,6 +104,9 @@ func importOpenfire(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(groups) == 0 {
+		return runImport(ctx, c, "file", plans)
+	}
 	return runImport(ctx, c, "file", plans, func(tx *store.Tx, add func(store.Change) error) error {
 		for _, gc := range groups {
 			_, err := tx.OpenfireGroup(ctx, d.ID, gc.Name)

@@ -54,6 +54,11 @@ func TestImportOpenfire(t *testing.T) {
 	require.Equal(t, `["joe@of.example","kim@of.example"]`, members("Engineering"))
 	require.Equal(t, `["sally@of.example"]`, members("Everyone"))
 	require.Equal(t, `["pat@of.example"]`, members("Hidden"))
+	// A file of groups alone (the users came earlier) makes the groups.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "groups.xml"),
+		[]byte(`<Openfire><Group><Name>Late</Name><Member>joe@of.example</Member><Member>pat</Member></Group></Openfire>`), 0o600))
+	require.Equal(t, "0", b.ok("POST /api/import_openfire\nAs: root\n\n"+`{"file":"openfire/groups.xml","host":"of.example"}`))
+	require.Equal(t, `["joe@of.example","pat@of.example"]`, members("Late"))
 
 	for _, u := range []struct {
 		jid, pw string
