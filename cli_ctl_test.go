@@ -61,7 +61,7 @@ func TestCtl(t *testing.T) {
 		// Optional arguments before a required one are given as "".
 		{"add_rosteritem", []string{"add_rosteritem", "bob", "localhost", "carol", "b.example", "", "", "both"}, 0, "", ""},
 		{"add_rosteritem short", []string{"add_rosteritem", "bob", "localhost", "carol", "b.example", "both"}, 1, "", "requires 2 more argument"},
-		{"get_roster", []string{"get_roster", "bob", "localhost"}, 0, "carol@b.example\t\tboth\tnone\t\n", ""},
+		{"get_roster", []string{"get_roster", "bob", "localhost"}, 0, "carol@b.example\t\tboth\tundefined\t\n", ""},
 		// errors: the message on stderr, exit 1.
 		{"register again", []string{"register", "bob", "localhost", "x"}, 1, "", "Error: User bob@localhost already registered\n"},
 		{"unknown vhost", []string{"registered_users", "nowhere.example"}, 1, "", "Error: Unknown virtual host\n"},

@@ -37,20 +37,30 @@ func TestEjabberdUserOverXMPP(t *testing.T) {
 		return r
 	}
 	want := []map[string]string{
-		{"jid": "yan@example.org", "nick": "Yan", "subscription": "none", "ask": "none", "group": "Pals"},
-		{"jid": "yan@example.org", "nick": "Yan", "subscription": "none", "ask": "none", "group": "Work"},
+		{"jid": "yan@example.org", "nick": "Yan", "subscription": "none", "ask": "undefined", "group": "Pals"},
+		{"jid": "yan@example.org", "nick": "Yan", "subscription": "none", "ask": "undefined", "group": "Work"},
 	}
 	require.Eventually(t, func() bool { return len(roster()) == 2 }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, want, roster())
 
-	// The client asks yan for a subscription: the item shows it pending.
+	// The client asks yan for a subscription: the item shows it pending,
+	// spelled as ejabberd 23.01 spells the client-facing item's ask.
 	_, err = c.SendOrg(`<presence to='yan@example.org' type='subscribe'/>`)
 	require.NoError(t, err)
 	for i := range want {
-		want[i]["ask"] = "out"
+		want[i]["ask"] = "subscribe"
 	}
-	require.Eventually(t, func() bool { return roster()[0]["ask"] == "out" }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return roster()[0]["ask"] == "subscribe" }, 5*time.Second, 20*time.Millisecond)
 	require.Equal(t, want, roster())
+
+	// A local contact that has not answered: 23.01 lists nothing on its side
+	// (an inbound request alone is not a roster item for get_roster).
+	require.Equal(t, `"User xena@localhost successfully registered"`, api("register", `{"user":"xena","host":"localhost","password":"xena-pw"}`))
+	_, err = c.SendOrg(`<presence to='xena@localhost' type='subscribe'/>`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(roster()) == 3 }, 5*time.Second, 20*time.Millisecond)
+	require.Contains(t, roster(), map[string]string{"jid": "xena@localhost", "nick": "", "subscription": "none", "ask": "subscribe", "group": ""})
+	require.Equal(t, `[]`, api("get_roster", `{"user":"xena","host":"localhost"}`))
 
 	require.Equal(t, `{"num_resources":1}`, api("kick_user", `{"user":"zoe","host":"localhost"}`))
 	select {

@@ -450,7 +450,8 @@ var ejRosterColumns = []string{"jid", "nick", "subscription", "ask", "group"}
 var GetRoster = &Def{
 	Name: "get_roster",
 	Doc: "Lists a user's roster by contact JID, one entry per group of each item (group \"\" for an item without " +
-		"groups), ask none, out, in or both. A user that does not exist has an empty roster. This is the 23.01 shape " +
+		"groups), ask \"subscribe\" while the user's own subscription request is pending, else \"undefined\" (as 23.01 " +
+		"answers). A user that does not exist has an empty roster. This is the 23.01 shape " +
 		"(23.10 answers one entry per item with pending and a groups list).",
 	Args:   []Arg{ejRosterUser, argDomain},
 	Result: Result{Kind: ResultTable, Name: "contacts", Columns: ejRosterColumns},
@@ -612,7 +613,20 @@ func deleteRosteritem(ctx context.Context, c *Call) (any, error) {
 	return q, nil
 }
 
-// ejAsk is ejabberd's ask of an item: none, out, in or both.
+// rosterAsk is what ejabberd 23.01's get_roster says of an item's outbound
+// request: its roster_get hook hands out the client-facing item, whose ask is
+// "subscribe" while our request is pending and unset otherwise (Erlang's
+// undefined), whatever the item went through (checked on a running 23.01:
+// add_rosteritem, import, and XMPP subscriptions in every state).
+func rosterAsk(it store.RosterItem) string {
+	if it.Ask {
+		return "subscribe"
+	}
+	return "undefined"
+}
+
+// ejAsk is ejabberd's stored ask of an item (the roster record's field that
+// process_rosteritems filters on): none, out, in or both.
 func ejAsk(it store.RosterItem) string {
 	switch {
 	case it.Ask && it.PendingIn:
@@ -651,7 +665,7 @@ func getRoster(ctx context.Context, c *Call) (any, error) {
 			groups = []string{""}
 		}
 		for _, g := range groups {
-			t.Rows = append(t.Rows, []any{it.Contact, it.Name, it.Subscription, ejAsk(it), g})
+			t.Rows = append(t.Rows, []any{it.Contact, it.Name, it.Subscription, rosterAsk(it), g})
 		}
 	}
 	return t, nil

@@ -444,19 +444,21 @@ func scramOf(list []piefxis.SCRAM) (*importSCRAM, error) {
 	var s1, s256 *piefxis.SCRAM
 	var names []string
 	for i := range list {
+		size := 0
 		switch list[i].Mechanism {
 		case piefxis.ScramSHA1:
-			if len(list[i].StoredKey) != sha1.Size || len(list[i].ServerKey) != sha1.Size {
-				return nil, errors.New("SCRAM-SHA-1 keys of the wrong size")
-			}
-			s1 = &list[i]
+			s1, size = &list[i], sha1.Size
 		case piefxis.ScramSHA256:
-			if len(list[i].StoredKey) != sha256.Size || len(list[i].ServerKey) != sha256.Size {
-				return nil, errors.New("SCRAM-SHA-256 keys of the wrong size")
-			}
-			s256 = &list[i]
+			s256, size = &list[i], sha256.Size
 		default:
 			names = append(names, list[i].Mechanism)
+			continue
+		}
+		if n := len(list[i].StoredKey); n != size {
+			return nil, fmt.Errorf("%s stored-key is %d bytes, not %d", list[i].Mechanism, n, size)
+		}
+		if n := len(list[i].ServerKey); n != size {
+			return nil, fmt.Errorf("%s server-key is %d bytes, not %d", list[i].Mechanism, n, size)
 		}
 	}
 	var out *importSCRAM

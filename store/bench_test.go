@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+
+	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 // BenchmarkWriteParallel: concurrent small write functions through the
@@ -34,6 +36,62 @@ func BenchmarkWriteParallel(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkDomainHasSHA1Only: the question every stream's SASL offer asks
+// (docs/xmpp.md), on a domain of 10,000 users of whom one has SCRAM-SHA-1
+// keys alone, and on one where none has.
+func BenchmarkDomainHasSHA1Only(b *testing.B) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	full := credential.SCRAM{Salt: make([]byte, 16), Iterations: 4096, SHA1Stored: make([]byte, 20), SHA1Server: make([]byte, 20),
+		SHA256Stored: make([]byte, 32), SHA256Server: make([]byte, 32)}
+	sha1Only := full
+	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
+	doms := map[string]int64{}
+	for _, name := range []string{"one", "none"} {
+		if err := st.Write(ctx, func(tx *Tx) error {
+			a, err := tx.InsertAccount(ctx, name, 0)
+			if err != nil {
+				return err
+			}
+			d, err := tx.InsertDomain(ctx, a.ID, name+".example")
+			if err != nil {
+				return err
+			}
+			doms[name] = d.ID
+			for i := range 10000 {
+				u, err := tx.InsertUser(ctx, User{DomainID: d.ID, Username: fmt.Sprint("u", i), Status: StatusActive})
+				if err != nil {
+					return err
+				}
+				c := full
+				if name == "one" && i == 5000 {
+					c = sha1Only
+				}
+				if err := tx.SetUserCredentials(ctx, u.ID, c, nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, name := range []string{"one", "none"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				yes, err := st.DomainHasSHA1Only(ctx, doms[name])
+				if err != nil || yes != (name == "one") {
+					b.Fatal(yes, err)
+				}
+			}
 		})
 	}
 }

@@ -191,3 +191,28 @@ func (t *Tx) PutUserACL(ctx context.Context, userID int64, acl json.RawMessage) 
 	}
 	return err
 }
+
+// qDomainHasSHA1Only repeats users_sha1_only's condition, so SQLite answers
+// from that index.
+const qDomainHasSHA1Only = `SELECT EXISTS (SELECT 1 FROM users WHERE domain_id = ?
+	AND length(sha1_stored) > 0 AND (sha256_stored IS NULL OR length(sha256_stored) = 0))`
+
+// DomainHasSHA1Only reports whether a user of the domain has SCRAM-SHA-1
+// keys and no SCRAM-SHA-256 ones.
+func (r Reader) DomainHasSHA1Only(ctx context.Context, domainID int64) (bool, error) {
+	var yes bool
+	err := r.q.QueryRowContext(ctx, qDomainHasSHA1Only, domainID).Scan(&yes)
+	return yes, err
+}
+
+const qCompleteKeys = `UPDATE users SET sha1_stored = ?, sha1_server = ?, sha256_stored = ?, sha256_server = ?
+	WHERE id = ? AND salt = ? AND iterations = ?`
+
+// CompleteUserKeys stores keys derived for the SCRAM family a user lacked
+// (credential.SCRAM.Complete). c carries the salt and iteration count they
+// were derived with: if the user's changed meanwhile (a new password), the
+// row is left alone and ErrNotFound returned.
+func (t *Tx) CompleteUserKeys(ctx context.Context, id int64, c credential.SCRAM) error {
+	return mustAffect(t.q.ExecContext(ctx, qCompleteKeys, c.SHA1Stored, c.SHA1Server, c.SHA256Stored, c.SHA256Server,
+		id, c.Salt, c.Iterations))
+}

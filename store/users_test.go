@@ -2,9 +2,12 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 func TestUserProfile(t *testing.T) {
@@ -57,4 +60,52 @@ func TestUserACL(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 	err = b.st.Write(b.ctx, func(tx *Tx) error { return tx.PutUserACL(b.ctx, users[1].ID, json.RawMessage(`[1]`)) })
 	require.Error(t, err, "CHECK keeps non-objects out")
+}
+
+// A domain has SHA-1-only users until their keys are completed; the
+// question is answered from the users_sha1_only index.
+func TestSHA1OnlyUsers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, dom, us := b.domainUsers(t, "acme", "a.example", "alice", "bob")
+	full, err := credential.Derive("pencil", []byte("saltsaltsaltsalt"), 4096)
+	require.NoError(t, err)
+	sha1Only := full
+	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
+	has := func() bool {
+		yes, err := b.st.DomainHasSHA1Only(b.ctx, dom)
+		require.NoError(t, err)
+		return yes
+	}
+	require.False(t, has(), "users without keys yet")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		if err := tx.SetUserCredentials(b.ctx, us[0].ID, full, nil); err != nil {
+			return err
+		}
+		return tx.SetUserCredentials(b.ctx, us[1].ID, sha1Only, nil)
+	}))
+	require.True(t, has())
+
+	rows, err := b.st.r.QueryContext(b.ctx, `EXPLAIN QUERY PLAN `+qDomainHasSHA1Only, dom)
+	require.NoError(t, err)
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Close())
+	require.Contains(t, strings.Join(plan, "; "), "USING INDEX users_sha1_only")
+
+	stale := sha1Only
+	stale.Salt = []byte("another salt")
+	require.ErrorIs(t, b.st.Write(b.ctx, func(tx *Tx) error { return tx.CompleteUserKeys(b.ctx, us[1].ID, stale) }), ErrNotFound,
+		"keys derived with a salt the user no longer has are not stored")
+	require.True(t, has())
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { return tx.CompleteUserKeys(b.ctx, us[1].ID, full) }))
+	require.False(t, has())
+	u, err := b.st.UserByID(b.ctx, us[1].ID)
+	require.NoError(t, err)
+	require.Equal(t, full, u.Cred)
 }

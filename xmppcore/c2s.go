@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -126,6 +127,8 @@ type conn struct {
 	dec    *xml.Decoder
 	domain modcfg.Domain
 	user   store.User
+	// offered are the SASL mechanisms the last stream features offered.
+	offered []string
 	// anon: logged in with SASL ANONYMOUS; user is then a made-up user
 	// with no row in the store (ID 0). Immutable once authenticated.
 	anon  bool
@@ -438,10 +441,10 @@ func (c *conn) header() error {
 		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
 	case !c.authenticated():
 		b.WriteString("<mechanisms xmlns='" + nsSASL + "'>")
-		for _, m := range saslsrv.Mechanisms {
-			if c.domain.Auth.External() && m != saslsrv.Plain {
-				continue // the password must reach the remote: PLAIN only
-			}
+		if c.offered, err = c.mechanisms(); err != nil {
+			return streamErr{condInternal, ""}
+		}
+		for _, m := range c.offered {
 			b.WriteString("<mechanism>" + m + "</mechanism>")
 		}
 		if c.anonymousAllowed() {
@@ -506,6 +509,52 @@ func (c *conn) saslFailure(cond, text string) {
 		s += "<text xml:lang='en'>" + text + "</text>"
 	}
 	c.send([]byte(s + "</failure>"))
+}
+
+// mechanisms are the SASL mechanisms the stream offers (ANONYMOUS aside).
+// A domain with external authentication offers PLAIN only: the password
+// must reach the remote. A domain with users that have SCRAM-SHA-1 keys
+// alone (imported from ejabberd or Prosody) does not offer SCRAM-SHA-256:
+// mechanisms are offered before the user is known, and a client that picks
+// the strongest offered (Gajim, Conversations, slixmpp) would pick one
+// those users cannot answer. Their next PLAIN login (or a new password)
+// adds SHA-256 keys; once none is left the domain offers it again.
+func (c *conn) mechanisms() ([]string, error) {
+	if c.domain.Auth.External() {
+		return []string{saslsrv.Plain}, nil
+	}
+	sha1Only, err := c.srv.st.DomainHasSHA1Only(context.Background(), c.domain.ID)
+	if err != nil || !sha1Only {
+		return saslsrv.Mechanisms, err
+	}
+	out := make([]string, 0, len(saslsrv.Mechanisms))
+	for _, m := range saslsrv.Mechanisms {
+		if m != saslsrv.ScramSHA256 {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// completeKeys stores the SCRAM keys a PLAIN login derived for a user who
+// lacked a family (see mechanisms). A failure costs nothing but the
+// upgrade, so it is logged and the login goes on.
+func (c *conn) completeKeys(conv *saslsrv.Conversation) {
+	full, ok := conv.Completed()
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	err := c.srv.st.Write(ctx, func(tx *store.Tx) error { return tx.CompleteUserKeys(ctx, c.user.ID, full) })
+	switch {
+	case errors.Is(err, store.ErrNotFound): // a new password meanwhile: it has both families
+	case err != nil:
+		c.log.Warn("storing the missing SCRAM keys failed", zap.String("user", c.user.Username),
+			zap.String("domain", c.domain.FQDN), zap.Error(err))
+	default:
+		c.user.Cred = full
+		c.log.Info("SCRAM keys completed on PLAIN login", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN))
+	}
 }
 
 // lookup resolves a SASL username to the user's credentials; only active
@@ -592,6 +641,10 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 		}
 		conv = &extPlain{c: c}
 	} else {
+		if !slices.Contains(c.offered, auth.Get("mechanism")) {
+			c.saslFailure("invalid-mechanism", "")
+			return false, nil
+		}
 		sc, err := saslsrv.Start(auth.Get("mechanism"), c.lookup)
 		if err != nil {
 			c.saslFailure("invalid-mechanism", "")
@@ -647,6 +700,9 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 				c.send([]byte("<success xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(out) + "</success>"))
 			} else {
 				c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
+			}
+			if sc, ok := conv.(*saslsrv.Conversation); ok {
+				c.completeKeys(sc)
 			}
 			c.log.Debug("authenticated", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
 				zap.String("mechanism", auth.Get("mechanism")))

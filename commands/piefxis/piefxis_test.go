@@ -2,7 +2,9 @@ package piefxis
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmlel"
 )
 
@@ -191,4 +194,41 @@ func TestWriteThenRead(t *testing.T) {
 	got, err := ReadFile(filepath.Join(dir, main), dir)
 	require.NoError(t, err)
 	require.Equal(t, summary([]Host{h}), summary(got))
+}
+
+// TestReadEjabberd2301Scram: ejabberd 23.01 writes scram-credentials as
+// base64 of the base64 text; read, they are the 16-byte salt and the keys
+// derived from the SASLprep form of each user's password.
+func TestReadEjabberd2301Scram(t *testing.T) {
+	t.Parallel()
+	const dir = "../../testdata/migrate/ejabberd-23.01"
+	var users map[string]map[string]string
+	b, err := os.ReadFile(filepath.Join(dir, "users.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &users))
+	root, err := filepath.Abs(filepath.Join(dir, "scram", "all"))
+	require.NoError(t, err)
+	mains, err := filepath.Glob(filepath.Join(root, "*[0-9].xml"))
+	require.NoError(t, err)
+	require.Len(t, mains, 1)
+	hs, err := ReadFile(mains[0], root)
+	require.NoError(t, err)
+	n := 0
+	for _, h := range hs {
+		for _, u := range h.Users {
+			require.Empty(t, u.Password)
+			require.Len(t, u.SCRAM, 1, u.Name)
+			s := u.SCRAM[0]
+			require.Equal(t, ScramSHA1, s.Mechanism)
+			require.Len(t, s.Salt, 16, u.Name)
+			p, err := credential.Prepare(users[h.JID][u.Name])
+			require.NoError(t, err)
+			stored, server, err := credential.Keys(sha1.New, p, s.Salt, s.Iterations)
+			require.NoError(t, err)
+			require.Equal(t, stored, s.StoredKey, u.Name)
+			require.Equal(t, server, s.ServerKey, u.Name)
+			n++
+		}
+	}
+	require.Equal(t, 8, n)
 }

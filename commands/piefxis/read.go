@@ -1,6 +1,9 @@
 package piefxis
 
 import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
@@ -253,25 +256,67 @@ func offline(m *xmlel.Element) Offline {
 	return o
 }
 
+// keySize is the StoredKey and ServerKey size of a mechanism, 0 if unknown.
+func keySize(mech string) int {
+	switch mech {
+	case ScramSHA1:
+		return sha1.Size
+	case ScramSHA256:
+		return sha256.Size
+	case "SCRAM-SHA-512":
+		return sha512.Size
+	}
+	return 0
+}
+
+// scramElement reads a scram-credentials element. XEP-0227 has each value
+// in base64; ejabberd 23.01 writes base64 of the base64 text (its Mnesia
+// keeps the text), so
+//
+//	<salt>bVFDQkw3Q3hwOUVpUVJNUHczVGVhQT09</salt>
+//
+// is the 16-byte salt whose base64 is "mQCBL7Cxp9EiQRMPw3TeaA==". Which of
+// the two a file uses shows in the stored key: once decoded, it has the
+// mechanism's size, or it is the base64 text of a key that does; every
+// value of the element is then decoded as often.
 func scramElement(c *xmlel.Element) (SCRAM, error) {
 	s := SCRAM{Mechanism: c.Get("mechanism")}
-	var err error
-	b64 := func(name string) []byte {
-		if err != nil {
-			return nil
+	field := func(name string) ([]byte, error) {
+		v, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.ChildText(NSScram, name)))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("scram-credentials %s: %s is not base64", s.Mechanism, name)
+		case len(v) == 0:
+			return nil, fmt.Errorf("scram-credentials %s: %s is missing", s.Mechanism, name)
 		}
-		v, e := base64.StdEncoding.DecodeString(strings.TrimSpace(c.ChildText(NSScram, name)))
-		if e != nil || len(v) == 0 {
-			err = fmt.Errorf("scram-credentials: bad %s", name)
-		}
-		return v
+		return v, nil
 	}
-	s.Salt, s.StoredKey, s.ServerKey = b64("salt"), b64("stored-key"), b64("server-key")
-	if err != nil {
+	var err error
+	if s.StoredKey, err = field("stored-key"); err != nil {
 		return s, err
 	}
+	if s.ServerKey, err = field("server-key"); err != nil {
+		return s, err
+	}
+	if s.Salt, err = field("salt"); err != nil {
+		return s, err
+	}
+	if size := keySize(s.Mechanism); size > 0 && len(s.StoredKey) != size {
+		if k, e := base64.StdEncoding.DecodeString(string(s.StoredKey)); e == nil && len(k) == size {
+			for _, f := range []struct {
+				name string
+				v    *[]byte
+			}{{"stored-key", &s.StoredKey}, {"server-key", &s.ServerKey}, {"salt", &s.Salt}} {
+				inner, e := base64.StdEncoding.DecodeString(string(*f.v))
+				if e != nil || len(inner) == 0 {
+					return s, fmt.Errorf("scram-credentials %s: %s is base64 once where stored-key is base64 twice", s.Mechanism, f.name)
+				}
+				*f.v = inner
+			}
+		}
+	}
 	if s.Iterations, err = strconv.Atoi(strings.TrimSpace(c.ChildText(NSScram, "iter-count"))); err != nil || s.Iterations <= 0 {
-		return s, errors.New("scram-credentials: bad iter-count")
+		return s, fmt.Errorf("scram-credentials %s: iter-count %q is not a positive number", s.Mechanism, strings.TrimSpace(c.ChildText(NSScram, "iter-count")))
 	}
 	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 	"hash"
 
 	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
 // DefaultIterations is the PBKDF2 iteration count for new credentials; 4096 is
@@ -36,10 +37,27 @@ type SCRAM struct {
 	SHA256Server []byte
 }
 
-// Prepare applies the OpaqueString profile to a password, as SCRAM requires
-// before key derivation. Both sides must use the same preparation, so every
-// derivation goes through here.
+// Prepare prepares a password for key derivation as SASLprep (RFC 4013)
+// does, because that is what SCRAM clients (slixmpp, Smack, libpurple) run
+// before deriving their proof, and what ejabberd and Prosody ran before
+// deriving the keys users bring along when they migrate. The password must
+// pass the OpaqueString profile of RFC 8265 (SASLprep's successor, which
+// refuses what SASLprep prohibits, maps non-ASCII spaces to U+0020 and
+// normalises to NFC); the result is then put in NFKC, where SASLprep puts
+// it. The two differ only for compatibility characters: "ﬁ" is "fi",
+// fullwidth "ｐ" is "p", halfwidth "ﾊﾟ" is "パ", "Ⅸ" is "IX". Both sides
+// must prepare alike, so every derivation goes through here.
 func Prepare(password string) (string, error) {
+	p, err := opaque(password)
+	if err != nil {
+		return "", err
+	}
+	return norm.NFKC.String(p), nil
+}
+
+// opaque is the OpaqueString form alone: what xmppgate derived keys from
+// before it followed SASLprep (see Verify).
+func opaque(password string) (string, error) {
 	if password == "" {
 		return "", ErrInvalidPassword
 	}
@@ -101,20 +119,60 @@ func HMAC(h func() hash.Hash, key, msg []byte) []byte {
 // Credentials imported from another server may hold SCRAM-SHA-1 keys only;
 // those are checked then.
 func (c SCRAM) Verify(password string) bool {
+	_, ok := c.match(password)
+	return ok
+}
+
+// match returns the prepared form of password that the stored keys were
+// derived from. That is Prepare's; keys xmppgate derived before it put
+// passwords in NFKC came from the OpaqueString form, which differs for a
+// password with compatibility characters, so that form is tried too.
+func (c SCRAM) match(password string) (string, bool) {
 	h, want := sha256.New, c.SHA256Stored
 	if len(want) == 0 {
 		h, want = sha1.New, c.SHA1Stored
 	}
 	if len(want) == 0 {
-		return false
+		return "", false
 	}
 	p, err := Prepare(password)
 	if err != nil {
-		return false
+		return "", false
 	}
-	stored, _, err := Keys(h, p, c.Salt, c.Iterations)
-	if err != nil {
-		return false
+	check := func(p string) bool {
+		stored, _, err := Keys(h, p, c.Salt, c.Iterations)
+		return err == nil && subtle.ConstantTimeCompare(stored, want) == 1
 	}
-	return subtle.ConstantTimeCompare(stored, want) == 1
+	if check(p) {
+		return p, true
+	}
+	if o, _ := opaque(password); o != p && check(o) {
+		return o, true
+	}
+	return "", false
 }
+
+// Complete derives the keys of the family c lacks (credentials imported
+// from a server that kept SCRAM-SHA-1 only, or SCRAM-SHA-256 only) from
+// password, with c's salt and iteration count. It reports false, and
+// changes nothing, when c lacks nothing or password does not match.
+func (c SCRAM) Complete(password string) (SCRAM, bool) {
+	if len(c.SHA1Stored) > 0 && len(c.SHA256Stored) > 0 {
+		return c, false
+	}
+	p, ok := c.match(password)
+	if !ok {
+		return c, false
+	}
+	var err error
+	if len(c.SHA1Stored) == 0 {
+		c.SHA1Stored, c.SHA1Server, err = Keys(sha1.New, p, c.Salt, c.Iterations)
+	} else {
+		c.SHA256Stored, c.SHA256Server, err = Keys(sha256.New, p, c.Salt, c.Iterations)
+	}
+	return c, err == nil
+}
+
+// OnlySHA1 reports whether c has SCRAM-SHA-1 keys and no SCRAM-SHA-256
+// ones: its user cannot answer a SCRAM-SHA-256 exchange.
+func (c SCRAM) OnlySHA1() bool { return len(c.SHA1Stored) > 0 && len(c.SHA256Stored) == 0 }

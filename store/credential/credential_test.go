@@ -2,6 +2,7 @@ package credential
 
 import (
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"testing"
 
@@ -46,4 +47,72 @@ func TestPrepareRejects(t *testing.T) {
 		_, err := Prepare(pw)
 		require.ErrorIs(t, err, ErrInvalidPassword, "row %d", i)
 	}
+}
+
+// Prepare gives what SASLprep gives (the expected forms are slixmpp's
+// saslprep output), so keys derived here match a client's proof and keys
+// ejabberd or Prosody derived.
+func TestPrepareIsSASLprep(t *testing.T) {
+	t.Parallel()
+	for i, tc := range []struct{ in, want string }{
+		0: {"Ame\u0301lie \ufb01x \u2168 \uff50\uff41\uff53\uff53", "Am\u00e9lie fix IX pass"},
+		1: {"\uff48\uff49\uff52\uff4f\u3000\uff8a\uff9f\uff7d\uff9c\uff70\uff84\uff9e", "hiro \u30d1\u30b9\u30ef\u30fc\u30c9"},
+		2: {"Gr\u00fc\u00dfe aus K\u00f6ln \u00df", "Gr\u00fc\u00dfe aus K\u00f6ln \u00df"},
+		3: {"a\u00a0b", "a b"},
+		4: {"пароль Бориса 2023", "пароль Бориса 2023"},
+	} {
+		got, err := Prepare(tc.in)
+		require.NoError(t, err, "row %d", i)
+		require.Equal(t, tc.want, got, "row %d", i)
+	}
+}
+
+// Keys derived from the OpaqueString form alone (xmppgate before it
+// followed SASLprep) still check the password; Complete derives the
+// missing family from the form that matched.
+func TestVerifyOpaqueStringKeys(t *testing.T) {
+	t.Parallel()
+	pw := "\ufb01x \uff50ass"
+	o, err := opaque(pw)
+	require.NoError(t, err)
+	p, err := Prepare(pw)
+	require.NoError(t, err)
+	require.NotEqual(t, o, p)
+	salt := []byte("0123456789abcdef")
+	c := SCRAM{Salt: salt, Iterations: 4096}
+	c.SHA1Stored, c.SHA1Server, err = Keys(sha1.New, o, salt, 4096)
+	require.NoError(t, err)
+	require.True(t, c.Verify(pw))
+	require.False(t, c.Verify("fix pass"), "the NFKC form is not the password these keys came from")
+	full, ok := c.Complete(pw)
+	require.True(t, ok)
+	st, sv, err := Keys(sha256.New, o, salt, 4096)
+	require.NoError(t, err)
+	require.Equal(t, st, full.SHA256Stored)
+	require.Equal(t, sv, full.SHA256Server)
+	require.Equal(t, c.SHA1Stored, full.SHA1Stored)
+}
+
+// Complete adds the family an imported user lacks, and only with the
+// right password.
+func TestComplete(t *testing.T) {
+	t.Parallel()
+	full, err := Derive("pencil", []byte("saltsaltsaltsalt"), 4096)
+	require.NoError(t, err)
+	_, ok := full.Complete("pencil")
+	require.False(t, ok, "nothing lacks")
+	sha1Only := full
+	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
+	require.True(t, sha1Only.OnlySHA1())
+	_, ok = sha1Only.Complete("pencil2")
+	require.False(t, ok)
+	got, ok := sha1Only.Complete("pencil")
+	require.True(t, ok)
+	require.Equal(t, full, got)
+	require.False(t, got.OnlySHA1())
+	sha256Only := full
+	sha256Only.SHA1Stored, sha256Only.SHA1Server = nil, nil
+	got, ok = sha256Only.Complete("pencil")
+	require.True(t, ok)
+	require.Equal(t, full, got)
 }

@@ -84,6 +84,7 @@ type Conversation struct {
 	user, authz string
 	ok          bool
 	cred        credential.SCRAM
+	completed   *credential.SCRAM
 
 	gs2, clientFirstBare, serverFirst, nonce string
 }
@@ -132,10 +133,28 @@ func (c *Conversation) plain(in []byte) ([]byte, bool, error) {
 	}
 	c.authz, c.user = string(parts[0]), string(parts[1])
 	cred, ok := c.lookup(c.user)
-	if !ok || !cred.Verify(string(parts[2])) {
+	if !ok {
+		return nil, true, ErrNotAuthorized
+	}
+	if full, ok := cred.Complete(string(parts[2])); ok {
+		c.completed = &full
+		return nil, true, nil
+	}
+	if !cred.Verify(string(parts[2])) {
 		return nil, true, ErrNotAuthorized
 	}
 	return nil, true, nil
+}
+
+// Completed returns the user's credentials with the SCRAM family they
+// lacked (imported SCRAM-SHA-1 keys alone, say), derived from the password
+// a successful PLAIN exchange carried; false if nothing was missing. The
+// caller stores them, so the user can answer either SCRAM from then on.
+func (c *Conversation) Completed() (credential.SCRAM, bool) {
+	if c.completed == nil {
+		return credential.SCRAM{}, false
+	}
+	return *c.completed, true
 }
 
 func (c *Conversation) scramFirst(in []byte) ([]byte, error) {

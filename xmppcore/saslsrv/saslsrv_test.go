@@ -172,3 +172,33 @@ func TestAnonymousTrace(t *testing.T) {
 		require.Equal(t, tt.ok, err == nil, "row %d", i)
 	}
 }
+
+// A PLAIN login of a user with SCRAM-SHA-1 keys alone hands back the
+// credentials completed with SCRAM-SHA-256 keys; a wrong password or a
+// user lacking nothing hands back nothing.
+func TestPlainCompletes(t *testing.T) {
+	t.Parallel()
+	full, err := credential.Derive("pencil", []byte("saltsaltsaltsalt"), 4096)
+	require.NoError(t, err)
+	sha1Only := full
+	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
+	for i, tc := range []struct {
+		cred     credential.SCRAM
+		password string
+		ok, done bool
+	}{
+		0: {sha1Only, "pencil", true, true},
+		1: {sha1Only, "pencil2", false, false},
+		2: {full, "pencil", true, false},
+	} {
+		c, err := Start(Plain, func(string) (credential.SCRAM, bool) { return tc.cred, true })
+		require.NoError(t, err)
+		_, _, err = c.Step([]byte("\x00user\x00" + tc.password))
+		require.Equal(t, tc.ok, err == nil, "row %d", i)
+		got, ok := c.Completed()
+		require.Equal(t, tc.done, ok, "row %d", i)
+		if ok {
+			require.Equal(t, full, got, "row %d", i)
+		}
+	}
+}
