@@ -67,9 +67,11 @@ func TestImportOpenfire(t *testing.T) {
 		{"joe@of.example", "joepwd", []string{"", "SCRAM-SHA-1", "PLAIN"}},
 		{"sally@of.example", "s3cr&t <pw>", []string{"", "SCRAM-SHA-1", "PLAIN"}},
 		{"pat@of.example", "patpw", []string{"", "SCRAM-SHA-1", "PLAIN"}},
-		// Only SCRAM-SHA-1 keys: SCRAM-SHA-1 and PLAIN (issue #12 item 4
-		// is about clients that pick SCRAM-SHA-256).
-		{"kim@of.example", "kim-hashed-pw", []string{"SCRAM-SHA-1", "PLAIN"}},
+		// Only SCRAM-SHA-1 keys: SCRAM-SHA-1 and PLAIN; a client picking
+		// the strongest gets SCRAM-SHA-1 (of.example offers no
+		// SCRAM-SHA-256 while kim has no SHA-256 keys), and after her PLAIN
+		// login, which adds them, SCRAM-SHA-256.
+		{"kim@of.example", "kim-hashed-pw", []string{"", "SCRAM-SHA-1", "PLAIN", "", "SCRAM-SHA-256"}},
 	} {
 		for _, m := range u.mechs {
 			goxmpptest.Login(t, b.XMPPAddr, u.jid, u.pw, goxmpptest.Resource("r"), goxmpptest.Mechanism(m)).Logout(t)
@@ -111,7 +113,7 @@ func TestImportOpenfireRefused(t *testing.T) {
 		{name: "a key that is not base64", old: "<ServerKey>N98ymKpyU90Meej+SBUQROgOL+Y=</ServerKey>", new: "<ServerKey>*</ServerKey>",
 			want: `user \"kim\": ServerKey is not base64`},
 		{name: "keys of the wrong size", old: "<ServerKey>N98ymKpyU90Meej+SBUQROgOL+Y=</ServerKey>", new: "<ServerKey>AAAA</ServerKey>",
-			want: "user kim@of.example: SCRAM-SHA-1 keys of the wrong size; nothing was imported"},
+			want: "user kim@of.example: SCRAM-SHA-1 server-key is 3 bytes, not 20; nothing was imported"},
 		{name: "a group member nobody knows", old: "<Member>pat</Member>", new: "<Member>nobody</Member>",
 			want: `group \"Hidden\": member nobody@of.example is neither in the file nor a user; nothing was imported`},
 		{name: "an unknown showInRoster", old: "<ShowInRoster>nobody</ShowInRoster>", new: "<ShowInRoster>some</ShowInRoster>",
