@@ -118,6 +118,7 @@ func TestTransferDirsConfig(t *testing.T) {
 		{env: []string{"XMPPGATE_TRANSFER_DIRS=/var/backups"}, want: []string{"/var/backups"}},
 		{env: []string{"XMPPGATE_TRANSFER_DIRS=[/a, /b c]"}, want: []string{"/a", "/b c"}},
 		{file: file, env: []string{"XMPPGATE_TRANSFER_DIRS=/only"}, want: []string{"/only"}},
+		{file: file, env: []string{"XMPPGATE_TRANSFER_DIRS="}, want: []string{}},
 		{env: []string{"XMPPGATE_TRANSFER_DIRS=backups"}, err: `config: transfer_dirs entry "backups" is not an absolute path`},
 	} {
 		cfg, err := LoadConfig(c.file, c.env)

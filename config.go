@@ -108,8 +108,12 @@ func LoadConfig(file string, environ []string) (Config, error) {
 		case reflect.Bool:
 			val = v
 		case reflect.Slice:
-			// One item needs no brackets: XMPPGATE_TRANSFER_DIRS=/srv/x.
-			if !strings.HasPrefix(v, "[") {
+			// One item needs no brackets: XMPPGATE_TRANSFER_DIRS=/srv/x;
+			// an empty value is an empty list.
+			switch {
+			case v == "":
+				val = "[]"
+			case !strings.HasPrefix(v, "["):
 				val = "[" + val + "]"
 			}
 		}
