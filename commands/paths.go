@@ -15,11 +15,11 @@ import (
 // because the same commands are open to tenants over HTTP. A relative
 // path keeps meaning "inside the caller's own folder". An account never
 // leaves its own folder, whatever the list says (an absolute path into
-// it is taken, any other refused). Symbolic links are
-// followed before the check, so a link inside an allowed directory cannot
-// lead out of it; the resolved path is what the command then opens. (A
-// link inside the caller's folder may lead into another allowed
-// directory: the operator could have named that one directly.)
+// it is taken, any other refused). Symbolic links are followed before the
+// check, so a link inside an allowed directory cannot lead out of it; the
+// resolved path is what the command then opens. (A link inside the
+// operator's folder may lead into another allowed directory: the operator
+// could have named that one directly.)
 
 // TransferDirsKey is the config key of Env.TransferDirs, named in refusals
 // so the operator knows what to change.
