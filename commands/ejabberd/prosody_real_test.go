@@ -64,6 +64,8 @@ func TestImportProsodyReal(t *testing.T) {
 		{"alice", `,"name":"NOTE"`, "Curiouser & curiouser"},
 		{"alice", `,"name":"BDAY"`, "1852-05-04"},
 		{"bob", `,"name":"FN"`, "Bob <the builder>"},
+		{"bob", `,"name":"TITLE"`, "Builder"},
+		{"bob", `,"name":"JABBERID"`, "bob@pr.example"},
 	} {
 		require.Equal(t, jsonContent(v.want), call("get_vcard", v.user, v.args), v.user+v.args)
 	}
@@ -73,9 +75,19 @@ func TestImportProsodyReal(t *testing.T) {
 		{"alice", `,"name":"EMAIL","subname":"USERID"`, "alice@pr.example"},
 		{"alice", `,"name":"PHOTO","subname":"TYPE"`, "image/png"},
 		{"alice", `,"name":"PHOTO","subname":"BINVAL"`, "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="},
+		{"bob", `,"name":"TEL","subname":"NUMBER"`, "+1 555 0100"},
+		{"bob", `,"name":"EMAIL","subname":"USERID"`, "bob@home.example"},
+		{"bob", `,"name":"ADR","subname":"STREET"`, "1 Builder Rd"},
+		{"bob", `,"name":"ADR","subname":"CTRY"`, "UK"},
+		{"bob", `,"name":"ORG","subname":"ORGNAME"`, "Fix-It Ltd"},
 	} {
 		require.Equal(t, jsonContent(v.want), call("get_vcard2", v.user, v.args), v.user+v.args)
 	}
+	// What get_vcard2 cannot show: the kinds (HOME, WORK) came along.
+	require.Contains(t, b.userData("bob@pr.example"), `<TEL><NUMBER>+1 555 0100</NUMBER><WORK/></TEL>`)
+	require.Contains(t, b.userData("bob@pr.example"), `<EMAIL><USERID>bob@home.example</USERID><INTERNET/><HOME/></EMAIL>`)
+	require.Contains(t, b.userData("bob@pr.example"), `<ADR><STREET>1 Builder Rd</STREET><LOCALITY>Bobton</LOCALITY><CTRY>UK</CTRY><HOME/></ADR>`)
+
 	// The offline messages keep sender, body and Prosody's time.
 	bob := b.userData("bob@pr.example")
 	require.Contains(t, bob, "offline alice@pr.example/fixture ")

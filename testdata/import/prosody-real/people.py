@@ -8,7 +8,8 @@ goes through presence, as a client would do it; the end state is:
   bob:   alice both
   carol: alice from; dave in Solo, none (no subscription asked)
   dave:  alice none, ask subscribe
-  vCards: alice (FN, N, NICKNAME, EMAIL, URL, BDAY, NOTE, PHOTO), bob (FN)
+  vCards: alice (FN, N, NICKNAME, EMAIL, URL, BDAY, NOTE, PHOTO),
+          bob (FN, TITLE, TEL work, EMAIL home, ADR home, ORG, JABBERID)
   offline: bob has two chat messages from alice, dave one from carol
 """
 import asyncio
@@ -26,7 +27,10 @@ ALICE_VCARD = """<vCard xmlns='vcard-temp'><FN>Alice Ä. Liddell</FN>
 <EMAIL><USERID>alice@pr.example</USERID></EMAIL><URL>https://alice.example/</URL>
 <BDAY>1852-05-04</BDAY><NOTE>Curiouser &amp; curiouser</NOTE>
 <PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==</BINVAL></PHOTO></vCard>"""
-BOB_VCARD = "<vCard xmlns='vcard-temp'><FN>Bob &lt;the builder&gt;</FN></vCard>"
+BOB_VCARD = """<vCard xmlns='vcard-temp'><FN>Bob &lt;the builder&gt;</FN><TITLE>Builder</TITLE>
+<TEL><WORK/><NUMBER>+1 555 0100</NUMBER></TEL><EMAIL><HOME/><USERID>bob@home.example</USERID></EMAIL>
+<ADR><HOME/><STREET>1 Builder Rd</STREET><LOCALITY>Bobton</LOCALITY><CTRY>UK</CTRY></ADR>
+<ORG><ORGNAME>Fix-It Ltd</ORGNAME></ORG><JABBERID>bob@pr.example</JABBERID></vCard>"""
 
 
 class Client(slixmpp.ClientXMPP):
