@@ -11,6 +11,8 @@ import (
 // them but never panic or loop.
 func FuzzParseLua(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "prosody", "*", "*", "*"))
+	real, _ := filepath.Glob(filepath.Join(fixtures, "prosody-real", "data", "*", "*", "*"))
+	files = append(files, real...)
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(string(b))
