@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,21 +35,7 @@ func TestCtlImportFromWorkingDir(t *testing.T) {
 		require.NoError(t, os.MkdirAll(d, 0o700))
 		require.NoError(t, os.WriteFile(filepath.Join(d, "users.xml"), []byte(xml.String()), 0o600))
 	}
-	ctl := func(dir string, args ...string) (int, string, string) {
-		cmd := exec.Command(p.bin, append([]string{"ctl"}, args...)...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+p.data, "XMPPGATE_HTTP_ADDR="+p.http)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return code, out.String(), errb.String()
-	}
+	ctl := func(dir string, args ...string) (int, string, string) { return p.ctl(t, dir, args...) }
 
 	code, out, errText := ctl(outside, "import_piefxis", "users.xml")
 	require.Equal(t, 1, code)
