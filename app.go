@@ -67,7 +67,7 @@ func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data}
+	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data, TransferDirs: cleanDirs(cfg.TransferDirs)}
 	return &app{cfg: cfg, env: env, reg: reg, log: log}, nil
 }
 
@@ -153,4 +153,14 @@ func (a *app) bootstrap(ctx context.Context, stdout io.Writer) (Bootstrap, error
 	}
 	fmt.Fprintf(stdout, "xmppgate: first start, bootstrap credentials written to %s:\n%s\n", path, raw)
 	return b, nil
+}
+
+// cleanDirs cleans the configured directories (Validate made sure they
+// are absolute).
+func cleanDirs(dirs []string) []string {
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = filepath.Clean(d)
+	}
+	return out
 }

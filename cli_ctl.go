@@ -12,7 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,11 +90,14 @@ func runCtl(ctx context.Context, c *cliRun) error {
 	if len(c.args) == 0 {
 		return usageError{"ctl: no command given; 'xmppgate ctl help' lists them"}
 	}
-	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr,
-		Post: func(ctx context.Context, name string, body map[string]any) (int, []byte, error) {
-			return ctlPost(ctx, c.cfg, name, body)
-		}}
-	var err error
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("ctl: the working directory: %w", err)
+	}
+	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr, WorkDir: wd}
+	ctl.Post = func(ctx context.Context, name string, body map[string]any) (int, []byte, error) {
+		return ctlPost(ctx, c.cfg, name, body, func(v string) { ctl.Progress(name, v) })
+	}
 	if c.args[0] == "help" {
 		err = ctl.Help(c.args[1:])
 	} else {
@@ -125,8 +130,9 @@ func ctlURL(addr string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port), nil
 }
 
-// ctlPost sends the command to the running server.
-func ctlPost(ctx context.Context, cfg Config, name string, body map[string]any) (int, []byte, error) {
+// ctlPost sends the command to the running server; progress is given
+// each progress value the server reports before its answer (a long import).
+func ctlPost(ctx context.Context, cfg Config, name string, body map[string]any, progress func(string)) (int, []byte, error) {
 	secret, err := os.ReadFile(filepath.Join(cfg.Data, ctlSecretFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil, fmt.Errorf("no xmppgate server is running on data directory %s (no %s; start 'xmppgate serve')", cfg.Data, ctlSecretFile)
@@ -149,6 +155,14 @@ func ctlPost(ctx context.Context, cfg Config, name string, body map[string]any) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(ejabberd.CtlHeader, strings.TrimSpace(string(secret)))
+	req.Header.Set(ejabberd.ProgressHeader, "1")
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if v := h.Get(ejabberd.ProgressHeader); code == http.StatusProcessing && v != "" {
+				progress(v)
+			}
+			return nil
+		}}))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("no xmppgate server answers at %s (data directory %s): %w", base, cfg.Data, err)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -195,20 +194,7 @@ func TestCtlBinary(t *testing.T) {
 	}
 	t.Parallel()
 	p := startBinary(t)
-	ctl := func(args ...string) (int, string, string) {
-		cmd := exec.Command(p.bin, append([]string{"ctl"}, args...)...)
-		cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+p.data, "XMPPGATE_HTTP_ADDR="+p.http)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return code, out.String(), errb.String()
-	}
+	ctl := func(args ...string) (int, string, string) { return p.ctl(t, "", args...) }
 	code, out, errText := ctl("register", "dave", "localhost", "pw")
 	require.Equal(t, 0, code, errText)
 	require.Equal(t, "User dave@localhost successfully registered\n", out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
@@ -47,6 +48,10 @@ type Config struct {
 	// example config does. Off by default: anything on the host (or a
 	// reverse proxy on it) would be an admin. See docs/ejabberd.md.
 	EjabberdTrustLoopback bool `yaml:"ejabberd_trust_loopback"`
+	// TransferDirs are the directories where the operator's absolute file
+	// paths (import_piefxis /var/backups/x.xml, backup, ...) may point;
+	// empty means DATA/transfer/ only. See docs/backup.md.
+	TransferDirs []string `yaml:"transfer_dirs"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -99,8 +104,18 @@ func LoadConfig(file string, environ []string) (Config, error) {
 		// Each value is read as YAML, so lists and durations work too; a
 		// switch is read unquoted, so "true" is a boolean.
 		val := quoteYAML(v)
-		if rv.Field(i).Kind() == reflect.Bool {
+		switch rv.Field(i).Kind() {
+		case reflect.Bool:
 			val = v
+		case reflect.Slice:
+			// One item needs no brackets: XMPPGATE_TRANSFER_DIRS=/srv/x;
+			// an empty value is an empty list.
+			switch {
+			case v == "":
+				val = "[]"
+			case !strings.HasPrefix(v, "["):
+				val = "[" + val + "]"
+			}
 		}
 		if err := yaml.Unmarshal([]byte(tag+": "+val), &c); err != nil {
 			return c, fmt.Errorf("environment XMPPGATE_%s: %w", strings.ToUpper(tag), err)
@@ -123,6 +138,11 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerSchedule == "" {
 		return errors.New("config: worker_schedule must be set")
+	}
+	for _, d := range c.TransferDirs {
+		if !filepath.IsAbs(d) {
+			return fmt.Errorf("config: transfer_dirs entry %q is not an absolute path", d)
+		}
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

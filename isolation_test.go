@@ -35,7 +35,7 @@ var isolationMarkers = []string{"zed-hidden", "quentin", "Beatrix", "b2-hidden.e
 // are still sent with credentials that must be refused.
 var isolationDisruptive = map[string]bool{
 	"stop": true, "restart": true, "stop_kindly": true, "restore": true, "load": true,
-	"import_piefxis": true, "import_prosody": true, "reload_config": true, "set_loglevel": true,
+	"import_piefxis": true, "import_prosody": true, "import_openfire": true, "reload_config": true, "set_loglevel": true,
 }
 
 type tenantCreds struct {

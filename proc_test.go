@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -150,6 +151,26 @@ func (p *serverProc) waitExit(t *testing.T) error {
 func (p *serverProc) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	p.exited <- <-p.exited // for the cleanup
+}
+
+// ctl runs the built binary's `xmppgate ctl ARGS` against the process from
+// the working directory dir ("" for the test's), as a shell would: exit
+// status, stdout, stderr.
+func (p *serverProc) ctl(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(p.bin, append([]string{"ctl"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "XMPPGATE_DATA="+p.data, "XMPPGATE_HTTP_ADDR="+p.http)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	return code, out.String(), errb.String()
 }
 
 // call posts body to the process's ejabberd API as the bootstrap admin.

@@ -57,8 +57,9 @@ func dataDir(c *Call) (string, error) {
 	return c.Env.DataDir, nil
 }
 
-// backupFile is the file argument under DATA/backups/, returned with the
-// name shown in messages. exists says whether the file must already be
+// backupFile is the file argument: relative to DATA/backups/, or absolute
+// inside an allowed directory (filePath); returned with the name shown in
+// messages. exists says whether the file must already be
 // there (a copy to read back) or must not (a copy never replaces
 // another).
 func backupFile(c *Call, arg string, exists bool) (path, shown string, err error) {
@@ -66,15 +67,13 @@ func backupFile(c *Call, arg string, exists bool) (path, shown string, err error
 	if err != nil {
 		return "", "", err
 	}
-	name := c.Args.String(arg)
-	path, err = underRoot(filepath.Join(data, BackupsDir), BackupsDir+"/", arg, name)
+	path, dir, shown, err := filePath(c, arg, filepath.Join(data, BackupsDir), BackupsDir+"/")
 	if err != nil {
 		return "", "", err
 	}
-	if path == filepath.Join(data, BackupsDir) {
-		return "", "", Errorf(Invalid, ReasonBadPath, arg, "%s must name a file inside %s/", arg, BackupsDir)
+	if path == dir {
+		return "", "", Errorf(Invalid, ReasonBadPath, arg, "%s must name a file, not the folder %s", arg, shown)
 	}
-	shown = BackupsDir + "/" + filepath.ToSlash(filepath.Clean(name))
 	check := newFile
 	if exists {
 		check = existingFile
@@ -111,7 +110,9 @@ func existingFile(path, shown, arg string) error {
 	return nil
 }
 
-var argBackupFile = Arg{Name: "file", Type: String, Doc: "A file name relative to DATA/backups/ (absolute paths and '..' are refused)."}
+var argBackupFile = Arg{Name: "file", Type: String, Path: true,
+	Doc: "A file name relative to DATA/backups/, or an absolute path inside a directory of the config's transfer_dirs " +
+		"(default DATA/transfer/); '..' and symbolic links may not lead out."}
 
 // Backup is ejabberd's backup.
 var Backup = &Def{

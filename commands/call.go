@@ -25,6 +25,10 @@ type Call struct {
 	// after a read succeeds), so a retried request cannot act twice; a
 	// unique_id used already fails the call with ReasonUniqueIDUsed.
 	UniqueID []byte
+	// Progress, if set, is told how far a long command got (an import's
+	// users done of total), always from the goroutine that runs the
+	// handler; see importprogress.go.
+	Progress func(done, total int)
 }
 
 // Values are bound arguments by registry name.

@@ -72,6 +72,10 @@ type Arg struct {
 	// and takes only a string holding the decimal (set_presence's priority:
 	// "5" in v0, 5 from v1).
 	EjabberdIntSince int
+	// Path says the argument names a file or directory on the server's
+	// host: `xmppgate ctl` makes a relative one absolute against the shell's
+	// working directory, as ejabberdctl users expect.
+	Path bool
 }
 
 // InEjabberd reports whether the argument exists in ejabberd API version v.

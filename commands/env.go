@@ -25,6 +25,10 @@ type Env struct {
 	// DataDir is the data directory: backups and XEP-0227 files are read
 	// and written under it ("" refuses those commands).
 	DataDir string
+	// TransferDirs are the directories where the operator's absolute file
+	// paths may point (config transfer_dirs; empty: DATA/transfer/). See
+	// paths.go.
+	TransferDirs []string
 	// Rand is where OAuth tokens come from; nil is crypto/rand (tests set
 	// a seeded source so golden files can show the tokens).
 	Rand io.Reader

@@ -320,6 +320,9 @@ type groupChange struct {
 	Shared      *bool     `json:"shared,omitempty"`
 	Admins      *[]string `json:"admins,omitempty"`
 	Members     *[]string `json:"members,omitempty"`
+	// Show, if set, is the sharedRoster.showInRoster a create gives the
+	// group (import_openfire); Shared says it otherwise.
+	Show string `json:"show,omitempty"`
 }
 
 // groupCall reads a create or update call into its change record, checking
@@ -462,6 +465,9 @@ func applyOpenfireGroupCreate(ctx context.Context, env *Env, tx *store.Tx, w *qu
 	}
 	if gc.Shared != nil && *gc.Shared {
 		g.Show = store.ShowOnlyGroup
+	}
+	if gc.Show != "" {
+		g.Show = gc.Show
 	}
 	// A shared group changes members' rosters: push what changed.
 	return sharedDiff(ctx, tx, w, gc.DomainID, func() error {

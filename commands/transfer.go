@@ -29,7 +29,7 @@ import (
 // applied before the answer. See docs/backup.md.
 
 // transferDefs is the transfer family.
-var transferDefs = []*Def{ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody}
+var transferDefs = []*Def{ExportPiefxis, ExportPiefxisHost, ImportPiefxis, ImportProsody, ImportOpenfire}
 
 // TransferDir is where XEP-0227 and Prosody files go, relative to the data
 // directory; an account's own under transfer/<account id>/.
@@ -40,10 +40,12 @@ const TransferDir = "transfer"
 const ReasonImportRefused Reason = "import_refused"
 
 var (
-	argTransferDir = Arg{Name: "dir", Type: String,
-		Doc: "A directory relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account); created if missing."}
-	argTransferFile = Arg{Name: "file", Type: String,
-		Doc: "An XEP-0227 file relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account)."}
+	argTransferDir = Arg{Name: "dir", Type: String, Path: true,
+		Doc: "A directory relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account), " +
+			"or for the operator an absolute path inside transfer_dirs; created if missing."}
+	argTransferFile = Arg{Name: "file", Type: String, Path: true,
+		Doc: "An XEP-0227 file relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/ for an account), " +
+			"or for the operator an absolute path inside transfer_dirs."}
 )
 
 // transferRoot is where the caller's XEP-0227 and Prosody files live: the
@@ -60,17 +62,15 @@ func transferRoot(c *Call) (root, shown string, err error) {
 	return filepath.Join(data, TransferDir, id), TransferDir + "/" + id + "/", nil
 }
 
-// transferPath is a dir or file argument under the caller's transfer root.
+// transferPath is a dir or file argument: relative to the caller's
+// transfer root, or absolute inside a directory the operator allows
+// (filePath). root is the allowed folder it lies in.
 func transferPath(c *Call, arg string) (path, root, shown string, err error) {
 	root, rootShown, err := transferRoot(c)
 	if err != nil {
 		return "", "", "", err
 	}
-	name := c.Args.String(arg)
-	if path, err = underRoot(root, rootShown, arg, name); err != nil {
-		return "", "", "", err
-	}
-	return path, root, rootShown + filepath.ToSlash(filepath.Clean(name)), nil
+	return filePath(c, arg, root, rootShown)
 }
 
 // ExportPiefxis is ejabberd's export_piefxis.
@@ -246,8 +246,9 @@ var ImportProsody = &Def{
 	Doc: "Imports a Prosody 0.12 data directory (internal storage: <host>/accounts, roster, vcard, private .dat " +
 		"files and offline .list files, host and user names %-encoded) with the rules of import_piefxis. " +
 		"Host directories without accounts (components) are skipped.",
-	Args: []Arg{{Name: "dir", Type: String,
-		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/)."}},
+	Args: []Arg{{Name: "dir", Type: String, Path: true,
+		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/), " +
+			"or for the operator an absolute path inside transfer_dirs."}},
 	Result:  Result{Kind: ResultStatus},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "import_prosody"},
@@ -289,6 +290,9 @@ func importFrom(ctx context.Context, c *Call, arg string, prosody bool) (any, er
 		// The reader names files relative to the transfer folder; never
 		// show where the data directory is.
 		_, rootShown, _ := transferRoot(c)
+		if filepath.IsAbs(shown) {
+			rootShown = root + string(filepath.Separator)
+		}
 		msg := strings.ReplaceAll(err.Error(), root+string(filepath.Separator), rootShown)
 		if prosody {
 			return nil, Errorf(Invalid, ReasonBadFile, arg, "%s: %s", shown, msg)
@@ -308,6 +312,8 @@ type importChange struct {
 	Username string          `json:"username"`
 	Domain   string          `json:"domain"`
 	Existing bool            `json:"existing,omitempty"`
+	FullName string          `json:"name,omitempty"`
+	Email    string          `json:"email,omitempty"`
 	Sealed   []byte          `json:"sealed,omitempty"`
 	SCRAM    *importSCRAM    `json:"scram,omitempty"`
 	Roster   []importItem    `json:"roster,omitempty"`
@@ -517,10 +523,10 @@ func rosterOf(u piefxis.User) ([]importItem, []string, error) {
 }
 
 // runImport queues one change per user in one transaction (creating the
-// new users pending-active), applies the batch and answers 0, or the
-// first failure.
-func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (any, error) {
-	if len(plans) == 0 {
+// new users pending-active), then what more queues in the same
+// transaction, applies the batch and answers 0, or the first failure.
+func runImport(ctx context.Context, c *Call, arg string, plans []importPlan, more ...func(*store.Tx, func(store.Change) error) error) (any, error) {
+	if len(plans) == 0 && len(more) == 0 {
 		return StatusOK, nil
 	}
 	if c.Env.Worker == nil {
@@ -541,7 +547,7 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 				return Errorf(Invalid, ReasonImportRefused, arg, "user %s@%s does not exist and has no password or SCRAM keys; nothing was imported", p.ch.Username, p.domain.FQDN)
 			case errors.Is(err, store.ErrNotFound):
 				u, err = tx.InsertUser(ctx, store.User{DomainID: p.domain.ID, Domain: p.domain.FQDN, Username: p.ch.Username,
-					Status: store.StatusPendingActive, PasswordSealed: p.ch.Sealed})
+					Status: store.StatusPendingActive, PasswordSealed: p.ch.Sealed, Name: p.ch.FullName, Email: p.ch.Email})
 				if err != nil {
 					return err
 				}
@@ -556,12 +562,17 @@ func runImport(ctx context.Context, c *Call, arg string, plans []importPlan) (an
 				return err
 			}
 		}
+		for _, m := range more {
+			if err := m(tx, add); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := c.applyNow(ctx, qs...); err != nil {
+	if err := c.applyWatched(ctx, len(plans), qs); err != nil {
 		return nil, err
 	}
 	return StatusOK, nil
@@ -572,6 +583,7 @@ func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {
 	if err := json.Unmarshal(w.Args, &ch); err != nil {
 		return err
 	}
+	defer countImported(env, w.BatchID)
 	if ch.Existing {
 		return nil
 	}

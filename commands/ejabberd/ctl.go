@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +36,10 @@ type Ctl struct {
 	// Post sends a command with its arguments to the running server and
 	// returns the HTTP status and body.
 	Post func(ctx context.Context, name string, body map[string]any) (int, []byte, error)
+	// WorkDir is the shell's working directory: a relative file argument
+	// (Arg.Path) is taken from it, as ejabberdctl users expect. "" sends
+	// such names as given (relative to the caller's folder on the server).
+	WorkDir string
 }
 
 // ctlArgs are a command's ejabberd arguments at ctl's API version, in the
@@ -76,6 +81,9 @@ func (c *Ctl) Run(ctx context.Context, args []string) error {
 			return c.fail("Error: the command '%s' requires %d less argument(s); see 'xmppgate ctl help %s'.", name, len(args)-len(declared), name)
 		}
 		for i, v := range args {
+			if declared[i].Path && c.WorkDir != "" && v != "" && !filepath.IsAbs(v) {
+				v = filepath.Join(c.WorkDir, v)
+			}
 			body[declared[i].WireName(commands.Ejabberd)] = ctlArg(declared[i], v)
 		}
 	}
@@ -355,6 +363,8 @@ func ctlArgType(a commands.Arg) string {
 			sep = ","
 		}
 		return "[string] (a JSON array, or items separated by '" + sep + "')"
+	case a.Path:
+		return "string (a path; a relative one is taken from the working directory)"
 	}
 	return "string"
 }
@@ -378,4 +388,33 @@ func ctlResultType(d *commands.Def, spec Shape) string {
 		return spec.Name + "::" + cols + " (fields separated by tabs)"
 	}
 	return spec.Name
+}
+
+// ProgressHeader asks for progress (ctl sends it with CtlHeader) and
+// carries it, as "done/total", in the 102 Processing responses the server
+// sends before the answer. Informational responses leave the request and
+// its one answer as they are: ejabberdctl's output on stdout stays the
+// same, and no second request or endpoint is needed.
+const ProgressHeader = "X-Xmppgate-Progress"
+
+// informProgress sends the progress of a call as a 102 response on w.
+func informProgress(w http.ResponseWriter) func(done, total int) {
+	return func(done, total int) {
+		w.Header().Set(ProgressHeader, strconv.Itoa(done)+"/"+strconv.Itoa(total))
+		w.WriteHeader(http.StatusProcessing)
+		w.Header().Del(ProgressHeader)
+	}
+}
+
+// Progress prints the progress the server reported for command name (the
+// value of ProgressHeader) on stderr, as "name: done/total users".
+func (c *Ctl) Progress(name, value string) {
+	done, total, ok := strings.Cut(value, "/")
+	if _, err := strconv.Atoi(done); !ok || err != nil {
+		return
+	}
+	if _, err := strconv.Atoi(total); err != nil {
+		return
+	}
+	fmt.Fprintf(c.Stderr, "%s: %s/%s users\n", name, done, total)
 }

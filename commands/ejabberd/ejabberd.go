@@ -84,12 +84,17 @@ type request struct {
 	raw     map[string]string // arguments by wire name, as given, for messages (strings unquoted)
 	account int64
 	actor   string
+	// progress is the call's Progress: set for ctl when it asks.
+	progress func(done, total int)
 }
 
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req request
+	if _, ctl := r.Header[CtlHeader]; ctl && r.Header.Get(ProgressHeader) != "" {
+		req.progress = informProgress(w)
+	}
 	rep := h.serve(r, &req)
 	hd := w.Header()
 	hd.Set("Access-Control-Allow-Origin", "*")
@@ -215,7 +220,8 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	if err != nil {
 		return h.failure(err, req)
 	}
-	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: values, Reference: apiReference{h.reg}}
+	call := &commands.Call{Def: def, Caller: caller, Env: h.env, Reg: h.reg, Args: values, Reference: apiReference{h.reg},
+		Progress: req.progress}
 	res, err := call.RunNow(ctx)
 	if err != nil {
 		return h.failure(err, req)

@@ -107,6 +107,9 @@ var reference = []command{
 	{"import_file", []string{"mnesia"}, refusedMnesia},
 	{"import_piefxis", []string{"mnesia"}, ""},
 	{"import_prosody", []string{}, ""},
+	// xmppgate's own, not ejabberd's: the Openfire importer beside
+	// import_prosody (commands/transfer_openfire.go).
+	{"import_openfire", []string{}, ""},
 	{"incoming_s2s_number", []string{"statistics", "s2s"}, ""},
 	{"install_fallback", []string{"mnesia"}, refusedMnesia},
 	{"join_cluster", []string{"cluster"}, refusedErlang},

@@ -3,6 +3,7 @@ package piefxis
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -10,6 +11,8 @@ import (
 // them but never panic or loop.
 func FuzzParseLua(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "prosody", "*", "*", "*"))
+	real, _ := filepath.Glob(filepath.Join(fixtures, "prosody-real", "data", "*", "*", "*"))
+	files = append(files, real...)
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(string(b))
@@ -23,5 +26,42 @@ func FuzzParseLua(f *testing.F) {
 			}
 		}
 		_, _ = ParseItems(src)
+	})
+}
+
+// FuzzReadOpenfire: an Openfire export comes from another server; the
+// reader may refuse it but never panic, and what it accepts is usable:
+// every user has a name, every roster item a JID and a subscription of
+// RFC 6121, every key set all four parts.
+func FuzzReadOpenfire(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join(fixtures, "openfire", "users.xml")); err == nil {
+		f.Add(string(b))
+	}
+	f.Add(`<Openfire><User><Username>a</Username><Roster><Item jid="b@c" substatus="3" askstatus="0" recvstatus="1"/></Roster></User></Openfire>`)
+	f.Fuzz(func(t *testing.T, src string) {
+		file, err := ReadOpenfire(strings.NewReader(src))
+		if err != nil {
+			return
+		}
+		for _, u := range file.Users {
+			if strings.TrimSpace(u.Name) == "" {
+				t.Fatalf("a user without name: %+v", u)
+			}
+			for _, s := range u.SCRAM {
+				if len(s.Salt) == 0 || len(s.StoredKey) == 0 || len(s.ServerKey) == 0 || s.Iterations <= 0 {
+					t.Fatalf("partial keys: %+v", s)
+				}
+			}
+			for _, it := range u.Roster {
+				switch it.Subscription {
+				case "none", "to", "from", "both":
+				default:
+					t.Fatalf("subscription %q", it.Subscription)
+				}
+				if it.JID == "" {
+					t.Fatal("an item without JID")
+				}
+			}
+		}
 	})
 }

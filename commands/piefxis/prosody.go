@@ -5,9 +5,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -19,26 +20,35 @@ import (
 // every <host>/accounts/<user>.dat, with the user's roster, vcard and
 // private .dat files and offline .list. Host and user names are
 // %-encoded in file names (example%2ecom). Directories without an
-// accounts store (components, _global) are left out.
+// accounts store (components, _global) are left out. Every file is read
+// through an os.Root of dir: a symbolic link leading out of it is an error.
 func ReadProsodyDir(dir string) ([]Host, error) {
-	entries, err := os.ReadDir(dir)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, err
+	}
+	defer root.Close()
+	fsys := root.FS()
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, prosodyErr(err)
 	}
 	var out []Host
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		accounts := filepath.Join(dir, e.Name(), "accounts")
-		if st, err := os.Stat(accounts); err != nil || !st.IsDir() {
+		if st, err := fs.Stat(fsys, path.Join(e.Name(), "accounts")); err != nil || !st.IsDir() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, prosodyErr(err)
+			}
 			continue
 		}
 		jid, err := url.PathUnescape(e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("host directory %q: %w", e.Name(), err)
 		}
-		h, err := readProsodyHost(filepath.Join(dir, e.Name()), jid)
+		h, err := readProsodyHost(fsys, e.Name(), jid)
 		if err != nil {
 			return nil, err
 		}
@@ -50,20 +60,32 @@ func ReadProsodyDir(dir string) ([]Host, error) {
 	return out, nil
 }
 
-func readProsodyHost(dir, jid string) (Host, error) {
-	h := Host{JID: jid}
-	files, err := filepath.Glob(filepath.Join(dir, "accounts", "*.dat"))
-	if err != nil {
-		return h, err
+// prosodyErr names the error of a read that os.Root refused, without the
+// path (callers name the directory).
+func prosodyErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+		return fmt.Errorf("%s: a symbolic link leads out of the directory", pe.Path)
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		base := strings.TrimSuffix(filepath.Base(f), ".dat")
+	return err
+}
+
+func readProsodyHost(fsys fs.FS, dir, jid string) (Host, error) {
+	h := Host{JID: jid}
+	entries, err := fs.ReadDir(fsys, path.Join(dir, "accounts"))
+	if err != nil {
+		return h, prosodyErr(err)
+	}
+	for _, e := range entries {
+		base, ok := strings.CutSuffix(e.Name(), ".dat")
+		if !ok || e.IsDir() {
+			continue
+		}
 		name, err := url.PathUnescape(base)
 		if err != nil {
-			return h, fmt.Errorf("%s: %w", f, err)
+			return h, fmt.Errorf("%s/accounts/%s: %w", jid, e.Name(), err)
 		}
-		u, err := readProsodyUser(dir, base, name)
+		u, err := readProsodyUser(fsys, dir, base, name)
 		if err != nil {
 			return h, fmt.Errorf("%s/%s: %w", jid, name, err)
 		}
@@ -73,13 +95,13 @@ func readProsodyHost(dir, jid string) (Host, error) {
 }
 
 // loadDat parses dir/store/file.dat; a missing file is nil.
-func loadDat(dir, store, file string) (Table, error) {
-	b, err := os.ReadFile(filepath.Join(dir, store, file+".dat"))
-	if errors.Is(err, os.ErrNotExist) {
+func loadDat(fsys fs.FS, dir, store, file string) (Table, error) {
+	b, err := fs.ReadFile(fsys, path.Join(dir, store, file+".dat"))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, prosodyErr(err)
 	}
 	v, err := ParseReturn(string(b))
 	if err != nil {
@@ -95,9 +117,9 @@ func loadDat(dir, store, file string) (Table, error) {
 	return t, nil
 }
 
-func readProsodyUser(dir, file, name string) (User, error) {
+func readProsodyUser(fsys fs.FS, dir, file, name string) (User, error) {
 	u := User{Name: name}
-	acc, err := loadDat(dir, "accounts", file)
+	acc, err := loadDat(fsys, dir, "accounts", file)
 	if err != nil {
 		return u, err
 	}
@@ -126,7 +148,7 @@ func readProsodyUser(dir, file, name string) (User, error) {
 		u.SCRAM = append(u.SCRAM, s)
 	}
 
-	roster, err := loadDat(dir, "roster", file)
+	roster, err := loadDat(fsys, dir, "roster", file)
 	if err != nil {
 		return u, err
 	}
@@ -161,7 +183,7 @@ func readProsodyUser(dir, file, name string) (User, error) {
 	}
 	sort.Strings(u.Pending)
 
-	vcard, err := loadDat(dir, "vcard", file)
+	vcard, err := loadDat(fsys, dir, "vcard", file)
 	if err != nil {
 		return u, err
 	}
@@ -169,9 +191,11 @@ func readProsodyUser(dir, file, name string) (User, error) {
 		if u.VCard, err = stanza(vcard, ""); err != nil {
 			return u, fmt.Errorf("vcard: %w", err)
 		}
+	} else if u.VCard, err = vcardFromPEP(fsys, dir, file); err != nil {
+		return u, fmt.Errorf("vcard from PEP: %w", err)
 	}
 
-	private, err := loadDat(dir, "private", file)
+	private, err := loadDat(fsys, dir, "private", file)
 	if err != nil {
 		return u, err
 	}
@@ -190,9 +214,9 @@ func readProsodyUser(dir, file, name string) (User, error) {
 		u.Private = append(u.Private, el)
 	}
 
-	b, err := os.ReadFile(filepath.Join(dir, "offline", file+".list"))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return u, err
+	b, err := fs.ReadFile(fsys, path.Join(dir, "offline", file+".list"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return u, prosodyErr(err)
 	}
 	if err == nil {
 		items, err := ParseItems(string(b))

@@ -149,11 +149,20 @@ func (r *reader) include(name, from, href string, depth int) error {
 		return fmt.Errorf("%s: xi:include href %q: only relative file names are followed", name, href)
 	}
 	path := filepath.Join(filepath.Dir(from), filepath.FromSlash(href))
-	rel, err := filepath.Rel(r.root, path)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+	if !inside(r.root, path) {
 		return fmt.Errorf("%s: xi:include href %q leads outside the folder being imported", name, href)
 	}
+	// A symbolic link may lead out too: the real file must stay inside.
+	if real, err := filepath.EvalSymlinks(path); err == nil && !inside(r.root, real) {
+		return fmt.Errorf("%s: xi:include href %q is a symbolic link leading outside the folder being imported", name, href)
+	}
 	return r.file(path, depth+1)
+}
+
+// inside reports whether path lies in root, by name.
+func inside(root, path string) bool {
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 func attr(t xml.StartElement, name string) string {
