@@ -22,8 +22,8 @@ type ctlSample struct {
 
 const (
 	whyCountCtl = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
-	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate confines file commands to its data directory " +
-		"(the API table's reason)"
+	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate only those inside transfer_dirs (unset here) " +
+		"or the data directory (the API table's reason)"
 	whyErrorTerm = "ejabberdctl prints the Erlang error as the command returned it (a tuple, or an atom without " +
 		"\"Error:\"), which the HTTP answer does not carry; xmppgate ctl prints \"Error: \" and the answer's text"
 	whyArgCount = "ejabberdctl prints the command's help before the error; xmppgate ctl names the help command instead"

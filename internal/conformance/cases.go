@@ -25,8 +25,8 @@ const (
 const (
 	whyScram = "ejabberd stores SCRAM keys only (auth_password_format: scram) and refuses; xmppgate keeps a sealed " +
 		"copy of the password and answers (docs/ejabberd.md, check_password_hash)"
-	whyPaths = "ejabberd reads and writes any path of its host as its own user; xmppgate confines file commands to " +
-		"folders of its data directory (docs/ejabberd.md, docs/backup.md)"
+	whyPaths = "ejabberd reads and writes any path of its host as its own user; xmppgate only paths inside " +
+		"transfer_dirs (unset here: DATA/transfer/) or, for documentation files, the data directory (docs/backup.md)"
 	whyOAuth = "ejabberd 23.01 answers 500 (its default oauth_access, none, lets nobody hold a token); xmppgate issues " +
 		"tokens to admin JIDs (docs/ejabberd.md, OAuth)"
 	whyV1 = "ejabberd 23.01 takes no API version in the path (any /vN segment: 400 \"Missing command name.\"); " +
@@ -528,6 +528,8 @@ func Cases() []Case {
 	)
 	add("import_piefxis", ok("missing file", "{}"), ok("file not a string", js("file", raw("3"))))
 	add("import_prosody", ok("missing dir", "{}"))
+	add("import_openfire", Case{Name: "missing file", Call: Call{Body: "{}"},
+		Why: "xmppgate's own command (Openfire's user export); ejabberd 23.01 has none: 404 \"Endpoint not found.\""})
 
 	// Last: commands that stop or restart the node, only with requests
 	// refused before they act.
