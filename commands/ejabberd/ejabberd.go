@@ -231,8 +231,10 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 
 // lenient are the arguments a client may leave out although ejabberd's
 // format_args wants every argument of a command: those the command's doc
-// says may be absent (add_rosteritem's nick and group).
-var lenient = map[string]map[string]bool{"add_rosteritem": {"name": true, "groups": true, "group_list": true}}
+// says may be absent (add_rosteritem's nick and group), and the optional
+// ones of xmppgate's own commands (import_openfire's old_domain).
+var lenient = map[string]map[string]bool{"add_rosteritem": {"name": true, "groups": true, "group_list": true},
+	"import_openfire": {"old_domain": true}}
 
 // absentArg is the registry name of the first argument of the request's
 // version that the request does not give and ejabberd would miss: the
