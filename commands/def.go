@@ -72,6 +72,14 @@ type Arg struct {
 	// and takes only a string holding the decimal (set_presence's priority:
 	// "5" in v0, 5 from v1).
 	EjabberdIntSince int
+	// EjabberdOptional says a request through the ejabberd API may leave the
+	// argument out. ejabberd 23.01 requires every argument of a command
+	// ("Request have missing argument"), whatever Optional says for the
+	// other dialects, except those its documentation lets clients omit
+	// (add_rosteritem's nick and group) and the optional ones of
+	// xmppgate's own commands. `xmppgate ctl` may still leave out trailing
+	// Optional ones.
+	EjabberdOptional bool
 	// Path says the argument names a file or directory on the server's
 	// host: `xmppgate ctl` makes a relative one absolute against the shell's
 	// working directory, as ejabberdctl users expect.

@@ -96,7 +96,8 @@ func yesNo(v bool) string {
 // The documentation commands (ejabberd_commands_doc, ejabberd_doc):
 // gen_markdown_doc_for_commands, gen_html_doc_for_commands,
 // gen_markdown_doc_for_tags and man write documents generated from the
-// registry into the data directory, the only place commands write files.
+// registry into the data directory, or absolute into one of the operator's
+// transfer_dirs (as the file commands may).
 
 // reservedData are the server's own files and folders in the data
 // directory; no command writes over them.
@@ -104,10 +105,11 @@ var reservedData = map[string]bool{"xmppgate.db": true, "xmppgate.db-wal": true,
 	"xmppgate.db-journal": true, "secret.key": true, "bootstrap.json": true, "lock": true, "tls": true}
 
 // writeDataFile writes data to name, a path inside the data directory
-// (relative paths are taken from it), atomically with mode 0600; the
+// (relative paths are taken from it) or, absolute, inside one of the
+// operator's transfer_dirs (dirs), atomically with mode 0600; the
 // directory must exist and every symbolic link is resolved before the
 // check, so none leads out. It returns the path written.
-func writeDataFile(ctl Control, arg, name string, data []byte) (string, error) {
+func writeDataFile(ctl Control, dirs []string, arg, name string, data []byte) (string, error) {
 	refuse := func(format string, a ...any) (string, error) {
 		return "", Errorf(Invalid, ReasonBadValue, arg, format, a...)
 	}
@@ -118,27 +120,44 @@ func writeDataFile(ctl Control, arg, name string, data []byte) (string, error) {
 	if dir, err = filepath.Abs(dir); err != nil {
 		return "", err
 	}
-	inside := func(p string) (string, bool) {
-		rel, err := filepath.Rel(dir, p)
-		return rel, err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	roots := []string{dir}
+	for _, d := range dirs {
+		if rd, err := filepath.EvalSymlinks(d); err == nil {
+			roots = append(roots, rd)
+		}
+	}
+	// inside names the root p lies in below (never the root itself) and
+	// the path relative to it.
+	inside := func(p string) (root, rel string, ok bool) {
+		for _, r := range roots {
+			rel, err := filepath.Rel(r, p)
+			if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return r, rel, true
+			}
+		}
+		return "", "", false
+	}
+	where := "the data directory " + dir
+	if len(dirs) > 0 {
+		where += " or the " + TransferDirsKey + " (" + strings.Join(dirs, ", ") + ")"
 	}
 	p := filepath.Clean(name)
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
 	}
-	if _, ok := inside(p); !ok || name == "" {
-		return refuse("%s is outside the data directory %s; files are written only there", name, dir)
+	if _, _, ok := inside(p); !ok || name == "" {
+		return refuse("%s is outside %s; files are written only there", name, where)
 	}
 	parent, err := filepath.EvalSymlinks(filepath.Dir(p))
 	if err != nil {
 		return refuse("%s: the directory does not exist", filepath.Dir(p))
 	}
 	target := filepath.Join(parent, filepath.Base(p))
-	rel, ok := inside(target)
+	root, rel, ok := inside(target)
 	if !ok {
-		return refuse("%s leads outside the data directory %s; files are written only there", name, dir)
+		return refuse("%s leads outside %s; files are written only there", name, where)
 	}
-	if reservedData[strings.Split(rel, string(filepath.Separator))[0]] {
+	if root == dir && reservedData[strings.Split(rel, string(filepath.Separator))[0]] {
 		return refuse("%s is one of the server's own files", name)
 	}
 	if fi, err := os.Lstat(target); err == nil && !fi.Mode().IsRegular() {
@@ -215,7 +234,7 @@ func ManPage(reg *Registry) []byte {
 }
 
 var (
-	argDocFile     = Arg{Name: "file", Type: String, Doc: "The file to write, inside the data directory (relative paths are taken from it)."}
+	argDocFile     = Arg{Name: "file", Type: String, Doc: "The file to write, inside the data directory (relative paths are taken from it) or, absolute, inside a directory of transfer_dirs."}
 	argDocRegexp   = Arg{Name: "regexp", Type: String, Optional: true, Doc: "Go (RE2) regular expression on command names, registry names and tags; empty: all."}
 	argDocExamples = Arg{Name: "examples", Type: String, Optional: true, Doc: "Comma-separated languages among java, perl, xmlrpc, json; only json examples are written."}
 )
@@ -224,7 +243,7 @@ var (
 var GenMarkdownDocForCommands = &Def{
 	Name: "gen_markdown_doc_for_commands",
 	Doc: "Operator only. Writes the Markdown reference of the ejabberd admin API commands matching regexp (all if empty) to file, " +
-		"inside the data directory: description, arguments, result, tags and a JSON example. ",
+		"(see its argument): description, arguments, result, tags and a JSON example. ",
 	Args:     []Arg{argDocFile, argDocRegexp, argDocExamples},
 	Operator: true,
 	Result:   Result{Kind: ResultStatus},
@@ -272,14 +291,14 @@ func writeReference(c *Call, kind DocKind) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = writeDataFile(ctl, "file", c.Args.String("file"), text)
+	_, err = writeDataFile(ctl, c.Env.TransferDirs, "file", c.Args.String("file"), text)
 	return rescode(err)
 }
 
 // GenMarkdownDocForTags is ejabberd_commands_doc's gen_markdown_doc_for_tags.
 var GenMarkdownDocForTags = &Def{
 	Name:     "gen_markdown_doc_for_tags",
-	Doc:      "Operator only. Writes the Markdown list of tags with their commands to file, inside the data directory.",
+	Doc:      "Operator only. Writes the Markdown list of tags with their commands to file (see its argument).",
 	Args:     []Arg{argDocFile},
 	Operator: true,
 	Result:   Result{Kind: ResultStatus},
@@ -296,7 +315,7 @@ func genMarkdownDocForTags(_ context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = writeDataFile(ctl, "file", c.Args.String("file"), text)
+	_, err = writeDataFile(ctl, c.Env.TransferDirs, "file", c.Args.String("file"), text)
 	return rescode(err)
 }
 
@@ -319,7 +338,7 @@ func man(_ context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := writeDataFile(ctl, "file", ManFile, ManPage(c.Reg))
+	p, err := writeDataFile(ctl, c.Env.TransferDirs, "file", ManFile, ManPage(c.Reg))
 	if err != nil {
 		return nil, err
 	}

@@ -16,13 +16,14 @@ type dataDirOnly struct {
 
 func (d dataDirOnly) DataDir() string { return d.dir }
 
-// writeDataFile writes inside the data directory only: no path, link or
-// reserved file of the server leads it elsewhere.
+// writeDataFile writes inside the data directory and the operator's
+// transfer_dirs only: no path, link or reserved file of the server leads it
+// elsewhere.
 func TestWriteDataFile(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	data, outside := filepath.Join(root, "data"), filepath.Join(root, "outside")
-	for _, d := range []string{data, outside, filepath.Join(data, "sub"), filepath.Join(data, "tls"), filepath.Join(data, "adir")} {
+	data, outside, extra := filepath.Join(root, "data"), filepath.Join(root, "outside"), filepath.Join(root, "backups")
+	for _, d := range []string{data, outside, extra, filepath.Join(data, "sub"), filepath.Join(data, "tls"), filepath.Join(data, "adir")} {
 		require.NoError(t, os.MkdirAll(d, 0o700))
 	}
 	require.NoError(t, os.Symlink(outside, filepath.Join(data, "escape")))
@@ -46,8 +47,12 @@ func TestWriteDataFile(t *testing.T) {
 		11: {".", false},
 		12: {"", false},
 		13: {"nodir/api.md", false},
+		14: {filepath.Join(extra, "api.md"), true}, // a transfer_dirs entry
+		15: {filepath.Join(extra, "tls"), true},    // reserved names are the data directory's only
+		16: {extra, false},
+		17: {filepath.Join(extra, "..", "outside", "api.md"), false},
 	} {
-		p, err := writeDataFile(ctl, "file", tc.name, []byte("doc"))
+		p, err := writeDataFile(ctl, []string{extra}, "file", tc.name, []byte("doc"))
 		if !tc.ok {
 			require.Error(t, err, "row %d: %s", i, tc.name)
 			require.Equal(t, ReasonBadValue, AsError(err).Reason, "row %d", i)

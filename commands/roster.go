@@ -398,11 +398,11 @@ var (
 		Doc: "The contact's localpart."}
 	ejContactHost = Arg{Name: "contact_host", Type: String, Names: map[Dialect]string{Ejabberd: "host"},
 		Doc: "The contact's domain, any domain (alias server)."}
-	ejNick = Arg{Name: "name", Type: String, Optional: true, Names: map[Dialect]string{Ejabberd: "nick"},
+	ejNick = Arg{Name: "name", Type: String, Optional: true, EjabberdOptional: true, Names: map[Dialect]string{Ejabberd: "nick"},
 		Doc: "The item's nickname; absent or empty: none."}
-	ejGroup = Arg{Name: "groups", Type: String, Optional: true, Names: map[Dialect]string{Ejabberd: "group"}, EjUntil: 1,
+	ejGroup = Arg{Name: "groups", Type: String, Optional: true, EjabberdOptional: true, Names: map[Dialect]string{Ejabberd: "group"}, EjUntil: 1,
 		Doc: "API v0: roster groups separated by ';'; absent or empty: none."}
-	ejGroupList = Arg{Name: "group_list", Type: List, Optional: true, Names: map[Dialect]string{Ejabberd: "groups"}, EjSince: 1,
+	ejGroupList = Arg{Name: "group_list", Type: List, Optional: true, EjabberdOptional: true, Names: map[Dialect]string{Ejabberd: "groups"}, EjSince: 1,
 		Doc: "API v1 and later: the roster groups, a list of strings."}
 	ejSubs = Arg{Name: "subscription", Type: String, Names: map[Dialect]string{Ejabberd: "subs"},
 		Doc: "none, from, to or both."}

@@ -383,8 +383,8 @@ func stopKindly(ctx context.Context, c *Call) (any, error) {
 var DumpConfig = &Def{
 	Name: "dump_config",
 	Doc: "Operator only. Writes the running configuration as YAML (secrets redacted) to out, a path inside the data directory " +
-		"(relative paths are taken from it); any other path, or one of the server's own files, is refused.",
-	Args:     []Arg{{Name: "out", Type: String, Doc: "The file to write, inside the data directory."}},
+		"(relative paths are taken from it) or inside a directory of transfer_dirs; any other path, or one of the server's own files, is refused.",
+	Args:     []Arg{{Name: "out", Type: String, Doc: "The file to write, inside the data directory (relative paths are taken from it) or, absolute, inside a directory of transfer_dirs."}},
 	Operator: true,
 	Result:   Result{Kind: ResultStatus},
 	Names:    map[Dialect]string{Ejabberd: "dump_config"},
@@ -400,6 +400,6 @@ func dumpConfig(_ context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = writeDataFile(ctl, "out", c.Args.String("out"), b)
+	_, err = writeDataFile(ctl, c.Env.TransferDirs, "out", c.Args.String("out"), b)
 	return rescode(err)
 }

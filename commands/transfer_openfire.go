@@ -31,7 +31,7 @@ var ImportOpenfire = &Def{
 	Args: []Arg{
 		argTransferFile,
 		{Name: "host", Type: String, Doc: "The domain the users go to (Openfire's XMPP domain, or the one replacing it): a domain of the caller's accounts."},
-		{Name: "old_domain", Type: String, Optional: true,
+		{Name: "old_domain", Type: String, Optional: true, EjabberdOptional: true,
 			Doc: "Openfire's XMPP domain, when it differs from host: roster items of that domain are moved to host (the plugin's \"Optional Existing Domain\")."},
 	},
 	Result:  Result{Kind: ResultStatus},

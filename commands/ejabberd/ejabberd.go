@@ -229,17 +229,11 @@ func (h *Handler) serve(r *http.Request, req *request) reply {
 	return h.success(res, req)
 }
 
-// lenient are the arguments a client may leave out although ejabberd's
-// format_args wants every argument of a command: those the command's doc
-// says may be absent (add_rosteritem's nick and group), and the optional
-// ones of xmppgate's own commands (import_openfire's old_domain).
-var lenient = map[string]map[string]bool{"add_rosteritem": {"name": true, "groups": true, "group_list": true},
-	"import_openfire": {"old_domain": true}}
-
 // absentArg is the registry name of the first argument of the request's
 // version that the request does not give and ejabberd would miss: the
 // registry takes some as optional (other dialects leave them out), 23.01
-// answers "Request have missing argument" for any. "" if none.
+// answers "Request have missing argument" for any not EjabberdOptional.
+// "" if none.
 // `xmppgate ctl` keeps leaving out trailing optional arguments.
 func absentArg(def *commands.Def, req *request) string {
 	given := map[string]bool{}
@@ -247,7 +241,7 @@ func absentArg(def *commands.Def, req *request) string {
 		given[f.Name] = true
 	}
 	for _, a := range def.ArgsIn(commands.Ejabberd) {
-		if a.InEjabberd(req.version) && !given[a.WireName(commands.Ejabberd)] && !lenient[req.cmd][a.Name] {
+		if a.InEjabberd(req.version) && !given[a.WireName(commands.Ejabberd)] && !a.EjabberdOptional {
 			return a.Name
 		}
 	}
