@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 FUZZFLAGS ?= -fuzzminimizetime=5s
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance prosody-fixture lint fuzz docs verify clean
+.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance fixtures lint fuzz docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,10 +45,11 @@ bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, 
 conformance: build ## xmppgate vs a real ejabberd 23.01, every ejabberd command; as root; writes docs/ejabberd-conformance.md and testdata/ejabberd-conformance/
 	$(GO) run ./conformance -bin $(BIN)
 
-prosody-fixture: ## rebuild testdata/import/prosody-real with Debian's prosody and slixmpp; as root
-	@command -v prosodyctl >/dev/null || { echo "needs Debian's prosody (make bench-peers installs it)" >&2; exit 1; }
+fixtures: ## rebuild the real ejabberd 23.01 and Prosody 0.12 exports under testdata/migrate/; as root, ~2 min
+	@command -v prosodyctl >/dev/null && command -v ejabberdctl >/dev/null || { echo "needs Debian's ejabberd and prosody (make bench-peers installs them)" >&2; exit 1; }
 	@/usr/bin/python3 -c 'import slixmpp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp; }
-	testdata/import/prosody-real/regen.sh
+	testdata/migrate/ejabberd-23.01/regen.sh
+	testdata/migrate/prosody-0.12/regen.sh
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -15,7 +15,7 @@ import (
 
 // openfireFixture is an export in the format of Openfire's User
 // Import/Export plugin, written by hand (see its comment).
-const openfireFixture = "../../testdata/import/openfire/users.xml"
+const openfireFixture = "../../testdata/migrate/openfire/users.xml"
 
 // TestImportOpenfire imports the Openfire fixture into of.example (moving
 // roster items of Openfire's old domain there) and checks what came over:

@@ -17,7 +17,7 @@ import (
 // prosodyReal is a data directory written by a real Prosody 0.12.3
 // (Debian's package, its packaged module set); regen.sh beside it makes it
 // again, people.py says what its users did.
-const prosodyReal = "../../testdata/import/prosody-real/data"
+const prosodyReal = "../../testdata/migrate/prosody-0.12/data"
 
 // prosodyPasswords are the fixture users' passwords (regen.sh's).
 var prosodyPasswords = map[string]string{

@@ -11,7 +11,7 @@ import (
 // them but never panic or loop.
 func FuzzParseLua(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(fixtures, "prosody", "*", "*", "*"))
-	real, _ := filepath.Glob(filepath.Join(fixtures, "prosody-real", "data", "*", "*", "*"))
+	real, _ := filepath.Glob(filepath.Join(migrated, "prosody-0.12", "data", "*", "*", "*"))
 	files = append(files, real...)
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
@@ -34,7 +34,7 @@ func FuzzParseLua(f *testing.F) {
 // every user has a name, every roster item a JID and a subscription of
 // RFC 6121, every key set all four parts.
 func FuzzReadOpenfire(f *testing.F) {
-	if b, err := os.ReadFile(filepath.Join(fixtures, "openfire", "users.xml")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(migrated, "openfire", "users.xml")); err == nil {
 		f.Add(string(b))
 	}
 	f.Add(`<Openfire><User><Username>a</Username><Roster><Item jid="b@c" substatus="3" askstatus="0" recvstatus="1"/></Roster></User></Openfire>`)

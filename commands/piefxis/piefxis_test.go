@@ -19,6 +19,9 @@ import (
 
 const fixtures = "../../testdata/import"
 
+// migrated holds what real servers wrote (and the scripts that make it).
+const migrated = "../../testdata/migrate"
+
 func TestParseLua(t *testing.T) {
 	t.Parallel()
 	for i, tc := range []struct {
@@ -201,7 +204,7 @@ func TestWriteThenRead(t *testing.T) {
 // derived from the SASLprep form of each user's password.
 func TestReadEjabberd2301Scram(t *testing.T) {
 	t.Parallel()
-	const dir = "../../testdata/migrate/ejabberd-23.01"
+	dir := filepath.Join(migrated, "ejabberd-23.01")
 	var users map[string]map[string]string
 	b, err := os.ReadFile(filepath.Join(dir, "users.json"))
 	require.NoError(t, err)
