@@ -21,9 +21,11 @@ type ctlSample struct {
 }
 
 const (
-	whyCountCtl = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
-	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate only those inside transfer_dirs (unset here) " +
-		"or the data directory (the API table's reason)"
+	whyCountCtl   = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
+	whyOutsideCtl = "ejabberd takes any absolute path of its host; xmppgate only those inside transfer_dirs (here FILES; " +
+		"the API table's reason)"
+	whyNoFileCtl = "the directory does not exist: ejabberdctl prints the Erlang error (enoent), xmppgate ctl the " +
+		"answer's text naming the path (the API table's reason)"
 	whyErrorTerm = "ejabberdctl prints the Erlang error as the command returned it (a tuple, or an atom without " +
 		"\"Error:\"), which the HTTP answer does not carry; xmppgate ctl prints \"Error: \" and the answer's text"
 	whyArgCount = "ejabberdctl prints the command's help before the error; xmppgate ctl names the help command instead"
@@ -61,9 +63,10 @@ var ctlSamples = []ctlSample{
 	{tag: "oauth", args: []string{"oauth_remove_client", "nope"}},
 	{tag: "s2s", args: []string{"outgoing_s2s_number"}},
 	{tag: "config", args: []string{"reload_config"}},
-	{tag: "mnesia", args: []string{"dump", conformance.FilesDir + "/ctl.dump"}, why: whyPathsCtl},
-	{tag: "documentation", args: []string{"gen_markdown_doc_for_tags", conformance.FilesDir + "/ctl-tags.md"}, why: whyPathsCtl},
-	{tag: "(none)", args: []string{"import_prosody", conformance.FilesDir + "/no-such-dir"}, why: whyPathsCtl},
+	{tag: "mnesia", args: []string{"dump", conformance.FilesDir + "/ctl.dump"}},
+	{tag: "mnesia", args: []string{"dump", conformance.OutsideDir + "/ctl.dump"}, why: whyOutsideCtl},
+	{tag: "documentation", args: []string{"gen_markdown_doc_for_tags", conformance.FilesDir + "/ctl-tags.md"}},
+	{tag: "(none)", args: []string{"import_prosody", conformance.FilesDir + "/no-such-dir"}, why: whyNoFileCtl},
 	{tag: "errors", args: []string{"check_account", "ctl1"}, why: whyArgCount},
 	{tag: "errors", args: []string{"check_account", "a", "b", "c"}, why: whyArgCount},
 	{tag: "errors", args: []string{"no_such_command"}},
@@ -103,15 +106,25 @@ func compareCtl(ctx context.Context, ej *peer.Ejabberd, bin string, env []string
 	var out []ctlResult
 	for _, s := range ctlSamples {
 		r := ctlResult{ctlSample: s}
-		b, err := ej.Ctl(ctx, s.args...)
-		r.ej = ctlOut{conformance.Normalise(conformance.Answer{Body: string(b)}).Body, exitCode(err)}
+		ejArgs := make([]string, len(s.args))
+		for i, a := range s.args {
+			ejArgs[i] = strings.ReplaceAll(a, conformance.FilesDir, ejFiles)
+		}
+		b, err := ej.Ctl(ctx, ejArgs...)
+		r.ej = ctlOut{ctlNormalise(string(b), ejFiles), exitCode(err)}
 		cmd := exec.CommandContext(ctx, bin, append([]string{"ctl"}, s.args...)...)
 		cmd.Env = env
 		b, err = cmd.CombinedOutput()
-		r.xg = ctlOut{conformance.Normalise(conformance.Answer{Body: string(b)}).Body, exitCode(err)}
+		r.xg = ctlOut{ctlNormalise(string(b), conformance.FilesDir), exitCode(err)}
 		out = append(out, r)
 	}
 	return out
+}
+
+// ctlNormalise is Normalise for a ctl output, with the server's files
+// directory shown as FILES, as in the API table.
+func ctlNormalise(out, files string) string {
+	return conformance.Normalise(conformance.Answer{Body: strings.ReplaceAll(out, files, "FILES")}).Body
 }
 
 type reportText struct {
