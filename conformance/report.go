@@ -176,9 +176,13 @@ func report(recs []conformance.Recorded, ctl []ctlResult) reportText {
 		"case of `internal/conformance/cases.go` to both in the same order (each case's setup through the API first), and\n" +
 		"compares status and body byte for byte after normalising only what must differ: node names (`NODE`), the\n" +
 		"server's name and version (`SERVER`), time stamps (`TIME`), OAuth tokens (`TOKEN`) and their remaining seconds,\n" +
-		"xmppgate's data directory (`DATA`) and the numbers of the statistics that change by themselves (uptime, processes:\n" +
-		"`N`); lists ejabberd answers in Mnesia's order (get_roster, process_rosteritems, srg_get_info) are compared sorted.\n" +
-		"ejabberd runs Debian's settings (`auth_password_format: scram`, log level error like xmppgate). Its answers are kept in\n" +
+		"xmppgate's data directory (`DATA`), each server's files directory (`FILES`) and the numbers of the statistics that\n" +
+		"change by themselves (uptime, processes: `N`); lists ejabberd answers in Mnesia's order (get_roster,\n" +
+		"process_rosteritems, srg_get_info) are compared sorted. The file commands' absolute paths name `" + conformance.FilesDir + "`,\n" +
+		"which stands for a directory of each server's own (ejabberd's `" + ejFiles + "`; xmppgate's is the path itself, its\n" +
+		"`transfer_dirs`), filled with the same input files, so each reads what it wrote itself; `" + conformance.OutsideDir + "`\n" +
+		"lies outside `transfer_dirs`. ejabberd runs Debian's settings (`auth_password_format: scram`, log level error like\n" +
+		"xmppgate), with Debian's `erlang-luerl` for `import_prosody`. Its answers are kept in\n" +
 		"`testdata/ejabberd-conformance/` (one txtar file per command), which `TestEjabberdConformance` replays on xmppgate in\n" +
 		"`make test`: an answer that drifts from ejabberd's, or from what is recorded for a deliberate divergence, fails.\n\n")
 	fmt.Fprintf(&b, "**%d commands (with the unknown command no_such_command), %d cases: %d equal, %d deliberate divergences, %d unexplained differences.**\n\n",
