@@ -25,8 +25,13 @@ func TestEjabberdConformance(t *testing.T) {
 	t.Parallel()
 	order, err := os.ReadFile(filepath.Join(conformance.GoldenDir, conformance.OrderFile))
 	require.NoError(t, err, "run make conformance")
+	// The directory the file cases' absolute paths stand for, as on the
+	// recorded xmppgate: its transfer_dirs, holding the files the imports read.
+	files := t.TempDir()
+	require.NoError(t, conformance.PrepareFiles(files))
 	s := startServer(t, func(c *Config) {
 		c.BootstrapDomain = conformance.Hosts[0]
+		c.TransferDirs = []string{files}
 		reloadable(t, c) // the recorded xmppgate was started from its environment, which reload_config reads again
 	})
 	ctx := context.Background()
@@ -34,22 +39,22 @@ func TestEjabberdConformance(t *testing.T) {
 		_, err := commands.CreateDomain(ctx, s.app.env, h, s.boot.Account)
 		require.NoError(t, err)
 	}
-	target := conformance.Target{Base: strings.TrimSuffix(s.url, "/"), User: s.boot.AdminJID, Password: s.boot.AdminPassword, DataDir: s.data}
+	target := conformance.Target{Base: strings.TrimSuffix(s.url, "/"), User: s.boot.AdminJID, Password: s.boot.AdminPassword, DataDir: s.data, Files: files}
 	cases := 0
-	files := map[string][]conformance.Recorded{}
+	goldens := map[string][]conformance.Recorded{}
 	done := map[string]int{} // cases run, by file
 	for _, line := range strings.Split(strings.TrimSpace(string(order)), "\n") {
 		cmd, nText, _ := strings.Cut(line, " ")
 		n, err := strconv.Atoi(nText)
 		require.NoError(t, err, "order line %q", line)
 		file := filepath.Join(conformance.GoldenDir, cmd+".txtar")
-		if _, read := files[file]; !read {
+		if _, read := goldens[file]; !read {
 			raw, err := os.ReadFile(file)
 			require.NoError(t, err)
-			files[file], err = conformance.Decode(raw)
+			goldens[file], err = conformance.Decode(raw)
 			require.NoError(t, err, file)
 		}
-		recs := files[file]
+		recs := goldens[file]
 		require.LessOrEqual(t, done[file]+n, len(recs), "%s: fewer cases than %s says", file, conformance.OrderFile)
 		for i := done[file]; i < done[file]+n; i++ {
 			r := recs[i]
@@ -64,7 +69,7 @@ func TestEjabberdConformance(t *testing.T) {
 		}
 		done[file] += n
 	}
-	for file, recs := range files {
+	for file, recs := range goldens {
 		require.Equal(t, len(recs), done[file], "%s: cases %s does not run", file, conformance.OrderFile)
 	}
 	t.Logf("%d cases replayed", cases)

@@ -38,6 +38,8 @@ const (
 	c2sPort  = 16222
 	httpPort = 16280
 	distPort = 16210
+	// ejFiles is what conformance.FilesDir stands for on ejabberd.
+	ejFiles = runDir + "/files-ejabberd"
 )
 
 // apiPermissions: the admin JIDs (HTTP Basic, as xmppgate's ejabberd
@@ -73,13 +75,13 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: ejabberd runs as its system user (setpriv)")
 	}
-	if err := peer.Ensure(ctx, "ejabberd"); err != nil {
+	// erlang-luerl is what ejabberd's import_prosody reads Prosody's Lua
+	// files with (Debian's ejabberd only suggests it; without it every
+	// import answers "nofile").
+	if err := peer.Ensure(ctx, "ejabberd", "erlang-luerl"); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(runDir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(conformance.FilesDir, 0o755); err != nil {
 		return err
 	}
 	if !keep {
@@ -89,8 +91,19 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Chown(conformance.FilesDir, uid, gid); err != nil {
-		return err
+	// Each server's directory for the cases' files, and one outside
+	// xmppgate's transfer_dirs; ejabberd writes into all three as its own
+	// user, xmppgate (root here) reads what it wrote.
+	for _, d := range []string{conformance.FilesDir, ejFiles, conformance.OutsideDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := conformance.PrepareFiles(d); err != nil {
+			return err
+		}
+		if err := chownTree(d, uid, gid); err != nil {
+			return err
+		}
 	}
 	cert, err := peer.MakeCert(runDir, conformance.Hosts[0], "rsa")
 	if err != nil {
@@ -100,7 +113,7 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	// xmppgate first: its bootstrap admin is the admin of both.
 	data := filepath.Join(runDir, "xmppgate")
 	xg, err := benchproc.Start(bin, data, nil, "XMPPGATE_BOOTSTRAP_DOMAIN="+conformance.Hosts[0], "XMPPGATE_LOG_LEVEL=error",
-		"XMPPGATE_CERT_FILE="+cert.Cert, "XMPPGATE_KEY_FILE="+cert.Key)
+		"XMPPGATE_CERT_FILE="+cert.Cert, "XMPPGATE_KEY_FILE="+cert.Key, "XMPPGATE_TRANSFER_DIRS="+conformance.FilesDir)
 	if err != nil {
 		return err
 	}
@@ -138,8 +151,8 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	log.Printf("ejabberd %s up in %s; xmppgate at %s", node, time.Since(t).Round(100*time.Millisecond), xg.Addr)
 
 	targets := [2]conformance.Target{
-		{Base: "http://" + ej.HTTPAddr(), User: xg.Boot.AdminJID, Password: xg.Boot.AdminPassword},
-		{Base: "http://" + xg.Addr, User: xg.Boot.AdminJID, Password: xg.Boot.AdminPassword, DataDir: data},
+		{Base: "http://" + ej.HTTPAddr(), User: xg.Boot.AdminJID, Password: xg.Boot.AdminPassword, Files: ejFiles},
+		{Base: "http://" + xg.Addr, User: xg.Boot.AdminJID, Password: xg.Boot.AdminPassword, DataDir: data, Files: conformance.FilesDir},
 	}
 	cases := conformance.Cases()
 	if err := covered(cases); err != nil {
@@ -182,6 +195,16 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 		return fmt.Errorf("%d cases differ without a recorded reason", rep.unexplained)
 	}
 	return nil
+}
+
+// chownTree gives dir and everything in it to uid:gid.
+func chownTree(dir string, uid, gid int) error {
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chown(p, uid, gid)
+	})
 }
 
 // covered checks that every ejabberd command of the registry has a case.

@@ -21,9 +21,11 @@ type ctlSample struct {
 }
 
 const (
-	whyCountCtl = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
-	whyPathsCtl = "ejabberd takes any absolute path of its host; xmppgate only those inside transfer_dirs (unset here) " +
-		"or the data directory (the API table's reason)"
+	whyCountCtl   = "ejabberd 23.01's registeredusers count is not what registered_users lists (see the API table)"
+	whyOutsideCtl = "ejabberd takes any absolute path of its host; xmppgate only those inside transfer_dirs (here FILES; " +
+		"the API table's reason)"
+	whyNoFileCtl = "the directory does not exist: ejabberdctl prints the Erlang error (enoent), xmppgate ctl the " +
+		"answer's text naming the path (the API table's reason)"
 	whyErrorTerm = "ejabberdctl prints the Erlang error as the command returned it (a tuple, or an atom without " +
 		"\"Error:\"), which the HTTP answer does not carry; xmppgate ctl prints \"Error: \" and the answer's text"
 	whyArgCount = "ejabberdctl prints the command's help before the error; xmppgate ctl names the help command instead"
@@ -61,9 +63,10 @@ var ctlSamples = []ctlSample{
 	{tag: "oauth", args: []string{"oauth_remove_client", "nope"}},
 	{tag: "s2s", args: []string{"outgoing_s2s_number"}},
 	{tag: "config", args: []string{"reload_config"}},
-	{tag: "mnesia", args: []string{"dump", conformance.FilesDir + "/ctl.dump"}, why: whyPathsCtl},
-	{tag: "documentation", args: []string{"gen_markdown_doc_for_tags", conformance.FilesDir + "/ctl-tags.md"}, why: whyPathsCtl},
-	{tag: "(none)", args: []string{"import_prosody", conformance.FilesDir + "/no-such-dir"}, why: whyPathsCtl},
+	{tag: "mnesia", args: []string{"dump", conformance.FilesDir + "/ctl.dump"}},
+	{tag: "mnesia", args: []string{"dump", conformance.OutsideDir + "/ctl.dump"}, why: whyOutsideCtl},
+	{tag: "documentation", args: []string{"gen_markdown_doc_for_tags", conformance.FilesDir + "/ctl-tags.md"}},
+	{tag: "(none)", args: []string{"import_prosody", conformance.FilesDir + "/no-such-dir"}, why: whyNoFileCtl},
 	{tag: "errors", args: []string{"check_account", "ctl1"}, why: whyArgCount},
 	{tag: "errors", args: []string{"check_account", "a", "b", "c"}, why: whyArgCount},
 	{tag: "errors", args: []string{"no_such_command"}},
@@ -103,15 +106,25 @@ func compareCtl(ctx context.Context, ej *peer.Ejabberd, bin string, env []string
 	var out []ctlResult
 	for _, s := range ctlSamples {
 		r := ctlResult{ctlSample: s}
-		b, err := ej.Ctl(ctx, s.args...)
-		r.ej = ctlOut{conformance.Normalise(conformance.Answer{Body: string(b)}).Body, exitCode(err)}
+		ejArgs := make([]string, len(s.args))
+		for i, a := range s.args {
+			ejArgs[i] = strings.ReplaceAll(a, conformance.FilesDir, ejFiles)
+		}
+		b, err := ej.Ctl(ctx, ejArgs...)
+		r.ej = ctlOut{ctlNormalise(string(b), ejFiles), exitCode(err)}
 		cmd := exec.CommandContext(ctx, bin, append([]string{"ctl"}, s.args...)...)
 		cmd.Env = env
 		b, err = cmd.CombinedOutput()
-		r.xg = ctlOut{conformance.Normalise(conformance.Answer{Body: string(b)}).Body, exitCode(err)}
+		r.xg = ctlOut{ctlNormalise(string(b), conformance.FilesDir), exitCode(err)}
 		out = append(out, r)
 	}
 	return out
+}
+
+// ctlNormalise is Normalise for a ctl output, with the server's files
+// directory shown as FILES, as in the API table.
+func ctlNormalise(out, files string) string {
+	return conformance.Normalise(conformance.Answer{Body: strings.ReplaceAll(out, files, "FILES")}).Body
 }
 
 type reportText struct {
@@ -163,9 +176,13 @@ func report(recs []conformance.Recorded, ctl []ctlResult) reportText {
 		"case of `internal/conformance/cases.go` to both in the same order (each case's setup through the API first), and\n" +
 		"compares status and body byte for byte after normalising only what must differ: node names (`NODE`), the\n" +
 		"server's name and version (`SERVER`), time stamps (`TIME`), OAuth tokens (`TOKEN`) and their remaining seconds,\n" +
-		"xmppgate's data directory (`DATA`) and the numbers of the statistics that change by themselves (uptime, processes:\n" +
-		"`N`); lists ejabberd answers in Mnesia's order (get_roster, process_rosteritems, srg_get_info) are compared sorted.\n" +
-		"ejabberd runs Debian's settings (`auth_password_format: scram`, log level error like xmppgate). Its answers are kept in\n" +
+		"xmppgate's data directory (`DATA`), each server's files directory (`FILES`) and the numbers of the statistics that\n" +
+		"change by themselves (uptime, processes: `N`); lists ejabberd answers in Mnesia's order (get_roster,\n" +
+		"process_rosteritems, srg_get_info) are compared sorted. The file commands' absolute paths name `" + conformance.FilesDir + "`,\n" +
+		"which stands for a directory of each server's own (ejabberd's `" + ejFiles + "`; xmppgate's is the path itself, its\n" +
+		"`transfer_dirs`), filled with the same input files, so each reads what it wrote itself; `" + conformance.OutsideDir + "`\n" +
+		"lies outside `transfer_dirs`. ejabberd runs Debian's settings (`auth_password_format: scram`, log level error like\n" +
+		"xmppgate), with Debian's `erlang-luerl` for `import_prosody`. Its answers are kept in\n" +
 		"`testdata/ejabberd-conformance/` (one txtar file per command), which `TestEjabberdConformance` replays on xmppgate in\n" +
 		"`make test`: an answer that drifts from ejabberd's, or from what is recorded for a deliberate divergence, fails.\n\n")
 	fmt.Fprintf(&b, "**%d commands (with the unknown command no_such_command), %d cases: %d equal, %d deliberate divergences, %d unexplained differences.**\n\n",

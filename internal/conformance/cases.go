@@ -16,17 +16,18 @@ const (
 	h1     = "one.example"
 	h2     = "two.example"
 	noHost = "nohost.example" // served by neither
-	// FilesDir is where file commands may write on ejabberd's side (an
-	// absolute path, which xmppgate confines to its data directory).
-	FilesDir = "/tmp/xmppgate-conformance/files"
 )
 
 // Why texts shared by several cases.
 const (
 	whyScram = "ejabberd stores SCRAM keys only (auth_password_format: scram) and refuses; xmppgate keeps a sealed " +
 		"copy of the password and answers (docs/ejabberd.md, check_password_hash)"
-	whyPaths = "ejabberd reads and writes any path of its host as its own user; xmppgate only paths inside " +
-		"transfer_dirs (unset here: DATA/transfer/) or, for documentation files, the data directory (docs/backup.md)"
+	whyOutside = "ejabberd reads and writes any path of its host as its own user; xmppgate takes an absolute path " +
+		"only inside transfer_dirs (here FILES), as the same commands are open to tenants (docs/backup.md)"
+	whyRosterFile = "ejabberd reads any path of its host (here a file that does not exist: 500); xmppgate reads roster " +
+		"files only from the caller's rosters/ folder, relative paths only (docs/ejabberd-userdata.md)"
+	whyNoFile = "the file does not exist: ejabberd 23.01 answers the Erlang error of the module that failed (for restore " +
+		"and load Mnesia's message with 500, for the imports an atom such as enoent); xmppgate a 400 naming the path"
 	whyOAuth = "ejabberd 23.01 answers 500 (its default oauth_access, none, lets nobody hold a token); xmppgate issues " +
 		"tokens to admin JIDs (docs/ejabberd.md, OAuth)"
 	whyV1 = "ejabberd 23.01 takes no API version in the path (any /vN segment: 400 \"Missing command name.\"); " +
@@ -317,11 +318,11 @@ func Cases() []Case {
 		ok("unknown host", js("host", noHost, "group", "G")),
 	)
 	add("push_roster",
-		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt", "user", "ros", "host", h1)), Why: whyPaths},
+		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt", "user", "ros", "host", h1)), Why: whyRosterFile},
 		ok("missing file argument", js("user", "ros", "host", h1)),
 	)
 	add("push_roster_all",
-		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt")), Why: whyPaths},
+		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt")), Why: whyRosterFile},
 		ok("file not a string", js("file", raw("1"))),
 	)
 
@@ -498,36 +499,54 @@ func Cases() []Case {
 	add("rotate_log", ok("ok", "{}"))
 	add("reload_config", ok("ok", "{}"), Case{Name: "configured level again", Call: call("get_loglevel", "{}")})
 	add("dump_config",
-		Case{Name: "absolute file", Call: call("", js("out", FilesDir+"/config.yml")), Why: whyPaths},
+		ok("absolute file", js("out", FilesDir+"/config.yml")),
+		Case{Name: "outside transfer_dirs", Call: call("", js("out", OutsideDir+"/config.yml")), Why: whyOutside},
 		ok("missing out", "{}"),
 	)
 	add("gen_markdown_doc_for_tags",
-		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/tags.md")), Why: whyPaths},
+		ok("absolute file", js("file", FilesDir+"/tags.md")),
 		ok("missing file", "{}"),
 	)
 	add("gen_markdown_doc_for_commands",
+		ok("absolute file", js("file", FilesDir+"/cmds.md", "regexp", "status", "examples", "json")),
 		ok("missing examples", js("file", FilesDir+"/cmds.md", "regexp", "status")),
 		ok("file not a string", js("file", raw("1"), "regexp", "", "examples", "none")),
 	)
 	add("gen_html_doc_for_commands",
+		ok("absolute file", js("file", FilesDir+"/cmds.html", "regexp", "status", "examples", "json")),
 		ok("missing examples", js("file", FilesDir+"/cmds.html", "regexp", "status")),
 	)
 	add("man", Case{Name: "ok", Call: call("", "{}"), Why: "ejabberd 23.01 builds its man page with asciidoc's a2x (not installed with Debian's package: 400); " +
 		"xmppgate writes its own man page into the data directory (docs/ejabberd.md)"})
 
-	// mnesia family: paths and formats are xmppgate's own (docs/backup.md).
-	add("backup", Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/backup")), Why: whyPaths}, ok("missing file", "{}"),
-		ok("file not a string", js("file", raw("2"))))
-	add("dump", Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/dump")), Why: whyPaths}, ok("file not a string", js("file", raw("2"))))
-	add("restore", ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
-	add("load", ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
-	add("export_piefxis", Case{Name: "absolute dir", Call: call("", js("dir", FilesDir+"/piefxis")), Why: whyPaths}, ok("missing dir", "{}"))
+	// mnesia family: absolute paths inside transfer_dirs (FILES); the
+	// formats are each server's own (docs/backup.md).
+	add("backup", ok("absolute file", js("file", FilesDir+"/backup")),
+		Case{Name: "outside transfer_dirs", Call: call("", js("file", OutsideDir+"/backup")), Why: whyOutside},
+		ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
+	add("restore", ok("absolute file", js("file", FilesDir+"/backup")),
+		Case{Name: "no such file", Call: call("", js("file", FilesDir+"/no-such-backup")), Why: whyNoFile},
+		ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
+	add("dump", ok("absolute file", js("file", FilesDir+"/dump")), ok("file not a string", js("file", raw("2"))))
+	add("load", ok("absolute file", js("file", FilesDir+"/dump")),
+		Case{Name: "no such file", Call: call("", js("file", FilesDir+"/no-such-dump")), Why: whyNoFile},
+		ok("missing file", "{}"), ok("file not a string", js("file", raw("2"))))
+	add("export_piefxis", ok("absolute dir", js("dir", FilesDir+"/piefxis")), ok("missing dir", "{}"))
 	add("export_piefxis_host",
-		Case{Name: "absolute dir", Call: call("", js("dir", FilesDir+"/piefxis1", "host", h1)), Why: whyPaths},
+		ok("absolute dir", js("dir", FilesDir+"/piefxis1", "host", h1)),
 		ok("missing host", js("dir", FilesDir+"/piefxis1")),
 	)
-	add("import_piefxis", ok("missing file", "{}"), ok("file not a string", js("file", raw("3"))))
-	add("import_prosody", ok("missing dir", "{}"))
+	add("import_piefxis", ok("absolute file", js("file", FilesDir+"/import.xml")),
+		Case{Name: "imported password", Call: call("check_password", js("user", "pief", "host", h1, "password", "piefpw"))},
+		Case{Name: "imported roster", Call: call("get_roster", js("user", "pief", "host", h1))},
+		Case{Name: "imported vcard", Call: call("get_vcard", js("user", "pief", "host", h1, "name", "FN"))},
+		Case{Name: "no such file", Call: call("", js("file", FilesDir+"/no-such.xml")), Why: whyNoFile},
+		ok("missing file", "{}"), ok("file not a string", js("file", raw("3"))))
+	add("import_prosody", ok("absolute dir", js("dir", FilesDir+"/prosody")),
+		Case{Name: "imported password", Call: call("check_password", js("user", "pros", "host", h1, "password", "prospw"))},
+		Case{Name: "imported vcard", Call: call("get_vcard", js("user", "pros", "host", h1, "name", "FN"))},
+		Case{Name: "no such dir", Call: call("", js("dir", FilesDir+"/no-such-dir")), Why: whyNoFile},
+		ok("missing dir", "{}"))
 	add("import_openfire", Case{Name: "missing file", Call: Call{Body: "{}"},
 		Why: "xmppgate's own command (Openfire's user export); ejabberd 23.01 has none: 404 \"Endpoint not found.\""})
 

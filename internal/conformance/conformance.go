@@ -85,6 +85,18 @@ type Target struct {
 	// DataDir, if set, is xmppgate's data directory: its path in an answer
 	// becomes DATA (it differs between a run and the replay).
 	DataDir string
+	// Files, if set, is the directory FilesDir stands for on this server:
+	// FilesDir in a request becomes Files, and Files in an answer becomes
+	// FILES, so the replay can use a temporary directory of its own.
+	Files string
+}
+
+// local is c with FilesDir in its body replaced by t.Files.
+func (t Target) local(c Call) Call {
+	if t.Files != "" {
+		c.Body = strings.ReplaceAll(c.Body, FilesDir, t.Files)
+	}
+	return c
 }
 
 // Do sends c with the admin's credentials and returns the answer as is.
@@ -132,7 +144,7 @@ func (t Target) do(ctx context.Context, c Call, auth string) (Answer, error) {
 // error: the case would not compare like with like.
 func (t Target) Run(ctx context.Context, c Case) (Answer, error) {
 	for _, s := range c.Setup {
-		a, err := t.Do(ctx, s)
+		a, err := t.Do(ctx, t.local(s))
 		if err != nil {
 			return Answer{}, fmt.Errorf("setup %s %s: %w", s.Path(), s.Body, err)
 		}
@@ -140,9 +152,12 @@ func (t Target) Run(ctx context.Context, c Case) (Answer, error) {
 			return Answer{}, fmt.Errorf("setup %s %s: %s", s.Path(), s.Body, a)
 		}
 	}
-	a, err := t.do(ctx, c.Call, c.Auth)
+	a, err := t.do(ctx, t.local(c.Call), c.Auth)
 	if err != nil {
 		return Answer{}, err
+	}
+	if t.Files != "" {
+		a.Body = strings.ReplaceAll(a.Body, t.Files, "FILES")
 	}
 	if t.DataDir != "" {
 		a.Body = strings.ReplaceAll(a.Body, t.DataDir, "DATA")
