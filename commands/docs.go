@@ -180,19 +180,18 @@ func writeDataFile(ctl Control, dirs []string, arg, name string, data []byte) (s
 
 // docLangs splits the examples argument: json examples are written; the
 // other languages ejabberd knows have no client interface here.
-func docLangs(examples string) (json bool, skipped []string, err error) {
+func docLangs(examples string) (json bool, skipped []string) {
 	for _, l := range strings.Split(examples, ",") {
 		switch l = strings.TrimSpace(l); l {
-		case "":
 		case "json":
 			json = true
 		case "java", "perl", "xmlrpc":
 			skipped = append(skipped, l)
-		default:
-			return false, nil, Errorf(Invalid, ReasonBadValue, "examples", "unknown example language %q: java, perl, xmlrpc or json", l)
 		}
+		// Anything else ("none", an unknown language) adds no examples,
+		// as ejabberd 23.01 takes it (make conformance).
 	}
-	return json, skipped, nil
+	return json, skipped
 }
 
 // roff escapes text for a man page line.
@@ -236,7 +235,7 @@ func ManPage(reg *Registry) []byte {
 var (
 	argDocFile     = Arg{Name: "file", Type: String, Doc: "The file to write, inside the data directory (relative paths are taken from it) or, absolute, inside a directory of transfer_dirs."}
 	argDocRegexp   = Arg{Name: "regexp", Type: String, Optional: true, Doc: "Go (RE2) regular expression on command names, registry names and tags; empty: all."}
-	argDocExamples = Arg{Name: "examples", Type: String, Optional: true, Doc: "Comma-separated languages among java, perl, xmlrpc, json; only json examples are written."}
+	argDocExamples = Arg{Name: "examples", Type: String, Optional: true, Doc: "Comma-separated languages among java, perl, xmlrpc, json; only json examples are written, other words (none) add none."}
 )
 
 // GenMarkdownDocForCommands is ejabberd_commands_doc's gen_markdown_doc_for_commands.
@@ -283,10 +282,7 @@ func writeReference(c *Call, kind DocKind) (any, error) {
 			return nil, Errorf(Invalid, ReasonBadValue, "regexp", "regexp: %v", err)
 		}
 	}
-	json, skipped, err := docLangs(c.Args.String("examples"))
-	if err != nil {
-		return nil, err
-	}
+	json, skipped := docLangs(c.Args.String("examples"))
 	text, err := c.document(kind, re, json, skipped)
 	if err != nil {
 		return nil, err

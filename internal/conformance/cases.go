@@ -511,6 +511,8 @@ func Cases() []Case {
 		ok("absolute file", js("file", FilesDir+"/cmds.md", "regexp", "status", "examples", "json")),
 		ok("missing examples", js("file", FilesDir+"/cmds.md", "regexp", "status")),
 		ok("file not a string", js("file", raw("1"), "regexp", "", "examples", "none")),
+		ok("examples none", js("file", FilesDir+"/cmds-none.md", "regexp", "status", "examples", "none")),
+		ok("examples unknown language", js("file", FilesDir+"/cmds-cobol.md", "regexp", "status", "examples", "cobol")),
 	)
 	add("gen_html_doc_for_commands",
 		ok("absolute file", js("file", FilesDir+"/cmds.html", "regexp", "status", "examples", "json")),
