@@ -67,7 +67,7 @@ func TestCtlImportFromWorkingDir(t *testing.T) {
 	}
 
 	// import_openfire is in ctl too, with its positional arguments.
-	of, err := os.ReadFile(filepath.Join("testdata", "import", "openfire", "users.xml"))
+	of, err := os.ReadFile(filepath.Join("testdata", "migrate", "openfire", "users.xml"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(allowed, "sub", "openfire.xml"), of, 0o600))
 	code, _, errText = ctl(filepath.Join(allowed, "sub"), "import_openfire", "openfire.xml", "localhost", "openfire.old")

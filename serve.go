@@ -184,8 +184,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		log.Info("serving openfire", zap.Stringer("http", ofAddr))
 	}
 	c2s, c2stls := xs.Addrs()
-	log.Info("serving", zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s), zap.Stringer("c2stls", c2stls), zap.String("data", cfg.Data),
-		zap.String("worker_schedule", cfg.WorkerSchedule))
+	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s)}
+	if c2stls != nil { // no direct-TLS listener: a nil Stringer would log a panic text
+		fields = append(fields, zap.Stringer("c2stls", c2stls))
+	}
+	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
 		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr})

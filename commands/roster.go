@@ -905,8 +905,10 @@ func applyProcessRosteritems(ctx context.Context, env *Env, tx *store.Tx, w *que
 // push_roster and push_roster_all (mod_admin_extra): a roster template
 // file (see rosterfile.go) is pushed into rosters with subscription both,
 // one-sided like add_rosteritem. ejabberd reads any path of its host;
-// xmppgate reads only DATA/rosters/ (the operator) or DATA/rosters/<account
-// id>/ (an account), so one account cannot push another's template into its
+// xmppgate reads a relative name from DATA/rosters/ (the operator) or
+// DATA/rosters/<account id>/ (an account), and absolute paths as the other
+// file commands do (filePath: the operator's transfer_dirs, an account's
+// own folder only), so one account cannot push another's template into its
 // own users and read it back. Every change is one queued change per target
 // user, applied before the reply.
 
@@ -918,9 +920,9 @@ const (
 	maxPushRosterAll = 1000    // tuples of push_roster_all's template
 )
 
-var argRosterFile = Arg{Name: "file", Type: String,
-	Doc: "A file name relative to DATA/rosters/ (an account's: DATA/rosters/<account id>/); absolute paths, '..' and " +
-		"symbolic links leading out are refused."}
+var argRosterFile = Arg{Name: "file", Type: String, Path: true,
+	Doc: "A file name relative to DATA/rosters/ (an account's: DATA/rosters/<account id>/), or the operator's absolute " +
+		"path inside transfer_dirs; '..' and symbolic links leading out are refused."}
 
 // PushRoster is ejabberd's push_roster.
 var PushRoster = &Def{
@@ -930,7 +932,7 @@ var PushRoster = &Def{
 		"writes every tuple but user@host itself into user's roster as User@Server with nick Nick, groups Group " +
 		"(';'-separated) and subscription both, replacing items that are there, and pushes them to user's resources. " +
 		"One-sided like add_rosteritem. Answers 1 if user does not exist (nothing is stored). A missing or malformed " +
-		"file, an absolute path, '..' or a link leading out: 400 with the reason (ejabberd crashes: 500); an invalid " +
+		"file, an absolute path outside transfer_dirs, '..' or a link leading out: 400 with the reason (ejabberd crashes: 500); an invalid " +
 		"tuple: 400 \"Invalid 'user'/'server'\". On any error nothing is stored.",
 	Args:    []Arg{argRosterFile, ejRosterUser, argDomain},
 	Result:  Result{Kind: ResultToken},
@@ -975,29 +977,12 @@ func rosterTemplate(c *Call) ([]rosterEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := c.Args.String("file")
-	path, err := underRoot(root, rootShown, "file", name)
+	real, dir, shown, err := filePath(c, "file", root, rootShown)
 	if err != nil {
 		return nil, err
 	}
-	shown := rootShown + filepath.ToSlash(filepath.Clean(name))
-	if path == root {
-		return nil, Errorf(Invalid, ReasonBadPath, "file", "file must name a file inside %s", rootShown)
-	}
-	// A symbolic link may point anywhere: resolve the whole path and check
-	// it is still under the (resolved) root.
-	real, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, Errorf(Invalid, ReasonNoFile, "file", "%s does not exist", shown)
-	} else if err != nil {
-		return nil, Errorf(Invalid, ReasonBadFile, "file", "%s cannot be read", shown)
-	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return nil, err
-	}
-	if rel, err := filepath.Rel(realRoot, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil, Errorf(Invalid, ReasonBadPath, "file", "file must stay inside %s (a symbolic link leads out)", rootShown)
+	if real == dir {
+		return nil, Errorf(Invalid, ReasonBadPath, "file", "file must name a file, not the folder %s", shown)
 	}
 	if err := existingFile(real, shown, "file"); err != nil {
 		return nil, err

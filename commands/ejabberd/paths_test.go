@@ -63,6 +63,10 @@ func TestFilePaths(t *testing.T) {
 		{name: "account refused: a link in its folder leads to transfer_dirs", as: "other", cmd: "import_piefxis", arg: "file", value: "to-allowed/one.xml", want: "file must stay inside transfer/2/ (a symbolic link leads out)"},
 		{name: "account refused: export to a link leading out", as: "other", cmd: "export_piefxis", arg: "dir", value: "to-allowed/x", want: "dir must stay inside transfer/2/ (a symbolic link leads out)"},
 		{name: "account imports relative to its folder", as: "other", cmd: "import_piefxis", arg: "file", value: "own/one-b.xml", want: "0"},
+		{name: "operator pushes a roster template by absolute path in transfer_dirs", as: "acme", cmd: "push_roster_all", arg: "file", value: "ALLOWED/roster.txt", want: "0"},
+		{name: "operator refused a roster template outside", as: "acme", cmd: "push_roster_all", arg: "file", value: "OUTSIDE/roster.txt", want: "OUTSIDE/roster.txt is outside"},
+		{name: "account refused a roster template in transfer_dirs", as: "other", cmd: "push_roster_all", arg: "file", value: "ALLOWED/roster.txt",
+			want: "file must be a path relative to rosters/2/, or inside it"},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -79,6 +83,7 @@ func TestFilePaths(t *testing.T) {
 			}
 			for _, d := range []string{allowed, outside, filepath.Join(mine, "mine")} {
 				require.NoError(t, os.WriteFile(filepath.Join(d, "one.xml"), []byte(onePathUser), 0o600))
+				require.NoError(t, os.WriteFile(filepath.Join(d, "roster.txt"), []byte(`[{<<"p1">>, <<"a.example">>, <<"G">>, <<"P1">>}, {<<"p2">>, <<"a.example">>, <<"G">>, <<"P2">>}].`), 0o600))
 				copyTree(t, filepath.Join("..", "..", "testdata", "import", "prosody"), filepath.Join(d, "prosody"))
 			}
 			require.NoError(t, os.WriteFile(filepath.Join(own, "own", "one-b.xml"), []byte(strings.ReplaceAll(onePathUser, "a.example", "b.example")), 0o600))

@@ -24,8 +24,6 @@ const (
 		"copy of the password and answers (docs/ejabberd.md, check_password_hash)"
 	whyOutside = "ejabberd reads and writes any path of its host as its own user; xmppgate takes an absolute path " +
 		"only inside transfer_dirs (here FILES), as the same commands are open to tenants (docs/backup.md)"
-	whyRosterFile = "ejabberd reads any path of its host (here a file that does not exist: 500); xmppgate reads roster " +
-		"files only from the caller's rosters/ folder, relative paths only (docs/ejabberd-userdata.md)"
 	whyNoFile = "the file does not exist: ejabberd 23.01 answers the Erlang error of the module that failed (for restore " +
 		"and load Mnesia's message with 500, for the imports an atom such as enoent); xmppgate a 400 naming the path"
 	whyOAuth = "ejabberd 23.01 answers 500 (its default oauth_access, none, lets nobody hold a token); xmppgate issues " +
@@ -318,11 +316,15 @@ func Cases() []Case {
 		ok("unknown host", js("host", noHost, "group", "G")),
 	)
 	add("push_roster",
-		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt", "user", "ros", "host", h1)), Why: whyRosterFile},
-		ok("missing file argument", js("user", "ros", "host", h1)),
+		ok("absolute file", js("file", FilesDir+"/roster.txt", "user", "pr1", "host", h1), reg("pr1", h1, "pw")...),
+		Case{Name: "roster after", Call: call("get_roster", js("user", "pr1", "host", h1))},
+		Case{Name: "file missing", Call: call("", js("file", FilesDir+"/no-roster.txt", "user", "pr1", "host", h1)), Why: whyNoFile},
+		Case{Name: "outside transfer_dirs", Call: call("", js("file", OutsideDir+"/roster.txt", "user", "pr1", "host", h1)), Why: whyOutside},
+		ok("missing file argument", js("user", "pr1", "host", h1)),
 	)
 	add("push_roster_all",
-		Case{Name: "absolute file", Call: call("", js("file", FilesDir+"/roster.txt")), Why: whyRosterFile},
+		ok("absolute file", js("file", FilesDir+"/roster.txt"), append(reg("pr2", h1, "pw"), reg("pr3", h1, "pw")...)...),
+		Case{Name: "roster after", Call: call("get_roster", js("user", "pr2", "host", h1))},
 		ok("file not a string", js("file", raw("1"))),
 	)
 

@@ -29,6 +29,9 @@ var inputFiles = map[string]string{
 		"<query xmlns='jabber:iq:roster'><item jid='c1@" + h2 + "' name='Cee' subscription='both'><group>Friends</group></item></query>" +
 		"<vCard xmlns='vcard-temp'><FN>Pie Fxis</FN></vCard>" +
 		"</user></host></server-data>\n",
+	// mod_admin_extra's roster template, an Erlang term file.
+	"roster.txt": "[{<<\"pr2\">>, <<\"" + h1 + "\">>, <<\"Team\">>, <<\"Pe Two\">>},\n" +
+		" {<<\"pr3\">>, <<\"" + h1 + "\">>, <<\"Team\">>, <<\"Pe Three\">>}].\n",
 	"prosody/one%2eexample/accounts/pros.dat": "return {\n\t[\"password\"] = \"prospw\";\n};\n",
 	"prosody/one%2eexample/vcard/pros.dat": "return {\n\t[\"name\"] = \"vCard\";\n\t[\"attr\"] = {\n\t\t[\"xmlns\"] = \"vcard-temp\";\n\t};\n" +
 		"\t{\n\t\t[\"name\"] = \"FN\";\n\t\t[\"attr\"] = {\n\t\t\t[\"xmlns\"] = \"vcard-temp\";\n\t\t};\n\t\t\"Pro Sody\";\n\t};\n};\n",
