@@ -65,3 +65,39 @@ func FuzzReadOpenfire(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadFile: an XEP-0227 file comes from another server (ejabberd 23.01
+// writes its SCRAM values base64 twice); the reader may refuse it but never
+// panic, and the users it accepts have a name and complete SCRAM keys.
+func FuzzReadFile(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join(migrated, "ejabberd-23.01", "*", "*", "*_*.xml"))
+	more, _ := filepath.Glob(filepath.Join(fixtures, "*.xml"))
+	for _, file := range append(seeds, more...) {
+		if b, err := os.ReadFile(file); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "in.xml")
+		if err := os.WriteFile(path, src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hosts, err := ReadFile(path, dir)
+		if err != nil {
+			return
+		}
+		for _, h := range hosts {
+			for _, u := range h.Users {
+				if u.Name == "" {
+					t.Fatalf("a user without name in %s", h.JID)
+				}
+				for _, s := range u.SCRAM {
+					if len(s.Salt) == 0 || len(s.StoredKey) == 0 || len(s.ServerKey) == 0 || s.Iterations <= 0 {
+						t.Fatalf("user %s: partial keys %+v", u.Name, s)
+					}
+				}
+			}
+		}
+	})
+}
