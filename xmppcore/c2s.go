@@ -148,6 +148,10 @@ type conn struct {
 	bare string
 	res  string
 
+	// carbons: the session enabled XEP-0280 carbons; guarded by srv.mu,
+	// as the account's session map it is read with.
+	carbons bool
+
 	smu       sync.Mutex
 	available bool
 	priority  int

@@ -54,6 +54,7 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 			return
 		}
 		s.routeMessage(st, c.full, to)
+		s.carbonsSent(c, st, to.Bare().String())
 	case "presence":
 		s.clientPresence(c, st, to)
 	}
@@ -161,6 +162,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
 			t.sendEl(m)
+			s.carbonsReceived(m, d, bare, t)
 			return
 		}
 		if typ != "chat" && typ != "normal" {
@@ -195,6 +197,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		for _, t := range targets {
 			t.send(b)
 		}
+		s.carbonsReceived(m, d, bare, targets...)
 		return
 	}
 	if typ == "headline" || typ == "error" {

@@ -108,6 +108,10 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
+			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
+			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
+		}},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {

@@ -49,6 +49,10 @@ func (s *Server) register(c *conn) (old *conn) {
 func (s *Server) sessionEnded(c *conn) {
 	s.mu.Lock()
 	last := false
+	if c.carbons {
+		c.carbons = false
+		s.carbons.Add(-1)
+	}
 	if a := s.accounts[c.bare]; a != nil && a.sessions[c.res] == c {
 		delete(a.sessions, c.res)
 		if len(a.sessions) == 0 {

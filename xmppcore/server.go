@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -115,6 +116,10 @@ type Server struct {
 	listeners []net.Listener
 	addrs     [2]net.Addr
 	closing   bool
+	// carbons counts the sessions that enabled carbons (guarded by mu for
+	// writes): while it is zero, routing a message costs one atomic load
+	// for them.
+	carbons atomic.Int64
 
 	wg sync.WaitGroup
 }

@@ -27,6 +27,7 @@ const (
 	Blocking = "modBlocking"
 	Roster   = "modRoster"
 	Private  = "modPrivate"
+	Carbons  = "modCarbons"
 )
 
 // AnonymousLogin is the moduleConfig flag (a boolean, not a module object)

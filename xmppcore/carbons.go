@@ -1,0 +1,96 @@
+package xmppcore
+
+import (
+	"slices"
+
+	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+)
+
+// XEP-0280 Message Carbons and the XEP-0334 hints that opt out of them.
+const (
+	nsCarbons = "urn:xmpp:carbons:2"
+	nsForward = "urn:xmpp:forward:0"
+	nsHints   = "urn:xmpp:hints"
+)
+
+// carbonsSwitch answers <enable/> and <disable/>; both are idempotent
+// (XEP-0280 4 and 5).
+func carbonsSwitch(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
+	on := r.q.Name.Local == "enable"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.c.carbons != on {
+		r.c.carbons = on
+		if on {
+			s.carbons.Add(1)
+		} else {
+			s.carbons.Add(-1)
+		}
+	}
+	return nil, nil
+}
+
+// carbonCopyable says whether m is eligible for carbons (XEP-0280 6): a
+// chat, or a normal message with a body; not one the sender marked private
+// or no-copy (XEP-0334), and not a carbon itself. Errors, groupchat and
+// headlines are never copied.
+func carbonCopyable(m *xmlel.Element) bool {
+	switch msgType(m) {
+	case "chat":
+	case "normal":
+		if m.Child(nsClient, "body") == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	for _, ch := range m.Elements() {
+		switch {
+		case ch.Name.Space == nsCarbons: // <private/>, or <sent/>/<received/> of a carbon
+			return false
+		case ch.Name.Space == nsHints && (ch.Name.Local == "no-copy" || ch.Name.Local == "private"):
+			return false
+		}
+	}
+	return true
+}
+
+// carbonsReceived copies m, just delivered to the sessions got of bare, to
+// bare's other carbons-enabled sessions as <received/>.
+func (s *Server) carbonsReceived(m *xmlel.Element, d modcfg.Domain, bare string, got ...*conn) {
+	if s.carbons.Load() == 0 {
+		return
+	}
+	s.sendCarbons("received", m, d, bare, func(t *conn) bool { return !slices.Contains(got, t) })
+}
+
+// carbonsSent copies m, just sent by c, to c's other carbons-enabled
+// sessions as <sent/>. A message to the user's own account is left to
+// carbonsReceived.
+func (s *Server) carbonsSent(c *conn, m *xmlel.Element, toBare string) {
+	if s.carbons.Load() == 0 || toBare == c.bare {
+		return
+	}
+	s.sendCarbons("sent", m, s.domainOf(c), c.bare, func(t *conn) bool { return t != c })
+}
+
+func (s *Server) sendCarbons(kind string, m *xmlel.Element, d modcfg.Domain, bare string, want func(*conn) bool) {
+	var targets []*conn
+	s.mu.RLock()
+	if a := s.accounts[bare]; a != nil {
+		for _, t := range a.sessions {
+			if t.carbons && want(t) {
+				targets = append(targets, t)
+			}
+		}
+	}
+	s.mu.RUnlock()
+	if len(targets) == 0 || !d.On(modcfg.Carbons) || !carbonCopyable(m) {
+		return
+	}
+	wrap := xmlel.New(nsCarbons, kind).Add(xmlel.New(nsForward, "forwarded").Add(m))
+	for _, t := range targets {
+		t.sendEl(xmlel.New(nsClient, "message", "from", bare, "to", t.full.String(), "type", msgType(m)).Add(wrap))
+	}
+}
