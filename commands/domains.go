@@ -131,6 +131,7 @@ type ModuleConfig struct {
 	EnableOrgFederation  bool         `json:"enableOrgFederation"`
 	ModAdhoc             Module       `json:"modAdhoc"`
 	ModBlocking          Module       `json:"modBlocking"`
+	ModCarbons           Module       `json:"modCarbons"`
 	ModDisco             Module       `json:"modDisco"`
 	ModHttpBind          Module       `json:"modHttpBind"`
 	ModLast              Module       `json:"modLast"`
@@ -184,7 +185,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: off, ModBlocking: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
+			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
