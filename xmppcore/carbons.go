@@ -3,6 +3,8 @@ package xmppcore
 import (
 	"slices"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
@@ -62,25 +64,27 @@ func (s *Server) carbonsReceived(m *xmlel.Element, d modcfg.Domain, bare string,
 	if s.carbons.Load() == 0 {
 		return
 	}
-	s.sendCarbons("received", m, d, bare, func(t *conn) bool { return !slices.Contains(got, t) })
+	s.sendCarbons("received", m, d, bare, got)
 }
 
-// carbonsSent copies m, just sent by c, to c's other carbons-enabled
+// carbonsSent copies m, just sent by c to to, to c's other carbons-enabled
 // sessions as <sent/>. A message to the user's own account is left to
 // carbonsReceived.
-func (s *Server) carbonsSent(c *conn, m *xmlel.Element, toBare string) {
-	if s.carbons.Load() == 0 || toBare == c.bare {
+func (s *Server) carbonsSent(c *conn, m *xmlel.Element, to jid.JID) {
+	if s.carbons.Load() == 0 || to.Bare().String() == c.bare {
 		return
 	}
-	s.sendCarbons("sent", m, s.domainOf(c), c.bare, func(t *conn) bool { return t != c })
+	s.sendCarbons("sent", m, s.domainOf(c), c.bare, []*conn{c})
 }
 
-func (s *Server) sendCarbons(kind string, m *xmlel.Element, d modcfg.Domain, bare string, want func(*conn) bool) {
+// sendCarbons wraps m in kind and sends it to the carbons-enabled sessions
+// of bare not in except.
+func (s *Server) sendCarbons(kind string, m *xmlel.Element, d modcfg.Domain, bare string, except []*conn) {
 	var targets []*conn
 	s.mu.RLock()
 	if a := s.accounts[bare]; a != nil {
 		for _, t := range a.sessions {
-			if t.carbons && want(t) {
+			if t.carbons && !slices.Contains(except, t) {
 				targets = append(targets, t)
 			}
 		}

@@ -54,7 +54,7 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 			return
 		}
 		s.routeMessage(st, c.full, to)
-		s.carbonsSent(c, st, to.Bare().String())
+		s.carbonsSent(c, st, to)
 	case "presence":
 		s.clientPresence(c, st, to)
 	}
