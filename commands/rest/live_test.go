@@ -113,9 +113,10 @@ const (
 	discoInfo = "<query xmlns='http://jabber.org/protocol/disco#info'/>"
 	vcardGet  = "<vCard xmlns='vcard-temp'/>"
 	pingGet   = "<ping xmlns='urn:xmpp:ping'/>"
+	carbonsOn = "<enable xmlns='urn:xmpp:carbons:2'/>"
 )
 
-// TestRESTLiveModuleConfig switches modVcard and modPing off and on through
+// TestRESTLiveModuleConfig switches modVcard, modPing and modCarbons off and on through
 // PUT while an independent client stays connected: disco stops and starts
 // advertising them and requests get service-unavailable, without restart.
 func TestRESTLiveModuleConfig(t *testing.T) {
@@ -129,10 +130,11 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	require.Equal(t, "result", q.Type)
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:ping"`)
+	require.Contains(t, string(q.Query), `var="urn:xmpp:carbons:2"`)
 	require.Equal(t, "result", alice.Ask(t, "v0", "get", "", vcardGet).Type)
 	require.Equal(t, "result", alice.Ask(t, "p0", "get", "a.example", pingGet).Type)
 
-	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": {\"enabled\": false}, \"modPing\": false}}")
+	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": {\"enabled\": false}, \"modPing\": false, \"modCarbons\": false}}")
 	require.Equal(t, 200, status, body)
 	require.Positive(t, l.changed.Load())
 
@@ -140,9 +142,10 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	require.Equal(t, "result", q.Type)
 	require.NotContains(t, string(q.Query), "vcard-temp")
 	require.NotContains(t, string(q.Query), "urn:xmpp:ping")
+	require.NotContains(t, string(q.Query), "urn:xmpp:carbons:2")
 	require.Contains(t, string(q.Query), "jabber:iq:version", "other modules stay")
-	for _, tt := range []struct{ id, to, body string }{{"v1", "", vcardGet}, {"p1", "a.example", pingGet}} {
-		q := alice.Ask(t, tt.id, "get", tt.to, tt.body)
+	for _, tt := range []struct{ id, typ, to, body string }{{"v1", "get", "", vcardGet}, {"p1", "get", "a.example", pingGet}, {"c1", "set", "", carbonsOn}} {
+		q := alice.Ask(t, tt.id, tt.typ, tt.to, tt.body)
 		require.Equal(t, "error", q.Type, tt.id)
 		require.Equal(t, "service-unavailable", errorCondition(alice, tt.id), "%s: %s", tt.id, tail(alice.Transcript()))
 	}
@@ -150,12 +153,14 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	bob := login(t, addr, "bob@b.example", "bobpw")
 	require.Contains(t, string(bob.Ask(t, "bd", "get", "b.example", discoInfo).Query), "vcard-temp")
 
-	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": true, \"modPing\": {\"enabled\": true}}}")
+	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": true, \"modPing\": {\"enabled\": true}, \"modCarbons\": true}}")
 	require.Equal(t, 200, status, body)
 	q = alice.Ask(t, "d2", "get", "a.example", discoInfo)
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:ping"`)
+	require.Contains(t, string(q.Query), `var="urn:xmpp:carbons:2"`)
 	require.Equal(t, "result", alice.Ask(t, "v2", "get", "", vcardGet).Type)
+	require.Equal(t, "result", alice.Ask(t, "c2", "set", "", carbonsOn).Type)
 }
 
 // TestRESTLiveLogin: a user created through REST logs in over XMPP with the
