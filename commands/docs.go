@@ -130,8 +130,8 @@ func writeDataFile(ctl Control, dirs []string, arg, name string, data []byte) (s
 	// the path relative to it.
 	inside := func(p string) (root, rel string, ok bool) {
 		for _, r := range roots {
-			rel, err := filepath.Rel(r, p)
-			if err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			if p != r && within(r, p) {
+				rel, _ := filepath.Rel(r, p) // within has checked it
 				return r, rel, true
 			}
 		}
