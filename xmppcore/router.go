@@ -187,8 +187,9 @@ func (s *Server) match(domain, username string) []*conn {
 		for _, c := range a.sessions {
 			// A session whose stream is closed is over, though its serve
 			// goroutine may not have unregistered it yet: a kicked session
-			// must not be counted (or kicked) again.
-			if c.open() {
+			// must not be counted (or kicked) again. A hibernated one
+			// (XEP-0198) is still there, and kicks must reach it.
+			if c.live() {
 				out = append(out, c)
 			}
 		}

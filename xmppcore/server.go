@@ -61,6 +61,10 @@ type Config struct {
 	AuthFailWindow time.Duration
 	// OfflineLimit caps stored offline messages per user (default 500).
 	OfflineLimit int
+	// SMResumeTimeout is how long a session with XEP-0198 resumption
+	// enabled waits for its client after losing the connection (default
+	// 300s, ejabberd's and Prosody's; the client may ask for less).
+	SMResumeTimeout time.Duration
 	// ExtAuthTimeout bounds one external password check of a restapi or
 	// pop3 domain (default 5s); a remote that does not answer in time
 	// refuses the login (docs/extauth.md).
@@ -89,6 +93,9 @@ func (c *Config) defaults() {
 	}
 	if c.OfflineLimit <= 0 {
 		c.OfflineLimit = 500
+	}
+	if c.SMResumeTimeout <= 0 {
+		c.SMResumeTimeout = 300 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -120,6 +127,8 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	// smIDs are the resumable sessions by XEP-0198 resumption id.
+	smIDs map[string]*conn
 
 	wg sync.WaitGroup
 }
@@ -141,6 +150,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		ext:      &extauth.Authenticator{Timeout: cfg.ExtAuthTimeout},
 		accounts: map[string]*account{},
 		conns:    map[*conn]struct{}{},
+		smIDs:    map[string]*conn{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil

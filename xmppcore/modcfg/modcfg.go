@@ -28,6 +28,10 @@ const (
 	Roster   = "modRoster"
 	Private  = "modPrivate"
 	Carbons  = "modCarbons"
+	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
+	StreamManagement = "modStreamManagement"
+	ClientState      = "modClientState"
+	Push             = "modPush"
 )
 
 // AnonymousLogin is the moduleConfig flag (a boolean, not a module object)
