@@ -59,7 +59,15 @@ func (c *conn) smFailed(cond, text string) {
 	if text != "" {
 		s += "<text xmlns='" + nsStanzas + "' xml:lang='en'>" + text + "</text>"
 	}
-	c.send([]byte(s + "</failed>"))
+	c.writeNonza(s + "</failed>")
+}
+
+// writeNonza writes a stream management element: it is no stanza, so it
+// is neither counted nor queued.
+func (c *conn) writeNonza(s string) {
+	c.wmu.Lock()
+	c.writeLocked([]byte(s))
+	c.wmu.Unlock()
 }
 
 // smOff answers any stream management element of a domain that switched
@@ -107,9 +115,7 @@ func (c *conn) smElement(el *xmlel.Element) error {
 			c.smFailed("unexpected-request", "")
 			return nil
 		}
-		c.wmu.Lock()
-		c.writeLocked([]byte("<a xmlns='" + smacks.NS + "' h='" + strconv.FormatUint(uint64(c.sm.In), 10) + "'/>"))
-		c.wmu.Unlock()
+		c.writeNonza("<a xmlns='" + smacks.NS + "' h='" + strconv.FormatUint(uint64(c.sm.In), 10) + "'/>")
 	case "a":
 		if c.sm == nil {
 			c.smFailed("unexpected-request", "")
