@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -174,4 +175,18 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, 5, c.DreamHostLimits[0].Max)
 	_, err = LoadConfig("", []string{"XMPPGATE_SYNCHRONOUS=sometimes"})
 	require.Error(t, err)
+}
+
+func TestConfigSMResumeTimeout(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	require.Equal(t, 300*time.Second, c.SMResumeTimeout, "ejabberd's and Prosody's default")
+	c, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=90s"})
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.SMResumeTimeout)
+	for _, bad := range []string{"0s", "-5s", "300"} { // a bare number has no unit
+		_, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=" + bad})
+		require.Error(t, err, bad)
+	}
 }

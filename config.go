@@ -52,6 +52,10 @@ type Config struct {
 	// paths (import_piefxis /var/backups/x.xml, backup, ...) may point;
 	// empty means DATA/transfer/ only. See docs/backup.md.
 	TransferDirs []string `yaml:"transfer_dirs"`
+	// SMResumeTimeout is how long an XMPP session with XEP-0198
+	// resumption waits for its client after the connection is lost
+	// (ejabberd's and Prosody's 300 s by default).
+	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
+		SMResumeTimeout: 300 * time.Second,
 	}
 }
 
@@ -143,6 +148,9 @@ func (c Config) Validate() error {
 		if !filepath.IsAbs(d) {
 			return fmt.Errorf("config: transfer_dirs entry %q is not an absolute path", d)
 		}
+	}
+	if c.SMResumeTimeout <= 0 {
+		return fmt.Errorf("config: sm_resume_timeout %s must be positive (e.g. 300s)", c.SMResumeTimeout)
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

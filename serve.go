@@ -82,7 +82,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	defer removeCtlSecret(cfg.Data, ctlSecret)
 
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
-		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log}, a.env.Store)
+		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, SMResumeTimeout: cfg.SMResumeTimeout,
+		Logger: log}, a.env.Store)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,7 @@ type ModuleConfig struct {
 	ModAdhoc             Module       `json:"modAdhoc"`
 	ModBlocking          Module       `json:"modBlocking"`
 	ModCarbons           Module       `json:"modCarbons"`
+	ModClientState       Module       `json:"modClientState"`
 	ModDisco             Module       `json:"modDisco"`
 	ModHttpBind          Module       `json:"modHttpBind"`
 	ModLast              Module       `json:"modLast"`
@@ -143,8 +144,10 @@ type ModuleConfig struct {
 	ModPrivacy           Module       `json:"modPrivacy"`
 	ModPrivate           Module       `json:"modPrivate"`
 	ModPubsub            PubsubModule `json:"modPubsub"`
+	ModPush              Module       `json:"modPush"`
 	ModRoster            Module       `json:"modRoster"`
 	ModSharedRoster      Module       `json:"modSharedRoster"`
+	ModStreamManagement  Module       `json:"modStreamManagement"`
 	ModTime              Module       `json:"modTime"`
 	ModVcard             Module       `json:"modVcard"`
 	ModVersion           Module       `json:"modVersion"`
@@ -185,12 +188,12 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
+			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
-			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl},
-			ModRoster: on, ModSharedRoster: on, ModTime: on, ModVcard: on, ModVersion: on,
+			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl}, ModPush: on,
+			ModRoster: on, ModSharedRoster: on, ModStreamManagement: on, ModTime: on, ModVcard: on, ModVersion: on,
 		},
 	}
 }
