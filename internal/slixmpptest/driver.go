@@ -2,7 +2,6 @@ package slixmpptest
 
 import (
 	"bufio"
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/internal/syncbuf"
 )
 
 //go:embed sm.py
@@ -34,7 +35,7 @@ type Driver struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	in     io.WriteCloser
-	stderr bytes.Buffer
+	stderr syncbuf.Buffer
 
 	mu      sync.Mutex
 	backlog []Event

@@ -14,7 +14,8 @@ stdin and prints one JSON event per line on stdout:
   {"cmd": "disconnect"}                         close the stream cleanly
 
 Events: sm_enabled, session_start, session_resumed, disconnected,
-message {from, body, type, delay, chatstate}, presence {from, type},
+message {from, body, type, delay, chatstate} (with a body),
+chatstate {from, state}, presence {from, type},
 push {xml} (a pubsub publish IQ, answered with a result: the client plays
 an XEP-0357 app server), iq {type, xml}. Stream management (XEP-0198,
 with resumption) and CSI (XEP-0352) are slixmpp's own plugins; a
@@ -33,7 +34,12 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 
+SEQ = [0]
+
+
 def emit(**ev):
+    SEQ[0] += 1
+    ev["n"] = SEQ[0]  # arrival order, for tests of ordering
     print(json.dumps(ev), flush=True)
 
 
@@ -64,7 +70,11 @@ def main():
         emit(event="push", xml=str(iq))
         iq.reply().send()
 
+    def on_chatstate(m):
+        emit(event="chatstate", **{"from": str(m["from"]), "state": m["chat_state"]})
+
     c.add_event_handler("message", on_message)
+    c.add_event_handler("chatstate", on_chatstate)
     c.add_event_handler("presence", on_presence)
     c.register_handler(Callback("push", MatchXPath("{jabber:client}iq/{http://jabber.org/protocol/pubsub}pubsub"), on_push))
 
