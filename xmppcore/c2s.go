@@ -988,11 +988,12 @@ func (c *conn) cleanup() {
 
 // info describes the session for the admin interface.
 func (c *conn) info() SessionInfo {
+	hib := c.hibernating()
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	return SessionInfo{
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
 		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
-		Status: c.status, Show: c.show, TLS: true, Available: c.available,
+		Status: c.status, Show: c.show, TLS: true, Available: c.available, Hibernated: hib,
 	}
 }

@@ -173,6 +173,9 @@ type SessionInfo struct {
 	Status, Show     string
 	TLS              bool
 	Available        bool // sent available presence
+	// Hibernated: the connection is lost and the session waits for its
+	// XEP-0198 resumption.
+	Hibernated bool
 }
 
 func (s *Server) match(domain, username string) []*conn {

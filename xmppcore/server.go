@@ -129,6 +129,9 @@ type Server struct {
 	carbons atomic.Int64
 	// smIDs are the resumable sessions by XEP-0198 resumption id.
 	smIDs map[string]*conn
+	// hibernated counts the hibernated sessions: while it is zero, a
+	// message pays one atomic load for push notifications.
+	hibernated atomic.Int64
 
 	wg sync.WaitGroup
 }

@@ -242,6 +242,12 @@ func (c *conn) hibernate(err error) bool {
 	c.closed = true
 	c.nc.Close()
 	c.hib = &hibernation{timer: time.AfterFunc(c.sm.Max, c.expire)}
+	c.srv.hibernated.Add(1)
+	// A message the client may never have seen: wake it (ejabberd does
+	// the same when a session with unacked stanzas goes pending).
+	if m := firstBodyMessage(c.sm.Pending()); m != nil {
+		go c.srv.pushNotify(m, c.srv.domainOf(c), c.bare, c.user.ID)
+	}
 	c.sm.Requested = false
 	if c.csi != nil { // the client says again how it is after resuming
 		c.csi = nil
@@ -259,6 +265,7 @@ func (c *conn) expire() {
 		return
 	}
 	c.hib, c.terminated = nil, true
+	c.srv.hibernated.Add(-1)
 	c.wmu.Unlock()
 	c.log.Info("hibernated session timed out", zap.String("jid", c.jidStr))
 	c.cleanup()
@@ -270,6 +277,7 @@ func (c *conn) expire() {
 func (c *conn) endHibernation() {
 	c.hib.timer.Stop()
 	c.hib = nil
+	c.srv.hibernated.Add(-1)
 	go func() {
 		defer c.srv.wg.Done()
 		c.cleanup()
@@ -346,6 +354,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	defer c.wmu.Unlock()
 	c.hib.timer.Stop()
 	c.hib = nil
+	c.srv.hibernated.Add(-1)
 	nc.wmu.Lock()
 	c.nc, c.secure, c.ip, c.port = nc.nc, nc.secure, nc.ip, nc.port
 	nc.wmu.Unlock()
@@ -440,6 +449,20 @@ func (s *Server) unacked(c *conn, st *xmlel.Element) {
 		}
 		s.routeMessage(st, from, to)
 	}
+}
+
+// firstBodyMessage returns the first message with a body among the
+// queued stanzas q, parsed, or nil.
+func firstBodyMessage(q [][]byte) *xmlel.Element {
+	for _, b := range q {
+		if !strings.HasPrefix(string(b[:min(len(b), 8)]), "<message") {
+			continue
+		}
+		if m, err := parseClient(b); err == nil && m.Child(nsClient, "body") != nil {
+			return m
+		}
+	}
+	return nil
 }
 
 // parseClient parses a stanza serialised within a jabber:client stream
