@@ -143,7 +143,8 @@ func (c *conn) smElement(el *xmlel.Element) error {
 func (c *conn) enable(el *xmlel.Element) {
 	st := &smacks.State{Max: c.srv.cfg.SMResumeTimeout}
 	out := "<enabled xmlns='" + smacks.NS + "'"
-	if r := el.Get("resume"); r == "true" || r == "1" {
+	// An anonymous user cannot log in as the same user again: no resumption.
+	if r := el.Get("resume"); (r == "true" || r == "1") && !c.anon {
 		if m, err := strconv.ParseUint(el.Get("max"), 10, 32); err == nil && m > 0 && time.Duration(m)*time.Second < st.Max {
 			st.Max = time.Duration(m) * time.Second
 		}
