@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -217,12 +218,22 @@ func (c *conn) smSendLocked(b []byte) {
 	if c.hib != nil || c.closed {
 		return
 	}
-	c.writeLocked(b)
-	if !c.sm.Requested {
-		c.writeLocked(smR)
-		c.sm.Requested = true
+	if c.sm.Requested {
+		c.writeLocked(b)
+		return
 	}
+	// The request goes in the stanza's write: one TLS record, one syscall.
+	buf := withR.Get().(*[]byte)
+	*buf = append(append((*buf)[:0], b...), smR...)
+	c.writeLocked(*buf)
+	if cap(*buf) <= 64<<10 {
+		withR.Put(buf)
+	}
+	c.sm.Requested = true
 }
+
+// withR holds the buffers stanzas and their ack request are joined in.
+var withR = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // hibernate keeps a resumable session whose transport was lost (not one
 // the client closed, broke or the server ended) for its resumption
