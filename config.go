@@ -52,6 +52,11 @@ type Config struct {
 	// paths (import_piefxis /var/backups/x.xml, backup, ...) may point;
 	// empty means DATA/transfer/ only. See docs/backup.md.
 	TransferDirs []string `yaml:"transfer_dirs"`
+	// UploadURL is the public base URL of XEP-0363 uploads as clients must
+	// reach it (e.g. https://chat.example.com/upload behind a TLS proxy);
+	// the HTTP listener serves it under /upload/. Empty: derived from
+	// http_addr, which reaches only this host with the default address.
+	UploadURL string `yaml:"upload_url"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

@@ -87,6 +87,10 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	case to.Localpart() == "" && to.Resourcepart() == "":
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
+			if svc, d, ok := s.serviceAt(to.Domainpart()); ok {
+				s.serveService(c, iq, svc, d)
+				return
+			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
 			return
 		}

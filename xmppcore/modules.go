@@ -211,6 +211,9 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.q.Get("node") != "" {
 		return nil, &errItemNotFound
 	}
+	if r.target == targetServer {
+		return s.serviceItems(r.dom), nil
+	}
 	return xmlel.New(nsDiscoItems, "query"), nil
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 // The listeners' default addresses (issue 3: XMPPGATE_C2S_ADDR, XMPPGATE_C2STLS_ADDR).
@@ -67,6 +68,9 @@ type Config struct {
 	ExtAuthTimeout time.Duration
 	// Logger gets named child loggers per component ("xmpp.c2s", ...).
 	Logger *zap.Logger
+	// Upload is the HTTP side of XEP-0363 (the program mounts it on its
+	// HTTP listener); nil: no upload service is offered.
+	Upload *upload.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
 }
