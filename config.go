@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
 // Config is the whole configuration. Every key can also be set from the
@@ -57,6 +58,10 @@ type Config struct {
 	// the HTTP listener serves it under /upload/. Empty: derived from
 	// http_addr, which reaches only this host with the default address.
 	UploadURL string `yaml:"upload_url"`
+	// ExternalServices are the STUN/TURN servers XEP-0215 announces to
+	// clients (for calls), e.g. [{type: turn, host: turn.example.com,
+	// port: 3478, transport: udp, secret: <coturn static-auth-secret>}].
+	ExternalServices []extdisco.Service `yaml:"external_services"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -147,6 +152,11 @@ func (c Config) Validate() error {
 	for _, d := range c.TransferDirs {
 		if !filepath.IsAbs(d) {
 			return fmt.Errorf("config: transfer_dirs entry %q is not an absolute path", d)
+		}
+	}
+	for i, s := range c.ExternalServices {
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("config: external_services[%d]: %w", i, err)
 		}
 	}
 	switch strings.ToUpper(c.Synchronous) {

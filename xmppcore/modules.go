@@ -108,6 +108,10 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.ExtDisco, features: []string{nsExtDisco}, handlers: []handler{
+			{nsExtDisco, "services", targetServer, getOnly(extServices)},
+			{nsExtDisco, "credentials", targetServer, getOnly(extCredentials)},
+		}},
 		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},

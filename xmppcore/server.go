@@ -26,6 +26,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
@@ -71,6 +72,8 @@ type Config struct {
 	// Upload is the HTTP side of XEP-0363 (the program mounts it on its
 	// HTTP listener); nil: no upload service is offered.
 	Upload *upload.Service
+	// ExternalServices are the STUN/TURN servers announced by XEP-0215.
+	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
 }

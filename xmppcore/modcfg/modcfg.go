@@ -29,6 +29,7 @@ const (
 	Private  = "modPrivate"
 	Carbons  = "modCarbons"
 	Upload   = "modHttpUpload"
+	ExtDisco = "modExtDisco"
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
