@@ -197,7 +197,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
+			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
 			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: 30, MaxFileSize: 100 << 20, Quota: 1000 << 20},
 			ModLast:       on, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",

@@ -127,6 +127,8 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	// adhoc holds the XEP-0050 executions waiting for their next stage.
+	adhoc adhocSessions
 
 	wg sync.WaitGroup
 }

@@ -30,6 +30,7 @@ const (
 	Carbons  = "modCarbons"
 	Upload   = "modHttpUpload"
 	ExtDisco = "modExtDisco"
+	Adhoc    = "modAdhoc"
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
