@@ -186,3 +186,17 @@ func TestConfigFromEnvironment(t *testing.T) {
 	_, err = LoadConfig("", []string{"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, port: 3478}]"})
 	require.EqualError(t, err, "config: external_services[0]: turn: host is required")
 }
+
+func TestConfigSMResumeTimeout(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	require.Equal(t, 300*time.Second, c.SMResumeTimeout, "ejabberd's and Prosody's default")
+	c, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=90s"})
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.SMResumeTimeout)
+	for _, bad := range []string{"0s", "-5s", "300"} { // a bare number has no unit
+		_, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=" + bad})
+		require.Error(t, err, bad)
+	}
+}

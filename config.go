@@ -62,6 +62,10 @@ type Config struct {
 	// clients (for calls), e.g. [{type: turn, host: turn.example.com,
 	// port: 3478, transport: udp, secret: <coturn static-auth-secret>}].
 	ExternalServices []extdisco.Service `yaml:"external_services"`
+	// SMResumeTimeout is how long an XMPP session with XEP-0198
+	// resumption waits for its client after the connection is lost
+	// (ejabberd's and Prosody's 300 s by default).
+	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -80,6 +84,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
+		SMResumeTimeout: 300 * time.Second,
 	}
 }
 
@@ -158,6 +163,9 @@ func (c Config) Validate() error {
 		if err := s.Validate(); err != nil {
 			return fmt.Errorf("config: external_services[%d]: %w", i, err)
 		}
+	}
+	if c.SMResumeTimeout <= 0 {
+		return fmt.Errorf("config: sm_resume_timeout %s must be positive (e.g. 300s)", c.SMResumeTimeout)
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

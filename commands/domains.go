@@ -142,6 +142,7 @@ type ModuleConfig struct {
 	ModAdhoc             Module       `json:"modAdhoc"`
 	ModBlocking          Module       `json:"modBlocking"`
 	ModCarbons           Module       `json:"modCarbons"`
+	ModClientState       Module       `json:"modClientState"`
 	ModDisco             Module       `json:"modDisco"`
 	ModExtDisco          Module       `json:"modExtDisco"`
 	ModHttpBind          Module       `json:"modHttpBind"`
@@ -155,8 +156,10 @@ type ModuleConfig struct {
 	ModPrivacy           Module       `json:"modPrivacy"`
 	ModPrivate           Module       `json:"modPrivate"`
 	ModPubsub            PubsubModule `json:"modPubsub"`
+	ModPush              Module       `json:"modPush"`
 	ModRoster            Module       `json:"modRoster"`
 	ModSharedRoster      Module       `json:"modSharedRoster"`
+	ModStreamManagement  Module       `json:"modStreamManagement"`
 	ModTime              Module       `json:"modTime"`
 	ModVcard             Module       `json:"modVcard"`
 	ModVersion           Module       `json:"modVersion"`
@@ -197,14 +200,14 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
+			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
 			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: 30, MaxFileSize: 100 << 20, Quota: 1000 << 20},
 			ModLast:       on, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
-			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl},
-			ModRoster: on, ModSharedRoster: on, ModTime: on, ModVcard: on, ModVersion: on,
+			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl}, ModPush: on,
+			ModRoster: on, ModSharedRoster: on, ModStreamManagement: on, ModTime: on, ModVcard: on, ModVersion: on,
 		},
 	}
 }

@@ -167,6 +167,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		if t := s.session(to); t != nil {
 			t.sendEl(m)
 			s.carbonsReceived(m, d, bare, t)
+			s.pushHibernated(m, d, bare, t)
 			return
 		}
 		if typ != "chat" && typ != "normal" {
@@ -202,6 +203,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 			t.send(b)
 		}
 		s.carbonsReceived(m, d, bare, targets...)
+		s.pushHibernated(m, d, bare, targets...)
 		return
 	}
 	if typ == "headline" || typ == "error" {
@@ -250,6 +252,7 @@ func (s *Server) storeOffline(m *xmlel.Element, d modcfg.Domain, bare, local str
 			return
 		}
 	}
+	s.pushNotify(m, d, bare, user.ID)
 }
 
 // deliverOffline sends a user's stored messages to one session, with delay stamps.

@@ -66,6 +66,9 @@ type handler struct {
 type module struct {
 	name     string // moduleConfig key; "" = always on (IM core)
 	features []string
+	// self are the features the module adds to the disco#info of the
+	// user's own account (its bare JID, asked by the user).
+	self     []string
 	handlers []handler
 }
 
@@ -118,6 +121,10 @@ func init() {
 		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
+		}},
+		{name: modcfg.Push, self: []string{nsPush}, handlers: []handler{
+			{nsPush, "enable", targetSelf, pushIQ},
+			{nsPush, "disable", targetSelf, pushIQ},
 		}},
 	}
 	for _, mod := range modules {
@@ -201,7 +208,17 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
 	if r.target != targetServer {
-		return q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered")), nil
+		q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"))
+		if r.target == targetSelf {
+			for _, mod := range modules {
+				if r.dom.On(mod.name) {
+					for _, f := range mod.self {
+						q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+					}
+				}
+			}
+		}
+		return q, nil
 	}
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xmppgate"))
 	for _, f := range s.Features(r.dom) {

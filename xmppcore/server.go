@@ -63,6 +63,10 @@ type Config struct {
 	AuthFailWindow time.Duration
 	// OfflineLimit caps stored offline messages per user (default 500).
 	OfflineLimit int
+	// SMResumeTimeout is how long a session with XEP-0198 resumption
+	// enabled waits for its client after losing the connection (default
+	// 300s, ejabberd's and Prosody's; the client may ask for less).
+	SMResumeTimeout time.Duration
 	// ExtAuthTimeout bounds one external password check of a restapi or
 	// pop3 domain (default 5s); a remote that does not answer in time
 	// refuses the login (docs/extauth.md).
@@ -97,6 +101,9 @@ func (c *Config) defaults() {
 	if c.OfflineLimit <= 0 {
 		c.OfflineLimit = 500
 	}
+	if c.SMResumeTimeout <= 0 {
+		c.SMResumeTimeout = 300 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -129,6 +136,11 @@ type Server struct {
 	carbons atomic.Int64
 	// adhoc holds the XEP-0050 executions waiting for their next stage.
 	adhoc adhocSessions
+	// smIDs are the resumable sessions by XEP-0198 resumption id.
+	smIDs map[string]*conn
+	// hibernated counts the hibernated sessions: while it is zero, a
+	// message pays one atomic load for push notifications.
+	hibernated atomic.Int64
 
 	wg sync.WaitGroup
 }
@@ -150,6 +162,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		ext:      &extauth.Authenticator{Timeout: cfg.ExtAuthTimeout},
 		accounts: map[string]*account{},
 		conns:    map[*conn]struct{}{},
+		smIDs:    map[string]*conn{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil

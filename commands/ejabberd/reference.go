@@ -25,7 +25,6 @@ const (
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
 	refusedMAM      = "xmppgate keeps no message archive (XEP-0313)"
 	refusedPubSub   = "xmppgate has no PubSub service"
-	refusedPush     = "xmppgate has no push notification sessions (XEP-0357)"
 	refusedMUC      = "xmppgate has no MUC service yet"
 	refusedACME     = "xmppgate does not manage TLS certificates"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
@@ -69,7 +68,7 @@ var reference = []command{
 	{"delete_old_messages_batch", []string{"purge"}, ""},
 	{"delete_old_messages_status", []string{"purge"}, ""},
 	{"delete_old_pubsub_items", []string{"purge"}, refusedPubSub},
-	{"delete_old_push_sessions", []string{"purge"}, refusedPush},
+	{"delete_old_push_sessions", []string{"purge"}, ""},
 	{"delete_old_users", []string{}, ""},
 	{"delete_old_users_vhost", []string{}, ""},
 	{"delete_rosteritem", []string{"roster"}, ""},

@@ -31,6 +31,10 @@ const (
 	Upload   = "modHttpUpload"
 	ExtDisco = "modExtDisco"
 	Adhoc    = "modAdhoc"
+	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
+	StreamManagement = "modStreamManagement"
+	ClientState      = "modClientState"
+	Push             = "modPush"
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
