@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
 func cli(t *testing.T, data string, args ...string) (int, string, string) {
@@ -175,6 +177,14 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, 5, c.DreamHostLimits[0].Max)
 	_, err = LoadConfig("", []string{"XMPPGATE_SYNCHRONOUS=sometimes"})
 	require.Error(t, err)
+
+	c, err = LoadConfig("", []string{"XMPPGATE_UPLOAD_URL=https://chat.example/upload",
+		"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, host: turn.example, port: 3478, transport: udp, secret: s, ttl: 1h}]"})
+	require.NoError(t, err)
+	require.Equal(t, "https://chat.example/upload", c.UploadURL)
+	require.Equal(t, []extdisco.Service{{Type: "turn", Host: "turn.example", Port: 3478, Transport: "udp", Secret: "s", TTL: time.Hour}}, c.ExternalServices)
+	_, err = LoadConfig("", []string{"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, port: 3478}]"})
+	require.EqualError(t, err, "config: external_services[0]: turn: host is required")
 }
 
 func TestConfigSMResumeTimeout(t *testing.T) {

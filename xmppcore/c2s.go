@@ -40,6 +40,8 @@ const (
 	nsStreams   = "urn:ietf:params:xml:ns:xmpp-streams"
 	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsRosterVer = "urn:xmpp:features:rosterver"
+	// nsPreApproval: subscription pre-approval (RFC 6121 3.4), always on.
+	nsPreApproval = "urn:xmpp:features:pre-approval"
 )
 
 // Stream error conditions (RFC 6120 section 4.9.3), mellium's values.
@@ -531,7 +533,7 @@ func (c *conn) header() error {
 		}
 		b.WriteString("</mechanisms>")
 	default:
-		b.WriteString("<bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session><ver xmlns='" + nsRosterVer + "'/>")
+		b.WriteString("<bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session><ver xmlns='" + nsRosterVer + "'/><sub xmlns='" + nsPreApproval + "'/>")
 		c.boundFeatures(&b)
 	}
 	b.WriteString("</stream:features>")

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 const domain = "example.test"
@@ -29,6 +32,7 @@ type testBundle struct {
 	dataDir string
 	account int64
 	domains map[string]store.Domain
+	files   *upload.Service
 }
 
 // setup starts a server on loopback over a fresh SQLite file with the
@@ -52,7 +56,15 @@ func setup(t *testing.T, opts ...func(*xmppcore.Config)) *testBundle {
 		}
 		return tx.SetDomainEnabled(ctx, b.domains["disabled.test"].ID, false)
 	}))
-	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir}
+	// The HTTP side of uploads, wired as the program wires it.
+	mux := http.NewServeMux()
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	files, err := upload.New(st, filepath.Join(b.dataDir, "upload"), hs.URL+"/upload", nil)
+	require.NoError(t, err)
+	mux.Handle("/upload/", files)
+	b.files = files
+	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir, Upload: files}
 	for _, o := range opts {
 		o(&cfg)
 	}

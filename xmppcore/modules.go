@@ -111,6 +111,13 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Adhoc, features: []string{nsCommands}, handlers: []handler{
+			{nsCommands, "command", targetServer, setOnly(adhocExecute)},
+		}},
+		{name: modcfg.ExtDisco, features: []string{nsExtDisco}, handlers: []handler{
+			{nsExtDisco, "services", targetServer, getOnly(extServices)},
+			{nsExtDisco, "credentials", targetServer, getOnly(extCredentials)},
+		}},
 		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
@@ -186,7 +193,17 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			for _, cmd := range s.commandsFor(r.c, r.dom) {
+				if cmd.node == node {
+					return xmlel.New(nsDiscoInfo, "query", "node", node).
+						Add(xmlel.New(nsDiscoInfo, "identity", "category", "automation", "type", "command-node", "name", cmd.name)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsCommands)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsData)), nil
+				}
+			}
+		}
 		return nil, &errItemNotFound
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
@@ -225,8 +242,14 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if node == nsCommands && r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			return s.adhocItems(r), nil
+		}
 		return nil, &errItemNotFound
+	}
+	if r.target == targetServer {
+		return s.serviceItems(r.dom), nil
 	}
 	return xmlel.New(nsDiscoItems, "query"), nil
 }

@@ -26,7 +26,9 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 // The listeners' default addresses (issue 3: XMPPGATE_C2S_ADDR, XMPPGATE_C2STLS_ADDR).
@@ -71,6 +73,11 @@ type Config struct {
 	ExtAuthTimeout time.Duration
 	// Logger gets named child loggers per component ("xmpp.c2s", ...).
 	Logger *zap.Logger
+	// Upload is the HTTP side of XEP-0363 (the program mounts it on its
+	// HTTP listener); nil: no upload service is offered.
+	Upload *upload.Service
+	// ExternalServices are the STUN/TURN servers announced by XEP-0215.
+	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
 }
@@ -127,6 +134,8 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	// adhoc holds the XEP-0050 executions waiting for their next stage.
+	adhoc adhocSessions
 	// smIDs are the resumable sessions by XEP-0198 resumption id.
 	smIDs map[string]*conn
 	// hibernated counts the hibernated sessions: while it is zero, a
