@@ -181,6 +181,10 @@ type conn struct {
 	// good, which forbids hibernation.
 	hib        *hibernation
 	terminated bool
+	// ackTimer and ackBy bound the wait for the <a/> of an outstanding
+	// <r/> (sm.go); the timer is made at the first request.
+	ackTimer *time.Timer
+	ackBy    time.Time
 	// resumedInto is set by negotiation when the client resumed that
 	// hibernated session instead of binding a new one.
 	resumedInto *conn

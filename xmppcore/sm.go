@@ -181,11 +181,43 @@ func (c *conn) ack(h uint32) error {
 				"' send-count='" + strconv.FormatUint(uint64(c.sm.Out), 10) + "'/>"}
 	}
 	c.sm.Requested = false
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	if c.sm.Unacked() > 0 {
 		c.writeLocked(smR)
-		c.sm.Requested = true
+		c.requestedLocked()
 	}
 	return nil
+}
+
+// requestedLocked notes an <r/> just sent: an <a/> must come back within
+// SMAckTimeout, or the connection counts as lost and the session
+// hibernates (ejabberd's ack_timeout). A phone whose network went away
+// without a word is found this way long before TCP gives up, so push can
+// wake it. The timer is made at the first request and reused.
+func (c *conn) requestedLocked() {
+	c.sm.Requested = true
+	d := c.srv.cfg.SMAckTimeout
+	c.ackBy = time.Now().Add(d)
+	if c.ackTimer == nil {
+		c.ackTimer = time.AfterFunc(d, c.ackExpired)
+	} else {
+		c.ackTimer.Reset(d)
+	}
+}
+
+// ackExpired cuts the transport of a session whose client did not answer
+// an <r/> in time; its reader then hibernates it.
+func (c *conn) ackExpired() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.sm == nil || !c.sm.Requested || c.hib != nil || c.closed || time.Now().Before(c.ackBy) {
+		return // answered, or re-armed since this firing was scheduled
+	}
+	c.log.Info("no stream management ack in time, connection taken as lost", zap.String("jid", c.jidStr),
+		zap.Duration("ack_timeout", c.srv.cfg.SMAckTimeout))
+	c.nc.Close()
 }
 
 // sendManagedLocked sends a stanza of a session with stream management or
@@ -229,7 +261,7 @@ func (c *conn) smSendLocked(b []byte) {
 	if cap(*buf) <= 64<<10 {
 		withR.Put(buf)
 	}
-	c.sm.Requested = true
+	c.requestedLocked()
 }
 
 // withR holds the buffers stanzas and their ack request are joined in.
@@ -261,6 +293,9 @@ func (c *conn) hibernate(err error) bool {
 		go c.srv.pushNotify(m, c.srv.domainOf(c), c.bare, c.user.ID)
 	}
 	c.sm.Requested = false
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	if c.csi != nil { // the client says again how it is after resuming
 		c.csi = nil
 	}
@@ -386,7 +421,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	}
 	if len(pending) > 0 {
 		c.writeLocked(smR)
-		c.sm.Requested = true
+		c.requestedLocked()
 	}
 	c.log.Info("session resumed", zap.String("jid", c.jidStr), zap.String("ip", c.ip), zap.Int("resent", len(pending)))
 	return true
@@ -411,6 +446,9 @@ func (c *conn) settleUnacked() {
 		q = sm.Take()
 	}
 	c.csi = nil
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	c.wmu.Unlock()
 	if sm == nil {
 		return

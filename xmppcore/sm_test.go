@@ -297,3 +297,35 @@ func TestSMWorkerEffectsEndHibernated(t *testing.T) {
 		})
 	}
 }
+
+// TestSMAckTimeout: a client that stops answering <r/> (its network gone
+// without a word) is taken as lost after SMAckTimeout: the session
+// hibernates, and resumes with what was not acked.
+func TestSMAckTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *xmppcore.Config) { c.SMAckTimeout = 300 * time.Millisecond })
+	b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	r, _ := smLogin(t, b, "alice", "pw-a")
+	r.bind("raw")
+	r.send(enableSM)
+	id := enabledRE.FindStringSubmatch(r.expect("/>"))[1]
+	r.send(ping(1))
+	r.expect(requestSM)
+	r.send("<a xmlns='" + smNS + "' h='1'/>")
+	r.send(ping(2))
+	r.expect(requestSM) // not answered
+	require.Eventually(t, func() bool { return hibernating(b) }, 5*time.Second, 20*time.Millisecond)
+	r.nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := r.nc.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the server closed the connection, without a stream error")
+
+	r2, _ := smLogin(t, b, "alice", "pw-a")
+	r2.send("<resume xmlns='" + smNS + "' previd='" + id + "' h='1'/>")
+	require.Equal(t, "<resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='2'/>", r2.expect("/>"))
+	got := r2.expect(requestSM)
+	require.Contains(t, got, `id="p2"`, "the unacked result comes again")
+	require.NotContains(t, got, `id="p1"`)
+	r2.send("<a xmlns='" + smNS + "' h='2'/>")
+	time.Sleep(500 * time.Millisecond)
+	require.False(t, hibernating(b), "an answered request keeps the session connected")
+}
