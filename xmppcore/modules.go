@@ -66,7 +66,9 @@ type handler struct {
 type module struct {
 	name     string // moduleConfig key; "" = always on (IM core)
 	features []string
-	handlers []handler
+	// selfFeatures are the features an account's own bare JID lists.
+	selfFeatures []string
+	handlers     []handler
 }
 
 var modules []module
@@ -112,6 +114,7 @@ func init() {
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 		}},
+		{name: modcfg.Mam, selfFeatures: mamFeatures, handlers: mamHandlers},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {
@@ -184,7 +187,17 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
 	if r.target != targetServer {
-		return q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered")), nil
+		q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"))
+		if r.target == targetSelf {
+			for _, mod := range modules {
+				if mod.name != "" && r.dom.On(mod.name) {
+					for _, f := range mod.selfFeatures {
+						q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+					}
+				}
+			}
+		}
+		return q, nil
 	}
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xmppgate"))
 	for _, f := range s.Features(r.dom) {

@@ -120,6 +120,8 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	// mam is the message archive (archive.go).
+	mam *archiver
 
 	wg sync.WaitGroup
 }
@@ -143,6 +145,10 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		conns:    map[*conn]struct{}{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	var err error
+	if s.mam, err = newArchiver(s); err != nil {
+		return nil, fmt.Errorf("xmppcore: archive: %w", err)
+	}
 	return s, nil
 }
 
@@ -241,7 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.fail(condSystemShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.mam.close(); close(done) }()
 	select {
 	case <-done:
 		return nil

@@ -28,6 +28,7 @@ const (
 	Roster   = "modRoster"
 	Private  = "modPrivate"
 	Carbons  = "modCarbons"
+	Mam      = "modMam"
 )
 
 // AnonymousLogin is the moduleConfig flag (a boolean, not a module object)
@@ -45,6 +46,9 @@ type Domain struct {
 	// Anonymous is moduleConfig.enableAnonymousLogin: SASL ANONYMOUS is
 	// offered on the domain.
 	Anonymous bool
+	// MamRetentionDays is moduleConfig.modMam.retentionDays: archived
+	// messages older than that many days are purged (0: kept forever).
+	MamRetentionDays int
 }
 
 // On reports whether module name is enabled on the domain.
@@ -61,6 +65,12 @@ func Parse(d store.Domain) Domain {
 	}
 	out.Auth = parseAuth(d)
 	_ = json.Unmarshal(settings.ModuleConfig[AnonymousLogin], &out.Anonymous) // anything but true is off
+	var mam struct {
+		RetentionDays int `json:"retentionDays"`
+	}
+	if json.Unmarshal(settings.ModuleConfig[Mam], &mam) == nil {
+		out.MamRetentionDays = max(0, mam.RetentionDays)
+	}
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
 			Enabled *bool `json:"enabled"`
