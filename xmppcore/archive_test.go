@@ -148,8 +148,8 @@ func TestArchive(t *testing.T) {
 	require.Equal(t, "stanza-id", m.OtherElem[0].XMLName.Local)
 	chatTo(t, carol, aj, "c1", "")
 	alice.Expect(t, "c1", goxmpptest.Chat(cj+"/r", "c1"))
-	chatTo(t, bob, aj, "b2", "<no-store xmlns='urn:xmpp:hints'/>")                                    // not archived
-	chatTo(t, bob, aj, "b3", "<stanza-id xmlns='urn:xmpp:sid:0' by='"+aj+"' id='forged'/>")           // forged ID dropped
+	chatTo(t, bob, aj, "b2", "<no-store xmlns='urn:xmpp:hints'/>")                                     // not archived
+	chatTo(t, bob, aj, "b3", "<stanza-id xmlns='urn:xmpp:sid:0' by='"+aj+"' id='forged'/>")            // forged ID dropped
 	chatTo(t, bob, aj, "b4", "<stanza-id xmlns='urn:xmpp:sid:0' by='elsewhere.example' id='theirs'/>") // kept
 	m = alice.Expect(t, "b2", goxmpptest.Chat(bj+"/r", "b2")).(goxmpp.Chat)
 	for _, e := range m.OtherElem {
