@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/slixmpptest"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -369,4 +371,23 @@ func TestArchiveWire(t *testing.T) {
 		}
 	}
 	golden(t, "wire.xml", normaliseArchive(strings.Join(lines, "\n")+"\n"))
+}
+
+// TestIntegrationArchiveSlixmpp: slixmpp's xep_0313 pages through an
+// archive from a new device, filters it, and sees prefs honoured.
+func TestIntegrationArchiveSlixmpp(t *testing.T) {
+	t.Parallel()
+	slixmpptest.Require(t)
+	b := setup(t)
+	b.user(t, domain, "alice", "pw", store.StatusActive)
+	b.user(t, domain, "bob", "pw", store.StatusActive)
+	res := slixmpptest.MAM(t, b.c2s, "alice@"+domain, "bob@"+domain, "pw")
+	require.Len(t, res.Sent, 9)
+	require.Equal(t, res.Sent, res.Paged, "pages of 3, in order")
+	require.Equal(t, res.Sent, res.With, "everything was with bob")
+	newest := slices.Clone(res.Sent)
+	slices.Reverse(newest)
+	require.Equal(t, newest, res.Last, "backwards from the last page")
+	require.Empty(t, res.Never, "nothing archived under default never")
+	require.Equal(t, 7, res.StanzaIDs, "the 7 archived messages bob sent alice carried her stanza-id, after-never none")
 }
