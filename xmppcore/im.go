@@ -163,6 +163,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		s.bounce(m, errServiceUnavailable)
 		return
 	}
+	s.archiveMessage(m, d, from, to, bare, user.ID)
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
 			t.sendEl(m)

@@ -126,6 +126,7 @@ func init() {
 			{nsPush, "enable", targetSelf, pushIQ},
 			{nsPush, "disable", targetSelf, pushIQ},
 		}},
+		{name: modcfg.Mam, self: mamFeatures, handlers: mamHandlers},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {
