@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // Namespaces of the modules.
@@ -112,6 +113,10 @@ func init() {
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 		}},
+		{name: modcfg.Pep, handlers: []handler{
+			{pubsub.NS, "pubsub", targetSelf | targetOther, pepIQ},
+			{pubsub.NSOwner, "pubsub", targetSelf, pepOwnerIQ},
+		}},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {
@@ -184,7 +189,9 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
 	if r.target != targetServer {
-		return q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered")), nil
+		q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"))
+		pepDiscoInfo(r, q)
+		return q, nil
 	}
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xmppgate"))
 	for _, f := range s.Features(r.dom) {
@@ -211,7 +218,13 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.q.Get("node") != "" {
 		return nil, &errItemNotFound
 	}
-	return xmlel.New(nsDiscoItems, "query"), nil
+	q := xmlel.New(nsDiscoItems, "query")
+	if r.target != targetServer {
+		if err := s.pepDiscoItems(r, q); err != nil {
+			return nil, err
+		}
+	}
+	return q, nil
 }
 
 func entityTime(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {

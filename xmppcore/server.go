@@ -120,6 +120,7 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	pep     pepState
 
 	wg sync.WaitGroup
 }

@@ -28,6 +28,7 @@ const (
 	Roster   = "modRoster"
 	Private  = "modPrivate"
 	Carbons  = "modCarbons"
+	Pep      = "modPep"
 )
 
 // AnonymousLogin is the moduleConfig flag (a boolean, not a module object)
