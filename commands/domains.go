@@ -139,6 +139,7 @@ type ModuleConfig struct {
 	ModMuc               MucModule    `json:"modMuc"`
 	ModMulticast         Module       `json:"modMulticast"`
 	ModOffline           Module       `json:"modOffline"`
+	ModPep               Module       `json:"modPep"`
 	ModPing              Module       `json:"modPing"`
 	ModPrivacy           Module       `json:"modPrivacy"`
 	ModPrivate           Module       `json:"modPrivate"`
@@ -188,7 +189,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
-			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
+			ModMulticast: off, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
 			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl},
 			ModRoster: on, ModSharedRoster: on, ModTime: on, ModVcard: on, ModVersion: on,
 		},
