@@ -321,16 +321,22 @@ func private(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		return out.Add(el), nil
 	}
+	var after func()
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		for _, k := range kids {
 			if err := tx.SetPrivateXML(ctx, r.c.user.ID, k.Name.Space, k.Bytes("")); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		after, err = s.privateWritten(ctx, tx, r, kids)
+		return err
 	})
 	if err != nil {
 		return nil, &errInternal
+	}
+	if after != nil {
+		after()
 	}
 	return nil, nil
 }

@@ -187,18 +187,26 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 			return nil, &errInternal
 		}
 		return nil, nil
-	case op.Name.Local == "delete":
-		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeletePubsubNode(ctx, node.ID) }); err != nil {
-			return nil, &errInternal
-		}
-		s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "delete", "node", name))
-		return nil, nil
-	default: // purge
-		err := s.st.Write(ctx, func(tx *store.Tx) error { _, err := tx.PurgePubsubNode(ctx, node.ID); return err })
+	default: // delete or purge
+		var synced []pubsub.Change
+		err := s.st.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			if op.Name.Local == "delete" {
+				err = tx.DeletePubsubNode(ctx, node.ID)
+			} else {
+				_, err = tx.PurgePubsubNode(ctx, node.ID)
+			}
+			if err != nil {
+				return err
+			}
+			synced, err = bookmarksWritten(ctx, tx, r.c, name)
+			return err
+		})
 		if err != nil {
 			return nil, &errInternal
 		}
-		s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "purge", "node", name))
+		s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, op.Name.Local, "node", name))
+		s.pepChanges(r.c, synced)
 		return nil, nil
 	}
 }
@@ -239,6 +247,7 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 	ctx := context.Background()
 	var cfg pubsub.Config
 	var fail *stanzaErr
+	var synced []pubsub.Change
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		fail = nil
 		node, err := tx.PubsubNode(ctx, r.c.user.ID, name)
@@ -262,7 +271,11 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 				return nil
 			}
 		}
-		return tx.PublishPubsubItem(ctx, node.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: r.c.bare})
+		if err := tx.PublishPubsubItem(ctx, node.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: r.c.bare}); err != nil {
+			return err
+		}
+		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		return err
 	})
 	if err != nil {
 		s.log.Warn("pep publish", zap.Error(err))
@@ -273,14 +286,10 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 	}
 	s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "items", "node", name).
 		Add(xmlel.New(pubsub.NSEvent, "item", "id", id).Add(payload)))
-	s.pepPublished(r.c, name, id, payload)
+	s.pepChanges(r.c, synced)
 	return xmlel.New(pubsub.NS, "pubsub").Add(xmlel.New(pubsub.NS, "publish", "node", name).
 		Add(xmlel.New(pubsub.NS, "item", "id", id))), nil
 }
-
-// pepPublished is where the conversions of personal data published to PEP
-// (XEP-0398 avatars, XEP-0411 bookmarks) hook in.
-func (s *Server) pepPublished(c *conn, node, id string, payload *xmlel.Element) {}
 
 // pepRetract deletes an item (XEP-0060 7.2).
 func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaErr) {
@@ -300,7 +309,15 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 	if err != nil {
 		return nil, &errInternal
 	}
-	err = s.st.Write(ctx, func(tx *store.Tx) error { return tx.RetractPubsubItem(ctx, node.ID, it.Get("id")) })
+	var synced []pubsub.Change
+	err = s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.RetractPubsubItem(ctx, node.ID, it.Get("id")); err != nil {
+			return err
+		}
+		var err error
+		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &errItemNotFound
 	}
@@ -312,6 +329,7 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 		s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "items", "node", name).
 			Add(xmlel.New(pubsub.NSEvent, "retract", "id", it.Get("id"))))
 	}
+	s.pepChanges(r.c, synced)
 	return nil, nil
 }
 
@@ -664,6 +682,11 @@ func pepDiscoInfo(r *iqReq, q *xmlel.Element) {
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "pubsub", "type", "pep"))
 	for _, f := range pepFeatures {
 		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+	}
+	if r.dom.On(modcfg.Private) {
+		// Bookmarks stored either way are kept in step (pep_convert.go).
+		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", pubsub.NSBookmarks+"#compat"),
+			xmlel.New(nsDiscoInfo, "feature", "var", "urn:xmpp:bookmarks-conversion:0"))
 	}
 }
 

@@ -31,7 +31,8 @@ func (b *testBundle) befriend(t *testing.T, a, c store.User) {
 
 // TestIntegrationPEPSlixmpp drives personal eventing with slixmpp (pep.py
 // says the scenario): +notify from caps, last item on available presence,
-// an OMEMO device list published with publish-options, access models.
+// an OMEMO device list published with publish-options, access models, and
+// bookmarks kept in step between private XML and PEP.
 func TestIntegrationPEPSlixmpp(t *testing.T) {
 	t.Parallel()
 	slixmpptest.Require(t)
@@ -63,6 +64,20 @@ func TestIntegrationPEPSlixmpp(t *testing.T) {
 	}
 	require.JSONEq(t, `["conflict","{http://jabber.org/protocol/pubsub#errors}precondition-not-met"]`, string(out["precondition"]))
 	require.JSONEq(t, `{"error":"not-allowed","app":["{http://jabber.org/protocol/pubsub#errors}closed-node"]}`, string(out["bob_whitelist"]))
+
+	// Bookmarks: private XML, XEP-0402 items and the XEP-0048 PEP node in step.
+	require.JSONEq(t, `{"items":[["room1@conf.example",`+
+		`"<ns0:conference xmlns:ns0=\"urn:xmpp:bookmarks:1\" name=\"Room 1\" autojoin=\"true\"><ns0:nick>al</ns0:nick></ns0:conference>"]]}`,
+		string(out["bookmarks_402"]))
+	require.JSONEq(t, `"<ns0:storage xmlns:ns0=\"storage:bookmarks\">`+
+		`<ns0:conference jid=\"room1@conf.example\" name=\"Room 1\" autojoin=\"true\"><ns0:nick>al</ns0:nick></ns0:conference>`+
+		`<ns0:conference jid=\"room2@conf.example\" name=\"Room 2\"><ns0:nick>al2</ns0:nick></ns0:conference>`+
+		`<ns0:url url=\"https://example.org/\" name=\"site\" /></ns0:storage>"`, string(out["bookmarks_private"]),
+		"the XEP-0402 item joins private XML, the URL stays")
+	require.JSONEq(t, `{"items":[["room3@conf.example",`+
+		`"<ns0:conference xmlns:ns0=\"urn:xmpp:bookmarks:1\" name=\"room3@conf.example\"><ns0:nick>al3</ns0:nick></ns0:conference>"]]}`,
+		string(out["bookmarks_after_legacy"]), "the XEP-0048 PEP node replaces the set")
+	require.JSONEq(t, `{"error":"not-allowed","app":["{http://jabber.org/protocol/pubsub#errors}closed-node"]}`, string(out["bob_bookmarks"]))
 }
 
 // capsVer is the XEP-0115 sha-1 ver of a client identity with features.

@@ -16,6 +16,12 @@ object of observations, each named after the step of the scenario:
 3. alice publishes to a whitelist node: bob is refused ("bob_whitelist").
 4. alice reconnects: her device list is still there ("alice_again") and
    carol still reads it ("carol_again").
+5. Bookmarks kept in step: alice stores XEP-0048 bookmarks in private XML
+   (a room and a URL) and reads them as XEP-0402 items ("bookmarks_402");
+   she publishes a second room as an XEP-0402 item and reads private XML
+   ("bookmarks_private"); she stores XEP-0048 bookmarks in the PEP node
+   storage:bookmarks (XEP-0223) and reads the XEP-0402 items again
+   ("bookmarks_after_legacy"); bob may not read them ("bob_bookmarks").
 """
 import asyncio
 import json
@@ -25,11 +31,13 @@ import sys
 
 import slixmpp
 from slixmpp.exceptions import IqError
+from slixmpp.plugins.xep_0048 import Bookmarks
 from slixmpp.xmlstream import ET
 
 DEVICELIST = "eu.siacs.conversations.axolotl.devicelist"
 TUNE = "http://jabber.org/protocol/tune"
 PRIVATE = "urn:example:private"
+BOOKMARKS = "urn:xmpp:bookmarks:1"
 
 
 def client(jid, password, interests=()):
@@ -38,7 +46,7 @@ def client(jid, password, interests=()):
     c.ssl_context.verify_mode = ssl.CERT_NONE
     c.auto_authorize = None
     c.auto_subscribe = False
-    for p in ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163"):
+    for p in ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0049", "xep_0223", "xep_0048"):
         c.register_plugin(p)
     c.interests = interests
     c.events = asyncio.Queue()
@@ -137,6 +145,24 @@ async def main(host, port, users):
     alice = await online(client(*users["alice"]), host, port, presence=False)
     out["alice_again"] = await items(alice, None, DEVICELIST)
     out["carol_again"] = await items(carol, users["alice"][0], DEVICELIST)
+
+    b = Bookmarks()
+    b.add_conference("room1@conf.example", "al", name="Room 1", autojoin=True)
+    b.add_url("https://example.org/", name="site")
+    await alice["xep_0048"].set_bookmarks(b, method="xep_0049", timeout=10)
+    out["bookmarks_402"] = await items(alice, None, BOOKMARKS)
+    conf = ET.Element("{%s}conference" % BOOKMARKS, name="Room 2")
+    ET.SubElement(conf, "{%s}nick" % BOOKMARKS).text = "al2"
+    await alice["xep_0060"].publish(None, BOOKMARKS, id="room2@conf.example", payload=conf, timeout=10,
+                                    options=options(alice, persist_items="true", max_items="max",
+                                                    send_last_published_item="never", access_model="whitelist"))
+    r = await alice["xep_0048"].get_bookmarks(method="xep_0049", timeout=10)
+    out["bookmarks_private"] = ET.tostring(r["private"]["bookmarks"].xml, encoding="unicode")
+    b = Bookmarks()
+    b.add_conference("room3@conf.example", "al3", autojoin=False)
+    await alice["xep_0048"].set_bookmarks(b, method="xep_0223", timeout=10)
+    out["bookmarks_after_legacy"] = await items(alice, None, BOOKMARKS)
+    out["bob_bookmarks"] = await items(bob, users["alice"][0], BOOKMARKS)
     for c in (alice, bob, carol):
         c.disconnect()
     print(json.dumps(out))

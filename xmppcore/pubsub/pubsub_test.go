@@ -143,3 +143,24 @@ func TestAccess(t *testing.T) {
 	cond, app := Config{Access: Whitelist}.Denial()
 	require.Equal(t, "not-allowed closed-node", cond+" "+app)
 }
+
+func TestBookmarksConversion(t *testing.T) {
+	t.Parallel()
+	storage := parse(t, `<storage xmlns='storage:bookmarks'>
+		<conference jid='a@muc' name='A' autojoin='1'><nick>n</nick><password>p</password></conference>
+		<conference name='no jid'/>
+		<url name='u' url='https://x'/>
+		<conference jid='b@muc' autojoin='false'/>
+		<conference jid='a@muc' name='A2'/></storage>`)
+	items := FromStorage(storage)
+	require.Len(t, items, 2)
+	require.Equal(t, "a@muc", items[0].JID)
+	require.Equal(t, `<conference xmlns="urn:xmpp:bookmarks:1" name="A2"/>`, items[0].Conference.String(), "the later duplicate wins")
+	require.Equal(t, `<conference xmlns="urn:xmpp:bookmarks:1"/>`, items[1].Conference.String())
+
+	items[0].Conference = parse(t, `<conference xmlns='urn:xmpp:bookmarks:1' name='A' autojoin='true'><nick>n</nick><password>p</password><extensions/></conference>`)
+	require.Equal(t, `<storage xmlns="storage:bookmarks"><conference jid="a@muc" name="A" autojoin="true"><nick>n</nick><password>p</password></conference>`+
+		`<conference jid="b@muc"/><url name="u" url="https://x"/></storage>`, ToStorage(items, storage).String())
+	back := FromStorage(ToStorage(items, nil))
+	require.Equal(t, `<conference xmlns="urn:xmpp:bookmarks:1" name="A" autojoin="true"><nick>n</nick><password>p</password></conference>`, back[0].Conference.String())
+}
