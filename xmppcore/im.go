@@ -67,6 +67,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	switch typ {
 	case "get", "set":
 	case "result", "error":
+		if to.Resourcepart() == "" && s.pepIQReply(c, iq) {
+			return
+		}
 		if to.Resourcepart() != "" {
 			if t := s.session(to); t != nil {
 				t.sendEl(iq)
@@ -358,6 +361,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 	c.show, c.status = p.ChildText(nsClient, "show"), p.ChildText(nsClient, "status")
 	c.smu.Unlock()
 	items := s.broadcast(c, p)
+	s.pepAvailable(c, p, items)
 	if !initial {
 		return
 	}

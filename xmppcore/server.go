@@ -143,6 +143,7 @@ type Server struct {
 	hibernated atomic.Int64
 	// mam is the message archive (archive.go).
 	mam *archiver
+	pep pepState
 
 	wg sync.WaitGroup
 }

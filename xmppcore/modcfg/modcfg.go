@@ -36,6 +36,7 @@ const (
 	ClientState      = "modClientState"
 	Push             = "modPush"
 	Mam              = "modMam"
+	Pep              = "modPep"
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
