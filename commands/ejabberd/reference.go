@@ -23,7 +23,6 @@ type command struct {
 const (
 	refusedErlang   = "there is no Erlang node, cluster or module system in xmppgate"
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
-	refusedPubSub   = "xmppgate has no PubSub service"
 	refusedMUC      = "xmppgate has no MUC service yet"
 	refusedACME     = "xmppgate does not manage TLS certificates"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
