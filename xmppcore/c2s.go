@@ -25,6 +25,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
 	"github.com/xmppgate/xmppgate/xmppcore/smacks"
 )
@@ -201,6 +202,10 @@ type conn struct {
 	rosterReq bool
 	directed  map[string]bool // directed presence recipients
 	blockReq  bool
+	// capsKey and notify: the XEP-0115 caps of the last available
+	// presence and the PEP nodes they ask events of (pep.go).
+	capsKey string
+	notify  pubsub.Notify
 }
 
 func newConn(s *Server, nc net.Conn, direct bool) *conn {

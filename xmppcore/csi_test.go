@@ -10,18 +10,6 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// befriend makes a and b subscribed to each other.
-func (b *testBundle) befriend(t *testing.T, a, c store.User) {
-	t.Helper()
-	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
-		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {
-			return err
-		}
-		_, err := tx.PutRosterItem(b.ctx, c.ID, store.RosterItem{Contact: a.Username + "@" + domain, Subscription: store.SubBoth, Visible: true})
-		return err
-	}))
-}
-
 const pingXML = "<iq type='get' to='" + domain + "' id='sync'><ping xmlns='urn:xmpp:ping'/></iq>"
 
 // TestIntegrationCSI: slixmpp's xep_0352 says inactive; a contact's

@@ -182,3 +182,15 @@ func raw(t *testing.T, addr string, in ...string) string {
 
 const header = "<?xml version='1.0'?>\n<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" +
 	domain + "' version='1.0'>\n"
+
+// befriend gives users a and c mutual presence subscriptions (both).
+func (b *testBundle) befriend(t *testing.T, a, c store.User) {
+	t.Helper()
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {
+			return err
+		}
+		_, err := tx.PutRosterItem(b.ctx, c.ID, store.RosterItem{Contact: a.Username + "@" + domain, Subscription: store.SubBoth, Visible: true})
+		return err
+	}))
+}

@@ -67,6 +67,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	switch typ {
 	case "get", "set":
 	case "result", "error":
+		if to.Resourcepart() == "" && s.pepIQReply(c, iq) {
+			return
+		}
 		if to.Resourcepart() != "" {
 			if t := s.session(to); t != nil {
 				t.sendEl(iq)
@@ -140,6 +143,10 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
+		if svc, d, ok := s.serviceAt(to.Domainpart()); ok && svc.message != nil && to.Localpart() == "" {
+			svc.message(s, m, from, d)
+			return
+		}
 		s.bounce(m, errRemoteNotFound)
 		return
 	}
@@ -163,6 +170,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		s.bounce(m, errServiceUnavailable)
 		return
 	}
+	s.archiveMessage(m, d, from, to, bare, user.ID)
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
 			t.sendEl(m)
@@ -357,6 +365,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 	c.show, c.status = p.ChildText(nsClient, "show"), p.ChildText(nsClient, "status")
 	c.smu.Unlock()
 	items := s.broadcast(c, p)
+	s.pepAvailable(c, p, items)
 	if !initial {
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // Namespaces of the modules.
@@ -126,6 +127,11 @@ func init() {
 			{nsPush, "enable", targetSelf, pushIQ},
 			{nsPush, "disable", targetSelf, pushIQ},
 		}},
+		{name: modcfg.Mam, self: mamFeatures, handlers: mamHandlers},
+		{name: modcfg.Pep, handlers: []handler{
+			{pubsub.NS, "pubsub", targetSelf | targetOther, pepIQ},
+			{pubsub.NSOwner, "pubsub", targetSelf, pepOwnerIQ},
+		}},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {
@@ -218,6 +224,7 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 				}
 			}
 		}
+		pepDiscoInfo(r, q)
 		return q, nil
 	}
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xmppgate"))
@@ -248,10 +255,14 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		return nil, &errItemNotFound
 	}
+	q := xmlel.New(nsDiscoItems, "query")
 	if r.target == targetServer {
 		return s.serviceItems(r.dom), nil
 	}
-	return xmlel.New(nsDiscoItems, "query"), nil
+	if err := s.pepDiscoItems(r, q); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 func entityTime(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
@@ -348,16 +359,22 @@ func private(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		return out.Add(el), nil
 	}
+	var after func()
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		for _, k := range kids {
 			if err := tx.SetPrivateXML(ctx, r.c.user.ID, k.Name.Space, k.Bytes("")); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		after, err = s.privateWritten(ctx, tx, r, kids)
+		return err
 	})
 	if err != nil {
 		return nil, &errInternal
+	}
+	if after != nil {
+		after()
 	}
 	return nil, nil
 }

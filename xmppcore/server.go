@@ -148,6 +148,9 @@ type Server struct {
 	// hibernated counts the hibernated sessions: while it is zero, a
 	// message pays one atomic load for push notifications.
 	hibernated atomic.Int64
+	// mam is the message archive (archive.go).
+	mam *archiver
+	pep pepState
 
 	wg sync.WaitGroup
 }
@@ -172,6 +175,10 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		smIDs:    map[string]*conn{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	var err error
+	if s.mam, err = newArchiver(s); err != nil {
+		return nil, fmt.Errorf("xmppcore: archive: %w", err)
+	}
 	return s, nil
 }
 
@@ -270,7 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.fail(condSystemShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() { s.wg.Wait(); s.mam.close(); close(done) }()
 	select {
 	case <-done:
 		return nil

@@ -233,7 +233,8 @@ func TestSMResumeRaw(t *testing.T) {
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
 	for _, s := range []string{"m1", "m2"} {
 		chatTo(t, bob, "alice@"+domain+"/raw", s)
-		r.expect("<body>" + s + "</body></message>")
+		r.expect("<body>" + s + "</body>")
+		r.expect("</message>") // after the archive's stanza-id
 	}
 	r.nc.Close() // out = 3 (p1's result, m1, m2); the client saw all
 

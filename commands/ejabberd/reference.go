@@ -23,8 +23,6 @@ type command struct {
 const (
 	refusedErlang   = "there is no Erlang node, cluster or module system in xmppgate"
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
-	refusedMAM      = "xmppgate keeps no message archive (XEP-0313)"
-	refusedPubSub   = "xmppgate has no PubSub service"
 	refusedMUC      = "xmppgate has no MUC service yet"
 	refusedACME     = "xmppgate does not manage TLS certificates"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
@@ -36,12 +34,12 @@ const (
 
 // reference is every command of the ejabberd API reference, by name.
 var reference = []command{
-	{"abort_delete_old_mam_messages", []string{"purge"}, refusedMAM},
+	{"abort_delete_old_mam_messages", []string{"purge"}, ""},
 	{"abort_delete_old_messages", []string{"purge"}, ""},
 	{"add_rosteritem", []string{"roster"}, ""},
 	{"backup", []string{"mnesia"}, ""},
 	{"ban_account", []string{"accounts"}, ""},
-	{"bookmarks_to_pep", []string{"private"}, refusedPubSub},
+	{"bookmarks_to_pep", []string{"private"}, ""},
 	{"change_password", []string{"accounts"}, ""},
 	{"change_room_option", []string{"muc_room"}, refusedMUC},
 	{"check_account", []string{"accounts"}, ""},
@@ -59,15 +57,15 @@ var reference = []command{
 	{"create_room_with_opts", []string{"muc_room"}, refusedMUC},
 	{"create_rooms_file", []string{"muc"}, refusedMUC},
 	{"delete_expired_messages", []string{"purge"}, ""},
-	{"delete_expired_pubsub_items", []string{"purge"}, refusedPubSub},
+	{"delete_expired_pubsub_items", []string{"purge"}, ""},
 	{"delete_mnesia", []string{"mnesia"}, refusedMnesia},
-	{"delete_old_mam_messages", []string{"purge"}, refusedMAM},
-	{"delete_old_mam_messages_batch", []string{"purge"}, refusedMAM},
-	{"delete_old_mam_messages_status", []string{"purge"}, refusedMAM},
+	{"delete_old_mam_messages", []string{"purge"}, ""},
+	{"delete_old_mam_messages_batch", []string{"purge"}, ""},
+	{"delete_old_mam_messages_status", []string{"purge"}, ""},
 	{"delete_old_messages", []string{"purge"}, ""},
 	{"delete_old_messages_batch", []string{"purge"}, ""},
 	{"delete_old_messages_status", []string{"purge"}, ""},
-	{"delete_old_pubsub_items", []string{"purge"}, refusedPubSub},
+	{"delete_old_pubsub_items", []string{"purge"}, ""},
 	{"delete_old_push_sessions", []string{"purge"}, ""},
 	{"delete_old_users", []string{}, ""},
 	{"delete_old_users_vhost", []string{}, ""},
@@ -152,8 +150,8 @@ var reference = []command{
 	{"registered_users", []string{"accounts"}, ""},
 	{"registered_vhosts", []string{"server"}, ""},
 	{"reload_config", []string{"config"}, ""},
-	{"remove_mam_for_user", []string{"mam"}, refusedMAM},
-	{"remove_mam_for_user_with_peer", []string{"mam"}, refusedMAM},
+	{"remove_mam_for_user", []string{"mam"}, ""},
+	{"remove_mam_for_user_with_peer", []string{"mam"}, ""},
 	{"reopen_log", []string{"logs"}, ""},
 	{"request_certificate", []string{"acme"}, refusedACME},
 	{"resource_num", []string{"session"}, ""},

@@ -31,10 +31,14 @@ const (
 	Upload   = "modHttpUpload"
 	ExtDisco = "modExtDisco"
 	Adhoc    = "modAdhoc"
+	// Multicast is XEP-0033's multicast.<domain> service.
+	Multicast = "modMulticast"
 	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
 	StreamManagement = "modStreamManagement"
 	ClientState      = "modClientState"
 	Push             = "modPush"
+	Mam              = "modMam"
+	Pep              = "modPep"
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
@@ -68,6 +72,9 @@ type Domain struct {
 	Anonymous bool
 	// Upload are the HTTP File Upload limits.
 	Upload UploadSettings
+	// MamRetentionDays is moduleConfig.modMam.retentionDays: archived
+	// messages older than that many days are purged (0: kept forever).
+	MamRetentionDays int
 }
 
 // On reports whether module name is enabled on the domain.
@@ -85,6 +92,12 @@ func Parse(d store.Domain) Domain {
 	out.Auth = parseAuth(d)
 	_ = json.Unmarshal(settings.ModuleConfig[AnonymousLogin], &out.Anonymous) // anything but true is off
 	out.Upload = parseUpload(settings.ModuleConfig[Upload])
+	var mam struct {
+		RetentionDays int `json:"retentionDays"`
+	}
+	if json.Unmarshal(settings.ModuleConfig[Mam], &mam) == nil {
+		out.MamRetentionDays = max(0, mam.RetentionDays)
+	}
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
 			Enabled *bool `json:"enabled"`
