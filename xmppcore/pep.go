@@ -199,7 +199,7 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 			if err != nil {
 				return err
 			}
-			synced, err = bookmarksWritten(ctx, tx, r.c, name)
+			synced, err = pepWritten(ctx, tx, r.c, name, nil)
 			return err
 		})
 		if err != nil {
@@ -274,7 +274,7 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 		if err := tx.PublishPubsubItem(ctx, node.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: r.c.bare}); err != nil {
 			return err
 		}
-		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		synced, err = pepWritten(ctx, tx, r.c, name, payload)
 		return err
 	})
 	if err != nil {
@@ -315,7 +315,7 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 			return err
 		}
 		var err error
-		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		synced, err = pepWritten(ctx, tx, r.c, name, nil)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -682,6 +682,10 @@ func pepDiscoInfo(r *iqReq, q *xmlel.Element) {
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "pubsub", "type", "pep"))
 	for _, f := range pepFeatures {
 		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+	}
+	if r.dom.On(modcfg.Vcard) {
+		// The vCard PHOTO and the PEP avatar are kept in step (pep_convert.go).
+		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", pubsub.FeatureVCardConv))
 	}
 	if r.dom.On(modcfg.Private) {
 		// Bookmarks stored either way are kept in step (pep_convert.go).

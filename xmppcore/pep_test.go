@@ -3,6 +3,7 @@ package xmppcore_test
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -32,7 +33,8 @@ func (b *testBundle) befriend(t *testing.T, a, c store.User) {
 // TestIntegrationPEPSlixmpp drives personal eventing with slixmpp (pep.py
 // says the scenario): +notify from caps, last item on available presence,
 // an OMEMO device list published with publish-options, access models, and
-// bookmarks kept in step between private XML and PEP.
+// bookmarks kept in step between private XML and PEP, the avatar between
+// the vCard and PEP.
 func TestIntegrationPEPSlixmpp(t *testing.T) {
 	t.Parallel()
 	slixmpptest.Require(t)
@@ -78,6 +80,14 @@ func TestIntegrationPEPSlixmpp(t *testing.T) {
 		`"<ns0:conference xmlns:ns0=\"urn:xmpp:bookmarks:1\" name=\"room3@conf.example\"><ns0:nick>al3</ns0:nick></ns0:conference>"]]}`,
 		string(out["bookmarks_after_legacy"]), "the XEP-0048 PEP node replaces the set")
 	require.JSONEq(t, `{"error":"not-allowed","app":["{http://jabber.org/protocol/pubsub#errors}closed-node"]}`, string(out["bob_bookmarks"]))
+
+	// Avatars: PEP to vCard, vCard to PEP (XEP-0398).
+	img1, img2 := sha1.Sum([]byte("\x89PNG first image")), sha1.Sum([]byte("\xff\xd8 second image"))
+	require.JSONEq(t, `["image/png","`+hex.EncodeToString(img1[:])+`"]`, string(out["avatar_vcard"]))
+	id2 := hex.EncodeToString(img2[:])
+	require.JSONEq(t, `{"metadata":{"items":[["`+id2+`","<ns0:metadata xmlns:ns0=\"urn:xmpp:avatar:metadata\">`+
+		`<ns0:info bytes=\"15\" id=\"`+id2+`\" type=\"image/jpeg\" /></ns0:metadata>"]]},"data_ids":["`+id2+`"],"img2":"`+id2+`"}`,
+		string(out["vcard_avatar"]))
 }
 
 // capsVer is the XEP-0115 sha-1 ver of a client identity with features.
