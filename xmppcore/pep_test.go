@@ -19,7 +19,7 @@ import (
 )
 
 // befriend gives a and b presence subscriptions both ways.
-func (b *testBundle) befriend(t *testing.T, a, c store.User) {
+func (b *testBundle) befriend(t testing.TB, a, c store.User) {
 	t.Helper()
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
 		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {
@@ -99,7 +99,7 @@ func capsVer(features ...string) string {
 
 // withCaps sends available presence announcing features and answers the
 // server's disco#info query of them.
-func withCaps(t *testing.T, c *goxmpptest.Client, features ...string) {
+func withCaps(t testing.TB, c *goxmpptest.Client, features ...string) {
 	t.Helper()
 	ver := capsVer(features...)
 	_, err := c.SendOrg(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='` + ver + `'/></presence>`)
