@@ -33,7 +33,6 @@ func BenchmarkPEPPublish(b *testing.B) {
 	}
 }
 
-
 // BenchmarkPresenceCaps is an available presence with caps (known to the
 // server) and its echo to the sender, with modPep on and off: what
 // personal eventing adds to a presence.
