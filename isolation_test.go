@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/stretchr/testify/require"
@@ -104,6 +105,12 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 	require.NoError(t, err)
 	require.NoError(t, env.Store.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.SetVCard(ctx, bob.ID, []byte(`<vCard xmlns="vcard-temp"><FN>Beatrix Hidden</FN></vCard>`)); err != nil {
+			return err
+		}
+		// An archived message (XEP-0313), too recent for the operator's
+		// purges of every domain (days 1), in reach of A's.
+		if err := tx.InsertArchive(ctx, []store.ArchiveRow{{ID: time.Now().UnixMicro(), UserID: bob.ID, Peer: "quentin@elsewhere.example",
+			Stanza: []byte(`<message xmlns="jabber:client" from="quentin@elsewhere.example"><body>Beatrix</body></message>`)}}); err != nil {
 			return err
 		}
 		// PEP items the pubsub purges could reach, and bookmarks for bookmarks_to_pep.
@@ -203,7 +210,10 @@ func contains(l []string, s string) bool {
 // isolationOverrides are values for arguments whose generic value would be
 // refused before the command looks at any account's data (ejabberd answers
 // an unknown statistic with a 500, as it does).
-var isolationOverrides = map[string]any{"stats.name": "registeredusers", "stats_host.name": "onlineusers"}
+var isolationOverrides = map[string]any{"stats.name": "registeredusers", "stats_host.name": "onlineusers",
+	// MAM purges of every type, and a peer of bob's archived message.
+	"delete_old_mam_messages.type": "all", "delete_old_mam_messages_batch.type": "all",
+	"remove_mam_for_user_with_peer.with": "quentin@elsewhere.example"}
 
 // isolationValue is the value an argument gets: whatever names B's data.
 func isolationValue(a commands.Arg, wire string, token string) any {

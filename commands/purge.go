@@ -185,6 +185,7 @@ type purgeTask struct {
 type purgeKey struct {
 	st     *store.Store
 	domain int64
+	kind   string // "" offline messages, "mam" the message archive
 }
 
 var purgeTasks = struct {
@@ -230,7 +231,7 @@ type purgeBatch struct {
 // runPurge deletes the host's old messages batch by batch, each batch a
 // queued change applied at once, pacing itself to rate messages a minute
 // (ejabberd's work_loop: sleep until done/rate minutes have passed).
-func runPurge(c *Call, t *purgeTask, d store.Domain, days, size, rate int64) {
+func runPurge(c *Call, t *purgeTask, d store.Domain, days, size, rate int64, step purgeStepFunc) {
 	ctx := context.Background()
 	start := time.Now()
 	var total int64
@@ -241,7 +242,7 @@ func runPurge(c *Call, t *purgeTask, d store.Domain, days, size, rate int64) {
 		default:
 		}
 		before := purgeCutoff(c, days)
-		n, err := purgeStep(ctx, c, d, before, int(size))
+		n, err := step(ctx, c, d, before, int(size))
 		if err != nil {
 			t.finish("failed", err.Error())
 			return
@@ -267,15 +268,25 @@ func runPurge(c *Call, t *purgeTask, d store.Domain, days, size, rate int64) {
 	}
 }
 
-// purgeStep queues and applies one batch; it returns how many messages
-// the batch deleted (0: none left).
+// purgeStepFunc deletes one batch of at most size messages older than
+// before; it returns how many it deleted (0: none left).
+type purgeStepFunc func(ctx context.Context, c *Call, d store.Domain, before time.Time, size int) (int64, error)
+
+// purgeStep queues and applies one batch of offline messages.
 func purgeStep(ctx context.Context, c *Call, d store.Domain, before time.Time, size int) (int64, error) {
 	ids, err := c.Env.Store.OldOfflineIDs(ctx, d.ID, before, size)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
+	return applyPurgeBatch(ctx, c, purgeBatch{Domain: d.FQDN, IDs: ids})
+}
+
+// applyPurgeBatch queues rec, the call's change deleting one batch, applies
+// it at once and returns what it deleted (its Apply counts it in
+// purgeTasks.counts).
+func applyPurgeBatch(ctx context.Context, c *Call, rec any) (int64, error) {
 	q, err := c.Mutate(ctx, func(*store.Tx) (store.Change, error) {
-		return changeOf(0, purgeBatch{Domain: d.FQDN, IDs: ids})
+		return changeOf(0, rec)
 	})
 	if err != nil {
 		return 0, err
@@ -316,6 +327,11 @@ var DeleteOldMessagesBatch = &Def{
 }
 
 func deleteOldMessagesBatch(ctx context.Context, c *Call) (any, error) {
+	return startPurge(c, "", purgeStep)
+}
+
+// startPurge starts the host's batch deletion of kind, one step at a time.
+func startPurge(c *Call, kind string, step purgeStepFunc) (any, error) {
 	size, rate := c.Args.Int("batch_size"), c.Args.Int("rate")
 	if size < 1 {
 		return nil, Errorf(Invalid, ReasonMalformed, "batch_size", "below 1")
@@ -324,10 +340,10 @@ func deleteOldMessagesBatch(ctx context.Context, c *Call) (any, error) {
 		return nil, Errorf(Invalid, ReasonMalformed, "rate", "below 1")
 	}
 	if c.Env.Worker == nil {
-		return nil, errors.New("commands: delete_old_messages_batch needs Env.Worker")
+		return nil, fmt.Errorf("commands: %s needs Env.Worker", c.Def.Name)
 	}
 	d := c.Args.Domain("domain")
-	key := purgeKey{c.Env.Store, d.ID}
+	key := purgeKey{c.Env.Store, d.ID, kind}
 	purgeTasks.Lock()
 	defer purgeTasks.Unlock()
 	if old := purgeTasks.m[key]; old != nil {
@@ -342,7 +358,7 @@ func deleteOldMessagesBatch(ctx context.Context, c *Call) (any, error) {
 	purgeTasks.m[key] = t
 	bg := *c
 	bg.UniqueID = nil
-	go runPurge(&bg, t, d, c.Args.Int("days"), size, rate)
+	go runPurge(&bg, t, d, c.Args.Int("days"), size, rate, step)
 	return "", nil
 }
 
@@ -363,10 +379,12 @@ func applyDeleteOldMessagesBatch(ctx context.Context, env *Env, tx *store.Tx, w 
 
 // domainPurge is the batch deletion task of the call's host, nil if none
 // was started since the process began.
-func domainPurge(c *Call) *purgeTask {
+func domainPurge(c *Call) *purgeTask { return domainPurgeOf(c, "") }
+
+func domainPurgeOf(c *Call, kind string) *purgeTask {
 	purgeTasks.Lock()
 	defer purgeTasks.Unlock()
-	return purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID}]
+	return purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID, kind}]
 }
 
 // DeleteOldMessagesStatus is ejabberd's delete_old_messages_status.

@@ -67,6 +67,9 @@ type handler struct {
 type module struct {
 	name     string // moduleConfig key; "" = always on (IM core)
 	features []string
+	// self are the features the module adds to the disco#info of the
+	// user's own account (its bare JID, asked by the user).
+	self     []string
 	handlers []handler
 }
 
@@ -109,10 +112,22 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Adhoc, features: []string{nsCommands}, handlers: []handler{
+			{nsCommands, "command", targetServer, setOnly(adhocExecute)},
+		}},
+		{name: modcfg.ExtDisco, features: []string{nsExtDisco}, handlers: []handler{
+			{nsExtDisco, "services", targetServer, getOnly(extServices)},
+			{nsExtDisco, "credentials", targetServer, getOnly(extCredentials)},
+		}},
 		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 		}},
+		{name: modcfg.Push, self: []string{nsPush}, handlers: []handler{
+			{nsPush, "enable", targetSelf, pushIQ},
+			{nsPush, "disable", targetSelf, pushIQ},
+		}},
+		{name: modcfg.Mam, self: mamFeatures, handlers: mamHandlers},
 		{name: modcfg.Pep, handlers: []handler{
 			{pubsub.NS, "pubsub", targetSelf | targetOther, pepIQ},
 			{pubsub.NSOwner, "pubsub", targetSelf, pepOwnerIQ},
@@ -184,12 +199,31 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			for _, cmd := range s.commandsFor(r.c, r.dom) {
+				if cmd.node == node {
+					return xmlel.New(nsDiscoInfo, "query", "node", node).
+						Add(xmlel.New(nsDiscoInfo, "identity", "category", "automation", "type", "command-node", "name", cmd.name)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsCommands)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsData)), nil
+				}
+			}
+		}
 		return nil, &errItemNotFound
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
 	if r.target != targetServer {
 		q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"))
+		if r.target == targetSelf {
+			for _, mod := range modules {
+				if r.dom.On(mod.name) {
+					for _, f := range mod.self {
+						q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+					}
+				}
+			}
+		}
 		pepDiscoInfo(r, q)
 		return q, nil
 	}
@@ -215,14 +249,18 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if node == nsCommands && r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			return s.adhocItems(r), nil
+		}
 		return nil, &errItemNotFound
 	}
 	q := xmlel.New(nsDiscoItems, "query")
-	if r.target != targetServer {
-		if err := s.pepDiscoItems(r, q); err != nil {
-			return nil, err
-		}
+	if r.target == targetServer {
+		return s.serviceItems(r.dom), nil
+	}
+	if err := s.pepDiscoItems(r, q); err != nil {
+		return nil, err
 	}
 	return q, nil
 }

@@ -18,18 +18,6 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// befriend gives a and b presence subscriptions both ways.
-func (b *testBundle) befriend(t testing.TB, a, c store.User) {
-	t.Helper()
-	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
-		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {
-			return err
-		}
-		_, err := tx.PutRosterItem(b.ctx, c.ID, store.RosterItem{Contact: a.Username + "@" + domain, Subscription: store.SubBoth, Visible: true})
-		return err
-	}))
-}
-
 // TestIntegrationPEPSlixmpp drives personal eventing with slixmpp (pep.py
 // says the scenario): +notify from caps, last item on available presence,
 // an OMEMO device list published with publish-options, access models, and

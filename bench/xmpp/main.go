@@ -46,6 +46,7 @@ func main() {
 	dur := flag.Duration("dur", 10*time.Second, "length of the message phase")
 	idle := flag.Int("idle", 2000, "idle sessions in the memory phase")
 	phases := flag.String("phases", "logins,messages,memory", "which phases to run")
+	mam := flag.String("mam", "off,on", "the message phase once per archive setting: modMam off and/or on for every user")
 	cpuprofile := flag.String("cpuprofile", "", "write the load client's CPU profile here")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -75,10 +76,14 @@ func main() {
 		fmt.Printf("logins: %d in %.2fs = %.0f logins/s (concurrency %d)\n", *users, float64(*users)/rate, rate, *conc)
 	}
 	if strings.Contains(*phases, "messages") {
-		srv := start(dir)
-		msgs := messagePhase(srv.addr, *pairs, *dur)
-		srv.stop()
-		fmt.Printf("messages: %.0f delivered/s across %d pairs for %s\n", msgs, *pairs, *dur)
+		for _, mode := range strings.Split(*mam, ",") {
+			setArchive(dir, mode == "on")
+			srv := start(dir)
+			msgs := messagePhase(srv.addr, *pairs, *dur)
+			srv.stop()
+			fmt.Printf("messages (archive %s): %.0f delivered/s across %d pairs for %s\n", mode, msgs, *pairs, *dur)
+		}
+		setArchive(dir, true)
 	}
 	if strings.Contains(*phases, "memory") {
 		srv := start(dir)
@@ -122,6 +127,24 @@ func prepare(dir string, n int) {
 		return nil
 	})
 	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// setArchive switches XEP-0313 archiving (modMam) for the bench domain.
+func setArchive(dir string, on bool) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer st.Close()
+	d, err := st.DomainByFQDN(ctx, domain)
+	if err != nil {
+		log.Fatal(err)
+	}
+	settings := fmt.Sprintf(`{"moduleConfig":{"modMam":{"enabled":%t}}}`, on)
+	if err := st.Write(ctx, func(tx *store.Tx) error { return tx.SetDomainSettings(ctx, d.ID, []byte(settings)) }); err != nil {
 		log.Fatal(err)
 	}
 }

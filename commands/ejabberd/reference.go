@@ -23,8 +23,6 @@ type command struct {
 const (
 	refusedErlang   = "there is no Erlang node, cluster or module system in xmppgate"
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
-	refusedMAM      = "xmppgate keeps no message archive (XEP-0313)"
-	refusedPush     = "xmppgate has no push notification sessions (XEP-0357)"
 	refusedMUC      = "xmppgate has no MUC service yet"
 	refusedACME     = "xmppgate does not manage TLS certificates"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
@@ -36,7 +34,7 @@ const (
 
 // reference is every command of the ejabberd API reference, by name.
 var reference = []command{
-	{"abort_delete_old_mam_messages", []string{"purge"}, refusedMAM},
+	{"abort_delete_old_mam_messages", []string{"purge"}, ""},
 	{"abort_delete_old_messages", []string{"purge"}, ""},
 	{"add_rosteritem", []string{"roster"}, ""},
 	{"backup", []string{"mnesia"}, ""},
@@ -61,14 +59,14 @@ var reference = []command{
 	{"delete_expired_messages", []string{"purge"}, ""},
 	{"delete_expired_pubsub_items", []string{"purge"}, ""},
 	{"delete_mnesia", []string{"mnesia"}, refusedMnesia},
-	{"delete_old_mam_messages", []string{"purge"}, refusedMAM},
-	{"delete_old_mam_messages_batch", []string{"purge"}, refusedMAM},
-	{"delete_old_mam_messages_status", []string{"purge"}, refusedMAM},
+	{"delete_old_mam_messages", []string{"purge"}, ""},
+	{"delete_old_mam_messages_batch", []string{"purge"}, ""},
+	{"delete_old_mam_messages_status", []string{"purge"}, ""},
 	{"delete_old_messages", []string{"purge"}, ""},
 	{"delete_old_messages_batch", []string{"purge"}, ""},
 	{"delete_old_messages_status", []string{"purge"}, ""},
 	{"delete_old_pubsub_items", []string{"purge"}, ""},
-	{"delete_old_push_sessions", []string{"purge"}, refusedPush},
+	{"delete_old_push_sessions", []string{"purge"}, ""},
 	{"delete_old_users", []string{}, ""},
 	{"delete_old_users_vhost", []string{}, ""},
 	{"delete_rosteritem", []string{"roster"}, ""},
@@ -152,8 +150,8 @@ var reference = []command{
 	{"registered_users", []string{"accounts"}, ""},
 	{"registered_vhosts", []string{"server"}, ""},
 	{"reload_config", []string{"config"}, ""},
-	{"remove_mam_for_user", []string{"mam"}, refusedMAM},
-	{"remove_mam_for_user_with_peer", []string{"mam"}, refusedMAM},
+	{"remove_mam_for_user", []string{"mam"}, ""},
+	{"remove_mam_for_user_with_peer", []string{"mam"}, ""},
 	{"reopen_log", []string{"logs"}, ""},
 	{"request_certificate", []string{"acme"}, refusedACME},
 	{"resource_num", []string{"session"}, ""},

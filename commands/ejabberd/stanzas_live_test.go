@@ -48,9 +48,10 @@ func TestEjabberdStanzasLive(t *testing.T) {
 		`{"from":"admin@a.example/bot","to":"carol@a.example/r1","stanza":"<message type='normal' from='spoof@b.example'><body>raw</body><ext xmlns='urn:example' attr='value'/></message>"}`))
 	m = carol.Expect(t, "send_stanza's message", goxmpptest.Chat("", "raw")).(goxmpp.Chat)
 	require.Equal(t, "admin@a.example/bot", m.Remote)
-	require.Len(t, m.OtherElem, 1)
+	require.Len(t, m.OtherElem, 2, "the extension, and the stanza-id of carol's archive (XEP-0359)")
 	require.Equal(t, "urn:example", m.OtherElem[0].XMLName.Space)
 	require.Equal(t, "ext", m.OtherElem[0].XMLName.Local)
+	require.Equal(t, "urn:xmpp:sid:0", m.OtherElem[1].XMLName.Space)
 
 	// send_stanza_c2s writes to carol's client as it is.
 	require.Equal(t, "0", b.ok("POST /api/send_stanza_c2s\nAs: acme\n\n"+
