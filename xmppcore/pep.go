@@ -686,6 +686,30 @@ func (s *Server) pepLastItems(c *conn, nodes []string, roster []store.RosterItem
 			owners = append(owners, it.Contact)
 		}
 	}
+	s.pepSendLast(c, owners, nodes)
+}
+
+// pepSubscribed sends the available sessions of subscriber, just granted
+// a presence subscription to owner, the last items of owner's nodes they
+// want (XEP-0163 4.3.4: on_sub).
+func (s *Server) pepSubscribed(subscriber, owner string) {
+	if d, ok := s.hosted(ownerFQDN(owner)); !ok || !d.On(modcfg.Pep) {
+		return
+	}
+	for _, t := range s.availableOf(subscriber) {
+		t.smu.Lock()
+		nodes := t.notify.Nodes()
+		t.smu.Unlock()
+		if len(nodes) > 0 {
+			s.pepSendLast(t, []string{owner}, nodes)
+		}
+	}
+}
+
+// pepSendLast sends c the last item of each of nodes of the accounts
+// owners, as their access models allow.
+func (s *Server) pepSendLast(c *conn, owners, nodes []string) {
+	ctx := context.Background()
 	lasts, err := s.st.PubsubLastItems(ctx, owners, nodes)
 	if err != nil {
 		s.log.Warn("pep last items", zap.Error(err))

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
@@ -248,4 +249,28 @@ func TestPEPWire(t *testing.T) {
 	info = bc.Ask(t, "i2", "get", aj, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	require.NotContains(t, string(info.Query), "pep")
 	require.Contains(t, stanzaErr(a, "p5", "", publishGeo("g5", "x", "")), "<service-unavailable")
+}
+
+// TestPEPLastItemOnSubscription: a contact whose subscription is approved
+// while online gets the last item at once (XEP-0163 4.3.4), not at its
+// next presence.
+func TestPEPLastItemOnSubscription(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	b.user(t, domain, "carol", "pw-c", store.StatusActive)
+	a := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
+	c := b.mustLogin(t, "carol", "pw-c", loginOpts{resource: "r"})
+	_, err := a.SendOrg("<presence/>")
+	require.NoError(t, err)
+	require.Equal(t, "result", a.Ask(t, "p1", "set", "", publishGeo("g1", "before", "")).Type)
+	withCaps(t, c, nodeGeo+"+notify")
+	c.ExpectNone(t, "an item of a stranger", 200*time.Millisecond, pepEvent(nodeGeo, "before"))
+
+	_, err = c.SendOrg("<presence to='alice@" + domain + "' type='subscribe'/>")
+	require.NoError(t, err)
+	a.Expect(t, "the request", goxmpptest.Presence("carol@"+domain, "subscribe"))
+	_, err = a.SendOrg("<presence to='carol@" + domain + "' type='subscribed'/>")
+	require.NoError(t, err)
+	c.Expect(t, "alice's last item", pepEvent(nodeGeo, "before"))
 }
