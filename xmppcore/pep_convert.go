@@ -136,55 +136,9 @@ func (s *Server) vcardWritten(ctx context.Context, tx *store.Tx, r *iqReq, v *xm
 	if !r.dom.On(modcfg.Pep) {
 		return nil, nil
 	}
-	a, ok := pubsub.AvatarOfPhoto(v)
-	meta, err := tx.PubsubNode(ctx, r.c.user.ID, pubsub.NSAvatarMetadata)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	changes, err := pubsub.AvatarFromVCard(ctx, tx, r.c.user.ID, r.c.bare, v)
+	if err != nil || len(changes) == 0 {
 		return nil, err
 	}
-	if err == nil {
-		last, err := tx.PubsubItems(ctx, meta.ID, 1, nil)
-		if err != nil {
-			return nil, err
-		}
-		var curID string
-		if len(last) == 1 {
-			if el, err := xmlel.Parse(last[0].Payload); err == nil {
-				curID, _, _ = pubsub.MetadataInfo(el)
-			}
-		}
-		if curID == a.ID {
-			return nil, nil // the same image, or none either way
-		}
-	} else if !ok {
-		return nil, nil
-	}
-	publish := func(name, id string, payload *xmlel.Element) (pubsub.Change, error) {
-		n, err := tx.PubsubNode(ctx, r.c.user.ID, name)
-		if errors.Is(err, store.ErrNotFound) {
-			cfg := pubsub.Default()
-			n, err = tx.CreatePubsubNode(ctx, store.PubsubNode{UserID: r.c.user.ID, Name: name, Config: cfg.Encode(), MaxItems: cfg.Kept()})
-		}
-		if err != nil {
-			return pubsub.Change{}, err
-		}
-		err = tx.PublishPubsubItem(ctx, n.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: r.c.bare})
-		return pubsub.Change{Node: name, ID: id, Payload: payload}, err
-	}
-	var changes []pubsub.Change
-	metaID := a.ID
-	if ok {
-		ch, err := publish(pubsub.NSAvatarData, a.ID, a.DataItem())
-		if err != nil {
-			return nil, err
-		}
-		changes = append(changes, ch)
-	} else {
-		metaID = newID()
-	}
-	ch, err := publish(pubsub.NSAvatarMetadata, metaID, a.MetadataItem())
-	if err != nil {
-		return nil, err
-	}
-	changes = append(changes, ch)
 	return func() { s.pepChanges(r.c, changes) }, nil
 }

@@ -1,12 +1,16 @@
 package pubsub
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 )
 
@@ -101,4 +105,62 @@ func WithPhoto(vcard *xmlel.Element, a Avatar, ok bool) *xmlel.Element {
 			Text(NSVCard, "BINVAL", base64.StdEncoding.EncodeToString(a.Bytes)))
 	}
 	return out
+}
+
+// AvatarFromVCard publishes the PHOTO of the vCard v, just stored for
+// userID in tx, as the PEP avatar (XEP-0398 4): the data and metadata
+// items, or empty metadata for a vCard without a PHOTO. The avatar already
+// published is left alone. It returns the items it published.
+func AvatarFromVCard(ctx context.Context, tx *store.Tx, userID int64, publisher string, v *xmlel.Element) ([]Change, error) {
+	a, ok := AvatarOfPhoto(v)
+	meta, err := tx.PubsubNode(ctx, userID, NSAvatarMetadata)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if err == nil {
+		last, err := tx.PubsubItems(ctx, meta.ID, 1, nil)
+		if err != nil {
+			return nil, err
+		}
+		var curID string
+		if len(last) == 1 {
+			if el, err := xmlel.Parse(last[0].Payload); err == nil {
+				curID, _, _ = MetadataInfo(el)
+			}
+		}
+		if curID == a.ID {
+			return nil, nil // the same image, or none either way
+		}
+	} else if !ok {
+		return nil, nil
+	}
+	publish := func(name, id string, payload *xmlel.Element) (Change, error) {
+		n, err := tx.PubsubNode(ctx, userID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			n, err = createNode(ctx, tx, userID, name, Default())
+		}
+		if err != nil {
+			return Change{}, err
+		}
+		err = tx.PublishPubsubItem(ctx, n.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: publisher})
+		return Change{Node: name, ID: id, Payload: payload}, err
+	}
+	var changes []Change
+	metaID := a.ID
+	if ok {
+		ch, err := publish(NSAvatarData, a.ID, a.DataItem())
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, ch)
+	} else {
+		b := make([]byte, 9)
+		rand.Read(b)
+		metaID = base64.RawURLEncoding.EncodeToString(b)
+	}
+	ch, err := publish(NSAvatarMetadata, metaID, a.MetadataItem())
+	if err != nil {
+		return nil, err
+	}
+	return append(changes, ch), nil
 }
