@@ -143,6 +143,10 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
+		if svc, d, ok := s.serviceAt(to.Domainpart()); ok && svc.message != nil && to.Localpart() == "" {
+			svc.message(s, m, from, d)
+			return
+		}
 		s.bounce(m, errRemoteNotFound)
 		return
 	}

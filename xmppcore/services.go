@@ -3,6 +3,8 @@ package xmppcore
 import (
 	"strings"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
@@ -19,6 +21,9 @@ type service struct {
 	// form, if set, adds a XEP-0128 data form to its disco#info.
 	form     func(s *Server, d modcfg.Domain) *xmlel.Element
 	handlers []handler
+	// message, if set, takes the messages sent to the service's JID;
+	// otherwise they bounce as to any JID that is not served.
+	message func(s *Server, m *xmlel.Element, from jid.JID, d modcfg.Domain)
 	// on reports whether the service runs at all on this server (a part
 	// the program did not wire, such as upload without an HTTP side).
 	on func(s *Server) bool

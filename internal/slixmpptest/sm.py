@@ -15,6 +15,7 @@ stdin and prints one JSON event per line on stdout:
 
 Events: sm_enabled, session_start, session_resumed, disconnected,
 message {from, body, type, delay, chatstate} (with a body),
+message_error {from, condition} (a bounce),
 chatstate {from, state}, presence {from, type},
 push {xml} (a pubsub publish IQ, answered with a result: the client plays
 an XEP-0357 app server), iq {type, xml}. Stream management (XEP-0198,
@@ -74,6 +75,8 @@ def main():
         emit(event="chatstate", **{"from": str(m["from"]), "state": m["chat_state"]})
 
     c.add_event_handler("message", on_message)
+    c.add_event_handler("message_error", lambda m: emit(event="message_error", **{
+        "from": str(m["from"]), "condition": m["error"]["condition"]}))
     c.add_event_handler("chatstate", on_chatstate)
     c.add_event_handler("presence", on_presence)
     c.register_handler(Callback("push", MatchXPath("{jabber:client}iq/{http://jabber.org/protocol/pubsub}pubsub"), on_push))

@@ -31,6 +31,8 @@ const (
 	Upload   = "modHttpUpload"
 	ExtDisco = "modExtDisco"
 	Adhoc    = "modAdhoc"
+	// Multicast is XEP-0033's multicast.<domain> service.
+	Multicast = "modMulticast"
 	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
 	StreamManagement = "modStreamManagement"
 	ClientState      = "modClientState"
