@@ -48,8 +48,6 @@ type PubsubLast struct {
 const (
 	pubsubNodeCols = `id, user_id, node, config, max_items, item_expire, created`
 	pubsubItemCols = `item_id, payload, publisher, published`
-	qPubsubTrim    = `DELETE FROM pubsub_items WHERE node_id = ?1 AND id NOT IN
-		(SELECT id FROM pubsub_items WHERE node_id = ?1 ORDER BY id DESC LIMIT ?2)`
 	// The last item of the nodes named in ?2 of the accounts in ?1 (a JSON
 	// list of [fqdn, username]): the joins use the domain and user indexes.
 	qPubsubLast = `SELECT u.username || '@' || d.fqdn, n.id, n.user_id, n.node, n.config, n.max_items, n.item_expire, n.created,
@@ -103,19 +101,32 @@ func (r Reader) PubsubNodeCount(ctx context.Context, userID int64) (int, error) 
 // PubsubItems returns items of a node, oldest first: those with the given
 // ids, or (ids nil) the last max ones (max <= 0: all).
 func (r Reader) PubsubItems(ctx context.Context, nodeID int64, max int, ids []string) ([]PubsubItem, error) {
+	return r.items(ctx, pepTables, nodeID, max, ids)
+}
+
+// pubsubTables names the node and item tables of personal eventing
+// (0017) or of the pubsub service (0022): their items behave alike.
+type pubsubTables struct{ nodes, items string }
+
+var (
+	pepTables     = pubsubTables{"pubsub_nodes", "pubsub_items"}
+	serviceTables = pubsubTables{"pubsub_service_nodes", "pubsub_service_items"}
+)
+
+func (r Reader) items(ctx context.Context, tb pubsubTables, nodeID int64, max int, ids []string) ([]PubsubItem, error) {
 	if ids != nil {
 		list, err := jsonList(ids)
 		if err != nil {
 			return nil, err
 		}
-		return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM pubsub_items
+		return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM `+tb.items+`
 			WHERE node_id = ? AND item_id IN (SELECT value FROM json_each(?)) ORDER BY id`, nodeID, list)
 	}
 	if max <= 0 {
 		max = -1
 	}
 	return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM
-		(SELECT id, `+pubsubItemCols+` FROM pubsub_items WHERE node_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, nodeID, max)
+		(SELECT id, `+pubsubItemCols+` FROM `+tb.items+` WHERE node_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, nodeID, max)
 }
 
 // PubsubLastItems returns the last item of each node named in nodes of the
@@ -160,12 +171,17 @@ func (t *Tx) CreatePubsubNode(ctx context.Context, n PubsubNode) (PubsubNode, er
 // ConfigurePubsubNode replaces a node's configuration and drops the oldest
 // items beyond its new MaxItems.
 func (t *Tx) ConfigurePubsubNode(ctx context.Context, n PubsubNode) error {
-	err := mustAffect(t.q.ExecContext(ctx, `UPDATE pubsub_nodes SET config = ?, max_items = ?, item_expire = ? WHERE id = ?`,
-		string(n.Config), n.MaxItems, n.ItemExpire, n.ID))
+	return t.configure(ctx, pepTables, n.ID, n.Config, n.MaxItems, n.ItemExpire)
+}
+
+func (t *Tx) configure(ctx context.Context, tb pubsubTables, id int64, cfg []byte, maxItems int, expire int64) error {
+	err := mustAffect(t.q.ExecContext(ctx, `UPDATE `+tb.nodes+` SET config = ?, max_items = ?, item_expire = ? WHERE id = ?`,
+		string(cfg), maxItems, expire, id))
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, qPubsubTrim, n.ID, n.MaxItems)
+	_, err = t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE node_id = ?1 AND id NOT IN
+		(SELECT id FROM `+tb.items+` WHERE node_id = ?1 ORDER BY id DESC LIMIT ?2)`, id, maxItems)
 	return err
 }
 
@@ -178,58 +194,87 @@ func (t *Tx) DeletePubsubNode(ctx context.Context, nodeID int64) error {
 // item with the same id, then drops the oldest items beyond the node's
 // max_items; a node that keeps no items stores nothing.
 func (t *Tx) PublishPubsubItem(ctx context.Context, nodeID int64, it PubsubItem) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE node_id = ? AND item_id = ?`, nodeID, it.ID); err != nil {
+	return t.publish(ctx, pepTables, nodeID, it)
+}
+
+func (t *Tx) publish(ctx context.Context, tb pubsubTables, nodeID int64, it PubsubItem) error {
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE node_id = ? AND item_id = ?`, nodeID, it.ID); err != nil {
 		return err
 	}
-	_, err := t.q.ExecContext(ctx, `INSERT INTO pubsub_items (node_id, item_id, payload, publisher, published)
-		SELECT id, ?, ?, ?, ? FROM pubsub_nodes WHERE id = ? AND max_items > 0`, it.ID, it.Payload, it.Publisher, t.stamp(), nodeID)
+	_, err := t.q.ExecContext(ctx, `INSERT INTO `+tb.items+` (node_id, item_id, payload, publisher, published)
+		SELECT id, ?, ?, ?, ? FROM `+tb.nodes+` WHERE id = ? AND max_items > 0`, it.ID, it.Payload, it.Publisher, t.stamp(), nodeID)
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE node_id = ?1 AND id NOT IN
-		(SELECT id FROM pubsub_items WHERE node_id = ?1 ORDER BY id DESC
-		 LIMIT (SELECT max_items FROM pubsub_nodes WHERE id = ?1))`, nodeID)
+	_, err = t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE node_id = ?1 AND id NOT IN
+		(SELECT id FROM `+tb.items+` WHERE node_id = ?1 ORDER BY id DESC
+		 LIMIT (SELECT max_items FROM `+tb.nodes+` WHERE id = ?1))`, nodeID)
 	return err
 }
 
 // RetractPubsubItem deletes one item; ErrNotFound if the node has no such item.
 func (t *Tx) RetractPubsubItem(ctx context.Context, nodeID int64, itemID string) error {
-	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE node_id = ? AND item_id = ?`, nodeID, itemID))
+	return t.retract(ctx, pepTables, nodeID, itemID)
+}
+
+func (t *Tx) retract(ctx context.Context, tb pubsubTables, nodeID int64, itemID string) error {
+	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE node_id = ? AND item_id = ?`, nodeID, itemID))
 }
 
 // PurgePubsubNode deletes every item of a node; it returns how many.
 func (t *Tx) PurgePubsubNode(ctx context.Context, nodeID int64) (int64, error) {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE node_id = ?`, nodeID)
+	return t.purge(ctx, pepTables, nodeID)
+}
+
+func (t *Tx) purge(ctx context.Context, tb pubsubTables, nodeID int64) (int64, error) {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE node_id = ?`, nodeID)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
 }
 
-const qPubsubOfDomains = ` node_id IN (SELECT n.id FROM pubsub_nodes n JOIN users u ON u.id = n.user_id
-		WHERE u.domain_id IN (SELECT value FROM json_each(?)))`
+// The items of the nodes of domains: of their users' accounts, and of
+// their pubsub services.
+var pubsubOfDomains = map[pubsubTables]string{
+	pepTables: ` node_id IN (SELECT n.id FROM pubsub_nodes n JOIN users u ON u.id = n.user_id
+		WHERE u.domain_id IN (SELECT value FROM json_each(?)))`,
+	serviceTables: ` node_id IN (SELECT id FROM pubsub_service_nodes WHERE domain_id IN (SELECT value FROM json_each(?)))`,
+}
 
-// DeleteOldPubsubItems keeps the newest keep items of every node of the
-// users of domains and deletes the others; it returns how many it deleted.
+// DeleteOldPubsubItems keeps the newest keep items of every node of
+// domains (personal and service nodes, as ejabberd's command covers all of
+// mod_pubsub) and deletes the others; it returns how many it deleted.
 func (t *Tx) DeleteOldPubsubItems(ctx context.Context, domainIDs []int64, keep int) (int64, error) {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE`+qPubsubOfDomains+` AND id IN
-		(SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS k FROM pubsub_items) WHERE k > ?)`,
-		idList(domainIDs), keep)
-	if err != nil {
-		return 0, err
+	var total int64
+	for _, tb := range []pubsubTables{pepTables, serviceTables} {
+		res, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE`+pubsubOfDomains[tb]+` AND id IN
+			(SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS k FROM `+tb.items+`) WHERE k > ?)`,
+			idList(domainIDs), keep)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
 	}
-	return res.RowsAffected()
+	return total, nil
 }
 
-// DeleteExpiredPubsubItems deletes the items of the users of domains
-// published longer ago than their node's item_expire; it returns how many.
+// DeleteExpiredPubsubItems deletes the items of the nodes of domains
+// (personal and service nodes) published longer ago than their node's
+// item_expire; it returns how many.
 func (t *Tx) DeleteExpiredPubsubItems(ctx context.Context, domainIDs []int64) (int64, error) {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM pubsub_items WHERE`+qPubsubOfDomains+` AND id IN
-		(SELECT i.id FROM pubsub_items i JOIN pubsub_nodes n ON n.id = i.node_id
-		 WHERE n.item_expire > 0 AND i.published < strftime('%Y-%m-%d %H:%M:%S', ?, '-' || n.item_expire || ' seconds'))`,
-		idList(domainIDs), t.stamp())
-	if err != nil {
-		return 0, err
+	var total int64
+	for _, tb := range []pubsubTables{pepTables, serviceTables} {
+		res, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE`+pubsubOfDomains[tb]+` AND id IN
+			(SELECT i.id FROM `+tb.items+` i JOIN `+tb.nodes+` n ON n.id = i.node_id
+			 WHERE n.item_expire > 0 AND i.published < strftime('%Y-%m-%d %H:%M:%S', ?, '-' || n.item_expire || ' seconds'))`,
+			idList(domainIDs), t.stamp())
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
 	}
-	return res.RowsAffected()
+	return total, nil
 }
