@@ -36,7 +36,7 @@ type Affiliation struct {
 	NodeID   int64
 	Node     string
 	UserID   int64
-	Username string
+	JID      string // the user's bare JID
 	Aff      string
 }
 
@@ -92,18 +92,19 @@ func (r Reader) NodeAffiliation(ctx context.Context, nodeID, userID int64) (stri
 	return aff, err
 }
 
-const qAffiliations = `SELECT a.node_id, n.node, a.user_id, u.username, a.affiliation
-	FROM pubsub_service_affiliations a JOIN pubsub_service_nodes n ON n.id = a.node_id JOIN users u ON u.id = a.user_id`
+const qAffiliations = `SELECT a.node_id, n.node, a.user_id, u.username || '@' || d.fqdn, a.affiliation
+	FROM pubsub_service_affiliations a JOIN pubsub_service_nodes n ON n.id = a.node_id
+	JOIN users u ON u.id = a.user_id JOIN domains d ON d.id = u.domain_id`
 
 func scanAffiliation(row rowScanner) (Affiliation, error) {
 	var a Affiliation
-	err := row.Scan(&a.NodeID, &a.Node, &a.UserID, &a.Username, &a.Aff)
+	err := row.Scan(&a.NodeID, &a.Node, &a.UserID, &a.JID, &a.Aff)
 	return a, err
 }
 
-// NodeAffiliations lists the affiliations of a node by username.
+// NodeAffiliations lists the affiliations of a node by JID.
 func (r Reader) NodeAffiliations(ctx context.Context, nodeID int64) ([]Affiliation, error) {
-	return queryAll(ctx, r.q, scanAffiliation, qAffiliations+` WHERE a.node_id = ? ORDER BY u.username`, nodeID)
+	return queryAll(ctx, r.q, scanAffiliation, qAffiliations+` WHERE a.node_id = ? ORDER BY 4`, nodeID)
 }
 
 // UserAffiliations lists a user's affiliations with the nodes of a domain's service.

@@ -197,12 +197,9 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	case r.typ != "set":
 		return nil, &errBadRequest
 	case op.Name.Local == "configure":
-		fields, err := pubsub.Fields(op.Child(pubsub.NSData, "x"), pubsub.FormNodeConfig)
-		if err != nil {
-			return nil, &errBadRequest
-		}
-		if cfg, err = cfg.Apply(fields); err != nil {
-			return nil, &errNotAcceptable
+		var bad *stanzaErr
+		if cfg, bad = configured(cfg, op.Child(pubsub.NSData, "x")); bad != nil {
+			return nil, bad
 		}
 		node.Config, node.MaxItems, node.ItemExpire = cfg.Encode(), cfg.Kept(), cfg.ItemExpire
 		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigurePubsubNode(ctx, node) }); err != nil {
@@ -236,36 +233,11 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 // pepPublish publishes one item (XEP-0060 7.1), creating the node with the
 // publish-options, or checking them against it (XEP-0223).
 func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, *stanzaErr) {
-	name := op.Get("node")
-	if name == "" {
-		return nil, errNodeRequired
+	p, bad := parsePublish(op, opts)
+	if bad != nil {
+		return nil, bad
 	}
-	items := op.Elements()
-	if len(items) == 0 {
-		return nil, errItemRequired
-	}
-	if len(items) > 1 || items[0].Name.Local != "item" {
-		return nil, errInvalidPayload
-	}
-	payloads := items[0].Elements()
-	if len(payloads) == 0 {
-		return nil, errPayloadRequired
-	}
-	if len(payloads) > 1 {
-		return nil, errInvalidPayload
-	}
-	var fields map[string][]string
-	if opts != nil && opts.First() != nil {
-		var err error
-		if fields, err = pubsub.Fields(opts.First(), pubsub.FormPublishOptions); err != nil {
-			return nil, &errBadRequest
-		}
-	}
-	id := items[0].Get("id")
-	if id == "" {
-		id = newID()
-	}
-	payload := payloads[0]
+	name, id, payload, fields := p.node, p.id, p.payload, p.fields
 	ctx := context.Background()
 	var cfg pubsub.Config
 	var fail *stanzaErr
@@ -310,22 +282,68 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 	if fail != nil {
 		return nil, fail
 	}
-	s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "items", "node", name).
-		Add(xmlel.New(pubsub.NSEvent, "item", "id", id).Add(payload)))
+	s.pepNotify(r.c.user, r.c.bare, cfg, name, p.itemsEvent())
 	s.pepChanges(r.c, synced)
-	return xmlel.New(pubsub.NS, "pubsub").Add(xmlel.New(pubsub.NS, "publish", "node", name).
-		Add(xmlel.New(pubsub.NS, "item", "id", id))), nil
+	return p.result(), nil
+}
+
+// publishReq is a parsed <publish/> with its publish-options.
+type publishReq struct {
+	node, id string
+	payload  *xmlel.Element
+	fields   map[string][]string // nil: no publish-options
+}
+
+// parsePublish reads a <publish/> of one item with one payload (XEP-0060
+// 7.1.3's errors otherwise); an item without an id gets one.
+func parsePublish(op, opts *xmlel.Element) (publishReq, *stanzaErr) {
+	p := publishReq{node: op.Get("node")}
+	if p.node == "" {
+		return p, errNodeRequired
+	}
+	items := op.Elements()
+	if len(items) == 0 {
+		return p, errItemRequired
+	}
+	if len(items) > 1 || items[0].Name.Local != "item" {
+		return p, errInvalidPayload
+	}
+	payloads := items[0].Elements()
+	if len(payloads) == 0 {
+		return p, errPayloadRequired
+	}
+	if len(payloads) > 1 {
+		return p, errInvalidPayload
+	}
+	if opts != nil && opts.First() != nil {
+		var err error
+		if p.fields, err = pubsub.Fields(opts.First(), pubsub.FormPublishOptions); err != nil {
+			return p, &errBadRequest
+		}
+	}
+	if p.id = items[0].Get("id"); p.id == "" {
+		p.id = newID()
+	}
+	p.payload = payloads[0]
+	return p, nil
+}
+
+// result is the publish's IQ result, naming the item.
+func (p publishReq) result() *xmlel.Element {
+	return xmlel.New(pubsub.NS, "pubsub").Add(xmlel.New(pubsub.NS, "publish", "node", p.node).
+		Add(xmlel.New(pubsub.NS, "item", "id", p.id)))
+}
+
+// itemsEvent is the <items/> event of a published item.
+func (p publishReq) itemsEvent() *xmlel.Element {
+	return xmlel.New(pubsub.NSEvent, "items", "node", p.node).Add(xmlel.New(pubsub.NSEvent, "item", "id", p.id).Add(p.payload))
 }
 
 // pepRetract deletes an item (XEP-0060 7.2).
 func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaErr) {
-	name := op.Get("node")
-	if name == "" {
-		return nil, errNodeRequired
-	}
-	it := op.Child(pubsub.NS, "item")
-	if it == nil || it.Get("id") == "" {
-		return nil, pepErr("modify", "bad-request", "item-required", "")
+	name, itemID, notify, bad := parseRetract(op)
+	if bad != nil {
+		return nil, bad
 	}
 	ctx := context.Background()
 	node, err := s.st.PubsubNode(ctx, r.c.user.ID, name)
@@ -337,7 +355,7 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 	}
 	var synced []pubsub.Change
 	err = s.st.Write(ctx, func(tx *store.Tx) error {
-		if err := tx.RetractPubsubItem(ctx, node.ID, it.Get("id")); err != nil {
+		if err := tx.RetractPubsubItem(ctx, node.ID, itemID); err != nil {
 			return err
 		}
 		var err error
@@ -351,12 +369,28 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 		return nil, &errInternal
 	}
 	cfg := pubsub.Decode(node.Config)
-	if notify := op.Get("notify"); notify == "1" || notify == "true" || cfg.NotifyRetract {
-		s.pepNotify(r.c.user, r.c.bare, cfg, name, xmlel.New(pubsub.NSEvent, "items", "node", name).
-			Add(xmlel.New(pubsub.NSEvent, "retract", "id", it.Get("id"))))
+	if notify || cfg.NotifyRetract {
+		s.pepNotify(r.c.user, r.c.bare, cfg, name, retractEvent(name, itemID))
 	}
 	s.pepChanges(r.c, synced)
 	return nil, nil
+}
+
+// parseRetract reads a <retract/> (XEP-0060 7.2) and its notify flag.
+func parseRetract(op *xmlel.Element) (node, item string, notify bool, bad *stanzaErr) {
+	if node = op.Get("node"); node == "" {
+		return "", "", false, errNodeRequired
+	}
+	it := op.Child(pubsub.NS, "item")
+	if it == nil || it.Get("id") == "" {
+		return "", "", false, errItemRequired
+	}
+	n := op.Get("notify")
+	return node, it.Get("id"), n == "1" || n == "true", nil
+}
+
+func retractEvent(node, item string) *xmlel.Element {
+	return xmlel.New(pubsub.NSEvent, "items", "node", node).Add(xmlel.New(pubsub.NSEvent, "retract", "id", item))
 }
 
 // pepCreate creates a node, configured by the form that comes with it
@@ -368,12 +402,9 @@ func (s *Server) pepCreate(r *iqReq, op, configure *xmlel.Element) (*xmlel.Eleme
 	}
 	cfg := pubsub.Default()
 	if configure != nil && configure.First() != nil {
-		fields, err := pubsub.Fields(configure.First(), pubsub.FormNodeConfig)
-		if err != nil {
-			return nil, &errBadRequest
-		}
-		if cfg, err = cfg.Apply(fields); err != nil {
-			return nil, &errNotAcceptable
+		var bad *stanzaErr
+		if cfg, bad = configured(cfg, configure.First()); bad != nil {
+			return nil, bad
 		}
 	}
 	ctx := context.Background()
@@ -397,6 +428,19 @@ func (s *Server) pepCreate(r *iqReq, op, configure *xmlel.Element) (*xmlel.Eleme
 		return nil, &errInternal
 	}
 	return nil, nil
+}
+
+// configured is cfg with a node_config form x applied (XEP-0060 8.2.5's
+// errors otherwise).
+func configured(cfg pubsub.Config, x *xmlel.Element) (pubsub.Config, *stanzaErr) {
+	fields, err := pubsub.Fields(x, pubsub.FormNodeConfig)
+	if err != nil {
+		return cfg, &errBadRequest
+	}
+	if cfg, err = cfg.Apply(fields); err != nil {
+		return cfg, &errNotAcceptable
+	}
+	return cfg, nil
 }
 
 // pepRelation is what the owner's roster says of the requester r.
@@ -429,34 +473,52 @@ func (s *Server) pepItems(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaE
 	}
 	cfg := pubsub.Decode(node.Config)
 	if !cfg.Allows(s.pepRelation(ctx, owner, ownerBare, r.c.bare)) {
-		cond, app := cfg.Denial()
-		typ := "auth"
-		if cond == "not-allowed" {
-			typ = "cancel"
-		}
-		return nil, pepErr(typ, cond, app, "")
+		return nil, denied(cfg)
 	}
-	var ids []string
-	for _, it := range op.Elements() {
-		if it.Name.Local == "item" && it.Get("id") != "" {
-			ids = append(ids, it.Get("id"))
-		}
-	}
-	max := 0
-	if m := op.Get("max_items"); m != "" {
-		if max, err = strconv.Atoi(m); err != nil || max < 1 {
-			return nil, &errBadRequest
-		}
+	max, ids, bad := parseItems(op)
+	if bad != nil {
+		return nil, bad
 	}
 	items, err := s.st.PubsubItems(ctx, node.ID, max, ids)
 	if err != nil {
 		return nil, &errInternal
 	}
-	out := xmlel.New(pubsub.NS, "items", "node", name)
+	return itemsResult(name, items), nil
+}
+
+// denied is the error for a requester cfg's access model refuses.
+func denied(cfg pubsub.Config) *stanzaErr {
+	cond, app := cfg.Denial()
+	typ := "auth"
+	if cond == "not-allowed" {
+		typ = "cancel"
+	}
+	return pepErr(typ, cond, app, "")
+}
+
+// parseItems reads an <items/> request (XEP-0060 6.5): the items by id, or
+// the last max_items (0: all).
+func parseItems(op *xmlel.Element) (max int, ids []string, bad *stanzaErr) {
+	for _, it := range op.Elements() {
+		if it.Name.Local == "item" && it.Get("id") != "" {
+			ids = append(ids, it.Get("id"))
+		}
+	}
+	if m := op.Get("max_items"); m != "" {
+		var err error
+		if max, err = strconv.Atoi(m); err != nil || max < 1 {
+			return 0, nil, &errBadRequest
+		}
+	}
+	return max, ids, nil
+}
+
+func itemsResult(node string, items []store.PubsubItem) *xmlel.Element {
+	out := xmlel.New(pubsub.NS, "items", "node", node)
 	for _, it := range items {
 		out.Add(pepItemEl(pubsub.NS, it))
 	}
-	return xmlel.New(pubsub.NS, "pubsub").Add(out), nil
+	return xmlel.New(pubsub.NS, "pubsub").Add(out)
 }
 
 func pepItemEl(ns string, it store.PubsubItem) *xmlel.Element {

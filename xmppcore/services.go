@@ -24,9 +24,18 @@ type service struct {
 	// message, if set, takes the messages sent to the service's JID;
 	// otherwise they bounce as to any JID that is not served.
 	message func(s *Server, m *xmlel.Element, from jid.JID, d modcfg.Domain)
+	// nodes, if set, answers disco#info and disco#items of the service and
+	// its nodes instead of the default (no nodes).
+	nodes *serviceNodes
 	// on reports whether the service runs at all on this server (a part
 	// the program did not wire, such as upload without an HTTP side).
 	on func(s *Server) bool
+}
+
+// serviceNodes answers disco for a service with nodes (XEP-0060 5.2-5.5).
+type serviceNodes struct {
+	info  iqFunc // disco#info of a node (r.q names it)
+	items iqFunc // disco#items of the service or of a node
 }
 
 var services []*service
@@ -71,6 +80,9 @@ func (s *Server) serveService(c *conn, iq *xmlel.Element, svc *service, d modcfg
 		fn = func(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) { return svc.discoInfo(s, r) }
 	case q.Name.Space == nsDiscoItems && q.Name.Local == "query":
 		fn = getOnly(func(*Server, *iqReq) (*xmlel.Element, *stanzaErr) { return xmlel.New(nsDiscoItems, "query"), nil })
+		if svc.nodes != nil {
+			fn = getOnly(svc.nodes.items)
+		}
 	default:
 		for _, h := range svc.handlers {
 			if h.ns == q.Name.Space && h.local == q.Name.Local {
@@ -100,6 +112,9 @@ func (svc *service) discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) 
 		return nil, &errBadRequest
 	}
 	if r.q.Get("node") != "" {
+		if svc.nodes != nil {
+			return svc.nodes.info(s, r)
+		}
 		return nil, &errItemNotFound
 	}
 	q := xmlel.New(nsDiscoInfo, "query").Add(xmlel.New(nsDiscoInfo, "identity",

@@ -39,6 +39,15 @@ const (
 	Push             = "modPush"
 	Mam              = "modMam"
 	Pep              = "modPep"
+	// Pubsub is XEP-0060's pubsub.<domain> service.
+	Pubsub = "modPubsub"
+)
+
+// Values of moduleConfig.modPubsub.createnodeAcl: who may create nodes on
+// the domain's pubsub service.
+const (
+	CreateLocal = "local"               // any user of the domain
+	CreateUsers = "pubsub_create_users" // the domain's administrators
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
@@ -75,6 +84,8 @@ type Domain struct {
 	// MamRetentionDays is moduleConfig.modMam.retentionDays: archived
 	// messages older than that many days are purged (0: kept forever).
 	MamRetentionDays int
+	// PubsubCreate is moduleConfig.modPubsub.createnodeAcl.
+	PubsubCreate string
 }
 
 // On reports whether module name is enabled on the domain.
@@ -97,6 +108,14 @@ func Parse(d store.Domain) Domain {
 	}
 	if json.Unmarshal(settings.ModuleConfig[Mam], &mam) == nil {
 		out.MamRetentionDays = max(0, mam.RetentionDays)
+	}
+	var ps struct {
+		ACL string `json:"createnodeAcl"`
+	}
+	if json.Unmarshal(settings.ModuleConfig[Pubsub], &ps) == nil && ps.ACL == CreateUsers {
+		out.PubsubCreate = CreateUsers
+	} else {
+		out.PubsubCreate = CreateLocal
 	}
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
