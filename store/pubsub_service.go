@@ -33,11 +33,11 @@ const (
 
 // Affiliation is a user's affiliation with a node.
 type Affiliation struct {
-	NodeID   int64
-	Node     string
-	UserID   int64
-	JID      string // the user's bare JID
-	Aff      string
+	NodeID int64
+	Node   string
+	UserID int64
+	JID    string // the user's bare JID
+	Aff    string
 }
 
 // Subscription is a JID's subscription to a node.
