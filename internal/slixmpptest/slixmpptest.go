@@ -117,3 +117,21 @@ func runScript(t testing.TB, script []byte, addr string, in any) []byte {
 	require.NoError(t, err, "slixmpp: %s", stderr.String())
 	return out
 }
+
+//go:embed pubsub.py
+var pubsubScript []byte
+
+// Pubsub runs the XEP-0060 service scenario of pubsub.py (mode "full" or
+// "acl") against the STARTTLS listener addr and the service JID, with
+// users "alice", "bob" and "carol", each [jid, password]; it returns the
+// observations.
+func Pubsub(t testing.TB, addr, service, mode string, users map[string][2]string) map[string]json.RawMessage {
+	t.Helper()
+	in := map[string]any{"service": service, "mode": mode}
+	for k, v := range users {
+		in[k] = v
+	}
+	var out map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(runScript(t, pubsubScript, addr, in), &out))
+	return out
+}

@@ -56,18 +56,17 @@ func (c Config) AllowsAffiliated(aff string) bool {
 // MetaData is a node's XEP-0060 5.4 meta-data form for its disco#info.
 func (c Config) MetaData(owners []string, created time.Time) *xmlel.Element {
 	x := xmlel.New(NSData, "x", "type", "result")
-	field := func(v string, vals ...string) {
-		f := xmlel.New(NSData, "field", "var", v)
+	field := func(v, typ string, vals ...string) {
+		f := xmlel.New(NSData, "field", "var", v, "type", typ)
 		for _, val := range vals {
 			f.Text(NSData, "value", val)
 		}
 		x.Add(f)
 	}
-	field("FORM_TYPE", NS+"#meta-data")
-	field("pubsub#title", c.Title)
-	field("pubsub#access_model", c.Access)
-	field("pubsub#owner", owners...)
-	field("pubsub#creation_date", created.UTC().Format(time.RFC3339))
-	x.Children[0].(*xmlel.Element).Set("type", "hidden")
+	field("FORM_TYPE", "hidden", NS+"#meta-data")
+	field("pubsub#title", "text-single", c.Title)
+	field("pubsub#access_model", "list-single", c.Access)
+	field("pubsub#owner", "jid-multi", owners...)
+	field("pubsub#creation_date", "text-single", created.UTC().Format(time.RFC3339))
 	return x
 }
