@@ -13,7 +13,7 @@ import (
 // Personal eventing (PEP) data: the bookmarks conversion and the purges of
 // mod_pubsub and mod_private. As with the offline purges, ejabberd purges
 // every vhost it serves; here a caller purges the nodes of its domains'
-// users (the operator: every domain). The bookmark conversion is the pure
+// users and of its domains' pubsub services (the operator: every domain). The bookmark conversion is the pure
 // one xmppcore runs on every write (xmppcore/pubsub), applied in the
 // worker's transaction.
 
@@ -98,8 +98,8 @@ type pubsubPurge struct {
 // DeleteOldPubsubItems is ejabberd's delete_old_pubsub_items.
 var DeleteOldPubsubItems = &Def{
 	Name: "delete_old_pubsub_items",
-	Doc: "Keeps only the number newest items of every PEP node of the users of the caller's domains (the " +
-		"operator: every domain) and deletes the others, applied before it answers 0. number 0 empties every node.",
+	Doc: "Keeps only the number newest items of every PEP node of the users of the caller's domains and of " +
+		"every node of their pubsub services (the operator: every domain) and deletes the others, applied before it answers 0. number 0 empties every node.",
 	Args:    []Arg{{Name: "number", Type: Int, Doc: "Items to keep per node."}},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
@@ -119,8 +119,8 @@ func deleteOldPubsubItems(ctx context.Context, c *Call) (any, error) {
 // DeleteExpiredPubsubItems is ejabberd's delete_expired_pubsub_items.
 var DeleteExpiredPubsubItems = &Def{
 	Name: "delete_expired_pubsub_items",
-	Doc: "Deletes the items of the PEP nodes of the users of the caller's domains (the operator: every domain) " +
-		"published longer ago than their node's pubsub#item_expire; nodes without it keep their items. Applied " +
+	Doc: "Deletes the items of the PEP nodes of the users of the caller's domains and of the nodes of their " +
+		"pubsub services (the operator: every domain) published longer ago than their node's pubsub#item_expire; nodes without it keep their items. Applied " +
 		"before it answers 0.",
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,

@@ -77,6 +77,13 @@ func (r Reader) ServiceNodes(ctx context.Context, domainID int64) ([]ServiceNode
 	return queryAll(ctx, r.q, scanServiceNode, `SELECT `+serviceNodeCols+` FROM pubsub_service_nodes WHERE domain_id = ? ORDER BY node`, domainID)
 }
 
+// OwnedServiceNodes says how many service nodes a user owns.
+func (r Reader) OwnedServiceNodes(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM pubsub_service_affiliations WHERE user_id = ? AND affiliation = 'owner'`, userID).Scan(&n)
+	return n, err
+}
+
 // ServiceItems is PubsubItems for a service node.
 func (r Reader) ServiceItems(ctx context.Context, nodeID int64, max int, ids []string) ([]PubsubItem, error) {
 	return r.items(ctx, serviceTables, nodeID, max, ids)

@@ -184,8 +184,14 @@ func (s *Server) svcCreate(ctx context.Context, r *iqReq, op, configure *xmlel.E
 	if instant {
 		name = newID()
 	}
+	full := false
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.CreateServiceNode(ctx, store.ServiceNode{DomainID: r.dom.ID, Name: name,
+		// Bounded as an account's personal nodes are.
+		n, err := tx.OwnedServiceNodes(ctx, r.c.user.ID)
+		if full = n >= maxNodes; err != nil || full {
+			return err
+		}
+		_, err = tx.CreateServiceNode(ctx, store.ServiceNode{DomainID: r.dom.ID, Name: name,
 			Config: cfg.Encode(), MaxItems: cfg.Kept(), ItemExpire: cfg.ItemExpire}, r.c.user.ID)
 		return err
 	})
@@ -195,6 +201,8 @@ func (s *Server) svcCreate(ctx context.Context, r *iqReq, op, configure *xmlel.E
 	case err != nil:
 		s.log.Warn("pubsub create", zap.Error(err))
 		return nil, &errInternal
+	case full:
+		return nil, errTooManyNodes
 	case instant:
 		return xmlel.New(pubsub.NS, "pubsub").Add(xmlel.New(pubsub.NS, "create", "node", name)), nil
 	}
