@@ -14,11 +14,13 @@ import (
 // store enforces itself (MaxItems on every publish, in the same
 // transaction; ItemExpire for the expiry purge).
 
-// PubsubNode is one node of a user's account.
+// PubsubNode is one node of a user's account (UserID) or of a domain's
+// pubsub service (DomainID, store/pubsub_service.go).
 type PubsubNode struct {
-	ID     int64
-	UserID int64
-	Name   string
+	ID       int64
+	UserID   int64
+	DomainID int64
+	Name     string
 	// Config is the node configuration, a JSON object.
 	Config []byte
 	// MaxItems is how many items the node keeps (0: none are kept).
@@ -46,7 +48,7 @@ type PubsubLast struct {
 }
 
 const (
-	pubsubNodeCols = `id, user_id, node, config, max_items, item_expire, created`
+	pubsubNodeCols = `id, user_id, 0, node, config, max_items, item_expire, created`
 	pubsubItemCols = `item_id, payload, publisher, published`
 	// The last item of the nodes named in ?2 of the accounts in ?1 (a JSON
 	// list of [fqdn, username]): the joins use the domain and user indexes.
@@ -64,7 +66,7 @@ func scanPubsubNode(row rowScanner) (PubsubNode, error) {
 	var n PubsubNode
 	var created sql.NullString
 	var cfg string
-	err := row.Scan(&n.ID, &n.UserID, &n.Name, &cfg, &n.MaxItems, &n.ItemExpire, &created)
+	err := row.Scan(&n.ID, &n.UserID, &n.DomainID, &n.Name, &cfg, &n.MaxItems, &n.ItemExpire, &created)
 	n.Config, n.Created = []byte(cfg), parseTime(created)
 	return n, err
 }
@@ -79,7 +81,11 @@ func scanPubsubItem(row rowScanner) (PubsubItem, error) {
 
 // PubsubNode returns a user's node by name; ErrNotFound if none.
 func (r Reader) PubsubNode(ctx context.Context, userID int64, name string) (PubsubNode, error) {
-	n, err := scanPubsubNode(r.q.QueryRowContext(ctx, `SELECT `+pubsubNodeCols+` FROM pubsub_nodes WHERE user_id = ? AND node = ?`, userID, name))
+	return r.node(ctx, `SELECT `+pubsubNodeCols+` FROM pubsub_nodes WHERE user_id = ? AND node = ?`, userID, name)
+}
+
+func (r Reader) node(ctx context.Context, query string, owner int64, name string) (PubsubNode, error) {
+	n, err := scanPubsubNode(r.q.QueryRowContext(ctx, query, owner, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return n, ErrNotFound
 	}

@@ -11,17 +11,6 @@ import (
 // items as personal eventing nodes do (the same SQL over other tables),
 // plus affiliations and explicit subscriptions of the domain's users.
 
-// ServiceNode is one node of a domain's pubsub service.
-type ServiceNode struct {
-	ID         int64
-	DomainID   int64
-	Name       string
-	Config     []byte
-	MaxItems   int
-	ItemExpire int64
-	Created    time.Time
-}
-
 // Affiliations (XEP-0060 4.1); AffNone is the absence of a row.
 const (
 	AffOwner     = "owner"
@@ -52,29 +41,16 @@ type Subscription struct {
 // ErrLastOwner: the change would leave a node without an owner.
 var ErrLastOwner = errors.New("store: a node keeps an owner")
 
-const serviceNodeCols = `id, domain_id, node, config, max_items, item_expire, created`
-
-func scanServiceNode(row rowScanner) (ServiceNode, error) {
-	var n ServiceNode
-	var created sql.NullString
-	var cfg string
-	err := row.Scan(&n.ID, &n.DomainID, &n.Name, &cfg, &n.MaxItems, &n.ItemExpire, &created)
-	n.Config, n.Created = []byte(cfg), parseTime(created)
-	return n, err
-}
+const serviceNodeCols = `id, 0, domain_id, node, config, max_items, item_expire, created`
 
 // ServiceNode returns a node of a domain's service; ErrNotFound if none.
-func (r Reader) ServiceNode(ctx context.Context, domainID int64, name string) (ServiceNode, error) {
-	n, err := scanServiceNode(r.q.QueryRowContext(ctx, `SELECT `+serviceNodeCols+` FROM pubsub_service_nodes WHERE domain_id = ? AND node = ?`, domainID, name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return n, ErrNotFound
-	}
-	return n, err
+func (r Reader) ServiceNode(ctx context.Context, domainID int64, name string) (PubsubNode, error) {
+	return r.node(ctx, `SELECT `+serviceNodeCols+` FROM pubsub_service_nodes WHERE domain_id = ? AND node = ?`, domainID, name)
 }
 
 // ServiceNodes lists the nodes of a domain's service by name.
-func (r Reader) ServiceNodes(ctx context.Context, domainID int64) ([]ServiceNode, error) {
-	return queryAll(ctx, r.q, scanServiceNode, `SELECT `+serviceNodeCols+` FROM pubsub_service_nodes WHERE domain_id = ? ORDER BY node`, domainID)
+func (r Reader) ServiceNodes(ctx context.Context, domainID int64) ([]PubsubNode, error) {
+	return queryAll(ctx, r.q, scanPubsubNode, `SELECT `+serviceNodeCols+` FROM pubsub_service_nodes WHERE domain_id = ? ORDER BY node`, domainID)
 }
 
 // OwnedServiceNodes says how many service nodes a user owns.
@@ -138,9 +114,9 @@ func (r Reader) UserSubscriptions(ctx context.Context, domainID, userID int64) (
 	return queryAll(ctx, r.q, scanSubscription, qSubscriptions+` WHERE n.domain_id = ? AND s.user_id = ? ORDER BY n.node, s.jid`, domainID, userID)
 }
 
-// CreateServiceNode creates a node owned by ownerID; ErrDuplicate if the
+// CreateServiceNode creates a node of domain n.DomainID owned by ownerID; ErrDuplicate if the
 // domain's service has one by that name.
-func (t *Tx) CreateServiceNode(ctx context.Context, n ServiceNode, ownerID int64) (ServiceNode, error) {
+func (t *Tx) CreateServiceNode(ctx context.Context, n PubsubNode, ownerID int64) (PubsubNode, error) {
 	n.Created = t.now().UTC().Truncate(time.Second)
 	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_service_nodes (domain_id, node, config, max_items, item_expire, created)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, n.DomainID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp()).Scan(&n.ID)
@@ -152,7 +128,7 @@ func (t *Tx) CreateServiceNode(ctx context.Context, n ServiceNode, ownerID int64
 }
 
 // ConfigureServiceNode is ConfigurePubsubNode for a service node.
-func (t *Tx) ConfigureServiceNode(ctx context.Context, n ServiceNode) error {
+func (t *Tx) ConfigureServiceNode(ctx context.Context, n PubsubNode) error {
 	return t.configure(ctx, serviceTables, n.ID, n.Config, n.MaxItems, n.ItemExpire)
 }
 

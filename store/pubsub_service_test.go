@@ -12,12 +12,12 @@ func TestServiceNodes(t *testing.T) {
 	_, domA, as := b.domainUsers(t, "acme", "a.example", "alice", "bob")
 	_, domB, bs := b.domainUsers(t, "other", "b.example", "carol")
 	alice, bob, carol := as[0], as[1], bs[0]
-	create := func(dom, owner int64, name string) ServiceNode {
+	create := func(dom, owner int64, name string) PubsubNode {
 		t.Helper()
-		var n ServiceNode
+		var n PubsubNode
 		require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
 			var err error
-			n, err = tx.CreateServiceNode(b.ctx, ServiceNode{DomainID: dom, Name: name, Config: []byte(`{}`), MaxItems: 2}, owner)
+			n, err = tx.CreateServiceNode(b.ctx, PubsubNode{DomainID: dom, Name: name, Config: []byte(`{}`), MaxItems: 2}, owner)
 			return err
 		}))
 		return n
@@ -26,7 +26,7 @@ func TestServiceNodes(t *testing.T) {
 	other := create(domB, carol.ID, "news") // same name, other domain
 	require.NotEqual(t, n.ID, other.ID)
 	err := b.st.Write(b.ctx, func(tx *Tx) error {
-		_, err := tx.CreateServiceNode(b.ctx, ServiceNode{DomainID: domA, Name: "news", Config: []byte(`{}`)}, bob.ID)
+		_, err := tx.CreateServiceNode(b.ctx, PubsubNode{DomainID: domA, Name: "news", Config: []byte(`{}`)}, bob.ID)
 		return err
 	})
 	require.ErrorIs(t, err, ErrDuplicate)

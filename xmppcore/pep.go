@@ -156,19 +156,13 @@ func pepIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 
 // pepOwnerIQ serves <pubsub xmlns='http://jabber.org/protocol/pubsub#owner'/>.
 func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
-	if r.c.anon {
-		return nil, &errNotAllowed
-	}
-	op := r.q.First()
-	if op == nil {
-		return nil, &errBadRequest
+	op, bad := pubsubOp(r, errNotAllowed)
+	if bad != nil {
+		return nil, bad
 	}
 	ctx := context.Background()
 	if op.Name.Local == "default" {
-		if r.typ != "get" {
-			return nil, &errBadRequest
-		}
-		return xmlel.New(pubsub.NSOwner, "pubsub").Add(xmlel.New(pubsub.NSOwner, "default").Add(pubsub.Default().Form())), nil
+		return defaultConfig(r, pubsub.Default())
 	}
 	name := op.Get("node")
 	switch op.Name.Local {
@@ -228,6 +222,27 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		s.pepChanges(r.c, synced)
 		return nil, nil
 	}
+}
+
+// pubsubOp is the operation of a pubsub request; anonymous users get anon.
+func pubsubOp(r *iqReq, anon stanzaErr) (*xmlel.Element, *stanzaErr) {
+	if r.c.anon {
+		return nil, &anon
+	}
+	op := r.q.First()
+	if op == nil {
+		return nil, &errBadRequest
+	}
+	return op, nil
+}
+
+// defaultConfig answers a request for the default node configuration cfg
+// (XEP-0060 8.3).
+func defaultConfig(r *iqReq, cfg pubsub.Config) (*xmlel.Element, *stanzaErr) {
+	if r.typ != "get" {
+		return nil, &errBadRequest
+	}
+	return xmlel.New(pubsub.NSOwner, "pubsub").Add(xmlel.New(pubsub.NSOwner, "default").Add(cfg.Form())), nil
 }
 
 // pepPublish publishes one item (XEP-0060 7.1), creating the node with the
@@ -475,15 +490,9 @@ func (s *Server) pepItems(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaE
 	if !cfg.Allows(s.pepRelation(ctx, owner, ownerBare, r.c.bare)) {
 		return nil, denied(cfg)
 	}
-	max, ids, bad := parseItems(op)
-	if bad != nil {
-		return nil, bad
-	}
-	items, err := s.st.PubsubItems(ctx, node.ID, max, ids)
-	if err != nil {
-		return nil, &errInternal
-	}
-	return itemsResult(name, items), nil
+	return answerItems(op, name, func(max int, ids []string) ([]store.PubsubItem, error) {
+		return s.st.PubsubItems(ctx, node.ID, max, ids)
+	})
 }
 
 // denied is the error for a requester cfg's access model refuses.
@@ -513,12 +522,22 @@ func parseItems(op *xmlel.Element) (max int, ids []string, bad *stanzaErr) {
 	return max, ids, nil
 }
 
-func itemsResult(node string, items []store.PubsubItem) *xmlel.Element {
+// answerItems answers an <items/> request of node with the items fetch
+// returns.
+func answerItems(op *xmlel.Element, node string, fetch func(max int, ids []string) ([]store.PubsubItem, error)) (*xmlel.Element, *stanzaErr) {
+	max, ids, bad := parseItems(op)
+	if bad != nil {
+		return nil, bad
+	}
+	items, err := fetch(max, ids)
+	if err != nil {
+		return nil, &errInternal
+	}
 	out := xmlel.New(pubsub.NS, "items", "node", node)
 	for _, it := range items {
 		out.Add(pepItemEl(pubsub.NS, it))
 	}
-	return xmlel.New(pubsub.NS, "pubsub").Add(out)
+	return xmlel.New(pubsub.NS, "pubsub").Add(out), nil
 }
 
 func pepItemEl(ns string, it store.PubsubItem) *xmlel.Element {

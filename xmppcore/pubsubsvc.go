@@ -76,7 +76,7 @@ func svcJID(d modcfg.Domain) string { return "pubsub." + d.FQDN }
 // svcNode is a node of the service with its configuration and the
 // requester's affiliation.
 type svcNode struct {
-	store.ServiceNode
+	store.PubsubNode
 	cfg pubsub.Config
 	aff string
 }
@@ -96,7 +96,7 @@ func (s *Server) svcNode(ctx context.Context, r *iqReq, name string) (svcNode, *
 	if err != nil {
 		return svcNode{}, &errInternal
 	}
-	return svcNode{ServiceNode: n, cfg: pubsub.Decode(n.Config), aff: aff}, nil
+	return svcNode{PubsubNode: n, cfg: pubsub.Decode(n.Config), aff: aff}, nil
 }
 
 // readable is the error for a requester the node does not let read or
@@ -113,12 +113,9 @@ func (n svcNode) readable() *stanzaErr {
 
 // svcIQ serves <pubsub xmlns='http://jabber.org/protocol/pubsub'/> at the service.
 func svcIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
-	if r.c.anon {
-		return nil, &errForbidden
-	}
-	op := r.q.First()
-	if op == nil {
-		return nil, &errBadRequest
+	op, bad := pubsubOp(r, errForbidden)
+	if bad != nil {
+		return nil, bad
 	}
 	ctx := context.Background()
 	if r.typ == "get" {
@@ -191,7 +188,7 @@ func (s *Server) svcCreate(ctx context.Context, r *iqReq, op, configure *xmlel.E
 		if full = n >= maxNodes; err != nil || full {
 			return err
 		}
-		_, err = tx.CreateServiceNode(ctx, store.ServiceNode{DomainID: r.dom.ID, Name: name,
+		_, err = tx.CreateServiceNode(ctx, store.PubsubNode{DomainID: r.dom.ID, Name: name,
 			Config: cfg.Encode(), MaxItems: cfg.Kept(), ItemExpire: cfg.ItemExpire}, r.c.user.ID)
 		return err
 	})
@@ -272,36 +269,27 @@ func (s *Server) svcItems(ctx context.Context, r *iqReq, op *xmlel.Element) (*xm
 	if bad := n.readable(); bad != nil {
 		return nil, bad
 	}
-	max, ids, bad := parseItems(op)
-	if bad != nil {
-		return nil, bad
-	}
-	items, err := s.st.ServiceItems(ctx, n.ID, max, ids)
-	if err != nil {
-		return nil, &errInternal
-	}
-	return itemsResult(n.Name, items), nil
+	return answerItems(op, n.Name, func(max int, ids []string) ([]store.PubsubItem, error) {
+		return s.st.ServiceItems(ctx, n.ID, max, ids)
+	})
 }
 
-// subscriber checks the jid of a (un)subscribe request: the requester's
-// bare or full JID (XEP-0060 6.1.3.1).
-func subscriber(r *iqReq, op *xmlel.Element) (string, *stanzaErr) {
+// subscriber checks a (un)subscribe request: its jid must be the
+// requester's bare or full JID (XEP-0060 6.1.3.1), its node exist.
+func (s *Server) subscriber(ctx context.Context, r *iqReq, op *xmlel.Element) (string, svcNode, *stanzaErr) {
 	j, err := jid.Parse(op.Get("jid"))
 	if err != nil || (j.String() != r.c.bare && !j.Equal(r.c.full)) {
-		return "", errInvalidJID
+		return "", svcNode{}, errInvalidJID
 	}
-	return j.String(), nil
+	n, bad := s.svcNode(ctx, r, op.Get("node"))
+	return j.String(), n, bad
 }
 
 // svcSubscribe subscribes the requester (XEP-0060 6.1) and sends it the
 // node's last item (send_last_published_item on_sub; on presence is
 // personal eventing's).
 func (s *Server) svcSubscribe(ctx context.Context, r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaErr) {
-	who, bad := subscriber(r, op)
-	if bad != nil {
-		return nil, bad
-	}
-	n, bad := s.svcNode(ctx, r, op.Get("node"))
+	who, n, bad := s.subscriber(ctx, r, op)
 	if bad != nil {
 		return nil, bad
 	}
@@ -330,11 +318,7 @@ func (s *Server) svcSubscribe(ctx context.Context, r *iqReq, op *xmlel.Element) 
 
 // svcUnsubscribe ends the requester's subscription (XEP-0060 6.2).
 func (s *Server) svcUnsubscribe(ctx context.Context, r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanzaErr) {
-	who, bad := subscriber(r, op)
-	if bad != nil {
-		return nil, bad
-	}
-	n, bad := s.svcNode(ctx, r, op.Get("node"))
+	who, n, bad := s.subscriber(ctx, r, op)
 	if bad != nil {
 		return nil, bad
 	}
@@ -386,19 +370,13 @@ func (s *Server) svcMine(ctx context.Context, r *iqReq, node string, subs bool) 
 // at the service: the owner's configure, delete, purge, affiliations and
 // subscriptions (XEP-0060 8).
 func svcOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
-	if r.c.anon {
-		return nil, &errForbidden
-	}
-	op := r.q.First()
-	if op == nil {
-		return nil, &errBadRequest
+	op, bad := pubsubOp(r, errForbidden)
+	if bad != nil {
+		return nil, bad
 	}
 	ctx := context.Background()
 	if op.Name.Local == "default" {
-		if r.typ != "get" {
-			return nil, &errBadRequest
-		}
-		return xmlel.New(pubsub.NSOwner, "pubsub").Add(xmlel.New(pubsub.NSOwner, "default").Add(pubsub.ServiceDefault().Form())), nil
+		return defaultConfig(r, pubsub.ServiceDefault())
 	}
 	switch op.Name.Local {
 	case "configure", "delete", "purge", "affiliations", "subscriptions":
@@ -429,7 +407,7 @@ func svcOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 			return nil, errPersonalAccess
 		}
 		n.Config, n.MaxItems, n.ItemExpire = cfg.Encode(), cfg.Kept(), cfg.ItemExpire
-		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureServiceNode(ctx, n.ServiceNode) }); err != nil {
+		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureServiceNode(ctx, n.PubsubNode) }); err != nil {
 			return nil, &errInternal
 		}
 		return nil, nil
@@ -573,7 +551,7 @@ func (s *Server) svcSend(d modcfg.Domain, to jid.JID, ev *xmlel.Element) {
 }
 
 // svcVisible lists the nodes of the service r may see.
-func (s *Server) svcVisible(ctx context.Context, r *iqReq) ([]store.ServiceNode, error) {
+func (s *Server) svcVisible(ctx context.Context, r *iqReq) ([]store.PubsubNode, error) {
 	nodes, err := s.st.ServiceNodes(ctx, r.dom.ID)
 	if err != nil {
 		return nil, err
