@@ -122,8 +122,19 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 		if err != nil {
 			return err
 		}
+		// And a node of B's pubsub service, owned by bob.
+		sn, err := tx.CreateServiceNode(ctx, store.PubsubNode{DomainID: bob.DomainID, Name: "isolation", Config: []byte(`{}`), MaxItems: 10, ItemExpire: 86400}, bob.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Subscribe(ctx, sn.ID, bob.ID, "bob@b.example", "sub1"); err != nil {
+			return err
+		}
 		for _, id := range []string{"1", "2"} {
 			if err := tx.PublishPubsubItem(ctx, n.ID, store.PubsubItem{ID: id, Payload: []byte(`<x xmlns="urn:isolation"/>`), Publisher: "bob@b.example"}); err != nil {
+				return err
+			}
+			if err := tx.PublishServiceItem(ctx, sn.ID, store.PubsubItem{ID: id, Payload: []byte(`<x xmlns="urn:isolation"/>`), Publisher: "bob@b.example"}); err != nil {
 				return err
 			}
 		}
@@ -160,6 +171,8 @@ func tenantDigest(t *testing.T, db *sql.DB, account int64) string {
 			where = "domain_id IN (SELECT id FROM domains WHERE account_id = ?)"
 		case table == "pubsub_items":
 			where = "node_id IN (SELECT n.id FROM pubsub_nodes n JOIN users u ON u.id = n.user_id JOIN domains d ON d.id = u.domain_id WHERE d.account_id = ?)"
+		case table == "pubsub_service_items":
+			where = "node_id IN (SELECT n.id FROM pubsub_service_nodes n JOIN domains d ON d.id = n.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "group_id"):
 			where = "group_id IN (SELECT g.id FROM shared_groups g JOIN domains d ON d.id = g.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "account_id") && table != "audit" && table != "batches":
@@ -427,4 +440,6 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	var items int
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM pubsub_items`).Scan(&items))
 	require.Equal(t, 1, items, "the operator's delete_old_pubsub_items (number 1) reached B's node, so A's calls spared it for a reason")
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM pubsub_service_items`).Scan(&items))
+	require.Equal(t, 1, items, "the operator's delete_old_pubsub_items reached B's service node too")
 }
