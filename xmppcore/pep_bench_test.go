@@ -62,3 +62,28 @@ func BenchmarkPresenceCaps(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPubsubServicePublish is one publish to a node of the pubsub
+// service as a client sees it: the IQ round trip (node and affiliation
+// lookups, item write and trim) and the event to one subscriber, which
+// the benchmark waits for too.
+func BenchmarkPubsubServicePublish(b *testing.B) {
+	t := b
+	bb := setup(t)
+	bb.user(t, domain, "alice", "pw-a", store.StatusActive)
+	bb.user(t, domain, "bob", "pw-b", store.StatusActive)
+	a := bb.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
+	c := bb.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
+	svc := "pubsub." + domain
+	q := a.Ask(b, "c", "set", svc, "<pubsub xmlns='"+nsPubsub+"'><create node='bench'/></pubsub>")
+	require.Equal(b, "result", q.Type)
+	q = c.Ask(b, "s", "set", svc, "<pubsub xmlns='"+nsPubsub+"'><subscribe node='bench' jid='bob@"+domain+"'/></pubsub>")
+	require.Equal(b, "result", q.Type)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := strconv.Itoa(i)
+		q := a.Ask(b, "p"+id, "set", svc, "<pubsub xmlns='"+nsPubsub+"'><publish node='bench'><item id='i"+id+"'><x xmlns='urn:bench'/></item></publish></pubsub>")
+		require.Equal(b, "result", q.Type)
+		c.Expect(b, "the event", pepEvent("bench", "i"+id))
+	}
+}
