@@ -937,6 +937,9 @@ func (c *conn) bind() error {
 // readLoop routes the stanzas of a bound session until the stream ends.
 func (c *conn) readLoop() error {
 	for {
+		if err := c.idleWait(); err != nil {
+			return err
+		}
 		el, err := c.next()
 		if err != nil {
 			return err
