@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 )
 
 // account is the live state of one user with at least one bound session.
@@ -21,16 +23,21 @@ type account struct {
 	userID   int64
 	sessions map[string]*conn // by resource
 	blocked  []string         // XEP-0191 block list, loaded at the first bind
+	// privDefault is the user's default XEP-0016 list, loaded at the first
+	// bind; changed under s.mu (privacy.go).
+	privDefault atomic.Pointer[privacy.List]
 }
 
 // register adds a bound session; it returns the session it replaces, if any.
 func (s *Server) register(c *conn) (old *conn) {
 	var blocked []string
+	var def *privacy.List
 	s.mu.RLock()
 	_, online := s.accounts[c.bare]
 	s.mu.RUnlock()
 	if !online {
 		blocked, _ = s.st.BlockList(context.Background(), c.user.ID)
+		def = s.loadDefaultList(c)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,6 +45,7 @@ func (s *Server) register(c *conn) (old *conn) {
 	if a == nil {
 		a = &account{userID: c.user.ID, sessions: map[string]*conn{}, blocked: blocked}
 		s.accounts[c.bare] = a
+		s.swapList(&a.privDefault, def)
 	}
 	old = a.sessions[c.res]
 	a.sessions[c.res] = c
@@ -59,6 +67,7 @@ func (s *Server) sessionEnded(c *conn) {
 			delete(s.accounts, c.bare)
 			last = true
 		}
+		s.privacyEnded(c, a, last)
 	}
 	s.mu.Unlock()
 	c.smu.Lock()
