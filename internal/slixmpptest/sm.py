@@ -118,10 +118,12 @@ def main():
             lst = iq["privacy"]["list"]
             lst["name"] = name
             for r in cmd["rules"]:
-                lst.add_item(r.get("value"), r["action"], r["order"], itype=r.get("type"),
-                             iq=r.get("iq", False), message=r.get("message", False),
-                             presence_in=r.get("presence_in", False),
-                             presence_out=r.get("presence_out", False))
+                item = lst.add_item(r.get("value"), r["action"], str(r["order"]), itype=r.get("type"),
+                                    iq=r.get("iq", False), message=r.get("message", False),
+                                    presence_in=r.get("presence_in", False))
+                if r.get("presence_out"):
+                    # slixmpp 1.8.3's presence_out writes <presence-in/>.
+                    ET.SubElement(item.xml, "{jabber:iq:privacy}presence-out")
         return iq
 
     async def commands():
