@@ -43,6 +43,8 @@ type Item struct {
 	Allow bool
 	Order uint32
 	Kinds Kind // 0: all kinds
+	// The parts of a "jid" item's value, compared with a stanza's JID's.
+	local, domain, res string
 }
 
 // List is a named list, its items by ascending order.
@@ -118,6 +120,7 @@ func parseItem(ie *xmlel.Element) (Item, error) {
 			return it, ErrBadList
 		}
 		it.Value = j.String()
+		it.local, it.domain, it.res = j.Localpart(), j.Domainpart(), j.Resourcepart()
 	case "group":
 		if it.Value == "" {
 			return it, ErrBadList
@@ -195,7 +198,7 @@ func (l *List) Allowed(k Kind, other jid.JID, roster func() Contact) bool {
 		}
 		switch it.Type {
 		case "jid":
-			if !jidMatches(it.Value, other) {
+			if !it.matches(other) {
 				continue
 			}
 		case "group", "subscription":
@@ -218,22 +221,13 @@ func (l *List) Allowed(k Kind, other jid.JID, roster func() Contact) bool {
 	return true
 }
 
-// jidMatches applies XEP-0016 2.1's JID forms: an item's full JID matches
-// that full JID only, a bare JID any resource of it, domain/resource that
-// resource of any user and of the domain itself, a domain every JID of it.
-func jidMatches(value string, j jid.JID) bool {
-	if value == j.String() {
-		return true
+// matches applies XEP-0016 2.1's JID forms (ejabberd's is_type_match):
+// an item's full JID matches that full JID only, a bare JID any resource
+// of it, domain/resource that resource of any user and of the domain
+// itself, a domain every JID of it.
+func (it *Item) matches(j jid.JID) bool {
+	if j.Domainpart() != it.domain || (it.local != "" && j.Localpart() != it.local) {
+		return false
 	}
-	d := j.Domainpart()
-	if value == d {
-		return true
-	}
-	if j.Localpart() != "" && value == j.Bare().String() {
-		return true
-	}
-	if r := j.Resourcepart(); r != "" && value == d+"/"+r {
-		return true
-	}
-	return false
+	return it.res == "" || j.Resourcepart() == it.res
 }
