@@ -19,9 +19,9 @@ import (
 // discard is a transport that takes every write.
 type discard struct{ net.Conn }
 
-func (discard) Write(b []byte) (int, error)        { return len(b), nil }
+func (discard) Write(b []byte) (int, error)      { return len(b), nil }
 func (discard) SetWriteDeadline(time.Time) error { return nil }
-func (discard) Close() error                      { return nil }
+func (discard) Close() error                     { return nil }
 
 // BenchmarkRouteMessage is the server's side of one chat message from
 // alice to bob's bare JID, both available (fromClient to the write on
