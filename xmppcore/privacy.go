@@ -221,12 +221,13 @@ func (s *Server) messageRefused(from, to jid.JID, bare string, user store.User) 
 	return !s.allowedBy(l, user, bare, to.Domainpart(), privacy.Message, from)
 }
 
-// privacyEnded forgets the lists of a session that ends, and its
-// account's default when it was the last; the caller holds s.mu.
-func (s *Server) privacyEnded(c *conn, a *account, last bool) {
+// privacyEnded forgets the active list of a session that ends (replaced
+// ones included) and the default list of its account when it was the
+// last (gone); the caller holds s.mu.
+func (s *Server) privacyEnded(c *conn, gone *account) {
 	s.swapList(&c.privActive, nil)
-	if last && a != nil {
-		s.swapList(&a.privDefault, nil)
+	if gone != nil {
+		s.swapList(&gone.privDefault, nil)
 	}
 }
 

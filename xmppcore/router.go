@@ -61,14 +61,15 @@ func (s *Server) sessionEnded(c *conn) {
 		c.carbons = false
 		s.carbons.Add(-1)
 	}
+	var gone *account
 	if a := s.accounts[c.bare]; a != nil && a.sessions[c.res] == c {
 		delete(a.sessions, c.res)
 		if len(a.sessions) == 0 {
 			delete(s.accounts, c.bare)
-			last = true
+			last, gone = true, a
 		}
-		s.privacyEnded(c, a, last)
 	}
+	s.privacyEnded(c, gone)
 	s.mu.Unlock()
 	c.smu.Lock()
 	wasAvailable, status := c.available, c.status
