@@ -141,9 +141,21 @@ func TestPrivacyMessages(t *testing.T) {
 	alice.Expect(t, "alice's own bounce", bounced(alice, bj))
 	require.Regexp(t, `<message type="error" id="to bob" from="bob@example.test" to="alice@example.test/r"><error type="modify"><not-acceptable [^>]*/><text [^>]*>Your active privacy list has denied the routing of this stanza.</text>`, alice.Transcript())
 
-	// An IQ to alice's full JID from bob: service-unavailable.
+	// An IQ to alice's full JID from bob: service-unavailable; alice's to
+	// bob: not-acceptable.
 	bob.Ask(t, "ping", "get", aj+"/r", "<ping xmlns='urn:xmpp:ping'/>")
 	require.Equal(t, "service-unavailable", condition(t, iqAnswer(t, bob, "ping")))
+	alice.Ask(t, "ping-out", "get", bj+"/r", "<ping xmlns='urn:xmpp:ping'/>")
+	require.Equal(t, "not-acceptable", condition(t, iqAnswer(t, alice, "ping-out")))
+
+	// Bob's presence (he is alice's contact) is dropped on the way in.
+	_, err := bob.SendPresence(goxmpp.Presence{Status: "bob's news"})
+	require.NoError(t, err)
+	alice.ExpectNone(t, "bob's presence", 500*time.Millisecond, func(st any) bool {
+		p, ok := st.(goxmpp.Presence)
+		return ok && strings.HasPrefix(p.From, bj)
+	})
+	require.NotContains(t, alice.Transcript(), "bob's news")
 
 	// Offline: the default list guards the offline store.
 	require.Equal(t, "result", condition(t, privacyAsk(t, alice, "def", "set", "<default name='nobob'/>")))
