@@ -668,9 +668,11 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 	}
 	if contactPresToUser {
 		s.copyPresence(cBare, c.bare, false)
+		s.pepSubscribed(c.bare, cBare)
 	}
 	if userPresToContact {
 		s.copyPresence(c.bare, cBare, false)
+		s.pepSubscribed(cBare, c.bare)
 	}
 	if unavailContactToUser {
 		s.copyPresence(cBare, c.bare, true)

@@ -327,9 +327,20 @@ func vcard(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if len(b) > 64<<10 {
 		return nil, &errNotAcceptable
 	}
-	err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.SetVCard(ctx, user.ID, b) })
+	var after func()
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.SetVCard(ctx, user.ID, b); err != nil {
+			return err
+		}
+		var err error
+		after, err = s.vcardWritten(ctx, tx, r, r.q)
+		return err
+	})
 	if err != nil {
 		return nil, &errInternal
+	}
+	if after != nil {
+		after()
 	}
 	return nil, nil
 }
