@@ -303,8 +303,9 @@ func applyPrivateSet(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 }
 
 // ejabberd's privacy_set sends a jabber:iq:privacy (XEP-0016) IQ set on the
-// user's behalf. The XMPP server has no privacy lists, only the blocking
-// command (XEP-0191), which ejabberd itself keeps as the user's default
+// user's behalf. The XMPP server keeps XEP-0016 lists apart from the
+// blocking command (XEP-0191); this command reaches the block list only,
+// which ejabberd itself keeps as the user's default
 // privacy list named "Blocked contacts" (mod_blocking). privacy_set is
 // therefore applied to that one list: a list of that name whose items all
 // deny a JID every kind of stanza replaces the block list; making it the
