@@ -407,3 +407,41 @@ func (s *Server) listChanged(bare, name string, l *privacy.List) {
 		}
 	}
 }
+
+// PrivacyChanged puts the stored state of list name (and of the default
+// list) in force for an online user after the admin API changed it
+// (ejabberd's privacy_set), and pushes a list that still exists, as a
+// client's set would. An offline user reads them at the next login.
+func (s *Server) PrivacyChanged(domain, username, name string) {
+	bare := username + "@" + domain
+	s.mu.RLock()
+	a := s.accounts[bare]
+	s.mu.RUnlock()
+	if d, ok := s.hosted(domain); a == nil || !ok || !d.On(modcfg.Privacy) {
+		return // read at the next login, or when the module is switched on
+	}
+	ctx := context.Background()
+	var l *privacy.List
+	if name != "" {
+		var err error
+		l, err = s.storedList(ctx, a.userID, name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return
+		}
+		s.listChanged(bare, name, l)
+	}
+	def, err := s.storedList(ctx, a.userID, "")
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return
+	}
+	s.mu.Lock()
+	s.swapList(&a.privDefault, def)
+	s.mu.Unlock()
+	if l == nil {
+		return
+	}
+	push := xmlel.New(privacy.NS, "query").Add(xmlel.New(privacy.NS, "list", "name", name))
+	for _, t := range s.sessionsOf(bare) {
+		t.sendEl(xmlel.New(nsClient, "iq", "type", "set", "id", "push-"+newID(), "from", bare, "to", t.full.String()).Add(push))
+	}
+}
