@@ -11,6 +11,7 @@ import (
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 	"mellium.im/xmpp/jid"
 )
@@ -303,16 +304,13 @@ func applyPrivateSet(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 }
 
 // ejabberd's privacy_set sends a jabber:iq:privacy (XEP-0016) IQ set on the
-// user's behalf. The XMPP server has no privacy lists, only the blocking
-// command (XEP-0191), which ejabberd itself keeps as the user's default
-// privacy list named "Blocked contacts" (mod_blocking). privacy_set is
-// therefore applied to that one list: a list of that name whose items all
-// deny a JID every kind of stanza replaces the block list; making it the
-// default or active list is what it already is. Everything else has no
-// block-list meaning and fails as the IQ would on a server without that
-// list (ejabberd answers 1 when the IQ fails): other list names, allow or
-// group/subscription items, items for some stanza kinds only, removing the
-// default list or declining it.
+// user's behalf. The XMPP server keeps XEP-0016 lists apart from the
+// blocking command (XEP-0191), which ejabberd itself keeps as the user's
+// default privacy list named "Blocked contacts" (mod_blocking). So a list
+// of that name whose items all deny a JID every kind of stanza replaces the
+// block list, and naming it default or active is what it already is; any
+// other list is stored, removed or made the default as a client's IQ would
+// (privacyListChange). Without a session there is nothing to make active.
 
 const nsPrivacy = "jabber:iq:privacy"
 
@@ -326,10 +324,73 @@ type blocklistEffects interface {
 	BlocklistChanged(domain, username string)
 }
 
-// blockChange is the change record of privacy_set.
+// blockChange is the change record of privacy_set: the block list's JIDs,
+// or with Op set an operation on another XEP-0016 list.
 type blockChange struct {
 	userRef
 	JIDs []string `json:"jids"`
+	Op   string   `json:"op,omitempty"` // "put", "delete" or "default"
+	Name string   `json:"name,omitempty"`
+	List []byte   `json:"list,omitempty"` // the parsed list, as the server stores it
+}
+
+// maxPrivacyList bounds a stored list, as the XMPP server bounds a
+// client's (xmppcore/privacy.go).
+const maxPrivacyList = 64 << 10
+
+// privacyListChange reads a privacy query that does not concern the block
+// list: a list to set or remove, the default list to set or decline, an
+// active list (which, without a session, changes nothing). ch is nil when
+// there is nothing to queue; status is then the answer.
+func privacyListChange(ctx context.Context, c *Call, u store.User, raw string) (ch *blockChange, status any, err error) {
+	q, perr := xmlel.Parse([]byte(raw))
+	if perr != nil || q.Name.Space != nsPrivacy || q.Name.Local != "query" || len(q.Elements()) != 1 {
+		return nil, StatusFailed, nil
+	}
+	el := q.Elements()[0]
+	name := el.Get("name")
+	exists := func() (store.PrivacyList, bool, error) {
+		pl, err := c.Env.Store.PrivacyList(ctx, u.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return pl, false, nil
+		}
+		return pl, err == nil, err
+	}
+	switch el.Name.Local {
+	case "list":
+		if name == BlockListName {
+			return nil, StatusFailed, nil // the block list takes deny JID items only
+		}
+		l, err := privacy.Parse(el)
+		if err != nil {
+			return nil, StatusFailed, nil
+		}
+		if len(l.Items) == 0 {
+			pl, found, err := exists()
+			if err != nil || !found || pl.Default {
+				return nil, StatusFailed, err // ejabberd: the default list cannot go (conflict)
+			}
+			return &blockChange{Op: "delete", Name: name}, nil, nil
+		}
+		b := l.Element().Bytes("")
+		if len(b) > maxPrivacyList {
+			return nil, StatusFailed, nil
+		}
+		return &blockChange{Op: "put", Name: name, List: b}, nil, nil
+	case "default":
+		if name != "" {
+			if _, found, err := exists(); err != nil || !found {
+				return nil, StatusFailed, err
+			}
+		}
+		return &blockChange{Op: "default", Name: name}, nil, nil
+	case "active":
+		if _, found, err := exists(); err != nil || !found {
+			return nil, StatusFailed, err
+		}
+		return nil, StatusOK, nil // no session of the API's to make it active for
+	}
+	return nil, StatusFailed, nil
 }
 
 // privacyBlockList reads a privacy query; it returns the JIDs to block
@@ -390,13 +451,14 @@ func privacyBlockList(raw string) (jids []string, set, ok bool, err error) {
 // PrivacySet is ejabberd's privacy_set, over the block list.
 var PrivacySet = &Def{
 	Name: "privacy_set",
-	Doc: "Applies a jabber:iq:privacy set to the user's block list (XEP-0191), which is the one privacy list xmppgate " +
-		"has, named \"" + BlockListName + "\" and always the default: <list name='" + BlockListName + "'> whose " +
-		"items all have type jid and action deny (blocking every stanza kind) replaces the blocked JIDs, applied " +
-		"through the queue and pushed to the user's sessions; <default/> or <active/> naming that list answers 0. " +
-		"Anything else answers 1 and changes nothing, as the IQ fails (other lists, allow/group/subscription items, " +
-		"partial stanza kinds, removing or declining the list), as do a user that does not exist and XML that is not " +
-		"a jabber:iq:privacy query (as ejabberd 23.01 answers).",
+	Doc: "Applies a jabber:iq:privacy (XEP-0016) set as the user's IQ would, through the queue. <list name='" +
+		BlockListName + "'> whose items all have type jid and action deny (blocking every stanza kind) replaces the " +
+		"user's block list (XEP-0191), which is shown as that list, as ejabberd's mod_blocking does; any other " +
+		"<list name> with items is stored (replacing one of that name), without items removed (1 if it is the " +
+		"default list or does not exist); <default name> makes a list the default (1 if it does not exist), " +
+		"<default/> declines it; <active name> answers 0 for an existing list and changes nothing (there is no " +
+		"session to make it active for). Online sessions follow at once and get the list push. A malformed list, a " +
+		"user that does not exist and XML that is not a jabber:iq:privacy query answer 1 (as ejabberd 23.01 answers).",
 	Args: []Arg{argUsername, argDomain,
 		{Name: "xmlquery", Type: String, Doc: "The <query xmlns='jabber:iq:privacy'> element of the IQ set."}},
 	Result:  Result{Kind: ResultToken},
@@ -411,8 +473,16 @@ func privacySet(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, exists, err := existing(ctx, c); err != nil || !exists || !ok {
+	u, exists, err := existing(ctx, c)
+	if err != nil || !exists {
 		return StatusFailed, err
+	}
+	if !ok {
+		ch, status, err := privacyListChange(ctx, c, u, c.Args.String("xmlquery"))
+		if err != nil || ch == nil {
+			return status, err
+		}
+		return queueUserChange(ctx, c, ch)
 	}
 	if !set {
 		return StatusOK, nil
@@ -425,6 +495,9 @@ func applyPrivacySet(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 	if err := readUserChange(ctx, tx, w, &ch); err != nil {
 		return err
 	}
+	if ch.Op != "" {
+		return applyPrivacyList(ctx, tx, w, ch)
+	}
 	if err := tx.Unblock(ctx, w.UserID, nil); err != nil {
 		return err
 	}
@@ -434,6 +507,44 @@ func applyPrivacySet(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 	w.After(func(e queue.Effects) {
 		if b, ok := e.(blocklistEffects); ok {
 			b.BlocklistChanged(ch.Domain, ch.Username)
+		}
+	})
+	return nil
+}
+
+// privacyEffects is the worker effect that puts a changed XEP-0016 list in
+// force for the user's live sessions (xmppcore implements it).
+type privacyEffects interface {
+	PrivacyChanged(domain, username, name string)
+}
+
+// applyPrivacyList applies a privacy_set on a list other than the block
+// list. What the handler checked is checked again: the list may have
+// changed since (a client's set, another call).
+func applyPrivacyList(ctx context.Context, tx *store.Tx, w *queue.Work, ch blockChange) error {
+	var err error
+	switch ch.Op {
+	case "put":
+		err = tx.PutPrivacyList(ctx, w.UserID, ch.Name, ch.List)
+	case "delete":
+		var pl store.PrivacyList
+		if pl, err = tx.PrivacyList(ctx, w.UserID, ch.Name); err == nil {
+			if pl.Default {
+				return Errorf(Invalid, ReasonMalformed, "xmlquery", "the default list cannot be removed")
+			}
+			err = tx.DeletePrivacyList(ctx, w.UserID, ch.Name)
+		}
+	case "default":
+		err = tx.SetDefaultPrivacyList(ctx, w.UserID, ch.Name)
+	default:
+		return fmt.Errorf("privacy_set: unknown operation %q", ch.Op)
+	}
+	if err != nil {
+		return err
+	}
+	w.After(func(e queue.Effects) {
+		if p, ok := e.(privacyEffects); ok {
+			p.PrivacyChanged(ch.Domain, ch.Username, ch.Name)
 		}
 	})
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
@@ -112,6 +113,9 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Privacy, features: []string{privacy.NS}, handlers: []handler{
+			{privacy.NS, "query", targetSelf, privacyIQ},
+		}},
 		{name: modcfg.Adhoc, features: []string{nsCommands}, handlers: []handler{
 			{nsCommands, "command", targetServer, setOnly(adhocExecute)},
 		}},

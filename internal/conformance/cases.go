@@ -39,8 +39,8 @@ const (
 		"and answers 1 (docs/ejabberd.md)"
 	whyBan = "ejabberd 23.01's ban_account creates the banned account when it does not exist (set_password); " +
 		"xmppgate leaves a missing user alone and answers 0"
-	whyPrivacy = "xmppgate has no privacy lists but the block list, shown as the default list \"Blocked contacts\"; " +
-		"any other list answers 1, as the IQ fails (docs/ejabberd-userdata.md)"
+	whyPrivacy = "xmppgate's privacy_set writes the block list only, shown as the default list \"Blocked contacts\"; " +
+		"any other list answers 1 (XEP-0016 lists are set by clients over XMPP; docs/ejabberd-userdata.md)"
 	whySubs       = "ejabberd 23.01 stores any subscription text; xmppgate takes none, from, to or both only"
 	whyCrash      = "ejabberd 23.01 crashes (500 internal_error); xmppgate answers a 400 naming the argument"
 	whyScalarList = "xmppgate takes a scalar as a one-item list, as ejabberd 25.10 does; 23.01 refuses it"
