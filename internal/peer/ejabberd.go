@@ -164,6 +164,7 @@ modules:
   mod_fail2ban: {}
   mod_http_api: {}
   mod_last: {}
+  mod_mam: {}
   mod_muc:
     access:
       - allow
