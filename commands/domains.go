@@ -116,6 +116,16 @@ type MucModule struct {
 	ValidMucCreateAcl   []string `json:"validMucCreateAcl"`
 }
 
+// MamModule is moduleConfig.modMam: the XEP-0313 archive, and how many
+// days archived messages are kept (0: forever).
+type MamModule struct {
+	Enabled       bool  `json:"enabled"`
+	RetentionDays int64 `json:"retentionDays"`
+}
+
+// MaxRetentionDays bounds modMam.retentionDays (about 100 years).
+const MaxRetentionDays = 36500
+
 // PubsubModule is moduleConfig.modPubsub.
 type PubsubModule struct {
 	CreatenodeAcl      string   `json:"createnodeAcl"`
@@ -135,6 +145,7 @@ type ModuleConfig struct {
 	ModDisco             Module       `json:"modDisco"`
 	ModHttpBind          Module       `json:"modHttpBind"`
 	ModLast              Module       `json:"modLast"`
+	ModMam               MamModule    `json:"modMam"`
 	ModMongerBilling     Module       `json:"modMongerBilling"`
 	ModMuc               MucModule    `json:"modMuc"`
 	ModMulticast         Module       `json:"modMulticast"`
@@ -185,7 +196,8 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMongerBilling: off,
+			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMam: MamModule{Enabled: true},
+			ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
@@ -449,6 +461,9 @@ func ValidateSettings(s DomainSettings) error {
 	}
 	if !oneOf(m.ModMuc.MucCreateAcl, validMucCreateAcl) {
 		return settingsError("moduleConfig.modMuc.mucCreateAcl must be one of %s", strings.Join(validMucCreateAcl, ", "))
+	}
+	if d := m.ModMam.RetentionDays; d < 0 || d > MaxRetentionDays {
+		return settingsError("moduleConfig.modMam.retentionDays must be between 0 and %d", MaxRetentionDays)
 	}
 	if !oneOf(m.ModPubsub.CreatenodeAcl, validCreatenodeAcl) {
 		return settingsError("moduleConfig.modPubsub.createnodeAcl must be one of %s", strings.Join(validCreatenodeAcl, ", "))
