@@ -26,17 +26,25 @@ type writeReq struct {
 // is committed (nil) or fn's savepoint was rolled back (fn's error). A nil
 // return therefore means fn's writes are durable.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	return s.WriteAsync(ctx, fn)()
+}
+
+// WriteAsync queues fn as Write does and returns once it is queued; wait
+// returns Write's outcome. Functions queued one after the other from one
+// goroutine commit in that order, and a caller can queue the next while
+// the store syncs the last (the archive writer does).
+func (s *Store) WriteAsync(ctx context.Context, fn func(*Tx) error) (wait func() error) {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return func() error { return ctx.Err() }
 	case <-s.quit:
-		return ErrClosed
+		return func() error { return ErrClosed }
 	}
 	// Once queued the outcome is waited for even if ctx ends, so the caller
 	// never reports failure for a change that was committed.
-	return <-req.done
+	return func() error { return <-req.done }
 }
 
 func (s *Store) commitLoop() {
