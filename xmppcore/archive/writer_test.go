@@ -80,3 +80,21 @@ func TestWriterEvery(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, 1, lost)
 }
+
+func TestWriterSyncCuts(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	w := NewWriter(rec.commit, func(r *row, id int64) { r.id = id }, WriterOptions{Every: time.Hour})
+	defer w.Close()
+	for range 50 {
+		w.Add(time.Now(), row{})
+	}
+	done := make(chan struct{})
+	go func() { w.Sync(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Sync waited for Every")
+	}
+	require.Len(t, rec.rows(), 50)
+}
