@@ -54,9 +54,9 @@ type WriterOptions struct {
 	MaxBatch int
 	// Every is the longest wait for a batch to fill (default 100 ms): the
 	// rows a crash can lose. Sync cuts the batch at once.
-	Every time.Duration
-	Queue    int           // rows queued before Add waits (default 65536)
-	InFlight int           // batches committing at once (default 2)
+	Every    time.Duration
+	Queue    int // rows queued before Add waits (default 65536)
+	InFlight int // batches committing at once (default 2)
 	// LastID is the highest ID already stored: new IDs continue above it.
 	LastID int64
 	// OnError sees a batch that failed to commit (its rows are lost).
