@@ -91,9 +91,18 @@ func (s *Store) commit(group []*writeReq) {
 		return
 	}
 	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
+	// A function alone in its group needs no savepoint: if it fails, the
+	// transaction, which holds nothing else, is rolled back. A savepoint
+	// keeps a copy of every page the function changes (the sub-journal),
+	// which for a large write (an archive batch) is most of its cost.
+	alone := len(group) == 1
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
+			continue
+		}
+		if alone {
+			errs[i] = call(r.fn, t)
 			continue
 		}
 		if _, err := t.q.ExecContext(ctx, `SAVEPOINT w`); err != nil {
@@ -110,7 +119,11 @@ func (s *Store) commit(group []*writeReq) {
 			errs[i] = err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if alone && errs[0] != nil {
+		if err := tx.Rollback(); err != nil {
+			errs[0] = errors.Join(errs[0], err)
+		}
+	} else if err := tx.Commit(); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("store: commit: %w", err)
