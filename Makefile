@@ -11,9 +11,9 @@ FUZZFLAGS ?= -fuzzminimizetime=5s
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client)
+deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload)
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev; }
-	@/usr/bin/python3 -c 'import slixmpp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp; }
+	@/usr/bin/python3 -c 'import slixmpp, aiohttp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp python3-aiohttp; }
 	@command -v perl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends perl; }
 	$(GO) mod download
 

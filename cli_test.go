@@ -9,8 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
 func cli(t *testing.T, data string, args ...string) (int, string, string) {
@@ -174,4 +177,26 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, 5, c.DreamHostLimits[0].Max)
 	_, err = LoadConfig("", []string{"XMPPGATE_SYNCHRONOUS=sometimes"})
 	require.Error(t, err)
+
+	c, err = LoadConfig("", []string{"XMPPGATE_UPLOAD_URL=https://chat.example/upload",
+		"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, host: turn.example, port: 3478, transport: udp, secret: s, ttl: 1h}]"})
+	require.NoError(t, err)
+	require.Equal(t, "https://chat.example/upload", c.UploadURL)
+	require.Equal(t, []extdisco.Service{{Type: "turn", Host: "turn.example", Port: 3478, Transport: "udp", Secret: "s", TTL: time.Hour}}, c.ExternalServices)
+	_, err = LoadConfig("", []string{"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, port: 3478}]"})
+	require.EqualError(t, err, "config: external_services[0]: turn: host is required")
+}
+
+func TestConfigSMResumeTimeout(t *testing.T) {
+	t.Parallel()
+	c, err := LoadConfig("", nil)
+	require.NoError(t, err)
+	require.Equal(t, 300*time.Second, c.SMResumeTimeout, "ejabberd's and Prosody's default")
+	c, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=90s"})
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, c.SMResumeTimeout)
+	for _, bad := range []string{"0s", "-5s", "300"} { // a bare number has no unit
+		_, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=" + bad})
+		require.Error(t, err, bad)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
 // Config is the whole configuration. Every key can also be set from the
@@ -52,6 +53,19 @@ type Config struct {
 	// paths (import_piefxis /var/backups/x.xml, backup, ...) may point;
 	// empty means DATA/transfer/ only. See docs/backup.md.
 	TransferDirs []string `yaml:"transfer_dirs"`
+	// UploadURL is the public base URL of XEP-0363 uploads as clients must
+	// reach it (e.g. https://chat.example.com/upload behind a TLS proxy);
+	// the HTTP listener serves it under /upload/. Empty: derived from
+	// http_addr, which reaches only this host with the default address.
+	UploadURL string `yaml:"upload_url"`
+	// ExternalServices are the STUN/TURN servers XEP-0215 announces to
+	// clients (for calls), e.g. [{type: turn, host: turn.example.com,
+	// port: 3478, transport: udp, secret: <coturn static-auth-secret>}].
+	ExternalServices []extdisco.Service `yaml:"external_services"`
+	// SMResumeTimeout is how long an XMPP session with XEP-0198
+	// resumption waits for its client after the connection is lost
+	// (ejabberd's and Prosody's 300 s by default).
+	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -70,6 +84,7 @@ func DefaultConfig() Config {
 		LogLevel:        "info",
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
+		SMResumeTimeout: 300 * time.Second,
 	}
 }
 
@@ -143,6 +158,14 @@ func (c Config) Validate() error {
 		if !filepath.IsAbs(d) {
 			return fmt.Errorf("config: transfer_dirs entry %q is not an absolute path", d)
 		}
+	}
+	for i, s := range c.ExternalServices {
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("config: external_services[%d]: %w", i, err)
+		}
+	}
+	if c.SMResumeTimeout <= 0 {
+		return fmt.Errorf("config: sm_resume_timeout %s must be positive (e.g. 300s)", c.SMResumeTimeout)
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

@@ -25,6 +25,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 // served tells tests where a running server listens.
@@ -81,8 +82,20 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	defer removeCtlSecret(cfg.Data, ctlSecret)
 
+	// The HTTP listener is bound first: upload slots name its address.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	files, err := upload.New(a.env.Store, filepath.Join(cfg.Data, "upload"), uploadURL(cfg, ln.Addr()), log.Named("upload"))
+	if err != nil {
+		return err
+	}
+	go files.Run(ctx, time.Hour)
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
-		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log}, a.env.Store)
+		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout}, a.env.Store)
 	if err != nil {
 		return err
 	}
@@ -144,6 +157,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router.PathPrefix("/api").Handler(ejabberd.NewWithOptions(a.reg, a.env, ejabberd.Options{TrustLoopback: cfg.EjabberdTrustLoopback,
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
+	router.PathPrefix(uploadPrefix).Handler(files)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -153,10 +167,6 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}()
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
 	errc := make(chan error, 2)
@@ -225,3 +235,24 @@ func (l live) Sessions(domain, username string) []commands.Session {
 }
 
 var _ commands.Live = live{}
+
+// uploadPrefix is where the HTTP listener serves XEP-0363 files.
+const uploadPrefix = "/upload/"
+
+// uploadURL is upload_url, or the HTTP listener's own address (its bound
+// port, for ":0"): a host left out of http_addr (":5280") is taken to be
+// localhost.
+func uploadURL(cfg Config, bound net.Addr) string {
+	if cfg.UploadURL != "" {
+		return cfg.UploadURL
+	}
+	host, _, err := net.SplitHostPort(cfg.HTTPAddr)
+	_, port, err2 := net.SplitHostPort(bound.String())
+	if err != nil || err2 != nil {
+		return "http://" + bound.String() + "/upload"
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/upload"
+}

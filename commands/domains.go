@@ -133,6 +133,16 @@ type PubsubModule struct {
 	ValidCreatenodeAcl []string `json:"validCreatenodeAcl"`
 }
 
+// UploadModule is moduleConfig.modHttpUpload (XEP-0363): sizes in bytes,
+// quota per user (0: none), expiryDays after which a file is deleted (0:
+// kept). xmppcore/modcfg reads the same keys with the same defaults.
+type UploadModule struct {
+	Enabled     bool  `json:"enabled"`
+	ExpiryDays  int64 `json:"expiryDays"`
+	MaxFileSize int64 `json:"maxFileSize"`
+	Quota       int64 `json:"quota"`
+}
+
 // ModuleConfig is a domain's moduleConfig. Fields are in alphabetical order
 // so the JSON keys come out sorted, as the seed documents show them.
 type ModuleConfig struct {
@@ -142,20 +152,26 @@ type ModuleConfig struct {
 	ModAdhoc             Module       `json:"modAdhoc"`
 	ModBlocking          Module       `json:"modBlocking"`
 	ModCarbons           Module       `json:"modCarbons"`
+	ModClientState       Module       `json:"modClientState"`
 	ModDisco             Module       `json:"modDisco"`
+	ModExtDisco          Module       `json:"modExtDisco"`
 	ModHttpBind          Module       `json:"modHttpBind"`
+	ModHttpUpload        UploadModule `json:"modHttpUpload"`
 	ModLast              Module       `json:"modLast"`
 	ModMam               MamModule    `json:"modMam"`
 	ModMongerBilling     Module       `json:"modMongerBilling"`
 	ModMuc               MucModule    `json:"modMuc"`
 	ModMulticast         Module       `json:"modMulticast"`
 	ModOffline           Module       `json:"modOffline"`
+	ModPep               Module       `json:"modPep"`
 	ModPing              Module       `json:"modPing"`
 	ModPrivacy           Module       `json:"modPrivacy"`
 	ModPrivate           Module       `json:"modPrivate"`
 	ModPubsub            PubsubModule `json:"modPubsub"`
+	ModPush              Module       `json:"modPush"`
 	ModRoster            Module       `json:"modRoster"`
 	ModSharedRoster      Module       `json:"modSharedRoster"`
+	ModStreamManagement  Module       `json:"modStreamManagement"`
 	ModTime              Module       `json:"modTime"`
 	ModVcard             Module       `json:"modVcard"`
 	ModVersion           Module       `json:"modVersion"`
@@ -196,13 +212,14 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: off, ModBlocking: on, ModCarbons: on, ModDisco: on, ModHttpBind: off, ModLast: on, ModMam: MamModule{Enabled: true},
-			ModMongerBilling: off,
+			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
+			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: 30, MaxFileSize: 100 << 20, Quota: 1000 << 20},
+			ModLast:       on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
-			ModMulticast: off, ModOffline: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
-			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl},
-			ModRoster: on, ModSharedRoster: on, ModTime: on, ModVcard: on, ModVersion: on,
+			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
+			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl}, ModPush: on,
+			ModRoster: on, ModSharedRoster: on, ModStreamManagement: on, ModTime: on, ModVcard: on, ModVersion: on,
 		},
 	}
 }
@@ -467,6 +484,9 @@ func ValidateSettings(s DomainSettings) error {
 	}
 	if !oneOf(m.ModPubsub.CreatenodeAcl, validCreatenodeAcl) {
 		return settingsError("moduleConfig.modPubsub.createnodeAcl must be one of %s", strings.Join(validCreatenodeAcl, ", "))
+	}
+	if u := m.ModHttpUpload; u.MaxFileSize <= 0 || u.Quota < 0 || u.ExpiryDays < 0 {
+		return settingsError("moduleConfig.modHttpUpload: maxFileSize must be a positive number of bytes, quota (bytes) and expiryDays at least 0")
 	}
 	if l := m.ModMuc.ConferenceSubdomain; l == "" || strings.Contains(l, ".") {
 		return settingsError("moduleConfig.modMuc.conferenceSubdomain must be one DNS label")

@@ -11,6 +11,7 @@ import (
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 	"mellium.im/xmpp/jid"
 )
 
@@ -287,7 +288,18 @@ func applyPrivateSet(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 	if err := readUserChange(ctx, tx, w, &ch); err != nil {
 		return err
 	}
-	return tx.SetPrivateXML(ctx, w.UserID, ch.NS, ch.Data)
+	if err := tx.SetPrivateXML(ctx, w.UserID, ch.NS, ch.Data); err != nil {
+		return err
+	}
+	if ch.NS != pubsub.NSLegacyBookmarks {
+		return nil
+	}
+	// Bookmarks are kept in step with PEP, as the XMPP server keeps them.
+	_, err := pubsub.SyncBookmarks(ctx, tx, w.UserID, ch.Username+"@"+ch.Domain, pubsub.FromPrivate, pubsub.IfExists)
+	if errors.Is(err, pubsub.ErrNoBookmarks) {
+		return nil // not a <storage/>: nothing to copy
+	}
+	return err
 }
 
 // ejabberd's privacy_set sends a jabber:iq:privacy (XEP-0016) IQ set on the

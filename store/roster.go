@@ -27,6 +27,9 @@ type RosterItem struct {
 	Ask bool
 	// PendingIn is true while an inbound subscription request awaits an answer.
 	PendingIn bool
+	// Approved is true while the user pre-approved the contact's
+	// subscription request (RFC 6121 3.4), which is then answered at once.
+	Approved bool
 	// Visible is false for a row that only records an inbound request of a
 	// contact that is not in the roster; such rows are not shown to clients.
 	Visible bool
@@ -35,12 +38,12 @@ type RosterItem struct {
 	Ver int64
 }
 
-const rosterCols = `contact, name, subscription, ask, pending_in, visible, groups, ver`
+const rosterCols = `contact, name, subscription, ask, pending_in, visible, groups, ver, approved`
 
 func scanRosterItem(row interface{ Scan(...any) error }) (RosterItem, error) {
 	var it RosterItem
 	var groups string
-	err := row.Scan(&it.Contact, &it.Name, &it.Subscription, &it.Ask, &it.PendingIn, &it.Visible, &groups, &it.Ver)
+	err := row.Scan(&it.Contact, &it.Name, &it.Subscription, &it.Ask, &it.PendingIn, &it.Visible, &groups, &it.Ver, &it.Approved)
 	if errors.Is(err, sql.ErrNoRows) {
 		return it, ErrNotFound
 	}
@@ -118,11 +121,11 @@ func (t *Tx) PutRosterItem(ctx context.Context, userID int64, it RosterItem) (in
 	if err != nil {
 		return 0, err
 	}
-	_, err = t.q.ExecContext(ctx, `INSERT INTO roster_items (user_id, `+rosterCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err = t.q.ExecContext(ctx, `INSERT INTO roster_items (user_id, `+rosterCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, contact) DO UPDATE SET name = excluded.name, subscription = excluded.subscription,
 		ask = excluded.ask, pending_in = excluded.pending_in, visible = excluded.visible, groups = excluded.groups,
-		ver = excluded.ver`,
-		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, groups, ver)
+		ver = excluded.ver, approved = excluded.approved`,
+		userID, it.Contact, it.Name, it.Subscription, it.Ask, it.PendingIn, it.Visible, groups, ver, it.Approved)
 	if err != nil {
 		return 0, err
 	}

@@ -63,8 +63,8 @@ func golden(t *testing.T, name, got string) {
 	require.Equal(t, string(want), got)
 }
 
-// chatTo sends a chat message with body text (and extra children).
-func chatTo(t *testing.T, from *goxmpptest.Client, to, text, extra string) {
+// chatWith sends a chat message with extra elements after the body.
+func chatWith(t *testing.T, from *goxmpptest.Client, to, text, extra string) {
 	t.Helper()
 	_, err := from.SendOrg("<message to='" + to + "' type='chat' id='" + text + "'><body>" + text + "</body>" + extra + "</message>")
 	require.NoError(t, err)
@@ -145,15 +145,15 @@ func TestArchive(t *testing.T) {
 		require.Contains(t, features(q), f)
 	}
 
-	chatTo(t, bob, aj, "b1", "")
+	chatWith(t, bob, aj, "b1", "")
 	m := alice.Expect(t, "b1", goxmpptest.Chat(bj+"/r", "b1")).(goxmpp.Chat)
 	require.Len(t, m.OtherElem, 1)
 	require.Equal(t, "stanza-id", m.OtherElem[0].XMLName.Local)
-	chatTo(t, carol, aj, "c1", "")
+	chatWith(t, carol, aj, "c1", "")
 	alice.Expect(t, "c1", goxmpptest.Chat(cj+"/r", "c1"))
-	chatTo(t, bob, aj, "b2", "<no-store xmlns='urn:xmpp:hints'/>")                                     // not archived
-	chatTo(t, bob, aj, "b3", "<stanza-id xmlns='urn:xmpp:sid:0' by='"+aj+"' id='forged'/>")            // forged ID dropped
-	chatTo(t, bob, aj, "b4", "<stanza-id xmlns='urn:xmpp:sid:0' by='elsewhere.example' id='theirs'/>") // kept
+	chatWith(t, bob, aj, "b2", "<no-store xmlns='urn:xmpp:hints'/>")                                     // not archived
+	chatWith(t, bob, aj, "b3", "<stanza-id xmlns='urn:xmpp:sid:0' by='"+aj+"' id='forged'/>")            // forged ID dropped
+	chatWith(t, bob, aj, "b4", "<stanza-id xmlns='urn:xmpp:sid:0' by='elsewhere.example' id='theirs'/>") // kept
 	m = alice.Expect(t, "b2", goxmpptest.Chat(bj+"/r", "b2")).(goxmpp.Chat)
 	for _, e := range m.OtherElem {
 		require.NotEqual(t, "stanza-id", e.XMLName.Local, "a no-store message gets no archive ID")
@@ -165,16 +165,16 @@ func TestArchive(t *testing.T) {
 	m = alice.Expect(t, "b4", goxmpptest.Chat(bj+"/r", "b4")).(goxmpp.Chat)
 	require.Len(t, m.OtherElem, 2, "the other server's stanza-id and ours")
 	require.Contains(t, fmtAttrs(m.OtherElem...), "id=theirs")
-	chatTo(t, alice, bj, "a1", "")
+	chatWith(t, alice, bj, "a1", "")
 	bob.Expect(t, "a1", goxmpptest.Chat(aj+"/phone", "a1"))
-	chatTo(t, bob, aj, "headline", "") // type chat; a headline and an error are not archived:
+	chatWith(t, bob, aj, "headline", "") // type chat; a headline and an error are not archived:
 	_, err := bob.SendOrg("<message to='" + aj + "' type='headline'><body>h</body></message>")
 	require.NoError(t, err)
 	alice.Expect(t, "headline", goxmpptest.Chat(bj+"/r", "headline"))
 
 	// offline: archived, and the stored copy carries the stanza-id.
 	alice.Close()
-	chatTo(t, bob, aj, "offline", "")
+	chatWith(t, bob, aj, "offline", "")
 	tablet := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "tablet"})
 	m = tablet.Expect(t, "offline", goxmpptest.Chat(bj+"/r", "offline")).(goxmpp.Chat)
 	require.Contains(t, fmtAttrs(m.OtherElem...), "stanza-id")
@@ -322,9 +322,9 @@ func TestArchivePrefs(t *testing.T) {
 	require.Equal(t, "result", q.Type)
 	require.Contains(t, string(q.Query), "<never><jid>"+bj+"</jid></never>")
 
-	chatTo(t, bob, aj, "from-bob", "")
+	chatWith(t, bob, aj, "from-bob", "")
 	alice.Expect(t, "from-bob", goxmpptest.Chat(bj+"/r", "from-bob"))
-	chatTo(t, carol, aj, "from-carol", "")
+	chatWith(t, carol, aj, "from-carol", "")
 	alice.Expect(t, "from-carol", goxmpptest.Chat(cj+"/r", "from-carol"))
 	got, _ := mamQuery(t, alice, "q1", "<query xmlns='urn:xmpp:mam:2'/>")
 	require.Equal(t, []string{"from-carol"}, got, "bob is in never")
@@ -338,9 +338,9 @@ func TestArchivePrefs(t *testing.T) {
 	tablet := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "tablet"})
 	q = tablet.Ask(t, "get2", "get", "", "<prefs xmlns='urn:xmpp:mam:2'/>")
 	require.Contains(t, string(q.Query), `default="never"`)
-	chatTo(t, bob, aj, "from-bob-2", "")
+	chatWith(t, bob, aj, "from-bob-2", "")
 	tablet.Expect(t, "from-bob-2", goxmpptest.Chat(bj+"/r", "from-bob-2"))
-	chatTo(t, carol, aj, "from-carol-2", "")
+	chatWith(t, carol, aj, "from-carol-2", "")
 	tablet.Expect(t, "from-carol-2", goxmpptest.Chat(cj+"/r", "from-carol-2"))
 	got, _ = mamQuery(t, tablet, "q3", "<query xmlns='urn:xmpp:mam:2'/>")
 	require.Equal(t, []string{"from-carol", "from-carol-2"}, got)
@@ -356,7 +356,7 @@ func TestArchiveWire(t *testing.T) {
 	alice := goxmpptest.Login(t, b.c2s, "alice@"+domain, "pw-a", goxmpptest.Resource("r"), goxmpptest.Transcript())
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
 	for _, text := range []string{"one", "two", "three"} {
-		chatTo(t, bob, "alice@"+domain, text, "")
+		chatWith(t, bob, "alice@"+domain, text, "")
 		alice.Expect(t, text, goxmpptest.Chat("bob@"+domain+"/r", text))
 	}
 	mamQuery(t, alice, "q1", "<query xmlns='urn:xmpp:mam:2' queryid='f1'>"+fmt.Sprintf(rsmMax, 2, "<before/>")+"</query>")

@@ -25,7 +25,9 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
+	"github.com/xmppgate/xmppgate/xmppcore/smacks"
 )
 
 // Namespaces of RFC 6120 and friends.
@@ -39,6 +41,8 @@ const (
 	nsStreams   = "urn:ietf:params:xml:ns:xmpp-streams"
 	nsStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	nsRosterVer = "urn:xmpp:features:rosterver"
+	// nsPreApproval: subscription pre-approval (RFC 6121 3.4), always on.
+	nsPreApproval = "urn:xmpp:features:pre-approval"
 )
 
 // Stream error conditions (RFC 6120 section 4.9.3), mellium's values.
@@ -71,7 +75,18 @@ type streamErr struct {
 
 func (e streamErr) Error() string { return e.cond.Err + ": " + e.text }
 
+// appStreamErr is a stream error with an application-specific condition
+// element (app, serialised with its namespace) after the text.
+type appStreamErr struct {
+	streamErr
+	app string
+}
+
 var errTooLarge = errors.New("xmppcore: stanza too large")
+
+// errStreamEnd: the client closed its stream with </stream:stream>, which
+// ends the session (no stream management hibernation).
+var errStreamEnd = fmt.Errorf("xmppcore: stream closed by the client: %w", io.EOF)
 
 // limitReader fails once more than n bytes were read since the last reset,
 // so one stanza cannot make the decoder buffer without bound.
@@ -84,6 +99,10 @@ type limitReader struct {
 	conn net.Conn
 	idle time.Duration
 	set  time.Time
+	// err is the transport's read error, if any: the connection was lost
+	// (or closed under the reader), as opposed to a stream the client
+	// ended or broke.
+	err error
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -103,6 +122,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
+	if err != nil {
+		l.err = err
+	}
 	return n, err
 }
 
@@ -152,6 +174,21 @@ type conn struct {
 	// as the account's session map it is read with.
 	carbons bool
 
+	// Stream management (sm.go), guarded by wmu. sm is nil until the
+	// client enables it, so a session without it costs one pointer.
+	sm *smacks.State
+	// hib is set while the session is hibernated (its transport lost, the
+	// session kept for a resumption); terminated once fail ended it for
+	// good, which forbids hibernation.
+	hib        *hibernation
+	terminated bool
+	// resumedInto is set by negotiation when the client resumed that
+	// hibernated session instead of binding a new one.
+	resumedInto *conn
+	// csi holds stanzas back while the client is inactive (csi.go); nil
+	// while active. Guarded by wmu.
+	csi *csiHold
+
 	smu       sync.Mutex
 	available bool
 	priority  int
@@ -161,6 +198,10 @@ type conn struct {
 	rosterReq bool
 	directed  map[string]bool // directed presence recipients
 	blockReq  bool
+	// capsKey and notify: the XEP-0115 caps of the last available
+	// presence and the PEP nodes they ask events of (pep.go).
+	capsKey string
+	notify  pubsub.Notify
 }
 
 func newConn(s *Server, nc net.Conn, direct bool) *conn {
@@ -205,15 +246,36 @@ func (c *conn) serve() {
 	c.nc.SetDeadline(time.Time{})
 	c.lim.conn, c.lim.idle = c.nc, c.srv.cfg.IdleTimeout
 	handedOff = true
+	if old := c.resumedInto; old != nil {
+		// The old session reads on from this transport under this
+		// goroutine's count; its hibernation's count is released.
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
+		go old.session()
+		c.srv.wg.Done()
+		return
+	}
 	go c.session()
 }
 
-// session runs the read loop of a bound session until the stream ends.
+// session runs the read loop of a bound session until the stream ends,
+// or until its transport is lost and stream management hibernates it:
+// the session then stays registered, and its count in srv.wg with it,
+// until it is resumed or ends (sm.go).
 func (c *conn) session() {
-	defer c.srv.wg.Done()
-	defer c.cleanup()
+	hibernated := false
+	defer func() {
+		if !hibernated {
+			c.cleanup()
+			c.srv.wg.Done()
+		}
+	}()
 	defer c.recover()
-	c.end(c.readLoop())
+	err := c.readLoop()
+	if hibernated = c.hibernate(err); !hibernated {
+		c.end(err)
+	}
 }
 
 func (c *conn) recover() {
@@ -240,10 +302,13 @@ func (c *conn) restart() {
 // end maps the error that ended the connection to the right stream error.
 func (c *conn) end(err error) {
 	var se streamErr
+	var ae appStreamErr
 	var syn *xml.SyntaxError
 	var ne net.Error
 	switch {
 	case err == nil:
+	case errors.As(err, &ae):
+		c.failApp(ae.cond, ae.text, ae.app)
 	case errors.As(err, &se):
 		c.fail(se.cond, se.text)
 	case errors.Is(err, errTooLarge), errors.Is(err, xmlel.ErrTooLarge):
@@ -288,9 +353,16 @@ func (c *conn) closeStream() {
 
 // fail ends the stream with a stream error and closes the connection. It is
 // safe from any goroutine; the serve goroutine notices and cleans up.
-func (c *conn) fail(cond stream.Error, text string) {
+func (c *conn) fail(cond stream.Error, text string) { c.failApp(cond, text, "") }
+
+// failApp is fail with an application-specific condition element app.
+func (c *conn) failApp(cond stream.Error, text, app string) {
 	c.failOnce.Do(func() {
 		c.wmu.Lock()
+		c.terminated = true
+		if c.hib != nil {
+			c.endHibernation()
+		}
 		jidStr := c.jidStr
 		if !c.closed {
 			var b strings.Builder
@@ -303,6 +375,7 @@ func (c *conn) fail(cond stream.Error, text string) {
 				xml.EscapeText(&stringWriter{&b}, []byte(text))
 				b.WriteString("</text>")
 			}
+			b.WriteString(app)
 			b.WriteString("</stream:error></stream:stream>")
 			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 			io.WriteString(c.nc, b.String())
@@ -327,6 +400,15 @@ func (w *stringWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
 func (c *conn) send(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.sm != nil || c.csi != nil {
+		c.sendManagedLocked(b)
+		return
+	}
+	c.writeLocked(b)
+}
+
+// writeLocked writes b to the transport; c.wmu is held.
+func (c *conn) writeLocked(b []byte) {
 	if c.closed {
 		return
 	}
@@ -369,7 +451,7 @@ func (c *conn) next() (*xmlel.Element, error) {
 			c.lim.reset()
 			return el, err
 		case xml.EndElement:
-			return nil, io.EOF
+			return nil, errStreamEnd
 		default:
 			return nil, streamErr{condRestrictedXML, ""}
 		}
@@ -456,7 +538,8 @@ func (c *conn) header() error {
 		}
 		b.WriteString("</mechanisms>")
 	default:
-		b.WriteString("<bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session><ver xmlns='" + nsRosterVer + "'/>")
+		b.WriteString("<bind xmlns='" + nsBind + "'/><session xmlns='" + nsSession + "'><optional/></session><ver xmlns='" + nsRosterVer + "'/><sub xmlns='" + nsPreApproval + "'/>")
+		c.boundFeatures(&b)
 	}
 	b.WriteString("</stream:features>")
 	c.send([]byte(b.String()))
@@ -800,6 +883,12 @@ func (c *conn) bind() error {
 		if err != nil {
 			return err
 		}
+		if el.Name.Space == smacks.NS {
+			if err := c.smBeforeBind(el); err != nil || c.resumedInto != nil {
+				return err
+			}
+			continue
+		}
 		if el.Name.Space != nsClient {
 			return streamErr{condUnsupportedStype, ""}
 		}
@@ -846,14 +935,24 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if el.Name.Space != nsClient {
-			if el.Name.Space == nsServer {
+			switch el.Name.Space {
+			case nsServer:
 				return streamErr{condInvalidNamespace, ""}
+			case smacks.NS:
+				if err := c.smElement(el); err != nil {
+					return err
+				}
+				continue
+			case nsCSI:
+				c.csiElement(el)
+				continue
 			}
 			return streamErr{condUnsupportedStype, ""}
 		}
 		switch el.Name.Local {
 		case "message", "presence", "iq":
 			c.handle(el)
+			c.handled()
 		default:
 			return streamErr{condUnsupportedStype, ""}
 		}
@@ -889,17 +988,19 @@ func (c *conn) cleanup() {
 	c.srv.mu.Unlock()
 	if c.bound {
 		c.srv.sessionEnded(c)
+		c.settleUnacked()
 	}
 	c.nc.Close()
 }
 
 // info describes the session for the admin interface.
 func (c *conn) info() SessionInfo {
+	hib := c.hibernating()
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	return SessionInfo{
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
 		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
-		Status: c.status, Show: c.show, TLS: true, Available: c.available,
+		Status: c.status, Show: c.show, TLS: true, Available: c.available, Hibernated: hib,
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 const domain = "example.test"
@@ -29,6 +32,7 @@ type testBundle struct {
 	dataDir string
 	account int64
 	domains map[string]store.Domain
+	files   *upload.Service
 }
 
 // setup starts a server on loopback over a fresh SQLite file with the
@@ -52,7 +56,15 @@ func setup(t *testing.T, opts ...func(*xmppcore.Config)) *testBundle {
 		}
 		return tx.SetDomainEnabled(ctx, b.domains["disabled.test"].ID, false)
 	}))
-	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir}
+	// The HTTP side of uploads, wired as the program wires it.
+	mux := http.NewServeMux()
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	files, err := upload.New(st, filepath.Join(b.dataDir, "upload"), hs.URL+"/upload", nil)
+	require.NoError(t, err)
+	mux.Handle("/upload/", files)
+	b.files = files
+	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir, Upload: files}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -170,3 +182,15 @@ func raw(t *testing.T, addr string, in ...string) string {
 
 const header = "<?xml version='1.0'?>\n<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" +
 	domain + "' version='1.0'>\n"
+
+// befriend gives users a and c mutual presence subscriptions (both).
+func (b *testBundle) befriend(t *testing.T, a, c store.User) {
+	t.Helper()
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {
+			return err
+		}
+		_, err := tx.PutRosterItem(b.ctx, c.ID, store.RosterItem{Contact: a.Username + "@" + domain, Subscription: store.SubBoth, Visible: true})
+		return err
+	}))
+}

@@ -67,6 +67,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	switch typ {
 	case "get", "set":
 	case "result", "error":
+		if to.Resourcepart() == "" && s.pepIQReply(c, iq) {
+			return
+		}
 		if to.Resourcepart() != "" {
 			if t := s.session(to); t != nil {
 				t.sendEl(iq)
@@ -87,6 +90,10 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	case to.Localpart() == "" && to.Resourcepart() == "":
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
+			if svc, d, ok := s.serviceAt(to.Domainpart()); ok {
+				s.serveService(c, iq, svc, d)
+				return
+			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
 			return
 		}
@@ -136,6 +143,10 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
+		if svc, d, ok := s.serviceAt(to.Domainpart()); ok && svc.message != nil && to.Localpart() == "" {
+			svc.message(s, m, from, d)
+			return
+		}
 		s.bounce(m, errRemoteNotFound)
 		return
 	}
@@ -164,6 +175,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		if t := s.session(to); t != nil {
 			t.sendEl(m)
 			s.carbonsReceived(m, d, bare, t)
+			s.pushHibernated(m, d, bare, t)
 			return
 		}
 		if typ != "chat" && typ != "normal" {
@@ -199,6 +211,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 			t.send(b)
 		}
 		s.carbonsReceived(m, d, bare, targets...)
+		s.pushHibernated(m, d, bare, targets...)
 		return
 	}
 	if typ == "headline" || typ == "error" {
@@ -247,6 +260,7 @@ func (s *Server) storeOffline(m *xmlel.Element, d modcfg.Domain, bare, local str
 			return
 		}
 	}
+	s.pushNotify(m, d, bare, user.ID)
 }
 
 // deliverOffline sends a user's stored messages to one session, with delay stamps.
@@ -351,6 +365,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 	c.show, c.status = p.ChildText(nsClient, "show"), p.ChildText(nsClient, "status")
 	c.smu.Unlock()
 	items := s.broadcast(c, p)
+	s.pepAvailable(c, p, items)
 	if !initial {
 		return
 	}
@@ -537,12 +552,32 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 				contactPresToUser = true
 				return saveU()
 			}
+			if itC.Approved {
+				// Pre-approved (RFC 6121 3.4.2): approved for the contact,
+				// who never sees the request.
+				itC.Approved, itC.PendingIn, itC.Visible = false, false, true
+				itC.Subscription = addFrom(itC.Subscription)
+				itU.Ask = false
+				itU.Subscription = addTo(itU.Subscription)
+				toUser = append(toUser, pres("subscribed", cBare, c.bare))
+				contactPresToUser = true
+				if err := saveC(); err != nil {
+					return err
+				}
+				return saveU()
+			}
 			itC.PendingIn = true
 			toContact = append(toContact, pres("subscribe", c.bare, cBare))
 			return saveC()
 		case "subscribed":
 			if !existsU || !itU.PendingIn {
-				return nil // nothing to approve; pre-approval is not supported
+				// Pre-approval (RFC 6121 3.4.2): noted unless the contact
+				// already has a subscription, or it is noted already.
+				if itU.Approved || itU.Subscription == store.SubFrom || itU.Subscription == store.SubBoth {
+					return nil
+				}
+				itU.Approved, itU.Visible = true, true
+				return saveU()
 			}
 			itU.PendingIn, itU.Visible = false, true
 			itU.Subscription = addFrom(itU.Subscription)
@@ -577,8 +612,8 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 			}
 			return nil
 		case "unsubscribed":
-			if existsU && (itU.PendingIn || itU.Subscription == store.SubFrom || itU.Subscription == store.SubBoth) {
-				itU.PendingIn = false
+			if existsU && (itU.PendingIn || itU.Approved || itU.Subscription == store.SubFrom || itU.Subscription == store.SubBoth) {
+				itU.PendingIn, itU.Approved = false, false
 				itU.Subscription = delFrom(itU.Subscription)
 				if err := saveU(); err != nil {
 					return err
@@ -661,6 +696,9 @@ func rosterItemEl(it store.RosterItem, removed bool) *xmlel.Element {
 	e.Set("subscription", it.Subscription)
 	if it.Ask {
 		e.Set("ask", "subscribe")
+	}
+	if it.Approved {
+		e.Set("approved", "true")
 	}
 	for _, g := range it.Groups {
 		e.Text(nsRoster, "group", g)

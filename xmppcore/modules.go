@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // Namespaces of the modules.
@@ -66,9 +67,10 @@ type handler struct {
 type module struct {
 	name     string // moduleConfig key; "" = always on (IM core)
 	features []string
-	// selfFeatures are the features an account's own bare JID lists.
-	selfFeatures []string
-	handlers     []handler
+	// self are the features the module adds to the disco#info of the
+	// user's own account (its bare JID, asked by the user).
+	self     []string
+	handlers []handler
 }
 
 var modules []module
@@ -110,11 +112,26 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Adhoc, features: []string{nsCommands}, handlers: []handler{
+			{nsCommands, "command", targetServer, setOnly(adhocExecute)},
+		}},
+		{name: modcfg.ExtDisco, features: []string{nsExtDisco}, handlers: []handler{
+			{nsExtDisco, "services", targetServer, getOnly(extServices)},
+			{nsExtDisco, "credentials", targetServer, getOnly(extCredentials)},
+		}},
 		{name: modcfg.Carbons, features: []string{nsCarbons}, handlers: []handler{
 			{nsCarbons, "enable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 			{nsCarbons, "disable", targetServer | targetSelf, setOnly(carbonsSwitch)},
 		}},
-		{name: modcfg.Mam, selfFeatures: mamFeatures, handlers: mamHandlers},
+		{name: modcfg.Push, self: []string{nsPush}, handlers: []handler{
+			{nsPush, "enable", targetSelf, pushIQ},
+			{nsPush, "disable", targetSelf, pushIQ},
+		}},
+		{name: modcfg.Mam, self: mamFeatures, handlers: mamHandlers},
+		{name: modcfg.Pep, handlers: []handler{
+			{pubsub.NS, "pubsub", targetSelf | targetOther, pepIQ},
+			{pubsub.NSOwner, "pubsub", targetSelf, pepOwnerIQ},
+		}},
 	}
 	for _, mod := range modules {
 		for _, h := range mod.handlers {
@@ -182,7 +199,17 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			for _, cmd := range s.commandsFor(r.c, r.dom) {
+				if cmd.node == node {
+					return xmlel.New(nsDiscoInfo, "query", "node", node).
+						Add(xmlel.New(nsDiscoInfo, "identity", "category", "automation", "type", "command-node", "name", cmd.name)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsCommands)).
+						Add(xmlel.New(nsDiscoInfo, "feature", "var", nsData)), nil
+				}
+			}
+		}
 		return nil, &errItemNotFound
 	}
 	q := xmlel.New(nsDiscoInfo, "query")
@@ -190,13 +217,14 @@ func discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "account", "type", "registered"))
 		if r.target == targetSelf {
 			for _, mod := range modules {
-				if mod.name != "" && r.dom.On(mod.name) {
-					for _, f := range mod.selfFeatures {
+				if r.dom.On(mod.name) {
+					for _, f := range mod.self {
 						q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
 					}
 				}
 			}
 		}
+		pepDiscoInfo(r, q)
 		return q, nil
 	}
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xmppgate"))
@@ -221,10 +249,20 @@ func discoItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.typ != "get" {
 		return nil, &errBadRequest
 	}
-	if r.q.Get("node") != "" {
+	if node := r.q.Get("node"); node != "" {
+		if node == nsCommands && r.target == targetServer && r.dom.On(modcfg.Adhoc) {
+			return s.adhocItems(r), nil
+		}
 		return nil, &errItemNotFound
 	}
-	return xmlel.New(nsDiscoItems, "query"), nil
+	q := xmlel.New(nsDiscoItems, "query")
+	if r.target == targetServer {
+		return s.serviceItems(r.dom), nil
+	}
+	if err := s.pepDiscoItems(r, q); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 func entityTime(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
@@ -321,16 +359,22 @@ func private(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		}
 		return out.Add(el), nil
 	}
+	var after func()
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
 		for _, k := range kids {
 			if err := tx.SetPrivateXML(ctx, r.c.user.ID, k.Name.Space, k.Bytes("")); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		after, err = s.privateWritten(ctx, tx, r, kids)
+		return err
 	})
 	if err != nil {
 		return nil, &errInternal
+	}
+	if after != nil {
+		after()
 	}
 	return nil, nil
 }

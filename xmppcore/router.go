@@ -173,6 +173,9 @@ type SessionInfo struct {
 	Status, Show     string
 	TLS              bool
 	Available        bool // sent available presence
+	// Hibernated: the connection is lost and the session waits for its
+	// XEP-0198 resumption.
+	Hibernated bool
 }
 
 func (s *Server) match(domain, username string) []*conn {
@@ -187,8 +190,9 @@ func (s *Server) match(domain, username string) []*conn {
 		for _, c := range a.sessions {
 			// A session whose stream is closed is over, though its serve
 			// goroutine may not have unregistered it yet: a kicked session
-			// must not be counted (or kicked) again.
-			if c.open() {
+			// must not be counted (or kicked) again. A hibernated one
+			// (XEP-0198) is still there, and kicks must reach it.
+			if c.live() {
 				out = append(out, c)
 			}
 		}

@@ -26,7 +26,9 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
+	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
 // The listeners' default addresses (issue 3: XMPPGATE_C2S_ADDR, XMPPGATE_C2STLS_ADDR).
@@ -61,12 +63,21 @@ type Config struct {
 	AuthFailWindow time.Duration
 	// OfflineLimit caps stored offline messages per user (default 500).
 	OfflineLimit int
+	// SMResumeTimeout is how long a session with XEP-0198 resumption
+	// enabled waits for its client after losing the connection (default
+	// 300s, ejabberd's and Prosody's; the client may ask for less).
+	SMResumeTimeout time.Duration
 	// ExtAuthTimeout bounds one external password check of a restapi or
 	// pop3 domain (default 5s); a remote that does not answer in time
 	// refuses the login (docs/extauth.md).
 	ExtAuthTimeout time.Duration
 	// Logger gets named child loggers per component ("xmpp.c2s", ...).
 	Logger *zap.Logger
+	// Upload is the HTTP side of XEP-0363 (the program mounts it on its
+	// HTTP listener); nil: no upload service is offered.
+	Upload *upload.Service
+	// ExternalServices are the STUN/TURN servers announced by XEP-0215.
+	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
 }
@@ -89,6 +100,9 @@ func (c *Config) defaults() {
 	}
 	if c.OfflineLimit <= 0 {
 		c.OfflineLimit = 500
+	}
+	if c.SMResumeTimeout <= 0 {
+		c.SMResumeTimeout = 300 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -120,8 +134,16 @@ type Server struct {
 	// writes): while it is zero, routing a message costs one atomic load
 	// for them.
 	carbons atomic.Int64
+	// adhoc holds the XEP-0050 executions waiting for their next stage.
+	adhoc adhocSessions
+	// smIDs are the resumable sessions by XEP-0198 resumption id.
+	smIDs map[string]*conn
+	// hibernated counts the hibernated sessions: while it is zero, a
+	// message pays one atomic load for push notifications.
+	hibernated atomic.Int64
 	// mam is the message archive (archive.go).
 	mam *archiver
+	pep pepState
 
 	wg sync.WaitGroup
 }
@@ -143,6 +165,7 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		ext:      &extauth.Authenticator{Timeout: cfg.ExtAuthTimeout},
 		accounts: map[string]*account{},
 		conns:    map[*conn]struct{}{},
+		smIDs:    map[string]*conn{},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var err error

@@ -23,8 +23,6 @@ type command struct {
 const (
 	refusedErlang   = "there is no Erlang node, cluster or module system in xmppgate"
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
-	refusedPubSub   = "xmppgate has no PubSub service"
-	refusedPush     = "xmppgate has no push notification sessions (XEP-0357)"
 	refusedMUC      = "xmppgate has no MUC service yet"
 	refusedACME     = "xmppgate does not manage TLS certificates"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
@@ -41,7 +39,7 @@ var reference = []command{
 	{"add_rosteritem", []string{"roster"}, ""},
 	{"backup", []string{"mnesia"}, ""},
 	{"ban_account", []string{"accounts"}, ""},
-	{"bookmarks_to_pep", []string{"private"}, refusedPubSub},
+	{"bookmarks_to_pep", []string{"private"}, ""},
 	{"change_password", []string{"accounts"}, ""},
 	{"change_room_option", []string{"muc_room"}, refusedMUC},
 	{"check_account", []string{"accounts"}, ""},
@@ -59,7 +57,7 @@ var reference = []command{
 	{"create_room_with_opts", []string{"muc_room"}, refusedMUC},
 	{"create_rooms_file", []string{"muc"}, refusedMUC},
 	{"delete_expired_messages", []string{"purge"}, ""},
-	{"delete_expired_pubsub_items", []string{"purge"}, refusedPubSub},
+	{"delete_expired_pubsub_items", []string{"purge"}, ""},
 	{"delete_mnesia", []string{"mnesia"}, refusedMnesia},
 	{"delete_old_mam_messages", []string{"purge"}, ""},
 	{"delete_old_mam_messages_batch", []string{"purge"}, ""},
@@ -67,8 +65,8 @@ var reference = []command{
 	{"delete_old_messages", []string{"purge"}, ""},
 	{"delete_old_messages_batch", []string{"purge"}, ""},
 	{"delete_old_messages_status", []string{"purge"}, ""},
-	{"delete_old_pubsub_items", []string{"purge"}, refusedPubSub},
-	{"delete_old_push_sessions", []string{"purge"}, refusedPush},
+	{"delete_old_pubsub_items", []string{"purge"}, ""},
+	{"delete_old_push_sessions", []string{"purge"}, ""},
 	{"delete_old_users", []string{}, ""},
 	{"delete_old_users_vhost", []string{}, ""},
 	{"delete_rosteritem", []string{"roster"}, ""},

@@ -9,8 +9,8 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// userdataState lists a user's vCard, private storage, last activity and
-// offline message count, for the golden cases' state section.
+// userdataState lists a user's vCard, private storage, last activity,
+// PEP nodes and offline message count, for the golden cases' state section.
 func userdataState(b *testBundle, userID int64) []string {
 	b.T.Helper()
 	st := b.Store
@@ -36,6 +36,16 @@ func userdataState(b *testBundle, userID int64) []string {
 	require.NoError(b.T, err)
 	if len(blocked) > 0 {
 		out = append(out, fmt.Sprintf("  blocked %q", blocked))
+	}
+	nodes, err := st.PubsubNodes(b.Ctx, userID)
+	require.NoError(b.T, err)
+	for _, n := range nodes {
+		out = append(out, fmt.Sprintf("  pep %s max_items=%d %s", n.Name, n.MaxItems, n.Config))
+		items, err := st.PubsubItems(b.Ctx, n.ID, 0, nil)
+		require.NoError(b.T, err)
+		for _, it := range items {
+			out = append(out, fmt.Sprintf("    item %s %s", it.ID, it.Payload))
+		}
 	}
 	n, err := st.OfflineCount(b.Ctx, userID)
 	require.NoError(b.T, err)

@@ -459,6 +459,8 @@ func Cases() []Case {
 		ok("invalid peer", js("user", "mamuser", "host", h1, "with", "@@bad")),
 		ok("missing with", js("user", "mamuser", "host", h1)))
 	add("delete_old_users", ok("days not a number", js("days", "x")), ok("missing days", "{}"))
+	add("delete_old_push_sessions", ok("ok", js("days", 30)), ok("days 0", js("days", 0)),
+		ok("days not a number", js("days", "x")), ok("missing days", "{}"))
 	add("delete_old_users_vhost",
 		ok("unknown host", js("host", noHost, "days", 10000)),
 		ok("days not a number", js("host", h1, "days", "x")),

@@ -84,3 +84,36 @@ func Run(t testing.TB, addr string, logins []Login) []Result {
 	require.Len(t, res, len(logins), "slixmpp: %s", stderr.String())
 	return res
 }
+
+//go:embed pep.py
+var pepScript []byte
+
+// PEP runs the XEP-0163 scenario of pep.py against the STARTTLS listener
+// addr with users "alice", "bob" (presence subscriptions both ways) and
+// "carol" (a stranger), each [jid, password], and returns its observations.
+func PEP(t testing.TB, addr string, users map[string][2]string) map[string]json.RawMessage {
+	t.Helper()
+	var out map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(runScript(t, pepScript, addr, users), &out))
+	return out
+}
+
+// runScript runs an embedded script with host and port as arguments and
+// in as JSON on stdin, and returns what it printed.
+func runScript(t testing.TB, script []byte, addr string, in any) []byte {
+	t.Helper()
+	Require(t)
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "script.py")
+	require.NoError(t, os.WriteFile(path, script, 0o600))
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	cmd := exec.Command(Python, path, host, port)
+	cmd.Stdin = bytes.NewReader(b)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "slixmpp: %s", stderr.String())
+	return out
+}

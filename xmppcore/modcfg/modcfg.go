@@ -28,8 +28,32 @@ const (
 	Roster   = "modRoster"
 	Private  = "modPrivate"
 	Carbons  = "modCarbons"
-	Mam      = "modMam"
+	Upload   = "modHttpUpload"
+	ExtDisco = "modExtDisco"
+	Adhoc    = "modAdhoc"
+	// Multicast is XEP-0033's multicast.<domain> service.
+	Multicast = "modMulticast"
+	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
+	StreamManagement = "modStreamManagement"
+	ClientState      = "modClientState"
+	Push             = "modPush"
+	Mam              = "modMam"
+	Pep              = "modPep"
 )
+
+// UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
+// REST API shows the same defaults (commands/domains.go, a test holds them
+// together).
+type UploadSettings struct {
+	MaxFileSize int64 `json:"maxFileSize"` // bytes per file
+	Quota       int64 `json:"quota"`       // bytes per user; 0: none
+	ExpiryDays  int64 `json:"expiryDays"`  // 0: files are kept
+}
+
+// DefaultUpload: ejabberd's mod_http_upload max_size and hard quota (100 MiB
+// per file, 1000 MiB per user); files expire after 30 days (ejabberd keeps
+// them unless told, Prosody deletes them after a week).
+var DefaultUpload = UploadSettings{MaxFileSize: 100 << 20, Quota: 1000 << 20, ExpiryDays: 30}
 
 // AnonymousLogin is the moduleConfig flag (a boolean, not a module object)
 // that enables SASL ANONYMOUS on a domain.
@@ -46,6 +70,8 @@ type Domain struct {
 	// Anonymous is moduleConfig.enableAnonymousLogin: SASL ANONYMOUS is
 	// offered on the domain.
 	Anonymous bool
+	// Upload are the HTTP File Upload limits.
+	Upload UploadSettings
 	// MamRetentionDays is moduleConfig.modMam.retentionDays: archived
 	// messages older than that many days are purged (0: kept forever).
 	MamRetentionDays int
@@ -56,7 +82,7 @@ func (d Domain) On(name string) bool { return !d.disabled[name] }
 
 // Parse reads the moduleConfig of a domain's settings object.
 func Parse(d store.Domain) Domain {
-	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled}
+	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled, Upload: DefaultUpload}
 	var settings struct {
 		ModuleConfig map[string]json.RawMessage `json:"moduleConfig"`
 	}
@@ -65,6 +91,7 @@ func Parse(d store.Domain) Domain {
 	}
 	out.Auth = parseAuth(d)
 	_ = json.Unmarshal(settings.ModuleConfig[AnonymousLogin], &out.Anonymous) // anything but true is off
+	out.Upload = parseUpload(settings.ModuleConfig[Upload])
 	var mam struct {
 		RetentionDays int `json:"retentionDays"`
 	}
@@ -195,4 +222,24 @@ func parseAuth(d store.Domain) extauth.Config {
 		c.Pop3AppendDomain = d.FQDN
 	}
 	return c
+}
+
+// parseUpload reads modHttpUpload's numbers over the defaults; a negative
+// or mistyped number keeps its default.
+func parseUpload(raw json.RawMessage) UploadSettings {
+	u := DefaultUpload
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return u
+	}
+	for key, dst := range map[string]*int64{"maxFileSize": &u.MaxFileSize, "quota": &u.Quota, "expiryDays": &u.ExpiryDays} {
+		var n int64
+		if json.Unmarshal(m[key], &n) == nil && n >= 0 {
+			*dst = n
+		}
+	}
+	if u.MaxFileSize == 0 {
+		u.MaxFileSize = DefaultUpload.MaxFileSize
+	}
+	return u
 }
