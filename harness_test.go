@@ -65,6 +65,13 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 		cancel()
 		require.NoError(t, <-done)
 	})
+	// The start-up recovery run would otherwise claim a test's first batch
+	// whenever it is late (a loaded machine), before the test runs the worker.
+	select {
+	case <-s.Recovered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the start-up recovery did not finish")
+	}
 	ts := &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
 	if s.OpenfireHTTP != nil {
 		ts.ofURL = "http://" + s.OpenfireHTTP.String()

@@ -35,6 +35,9 @@ type served struct {
 	OpenfireHTTP net.Addr
 	App          *app
 	XMPP         *xmppcore.Server
+	// Recovered is closed once the worker applied what a previous run
+	// left behind (serving starts before that).
+	Recovered <-chan struct{}
 }
 
 // lockData takes an exclusive lock on the data directory: one server per
@@ -122,8 +125,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	// while already serving: new changes queue behind it in claim order.
 	var recovery sync.WaitGroup
 	recovery.Add(1)
+	recovered := make(chan struct{})
 	go func() {
 		defer recovery.Done()
+		defer close(recovered)
 		if _, err := worker.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			log.Error("recovering the queue", zap.Error(err))
 		}
@@ -201,7 +206,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered})
 	}
 
 	select {

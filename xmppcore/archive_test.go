@@ -174,6 +174,9 @@ func TestArchive(t *testing.T) {
 
 	// offline: archived, and the stored copy carries the stanza-id.
 	alice.Close()
+	// Only once the server saw her go does the message go offline; before,
+	// it would reach the closing stream (no stream management here).
+	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, "alice")) == 0 }, 5*time.Second, 10*time.Millisecond)
 	chatWith(t, bob, aj, "offline", "")
 	tablet := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "tablet"})
 	m = tablet.Expect(t, "offline", goxmpptest.Chat(bj+"/r", "offline")).(goxmpp.Chat)

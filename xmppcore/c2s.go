@@ -182,6 +182,10 @@ type conn struct {
 	// good, which forbids hibernation.
 	hib        *hibernation
 	terminated bool
+	// ackTimer and ackBy bound the wait for the <a/> of an outstanding
+	// <r/> (sm.go); the timer is made at the first request.
+	ackTimer *time.Timer
+	ackBy    time.Time
 	// resumedInto is set by negotiation when the client resumed that
 	// hibernated session instead of binding a new one.
 	resumedInto *conn
@@ -915,13 +919,16 @@ func (c *conn) bind() error {
 		c.wmu.Lock()
 		c.jidStr = full.String()
 		c.wmu.Unlock()
-		if old := c.srv.register(c); old != nil {
-			old.fail(condConflict, "replaced by a new session with the same resource")
-		}
+		old := c.srv.register(c)
 		c.bound = true
 		res2 := xmlel.New(nsClient, "iq", "type", "result", "id", el.Get("id")).Add(
 			xmlel.New(nsBind, "bind").Text(nsBind, "jid", full.String()))
 		c.sendEl(res2)
+		// The replaced session ends after the result went out: what it
+		// hands on (its unacked messages, sm.go) must come after it.
+		if old != nil {
+			old.fail(condConflict, "replaced by a new session with the same resource")
+		}
 		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.secure))
 		return nil
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	// enabled waits for its client after losing the connection (default
 	// 300s, ejabberd's and Prosody's; the client may ask for less).
 	SMResumeTimeout time.Duration
+	// SMAckTimeout is how long a session with stream management waits for
+	// the answer to its <r/> before it takes the connection as lost and
+	// hibernates (default 60s, ejabberd's ack_timeout).
+	SMAckTimeout time.Duration
 	// ExtAuthTimeout bounds one external password check of a restapi or
 	// pop3 domain (default 5s); a remote that does not answer in time
 	// refuses the login (docs/extauth.md).
@@ -103,6 +107,9 @@ func (c *Config) defaults() {
 	}
 	if c.SMResumeTimeout <= 0 {
 		c.SMResumeTimeout = 300 * time.Second
+	}
+	if c.SMAckTimeout <= 0 {
+		c.SMAckTimeout = 60 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

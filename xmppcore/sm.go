@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -143,7 +144,8 @@ func (c *conn) smElement(el *xmlel.Element) error {
 func (c *conn) enable(el *xmlel.Element) {
 	st := &smacks.State{Max: c.srv.cfg.SMResumeTimeout}
 	out := "<enabled xmlns='" + smacks.NS + "'"
-	if r := el.Get("resume"); r == "true" || r == "1" {
+	// An anonymous user cannot log in as the same user again: no resumption.
+	if r := el.Get("resume"); (r == "true" || r == "1") && !c.anon {
 		if m, err := strconv.ParseUint(el.Get("max"), 10, 32); err == nil && m > 0 && time.Duration(m)*time.Second < st.Max {
 			st.Max = time.Duration(m) * time.Second
 		}
@@ -179,11 +181,43 @@ func (c *conn) ack(h uint32) error {
 				"' send-count='" + strconv.FormatUint(uint64(c.sm.Out), 10) + "'/>"}
 	}
 	c.sm.Requested = false
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	if c.sm.Unacked() > 0 {
 		c.writeLocked(smR)
-		c.sm.Requested = true
+		c.requestedLocked()
 	}
 	return nil
+}
+
+// requestedLocked notes an <r/> just sent: an <a/> must come back within
+// SMAckTimeout, or the connection counts as lost and the session
+// hibernates (ejabberd's ack_timeout). A phone whose network went away
+// without a word is found this way long before TCP gives up, so push can
+// wake it. The timer is made at the first request and reused.
+func (c *conn) requestedLocked() {
+	c.sm.Requested = true
+	d := c.srv.cfg.SMAckTimeout
+	c.ackBy = time.Now().Add(d)
+	if c.ackTimer == nil {
+		c.ackTimer = time.AfterFunc(d, c.ackExpired)
+	} else {
+		c.ackTimer.Reset(d)
+	}
+}
+
+// ackExpired cuts the transport of a session whose client did not answer
+// an <r/> in time; its reader then hibernates it.
+func (c *conn) ackExpired() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.sm == nil || !c.sm.Requested || c.hib != nil || c.closed || time.Now().Before(c.ackBy) {
+		return // answered, or re-armed since this firing was scheduled
+	}
+	c.log.Info("no stream management ack in time, connection taken as lost", zap.String("jid", c.jidStr),
+		zap.Duration("ack_timeout", c.srv.cfg.SMAckTimeout))
+	c.nc.Close()
 }
 
 // sendManagedLocked sends a stanza of a session with stream management or
@@ -216,12 +250,22 @@ func (c *conn) smSendLocked(b []byte) {
 	if c.hib != nil || c.closed {
 		return
 	}
-	c.writeLocked(b)
-	if !c.sm.Requested {
-		c.writeLocked(smR)
-		c.sm.Requested = true
+	if c.sm.Requested {
+		c.writeLocked(b)
+		return
 	}
+	// The request goes in the stanza's write: one TLS record, one syscall.
+	buf := withR.Get().(*[]byte)
+	*buf = append(append((*buf)[:0], b...), smR...)
+	c.writeLocked(*buf)
+	if cap(*buf) <= 64<<10 {
+		withR.Put(buf)
+	}
+	c.requestedLocked()
 }
+
+// withR holds the buffers stanzas and their ack request are joined in.
+var withR = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // hibernate keeps a resumable session whose transport was lost (not one
 // the client closed, broke or the server ended) for its resumption
@@ -249,6 +293,9 @@ func (c *conn) hibernate(err error) bool {
 		go c.srv.pushNotify(m, c.srv.domainOf(c), c.bare, c.user.ID)
 	}
 	c.sm.Requested = false
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	if c.csi != nil { // the client says again how it is after resuming
 		c.csi = nil
 	}
@@ -374,7 +421,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	}
 	if len(pending) > 0 {
 		c.writeLocked(smR)
-		c.sm.Requested = true
+		c.requestedLocked()
 	}
 	c.log.Info("session resumed", zap.String("jid", c.jidStr), zap.String("ip", c.ip), zap.Int("resent", len(pending)))
 	return true
@@ -399,6 +446,9 @@ func (c *conn) settleUnacked() {
 		q = sm.Take()
 	}
 	c.csi = nil
+	if c.ackTimer != nil {
+		c.ackTimer.Stop()
+	}
 	c.wmu.Unlock()
 	if sm == nil {
 		return

@@ -12,13 +12,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 // rawStream is a hand-written client over direct TLS, for exact wire
 // checks of nonzas no client library lets a test misuse.
 type rawStream struct {
-	t   *testing.T
+	t   testing.TB
 	nc  net.Conn
 	buf string
 }
@@ -26,7 +28,7 @@ type rawStream struct {
 // smLogin authenticates user with PLAIN over the direct TLS listener and
 // restarts the stream; it returns the stream and the features offered
 // after authentication.
-func smLogin(t *testing.T, b *testBundle, user, password string) (*rawStream, string) {
+func smLogin(t testing.TB, b *testBundle, user, password string) (*rawStream, string) {
 	t.Helper()
 	nc, err := tls.Dial("tcp", b.c2stls, &tls.Config{InsecureSkipVerify: true, ServerName: domain})
 	require.NoError(t, err)
@@ -254,10 +256,78 @@ func TestSMResumeRaw(t *testing.T) {
 	r2.nc.Close()
 	r3, _ := smLogin(t, b, "alice", "pw-a")
 	r3.bind("raw")
-	r3.send(enableSM)
-	r3.expect("/>")
+	// m3 was never acked: the replaced session hands it on to the one on
+	// its resource, after the bind result.
+	require.Contains(t, r3.expect("</message>"), "<body>m3</body>")
 	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, "alice")) == 1 }, 5*time.Second, 20*time.Millisecond)
 	r4, _ := smLogin(t, b, "alice", "pw-a")
 	r4.send("<resume xmlns='" + smNS + "' previd='" + id + "' h='4'/>")
 	require.Contains(t, r4.expect("</failed>"), "item-not-found", "the replaced session is gone")
+}
+
+// TestSMWorkerEffectsEndHibernated: deactivation or removal (UserGone)
+// and a password change reach a hibernated session: it ends at once,
+// contacts see it go, and its id no longer resumes.
+func TestSMWorkerEffectsEndHibernated(t *testing.T) {
+	t.Parallel()
+	for name, effect := range map[string]func(*xmppcore.Server){
+		"user gone":        func(s *xmppcore.Server) { s.UserGone(domain, "alice") },
+		"password changed": func(s *xmppcore.Server) { s.PasswordChanged(domain, "alice") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			alice := b.user(t, domain, "alice", "pw-a", store.StatusActive)
+			bobU := b.user(t, domain, "bob", "pw-b", store.StatusActive)
+			b.befriend(t, alice, bobU)
+			bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
+			r, _ := smLogin(t, b, "alice", "pw-a")
+			r.bind("raw")
+			r.send(enableSM)
+			id := enabledRE.FindStringSubmatch(r.expect("/>"))[1]
+			r.send("<presence/>")
+			bob.Expect(t, "alice available", goxmpptest.Presence("alice@"+domain+"/raw", ""))
+			r.nc.Close()
+			require.Eventually(t, func() bool { return hibernating(b) }, 5*time.Second, 10*time.Millisecond)
+			bob.ExpectNone(t, "no unavailable while hibernated", 200*time.Millisecond, goxmpptest.Presence("alice@"+domain+"/raw", "unavailable"))
+			effect(b.srv)
+			bob.Expect(t, "alice unavailable", goxmpptest.Presence("alice@"+domain+"/raw", "unavailable"))
+			require.Empty(t, b.srv.Sessions(domain, "alice"))
+			r2, _ := smLogin(t, b, "alice", "pw-a")
+			r2.send("<resume xmlns='" + smNS + "' previd='" + id + "' h='0'/>")
+			require.Contains(t, r2.expect("</failed>"), "item-not-found")
+		})
+	}
+}
+
+// TestSMAckTimeout: a client that stops answering <r/> (its network gone
+// without a word) is taken as lost after SMAckTimeout: the session
+// hibernates, and resumes with what was not acked.
+func TestSMAckTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *xmppcore.Config) { c.SMAckTimeout = 300 * time.Millisecond })
+	b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	r, _ := smLogin(t, b, "alice", "pw-a")
+	r.bind("raw")
+	r.send(enableSM)
+	id := enabledRE.FindStringSubmatch(r.expect("/>"))[1]
+	r.send(ping(1))
+	r.expect(requestSM)
+	r.send("<a xmlns='" + smNS + "' h='1'/>")
+	r.send(ping(2))
+	r.expect(requestSM) // not answered
+	require.Eventually(t, func() bool { return hibernating(b) }, 5*time.Second, 20*time.Millisecond)
+	r.nc.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := r.nc.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the server closed the connection, without a stream error")
+
+	r2, _ := smLogin(t, b, "alice", "pw-a")
+	r2.send("<resume xmlns='" + smNS + "' previd='" + id + "' h='1'/>")
+	require.Equal(t, "<resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='2'/>", r2.expect("/>"))
+	got := r2.expect(requestSM)
+	require.Contains(t, got, `id="p2"`, "the unacked result comes again")
+	require.NotContains(t, got, `id="p1"`)
+	r2.send("<a xmlns='" + smNS + "' h='2'/>")
+	time.Sleep(500 * time.Millisecond)
+	require.False(t, hibernating(b), "an answered request keeps the session connected")
 }

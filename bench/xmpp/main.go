@@ -5,7 +5,12 @@
 // re-exec of this program with -serve) so its memory is measured alone; the
 // load comes from one go-xmpp client process.
 //
-//	go run ./bench/xmpp [-users 1000] [-conc 50] [-pairs 100] [-dur 10s] [-idle 2000]
+//	go run ./bench/xmpp [-users 1000] [-conc 50] [-pairs 100] [-dur 10s] [-idle 2000] [-sm]
+//
+// -sm enables XEP-0198 stream management with resumption on every idle
+// session of the memory phase (the go-xmpp client cannot answer acks, so
+// the message phase stays without it; xmppcore's BenchmarkMessageSM prices
+// stream management on the message path).
 package main
 
 import (
@@ -46,6 +51,7 @@ func main() {
 	dur := flag.Duration("dur", 10*time.Second, "length of the message phase")
 	idle := flag.Int("idle", 2000, "idle sessions in the memory phase")
 	phases := flag.String("phases", "logins,messages,memory", "which phases to run")
+	sm := flag.Bool("sm", false, "enable stream management (with resumption) on the idle sessions of the memory phase")
 	mam := flag.String("mam", "off,on", "the message phase once per archive setting: modMam off and/or on for every user")
 	cpuprofile := flag.String("cpuprofile", "", "write the load client's CPU profile here")
 	flag.Parse()
@@ -88,9 +94,13 @@ func main() {
 	}
 	if strings.Contains(*phases, "memory") {
 		srv := start(dir)
-		kib := memoryPhase(srv, *idle, *conc)
+		kib := memoryPhase(srv, *idle, *conc, *sm)
 		srv.stop()
-		fmt.Printf("memory: %.1f KiB RSS per idle authenticated TLS session (%d sessions)\n", kib, *idle)
+		with := ""
+		if *sm {
+			with = " with stream management"
+		}
+		fmt.Printf("memory: %.1f KiB RSS per idle authenticated TLS session%s (%d sessions)\n", kib, with, *idle)
 	}
 }
 
@@ -356,9 +366,16 @@ func messagePhase(srv *child, pairs int, dur time.Duration) (float64, float64) {
 	return float64(n) / dur.Seconds(), float64(cpu.Microseconds()) / float64(max(n, 1))
 }
 
-func memoryPhase(srv *child, n, conc int) float64 {
+func memoryPhase(srv *child, n, conc int, sm bool) float64 {
 	before := srv.rss()
 	clients, _ := connect(srv.addr, n, conc)
+	if sm {
+		for _, c := range clients {
+			if _, err := c.SendOrg("<enable xmlns='urn:xmpp:sm:3' resume='true'/>"); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
 	time.Sleep(3 * time.Second)
 	after := srv.rss()
 	_ = clients
