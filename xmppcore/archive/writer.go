@@ -48,11 +48,11 @@ type Writer[T any] struct {
 
 // WriterOptions tune a Writer; zero values take the defaults.
 type WriterOptions struct {
-	// MaxBatch is rows per transaction (default 8192). A batch costs about
+	// MaxBatch is rows per transaction (default 16384). A batch costs about
 	// two index pages per user it touches, however few rows each has, so
 	// large batches make cheap rows.
 	MaxBatch int
-	// Every is the longest wait for a batch to fill (default 100 ms): the
+	// Every is the longest wait for a batch to fill (default 250 ms): the
 	// rows a crash can lose. Sync cuts the batch at once.
 	Every    time.Duration
 	Queue    int // rows queued before Add waits (default 65536)
@@ -68,10 +68,10 @@ type WriterOptions struct {
 // into it.
 func NewWriter[T any](commit func([]T) (wait func() error), setID func(*T, int64), o WriterOptions) *Writer[T] {
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 8192
+		o.MaxBatch = 16384
 	}
 	if o.Every <= 0 {
-		o.Every = 100 * time.Millisecond
+		o.Every = 250 * time.Millisecond
 	}
 	if o.Queue <= 0 {
 		o.Queue = 65536
