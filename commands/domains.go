@@ -217,7 +217,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 			ModLast:       on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
-			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: off, ModPrivate: on,
+			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: on, ModPrivate: on,
 			ModPubsub: PubsubModule{CreatenodeAcl: "local", ValidCreatenodeAcl: validCreatenodeAcl}, ModPush: on,
 			ModRoster: on, ModSharedRoster: on, ModStreamManagement: on, ModTime: on, ModVcard: on, ModVersion: on,
 		},

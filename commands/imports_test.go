@@ -82,6 +82,12 @@ func TestImportDirection(t *testing.T) {
 			return nil
 		}))
 	}
+	// The registry may use a protocol sub-package of xmppcore (pure data
+	// conversions that run in the same transaction as a command, such as
+	// xmppcore/pubsub's bookmarks and avatars), never the server itself.
+	for _, p := range moduleImports(t, ".") {
+		require.NotEqual(t, module+"/xmppcore", p, "commands imports the XMPP server; reach it through commands.Live")
+	}
 	under("store", module+"/store")
 	for _, p := range moduleImports(t, filepath.Join("..", "queue")) {
 		require.Equal(t, module+"/store", p, "queue imports %s", p)

@@ -7,6 +7,7 @@ import (
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // The vcard family (mod_admin_extra over mod_vcard). vCards are
@@ -281,7 +282,12 @@ func applyVcard(ctx context.Context, _ *Env, tx *store.Tx, w *queue.Work) error 
 	if len(b) > maxVcard {
 		return Errorf(Invalid, ReasonMalformed, "content", "the vCard would be longer than %d bytes", maxVcard)
 	}
-	return tx.SetVCard(ctx, w.UserID, b)
+	if err := tx.SetVCard(ctx, w.UserID, b); err != nil {
+		return err
+	}
+	// The PHOTO is the PEP avatar too, as the XMPP server keeps it (XEP-0398).
+	_, err := pubsub.AvatarFromVCard(ctx, tx, w.UserID, e.Username+"@"+e.Domain, v)
+	return err
 }
 
 const vcardGetErrors = " No vCard (or no such user): 400 \"error_no_vcard_found\"; no such field: 400 " +

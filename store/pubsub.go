@@ -93,6 +93,13 @@ func (r Reader) PubsubNodes(ctx context.Context, userID int64) ([]PubsubNode, er
 	return queryAll(ctx, r.q, scanPubsubNode, `SELECT `+pubsubNodeCols+` FROM pubsub_nodes WHERE user_id = ? ORDER BY node`, userID)
 }
 
+// PubsubNodeCount says how many nodes a user has.
+func (r Reader) PubsubNodeCount(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM pubsub_nodes WHERE user_id = ?`, userID).Scan(&n)
+	return n, err
+}
+
 // PubsubItems returns items of a node, oldest first: those with the given
 // ids, or (ids nil) the last max ones (max <= 0: all).
 func (r Reader) PubsubItems(ctx context.Context, nodeID int64, max int, ids []string) ([]PubsubItem, error) {

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,6 +26,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 	"github.com/xmppgate/xmppgate/xmppcore/saslsrv"
 	"github.com/xmppgate/xmppgate/xmppcore/smacks"
@@ -173,6 +175,9 @@ type conn struct {
 	// carbons: the session enabled XEP-0280 carbons; guarded by srv.mu,
 	// as the account's session map it is read with.
 	carbons bool
+	// privActive is the session's active XEP-0016 list (privacy.go);
+	// changed under srv.mu.
+	privActive atomic.Pointer[privacy.List]
 
 	// Stream management (sm.go), guarded by wmu. sm is nil until the
 	// client enables it, so a session without it costs one pointer.
@@ -937,6 +942,9 @@ func (c *conn) bind() error {
 // readLoop routes the stanzas of a bound session until the stream ends.
 func (c *conn) readLoop() error {
 	for {
+		if err := c.idleWait(); err != nil {
+			return err
+		}
 		el, err := c.next()
 		if err != nil {
 			return err

@@ -37,7 +37,7 @@ type testBundle struct {
 
 // setup starts a server on loopback over a fresh SQLite file with the
 // domains example.test (enabled) and disabled.test (switched off).
-func setup(t *testing.T, opts ...func(*xmppcore.Config)) *testBundle {
+func setup(t testing.TB, opts ...func(*xmppcore.Config)) *testBundle {
 	t.Helper()
 	b := openBundle(t, "NORMAL")
 	ctx, st := b.ctx, b.st
@@ -100,7 +100,7 @@ func (b *testBundle) serve(tb testing.TB, cfg xmppcore.Config) {
 	b.c2s, b.c2stls = a1.String(), a2.String()
 }
 
-func (b *testBundle) user(t *testing.T, fqdn, name, password string, status store.Status) store.User {
+func (b *testBundle) user(t testing.TB, fqdn, name, password string, status store.Status) store.User {
 	t.Helper()
 	cred, err := credential.New(password)
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func (b *testBundle) login(t testing.TB, user, password string, o loginOpts) (*g
 	return goxmpptest.TryLogin(t, addr, user+"@"+o.fqdn, password, opts...)
 }
 
-func (b *testBundle) mustLogin(t *testing.T, user, password string, o loginOpts) *goxmpptest.Client {
+func (b *testBundle) mustLogin(t testing.TB, user, password string, o loginOpts) *goxmpptest.Client {
 	t.Helper()
 	c, err := b.login(t, user, password, o)
 	require.NoError(t, err)
@@ -184,7 +184,7 @@ const header = "<?xml version='1.0'?>\n<stream:stream xmlns='jabber:client' xmln
 	domain + "' version='1.0'>\n"
 
 // befriend gives users a and c mutual presence subscriptions (both).
-func (b *testBundle) befriend(t *testing.T, a, c store.User) {
+func (b *testBundle) befriend(t testing.TB, a, c store.User) {
 	t.Helper()
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
 		if _, err := tx.PutRosterItem(b.ctx, a.ID, store.RosterItem{Contact: c.Username + "@" + domain, Subscription: store.SubBoth, Visible: true}); err != nil {

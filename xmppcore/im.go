@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 )
 
 const (
@@ -49,6 +50,9 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 			to = c.full.Bare()
 			st.Set("to", to.String())
 		}
+		if s.privacyOut(c, st, to) {
+			return
+		}
 		if s.domainOf(c).On(modcfg.Blocking) && s.blockedBy(c.bare, c.user.ID, to) {
 			s.bounce(st, errBlocked)
 			return
@@ -82,6 +86,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	}
 	if iq.Get("id") == "" || len(iq.Elements()) != 1 {
 		c.sendEl(iqError(iq, "", "", errBadRequest))
+		return
+	}
+	if s.privacyOut(c, iq, to) {
 		return
 	}
 	switch {
@@ -121,7 +128,7 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 			return
 		}
 		t := s.session(to)
-		if t == nil || (d.On(modcfg.Blocking) && s.blockedBy(to.Bare().String(), 0, c.full)) {
+		if t == nil || (d.On(modcfg.Blocking) && s.blockedBy(to.Bare().String(), 0, c.full)) || s.privacyDenies(t, privacy.IQ, c.full) {
 			c.sendEl(iqError(iq, "", "", errServiceUnavailable))
 			return
 		}
@@ -170,6 +177,9 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		s.bounce(m, errServiceUnavailable)
 		return
 	}
+	if s.privacyRefuses(m, d, from, to, bare, user) {
+		return
+	}
 	s.archiveMessage(m, d, from, to, bare, user.ID)
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
@@ -197,6 +207,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		t.smu.Unlock()
 		switch {
 		case p < 0:
+		case s.privacyDenies(t, privacy.Message, from):
 		case typ == "headline":
 			targets = append(targets, t)
 		case p > best:
@@ -325,6 +336,9 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 			s.bounce(p, errBlocked)
 			return
 		}
+		if s.privacyOut(c, p, to) {
+			return
+		}
 		if typ != "error" {
 			c.trackDirected(to.String(), typ == "")
 		}
@@ -343,14 +357,16 @@ func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 		return
 	}
 	if to.Resourcepart() != "" {
-		if t := s.session(to); t != nil {
+		if t := s.session(to); t != nil && !s.privacyDenies(t, privacy.PresenceIn, from) {
 			t.sendEl(p)
 		}
 		return
 	}
 	b := p.Bytes(nsClient)
 	for _, t := range s.availableOf(to.String()) {
-		t.send(b)
+		if !s.privacyDenies(t, privacy.PresenceIn, from) {
+			t.send(b)
+		}
 	}
 }
 
@@ -377,7 +393,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 				t.smu.Lock()
 				pb := t.presence
 				t.smu.Unlock()
-				if pb != nil {
+				if pb != nil && !s.presenceDenied(t, c) {
 					c.send(pb)
 				}
 			}
@@ -423,7 +439,9 @@ func (s *Server) broadcast(c *conn, p *xmlel.Element) []store.RosterItem {
 			continue
 		}
 		for _, t := range s.availableOf(it.Contact) {
-			t.send(b)
+			if !s.presenceDenied(c, t) {
+				t.send(b)
+			}
 		}
 	}
 	// The user's own available resources, the sender included (RFC 6121 4.2.2).
@@ -452,7 +470,7 @@ func (s *Server) probe(c *conn, contact jid.JID) {
 		t.smu.Lock()
 		pb := t.presence
 		t.smu.Unlock()
-		if pb != nil {
+		if pb != nil && !s.presenceDenied(t, c) {
 			c.send(pb)
 		}
 	}
@@ -650,9 +668,11 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 	}
 	if contactPresToUser {
 		s.copyPresence(cBare, c.bare, false)
+		s.pepSubscribed(c.bare, cBare)
 	}
 	if userPresToContact {
 		s.copyPresence(c.bare, cBare, false)
+		s.pepSubscribed(cBare, c.bare)
 	}
 	if unavailContactToUser {
 		s.copyPresence(cBare, c.bare, true)
@@ -680,7 +700,9 @@ func (s *Server) copyPresence(from, to string, unavailable bool) {
 			continue
 		}
 		for _, t := range targets {
-			t.send(b)
+			if !s.presenceDenied(src, t) {
+				t.send(b)
+			}
 		}
 	}
 }

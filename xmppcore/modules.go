@@ -12,6 +12,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
@@ -112,6 +113,9 @@ func init() {
 			{nsPrivate, "query", targetSelf, private},
 		}},
 		{name: modcfg.Offline, features: []string{nsOffline}},
+		{name: modcfg.Privacy, features: []string{privacy.NS}, handlers: []handler{
+			{privacy.NS, "query", targetSelf, privacyIQ},
+		}},
 		{name: modcfg.Adhoc, features: []string{nsCommands}, handlers: []handler{
 			{nsCommands, "command", targetServer, setOnly(adhocExecute)},
 		}},
@@ -323,9 +327,20 @@ func vcard(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if len(b) > 64<<10 {
 		return nil, &errNotAcceptable
 	}
-	err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.SetVCard(ctx, user.ID, b) })
+	var after func()
+	err := s.st.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.SetVCard(ctx, user.ID, b); err != nil {
+			return err
+		}
+		var err error
+		after, err = s.vcardWritten(ctx, tx, r, r.q)
+		return err
+	})
 	if err != nil {
 		return nil, &errInternal
+	}
+	if after != nil {
+		after()
 	}
 	return nil, nil
 }

@@ -14,7 +14,7 @@ import (
 var allFeatures = []string{
 	"http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "urn:xmpp:ping",
 	"urn:xmpp:time", "jabber:iq:version", "jabber:iq:last", "vcard-temp", "urn:xmpp:blocking",
-	"jabber:iq:private", "msgoffline", "http://jabber.org/protocol/commands", "urn:xmpp:extdisco:2", "urn:xmpp:carbons:2",
+	"jabber:iq:private", "msgoffline", "jabber:iq:privacy", "http://jabber.org/protocol/commands", "urn:xmpp:extdisco:2", "urn:xmpp:carbons:2",
 }
 
 func features(q goxmpp.IQ) []string {

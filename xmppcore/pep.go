@@ -3,8 +3,10 @@ package xmppcore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -53,7 +55,14 @@ type pepState struct {
 	mu      sync.Mutex
 	known   map[string]pubsub.Notify
 	asked   map[string]capsQuery // by IQ id
-	waiting map[string][]*conn   // by caps key: sessions whose caps are being asked
+	waiting map[string]*capsWait // by caps key
+}
+
+// capsWait is the sessions whose caps are being asked, and when the
+// question was sent.
+type capsWait struct {
+	conns []*conn
+	asked time.Time
 }
 
 type capsQuery struct {
@@ -65,6 +74,9 @@ type capsQuery struct {
 const (
 	maxCapsKnown = 10000
 	maxCapsAsked = 10000
+	// capsPatience is how long a caps question may go unanswered before a
+	// session with the same caps is asked in turn.
+	capsPatience = 30 * time.Second
 )
 
 func pepErr(typ, cond, app, feature string) *stanzaErr {
@@ -86,7 +98,17 @@ var (
 	errInvalidPayload  = pepErr("modify", "bad-request", "invalid-payload", "")
 	errPrecondition    = pepErr("cancel", "conflict", "precondition-not-met", "")
 	errNodeExists      = &stanzaErr{typ: "cancel", cond: "conflict"}
+	errTooManyNodes    = &stanzaErr{typ: "cancel", cond: "policy-violation", text: "too many nodes"}
 )
+
+// maxNodes bounds the nodes of one account.
+const maxNodes = 1000
+
+// roomForNode says whether userID may have one more node.
+func roomForNode(ctx context.Context, tx *store.Tx, userID int64) (bool, error) {
+	n, err := tx.PubsubNodeCount(ctx, userID)
+	return n < maxNodes, err
+}
 
 // pepOwner is the account r addresses and whether the requester owns it.
 func pepOwner(r *iqReq) (store.User, string, bool) {
@@ -199,7 +221,7 @@ func pepOwnerIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 			if err != nil {
 				return err
 			}
-			synced, err = bookmarksWritten(ctx, tx, r.c, name)
+			synced, err = pepWritten(ctx, tx, r.c, name, nil)
 			return err
 		})
 		if err != nil {
@@ -257,6 +279,10 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 				fail = errPrecondition
 				return nil
 			}
+			if ok, err := roomForNode(ctx, tx, r.c.user.ID); err != nil || !ok {
+				fail = errTooManyNodes
+				return err
+			}
 			node, err = tx.CreatePubsubNode(ctx, store.PubsubNode{UserID: r.c.user.ID, Name: name,
 				Config: cfg.Encode(), MaxItems: cfg.Kept(), ItemExpire: cfg.ItemExpire})
 			if err != nil {
@@ -274,7 +300,7 @@ func (s *Server) pepPublish(r *iqReq, op, opts *xmlel.Element) (*xmlel.Element, 
 		if err := tx.PublishPubsubItem(ctx, node.ID, store.PubsubItem{ID: id, Payload: payload.Bytes(""), Publisher: r.c.bare}); err != nil {
 			return err
 		}
-		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		synced, err = pepWritten(ctx, tx, r.c, name, payload)
 		return err
 	})
 	if err != nil {
@@ -315,7 +341,7 @@ func (s *Server) pepRetract(r *iqReq, op *xmlel.Element) (*xmlel.Element, *stanz
 			return err
 		}
 		var err error
-		synced, err = bookmarksWritten(ctx, tx, r.c, name)
+		synced, err = pepWritten(ctx, tx, r.c, name, nil)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -351,13 +377,21 @@ func (s *Server) pepCreate(r *iqReq, op, configure *xmlel.Element) (*xmlel.Eleme
 		}
 	}
 	ctx := context.Background()
+	full := false
 	err := s.st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.CreatePubsubNode(ctx, store.PubsubNode{UserID: r.c.user.ID, Name: name,
+		ok, err := roomForNode(ctx, tx, r.c.user.ID)
+		if full = !ok; err != nil || full {
+			return err
+		}
+		_, err = tx.CreatePubsubNode(ctx, store.PubsubNode{UserID: r.c.user.ID, Name: name,
 			Config: cfg.Encode(), MaxItems: cfg.Kept(), ItemExpire: cfg.ItemExpire})
 		return err
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil, errNodeExists
+	}
+	if full && err == nil {
+		return nil, errTooManyNodes
 	}
 	if err != nil {
 		return nil, &errInternal
@@ -515,11 +549,21 @@ func (s *Server) pepAvailable(c *conn, p *xmlel.Element, roster []store.RosterIt
 	n, known := s.pep.known[key]
 	ask := false
 	if !known {
-		ask = len(s.pep.waiting[key]) == 0
 		if s.pep.waiting == nil || len(s.pep.waiting) > maxCapsAsked {
-			s.pep.waiting = map[string][]*conn{}
+			s.pep.waiting = map[string]*capsWait{}
 		}
-		s.pep.waiting[key] = append(s.pep.waiting[key], c)
+		w := s.pep.waiting[key]
+		if w == nil {
+			w = &capsWait{}
+			s.pep.waiting[key] = w
+		}
+		// Sessions gone while waiting are dropped here, so a caps key that
+		// is never answered holds only live sessions.
+		w.conns = slices.DeleteFunc(w.conns, func(x *conn) bool { return !x.open() })
+		w.conns = append(w.conns, c)
+		if ask = len(w.conns) == 1 || time.Since(w.asked) > capsPatience; ask {
+			w.asked = time.Now()
+		}
 	}
 	s.pep.mu.Unlock()
 	if known {
@@ -576,22 +620,21 @@ func (s *Server) pepIQReply(c *conn, iq *xmlel.Element) bool {
 			s.pep.known = map[string]pubsub.Notify{}
 		}
 		s.pep.known[key] = n
-		served = s.pep.waiting[key]
+		if w := s.pep.waiting[key]; w != nil {
+			served = w.conns
+		}
 		delete(s.pep.waiting, key)
 	} else {
 		// The answer serves only the client that gave it; the next
 		// session with the same caps is asked in turn.
 		served = []*conn{c}
-		rest := s.pep.waiting[key][:0]
-		for _, w := range s.pep.waiting[key] {
-			if w != c && w.open() {
-				rest = append(rest, w)
+		if w := s.pep.waiting[key]; w != nil {
+			w.conns = slices.DeleteFunc(w.conns, func(x *conn) bool { return x == c || !x.open() })
+			if len(w.conns) > 0 {
+				next, w.asked = w.conns[0], time.Now()
+			} else {
+				delete(s.pep.waiting, key)
 			}
-		}
-		if len(rest) > 0 {
-			s.pep.waiting[key], next = rest, rest[0]
-		} else {
-			delete(s.pep.waiting, key)
 		}
 	}
 	s.pep.mu.Unlock()
@@ -643,6 +686,30 @@ func (s *Server) pepLastItems(c *conn, nodes []string, roster []store.RosterItem
 			owners = append(owners, it.Contact)
 		}
 	}
+	s.pepSendLast(c, owners, nodes)
+}
+
+// pepSubscribed sends the available sessions of subscriber, just granted
+// a presence subscription to owner, the last items of owner's nodes they
+// want (XEP-0163 4.3.4: on_sub).
+func (s *Server) pepSubscribed(subscriber, owner string) {
+	if d, ok := s.hosted(ownerFQDN(owner)); !ok || !d.On(modcfg.Pep) {
+		return
+	}
+	for _, t := range s.availableOf(subscriber) {
+		t.smu.Lock()
+		nodes := t.notify.Nodes()
+		t.smu.Unlock()
+		if len(nodes) > 0 {
+			s.pepSendLast(t, []string{owner}, nodes)
+		}
+	}
+}
+
+// pepSendLast sends c the last item of each of nodes of the accounts
+// owners, as their access models allow.
+func (s *Server) pepSendLast(c *conn, owners, nodes []string) {
+	ctx := context.Background()
 	lasts, err := s.st.PubsubLastItems(ctx, owners, nodes)
 	if err != nil {
 		s.log.Warn("pep last items", zap.Error(err))
@@ -682,6 +749,10 @@ func pepDiscoInfo(r *iqReq, q *xmlel.Element) {
 	q.Add(xmlel.New(nsDiscoInfo, "identity", "category", "pubsub", "type", "pep"))
 	for _, f := range pepFeatures {
 		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", f))
+	}
+	if r.dom.On(modcfg.Vcard) {
+		// The vCard PHOTO and the PEP avatar are kept in step (pep_convert.go).
+		q.Add(xmlel.New(nsDiscoInfo, "feature", "var", pubsub.FeatureVCardConv))
 	}
 	if r.dom.On(modcfg.Private) {
 		// Bookmarks stored either way are kept in step (pep_convert.go).

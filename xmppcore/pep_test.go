@@ -3,10 +3,12 @@ package xmppcore_test
 import (
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
@@ -20,7 +22,8 @@ import (
 // TestIntegrationPEPSlixmpp drives personal eventing with slixmpp (pep.py
 // says the scenario): +notify from caps, last item on available presence,
 // an OMEMO device list published with publish-options, access models, and
-// bookmarks kept in step between private XML and PEP.
+// bookmarks kept in step between private XML and PEP, the avatar between
+// the vCard and PEP.
 func TestIntegrationPEPSlixmpp(t *testing.T) {
 	t.Parallel()
 	slixmpptest.Require(t)
@@ -66,6 +69,14 @@ func TestIntegrationPEPSlixmpp(t *testing.T) {
 		`"<ns0:conference xmlns:ns0=\"urn:xmpp:bookmarks:1\" name=\"room3@conf.example\"><ns0:nick>al3</ns0:nick></ns0:conference>"]]}`,
 		string(out["bookmarks_after_legacy"]), "the XEP-0048 PEP node replaces the set")
 	require.JSONEq(t, `{"error":"not-allowed","app":["{http://jabber.org/protocol/pubsub#errors}closed-node"]}`, string(out["bob_bookmarks"]))
+
+	// Avatars: PEP to vCard, vCard to PEP (XEP-0398).
+	img1, img2 := sha1.Sum([]byte("\x89PNG first image")), sha1.Sum([]byte("\xff\xd8 second image"))
+	require.JSONEq(t, `["image/png","`+hex.EncodeToString(img1[:])+`"]`, string(out["avatar_vcard"]))
+	id2 := hex.EncodeToString(img2[:])
+	require.JSONEq(t, `{"metadata":{"items":[["`+id2+`","<ns0:metadata xmlns:ns0=\"urn:xmpp:avatar:metadata\">`+
+		`<ns0:info bytes=\"15\" id=\"`+id2+`\" type=\"image/jpeg\" /></ns0:metadata>"]]},"data_ids":["`+id2+`"],"img2":"`+id2+`"}`,
+		string(out["vcard_avatar"]))
 }
 
 // capsVer is the XEP-0115 sha-1 ver of a client identity with features.
@@ -77,7 +88,7 @@ func capsVer(features ...string) string {
 
 // withCaps sends available presence announcing features and answers the
 // server's disco#info query of them.
-func withCaps(t *testing.T, c *goxmpptest.Client, features ...string) {
+func withCaps(t testing.TB, c *goxmpptest.Client, features ...string) {
 	t.Helper()
 	ver := capsVer(features...)
 	_, err := c.SendOrg(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='urn:test' ver='` + ver + `'/></presence>`)
@@ -238,4 +249,28 @@ func TestPEPWire(t *testing.T) {
 	info = bc.Ask(t, "i2", "get", aj, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	require.NotContains(t, string(info.Query), "pep")
 	require.Contains(t, stanzaErr(a, "p5", "", publishGeo("g5", "x", "")), "<service-unavailable")
+}
+
+// TestPEPLastItemOnSubscription: a contact whose subscription is approved
+// while online gets the last item at once (XEP-0163 4.3.4), not at its
+// next presence.
+func TestPEPLastItemOnSubscription(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	b.user(t, domain, "carol", "pw-c", store.StatusActive)
+	a := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
+	c := b.mustLogin(t, "carol", "pw-c", loginOpts{resource: "r"})
+	_, err := a.SendOrg("<presence/>")
+	require.NoError(t, err)
+	require.Equal(t, "result", a.Ask(t, "p1", "set", "", publishGeo("g1", "before", "")).Type)
+	withCaps(t, c, nodeGeo+"+notify")
+	c.ExpectNone(t, "an item of a stranger", 200*time.Millisecond, pepEvent(nodeGeo, "before"))
+
+	_, err = c.SendOrg("<presence to='alice@" + domain + "' type='subscribe'/>")
+	require.NoError(t, err)
+	a.Expect(t, "the request", goxmpptest.Presence("carol@"+domain, "subscribe"))
+	_, err = a.SendOrg("<presence to='carol@" + domain + "' type='subscribed'/>")
+	require.NoError(t, err)
+	c.Expect(t, "alice's last item", pepEvent(nodeGeo, "before"))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
 )
 
 // account is the live state of one user with at least one bound session.
@@ -21,16 +23,21 @@ type account struct {
 	userID   int64
 	sessions map[string]*conn // by resource
 	blocked  []string         // XEP-0191 block list, loaded at the first bind
+	// privDefault is the user's default XEP-0016 list, loaded at the first
+	// bind; changed under s.mu (privacy.go).
+	privDefault atomic.Pointer[privacy.List]
 }
 
 // register adds a bound session; it returns the session it replaces, if any.
 func (s *Server) register(c *conn) (old *conn) {
 	var blocked []string
+	var def *privacy.List
 	s.mu.RLock()
 	_, online := s.accounts[c.bare]
 	s.mu.RUnlock()
 	if !online {
 		blocked, _ = s.st.BlockList(context.Background(), c.user.ID)
+		def = s.loadDefaultList(c)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,6 +45,7 @@ func (s *Server) register(c *conn) (old *conn) {
 	if a == nil {
 		a = &account{userID: c.user.ID, sessions: map[string]*conn{}, blocked: blocked}
 		s.accounts[c.bare] = a
+		s.swapList(&a.privDefault, def)
 	}
 	old = a.sessions[c.res]
 	a.sessions[c.res] = c
@@ -53,13 +61,15 @@ func (s *Server) sessionEnded(c *conn) {
 		c.carbons = false
 		s.carbons.Add(-1)
 	}
+	var gone *account
 	if a := s.accounts[c.bare]; a != nil && a.sessions[c.res] == c {
 		delete(a.sessions, c.res)
 		if len(a.sessions) == 0 {
 			delete(s.accounts, c.bare)
-			last = true
+			last, gone = true, a
 		}
 	}
+	s.privacyEnded(c, gone)
 	s.mu.Unlock()
 	c.smu.Lock()
 	wasAvailable, status := c.available, c.status

@@ -148,6 +148,10 @@ type Server struct {
 	// hibernated counts the hibernated sessions: while it is zero, a
 	// message pays one atomic load for push notifications.
 	hibernated atomic.Int64
+	// privacy counts the XEP-0016 lists in force (sessions' active lists,
+	// online users' default lists; privacy.go): while it is zero, a
+	// delivery pays one atomic load for them.
+	privacy atomic.Int64
 	// mam is the message archive (archive.go).
 	mam *archiver
 	pep pepState

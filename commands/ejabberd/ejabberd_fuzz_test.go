@@ -271,7 +271,7 @@ func FuzzHandler(f *testing.F) {
 			var obj struct{ Code int }
 			_ = json.Unmarshal(out, &obj)
 			result := e.ContextMap()["result"]
-			ok := status == 501 && obj.Code == 0 || status == 500 && (obj.Code == 10001 || result == "out_of_range" || result == "no_bookmarks")
+			ok := status == 501 && obj.Code == 0 || status == 500 && (obj.Code == 10001 || result == "out_of_range")
 			require.True(t, ok, "undocumented %d: %s (result %v)", status, out, result)
 		}
 	})

@@ -128,10 +128,6 @@ var errorTable = []rule{
 	{cmd: "get_vcard", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
 	{cmd: "get_vcard2", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
 	{cmd: "get_vcard2_multi", reason: commands.ReasonUnknownDomain, answer: fixed(bare(http.StatusBadRequest, "error_wrong_hostname"))},
-	// bookmarks_to_pep's {error, Msg} (mod_private).
-	{cmd: "bookmarks_to_pep", reason: commands.ReasonNoBookmarks, answer: func(e *commands.Error, _ *request) reply {
-		return object(http.StatusInternalServerError, 0, e.Msg, "no_bookmarks")
-	}},
 	// resource_num out of range crashes in ejabberd.
 	{reason: commands.ReasonOutOfRange, answer: fixed(reply{status: http.StatusInternalServerError, body: []byte(`"internal_error"`), result: "out_of_range"})},
 

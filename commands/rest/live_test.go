@@ -114,6 +114,7 @@ const (
 	vcardGet  = "<vCard xmlns='vcard-temp'/>"
 	pingGet   = "<ping xmlns='urn:xmpp:ping'/>"
 	carbonsOn = "<enable xmlns='urn:xmpp:carbons:2'/>"
+	privacyQ  = "<query xmlns='jabber:iq:privacy'/>"
 )
 
 // TestRESTLiveModuleConfig switches modVcard, modPing and modCarbons off and on through
@@ -131,10 +132,11 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:ping"`)
 	require.Contains(t, string(q.Query), `var="urn:xmpp:carbons:2"`)
+	require.Contains(t, string(q.Query), `var="jabber:iq:privacy"`)
 	require.Equal(t, "result", alice.Ask(t, "v0", "get", "", vcardGet).Type)
 	require.Equal(t, "result", alice.Ask(t, "p0", "get", "a.example", pingGet).Type)
 
-	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": {\"enabled\": false}, \"modPing\": false, \"modCarbons\": false}}")
+	status, _, body := b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": {\"enabled\": false}, \"modPing\": false, \"modCarbons\": false, \"modPrivacy\": false}}")
 	require.Equal(t, 200, status, body)
 	require.Positive(t, l.changed.Load())
 
@@ -143,8 +145,9 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	require.NotContains(t, string(q.Query), "vcard-temp")
 	require.NotContains(t, string(q.Query), "urn:xmpp:ping")
 	require.NotContains(t, string(q.Query), "urn:xmpp:carbons:2")
+	require.NotContains(t, string(q.Query), "jabber:iq:privacy")
 	require.Contains(t, string(q.Query), "jabber:iq:version", "other modules stay")
-	for _, tt := range []struct{ id, typ, to, body string }{{"v1", "get", "", vcardGet}, {"p1", "get", "a.example", pingGet}, {"c1", "set", "", carbonsOn}} {
+	for _, tt := range []struct{ id, typ, to, body string }{{"v1", "get", "", vcardGet}, {"p1", "get", "a.example", pingGet}, {"c1", "set", "", carbonsOn}, {"pr1", "get", "", privacyQ}} {
 		q := alice.Ask(t, tt.id, tt.typ, tt.to, tt.body)
 		require.Equal(t, "error", q.Type, tt.id)
 		require.Equal(t, "service-unavailable", errorCondition(alice, tt.id), "%s: %s", tt.id, tail(alice.Transcript()))
@@ -153,7 +156,7 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	bob := login(t, addr, "bob@b.example", "bobpw")
 	require.Contains(t, string(bob.Ask(t, "bd", "get", "b.example", discoInfo).Query), "vcard-temp")
 
-	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": true, \"modPing\": {\"enabled\": true}, \"modCarbons\": true}}")
+	status, _, body = b.send("PUT /api/1.0/xmppdomains/a.example\n\n{\"moduleConfig\": {\"modVcard\": true, \"modPing\": {\"enabled\": true}, \"modCarbons\": true, \"modPrivacy\": true}}")
 	require.Equal(t, 200, status, body)
 	q = alice.Ask(t, "d2", "get", "a.example", discoInfo)
 	require.Contains(t, string(q.Query), `var="vcard-temp"`)
@@ -161,6 +164,7 @@ func TestRESTLiveModuleConfig(t *testing.T) {
 	require.Contains(t, string(q.Query), `var="urn:xmpp:carbons:2"`)
 	require.Equal(t, "result", alice.Ask(t, "v2", "get", "", vcardGet).Type)
 	require.Equal(t, "result", alice.Ask(t, "c2", "set", "", carbonsOn).Type)
+	require.Equal(t, "result", alice.Ask(t, "pr2", "get", "", privacyQ).Type)
 }
 
 // TestRESTLiveLogin: a user created through REST logs in over XMPP with the

@@ -385,6 +385,15 @@ func Cases() []Case {
 	)
 	add("private_get", userArgs("private_get", "vc", "element", "storage", "ns", "storage:bookmarks")...)
 
+	// PEP (vc's bookmarks were stored by private_set above)
+	add("bookmarks_to_pep",
+		ok("ok", js("user", "vc", "host", h1)),
+		ok("no bookmarks", js("user", "chk", "host", h1)),
+	)
+	add("bookmarks_to_pep", userArgs("bookmarks_to_pep", "vc")...)
+	add("delete_old_pubsub_items", ok("ok", js("number", 1000)), ok("number not a number", js("number", "x")), ok("missing number", "{}"))
+	add("delete_expired_pubsub_items", ok("ok", "{}"))
+
 	// last
 	add("set_last",
 		ok("ok", js("user", "vc", "host", h1, "timestamp", 1700000000, "status", "gone")),

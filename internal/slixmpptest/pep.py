@@ -22,8 +22,13 @@ object of observations, each named after the step of the scenario:
    ("bookmarks_private"); she stores XEP-0048 bookmarks in the PEP node
    storage:bookmarks (XEP-0223) and reads the XEP-0402 items again
    ("bookmarks_after_legacy"); bob may not read them ("bob_bookmarks").
+6. Avatars kept in step (XEP-0398): alice publishes an XEP-0084 avatar and
+   reads her vCard PHOTO ("avatar_vcard": type and hex SHA-1 of the image);
+   she sets a vCard PHOTO and reads the avatar metadata and data items
+   ("vcard_avatar").
 """
 import asyncio
+import hashlib
 import json
 import logging
 import ssl
@@ -46,7 +51,7 @@ def client(jid, password, interests=()):
     c.ssl_context.verify_mode = ssl.CERT_NONE
     c.auto_authorize = None
     c.auto_subscribe = False
-    for p in ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0049", "xep_0223", "xep_0048"):
+    for p in ("xep_0030", "xep_0004", "xep_0060", "xep_0115", "xep_0163", "xep_0049", "xep_0223", "xep_0048", "xep_0054", "xep_0084"):
         c.register_plugin(p)
     c.interests = interests
     c.events = asyncio.Queue()
@@ -163,6 +168,23 @@ async def main(host, port, users):
     await alice["xep_0048"].set_bookmarks(b, method="xep_0223", timeout=10)
     out["bookmarks_after_legacy"] = await items(alice, None, BOOKMARKS)
     out["bob_bookmarks"] = await items(bob, users["alice"][0], BOOKMARKS)
+
+    img1, img2 = b"\x89PNG first image", b"\xff\xd8 second image"
+    await alice["xep_0084"].publish_avatar(img1, timeout=10)
+    await alice["xep_0084"].publish_avatar_metadata(
+        [{"id": hashlib.sha1(img1).hexdigest(), "type": "image/png", "bytes": len(img1)}], timeout=10)
+    r = await alice["xep_0054"].get_vcard(users["alice"][0], timeout=10)
+    photo = r["vcard_temp"]["PHOTO"]
+    out["avatar_vcard"] = [photo["TYPE"], hashlib.sha1(photo["BINVAL"]).hexdigest()]
+    vc = alice["xep_0054"].make_vcard()
+    vc["FN"] = "Alice"
+    vc["PHOTO"]["TYPE"] = "image/jpeg"
+    vc["PHOTO"]["BINVAL"] = img2
+    await alice["xep_0054"].publish_vcard(vc, timeout=10)
+    meta = await items(alice, None, "urn:xmpp:avatar:metadata")
+    data = await items(alice, None, "urn:xmpp:avatar:data")
+    out["vcard_avatar"] = {"metadata": meta, "data_ids": [i[0] for i in data.get("items", [])],
+                           "img2": hashlib.sha1(img2).hexdigest()}
     for c in (alice, bob, carol):
         c.disconnect()
     print(json.dumps(out))

@@ -11,6 +11,11 @@ stdin and prints one JSON event per line on stdout:
   {"cmd": "chatstate", "to", "state"}           send a chat-state-only message
   {"cmd": "inactive"} / {"cmd": "active"}       XEP-0352 client state
   {"cmd": "iq", "xml"}                          send an IQ request -> iq {type, xml}
+  {"cmd": "privacy", "op", "name", "rules"}     an XEP-0016 request built with slixmpp's
+                                                xep_0016 stanzas -> iq {type, xml}; op is
+                                                lists, get, activate, deactivate, default,
+                                                nodefault, edit (rules: the plugin's dicts)
+                                                or remove
   {"cmd": "disconnect"}                         close the stream cleanly
 
 Events: sm_enabled, session_start, session_resumed, disconnected,
@@ -18,7 +23,8 @@ message {from, body, type, delay, chatstate} (with a body),
 message_error {from, condition} (a bounce),
 chatstate {from, state}, presence {from, type},
 push {xml} (a pubsub publish IQ, answered with a result: the client plays
-an XEP-0357 app server), iq {type, xml}. Stream management (XEP-0198,
+an XEP-0357 app server), privacy_push {name} (an XEP-0016 list push,
+answered with a result), iq {type, xml}. Stream management (XEP-0198,
 with resumption) and CSI (XEP-0352) are slixmpp's own plugins; a
 connection lost without a clean close is resumed by the next connect.
 """
@@ -51,7 +57,7 @@ def main():
     c.ssl_context.verify_mode = ssl.CERT_NONE
     c.auto_authorize = None
     c.auto_subscribe = False
-    for p in ("xep_0198", "xep_0352", "xep_0203", "xep_0085"):
+    for p in ("xep_0198", "xep_0352", "xep_0203", "xep_0085", "xep_0016"):
         c.register_plugin(p)
     c.plugin["xep_0198"].window = 1
 
@@ -81,6 +87,45 @@ def main():
     c.add_event_handler("presence", on_presence)
     c.register_handler(Callback("push", MatchXPath("{jabber:client}iq/{http://jabber.org/protocol/pubsub}pubsub"), on_push))
 
+    def on_privacy_push(iq):
+        if iq["type"] != "set":
+            return
+        emit(event="privacy_push", name=iq["privacy"]["list"]["name"])
+        iq.reply().send()
+
+    c.register_handler(Callback("privacy push", MatchXPath("{jabber:client}iq/{jabber:iq:privacy}query"), on_privacy_push))
+
+    def privacy_iq(cmd):
+        # The plugin's own methods do not return the answer (and its
+        # edit_list builds the request without sending it): its stanza
+        # interfaces make the request here.
+        op, name = cmd["op"], cmd.get("name", "")
+        iq = c.Iq()
+        iq["type"] = "get" if op in ("lists", "get") else "set"
+        if op == "lists":
+            iq.enable("privacy")
+        elif op in ("get", "remove"):
+            iq["privacy"]["list"]["name"] = name
+        elif op == "activate":
+            iq["privacy"]["active"]["name"] = name
+        elif op == "deactivate":
+            iq["privacy"].enable("active")
+        elif op == "default":
+            iq["privacy"]["default"]["name"] = name
+        elif op == "nodefault":
+            iq["privacy"].enable("default")
+        elif op == "edit":
+            lst = iq["privacy"]["list"]
+            lst["name"] = name
+            for r in cmd["rules"]:
+                item = lst.add_item(r.get("value"), r["action"], str(r["order"]), itype=r.get("type"),
+                                    iq=r.get("iq", False), message=r.get("message", False),
+                                    presence_in=r.get("presence_in", False))
+                if r.get("presence_out"):
+                    # slixmpp 1.8.3's presence_out writes <presence-in/>.
+                    ET.SubElement(item.xml, "{jabber:iq:privacy}presence-out")
+        return iq
+
     async def commands():
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
@@ -106,8 +151,8 @@ def main():
                 c.plugin["xep_0352"].send_inactive()
             elif op == "active":
                 c.plugin["xep_0352"].send_active()
-            elif op == "iq":
-                iq = c.Iq(xml=ET.fromstring(cmd["xml"]))
+            elif op in ("iq", "privacy"):
+                iq = c.Iq(xml=ET.fromstring(cmd["xml"])) if op == "iq" else privacy_iq(cmd)
                 try:
                     res = await iq.send(timeout=10)
                     emit(event="iq", type=res["type"], xml=str(res))

@@ -33,6 +33,8 @@ const (
 	Adhoc    = "modAdhoc"
 	// Multicast is XEP-0033's multicast.<domain> service.
 	Multicast = "modMulticast"
+	// Privacy is XEP-0016 privacy lists.
+	Privacy = "modPrivacy"
 	// StreamManagement is XEP-0198, ClientState XEP-0352, Push XEP-0357.
 	StreamManagement = "modStreamManagement"
 	ClientState      = "modClientState"

@@ -1,0 +1,77 @@
+package xmppcore
+
+import (
+	"crypto/tls"
+	"errors"
+	"os"
+	"time"
+)
+
+// An idle session is mostly its read goroutine's stack. Reading a stanza
+// (TLS record, XML decoder, element tree) grows that stack to 8 KiB, and a
+// goroutine blocked inside that read keeps it. idleWait blocks instead in
+// a frame a few hundred bytes deep until the client sends something, so
+// the garbage collector shrinks the idle stack back to 2 KiB
+// (bench/README.md: the idle-session figure).
+
+// idleWait returns once input is there to read: bytes buffered in the
+// reader, plaintext TLS decrypted ahead, or the socket readable (data,
+// EOF or an error, which the read that follows reports). Whitespace
+// keepalives between stanzas are consumed here, so they do not leave the
+// XML decoder blocked mid-text either. It returns an error only when the
+// idle timeout expires while waiting.
+func (c *conn) idleWait() error {
+	for {
+		if c.br.Buffered() == 0 {
+			if err := c.awaitInput(); err != nil {
+				return err
+			}
+		}
+		b, err := c.br.Peek(1)
+		if err != nil {
+			return nil // the read that follows reports it
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			c.br.ReadByte()
+			c.lim.reset()
+		default:
+			return nil
+		}
+	}
+}
+
+// awaitInput waits until the transport has input, without reading it. It
+// returns at once when the wait cannot be done shallowly (a transport
+// other than TLS over a socket).
+func (c *conn) awaitInput() error {
+	tc, ok := c.lim.conn.(*tls.Conn)
+	if !ok {
+		return nil
+	}
+	// TLS may hold plaintext it decrypted ahead of what was asked for; the
+	// socket would not signal it. A read with a deadline in the past takes
+	// it, or times out at once without touching the stream (crypto/tls keeps
+	// timeouts non-fatal).
+	c.lim.set = time.Now() // keeps limitReader from moving the deadline
+	tc.SetReadDeadline(time.Unix(1, 0))
+	_, err := c.br.Peek(1)
+	c.lim.set, c.lim.err = time.Time{}, nil // the next read re-arms the idle deadline
+	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+		tc.SetReadDeadline(time.Time{})
+		return nil
+	}
+	var deadline time.Time
+	if c.lim.idle > 0 {
+		deadline = time.Now().Add(c.lim.idle)
+	}
+	tc.SetReadDeadline(deadline)
+	err = waitReadable(tc.NetConn())
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// Idle for too long: a lost transport, as when a read times out
+		// (end maps it to connection-timeout; a resumable session hibernates).
+		c.lim.err = err
+		return err
+	}
+	return nil
+}
