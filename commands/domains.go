@@ -116,6 +116,16 @@ type MucModule struct {
 	ValidMucCreateAcl   []string `json:"validMucCreateAcl"`
 }
 
+// MamModule is moduleConfig.modMam: the XEP-0313 archive, and how many
+// days archived messages are kept (0: forever).
+type MamModule struct {
+	Enabled       bool  `json:"enabled"`
+	RetentionDays int64 `json:"retentionDays"`
+}
+
+// MaxRetentionDays bounds modMam.retentionDays (about 100 years).
+const MaxRetentionDays = 36500
+
 // PubsubModule is moduleConfig.modPubsub.
 type PubsubModule struct {
 	CreatenodeAcl      string   `json:"createnodeAcl"`
@@ -148,6 +158,7 @@ type ModuleConfig struct {
 	ModHttpBind          Module       `json:"modHttpBind"`
 	ModHttpUpload        UploadModule `json:"modHttpUpload"`
 	ModLast              Module       `json:"modLast"`
+	ModMam               MamModule    `json:"modMam"`
 	ModMongerBilling     Module       `json:"modMongerBilling"`
 	ModMuc               MucModule    `json:"modMuc"`
 	ModMulticast         Module       `json:"modMulticast"`
@@ -203,7 +214,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 			EnableFederation: true, EnableOrgFederation: true,
 			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
 			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: 30, MaxFileSize: 100 << 20, Quota: 1000 << 20},
-			ModLast:       on, ModMongerBilling: off,
+			ModLast:       on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: on, ModPrivate: on,
@@ -467,6 +478,9 @@ func ValidateSettings(s DomainSettings) error {
 	}
 	if !oneOf(m.ModMuc.MucCreateAcl, validMucCreateAcl) {
 		return settingsError("moduleConfig.modMuc.mucCreateAcl must be one of %s", strings.Join(validMucCreateAcl, ", "))
+	}
+	if d := m.ModMam.RetentionDays; d < 0 || d > MaxRetentionDays {
+		return settingsError("moduleConfig.modMam.retentionDays must be between 0 and %d", MaxRetentionDays)
 	}
 	if !oneOf(m.ModPubsub.CreatenodeAcl, validCreatenodeAcl) {
 		return settingsError("moduleConfig.modPubsub.createnodeAcl must be one of %s", strings.Join(validCreatenodeAcl, ", "))

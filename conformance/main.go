@@ -136,7 +136,8 @@ func run(ctx context.Context, bin string, keep, write, hold bool) error {
 	t := time.Now()
 	ej, err := peer.NewEjabberd(peer.EjabberdConfig{Dir: filepath.Join(runDir, "ejabberd"), Node: node,
 		C2SPort: c2sPort, HTTPPort: httpPort, DistPort: distPort, Hosts: conformance.Hosts, Cert: cert,
-		Admins: []string{xg.Boot.AdminJID}, APIPermissions: apiPermissions, LogLevel: "error"})
+		Admins: []string{xg.Boot.AdminJID}, APIPermissions: apiPermissions, LogLevel: "error",
+		MAM: true}) // the MAM commands need mod_mam
 	if err != nil {
 		return err
 	}

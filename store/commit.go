@@ -26,17 +26,25 @@ type writeReq struct {
 // is committed (nil) or fn's savepoint was rolled back (fn's error). A nil
 // return therefore means fn's writes are durable.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	return s.WriteAsync(ctx, fn)()
+}
+
+// WriteAsync queues fn as Write does and returns once it is queued; wait
+// returns Write's outcome. Functions queued one after the other from one
+// goroutine commit in that order, and a caller can queue the next while
+// the store syncs the last (the archive writer does).
+func (s *Store) WriteAsync(ctx context.Context, fn func(*Tx) error) (wait func() error) {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return func() error { return ctx.Err() }
 	case <-s.quit:
-		return ErrClosed
+		return func() error { return ErrClosed }
 	}
 	// Once queued the outcome is waited for even if ctx ends, so the caller
 	// never reports failure for a change that was committed.
-	return <-req.done
+	return func() error { return <-req.done }
 }
 
 func (s *Store) commitLoop() {
@@ -83,9 +91,18 @@ func (s *Store) commit(group []*writeReq) {
 		return
 	}
 	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
+	// A function alone in its group needs no savepoint: if it fails, the
+	// transaction, which holds nothing else, is rolled back. A savepoint
+	// keeps a copy of every page the function changes (the sub-journal),
+	// which for a large write (an archive batch) is most of its cost.
+	alone := len(group) == 1
 	for i, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
+			continue
+		}
+		if alone {
+			errs[i] = call(r.fn, t)
 			continue
 		}
 		if _, err := t.q.ExecContext(ctx, `SAVEPOINT w`); err != nil {
@@ -102,7 +119,11 @@ func (s *Store) commit(group []*writeReq) {
 			errs[i] = err
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if alone && errs[0] != nil {
+		if err := tx.Rollback(); err != nil {
+			errs[0] = errors.Join(errs[0], err)
+		}
+	} else if err := tx.Commit(); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("store: commit: %w", err)

@@ -49,3 +49,22 @@ func TestWritePanicIsAnError(t *testing.T) {
 	require.ErrorContains(t, err, "boom")
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { return nil }))
 }
+
+// TestWriteAloneRollsBack: a write function alone in its group runs without
+// a savepoint; its failure must still leave nothing behind.
+func TestWriteAloneRollsBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	err := b.st.Write(b.ctx, func(tx *Tx) error {
+		if _, err := tx.InsertAccount(b.ctx, "lonely", 0); err != nil {
+			return err
+		}
+		return errors.New("refused")
+	})
+	require.EqualError(t, err, "refused")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { _, err := tx.InsertAccount(b.ctx, "next", 0); return err }))
+	accs, err := b.st.Accounts(b.ctx)
+	require.NoError(t, err)
+	require.Len(t, accs, 1)
+	require.Equal(t, "next", accs[0].Name)
+}

@@ -127,12 +127,22 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w, err := sql.Open("sqlite3", dsn(path, o, "immediate"))
+	// The writer's page cache holds what a large transaction dirties (the
+	// archive writer's batches touch two index pages per active user)
+	// instead of spilling it to the WAL before the commit writes it again.
+	w, err := sql.Open("sqlite3", dsn(path, o, "immediate")+"&_cache_size=-65536")
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
+	// Savepoints' sub-journals in memory: every write function runs in one,
+	// and a file-backed sub-journal writes each page it touches once more.
+	// A pragma of the connection, which the writer keeps open for good.
+	if _, err := w.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, w, o.Now); err != nil {
 		w.Close()
 		return nil, err

@@ -44,9 +44,9 @@ func newArchiver(s *Server) (*archiver, error) {
 	}
 	a := &archiver{prefs: map[int64]archive.Prefs{}, stop: make(chan struct{}), done: make(chan struct{})}
 	log := s.log.Named("archive")
-	a.w = archive.NewWriter(func(rows []store.ArchiveRow) error {
+	a.w = archive.NewWriter(func(rows []store.ArchiveRow) func() error {
 		ctx := context.Background()
-		return s.st.Write(ctx, func(tx *store.Tx) error { return tx.InsertArchive(ctx, rows) })
+		return s.st.WriteAsync(ctx, func(tx *store.Tx) error { return tx.InsertArchive(ctx, rows) })
 	}, func(r *store.ArchiveRow, id int64) { r.ID = id }, archive.WriterOptions{
 		LastID:  last,
 		OnError: func(err error, n int) { log.Error("archive batch lost", zap.Int("rows", n), zap.Error(err)) },

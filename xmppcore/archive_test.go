@@ -395,3 +395,31 @@ func TestIntegrationArchiveSlixmpp(t *testing.T) {
 	require.Empty(t, res.Never, "nothing archived under default never")
 	require.Equal(t, 7, res.StanzaIDs, "the 7 archived messages bob sent alice carried her stanza-id, after-never none")
 }
+
+// TestArchiveRetention: modMam.retentionDays purges what is older, per
+// domain; 0 keeps everything.
+func TestArchiveRetention(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice := b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	day := 24 * time.Hour
+	now := time.Now()
+	rows := []store.ArchiveRow{
+		{ID: now.Add(-40 * day).UnixMicro(), UserID: alice.ID, Peer: "bob@" + domain, Stanza: []byte("<message/>")},
+		{ID: now.Add(-2 * day).UnixMicro(), UserID: alice.ID, Peer: "bob@" + domain, Stanza: []byte("<message/>")},
+	}
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error { return tx.InsertArchive(b.ctx, rows) }))
+	n, err := b.srv.PurgeArchive(b.ctx, now)
+	require.NoError(t, err)
+	require.Zero(t, n, "no retention set: kept forever")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		return tx.SetDomainSettings(b.ctx, b.domains[domain].ID, []byte(`{"moduleConfig":{"modMam":{"enabled":true,"retentionDays":30}}}`))
+	}))
+	n, err = b.srv.PurgeArchive(b.ctx, now)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+	left, err := b.st.Archive(b.ctx, store.ArchiveFilter{UserID: alice.ID, MinID: 1, MaxID: now.UnixMicro(), Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.Equal(t, rows[1].ID, left[0].ID)
+}

@@ -21,6 +21,7 @@ type rows struct {
 	provDH, provDHP50, provDHP99            *row
 	login, loginP50, loginP99, loginCPU     *row
 	msg, msgP50, msgP99, msgCPU             *row
+	mam, mamCPU                             *row
 	mem                                     *row
 	batch                                   *row
 }
@@ -42,14 +43,17 @@ func newRows(c config) rows {
 		msgP50:    newRow("… message latency p50, ms", -1, 0),
 		msgP99:    newRow("… message latency p99, ms", -1, 0),
 		msgCPU:    newRow("… server CPU per message, µs", -1, 0),
-		mem:       newRow(fmt.Sprintf("RSS per idle authenticated TLS session, KiB (%d sessions)", c.idleN), -1, 0.5),
-		batch:     newRow(fmt.Sprintf("batch apply: one batch of %d queued status changes (DreamHost deactivate/reactivate), s", c.batchN), 0, 0),
+		mam: newRow(fmt.Sprintf("1:1 messages/s delivered with the archive on for every user (XEP-0313: ejabberd and "+
+			"Prosody mod_mam, xmppgate modMam), %d pairs, %s", c.pairs, c.msgDur), +1, 25),
+		mamCPU: newRow("… server CPU per archived message, µs", -1, 0),
+		mem:    newRow(fmt.Sprintf("RSS per idle authenticated TLS session, KiB (%d sessions)", c.idleN), -1, 0.5),
+		batch:  newRow(fmt.Sprintf("batch apply: one batch of %d queued status changes (DreamHost deactivate/reactivate), s", c.batchN), 0, 0),
 	}
 }
 
 func (r rows) list() []*row {
 	return []*row{r.provEj, r.provEjP50, r.provEjP99, r.provEjCPU, r.provDH, r.provDHP50, r.provDHP99,
-		r.login, r.loginP50, r.loginP99, r.loginCPU, r.msg, r.msgP50, r.msgP99, r.msgCPU, r.mem, r.batch}
+		r.login, r.loginP50, r.loginP99, r.loginCPU, r.msg, r.msgP50, r.msgP99, r.msgCPU, r.mam, r.mamCPU, r.mem, r.batch}
 }
 
 // meter reads the client's and a server's CPU over an interval.
@@ -134,6 +138,14 @@ func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
 			benchproc.Percentile(res.Lat, 0.5).Round(time.Millisecond), benchproc.Percentile(res.Lat, 0.99).Round(time.Millisecond),
 			(srvCPU / time.Duration(b.cfg.loginN)).Round(10*time.Microsecond), cli)
 	}
+	return b.messageRuns(ctx, s, b.rows.msg, b.rows.msgP50, b.rows.msgP99, b.rows.msgCPU)
+}
+
+// messageRuns measures 1:1 messages delivered per second into rate (and
+// the latencies and server CPU per message into the rows not nil).
+func (b *bench) messageRuns(ctx context.Context, s xmppServer, rate, p50, p99, cpu *row) error {
+	name := s.Name()
+	cache := xmppload.NewScramCache()
 	for run := range b.cfg.runs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -157,18 +169,34 @@ func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
 		if err != nil {
 			return fmt.Errorf("chat run %d: %w", run+1, err)
 		}
-		rate := float64(mr.Received) / mr.Window.Seconds()
-		b.rows.msg.add(name, rate)
-		b.rows.msg.Client[name] = append(b.rows.msg.Client[name], cli)
-		b.rows.msgP50.add(name, ms(benchproc.Percentile(mr.Lat, 0.5)))
-		b.rows.msgP99.add(name, ms(benchproc.Percentile(mr.Lat, 0.99)))
-		if mr.Received > 0 {
-			b.rows.msgCPU.add(name, float64(srvCPU.Microseconds())/float64(mr.Received))
+		r := float64(mr.Received) / mr.Window.Seconds()
+		rate.add(name, r)
+		rate.Client[name] = append(rate.Client[name], cli)
+		if p50 != nil {
+			p50.add(name, ms(benchproc.Percentile(mr.Lat, 0.5)))
+			p99.add(name, ms(benchproc.Percentile(mr.Lat, 0.99)))
 		}
-		log.Printf("%s chat run %d: %.0f messages/s (%d sent), p50 %v, p99 %v, client CPU %.0f%%", name, run+1, rate, mr.Sent,
+		if mr.Received > 0 {
+			cpu.add(name, float64(srvCPU.Microseconds())/float64(mr.Received))
+		}
+		log.Printf("%s chat run %d: %.0f messages/s (%d sent), p50 %v, p99 %v, client CPU %.0f%%", name, run+1, r, mr.Sent,
 			benchproc.Percentile(mr.Lat, 0.5).Round(time.Millisecond), benchproc.Percentile(mr.Lat, 0.99).Round(time.Millisecond), cli)
 	}
 	return nil
+}
+
+// archiveRuns restarts the server with its archive on for every user
+// (setMAM), measures messages again, and leaves the archive on.
+func (b *bench) archiveRuns(ctx context.Context, s xmppServer, setMAM func(bool) error) error {
+	s.Stop()
+	if err := setMAM(true); err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	log.Printf("%s restarted with the archive on (pid %d)", s.Name(), s.PID())
+	return b.messageRuns(ctx, s, b.rows.mam, nil, nil, b.rows.mamCPU)
 }
 
 // memoryRun restarts the server, logs 100 sessions in and out (code paths
@@ -293,6 +321,9 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	if err := b.xmppPhases(ctx, e); err != nil {
 		return err
 	}
+	if err := b.archiveRuns(ctx, e, e.SetMAM); err != nil {
+		return err
+	}
 	e.Stop()
 	log.Printf("ejabberd done in %s", time.Since(t).Round(time.Second))
 	return nil
@@ -317,6 +348,9 @@ func (b *bench) runProsody(ctx context.Context) error {
 	}
 	log.Printf("Prosody: %d test users created through mod_admin_shell", b.cfg.users)
 	if err := b.xmppPhases(ctx, p); err != nil {
+		return err
+	}
+	if err := b.archiveRuns(ctx, p, p.setMAM); err != nil {
 		return err
 	}
 	p.Stop()
@@ -377,7 +411,18 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 		log.Printf("xmppgate DreamHost add_user run %d: %.0f accounts/s until applied (requests done after %v)", run+1,
 			float64(res.N)/elapsed.Seconds(), res.Elapsed.Round(time.Millisecond))
 	}
+	// The peers' plain figures have no archive: neither have ours.
+	x.Stop()
+	if err := x.setMAM(false); err != nil {
+		return err
+	}
+	if err := x.Start(ctx); err != nil {
+		return err
+	}
 	if err := b.xmppPhases(ctx, x); err != nil {
+		return err
+	}
+	if err := b.archiveRuns(ctx, x, x.setMAM); err != nil {
 		return err
 	}
 	if b.cfg.profileDir != "" {

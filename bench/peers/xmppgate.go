@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmppgate/xmppgate/internal/peer"
+	"github.com/xmppgate/xmppgate/store"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
 )
@@ -113,4 +114,36 @@ func (x *xmppgate) nextBatch(ctx context.Context, d time.Duration) (batchLine, e
 	case <-ctx.Done():
 		return batchLine{}, ctx.Err()
 	}
+}
+
+// setMAM switches the bench domain's archive (moduleConfig.modMam) in the
+// stopped server's database, keeping its other settings.
+func (x *xmppgate) setMAM(on bool) error {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(x.data, "xmppgate.db"), store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.DomainByFQDN(ctx, x.domain)
+	if err != nil {
+		return err
+	}
+	settings := map[string]any{}
+	if len(d.Settings) > 0 {
+		if err := json.Unmarshal(d.Settings, &settings); err != nil {
+			return err
+		}
+	}
+	mc, _ := settings["moduleConfig"].(map[string]any)
+	if mc == nil {
+		mc = map[string]any{}
+	}
+	mc["modMam"] = map[string]any{"enabled": on}
+	settings["moduleConfig"] = mc
+	raw, err := json.Marshal(settings)
+	if err != nil {
+		return err
+	}
+	return st.Write(ctx, func(tx *store.Tx) error { return tx.SetDomainSettings(ctx, d.ID, raw) })
 }

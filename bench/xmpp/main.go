@@ -85,9 +85,10 @@ func main() {
 		for _, mode := range strings.Split(*mam, ",") {
 			setArchive(dir, mode == "on")
 			srv := start(dir)
-			msgs := messagePhase(srv.addr, *pairs, *dur)
+			msgs, cpu := messagePhase(srv, *pairs, *dur)
 			srv.stop()
-			fmt.Printf("messages (archive %s): %.0f delivered/s across %d pairs for %s\n", mode, msgs, *pairs, *dur)
+			fmt.Printf("messages (archive %s): %.0f delivered/s across %d pairs for %s, server CPU %.1f µs per message\n",
+				mode, msgs, *pairs, *dur, cpu)
 		}
 		setArchive(dir, true)
 	}
@@ -303,8 +304,23 @@ func loginPhase(addr string, n, conc int) float64 {
 	return float64(n) / d.Seconds()
 }
 
-func messagePhase(addr string, pairs int, dur time.Duration) float64 {
-	clients, _ := connect(addr, 2*pairs, 50)
+// cpuTime is the CPU time (user + system) the process pid has used.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		log.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64) // fields 14 and 15 of stat, after pid and comm
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// messagePhase returns messages delivered per second and the server's CPU
+// time per delivered message in µs: the comparable figure when other
+// processes share the cores.
+func messagePhase(srv *child, pairs int, dur time.Duration) (float64, float64) {
+	clients, _ := connect(srv.addr, 2*pairs, 50)
 	var delivered atomic.Int64
 	var counting atomic.Bool
 	stop := make(chan struct{})
@@ -339,13 +355,15 @@ func messagePhase(addr string, pairs int, dur time.Duration) float64 {
 		}()
 	}
 	time.Sleep(time.Second) // warm up
+	cpu0 := cpuTime(srv.cmd.Process.Pid)
 	counting.Store(true)
 	time.Sleep(dur)
 	counting.Store(false)
 	n := delivered.Load()
+	cpu := cpuTime(srv.cmd.Process.Pid) - cpu0
 	close(stop)
 	wg.Wait()
-	return float64(n) / dur.Seconds()
+	return float64(n) / dur.Seconds(), float64(cpu.Microseconds()) / float64(max(n, 1))
 }
 
 func memoryPhase(srv *child, n, conc int, sm bool) float64 {

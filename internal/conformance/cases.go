@@ -448,6 +448,25 @@ func Cases() []Case {
 		ok("days not a number", js("host", h1, "days", "x", "batch_size", 100, "rate", 10)),
 		ok("missing rate", js("host", h1, "days", 30, "batch_size", 100)),
 	)
+	// the message archive (mod_mam): no case starts a batch task, whose
+	// progress would race the next case.
+	add("delete_old_mam_messages", ok("all", js("type", "all", "days", 30)), ok("chat", js("type", "chat", "days", 0)),
+		ok("unsupported type", js("type", "bogus", "days", 30)), ok("days not a number", js("type", "all", "days", "x")),
+		ok("missing type", js("days", 30)))
+	add("delete_old_mam_messages_status", ok("none", js("host", h1)), ok("unknown host", js("host", noHost)))
+	add("abort_delete_old_mam_messages", ok("none", js("host", h1)))
+	add("delete_old_mam_messages_batch",
+		ok("unknown host", js("host", noHost, "type", "all", "days", 30, "batch_size", 100, "rate", 10)),
+		Case{Name: "unsupported type", Call: Call{Body: js("host", h1, "type", "bogus", "days", 30, "batch_size", 100, "rate", 10)},
+			Why: whyCrash},
+		ok("days not a number", js("host", h1, "type", "all", "days", "x", "batch_size", 100, "rate", 10)),
+		ok("missing rate", js("host", h1, "type", "all", "days", 30, "batch_size", 100)),
+	)
+	add("remove_mam_for_user", ok("no archive", js("user", "mamuser", "host", h1)),
+		ok("unknown host", js("user", "mamuser", "host", noHost)), ok("missing user", js("host", h1)))
+	add("remove_mam_for_user_with_peer", ok("no archive", js("user", "mamuser", "host", h1, "with", "anne@example.com")),
+		ok("invalid peer", js("user", "mamuser", "host", h1, "with", "@@bad")),
+		ok("missing with", js("user", "mamuser", "host", h1)))
 	add("delete_old_users", ok("days not a number", js("days", "x")), ok("missing days", "{}"))
 	add("delete_old_push_sessions", ok("ok", js("days", 30)), ok("days 0", js("days", 0)),
 		ok("days not a number", js("days", "x")), ok("missing days", "{}"))

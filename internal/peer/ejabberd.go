@@ -50,6 +50,9 @@ type EjabberdConfig struct {
 	PasswordFormat string
 	// LogLevel is loglevel; empty: info (Debian's).
 	LogLevel string
+	// MAM loads mod_mam (Mnesia) archiving every account's messages, as
+	// ../shared/peers/ejabberd.sh does with PEERS_MAM=1.
+	MAM bool
 }
 
 const ejabberdctlCfg = `ERLANG_NODE={{.Node}}
@@ -164,6 +167,11 @@ modules:
   mod_fail2ban: {}
   mod_http_api: {}
   mod_last: {}
+{{- if .MAM}}
+  mod_mam:
+    assume_mam_usage: true
+    default: always
+{{- end}}
   mod_muc:
     access:
       - allow
@@ -262,6 +270,17 @@ func NewEjabberd(cfg EjabberdConfig) (*Ejabberd, error) {
 		}
 	}
 	return e, nil
+}
+
+// SetMAM rewrites the config with mod_mam on or off; it takes effect at the
+// next Start.
+func (e *Ejabberd) SetMAM(on bool) error {
+	e.cfg.MAM = on
+	files, err := e.configFiles()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(e.cfg.Dir, "ejabberd.yml"), files["ejabberd.yml"], 0o640)
 }
 
 // configFiles renders ejabberdctl.cfg and ejabberd.yml, by name.

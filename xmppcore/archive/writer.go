@@ -6,13 +6,18 @@ import (
 )
 
 // Writer takes archive rows off the delivery path: Add stamps them with
-// their IDs and queues them, one goroutine commits them in batches of up
-// to MaxBatch rows, or whatever came within Every of a batch's first row.
+// their IDs and queues them, one goroutine cuts them into batches of up
+// to MaxBatch rows, or whatever came within Every of a batch's first row,
+// and hands each to commit. Up to InFlight batches are committing at once:
+// the store commits them in the order they were handed over and fsyncs
+// one group while the next commits, so the writer is not idle during a
+// sync.
 //
-// IDs are given under the lock that queues the rows, and one goroutine
-// commits batches in queue order, so rows become visible in ID order: a
-// client paging "after the last ID I saw" never skips a row committed
-// later with a smaller ID.
+// IDs are given under the lock that queues the rows, and batches are
+// handed to the store in queue order, so rows become visible in ID order:
+// a client paging "after the last ID I saw" never skips a row committed
+// later with a smaller ID (commit must keep that order: store.Write's
+// queue does).
 //
 // The queue is bounded: when the store falls behind by Queue rows, Add
 // waits, slowing the senders to what the store can take instead of
@@ -20,15 +25,17 @@ import (
 // not yet committed (at most Every's worth under load, or Queue rows if
 // the store was the bottleneck); the messages themselves were delivered.
 type Writer[T any] struct {
-	commit func([]T) error
+	commit func([]T) (wait func() error)
 	setID  func(*T, int64)
 	max    int
 	every  time.Duration
+	slots  chan struct{} // one per batch committing
 
 	mu     sync.Mutex // orders ID assignment with queueing
 	clock  Clock
 	queued uint64 // rows queued so far (under mu)
 	in     chan T
+	kick   chan struct{} // Sync: cut the batch now
 
 	cmu       sync.Mutex
 	committed uint64 // rows whose batch is over (under cmu)
@@ -41,29 +48,39 @@ type Writer[T any] struct {
 
 // WriterOptions tune a Writer; zero values take the defaults.
 type WriterOptions struct {
-	MaxBatch int           // rows per transaction (default 2048)
-	Every    time.Duration // longest wait for a batch to fill (default 5 ms)
-	Queue    int           // rows queued before Add waits (default 65536)
+	// MaxBatch is rows per transaction (default 16384). A batch costs about
+	// two index pages per user it touches, however few rows each has, so
+	// large batches make cheap rows.
+	MaxBatch int
+	// Every is the longest wait for a batch to fill (default 250 ms): the
+	// rows a crash can lose. Sync cuts the batch at once.
+	Every    time.Duration
+	Queue    int // rows queued before Add waits (default 65536)
+	InFlight int // batches committing at once (default 2)
 	// LastID is the highest ID already stored: new IDs continue above it.
 	LastID int64
 	// OnError sees a batch that failed to commit (its rows are lost).
 	OnError func(err error, rows int)
 }
 
-// NewWriter starts a writer committing with commit; setID writes a row's ID
+// NewWriter starts a writer committing with commit, which queues a batch
+// and returns a function waiting for its outcome; setID writes a row's ID
 // into it.
-func NewWriter[T any](commit func([]T) error, setID func(*T, int64), o WriterOptions) *Writer[T] {
+func NewWriter[T any](commit func([]T) (wait func() error), setID func(*T, int64), o WriterOptions) *Writer[T] {
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 2048
+		o.MaxBatch = 16384
 	}
 	if o.Every <= 0 {
-		o.Every = 5 * time.Millisecond
+		o.Every = 250 * time.Millisecond
 	}
 	if o.Queue <= 0 {
 		o.Queue = 65536
 	}
-	w := &Writer[T]{commit: commit, setID: setID, max: o.MaxBatch, every: o.Every,
-		clock: Clock{last: o.LastID}, in: make(chan T, o.Queue), quit: make(chan struct{}), done: make(chan struct{})}
+	if o.InFlight <= 0 {
+		o.InFlight = 2
+	}
+	w := &Writer[T]{commit: commit, setID: setID, max: o.MaxBatch, every: o.Every, slots: make(chan struct{}, o.InFlight),
+		clock: Clock{last: o.LastID}, in: make(chan T, o.Queue), quit: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	w.cond = sync.NewCond(&w.cmu)
 	go w.loop(o.OnError)
 	return w
@@ -98,6 +115,10 @@ func (w *Writer[T]) Sync() {
 	w.mu.Lock()
 	target := w.queued
 	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
 	w.cmu.Lock()
 	for w.committed < target && !w.stopped {
 		w.cond.Wait()
@@ -118,6 +139,9 @@ func (w *Writer[T]) Close() {
 
 func (w *Writer[T]) loop(onErr func(error, int)) {
 	defer func() {
+		for range cap(w.slots) { // every batch handed over is done
+			w.slots <- struct{}{}
+		}
 		w.cmu.Lock()
 		w.stopped = true
 		w.cond.Broadcast()
@@ -129,15 +153,20 @@ func (w *Writer[T]) loop(onErr func(error, int)) {
 		if len(batch) == 0 {
 			return
 		}
-		if err := w.commit(batch); err != nil && onErr != nil {
-			onErr(err, len(batch))
-		}
-		w.cmu.Lock()
-		w.committed += uint64(len(batch))
-		w.cond.Broadcast()
-		w.cmu.Unlock()
-		clear(batch)
-		batch = batch[:0]
+		w.slots <- struct{}{}
+		b := batch
+		batch = make([]T, 0, w.max)
+		wait := w.commit(b) // queued here, in order
+		go func() {
+			if err := wait(); err != nil && onErr != nil {
+				onErr(err, len(b))
+			}
+			w.cmu.Lock()
+			w.committed += uint64(len(b))
+			w.cond.Broadcast()
+			w.cmu.Unlock()
+			<-w.slots
+		}()
 	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -156,6 +185,17 @@ func (w *Writer[T]) loop(onErr func(error, int)) {
 			case v := <-w.in:
 				batch = append(batch, v)
 			case <-timer.C:
+				break fill
+			case <-w.kick: // take what is queued, then cut
+				for len(batch) < w.max {
+					select {
+					case v := <-w.in:
+						batch = append(batch, v)
+						continue
+					default:
+					}
+					break
+				}
 				break fill
 			case <-w.quit:
 				w.drain(&batch, flush)
