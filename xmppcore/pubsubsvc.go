@@ -556,23 +556,21 @@ func (s *Server) svcVisible(ctx context.Context, r *iqReq) ([]store.PubsubNode, 
 	if err != nil {
 		return nil, err
 	}
-	var affs map[int64]string // read for the first node that is not open
+	// The requester's affiliations decide: whitelists admit, outcasts are
+	// kept out even of open nodes.
+	affs := map[int64]string{}
+	if !r.c.anon && len(nodes) > 0 {
+		list, err := s.st.UserAffiliations(ctx, r.dom.ID, r.c.user.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			affs[a.NodeID] = a.Aff
+		}
+	}
 	out := nodes[:0]
 	for _, n := range nodes {
-		cfg := pubsub.Decode(n.Config)
-		if affs == nil && cfg.Access != pubsub.Open {
-			affs = map[int64]string{}
-			if !r.c.anon {
-				list, err := s.st.UserAffiliations(ctx, r.dom.ID, r.c.user.ID)
-				if err != nil {
-					return nil, err
-				}
-				for _, a := range list {
-					affs[a.NodeID] = a.Aff
-				}
-			}
-		}
-		if cfg.AllowsAffiliated(affs[n.ID]) {
+		if pubsub.Decode(n.Config).AllowsAffiliated(affs[n.ID]) {
 			out = append(out, n)
 		}
 	}

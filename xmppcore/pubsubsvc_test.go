@@ -171,6 +171,14 @@ func TestPubsubServiceWire(t *testing.T) {
 	require.Equal(t, "result", typ)
 	require.Contains(t, e, `<item id="1"`)
 
+	// An outcast is not shown the node.
+	typ, _ = ask(a, "w7", "set", owner("<affiliations node='n1'><affiliation jid='bob@"+domain+"' affiliation='outcast'/></affiliations>"))
+	require.Equal(t, "result", typ)
+	_, e = ask(a, "w8", "set", owner("<configure node='n1'>"+config(field("pubsub#access_model", "open"))+"</configure>"))
+	require.NotContains(t, e, "error")
+	_, e = ask(bc, "w9", "get", "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+	require.NotContains(t, e, "n1")
+
 	// Isolation: the other domain's service does not see this one's nodes.
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
 		_, err := tx.InsertDomain(b.ctx, b.account, "other.test")
