@@ -172,6 +172,10 @@ type conn struct {
 	bare string
 	res  string
 
+	// fresh: the read goroutine was started for the idle wait it is in
+	// (idlewait.go), so it waits rather than hand off again.
+	fresh bool
+
 	// carbons: the session enabled XEP-0280 carbons; guarded by srv.mu,
 	// as the account's session map it is read with.
 	carbons bool
@@ -273,15 +277,22 @@ func (c *conn) serve() {
 // the session then stays registered, and its count in srv.wg with it,
 // until it is resumed or ends (sm.go).
 func (c *conn) session() {
-	hibernated := false
+	hibernated, handedOff := false, false
 	defer func() {
-		if !hibernated {
+		if !hibernated && !handedOff {
 			c.cleanup()
 			c.srv.wg.Done()
 		}
 	}()
 	defer c.recover()
 	err := c.readLoop()
+	if errors.Is(err, errHandOff) {
+		// Idle: a fresh goroutine waits with a small stack (idlewait.go);
+		// this one ends and its grown stack goes back to the runtime.
+		handedOff, c.fresh = true, true
+		go c.session()
+		return
+	}
 	if hibernated = c.hibernate(err); !hibernated {
 		c.end(err)
 	}

@@ -9,10 +9,16 @@ import (
 
 // An idle session is mostly its read goroutine's stack. Reading a stanza
 // (TLS record, XML decoder, element tree) grows that stack to 8 KiB, and a
-// goroutine blocked inside that read keeps it. idleWait blocks instead in
-// a frame a few hundred bytes deep until the client sends something, so
-// the garbage collector shrinks the idle stack back to 2 KiB
-// (bench/README.md: the idle-session figure).
+// goroutine blocked inside that read keeps it. So when nothing is there to
+// read, the goroutine hands the session to a fresh one (errHandOff,
+// session in c2s.go) and ends; the fresh one, with the runtime's smallest
+// stack, waits for the socket in a shallow frame, then reads on (growing
+// its stack only while it works). Under load the next stanza is mostly
+// there already, and nothing is handed off.
+
+// errHandOff ends a read loop that is about to wait: session continues it
+// on a fresh goroutine.
+var errHandOff = errors.New("xmppcore: idle, continue on a fresh goroutine")
 
 // idleWait returns once input is there to read: bytes buffered in the
 // reader, plaintext TLS decrypted ahead, or the socket readable (data,
@@ -49,6 +55,20 @@ func (c *conn) awaitInput() error {
 	if !ok {
 		return nil
 	}
+	if c.fresh {
+		// The goroutine before found nothing to read and armed the idle
+		// deadline: only the wait is left, kept shallow.
+		c.fresh = false
+		err := waitReadable(tc.NetConn())
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Idle for too long: a lost transport, as when a read times
+			// out (end maps it to connection-timeout; a resumable session
+			// hibernates).
+			c.lim.err = err
+			return err
+		}
+		return nil
+	}
 	// TLS may hold plaintext it decrypted ahead of what was asked for; the
 	// socket would not signal it. A read with a deadline in the past takes
 	// it, or times out at once without touching the stream (crypto/tls keeps
@@ -66,12 +86,8 @@ func (c *conn) awaitInput() error {
 		deadline = time.Now().Add(c.lim.idle)
 	}
 	tc.SetReadDeadline(deadline)
-	err = waitReadable(tc.NetConn())
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		// Idle for too long: a lost transport, as when a read times out
-		// (end maps it to connection-timeout; a resumable session hibernates).
-		c.lim.err = err
-		return err
+	if ready, ok := readable(tc.NetConn()); ok && !ready {
+		return errHandOff
 	}
-	return nil
+	return nil // input is there (or this platform cannot tell): read it
 }
