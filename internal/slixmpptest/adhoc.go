@@ -1,13 +1,8 @@
 package slixmpptest
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -32,17 +27,7 @@ type AdhocResult struct {
 // XEP-0050 commands with slixmpp's xep_0050 plugin.
 func Adhoc(t testing.TB, addr, jid, password string) AdhocResult {
 	t.Helper()
-	Require(t)
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "adhoc.py")
-	require.NoError(t, os.WriteFile(path, adhocScript, 0o600))
-	cmd := exec.Command(Python, path, host, port, jid, password)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "slixmpp: %s", stderr.String())
 	var r AdhocResult
-	require.NoError(t, json.Unmarshal(out, &r), "slixmpp: %s", stderr.String())
+	require.NoError(t, json.Unmarshal(runScript(t, adhocScript, addr, nil, jid, password), &r))
 	return r
 }

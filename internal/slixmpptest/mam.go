@@ -1,13 +1,8 @@
 package slixmpptest
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -30,20 +25,7 @@ type MAMResult struct {
 // sharing password.
 func MAM(t testing.TB, addr, alice, bob, password string) MAMResult {
 	t.Helper()
-	Require(t)
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "mam.py")
-	require.NoError(t, os.WriteFile(path, mamScript, 0o600))
-	in, err := json.Marshal(map[string]string{"alice": alice, "bob": bob, "password": password})
-	require.NoError(t, err)
-	cmd := exec.Command(Python, path, host, port)
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "slixmpp: %s", stderr.String())
 	var res MAMResult
-	require.NoError(t, json.Unmarshal(out, &res), "slixmpp: %s %s", out, stderr.String())
+	require.NoError(t, json.Unmarshal(runScript(t, mamScript, addr, map[string]string{"alice": alice, "bob": bob, "password": password}), &res))
 	return res
 }

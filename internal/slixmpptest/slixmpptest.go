@@ -98,19 +98,22 @@ func PEP(t testing.TB, addr string, users map[string][2]string) map[string]json.
 	return out
 }
 
-// runScript runs an embedded script with host and port as arguments and
-// in as JSON on stdin, and returns what it printed.
-func runScript(t testing.TB, script []byte, addr string, in any) []byte {
+// runScript runs an embedded script with host and port (then args) as
+// arguments and in as JSON on stdin (nil: none), and returns what it
+// printed.
+func runScript(t testing.TB, script []byte, addr string, in any, args ...string) []byte {
 	t.Helper()
 	Require(t)
 	host, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "script.py")
 	require.NoError(t, os.WriteFile(path, script, 0o600))
-	b, err := json.Marshal(in)
-	require.NoError(t, err)
-	cmd := exec.Command(Python, path, host, port)
-	cmd.Stdin = bytes.NewReader(b)
+	cmd := exec.Command(Python, append([]string{path, host, port}, args...)...)
+	if in != nil {
+		b, err := json.Marshal(in)
+		require.NoError(t, err)
+		cmd.Stdin = bytes.NewReader(b)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

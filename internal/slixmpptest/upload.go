@@ -1,13 +1,9 @@
 package slixmpptest
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,16 +30,7 @@ func Upload(t testing.TB, addr, jid, password, file string) UploadResult {
 	if exec.Command(Python, "-c", "import aiohttp").Run() != nil {
 		t.Skip("slixmpp's HTTP upload needs aiohttp (`make deps` installs python3-aiohttp)")
 	}
-	host, port, err := net.SplitHostPort(addr)
-	require.NoError(t, err)
-	path := filepath.Join(t.TempDir(), "upload.py")
-	require.NoError(t, os.WriteFile(path, uploadScript, 0o600))
-	cmd := exec.Command(Python, path, host, port, jid, password, file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	require.NoError(t, err, "slixmpp: %s", stderr.String())
 	var r UploadResult
-	require.NoError(t, json.Unmarshal(out, &r), "slixmpp: %s", stderr.String())
+	require.NoError(t, json.Unmarshal(runScript(t, uploadScript, addr, nil, jid, password, file), &r))
 	return r
 }
