@@ -72,7 +72,7 @@ func fillArchive(tb testing.TB, st *Store, users []int64, n int) {
 	tb.Helper()
 	ctx := context.Background()
 	stmts := []string{
-		`DROP INDEX archive_user`, `DROP INDEX archive_user_peer`,
+		`DROP INDEX archive_user`,
 		`CREATE TEMP TABLE bench_users (n INTEGER PRIMARY KEY, id INTEGER NOT NULL)`,
 	}
 	for i, u := range users {
@@ -83,8 +83,7 @@ func fillArchive(tb testing.TB, st *Store, users []int64, n int) {
 		INSERT INTO archive (id, user_id, peer, resource, stanza)
 		SELECT 1700000000000000 + x, (SELECT id FROM bench_users WHERE n = x % `+strconv.Itoa(len(users))+`),
 			'peer' || (x % 7) || '@example.test', 'r', CAST(`+"'"+string(benchStanza)+"'"+` AS BLOB) FROM c`,
-		`CREATE INDEX archive_user ON archive(user_id, id)`,
-		`CREATE INDEX archive_user_peer ON archive(user_id, peer, id)`,
+		`CREATE INDEX archive_user ON archive(user_id, id, peer)`,
 		`DROP TABLE bench_users`)
 	for _, q := range stmts {
 		if _, err := st.w.ExecContext(ctx, q); err != nil {

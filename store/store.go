@@ -139,6 +139,13 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	// Savepoints' sub-journals in memory: every write function runs in one,
 	// and a file-backed sub-journal writes each page it touches once more.
 	// A pragma of the connection, which the writer keeps open for good.
+	// Checkpoints every 40 MB of WAL rather than 4: each copies the pages
+	// written since the last one back into the database file, and a page
+	// the archive writer dirties again and again is then copied once.
+	if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000`); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if _, err := w.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
 		w.Close()
 		return nil, err

@@ -11,10 +11,13 @@ CREATE TABLE archive (
     stanza   BLOB    NOT NULL  -- the <message/> as routed, without stanza-id
 ) STRICT;
 
--- A user's archive by time (the last page, start/end), and by
--- correspondent (the with filter, remove_mam_for_user_with_peer).
-CREATE INDEX archive_user ON archive(user_id, id);
-CREATE INDEX archive_user_peer ON archive(user_id, peer, id);
+-- A user's archive by time (the last page, start/end). peer rides in the
+-- index so a with filter (and remove_mam_for_user_with_peer) reads the
+-- index alone, fetching only the rows it returns: a second index by
+-- correspondent cost every archived message as much again as this one
+-- (bench-peers: archive-on 0.35x the archive-off rate with it, 0.55x
+-- without), for queries that stay index-only scans without it.
+CREATE INDEX archive_user ON archive(user_id, id, peer);
 
 -- XEP-0313 preferences; a user without a row archives everything.
 CREATE TABLE archive_prefs (
