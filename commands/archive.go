@@ -153,11 +153,7 @@ var DeleteOldMamMessagesStatus = &Def{
 }
 
 func deleteOldMamMessagesStatus(ctx context.Context, c *Call) (any, error) {
-	t := domainPurgeOf(c, "mam")
-	if t == nil {
-		return "Operation not started", nil
-	}
-	return t.status(), nil
+	return purgeStatus(c, "mam")
 }
 
 // AbortDeleteOldMamMessages is mod_mam's abort_delete_old_mam_messages.
@@ -172,12 +168,7 @@ var AbortDeleteOldMamMessages = &Def{
 }
 
 func abortDeleteOldMamMessages(ctx context.Context, c *Call) (any, error) {
-	t := domainPurgeOf(c, "mam")
-	if t == nil || !t.finish("aborted", "") {
-		return "No task running", nil
-	}
-	close(t.stop)
-	return "Operation aborted", nil
+	return purgeAbort(c, "mam")
 }
 
 // mamRemoval is the change record of remove_mam_for_user(_with_peer).

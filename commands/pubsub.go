@@ -125,10 +125,12 @@ var DeleteExpiredPubsubItems = &Def{
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "delete_expired_pubsub_items"},
-	Handle: func(ctx context.Context, c *Call) (any, error) {
-		return queuePubsubPurge(ctx, c, pubsubPurge{Expired: true})
-	},
-	Apply: applyPubsubPurge,
+	Handle:  deleteExpiredPubsubItems,
+	Apply:   applyPubsubPurge,
+}
+
+func deleteExpiredPubsubItems(ctx context.Context, c *Call) (any, error) {
+	return queuePubsubPurge(ctx, c, pubsubPurge{Expired: true})
 }
 
 func queuePubsubPurge(ctx context.Context, c *Call, p pubsubPurge) (any, error) {

@@ -379,12 +379,29 @@ func applyDeleteOldMessagesBatch(ctx context.Context, env *Env, tx *store.Tx, w 
 
 // domainPurge is the batch deletion task of the call's host, nil if none
 // was started since the process began.
-func domainPurge(c *Call) *purgeTask { return domainPurgeOf(c, "") }
-
 func domainPurgeOf(c *Call, kind string) *purgeTask {
 	purgeTasks.Lock()
 	defer purgeTasks.Unlock()
 	return purgeTasks.m[purgeKey{c.Env.Store, c.Args.Domain("domain").ID, kind}]
+}
+
+// purgeStatus answers a *_status command for the host's task of kind.
+func purgeStatus(c *Call, kind string) (any, error) {
+	t := domainPurgeOf(c, kind)
+	if t == nil {
+		return "Operation not started", nil
+	}
+	return t.status(), nil
+}
+
+// purgeAbort answers an abort_* command for the host's task of kind.
+func purgeAbort(c *Call, kind string) (any, error) {
+	t := domainPurgeOf(c, kind)
+	if t == nil || !t.finish("aborted", "") {
+		return "No task running", nil
+	}
+	close(t.stop)
+	return "Operation aborted", nil
 }
 
 // DeleteOldMessagesStatus is ejabberd's delete_old_messages_status.
@@ -399,13 +416,7 @@ var DeleteOldMessagesStatus = &Def{
 	Handle: deleteOldMessagesStatus,
 }
 
-func deleteOldMessagesStatus(ctx context.Context, c *Call) (any, error) {
-	t := domainPurge(c)
-	if t == nil {
-		return "Operation not started", nil
-	}
-	return t.status(), nil
-}
+func deleteOldMessagesStatus(ctx context.Context, c *Call) (any, error) { return purgeStatus(c, "") }
 
 // AbortDeleteOldMessages is ejabberd's abort_delete_old_messages.
 var AbortDeleteOldMessages = &Def{
@@ -418,14 +429,7 @@ var AbortDeleteOldMessages = &Def{
 	Handle: abortDeleteOldMessages,
 }
 
-func abortDeleteOldMessages(ctx context.Context, c *Call) (any, error) {
-	t := domainPurge(c)
-	if t == nil || !t.finish("aborted", "") {
-		return "No task running", nil
-	}
-	close(t.stop)
-	return "Operation aborted", nil
-}
+func abortDeleteOldMessages(ctx context.Context, c *Call) (any, error) { return purgeAbort(c, "") }
 
 // ErlangBytes writes s as Erlang's ~w shows a binary: <<b1,b2,...>>, the
 // bytes in decimal (<<102,105,118,101>> for "five").
