@@ -9,6 +9,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // XEP-0050 Ad-Hoc Commands with the commands of XEP-0133 Service
@@ -20,7 +21,6 @@ import (
 const (
 	nsCommands = "http://jabber.org/protocol/commands"
 	nsAdmin    = "http://jabber.org/protocol/admin"
-	nsData     = "jabber:x:data"
 )
 
 // adhocCommand is one command: its node, name, who may run it, and what
@@ -48,7 +48,7 @@ var adhocCommands = []adhocCommand{
 	{node: nsAdmin + "#get-online-users-num", name: "Get Number of Online Users", admin: true,
 		run: func(s *Server, r *iqReq, _ map[string][]string) adhocStage {
 			n := s.OnlineCount(r.dom.FQDN)
-			return adhocStage{done: true, form: resultForm(field("onlineusersnum", "Number of Online Users", strconv.Itoa(n)))}
+			return adhocStage{done: true, form: resultForm(formField("onlineusersnum", "Number of Online Users", strconv.Itoa(n)))}
 		}},
 	{node: nsAdmin + "#get-registered-users-num", name: "Get Number of Registered Users", admin: true,
 		run: func(s *Server, r *iqReq, _ map[string][]string) adhocStage {
@@ -56,20 +56,12 @@ var adhocCommands = []adhocCommand{
 			if err != nil {
 				return adhocStage{err: &errInternal}
 			}
-			return adhocStage{done: true, form: resultForm(field("registeredusersnum", "Number of Registered Users", strconv.Itoa(n)))}
+			return adhocStage{done: true, form: resultForm(formField("registeredusersnum", "Number of Registered Users", strconv.Itoa(n)))}
 		}},
 }
 
-func field(v, label, val string) *xmlel.Element {
-	f := xmlel.New(nsData, "field", "var", v)
-	if label != "" {
-		f.Set("label", label)
-	}
-	return f.Add(xmlel.New(nsData, "value").Add(val))
-}
-
 func resultForm(fields ...*xmlel.Element) *xmlel.Element {
-	x := xmlel.New(nsData, "x", "type", "result").Add(field("FORM_TYPE", "", nsAdmin).Set("type", "hidden"))
+	x := xmlel.New(nsData, "x", "type", "result").Add(formTypeField(nsAdmin))
 	for _, f := range fields {
 		x.Add(f)
 	}
@@ -81,7 +73,7 @@ func announce(s *Server, r *iqReq, form map[string][]string) adhocStage {
 		x := xmlel.New(nsData, "x", "type", "form").
 			Text(nsData, "title", "Send Announcement to Online Users").
 			Text(nsData, "instructions", "Fill out this form to send an announcement to every online user of "+r.dom.FQDN+".").
-			Add(field("FORM_TYPE", "", nsAdmin).Set("type", "hidden")).
+			Add(formTypeField(nsAdmin)).
 			Add(xmlel.New(nsData, "field", "var", "subject", "type", "text-single", "label", "Subject")).
 			Add(xmlel.New(nsData, "field", "var", "announcement", "type", "text-multi", "label", "Announcement").
 				Add(xmlel.New(nsData, "required")))
@@ -234,18 +226,9 @@ func adhocExecute(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		if action != "" && action != "execute" && action != "complete" {
 			return nil, &stanzaErr{typ: "modify", cond: "bad-request", app: xmlel.New(nsCommands, "bad-action")}
 		}
-		form = map[string][]string{}
-		if x := r.q.Child(nsData, "x"); x != nil {
-			for _, f := range x.Elements() {
-				if f.Name.Local != "field" {
-					continue
-				}
-				for _, v := range f.Elements() {
-					if v.Name.Local == "value" {
-						form[f.Get("var")] = append(form[f.Get("var")], v.InnerText())
-					}
-				}
-			}
+		var err error
+		if form, err = pubsub.Fields(r.q.Child(nsData, "x"), nsAdmin); err != nil {
+			return nil, &stanzaErr{typ: "modify", cond: "bad-request", text: "a submitted " + nsAdmin + " form is required"}
 		}
 	} else if action != "" && action != "execute" {
 		return nil, &stanzaErr{typ: "modify", cond: "bad-request", app: xmlel.New(nsCommands, "bad-action")}

@@ -80,6 +80,14 @@ func TestAdhocErrors(t *testing.T) {
 	require.Equal(t, "error", c.Ask(t, "s3", "set", domain, "<command xmlns='http://jabber.org/protocol/commands' node='"+nsAdmin+"#announce' sessionid='"+sid+"' action='complete'/>").Type,
 		"a session ends once")
 
+	// Completed without the form: bad-request, nothing sent.
+	require.Equal(t, "result", c.Ask(t, "f1", "set", domain, "<command xmlns='http://jabber.org/protocol/commands' node='"+nsAdmin+"#announce'/>").Type)
+	a = answer(t, c, "f1")
+	sid = a[len(`sessionid="`)+strings.Index(a, `sessionid="`):]
+	sid = sid[:strings.Index(sid, `"`)]
+	require.Equal(t, "error", c.Ask(t, "f2", "set", domain, "<command xmlns='http://jabber.org/protocol/commands' node='"+nsAdmin+"#announce' sessionid='"+sid+"' action='complete'/>").Type)
+	require.Contains(t, answer(t, c, "f2"), "<bad-request ")
+
 	b.setModules(t, map[string]bool{"modAdhoc": false})
 	require.Equal(t, "error", c.Ask(t, "off", "set", domain, "<command xmlns='http://jabber.org/protocol/commands' node='ping'/>").Type)
 	require.Contains(t, answer(t, c, "off"), "service-unavailable")

@@ -21,7 +21,6 @@ const (
 	nsPush        = "urn:xmpp:push:0"
 	nsPushSummary = "urn:xmpp:push:summary"
 	nsPubsub      = "http://jabber.org/protocol/pubsub"
-	nsXData       = "jabber:x:data"
 	// maxPushPerUser bounds a user's registrations (each client or
 	// reinstall makes one, and a client rarely disables its old ones).
 	maxPushPerUser = 20
@@ -75,7 +74,7 @@ func pushIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		return nil, &errPushNode
 	}
 	var opts []byte
-	if x := r.q.Child(nsXData, "x"); x != nil {
+	if x := r.q.Child(nsData, "x"); x != nil {
 		if x.Get("type") != "submit" {
 			return nil, &errBadRequest
 		}
@@ -124,11 +123,8 @@ func (s *Server) pushNotify(m *xmlel.Element, d modcfg.Domain, bare string, user
 	if err != nil || len(ps) == 0 {
 		return
 	}
-	field := func(name, value string) *xmlel.Element {
-		return xmlel.New(nsXData, "field", "var", name).Text(nsXData, "value", value)
-	}
-	summary := xmlel.New(nsXData, "x", "type", "submit").Add(
-		field("FORM_TYPE", nsPushSummary), field("message-count", "1"), field("last-message-body", pushBody))
+	summary := xmlel.New(nsData, "x", "type", "submit").Add(formField("FORM_TYPE", "", nsPushSummary),
+		formField("message-count", "", "1"), formField("last-message-body", "", pushBody))
 	for _, p := range ps {
 		app, err := jid.Parse(p.JID)
 		if err != nil {

@@ -31,17 +31,9 @@ func init() {
 
 // uploadForm tells clients the size limit before they ask (XEP-0363 §3).
 func uploadForm(s *Server, d modcfg.Domain) *xmlel.Element {
-	const nsData = "jabber:x:data"
-	field := func(v, val string, hidden bool) *xmlel.Element {
-		f := xmlel.New(nsData, "field", "var", v)
-		if hidden {
-			f.Set("type", "hidden")
-		}
-		return f.Add(xmlel.New(nsData, "value").Add(val))
-	}
 	return xmlel.New(nsData, "x", "type", "result").
-		Add(field("FORM_TYPE", nsUpload, true)).
-		Add(field("max-file-size", strconv.FormatInt(d.Upload.MaxFileSize, 10), false))
+		Add(formTypeField(nsUpload)).
+		Add(formField("max-file-size", "", strconv.FormatInt(d.Upload.MaxFileSize, 10)))
 }
 
 func uploadSlot(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
