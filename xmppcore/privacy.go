@@ -382,10 +382,7 @@ func (s *Server) privacySetList(r *iqReq, el *xmlel.Element) (*xmlel.Element, *s
 	}
 	s.listChanged(r.c.bare, l.Name, &l)
 	// ejabberd pushes a list that was set, not one that was removed.
-	push := xmlel.New(privacy.NS, "query").Add(xmlel.New(privacy.NS, "list", "name", l.Name))
-	for _, t := range s.sessionsOf(r.c.bare) {
-		t.sendEl(xmlel.New(nsClient, "iq", "type", "set", "id", "push-"+newID(), "from", r.c.bare, "to", t.full.String()).Add(push))
-	}
+	s.pushPrivacyList(r.c.bare, l.Name)
 	return nil, nil
 }
 
@@ -440,6 +437,11 @@ func (s *Server) PrivacyChanged(domain, username, name string) {
 	if l == nil {
 		return
 	}
+	s.pushPrivacyList(bare, name)
+}
+
+// pushPrivacyList tells every session of bare that list name was set.
+func (s *Server) pushPrivacyList(bare, name string) {
 	push := xmlel.New(privacy.NS, "query").Add(xmlel.New(privacy.NS, "list", "name", name))
 	for _, t := range s.sessionsOf(bare) {
 		t.sendEl(xmlel.New(nsClient, "iq", "type", "set", "id", "push-"+newID(), "from", bare, "to", t.full.String()).Add(push))
