@@ -334,10 +334,6 @@ type blockChange struct {
 	List []byte   `json:"list,omitempty"` // the parsed list, as the server stores it
 }
 
-// maxPrivacyList bounds a stored list, as the XMPP server bounds a
-// client's (xmppcore/privacy.go).
-const maxPrivacyList = 64 << 10
-
 // privacyListChange reads a privacy query that does not concern the block
 // list: a list to set or remove, the default list to set or decline, an
 // active list (which, without a session, changes nothing). ch is nil when
@@ -373,7 +369,7 @@ func privacyListChange(ctx context.Context, c *Call, u store.User, raw string) (
 			return &blockChange{Op: "delete", Name: name}, nil, nil
 		}
 		b := l.Element().Bytes("")
-		if len(b) > maxPrivacyList {
+		if len(b) > privacy.MaxBytes {
 			return nil, StatusFailed, nil
 		}
 		return &blockChange{Op: "put", Name: name, List: b}, nil, nil

@@ -24,9 +24,6 @@ import (
 // stops (XEP-0016 2.14 leaves the condition open).
 var errPrivacyOut = stanzaErr{typ: "modify", cond: "not-acceptable", text: "Your active privacy list has denied the routing of this stanza."}
 
-// maxPrivacyList bounds one stored list (its serialised bytes).
-const maxPrivacyList = 64 << 10
-
 // swapList sets *p to l and keeps s.privacy counting the lists in use;
 // the caller holds s.mu.
 func (s *Server) swapList(p *atomic.Pointer[privacy.List], l *privacy.List) {
@@ -374,7 +371,7 @@ func (s *Server) privacySetList(r *iqReq, el *xmlel.Element) (*xmlel.Element, *s
 		return nil, nil
 	}
 	b := l.Element().Bytes("")
-	if len(b) > maxPrivacyList {
+	if len(b) > privacy.MaxBytes {
 		return nil, &errNotAcceptable
 	}
 	if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.PutPrivacyList(ctx, uid, l.Name, b) }); err != nil {

@@ -56,6 +56,9 @@ type List struct {
 	Roster bool
 }
 
+// MaxBytes bounds one stored list (its serialised bytes), whoever sets it.
+const MaxBytes = 64 << 10
+
 // ErrBadList is a list that XEP-0016 does not allow: the request is a
 // bad-request.
 var ErrBadList = errors.New("privacy: malformed list")
