@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
 // The domains of an account: created by the admin CLI or the REST API, listed
@@ -135,7 +136,7 @@ type PubsubModule struct {
 
 // UploadModule is moduleConfig.modHttpUpload (XEP-0363): sizes in bytes,
 // quota per user (0: none), expiryDays after which a file is deleted (0:
-// kept). xmppcore/modcfg reads the same keys with the same defaults.
+// kept). xmppcore/modcfg reads the same keys, and its defaults are these.
 type UploadModule struct {
 	Enabled     bool  `json:"enabled"`
 	ExpiryDays  int64 `json:"expiryDays"`
@@ -213,8 +214,9 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
 			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
-			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: 30, MaxFileSize: 100 << 20, Quota: 1000 << 20},
-			ModLast:       on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
+			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: modcfg.DefaultUpload.ExpiryDays,
+				MaxFileSize: modcfg.DefaultUpload.MaxFileSize, Quota: modcfg.DefaultUpload.Quota},
+			ModLast: on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
 			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: on, ModPrivate: on,

@@ -53,8 +53,7 @@ const (
 )
 
 // UploadSettings are moduleConfig.modHttpUpload's numbers (XEP-0363); the
-// REST API shows the same defaults (commands/domains.go, a test holds them
-// together).
+// REST API shows DefaultUpload for a domain that never set them.
 type UploadSettings struct {
 	MaxFileSize int64 `json:"maxFileSize"` // bytes per file
 	Quota       int64 `json:"quota"`       // bytes per user; 0: none
