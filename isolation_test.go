@@ -173,6 +173,10 @@ func tenantDigest(t *testing.T, db *sql.DB, account int64) string {
 			where = "node_id IN (SELECT n.id FROM pubsub_nodes n JOIN users u ON u.id = n.user_id JOIN domains d ON d.id = u.domain_id WHERE d.account_id = ?)"
 		case table == "pubsub_service_items":
 			where = "node_id IN (SELECT n.id FROM pubsub_service_nodes n JOIN domains d ON d.id = n.domain_id WHERE d.account_id = ?)"
+		case table == "pubsub_service_affiliations" || table == "pubsub_service_subscriptions":
+			where = "node_id IN (SELECT n.id FROM pubsub_service_nodes n JOIN domains d ON d.id = n.domain_id WHERE d.account_id = ?)"
+		case contains(cols, "room_id"):
+			where = "room_id IN (SELECT r.id FROM muc_rooms r JOIN domains d ON d.id = r.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "group_id"):
 			where = "group_id IN (SELECT g.id FROM shared_groups g JOIN domains d ON d.id = g.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "account_id") && table != "audit" && table != "batches":
