@@ -240,3 +240,10 @@ func (t *Tx) SubscribeRoom(ctx context.Context, roomID int64, jid, nick string, 
 func (t *Tx) UnsubscribeRoom(ctx context.Context, roomID int64, jid string) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM muc_subscriptions WHERE room_id = ? AND jid = ?`, roomID, jid))
 }
+
+// DeleteTemporaryRooms deletes the rows of the rooms whose configuration
+// is not persistent (xmppcore/muc's "persistent" key): at start-up no
+// temporary room has occupants any more.
+func (t *Tx) DeleteTemporaryRooms(ctx context.Context) (int64, error) {
+	return affected(t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE json_extract(config, '$.persistent') IS NOT 1`))
+}
