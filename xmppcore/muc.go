@@ -46,9 +46,69 @@ func init() {
 type mucService struct {
 	mu    sync.RWMutex
 	rooms map[roomKey]*room
-	// creating serialises the creation and loading of one room name, so
-	// two joins into a new room make one room.
-	loading sync.Mutex
+	rows  roomRows
+}
+
+// roomRows writes the rows of rooms clients create in batches, one store
+// write (one transaction, no savepoint per room) for all the rooms
+// created while the previous batch committed: joins into new rooms do not
+// queue one write each.
+type roomRows struct {
+	mu      sync.Mutex
+	pending []newRoom
+	kick    chan struct{}
+}
+
+type newRoom struct {
+	r     *room
+	row   store.Room
+	owner string
+}
+
+func (w *roomRows) add(r *room, row store.Room, owner string) {
+	w.mu.Lock()
+	w.pending = append(w.pending, newRoom{r, row, owner})
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop commits the pending rows until ctx ends.
+func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
+	for {
+		select {
+		case <-w.kick:
+		case <-ctx.Done():
+			return
+		}
+		w.mu.Lock()
+		batch := w.pending
+		w.pending = nil
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		err := st.Write(context.Background(), func(tx *store.Tx) error {
+			for _, n := range batch {
+				created, err := tx.CreateRoom(ctx, n.row)
+				if err != nil {
+					return err
+				}
+				if err := tx.SetRoomAffiliation(ctx, created.ID, n.owner, muc.Owner, ""); err != nil {
+					return err
+				}
+				n.r.mu.Lock()
+				n.r.id = created.ID
+				n.r.mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrClosed) {
+			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Error(err))
+		}
+	}
 }
 
 type roomKey struct {
@@ -90,7 +150,9 @@ type occupant struct {
 	pres *xmlel.Element
 }
 
-func newMucService() *mucService { return &mucService{rooms: map[roomKey]*room{}} }
+func newMucService() *mucService {
+	return &mucService{rooms: map[roomKey]*room{}, rows: roomRows{kick: make(chan struct{}, 1)}}
+}
 
 func toAttr(full string) []byte {
 	var b bytes.Buffer
@@ -160,29 +222,29 @@ func (c *conn) sendSpliced(sp spliced, to []byte) {
 	}
 }
 
-// roomOf returns the running room, or loads it from the store; nil if
-// it has no row.
+// roomOf returns a room of the service; nil if it has none by that
+// name. The service holds every stored room (loaded at start-up, created
+// since, or announced by RoomChanged), so a miss needs no store read.
 func (s *Server) roomOf(d modcfg.Domain, name string) (*room, error) {
-	k := roomKey{d.ID, name}
 	s.muc.mu.RLock()
-	r := s.muc.rooms[k]
+	r := s.muc.rooms[roomKey{d.ID, name}]
 	s.muc.mu.RUnlock()
-	if r != nil {
-		return r, nil
-	}
-	s.muc.loading.Lock()
-	defer s.muc.loading.Unlock()
-	s.muc.mu.RLock()
-	r = s.muc.rooms[k]
-	s.muc.mu.RUnlock()
-	if r != nil {
-		return r, nil
-	}
-	return s.loadRoom(d, name)
+	return r, nil
 }
 
-// loadRoom reads a stored room into the service; nil if it has no row.
-// s.muc.loading is held.
+// roomFromRow makes the room of a stored row.
+func roomFromRow(d modcfg.Domain, row store.Room, affs []store.RoomAffiliation) *room {
+	r := &room{key: roomKey{d.ID, row.Name}, id: row.ID, jid: row.Name + "@" + mucJID(d), fqdn: d.FQDN,
+		cfg: muc.Decode(row.Config, d.On(modcfg.Mam)), subject: row.Subject, subjectBy: row.SubjectBy,
+		affs: map[string]string{}, touched: row.LastActive}
+	for _, a := range affs {
+		r.affs[a.JID] = a.Aff
+	}
+	return r
+}
+
+// loadRoom reads one stored room into the service (the API created or
+// changed it); nil if it has no row.
 func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
 	ctx := context.Background()
 	row, err := s.st.Room(ctx, d.ID, name)
@@ -196,64 +258,33 @@ func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &room{key: roomKey{d.ID, name}, id: row.ID, jid: name + "@" + mucJID(d), fqdn: d.FQDN,
-		cfg: muc.Decode(row.Config, d.On(modcfg.Mam)), subject: row.Subject, subjectBy: row.SubjectBy,
-		affs: map[string]string{}, touched: row.LastActive}
-	for _, a := range affs {
-		r.affs[a.JID] = a.Aff
-	}
+	r := roomFromRow(d, row, affs)
 	s.muc.mu.Lock()
+	defer s.muc.mu.Unlock()
+	if cur := s.muc.rooms[r.key]; cur != nil {
+		return cur, nil
+	}
 	s.muc.rooms[r.key] = r
-	s.muc.mu.Unlock()
 	return r, nil
 }
 
 // createRoom makes a new room owned by owner, locked until configured
 // when locked is set; its row is written without waiting (a temporary
 // room dies with the process anyway, and the join must not wait for a
-// commit). s.muc.loading is not held by the caller.
-func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (*room, bool, error) {
-	s.muc.loading.Lock()
-	defer s.muc.loading.Unlock()
+// commit). created is false when another join made it first.
+func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (r *room, created bool, err error) {
 	k := roomKey{d.ID, name}
-	s.muc.mu.RLock()
-	r := s.muc.rooms[k]
-	s.muc.mu.RUnlock()
-	if r != nil {
-		return r, false, nil
-	}
-	if r, err := s.loadRoom(d, name); r != nil || err != nil {
-		return r, false, err
-	}
 	cfg := muc.Default(d.On(modcfg.Mam))
+	s.muc.mu.Lock()
+	if cur := s.muc.rooms[k]; cur != nil {
+		s.muc.mu.Unlock()
+		return cur, false, nil
+	}
 	r = &room{key: k, jid: name + "@" + mucJID(d), fqdn: d.FQDN, cfg: cfg, locked: locked,
 		affs: map[string]string{owner: muc.Owner}, touched: time.Now()}
-	ctx := context.Background()
-	row := store.Room{DomainID: d.ID, Name: name, Config: cfg.Encode()}
-	done := make(chan int64, 1)
-	wait := s.st.WriteAsync(ctx, func(tx *store.Tx) error {
-		created, err := tx.CreateRoom(ctx, row)
-		if err != nil {
-			return err
-		}
-		done <- created.ID
-		return tx.SetRoomAffiliation(ctx, created.ID, owner, muc.Owner, "")
-	})
-	go func() {
-		if err := wait(); err != nil && !errors.Is(err, store.ErrClosed) {
-			s.log.Warn("muc: room row", zap.String("room", r.jid), zap.Error(err))
-		}
-		select {
-		case id := <-done:
-			r.mu.Lock()
-			r.id = id
-			r.mu.Unlock()
-		default:
-		}
-	}()
-	s.muc.mu.Lock()
 	s.muc.rooms[k] = r
 	s.muc.mu.Unlock()
+	s.muc.rows.add(r, store.Room{DomainID: d.ID, Name: name, Config: cfg.Encode()}, owner)
 	return r, true, nil
 }
 
@@ -761,11 +792,36 @@ func (s *Server) mucTouch(r *room) {
 	})
 }
 
-// mucStart deletes the rows of temporary rooms a previous run left.
+// mucStart deletes the rows of temporary rooms a previous run left and
+// loads the persistent ones.
 func (s *Server) mucStart() error {
 	ctx := context.Background()
-	return s.st.Write(ctx, func(tx *store.Tx) error {
+	if err := s.st.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeleteTemporaryRooms(ctx)
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	rows, err := s.st.AllRooms(ctx)
+	if err != nil {
+		return err
+	}
+	affs, err := s.st.AllRoomAffiliations(ctx)
+	if err != nil {
+		return err
+	}
+	byRoom := map[int64][]store.RoomAffiliation{}
+	for _, a := range affs {
+		byRoom[a.RoomID] = append(byRoom[a.RoomID], a)
+	}
+	for _, row := range rows {
+		d, ok := s.hosted(row.Domain)
+		if !ok {
+			continue
+		}
+		r := roomFromRow(d, row, byRoom[row.ID])
+		s.muc.rooms[r.key] = r
+	}
+	go s.muc.rows.loop(s.ctx, s.st, s.log.Named("muc"))
+	return nil
 }

@@ -103,6 +103,7 @@ func (s *Server) RoomChanged(domain, name string) {
 	}
 	r := s.running(domain, name)
 	if r == nil {
+		_, _ = s.loadRoom(d, name) // created by the API: the service holds it from now on
 		return
 	}
 	ctx := context.Background()
@@ -146,9 +147,6 @@ func (s *Server) RoomChanged(domain, name string) {
 			o.c.sendSpliced(sp, o.to)
 		}
 	}
-	if len(r.occ) == 0 && !r.cfg.Persistent {
-		s.endRoom(r, true)
-	}
 }
 
 // RoomDestroyed: a room's row is gone; its occupants get the destroy
@@ -176,11 +174,13 @@ func (s *Server) mucDomainChanged(fqdn string) {
 		r.mu.Lock()
 		moved := !ok || !d.On(modcfg.Muc) || r.jid != r.key.name+"@"+mucJID(d)
 		if moved && !r.gone {
+			// Removing the last occupant ends a temporary room; a
+			// persistent one stays, under its new JID.
 			for _, o := range append([]*occupant(nil), r.occ...) {
 				s.mucRemove(r, o, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{muc.StatusShutdown}, nil)
 			}
-			if !r.gone {
-				s.endRoom(r, false)
+			if ok {
+				r.jid = r.key.name + "@" + mucJID(d)
 			}
 		}
 		r.mu.Unlock()
