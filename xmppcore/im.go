@@ -362,7 +362,7 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 // available resource of a bare JID.
 func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 	d, ok := s.hosted(to.Domainpart())
-	if !ok && s.toServiceEntity(p, from, to) {
+	if !ok && (s.toServiceEntity(p, from, to) || s.mucJoinNowhere(p)) {
 		return
 	}
 	if !ok || to.Localpart() == "" {

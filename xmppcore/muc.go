@@ -461,6 +461,17 @@ func roomName(to jid.JID) string { return to.Localpart() }
 
 // ---- presence ----
 
+// mucJoinNowhere answers a MUC join to a domain that neither is hosted
+// nor runs a service (modMuc off, or an old conferenceSubdomain) as to a
+// server that cannot be reached, so the client does not wait for ever.
+func (s *Server) mucJoinNowhere(p *xmlel.Element) bool {
+	if p.Get("type") != "" || p.Child(muc.NS, "x") == nil {
+		return false
+	}
+	s.bounce(p, errRemoteNotFound)
+	return true
+}
+
 func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	typ := p.Get("type")
 	if typ != "" && typ != "unavailable" && typ != "error" {

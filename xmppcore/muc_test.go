@@ -79,3 +79,144 @@ func TestMUCRawCreateChatHistory(t *testing.T) {
 	require.Greater(t, strings.Index(out, "<subject"), i)
 	_ = time.Second
 }
+
+const (
+	nsOwnerQ = "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+	nsAdminQ = "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+)
+
+// configure submits a muc#roomconfig form with the given fields.
+func (r *rawStream) configure(room, id string, kv ...string) string {
+	r.t.Helper()
+	f := "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"
+	for i := 0; i+1 < len(kv); i += 2 {
+		f += "<field var='" + kv[i] + "'><value>" + kv[i+1] + "</value></field>"
+	}
+	r.send("<iq type='set' id='" + id + "' to='" + room + "'>" + nsOwnerQ + f + "</x></query></iq>")
+	return r.expect(`id="` + id + `"`) + r.expect(">")
+}
+
+// iq sends an IQ and returns its answer's opening tag and payload up to
+// the end of the iq (or the self-closing tag).
+func (r *rawStream) ask(id, s string) string {
+	r.t.Helper()
+	r.send(s)
+	out := r.expect(`id="` + id + `"`)
+	i := strings.LastIndex(out, "<iq ")
+	rest := r.expect(">")
+	if strings.HasSuffix(rest, "/>") {
+		return out[i:] + rest
+	}
+	return out[i:] + rest + r.expect("</iq>")
+}
+
+func TestMUCRawMembersOnlyErrorsAndModeration(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice, bob, carol := mucUser(t, b, "alice"), mucUser(t, b, "bob"), mucUser(t, b, "carol")
+	alice.instant(mucRoom, "Alice")
+	require.Contains(t, alice.configure(mucRoom, "c1", "muc#roomconfig_membersonly", "1"), `type="result"`)
+
+	// Not a member: registration-required.
+	bob.send("<presence to='" + mucRoom + "/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	require.Contains(t, bob.expect("</presence>"), "<registration-required")
+
+	// The owner makes bob a member; he enters.
+	require.Contains(t, alice.ask("a1", "<iq type='set' id='a1' to='"+mucRoom+"'>"+nsAdminQ+
+		"<item affiliation='member' jid='bob@"+domain+"'/></query></iq>"), `type="result"`)
+	out := bob.join(mucRoom, "Bob", "")
+	require.Contains(t, out, `affiliation="member" role="participant"`)
+	require.Contains(t, alice.ask("l1", "<iq type='get' id='l1' to='"+mucRoom+"'>"+nsAdminQ+"<item affiliation='member'/></query></iq>"),
+		`jid="bob@`+domain+`"`)
+	require.Contains(t, bob.ask("l2", "<iq type='get' id='l2' to='"+mucRoom+"'>"+nsAdminQ+"<item affiliation='member'/></query></iq>"),
+		"<forbidden", "a member does not list members")
+
+	// Password: not-authorized without it.
+	require.Contains(t, alice.configure(mucRoom, "c2", "muc#roomconfig_membersonly", "0",
+		"muc#roomconfig_passwordprotectedroom", "1", "muc#roomconfig_roomsecret", "s3cret"), `type="result"`)
+	require.Contains(t, bob.expect("</message>"), `code="104"`, "configuration change announced")
+	carol.send("<presence to='" + mucRoom + "/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	require.Contains(t, carol.expect("</presence>"), "<not-authorized")
+	carol.join(mucRoom, "Carol", "<password>s3cret</password>")
+
+	// Nick change: 303 with the new nick, then the new presence.
+	carol.send("<presence to='" + mucRoom + "/Caz'/>")
+	got := bob.expect(`code="303"`)
+	require.Contains(t, got, `type="unavailable" from="`+mucRoom+`/Carol"`)
+	require.Contains(t, got, `nick="Caz"`)
+	require.Contains(t, bob.expect("</presence>")+bob.expect("</presence>"), `from="`+mucRoom+`/Caz"`)
+
+	// Private message through the room.
+	bob.send("<message to='" + mucRoom + "/Caz' type='chat' id='pm'><body>psst</body></message>")
+	pm := carol.expect("psst")
+	require.Contains(t, pm, `from="`+mucRoom+`/Bob"`)
+	bob.send("<message to='" + mucRoom + "/Nobody' type='chat' id='pm2'><body>x</body></message>")
+	require.Contains(t, bob.expect(`id="pm2"`)+bob.expect("</message>"), "<item-not-found")
+
+	// Self-ping answered by the service; not joined: not-acceptable.
+	require.Contains(t, bob.ask("sp", "<iq type='get' id='sp' to='"+mucRoom+"/Bob'><ping xmlns='urn:xmpp:ping'/></iq>"), `type="result"`)
+	dave := mucUser(t, b, "dave")
+	require.Contains(t, dave.ask("sp2", "<iq type='get' id='sp2' to='"+mucRoom+"/Bob'><ping xmlns='urn:xmpp:ping'/></iq>"), "<not-acceptable")
+
+	// Kick (307) and ban (301).
+	require.Contains(t, alice.ask("k", "<iq type='set' id='k' to='"+mucRoom+"'>"+nsAdminQ+
+		"<item nick='Caz' role='none'><reason>calm down</reason></item></query></iq>"), `type="result"`)
+	kicked := carol.expect(`code="307"`)
+	require.Contains(t, kicked, `code="110"`)
+	require.Contains(t, kicked, "<reason>calm down</reason>")
+	require.Contains(t, kicked, `<actor nick="Alice"/>`)
+	carol.expect("</presence>")
+	require.Contains(t, bob.ask("k2", "<iq type='set' id='k2' to='"+mucRoom+"'>"+nsAdminQ+
+		"<item nick='Alice' role='none'/></query></iq>"), "<not-allowed", "a participant kicks no one")
+	require.Contains(t, alice.ask("bn", "<iq type='set' id='bn' to='"+mucRoom+"'>"+nsAdminQ+
+		"<item affiliation='outcast' jid='carol@"+domain+"'/></query></iq>"), `type="result"`)
+	carol.send("<presence to='" + mucRoom + "/Carol'><x xmlns='http://jabber.org/protocol/muc'><password>s3cret</password></x></presence>")
+	require.Contains(t, carol.expect("</presence>"), "<forbidden")
+	require.Contains(t, alice.ask("bn2", "<iq type='set' id='bn2' to='"+mucRoom+"'>"+nsAdminQ+
+		"<item affiliation='outcast' jid='bob@"+domain+"'/></query></iq>"), `type="result"`)
+	require.Contains(t, bob.expect(`code="301"`), `role="none"`)
+
+	// Max users: full for the next unaffiliated entrant.
+	require.Contains(t, alice.configure(mucRoom, "c3", "muc#roomconfig_passwordprotectedroom", "0", "muc#roomconfig_maxusers", "1"), `type="result"`)
+	dave.send("<presence to='" + mucRoom + "/Dave'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	require.Contains(t, dave.expect("</presence>"), "<service-unavailable")
+
+	// Destroy with reason and alternate venue.
+	alice.send("<iq type='set' id='d' to='" + mucRoom + "'>" + nsOwnerQ +
+		"<destroy jid='other@" + mucSvc + "'><reason>moving</reason></destroy></query></iq>")
+	require.Contains(t, alice.expect("</destroy>"), `<destroy jid="other@`+mucSvc+`"><reason>moving</reason></destroy>`)
+	require.Contains(t, alice.expect(`id="d"`), `type="result"`)
+	require.Contains(t, dave.ask("gone", "<iq type='get' id='gone' to='"+mucRoom+"'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"), "<item-not-found")
+}
+
+func TestMUCRawDiscoAndSwitch(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice, bob := mucUser(t, b, "alice"), mucUser(t, b, "bob")
+	require.Contains(t, alice.ask("di", "<iq type='get' id='di' to='"+domain+"'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"),
+		`jid="`+mucSvc+`"`)
+	require.Contains(t, alice.ask("si", "<iq type='get' id='si' to='"+mucSvc+"'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>"),
+		`category="conference"`)
+	alice.instant("pub@"+mucSvc, "A")
+	alice.instant("hid@"+mucSvc, "A")
+	alice.configure("hid@"+mucSvc, "h", "muc#roomconfig_publicroom", "0")
+	items := bob.ask("it", "<iq type='get' id='it' to='"+mucSvc+"'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	require.Contains(t, items, `jid="pub@`+mucSvc+`"`)
+	require.NotContains(t, items, "hid@", "hidden rooms are not listed")
+	info := bob.ask("ri", "<iq type='get' id='ri' to='hid@"+mucSvc+"'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	for _, f := range []string{"muc_hidden", "muc_open", "muc_unmoderated", "muc_unsecured", "muc_semianonymous", "muc_temporary", "muc#roominfo_occupants"} {
+		require.Contains(t, info, f)
+	}
+	bob.join("pub@"+mucSvc, "B", "")
+
+	// modMuc off: occupants removed with 332, the service leaves disco, joins fail.
+	b.setModules(t, map[string]bool{"modMuc": false})
+	require.Contains(t, bob.expect(`<status code="110"/><status code="332"/>`), `type="unavailable"`)
+	bob.expect("</presence>")
+	require.NotContains(t, alice.ask("di2", "<iq type='get' id='di2' to='"+domain+"'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>"), mucSvc)
+	bob.send("<presence to='pub@" + mucSvc + "/B'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	require.Contains(t, bob.expect("</presence>"), "<remote-server-not-found")
+	b.setModules(t, map[string]bool{"modMuc": true})
+	bob.send("<presence to='new@" + mucSvc + "/B'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
+	require.Contains(t, bob.expect("</presence>"), `code="201"`)
+}
