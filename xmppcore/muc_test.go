@@ -93,7 +93,7 @@ func (r *rawStream) configure(room, id string, kv ...string) string {
 		f += "<field var='" + kv[i] + "'><value>" + kv[i+1] + "</value></field>"
 	}
 	r.send("<iq type='set' id='" + id + "' to='" + room + "'>" + nsOwnerQ + f + "</x></query></iq>")
-	return r.expect(`id="` + id + `"`) + r.expect(">")
+	return r.expect(`id="`+id+`"`) + r.expect(">")
 }
 
 // iq sends an IQ and returns its answer's opening tag and payload up to
