@@ -12,6 +12,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/archive"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
@@ -47,6 +48,8 @@ type mucService struct {
 	mu    sync.RWMutex
 	rooms map[roomKey]*room
 	rows  roomRows
+	// arch writes the rooms' archives (muc_archive.go).
+	arch *archive.Writer[store.RoomArchiveRow]
 }
 
 // roomRows writes the rows of rooms clients create in batches, one store
@@ -834,5 +837,5 @@ func (s *Server) mucStart() error {
 		s.muc.rooms[r.key] = r
 	}
 	go s.muc.rows.loop(s.ctx, s.st, s.log.Named("muc"))
-	return nil
+	return s.newRoomArchive()
 }

@@ -234,13 +234,3 @@ func (s *Server) mucDecline(r *room, m *xmlel.Element, from jid.JID, dec *xmlel.
 	s.routeMessage(out, jid.MustParse(r.jid), tj)
 }
 
-// mucArchive archives a groupchat message of the room and returns its
-// stanza-id (XEP-0359).
-func (s *Server) mucArchive(r *room, o *occupant, m *xmlel.Element, now time.Time, d modcfg.Domain) string {
-	return newID()
-}
-
-// mucMAM answers a XEP-0313 query to a room.
-func (s *Server) mucMAM(r *room, c *conn, iq, q *xmlel.Element, d modcfg.Domain) (*xmlel.Element, *stanzaErr) {
-	return nil, &errFeatureNotImpl
-}

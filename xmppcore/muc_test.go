@@ -220,3 +220,29 @@ func TestMUCRawDiscoAndSwitch(t *testing.T) {
 	bob.send("<presence to='new@" + mucSvc + "/B'><x xmlns='http://jabber.org/protocol/muc'/></presence>")
 	require.Contains(t, bob.expect("</presence>"), `code="201"`)
 }
+
+func TestMUCRawArchive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice, bob := mucUser(t, b, "alice"), mucUser(t, b, "bob")
+	alice.instant(mucRoom, "Alice")
+	require.Contains(t, alice.configure(mucRoom, "c1", "muc#roomconfig_membersonly", "1"), `type="result"`)
+	for i := 0; i < 5; i++ {
+		alice.send("<message to='" + mucRoom + "' type='groupchat'><body>m" + string(rune('0'+i)) + "</body></message>")
+		alice.expect("</message>")
+	}
+	// A non-member may not read a members-only room's archive.
+	require.Contains(t, bob.ask("q0", "<iq type='set' id='q0' to='"+mucRoom+"'><query xmlns='urn:xmpp:mam:2'/></iq>"), "<forbidden")
+	alice.send("<iq type='set' id='q1' to='" + mucRoom + "'><query xmlns='urn:xmpp:mam:2' queryid='x'><set xmlns='http://jabber.org/protocol/rsm'><max>3</max></set></query></iq>")
+	page := alice.expect(`id="q1"`) + alice.expect("</iq>")
+	require.Equal(t, 3, strings.Count(page, "<result "), page)
+	require.Contains(t, page, `from="`+mucRoom+`"`)
+	require.Contains(t, page, `<message xmlns="jabber:client" from="`+mucRoom+`/Alice" type="groupchat"><body>m0</body></message>`)
+	require.NotContains(t, page, "complete=\"true\"")
+	last := page[strings.Index(page, "<last>")+6 : strings.Index(page, "</last>")]
+	alice.send("<iq type='set' id='q2' to='" + mucRoom + "'><query xmlns='urn:xmpp:mam:2'><set xmlns='http://jabber.org/protocol/rsm'><max>3</max><after>" + last + "</after></set></query></iq>")
+	page = alice.expect(`id="q2"`) + alice.expect("</iq>")
+	require.Equal(t, 2, strings.Count(page, "<result "), page)
+	require.Contains(t, page, `complete="true"`)
+	require.Contains(t, page, "m4")
+}
