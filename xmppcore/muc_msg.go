@@ -233,4 +233,3 @@ func (s *Server) mucDecline(r *room, m *xmlel.Element, from jid.JID, dec *xmlel.
 	out := xmlel.New(nsClient, "message", "from", r.jid, "to", tj.String(), "id", newID()).Add(xmlel.New(muc.NSUser, "x").Add(d))
 	s.routeMessage(out, jid.MustParse(r.jid), tj)
 }
-
