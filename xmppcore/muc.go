@@ -392,12 +392,26 @@ func mucEntity(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain) 
 	}
 }
 
-// mucErr is a stanza error the room sends back.
+// mucErr is a stanza error the room sends back. A refused join carries
+// the join's <x xmlns='…muc'/> back (XEP-0045 7.2.6-7.2.11, as ejabberd
+// and Prosody do): clients match the error to their join by it.
 func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
 	if st.Get("type") == "error" {
 		return
 	}
-	s.bounce(st, e)
+	x := st.Child(muc.NS, "x")
+	if st.Name.Local != "presence" || x == nil {
+		s.bounce(st, e)
+		return
+	}
+	r := xmlel.New(nsClient, "presence", "type", "error", "from", st.Get("to"), "to", st.Get("from"))
+	if id := st.Get("id"); id != "" {
+		r.Set("id", id)
+	}
+	r.Add(xmlel.New(muc.NS, "x"), e.el())
+	if c := s.sessionByString(st.Get("from")); c != nil {
+		c.sendEl(r)
+	}
 }
 
 var (
@@ -471,7 +485,7 @@ func (s *Server) mucJoinNowhere(p *xmlel.Element) bool {
 	if p.Get("type") != "" || p.Child(muc.NS, "x") == nil {
 		return false
 	}
-	s.bounce(p, errRemoteNotFound)
+	s.mucErr(p, errRemoteNotFound)
 	return true
 }
 
@@ -615,13 +629,12 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		}
 		return codes
 	})
-	if !created || !join.MUC {
-		now := time.Now()
-		for _, e := range r.hist.Select(join.History, now) {
-			o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
-		}
-		o.c.sendSpliced(splice(r.subjectMessage()), o.to)
+	// History and subject close every join, a new room's too: clients
+	// (slixmpp's join_muc_wait) wait for the subject, as Prosody sends it.
+	for _, e := range r.hist.Select(join.History, time.Now()) {
+		o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
 	}
+	o.c.sendSpliced(splice(r.subjectMessage()), o.to)
 	s.mucTouch(r)
 	return true
 }

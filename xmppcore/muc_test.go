@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/internal/slixmpptest"
 	"github.com/xmppgate/xmppgate/store"
 )
 
@@ -30,9 +31,6 @@ func (r *rawStream) join(room, nick, extra string) string {
 	r.t.Helper()
 	r.send("<presence to='" + room + "/" + nick + "'><x xmlns='http://jabber.org/protocol/muc'>" + extra + "</x></presence>")
 	out := r.expect("code=\"110\"")
-	if strings.Contains(out, `code="201"`) || strings.Contains(r.buf, `code="201"`) {
-		return out + r.expect("</presence>")
-	}
 	out += r.expect("<subject")
 	return out + r.expect("</message>")
 }
@@ -245,4 +243,25 @@ func TestMUCRawArchive(t *testing.T) {
 	require.Equal(t, 2, strings.Count(page, "<result "), page)
 	require.Contains(t, page, `complete="true"`)
 	require.Contains(t, page, "m4")
+}
+
+// TestIntegrationMUCSlixmpp drives the MUC service with slixmpp's
+// xep_0045 and xep_0313 (muc.py says the scenario).
+func TestIntegrationMUCSlixmpp(t *testing.T) {
+	t.Parallel()
+	slixmpptest.Require(t)
+	b := setup(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		b.user(t, domain, u, "pw", store.StatusActive)
+	}
+	res := slixmpptest.MUC(t, b.c2s, "alice@"+domain, "bob@"+domain, "carol@"+domain, "pw", "team@"+mucSvc)
+	require.Equal(t, []int{110, 170, 201}, res.Created)
+	require.GreaterOrEqual(t, res.ConfigVars, 13)
+	require.Equal(t, "registration-required", res.BeforeMember)
+	require.Equal(t, []string{"member", "participant"}, res.BobJoined)
+	require.Equal(t, []string{"hello bob"}, res.BobGot)
+	require.Equal(t, []string{"hi alice"}, res.AliceGot)
+	require.Equal(t, "registration-required", res.CarolRefused)
+	require.Equal(t, []string{"hello bob", "hi alice", "third"}, res.History)
+	require.Equal(t, []string{"hello bob", "hi alice", "third"}, res.Archive)
 }
