@@ -37,6 +37,7 @@ func init() {
 		features: []string{muc.NS, muc.NSRegister, muc.NSSub, "urn:xmpp:ping", nsVcard},
 		handlers: []handler{
 			{muc.NSRegister, "query", targetServer, mucServiceRegister},
+			{muc.NSSub, "subscriptions", targetServer, getOnly(mucServiceSubs)},
 		},
 		nodes:  &serviceNodes{items: getOnly(mucServiceItems)},
 		entity: mucEntity,
@@ -133,7 +134,8 @@ type room struct {
 	affs      map[string]string // bare JID -> affiliation (none is absent)
 	occ       []*occupant       // in joining order
 	hist      muc.History
-	gone      bool // destroyed or ended; a stanza that finds it retries
+	subs      map[string]roomSub // MUC/Sub subscribers by bare JID (muc_sub.go)
+	gone      bool               // destroyed or ended; a stanza that finds it retries
 	touched   time.Time
 }
 
@@ -261,7 +263,12 @@ func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
+	subs, err := s.st.RoomSubscriptions(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
 	r := roomFromRow(d, row, affs)
+	r.loadSubs(subs)
 	s.muc.mu.Lock()
 	defer s.muc.mu.Unlock()
 	if cur := s.muc.rooms[r.key]; cur != nil {
@@ -841,12 +848,21 @@ func (s *Server) mucStart() error {
 	for _, a := range affs {
 		byRoom[a.RoomID] = append(byRoom[a.RoomID], a)
 	}
+	subs, err := s.st.AllRoomSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	subsOf := map[int64][]store.RoomSubscription{}
+	for _, sub := range subs {
+		subsOf[sub.RoomID] = append(subsOf[sub.RoomID], sub)
+	}
 	for _, row := range rows {
 		d, ok := s.hosted(row.Domain)
 		if !ok {
 			continue
 		}
 		r := roomFromRow(d, row, byRoom[row.ID])
+		r.loadSubs(subsOf[row.ID])
 		s.muc.rooms[r.key] = r
 	}
 	go s.muc.rows.loop(s.ctx, s.st, s.log.Named("muc"))

@@ -108,6 +108,12 @@ func (s *Server) mucGroupchat(r *room, m *xmlel.Element, from jid.JID, d modcfg.
 	for _, t := range r.occ {
 		t.c.sendSpliced(sp, t.to)
 	}
+	switch {
+	case subj != nil:
+		s.mucSubNotify(r, subNodeSubject, out)
+	case out.Child(nsClient, "body") != nil:
+		s.mucSubNotify(r, subNodeMessages, out)
+	}
 	if r.cfg.HistoryLength > 0 && (out.Child(nsClient, "body") != nil || subj != nil) && subj == nil {
 		h := out.Copy()
 		h.Add(xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05.000Z")))

@@ -265,3 +265,40 @@ func TestIntegrationMUCSlixmpp(t *testing.T) {
 	require.Equal(t, []string{"hello bob", "hi alice", "third"}, res.History)
 	require.Equal(t, []string{"hello bob", "hi alice", "third"}, res.Archive)
 }
+
+func TestMUCRawSubscriptions(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice, bob := mucUser(t, b, "alice"), mucUser(t, b, "bob")
+	bob.send("<presence/>")
+	alice.instant(mucRoom, "Alice")
+	require.Contains(t, bob.ask("s1", "<iq type='set' id='s1' to='"+mucRoom+"'><subscribe xmlns='urn:xmpp:mucsub:0' nick='Bob'>"+
+		"<event node='urn:xmpp:mucsub:nodes:messages'/><event node='urn:xmpp:mucsub:nodes:subject'/></subscribe></iq>"),
+		`<subscribe xmlns="urn:xmpp:mucsub:0" nick="Bob"><event node="urn:xmpp:mucsub:nodes:messages"/>`)
+	require.Contains(t, bob.ask("s2", "<iq type='get' id='s2' to='"+mucSvc+"'><subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>"),
+		`<subscription jid="`+mucRoom+`">`)
+	require.Contains(t, alice.ask("s3", "<iq type='get' id='s3' to='"+mucRoom+"'><subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>"),
+		`jid="bob@`+domain+`" nick="Bob"`)
+	require.Contains(t, bob.ask("s4", "<iq type='get' id='s4' to='"+mucRoom+"'><subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>"),
+		"<forbidden", "only moderators list subscribers")
+
+	// Not in the room, online: the event arrives.
+	alice.send("<message to='" + mucRoom + "' type='groupchat'><body>while away</body></message>")
+	ev := bob.expect("</message></item></items></event>")
+	require.Contains(t, ev, `<items node="urn:xmpp:mucsub:nodes:messages">`)
+	require.Contains(t, ev, `from="`+mucRoom+`/Alice"`)
+
+	// Offline: stored, delivered at the next login.
+	bob.send("</stream:stream>")
+	time.Sleep(200 * time.Millisecond)
+	alice.send("<message to='" + mucRoom + "' type='groupchat'><body>while offline</body></message>")
+	alice.expect("while offline")
+	time.Sleep(300 * time.Millisecond)
+	again, _ := smLogin(t, b, "bob", "pw-bob")
+	again.bind("r2")
+	again.send("<presence/>")
+	require.Contains(t, again.expect("while offline"), `urn:xmpp:mucsub:nodes:messages`)
+
+	require.Contains(t, again.ask("u", "<iq type='set' id='u' to='"+mucRoom+"'><unsubscribe xmlns='urn:xmpp:mucsub:0'/></iq>"), `type="result"`)
+	require.NotContains(t, again.ask("s5", "<iq type='get' id='s5' to='"+mucSvc+"'><subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>"), "subscription ")
+}
