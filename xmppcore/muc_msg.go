@@ -116,7 +116,7 @@ func (s *Server) mucGroupchat(r *room, m *xmlel.Element, from jid.JID, d modcfg.
 	}
 	if r.cfg.HistoryLength > 0 && (out.Child(nsClient, "body") != nil || subj != nil) && subj == nil {
 		h := out.Copy()
-		h.Add(xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05.000Z")))
+		h.Add(xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05Z")))
 		b := h.Bytes(nsClient)
 		r.hist.Add(muc.Entry{Time: now, Nick: o.nick, Stanza: b, Chars: len(b)}, r.cfg.HistoryLength)
 	}

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/slixmpptest"
 	"github.com/xmppgate/xmppgate/store"
 )
@@ -301,4 +303,49 @@ func TestMUCRawSubscriptions(t *testing.T) {
 
 	require.Contains(t, again.ask("u", "<iq type='set' id='u' to='"+mucRoom+"'><unsubscribe xmlns='urn:xmpp:mucsub:0'/></iq>"), `type="result"`)
 	require.NotContains(t, again.ask("s5", "<iq type='get' id='s5' to='"+mucSvc+"'><subscriptions xmlns='urn:xmpp:mucsub:0'/></iq>"), "subscription ")
+}
+
+// TestIntegrationMUCGoXMPP: go-xmpp's MUC calls against the service:
+// create (and accept the instant form), a second occupant, chat both
+// ways, history with a delay stamp on rejoin.
+func TestIntegrationMUCGoXMPP(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.user(t, domain, "alice", "pw-a", store.StatusActive)
+	b.user(t, domain, "bob", "pw-b", store.StatusActive)
+	a := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r"})
+	c := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r"})
+	room := "go@" + mucSvc
+	_, err := a.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	a.Expect(t, "alice's own presence", goxmpptest.Presence(room+"/Alice", ""))
+	q := a.Ask(t, "inst", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
+	require.Equal(t, "result", q.Type)
+	_, err = c.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	c.Expect(t, "bob's own presence", goxmpptest.Presence(room+"/Bob", ""))
+	a.Expect(t, "bob entering", goxmpptest.Presence(room+"/Bob", ""))
+
+	groupchat := func(from, text string) func(any) bool {
+		return func(st any) bool {
+			m, ok := st.(goxmpp.Chat)
+			return ok && m.Type == "groupchat" && m.Remote == from && m.Text == text
+		}
+	}
+	_, err = a.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi all"})
+	require.NoError(t, err)
+	c.Expect(t, "alice's message", groupchat(room+"/Alice", "hi all"))
+	_, err = c.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
+	require.NoError(t, err)
+	a.Expect(t, "bob's message", groupchat(room+"/Bob", "hi alice"))
+
+	_, err = c.LeaveMUC(room + "/Bob")
+	require.NoError(t, err)
+	a.Expect(t, "bob leaving", goxmpptest.Presence(room+"/Bob", "unavailable"))
+	_, err = a.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "bob missed this"})
+	require.NoError(t, err)
+	_, err = c.JoinMUC(room, "Bob", goxmpp.StanzaHistory, 1, nil)
+	require.NoError(t, err)
+	m := c.Expect(t, "the history", groupchat(room+"/Alice", "bob missed this")).(goxmpp.Chat)
+	require.False(t, m.Stamp.IsZero(), "history carries its delay stamp")
 }
