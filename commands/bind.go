@@ -261,10 +261,7 @@ func fromJSON(a Arg, v int, raw json.RawMessage) (any, error) {
 		if a.Pairs[0] != "" && len(raw) > 0 && (raw[0] == '[' || raw[0] == '{') {
 			return pairsFromJSON(a, raw)
 		}
-		if isString {
-			if a.Pairs[0] != "" {
-				return parseList(a, s)
-			}
+		if isString && a.Pairs[0] == "" {
 			return []string{s}, nil
 		}
 		var items []string

@@ -54,7 +54,7 @@ var (
 		Doc: "The MUC service: conference.<domain> or <conferenceSubdomain>.<domain> of a domain of the caller's accounts."}
 	argServiceGlobal = Arg{Name: "service", Type: String,
 		Doc: "The MUC service (conference.<domain> or <conferenceSubdomain>.<domain>), or global for every service of the caller's domains."}
-	argRoomHost = Arg{Name: "host", Type: Domain, Doc: "The domain the service belongs to, a domain of the caller's accounts."}
+	argRoomHost = Arg{Name: "host", Type: Domain, Doc: "A domain of the caller's accounts (ejabberd's server host of the room; the room is the service's)."}
 	argRoomJID  = Arg{Name: "room", Type: String, Doc: "The room's bare JID, name@service."}
 )
 
@@ -247,7 +247,9 @@ var CreateRoom = &Def{
 	Doc: "Creates the room name@service with the service's default configuration (temporary, public, open), " +
 		"applied before it answers 0. A room that exists answers \"" + msgRoomExists + "\"; a name that is not a JID " +
 		"localpart \"" + msgBadName + "\"; a service that is not host's MUC service \"" + msgBadService + "\".",
-	Args:    []Arg{argRoomName, argService, argRoomHost},
+	Args: []Arg{argRoomName, argService, argRoomHost},
+	// host is checked (a domain of the caller's) but the room is the
+	// service's: ejabberd creates it there whichever host is named.
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
 	Names:   map[Dialect]string{Ejabberd: "create_room"},
@@ -263,7 +265,7 @@ var CreateRoomWithOpts = &Def{
 		"(owner:jid,member:jid...) and subscribers (jid:nick:node:node...,...) as ejabberd 23.04 takes them. An unknown " +
 		"option or a value the option does not take is refused with nothing created.",
 	Args: []Arg{argRoomName, argService, argRoomHost,
-		{Name: "options", Type: List, Pairs: [2]string{"name", "value"},
+		{Name: "options", Type: List, Pairs: [2]string{"name", "value"}, Optional: true, EjabberdOptional: true,
 			Doc: "The room's options: [{\"name\": ..., \"value\": ...}], or {\"name\": \"value\", ...}; as text name=value items separated by ';'.",
 			Sep: ";"}},
 	Result:  Result{Kind: ResultToken},
@@ -274,7 +276,6 @@ var CreateRoomWithOpts = &Def{
 }
 
 func createRoom(ctx context.Context, c *Call) (any, error) {
-	host := c.Args.Domain("host")
 	name, ok := roomName(c.Args.String("name"))
 	if !ok {
 		return nil, badValue("name", msgBadName)
@@ -283,7 +284,7 @@ func createRoom(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !found || d.ID != host.ID {
+	if !found {
 		return nil, badValue("service", msgBadService)
 	}
 	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}}

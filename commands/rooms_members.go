@@ -618,7 +618,7 @@ var MucRegisterNick = &Def{
 	Name: "muc_register_nick",
 	Doc: "Registers nick for jid (its bare JID) with the MUC service (XEP-0045 7.10), replacing jid's earlier one, " +
 		"applied before it answers 0. A nickname another JID registered answers \"Nick already registered\".",
-	Args: []Arg{{Name: "nick", Type: String, Doc: "The nickname (PRECIS Nickname profile)."},
+	Args: []Arg{{Name: "nick", Type: String, Optional: true, Doc: "The nickname (PRECIS Nickname profile); empty removes jid's."},
 		{Name: "jid", Type: String, Doc: "The JID (a resource is ignored)."}, argService},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
@@ -651,6 +651,10 @@ func nickArgs(ctx context.Context, c *Call) (roomNickChange, error) {
 }
 
 func mucRegisterNick(ctx context.Context, c *Call) (any, error) {
+	if c.Args.String("nick") == "" {
+		// XEP-0045 7.10.1: registering no nickname cancels the registration.
+		return mucUnregisterNick(ctx, c)
+	}
 	ch, err := nickArgs(ctx, c)
 	if err != nil {
 		return nil, err
