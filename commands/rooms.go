@@ -13,8 +13,8 @@ import (
 // ejabberd's mod_muc_admin commands on the rooms of each domain's MUC
 // service (xmppcore/muc.go serves them). A service is named by its JID,
 // conference.<domain> or <conferenceSubdomain>.<domain>; a caller reaches
-// only the services of its accounts' domains (the operator: every one),
-// and any other looks exactly like a service that does not exist. Rooms
+// only the services of its accounts' domains (the operator too), and any
+// other looks exactly like a service that does not exist. Rooms
 // are rows of muc_rooms while the service holds them, so every change is
 // a queued change applied onto the stored rows (the appliers here are
 // reusable by another front end's Defs: applyRoomCreate, applyRoomOptions,
@@ -98,7 +98,7 @@ func serviceDomain(ctx context.Context, c *Call, service string) (d store.Domain
 		return d, false, nil
 	}
 	d, err = c.Env.Store.DomainByFQDN(ctx, fqdn)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !c.Caller.Operator && !c.Caller.Owns(d.AccountID) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && !c.Caller.Owns(d.AccountID) {
 		return d, false, nil
 	}
 	if err != nil {
@@ -108,10 +108,20 @@ func serviceDomain(ctx context.Context, c *Call, service string) (d store.Domain
 	return d, label == DefaultMucLabel || label == mucLabel(d), nil
 }
 
+// roomDomains are the domains whose rooms the caller reaches: those of its
+// accounts, for the operator too (as a domain argument is), so that no
+// call reaches another tenant's rooms.
+func roomDomains(ctx context.Context, c *Call) ([]store.Domain, error) {
+	if len(c.Caller.Accounts) == 0 {
+		return nil, nil
+	}
+	return c.Env.Store.Domains(ctx, c.Caller.Accounts)
+}
+
 // serviceDomains resolves a service argument that may be global.
 func serviceDomains(ctx context.Context, c *Call, service string) ([]store.Domain, bool, error) {
 	if service == "global" {
-		ds, err := callerDomains(ctx, c)
+		ds, err := roomDomains(ctx, c)
 		return ds, true, err
 	}
 	d, found, err := serviceDomain(ctx, c, service)

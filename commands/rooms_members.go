@@ -572,7 +572,7 @@ func getUserSubscriptions(ctx context.Context, c *Call) (any, error) {
 
 // ownDomains are the caller's domains by FQDN.
 func ownDomains(ctx context.Context, c *Call) (map[string]store.Domain, error) {
-	ds, err := callerDomains(ctx, c)
+	ds, err := roomDomains(ctx, c)
 	out := make(map[string]store.Domain, len(ds))
 	for _, d := range ds {
 		out[d.FQDN] = d
