@@ -141,7 +141,7 @@ func (s *Server) RoomChanged(domain, name string) {
 		}
 	}
 	next := muc.Decode(row.Config, d.On(modcfg.Mam))
-	if next != r.cfg {
+	if !next.Equal(r.cfg) {
 		r.locked = false
 		s.applyConfig(r, next, true)
 	}
