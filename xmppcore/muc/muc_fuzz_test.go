@@ -27,7 +27,7 @@ func FuzzConfigForm(f *testing.F) {
 		if c.MaxUsers < 1 || c.MaxUsers > MaxMaxUsers || c.HistoryLength < 0 || c.HistoryLength > MaxHistory {
 			t.Fatalf("out of limits: %+v", c)
 		}
-		if Decode(c.Encode(), false) != c {
+		if !Decode(c.Encode(), false).Equal(c) {
 			t.Fatalf("stored form differs: %+v", c)
 		}
 		_ = c.Form().Bytes("")
