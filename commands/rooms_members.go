@@ -215,8 +215,8 @@ var SendDirectInvitation = &Def{
 		"none leave them out. users are JIDs separated by ':'. A room that does not exist answers \"" + msgRoomNotFound +
 		"\"; a JID that does not parse answers \"Invalid 'users'\" with nothing sent.",
 	Args: []Arg{argRoomName, argService,
-		{Name: "password", Type: String, Doc: "The room's password, or none."},
-		{Name: "reason", Type: String, Doc: "Why, or none."},
+		{Name: "password", Type: String, Optional: true, Doc: "The room's password, or none (or empty)."},
+		{Name: "reason", Type: String, Optional: true, Doc: "Why, or none (or empty)."},
 		{Name: "users", Type: String, Doc: "The invitees' JIDs, separated by ':'."}},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "send_direct_invitation"},
