@@ -238,6 +238,17 @@ type newRoom struct {
 	Config json.RawMessage   `json:"config"`
 	Affs   []roomAffiliation `json:"affs,omitempty"`
 	Subs   []roomSubscriber  `json:"subs,omitempty"`
+	// Subject, SubjectBy and Nicks come with imported rooms.
+	Subject   string     `json:"subject,omitempty"`
+	SubjectBy string     `json:"subject_by,omitempty"`
+	Nicks     []roomNick `json:"nicks,omitempty"`
+}
+
+// roomNick is a nickname to register with the room's service, unless the
+// JID has one there or another JID has this one.
+type roomNick struct {
+	JID  string `json:"jid"`
+	Nick string `json:"nick"`
 }
 
 type roomAffiliation struct {
@@ -345,7 +356,7 @@ func applyRoomCreate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 
 // createStoredRoom stores one new room with its affiliations and subscriptions.
 func createStoredRoom(ctx context.Context, tx *store.Tx, nr newRoom) error {
-	r, err := tx.CreateRoom(ctx, store.Room{DomainID: nr.DomainID, Name: nr.Room, Config: nr.Config})
+	r, err := tx.CreateRoom(ctx, store.Room{DomainID: nr.DomainID, Name: nr.Room, Config: nr.Config, Subject: nr.Subject, SubjectBy: nr.SubjectBy})
 	if errors.Is(err, store.ErrDuplicate) {
 		return badValue("name", msgRoomExists)
 	}
@@ -359,6 +370,18 @@ func createStoredRoom(ctx context.Context, tx *store.Tx, nr newRoom) error {
 	}
 	for _, s := range nr.Subs {
 		if err := tx.SubscribeRoom(ctx, r.ID, s.JID, s.Nick, s.Nodes); err != nil {
+			return err
+		}
+	}
+	for _, n := range nr.Nicks {
+		had, err := tx.RoomNick(ctx, nr.DomainID, n.JID)
+		if err != nil {
+			return err
+		}
+		if had != "" {
+			continue
+		}
+		if err := tx.RegisterRoomNick(ctx, nr.DomainID, n.JID, n.Nick); err != nil && !errors.Is(err, store.ErrNickTaken) {
 			return err
 		}
 	}

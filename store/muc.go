@@ -240,3 +240,21 @@ func (t *Tx) SubscribeRoom(ctx context.Context, roomID int64, jid, nick string, 
 func (t *Tx) UnsubscribeRoom(ctx context.Context, roomID int64, jid string) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM muc_subscriptions WHERE room_id = ? AND jid = ?`, roomID, jid))
 }
+
+// DeleteTemporaryRooms deletes the rows of the rooms whose configuration
+// is not persistent (xmppcore/muc's "persistent" key): at start-up no
+// temporary room has occupants any more.
+func (t *Tx) DeleteTemporaryRooms(ctx context.Context) (int64, error) {
+	return affected(t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE json_extract(config, '$.persistent') IS NOT 1`))
+}
+
+// AllRooms lists the stored rooms of every domain (the MUC service loads
+// them at start-up).
+func (r Reader) AllRooms(ctx context.Context) ([]Room, error) {
+	return queryAll(ctx, r.q, scanRoom, qRoomCols+` ORDER BY r.domain_id, r.name`)
+}
+
+// AllRoomAffiliations lists the affiliations of every stored room by room.
+func (r Reader) AllRoomAffiliations(ctx context.Context) ([]RoomAffiliation, error) {
+	return queryAll(ctx, r.q, scanRoomAffiliation, qRoomAffs+` ORDER BY a.room_id, a.jid`)
+}
