@@ -412,7 +412,7 @@ func subscriptionChange(ctx context.Context, c *Call, subs []roomSubscriber) (ro
 // ejabberd's mod_muc_room does (in the handler and again in the worker).
 func checkSubscriptions(ctx context.Context, r store.Reader, d store.Domain, room store.Room, subs []roomSubscriber) error {
 	cfg := decodeRoomConfig(room.Config, d)
-	if cfg.get(mustOption("allow_subscription")) != "true" {
+	if getRoomOption(cfg, mustOption("allow_subscription")) != "true" {
 		return badValue("room", "Subscriptions are not allowed")
 	}
 	existing, err := r.RoomSubscriptions(ctx, room.ID)
@@ -434,7 +434,7 @@ func checkSubscriptions(ctx context.Context, r store.Reader, d store.Domain, roo
 		if aff == store.MUCAffOutcast {
 			return badValue("user", "You have been banned from this room")
 		}
-		if cfg.bool(cfgMembersOnly) && aff == store.MUCAffNone {
+		if cfg.MembersOnly && aff == store.MUCAffNone {
 			return badValue("user", "Membership is required to enter this room")
 		}
 		if other, ok := nickOf[s.Nick]; ok && other != s.JID {
