@@ -1,6 +1,9 @@
 package pubsub
 
 import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"maps"
 	"slices"
@@ -215,6 +218,55 @@ func FuzzCapsVerify(f *testing.F) {
 			if n == "" {
 				t.Fatal("an empty node wants notifications")
 			}
+		}
+	})
+}
+
+// FuzzAvatar: any vCard a client stores converts to a XEP-0084 avatar
+// named by the SHA-1 of its bytes or to none; its metadata and data items,
+// read back as XEP-0398 reads a published avatar, give the same avatar,
+// and so does the vCard with that avatar as its PHOTO (XEP-0398 both
+// ways); a vCard with the PHOTO removed has none.
+func FuzzAvatar(f *testing.F) {
+	for _, s := range []string{
+		`<vCard xmlns='vcard-temp'><FN>Fuzz</FN><PHOTO><TYPE>image/jpeg</TYPE><BINVAL>/9j/4AAQ
+SkZJRg==</BINVAL></PHOTO></vCard>`,
+		`<vCard xmlns='vcard-temp'><PHOTO><BINVAL>AAAA</BINVAL></PHOTO><PHOTO><TYPE> image/gif </TYPE><BINVAL>R0lG</BINVAL></PHOTO></vCard>`,
+		`<vCard xmlns='vcard-temp'><PHOTO><EXTVAL>https://example.test/a.png</EXTVAL></PHOTO></vCard>`,
+		`<vCard xmlns='vcard-temp'><PHOTO><BINVAL>!!</BINVAL></PHOTO></vCard>`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		vcard, err := xmlel.Parse(raw)
+		if err != nil {
+			return
+		}
+		a, ok := AvatarOfPhoto(vcard)
+		if !ok {
+			if _, again := AvatarOfPhoto(reparse(t, WithPhoto(vcard, a, false))); again {
+				t.Fatal("a vCard without an avatar gained one")
+			}
+			return
+		}
+		sum := sha1.Sum(a.Bytes)
+		if a.ID != hex.EncodeToString(sum[:]) || a.Type == "" || len(a.Bytes) == 0 {
+			t.Fatalf("avatar %+v", a)
+		}
+		id, typ, ok := MetadataInfo(reparse(t, a.MetadataItem()))
+		if !ok || id != a.ID || typ != a.Type {
+			t.Fatalf("metadata %s reads as %q %q %v", a.MetadataItem(), id, typ, ok)
+		}
+		b, ok := AvatarOfData(id, typ, reparse(t, a.DataItem()))
+		if !ok || b.ID != a.ID || b.Type != a.Type || !bytes.Equal(b.Bytes, a.Bytes) {
+			t.Fatalf("data item reads back as %+v, was %+v", b, a)
+		}
+		c, ok := AvatarOfPhoto(reparse(t, WithPhoto(vcard, a, true)))
+		if !ok || c.ID != a.ID || c.Type != a.Type || !bytes.Equal(c.Bytes, a.Bytes) {
+			t.Fatalf("vCard with the avatar reads back as %+v, was %+v", c, a)
+		}
+		if _, ok := AvatarOfPhoto(reparse(t, WithPhoto(vcard, a, false))); ok {
+			t.Fatal("the PHOTO removed, an avatar is still read")
 		}
 	})
 }
