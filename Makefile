@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 FUZZFLAGS ?= -fuzzminimizetime=5s
 # CI's time per target (make fuzz-ci, run by .ci/run) and the long run's
 # (make fuzz-long, which writes its table into docs/fuzzing.md).
-FUZZCI ?= 4s
+FUZZCI ?= 3s
 FUZZLONG ?= 10m
 
 .DEFAULT_GOAL := build
@@ -74,7 +74,7 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 # targets from it; a crasher fails the run and is printed with its path.
 # CI's run starts from an empty fuzz cache (seeds and testdata/fuzz only),
 # so its length does not grow with what earlier runs found.
-fuzz-ci: ## every fuzz target for FUZZCI (default 4s) each, as CI runs them
+fuzz-ci: ## every fuzz target for FUZZCI (default 3s) each, as CI runs them
 	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && $(GO) run ./internal/fuzzrun -time $(FUZZCI) -cache "$$cache"
 
 fuzz-long: ## every fuzz target for FUZZLONG (default 10m) each; writes the table in docs/fuzzing.md

@@ -54,7 +54,14 @@ type result struct {
 	output         []byte
 	buildFailedPkg bool
 	raced          bool // ended twice by Go's deadline race, no input failing
+	// baseDone of baseAll inputs (seeds, testdata/fuzz, cache) were run
+	// to gather the baseline coverage, which -fuzztime counts in.
+	baseDone, baseAll int
 }
+
+// seedsOnly reports whether the time ran out before the baseline was
+// gathered: the target ran (part of) its corpus and fuzzed nothing.
+func (r result) seedsOnly() bool { return !r.failed && r.baseDone < r.baseAll }
 
 // deadlineRace reports whether r failed only by the race of Go 1.26's
 // fuzzing coordinator at the end of -fuzztime (go.dev/issue/75804, fixed
@@ -137,13 +144,17 @@ func main() {
 	}
 	total := time.Since(start)
 
-	failed := 0
+	failed, seedsOnly := 0, 0
 	for _, r := range results {
 		if r.failed {
 			failed++
 		}
+		if r.seedsOnly() {
+			seedsOnly++
+		}
 	}
-	fmt.Printf("fuzz: %d targets in %d packages, %s each: %s in all (%s building); ", len(results), len(built), *per, total.Round(time.Second), buildTime.Round(time.Second))
+	fmt.Printf("fuzz: %d targets in %d packages, %s each: %s in all (%s building, %d targets' time up in their baseline); ",
+		len(results), len(built), *per, total.Round(time.Second), buildTime.Round(time.Second), seedsOnly)
 	if failed == 0 {
 		fmt.Println("no crasher")
 	} else {
@@ -279,6 +290,7 @@ func isFuzz(fn *ast.FuncDecl) bool {
 }
 
 var (
+	baseLine   = regexp.MustCompile(`^fuzz: elapsed: \S+, gathering baseline coverage: (\d+)/(\d+) completed`)
 	statusLine = regexp.MustCompile(`^fuzz: elapsed: \S+, execs: (\d+) \([^)]*\), new interesting: (\d+) \(total: (\d+)\)`)
 	crasherLn  = regexp.MustCompile(`Failing input written to (\S+)`)
 )
@@ -301,6 +313,10 @@ func fuzz(t target, exe, root, cache string, per, minimize time.Duration, parall
 	sc := bufio.NewScanner(bytes.NewReader(r.output))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		if m := baseLine.FindStringSubmatch(sc.Text()); m != nil {
+			r.baseDone, _ = strconv.Atoi(m[1])
+			r.baseAll, _ = strconv.Atoi(m[2])
+		}
 		if m := statusLine.FindStringSubmatch(sc.Text()); m != nil {
 			r.execs, _ = strconv.ParseInt(m[1], 10, 64)
 			r.newIn, _ = strconv.Atoi(m[2])
@@ -318,7 +334,11 @@ func fuzz(t target, exe, root, cache string, per, minimize time.Duration, parall
 // report prints the last status line of a passing target, and all of a
 // failing one's output with the crasher's path and content.
 func report(r result) {
-	if !r.failed {
+	switch {
+	case r.seedsOnly():
+		fmt.Printf("   ok %s: time up in the baseline, %d of %d corpus inputs run, nothing fuzzed\n", r.took.Round(100*time.Millisecond), r.baseDone, r.baseAll)
+		return
+	case !r.failed:
 		fmt.Printf("   ok %s: %d execs, corpus %d, %d new\n", r.took.Round(100*time.Millisecond), r.execs, r.corpus, r.newIn)
 		return
 	}
@@ -331,7 +351,7 @@ func report(r result) {
 	if b, err := os.ReadFile(r.crasher); err == nil {
 		fmt.Printf("---- %s\n%s----\n", r.crasher, b)
 	}
-	fmt.Printf("re-run: go test ./%s -run '^%s$/%s$'\n", filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(r.crasher)))), r.name, filepath.Base(r.crasher))
+	fmt.Printf("re-run: go test ./%s -run '^%s$/^%s$'\n", filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(r.crasher)))), r.name, filepath.Base(r.crasher))
 }
 
 // writeTable replaces what is between the markers of doc with the results.
@@ -358,6 +378,11 @@ func writeTable(doc string, results []result, per, total time.Duration) error {
 			pkg = "."
 		}
 		crash := "0"
+		execs := strconv.FormatInt(r.execs, 10)
+		if r.seedsOnly() {
+			execs = fmt.Sprintf("0 (baseline: %d of %d run)", r.baseDone, r.baseAll)
+			r.corpus = r.baseAll
+		}
 		switch {
 		case r.buildFailedPkg:
 			crash = "does not build"
@@ -368,7 +393,7 @@ func writeTable(doc string, results []result, per, total time.Duration) error {
 		case r.raced:
 			crash = "0 (ended by go.dev/issue/75804 twice)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s |\n", pkg, r.name, r.took.Round(time.Second), r.execs, r.corpus, r.newIn, crash)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %s |\n", pkg, r.name, r.took.Round(time.Second), execs, r.corpus, r.newIn, crash)
 	}
 	b.WriteString("\n" + endMark)
 	out := append(append(append([]byte{}, old[:i]...), b.Bytes()...), old[j+len(endMark):]...)
