@@ -81,7 +81,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			if err != nil {
 				return err
 			}
-			_, err = xmppload.Fanout(conns, room, b.cfg.muc.window, time.Until(until), nil)
+			_, err = xmppload.Fanout(conns, room, b.cfg.muc.spec(time.Until(until)), nil)
 			return err
 		}},
 		{"muc_join", "muc", func(until time.Time) error {

@@ -188,14 +188,28 @@ type FanoutResult struct {
 	Undelivered int             // after the senders stopped and a drain: messages sent × occupants − deliveries
 }
 
+// FanoutSpec is the groupchat workload.
+type FanoutSpec struct {
+	Window int           // messages in flight per sender
+	Warmup time.Duration // sending before the window opens
+	Dur    time.Duration // the measured window
+	// OwnCopy counts the copy the room reflects to the sender as a
+	// delivery (it frees the slot either way).
+	OwnCopy bool
+	// Drain bounds the wait, after the senders stop, for what is still in
+	// flight before the rest counts as undelivered (0: 10 s).
+	Drain time.Duration
+}
+
 // Fanout has every session (all occupants of room) send groupchat messages
-// to room with at most window in flight per sender for dur after a second
-// of warm-up; a slot frees when every occupant, the sender included (the
-// room reflects its own message), has received the message. Each delivery
-// counts once. The body carries the send time, the sender and the slot.
-// mark, if not nil, is called as the window opens (false) and closes (true).
-func Fanout(conns []*Conn, room string, window int, dur time.Duration, mark func(end bool)) (FanoutResult, error) {
-	n := len(conns)
+// to room with at most sp.Window in flight per sender, for sp.Warmup and
+// then sp.Dur counted; a slot frees when every occupant, the sender
+// included (the room reflects its own message), has received the message.
+// Each delivery counts once. The body carries the send time, the sender
+// and the slot. mark, if not nil, is called as the window opens (false) and
+// closes (true).
+func Fanout(conns []*Conn, room string, sp FanoutSpec, mark func(end bool)) (FanoutResult, error) {
+	n, window := len(conns), sp.Window
 	if n == 0 || window < 1 {
 		return FanoutResult{}, errors.New("xmppload: fan-out needs occupants and a window ≥ 1")
 	}
@@ -266,7 +280,7 @@ func Fanout(conns []*Conn, room string, window int, dur time.Duration, mark func
 					continue // the subject, anything not ours
 				}
 				recvAll.Add(1)
-				if counting.Load() {
+				if counting.Load() && (sp.OwnCopy || s != r) {
 					received.Add(1)
 					mine = append(mine, now.Sub(start)-time.Duration(ns))
 				}
@@ -317,13 +331,13 @@ func Fanout(conns []*Conn, room string, window int, dur time.Duration, mark func
 			}
 		}()
 	}
-	time.Sleep(time.Second) // warm-up, not counted
+	time.Sleep(sp.Warmup)
 	if mark != nil {
 		mark(false)
 	}
 	counting.Store(true)
 	t0 := time.Now()
-	time.Sleep(dur)
+	time.Sleep(sp.Dur)
 	counting.Store(false)
 	win := time.Since(t0)
 	if mark != nil {
@@ -336,7 +350,11 @@ func Fanout(conns []*Conn, room string, window int, dur time.Duration, mark func
 	close(stopSend)
 	senders.Wait()
 	want := sentAll.Load() * int64(n)
-	for end := time.Now().Add(10 * time.Second); recvAll.Load() < want && time.Now().Before(end); {
+	drainFor := sp.Drain
+	if drainFor == 0 {
+		drainFor = 10 * time.Second
+	}
+	for end := time.Now().Add(drainFor); recvAll.Load() < want && time.Now().Before(end); {
 		time.Sleep(50 * time.Millisecond)
 	}
 	res.Undelivered = int(want - recvAll.Load())
