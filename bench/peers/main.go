@@ -103,7 +103,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	b := &bench{cfg: c, mucOK: map[string]bool{}}
+	b := &bench{cfg: c, mucOK: map[string]bool{}, mucLoad: map[string][]float64{}}
 	err := b.run(ctx)
 	b.cleanup()
 	if err != nil {
@@ -124,7 +124,8 @@ type bench struct {
 	began    time.Time
 	profiles []string
 	ports    *portRange
-	mucOK    map[string]bool // servers whose MUC service answered disco
+	mucOK    map[string]bool      // servers whose MUC service answered disco
+	mucLoad  map[string][]float64 // load average during each server's MUC runs
 }
 
 // started registers how to stop something just started; cleanup runs these
@@ -264,7 +265,7 @@ func (b *bench) report(elapsed time.Duration) string {
 		"One self-signed " + map[string]string{"rsa": "RSA-2048", "ecdsa": "ECDSA P-256"}[b.cfg.certKind] + " certificate for all three servers; the client offers X25519 only, no session resumption, " +
 			"and caches SCRAM salted passwords (no PBKDF2 on the client in timed runs).",
 		"Server CPU per operation (from /proc/<pid>/stat) is the figure least disturbed by other load on the machine.",
-	}, b.notes...) {
+	}, append(b.mucNotes(), b.notes...)...) {
 		s.WriteString("- " + n + "\n")
 	}
 	for _, p := range b.profiles {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -154,13 +156,19 @@ func (b *bench) occupants(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	return res.Conns, nil
 }
 
+// mucIdleWait bounds the wait for a server to calm down before a MUC run:
+// longer than between other runs, because the previous run's sessions
+// leaving their rooms keep a server busy for a while (Prosody: tens of
+// seconds after 1,000 rooms, during which its logins time out).
+const mucIdleWait = 90 * time.Second
+
 // runTag keeps room names of different invocations and runs apart (a
 // room left over from an earlier run would have history and occupants).
 var runTag = strconv.FormatInt(time.Now().Unix()%100000, 36)
 
 func (b *bench) fanoutRun(ctx context.Context, s xmppServer, cache *xmppload.ScramCache, svc string, run int) error {
 	name, m := s.Name(), b.cfg.muc
-	waitIdle(ctx, s.PID(), idleWait)
+	waitIdle(ctx, s.PID(), mucIdleWait)
 	room := fmt.Sprintf("fan-%s-%d@%s", runTag, run, svc)
 	rooms := make([]string, m.n)
 	for i := range rooms {
@@ -185,6 +193,7 @@ func (b *bench) fanoutRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if err != nil {
 		return err
 	}
+	b.noteLoad(name)
 	r := b.rows.muc
 	rate := float64(fr.Received) / fr.Window.Seconds()
 	r.fan.add(name, rate)
@@ -207,7 +216,7 @@ func (b *bench) fanoutRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 
 func (b *bench) joinRun(ctx context.Context, s xmppServer, cache *xmppload.ScramCache, svc string, run int) error {
 	name, m := s.Name(), b.cfg.muc
-	waitIdle(ctx, s.PID(), idleWait)
+	waitIdle(ctx, s.PID(), mucIdleWait)
 	res := xmppload.LoginAll(ctx, b.accounts(s, 0, m.rooms), b.cfg.loginC, cache, loginTimeout)
 	defer xmppload.CloseAll(res.Conns)
 	if res.Errors > 0 {
@@ -237,6 +246,7 @@ func (b *bench) joinRun(ctx context.Context, s xmppServer, cache *xmppload.Scram
 	if created != m.rooms {
 		b.note("%s MUC join run %d: only %d of %d joins created their room (status 201).", name, run+1, created, m.rooms)
 	}
+	b.noteLoad(name)
 	r := b.rows.muc
 	rate := float64(m.rooms) / jr.Elapsed.Seconds()
 	r.join.add(name, rate)
@@ -307,6 +317,36 @@ func (b *bench) occupantMemoryRun(ctx context.Context, s xmppServer, cache *xmpp
 	log.Printf("%s MUC memory run %d: %d sessions, RSS %.0f → %.0f KiB after joining %d rooms, %.2f KiB per occupant",
 		name, run+1, m.memN, before, after, (m.memN+m.n-1)/max(1, m.n), kib)
 	return nil
+}
+
+// noteLoad remembers the 1-minute load average during a MUC run; the
+// report gives their range (other work on the cores moves these figures).
+func (b *bench) noteLoad(server string) {
+	var l float64
+	fmt.Sscanf(readTrim("/proc/loadavg"), "%g", &l)
+	b.mucLoad[server] = append(b.mucLoad[server], l)
+}
+
+// mucNotes describe the MUC method and the load during its runs.
+func (b *bench) mucNotes() []string {
+	if !b.cfg.phase("muc") {
+		return nil
+	}
+	m := b.cfg.muc
+	own := "its own reflected copy included"
+	if !m.ownCopy {
+		own = "its own reflected copy not counted"
+	}
+	out := []string{fmt.Sprintf("MUC at %s, archives off: fan-out counted %s after %s of warm-up, each message at each of the %d occupants "+
+		"once (%s); a sender's slot frees when all %d have it. Joins: a new room each, the instant-room owner form "+
+		"submitted on status 201 for every server.", m.service(b.cfg.domain), m.dur, m.warmup, m.n, own, m.n)}
+	for _, srv := range servers {
+		if ls := b.mucLoad[srv]; len(ls) > 0 {
+			out = append(out, fmt.Sprintf("Load average (1 min) during %s's MUC runs: %.1f–%.1f on %d cores.", srv,
+				slices.Min(ls), slices.Max(ls), runtime.NumCPU()))
+		}
+	}
+	return out
 }
 
 func loadavg() string {
