@@ -179,7 +179,7 @@ func (b *bench) fanoutRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 		return err
 	}
 	// The joins' presence broadcast (n² stanzas) is over before the window.
-	waitIdle(ctx, s.PID(), idleWait)
+	waitIdle(ctx, s.PID(), mucIdleWait)
 	var mt meter
 	var srvCPU time.Duration
 	var cli float64
@@ -226,7 +226,7 @@ func (b *bench) joinRun(ctx context.Context, s xmppServer, cache *xmppload.Scram
 	for i := range rooms {
 		rooms[i] = fmt.Sprintf("join-%s-%d-%d@%s", runTag, run, i, svc)
 	}
-	waitIdle(ctx, s.PID(), idleWait)
+	waitIdle(ctx, s.PID(), mucIdleWait)
 	mt := startMeter(s.PID())
 	jr := xmppload.JoinAll(ctx, res.Conns, rooms, m.joinC, m.timeout)
 	srvCPU, cli := mt.stop()
@@ -287,7 +287,7 @@ func (b *bench) occupantMemoryRun(ctx context.Context, s xmppServer, cache *xmpp
 		return fmt.Errorf("idle logins: %d failed, first: %v", res.Errors, res.First)
 	}
 	settle := func() (float64, error) {
-		waitIdle(ctx, s.PID(), idleWait)
+		waitIdle(ctx, s.PID(), mucIdleWait)
 		if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
 			return 0, err
 		}

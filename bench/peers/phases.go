@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -432,6 +433,9 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	}
 	b.started(x.Stop)
 	log.Printf("xmppgate up (pid %d, http %s, c2s %s)", x.PID(), x.HTTP(), x.C2SAddr())
+	if st, err := os.Stat(b.cfg.bin); err == nil && b.cfg.bin != "bin/xmppgate" {
+		b.note("xmppgate binary: %s (built %s).", b.cfg.bin, st.ModTime().UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	boot := x.Boot()
 	auth := [2]string{boot.AdminJID, boot.AdminPassword}
 	register := func(name string) error {
