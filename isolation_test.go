@@ -138,7 +138,23 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 				return err
 			}
 		}
-		return nil
+		// Rooms of B's MUC service: lobby, which the room commands aim at,
+		// holds markers (title, an affiliation, a subscriber, a registered
+		// nick); zed-hidden must not show in anyone else's listings.
+		for _, name := range []string{"lobby", "zed-hidden"} {
+			r, err := tx.CreateRoom(ctx, store.Room{DomainID: bob.DomainID, Name: name,
+				Config: []byte(`{"name":"Beatrix","persistent":true,"archive":true,"ejabberd":{"allow_subscription":"true"}}`)})
+			if err != nil {
+				return err
+			}
+			if err := tx.SetRoomAffiliation(ctx, r.ID, "quentin@elsewhere.example", store.MUCAffMember, "Beatrix"); err != nil {
+				return err
+			}
+			if err := tx.SubscribeRoom(ctx, r.ID, "bob@b.example", "Beatrix", []string{"urn:xmpp:mucsub:nodes:messages"}); err != nil {
+				return err
+			}
+		}
+		return tx.RegisterRoomNick(ctx, bob.DomainID, "quentin@elsewhere.example", "Beatrix")
 	}))
 	return f
 }
@@ -173,6 +189,10 @@ func tenantDigest(t *testing.T, db *sql.DB, account int64) string {
 			where = "node_id IN (SELECT n.id FROM pubsub_nodes n JOIN users u ON u.id = n.user_id JOIN domains d ON d.id = u.domain_id WHERE d.account_id = ?)"
 		case table == "pubsub_service_items":
 			where = "node_id IN (SELECT n.id FROM pubsub_service_nodes n JOIN domains d ON d.id = n.domain_id WHERE d.account_id = ?)"
+		case table == "pubsub_service_affiliations" || table == "pubsub_service_subscriptions":
+			where = "node_id IN (SELECT n.id FROM pubsub_service_nodes n JOIN domains d ON d.id = n.domain_id WHERE d.account_id = ?)"
+		case contains(cols, "room_id"):
+			where = "room_id IN (SELECT r.id FROM muc_rooms r JOIN domains d ON d.id = r.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "group_id"):
 			where = "group_id IN (SELECT g.id FROM shared_groups g JOIN domains d ON d.id = g.domain_id WHERE d.account_id = ?)"
 		case contains(cols, "account_id") && table != "audit" && table != "batches":
@@ -227,6 +247,32 @@ var isolationOverrides = map[string]any{"stats.name": "registeredusers", "stats_
 	// MAM purges of every type, and a peer of bob's archived message.
 	"delete_old_mam_messages.type": "all", "delete_old_mam_messages_batch.type": "all",
 	"remove_mam_for_user_with_peer.with": "quentin@elsewhere.example"}
+
+// The room commands aim at B's room lobby on B's MUC service, and the
+// listings and clean-ups at every service the caller reaches (global), where
+// B's rooms must not show nor go.
+func init() {
+	for _, cmd := range []string{"create_room", "create_room_with_opts", "destroy_room", "change_room_option",
+		"get_room_options", "get_room_affiliation", "get_room_affiliations", "set_room_affiliation", "get_room_occupants",
+		"get_room_occupants_number", "get_room_history", "send_direct_invitation", "subscribe_room",
+		"subscribe_room_many", "unsubscribe_room", "get_subscribers", "muc_register_nick", "muc_unregister_nick"} {
+		isolationOverrides[cmd+".name"] = "lobby"
+		isolationOverrides[cmd+".service"] = "conference.b.example"
+		isolationOverrides[cmd+".room"] = "lobby@conference.b.example"
+	}
+	for _, cmd := range []string{"muc_online_rooms", "muc_online_rooms_by_regex", "rooms_empty_list", "rooms_empty_destroy",
+		"rooms_unused_list", "rooms_unused_destroy"} {
+		isolationOverrides[cmd+".service"] = "global"
+	}
+	isolationOverrides["muc_online_rooms_by_regex.regex"] = "."
+	isolationOverrides["rooms_unused_list.days"] = 0
+	isolationOverrides["rooms_unused_destroy.days"] = 0
+	isolationOverrides["create_room_with_opts.options"] = []map[string]string{{"name": "title", "value": "x"}}
+	isolationOverrides["subscribe_room_many.users"] = []map[string]string{{"jid": "bob@b.example", "nick": "bobby"}}
+	isolationOverrides["subscribe_room.user"] = "bob@b.example"
+	isolationOverrides["unsubscribe_room.user"] = "bob@b.example"
+	isolationOverrides["send_direct_invitation.users"] = "bob@b.example"
+}
 
 // isolationValue is the value an argument gets: whatever names B's data.
 func isolationValue(a commands.Arg, wire string, token string) any {

@@ -239,7 +239,28 @@ func (l live) Sessions(domain, username string) []commands.Session {
 	return out
 }
 
-var _ commands.Live = live{}
+func (l live) RoomOccupants(domain, room string) []commands.RoomOccupant {
+	in := l.Server.RoomOccupants(domain, room)
+	out := make([]commands.RoomOccupant, len(in))
+	for i, o := range in {
+		out[i] = commands.RoomOccupant{JID: o.JID, Nick: o.Nick, Role: o.Role, Affiliation: o.Affiliation}
+	}
+	return out
+}
+
+func (l live) RoomHistory(domain, room string) []commands.RoomMessage {
+	in := l.Server.RoomHistory(domain, room)
+	out := make([]commands.RoomMessage, len(in))
+	for i, m := range in {
+		out[i] = commands.RoomMessage{Time: m.Time, Nick: m.Nick, Stanza: m.Stanza}
+	}
+	return out
+}
+
+var (
+	_ commands.Live      = live{}
+	_ commands.LiveRooms = live{}
+)
 
 // uploadPrefix is where the HTTP listener serves XEP-0363 files.
 const uploadPrefix = "/upload/"

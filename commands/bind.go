@@ -258,7 +258,10 @@ func fromJSON(a Arg, v int, raw json.RawMessage) (any, error) {
 			return splitList(a, s), nil
 		}
 	case "list":
-		if isString {
+		if a.Pairs[0] != "" && len(raw) > 0 && (raw[0] == '[' || raw[0] == '{') {
+			return pairsFromJSON(a, raw)
+		}
+		if isString && a.Pairs[0] == "" {
 			return []string{s}, nil
 		}
 		var items []string
@@ -312,6 +315,20 @@ func splitList(a Arg, s string) []string {
 // parseList reads a List argument given as text: a JSON array of strings
 // or items separated by Sep (default ",": query strings, the CLI).
 func parseList(a Arg, s string) ([]string, error) {
+	if a.Pairs[0] != "" {
+		if t := strings.TrimSpace(s); strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+			return pairsFromJSON(a, json.RawMessage(t))
+		}
+		out := []string{}
+		for _, it := range splitList(a, s) {
+			first, second, _ := strings.Cut(it, "=")
+			if !utf8.ValidString(it) || strings.ContainsRune(it, 0) {
+				return nil, malformed(a, "not valid UTF-8")
+			}
+			out = append(out, PairItem(first, second))
+		}
+		return out, nil
+	}
 	if strings.HasPrefix(strings.TrimSpace(s), "[") {
 		var items []string
 		if err := json.Unmarshal([]byte(s), &items); err != nil {
@@ -330,6 +347,52 @@ func parseList(a Arg, s string) ([]string, error) {
 		return nil, malformed(a, "not valid UTF-8")
 	}
 	return splitList(a, s), nil
+}
+
+// PairItem is how a bound Pairs argument holds one item: its two fields
+// joined by NUL, which neither may contain.
+func PairItem(first, second string) string { return first + "\x00" + second }
+
+// SplitPair is the inverse of PairItem.
+func SplitPair(item string) (first, second string) {
+	first, second, _ = strings.Cut(item, "\x00")
+	return first, second
+}
+
+// pairsFromJSON reads a Pairs argument: an array of objects with a's two
+// fields (strings), or one object whose members are the pairs in order.
+func pairsFromJSON(a Arg, raw json.RawMessage) ([]string, error) {
+	bad := &Error{Kind: Invalid, Reason: ReasonWrongType, Arg: a.Name, Msg: a.Name + " must be a list"}
+	out := []string{}
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	if raw[0] == '{' {
+		d := json.NewDecoder(bytes.NewReader(raw))
+		if t, err := d.Token(); err != nil || t != json.Delim('{') {
+			return nil, bad
+		}
+		for d.More() {
+			k, err := d.Token()
+			var v string
+			if err != nil || d.Decode(&v) != nil || !ok(k.(string)) || !ok(v) {
+				return nil, bad
+			}
+			out = append(out, PairItem(k.(string), v))
+		}
+		return out, nil
+	}
+	var items []map[string]string
+	if json.Unmarshal(raw, &items) != nil {
+		return nil, bad
+	}
+	for _, it := range items {
+		first, ok1 := it[a.Pairs[0]]
+		second, ok2 := it[a.Pairs[1]]
+		if !ok1 || !ok2 || len(it) != 2 || !ok(first) || !ok(second) {
+			return nil, bad
+		}
+		out = append(out, PairItem(first, second))
+	}
+	return out, nil
 }
 
 func malformed(a Arg, msg string) *Error {

@@ -62,6 +62,12 @@ type Arg struct {
 	EjSince, EjUntil int
 	// Sep separates a List argument's items given as text (default ",").
 	Sep string
+	// Pairs, for a List: the names of the two fields of each item, which
+	// ejabberd takes as a list of tuples (create_room_with_opts' options
+	// {name, value}). A JSON array of such objects, or one object of
+	// name/value members, binds as items PairItem joined; as text each
+	// item is first=second.
+	Pairs [2]string
 	// EjabberdListSince, for a List: the ejabberd API version from which
 	// it is a JSON array under the same wire name; in earlier versions it is
 	// a string of items separated by Sep (oauth_issue_token's scopes: "a;b"

@@ -217,7 +217,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: modcfg.DefaultUpload.ExpiryDays,
 				MaxFileSize: modcfg.DefaultUpload.MaxFileSize, Quota: modcfg.DefaultUpload.Quota},
 			ModLast: on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,
-			ModMuc: MucModule{ConferenceSubdomain: "muc", MucAcl: "local", MucCreateAcl: "muc_create_users",
+			ModMuc: MucModule{ConferenceSubdomain: "conference", Enabled: true, MucAcl: "local", MucCreateAcl: "local",
 				ValidMucAcl: validMucAcl, ValidMucCreateAcl: validMucCreateAcl},
 			ModMulticast: on, ModOffline: on, ModPep: on, ModPing: on, ModPrivacy: on, ModPrivate: on,
 			ModPubsub: PubsubModule{CreatenodeAcl: "local", Enabled: true, ValidCreatenodeAcl: validCreatenodeAcl}, ModPush: on,

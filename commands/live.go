@@ -50,3 +50,53 @@ func live(c *Call) (Live, error) {
 	}
 	return c.Env.Live, nil
 }
+
+// RoomOccupant is one occupant of a running MUC room.
+type RoomOccupant struct {
+	JID         string // the occupant's real full JID
+	Nick        string
+	Role        string // moderator, participant or visitor
+	Affiliation string // owner, admin, member or none
+}
+
+// RoomMessage is one message of a room's discussion history.
+type RoomMessage struct {
+	Time time.Time
+	Nick string
+	// Stanza is the <message/> as the room sends it to a joining occupant.
+	Stanza []byte
+}
+
+// LiveRooms is the running MUC service as room handlers see it. The
+// server behind Live implements it when it runs a MUC service. Rooms are
+// stored (store.Room) for as long as the service holds them, temporary
+// ones too, so every change goes through the queue onto the stored row;
+// the worker then tells the service (roomEffects), which re-reads it.
+type LiveRooms interface {
+	// RoomOccupants lists a room's occupants by nick (none if it is not running).
+	RoomOccupants(domain, room string) []RoomOccupant
+	// RoomHistory is the discussion history a joining occupant gets, oldest first.
+	RoomHistory(domain, room string) []RoomMessage
+	// UserRooms lists the bare room JIDs where one of the user's sessions is an occupant.
+	UserRooms(domain, username string) []string
+}
+
+// roomEffects are the worker effects of room changes (xmppcore implements them).
+type roomEffects interface {
+	// RoomChanged: a room's stored row, affiliations or subscriptions
+	// changed (or it was created); a running room re-reads them and applies
+	// what follows (role changes, kicks of outcasts and of non-members of a
+	// members-only room, status code 104 for a new configuration).
+	RoomChanged(domain, room string)
+	// RoomDestroyed: a room's row is gone; its occupants get XEP-0045 10.9's
+	// destroy presence with reason and alternate venue (both may be "").
+	RoomDestroyed(domain, room, reason, alternate string)
+}
+
+// liveRooms returns the MUC service, or nil if no XMPP server (or one
+// without MUC) runs in this process: room commands then answer from the
+// store, with no occupants.
+func liveRooms(c *Call) LiveRooms {
+	r, _ := c.Env.Live.(LiveRooms)
+	return r
+}

@@ -29,6 +29,9 @@ func (b *testBundle) snapshot(t *testing.T) string {
 			out = append(out, "  roster "+it.Contact+" "+it.Subscription+" "+strings.Join(it.Groups, ","))
 		}
 		out = append(out, "  ver "+strconv.FormatInt(ver, 10))
+		if u.Username == "alice" {
+			out = append(out, b.roomSnapshot(t, u.DomainID)...)
+		}
 		if v, err := b.st.VCard(b.ctx, u.ID); err == nil {
 			out = append(out, "  vcard "+string(v))
 		}
@@ -39,6 +42,31 @@ func (b *testBundle) snapshot(t *testing.T) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// roomSnapshot shows a domain's MUC rooms with their affiliations, the
+// nicknames registered with its service and MUC/Sub subscriptions.
+func (b *testBundle) roomSnapshot(t *testing.T, domainID int64) []string {
+	t.Helper()
+	var out []string
+	rooms, err := b.st.Rooms(b.ctx, domainID)
+	require.NoError(t, err)
+	for _, r := range rooms {
+		out = append(out, "  room "+r.Name+" "+string(r.Config)+" "+r.Subject+" by "+r.SubjectBy)
+		affs, err := b.st.RoomAffiliations(b.ctx, r.ID)
+		require.NoError(t, err)
+		for _, a := range affs {
+			out = append(out, "    "+a.Aff+" "+a.JID+" "+a.Reason)
+		}
+		subs, err := b.st.RoomSubscriptions(b.ctx, r.ID)
+		require.NoError(t, err)
+		for _, s := range subs {
+			out = append(out, "    subscriber "+s.JID+" "+s.Nick+" "+strings.Join(s.Nodes, ","))
+		}
+	}
+	nick, err := b.st.RoomNick(b.ctx, domainID, "bob@example.test")
+	require.NoError(t, err)
+	return append(out, "  nick of bob: "+nick)
 }
 
 func TestBackupRestoreAndDumpLoad(t *testing.T) {
@@ -74,16 +102,40 @@ func TestBackupRestoreAndDumpLoad(t *testing.T) {
 				if err := tx.SetUserCredentials(b.ctx, us[1].ID, credential.SCRAM{Salt: []byte("salt"), Iterations: 4096, SHA1Stored: []byte{1}, SHA1Server: []byte{2}, SHA256Stored: []byte{3}, SHA256Server: []byte{4}}, []byte{0, 1, 2, 255}); err != nil {
 					return err
 				}
-				return tx.ImportOffline(b.ctx, us[1].ID, "alice@example.test", []byte(`<message xmlns="jabber:client"><body>hi</body></message>`), when)
+				if err := tx.ImportOffline(b.ctx, us[1].ID, "alice@example.test", []byte(`<message xmlns="jabber:client"><body>hi</body></message>`), when); err != nil {
+					return err
+				}
+				// A persistent room: backups carry rooms (issue #14).
+				r, err := tx.CreateRoom(b.ctx, Room{DomainID: us[0].DomainID, Name: "lounge", Config: []byte(`{"persistent":true}`), Subject: "tea", SubjectBy: "al"})
+				if err != nil {
+					return err
+				}
+				for jid, aff := range map[string]string{"alice@example.test": MUCAffOwner, "eve@else.example": MUCAffOutcast} {
+					if err := tx.SetRoomAffiliation(b.ctx, r.ID, jid, aff, "why"); err != nil {
+						return err
+					}
+				}
+				if err := tx.SubscribeRoom(b.ctx, r.ID, "bob@example.test", "bo", []string{"urn:xmpp:mucsub:nodes:messages"}); err != nil {
+					return err
+				}
+				return tx.RegisterRoomNick(b.ctx, us[0].DomainID, "bob@example.test", "bo")
 			}))
 			before := b.snapshot(t)
+			require.Contains(t, before, "room lounge")
 			saved := tc.save(b, t.TempDir())
 
 			require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+				r, err := tx.Room(b.ctx, us[0].DomainID, "lounge")
+				if err != nil {
+					return err
+				}
+				if err := tx.DeleteRoom(b.ctx, r.ID); err != nil {
+					return err
+				}
 				if err := tx.DeleteUser(b.ctx, us[0].ID); err != nil {
 					return err
 				}
-				_, err := tx.InsertUser(b.ctx, User{DomainID: us[1].DomainID, Username: "carol", Status: StatusActive})
+				_, err = tx.InsertUser(b.ctx, User{DomainID: us[1].DomainID, Username: "carol", Status: StatusActive})
 				return err
 			}))
 			require.NotEqual(t, before, b.snapshot(t))

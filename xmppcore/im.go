@@ -74,6 +74,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 		if to.Resourcepart() == "" && s.pepIQReply(c, iq) {
 			return
 		}
+		if s.toServiceEntity(iq, c.full, to) {
+			return
+		}
 		if to.Resourcepart() != "" {
 			if t := s.session(to); t != nil {
 				t.sendEl(iq)
@@ -108,6 +111,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	case to.Resourcepart() == "":
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
+			if s.toServiceEntity(iq, c.full, to) {
+				return
+			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
 			return
 		}
@@ -124,6 +130,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 	default:
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
+			if s.toServiceEntity(iq, c.full, to) {
+				return
+			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
 			return
 		}
@@ -152,6 +161,9 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	if !ok {
 		if svc, d, ok := s.serviceAt(to.Domainpart()); ok && svc.message != nil && to.Localpart() == "" {
 			svc.message(s, m, from, d)
+			return
+		}
+		if s.toServiceEntity(m, from, to) {
 			return
 		}
 		s.bounce(m, errRemoteNotFound)
@@ -350,6 +362,9 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 // available resource of a bare JID.
 func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 	d, ok := s.hosted(to.Domainpart())
+	if !ok && s.toServiceEntity(p, from, to) {
+		return
+	}
 	if !ok || to.Localpart() == "" {
 		return
 	}

@@ -155,6 +155,8 @@ type Server struct {
 	// mam is the message archive (archive.go).
 	mam *archiver
 	pep pepState
+	// muc is the XEP-0045 service's rooms (muc.go).
+	muc *mucService
 
 	wg sync.WaitGroup
 }
@@ -177,11 +179,15 @@ func New(cfg Config, st *store.Store) (*Server, error) {
 		accounts: map[string]*account{},
 		conns:    map[*conn]struct{}{},
 		smIDs:    map[string]*conn{},
+		muc:      newMucService(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var err error
 	if s.mam, err = newArchiver(s); err != nil {
 		return nil, fmt.Errorf("xmppcore: archive: %w", err)
+	}
+	if err := s.mucStart(); err != nil {
+		return nil, fmt.Errorf("xmppcore: muc: %w", err)
 	}
 	return s, nil
 }
@@ -292,7 +298,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // DomainSettingsChanged drops the cached settings of fqdn so a changed
 // moduleConfig or enabled flag takes effect at once.
-func (s *Server) DomainSettingsChanged(fqdn string) { s.domains.Invalidate(fqdn) }
+func (s *Server) DomainSettingsChanged(fqdn string) {
+	s.domains.Invalidate(fqdn)
+	s.mucDomainChanged(fqdn)
+}
 
 // limiter counts failed authentications per IP address.
 type limiter struct {

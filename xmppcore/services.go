@@ -14,7 +14,10 @@ import (
 // domain's disco#items and talk to it by its domain JID. The domain's
 // moduleConfig switches it; while off, its JID does not exist.
 type service struct {
-	label    string // the subdomain's first label
+	label string // the subdomain's first label
+	// labelOf, if set, reads the label from the parent domain's
+	// moduleConfig instead (modMuc's conferenceSubdomain).
+	labelOf  func(d modcfg.Domain) string
 	module   string
 	identity [3]string // category, type, name
 	features []string
@@ -30,6 +33,18 @@ type service struct {
 	// on reports whether the service runs at all on this server (a part
 	// the program did not wire, such as upload without an HTTP side).
 	on func(s *Server) bool
+	// entity, if set, takes the stanzas (message, presence, iq) sent to
+	// JIDs with a localpart at the service (the rooms of a MUC service);
+	// otherwise they bounce as to any JID that does not exist.
+	entity func(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain)
+}
+
+// labelIn is the service's first label under domain d.
+func (svc *service) labelIn(d modcfg.Domain) string {
+	if svc.labelOf != nil {
+		return svc.labelOf(d)
+	}
+	return svc.label
 }
 
 // serviceNodes answers disco for a service with nodes (XEP-0060 5.2-5.5).
@@ -47,12 +62,17 @@ func (s *Server) serviceAt(domain string) (*service, modcfg.Domain, bool) {
 	if !ok {
 		return nil, modcfg.Domain{}, false
 	}
+	var d modcfg.Domain
+	looked, ok := false, false
 	for _, svc := range services {
-		if svc.label != label {
+		if svc.labelOf == nil && svc.label != label {
 			continue
 		}
-		d, ok := s.hosted(parent)
-		if ok && d.On(svc.module) && (svc.on == nil || svc.on(s)) {
+		if !looked {
+			d, ok = s.hosted(parent)
+			looked = true
+		}
+		if ok && svc.labelIn(d) == label && d.On(svc.module) && (svc.on == nil || svc.on(s)) {
 			return svc, d, true
 		}
 	}
@@ -80,7 +100,7 @@ func (s *Server) serveService(c *conn, iq *xmlel.Element, svc *service, d modcfg
 		fn = func(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) { return svc.discoInfo(s, r) }
 	case q.Name.Space == nsDiscoItems && q.Name.Local == "query":
 		fn = getOnly(func(*Server, *iqReq) (*xmlel.Element, *stanzaErr) { return xmlel.New(nsDiscoItems, "query"), nil })
-		if svc.nodes != nil {
+		if svc.nodes != nil && svc.nodes.items != nil {
 			fn = getOnly(svc.nodes.items)
 		}
 	default:
@@ -112,7 +132,7 @@ func (svc *service) discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) 
 		return nil, &errBadRequest
 	}
 	if r.q.Get("node") != "" {
-		if svc.nodes != nil {
+		if svc.nodes != nil && svc.nodes.info != nil {
 			return svc.nodes.info(s, r)
 		}
 		return nil, &errItemNotFound
@@ -132,7 +152,22 @@ func (svc *service) discoInfo(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) 
 func (s *Server) serviceItems(d modcfg.Domain) *xmlel.Element {
 	q := xmlel.New(nsDiscoItems, "query")
 	for _, svc := range s.servicesOf(d) {
-		q.Add(xmlel.New(nsDiscoItems, "item", "jid", svc.label+"."+d.FQDN, "name", svc.identity[2]))
+		q.Add(xmlel.New(nsDiscoItems, "item", "jid", svc.labelIn(d)+"."+d.FQDN, "name", svc.identity[2]))
 	}
 	return q
+}
+
+// toServiceEntity hands a stanza addressed to a JID with a localpart at a
+// running service to that service; false if there is none (the caller
+// then treats the JID as not existing).
+func (s *Server) toServiceEntity(st *xmlel.Element, from, to jid.JID) bool {
+	if to.Localpart() == "" {
+		return false
+	}
+	svc, d, ok := s.serviceAt(to.Domainpart())
+	if !ok || svc.entity == nil {
+		return false
+	}
+	svc.entity(s, st, from, to, d)
+	return true
 }

@@ -197,6 +197,19 @@ func (c *Ctl) print(spec Shape, raw []byte) error {
 		}
 	case Tuple:
 		lines = append(lines, tupleLine(raw))
+	case Dict:
+		d := json.NewDecoder(bytes.NewReader(raw))
+		if t, err := d.Token(); err != nil || t != json.Delim('{') {
+			return fmt.Errorf("ctl: unexpected answer %s", raw)
+		}
+		for d.More() {
+			k, err := d.Token()
+			var v json.RawMessage
+			if err != nil || d.Decode(&v) != nil {
+				return fmt.Errorf("ctl: unexpected answer %s", raw)
+			}
+			lines = append(lines, fmt.Sprint(k)+"\t"+ctlValue(v))
+		}
 	}
 	for _, l := range lines {
 		fmt.Fprintln(c.Stdout, l)
@@ -386,6 +399,8 @@ func ctlResultType(d *commands.Def, spec Shape) string {
 		return spec.Name + "::[" + cols + "] (one per line, fields separated by tabs)"
 	case Tuple:
 		return spec.Name + "::" + cols + " (fields separated by tabs)"
+	case Dict:
+		return spec.Name + "::[{name, value}] (one per line, separated by a tab)"
 	}
 	return spec.Name
 }

@@ -10,7 +10,7 @@ import (
 
 var kindNames = map[Kind]string{
 	Rescode: "rescode (0 ok, 1 not)", Restuple: "string", Integer: "integer", String: "string", List: "list",
-	Tuples: "list of objects", Tuple: "object",
+	Tuples: "list of objects", Tuple: "object", Dict: "object of name/value members",
 }
 
 // CommandsMarkdown renders docs/ejabberd-commands.md from the registry: a

@@ -387,6 +387,9 @@ func (h *Handler) success(res any, req *request) reply {
 	case Tuples:
 		t, _ := res.(commands.Table)
 		return jsonReply(http.StatusOK, tuples(joinLists(t, spec.join)), "ok")
+	case Dict:
+		t, _ := res.(commands.Table)
+		return jsonReply(http.StatusOK, dict(t), "ok")
 	case Tuple:
 		if t, _ := res.(commands.Table); len(t.Rows) == 1 {
 			return jsonReply(http.StatusOK, tuple(joinLists(t, spec.join)), "ok")
@@ -453,6 +456,29 @@ func (t tuple) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return b[1 : len(b)-1], nil
+}
+
+// dict renders a two-column table as one object, its rows the members in order.
+type dict commands.Table
+
+func (t dict) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, row := range t.Rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k := jsonReply(200, fmt.Sprint(row[0]), "")
+		v := jsonReply(200, row[1], "")
+		if v.err != nil {
+			return nil, v.err
+		}
+		b.Write(k.body)
+		b.WriteByte(':')
+		b.Write(v.body)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 func unescape(s string) string {

@@ -105,6 +105,12 @@ var errorTable = []rule{
 		if erlangStringArgs[req.cmd] == req.wire(e.Arg) {
 			format = "string"
 		}
+		if a := req.arg(e.Arg); a.Pairs[0] != "" {
+			// ejabberd names the list's Erlang type: the item is the
+			// argument's name in the singular (options: option).
+			format = fmt.Sprintf("{list,{%s,{tuple,[{%s,binary},{%s,binary}]}}}",
+				strings.TrimSuffix(req.wire(e.Arg), "s"), a.Pairs[0], a.Pairs[1])
+		}
 		return bare(http.StatusBadRequest, "Arg "+shown(req.given(e.Arg), true)+" is not in format "+format)
 	}},
 	{kind: commands.Invalid, reason: commands.ReasonMalformed, arg: "-", answer: message(http.StatusBadRequest)},

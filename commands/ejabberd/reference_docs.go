@@ -77,7 +77,7 @@ func ejDocs(reg *commands.Registry, re *regexp.Regexp) []ejDoc {
 }
 
 var ejKindText = map[Kind]string{Rescode: "integer : 0 on success, 1 otherwise", Restuple: "string",
-	Integer: "integer", String: "string", List: "[string]", Tuples: "[{...}]", Tuple: "{...}"}
+	Integer: "integer", String: "string", List: "[string]", Tuples: "[{...}]", Tuple: "{...}", Dict: "{name: value, ...}"}
 
 func (d ejDoc) args() []commands.Arg {
 	if !d.ok {

@@ -25,6 +25,10 @@ const (
 	Tuples
 	// Tuple: a Table of one row, one object keyed by the columns, never wrapped.
 	Tuple
+	// Dict: a Table of two columns, one object whose members are its rows
+	// (first column the key), in order: ejabberd writes a list of
+	// {name, value} tuples so (get_room_options).
+	Dict
 )
 
 // Shape is how one command's result is written in one API version.
@@ -67,6 +71,7 @@ var shapes = map[string][]since{
 	"unregister": {{0, Shape{Kind: Restuple, Name: "res", text: func(map[string]string, any) string { return "" }}}},
 	// 23.01 concatenates the scopes with no separator; ';' is what they were given with.
 	"oauth_issue_token": {{0, Shape{Kind: Tuple, Name: "result", join: ";"}}, {1, Shape{Kind: Tuple, Name: "result"}}},
+	"get_room_options":  {{0, Shape{Kind: Dict, Name: "options"}}},
 	"kick_user": {{2, Shape{Kind: Restuple, Name: "res", text: func(_ map[string]string, res any) string {
 		return fmt.Sprintf("Kicked sessions: %d", res)
 	}}}},

@@ -31,10 +31,33 @@ const (
 	ScramSHA256 = "SCRAM-SHA-256"
 )
 
-// Host is one virtual host and its users.
+// Host is one virtual host, its users and the persistent rooms of its
+// MUC service.
 type Host struct {
 	JID   string
 	Users []User
+	Rooms []Room
+}
+
+// Room is a persistent MUC room as Prosody keeps it, in the words of the
+// XEP-0045 room configuration form.
+type Room struct {
+	JID                 string // the room's bare JID
+	Name, Description   string
+	Subject             string
+	SubjectBy           string // the nickname that set the subject
+	Language            string
+	Public, MembersOnly bool
+	Moderated           bool
+	Password            string
+	Whois               string // "moderators" or "anyone"
+	HistoryLength       int    // -1: the service's default
+	AllowInvites        bool   // members may invite
+	ChangeSubject       bool   // occupants may change the subject
+	// Affiliations maps bare JIDs to owner, admin, member or outcast.
+	Affiliations map[string]string
+	// Nicks maps bare JIDs to the nickname they reserved in the room.
+	Nicks map[string]string
 }
 
 // User is one account with its data. Nothing is normalised here.

@@ -18,9 +18,10 @@ import (
 
 // ReadProsodyDir reads a Prosody 0.12 data directory (internal storage):
 // every <host>/accounts/<user>.dat, with the user's roster, vcard and
-// private .dat files and offline .list. Host and user names are
-// %-encoded in file names (example%2ecom). Directories without an
-// accounts store (components, _global) are left out. Every file is read
+// private .dat files and offline .list, and the persistent rooms of MUC
+// components (<service>/config/<room>.dat), given to the host the service
+// is a subdomain of. Host and user names are %-encoded in file names
+// (example%2ecom). Other directories (_global, other components) are left out. Every file is read
 // through an os.Root of dir: a symbolic link leading out of it is an error.
 func ReadProsodyDir(dir string) ([]Host, error) {
 	root, err := os.OpenRoot(dir)
@@ -34,19 +35,27 @@ func ReadProsodyDir(dir string) ([]Host, error) {
 		return nil, prosodyErr(err)
 	}
 	var out []Host
+	rooms := map[string][]Room{}
 	for _, e := range entries {
 		if !e.IsDir() {
-			continue
-		}
-		if st, err := fs.Stat(fsys, path.Join(e.Name(), "accounts")); err != nil || !st.IsDir() {
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, prosodyErr(err)
-			}
 			continue
 		}
 		jid, err := url.PathUnescape(e.Name())
 		if err != nil {
 			return nil, fmt.Errorf("host directory %q: %w", e.Name(), err)
+		}
+		if st, err := fs.Stat(fsys, path.Join(e.Name(), "accounts")); err != nil || !st.IsDir() {
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, prosodyErr(err)
+			}
+			rs, err := prosodyRooms(fsys, e.Name(), jid)
+			if err != nil {
+				return nil, err
+			}
+			if len(rs) > 0 {
+				rooms[jid] = rs
+			}
+			continue
 		}
 		h, err := readProsodyHost(fsys, e.Name(), jid)
 		if err != nil {
@@ -57,7 +66,8 @@ func ReadProsodyDir(dir string) ([]Host, error) {
 	if len(out) == 0 {
 		return nil, errors.New("no host directory with an accounts store")
 	}
-	return out, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].JID < out[j].JID })
+	return attachRooms(out, rooms), nil
 }
 
 // prosodyErr names the error of a read that os.Root refused, without the

@@ -48,6 +48,14 @@ const (
 	whyEmptyUser  = "ejabberd 23.01 registers a user with an empty name; xmppgate takes an empty user as missing"
 	whyAlias      = "real clients (processone's ejabberd-api) send server for host; xmppgate takes the alias for every " +
 		"command that has host, ejabberd 23.01 only where args_rename declares it (docs/ejabberd.md)"
+	whyRoomDefaults = "a new room has the configuration of xmppgate's MUC service (xmppcore/muc): unmoderated, the " +
+		"subject changed by moderators only, no language; ejabberd's default_room_options make it moderated, let " +
+		"participants change the subject and set lang en (docs/ejabberd.md, rooms)"
+	whyRoomOption = "ejabberd 23.01 keeps any option name and any atom as a boolean's value (the room then ignores it) " +
+		"and answers 0 where it does not crash (500 for a number that does not parse); xmppgate refuses an unknown " +
+		"option or a value the option does not take with a 400 naming the option"
+	whyNoService = "a MUC service the server does not serve (or another tenant's): ejabberd 23.01 crashes (500); " +
+		"xmppgate answers 400 \"Invalid 'service'\", ejabberd's answer to it in create_room"
 	whyMsgType = "ejabberd 23.01 sends a message of a type XMPP does not define; xmppgate refuses it with the error " +
 		"text of ejabberd's XMPP library"
 )
@@ -550,6 +558,221 @@ func Cases() []Case {
 	)
 	add("man", Case{Name: "ok", Call: call("", "{}"), Why: "ejabberd 23.01 builds its man page with asciidoc's a2x (not installed with Debian's package: 400); " +
 		"xmppgate writes its own man page into the data directory (docs/ejabberd.md)"})
+
+	// MUC rooms (mod_muc_admin) on the services conference.<host>. Rooms
+	// are persistent where a later case needs them, so neither server
+	// drops them when empty.
+	s1, s2, noSvc := "conference."+h1, "conference."+h2, "conference."+noHost
+	room := func(name, service string) string { return js("name", name, "service", service) }
+	persistent := func(name, service, host string, opts ...string) Call {
+		o := `[{"name":"persistent","value":"true"}`
+		for i := 0; i+1 < len(opts); i += 2 {
+			o += fmt.Sprintf(`,{"name":%q,"value":%q}`, opts[i], opts[i+1])
+		}
+		return call("create_room_with_opts", js("name", name, "service", service, "host", host, "options", raw(o+"]")))
+	}
+	dv := func(why string, c Case) Case { c.Why = why; return c }
+	destroy := func(name, service string) Call { return call("destroy_room", room(name, service)) }
+	add("create_room",
+		ok("ok", js("name", "cr1", "service", s1, "host", h1)),
+		ok("exists", js("name", "cr1", "service", s1, "host", h1)),
+		ok("upper case name", js("name", "CR2", "service", s1, "host", h1)),
+		Case{Name: "listed", Call: call("muc_online_rooms", js("service", s1))},
+		ok("malformed name", js("name", "a b@c", "service", s1, "host", h1)),
+		ok("service of another host", js("name", "cr3", "service", s2, "host", h1)),
+		ok("service not served", js("name", "cr3", "service", noSvc, "host", h1)),
+		ok("unknown host", js("name", "cr3", "service", s1, "host", noHost)),
+		ok("missing host", js("name", "cr3", "service", s1)),
+		ok("name not a string", js("name", raw("1"), "service", s1, "host", h1)),
+	)
+	add("destroy_room",
+		ok("ok", room("cr1", s1)),
+		ok("gone", room("cr1", s1)),
+		ok("normalised name", room("CR2", s1)),
+		ok("service not served", room("cr1", noSvc)),
+		ok("missing service", js("name", "cr1")),
+		Case{Name: "listed after", Call: call("muc_online_rooms", js("service", s1))},
+	)
+	add("create_room_with_opts",
+		ok("list", js("name", "co1", "service", s1, "host", h1, "options", raw(`[{"name":"persistent","value":"true"},{"name":"title","value":"Room One"},{"name":"members_only","value":"true"},{"name":"max_users","value":"50"}]`))),
+		Case{Name: "options after", Call: call("get_room_options", room("co1", s1)), Why: whyRoomDefaults},
+		ok("object", js("name", "co2", "service", s1, "host", h1, "options", raw(`{"persistent":"true","description":"Two"}`))),
+		ok("empty", js("name", "co3", "service", s1, "host", h1, "options", raw(`[]`))),
+		ok("exists", js("name", "co1", "service", s1, "host", h1, "options", raw(`[]`))),
+		dv(whyRoomOption, ok("unknown option", js("name", "co4", "service", s1, "host", h1, "options", raw(`[{"name":"bogus","value":"true"}]`)))),
+		dv(whyRoomOption, ok("boolean not true or false", js("name", "co5", "service", s1, "host", h1, "options", raw(`[{"name":"public","value":"maybe"}]`)))),
+		dv(whyRoomOption, ok("max_users not a number", js("name", "co6", "service", s1, "host", h1, "options", raw(`[{"name":"max_users","value":"many"}]`)))),
+		dv("ejabberd 23.01 cannot start a room given affiliations as text (400 \"Unable to start room\"); xmppgate takes ejabberd 23.04's affiliation:jid items", ok("affiliations", js("name", "co7", "service", s1, "host", h1, "options", raw(`[{"name":"persistent","value":"true"},{"name":"affiliations","value":"owner:own@`+h1+`,member:mem@`+h2+`"}]`)))),
+		ok("options not a list", js("name", "co8", "service", s1, "host", h1, "options", "persistent")),
+		ok("service not served", js("name", "co9", "service", noSvc, "host", h1, "options", raw(`[]`))),
+		ok("missing options", js("name", "co9", "service", s1, "host", h1)),
+		Case{Name: "cleanup", Call: call("muc_online_rooms_by_regex", js("service", s1, "regex", "^co")),
+			Setup: []Call{destroy("co2", s1), destroy("co3", s1), destroy("co4", s1), destroy("co5", s1), destroy("co7", s1)}},
+	)
+	add("get_room_options",
+		dv(whyRoomDefaults, ok("ok", room("co1", s1))),
+		ok("unknown room", room("nope", s1)),
+		ok("service not served", room("co1", noSvc)),
+		ok("missing name", js("service", s1)),
+	)
+	add("change_room_option",
+		ok("title", js("name", "co1", "service", s1, "option", "title", "value", "Renamed")),
+		ok("members_only", js("name", "co1", "service", s1, "option", "members_only", "value", "false")),
+		ok("max_users", js("name", "co1", "service", s1, "option", "max_users", "value", "7")),
+		ok("password", js("name", "co1", "service", s1, "option", "password", "value", "secret")),
+		ok("password_protected", js("name", "co1", "service", s1, "option", "password_protected", "value", "true")),
+		ok("anonymous", js("name", "co1", "service", s1, "option", "anonymous", "value", "false")),
+		ok("allow_subscription", js("name", "co1", "service", s1, "option", "allow_subscription", "value", "true")),
+		Case{Name: "options after", Call: call("get_room_options", room("co1", s1)), Why: whyRoomDefaults},
+		dv(whyRoomOption, ok("unknown option", js("name", "co1", "service", s1, "option", "bogus", "value", "1"))),
+		dv(whyRoomOption, ok("max_users not a number", js("name", "co1", "service", s1, "option", "max_users", "value", "x"))),
+		dv(whyRoomOption, ok("boolean not true or false", js("name", "co1", "service", s1, "option", "public", "value", "maybe"))),
+		ok("unknown room", js("name", "nope", "service", s1, "option", "title", "value", "x")),
+		ok("service not served", js("name", "co1", "service", noSvc, "option", "title", "value", "x")),
+		ok("missing value", js("name", "co1", "service", s1, "option", "title")),
+	)
+	add("set_room_affiliation",
+		ok("owner", js("name", "co1", "service", s1, "jid", "own@"+h1, "affiliation", "owner")),
+		ok("member of another server", js("name", "co1", "service", s1, "jid", "mem@"+h2+"/res", "affiliation", "member")),
+		ok("outcast", js("name", "co1", "service", s1, "jid", "out@"+h1, "affiliation", "outcast")),
+		ok("none", js("name", "co1", "service", s1, "jid", "gone@"+h1, "affiliation", "none")),
+		ok("invalid affiliation", js("name", "co1", "service", s1, "jid", "x@"+h1, "affiliation", "king")),
+		dv(whyCrash, ok("malformed jid", js("name", "co1", "service", s1, "jid", "@@", "affiliation", "member"))),
+		ok("unknown room", js("name", "nope", "service", s1, "jid", "x@"+h1, "affiliation", "member")),
+	)
+	add("get_room_affiliations",
+		ok("ok", room("co1", s1)),
+		ok("none", room("co1", s1), call("set_room_affiliation", js("name", "co1", "service", s1, "jid", "own@"+h1, "affiliation", "none")),
+			call("set_room_affiliation", js("name", "co1", "service", s1, "jid", "mem@"+h2, "affiliation", "none")),
+			call("set_room_affiliation", js("name", "co1", "service", s1, "jid", "out@"+h1, "affiliation", "none"))),
+		ok("unknown room", room("nope", s1)),
+		ok("service not served", room("co1", noSvc)),
+	)
+	add("get_room_affiliation",
+		ok("member", js("name", "co1", "service", s1, "jid", "mem@"+h2),
+			call("set_room_affiliation", js("name", "co1", "service", s1, "jid", "mem@"+h2, "affiliation", "member"))),
+		ok("full jid", js("name", "co1", "service", s1, "jid", "mem@"+h2+"/r")),
+		ok("none", js("name", "co1", "service", s1, "jid", "nobody@"+h1)),
+		dv(whyCrash, ok("malformed jid", js("name", "co1", "service", s1, "jid", "@@"))),
+		ok("unknown room", js("name", "nope", "service", s1, "jid", "x@"+h1)),
+	)
+	add("get_room_occupants", ok("empty", room("co1", s1)), ok("unknown room", room("nope", s1)), ok("service not served", room("co1", noSvc)))
+	add("get_room_occupants_number", ok("empty", room("co1", s1)), v1("empty v1", room("co1", s1)), ok("unknown room", room("nope", s1)))
+	add("get_room_history", dv("ejabberd 23.04 added get_room_history (23.01: 404 \"Endpoint not found.\"); xmppgate answers it as 23.04 does", ok("empty", room("co1", s1))))
+	add("send_direct_invitation",
+		ok("ok", js("name", "co1", "service", s1, "password", "none", "reason", "Join us", "users", "inv1@"+h1+":inv2@"+h2)),
+		ok("with password", js("name", "co1", "service", s1, "password", "secret", "reason", "none", "users", "inv1@"+h1)),
+		dv(whyCrash, ok("malformed user", js("name", "co1", "service", s1, "password", "none", "reason", "none", "users", "@@"))),
+		ok("unknown room", js("name", "nope", "service", s1, "password", "none", "reason", "none", "users", "inv1@"+h1)),
+	)
+	sub := func(user, nick, room string) string {
+		return js("user", user, "nick", nick, "room", room, "nodes", "urn:xmpp:mucsub:nodes:messages,urn:xmpp:mucsub:nodes:subject")
+	}
+	add("subscribe_room",
+		ok("not allowed", sub("sub1@"+h1, "s1", "sb1@"+s1), persistent("sb1", s1, h1)),
+		ok("ok", sub("sub1@"+h1, "s1", "sb1@"+s1),
+			call("change_room_option", js("name", "sb1", "service", s1, "option", "allow_subscription", "value", "true"))),
+		ok("again, other nick", sub("sub1@"+h1+"/res", "s1b", "sb1@"+s1)),
+		ok("unknown nodes", js("user", "sub2@"+h2, "nick", "s2", "room", "sb1@"+s1, "nodes", "bogus,urn:xmpp:mucsub:nodes:presence")),
+		ok("nick in use", sub("sub3@"+h1, "s1b", "sb1@"+s1)),
+		ok("empty nick", sub("sub3@"+h1, "", "sb1@"+s1)),
+		ok("outcast", sub("sub4@"+h1, "s4", "sb1@"+s1),
+			call("set_room_affiliation", js("name", "sb1", "service", s1, "jid", "sub4@"+h1, "affiliation", "outcast"))),
+		ok("malformed user", sub("@@", "s5", "sb1@"+s1)),
+		ok("malformed room", sub("sub5@"+h1, "s5", "@@")),
+		ok("unknown room", sub("sub5@"+h1, "s5", "nope@"+s1)),
+		ok("service not served", sub("sub5@"+h1, "s5", "sb1@"+noSvc)),
+	)
+	add("subscribe_room_many",
+		ok("ok", js("users", raw(`[{"jid":"many1@`+h1+`","nick":"m1"},{"jid":"many2@`+h2+`","nick":"m2"}]`), "room", "sb1@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+		ok("nick in use", js("users", raw(`[{"jid":"many3@`+h1+`","nick":"m1"}]`), "room", "sb1@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+		ok("malformed user", js("users", raw(`[{"jid":"@@","nick":"m4"}]`), "room", "sb1@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+		ok("none", js("users", raw(`[]`), "room", "sb1@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+		ok("unknown room", js("users", raw(`[{"jid":"many4@`+h1+`","nick":"m4"}]`), "room", "nope@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+		ok("users not a list", js("users", "many5@"+h1, "room", "sb1@"+s1, "nodes", "urn:xmpp:mucsub:nodes:messages")),
+	)
+	add("get_subscribers",
+		ok("one", room("sb2", s1), persistent("sb2", s1, h1, "allow_subscription", "true"),
+			call("subscribe_room", sub("gs1@"+h1, "g1", "sb2@"+s1))),
+		ok("none", room("co1", s1)),
+		ok("unknown room", room("nope", s1)),
+	)
+	add("get_user_subscriptions",
+		ok("two", js("user", "sub1", "host", h1), call("subscribe_room", sub("sub1@"+h1, "s1c", "sb2@"+s1))),
+		ok("none", js("user", "nosub", "host", h1)),
+		ok("unknown host", js("user", "sub1", "host", noHost)),
+	)
+	add("unsubscribe_room",
+		ok("ok", js("user", "sub1@"+h1, "room", "sb2@"+s1)),
+		ok("not subscribed", js("user", "sub1@"+h1, "room", "sb2@"+s1)),
+		Case{Name: "subscribers after", Call: call("get_subscribers", room("sb2", s1))},
+		ok("malformed user", js("user", "@@", "room", "sb2@"+s1)),
+		ok("malformed room", js("user", "sub1@"+h1, "room", "@@")),
+		ok("unknown room", js("user", "sub1@"+h1, "room", "nope@"+s1)),
+	)
+	add("get_user_rooms", ok("none", js("user", "sub1", "host", h1)), ok("unknown host", js("user", "sub1", "host", noHost)))
+	add("muc_online_rooms",
+		ok("one", js("service", s2), persistent("on1", s2, h2)),
+		dv(whyNoService, ok("service not served", js("service", noSvc))),
+		dv(whyNoService, ok("not a service", js("service", "nohost"))),
+		ok("missing service", "{}"),
+	)
+	add("muc_online_rooms_by_regex",
+		ok("match", js("service", "global", "regex", "^on")),
+		ok("no match", js("service", s2, "regex", "^zz")),
+		dv(whyCrash, ok("bad regex", js("service", s2, "regex", "(("))),
+		dv(whyNoService, ok("service not served", js("service", noSvc, "regex", "a"))),
+	)
+	add("rooms_unused_list",
+		ok("days 0", js("service", s2, "days", 0)),
+		ok("days 10", js("service", s2, "days", 10)),
+		dv(whyNoService, ok("service not served", js("service", noSvc, "days", 0))),
+		ok("days not a number", js("service", s2, "days", "x")),
+	)
+	add("rooms_unused_destroy",
+		ok("days 10", js("service", s2, "days", 10)),
+		ok("days 0", js("service", s2, "days", 0)),
+		Case{Name: "listed after", Call: call("muc_online_rooms", js("service", s2))},
+		dv(whyNoService, ok("service not served", js("service", noSvc, "days", 0))),
+	)
+	add("rooms_empty_list",
+		ok("one", js("service", s2), persistent("em1", s2, h2)),
+		dv(whyNoService, ok("service not served", js("service", noSvc))),
+	)
+	add("rooms_empty_destroy",
+		ok("one", js("service", s2)),
+		Case{Name: "listed after", Call: call("muc_online_rooms", js("service", s2))},
+		dv(whyNoService, ok("service not served", js("service", noSvc))),
+	)
+	add("muc_register_nick",
+		ok("ok", js("nick", "Nicky", "jid", "nick1@"+h1, "service", s1)),
+		ok("taken", js("nick", "Nicky", "jid", "nick2@"+h1, "service", s1)),
+		ok("other case", js("nick", "nicky", "jid", "nick2@"+h1, "service", s1)),
+		ok("replaces", js("nick", "Other", "jid", "nick1@"+h1, "service", s1)),
+		ok("full jid of another server", js("nick", "Far", "jid", "nick3@"+h2+"/r", "service", s1)),
+		ok("malformed jid", js("nick", "X", "jid", "@@", "service", s1)),
+		ok("service not served", js("nick", "Y", "jid", "nick4@"+h1, "service", noSvc)),
+		ok("empty nick", js("nick", "", "jid", "nick4@"+h1, "service", s1)),
+	)
+	add("muc_unregister_nick",
+		ok("ok", js("jid", "nick1@"+h1, "service", s1)),
+		ok("none", js("jid", "nick1@"+h1, "service", s1)),
+		ok("malformed jid", js("jid", "@@", "service", s1)),
+		ok("service not served", js("jid", "nick1@"+h1, "service", noSvc)),
+	)
+	add("create_rooms_file",
+		ok("absolute file", js("file", FilesDir+"/rooms.txt")),
+		dv("ejabberd 23.01 only notes the file for its next start and answers 0 whatever it holds; xmppgate creates the rooms at once and refuses a file with a line that is not a room JID, creating none", ok("bad line", js("file", FilesDir+"/rooms-bad.txt"))),
+		Case{Name: "no such file", Call: call("", js("file", FilesDir+"/no-rooms.txt")), Why: whyNoFile},
+		ok("missing file", "{}"),
+	)
+	add("destroy_rooms_file",
+		ok("absolute file", js("file", FilesDir+"/rooms.txt")),
+		ok("room missing", js("file", FilesDir+"/rooms.txt")),
+		Case{Name: "no such file", Call: call("", js("file", FilesDir+"/no-rooms.txt")), Why: whyNoFile},
+		Case{Name: "cleanup", Call: call("muc_online_rooms", js("service", s1)),
+			Setup: []Call{destroy("co1", s1), destroy("sb1", s1), destroy("sb2", s1)}},
+	)
 
 	// mnesia family: absolute paths inside transfer_dirs (FILES); the
 	// formats are each server's own (docs/backup.md).

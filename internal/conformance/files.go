@@ -23,6 +23,9 @@ const OutsideDir = "/tmp/xmppgate-conformance/outside"
 // with a plain password); the Prosody directory is Prosody 0.12's internal
 // storage (host names %-encoded, Lua tables).
 var inputFiles = map[string]string{
+	// create_rooms_file and destroy_rooms_file: one room JID a line.
+	"rooms.txt":     "rf1@conference." + h1 + "\nrf2@conference." + h2 + "\n",
+	"rooms-bad.txt": "rf3@conference." + h1 + "\nnot a room\n",
 	"import.xml": "<?xml version='1.0' encoding='UTF-8'?>\n" +
 		"<server-data xmlns='urn:xmpp:pie:0'><host jid='" + h1 + "'>" +
 		"<user name='pief' password='piefpw'>" +

@@ -43,7 +43,29 @@ const (
 	Pep              = "modPep"
 	// Pubsub is XEP-0060's pubsub.<domain> service.
 	Pubsub = "modPubsub"
+	// Muc is XEP-0045's conference.<domain> service.
+	Muc = "modMuc"
 )
+
+// Values of moduleConfig.modMuc.mucAcl (who may enter rooms) and
+// mucCreateAcl (who may create them). The muc_* names are ejabberd ACLs
+// that xmppgate has no store for: they mean the domain's administrators.
+const (
+	MucAll         = "all"
+	MucLocal       = "local"
+	MucUsers       = "muc_users"
+	MucCreateUsers = "muc_create_users"
+)
+
+// MucSettings are moduleConfig.modMuc's values.
+type MucSettings struct {
+	Subdomain string // conferenceSubdomain: the service's first label
+	ACL       string // mucAcl
+	CreateACL string // mucCreateAcl
+}
+
+// DefaultMuc is what a domain without modMuc values gets (the REST API's defaults).
+var DefaultMuc = MucSettings{Subdomain: "conference", ACL: MucLocal, CreateACL: MucLocal}
 
 // Values of moduleConfig.modPubsub.createnodeAcl: who may create nodes on
 // the domain's pubsub service.
@@ -87,6 +109,8 @@ type Domain struct {
 	MamRetentionDays int
 	// PubsubCreate is moduleConfig.modPubsub.createnodeAcl.
 	PubsubCreate string
+	// Muc is moduleConfig.modMuc's settings.
+	Muc MucSettings
 }
 
 // On reports whether module name is enabled on the domain.
@@ -94,7 +118,7 @@ func (d Domain) On(name string) bool { return !d.disabled[name] }
 
 // Parse reads the moduleConfig of a domain's settings object.
 func Parse(d store.Domain) Domain {
-	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled, Upload: DefaultUpload}
+	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled, Upload: DefaultUpload, Muc: DefaultMuc}
 	var settings struct {
 		ModuleConfig map[string]json.RawMessage `json:"moduleConfig"`
 	}
@@ -118,6 +142,7 @@ func Parse(d store.Domain) Domain {
 	} else {
 		out.PubsubCreate = CreateLocal
 	}
+	out.Muc = parseMuc(settings.ModuleConfig[Muc])
 	for name, raw := range settings.ModuleConfig {
 		var m struct {
 			Enabled *bool `json:"enabled"`
@@ -262,4 +287,30 @@ func parseUpload(raw json.RawMessage) UploadSettings {
 		u.MaxFileSize = DefaultUpload.MaxFileSize
 	}
 	return u
+}
+
+// parseMuc reads modMuc's values over DefaultMuc; a value outside its
+// vocabulary, or a subdomain that is not one DNS label, keeps the default.
+func parseMuc(raw json.RawMessage) MucSettings {
+	m := DefaultMuc
+	var v struct {
+		Sub    string `json:"conferenceSubdomain"`
+		ACL    string `json:"mucAcl"`
+		Create string `json:"mucCreateAcl"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return m
+	}
+	if l := strings.ToLower(v.Sub); l != "" && len(l) <= 63 && !strings.ContainsAny(l, "./@ ") {
+		m.Subdomain = l
+	}
+	switch v.ACL {
+	case MucAll, MucLocal, MucUsers, MucCreateUsers:
+		m.ACL = v.ACL
+	}
+	switch v.Create {
+	case MucLocal, MucCreateUsers:
+		m.CreateACL = v.Create
+	}
+	return m
 }

@@ -11,6 +11,9 @@ goes through presence, as a client would do it; the end state is:
   vCards: alice (FN, N, NICKNAME, EMAIL, URL, BDAY, NOTE, PHOTO),
           bob (FN, TITLE, TEL work, EMAIL home, ADR home, ORG, JABBERID)
   offline: bob has two chat messages from alice, dave one from carol
+  rooms (conference.pr.example): "lounge", persistent, members-only, named
+          "The Lounge" with a description and a subject, alice owner, bob
+          member, dave outcast; "scratch", temporary (not stored)
 """
 import asyncio
 import ssl
@@ -36,6 +39,7 @@ BOB_VCARD = """<vCard xmlns='vcard-temp'><FN>Bob &lt;the builder&gt;</FN><TITLE>
 class Client(slixmpp.ClientXMPP):
     def __init__(self, user):
         super().__init__(f"{user}@{DOMAIN}/fixture", PW[user])
+        self.register_plugin("xep_0045")
         self.user = user
         self.ssl_context = ssl.create_default_context()
         self.ssl_context.check_hostname = False
@@ -105,6 +109,28 @@ async def main():
 
     await alice.vcard(ALICE_VCARD)
     await bob.vcard(BOB_VCARD)
+    await asyncio.sleep(1)
+
+    # Rooms: alice makes a persistent members-only room and a temporary one.
+    lounge, scratch = f"lounge@conference.{DOMAIN}", f"scratch@conference.{DOMAIN}"
+    await alice.plugin["xep_0045"].join_muc_wait(lounge, "Alice", maxstanzas=0, timeout=20)
+    await alice.plugin["xep_0045"].get_room_config(lounge)
+    form = alice.plugin["xep_0004"].make_form(ftype="submit")
+    form.add_field(var="FORM_TYPE", value="http://jabber.org/protocol/muc#roomconfig")
+    values = {
+        "muc#roomconfig_roomname": "The Lounge",
+        "muc#roomconfig_roomdesc": "Tea & talk",
+        "muc#roomconfig_persistentroom": True,
+        "muc#roomconfig_membersonly": True,
+        "muc#roomconfig_publicroom": True,
+    }
+    for var, value in values.items():
+        form.add_field(var=var, value=value)
+    await alice.plugin["xep_0045"].set_room_config(lounge, form)
+    await alice.plugin["xep_0045"].set_affiliation(lounge, "member", jid=j("bob"))
+    await alice.plugin["xep_0045"].set_affiliation(lounge, "outcast", jid=j("dave"))
+    alice.plugin["xep_0045"].set_subject(lounge, "Welcome to the lounge")
+    await alice.plugin["xep_0045"].join_muc_wait(scratch, "Alice", maxstanzas=0, timeout=20)
     await asyncio.sleep(1)
 
     # Offline messages: bob and dave leave, then get mail.

@@ -3,9 +3,9 @@
 # Debian's prosody package (0.12.3): a private instance on 127.0.0.1:27222
 # under /tmp/xmppgate-mig (never the system service, never /etc), its
 # packaged module set (vcard4 + vcard_legacy: vCards live in PEP) and
-# internal_hashed storage. Users are made with prosodyctl; rosters,
-# subscription states, vCards and offline messages through real XMPP by
-# people.py (slixmpp). Needs root (Prosody runs as the prosody user).
+# internal_hashed storage, plus a MUC component at conference.pr.example.
+# Users are made with prosodyctl; rosters, subscription states, vCards,
+# offline messages and rooms through real XMPP by people.py (slixmpp). Needs root (Prosody runs as the prosody user).
 # The test that reads data/ is commands/ejabberd/prosody_real_test.go.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +57,7 @@ c2s_require_encryption = true
 log = { info = "$RUN/prosody.log"; error = "$RUN/prosody.err"; }
 VirtualHost "$DOMAIN"
 	ssl = { certificate = "$RUN/certs/$DOMAIN.crt"; key = "$RUN/certs/$DOMAIN.key"; }
+Component "conference.$DOMAIN" "muc"
 CFG
 chown -R prosody: "$RUN"
 chmod 600 "$RUN/certs/$DOMAIN.key"

@@ -1,0 +1,827 @@
+package xmppcore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/muc"
+)
+
+// XEP-0045 Multi-User Chat as a service at <conferenceSubdomain>.<domain>
+// (modMuc). Every room the service holds has a row in muc_rooms, temporary
+// ones too; occupants and roles live here, in the room's memory. The
+// protocol's decisions (who may enter, change roles, the forms) are
+// xmppcore/muc's; this file routes stanzas to rooms and delivers.
+//
+// Delivery: a room serialises each stanza it broadcasts once, without a
+// to attribute, and writes the same bytes to every occupant with only its
+// ` to="…"` spliced in after the element name (conn.sendSpliced). A
+// room's lock keeps the order of what it sends the same for everyone; no
+// server-wide lock is taken per delivery.
+
+func init() {
+	services = append(services, &service{
+		labelOf:  func(d modcfg.Domain) string { return d.Muc.Subdomain },
+		module:   modcfg.Muc,
+		identity: [3]string{"conference", "text", "Chatrooms"},
+		features: []string{muc.NS, muc.NSRegister, muc.NSSub, "urn:xmpp:ping", nsVcard},
+		handlers: []handler{
+			{muc.NSRegister, "query", targetServer, mucServiceRegister},
+		},
+		nodes:  &serviceNodes{items: getOnly(mucServiceItems)},
+		entity: mucEntity,
+	})
+}
+
+// mucService is the server's rooms, of every domain.
+type mucService struct {
+	mu    sync.RWMutex
+	rooms map[roomKey]*room
+	rows  roomRows
+}
+
+// roomRows writes the rows of rooms clients create in batches, one store
+// write (one transaction, no savepoint per room) for all the rooms
+// created while the previous batch committed: joins into new rooms do not
+// queue one write each.
+type roomRows struct {
+	mu      sync.Mutex
+	pending []newRoom
+	kick    chan struct{}
+}
+
+type newRoom struct {
+	r     *room
+	row   store.Room
+	owner string
+}
+
+func (w *roomRows) add(r *room, row store.Room, owner string) {
+	w.mu.Lock()
+	w.pending = append(w.pending, newRoom{r, row, owner})
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop commits the pending rows until ctx ends.
+func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
+	for {
+		select {
+		case <-w.kick:
+		case <-ctx.Done():
+			return
+		}
+		w.mu.Lock()
+		batch := w.pending
+		w.pending = nil
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		err := st.Write(context.Background(), func(tx *store.Tx) error {
+			for _, n := range batch {
+				created, err := tx.CreateRoom(ctx, n.row)
+				if err != nil {
+					return err
+				}
+				if err := tx.SetRoomAffiliation(ctx, created.ID, n.owner, muc.Owner, ""); err != nil {
+					return err
+				}
+				n.r.mu.Lock()
+				n.r.id = created.ID
+				n.r.mu.Unlock()
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrClosed) {
+			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Error(err))
+		}
+	}
+}
+
+type roomKey struct {
+	domain int64
+	name   string
+}
+
+// room is a room the service holds.
+type room struct {
+	mu        sync.Mutex
+	key       roomKey
+	id        int64  // muc_rooms.id
+	jid       string // bare room JID
+	fqdn      string // the parent domain
+	cfg       muc.Config
+	locked    bool // created, waiting for its owner's configuration (XEP-0045 10.1)
+	subject   string
+	subjectBy string
+	affs      map[string]string // bare JID -> affiliation (none is absent)
+	occ       []*occupant       // in joining order
+	hist      muc.History
+	gone      bool // destroyed or ended; a stanza that finds it retries
+	touched   time.Time
+}
+
+// occupant is one session in a room.
+type occupant struct {
+	nick string
+	key  string // muc.NickKey(nick)
+	full jid.JID
+	bare string
+	c    *conn
+	role string
+	aff  string
+	// to is ` to="<full JID>"`, spliced into every stanza sent to it.
+	to []byte
+	// pres is the occupant's last presence as it sent it (its show,
+	// status, caps...), without the MUC extensions.
+	pres *xmlel.Element
+}
+
+func newMucService() *mucService {
+	return &mucService{rooms: map[roomKey]*room{}, rows: roomRows{kick: make(chan struct{}, 1)}}
+}
+
+func toAttr(full string) []byte {
+	var b bytes.Buffer
+	b.WriteString(` to="`)
+	xmlEscape(&b, full)
+	b.WriteByte('"')
+	return b.Bytes()
+}
+
+func xmlEscape(b *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\'':
+			b.WriteString("&apos;")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+}
+
+// mucJID is the service's JID on domain d.
+func mucJID(d modcfg.Domain) string { return d.Muc.Subdomain + "." + d.FQDN }
+
+// spliced is a stanza serialised once without a to attribute, with where
+// each recipient's to goes.
+type spliced struct {
+	b  []byte
+	at int
+}
+
+func splice(el *xmlel.Element) spliced {
+	b := el.Bytes(nsClient)
+	return spliced{b: b, at: len(el.Name.Local) + 1}
+}
+
+// splicePool holds the buffers sessions without stream management write
+// a spliced stanza from.
+var splicePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// sendSpliced writes sp to c with to inserted. A session that keeps what
+// it sends (stream management, CSI) gets its own copy; the others write
+// from a pooled buffer: one write, one TLS record.
+func (c *conn) sendSpliced(sp spliced, to []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n := len(sp.b) + len(to)
+	if c.sm != nil || c.csi != nil {
+		b := make([]byte, 0, n)
+		b = append(append(append(b, sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
+		c.sendManagedLocked(b)
+		return
+	}
+	p := splicePool.Get().(*[]byte)
+	b := append(append(append((*p)[:0], sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
+	c.writeLocked(b)
+	if cap(b) <= 64<<10 {
+		*p = b
+		splicePool.Put(p)
+	}
+}
+
+// roomOf returns a room of the service; nil if it has none by that
+// name. The service holds every stored room (loaded at start-up, created
+// since, or announced by RoomChanged), so a miss needs no store read.
+func (s *Server) roomOf(d modcfg.Domain, name string) (*room, error) {
+	s.muc.mu.RLock()
+	r := s.muc.rooms[roomKey{d.ID, name}]
+	s.muc.mu.RUnlock()
+	return r, nil
+}
+
+// roomFromRow makes the room of a stored row.
+func roomFromRow(d modcfg.Domain, row store.Room, affs []store.RoomAffiliation) *room {
+	r := &room{key: roomKey{d.ID, row.Name}, id: row.ID, jid: row.Name + "@" + mucJID(d), fqdn: d.FQDN,
+		cfg: muc.Decode(row.Config, d.On(modcfg.Mam)), subject: row.Subject, subjectBy: row.SubjectBy,
+		affs: map[string]string{}, touched: row.LastActive}
+	for _, a := range affs {
+		r.affs[a.JID] = a.Aff
+	}
+	return r
+}
+
+// loadRoom reads one stored room into the service (the API created or
+// changed it); nil if it has no row.
+func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
+	ctx := context.Background()
+	row, err := s.st.Room(ctx, d.ID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	affs, err := s.st.RoomAffiliations(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	r := roomFromRow(d, row, affs)
+	s.muc.mu.Lock()
+	defer s.muc.mu.Unlock()
+	if cur := s.muc.rooms[r.key]; cur != nil {
+		return cur, nil
+	}
+	s.muc.rooms[r.key] = r
+	return r, nil
+}
+
+// createRoom makes a new room owned by owner, locked until configured
+// when locked is set; its row is written without waiting (a temporary
+// room dies with the process anyway, and the join must not wait for a
+// commit). created is false when another join made it first.
+func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (r *room, created bool, err error) {
+	k := roomKey{d.ID, name}
+	cfg := muc.Default(d.On(modcfg.Mam))
+	s.muc.mu.Lock()
+	if cur := s.muc.rooms[k]; cur != nil {
+		s.muc.mu.Unlock()
+		return cur, false, nil
+	}
+	r = &room{key: k, jid: name + "@" + mucJID(d), fqdn: d.FQDN, cfg: cfg, locked: locked,
+		affs: map[string]string{owner: muc.Owner}, touched: time.Now()}
+	s.muc.rooms[k] = r
+	s.muc.mu.Unlock()
+	s.muc.rows.add(r, store.Room{DomainID: d.ID, Name: name, Config: cfg.Encode()}, owner)
+	return r, true, nil
+}
+
+// rowID waits (briefly) for the row of a room created a moment ago; the
+// stores that name it by ID need it. r.mu is not held.
+func (r *room) rowID() int64 {
+	for i := 0; i < 200; i++ {
+		r.mu.Lock()
+		id := r.id
+		r.mu.Unlock()
+		if id != 0 {
+			return id
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0
+}
+
+// endRoom forgets a room (its last occupant left, or it was destroyed);
+// a temporary room's row goes with it. r.mu is held.
+func (s *Server) endRoom(r *room, deleteRow bool) {
+	r.gone = true
+	s.muc.mu.Lock()
+	if s.muc.rooms[r.key] == r {
+		delete(s.muc.rooms, r.key)
+	}
+	s.muc.mu.Unlock()
+	if !deleteRow {
+		return
+	}
+	id := r.id
+	go func() {
+		if id == 0 {
+			id = r.rowID()
+		}
+		ctx := context.Background()
+		err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoom(ctx, id) })
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrClosed) {
+			s.log.Warn("muc: delete room", zap.Error(err))
+		}
+	}()
+}
+
+// affOf is bare's affiliation; r.mu is held.
+func (r *room) affOf(bare string) string {
+	if a, ok := r.affs[bare]; ok {
+		return a
+	}
+	return muc.None
+}
+
+// byNick finds an occupant by nickname key; r.mu is held.
+func (r *room) byNick(key string) *occupant {
+	for _, o := range r.occ {
+		if o.key == key {
+			return o
+		}
+	}
+	return nil
+}
+
+// byFull finds the occupant of a real full JID; r.mu is held.
+func (r *room) byFull(full string) *occupant {
+	for _, o := range r.occ {
+		if o.full.String() == full {
+			return o
+		}
+	}
+	return nil
+}
+
+func (r *room) remove(o *occupant) {
+	for i, x := range r.occ {
+		if x == o {
+			r.occ = append(r.occ[:i], r.occ[i+1:]...)
+			return
+		}
+	}
+}
+
+func (r *room) owners() int {
+	n := 0
+	for _, a := range r.affs {
+		if a == muc.Owner {
+			n++
+		}
+	}
+	return n
+}
+
+// ---- routing ----
+
+// mucEntity takes the stanzas to rooms and occupants.
+func mucEntity(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
+	switch st.Name.Local {
+	case "presence":
+		s.mucPresence(st, from, to, d)
+	case "message":
+		s.mucMessage(st, from, to, d)
+	case "iq":
+		s.mucIQ(st, from, to, d)
+	}
+}
+
+// mucErr is a stanza error the room sends back.
+func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
+	if st.Get("type") == "error" {
+		return
+	}
+	s.bounce(st, e)
+}
+
+var (
+	errMucBanned      = stanzaErr{typ: "auth", cond: "forbidden", text: "You have been banned from this room"}
+	errMucMembersOnly = stanzaErr{typ: "auth", cond: "registration-required", text: "This room is members-only"}
+	errMucPassword    = stanzaErr{typ: "auth", cond: "not-authorized", text: "A password is required to enter this room"}
+	errMucFull        = stanzaErr{typ: "wait", cond: "service-unavailable", text: "This room has reached its maximum number of occupants"}
+	errMucConflict    = stanzaErr{typ: "cancel", cond: "conflict", text: "That nickname is already in use by another occupant"}
+	errMucReserved    = stanzaErr{typ: "cancel", cond: "conflict", text: "That nickname is registered by another person"}
+	errMucLocked      = stanzaErr{typ: "cancel", cond: "item-not-found", text: "This room is locked"}
+	errMucNoNick      = stanzaErr{typ: "modify", cond: "jid-malformed", text: "A nickname is required"}
+	errMucCreate      = stanzaErr{typ: "cancel", cond: "not-allowed", text: "Room creation is denied by service policy"}
+	errMucACL         = stanzaErr{typ: "auth", cond: "forbidden", text: "Access denied by service policy"}
+	errMucNotOccupant = stanzaErr{typ: "cancel", cond: "not-acceptable", text: "Only occupants are allowed to send messages to the conference"}
+	errMucNoVoice     = stanzaErr{typ: "auth", cond: "forbidden", text: "Visitors are not allowed to send messages to all occupants"}
+	errMucNoSuchNick  = stanzaErr{typ: "cancel", cond: "item-not-found", text: "Recipient is not in the conference room"}
+	errMucNoPM        = stanzaErr{typ: "cancel", cond: "not-allowed", text: "It is not allowed to send private messages"}
+)
+
+func joinErr(err error) stanzaErr {
+	switch {
+	case errors.Is(err, muc.ErrBanned):
+		return errMucBanned
+	case errors.Is(err, muc.ErrMembersOnly):
+		return errMucMembersOnly
+	case errors.Is(err, muc.ErrPassword):
+		return errMucPassword
+	case errors.Is(err, muc.ErrFull):
+		return errMucFull
+	case errors.Is(err, muc.ErrNickReserved):
+		return errMucReserved
+	case errors.Is(err, muc.ErrNickConflict):
+		return errMucConflict
+	case errors.Is(err, muc.ErrLocked):
+		return errMucLocked
+	case errors.Is(err, muc.ErrBadNick):
+		return errMucNoNick
+	}
+	return errInternal
+}
+
+// mucMayEnter applies mucAcl to a local session.
+func (s *Server) mucMayEnter(c *conn, d modcfg.Domain) bool {
+	switch d.Muc.ACL {
+	case modcfg.MucAll:
+		return true
+	case modcfg.MucLocal:
+		return c.domain.ID == d.ID
+	}
+	return c.domain.ID == d.ID && s.isAdmin(c, d)
+}
+
+// mucMayCreate applies mucCreateAcl.
+func (s *Server) mucMayCreate(c *conn, d modcfg.Domain) bool {
+	if c.domain.ID != d.ID {
+		return false
+	}
+	return d.Muc.CreateACL == modcfg.MucLocal || s.isAdmin(c, d)
+}
+
+// roomName is the stored name of a room JID's localpart (already
+// normalised by jid.Parse).
+func roomName(to jid.JID) string { return to.Localpart() }
+
+// ---- presence ----
+
+func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
+	typ := p.Get("type")
+	if typ != "" && typ != "unavailable" && typ != "error" {
+		return // subscriptions and probes to rooms mean nothing
+	}
+	var c *conn
+	if typ == "" {
+		// Only local sessions join; remote servers come later. Leaving
+		// needs no session: the one ending has been unregistered.
+		if c = s.session(from); c == nil {
+			return
+		}
+	}
+	for range 3 { // a room that ended under us is looked up again
+		r, err := s.roomOf(d, roomName(to))
+		if err != nil {
+			s.mucErr(p, errInternal)
+			return
+		}
+		if typ != "" {
+			if r != nil && s.mucLeave(r, from.String(), p) {
+				return
+			}
+			if r == nil {
+				return
+			}
+			continue
+		}
+		if to.Resourcepart() == "" {
+			s.mucErr(p, errMucNoNick)
+			return
+		}
+		if r != nil {
+			r.mu.Lock()
+			if r.gone {
+				r.mu.Unlock()
+				continue
+			}
+			if o := r.byFull(from.String()); o != nil {
+				s.mucUpdate(r, o, p, to.Resourcepart())
+				r.mu.Unlock()
+				return
+			}
+			r.mu.Unlock()
+		}
+		if s.mucJoin(r, c, p, to, d) {
+			return
+		}
+	}
+}
+
+// mucJoin enters c into room r (nil: creates it, as the service allows);
+// false if r ended meanwhile and the caller should look again.
+func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcfg.Domain) bool {
+	nick, err := muc.PrepareNick(to.Resourcepart())
+	if err != nil {
+		s.mucErr(p, errMucNoNick)
+		return true
+	}
+	join, err := muc.ParseJoin(p)
+	if err != nil {
+		s.mucErr(p, errBadRequest)
+		return true
+	}
+	if !s.mucMayEnter(c, d) {
+		s.mucErr(p, errMucACL)
+		return true
+	}
+	created := false
+	if r == nil {
+		if !s.mucMayCreate(c, d) {
+			s.mucErr(p, errMucCreate)
+			return true
+		}
+		r, created, err = s.createRoom(d, roomName(to), c.bare, join.MUC)
+		if err != nil {
+			s.mucErr(p, errInternal)
+			return true
+		}
+	}
+	// A nickname registered with the service (XEP-0045 7.10) is its
+	// owner's: read before the room's lock, as it is the store's.
+	var nickOwner string
+	if !created {
+		nickOwner, _ = s.st.RoomNickOwner(context.Background(), d.ID, nick)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone {
+		return false
+	}
+	aff := r.affOf(c.bare)
+	switch {
+	case r.locked && aff != muc.Owner:
+		s.mucErr(p, errMucLocked)
+		return true
+	case nickOwner != "" && nickOwner != c.bare:
+		s.mucErr(p, errMucReserved)
+		return true
+	}
+	if err := muc.MayEnter(r.cfg, aff, join.Password, len(r.occ)); err != nil {
+		s.mucErr(p, joinErr(err))
+		return true
+	}
+	key := muc.NickKey(nick)
+	if r.byNick(key) != nil {
+		s.mucErr(p, errMucConflict)
+		return true
+	}
+	role := muc.DefaultRole(r.cfg, aff)
+	if role == muc.NoRole {
+		s.mucErr(p, errMucBanned)
+		return true
+	}
+	o := &occupant{nick: nick, key: key, full: c.full, bare: c.bare, c: c, role: role, aff: aff,
+		to: toAttr(c.full.String()), pres: presenceBody(p)}
+	// The newcomer gets everyone else's presence first, then its own.
+	for _, x := range r.occ {
+		o.c.sendSpliced(splice(r.presenceOf(x, o.role, false, nil)), o.to)
+	}
+	r.occ = append(r.occ, o)
+	r.broadcastPresence(o, nil, func(self bool) []string {
+		if !self {
+			return nil
+		}
+		codes := []string{muc.StatusSelf}
+		if r.cfg.NonAnonymous() {
+			codes = append(codes, muc.StatusRealJID)
+		}
+		if r.cfg.Archive {
+			codes = append(codes, muc.StatusLogging)
+		}
+		if created {
+			codes = append(codes, muc.StatusCreated)
+		}
+		if nick != to.Resourcepart() {
+			codes = append(codes, muc.StatusNickModified)
+		}
+		return codes
+	})
+	if !created || !join.MUC {
+		now := time.Now()
+		for _, e := range r.hist.Select(join.History, now) {
+			o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
+		}
+		o.c.sendSpliced(splice(r.subjectMessage()), o.to)
+	}
+	s.mucTouch(r)
+	return true
+}
+
+// presenceBody keeps what a presence says about its sender (show, status,
+// priority, caps...) and drops the MUC request and any stanza error.
+func presenceBody(p *xmlel.Element) *xmlel.Element {
+	out := xmlel.New(nsClient, "presence")
+	if t := p.Get("type"); t == "unavailable" {
+		out.Set("type", t)
+	}
+	for _, ch := range p.Elements() {
+		if ch.Name.Space == muc.NS || ch.Name.Space == muc.NSUser || ch.Name.Local == "error" {
+			continue
+		}
+		out.Add(ch)
+	}
+	return out
+}
+
+// presenceOf is the presence of occupant o as a viewer with role
+// viewerRole sees it; self adds status 110 (and codes given).
+func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []string) *xmlel.Element {
+	p := o.pres.Copy()
+	p.Set("from", r.jid+"/"+o.nick)
+	p.Attr = append(p.Attr[:0:0], p.Attr...)
+	item := xmlel.New(muc.NSUser, "item", "affiliation", o.aff, "role", o.role)
+	if self || muc.SeesJID(r.cfg, viewerRole) {
+		item.Set("jid", o.full.String())
+	}
+	x := xmlel.New(muc.NSUser, "x").Add(item)
+	for _, code := range codes {
+		x.Add(xmlel.New(muc.NSUser, "status", "code", code))
+	}
+	return p.Add(x)
+}
+
+// broadcastPresence sends o's presence to every occupant; codes gives the
+// status codes for o itself (self true) and for the others. extra, if
+// set, adds to the <item/> (an actor or reason, a new nick).
+func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) {
+	var plain, withJID spliced
+	for _, t := range r.occ {
+		if t == o {
+			continue
+		}
+		if muc.SeesJID(r.cfg, t.role) {
+			if withJID.b == nil {
+				withJID = splice(r.withExtra(r.presenceOf(o, muc.Moderator, false, codes(false)), extra))
+			}
+			t.c.sendSpliced(withJID, t.to)
+		} else {
+			if plain.b == nil {
+				plain = splice(r.withExtra(r.presenceOf(o, muc.Participant, false, codes(false)), extra))
+			}
+			t.c.sendSpliced(plain, t.to)
+		}
+	}
+	if o.c != nil {
+		o.c.sendSpliced(splice(r.withExtra(r.presenceOf(o, o.role, true, codes(true)), extra)), o.to)
+	}
+}
+
+func (r *room) withExtra(p *xmlel.Element, extra func(*xmlel.Element)) *xmlel.Element {
+	if extra != nil {
+		if x := p.Child(muc.NSUser, "x"); x != nil {
+			extra(x.Child(muc.NSUser, "item"))
+		}
+	}
+	return p
+}
+
+// subjectMessage is the room's subject as a joining occupant gets it
+// (XEP-0045 7.2.16): after the history, an empty <subject/> if none.
+func (r *room) subjectMessage() *xmlel.Element {
+	from := r.jid
+	if r.subjectBy != "" {
+		from += "/" + r.subjectBy
+	}
+	m := xmlel.New(nsClient, "message", "from", from, "type", "groupchat", "id", newID())
+	sub := xmlel.New(nsClient, "subject")
+	sub.Add(r.subject)
+	return m.Add(sub)
+}
+
+// mucUpdate handles a presence of an occupant: a nick change (XEP-0045
+// 7.6) when to names another nick, else a presence broadcast (7.7).
+func (s *Server) mucUpdate(r *room, o *occupant, p *xmlel.Element, want string) {
+	if want == o.nick {
+		o.pres = presenceBody(p)
+		r.broadcastPresence(o, nil, func(self bool) []string {
+			if self {
+				return []string{muc.StatusSelf}
+			}
+			return nil
+		})
+		return
+	}
+	nick, err := muc.PrepareNick(want)
+	if err != nil {
+		s.mucErr(p, errMucNoNick)
+		return
+	}
+	key := muc.NickKey(nick)
+	if x := r.byNick(key); x != nil && x != o {
+		s.mucErr(p, errMucConflict)
+		return
+	}
+	if owner, _ := s.st.RoomNickOwner(context.Background(), r.key.domain, nick); owner != "" && owner != o.bare {
+		s.mucErr(p, errMucReserved)
+		return
+	}
+	// 303: unavailable under the old nick with the new one in <item/>,
+	// then available under the new one.
+	o.pres = xmlel.New(nsClient, "presence", "type", "unavailable")
+	r.broadcastPresence(o, func(item *xmlel.Element) { item.Set("nick", nick) }, func(self bool) []string {
+		if self {
+			return []string{muc.StatusNickChange, muc.StatusSelf}
+		}
+		return []string{muc.StatusNickChange}
+	})
+	o.nick, o.key, o.pres = nick, key, presenceBody(p)
+	r.broadcastPresence(o, nil, func(self bool) []string {
+		if self {
+			return []string{muc.StatusSelf}
+		}
+		return nil
+	})
+}
+
+// mucLeave handles an unavailable (or error) presence of c to r; false
+// if r ended before (the caller looks again).
+func (s *Server) mucLeave(r *room, full string, p *xmlel.Element) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone {
+		return false
+	}
+	o := r.byFull(full)
+	if o == nil {
+		return true
+	}
+	pres := presenceBody(p)
+	pres.Set("type", "unavailable")
+	s.mucRemove(r, o, pres, nil, nil)
+	return true
+}
+
+// mucRemove takes o out of r, telling everyone with presence pres (type
+// unavailable) and codes; extra adds to the <item/> or the <x/>. r.mu is
+// held. The room ends when its last occupant leaves, unless persistent.
+func (s *Server) mucRemove(r *room, o *occupant, pres *xmlel.Element, codes []string, extra func(item *xmlel.Element)) {
+	o.pres = pres
+	o.role = muc.NoRole
+	r.broadcastPresence(o, extra, func(self bool) []string {
+		if self {
+			return append([]string{muc.StatusSelf}, codes...)
+		}
+		return codes
+	})
+	r.remove(o)
+	o.c.trackDirected(r.jid+"/"+o.nick, false)
+	if len(r.occ) == 0 && (!r.cfg.Persistent || r.locked) {
+		s.endRoom(r, true)
+	}
+}
+
+// mucTouch records activity at most once an hour per room (rooms_unused_list).
+func (s *Server) mucTouch(r *room) {
+	if time.Since(r.touched) < time.Hour || r.id == 0 {
+		return
+	}
+	r.touched = time.Now()
+	id := r.id
+	ctx := context.Background()
+	s.st.WriteAsync(ctx, func(tx *store.Tx) error {
+		err := tx.TouchRoom(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// mucStart deletes the rows of temporary rooms a previous run left and
+// loads the persistent ones.
+func (s *Server) mucStart() error {
+	ctx := context.Background()
+	if err := s.st.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.DeleteTemporaryRooms(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	rows, err := s.st.AllRooms(ctx)
+	if err != nil {
+		return err
+	}
+	affs, err := s.st.AllRoomAffiliations(ctx)
+	if err != nil {
+		return err
+	}
+	byRoom := map[int64][]store.RoomAffiliation{}
+	for _, a := range affs {
+		byRoom[a.RoomID] = append(byRoom[a.RoomID], a)
+	}
+	for _, row := range rows {
+		d, ok := s.hosted(row.Domain)
+		if !ok {
+			continue
+		}
+		r := roomFromRow(d, row, byRoom[row.ID])
+		s.muc.rooms[r.key] = r
+	}
+	go s.muc.rows.loop(s.ctx, s.st, s.log.Named("muc"))
+	return nil
+}
