@@ -94,6 +94,13 @@ func main() {
 	c.users = max(c.loginN, 2*c.pairs, c.idleN)
 	if c.phase("muc") {
 		c.users = max(c.users, c.muc.n, c.muc.rooms, c.muc.memN)
+		// The MUC runs take ~5 min per peer on an idle machine (Prosody's
+		// joins ~1 min each), three times that on a busy one.
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+		if !explicit {
+			c.timeout += 30 * time.Minute
+		}
 	}
 	c.domain, c.password = "bench.local", "benchpass"
 	log.SetFlags(log.Ltime)
