@@ -77,6 +77,10 @@ func TestMUCRawCreateChatHistory(t *testing.T) {
 	require.Positive(t, i, out)
 	require.Contains(t, out, `<delay xmlns="urn:xmpp:delay" from="`+mucRoom+`"`)
 	require.Greater(t, strings.Index(out, "<subject"), i)
+
+	// A session that ends leaves its rooms.
+	carol.send("</stream:stream>")
+	bob.expect(`type="unavailable" from="` + mucRoom + `/Carol"`)
 	_ = time.Second
 }
 
