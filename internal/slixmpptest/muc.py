@@ -1,119 +1,119 @@
 #!/usr/bin/python3
-"""A slixmpp client in multi-user chat rooms (XEP-0045 through slixmpp's
-xep_0045 plugin, XEP-0249 invitations through xep_0249), driven line by
-line as sm.py is.
+"""Exercise XEP-0045 (multi-user chat) with slixmpp's xep_0045, and the
+room's XEP-0313 archive with xep_0313.
 
-argv: JID (with resource) PASSWORD. Commands (one JSON object a line):
-
-  {"cmd": "connect", "host", "port", "direct"}   -> session_start (then available presence)
-  {"cmd": "join", "room", "nick", "password"}    join with the plugin's join_muc (no history)
-  {"cmd": "say", "room", "body"}                 a groupchat message
-  {"cmd": "leave", "room", "nick"}
-  {"cmd": "disconnect"}
-
-Events: session_start, disconnected,
-muc_presence {from, type, nick, jid, role, affiliation, codes, destroy, reason, xml}
-  (every presence from a room, errors included: type error with condition),
-groupchat {from, body}, invite {room, password, reason} (XEP-0249).
+Reads {"alice", "bob", "carol", "password", "room"} (three bare JIDs
+sharing a password, a room JID) on stdin, connects to HOST:PORT (argv) over
+STARTTLS without checking the certificate, and prints one JSON object:
+  created:      status codes of alice's self-presence when she creates the room
+  config_vars:  how many muc#roomconfig fields the owner's form has
+  before_member: the error condition bob gets joining the members-only room
+                before alice makes him a member
+  bob_joined:   [affiliation, role] of bob's self-presence after that
+  alice_got, bob_got: the groupchat bodies each received from the other
+  carol_refused: the error condition carol (no member) gets
+  history:      bodies of the history bob gets when he rejoins
+  archive:      bodies of the room's archive read by alice in pages of 2
 """
 import asyncio
 import json
 import logging
+import os
 import ssl
 import sys
 
 import slixmpp
+from slixmpp.exceptions import PresenceError
 
-NS_USER = "{http://jabber.org/protocol/muc#user}"
-SEQ = [0]
-
-
-def emit(**ev):
-    SEQ[0] += 1
-    ev["n"] = SEQ[0]
-    print(json.dumps(ev), flush=True)
+# slixmpp 1.8.3's join_muc_wait prints every history message's delay to
+# stdout: the result goes to the real stdout, the rest to stderr.
+OUT = os.fdopen(os.dup(1), "w")
+sys.stdout = sys.stderr
 
 
-def main():
-    jid, password = sys.argv[1], sys.argv[2]
+def client(jid, password):
     c = slixmpp.ClientXMPP(jid, password)
     c.ssl_context.check_hostname = False
     c.ssl_context.verify_mode = ssl.CERT_NONE
-    for p in ("xep_0045", "xep_0249", "xep_0203"):
+    for p in ("xep_0030", "xep_0004", "xep_0045", "xep_0059", "xep_0297", "xep_0313", "xep_0359"):
         c.register_plugin(p)
-    muc = c.plugin["xep_0045"]
+    return c
 
-    def on_start(_):
-        c.send_presence()  # available, so messages to the bare JID reach this session
-        emit(event="session_start", jid=str(c.boundjid))
 
-    c.add_event_handler("session_start", on_start)
-    c.add_event_handler("disconnected", lambda _: emit(event="disconnected"))
+async def start(c, host, port):
+    done = asyncio.get_running_loop().create_future()
+    c.add_event_handler("session_start", lambda _: done.done() or done.set_result(True))
+    c.add_event_handler("failed_all_auth", lambda _: done.done() or done.set_result(False))
+    c.connect((host, port))
+    if not await asyncio.wait_for(done, 20):
+        raise SystemExit("login failed: %s" % c.boundjid)
+    c.send_presence()
+    return c
 
-    def on_presence(p):
-        x = p.xml.find(NS_USER + "x")
-        item = x.find(NS_USER + "item") if x is not None else None
-        codes = [s.get("code") for s in x.iter(NS_USER + "status")] if x is not None else []
-        destroy = x.find(NS_USER + "destroy") if x is not None else None
-        reason = ""
-        if destroy is not None and destroy.find(NS_USER + "reason") is not None:
-            reason = destroy.find(NS_USER + "reason").text or ""
-        emit(event="muc_presence", **{
-            "from": str(p["from"]), "type": p["type"], "nick": p["from"].resource,
-            "jid": item.get("jid", "") if item is not None else "",
-            "role": item.get("role", "") if item is not None else "",
-            "affiliation": item.get("affiliation", "") if item is not None else "",
-            "codes": codes, "destroy": destroy is not None, "reason": reason,
-            "condition": p["error"]["condition"] if p["type"] == "error" else "",
-            "xml": str(p)})
 
-    def on_groupchat(m):
-        emit(event="groupchat", **{"from": str(m["from"]), "body": m["body"]})
+def codes(pres):
+    return sorted(int(c) for c in pres["muc"]["status_codes"])
 
-    def on_invite(m):
-        inv = m["groupchat_invite"]
-        emit(event="invite", **{"from": str(m["from"]), "room": str(inv["jid"]),
-                                "password": inv["password"], "reason": inv["reason"]})
 
-    c.add_event_handler("groupchat_presence", on_presence)
-    c.add_event_handler("groupchat_message", on_groupchat)
-    c.add_event_handler("groupchat_direct_invite", on_invite)
+async def refused(c, room, nick):
+    try:
+        await c["xep_0045"].join_muc_wait(room, nick, maxstanzas=0, timeout=10)
+    except PresenceError as e:
+        return e.presence["error"]["condition"]
+    return None
 
-    # Presence errors from a room never reach groupchat_presence.
-    def on_presence_error(p):
-        if "@" in p["from"].bare:
-            on_presence(p)
 
-    c.add_event_handler("presence_error", on_presence_error)
+async def main():
+    host, port = sys.argv[1], int(sys.argv[2])
+    cfg = json.load(sys.stdin)
+    room = slixmpp.JID(cfg["room"])
+    alice = await start(client(cfg["alice"] + "/a", cfg["password"]), host, port)
+    bob = await start(client(cfg["bob"] + "/b", cfg["password"]), host, port)
+    carol = await start(client(cfg["carol"] + "/c", cfg["password"]), host, port)
+    out = {}
 
-    async def commands():
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while True:
-            line = await reader.readline()
-            if not line:
-                break
-            cmd = json.loads(line)
-            op = cmd["cmd"]
-            if op == "connect":
-                direct = bool(cmd.get("direct"))
-                c.connect((cmd["host"], int(cmd["port"])), use_ssl=direct, force_starttls=not direct)
-            elif op == "join":
-                fut = muc.join_muc(cmd["room"], cmd["nick"], maxhistory="0", password=cmd.get("password", ""))
-                # A refused join fails the plugin's future: the error presence is the event.
-                fut.add_done_callback(lambda f: f.exception())
-            elif op == "say":
-                c.send_message(mto=cmd["room"], mbody=cmd["body"], mtype="groupchat")
-            elif op == "leave":
-                muc.leave_muc(cmd["room"], cmd["nick"])
-            elif op == "disconnect":
-                await c.disconnect()
-        c.abort()
+    pres, _, _, _ = await alice["xep_0045"].join_muc_wait(room, "Alice", maxstanzas=0, timeout=10)
+    out["created"] = codes(pres)
+    form = await alice["xep_0045"].get_room_config(room)
+    out["config_vars"] = len([v for v in form.get_fields() if v.startswith("muc#roomconfig_")])
+    submit = alice["xep_0004"].make_form(ftype="submit")
+    submit.add_field(var="FORM_TYPE", ftype="hidden", value="http://jabber.org/protocol/muc#roomconfig")
+    submit.add_field(var="muc#roomconfig_membersonly", ftype="boolean", value=True)
+    submit.add_field(var="muc#roomconfig_persistentroom", ftype="boolean", value=True)
+    submit.add_field(var="muc#roomconfig_roomname", value="Team")
+    await alice["xep_0045"].set_room_config(room, submit)
 
-    asyncio.get_event_loop().run_until_complete(commands())
+    out["before_member"] = await refused(bob, room, "Bob")
+    await alice["xep_0045"].set_affiliation(room, "member", jid=slixmpp.JID(cfg["bob"]))
+    pres, _, _, _ = await bob["xep_0045"].join_muc_wait(room, "Bob", maxstanzas=0, timeout=10)
+    out["bob_joined"] = [pres["muc"]["affiliation"], pres["muc"]["role"]]
+
+    inboxes = {"alice": asyncio.Queue(), "bob": asyncio.Queue()}
+    for name, c, other in (("alice", alice, "Bob"), ("bob", bob, "Alice")):
+        c.add_event_handler("muc::%s::message" % room,
+                            lambda m, q=inboxes[name], o=other: m["body"] and m["from"].resource == o and q.put_nowait(m["body"]))
+    alice.send_message(mto=room, mbody="hello bob", mtype="groupchat")
+    out["bob_got"] = [await asyncio.wait_for(inboxes["bob"].get(), 10)]
+    bob.send_message(mto=room, mbody="hi alice", mtype="groupchat")
+    out["alice_got"] = [await asyncio.wait_for(inboxes["alice"].get(), 10)]
+    alice.send_message(mto=room, mbody="third", mtype="groupchat")
+    await asyncio.wait_for(inboxes["bob"].get(), 10)
+
+    out["carol_refused"] = await refused(carol, room, "Carol")
+
+    bob["xep_0045"].leave_muc(room, "Bob")
+    await asyncio.sleep(0.3)
+    _, _, _, history = await bob["xep_0045"].join_muc_wait(room, "Bob", maxstanzas=10, timeout=10)
+    out["history"] = [m["body"] for m in history]
+
+    out["archive"] = [m["mam_result"]["forwarded"]["stanza"]["body"]
+                      async for m in alice["xep_0313"].iterate(jid=room, rsm={"max": 2})]
+
+    print(json.dumps(out), file=OUT, flush=True)
+    for c in (alice, bob, carol):
+        await c.disconnect()
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.CRITICAL)
-    main()
+    asyncio.run(main())
