@@ -154,3 +154,28 @@ func TestRoomsCtl(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, errText, "Invalid option public: true or false")
 }
+
+// BenchmarkRoomCommands: ejabberd room commands through the HTTP server on
+// a real SQLite file. create_destroy is two queued changes applied before
+// each answer; options is a read.
+func BenchmarkRoomCommands(b *testing.B) {
+	s := startServerTB(b, nil)
+	admin := tenantCreds{adminJID: s.boot.AdminJID, adminPW: s.boot.AdminPassword}
+	call := func(cmd, body string) {
+		if status, out := s.ejabberd(admin, cmd, body); status != 200 {
+			b.Fatalf("%s: %d %s", cmd, status, out)
+		}
+	}
+	b.Run("create_destroy", func(b *testing.B) {
+		for range b.N {
+			call("create_room", `{"name":"bench","service":"conference.localhost","host":"localhost"}`)
+			call("destroy_room", `{"name":"bench","service":"conference.localhost"}`)
+		}
+	})
+	call("create_room_with_opts", `{"name":"opts","service":"conference.localhost","host":"localhost","options":{"title":"T","persistent":"true"}}`)
+	b.Run("get_room_options", func(b *testing.B) {
+		for range b.N {
+			call("get_room_options", `{"name":"opts","service":"conference.localhost"}`)
+		}
+	})
+}
