@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
@@ -169,6 +170,9 @@ func setRoomOption(c *muc.Config, name, val string) error {
 	o, ok := lookupOption(name)
 	if !ok {
 		return errBadOption(name, "no such option")
+	}
+	if !utf8.ValidString(val) {
+		return errBadOption(name, "not valid UTF-8")
 	}
 	var b bool
 	var n int64
