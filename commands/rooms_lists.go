@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -102,9 +103,10 @@ func mucOnlineRoomsByRegex(ctx context.Context, c *Call) (any, error) {
 	return t, nil
 }
 
-// emptyRooms are the archived rooms with nothing in their history: what
-// ejabberd's rooms_empty_list calls rooms with no messages in the archive.
-func emptyRooms(c *Call, rs []foundRoom) []foundRoom {
+// emptyRooms are the archived rooms with nothing in their archive nor in
+// their history: what ejabberd's rooms_empty_list calls rooms with no
+// messages in the archive.
+func emptyRooms(ctx context.Context, c *Call, rs []foundRoom) ([]foundRoom, error) {
 	var out []foundRoom
 	l := liveRooms(c)
 	for _, f := range rs {
@@ -114,9 +116,15 @@ func emptyRooms(c *Call, rs []foundRoom) []foundRoom {
 		if l != nil && len(l.RoomHistory(f.Domain.FQDN, f.Room.Name)) > 0 {
 			continue
 		}
-		out = append(out, f)
+		rows, err := c.Env.Store.RoomArchive(ctx, store.RoomArchiveFilter{RoomID: f.Room.ID, MaxID: math.MaxInt64, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			out = append(out, f)
+		}
 	}
-	return out
+	return out, nil
 }
 
 // unusedRooms are the rooms without occupants whose last activity is
@@ -146,7 +154,7 @@ var argRoomDays = Arg{Name: "days", Type: Int, Doc: "Days since the room was las
 var RoomsEmptyList = &Def{
 	Name: "rooms_empty_list",
 	Doc: "Lists the archived rooms (mam true) of the service (global: of every service of the caller's domains) " +
-		"that have no message in their history.",
+		"that have no message in their archive (nor in their history, for one that runs).",
 	Args:   []Arg{argServiceGlobal},
 	Result: Result{Kind: ResultList, Name: "rooms"},
 	Names:  map[Dialect]string{Ejabberd: "rooms_empty_list"},
@@ -161,7 +169,11 @@ func roomsEmptyList(ctx context.Context, c *Call) (any, error) {
 	if !found {
 		return nil, noService()
 	}
-	return roomJIDs(emptyRooms(c, rs)), nil
+	empty, err := emptyRooms(ctx, c, rs)
+	if err != nil {
+		return nil, err
+	}
+	return roomJIDs(empty), nil
 }
 
 // RoomsEmptyDestroy is mod_muc_admin's rooms_empty_destroy.
@@ -184,7 +196,11 @@ func roomsEmptyDestroy(ctx context.Context, c *Call) (any, error) {
 	if !found {
 		return nil, noService()
 	}
-	return destroyListed(ctx, c, emptyRooms(c, rs))
+	empty, err := emptyRooms(ctx, c, rs)
+	if err != nil {
+		return nil, err
+	}
+	return destroyListed(ctx, c, empty)
 }
 
 // destroyListed destroys rooms (those still there when the worker gets
