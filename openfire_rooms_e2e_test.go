@@ -18,7 +18,8 @@ import (
 // plugin's POST /chatrooms is joinable at once with its options (members
 // only: the member gets in, unlocked and without status 201; a
 // non-member is refused), participants and occupants show the client,
-// its groupchat message is the room's history, PUT changes the subject
+// a mediated invitation reaches another user, its groupchat message is
+// the room's history, PUT changes the subject
 // in front of it, and DELETE removes it with XEP-0045's destroy presence.
 // The client is go-xmpp, not ours.
 func TestOpenfireRoomsThroughRESTAndXMPP(t *testing.T) {
@@ -58,6 +59,15 @@ func TestOpenfireRoomsThroughRESTAndXMPP(t *testing.T) {
 	require.NoError(t, err)
 	bob.Expect(t, "bob's refusal", goxmpptest.Presence(room+"/Bob", "error"))
 	require.Contains(t, bob.Transcript(), "registration-required")
+
+	// A mediated invitation from the room (POST invite/{jid}, a username of the domain).
+	status, body = api(http.MethodPost, "chatrooms/lobby/invite/bob", "", `{"reason":"come in"}`)
+	require.Equal(t, http.StatusOK, status, body)
+	bob.Expect(t, "the invitation", func(st any) bool {
+		m, ok := st.(goxmpp.Chat)
+		return ok && m.Remote == room
+	})
+	require.Regexp(t, `<invite from=["']`+room+`["']><reason>come in</reason></invite>`, bob.Transcript())
 
 	status, body = api(http.MethodGet, "chatrooms/lobby/participants", "application/json", "")
 	require.Equal(t, http.StatusOK, status, body)
