@@ -8,6 +8,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
 // ejabberd's mod_muc_admin commands on the rooms of each domain's MUC
@@ -62,22 +63,8 @@ func noRoom(msg string) *Error { return Errorf(Invalid, ReasonNoRoom, "name", "%
 
 func badValue(arg, msg string) *Error { return Errorf(Invalid, ReasonBadValue, arg, "%s", msg) }
 
-// mucLabel is the first label of d's MUC service.
-func mucLabel(d store.Domain) string {
-	var s struct {
-		ModuleConfig struct {
-			ModMuc struct {
-				Sub string `json:"conferenceSubdomain"`
-			} `json:"modMuc"`
-		} `json:"moduleConfig"`
-	}
-	if json.Unmarshal(d.Settings, &s) == nil {
-		if l := strings.ToLower(s.ModuleConfig.ModMuc.Sub); l != "" && len(l) <= 63 && !strings.ContainsAny(l, "./@ ") {
-			return l
-		}
-	}
-	return DefaultMucLabel
-}
+// mucLabel is the first label of d's MUC service, as the service reads it.
+func mucLabel(d store.Domain) string { return modcfg.Parse(d).Muc.Subdomain }
 
 // serviceJID is the JID of d's MUC service.
 func serviceJID(d store.Domain) string { return mucLabel(d) + "." + d.FQDN }
@@ -326,12 +313,12 @@ func createRoom(ctx context.Context, c *Call) (any, error) {
 			}
 			nr.Subs = append(nr.Subs, subs...)
 		default:
-			if err := cfg.set(opt, val); err != nil {
+			if err := setRoomOption(cfg, opt, val); err != nil {
 				return nil, err
 			}
 		}
 	}
-	nr.Config = cfg.encode()
+	nr.Config = cfg.Encode()
 	if _, err := c.Env.Store.Room(ctx, d.ID, name); err == nil {
 		return nil, badValue("name", msgRoomExists)
 	} else if !errors.Is(err, store.ErrNotFound) {

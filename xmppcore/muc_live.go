@@ -119,7 +119,12 @@ func (s *Server) RoomChanged(domain, name string) {
 	if err != nil {
 		return
 	}
+	subs, err := s.st.RoomSubscriptions(ctx, row.ID)
+	if err != nil {
+		return
+	}
 	r.mu.Lock()
+	r.loadSubs(subs)
 	defer r.mu.Unlock()
 	if r.gone {
 		return
