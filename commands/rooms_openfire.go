@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
 
 // The chat rooms of Openfire's restAPI plugin (/plugins/restapi/v1/chatrooms)
@@ -109,7 +111,7 @@ func ofService(c *Call) (store.Domain, error) {
 	if name == "" {
 		name = DefaultMucLabel
 	}
-	if !EffectiveSettings(d).ModuleConfig.ModMuc.Enabled ||
+	if !modcfg.Parse(d).On(modcfg.Muc) ||
 		!strings.EqualFold(name, DefaultMucLabel) && !strings.EqualFold(name, mucLabel(d)) {
 		return d, Errorf(NotFound, ReasonNoMucService, "servicename", "%s", msgOFNoService)
 	}
@@ -184,7 +186,7 @@ func openfireRoomList(ctx context.Context, c *Call) (any, error) {
 			continue
 		}
 		cfg := decodeRoomConfig(r.Config, d)
-		if typ != "all" && (typ != "public" || !cfg.bool(cfgPublic)) {
+		if typ != "all" && (typ != "public" || !cfg.Public) {
 			continue
 		}
 		row, err := ofRoomRow(ctx, c.Env.Store.Reader, r, cfg)
@@ -216,7 +218,7 @@ func openfireRoomGet(ctx context.Context, c *Call) (any, error) {
 }
 
 // ofRoomRow is a stored room as a MUCRoomEntity.
-func ofRoomRow(ctx context.Context, rd store.Reader, r store.Room, cfg roomConfig) ([]any, error) {
+func ofRoomRow(ctx context.Context, rd store.Reader, r store.Room, cfg *muc.Config) ([]any, error) {
 	affs, err := rd.RoomAffiliations(ctx, r.ID)
 	if err != nil {
 		return nil, err
@@ -226,7 +228,7 @@ func ofRoomRow(ctx context.Context, rd store.Reader, r store.Room, cfg roomConfi
 		lists[a.Aff] = append(lists[a.Aff], a.JID)
 	}
 	extra := func(field string, def bool) bool {
-		if v, ok := cfg.extras[openfireExtra(field)]; ok {
+		if v, ok := cfg.Extra[openfireExtra(field)]; ok {
 			return v == "true"
 		}
 		return def
@@ -239,13 +241,12 @@ func ofRoomRow(ctx context.Context, rd store.Reader, r store.Room, cfg roomConfi
 		sort.Strings(l)
 		return l
 	}
-	return []any{r.Name, cfg.str(cfgName), cfg.str(cfgDescription), cfg.str(cfgPassword), r.Subject, r.Created,
-		r.LastActive, int(cfg.int(cfgMaxUsers)), cfg.bool(cfgPersistent), cfg.bool(cfgPublic),
-		extra("registrationEnabled", true), cfg.str(cfgWhois) == "anyone", cfg.bool(cfgChangeSubject),
-		cfg.bool(cfgAllowInvites), extra("canChangeNickname", true), cfg.bool(cfgArchive),
-		extra("loginRestrictedToNickname", false), cfg.bool(cfgMembersOnly), cfg.bool(cfgModerated),
-		roleList(cfg.get(mustOption("presence_broadcast"))), list(store.MUCAffOwner), list(store.MUCAffAdmin),
-		list(store.MUCAffMember), list(store.MUCAffOutcast), []string{}, []string{}, []string{}, []string{}}, nil
+	return []any{r.Name, cfg.Name, cfg.Description, cfg.Password, r.Subject, r.Created, r.LastActive, cfg.MaxUsers,
+		cfg.Persistent, cfg.Public, extra("registrationEnabled", true), cfg.Whois == muc.WhoisAnyone, cfg.ChangeSubject,
+		cfg.AllowInvites, extra("canChangeNickname", true), cfg.Archive, extra("loginRestrictedToNickname", false),
+		cfg.MembersOnly, cfg.Moderated, roleList(getRoomOption(cfg, mustOption("presence_broadcast"))),
+		list(store.MUCAffOwner), list(store.MUCAffAdmin), list(store.MUCAffMember), list(store.MUCAffOutcast),
+		[]string{}, []string{}, []string{}, []string{}}, nil
 }
 
 // roleList reads ejabberd's role list term ([moderator,participant]).
@@ -292,7 +293,7 @@ func openfireRoomCreate(ctx context.Context, c *Call) (any, error) {
 	if err := (roomOptionsChange{Options: opts, Extras: extras}).apply(cfg); err != nil {
 		return nil, err
 	}
-	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}, Config: cfg.encode(),
+	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}, Config: cfg.Encode(),
 		Subject: c.Args.String("subject")}
 	if nr.Affs, _, err = ofAffiliations(c, d); err != nil {
 		return nil, err
@@ -316,7 +317,7 @@ func ofRoomOptions(c *Call) ([][2]string, map[string]string, error) {
 	b := func(name string) string { return strconv.FormatBool(c.Args.Bool(name)) }
 	maxUsers := c.Args.Int("maxUsers")
 	if maxUsers == 0 {
-		maxUsers = roomMaxUsersLimit
+		maxUsers = muc.MaxMaxUsers
 	}
 	roles := c.Args.List("broadcastPresenceRoles")
 	pw := c.Args.String("password")
@@ -576,7 +577,7 @@ func openfireRoomInvite(ctx context.Context, c *Call) (any, error) {
 		b.WriteString("</reason>")
 	}
 	b.WriteString("</invite>")
-	if pw := decodeRoomConfig(f.Room.Config, f.Domain).str(cfgPassword); pw != "" {
+	if pw := decodeRoomConfig(f.Room.Config, f.Domain).Password; pw != "" {
 		b.WriteString("<password>")
 		_ = xml.EscapeText(&b, []byte(pw))
 		b.WriteString("</password>")

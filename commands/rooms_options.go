@@ -402,7 +402,10 @@ func (ch roomOptionsChange) apply(cfg *muc.Config) error {
 		}
 	}
 	for k, v := range ch.Extras {
-		cfg.extras[k] = v
+		if cfg.Extra == nil {
+			cfg.Extra = map[string]string{}
+		}
+		cfg.Extra[k] = v
 	}
 	return nil
 }
