@@ -20,7 +20,8 @@ import (
 // non-member is refused), participants and occupants show the client,
 // a mediated invitation reaches another user, its groupchat message is
 // the room's history, PUT changes the subject
-// in front of it, and DELETE removes it with XEP-0045's destroy presence.
+// in front of it, DELETE removes it with XEP-0045's destroy presence,
+// and with modMuc off the service is unknown to the endpoints.
 // The client is go-xmpp, not ours.
 func TestOpenfireRoomsThroughRESTAndXMPP(t *testing.T) {
 	t.Parallel()
@@ -135,4 +136,17 @@ func TestOpenfireRoomsThroughRESTAndXMPP(t *testing.T) {
 	status, body = api(http.MethodGet, "chatrooms/lobby", "application/json", "")
 	require.Equal(t, http.StatusNotFound, status, body)
 	require.Contains(t, body, "RoomNotFoundException")
+
+	// modMuc off through the REST domains API: the service is gone for the
+	// Openfire endpoints too, without a restart; a label the domain's
+	// service does not have never was one.
+	status, body = s.do(http.MethodPut, "/api/1.0/xmppdomains/"+s.boot.Domain, `{"moduleConfig": {"modMuc": {"enabled": false}}}`,
+		func(r *http.Request) {
+			r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+			r.Header.Set("Content-Type", "application/json")
+		})
+	require.Equal(t, http.StatusOK, status, body)
+	status, body = api(http.MethodPost, "chatrooms", "application/json", `{"roomName":"again"}`)
+	require.Equal(t, http.StatusNotFound, status, body)
+	require.JSONEq(t, `{"resource":"conference","message":"Chat service does not exist or is not accessible.","exception":"MUCServiceNotFoundException"}`, body)
 }

@@ -293,8 +293,11 @@ func openfireRoomCreate(ctx context.Context, c *Call) (any, error) {
 	if err := (roomOptionsChange{Options: opts, Extras: extras}).apply(cfg); err != nil {
 		return nil, err
 	}
-	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}, Config: cfg.Encode(),
-		Subject: c.Args.String("subject")}
+	subject, err := ofSubject(c)
+	if err != nil {
+		return nil, err
+	}
+	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}, Config: cfg.Encode(), Subject: subject}
 	if nr.Affs, _, err = ofAffiliations(c, d); err != nil {
 		return nil, err
 	}
@@ -344,6 +347,15 @@ func ofRoomOptions(c *Call) ([][2]string, map[string]string, error) {
 	return opts, extras, nil
 }
 
+// ofSubject is the entity's subject, within what the service keeps.
+func ofSubject(c *Call) (string, error) {
+	s := c.Args.String("subject")
+	if len(s) > muc.MaxSubjectLen {
+		return "", Errorf(Invalid, ReasonBadValue, "subject", "subject: at most %d bytes", muc.MaxSubjectLen)
+	}
+	return s, nil
+}
+
 // ofAffiliations reads the entity's affiliation lists: the affiliations
 // to set, and which lists were given.
 func ofAffiliations(c *Call, d store.Domain) ([]roomAffiliation, []string, error) {
@@ -389,7 +401,10 @@ func openfireRoomUpdate(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	subject := c.Args.String("subject")
+	subject, err := ofSubject(c)
+	if err != nil {
+		return nil, err
+	}
 	ch := roomOptionsChange{roomRef: f.ref(), Options: opts, Extras: extras, Subject: &subject}
 	if ch.Affs, ch.Replace, err = ofAffiliations(c, f.Domain); err != nil {
 		return nil, err
