@@ -621,6 +621,7 @@ func ofAffDef(method, list, aff string) *Def {
 			Apply:   applyRoomAffiliation,
 		}
 	}
+	ofAffOf["openfire_room_"+aff+"_add"] = aff
 	return &Def{
 		Name: "openfire_room_" + aff + "_add",
 		Doc: "Gives jid the affiliation " + aff + " with the room (XEP-0045), applied before it answers 201; " +
@@ -663,14 +664,8 @@ var (
 	OpenfireRoomOutcastDelete = ofAffDef("DELETE", "outcasts", store.MUCAffOutcast)
 )
 
-// ofAffOf is the affiliation an add Def sets.
+// ofAffOf is the affiliation each add Def sets, by name (ofAffDef fills it).
 var ofAffOf = map[string]string{}
-
-func init() {
-	for _, d := range []*Def{OpenfireRoomOwnerAdd, OpenfireRoomAdminAdd, OpenfireRoomMemberAdd, OpenfireRoomOutcastAdd} {
-		ofAffOf[d.Name] = strings.TrimSuffix(strings.TrimPrefix(d.Name, "openfire_room_"), "_add")
-	}
-}
 
 func openfireRoomAffiliate(ctx context.Context, c *Call) (any, error) {
 	return ofAffChange(ctx, c, ofAffOf[c.Def.Name])
