@@ -114,10 +114,13 @@ func (s *Server) mucGroupchat(r *room, m *xmlel.Element, from jid.JID, d modcfg.
 	case out.Child(nsClient, "body") != nil:
 		s.mucSubNotify(r, subNodeMessages, out)
 	}
-	if r.cfg.HistoryLength > 0 && (out.Child(nsClient, "body") != nil || subj != nil) && subj == nil {
-		h := out.Copy()
-		h.Add(xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05Z")))
-		b := h.Bytes(nsClient)
+	if r.cfg.HistoryLength > 0 && subj == nil && out.Child(nsClient, "body") != nil {
+		// The history copy is the broadcast bytes with the XEP-0203 delay
+		// added before the closing tag: no second serialisation.
+		end := len(sp.b) - len("</message>")
+		delay := xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05Z")).Bytes(nsClient)
+		b := make([]byte, 0, len(sp.b)+len(delay))
+		b = append(append(append(b, sp.b[:end]...), delay...), sp.b[end:]...)
 		r.hist.Add(muc.Entry{Time: now, Nick: o.nick, Stanza: b, Chars: len(b)}, r.cfg.HistoryLength)
 	}
 	s.mucTouch(r)

@@ -77,6 +77,10 @@ func TestMUCRawCreateChatHistory(t *testing.T) {
 	require.Positive(t, i, out)
 	require.Contains(t, out, `<delay xmlns="urn:xmpp:delay" from="`+mucRoom+`"`)
 	require.Greater(t, strings.Index(out, "<subject"), i)
+
+	// A session that ends leaves its rooms.
+	carol.send("</stream:stream>")
+	bob.expect(`type="unavailable" from="` + mucRoom + `/Carol"`)
 	_ = time.Second
 }
 
@@ -344,8 +348,9 @@ func TestIntegrationMUCGoXMPP(t *testing.T) {
 	a.Expect(t, "bob leaving", goxmpptest.Presence(room+"/Bob", "unavailable"))
 	_, err = a.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "bob missed this"})
 	require.NoError(t, err)
+	a.Expect(t, "her own copy, so the room has it before bob is back", groupchat(room+"/Alice", "bob missed this"))
 	_, err = c.JoinMUC(room, "Bob", goxmpp.StanzaHistory, 1, nil)
 	require.NoError(t, err)
 	m := c.Expect(t, "the history", groupchat(room+"/Alice", "bob missed this")).(goxmpp.Chat)
-	require.False(t, m.Stamp.IsZero(), "history carries its delay stamp")
+	require.False(t, m.Stamp.IsZero(), "history carries its delay stamp: %+v", m)
 }
