@@ -134,3 +134,48 @@ func TestRoomsAPI(t *testing.T) {
 		require.Equal(t, st.want, body, "%s (%s)", st.name, st.cmd)
 	}
 }
+
+// TestRoomsCtl: xmppgate ctl takes create_room_with_opts' options as
+// name=value items and prints get_room_options a name and value a line.
+func TestRoomsCtl(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	code, out, errText := s.ctl("create_room_with_opts", "hall", "conference.localhost", "localhost", "title=Main hall;persistent=true;max_users=9")
+	require.Equal(t, 0, code, errText)
+	require.Empty(t, out)
+	code, out, _ = s.ctl("get_room_options", "hall", "conference.localhost")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "title\tMain hall\n")
+	require.Contains(t, out, "max_users\t9\n")
+	code, out, _ = s.ctl("muc_online_rooms_by_regex", "global", "^h")
+	require.Equal(t, 0, code)
+	require.Equal(t, "hall@conference.localhost\ttrue\t0\n", out)
+	code, _, errText = s.ctl("create_room_with_opts", "hall2", "conference.localhost", "localhost", "public=perhaps")
+	require.Equal(t, 1, code)
+	require.Contains(t, errText, "Invalid option public: true or false")
+}
+
+// BenchmarkRoomCommands: ejabberd room commands through the HTTP server on
+// a real SQLite file. create_destroy is two queued changes applied before
+// each answer; options is a read.
+func BenchmarkRoomCommands(b *testing.B) {
+	s := startServerTB(b, nil)
+	admin := tenantCreds{adminJID: s.boot.AdminJID, adminPW: s.boot.AdminPassword}
+	call := func(cmd, body string) {
+		if status, out := s.ejabberd(admin, cmd, body); status != 200 {
+			b.Fatalf("%s: %d %s", cmd, status, out)
+		}
+	}
+	b.Run("create_destroy", func(b *testing.B) {
+		for range b.N {
+			call("create_room", `{"name":"bench","service":"conference.localhost","host":"localhost"}`)
+			call("destroy_room", `{"name":"bench","service":"conference.localhost"}`)
+		}
+	})
+	call("create_room_with_opts", `{"name":"opts","service":"conference.localhost","host":"localhost","options":{"title":"T","persistent":"true"}}`)
+	b.Run("get_room_options", func(b *testing.B) {
+		for range b.N {
+			call("get_room_options", `{"name":"opts","service":"conference.localhost"}`)
+		}
+	})
+}

@@ -75,6 +75,20 @@ func TestRoomsAPIWithClients(t *testing.T) {
 	require.Equal(t, `{"occupants":2}`, api("get_room_occupants_number", `{"name":"club","service":"conference.localhost"}`))
 	require.Equal(t, `["`+room+`"]`, api("get_user_rooms", `{"user":"alice","host":"localhost"}`))
 
+	// What is said is the room's history, and the room is no longer empty.
+	require.Equal(t, `["`+room+`"]`, api("rooms_empty_list", `{"service":"conference.localhost"}`))
+	alice.Do("say", "room", room, "body", "hello club")
+	bob.Wait("alice's message", 15*time.Second, func(e slixmpptest.Event) bool {
+		return e.S("event") == "groupchat" && e.S("body") == "hello club"
+	})
+	var hist []map[string]string
+	require.NoError(t, json.Unmarshal([]byte(api("get_room_history", `{"name":"club","service":"conference.localhost"}`)), &hist))
+	require.Len(t, hist, 1)
+	require.Contains(t, hist[0]["message"], "hello club")
+	_, err := time.Parse(time.RFC3339, hist[0]["timestamp"])
+	require.NoError(t, err)
+	require.Equal(t, `[]`, api("rooms_empty_list", `{"service":"conference.localhost"}`))
+
 	// XEP-0249, as ejabberd sends it: from the room.
 	require.Equal(t, "0", api("send_direct_invitation", `{"name":"club","service":"conference.localhost","password":"none",`+
 		`"reason":"Join us","users":"carol@localhost"}`))

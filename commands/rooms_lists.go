@@ -270,7 +270,7 @@ func ParseRoomsFile(data []byte) ([]string, error) {
 			continue
 		}
 		name, service, ok := strings.Cut(line, "@")
-		if !ok || name == "" || strings.ContainsAny(service, "/@") {
+		if !ok || name == "" || service == "" || strings.ContainsRune(name, '/') || strings.ContainsAny(service, "/@") {
 			return nil, fmt.Errorf("line %d is not a room JID", n)
 		}
 		if _, err := ParseBareJID(line); err != nil {

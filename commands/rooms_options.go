@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
@@ -170,6 +171,9 @@ func setRoomOption(c *muc.Config, name, val string) error {
 	o, ok := lookupOption(name)
 	if !ok {
 		return errBadOption(name, "no such option")
+	}
+	if !utf8.ValidString(val) {
+		return errBadOption(name, "not valid UTF-8")
 	}
 	var b bool
 	var n int64
