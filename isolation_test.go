@@ -272,6 +272,17 @@ func init() {
 	isolationOverrides["subscribe_room.user"] = "bob@b.example"
 	isolationOverrides["unsubscribe_room.user"] = "bob@b.example"
 	isolationOverrides["send_direct_invitation.users"] = "bob@b.example"
+	// Openfire's chat rooms aim at a room named as B's lobby on the
+	// credential's own service (servicename=conference.b.example is a
+	// golden case: an unknown service); type all lists every room.
+	for _, d := range commands.All() {
+		if wire := d.Names[commands.OpenfireREST]; strings.Contains(wire, " chatrooms") {
+			isolationOverrides[wire+".roomName"] = "lobby"
+			isolationOverrides[wire+".servicename"] = "conference"
+			isolationOverrides[wire+".type"] = "all"
+			isolationOverrides[wire+".search"] = "o"
+		}
+	}
 }
 
 // isolationValue is the value an argument gets: whatever names B's data.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -366,6 +367,14 @@ var ChangeRoomOption = &Def{
 type roomOptionsChange struct {
 	roomRef
 	Options [][2]string `json:"options"`
+	// Openfire's PUT chatrooms/{roomName} (rooms_openfire.go) also sets
+	// settings of its own the service does not act on (kept beside
+	// ejabberd's), replaces the holders of the affiliations listed in
+	// Replace by those of Affs, and sets the subject.
+	Extras  map[string]string `json:"extras,omitempty"`
+	Replace []string          `json:"replace,omitempty"`
+	Affs    []roomAffiliation `json:"affs,omitempty"`
+	Subject *string           `json:"subject,omitempty"`
 }
 
 func changeRoomOption(ctx context.Context, c *Call) (any, error) {
@@ -396,6 +405,12 @@ func (ch roomOptionsChange) apply(cfg *muc.Config) error {
 			return err
 		}
 	}
+	for k, v := range ch.Extras {
+		if cfg.Extra == nil {
+			cfg.Extra = map[string]string{}
+		}
+		cfg.Extra[k] = v
+	}
 	return nil
 }
 
@@ -419,7 +434,44 @@ func applyRoomOptions(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work
 	if err := tx.ConfigureRoom(ctx, r.ID, cfg.Encode()); err != nil {
 		return err
 	}
+	if err := ch.replaceAffiliations(ctx, tx, r.ID); err != nil {
+		return err
+	}
+	if ch.Subject != nil {
+		if err := tx.SetRoomSubject(ctx, r.ID, *ch.Subject, ""); err != nil {
+			return err
+		}
+	}
 	roomChanged(w, ch.roomRef)
+	return nil
+}
+
+// replaceAffiliations removes the holders of the affiliations in Replace
+// that Affs does not name, then sets Affs.
+func (ch roomOptionsChange) replaceAffiliations(ctx context.Context, tx *store.Tx, roomID int64) error {
+	if len(ch.Replace) == 0 {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, a := range ch.Affs {
+		keep[a.JID] = true
+	}
+	old, err := tx.RoomAffiliations(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	for _, a := range old {
+		if slices.Contains(ch.Replace, a.Aff) && !keep[a.JID] {
+			if err := tx.SetRoomAffiliation(ctx, roomID, a.JID, store.MUCAffNone, ""); err != nil {
+				return err
+			}
+		}
+	}
+	for _, a := range ch.Affs {
+		if err := tx.SetRoomAffiliation(ctx, roomID, a.JID, a.Aff, ""); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

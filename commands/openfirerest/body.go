@@ -160,7 +160,9 @@ func parseXML(b []byte) (fields, error) {
 
 // listElement names the wrapper elements whose empty form (<groups/>) is
 // an empty list.
-var listElement = map[string]bool{"properties": true, "groups": true, "admins": true, "members": true}
+var listElement = map[string]bool{"properties": true, "groups": true, "admins": true, "members": true,
+	"owners": true, "outcasts": true, "ownerGroups": true, "adminGroups": true, "memberGroups": true,
+	"outcastGroups": true, "broadcastPresenceRoles": true}
 
 type node struct {
 	XMLName  xml.Name

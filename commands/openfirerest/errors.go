@@ -16,6 +16,12 @@ const (
 	exSharedGroup      = "SharedGroupException"
 	exGroupNotFound    = "GroupNotFoundException"
 	exGroupExists      = "GroupAlreadyExistsException"
+	exServiceNotFound  = "MUCServiceNotFoundException"
+	exRoomNotFound     = "RoomNotFoundException"
+	exAlreadyExists    = "AlreadyExistsException"
+	// exNotImplemented is xmppgate's: what the plugin does that cannot map
+	// here (user groups as room affiliations) answers 501 with it.
+	exNotImplemented = "NotImplementedException"
 	// exInternal stands for an unexpected exception; the cause is logged.
 	exInternal = "InternalError"
 )
@@ -37,12 +43,17 @@ var byReason = map[commands.Reason]mapped{
 	commands.ReasonSharedGroup:      {http.StatusBadRequest, exSharedGroup, "Roster item can not be added to or deleted from a shared group"},
 	commands.ReasonNoGroup:          {http.StatusNotFound, exGroupNotFound, "Could not find group"},
 	commands.ReasonGroupExists:      {http.StatusConflict, exGroupExists, "Group already exists"},
+	commands.ReasonNoMucService:     {http.StatusNotFound, exServiceNotFound, ""},
+	commands.ReasonNoRoom:           {http.StatusNotFound, exRoomNotFound, ""},
+	commands.ReasonRoomExists:       {http.StatusConflict, exAlreadyExists, ""},
 }
 
 var byKind = map[commands.Kind]mapped{
 	commands.Invalid:  {http.StatusBadRequest, exIllegalArgument, ""},
 	commands.NotFound: {http.StatusNotFound, exUserNotFound, "Could not get user"},
 	commands.Conflict: {http.StatusConflict, exUserExists, "Already exists"},
+	// The message says what is refused and why.
+	commands.NotImplemented: {http.StatusNotImplemented, exNotImplemented, ""},
 }
 
 // mapError gives a registry error its status, exception and message.
@@ -79,6 +90,13 @@ func mapError(err error, method, base string) mapped {
 // last path variable (the username, group or JID), else the body's value
 // of the command's first argument (the new user's or group's name).
 func resourceOf(e *commands.Error, rt *route, vars map[string]string, raw commands.Raw) string {
+	// The plugin names the MUC service it did not find.
+	if e.Reason == commands.ReasonNoMucService {
+		if vs := raw["servicename"]; len(vs) > 0 && vs[0] != "" {
+			return vs[0]
+		}
+		return commands.DefaultMucLabel
+	}
 	for _, a := range rt.def.ArgsIn(commands.OpenfireREST) {
 		if v, ok := vars[a.WireName(commands.OpenfireREST)]; ok && a.Name == e.Arg {
 			return v

@@ -183,11 +183,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, lg *logLine) re
 }
 
 // success renders a result: a mutation answers 201 (POST) or 200 with an
-// empty body, a read its entity.
+// empty body, a read its entity, an action that stores nothing (a chat room
+// invitation) 200.
 func (h *Handler) success(r *http.Request, rt *route, res any) reply {
 	t, ok := res.(commands.Table)
 	if _, queued := res.(commands.Receipt); queued || !ok {
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && rt.def.Result.Kind != commands.ResultStatus {
 			return reply{status: http.StatusCreated}
 		}
 		return reply{status: http.StatusOK}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xmppgate/xmppgate/commands"
 )
@@ -31,10 +32,18 @@ var entities = map[string]entity{
 	"jid,nickname,subscriptionType,groups":   {one: "rosterItem", many: "roster", key: "rosterItem"},
 	"name,description,admins,members,shared": {one: "group", many: "groups", key: "groups"},
 	"groupname":                              {one: "groupname", many: "groups", key: "groupnames", scalar: true},
+	// The chat rooms' entities (MUCRoomEntity, ParticipantEntity,
+	// OccupantEntity, MUCRoomMessageEntity).
+	strings.Join(commands.OpenfireRoomGet.Result.Columns, ","): {one: "chatRoom", many: "chatRooms", key: "chatRooms"},
+	"jid,role,affiliation":                     {one: "participant", many: "participants", key: "participants"},
+	"jid,userAddress,role,affiliation":         {one: "occupant", many: "occupants", key: "occupants"},
+	"to,from,type,body,delay_stamp,delay_from": {one: "message", many: "messages", key: "message"},
 }
 
 // itemNames are the elements of a list-valued column's items (XML).
-var itemNames = map[string]string{"groups": "group", "admins": "admin", "members": "member"}
+var itemNames = map[string]string{"groups": "group", "admins": "admin", "members": "member",
+	"owners": "owner", "outcasts": "outcast", "ownerGroups": "ownerGroup", "adminGroups": "adminGroup",
+	"memberGroups": "memberGroup", "outcastGroups": "outcastGroup", "broadcastPresenceRoles": "broadcastPresenceRole"}
 
 func entityOf(t commands.Table) entity {
 	return entities[strings.Join(t.Columns, ",")]
@@ -112,8 +121,19 @@ func cellString(cell any) string {
 		return strconv.Itoa(v)
 	case int64:
 		return strconv.FormatInt(v, 10)
+	case time.Time:
+		// JAXB's xsd:dateTime of a java.util.Date, in UTC.
+		return v.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
 	return ""
+}
+
+// jsonCell is a cell as Jackson writes it: a date is its epoch milliseconds.
+func jsonCell(cell any) any {
+	if t, ok := cell.(time.Time); ok {
+		return t.UnixMilli()
+	}
+	return cell
 }
 
 // orderedObject is a JSON object whose keys keep the columns' order.
@@ -155,7 +175,7 @@ func renderJSON(t commands.Table, item bool) []byte {
 		var o orderedObject
 		for i, cell := range r {
 			if keep(i, cell) {
-				o.keys, o.vals = append(o.keys, t.Columns[i]), append(o.vals, cell)
+				o.keys, o.vals = append(o.keys, t.Columns[i]), append(o.vals, jsonCell(cell))
 			}
 		}
 		rows = append(rows, o)
