@@ -160,6 +160,9 @@ func TestPrivacyMessages(t *testing.T) {
 	// Offline: the default list guards the offline store.
 	require.Equal(t, "result", condition(t, privacyAsk(t, alice, "def", "set", "<default name='nobob'/>")))
 	alice.Logout(t)
+	// Logout does not wait for the server to drop the session: a message
+	// sent before it has would still go to it, not to the offline store.
+	require.Eventually(t, func() bool { return len(b.srv.Sessions(domain, "alice")) == 0 }, 5*time.Second, 10*time.Millisecond)
 	chatTo(t, bob, aj, "offline denied")
 	bob.Expect(t, "the offline bounce", bounced(bob, aj))
 	chatTo(t, carol, aj, "offline ok")
