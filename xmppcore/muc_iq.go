@@ -136,35 +136,34 @@ func (s *Server) mucRoomInfo(r *room, q *xmlel.Element) (*xmlel.Element, *stanza
 }
 
 // mucServiceItems lists the service's public rooms (XEP-0045 6.3): the
-// running ones and the stored persistent ones; hidden rooms are not listed.
+// persistent ones and the temporary ones with occupants; hidden and
+// locked rooms are not listed. The service holds every room: no store read.
 func mucServiceItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.q.Get("node") != "" {
 		return nil, &errItemNotFound
 	}
-	rows, err := s.st.Rooms(context.Background(), r.dom.ID)
-	if err != nil {
-		return nil, &errInternal
+	s.muc.mu.RLock()
+	var rooms []*room
+	for k, rm := range s.muc.rooms {
+		if k.domain == r.dom.ID {
+			rooms = append(rooms, rm)
+		}
 	}
+	s.muc.mu.RUnlock()
 	type item struct{ jid, name string }
 	var items []item
-	seen := map[string]bool{}
-	for _, row := range rows {
-		seen[row.Name] = true
-		rm, _ := s.roomOf(r.dom, row.Name)
-		if rm == nil {
-			continue
-		}
+	for _, rm := range rooms {
 		rm.mu.Lock()
-		cfg, locked, n := rm.cfg, rm.locked, len(rm.occ)
+		cfg, locked, n, gone, jid := rm.cfg, rm.locked, len(rm.occ), rm.gone, rm.jid
 		rm.mu.Unlock()
-		if !cfg.Public || locked || (!cfg.Persistent && n == 0) {
+		if gone || !cfg.Public || locked || (!cfg.Persistent && n == 0) {
 			continue
 		}
 		name := cfg.Name
 		if name == "" {
-			name = row.Name
+			name = rm.key.name
 		}
-		items = append(items, item{row.Name + "@" + mucJID(r.dom), name})
+		items = append(items, item{jid, name})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].jid < items[j].jid })
 	q := xmlel.New(nsDiscoItems, "query")
