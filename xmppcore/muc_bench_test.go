@@ -96,7 +96,7 @@ func BenchmarkMUCFanout(b *testing.B) {
 	msg := []byte("<message to='" + mucRoom + "' type='groupchat'><body>fan-out benchmark message</body></message>")
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for i := 0; i < b.N; i++ {
 		if i >= window {
 			counters[0].wait(b, int64(i-window))
@@ -108,9 +108,10 @@ func BenchmarkMUCFanout(b *testing.B) {
 	for _, c := range counters {
 		c.wait(b, int64(b.N))
 	}
-	el := time.Since(start)
+	el, cpu := time.Since(start), cpuTime()-cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(b.N*occupants)/el.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*occupants), "cpu-µs/delivery")
 }
 
 // BenchmarkMUCJoinNew is one join into a new room (created, 201), 50
@@ -139,6 +140,8 @@ func BenchmarkMUCJoinNew(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/join") }()
 	for i := range streams {
 		wg.Add(1)
 		go func(r *rawStream) {
