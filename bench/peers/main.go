@@ -57,6 +57,10 @@ type config struct {
 	domain      string
 	password    string
 	certKind    string
+	phases      string
+	runDir      string // parent of the run directory
+	ports       string // "lo-hi": every port we choose comes from there
+	muc         mucConfig
 }
 
 func main() {
@@ -73,7 +77,7 @@ func main() {
 	flag.IntVar(&c.idleN, "idle-n", 2000, "idle sessions of the memory test")
 	flag.DurationVar(&c.idleSettle, "idle-settle", 3*time.Second, "pause before each RSS reading")
 	flag.IntVar(&c.batchN, "batch-n", 10000, "changes in xmppgate's batch-apply run")
-	flag.IntVar(&c.clientProcs, "client-procs", 1, "GOMAXPROCS of this load client (1 leaves the other core to the server)")
+	flag.IntVar(&c.clientProcs, "client-procs", envInt("CLIENT_PROCS", 1), "GOMAXPROCS of this load client (1 leaves the other core to the server; $CLIENT_PROCS)")
 	flag.StringVar(&c.only, "only", "xmppgate,ejabberd,prosody", "servers to measure")
 	flag.StringVar(&c.results, "results", "bench/RESULTS.md", "file the table is added to (empty: print only)")
 	flag.StringVar(&c.profileDir, "profile", "", "if set, after its runs xmppgate serves pprof and a CPU profile of each phase is written here")
@@ -81,8 +85,23 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 14*time.Minute, "abort (and clean up) after this long")
 	flag.StringVar(&c.certKind, "cert", "rsa", "key of the servers' shared certificate: rsa (RSA-2048, as the anchors) or ecdsa (P-256)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the run directory (configs, logs, data) for inspection")
+	flag.StringVar(&c.phases, "phases", defaultPhases(), "phases to run: "+strings.Join(allPhases, ",")+
+		" (muc is in the default with PEERS_MUC=1)")
+	flag.StringVar(&c.runDir, "run-dir", os.Getenv("PEERS_RUN"), "parent of the throw-away run directory (default: $PEERS_RUN, else the system's temporary directory)")
+	flag.StringVar(&c.ports, "ports", os.Getenv("PEERS_PORTS"), "loopback port range lo-hi for the servers' listeners (default: $PEERS_PORTS, else any free port)")
+	c.muc.flags()
 	flag.Parse()
 	c.users = max(c.loginN, 2*c.pairs, c.idleN)
+	if c.phase("muc") {
+		c.users = max(c.users, c.muc.n, c.muc.rooms, c.muc.memN)
+		// The MUC runs take ~5 min per peer on an idle machine (Prosody's
+		// joins ~1 min each), three times that on a busy one.
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+		if !explicit {
+			c.timeout += 30 * time.Minute
+		}
+	}
 	c.domain, c.password = "bench.local", "benchpass"
 	log.SetFlags(log.Ltime)
 	runtime.GOMAXPROCS(c.clientProcs)
@@ -91,7 +110,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	b := &bench{cfg: c}
+	b := &bench{cfg: c, mucOK: map[string]bool{}, mucLoad: map[string][]float64{}}
 	err := b.run(ctx)
 	b.cleanup()
 	if err != nil {
@@ -111,6 +130,9 @@ type bench struct {
 	machine  string
 	began    time.Time
 	profiles []string
+	ports    *portRange
+	mucOK    map[string]bool      // servers whose MUC service answered disco
+	mucLoad  map[string][]float64 // load average during each server's MUC runs
 }
 
 // started registers how to stop something just started; cleanup runs these
@@ -141,6 +163,7 @@ func (b *bench) note(format string, args ...any) {
 }
 
 func (b *bench) run(ctx context.Context) error {
+	var err error
 	if os.Geteuid() != 0 {
 		return errors.New("run as root: the peers are installed with apt-get and run as their own system users")
 	}
@@ -168,7 +191,15 @@ func (b *bench) run(ctx context.Context) error {
 			log.Printf("packages installed in %s", d.Round(time.Second))
 		}
 	}
-	dir, err := os.MkdirTemp("", benchMarker)
+	if b.ports, err = parsePorts(b.cfg.ports); err != nil {
+		return err
+	}
+	if b.cfg.runDir != "" {
+		if err := os.MkdirAll(b.cfg.runDir, 0o755); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp(b.cfg.runDir, benchMarker)
 	if err != nil {
 		return err
 	}
@@ -180,6 +211,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if err := os.Chmod(dir, 0o755); err != nil { // the peers' users must reach their subdirectories
 		return err
+	}
+	if b.cfg.runDir != "" {
+		os.Chmod(b.cfg.runDir, 0o755)
 	}
 	if b.cert, err = peer.MakeCert(dir, b.cfg.domain, b.cfg.certKind); err != nil {
 		return err
@@ -221,10 +255,10 @@ func (b *bench) report(elapsed time.Duration) string {
 	s.WriteString(b.machine)
 	fmt.Fprintf(&s, "\nWorkload: %d runs per figure (median, range in parentheses); provisioning %d accounts per run at "+
 		"concurrency %d; %d logins at concurrency %d; %d pairs for %s, ≤ %d in flight per pair; %d idle sessions; "+
-		"batch of %d changes. Load client GOMAXPROCS=%d on the same cores. Whole run: %s.\n\n",
+		"batch of %d changes. Load client GOMAXPROCS=%d on the same cores. Phases: %s. Whole run: %s.\n\n",
 		b.cfg.runs, b.cfg.provN, b.cfg.provC, b.cfg.loginN, b.cfg.loginC, b.cfg.pairs, b.cfg.msgDur, b.cfg.window,
-		b.cfg.idleN, b.cfg.batchN, b.cfg.clientProcs, elapsed)
-	s.WriteString(markdown(b.rows.list()))
+		b.cfg.idleN, b.cfg.batchN, b.cfg.clientProcs, b.cfg.phases, elapsed)
+	s.WriteString(markdown(b.rows.list(b.cfg)))
 	if on, off := median(b.rows.mam.Vals[srvOurs]), median(b.rows.msg.Vals[srvOurs]); on > 0 && off > 0 {
 		b.notes = append(b.notes, fmt.Sprintf("xmppgate with the archive on delivers %.2f× its archive-off figure "+
 			"(issue 13's target: at least 0.5×); server CPU per message %.1f → %.1f µs.", on/off,
@@ -238,7 +272,7 @@ func (b *bench) report(elapsed time.Duration) string {
 		"One self-signed " + map[string]string{"rsa": "RSA-2048", "ecdsa": "ECDSA P-256"}[b.cfg.certKind] + " certificate for all three servers; the client offers X25519 only, no session resumption, " +
 			"and caches SCRAM salted passwords (no PBKDF2 on the client in timed runs).",
 		"Server CPU per operation (from /proc/<pid>/stat) is the figure least disturbed by other load on the machine.",
-	}, b.notes...) {
+	}, append(b.mucNotes(), b.notes...)...) {
 		s.WriteString("- " + n + "\n")
 	}
 	for _, p := range b.profiles {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -24,6 +25,7 @@ type rows struct {
 	mam, mamCPU                             *row
 	mem                                     *row
 	batch                                   *row
+	muc                                     mucRows
 }
 
 func newRows(c config) rows {
@@ -48,12 +50,25 @@ func newRows(c config) rows {
 		mamCPU: newRow("… server CPU per archived message, µs", -1, 0),
 		mem:    newRow(fmt.Sprintf("RSS per idle authenticated TLS session, KiB (%d sessions)", c.idleN), -1, 0.5),
 		batch:  newRow(fmt.Sprintf("batch apply: one batch of %d queued status changes (DreamHost deactivate/reactivate), s", c.batchN), 0, 0),
+		muc:    newMUCRows(c),
 	}
 }
 
-func (r rows) list() []*row {
-	return []*row{r.provEj, r.provEjP50, r.provEjP99, r.provEjCPU, r.provDH, r.provDHP50, r.provDHP99,
+// list is the table's rows: those of the phases that ran and measured or
+// noted something.
+func (r rows) list(c config) []*row {
+	all := []*row{r.provEj, r.provEjP50, r.provEjP99, r.provEjCPU, r.provDH, r.provDHP50, r.provDHP99,
 		r.login, r.loginP50, r.loginP99, r.loginCPU, r.msg, r.msgP50, r.msgP99, r.msgCPU, r.mam, r.mamCPU, r.mem, r.batch}
+	if c.phase("muc") {
+		all = append(all, r.muc.list()...)
+	}
+	var out []*row
+	for _, x := range all {
+		if len(x.Vals) > 0 || len(x.Note) > 0 {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // meter reads the client's and a server's CPU over an interval.
@@ -109,6 +124,9 @@ const (
 // the client's SCRAM cache for every account, so the timed login runs do no
 // PBKDF2 on the client.
 func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
+	if !b.cfg.phase("xmpp") {
+		return nil
+	}
 	name := s.Name()
 	cache := xmppload.NewScramCache()
 	for run := range b.cfg.runs {
@@ -188,6 +206,9 @@ func (b *bench) messageRuns(ctx context.Context, s xmppServer, rate, p50, p99, c
 // archiveRuns restarts the server with its archive on for every user
 // (setMAM), measures messages again, and leaves the archive on.
 func (b *bench) archiveRuns(ctx context.Context, s xmppServer, setMAM func(bool) error) error {
+	if !b.cfg.phase("mam") {
+		return nil
+	}
 	s.Stop()
 	if err := setMAM(true); err != nil {
 		return err
@@ -243,10 +264,19 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	return nil
 }
 
+// provRuns is the number of provisioning runs (none without the prov
+// phase).
+func (b *bench) provRuns() int {
+	if !b.cfg.phase("prov") {
+		return 0
+	}
+	return b.cfg.runs
+}
+
 // topUpUsers registers the XMPP test users u<i> the provisioning runs did
 // not create.
 func (b *bench) topUpUsers(ctx context.Context, register func(string) error) error {
-	from := b.cfg.runs * b.cfg.provN
+	from := b.provRuns() * b.cfg.provN
 	if from >= b.cfg.users {
 		return nil
 	}
@@ -288,8 +318,19 @@ const benchAPIPermissions = `  "bench provisioning from loopback, no auth":
 
 func (b *bench) runEjabberd(ctx context.Context) error {
 	t := time.Now()
-	e, err := peer.NewEjabberd(peer.EjabberdConfig{Dir: filepath.Join(b.dir, "ejabberd"), Node: "ejabberd-bench@localhost",
-		Hosts: []string{b.cfg.domain}, Cert: b.cert, APIPermissions: benchAPIPermissions})
+	var err error
+	ec := peer.EjabberdConfig{Dir: filepath.Join(b.dir, "ejabberd"), Node: "ejabberd-bench@localhost",
+		Hosts: []string{b.cfg.domain}, Cert: b.cert, APIPermissions: benchAPIPermissions}
+	if b.ports != nil {
+		for _, p := range []*int{&ec.C2SPort, &ec.HTTPPort, &ec.DistPort} {
+			if *p, err = b.port(); err != nil {
+				return err
+			}
+		}
+		// Another session's bench may run a node too: names apart as well.
+		ec.Node = "ejabberd-bench-" + strconv.Itoa(ec.DistPort) + "@localhost"
+	}
+	e, err := peer.NewEjabberd(ec)
 	if err != nil {
 		return err
 	}
@@ -303,7 +344,7 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	}
 	// The provisioning runs create the XMPP tests' users u0, u1, ...; what
 	// they leave missing is registered afterwards, untimed.
-	for run := range b.cfg.runs {
+	for run := range b.provRuns() {
 		waitIdle(ctx, e.PID(), idleWait)
 		m := startMeter(e.PID())
 		res := runHTTP(ctx, b.cfg.provN, b.cfg.provC, func(i int) error { return register("u" + strconv.Itoa(run*b.cfg.provN+i)) })
@@ -321,6 +362,9 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	if err := b.xmppPhases(ctx, e); err != nil {
 		return err
 	}
+	if err := b.mucPhases(ctx, e); err != nil {
+		return err
+	}
 	if err := b.archiveRuns(ctx, e, e.SetMAM); err != nil {
 		return err
 	}
@@ -331,7 +375,11 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 
 func (b *bench) runProsody(ctx context.Context) error {
 	t := time.Now()
-	p, err := newProsody(b.dir, b.cfg.domain, b.cert)
+	muc := ""
+	if b.cfg.phase("muc") {
+		muc = b.cfg.muc.service(b.cfg.domain)
+	}
+	p, err := newProsody(b.dir, b.cfg.domain, muc, b.cert, b.port)
 	if err != nil {
 		return err
 	}
@@ -340,14 +388,19 @@ func (b *bench) runProsody(ctx context.Context) error {
 		return err
 	}
 	log.Printf("Prosody up (pid %d, c2s %s)", p.PID(), p.C2SAddr())
-	for _, r := range []*row{b.rows.provEj, b.rows.provDH} {
-		r.Note[srvProsody] = "no HTTP admin API"
+	if b.cfg.phase("prov") {
+		for _, r := range []*row{b.rows.provEj, b.rows.provDH} {
+			r.Note[srvProsody] = "no HTTP admin API"
+		}
 	}
 	if err := p.CreateUsers(ctx, b.userNames(), b.cfg.password); err != nil {
 		return fmt.Errorf("creating the XMPP test users: %w", err)
 	}
 	log.Printf("Prosody: %d test users created through mod_admin_shell", b.cfg.users)
 	if err := b.xmppPhases(ctx, p); err != nil {
+		return err
+	}
+	if err := b.mucPhases(ctx, p); err != nil {
 		return err
 	}
 	if err := b.archiveRuns(ctx, p, p.setMAM); err != nil {
@@ -362,7 +415,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	t := time.Now()
 	pprofAddr := ""
 	if b.cfg.profileDir != "" {
-		port, err := peer.FreePort()
+		port, err := b.port()
 		if err != nil {
 			return err
 		}
@@ -370,7 +423,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	}
 	// The worker ticks every second (cron's shortest period), so a DreamHost
 	// change waits at most a second before its batch starts.
-	x, err := newXmppgate(b.cfg.bin, b.sub("xmppgate"), b.cfg.domain, b.cert, "@every 1s", pprofAddr)
+	x, err := newXmppgate(b.cfg.bin, b.sub("xmppgate"), b.cfg.domain, b.cert, "@every 1s", pprofAddr, b.port)
 	if err != nil {
 		return err
 	}
@@ -380,12 +433,15 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	}
 	b.started(x.Stop)
 	log.Printf("xmppgate up (pid %d, http %s, c2s %s)", x.PID(), x.HTTP(), x.C2SAddr())
+	if st, err := os.Stat(b.cfg.bin); err == nil && b.cfg.bin != "bin/xmppgate" {
+		b.note("xmppgate binary: %s (built %s).", b.cfg.bin, st.ModTime().UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	boot := x.Boot()
 	auth := [2]string{boot.AdminJID, boot.AdminPassword}
 	register := func(name string) error {
 		return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, name, b.cfg.password, auth)
 	}
-	for run := range b.cfg.runs {
+	for run := range b.provRuns() {
 		waitIdle(ctx, x.PID(), idleWait)
 		m := startMeter(x.PID())
 		res := runHTTP(ctx, b.cfg.provN, b.cfg.provC, func(i int) error { return register("u" + strconv.Itoa(run*b.cfg.provN+i)) })
@@ -399,7 +455,7 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	if err := b.topUpUsers(ctx, register); err != nil {
 		return err
 	}
-	for run := range b.cfg.runs {
+	for run := range b.provRuns() {
 		waitIdle(ctx, x.PID(), idleWait)
 		elapsed, res, cli, err := b.dreamhostRun(ctx, x, boot, run)
 		if err != nil {
@@ -422,17 +478,24 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	if err := b.xmppPhases(ctx, x); err != nil {
 		return err
 	}
-	if err := b.archiveRuns(ctx, x, x.setMAM); err != nil {
+	if err := b.mucPhases(ctx, x); err != nil {
 		return err
 	}
 	if b.cfg.profileDir != "" {
+		// Profiled before the archive goes on: the MUC profiles belong to
+		// the archive-off set-up of the measured runs.
 		if err := b.profile(ctx, x, pprofAddr); err != nil {
 			return err
 		}
 	}
-	x.Stop()
-	if err := b.batchRuns(ctx); err != nil {
+	if err := b.archiveRuns(ctx, x, x.setMAM); err != nil {
 		return err
+	}
+	x.Stop()
+	if b.cfg.phase("batch") {
+		if err := b.batchRuns(ctx); err != nil {
+			return err
+		}
 	}
 	log.Printf("xmppgate done in %s", time.Since(t).Round(time.Second))
 	return nil
@@ -479,7 +542,7 @@ func (b *bench) dreamhostRun(ctx context.Context, x *xmppgate, boot benchproc.Bo
 // restart for too long), then each run queues batchN status changes,
 // alternately deactivate and reactivate.
 func (b *bench) batchRuns(ctx context.Context) error {
-	x, err := newXmppgate(b.cfg.bin, b.sub("xmppgate-batch"), b.cfg.domain, b.cert, "@every 1s", "")
+	x, err := newXmppgate(b.cfg.bin, b.sub("xmppgate-batch"), b.cfg.domain, b.cert, "@every 1s", "", b.port)
 	if err != nil {
 		return err
 	}

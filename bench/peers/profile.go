@@ -31,10 +31,10 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 	cache := xmppload.NewScramCache()
 	var seq atomic.Int64
 	phases := []struct {
-		name string
-		work func(until time.Time) error
+		name, group string
+		work        func(until time.Time) error
 	}{
-		{"register", func(until time.Time) error {
+		{"register", "prov", func(until time.Time) error {
 			for time.Now().Before(until) {
 				res := runHTTP(ctx, 200, b.cfg.provC, func(i int) error {
 					return ejabberdRegister(x.HTTP()+"/api", b.cfg.domain, fmt.Sprintf("prof%d", seq.Add(1)), b.cfg.password, auth)
@@ -45,7 +45,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			}
 			return nil
 		}},
-		{"dreamhost", func(until time.Time) error {
+		{"dreamhost", "prov", func(until time.Time) error {
 			for run := 100; time.Now().Before(until); run++ {
 				if _, _, _, err := b.dreamhostRun(ctx, x, boot, run); err != nil {
 					return err
@@ -53,7 +53,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			}
 			return nil
 		}},
-		{"logins", func(until time.Time) error {
+		{"logins", "xmpp", func(until time.Time) error {
 			for time.Now().Before(until) {
 				res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
 				xmppload.CloseAll(res.Conns)
@@ -63,7 +63,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			}
 			return nil
 		}},
-		{"messages", func(until time.Time) error {
+		{"messages", "xmpp", func(until time.Time) error {
 			res := xmppload.LoginAll(ctx, b.accounts(x, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
 			if res.Errors > 0 {
 				return res.First
@@ -71,8 +71,43 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			_, err := xmppload.Messages(res.Conns, b.cfg.window, time.Until(until), nil)
 			return err
 		}},
+		{"muc_fanout", "muc", func(until time.Time) error {
+			room := fmt.Sprintf("prof-fan-%s@%s", runTag, b.cfg.muc.service(b.cfg.domain))
+			rooms := make([]string, b.cfg.muc.n)
+			for i := range rooms {
+				rooms[i] = room
+			}
+			conns, err := b.occupants(ctx, x, cache, 0, rooms)
+			if err != nil {
+				return err
+			}
+			_, err = xmppload.Fanout(conns, room, b.cfg.muc.spec(time.Until(until)), nil)
+			return err
+		}},
+		{"muc_join", "muc", func(until time.Time) error {
+			// One login each, then new rooms until the time is up (a session
+			// may sit in many rooms): the profile is of joins, not logins.
+			res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.muc.rooms), b.cfg.loginC, cache, loginTimeout)
+			defer xmppload.CloseAll(res.Conns)
+			if res.Errors > 0 {
+				return res.First
+			}
+			for run := 0; time.Now().Before(until); run++ {
+				rooms := make([]string, b.cfg.muc.rooms)
+				for i := range rooms {
+					rooms[i] = fmt.Sprintf("prof-join-%s-%d-%d@%s", runTag, run, i, b.cfg.muc.service(b.cfg.domain))
+				}
+				if jr := xmppload.JoinAll(ctx, res.Conns, rooms, b.cfg.muc.joinC, b.cfg.muc.timeout); jr.Errors > 0 {
+					return jr.First
+				}
+			}
+			return nil
+		}},
 	}
 	for _, ph := range phases {
+		if !b.cfg.phase(ph.group) || (ph.group == "muc" && !b.mucOK[x.Name()]) {
+			continue
+		}
 		file := filepath.Join(b.cfg.profileDir, ph.name+".pprof")
 		errc := make(chan error, 1)
 		go func() { errc <- fetchProfile(ctx, pprofAddr, b.cfg.profileSec, file) }()

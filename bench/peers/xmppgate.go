@@ -26,6 +26,7 @@ type xmppgate struct {
 	schedule string // worker schedule
 	pprof    string // XMPPGATE_PPROF_ADDR, empty for none
 	c2sPort  int
+	port     func() (int, error)
 	proc     *benchproc.Proc
 	batches  chan batchLine
 }
@@ -37,16 +38,16 @@ type batchLine struct {
 	Status   string  `json:"status"`
 }
 
-func newXmppgate(bin, data, domain string, cert peer.Cert, schedule, pprof string) (*xmppgate, error) {
+func newXmppgate(bin, data, domain string, cert peer.Cert, schedule, pprof string, port func() (int, error)) (*xmppgate, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return nil, err
 	}
-	port, err := peer.FreePort()
+	c2s, err := port()
 	if err != nil {
 		return nil, err
 	}
 	return &xmppgate{bin: bin, data: data, domain: domain, cert: cert, schedule: schedule, pprof: pprof,
-		c2sPort: port, batches: make(chan batchLine, 64)}, nil
+		c2sPort: c2s, port: port, batches: make(chan batchLine, 64)}, nil
 }
 
 func (x *xmppgate) Name() string    { return "xmppgate" }
@@ -66,7 +67,7 @@ func (x *xmppgate) PID() int {
 // Start runs the server; its HTTP API is up when Start returns, the c2s
 // listener is waited for too.
 func (x *xmppgate) Start(ctx context.Context) error {
-	tlsPort, err := peer.FreePort()
+	tlsPort, err := x.port()
 	if err != nil {
 		return err
 	}
