@@ -103,7 +103,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 		c.sendEl(iqError(iq, "", "", errMucNotOccupant))
 		return
 	}
-	if t == o && iq.First() != nil && iq.First().Name.Space == nsPing {
+	if t != nil && sameOccupant(t, o) && iq.First() != nil && iq.First().Name.Space == nsPing {
 		c.sendEl(iqResult(iq, nil))
 		return
 	}
@@ -382,17 +382,19 @@ func (s *Server) mucAdmin(r *room, c *conn, q *xmlel.Element, set bool) (*xmlel.
 		if it.IsAffChange() {
 			continue
 		}
-		t := r.byNick(muc.NickKey(it.Nick))
-		if t == nil {
-			continue
-		}
+		key := muc.NickKey(it.Nick)
 		extra := actorReason(actorNick, it.Reason)
-		if it.Role == muc.NoRole {
-			s.mucRemove(r, t, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{muc.StatusKicked}, extra)
-			continue
+		for _, t := range append([]*occupant(nil), r.occ...) { // every session under the nickname
+			if t.key != key {
+				continue
+			}
+			if it.Role == muc.NoRole {
+				s.mucRemove(r, t, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{muc.StatusKicked}, extra)
+				continue
+			}
+			t.role = it.Role
+			r.broadcastPresence(t, extra, func(bool) []string { return nil })
 		}
-		t.role = it.Role
-		r.broadcastPresence(t, extra, func(bool) []string { return nil })
 	}
 	return nil, nil
 }
