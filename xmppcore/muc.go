@@ -356,6 +356,21 @@ func (r *room) byNick(key string) *occupant {
 	return nil
 }
 
+// sibling returns another session of o's account under o's nickname (an
+// account's sessions may share a nickname, as ejabberd and Prosody let
+// them: other occupants see one occupant); nil if none. r.mu is held.
+func (r *room) sibling(o *occupant) *occupant {
+	for _, x := range r.occ {
+		if x != o && x.key == o.key && x.bare == o.bare {
+			return x
+		}
+	}
+	return nil
+}
+
+// sameOccupant reports whether x and o are sessions of one occupant.
+func sameOccupant(x, o *occupant) bool { return x.key == o.key && x.bare == o.bare }
+
 // byFull finds the occupant of a real full JID; r.mu is held.
 func (r *room) byFull(full string) *occupant {
 	for _, o := range r.occ {
@@ -601,7 +616,7 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		return true
 	}
 	key := muc.NickKey(nick)
-	if r.byNick(key) != nil {
+	if x := r.byNick(key); x != nil && x.bare != c.bare {
 		s.mucErr(p, errMucConflict)
 		return true
 	}
@@ -614,7 +629,9 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		to: toAttr(c.full.String()), pres: presenceBody(p)}
 	// The newcomer gets everyone else's presence first, then its own.
 	for _, x := range r.occ {
-		o.c.sendSpliced(splice(r.presenceOf(x, o.role, false, nil)), o.to)
+		if !sameOccupant(x, o) {
+			o.c.sendSpliced(splice(r.presenceOf(x, o.role, false, nil)), o.to)
+		}
 	}
 	r.occ = append(r.occ, o)
 	r.broadcastPresence(o, nil, func(self bool) []string {
@@ -683,9 +700,16 @@ func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []str
 // status codes for o itself (self true) and for the others. extra, if
 // set, adds to the <item/> (an actor or reason, a new nick).
 func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) {
-	var plain, withJID spliced
+	var plain, withJID, self spliced
+	if o.c != nil {
+		self = splice(r.withExtra(r.presenceOf(o, o.role, true, codes(true)), extra))
+	}
 	for _, t := range r.occ {
 		if t == o {
+			continue
+		}
+		if sameOccupant(t, o) { // another session of the same occupant
+			t.c.sendSpliced(self, t.to)
 			continue
 		}
 		if muc.SeesJID(r.cfg, t.role) {
@@ -701,7 +725,7 @@ func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), c
 		}
 	}
 	if o.c != nil {
-		o.c.sendSpliced(splice(r.withExtra(r.presenceOf(o, o.role, true, codes(true)), extra)), o.to)
+		o.c.sendSpliced(self, o.to)
 	}
 }
 
@@ -746,10 +770,11 @@ func (s *Server) mucUpdate(r *room, o *occupant, p *xmlel.Element, want string) 
 		return
 	}
 	key := muc.NickKey(nick)
-	if x := r.byNick(key); x != nil && x != o {
+	if x := r.byNick(key); x != nil && x != o && x.bare != o.bare {
 		s.mucErr(p, errMucConflict)
 		return
 	}
+	sib := r.sibling(o)
 	if owner, _ := s.st.RoomNickOwner(context.Background(), r.key.domain, nick); owner != "" && owner != o.bare {
 		s.mucErr(p, errMucReserved)
 		return
@@ -770,6 +795,14 @@ func (s *Server) mucUpdate(r *room, o *occupant, p *xmlel.Element, want string) 
 		}
 		return nil
 	})
+	if sib != nil { // the account's other session keeps the old nickname
+		r.broadcastPresence(sib, nil, func(self bool) []string {
+			if self {
+				return []string{muc.StatusSelf}
+			}
+			return nil
+		})
+	}
 }
 
 // mucLeave handles an unavailable (or error) presence of c to r; false
@@ -796,6 +829,13 @@ func (s *Server) mucLeave(r *room, full string, p *xmlel.Element) bool {
 func (s *Server) mucRemove(r *room, o *occupant, pres *xmlel.Element, codes []string, extra func(item *xmlel.Element)) {
 	o.pres = pres
 	o.role = muc.NoRole
+	if sib := r.sibling(o); sib != nil && len(codes) == 0 {
+		// One session of an occupant that stays leaves: only it hears.
+		r.remove(o)
+		o.c.sendSpliced(splice(r.presenceOf(o, o.role, true, []string{muc.StatusSelf})), o.to)
+		o.c.trackDirected(r.jid+"/"+o.nick, false)
+		return
+	}
 	r.broadcastPresence(o, extra, func(self bool) []string {
 		if self {
 			return append([]string{muc.StatusSelf}, codes...)

@@ -103,7 +103,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 		c.sendEl(iqError(iq, "", "", errMucNotOccupant))
 		return
 	}
-	if t == o && iq.First() != nil && iq.First().Name.Space == nsPing {
+	if t != nil && sameOccupant(t, o) && iq.First() != nil && iq.First().Name.Space == nsPing {
 		c.sendEl(iqResult(iq, nil))
 		return
 	}
@@ -136,35 +136,34 @@ func (s *Server) mucRoomInfo(r *room, q *xmlel.Element) (*xmlel.Element, *stanza
 }
 
 // mucServiceItems lists the service's public rooms (XEP-0045 6.3): the
-// running ones and the stored persistent ones; hidden rooms are not listed.
+// persistent ones and the temporary ones with occupants; hidden and
+// locked rooms are not listed. The service holds every room: no store read.
 func mucServiceItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.q.Get("node") != "" {
 		return nil, &errItemNotFound
 	}
-	rows, err := s.st.Rooms(context.Background(), r.dom.ID)
-	if err != nil {
-		return nil, &errInternal
+	s.muc.mu.RLock()
+	var rooms []*room
+	for k, rm := range s.muc.rooms {
+		if k.domain == r.dom.ID {
+			rooms = append(rooms, rm)
+		}
 	}
+	s.muc.mu.RUnlock()
 	type item struct{ jid, name string }
 	var items []item
-	seen := map[string]bool{}
-	for _, row := range rows {
-		seen[row.Name] = true
-		rm, _ := s.roomOf(r.dom, row.Name)
-		if rm == nil {
-			continue
-		}
+	for _, rm := range rooms {
 		rm.mu.Lock()
-		cfg, locked, n := rm.cfg, rm.locked, len(rm.occ)
+		cfg, locked, n, gone, jid := rm.cfg, rm.locked, len(rm.occ), rm.gone, rm.jid
 		rm.mu.Unlock()
-		if !cfg.Public || locked || (!cfg.Persistent && n == 0) {
+		if gone || !cfg.Public || locked || (!cfg.Persistent && n == 0) {
 			continue
 		}
 		name := cfg.Name
 		if name == "" {
-			name = row.Name
+			name = rm.key.name
 		}
-		items = append(items, item{row.Name + "@" + mucJID(r.dom), name})
+		items = append(items, item{jid, name})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].jid < items[j].jid })
 	q := xmlel.New(nsDiscoItems, "query")
@@ -383,17 +382,19 @@ func (s *Server) mucAdmin(r *room, c *conn, q *xmlel.Element, set bool) (*xmlel.
 		if it.IsAffChange() {
 			continue
 		}
-		t := r.byNick(muc.NickKey(it.Nick))
-		if t == nil {
-			continue
-		}
+		key := muc.NickKey(it.Nick)
 		extra := actorReason(actorNick, it.Reason)
-		if it.Role == muc.NoRole {
-			s.mucRemove(r, t, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{muc.StatusKicked}, extra)
-			continue
+		for _, t := range append([]*occupant(nil), r.occ...) { // every session under the nickname
+			if t.key != key {
+				continue
+			}
+			if it.Role == muc.NoRole {
+				s.mucRemove(r, t, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{muc.StatusKicked}, extra)
+				continue
+			}
+			t.role = it.Role
+			r.broadcastPresence(t, extra, func(bool) []string { return nil })
 		}
-		t.role = it.Role
-		r.broadcastPresence(t, extra, func(bool) []string { return nil })
 	}
 	return nil, nil
 }

@@ -154,18 +154,39 @@ func (s *Server) mucPrivate(r *room, m *xmlel.Element, from, to jid.JID, d modcf
 		s.mucErr(m, *bad)
 		return
 	}
-	out := m.Copy()
-	out.Set("from", r.jid+"/"+o.nick)
-	out.Set("to", t.full.String())
-	if out.Child(muc.NSUser, "x") == nil {
-		out.Add(xmlel.New(muc.NSUser, "x"))
+	// Every session under the nickname gets it (an account's sessions may
+	// share one); carbons copy it to the recipient's other sessions.
+	type dest struct {
+		c    *conn
+		full string
 	}
-	tc := t.c
-	tbare := t.bare
+	var dests []dest
+	for _, x := range r.occ {
+		if x.key == t.key && x.bare == t.bare {
+			dests = append(dests, dest{x.c, x.full.String()})
+		}
+	}
+	occJID, tbare := r.jid+"/"+o.nick, t.bare
 	r.mu.Unlock()
-	tc.sendEl(out)
-	if td, ok := s.hosted(tc.domain.FQDN); ok {
-		s.carbonsReceived(out, td, tbare, tc)
+	var got []*conn
+	for _, d := range dests {
+		out := m.Copy()
+		out.Set("from", occJID)
+		out.Set("to", d.full)
+		if out.Child(muc.NSUser, "x") == nil {
+			out.Add(xmlel.New(muc.NSUser, "x"))
+		}
+		d.c.sendEl(out)
+		got = append(got, d.c)
+	}
+	if td, ok := s.hosted(dests[0].c.domain.FQDN); ok {
+		out := m.Copy()
+		out.Set("from", occJID)
+		out.Set("to", tbare)
+		if out.Child(muc.NSUser, "x") == nil {
+			out.Add(xmlel.New(muc.NSUser, "x"))
+		}
+		s.carbonsReceived(out, td, tbare, got...)
 	}
 }
 

@@ -354,3 +354,32 @@ func TestIntegrationMUCGoXMPP(t *testing.T) {
 	m := c.Expect(t, "the history", groupchat(room+"/Alice", "bob missed this")).(goxmpp.Chat)
 	require.False(t, m.Stamp.IsZero(), "history carries its delay stamp: %+v", m)
 }
+
+// TestMUCRawTwoSessionsOneNick: an account's two sessions share a
+// nickname, as ejabberd and Prosody allow: both get the room's traffic
+// and private messages; one leaving is not the occupant leaving.
+func TestMUCRawTwoSessionsOneNick(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	alice, bob := mucUser(t, b, "alice"), mucUser(t, b, "bob")
+	alice.instant(mucRoom, "Alice")
+	phone, _ := smLogin(t, b, "alice", "pw-alice")
+	phone.bind("phone")
+	out := phone.join(mucRoom, "alice", "")
+	require.NotContains(t, out, "<conflict", "the same account may take its nickname again")
+	require.Contains(t, alice.expect(`code="110"`), `jid="alice@`+domain+`/phone"`, "the first session sees its sibling as itself")
+	bob.join(mucRoom, "Bob", "")
+
+	bob.send("<message to='" + mucRoom + "/Alice' type='chat'><body>to both</body></message>")
+	require.Contains(t, alice.expect("to both"), `from="`+mucRoom+`/Bob"`)
+	require.Contains(t, phone.expect("to both"), `from="`+mucRoom+`/Bob"`)
+	require.Contains(t, bob.ask("sp", "<iq type='get' id='sp' to='"+mucRoom+"/Bob'><ping xmlns='urn:xmpp:ping'/></iq>"), `type="result"`)
+	require.Contains(t, phone.ask("sp2", "<iq type='get' id='sp2' to='"+mucRoom+"/Alice'><ping xmlns='urn:xmpp:ping'/></iq>"), `type="result"`)
+
+	// The first session leaves: only it hears; the phone stays in the room.
+	alice.send("<presence type='unavailable' to='" + mucRoom + "/Alice'/>")
+	require.Contains(t, alice.expect(`code="110"`), `type="unavailable"`)
+	bob.send("<message to='" + mucRoom + "' type='groupchat'><body>still there?</body></message>")
+	require.Contains(t, phone.expect("still there?"), `from="`+mucRoom+`/Bob"`)
+	require.NotContains(t, bob.rest(200*time.Millisecond), `type="unavailable"`, "others do not see the occupant leave")
+}
