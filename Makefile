@@ -4,9 +4,13 @@ BIN     := bin/xmppgate
 PKGS    := ./...
 FUZZTIME ?= 30s
 FUZZFLAGS ?= -fuzzminimizetime=5s
+# CI's time per target (make fuzz-ci, run by .ci/run) and the long run's
+# (make fuzz-long, which writes its table into docs/fuzzing.md).
+FUZZCI ?= 3s
+FUZZLONG ?= 10m
 
 .DEFAULT_GOAL := build
-.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance fixtures lint fuzz docs verify clean
+.PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance fixtures lint fuzz fuzz-ci fuzz-long docs verify clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +69,16 @@ fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	    echo "== $$pkg $$f"; n=$$((n+1)); \
 	    $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS); \
 	  done; done; echo "fuzz: $$n targets, no crasher"
+
+# internal/fuzzrun builds each package's fuzz binary once and runs its
+# targets from it; a crasher fails the run and is printed with its path.
+# CI's run starts from an empty fuzz cache (seeds and testdata/fuzz only),
+# so its length does not grow with what earlier runs found.
+fuzz-ci: ## every fuzz target for FUZZCI (default 3s) each, as CI runs them
+	@cache=$$(mktemp -d) && trap 'rm -rf "$$cache"' EXIT && $(GO) run ./internal/fuzzrun -time $(FUZZCI) -cache "$$cache"
+
+fuzz-long: ## every fuzz target for FUZZLONG (default 10m) each; writes the table in docs/fuzzing.md
+	$(GO) run ./internal/fuzzrun -time $(FUZZLONG) -doc docs/fuzzing.md
 
 docs: ## regenerate docs/commands.md from the registry
 	$(GO) generate ./commands/...

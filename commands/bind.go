@@ -360,7 +360,8 @@ func SplitPair(item string) (first, second string) {
 }
 
 // pairsFromJSON reads a Pairs argument: an array of objects with a's two
-// fields (strings), or one object whose members are the pairs in order.
+// fields (strings) or of first=second texts, or one object whose members
+// are the pairs in order.
 func pairsFromJSON(a Arg, raw json.RawMessage) ([]string, error) {
 	bad := &Error{Kind: Invalid, Reason: ReasonWrongType, Arg: a.Name, Msg: a.Name + " must be a list"}
 	out := []string{}
@@ -377,6 +378,18 @@ func pairsFromJSON(a Arg, raw json.RawMessage) ([]string, error) {
 				return nil, bad
 			}
 			out = append(out, PairItem(k.(string), v))
+		}
+		return out, nil
+	}
+	// Text items (first=second) in an array: how ctl sends a list.
+	var texts []string
+	if json.Unmarshal(raw, &texts) == nil {
+		for _, t := range texts {
+			first, second, found := strings.Cut(t, "=")
+			if !found || !ok(t) {
+				return nil, bad
+			}
+			out = append(out, PairItem(first, second))
 		}
 		return out, nil
 	}

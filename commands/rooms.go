@@ -8,6 +8,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
 // ejabberd's mod_muc_admin commands on the rooms of each domain's MUC
@@ -62,22 +63,8 @@ func noRoom(msg string) *Error { return Errorf(Invalid, ReasonNoRoom, "name", "%
 
 func badValue(arg, msg string) *Error { return Errorf(Invalid, ReasonBadValue, arg, "%s", msg) }
 
-// mucLabel is the first label of d's MUC service.
-func mucLabel(d store.Domain) string {
-	var s struct {
-		ModuleConfig struct {
-			ModMuc struct {
-				Sub string `json:"conferenceSubdomain"`
-			} `json:"modMuc"`
-		} `json:"moduleConfig"`
-	}
-	if json.Unmarshal(d.Settings, &s) == nil {
-		if l := strings.ToLower(s.ModuleConfig.ModMuc.Sub); l != "" && len(l) <= 63 && !strings.ContainsAny(l, "./@ ") {
-			return l
-		}
-	}
-	return DefaultMucLabel
-}
+// mucLabel is the first label of d's MUC service, as the service reads it.
+func mucLabel(d store.Domain) string { return modcfg.Parse(d).Muc.Subdomain }
 
 // serviceJID is the JID of d's MUC service.
 func serviceJID(d store.Domain) string { return mucLabel(d) + "." + d.FQDN }
@@ -238,6 +225,17 @@ type newRoom struct {
 	Config json.RawMessage   `json:"config"`
 	Affs   []roomAffiliation `json:"affs,omitempty"`
 	Subs   []roomSubscriber  `json:"subs,omitempty"`
+	// Subject, SubjectBy and Nicks come with imported rooms.
+	Subject   string     `json:"subject,omitempty"`
+	SubjectBy string     `json:"subject_by,omitempty"`
+	Nicks     []roomNick `json:"nicks,omitempty"`
+}
+
+// roomNick is a nickname to register with the room's service, unless the
+// JID has one there or another JID has this one.
+type roomNick struct {
+	JID  string `json:"jid"`
+	Nick string `json:"nick"`
 }
 
 type roomAffiliation struct {
@@ -315,12 +313,12 @@ func createRoom(ctx context.Context, c *Call) (any, error) {
 			}
 			nr.Subs = append(nr.Subs, subs...)
 		default:
-			if err := cfg.set(opt, val); err != nil {
+			if err := setRoomOption(cfg, opt, val); err != nil {
 				return nil, err
 			}
 		}
 	}
-	nr.Config = cfg.encode()
+	nr.Config = cfg.Encode()
 	if _, err := c.Env.Store.Room(ctx, d.ID, name); err == nil {
 		return nil, badValue("name", msgRoomExists)
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -345,7 +343,7 @@ func applyRoomCreate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work)
 
 // createStoredRoom stores one new room with its affiliations and subscriptions.
 func createStoredRoom(ctx context.Context, tx *store.Tx, nr newRoom) error {
-	r, err := tx.CreateRoom(ctx, store.Room{DomainID: nr.DomainID, Name: nr.Room, Config: nr.Config})
+	r, err := tx.CreateRoom(ctx, store.Room{DomainID: nr.DomainID, Name: nr.Room, Config: nr.Config, Subject: nr.Subject, SubjectBy: nr.SubjectBy})
 	if errors.Is(err, store.ErrDuplicate) {
 		return badValue("name", msgRoomExists)
 	}
@@ -359,6 +357,18 @@ func createStoredRoom(ctx context.Context, tx *store.Tx, nr newRoom) error {
 	}
 	for _, s := range nr.Subs {
 		if err := tx.SubscribeRoom(ctx, r.ID, s.JID, s.Nick, s.Nodes); err != nil {
+			return err
+		}
+	}
+	for _, n := range nr.Nicks {
+		had, err := tx.RoomNick(ctx, nr.DomainID, n.JID)
+		if err != nil {
+			return err
+		}
+		if had != "" {
+			continue
+		}
+		if err := tx.RegisterRoomNick(ctx, nr.DomainID, n.JID, n.Nick); err != nil && !errors.Is(err, store.ErrNickTaken) {
 			return err
 		}
 	}

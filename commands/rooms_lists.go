@@ -97,7 +97,7 @@ func mucOnlineRoomsByRegex(ctx context.Context, c *Call) (any, error) {
 			continue
 		}
 		cfg := decodeRoomConfig(f.Room.Config, f.Domain)
-		t.Rows = append(t.Rows, []any{roomJID(f.Domain, f.Room.Name), fmt.Sprint(cfg.bool(cfgPublic)), int64(len(occupantsOf(c, f)))})
+		t.Rows = append(t.Rows, []any{roomJID(f.Domain, f.Room.Name), fmt.Sprint(cfg.Public), int64(len(occupantsOf(c, f)))})
 	}
 	return t, nil
 }
@@ -108,7 +108,7 @@ func emptyRooms(c *Call, rs []foundRoom) []foundRoom {
 	var out []foundRoom
 	l := liveRooms(c)
 	for _, f := range rs {
-		if !decodeRoomConfig(f.Room.Config, f.Domain).bool(cfgArchive) {
+		if !decodeRoomConfig(f.Room.Config, f.Domain).Archive {
 			continue
 		}
 		if l != nil && len(l.RoomHistory(f.Domain.FQDN, f.Room.Name)) > 0 {
@@ -270,7 +270,7 @@ func ParseRoomsFile(data []byte) ([]string, error) {
 			continue
 		}
 		name, service, ok := strings.Cut(line, "@")
-		if !ok || name == "" || strings.ContainsAny(service, "/@") {
+		if !ok || name == "" || service == "" || strings.ContainsRune(name, '/') || strings.ContainsAny(service, "/@") {
 			return nil, fmt.Errorf("line %d is not a room JID", n)
 		}
 		if _, err := ParseBareJID(line); err != nil {
@@ -360,7 +360,7 @@ func createRoomsFile(ctx context.Context, c *Call) (any, error) {
 			continue
 		}
 		seen[ref] = true
-		ch.Rooms = append(ch.Rooms, newRoom{roomRef: ref, Config: newRoomConfig(f.Domain).encode()})
+		ch.Rooms = append(ch.Rooms, newRoom{roomRef: ref, Config: newRoomConfig(f.Domain).Encode()})
 	}
 	if len(ch.Rooms) == 0 {
 		return StatusOK, nil

@@ -213,10 +213,11 @@ var SendDirectInvitation = &Def{
 	Doc: "Sends each of users an XEP-0249 direct invitation to the room name@service from the room's JID, as " +
 		"ejabberd does: <message><x xmlns='" + nsConference + "' jid password reason/></message>; password and reason " +
 		"none leave them out. users are JIDs separated by ':'. A room that does not exist answers \"" + msgRoomNotFound +
-		"\"; a JID that does not parse answers \"Invalid 'users'\" with nothing sent.",
+		"\"; a JID that does not parse answers \"Invalid 'users'\" with nothing sent; a JID of a domain this server " +
+		"does not host (there is no s2s) answers why, the others still get theirs.",
 	Args: []Arg{argRoomName, argService,
-		{Name: "password", Type: String, Doc: "The room's password, or none."},
-		{Name: "reason", Type: String, Doc: "Why, or none."},
+		{Name: "password", Type: String, Optional: true, Doc: "The room's password, or none (or empty)."},
+		{Name: "reason", Type: String, Optional: true, Doc: "Why, or none (or empty)."},
 		{Name: "users", Type: String, Doc: "The invitees' JIDs, separated by ':'."}},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "send_direct_invitation"},
@@ -241,10 +242,16 @@ func sendDirectInvitation(ctx context.Context, c *Call) (any, error) {
 	}
 	room := roomJID(f.Domain, f.Room.Name)
 	msg := invitation(room, c.Args.String("password"), c.Args.String("reason"))
+	// Every invitee that can be reached gets it; the first that cannot
+	// (a domain not hosted here: there is no s2s) is the answer.
+	var first error
 	for _, u := range to {
-		if err := l.RouteStanza(ctx, room, u, msg); err != nil {
-			return nil, routeError(err)
+		if err := l.RouteStanza(ctx, room, u, msg); err != nil && first == nil {
+			first = routeError(err)
 		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	return StatusOK, nil
 }
@@ -306,7 +313,7 @@ type roomSubChange struct {
 
 var (
 	argSubUser  = Arg{Name: "user", Type: String, Doc: "The subscriber's JID (a resource is ignored)."}
-	argSubNodes = Arg{Name: "nodes", Type: String, Doc: "MUC/Sub nodes (urn:xmpp:mucsub:nodes:messages, ...) separated by ','; others are ignored."}
+	argSubNodes = Arg{Name: "nodes", Type: String, Optional: true, Doc: "MUC/Sub nodes (urn:xmpp:mucsub:nodes:messages, ...) separated by ','; others are ignored."}
 )
 
 // SubscribeRoom is mod_muc_admin's subscribe_room.
@@ -405,7 +412,7 @@ func subscriptionChange(ctx context.Context, c *Call, subs []roomSubscriber) (ro
 // ejabberd's mod_muc_room does (in the handler and again in the worker).
 func checkSubscriptions(ctx context.Context, r store.Reader, d store.Domain, room store.Room, subs []roomSubscriber) error {
 	cfg := decodeRoomConfig(room.Config, d)
-	if cfg.get(mustOption("allow_subscription")) != "true" {
+	if getRoomOption(cfg, mustOption("allow_subscription")) != "true" {
 		return badValue("room", "Subscriptions are not allowed")
 	}
 	existing, err := r.RoomSubscriptions(ctx, room.ID)
@@ -427,7 +434,7 @@ func checkSubscriptions(ctx context.Context, r store.Reader, d store.Domain, roo
 		if aff == store.MUCAffOutcast {
 			return badValue("user", "You have been banned from this room")
 		}
-		if cfg.bool(cfgMembersOnly) && aff == store.MUCAffNone {
+		if cfg.MembersOnly && aff == store.MUCAffNone {
 			return badValue("user", "Membership is required to enter this room")
 		}
 		if other, ok := nickOf[s.Nick]; ok && other != s.JID {

@@ -7,55 +7,29 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
 
 // ejabberd's room options (create_room_with_opts, change_room_option,
 // get_room_options) over the room configuration the MUC service keeps
-// (store.Room.Config, xmppcore/muc's JSON). An option the service
-// implements maps onto its key; one it does not is kept as ejabberd shows
-// it under roomExtrasKey, so get_room_options answers what was set. The
-// configuration is handled as a JSON object so that keys this file does
-// not know (the service's own) survive a change made here.
-
-// roomExtrasKey holds, in a room's configuration, the ejabberd options the
-// service does not implement, as their text.
-const roomExtrasKey = "ejabberd"
-
-// Keys of the service's room configuration (xmppcore/muc.Config).
-const (
-	cfgName          = "name"
-	cfgDescription   = "description"
-	cfgPersistent    = "persistent"
-	cfgPublic        = "public"
-	cfgMembersOnly   = "membersOnly"
-	cfgModerated     = "moderated"
-	cfgPassword      = "password"
-	cfgMaxUsers      = "maxUsers"
-	cfgWhois         = "whois"
-	cfgAllowInvites  = "allowInvites"
-	cfgChangeSubject = "changeSubject"
-	cfgAllowPM       = "allowPM"
-	cfgArchive       = "archive"
-	cfgLang          = "lang"
-)
-
-// Bounds of the service (xmppcore/muc).
-const (
-	roomMaxUsersDefault = 200
-	roomMaxUsersLimit   = 1000
-)
+// (store.Room.Config, xmppcore/muc.Config). An option the service acts on
+// maps onto its field; one it does not is kept as ejabberd shows it in
+// Config.Extra, so get_room_options answers what was set and an owner's
+// form leaves it alone.
 
 // roomOption is one ejabberd room option.
 type roomOption struct {
 	name string
 	kind optKind
-	// key is the service's configuration key it maps to ("" for an
-	// option kept as text under roomExtrasKey, shown as def until set).
-	key string
-	def string
+	// def is how an option kept in Extra shows until it is set; "" with
+	// mapped true for one the service acts on.
+	def    string
+	mapped bool
 }
 
 type optKind int
@@ -70,38 +44,38 @@ const (
 // roomOptions are ejabberd 23.01's options in the order get_room_options
 // lists them.
 var roomOptions = []roomOption{
-	{"title", optText, cfgName, ""},
-	{"description", optText, cfgDescription, ""},
-	{"allow_change_subj", optBool, cfgChangeSubject, ""},
-	{"allow_query_users", optBool, "", "true"},
-	{"allow_private_messages", optBool, cfgAllowPM, ""},
-	{"allow_private_messages_from_visitors", optText, "", "anyone"},
-	{"allow_visitor_status", optBool, "", "true"},
-	{"allow_visitor_nickchange", optBool, "", "true"},
-	{"public", optBool, cfgPublic, ""},
-	{"public_list", optBool, "", "true"},
-	{"persistent", optBool, cfgPersistent, ""},
-	{"moderated", optBool, cfgModerated, ""},
-	{"captcha_protected", optBool, "", "false"},
-	{"members_by_default", optBool, "", "true"},
-	{"members_only", optBool, cfgMembersOnly, ""},
-	{"allow_user_invites", optBool, cfgAllowInvites, ""},
-	{"allow_subscription", optBool, "", "false"},
-	{"password_protected", optBool, "", ""},
-	{"password", optText, "", ""},
-	{"anonymous", optBool, cfgWhois, ""},
-	{"presence_broadcast", optTerm, "", "[moderator,participant,visitor]"},
-	{"allow_voice_requests", optBool, "", "true"},
-	{"voice_request_min_interval", optInt, "", "1800"},
-	{"max_users", optInt, cfgMaxUsers, ""},
-	{"logging", optBool, "", "false"},
-	{"vcard", optText, "", ""},
-	{"vcard_xupdate", optText, "", "undefined"},
-	{"captcha_whitelist", optTerm, "", "{0,nil}"},
-	{"mam", optBool, cfgArchive, ""},
-	{"pubsub", optText, "", ""},
-	{"enable_hats", optBool, "", "false"},
-	{"lang", optText, cfgLang, ""},
+	{"title", optText, "", true},
+	{"description", optText, "", true},
+	{"allow_change_subj", optBool, "", true},
+	{"allow_query_users", optBool, "true", false},
+	{"allow_private_messages", optBool, "", true},
+	{"allow_private_messages_from_visitors", optText, "anyone", false},
+	{"allow_visitor_status", optBool, "true", false},
+	{"allow_visitor_nickchange", optBool, "true", false},
+	{"public", optBool, "", true},
+	{"public_list", optBool, "true", false},
+	{"persistent", optBool, "", true},
+	{"moderated", optBool, "", true},
+	{"captcha_protected", optBool, "false", false},
+	{"members_by_default", optBool, "true", false},
+	{"members_only", optBool, "", true},
+	{"allow_user_invites", optBool, "", true},
+	{"allow_subscription", optBool, "false", false},
+	{"password_protected", optBool, "", true},
+	{"password", optText, "", true},
+	{"anonymous", optBool, "", true},
+	{"presence_broadcast", optTerm, "[moderator,participant,visitor]", false},
+	{"allow_voice_requests", optBool, "true", false},
+	{"voice_request_min_interval", optInt, "1800", false},
+	{"max_users", optInt, "", true},
+	{"logging", optBool, "false", false},
+	{"vcard", optText, "", false},
+	{"vcard_xupdate", optText, "undefined", false},
+	{"captcha_whitelist", optTerm, "{0,nil}", false},
+	{"mam", optBool, "", true},
+	{"pubsub", optText, "", false},
+	{"enable_hats", optBool, "false", false},
+	{"lang", optText, "", true},
 }
 
 func lookupOption(name string) (roomOption, bool) {
@@ -121,105 +95,68 @@ func mustOption(name string) roomOption {
 	return o
 }
 
-// roomConfig is a room's configuration as a JSON object.
-type roomConfig struct {
-	m      map[string]json.RawMessage
-	extras map[string]string
+// roomArchives says whether a new room of d is archived, as the service
+// decides it (the domain's modMam).
+func roomArchives(d store.Domain) bool { return modcfg.Parse(d).On(modcfg.Mam) }
+
+// newRoomConfig is a new room's configuration on d: the service's defaults.
+func newRoomConfig(d store.Domain) *muc.Config {
+	c := muc.Default(roomArchives(d))
+	return &c
 }
 
-// newRoomConfig is a new room's configuration on d: the service's
-// defaults, stated, with the archive following the domain's modMam.
-func newRoomConfig(d store.Domain) roomConfig {
-	c := decodeRoomConfig([]byte("{}"), d)
-	return c
+// decodeRoomConfig reads a stored configuration over the service's defaults.
+func decodeRoomConfig(b []byte, d store.Domain) *muc.Config {
+	c := muc.Decode(b, roomArchives(d))
+	return &c
 }
 
-// decodeRoomConfig reads a stored configuration over the service's
-// defaults (xmppcore/muc.Default).
-func decodeRoomConfig(b []byte, d store.Domain) roomConfig {
-	c := roomConfig{m: map[string]json.RawMessage{}, extras: map[string]string{}}
-	defaults := map[string]any{cfgPersistent: false, cfgPublic: true, cfgMembersOnly: false, cfgModerated: false,
-		cfgMaxUsers: roomMaxUsersDefault, cfgWhois: "moderators", cfgAllowInvites: false, cfgChangeSubject: false,
-		cfgAllowPM: "anyone", cfgArchive: EffectiveSettings(d).ModuleConfig.ModMam.Enabled}
-	for k, v := range defaults {
-		c.m[k], _ = json.Marshal(v)
-	}
-	var stored map[string]json.RawMessage
-	if json.Unmarshal(b, &stored) == nil {
-		for k, v := range stored {
-			c.m[k] = v
-		}
-	}
-	if raw, ok := c.m[roomExtrasKey]; ok {
-		_ = json.Unmarshal(raw, &c.extras)
-		if c.extras == nil {
-			c.extras = map[string]string{}
-		}
-	}
-	return c
-}
-
-func (c roomConfig) encode() json.RawMessage {
-	if len(c.extras) > 0 {
-		c.m[roomExtrasKey], _ = json.Marshal(c.extras)
-	} else {
-		delete(c.m, roomExtrasKey)
-	}
-	b, _ := json.Marshal(c.m)
-	return b
-}
-
-func (c roomConfig) bool(key string) bool {
-	var b bool
-	_ = json.Unmarshal(c.m[key], &b)
-	return b
-}
-
-func (c roomConfig) str(key string) string {
-	var s string
-	_ = json.Unmarshal(c.m[key], &s)
-	return s
-}
-
-func (c roomConfig) int(key string) int64 {
-	var n int64
-	_ = json.Unmarshal(c.m[key], &n)
-	return n
-}
-
-func (c roomConfig) put(key string, v any) { c.m[key], _ = json.Marshal(v) }
-
-// get is an option's value as ejabberd shows it.
-func (c roomConfig) get(o roomOption) string {
-	switch o.name {
-	case "allow_private_messages":
-		return strconv.FormatBool(c.str(cfgAllowPM) != "none")
-	case "anonymous":
-		return strconv.FormatBool(c.str(cfgWhois) != "anyone")
-	case "password":
-		if v, ok := c.extras[o.name]; ok {
-			return v
-		}
-		return c.str(cfgPassword)
-	case "password_protected":
-		if v, ok := c.extras[o.name]; ok {
-			return v
-		}
-		return strconv.FormatBool(c.str(cfgPassword) != "")
-	}
-	if o.key == "" {
-		if v, ok := c.extras[o.name]; ok {
+// getRoomOption is an option's value as ejabberd shows it.
+func getRoomOption(c *muc.Config, o roomOption) string {
+	if !o.mapped {
+		if v, ok := c.Extra[o.name]; ok {
 			return v
 		}
 		return o.def
 	}
-	switch o.kind {
-	case optBool:
-		return strconv.FormatBool(c.bool(o.key))
-	case optInt:
-		return strconv.FormatInt(c.int(o.key), 10)
+	b := strconv.FormatBool
+	switch o.name {
+	case "title":
+		return c.Name
+	case "description":
+		return c.Description
+	case "allow_change_subj":
+		return b(c.ChangeSubject)
+	case "allow_private_messages":
+		return b(c.AllowPM != muc.PMNone)
+	case "public":
+		return b(c.Public)
+	case "persistent":
+		return b(c.Persistent)
+	case "moderated":
+		return b(c.Moderated)
+	case "members_only":
+		return b(c.MembersOnly)
+	case "allow_user_invites":
+		return b(c.AllowInvites)
+	case "password_protected":
+		return b(c.Password != "")
+	case "password":
+		// Set while the room is not protected, it waits in Extra.
+		if v, ok := c.Extra[o.name]; ok && c.Password == "" {
+			return v
+		}
+		return c.Password
+	case "anonymous":
+		return b(!c.NonAnonymous())
+	case "max_users":
+		return strconv.Itoa(c.MaxUsers)
+	case "mam":
+		return b(c.Archive)
+	case "lang":
+		return c.Lang
 	}
-	return c.str(o.key)
+	return ""
 }
 
 // errBadOption is a value an option does not take, or an option that
@@ -228,13 +165,17 @@ func errBadOption(name, why string) *Error {
 	return Errorf(Invalid, ReasonBadValue, "option", "Invalid option %s: %s", name, why)
 }
 
-// set sets an option from its text as ejabberd takes it.
-func (c roomConfig) set(name, val string) error {
+// setRoomOption sets an option from its text as ejabberd takes it.
+func setRoomOption(c *muc.Config, name, val string) error {
 	o, ok := lookupOption(name)
 	if !ok {
 		return errBadOption(name, "no such option")
 	}
+	if !utf8.ValidString(val) {
+		return errBadOption(name, "not valid UTF-8")
+	}
 	var b bool
+	var n int64
 	switch o.kind {
 	case optBool:
 		switch val {
@@ -245,12 +186,12 @@ func (c roomConfig) set(name, val string) error {
 			return errBadOption(name, "true or false")
 		}
 	case optInt:
-		n, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || n < 0 {
+		var err error
+		if n, err = strconv.ParseInt(val, 10, 64); err != nil || n < 0 {
 			return errBadOption(name, "not a number")
 		}
-		if name == "max_users" && (n < 1 || n > roomMaxUsersLimit) {
-			return errBadOption(name, fmt.Sprintf("from 1 to %d", roomMaxUsersLimit))
+		if name == "max_users" && (n < 1 || n > muc.MaxMaxUsers) {
+			return errBadOption(name, fmt.Sprintf("from 1 to %d", muc.MaxMaxUsers))
 		}
 	case optTerm:
 		if name == "presence_broadcast" {
@@ -259,57 +200,91 @@ func (c roomConfig) set(name, val string) error {
 			}
 		}
 	}
+	if !o.mapped {
+		if c.Extra == nil {
+			c.Extra = map[string]string{}
+		}
+		c.Extra[name] = val
+		return nil
+	}
 	switch name {
+	case "title":
+		if len(val) > muc.MaxNameLen {
+			return errBadOption(name, fmt.Sprintf("at most %d bytes", muc.MaxNameLen))
+		}
+		c.Name = val
+	case "description":
+		if len(val) > muc.MaxDescLen {
+			return errBadOption(name, fmt.Sprintf("at most %d bytes", muc.MaxDescLen))
+		}
+		c.Description = val
+	case "allow_change_subj":
+		c.ChangeSubject = b
 	case "allow_private_messages":
 		switch {
 		case !b:
-			c.put(cfgAllowPM, "none")
-		case c.str(cfgAllowPM) == "none":
-			c.put(cfgAllowPM, "anyone")
+			c.AllowPM = muc.PMNone
+		case c.AllowPM == muc.PMNone:
+			c.AllowPM = muc.PMAnyone
 		}
-		return nil
+	case "public":
+		c.Public = b
+	case "persistent":
+		c.Persistent = b
+	case "moderated":
+		c.Moderated = b
+	case "members_only":
+		c.MembersOnly = b
+	case "allow_user_invites":
+		c.AllowInvites = b
 	case "anonymous":
-		if b {
-			c.put(cfgWhois, "moderators")
-		} else {
-			c.put(cfgWhois, "anyone")
+		c.Whois = muc.WhoisModerators
+		if !b {
+			c.Whois = muc.WhoisAnyone
 		}
-		return nil
+	case "max_users":
+		c.MaxUsers = int(n)
+	case "mam":
+		c.Archive = b
+	case "lang":
+		c.Lang = val
 	case "password", "password_protected":
-		c.extras[name] = val
-		c.syncPassword()
-		return nil
-	}
-	if o.key == "" {
-		c.extras[name] = val
-		return nil
-	}
-	switch o.kind {
-	case optBool:
-		c.put(o.key, b)
-	case optInt:
-		n, _ := strconv.ParseInt(val, 10, 64)
-		c.put(o.key, n)
-	default:
-		c.put(o.key, val)
+		return setRoomPassword(c, name, val, b)
 	}
 	return nil
 }
 
-// syncPassword makes the service's password what ejabberd's two options
-// say: the password when protected, none otherwise.
-func (c roomConfig) syncPassword() {
-	pw, hasPW := c.extras["password"]
-	if !hasPW {
-		pw = c.str(cfgPassword)
+// setRoomPassword keeps ejabberd's two options in the service's one
+// password, required when not empty: a password set while the room is not
+// protected waits in Extra until password_protected is true; protection
+// turned off keeps the password there.
+func setRoomPassword(c *muc.Config, name, val string, on bool) error {
+	if len(val) > muc.MaxPasswordLen {
+		return errBadOption(name, fmt.Sprintf("at most %d bytes", muc.MaxPasswordLen))
 	}
-	prot, hasProt := c.extras["password_protected"]
-	on := prot == "true" || !hasProt && c.str(cfgPassword) != ""
-	if on {
-		c.put(cfgPassword, pw)
+	if c.Extra == nil {
+		c.Extra = map[string]string{}
+	}
+	protected := c.Password != "" || c.Extra["password_protected"] == "true"
+	pw := c.Password
+	if pw == "" {
+		pw = c.Extra["password"]
+	}
+	if name == "password" {
+		pw = val
 	} else {
-		c.put(cfgPassword, "")
+		protected = on
 	}
+	c.Password, c.Extra["password"] = "", pw
+	if protected && pw != "" {
+		c.Password = pw
+		delete(c.Extra, "password")
+	}
+	c.Extra["password_protected"] = strconv.FormatBool(protected)
+	if pw == "" {
+		delete(c.Extra, "password")
+	}
+	return nil
 }
 
 // checkRoleList checks an Erlang list of roles ([moderator,participant]).
@@ -412,12 +387,12 @@ func changeRoomOption(ctx context.Context, c *Call) (any, error) {
 	return queueRoomChange(ctx, c, ch)
 }
 
-func (ch roomOptionsChange) apply(cfg roomConfig) error {
+func (ch roomOptionsChange) apply(cfg *muc.Config) error {
 	for _, o := range ch.Options {
 		if o[0] == "affiliations" || o[0] == "subscribers" {
 			return errBadOption(o[0], "set with set_room_affiliation or subscribe_room")
 		}
-		if err := cfg.set(o[0], o[1]); err != nil {
+		if err := setRoomOption(cfg, o[0], o[1]); err != nil {
 			return err
 		}
 	}
@@ -441,7 +416,7 @@ func applyRoomOptions(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work
 	if err := ch.apply(cfg); err != nil {
 		return err
 	}
-	if err := tx.ConfigureRoom(ctx, r.ID, cfg.encode()); err != nil {
+	if err := tx.ConfigureRoom(ctx, r.ID, cfg.Encode()); err != nil {
 		return err
 	}
 	roomChanged(w, ch.roomRef)
@@ -467,7 +442,7 @@ func getRoomOptions(ctx context.Context, c *Call) (any, error) {
 	}
 	cfg := decodeRoomConfig(f.Room.Config, f.Domain)
 	for _, o := range roomOptions {
-		t.Rows = append(t.Rows, []any{o.name, cfg.get(o)})
+		t.Rows = append(t.Rows, []any{o.name, getRoomOption(cfg, o)})
 	}
 	return t, nil
 }

@@ -9,7 +9,7 @@ import (
 // send_stanza, send_stanza_c2s, get_presence and set_presence, over Live.
 // A stanza is sent only from a JID of the caller's own domains; it may go
 // to any domain this server hosts (there is no s2s).
-// send_direct_invitation stays refused (no MUC service).
+// send_direct_invitation is a room command (rooms_members.go).
 
 // stanzaDefs is the stanza and presence family.
 var stanzaDefs = []*Def{SendMessage, SendStanza, SendStanzaC2S, GetPresence, SetPresence}

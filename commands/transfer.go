@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
 
 // The transfer family (ejabberd's migration commands): export_piefxis,
@@ -244,8 +246,10 @@ var ImportPiefxis = &Def{
 var ImportProsody = &Def{
 	Name: "import_prosody",
 	Doc: "Imports a Prosody 0.12 data directory (internal storage: <host>/accounts, roster, vcard, private .dat " +
-		"files and offline .list files, host and user names %-encoded) with the rules of import_piefxis. " +
-		"Host directories without accounts (components) are skipped.",
+		"files and offline .list files, host and user names %-encoded) with the rules of import_piefxis, and the " +
+		"persistent rooms of its MUC components (<service>/config) into the MUC service of the domain the component " +
+		"is a subdomain of, with their configuration, subject, affiliations and reserved nicknames (a room that " +
+		"exists refuses the import). Other component directories are skipped.",
 	Args: []Arg{{Name: "dir", Type: String, Path: true,
 		Doc: "The Prosody data directory, relative to the caller's transfer folder (DATA/transfer/, or DATA/transfer/<account id>/), " +
 			"or for the operator an absolute path inside transfer_dirs."}},
@@ -303,7 +307,87 @@ func importFrom(ctx context.Context, c *Call, arg string, prosody bool) (any, er
 	if err != nil {
 		return nil, err
 	}
-	return runImport(ctx, c, arg, plans)
+	rooms, err := planRooms(ctx, c, arg, hosts)
+	if err != nil || len(rooms) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		return runImport(ctx, c, arg, plans)
+	}
+	return runImport(ctx, c, arg, plans, func(tx *store.Tx, add func(store.Change) error) error {
+		for _, nr := range rooms {
+			if _, err := tx.Room(ctx, nr.DomainID, nr.Room); err == nil {
+				return Errorf(Invalid, ReasonImportRefused, arg, "room %s@%s exists; nothing was imported", nr.Room, nr.Domain)
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		args, err := json.Marshal(importChange{Rooms: rooms})
+		if err != nil {
+			return err
+		}
+		return add(store.Change{Args: args})
+	})
+}
+
+// planRooms turns the imported persistent rooms into rooms of the MUC
+// service of the domain they belong to (the Prosody component's parent).
+func planRooms(ctx context.Context, c *Call, arg string, hosts []piefxis.Host) ([]newRoom, error) {
+	var out []newRoom
+	for _, h := range hosts {
+		if len(h.Rooms) == 0 {
+			continue
+		}
+		d, err := callerDomain(ctx, c, arg, h.JID)
+		if AsError(err).Reason == ReasonUnknownDomain {
+			return nil, Errorf(Invalid, ReasonImportRefused, arg, "host %s is not a domain of this account; nothing was imported", h.JID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range h.Rooms {
+			nr, err := importedRoom(d, r)
+			if err != nil {
+				return nil, Errorf(Invalid, ReasonImportRefused, arg, "room %s: %v; nothing was imported", r.JID, err)
+			}
+			out = append(out, nr)
+		}
+	}
+	return out, nil
+}
+
+// importedRoom maps one Prosody room onto the service's configuration.
+func importedRoom(d store.Domain, r piefxis.Room) (newRoom, error) {
+	local, _, _ := strings.Cut(r.JID, "@")
+	name, ok := roomName(local)
+	if !ok {
+		return newRoom{}, errors.New(msgBadName)
+	}
+	cfg := muc.Default(EffectiveSettings(d).ModuleConfig.ModMam.Enabled)
+	cfg.Persistent, cfg.Name, cfg.Description, cfg.Lang = true, r.Name, r.Description, r.Language
+	cfg.Public, cfg.MembersOnly, cfg.Moderated, cfg.Password = r.Public, r.MembersOnly, r.Moderated, r.Password
+	cfg.Whois, cfg.AllowInvites, cfg.ChangeSubject = r.Whois, r.AllowInvites, r.ChangeSubject
+	if r.HistoryLength >= 0 {
+		cfg.HistoryLength = r.HistoryLength
+	}
+	nr := newRoom{roomRef: roomRef{DomainID: d.ID, Domain: d.FQDN, Room: name}, Config: cfg.Encode(),
+		Subject: r.Subject, SubjectBy: r.SubjectBy}
+	jids := make([]string, 0, len(r.Affiliations))
+	for j := range r.Affiliations {
+		jids = append(jids, j)
+	}
+	sort.Strings(jids)
+	for _, j := range jids {
+		b, err := ParseBareJID(j)
+		if err != nil {
+			return newRoom{}, fmt.Errorf("affiliation of %q: %v", j, err)
+		}
+		nr.Affs = append(nr.Affs, roomAffiliation{JID: b, Aff: r.Affiliations[j]})
+		if nick := r.Nicks[j]; nick != "" {
+			nr.Nicks = append(nr.Nicks, roomNick{JID: b, Nick: nick})
+		}
+	}
+	return nr, nil
 }
 
 // importChange is the argument record of one imported user's change.
@@ -321,6 +405,8 @@ type importChange struct {
 	VCard    string          `json:"vcard,omitempty"`
 	Private  []string        `json:"private,omitempty"`
 	Offline  []importOffline `json:"offline,omitempty"`
+	// Rooms, on a change of no user, are the imported MUC rooms.
+	Rooms []newRoom `json:"rooms,omitempty"`
 }
 
 type importSCRAM struct {
@@ -583,6 +669,9 @@ func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {
 	if err := json.Unmarshal(w.Args, &ch); err != nil {
 		return err
 	}
+	if ch.Rooms != nil {
+		return nil
+	}
 	defer countImported(env, w.BatchID)
 	if ch.Existing {
 		return nil
@@ -598,6 +687,9 @@ func applyImport(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) err
 	var ch importChange
 	if err := json.Unmarshal(w.Args, &ch); err != nil {
 		return err
+	}
+	if ch.Rooms != nil {
+		return applyRoomCreate(ctx, env, tx, w)
 	}
 	if ch.Existing {
 		u, err := tx.UserByID(ctx, w.UserID)

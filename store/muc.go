@@ -258,3 +258,9 @@ func (r Reader) AllRooms(ctx context.Context) ([]Room, error) {
 func (r Reader) AllRoomAffiliations(ctx context.Context) ([]RoomAffiliation, error) {
 	return queryAll(ctx, r.q, scanRoomAffiliation, qRoomAffs+` ORDER BY a.room_id, a.jid`)
 }
+
+// AllRoomSubscriptions lists the MUC/Sub subscriptions of every stored
+// room (the MUC service loads them at start-up).
+func (r Reader) AllRoomSubscriptions(ctx context.Context) ([]RoomSubscription, error) {
+	return queryAll(ctx, r.q, scanRoomSubscription, qRoomSubs+` ORDER BY s.room_id, s.jid`)
+}

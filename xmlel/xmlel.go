@@ -255,7 +255,7 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 	b.WriteString(e.Name.Local)
 	if e.Name.Space != parentNS {
 		b.WriteString(` xmlns="`)
-		escape(b, e.Name.Space)
+		escapeAttr(b, e.Name.Space)
 		b.WriteByte('"')
 	}
 	pfx := 0
@@ -269,12 +269,12 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 			pfx++
 			p := "ns" + string(rune('0'+pfx%10))
 			b.WriteString("xmlns:" + p + `="`)
-			escape(b, a.Name.Space)
+			escapeAttr(b, a.Name.Space)
 			b.WriteString(`" ` + p + ":")
 		}
 		b.WriteString(a.Name.Local)
 		b.WriteString(`="`)
-		escape(b, a.Value)
+		escapeAttr(b, a.Value)
 		b.WriteByte('"')
 	}
 	if len(e.Children) == 0 {
@@ -295,11 +295,27 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 	b.WriteByte('>')
 }
 
-func escape(b *bytes.Buffer, s string) {
+func escape(b *bytes.Buffer, s string) { escapeIn(b, s, false) }
+
+// escapeAttr escapes an attribute value. A parser replaces a literal tab
+// or line feed in an attribute with a space (XML 1.0 3.3.3 attribute-value
+// normalisation), so an id or a name holding one would reach the client
+// changed: they go as character references.
+func escapeAttr(b *bytes.Buffer, s string) { escapeIn(b, s, true) }
+
+func escapeIn(b *bytes.Buffer, s string, attr bool) {
 	last := 0
 	for i := 0; i < len(s); i++ {
 		var r string
 		switch s[i] {
+		case '\t', '\n':
+			if !attr {
+				continue
+			}
+			r = "&#x9;"
+			if s[i] == '\n' {
+				r = "&#xA;"
+			}
 		case '<':
 			r = "&lt;"
 		case '>':

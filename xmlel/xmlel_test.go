@@ -1,6 +1,7 @@
 package xmlel
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -57,6 +58,15 @@ func FuzzParse(f *testing.F) {
 		}
 		if again.String() != el.String() {
 			t.Fatalf("unstable: %q vs %q", again.String(), el.String())
+		}
+		// Every '<' of the output opens a tag (text escapes it); inside
+		// tags a parser turns a literal tab or newline of an attribute
+		// value into a space, so none may be there.
+		for _, tag := range strings.Split(el.String(), "<")[1:] {
+			tag, _, _ = strings.Cut(tag, ">")
+			if strings.ContainsAny(tag, "\t\n\r") {
+				t.Fatalf("literal whitespace in the tag %q of %q", tag, el.String())
+			}
 		}
 	})
 }

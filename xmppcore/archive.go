@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"math"
 	"sync"
 	"time"
 
@@ -241,19 +240,8 @@ func mamQuery(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	}
 	ctx := context.Background()
 	user := r.c.user.ID
-	f := store.ArchiveFilter{UserID: user, MinID: 1, MaxID: math.MaxInt64, Peer: q.With, Resource: q.WithResource}
-	if !q.Start.IsZero() {
-		f.MinID = max(f.MinID, q.Start.UnixMicro())
-	}
-	if !q.End.IsZero() {
-		f.MaxID = min(f.MaxID, q.End.UnixMicro())
-	}
-	if id, ok := archive.ParseID(q.AfterID); ok {
-		f.MinID = max(f.MinID, id+1)
-	}
-	if id, ok := archive.ParseID(q.BeforeID); ok {
-		f.MaxID = min(f.MaxID, id-1)
-	}
+	f := store.ArchiveFilter{UserID: user, Peer: q.With, Resource: q.WithResource}
+	f.MinID, f.MaxID = q.Bounds()
 	if q.IDs != nil {
 		f.IDs = []int64{}
 		for _, v := range q.IDs {

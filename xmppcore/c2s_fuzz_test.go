@@ -43,7 +43,7 @@ type fuzzC2S struct {
 	n     atomic.Int64
 }
 
-func newFuzzC2S(f *testing.F) *fuzzC2S {
+func newFuzzC2S(f *testing.F, opts ...func(*testBundle, *xmppcore.Config)) *fuzzC2S {
 	f.Helper()
 	b := openBundle(f, "OFF")
 	ctx := b.ctx
@@ -76,6 +76,9 @@ func newFuzzC2S(f *testing.F) *fuzzC2S {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir, MaxStanza: 16 << 10,
 		NegotiationTimeout: 10 * time.Second, AuthFailures: 1 << 30, Logger: zap.New(core)}
+	for _, o := range opts {
+		o(b, &cfg)
+	}
 	b.serve(f, cfg)
 	s := &fuzzC2S{b: b, logs: logs}
 	var err error

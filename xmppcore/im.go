@@ -244,7 +244,9 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 }
 
 func (s *Server) storeOffline(m *xmlel.Element, d modcfg.Domain, bare, local string, user store.User) {
-	if !d.On(modcfg.Offline) || (m.Child(nsClient, "body") == nil && m.Child(nsClient, "subject") == nil) {
+	// XEP-0334's store hint asks for storage of a message without a body
+	// (MUC/Sub events from rooms carry it).
+	if !d.On(modcfg.Offline) || (m.Child(nsClient, "body") == nil && m.Child(nsClient, "subject") == nil && m.Child(nsHints, "store") == nil) {
 		s.bounce(m, errServiceUnavailable)
 		return
 	}
@@ -362,7 +364,7 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 // available resource of a bare JID.
 func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 	d, ok := s.hosted(to.Domainpart())
-	if !ok && s.toServiceEntity(p, from, to) {
+	if !ok && (s.toServiceEntity(p, from, to) || s.mucJoinNowhere(p)) {
 		return
 	}
 	if !ok || to.Localpart() == "" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/archive"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
@@ -36,6 +37,7 @@ func init() {
 		features: []string{muc.NS, muc.NSRegister, muc.NSSub, "urn:xmpp:ping", nsVcard},
 		handlers: []handler{
 			{muc.NSRegister, "query", targetServer, mucServiceRegister},
+			{muc.NSSub, "subscriptions", targetServer, getOnly(mucServiceSubs)},
 		},
 		nodes:  &serviceNodes{items: getOnly(mucServiceItems)},
 		entity: mucEntity,
@@ -47,6 +49,8 @@ type mucService struct {
 	mu    sync.RWMutex
 	rooms map[roomKey]*room
 	rows  roomRows
+	// arch writes the rooms' archives (muc_archive.go).
+	arch *archive.Writer[store.RoomArchiveRow]
 }
 
 // roomRows writes the rows of rooms clients create in batches, one store
@@ -130,7 +134,8 @@ type room struct {
 	affs      map[string]string // bare JID -> affiliation (none is absent)
 	occ       []*occupant       // in joining order
 	hist      muc.History
-	gone      bool // destroyed or ended; a stanza that finds it retries
+	subs      map[string]roomSub // MUC/Sub subscribers by bare JID (muc_sub.go)
+	gone      bool               // destroyed or ended; a stanza that finds it retries
 	touched   time.Time
 }
 
@@ -258,7 +263,12 @@ func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
+	subs, err := s.st.RoomSubscriptions(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
 	r := roomFromRow(d, row, affs)
+	r.loadSubs(subs)
 	s.muc.mu.Lock()
 	defer s.muc.mu.Unlock()
 	if cur := s.muc.rooms[r.key]; cur != nil {
@@ -389,12 +399,26 @@ func mucEntity(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain) 
 	}
 }
 
-// mucErr is a stanza error the room sends back.
+// mucErr is a stanza error the room sends back. A refused join carries
+// the join's <x xmlns='…muc'/> back (XEP-0045 7.2.6-7.2.11, as ejabberd
+// and Prosody do): clients match the error to their join by it.
 func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
 	if st.Get("type") == "error" {
 		return
 	}
-	s.bounce(st, e)
+	x := st.Child(muc.NS, "x")
+	if st.Name.Local != "presence" || x == nil {
+		s.bounce(st, e)
+		return
+	}
+	r := xmlel.New(nsClient, "presence", "type", "error", "from", st.Get("to"), "to", st.Get("from"))
+	if id := st.Get("id"); id != "" {
+		r.Set("id", id)
+	}
+	r.Add(xmlel.New(muc.NS, "x"), e.el())
+	if c := s.sessionByString(st.Get("from")); c != nil {
+		c.sendEl(r)
+	}
 }
 
 var (
@@ -460,6 +484,17 @@ func (s *Server) mucMayCreate(c *conn, d modcfg.Domain) bool {
 func roomName(to jid.JID) string { return to.Localpart() }
 
 // ---- presence ----
+
+// mucJoinNowhere answers a MUC join to a domain that neither is hosted
+// nor runs a service (modMuc off, or an old conferenceSubdomain) as to a
+// server that cannot be reached, so the client does not wait for ever.
+func (s *Server) mucJoinNowhere(p *xmlel.Element) bool {
+	if p.Get("type") != "" || p.Child(muc.NS, "x") == nil {
+		return false
+	}
+	s.mucErr(p, errRemoteNotFound)
+	return true
+}
 
 func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	typ := p.Get("type")
@@ -601,13 +636,12 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		}
 		return codes
 	})
-	if !created || !join.MUC {
-		now := time.Now()
-		for _, e := range r.hist.Select(join.History, now) {
-			o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
-		}
-		o.c.sendSpliced(splice(r.subjectMessage()), o.to)
+	// History and subject close every join, a new room's too: clients
+	// (slixmpp's join_muc_wait) wait for the subject, as Prosody sends it.
+	for _, e := range r.hist.Select(join.History, time.Now()) {
+		o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
 	}
+	o.c.sendSpliced(splice(r.subjectMessage()), o.to)
 	s.mucTouch(r)
 	return true
 }
@@ -814,14 +848,23 @@ func (s *Server) mucStart() error {
 	for _, a := range affs {
 		byRoom[a.RoomID] = append(byRoom[a.RoomID], a)
 	}
+	subs, err := s.st.AllRoomSubscriptions(ctx)
+	if err != nil {
+		return err
+	}
+	subsOf := map[int64][]store.RoomSubscription{}
+	for _, sub := range subs {
+		subsOf[sub.RoomID] = append(subsOf[sub.RoomID], sub)
+	}
 	for _, row := range rows {
 		d, ok := s.hosted(row.Domain)
 		if !ok {
 			continue
 		}
 		r := roomFromRow(d, row, byRoom[row.ID])
+		r.loadSubs(subsOf[row.ID])
 		s.muc.rooms[r.key] = r
 	}
 	go s.muc.rows.loop(s.ctx, s.st, s.log.Named("muc"))
-	return nil
+	return s.newRoomArchive()
 }

@@ -58,6 +58,8 @@ func (s *Server) mucIQ(iq *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 		res, bad = s.mucAdmin(r, c, q, typ == "set")
 	case q.Name.Space == muc.NSRegister && q.Name.Local == "query":
 		res, bad = s.mucRegister(c, q, typ == "set", d)
+	case q.Name.Space == muc.NSSub:
+		res, bad = s.mucSubIQ(r, c, q, typ == "set", d)
 	case q.Name.Space == archive.NS2 && q.Name.Local == "query":
 		res, bad = s.mucMAM(r, c, iq, q, d)
 	default:

@@ -119,7 +119,12 @@ func (s *Server) RoomChanged(domain, name string) {
 	if err != nil {
 		return
 	}
+	subs, err := s.st.RoomSubscriptions(ctx, row.ID)
+	if err != nil {
+		return
+	}
 	r.mu.Lock()
+	r.loadSubs(subs)
 	defer r.mu.Unlock()
 	if r.gone {
 		return
@@ -136,7 +141,7 @@ func (s *Server) RoomChanged(domain, name string) {
 		}
 	}
 	next := muc.Decode(row.Config, d.On(modcfg.Mam))
-	if next != r.cfg {
+	if !next.Equal(r.cfg) {
 		r.locked = false
 		s.applyConfig(r, next, true)
 	}

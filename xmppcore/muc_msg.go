@@ -108,10 +108,19 @@ func (s *Server) mucGroupchat(r *room, m *xmlel.Element, from jid.JID, d modcfg.
 	for _, t := range r.occ {
 		t.c.sendSpliced(sp, t.to)
 	}
-	if r.cfg.HistoryLength > 0 && (out.Child(nsClient, "body") != nil || subj != nil) && subj == nil {
-		h := out.Copy()
-		h.Add(xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05.000Z")))
-		b := h.Bytes(nsClient)
+	switch {
+	case subj != nil:
+		s.mucSubNotify(r, subNodeSubject, out)
+	case out.Child(nsClient, "body") != nil:
+		s.mucSubNotify(r, subNodeMessages, out)
+	}
+	if r.cfg.HistoryLength > 0 && subj == nil && out.Child(nsClient, "body") != nil {
+		// The history copy is the broadcast bytes with the XEP-0203 delay
+		// added before the closing tag: no second serialisation.
+		end := len(sp.b) - len("</message>")
+		delay := xmlel.New(nsDelay, "delay", "from", r.jid, "stamp", now.UTC().Format("2006-01-02T15:04:05Z")).Bytes(nsClient)
+		b := make([]byte, 0, len(sp.b)+len(delay))
+		b = append(append(append(b, sp.b[:end]...), delay...), sp.b[end:]...)
 		r.hist.Add(muc.Entry{Time: now, Nick: o.nick, Stanza: b, Chars: len(b)}, r.cfg.HistoryLength)
 	}
 	s.mucTouch(r)
@@ -232,15 +241,4 @@ func (s *Server) mucDecline(r *room, m *xmlel.Element, from jid.JID, dec *xmlel.
 	}
 	out := xmlel.New(nsClient, "message", "from", r.jid, "to", tj.String(), "id", newID()).Add(xmlel.New(muc.NSUser, "x").Add(d))
 	s.routeMessage(out, jid.MustParse(r.jid), tj)
-}
-
-// mucArchive archives a groupchat message of the room and returns its
-// stanza-id (XEP-0359).
-func (s *Server) mucArchive(r *room, o *occupant, m *xmlel.Element, now time.Time, d modcfg.Domain) string {
-	return newID()
-}
-
-// mucMAM answers a XEP-0313 query to a room.
-func (s *Server) mucMAM(r *room, c *conn, iq, q *xmlel.Element, d modcfg.Domain) (*xmlel.Element, *stanzaErr) {
-	return nil, &errFeatureNotImpl
 }

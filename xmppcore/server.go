@@ -287,7 +287,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.fail(condSystemShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); s.mam.close(); close(done) }()
+	go func() { s.wg.Wait(); s.mam.close(); s.muc.arch.Close(); close(done) }()
 	select {
 	case <-done:
 		return nil

@@ -343,8 +343,23 @@ var yamlReserved = map[string]bool{
 	"null": true, "~": true,
 }
 
+// yamlQuotable tells whether r may stand as itself inside single
+// quotes: YAML's printable set less what parsers treat as a line break.
+// NEL, U+2028 and U+2029 are breaks to libyaml and its ports (YAML 1.1), so
+// a single-quoted scalar folds them and drops the spaces before them.
+func yamlQuotable(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xA0:
+		return false
+	case r == 0x2028, r == 0x2029, r == 0xFEFF, r == 0xFFFE, r == 0xFFFF:
+		return false
+	}
+	return true
+}
+
 // yamlScalar writes s plain when YAML 1.1 would read it back as the same
-// string, single-quoted when it is printable, double-quoted otherwise.
+// string, single-quoted when every rune may stand as itself there,
+// double-quoted with escapes otherwise.
 func yamlScalar(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	plain := s != "" && !yamlReserved[strings.ToLower(s)]
@@ -358,7 +373,7 @@ func yamlScalar(s string) string {
 	}
 	printable := utf8.ValidString(s)
 	for _, r := range s {
-		printable = printable && r >= 0x20 && r != 0x7f && r != 0xFEFF && !(r >= 0x80 && r < 0xA0)
+		printable = printable && yamlQuotable(r)
 	}
 	if printable {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
@@ -378,8 +393,8 @@ func yamlScalar(s string) string {
 			b.WriteString(`\t`)
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xA0):
 			b.WriteString(`\x` + strconv.FormatInt(int64(r)|0x100, 16)[1:])
-		case r == 0xFEFF:
-			b.WriteString(`\uFEFF`)
+		case !yamlQuotable(r):
+			b.WriteString(`\u` + strings.ToUpper(strconv.FormatInt(int64(r)|0x10000, 16)[1:]))
 		default:
 			b.WriteRune(r)
 		}

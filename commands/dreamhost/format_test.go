@@ -160,7 +160,8 @@ func phpUnstring(s string) (string, int, error) {
 }
 
 func FuzzEncode(f *testing.F) {
-	for _, s := range []string{"abc", "", "it's <me> & \"you\"", "tab\there", "nl\nx", "\x00\x01\xff", "ü€😀", "'0'", "yes", "- x", "a: b", "\u2028", "\ufeff"} {
+	for _, s := range []string{"abc", "", "it's <me> & \"you\"", "tab\there", "nl\nx", "\x00\x01\xff", "ü€😀", "'0'", "yes", "- x", "a: b", "\u2028", "\ufeff",
+		"a \u2028", " lead", "trail ", "x\u2029 y", "nel\u0085", "\u0085 ", "\ufffe", "# c", "a #b", "'q'", `"q"`, "\r\n", "null", "~", "0x1F", "1e3", ".inf", "<<", "=", "- ", "? k", "!tag", "&a", "*a", "|", ">", "%d", "@x", "`x", "[a]", "{a: 1}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
@@ -194,14 +195,20 @@ func FuzzEncode(f *testing.F) {
 			}
 			require.True(t, utf8.Valid(Encode(XML, env)))
 
-			// yaml: parses, and the value round-trips.
+			// yaml: parses, and every copy of the value round-trips as a
+			// string (cell, list item, data and reason).
 			var y map[string]any
-			require.NoError(t, yaml.Unmarshal(Encode(YAML, env), &y), "%q", Encode(YAML, env))
+			yout := Encode(YAML, env)
+			require.NoError(t, yaml.Unmarshal(yout, &y), "%q", yout)
 			if env.Table != nil {
-				rows := y["data"].([]any)
-				require.Equal(t, valid, rows[0].(map[string]any)["value"])
+				row := y["data"].([]any)[0].(map[string]any)
+				require.Equal(t, valid, row["value"], "%q", yout)
+				require.Equal(t, []any{valid, "x"}, row["list"], "%q", yout)
 			} else {
-				require.Equal(t, valid, y["data"])
+				require.Equal(t, valid, y["data"], "%q", yout)
+				if v != "" {
+					require.Equal(t, valid, y["reason"], "%q", yout)
+				}
 			}
 
 			// html: valid UTF-8, no raw < from the value.

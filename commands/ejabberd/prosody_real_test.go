@@ -94,6 +94,26 @@ func TestImportProsodyReal(t *testing.T) {
 	require.Contains(t, bob, "<body>second &lt;&amp;&gt; one</body>")
 	require.Contains(t, b.userData("dave@pr.example"), "<body>hi dave</body>")
 
+	// The persistent room, in the MUC service of pr.example, configured,
+	// with its subject and affiliations; the temporary one was not kept.
+	room := func(cmd string) string {
+		return b.ok("POST /api/" + cmd + "\nAs: root\n\n" + `{"name":"lounge","service":"conference.pr.example"}`)
+	}
+	var opts map[string]string
+	require.NoError(t, json.Unmarshal([]byte(room("get_room_options")), &opts))
+	for k, v := range map[string]string{"title": "The Lounge", "description": "Tea & talk", "persistent": "true",
+		"members_only": "true", "public": "true", "lang": "en", "anonymous": "true"} {
+		require.Equal(t, v, opts[k], k)
+	}
+	require.Equal(t, `[{"username":"alice","domain":"pr.example","affiliation":"owner","reason":""},`+
+		`{"username":"bob","domain":"pr.example","affiliation":"member","reason":""},`+
+		`{"username":"dave","domain":"pr.example","affiliation":"outcast","reason":""}]`, room("get_room_affiliations"))
+	require.Equal(t, `["lounge@conference.pr.example"]`, b.ok("POST /api/muc_online_rooms\nAs: root\n\n"+`{"service":"conference.pr.example"}`))
+	// A second import of the same directory is refused as a whole.
+	status, _, body := b.send("POST /api/import_prosody\nAs: root\n\n" + `{"dir":"prosody-real"}`)
+	require.NotEqual(t, 200, status, body)
+	require.Contains(t, body, "exists")
+
 	// Last, as a login takes the offline messages.
 	for jid, pw := range prosodyPasswords {
 		// "": the strongest mechanism offered, SCRAM-SHA-1 while the domain

@@ -46,9 +46,16 @@ type Driver struct {
 // when the test ends.
 func Drive(t testing.TB, jid, password string) *Driver {
 	t.Helper()
+	return drive(t, "sm.py", driverScript, jid, password)
+}
+
+// drive runs script (a driver with sm.py's protocol: JSON commands in,
+// JSON events out) for jid and password.
+func drive(t testing.TB, name string, script []byte, jid, password string) *Driver {
+	t.Helper()
 	Require(t)
-	path := filepath.Join(t.TempDir(), "sm.py")
-	require.NoError(t, os.WriteFile(path, driverScript, 0o600))
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, script, 0o600))
 	d := &Driver{t: t, more: make(chan struct{}, 1)}
 	d.cmd = exec.Command(Python, path, jid, password)
 	d.cmd.Stderr = &d.stderr

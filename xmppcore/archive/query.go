@@ -6,6 +6,7 @@ package archive
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,30 @@ func (out *Query) parseRSM(set *xmlel.Element) error {
 		}
 	}
 	return nil
+}
+
+// Bounds is the range of archive IDs the query's start, end, after-id and
+// before-id allow, inclusive: lo is at least 1, and lo > hi when none is.
+// The exclusive ID bounds saturate, so after-id 9223372036854775807 leaves
+// nothing rather than wrapping to everything.
+func (q Query) Bounds() (lo, hi int64) {
+	lo, hi = 1, math.MaxInt64
+	if !q.Start.IsZero() {
+		lo = max(lo, q.Start.UnixMicro())
+	}
+	if !q.End.IsZero() {
+		hi = min(hi, q.End.UnixMicro())
+	}
+	if id, ok := ParseID(q.AfterID); ok {
+		if id == math.MaxInt64 {
+			return math.MaxInt64, 0
+		}
+		lo = max(lo, id+1)
+	}
+	if id, ok := ParseID(q.BeforeID); ok {
+		hi = min(hi, id-1)
+	}
+	return lo, hi
 }
 
 // FormatID is how an archive ID is shown to clients.

@@ -6,6 +6,7 @@
 package muc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -94,6 +95,11 @@ type Config struct {
 	Archive       bool   `json:"archive"`
 	// Lang is muc#roomconfig_lang.
 	Lang string `json:"lang,omitempty"`
+	// Extra keeps the ejabberd room options the service does not act on
+	// (create_room_with_opts, change_room_option) as their text, so an
+	// owner's form does not drop what the API set and get_room_options
+	// shows it back.
+	Extra map[string]string `json:"ejabberd,omitempty"`
 }
 
 // Limits of the service.
@@ -149,6 +155,10 @@ func (c Config) normal() Config {
 	}
 	return c
 }
+
+// Equal reports whether two configurations are the same, Extra included
+// (a struct with a map cannot be compared with ==; the stored forms can).
+func (c Config) Equal(o Config) bool { return bytes.Equal(c.Encode(), o.Encode()) }
 
 // NonAnonymous: every occupant sees real JIDs.
 func (c Config) NonAnonymous() bool { return c.Whois == WhoisAnyone }

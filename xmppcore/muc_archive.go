@@ -1,0 +1,197 @@
+package xmppcore
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/archive"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/muc"
+)
+
+// XEP-0313 archives of rooms: one row per groupchat message a room
+// broadcasts, written in batches by an archive.Writer as the users'
+// archive is; the row's ID is the room's XEP-0359 stanza-id. A room
+// archives when its configuration says so (on by default where the
+// domain's modMam is on); modMam's retentionDays applies.
+
+func (s *Server) newRoomArchive() error {
+	last, err := s.st.RoomArchiveMaxID(context.Background())
+	if err != nil {
+		return err
+	}
+	log := s.log.Named("muc.archive")
+	s.muc.arch = archive.NewWriter(func(rows []store.RoomArchiveRow) func() error {
+		ctx := context.Background()
+		return s.st.WriteAsync(ctx, func(tx *store.Tx) error { return tx.InsertRoomArchive(ctx, rows) })
+	}, func(r *store.RoomArchiveRow, id int64) { r.ID = id }, archive.WriterOptions{
+		LastID:  last,
+		OnError: func(err error, n int) { log.Error("room archive batch lost", zap.Int("rows", n), zap.Error(err)) },
+	})
+	go s.roomArchiveRetention(log)
+	return nil
+}
+
+// mucArchive archives a groupchat message of occupant o (m as the room
+// broadcasts it, without its stanza-id) and returns the stanza-id the
+// room gives it. r.mu is held.
+func (s *Server) mucArchive(r *room, o *occupant, m *xmlel.Element, now time.Time, d modcfg.Domain) string {
+	if !r.cfg.Archive || !d.On(modcfg.Mam) || r.id == 0 || s.muc.arch == nil || m.Child(nsClient, "body") == nil {
+		return newID()
+	}
+	id := s.muc.arch.Add(now, store.RoomArchiveRow{RoomID: r.id, Nick: o.nick, Sender: o.bare, Stanza: m.Bytes("")})
+	if id == 0 {
+		return newID()
+	}
+	return archive.FormatID(id)
+}
+
+// mucMAM answers a XEP-0313 query to a room: what the room archived, for
+// those who may enter it (members and above in a members-only room).
+func (s *Server) mucMAM(r *room, c *conn, iq, q *xmlel.Element, d modcfg.Domain) (*xmlel.Element, *stanzaErr) {
+	r.mu.Lock()
+	cfg, aff, id := r.cfg, r.affOf(c.bare), r.id
+	r.mu.Unlock()
+	switch {
+	case !cfg.Archive || !d.On(modcfg.Mam) || s.muc.arch == nil:
+		return nil, &errFeatureNotImpl
+	case aff == muc.Outcast || !s.mucMayEnter(c, d):
+		return nil, &errForbidden
+	case cfg.MembersOnly && muc.Rank(aff) < muc.Rank(muc.Member):
+		return nil, &errForbidden
+	}
+	if iq.Get("type") == "get" {
+		return archive.Form(q.Name.Space), nil
+	}
+	req, err := archive.ParseQuery(q)
+	if err != nil {
+		return nil, &errBadRequest
+	}
+	ctx := context.Background()
+	f := store.RoomArchiveFilter{RoomID: id, MinID: 1, MaxID: math.MaxInt64}
+	if req.With != "" {
+		// A room's archive is with its occupants: room/nick.
+		prefix := r.jid + "/"
+		if len(req.With) <= len(prefix) || req.With[:len(prefix)] != prefix {
+			return archive.Fin(req.NS, true, 0, 0), nil
+		}
+		f.Nick = req.With[len(prefix):]
+	}
+	if !req.Start.IsZero() {
+		f.MinID = max(f.MinID, req.Start.UnixMicro())
+	}
+	if !req.End.IsZero() {
+		f.MaxID = min(f.MaxID, req.End.UnixMicro())
+	}
+	if v, ok := archive.ParseID(req.AfterID); ok {
+		f.MinID = max(f.MinID, v+1)
+	}
+	if v, ok := archive.ParseID(req.BeforeID); ok {
+		f.MaxID = min(f.MaxID, v-1)
+	}
+	if req.IDs != nil {
+		f.IDs = []int64{}
+		for _, v := range req.IDs {
+			if n, ok := archive.ParseID(v); ok {
+				f.IDs = append(f.IDs, n)
+			}
+		}
+	}
+	s.muc.arch.Sync()
+	for _, v := range []string{req.After, req.Before} {
+		if v == "" {
+			continue
+		}
+		n, ok := archive.ParseID(v)
+		if ok {
+			if ok, err = s.st.RoomArchiveHas(ctx, id, n); err != nil {
+				return nil, &errInternal
+			}
+		}
+		if !ok {
+			return nil, &errItemNotFound
+		}
+		if v == req.After {
+			f.MinID = max(f.MinID, n+1)
+		} else {
+			f.MaxID = min(f.MaxID, n-1)
+		}
+	}
+	f.Last = req.Before != "" || req.LastPage
+	f.Limit = req.Max + 1
+	rows, err := s.st.RoomArchive(ctx, f)
+	if err != nil {
+		s.log.Warn("room archive query", zap.Error(err))
+		return nil, &errInternal
+	}
+	complete := len(rows) <= req.Max
+	if !complete {
+		if f.Last {
+			rows = rows[1:]
+		} else {
+			rows = rows[:req.Max]
+		}
+	}
+	var first, last int64
+	if len(rows) > 0 {
+		first, last = rows[0].ID, rows[len(rows)-1].ID
+	}
+	if req.FlipPage {
+		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+			rows[i], rows[j] = rows[j], rows[i]
+		}
+	}
+	var buf bytes.Buffer
+	to := c.full.String()
+	for _, row := range rows {
+		buf.Reset()
+		resultMessage(&buf, req.NS, req.QueryID, r.jid, to, store.ArchiveRow{ID: row.ID, Stanza: row.Stanza})
+		c.send(bytes.Clone(buf.Bytes()))
+	}
+	return archive.Fin(req.NS, complete, first, last), nil
+}
+
+// roomArchiveRetention purges, every archiveRetentionEvery, the room
+// messages older than their domain's modMam.retentionDays.
+func (s *Server) roomArchiveRetention(log *zap.Logger) {
+	t := time.NewTicker(archiveRetentionEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.PurgeRoomArchive(context.Background(), time.Now())
+	}
+}
+
+// PurgeRoomArchive applies each domain's retention to its rooms' archives.
+func (s *Server) PurgeRoomArchive(ctx context.Context, now time.Time) int64 {
+	s.muc.mu.RLock()
+	fqdns := map[string]bool{}
+	for _, r := range s.muc.rooms {
+		fqdns[r.fqdn] = true
+	}
+	s.muc.mu.RUnlock()
+	var n int64
+	for fqdn := range fqdns {
+		d, ok := s.hosted(fqdn)
+		if !ok || d.MamRetentionDays <= 0 {
+			continue
+		}
+		before := now.Add(-time.Duration(d.MamRetentionDays) * 24 * time.Hour).UnixMicro()
+		_ = s.st.Write(ctx, func(tx *store.Tx) error {
+			k, err := tx.DeleteOldRoomArchive(ctx, d.ID, before)
+			n += k
+			return err
+		})
+	}
+	return n
+}
