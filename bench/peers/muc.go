@@ -132,7 +132,7 @@ func (b *bench) mucPhases(ctx context.Context, s xmppServer) error {
 }
 
 func (b *bench) checkMUC(ctx context.Context, s xmppServer, cache *xmppload.ScramCache, svc string) error {
-	res := xmppload.LoginAll(ctx, b.accounts(s, 0, 1), 1, cache, loginTimeout)
+	res := xmppload.LoginAll(ctx, b.accounts(s, 0, 1), 1, cache, mucLoginTimeout)
 	defer xmppload.CloseAll(res.Conns)
 	if res.Errors > 0 {
 		return fmt.Errorf("login for the MUC disco check: %v", res.First)
@@ -143,7 +143,7 @@ func (b *bench) checkMUC(ctx context.Context, s xmppServer, cache *xmppload.Scra
 // occupants logs in n sessions from account u<from> (untimed) and joins
 // them to rooms[i] (untimed).
 func (b *bench) occupants(ctx context.Context, s xmppServer, cache *xmppload.ScramCache, from int, rooms []string) ([]*xmppload.Conn, error) {
-	res := xmppload.LoginAll(ctx, b.accounts(s, from, len(rooms)), b.cfg.loginC, cache, loginTimeout)
+	res := xmppload.LoginAll(ctx, b.accounts(s, from, len(rooms)), b.cfg.loginC, cache, mucLoginTimeout)
 	if res.Errors > 0 {
 		xmppload.CloseAll(res.Conns)
 		return nil, fmt.Errorf("occupant logins: %d failed, first: %v", res.Errors, res.First)
@@ -161,6 +161,11 @@ func (b *bench) occupants(ctx context.Context, s xmppServer, cache *xmppload.Scr
 // leaving their rooms keep a server busy for a while (Prosody: tens of
 // seconds after 1,000 rooms, during which its logins time out).
 const mucIdleWait = 90 * time.Second
+
+// mucLoginTimeout bounds the untimed logins of the MUC runs: on a machine
+// shared with other work, a peer still tearing down the previous run's
+// 1,000 rooms answered logins after more than loginTimeout.
+const mucLoginTimeout = 2 * time.Minute
 
 // runTag keeps room names of different invocations and runs apart (a
 // room left over from an earlier run would have history and occupants).
@@ -217,7 +222,7 @@ func (b *bench) fanoutRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 func (b *bench) joinRun(ctx context.Context, s xmppServer, cache *xmppload.ScramCache, svc string, run int) error {
 	name, m := s.Name(), b.cfg.muc
 	waitIdle(ctx, s.PID(), mucIdleWait)
-	res := xmppload.LoginAll(ctx, b.accounts(s, 0, m.rooms), b.cfg.loginC, cache, loginTimeout)
+	res := xmppload.LoginAll(ctx, b.accounts(s, 0, m.rooms), b.cfg.loginC, cache, mucLoginTimeout)
 	defer xmppload.CloseAll(res.Conns)
 	if res.Errors > 0 {
 		return fmt.Errorf("joiner logins: %d failed, first: %v", res.Errors, res.First)
@@ -281,7 +286,7 @@ func (b *bench) occupantMemoryRun(ctx context.Context, s xmppServer, cache *xmpp
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	xmppload.CloseAll(conns)
-	res := xmppload.LoginAll(ctx, b.accounts(s, 0, m.memN), b.cfg.loginC, cache, loginTimeout)
+	res := xmppload.LoginAll(ctx, b.accounts(s, 0, m.memN), b.cfg.loginC, cache, mucLoginTimeout)
 	defer xmppload.CloseAll(res.Conns)
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d failed, first: %v", res.Errors, res.First)

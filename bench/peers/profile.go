@@ -30,9 +30,17 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 	auth := [2]string{boot.AdminJID, boot.AdminPassword}
 	cache := xmppload.NewScramCache()
 	var seq atomic.Int64
+	// The MUC phases log in (and join) in prep, before the profile starts,
+	// so that their profiles show group chat, not TLS handshakes.
+	var (
+		fanRoom  string
+		mucConns []*xmppload.Conn
+	)
+	defer func() { xmppload.CloseAll(mucConns) }()
 	phases := []struct {
 		name, group string
 		work        func(until time.Time) error
+		prep        func() error
 	}{
 		{"register", "prov", func(until time.Time) error {
 			for time.Now().Before(until) {
@@ -44,7 +52,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 				}
 			}
 			return nil
-		}},
+		}, nil},
 		{"dreamhost", "prov", func(until time.Time) error {
 			for run := 100; time.Now().Before(until); run++ {
 				if _, _, _, err := b.dreamhostRun(ctx, x, boot, run); err != nil {
@@ -52,7 +60,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 				}
 			}
 			return nil
-		}},
+		}, nil},
 		{"logins", "xmpp", func(until time.Time) error {
 			for time.Now().Before(until) {
 				res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.loginN), b.cfg.loginC, cache, loginTimeout)
@@ -62,7 +70,7 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 				}
 			}
 			return nil
-		}},
+		}, nil},
 		{"messages", "xmpp", func(until time.Time) error {
 			res := xmppload.LoginAll(ctx, b.accounts(x, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
 			if res.Errors > 0 {
@@ -70,28 +78,27 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 			}
 			_, err := xmppload.Messages(res.Conns, b.cfg.window, time.Until(until), nil)
 			return err
-		}},
+		}, nil},
 		{"muc_fanout", "muc", func(until time.Time) error {
-			room := fmt.Sprintf("prof-fan-%s@%s", runTag, b.cfg.muc.service(b.cfg.domain))
+			sp := b.cfg.muc.spec(time.Until(until))
+			sp.Warmup = 0
+			_, err := xmppload.Fanout(mucConns, fanRoom, sp, nil)
+			mucConns = nil // Fanout ends the sessions
+			return err
+		}, func() error {
+			fanRoom = fmt.Sprintf("prof-fan-%s@%s", runTag, b.cfg.muc.service(b.cfg.domain))
 			rooms := make([]string, b.cfg.muc.n)
 			for i := range rooms {
-				rooms[i] = room
+				rooms[i] = fanRoom
 			}
-			conns, err := b.occupants(ctx, x, cache, 0, rooms)
-			if err != nil {
-				return err
-			}
-			_, err = xmppload.Fanout(conns, room, b.cfg.muc.spec(time.Until(until)), nil)
+			var err error
+			mucConns, err = b.occupants(ctx, x, cache, 0, rooms)
 			return err
 		}},
 		{"muc_join", "muc", func(until time.Time) error {
-			// One login each, then new rooms until the time is up (a session
-			// may sit in many rooms): the profile is of joins, not logins.
-			res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.muc.rooms), b.cfg.loginC, cache, loginTimeout)
-			defer xmppload.CloseAll(res.Conns)
-			if res.Errors > 0 {
-				return res.First
-			}
+			// New rooms until the time is up (a session may sit in many
+			// rooms).
+			res := xmppload.LoginResult{Conns: mucConns}
 			for run := 0; time.Now().Before(until); run++ {
 				rooms := make([]string, b.cfg.muc.rooms)
 				for i := range rooms {
@@ -102,11 +109,24 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 				}
 			}
 			return nil
+		}, func() error {
+			res := xmppload.LoginAll(ctx, b.accounts(x, 0, b.cfg.muc.rooms), b.cfg.loginC, cache, mucLoginTimeout)
+			mucConns = res.Conns
+			if res.Errors > 0 {
+				return res.First
+			}
+			waitIdle(ctx, x.PID(), mucIdleWait)
+			return nil
 		}},
 	}
 	for _, ph := range phases {
 		if !b.cfg.phase(ph.group) || (ph.group == "muc" && !b.mucOK[x.Name()]) {
 			continue
+		}
+		if ph.prep != nil {
+			if err := ph.prep(); err != nil {
+				return fmt.Errorf("preparing the %s profile: %w", ph.name, err)
+			}
 		}
 		file := filepath.Join(b.cfg.profileDir, ph.name+".pprof")
 		errc := make(chan error, 1)
