@@ -20,24 +20,26 @@ import (
 // and unused rooms, and the rooms files.
 
 // serviceRooms lists the rooms of a service argument that may be global,
-// by service then name; found is false for a service that is not the
-// caller's.
-func serviceRooms(ctx context.Context, c *Call) ([]foundRoom, bool, error) {
+// by service then name; noService for a service that is not the caller's.
+func serviceRooms(ctx context.Context, c *Call) ([]foundRoom, error) {
 	ds, found, err := serviceDomains(ctx, c, c.Args.String("service"))
-	if !found || err != nil {
-		return nil, found, err
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, noService()
 	}
 	var out []foundRoom
 	for _, d := range ds {
 		rs, err := c.Env.Store.Rooms(ctx, d.ID)
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		for _, r := range rs {
 			out = append(out, foundRoom{Domain: d, Room: r})
 		}
 	}
-	return out, true, nil
+	return out, nil
 }
 
 // noService is the answer to a service that is not the caller's where
@@ -55,12 +57,9 @@ var MucOnlineRooms = &Def{
 }
 
 func mucOnlineRooms(ctx context.Context, c *Call) (any, error) {
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := serviceRooms(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, noService()
 	}
 	out := []string{}
 	for _, f := range rs {
@@ -85,12 +84,9 @@ func mucOnlineRoomsByRegex(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, badValue("regex", "Invalid 'regex'")
 	}
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := serviceRooms(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, noService()
 	}
 	t := Table{Columns: c.Def.Result.Columns}
 	for _, f := range rs {
@@ -106,7 +102,11 @@ func mucOnlineRoomsByRegex(ctx context.Context, c *Call) (any, error) {
 // emptyRooms are the archived rooms with nothing in their archive nor in
 // their history: what ejabberd's rooms_empty_list calls rooms with no
 // messages in the archive.
-func emptyRooms(ctx context.Context, c *Call, rs []foundRoom) ([]foundRoom, error) {
+func emptyRooms(ctx context.Context, c *Call) ([]foundRoom, error) {
+	rs, err := serviceRooms(ctx, c)
+	if err != nil {
+		return nil, err
+	}
 	var out []foundRoom
 	l := liveRooms(c)
 	for _, f := range rs {
@@ -129,7 +129,12 @@ func emptyRooms(ctx context.Context, c *Call, rs []foundRoom) ([]foundRoom, erro
 
 // unusedRooms are the rooms without occupants whose last activity is
 // days or more ago.
-func unusedRooms(c *Call, rs []foundRoom, days int64) []foundRoom {
+func unusedRooms(ctx context.Context, c *Call) ([]foundRoom, error) {
+	rs, err := serviceRooms(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	days := c.Args.Int("days")
 	var out []foundRoom
 	cut := time.Now().Add(-time.Duration(days) * 24 * time.Hour)
 	for _, f := range rs {
@@ -137,7 +142,7 @@ func unusedRooms(c *Call, rs []foundRoom, days int64) []foundRoom {
 			out = append(out, f)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func roomJIDs(rs []foundRoom) []string {
@@ -162,18 +167,11 @@ var RoomsEmptyList = &Def{
 }
 
 func roomsEmptyList(ctx context.Context, c *Call) (any, error) {
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := emptyRooms(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, noService()
-	}
-	empty, err := emptyRooms(ctx, c, rs)
-	if err != nil {
-		return nil, err
-	}
-	return roomJIDs(empty), nil
+	return roomJIDs(rs), nil
 }
 
 // RoomsEmptyDestroy is mod_muc_admin's rooms_empty_destroy.
@@ -189,18 +187,11 @@ var RoomsEmptyDestroy = &Def{
 }
 
 func roomsEmptyDestroy(ctx context.Context, c *Call) (any, error) {
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := emptyRooms(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, noService()
-	}
-	empty, err := emptyRooms(ctx, c, rs)
-	if err != nil {
-		return nil, err
-	}
-	return destroyListed(ctx, c, empty)
+	return destroyListed(ctx, c, rs)
 }
 
 // destroyListed destroys rooms (those still there when the worker gets
@@ -235,14 +226,11 @@ var RoomsUnusedList = &Def{
 }
 
 func roomsUnusedList(ctx context.Context, c *Call) (any, error) {
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := unusedRooms(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, noService()
-	}
-	return roomJIDs(unusedRooms(c, rs, c.Args.Int("days"))), nil
+	return roomJIDs(rs), nil
 }
 
 // RoomsUnusedDestroy is mod_muc_admin's rooms_unused_destroy.
@@ -258,14 +246,11 @@ var RoomsUnusedDestroy = &Def{
 }
 
 func roomsUnusedDestroy(ctx context.Context, c *Call) (any, error) {
-	rs, found, err := serviceRooms(ctx, c)
+	rs, err := unusedRooms(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
-		return nil, noService()
-	}
-	return destroyListed(ctx, c, unusedRooms(c, rs, c.Args.Int("days")))
+	return destroyListed(ctx, c, rs)
 }
 
 // --- rooms files
