@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -242,60 +243,21 @@ func mamQuery(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	user := r.c.user.ID
 	f := store.ArchiveFilter{UserID: user, Peer: q.With, Resource: q.WithResource}
 	f.MinID, f.MaxID = q.Bounds()
-	if q.IDs != nil {
-		f.IDs = []int64{}
-		for _, v := range q.IDs {
-			if id, ok := archive.ParseID(v); ok {
-				f.IDs = append(f.IDs, id)
-			}
-		}
-	}
+	f.IDs = q.ArchiveIDs()
 	// The rows archived before the query must be visible to it.
 	s.mam.w.Sync()
-	// RSM bounds name archive IDs that must exist (XEP-0313 5.1.2).
-	for _, v := range []string{q.After, q.Before} {
-		if v == "" {
-			continue
-		}
-		id, ok := archive.ParseID(v)
-		if ok {
-			ok, err = s.st.ArchiveHas(ctx, user, id)
+	rows, first, last, complete, serr := mamPage(q, f.MinID, f.MaxID,
+		func(id int64) (bool, error) { return s.st.ArchiveHas(ctx, user, id) },
+		func(lo, hi int64, lastRows bool, limit int) ([]store.ArchiveRow, error) {
+			f.MinID, f.MaxID, f.Last, f.Limit = lo, hi, lastRows, limit
+			rows, err := s.st.Archive(ctx, f)
 			if err != nil {
-				return nil, &errInternal
+				s.log.Warn("archive query", zap.Error(err))
 			}
-		}
-		if !ok {
-			return nil, &errItemNotFound
-		}
-		if v == q.After {
-			f.MinID = max(f.MinID, id+1)
-		} else {
-			f.MaxID = min(f.MaxID, id-1)
-		}
-	}
-	f.Last = q.Before != "" || q.LastPage
-	f.Limit = q.Max + 1
-	rows, err := s.st.Archive(ctx, f)
-	if err != nil {
-		s.log.Warn("archive query", zap.Error(err))
-		return nil, &errInternal
-	}
-	complete := len(rows) <= q.Max
-	if !complete {
-		if f.Last {
-			rows = rows[1:]
-		} else {
-			rows = rows[:q.Max]
-		}
-	}
-	var first, last int64
-	if len(rows) > 0 {
-		first, last = rows[0].ID, rows[len(rows)-1].ID
-	}
-	if q.FlipPage {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
+			return rows, err
+		}, func(row store.ArchiveRow) int64 { return row.ID })
+	if serr != nil {
+		return nil, serr
 	}
 	var buf bytes.Buffer
 	to := r.c.full.String()
@@ -305,6 +267,55 @@ func mamQuery(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 		r.c.send(bytes.Clone(buf.Bytes()))
 	}
 	return archive.Fin(q.NS, complete, first, last), nil
+}
+
+// mamPage is the RSM part of a MAM query (XEP-0313 5.1.2, XEP-0059) over
+// one archive, a user's or a room's, within IDs lo..hi: after and before
+// must name archived IDs (has); the page is q.Max rows from the start of
+// the range, or from its end for before and a last page, in the order
+// the client asked for. fetch reads limit rows, the last ones if lastRows.
+func mamPage[T any](q archive.Query, lo, hi int64, has func(id int64) (bool, error),
+	fetch func(lo, hi int64, lastRows bool, limit int) ([]T, error), idOf func(T) int64) (rows []T, first, last int64, complete bool, serr *stanzaErr) {
+	for _, v := range []string{q.After, q.Before} {
+		if v == "" {
+			continue
+		}
+		id, ok := archive.ParseID(v)
+		if ok {
+			var err error
+			if ok, err = has(id); err != nil {
+				return nil, 0, 0, false, &errInternal
+			}
+		}
+		if !ok {
+			return nil, 0, 0, false, &errItemNotFound
+		}
+		if v == q.After {
+			lo = max(lo, id+1)
+		} else {
+			hi = min(hi, id-1)
+		}
+	}
+	lastRows := q.Before != "" || q.LastPage
+	rows, err := fetch(lo, hi, lastRows, q.Max+1)
+	if err != nil {
+		return nil, 0, 0, false, &errInternal
+	}
+	complete = len(rows) <= q.Max
+	if !complete {
+		if lastRows {
+			rows = rows[1:]
+		} else {
+			rows = rows[:q.Max]
+		}
+	}
+	if len(rows) > 0 {
+		first, last = idOf(rows[0]), idOf(rows[len(rows)-1])
+	}
+	if q.FlipPage {
+		slices.Reverse(rows)
+	}
+	return rows, first, last, complete, nil
 }
 
 // resultMessage writes one result (XEP-0313 4.2) around the stored stanza

@@ -3,7 +3,6 @@ package xmppcore
 import (
 	"bytes"
 	"context"
-	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -74,78 +73,29 @@ func (s *Server) mucMAM(r *room, c *conn, iq, q *xmlel.Element, d modcfg.Domain)
 		return nil, &errBadRequest
 	}
 	ctx := context.Background()
-	f := store.RoomArchiveFilter{RoomID: id, MinID: 1, MaxID: math.MaxInt64}
+	f := store.RoomArchiveFilter{RoomID: id, IDs: req.ArchiveIDs()}
 	if req.With != "" {
-		// A room's archive is with its occupants: room/nick.
-		prefix := r.jid + "/"
-		if len(req.With) <= len(prefix) || req.With[:len(prefix)] != prefix {
+		// A room's archive is with its occupants (room@service/nick), or
+		// with the room as a whole.
+		if req.With != r.jid {
 			return archive.Fin(req.NS, true, 0, 0), nil
 		}
-		f.Nick = req.With[len(prefix):]
+		f.Nick = req.WithResource
 	}
-	if !req.Start.IsZero() {
-		f.MinID = max(f.MinID, req.Start.UnixMicro())
-	}
-	if !req.End.IsZero() {
-		f.MaxID = min(f.MaxID, req.End.UnixMicro())
-	}
-	if v, ok := archive.ParseID(req.AfterID); ok {
-		f.MinID = max(f.MinID, v+1)
-	}
-	if v, ok := archive.ParseID(req.BeforeID); ok {
-		f.MaxID = min(f.MaxID, v-1)
-	}
-	if req.IDs != nil {
-		f.IDs = []int64{}
-		for _, v := range req.IDs {
-			if n, ok := archive.ParseID(v); ok {
-				f.IDs = append(f.IDs, n)
-			}
-		}
-	}
+	lo, hi := req.Bounds()
 	s.muc.arch.Sync()
-	for _, v := range []string{req.After, req.Before} {
-		if v == "" {
-			continue
-		}
-		n, ok := archive.ParseID(v)
-		if ok {
-			if ok, err = s.st.RoomArchiveHas(ctx, id, n); err != nil {
-				return nil, &errInternal
+	rows, first, last, complete, serr := mamPage(req, lo, hi,
+		func(n int64) (bool, error) { return s.st.RoomArchiveHas(ctx, id, n) },
+		func(lo, hi int64, lastRows bool, limit int) ([]store.RoomArchiveRow, error) {
+			f.MinID, f.MaxID, f.Last, f.Limit = lo, hi, lastRows, limit
+			rows, err := s.st.RoomArchive(ctx, f)
+			if err != nil {
+				s.log.Warn("room archive query", zap.Error(err))
 			}
-		}
-		if !ok {
-			return nil, &errItemNotFound
-		}
-		if v == req.After {
-			f.MinID = max(f.MinID, n+1)
-		} else {
-			f.MaxID = min(f.MaxID, n-1)
-		}
-	}
-	f.Last = req.Before != "" || req.LastPage
-	f.Limit = req.Max + 1
-	rows, err := s.st.RoomArchive(ctx, f)
-	if err != nil {
-		s.log.Warn("room archive query", zap.Error(err))
-		return nil, &errInternal
-	}
-	complete := len(rows) <= req.Max
-	if !complete {
-		if f.Last {
-			rows = rows[1:]
-		} else {
-			rows = rows[:req.Max]
-		}
-	}
-	var first, last int64
-	if len(rows) > 0 {
-		first, last = rows[0].ID, rows[len(rows)-1].ID
-	}
-	if req.FlipPage {
-		for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-			rows[i], rows[j] = rows[j], rows[i]
-		}
+			return rows, err
+		}, func(row store.RoomArchiveRow) int64 { return row.ID })
+	if serr != nil {
+		return nil, serr
 	}
 	var buf bytes.Buffer
 	to := c.full.String()

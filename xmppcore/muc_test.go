@@ -249,6 +249,22 @@ func TestMUCRawArchive(t *testing.T) {
 	require.Equal(t, 2, strings.Count(page, "<result "), page)
 	require.Contains(t, page, `complete="true"`)
 	require.Contains(t, page, "m4")
+
+	// with: one occupant (room/nick), the whole room, or anyone else.
+	with := func(id, jid string) string {
+		alice.send("<iq type='set' id='" + id + "' to='" + mucRoom + "'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'>" +
+			"<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='with'><value>" + jid + "</value></field></x></query></iq>")
+		return alice.expect(`id="`+id+`"`) + alice.expect("</iq>")
+	}
+	require.Equal(t, 5, strings.Count(with("w1", mucRoom+"/Alice"), "<result "))
+	require.Equal(t, 0, strings.Count(with("w2", mucRoom+"/Bob"), "<result "))
+	require.Equal(t, 5, strings.Count(with("w3", mucRoom), "<result "))
+	require.Equal(t, 0, strings.Count(with("w4", "alice@"+domain), "<result "))
+	// after-id at the top of the ID range leaves nothing (it used to wrap).
+	alice.send("<iq type='set' id='a1' to='" + mucRoom + "'><query xmlns='urn:xmpp:mam:2'><x xmlns='jabber:x:data' type='submit'>" +
+		"<field var='FORM_TYPE' type='hidden'><value>urn:xmpp:mam:2</value></field><field var='after-id'><value>9223372036854775807</value></field></x></query></iq>")
+	page = alice.expect(`id="a1"`) + alice.expect("</iq>")
+	require.Equal(t, 0, strings.Count(page, "<result "), page)
 }
 
 // TestIntegrationMUCSlixmpp drives the MUC service with slixmpp's

@@ -217,6 +217,21 @@ func (q Query) Bounds() (lo, hi int64) {
 	return lo, hi
 }
 
+// ArchiveIDs are the query's XEP-0313 <ids/> as archive IDs, nil when it
+// names none (an ID that cannot be one is left out: it matches nothing).
+func (q Query) ArchiveIDs() []int64 {
+	if q.IDs == nil {
+		return nil
+	}
+	out := []int64{}
+	for _, v := range q.IDs {
+		if id, ok := ParseID(v); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // FormatID is how an archive ID is shown to clients.
 func FormatID(id int64) string { return strconv.FormatInt(id, 10) }
 
