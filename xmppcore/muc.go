@@ -94,8 +94,9 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 		if len(batch) == 0 {
 			continue
 		}
+		ids := make([]int64, len(batch))
 		err := st.Write(context.Background(), func(tx *store.Tx) error {
-			for _, n := range batch {
+			for i, n := range batch {
 				created, err := tx.CreateRoom(ctx, n.row)
 				if err != nil {
 					return err
@@ -103,14 +104,22 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 				if err := tx.SetRoomAffiliation(ctx, created.ID, n.owner, muc.Owner, ""); err != nil {
 					return err
 				}
-				n.r.mu.Lock()
-				n.r.id = created.ID
-				n.r.mu.Unlock()
+				ids[i] = created.ID
 			}
 			return nil
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
 			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Error(err))
+		}
+		// The IDs count once committed; whoever waits in rowID goes on
+		// either way (0: the room has no row).
+		for i, n := range batch {
+			n.r.mu.Lock()
+			if err == nil {
+				n.r.id = ids[i]
+			}
+			n.r.mu.Unlock()
+			close(n.r.stored)
 		}
 	}
 }
@@ -125,6 +134,9 @@ type room struct {
 	mu        sync.Mutex
 	key       roomKey
 	id        int64  // muc_rooms.id
+	// stored, for a room a client created, is closed once its row's
+	// batch committed (id set) or failed; nil for a room read from its row.
+	stored    chan struct{}
 	jid       string // bare room JID
 	fqdn      string // the parent domain
 	cfg       muc.Config
@@ -291,7 +303,7 @@ func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (r
 		return cur, false, nil
 	}
 	r = &room{key: k, jid: name + "@" + mucJID(d), fqdn: d.FQDN, cfg: cfg, locked: locked,
-		affs: map[string]string{owner: muc.Owner}, touched: time.Now()}
+		affs: map[string]string{owner: muc.Owner}, touched: time.Now(), stored: make(chan struct{})}
 	s.muc.rooms[k] = r
 	s.muc.mu.Unlock()
 	s.muc.rows.add(r, store.Room{DomainID: d.ID, Name: name, Config: cfg.Encode()}, owner)
@@ -301,16 +313,15 @@ func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (r
 // rowID waits (briefly) for the row of a room created a moment ago; the
 // stores that name it by ID need it. r.mu is not held.
 func (r *room) rowID() int64 {
-	for i := 0; i < 200; i++ {
-		r.mu.Lock()
-		id := r.id
-		r.mu.Unlock()
-		if id != 0 {
-			return id
+	if r.stored != nil {
+		select {
+		case <-r.stored:
+		case <-time.After(5 * time.Second):
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	return 0
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.id
 }
 
 // endRoom forgets a room (its last occupant left, or it was destroyed);

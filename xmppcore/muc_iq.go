@@ -215,9 +215,23 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	}
 	id := r.rowID()
 	ctx := context.Background()
-	if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureRoom(ctx, id, next.Encode()) }); err != nil {
-		s.log.Warn("muc: configure", zap.Error(err))
-		return nil, &errInternal
+	enc := next.Encode()
+	if next.Persistent || cfg.Persistent {
+		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureRoom(ctx, id, enc) }); err != nil {
+			s.log.Warn("muc: configure", zap.Error(err))
+			return nil, &errInternal
+		}
+	} else {
+		// A temporary room's row serves the API only while the room lives
+		// (no restart keeps it), so the owner need not wait for a commit:
+		// an instant room's form is most of a join into a new room.
+		s.st.WriteAsync(ctx, func(tx *store.Tx) error {
+			err := tx.ConfigureRoom(ctx, id, enc)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Warn("muc: configure", zap.Error(err))
+			}
+			return err
+		})
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
