@@ -131,9 +131,9 @@ type roomKey struct {
 
 // room is a room the service holds.
 type room struct {
-	mu        sync.Mutex
-	key       roomKey
-	id        int64  // muc_rooms.id
+	mu  sync.Mutex
+	key roomKey
+	id  int64 // muc_rooms.id
 	// stored, for a room a client created, is closed once its row's
 	// batch committed (id set) or failed; nil for a room read from its row.
 	stored    chan struct{}
