@@ -67,26 +67,6 @@ func (c Config) Form() *xmlel.Element {
 	return x
 }
 
-func one(vals []string) (string, error) {
-	if len(vals) != 1 {
-		return "", ErrBadForm
-	}
-	return vals[0], nil
-}
-
-func boolean(vals []string) (bool, error) {
-	v, err := one(vals)
-	switch {
-	case err != nil:
-		return false, err
-	case v == "1" || v == "true":
-		return true, nil
-	case v == "0" || v == "false":
-		return false, nil
-	}
-	return false, ErrBadForm
-}
-
 // Apply returns c with the fields of a submitted muc#roomconfig form set
 // (XEP-0045 10.2). Unknown fields are ignored, as XEP-0045 lets a service
 // do with fields it does not support; a value out of range is ErrBadForm.
@@ -107,22 +87,22 @@ func (c Config) Apply(x *xmlel.Element) (Config, error) {
 		case "muc#roomconfig_lang":
 			c.Lang, err = text(vals, 35)
 		case "muc#roomconfig_persistentroom":
-			c.Persistent, err = boolean(vals)
+			c.Persistent, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_publicroom":
-			c.Public, err = boolean(vals)
+			c.Public, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_membersonly":
-			c.MembersOnly, err = boolean(vals)
+			c.MembersOnly, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_moderatedroom":
-			c.Moderated, err = boolean(vals)
+			c.Moderated, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_passwordprotectedroom":
 			var on bool
-			on, err = boolean(vals)
+			on, err = pubsub.FieldBool(vals)
 			protect = map[bool]int{false: 0, true: 1}[on]
 		case "muc#roomconfig_roomsecret":
 			c.Password, err = text(vals, MaxPasswordLen)
 		case "muc#roomconfig_maxusers":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = pubsub.FieldValue(vals); err == nil {
 				n, perr := strconv.Atoi(v)
 				if v == "none" {
 					n, perr = MaxMaxUsers, nil
@@ -134,7 +114,7 @@ func (c Config) Apply(x *xmlel.Element) (Config, error) {
 			}
 		case "muc#roomconfig_whois":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = pubsub.FieldValue(vals); err == nil {
 				if v != WhoisAnyone && v != WhoisModerators {
 					err = ErrBadForm
 				}
@@ -142,7 +122,7 @@ func (c Config) Apply(x *xmlel.Element) (Config, error) {
 			}
 		case "muc#maxhistoryfetch", "muc#roomconfig_historylength":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = pubsub.FieldValue(vals); err == nil {
 				n, perr := strconv.Atoi(strings.TrimSpace(v))
 				if perr != nil || n < 0 {
 					err = ErrBadForm
@@ -150,12 +130,12 @@ func (c Config) Apply(x *xmlel.Element) (Config, error) {
 				c.HistoryLength = min(n, MaxHistory)
 			}
 		case "muc#roomconfig_allowinvites":
-			c.AllowInvites, err = boolean(vals)
+			c.AllowInvites, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_changesubject":
-			c.ChangeSubject, err = boolean(vals)
+			c.ChangeSubject, err = pubsub.FieldBool(vals)
 		case "muc#roomconfig_allowpm":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = pubsub.FieldValue(vals); err == nil {
 				switch v {
 				case PMAnyone, PMParticipants, PMModerators, PMNone:
 					c.AllowPM = v
@@ -164,7 +144,7 @@ func (c Config) Apply(x *xmlel.Element) (Config, error) {
 				}
 			}
 		case "muc#roomconfig_enablearchiving", "mam":
-			c.Archive, err = boolean(vals)
+			c.Archive, err = pubsub.FieldBool(vals)
 		}
 		if err != nil {
 			return c, ErrBadForm

@@ -124,15 +124,18 @@ func Fields(x *xmlel.Element, formType string) (map[string][]string, error) {
 	return out, nil
 }
 
-func one(vals []string) (string, error) {
+// FieldValue is the one value of a data-form field (XEP-0004);
+// ErrBadValue if it has none or several.
+func FieldValue(vals []string) (string, error) {
 	if len(vals) != 1 {
 		return "", ErrBadValue
 	}
 	return vals[0], nil
 }
 
-func boolean(vals []string) (bool, error) {
-	v, err := one(vals)
+// FieldBool is a boolean field's value ("1"/"true", "0"/"false").
+func FieldBool(vals []string) (bool, error) {
+	v, err := FieldValue(vals)
 	switch {
 	case err != nil:
 		return false, err
@@ -151,7 +154,7 @@ func (c Config) Apply(fields map[string][]string) (Config, error) {
 		switch name {
 		case "pubsub#access_model":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = FieldValue(vals); err == nil {
 				switch v {
 				case Open, Presence, Roster, Whitelist:
 					c.Access = v
@@ -160,22 +163,22 @@ func (c Config) Apply(fields map[string][]string) (Config, error) {
 				}
 			}
 		case "pubsub#persist_items":
-			c.Persist, err = boolean(vals)
+			c.Persist, err = FieldBool(vals)
 		case "pubsub#max_items":
 			c.MaxItems, err = maxItems(vals)
 		case "pubsub#item_expire":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = FieldValue(vals); err == nil {
 				c.ItemExpire, err = strconv.ParseInt(v, 10, 64)
 				if err != nil || c.ItemExpire < 0 {
 					err = ErrBadValue
 				}
 			}
 		case "pubsub#notify_retract":
-			c.NotifyRetract, err = boolean(vals)
+			c.NotifyRetract, err = FieldBool(vals)
 		case "pubsub#send_last_published_item":
 			var v string
-			if v, err = one(vals); err == nil {
+			if v, err = FieldValue(vals); err == nil {
 				switch v {
 				case SendNever, SendOnSub, SendOnSubAndPresence:
 					c.SendLast = v
@@ -184,21 +187,21 @@ func (c Config) Apply(fields map[string][]string) (Config, error) {
 				}
 			}
 		case "pubsub#title":
-			c.Title, err = one(vals)
+			c.Title, err = FieldValue(vals)
 		case "pubsub#roster_groups_allowed":
 			c.RosterGroups = slices.Clone(vals)
 		// Fixed by personal eventing: accepted only with the value they have.
 		case "pubsub#deliver_notifications", "pubsub#deliver_payloads", "pubsub#presence_based_delivery":
 			var b bool
-			if b, err = boolean(vals); err == nil && b != (name != "pubsub#presence_based_delivery") {
+			if b, err = FieldBool(vals); err == nil && b != (name != "pubsub#presence_based_delivery") {
 				err = ErrBadValue
 			}
 		case "pubsub#publish_model":
-			if v, e := one(vals); e != nil || v != "publishers" {
+			if v, e := FieldValue(vals); e != nil || v != "publishers" {
 				err = ErrBadValue
 			}
 		case "pubsub#notification_type":
-			if v, e := one(vals); e != nil || v != "headline" {
+			if v, e := FieldValue(vals); e != nil || v != "headline" {
 				err = ErrBadValue
 			}
 		default:
@@ -215,7 +218,7 @@ func (c Config) Apply(fields map[string][]string) (Config, error) {
 }
 
 func maxItems(vals []string) (int, error) {
-	v, err := one(vals)
+	v, err := FieldValue(vals)
 	if err != nil {
 		return 0, err
 	}
