@@ -20,7 +20,6 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmlel"
-	"github.com/xmppgate/xmppgate/xmppcore/muc"
 )
 
 // The transfer family (ejabberd's migration commands): export_piefxis,
@@ -363,7 +362,7 @@ func importedRoom(d store.Domain, r piefxis.Room) (newRoom, error) {
 	if !ok {
 		return newRoom{}, errors.New(msgBadName)
 	}
-	cfg := muc.Default(EffectiveSettings(d).ModuleConfig.ModMam.Enabled)
+	cfg := newRoomConfig(d)
 	cfg.Persistent, cfg.Name, cfg.Description, cfg.Lang = true, r.Name, r.Description, r.Language
 	cfg.Public, cfg.MembersOnly, cfg.Moderated, cfg.Password = r.Public, r.MembersOnly, r.Moderated, r.Password
 	cfg.Whois, cfg.AllowInvites, cfg.ChangeSubject = r.Whois, r.AllowInvites, r.ChangeSubject

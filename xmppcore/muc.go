@@ -174,28 +174,9 @@ func newMucService() *mucService {
 func toAttr(full string) []byte {
 	var b bytes.Buffer
 	b.WriteString(` to="`)
-	xmlEscape(&b, full)
+	attr(&b, full)
 	b.WriteByte('"')
 	return b.Bytes()
-}
-
-func xmlEscape(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '&':
-			b.WriteString("&amp;")
-		case '<':
-			b.WriteString("&lt;")
-		case '>':
-			b.WriteString("&gt;")
-		case '"':
-			b.WriteString("&quot;")
-		case '\'':
-			b.WriteString("&apos;")
-		default:
-			b.WriteByte(s[i])
-		}
-	}
 }
 
 // mucJID is the service's JID on domain d.
