@@ -79,6 +79,22 @@ func (w *roomRows) add(r *room, row store.Room, owner string) {
 	}
 }
 
+// amend sets the configuration of a room whose row is still waiting for
+// its batch, so an instant room's form (most of a join into a new room)
+// rides in the transaction that creates the row instead of waiting for it
+// and writing again; false once the batch has begun.
+func (w *roomRows) amend(r *room, config []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := len(w.pending) - 1; i >= 0; i-- {
+		if w.pending[i].r == r {
+			w.pending[i].row.Config = config
+			return true
+		}
+	}
+	return false
+}
+
 // loop commits the pending rows until ctx ends.
 func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 	for {

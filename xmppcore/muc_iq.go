@@ -213,10 +213,16 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	if err != nil {
 		return nil, &stanzaErr{typ: "modify", cond: "not-acceptable", text: "The configuration form is not valid"}
 	}
-	id := r.rowID()
 	ctx := context.Background()
 	enc := next.Encode()
-	if next.Persistent || cfg.Persistent {
+	persistent := next.Persistent || cfg.Persistent
+	if s.muc.rows.amend(r, enc) {
+		// A persistent room's owner hears back once the row holds the
+		// form; a temporary one's need not wait (as below).
+		if persistent && r.rowID() == 0 {
+			return nil, &errInternal
+		}
+	} else if id := r.rowID(); persistent {
 		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureRoom(ctx, id, enc) }); err != nil {
 			s.log.Warn("muc: configure", zap.Error(err))
 			return nil, &errInternal
