@@ -56,3 +56,33 @@ func deleteTemporary(ctx context.Context, st *store.Store) (n int64, err error) 
 	})
 	return n, err
 }
+
+// TestRoomConfigureOrder: a form written late (a temporary room's form is
+// written after the owner has the answer) does not overwrite a later one.
+func TestRoomConfigureOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	var row store.Room
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		d, err := tx.InsertDomain(ctx, a.ID, "example.test")
+		if err != nil {
+			return err
+		}
+		row, err = tx.CreateRoom(ctx, store.Room{DomainID: d.ID, Name: "lounge"})
+		return err
+	}))
+	r := &room{}
+	first, second := r.cfgSeq.Add(1), r.cfgSeq.Add(1)
+	require.NoError(t, st.Write(ctx, r.configure(row.ID, []byte(`{"persistent":true}`), second)))
+	require.NoError(t, st.Write(ctx, r.configure(row.ID, []byte(`{"persistent":false}`), first)))
+	got, err := st.Room(ctx, row.DomainID, "lounge")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"persistent":true}`, string(got.Config), "the later form stays")
+}
