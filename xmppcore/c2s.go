@@ -578,6 +578,11 @@ func (c *conn) header() error {
 	c.wmu.Lock() // fail reads the domain for the header from other goroutines
 	c.domain = d
 	c.wmu.Unlock()
+	if c.framed && !d.On(modcfg.HTTPBind) {
+		// As a vhost without the web transport's module: the host is
+		// not served this way.
+		return streamErr{condHostUnknown, "web chat (modHttpBind) is off for this domain"}
+	}
 	if major, _, _ := strings.Cut(version, "."); major != "1" {
 		return streamErr{condUnsupportedVer, "version 1.0 required"}
 	}

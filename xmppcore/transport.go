@@ -2,12 +2,16 @@ package xmppcore
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"net"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
 // nsFraming is RFC 7395's framing namespace: <open/> and <close/>.
@@ -223,4 +227,44 @@ func (c *conn) framingElement(t xml.StartElement) error {
 		return errStreamEnd
 	}
 	return streamErr{condBadFormat, "unexpected <" + t.Name.Local + "/>"}
+}
+
+// webDomainChanged ends the framed streams of fqdn (negotiating, bound or
+// hibernated) once its modHttpBind is off: the switch is live, as the
+// REST domains API promises.
+func (s *Server) webDomainChanged(fqdn string) {
+	d, ok, err := s.domains.Get(context.Background(), fqdn)
+	if err != nil || !ok || d.On(modcfg.HTTPBind) {
+		return // a removed or disabled domain's sessions are ended elsewhere
+	}
+	var cut []*conn
+	s.mu.RLock()
+	for c := range s.conns {
+		c.wmu.Lock()
+		if c.framed && c.domain.FQDN == fqdn {
+			cut = append(cut, c)
+		}
+		c.wmu.Unlock()
+	}
+	s.mu.RUnlock()
+	for _, c := range cut {
+		c.fail(condPolicyViolation, "web chat (modHttpBind) was switched off for this domain")
+	}
+}
+
+// WebDomain reports whether fqdn is a hosted, enabled domain with its web
+// transports on (modHttpBind): XEP-0156 discovery lists them only then.
+func (s *Server) WebDomain(fqdn string) bool {
+	d, ok := s.hosted(fqdn)
+	return ok && d.Enabled && d.On(modcfg.HTTPBind)
+}
+
+// TLSConfig is a copy of the certificate configuration the c2s listeners
+// use (cert_file/key_file or the generated self-signed one), for the TLS
+// HTTP listener; nil before Start.
+func (s *Server) TLSConfig() *tls.Config {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Clone()
 }
