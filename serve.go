@@ -36,8 +36,8 @@ type served struct {
 	OpenfireHTTP net.Addr
 	// HTTPS is the TLS HTTP listener (nil unless https_addr is set).
 	HTTPS net.Addr
-	App          *app
-	XMPP         *xmppcore.Server
+	App   *app
+	XMPP  *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}

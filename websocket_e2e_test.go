@@ -55,7 +55,6 @@ func (c *wsClient) read() string {
 	return string(b)
 }
 
-
 // expect reads the next message and matches it against re.
 func (c *wsClient) expect(re string) string {
 	c.t.Helper()
