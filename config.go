@@ -79,6 +79,10 @@ type Config struct {
 	// whose pages may use BOSH, WebSocket and host-meta. Unset: any origin
 	// when http_addr is a loopback address, none otherwise.
 	CORSOrigins []string `yaml:"cors_origins"`
+	// WebSocketPingInterval is how often an idle WebSocket is pinged
+	// (ejabberd's websocket_ping_interval); its pongs keep a listening
+	// session alive. Default 60s.
+	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

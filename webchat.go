@@ -109,7 +109,7 @@ func (p originPolicy) cors(h http.Handler) http.Handler {
 // nil answers that BOSH is not available.
 func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http.Handler, log *zap.Logger) {
 	p := newOriginPolicy(cfg)
-	ws := &websocket.Handler{Server: xs, CheckOrigin: p.checkWS, Log: log.Named("websocket"),
+	ws := &websocket.Handler{Server: xs, CheckOrigin: p.checkWS, Log: log.Named("websocket"), PingInterval: cfg.WebSocketPingInterval,
 		InsecureOK: func(r *http.Request) bool { return cfg.WebSocketInsecureOK || websocket.Loopback(r) }}
 	for _, path := range websocket.Paths {
 		router.Path(path).Handler(ws)
