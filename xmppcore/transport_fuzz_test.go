@@ -58,7 +58,9 @@ func (p *framedPipe) messages() [][]byte {
 	return p.out
 }
 
-func (p *framedPipe) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5280} }
+func (p *framedPipe) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5280}
+}
 func (p *framedPipe) RemoteAddr() net.Addr {
 	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 }

@@ -16,10 +16,10 @@ func TestQualified(t *testing.T) {
 		4: {`<message xmlns="jabber:client" to="x"/>`, `<message xmlns="jabber:client" to="x"/>`},
 		5: {`<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>`, `<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>`},
 		// An attribute value that looks like a declaration is not one.
-		6: {`<message id=" xmlns='x'"/>`, `<message xmlns='jabber:client' id=" xmlns='x'"/>`},
-		7: {`<message xmlns:foo='urn:x'/>`, `<message xmlns='jabber:client' xmlns:foo='urn:x'/>`},
-		8: {`<message xmlns = 'urn:y'/>`, `<message xmlns = 'urn:y'/>`},
-		9: {`not xml`, `not xml`},
+		6:  {`<message id=" xmlns='x'"/>`, `<message xmlns='jabber:client' id=" xmlns='x'"/>`},
+		7:  {`<message xmlns:foo='urn:x'/>`, `<message xmlns='jabber:client' xmlns:foo='urn:x'/>`},
+		8:  {`<message xmlns = 'urn:y'/>`, `<message xmlns = 'urn:y'/>`},
+		9:  {`not xml`, `not xml`},
 		10: {`<?xml version='1.0'?>`, `<?xml version='1.0'?>`},
 		11: {`<message id='>'/>`, `<message xmlns='jabber:client' id='>'/>`},
 	} {
