@@ -5,6 +5,7 @@ package benchproc
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +17,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 // Bootstrap is the part of DATA/bootstrap.json the benchmarks use.
@@ -111,6 +115,22 @@ func (p *Proc) CPU() time.Duration {
 	fmt.Sscan(f[11], &ut)
 	fmt.Sscan(f[12], &st)
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// InsertUsers adds the active users u0..u(n-1) to domain, all with cred
+// (one password derivation, shared: the server's cost does not depend on
+// it).
+func InsertUsers(ctx context.Context, tx *store.Tx, domain int64, n int, cred credential.SCRAM) error {
+	for i := range n {
+		u, err := tx.InsertUser(ctx, store.User{DomainID: domain, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RSSKiB reads VmRSS of pid from /proc/<pid>/status.

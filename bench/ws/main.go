@@ -110,18 +110,7 @@ func prepare(db, domain string, n int) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = st.Write(ctx, func(tx *store.Tx) error {
-		for i := range n {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
-			if err != nil {
-				return err
-			}
-			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err = st.Write(ctx, func(tx *store.Tx) error { return benchproc.InsertUsers(ctx, tx, d.ID, n, cred) })
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/bench/benchproc"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -126,16 +127,7 @@ func prepare(dir string, n int) {
 		if err != nil {
 			return err
 		}
-		for i := range n {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
-			if err != nil {
-				return err
-			}
-			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		return benchproc.InsertUsers(ctx, tx, d.ID, n, cred)
 	})
 	if err != nil {
 		log.Fatal(err)
