@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -131,6 +133,22 @@ func InsertUsers(ctx context.Context, tx *store.Tx, domain int64, n int, cred cr
 		}
 	}
 	return nil
+}
+
+// Each runs f(0) .. f(n-1) on conc goroutines and returns when all did.
+func Each(n, conc int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // RSSKiB reads VmRSS of pid from /proc/<pid>/status.

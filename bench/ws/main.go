@@ -159,26 +159,13 @@ func login(addr, domain string, i int) (*gws.Conn, error) {
 // connect logs u0..u(n-1) in with conc workers.
 func connect(addr, domain string, n, conc int) []*gws.Conn {
 	conns := make([]*gws.Conn, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				c, err := login(addr, domain, i)
-				if err != nil {
-					log.Fatalf("login u%d: %v", i, err)
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
+	benchproc.Each(n, conc, func(i int) {
+		c, err := login(addr, domain, i)
+		if err != nil {
+			log.Fatalf("login u%d: %v", i, err)
+		}
+		conns[i] = c
+	})
 	return conns
 }
 

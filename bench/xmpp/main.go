@@ -267,27 +267,14 @@ func login(addr string, i int) (*goxmpp.Client, error) {
 // connect logs in users [0, n) with conc workers and returns the clients.
 func connect(addr string, n, conc int) ([]*goxmpp.Client, time.Duration) {
 	clients := make([]*goxmpp.Client, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	t0 := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				c, err := login(addr, i)
-				if err != nil {
-					log.Fatalf("login u%d: %v", i, err)
-				}
-				clients[i] = c
-			}
-		}()
-	}
-	wg.Wait()
+	benchproc.Each(n, conc, func(i int) {
+		c, err := login(addr, i)
+		if err != nil {
+			log.Fatalf("login u%d: %v", i, err)
+		}
+		clients[i] = c
+	})
 	return clients, time.Since(t0)
 }
 
