@@ -66,6 +66,11 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// MetricsAddr, if set, is a listener serving only /metrics, /healthz
+	// and /readyz, to any peer that reaches it (e.g. 10.0.0.5:9090 for a
+	// Prometheus on the private network). The main HTTP listener serves
+	// /metrics to loopback peers only. See docs/operations.md.
+	MetricsAddr string `yaml:"metrics_addr"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

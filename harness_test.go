@@ -27,7 +27,9 @@ type testServer struct {
 	c2s, c2stls string
 	// ofURL is the second (Openfire-only) listener's base URL, if configured.
 	ofURL string
-	boot  Bootstrap
+	// metricsURL is the metrics_addr listener's base URL, if configured.
+	metricsURL string
+	boot       Bootstrap
 	// batch0 is the last batch the bootstrap made; tests number theirs after it.
 	batch0 int64
 }
@@ -75,6 +77,9 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	ts := &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
 	if s.OpenfireHTTP != nil {
 		ts.ofURL = "http://" + s.OpenfireHTTP.String()
+	}
+	if s.Metrics != nil {
+		ts.metricsURL = "http://" + s.Metrics.String()
 	}
 	ts.boot = readBootstrapTB(t, cfg.Data)
 	for id := int64(1); ; id++ {

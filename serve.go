@@ -23,6 +23,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
 	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
@@ -33,8 +34,10 @@ type served struct {
 	HTTP, C2S, C2STLS net.Addr
 	// OpenfireHTTP is the second listener (nil unless openfire_http_addr is set).
 	OpenfireHTTP net.Addr
-	App          *app
-	XMPP         *xmppcore.Server
+	// Metrics is the metrics_addr listener (nil unless set).
+	Metrics net.Addr
+	App     *app
+	XMPP    *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}
@@ -114,7 +117,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}()
 
 	a.env.Live = live{xs}
-	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
+	met := metrics.New(a.reg, a.env.Store, xs, log.Named("metrics"))
+	a.env.Requests = met
+	a.env.Store.SetObserver(met.StoreOp)
+	defer a.env.Store.SetObserver(nil)
+	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
+		Applied: met.BatchApplied})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
@@ -163,6 +171,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
+	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
+	opsRoutes.mount(router, true)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -174,7 +184,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
@@ -198,6 +208,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		ofAddr = ofln.Addr()
 		log.Info("serving openfire", zap.Stringer("http", ofAddr))
 	}
+	var metricsAddr net.Addr
+	if cfg.MetricsAddr != "" {
+		addr, stop, err := opsRoutes.listen(cfg.MetricsAddr, errc)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics_addr: %w", err)
+		}
+		defer stop()
+		metricsAddr = addr
+		log.Info("serving metrics", zap.Stringer("metrics", addr))
+	}
 	c2s, c2stls := xs.Addrs()
 	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s)}
 	if c2stls != nil { // no direct-TLS listener: a nil Stringer would log a panic text
@@ -206,7 +227,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered,
+			Metrics: metricsAddr})
 	}
 
 	select {

@@ -611,6 +611,7 @@ func (c *conn) saslFailure(cond, text string) {
 		c.failing = false
 		c.srv.limiter.fail(c.ip)
 	}
+	c.srv.stats.LoginsFailed.Add(1)
 	s := "<failure xmlns='" + nsSASL + "'><" + cond + "/>"
 	if text != "" {
 		s += "<text xml:lang='en'>" + text + "</text>"
@@ -808,6 +809,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			} else {
 				c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
 			}
+			c.srv.stats.LoginsOK.Add(1)
 			if sc, ok := conv.(*saslsrv.Conversation); ok {
 				c.completeKeys(sc)
 			}
@@ -995,6 +997,7 @@ const nsServer = "jabber:server"
 // message, the hot path, is routed inline: the extra goroutine costs ~4 µs
 // of the ~30 µs a message takes.
 func (c *conn) handle(el *xmlel.Element) {
+	c.srv.countStanza(el.Name.Local)
 	if el.Name.Local == "message" {
 		c.srv.fromClient(c, el)
 		return
@@ -1028,5 +1031,6 @@ func (c *conn) info() SessionInfo {
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
 		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
 		Status: c.status, Show: c.show, TLS: true, Available: c.available, Hibernated: hib,
+		Transport: TransportC2S,
 	}
 }

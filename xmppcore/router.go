@@ -186,6 +186,8 @@ type SessionInfo struct {
 	// Hibernated: the connection is lost and the session waits for its
 	// XEP-0198 resumption.
 	Hibernated bool
+	// Transport is how the client is connected: TransportC2S (TCP).
+	Transport string
 }
 
 func (s *Server) match(domain, username string) []*conn {

@@ -157,6 +157,10 @@ type Server struct {
 	pep pepState
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
+	// stats are the monitoring counters (stats.go); accepting counts the
+	// accept loops still running, for readiness.
+	stats     Counters
+	accepting atomic.Int32
 
 	wg sync.WaitGroup
 }
@@ -220,6 +224,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		s.c2sLog.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
 		s.wg.Add(1)
+		s.accepting.Add(1)
 		go s.accept(l, i == 1)
 	}
 	return nil
@@ -244,6 +249,7 @@ func (s *Server) closeListeners() {
 
 func (s *Server) accept(l net.Listener, direct bool) {
 	defer s.wg.Done()
+	defer s.accepting.Add(-1)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
