@@ -140,15 +140,19 @@ func (w *Worker) Start(schedule string) error {
 	return nil
 }
 
+// minTickGrace is the least time Ticking allows between runs: a short
+// schedule's run that a loaded machine starts late is not a failure.
+const minTickGrace = 10 * time.Second
+
 // Ticking reports whether the schedule runs: started, not stopped, and a
-// run began or ended within the last periods schedule intervals. A run
-// that is still busy after that long counts as stuck.
+// run began or ended within the last periods schedule intervals (at least
+// minTickGrace). A run still busy after that long counts as stuck.
 func (w *Worker) Ticking(now time.Time, periods int) error {
 	last := w.lastTick.Load()
 	if last == 0 {
 		return errors.New("worker not running")
 	}
-	if age := now.Sub(time.Unix(0, last)); age > time.Duration(periods)*w.period {
+	if age := now.Sub(time.Unix(0, last)); age > max(time.Duration(periods)*w.period, minTickGrace) {
 		return fmt.Errorf("worker last ticked %s ago (schedule every %s)", age.Round(time.Millisecond), w.period)
 	}
 	return nil
