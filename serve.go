@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,8 @@ type served struct {
 	OpenfireHTTP net.Addr
 	// Metrics is the metrics_addr listener (nil unless set).
 	Metrics net.Addr
+	// ACMEHTTP is the HTTP-01 challenge listener (nil unless acme is on).
+	ACMEHTTP net.Addr
 	App     *app
 	XMPP    *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
@@ -99,9 +102,19 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	go files.Run(ctx, time.Hour)
+	acme, err := startACME(ctx, cfg, a, log)
+	if err != nil {
+		return err
+	}
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	var acmeAddr net.Addr
+	if acme != nil {
+		defer acme.Stop()
+		getCert, acmeAddr = acme.GetCertificate, acme.Addr()
+	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout}, a.env.Store)
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert}, a.env.Store)
 	if err != nil {
 		return err
 	}
@@ -228,7 +241,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
 		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered,
-			Metrics: metricsAddr})
+			Metrics: metricsAddr, ACMEHTTP: acmeAddr})
 	}
 
 	select {

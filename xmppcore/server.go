@@ -84,6 +84,10 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+	// GetCertificate, if set, picks the certificate of a handshake by its
+	// server name (ACME certificates per domain); when it returns nil the
+	// listeners' own certificate (files or self-signed) is used.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 func (c *Config) defaults() {
@@ -207,6 +211,9 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		s.tls = cfg
+	}
+	if s.cfg.GetCertificate != nil {
+		s.tls.GetCertificate = s.cfg.GetCertificate
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
