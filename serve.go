@@ -39,8 +39,8 @@ type served struct {
 	Metrics net.Addr
 	// ACMEHTTP is the HTTP-01 challenge listener (nil unless acme is on).
 	ACMEHTTP net.Addr
-	App     *app
-	XMPP    *xmppcore.Server
+	App      *app
+	XMPP     *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}
