@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/certs"
+	"github.com/xmppgate/xmppgate/commands"
 )
 
 // startACME starts the certificate manager when acme is on (nil when off).
@@ -34,6 +36,33 @@ func startACME(ctx context.Context, cfg Config, a *app, log *zap.Logger) (*certs
 		return nil, err
 	}
 	m.Start(ctx)
+	a.env.Certs = certsAdapter{m}
 	log.Info("acme on", zap.Stringer("http01", m.Addr()), zap.String("ca", cfg.ACMECA))
 	return m, nil
 }
+
+// certsAdapter gives the commands the manager (commands never imports certs).
+type certsAdapter struct{ m *certs.Manager }
+
+func (c certsAdapter) List(ctx context.Context) ([]commands.CertInfo, error) {
+	in, err := c.m.List(ctx)
+	out := make([]commands.CertInfo, len(in))
+	for i, ci := range in {
+		out[i] = commands.CertInfo{Domain: ci.Domain, File: ci.File, Used: ci.Used}
+	}
+	return out, err
+}
+
+func (c certsAdapter) Request(ctx context.Context, domains []string) error {
+	return c.m.Request(ctx, domains)
+}
+
+func (c certsAdapter) Revoke(ctx context.Context, file string) error {
+	err := c.m.Revoke(ctx, file)
+	if errors.Is(err, certs.ErrUnknownFile) {
+		return fmt.Errorf("%w: %w", commands.ErrUnknownCertificate, err)
+	}
+	return err
+}
+
+var _ commands.Certificates = certsAdapter{}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log"
@@ -187,6 +188,50 @@ func TestACMECertificateForNewDomain(t *testing.T) {
 	require.NoError(t, err, "STARTTLS to %s verified against pebble's root", domain)
 	require.Equal(t, leaf.Raw, stc.ConnectionState().PeerCertificates[0].Raw, "the same certificate on both listeners")
 	stc.Close()
+
+	// ejabberd's ACME commands, as the operator.
+	op := tenantCreds{adminJID: s.boot.AdminJID, adminPW: s.boot.AdminPassword}
+	type certRow struct{ Domain, File, Used string }
+	list := func() []certRow {
+		t.Helper()
+		status, body := s.ejabberd(op, "list_certificates", `{}`)
+		require.Equal(t, http.StatusOK, status, body)
+		var rows []certRow
+		require.NoError(t, json.Unmarshal([]byte(body), &rows), body)
+		return rows
+	}
+	rows := list()
+	require.Len(t, rows, 1)
+	require.Equal(t, domain, rows[0].Domain)
+	require.Equal(t, "used", rows[0].Used)
+	stored, err := os.ReadFile(rows[0].File)
+	require.NoError(t, err)
+	block, _ := pem.Decode(stored)
+	require.NotNil(t, block)
+	require.Equal(t, leaf.Raw, block.Bytes, "the file list_certificates names holds the served certificate")
+
+	for i, c := range []struct {
+		cmd, body string
+		status    int
+		answer    string
+	}{
+		0: {"request_certificate", `{"domains":"` + domain + `"}`, http.StatusOK, `{"res":"Success"}`},
+		1: {"request_certificate", `{"domains":"all"}`, http.StatusOK, `{"res":"Success"}`},
+		2: {"request_certificate", `{"domains":"not-served.example"}`, http.StatusBadRequest, `"Unknown virtual host"`},
+		3: {"revoke_certificate", `{"file":"/etc/passwd"}`, http.StatusNotFound, `"not_found"`},
+		4: {"revoke_certificate", `{"file":"` + rows[0].File + `"}`, http.StatusOK, `{"res":"Success"}`},
+	} {
+		status, body := s.ejabberd(op, c.cmd, c.body)
+		require.Equal(t, c.status, status, "%d: %s", i, body)
+		require.Equal(t, c.answer, body, "%d", i)
+	}
+	require.Empty(t, list(), "revoked and deleted")
+	// The next handshake obtains a new certificate.
+	tc, err = tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Minute}, "tcp", s.c2stls,
+		&tls.Config{ServerName: domain, RootCAs: roots, MinVersion: tls.VersionTLS12})
+	require.NoError(t, err)
+	require.NotEqual(t, leaf.SerialNumber, tc.ConnectionState().PeerCertificates[0].SerialNumber)
+	tc.Close()
 
 	// localhost is no public name: the listener's own certificate.
 	_, err = tls.Dial("tcp", s.c2stls, &tls.Config{ServerName: "localhost", RootCAs: roots, MinVersion: tls.VersionTLS12})

@@ -281,8 +281,9 @@ func (m *Manager) List(ctx context.Context) ([]Cert, error) {
 	return out, nil
 }
 
-// Request obtains (or renews now) the certificates of domains, all the
-// store's when domains is empty, and waits for them.
+// Request obtains the certificates of domains (all the store's when
+// domains is empty) that are missing or due for renewal, and waits for
+// them.
 func (m *Manager) Request(ctx context.Context, domains []string) error {
 	if len(domains) == 0 {
 		all, err := m.domains(ctx)

@@ -34,4 +34,6 @@ type Env struct {
 	Rand io.Reader
 	// Requests is told of every dialect request (metrics); nil: no one.
 	Requests RequestObserver
+	// Certs is the ACME certificate manager (nil unless acme is on).
+	Certs Certificates
 }
