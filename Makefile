@@ -95,10 +95,12 @@ clean: ## remove build output
 # its dlopen), so one file runs on any Linux of its architecture. Built on
 # an amd64 host; arm64 needs Debian's cross compiler, installed here when
 # missing (as root). VERSION goes into `xmppgate version`; the commit and
-# its time come from the checkout (-buildvcs).
+# its time come from the checkout (-buildvcs), the commit also from COMMIT
+# (a worktree's checkout is not stamped).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 RELEASE_TAGS := osusergo,netgo,sqlite_omit_load_extension
-RELEASE_LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 release: ## linux/amd64 and linux/arm64 static binaries in dist/ (cgo; installs gcc-aarch64-linux-gnu if missing)
 	@command -v aarch64-linux-gnu-gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross; }
 	@mkdir -p dist

@@ -7,9 +7,13 @@ import (
 	"runtime/debug"
 )
 
-// version is set at link time by `make release`
-// (-ldflags "-X main.version=v1.2.3"); empty means the module version.
-var version string
+// version and commit are set at link time by `make release` and the
+// Dockerfile (-ldflags "-X main.version=v1.2.3 -X main.commit=<sha>");
+// empty means the module version and the VCS stamp. The go command stamps
+// the commit only when it builds in a checkout whose .git is a directory
+// (not a worktree's .git file, not a container's build context without
+// .git), hence the second variable.
+var version, commit string
 
 // buildInfo is what `xmppgate version` and /healthz tell about the binary.
 type buildInfo struct {
@@ -31,6 +35,7 @@ func readBuildInfo() buildInfo {
 		if b.Version == "" {
 			b.Version = "unknown"
 		}
+		b.Revision = commit
 		return b
 	}
 	if b.Version == "" {
@@ -45,6 +50,9 @@ func readBuildInfo() buildInfo {
 		case "vcs.modified":
 			b.Modified = s.Value == "true"
 		}
+	}
+	if b.Revision == "" {
+		b.Revision = commit
 	}
 	return b
 }
