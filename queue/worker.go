@@ -100,7 +100,9 @@ type Worker struct {
 	cron *cron.Cron
 	// period is the schedule's interval; lastTick is when a scheduled
 	// run last started or ended (Unix ns), 0 when stopped (Ticking).
-	period   time.Duration
+	// Both atomics: reload_config restarts the schedule while /readyz
+	// reads them.
+	period   atomic.Int64 // time.Duration
 	lastTick atomic.Int64
 	applied  func(store.BatchStatus, int, time.Duration)
 }
@@ -133,7 +135,7 @@ func (w *Worker) Start(schedule string) error {
 	// The interval between two runs after the next one: "@every 5s" is
 	// 5 s, a cron line the gap it has at the moment.
 	next := c.Entry(id).Schedule.Next(time.Now())
-	w.period = c.Entry(id).Schedule.Next(next).Sub(next)
+	w.period.Store(int64(c.Entry(id).Schedule.Next(next).Sub(next)))
 	w.cron = c
 	w.lastTick.Store(time.Now().UnixNano())
 	c.Start()
@@ -152,8 +154,9 @@ func (w *Worker) Ticking(now time.Time, periods int) error {
 	if last == 0 {
 		return errors.New("worker not running")
 	}
-	if age := now.Sub(time.Unix(0, last)); age > max(time.Duration(periods)*w.period, minTickGrace) {
-		return fmt.Errorf("worker last ticked %s ago (schedule every %s)", age.Round(time.Millisecond), w.period)
+	period := time.Duration(w.period.Load())
+	if age := now.Sub(time.Unix(0, last)); age > max(time.Duration(periods)*period, minTickGrace) {
+		return fmt.Errorf("worker last ticked %s ago (schedule every %s)", age.Round(time.Millisecond), period)
 	}
 	return nil
 }
