@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -96,17 +97,13 @@ func requestCertificate(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var domains []string
-	if spec := strings.TrimSpace(c.Args.String("domains")); spec != "all" {
-		for _, d := range strings.Split(spec, ",") {
-			fqdn, err := NormalizeDomain(strings.TrimSpace(d))
-			if err != nil {
-				return nil, Errorf(Invalid, ReasonMalformed, "domains", "invalid domain %q", d)
-			}
-			if _, err := c.Env.Store.DomainByFQDN(ctx, fqdn); err != nil {
-				return nil, Errorf(Invalid, ReasonUnknownDomain, "domains", "%s is not served here", fqdn)
-			}
-			domains = append(domains, fqdn)
+	domains, err := parseDomainList(c.Args.String("domains"))
+	if err != nil {
+		return nil, err
+	}
+	for _, fqdn := range domains {
+		if _, err := c.Env.Store.DomainByFQDN(ctx, fqdn); err != nil {
+			return nil, Errorf(Invalid, ReasonUnknownDomain, "domains", "%s is not served here", fqdn)
 		}
 	}
 	if err := m.Request(ctx, domains); err != nil {
@@ -139,4 +136,24 @@ func revokeCertificate(ctx context.Context, c *Call) (any, error) {
 		return nil, err
 	}
 	return "Success", nil
+}
+
+// parseDomainList reads request_certificate's domains: "all" (nil), or
+// domains separated by commas, each normalised, duplicates dropped.
+func parseDomainList(spec string) ([]string, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "all" {
+		return nil, nil
+	}
+	var out []string
+	for _, d := range strings.Split(spec, ",") {
+		fqdn, err := NormalizeDomain(strings.TrimSpace(d))
+		if err != nil {
+			return nil, Errorf(Invalid, ReasonMalformed, "domains", "invalid domain %q", d)
+		}
+		if !slices.Contains(out, fqdn) {
+			out = append(out, fqdn)
+		}
+	}
+	return out, nil
 }
