@@ -83,6 +83,28 @@ type Config struct {
 	// (ejabberd's websocket_ping_interval); its pongs keep a listening
 	// session alive. Default 60s.
 	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
+	// MetricsAddr, if set, is a listener serving only /metrics, /healthz
+	// and /readyz, to any peer that reaches it (e.g. 10.0.0.5:9090 for a
+	// Prometheus on the private network). The main HTTP listener serves
+	// /metrics to loopback peers only. See docs/operations.md.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// ACME, when true, gets the XMPP listeners a certificate per domain of
+	// the store from an ACME CA (HTTP-01 on acme_http_addr); names without
+	// one (localhost, a client without SNI) keep cert_file or the
+	// self-signed certificate. See docs/operations.md.
+	ACME bool `yaml:"acme"`
+	// ACMEHTTPAddr is where the CA's HTTP-01 requests are answered; it
+	// must be port 80 of the domains as the CA reaches them (default :80
+	// when acme is on).
+	ACMEHTTPAddr string `yaml:"acme_http_addr"`
+	// ACMECA is the CA's directory URL (default Let's Encrypt's; its
+	// staging CA is https://acme-staging-v02.api.letsencrypt.org/directory).
+	ACMECA string `yaml:"acme_ca"`
+	// ACMECARoot, if set, is a PEM file of the roots the CA's HTTPS is
+	// verified with (a private CA such as step-ca or pebble).
+	ACMECARoot string `yaml:"acme_ca_root"`
+	// ACMEEmail is the ACME account's contact address.
+	ACMEEmail string `yaml:"acme_email"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

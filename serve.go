@@ -24,6 +24,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
 	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
@@ -36,8 +37,12 @@ type served struct {
 	OpenfireHTTP net.Addr
 	// HTTPS is the TLS HTTP listener (nil unless https_addr is set).
 	HTTPS net.Addr
-	App   *app
-	XMPP  *xmppcore.Server
+	// Metrics is the metrics_addr listener (nil unless set).
+	Metrics net.Addr
+	// ACMEHTTP is the HTTP-01 challenge listener (nil unless acme is on).
+	ACMEHTTP net.Addr
+	App      *app
+	XMPP     *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}
@@ -99,9 +104,19 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	go files.Run(ctx, time.Hour)
+	acme, err := startACME(ctx, cfg, a, log)
+	if err != nil {
+		return err
+	}
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	var acmeAddr net.Addr
+	if acme != nil {
+		defer acme.Stop()
+		getCert, acmeAddr = acme.GetCertificate, acme.Addr()
+	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout}, a.env.Store)
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert}, a.env.Store)
 	if err != nil {
 		return err
 	}
@@ -117,7 +132,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}()
 
 	a.env.Live = live{xs}
-	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
+	met := metrics.New(a.reg, a.env.Store, xs, log.Named("metrics"))
+	a.env.Requests = met
+	a.env.Store.SetObserver(met.StoreOp)
+	defer a.env.Store.SetObserver(nil)
+	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
+		Applied: met.BatchApplied})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
@@ -167,6 +187,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
 	mountWebChat(router, cfg, xs, nil, log)
+	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
+	opsRoutes.mount(router, true)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -178,7 +200,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
@@ -222,6 +244,17 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		httpsAddr = tln.Addr()
 		log.Info("serving https", zap.Stringer("https", httpsAddr))
 	}
+	var metricsAddr net.Addr
+	if cfg.MetricsAddr != "" {
+		addr, stop, err := opsRoutes.listen(cfg.MetricsAddr, errc)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics_addr: %w", err)
+		}
+		defer stop()
+		metricsAddr = addr
+		log.Info("serving metrics", zap.Stringer("metrics", addr))
+	}
 	c2s, c2stls := xs.Addrs()
 	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s)}
 	if c2stls != nil { // no direct-TLS listener: a nil Stringer would log a panic text
@@ -230,7 +263,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered, HTTPS: httpsAddr})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered,
+			HTTPS: httpsAddr, Metrics: metricsAddr, ACMEHTTP: acmeAddr})
 	}
 
 	select {

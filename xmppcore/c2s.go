@@ -666,6 +666,7 @@ func (c *conn) saslFailure(cond, text string) {
 		c.failing = false
 		c.srv.limiter.fail(c.ip)
 	}
+	c.srv.stats.LoginsFailed.Add(1)
 	s := "<failure xmlns='" + nsSASL + "'><" + cond + "/>"
 	if text != "" {
 		s += "<text xml:lang='en'>" + text + "</text>"
@@ -863,6 +864,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			} else {
 				c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
 			}
+			c.srv.stats.LoginsOK.Add(1)
 			if sc, ok := conv.(*saslsrv.Conversation); ok {
 				c.completeKeys(sc)
 			}
@@ -1050,6 +1052,7 @@ const nsServer = "jabber:server"
 // message, the hot path, is routed inline: the extra goroutine costs ~4 µs
 // of the ~30 µs a message takes.
 func (c *conn) handle(el *xmlel.Element) {
+	c.srv.countStanza(el.Name.Local)
 	if el.Name.Local == "message" {
 		c.srv.fromClient(c, el)
 		return

@@ -84,6 +84,10 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+	// GetCertificate, if set, picks the certificate of a handshake by its
+	// server name (ACME certificates per domain); when it returns nil the
+	// listeners' own certificate (files or self-signed) is used.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 func (c *Config) defaults() {
@@ -157,6 +161,10 @@ type Server struct {
 	pep pepState
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
+	// stats are the monitoring counters (stats.go); accepting counts the
+	// accept loops still running, for readiness.
+	stats     Counters
+	accepting atomic.Int32
 
 	wg sync.WaitGroup
 }
@@ -204,6 +212,9 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		s.tls = cfg
 	}
+	if s.cfg.GetCertificate != nil {
+		s.tls.GetCertificate = s.cfg.GetCertificate
+	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
 			continue
@@ -220,6 +231,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		s.c2sLog.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
 		s.wg.Add(1)
+		s.accepting.Add(1)
 		go s.accept(l, i == 1)
 	}
 	return nil
@@ -244,6 +256,7 @@ func (s *Server) closeListeners() {
 
 func (s *Server) accept(l net.Listener, direct bool) {
 	defer s.wg.Done()
+	defer s.accepting.Add(-1)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()

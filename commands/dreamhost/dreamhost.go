@@ -106,8 +106,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rep.env.OK {
 		result = rep.env.Scalar
 	}
-	commands.RequestLine{Dialect: commands.DreamHost, Command: lg.cmd, Account: lg.account, Result: result, Status: rep.status,
-		Start: start, Err: lg.err}.Log(h.log, zap.Int64("key_id", lg.keyID), zap.String("format", string(format)))
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.DreamHost, Command: lg.cmd, Account: lg.account, Result: result, Status: rep.status,
+		Start: start, Err: lg.err}, h.log, zap.Int64("key_id", lg.keyID), zap.String("format", string(format)))
 }
 
 type logLine struct {

@@ -82,8 +82,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, rep.body)
 
-	commands.RequestLine{Dialect: commands.Openfire, Command: lg.cmd, Account: lg.account, Result: rep.result, Status: rep.status,
-		Start: start, Err: lg.err}.Log(h.log)
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.Openfire, Command: lg.cmd, Account: lg.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: lg.err}, h.log)
 }
 
 type logLine struct {

@@ -89,8 +89,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lg.result == "" {
 		lg.result = "ok"
 	}
-	commands.RequestLine{Dialect: commands.OpenfireREST, Command: lg.cmd, Account: lg.account, Result: lg.result,
-		Status: rep.status, Start: start, Err: lg.err}.Log(h.log)
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.OpenfireREST, Command: lg.cmd, Account: lg.account, Result: lg.result,
+		Status: rep.status, Start: start, Err: lg.err}, h.log)
 }
 
 // reply is one answer.
