@@ -45,10 +45,10 @@ func TestParse(t *testing.T) {
 				require.Equal(t, "n", b.NewKey)
 			}},
 		4:  {in: "", cond: BadRequest},
-		5:  {in: "<body rid='1'/>", cond: BadRequest},                         // wrong namespace
-		6:  {in: "<bodyx rid='1'" + ns + "/>", cond: BadRequest},              // wrong element
-		7:  {in: "<body" + ns + "/>", cond: BadRequest},                       // no rid
-		8:  {in: "<body rid='0'" + ns + "/>", cond: BadRequest},               // rid 0
+		5:  {in: "<body rid='1'/>", cond: BadRequest},                          // wrong namespace
+		6:  {in: "<bodyx rid='1'" + ns + "/>", cond: BadRequest},               // wrong element
+		7:  {in: "<body" + ns + "/>", cond: BadRequest},                        // no rid
+		8:  {in: "<body rid='0'" + ns + "/>", cond: BadRequest},                // rid 0
 		9:  {in: "<body rid='9007199254740992'" + ns + "/>", cond: BadRequest}, // above 2^53-1
 		10: {in: "<body rid='-1'" + ns + "/>", cond: BadRequest},
 		11: {in: "<body rid='1' wait='x'" + ns + "/>", cond: BadRequest},
