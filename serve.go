@@ -26,7 +26,9 @@ import (
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/bosh"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
+	"github.com/xmppgate/xmppgate/xmppcore/websocket"
 )
 
 // served tells tests where a running server listens.
@@ -166,7 +168,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
-	mountWebChat(router, cfg, xs, nil, log)
+	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
+		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
+	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})
+	mountWebChat(router, cfg, xs, boshH, log)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -178,6 +183,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	srv.RegisterOnShutdown(boshH.Shutdown) // held BOSH requests end, so Shutdown need not wait out their wait
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
@@ -213,6 +219,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}
 		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		tsrv.RegisterOnShutdown(boshH.Shutdown)
 		go func() { errc <- tsrv.Serve(tln) }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

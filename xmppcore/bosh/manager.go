@@ -249,6 +249,9 @@ func (m *Manager) wait(w http.ResponseWriter, r *http.Request, s *Session, req *
 		return
 	default:
 	}
+	// The server's ReadTimeout would cancel the request's context (its
+	// connection's background read times out) before a long wait ends.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.wait + 30*time.Second))
 	t := time.NewTimer(s.wait)
 	defer t.Stop()
 	for {

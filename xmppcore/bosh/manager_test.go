@@ -27,6 +27,9 @@ type recorder struct {
 }
 
 func (r *recorder) Receive(els []*xmlel.Element) {
+	if len(els) == 0 {
+		return
+	}
 	var b strings.Builder
 	for _, el := range els {
 		b.WriteString(el.String())
@@ -34,7 +37,13 @@ func (r *recorder) Receive(els []*xmlel.Element) {
 	r.events <- "receive " + b.String()
 }
 func (r *recorder) Restart() { r.events <- "restart" }
-func (r *recorder) Close()   { r.events <- "close" }
+func (r *recorder) End(byClient bool) {
+	if byClient {
+		r.events <- "close by client"
+		return
+	}
+	r.events <- "close"
+}
 
 type bundle struct {
 	m   *Manager
@@ -485,7 +494,7 @@ func TestTerminate(t *testing.T) {
 	terminated(t, wait(t, a), "")
 	// The payload reaches the stream before it is closed.
 	require.Equal(t, `receive <presence xmlns="jabber:client" type="unavailable"/>`, next(t, rec.events))
-	require.Equal(t, "close", next(t, rec.events))
+	require.Equal(t, "close by client", next(t, rec.events))
 	require.Equal(t, 0, bu.m.Len())
 	terminated(t, bu.post(t, req(sid, 103, "", "")), ItemNotFound)
 }

@@ -21,16 +21,17 @@ import (
 // whichever HTTP request delivers them, and never with a lock of this
 // package held: a Stream may call Session.Write from them.
 type Stream interface {
-	// Receive takes the payloads of one request.
+	// Receive takes the payloads of one request; it is called for empty
+	// requests too (els nil): every request shows the client is there.
 	Receive(els []*xmlel.Element)
 	// Restart is XEP-0206's stream restart (xmpp:restart='true').
 	Restart()
-	// Close says the session ended on the HTTP side: the client
-	// terminated it (after Receive got its last payloads), it was
-	// inactive for too long, it broke the session rules, or the manager
-	// shuts down. It is not called after the Stream ended the session
-	// itself with Session.Terminate.
-	Close()
+	// End says the session ended on the HTTP side: byClient, the
+	// client terminated it (after Receive got its last payloads); else it
+	// was inactive for too long, broke the session rules, or the manager
+	// shuts down (as if its connection was lost). It is not called after
+	// the Stream ended the session itself with Session.Terminate.
+	End(byClient bool)
 }
 
 // Opener starts the XMPP side of a new session. b is the session creation
@@ -94,9 +95,10 @@ type Session struct {
 }
 
 type delivery struct {
-	els     []*xmlel.Element
-	restart bool
-	close   bool
+	els      []*xmlel.Element
+	restart  bool
+	close    bool
+	byClient bool
 }
 
 type cached struct {
@@ -480,7 +482,7 @@ func (s *Session) processLocked(r *request) *Error {
 		if len(b.Payload) > 0 {
 			s.inbox = append(s.inbox, delivery{els: b.Payload})
 		}
-		s.inbox = append(s.inbox, delivery{close: true})
+		s.inbox = append(s.inbox, delivery{close: true, byClient: true})
 		s.held = append(s.held, r)
 		s.closeLocked("")
 		return nil
@@ -502,7 +504,7 @@ func (s *Session) processLocked(r *request) *Error {
 			return errorf(BadRequest, "a restart request carries no payload")
 		}
 		s.inbox = append(s.inbox, delivery{restart: true})
-	case len(b.Payload) > 0:
+	default:
 		s.inbox = append(s.inbox, delivery{els: b.Payload})
 	}
 	s.held = append(s.held, r)
@@ -546,7 +548,7 @@ func (s *Session) deliver() {
 		s.mu.Unlock()
 		switch {
 		case d.close:
-			s.stream.Close()
+			s.stream.End(d.byClient)
 		case d.restart:
 			s.stream.Restart()
 		default:
