@@ -79,6 +79,10 @@ type Config struct {
 	// whose pages may use BOSH, WebSocket and host-meta. Unset: any origin
 	// when http_addr is a loopback address, none otherwise.
 	CORSOrigins []string `yaml:"cors_origins"`
+	// WebSocketPingInterval is how often an idle WebSocket is pinged
+	// (ejabberd's websocket_ping_interval); its pongs keep a listening
+	// session alive. Default 60s.
+	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
 	// BOSHMaxInactivity ends a BOSH session whose client made no request
 	// for that long (Prosody's bosh_max_inactivity; default 60 s).
 	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -108,7 +109,7 @@ func (p originPolicy) cors(h http.Handler) http.Handler {
 // nil answers that BOSH is not available.
 func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http.Handler, log *zap.Logger) {
 	p := newOriginPolicy(cfg)
-	ws := &websocket.Handler{Server: xs, CheckOrigin: p.checkWS, Log: log.Named("websocket"),
+	ws := &websocket.Handler{Server: xs, CheckOrigin: p.checkWS, Log: log.Named("websocket"), PingInterval: cfg.WebSocketPingInterval,
 		InsecureOK: func(r *http.Request) bool { return cfg.WebSocketInsecureOK || websocket.Loopback(r) }}
 	for _, path := range websocket.Paths {
 		router.Path(path).Handler(ws)
@@ -131,8 +132,8 @@ func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http
 type hostMeta struct{ xs *xmppcore.Server }
 
 type link struct {
-	Rel  string `xml:"rel,attr" json:"rel"`
-	Href string `xml:"href,attr" json:"href"`
+	Rel  string `json:"rel"`
+	Href string `json:"href"`
 }
 
 // links are the endpoints for r's host, ws:// and http:// on a plain
@@ -163,19 +164,18 @@ func (h hostMeta) xrd(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	doc := struct {
-		XMLName xml.Name `xml:"http://docs.oasis-open.org/ns/xri/xrd-1.0 XRD"`
-		Links   []link   `xml:"Link"`
-	}{Links: links}
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	// Written by hand: encoding/xml cannot write the empty <Link/>
+	// elements XEP-0156's examples show.
+	var b strings.Builder
+	b.WriteString(xml.Header + "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n")
+	for _, l := range links {
+		b.WriteString("  <Link rel='" + l.Rel + "' href='")
+		xml.EscapeText(&b, []byte(l.Href))
+		b.WriteString("'/>\n")
 	}
+	b.WriteString("</XRD>\n")
 	w.Header().Set("Content-Type", "application/xrd+xml; charset=utf-8")
-	w.Write([]byte(xml.Header))
-	w.Write(b)
-	w.Write([]byte("\n"))
+	io.WriteString(w, b.String())
 }
 
 func (h hostMeta) json(w http.ResponseWriter, r *http.Request) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -12,6 +14,9 @@ import (
 
 	gws "github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
 // wsClient is an RFC 7395 client written for the tests on gorilla's
@@ -249,4 +254,183 @@ func TestWebSocketModHttpBind(t *testing.T) {
 	c2, _, err := s.dialWS(t, "/ws", nil)
 	require.NoError(t, err)
 	c2.login(dom, "alice", "pw1", "again")
+}
+
+// TestWebSocketSessionFeatures: stream management, carbons and CSI are
+// the session's, not the transport's: a WebSocket session resumes after
+// its connection dropped (the messages it missed sent again), gets carbons
+// of its account's TCP session, and still gets chat messages while
+// inactive. With SM each stanza and its <r/> are messages of their own.
+func TestWebSocketSessionFeatures(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=alice&password=pw1"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=bob&password=pw2"))
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=carol&password=pw3"))
+	dom := s.boot.Domain
+	bob := goxmpptest.Login(t, s.c2s, "bob@"+dom, "pw2", goxmpptest.Resource("tcp"))
+
+	t.Run("stream management resumes over a new WebSocket", func(t *testing.T) {
+		t.Parallel()
+		c, _, err := s.dialWS(t, "/ws", nil)
+		require.NoError(t, err)
+		c.login(dom, "alice", "pw1", "sm")
+		c.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+		m := regexp.MustCompile(`^<enabled xmlns='urn:xmpp:sm:3' id='([^']+)' resume='true'`).FindStringSubmatch(c.read())
+		require.NotNil(t, m)
+		previd := m[1]
+
+		_, err = bob.Send(goxmpp.Chat{Remote: "alice@" + dom + "/sm", Type: "chat", Text: "one"})
+		require.NoError(t, err)
+		c.expect(`^<message xmlns='jabber:client' .*<body>one</body>`)
+		c.expect(`^<r xmlns='urn:xmpp:sm:3'/>$`)
+		// The connection drops without <close/>: the session hibernates.
+		c.ws.UnderlyingConn().Close()
+		require.Eventually(t, func() bool {
+			for _, ss := range s.app.env.Live.(live).Server.Sessions(dom, "alice") {
+				if ss.Resource == "sm" {
+					return ss.Hibernated
+				}
+			}
+			return false
+		}, 20*time.Second, 20*time.Millisecond)
+		_, err = bob.Send(goxmpp.Chat{Remote: "alice@" + dom + "/sm", Type: "chat", Text: "two"})
+		require.NoError(t, err)
+
+		r, _, err := s.dialWS(t, "/ws", nil)
+		require.NoError(t, err)
+		r.open(dom)
+		r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
+			base64.StdEncoding.EncodeToString([]byte("\x00alice\x00pw1")) + "</auth>")
+		r.expect(`^<success `)
+		r.open(dom)
+		r.send("<resume xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='1'/>")
+		r.expect(`^<resumed xmlns='urn:xmpp:sm:3' previd='` + regexp.QuoteMeta(previd) + `' h='\d+'/>$`)
+		r.expect(`^<message xmlns='jabber:client' .*<body>two</body>`)
+		r.expect(`^<r xmlns='urn:xmpp:sm:3'/>$`)
+		var kinds []string
+		for _, ss := range s.app.env.Live.(live).Server.Sessions(dom, "alice") {
+			if ss.Resource == "sm" {
+				kinds = append(kinds, ss.Transport)
+				require.False(t, ss.Hibernated)
+			}
+		}
+		require.Equal(t, []string{"websocket"}, kinds)
+	})
+
+	t.Run("carbons and CSI", func(t *testing.T) {
+		t.Parallel()
+		c, _, err := s.dialWS(t, "/ws", nil)
+		require.NoError(t, err)
+		c.login(dom, "carol", "pw3", "carbons")
+		c.send("<iq xmlns='jabber:client' type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+		c.expect(`^<iq xmlns='jabber:client' .*id="c1"`)
+		tcp := goxmpptest.Login(t, s.c2s, "carol@"+dom, "pw3", goxmpptest.Resource("desk"))
+		_, err = tcp.Send(goxmpp.Chat{Remote: "bob@" + dom, Type: "chat", Text: "from the desk"})
+		require.NoError(t, err)
+		c.expect(`^<message xmlns='jabber:client' .*<sent xmlns="urn:xmpp:carbons:2">.*from the desk`)
+
+		c.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+		_, err = bob.Send(goxmpp.Chat{Remote: "carol@" + dom + "/carbons", Type: "chat", Text: "while inactive"})
+		require.NoError(t, err)
+		c.expect(`^<message xmlns='jabber:client' .*<body>while inactive</body>`)
+		c.send("<active xmlns='urn:xmpp:csi:0'/>")
+	})
+}
+
+// TestWebSocketTLSAndKeepalive: https_addr serves wss:// with the
+// server's certificate (the generated self-signed one here); the session
+// is listed as websocket over TLS, and an idle connection is pinged.
+func TestWebSocketTLSAndKeepalive(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *Config) {
+		c.HTTPSAddr = "127.0.0.1:0"
+		c.WebSocketPingInterval = 50 * time.Millisecond
+	})
+	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=alice&password=pw1"))
+	dom := s.boot.Domain
+	d := gws.Dialer{Subprotocols: []string{"xmpp"}, HandshakeTimeout: 10 * time.Second,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's self-signed certificate
+	ws, _, err := d.Dial("wss://"+s.https+"/ws", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ws.Close() })
+	c := &wsClient{t: t, ws: ws}
+	c.login(dom, "alice", "pw1", "wss")
+	var got []string
+	for _, ss := range s.app.env.Live.Sessions(dom, "alice") {
+		got = append(got, ss.Transport+" tls="+strconv.FormatBool(ss.TLS))
+	}
+	require.Equal(t, []string{"websocket tls=true"}, got)
+
+	pings := make(chan struct{}, 16)
+	ws.SetPingHandler(func(data string) error {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return ws.WriteControl(gws.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	msgs := make(chan string, 16)
+	go func() {
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(b)
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case <-pings:
+		case <-time.After(20 * time.Second):
+			t.Fatal("no keepalive ping")
+		}
+	}
+	c.send("<message xmlns='jabber:client' to='alice@" + dom + "/wss' type='chat'><body>still here</body></message>")
+	select {
+	case m := <-msgs:
+		require.Contains(t, m, "<body>still here</body>")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the session did not answer after the pings")
+	}
+}
+
+// TestWebSocketInsecureRule: without TLS, only loopback peers may
+// authenticate unless websocket_insecure_ok is on; others get
+// policy-violation after <open/> (STARTTLS has no meaning on a WebSocket).
+func TestWebSocketInsecureRule(t *testing.T) {
+	t.Parallel()
+	ip := nonLoopbackIP()
+	if ip == "" {
+		t.Skip("no non-loopback IPv4 address on this host to connect from")
+	}
+	for i, tc := range []struct {
+		insecureOK bool
+		want       string
+	}{
+		0: {false, `^<stream:error xmlns:stream='http://etherx.jabber.org/streams'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>TLS is required`},
+		1: {true, `^<stream:features xmlns:stream='http://etherx.jabber.org/streams'><mechanisms .*<mechanism>PLAIN</mechanism>`},
+	} {
+		s := startServer(t, func(c *Config) { c.HTTPAddr = ip + ":0"; c.WebSocketInsecureOK = tc.insecureOK })
+		c, _, err := s.dialWS(t, "/ws", nil)
+		require.NoError(t, err, "%d", i)
+		c.send("<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='" + s.boot.Domain + "' version='1.0'/>")
+		c.expect(`^<open `)
+		c.expect(tc.want)
+	}
+}
+
+func nonLoopbackIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return ""
 }
