@@ -373,3 +373,20 @@ func TestBOSHCORS(t *testing.T) {
 	require.Equal(t, "https://shop.example", resp.Header.Get("Access-Control-Allow-Origin"))
 	require.NotEmpty(t, bodyAttr(string(b), "sid"), string(b))
 }
+
+// TestIntegrationConverseBOSH: converse.js in headless Chromium logs in
+// over BOSH (Strophe's, from a page on another origin, so through CORS),
+// chats with a TCP client, and shows a wrong password's error; the
+// session is listed as an http_bind one.
+func TestIntegrationConverseBOSH(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	bosh := map[string]any{"bosh_service_url": strings.TrimSuffix(s.url, "/") + "/http-bind"}
+	browser := converseChat(t, s, bosh)
+	var kinds []string
+	for _, ss := range s.app.env.Live.Sessions(s.boot.Domain, "alice") {
+		kinds = append(kinds, ss.Transport)
+	}
+	require.Equal(t, "http_bind", strings.Join(kinds, ","))
+	converseWrongPassword(t, s, browser, bosh)
+}
