@@ -140,32 +140,52 @@ func (c *framedConn) End(byClient bool) {
 }
 
 func (c *framedConn) Read(p []byte) (int, error) {
+	if err := c.WaitInput(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.in.Len() > 0:
+		n, _ := c.in.Read(p)
+		if c.in.Len() == 0 {
+			c.in = bytes.Buffer{} // an idle session keeps no buffer
+		}
+		return n, nil
+	case c.closed:
+		return 0, net.ErrClosed
+	}
+	return 0, io.EOF
+}
+
+// InputReady reports whether a Read would return at once (xmppcore's idle
+// wait: with nothing to read, the session's read goroutine hands over to
+// a fresh one with a small stack, which waits in WaitInput).
+func (c *framedConn) InputReady() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.in.Len() > 0 || c.closed || c.eof
+}
+
+// WaitInput blocks until InputReady, or fails with
+// os.ErrDeadlineExceeded (a net.Error that times out, as a socket's) once
+// the read deadline passed.
+func (c *framedConn) WaitInput() error {
 	for {
 		c.mu.Lock()
-		switch {
-		case c.in.Len() > 0:
-			n, _ := c.in.Read(p)
-			if c.in.Len() == 0 {
-				c.in = bytes.Buffer{} // an idle session keeps no buffer
-			}
-			c.mu.Unlock()
-			return n, nil
-		case c.closed:
-			c.mu.Unlock()
-			return 0, net.ErrClosed
-		case c.eof:
-			c.mu.Unlock()
-			return 0, io.EOF
-		}
+		ready := c.in.Len() > 0 || c.closed || c.eof
 		dl := c.rdl
 		c.mu.Unlock()
+		if ready {
+			return nil
+		}
 		if dl.IsZero() {
 			<-c.wake
 			continue
 		}
 		d := time.Until(dl)
 		if d <= 0 {
-			return 0, os.ErrDeadlineExceeded // a net.Error that times out, as a socket's
+			return os.ErrDeadlineExceeded
 		}
 		t := time.NewTimer(d)
 		select {
