@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -440,13 +441,8 @@ func (s *Session) repeatLocked(r *request) *Error {
 func (s *Session) fail(r *request, e *Error) {
 	s.mu.Lock()
 	if !r.answered {
-		s.take(r.b.RID)
-		for i, h := range s.held {
-			if h == r {
-				s.held = append(s.held[:i], s.held[i+1:]...)
-				break
-			}
-		}
+		s.queued = slices.DeleteFunc(s.queued, func(q *request) bool { return q == r })
+		s.held = slices.DeleteFunc(s.held, func(h *request) bool { return h == r })
 		s.reply(r, s.m.terminate(s.legacy, e.Cond))
 	}
 	s.mu.Unlock()
