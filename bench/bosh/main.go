@@ -14,7 +14,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"flag"
 	"fmt"
@@ -22,17 +21,13 @@ import (
 	"log"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 const ns = "http://jabber.org/protocol/httpbind"
@@ -45,22 +40,15 @@ func main() {
 	pprof := flag.String("pprof", "", "the server's pprof_addr, to profile it while the sessions are held (with -keep)")
 	keep := flag.Duration("keep", 0, "hold the sessions this long after measuring")
 	flag.Parse()
-	raiseNoFile()
+	benchproc.RaiseNoFile()
 
-	dir, err := os.MkdirTemp("", "boshbench")
-	if err != nil {
-		log.Fatal(err)
-	}
+	dir, domain, err := benchproc.DataDir(*bin, *idle)
 	defer os.RemoveAll(dir)
-	p, err := benchproc.Start(*bin, dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	p.Stop()
-	domain := p.Boot.Domain
-	prepare(filepath.Join(dir, "xmppgate.db"), domain, *idle)
 
-	p, err = benchproc.Start(*bin, dir, nil, "XMPPGATE_LOG_LEVEL=error", "XMPPGATE_PPROF_ADDR="+*pprof)
+	p, err := benchproc.Start(*bin, dir, nil, "XMPPGATE_LOG_LEVEL=error", "XMPPGATE_PPROF_ADDR="+*pprof)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -93,36 +81,6 @@ func main() {
 	close(stop)
 	p.Stop()
 	wg.Wait()
-}
-
-func raiseNoFile() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-}
-
-// prepare creates users u0..u(n-1) with password "pw" in domain.
-func prepare(db, domain string, n int) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, db, store.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer st.Close()
-	cred, err := credential.New("pw")
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := st.DomainByFQDN(ctx, domain)
-	if err != nil {
-		log.Fatal(err)
-	}
-	err = st.Write(ctx, func(tx *store.Tx) error { return benchproc.InsertUsers(ctx, tx, d.ID, n, cred) })
-	if err != nil {
-		log.Fatal(err)
-	}
 }
 
 type session struct {
