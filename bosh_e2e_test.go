@@ -174,7 +174,7 @@ func (s *testServer) transport(user, res string) string {
 // the client's terminate ends the c2s session.
 func TestBOSHChat(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, func(c *Config) { c.EjabberdTrustLoopback = true })
 	for _, u := range []string{"alice", "bob"} {
 		require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username="+u+"&password=pw1"))
 	}
@@ -185,6 +185,10 @@ func TestBOSHChat(t *testing.T) {
 			c := s.boshClient(t, path)
 			c.login("alice", "pw1", res)
 			require.Equal(t, "http_bind", s.transport("alice", res))
+			// ejabberd's listing names the connection as ejabberd does.
+			status, body := s.do(http.MethodPost, "/api/user_sessions_info", `{"user":"alice","host":"`+dom+`"}`, nil)
+			require.Equal(t, 200, status, body)
+			require.Contains(t, body, `"connection":"http_bind"`)
 
 			bob := goxmpptest.Login(t, s.c2s, "bob@"+dom, "pw1", goxmpptest.Resource("tcp-"+res))
 			defer bob.Close()
