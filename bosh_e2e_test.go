@@ -294,6 +294,55 @@ func TestBOSHProtocol(t *testing.T) {
 		requireTerminate(t, c.post(c.body("", "")), "item-not-found")
 	})
 
+	t.Run("stream management resumes over a new BOSH session", func(t *testing.T) {
+		t.Parallel()
+		tcp := goxmpptest.Login(t, s.c2s, "alice@"+dom, "pw1", goxmpptest.Resource("tcp-sm"))
+		c := s.boshClient(t, "/http-bind")
+		c.login("alice", "pw1", "sm")
+		got := c.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+		if !strings.Contains(got, "<enabled") {
+			got = c.until("<enabled")
+		}
+		m := regexp.MustCompile(`<enabled xmlns='urn:xmpp:sm:3' id='([^']+)' resume='true'`).FindStringSubmatch(got)
+		require.NotNil(t, m, got)
+		previd := m[1]
+		// The client goes away: inactivity (2 s) ends the BOSH session,
+		// a lost transport to the c2s session, which hibernates.
+		hibernated := func() bool {
+			for _, ss := range s.app.env.Live.(live).Server.Sessions(dom, "alice") {
+				if ss.Resource == "sm" {
+					return ss.Hibernated
+				}
+			}
+			return false
+		}
+		require.Eventually(t, hibernated, 20*time.Second, 20*time.Millisecond)
+		_, err := tcp.Send(goxmpp.Chat{Remote: "alice@" + dom + "/sm", Type: "chat", Text: "while away"})
+		require.NoError(t, err)
+
+		r := s.boshClient(t, "/bosh")
+		f := r.create("")
+		if !strings.Contains(f, "<mechanism>PLAIN</mechanism>") {
+			r.until("<mechanism>PLAIN</mechanism>")
+		}
+		got = r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
+			base64.StdEncoding.EncodeToString([]byte("\x00alice\x00pw1")) + "</auth>")
+		if !strings.Contains(got, "<success") {
+			r.until("<success")
+		}
+		got = r.post(r.body("xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='"+dom+"'", "")).body
+		if !strings.Contains(got, "urn:xmpp:sm:3") {
+			r.until("urn:xmpp:sm:3")
+		}
+		got = r.send("<resume xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='0'/>")
+		for !strings.Contains(got, "while away") {
+			got += r.until(".")
+		}
+		require.Regexp(t, `<resumed xmlns='urn:xmpp:sm:3' previd='`+regexp.QuoteMeta(previd)+`' h='\d+'/>`, got)
+		require.False(t, hibernated())
+		require.Equal(t, "http_bind", s.transport("alice", "sm"))
+	})
+
 	t.Run("a kick is a remote-stream-error", func(t *testing.T) {
 		t.Parallel()
 		c := s.boshClient(t, "/http-bind")
