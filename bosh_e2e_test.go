@@ -277,6 +277,17 @@ func TestBOSHProtocol(t *testing.T) {
 		require.Len(t, regexp.MustCompile(`id=["']p1["']`).FindAllString(all, -1), 1, all)
 	})
 
+	t.Run("unknown host, and a host in capitals", func(t *testing.T) {
+		t.Parallel()
+		c := s.boshClient(t, "/http-bind")
+		c.dom = "nosuch.example"
+		c.rid++
+		requireTerminate(t, c.post(fmt.Sprintf("<body xmlns='%s' rid='%d' to='%s' ver='1.11' wait='60' hold='1'/>", boshNS, c.rid, c.dom)), "host-unknown")
+		c = s.boshClient(t, "/http-bind")
+		c.dom = strings.ToUpper(dom)
+		require.Equal(t, dom, bodyAttr(c.create(""), "from"))
+	})
+
 	t.Run("unknown sid", func(t *testing.T) {
 		t.Parallel()
 		c := s.boshClient(t, "/http-bind")

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -34,7 +36,8 @@ type XMPP struct {
 // then starts the c2s session with the creation request's to and
 // xmpp:version as its <open/>.
 func (x XMPP) Open(s *Session, b *Body, r *http.Request) (Stream, error) {
-	if !x.Server.WebDomain(b.To) {
+	j, err := jid.Parse(b.To)
+	if err != nil || j.Localpart() != "" || j.Resourcepart() != "" || !x.Server.WebDomain(j.Domainpart()) {
 		return nil, &Error{Cond: HostUnknown, Text: b.To}
 	}
 	insecure := x.InsecureOK
