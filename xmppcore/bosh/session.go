@@ -270,10 +270,13 @@ func (s *Session) answerLocked(r *request, extra []attr) {
 	}
 	var b bytes.Buffer
 	writeBody(&b, as, payload)
+	// Exactly sized: the buffer's spare room would stay with every idle
+	// session's buffered responses.
+	resp := bytes.Clone(b.Bytes())
 	if !r.pause {
 		s.lastEmpty = r.b.empty() && len(payload) == 0
 		s.out = bytes.Buffer{}
-		s.remember(r.b.RID, b.Bytes())
+		s.remember(r.b.RID, resp)
 	}
 	for i, h := range s.held {
 		if h == r {
@@ -281,7 +284,7 @@ func (s *Session) answerLocked(r *request, extra []attr) {
 			break
 		}
 	}
-	s.reply(r, response{200, b.Bytes()})
+	s.reply(r, response{200, resp})
 	if len(s.held) == 0 && len(s.queued) == 0 {
 		s.armIdle()
 	}
