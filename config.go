@@ -105,6 +105,11 @@ type Config struct {
 	ACMECARoot string `yaml:"acme_ca_root"`
 	// ACMEEmail is the ACME account's contact address.
 	ACMEEmail string `yaml:"acme_email"`
+	// BOSHMaxInactivity ends a BOSH session whose client made no request
+	// for that long (Prosody's bosh_max_inactivity; default 60 s).
+	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
+	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
+	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

@@ -27,7 +27,9 @@ import (
 	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/bosh"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
+	"github.com/xmppgate/xmppgate/xmppcore/websocket"
 )
 
 // served tells tests where a running server listens.
@@ -186,7 +188,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
-	mountWebChat(router, cfg, xs, nil, log)
+	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
+		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
+	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})
+	mountWebChat(router, cfg, xs, boshH, log)
 	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
 	opsRoutes.mount(router, true)
 
@@ -200,7 +205,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 3)
+	srv.RegisterOnShutdown(boshH.Shutdown) // held BOSH requests end, so Shutdown need not wait out their wait
+	// One slot per listener below (main, Openfire, https, metrics), so none
+	// blocks once the first error is taken.
+	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
@@ -235,6 +243,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}
 		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		tsrv.RegisterOnShutdown(boshH.Shutdown)
 		go func() { errc <- tsrv.Serve(tln) }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
