@@ -14,6 +14,9 @@ type Session struct {
 	Connected        time.Time
 	Status, Show     string
 	TLS, Available   bool
+	// Transport is how the client connects, as ejabberd prints it:
+	// "c2s", "websocket" or "http_bind".
+	Transport string
 }
 
 // Live is the running XMPP server as handlers see it: read commands about

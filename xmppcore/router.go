@@ -186,6 +186,9 @@ type SessionInfo struct {
 	// Hibernated: the connection is lost and the session waits for its
 	// XEP-0198 resumption.
 	Hibernated bool
+	// Transport is how the client is connected, as ejabberd names it:
+	// TransportTCP ("c2s"), TransportWebSocket, TransportBOSH.
+	Transport string
 }
 
 func (s *Server) match(domain, username string) []*conn {
