@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/console"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
@@ -166,6 +167,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
+	if cfg.Console {
+		con := console.New(a.reg, a.env, console.Options{})
+		router.Path(console.Prefix).Handler(con)
+		router.PathPrefix(console.Prefix + "/").Handler(con)
+	}
 	mountWebChat(router, cfg, xs, nil, log)
 
 	if cfg.PprofAddr != "" {
