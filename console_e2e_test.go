@@ -333,3 +333,18 @@ func TestConsolePages(t *testing.T) {
 	audit = c.get("/admin/audit?since=not-a-date")
 	require.Contains(t, audit.body, "since &#34;not-a-date&#34; is not YYYY-MM-DD")
 }
+
+// TestConsoleLoginThrottled: after ten refused logins from one address,
+// even the right password waits for the window to pass.
+func TestConsoleLoginThrottled(t *testing.T) {
+	t.Parallel()
+	s := startConsole(t)
+	c := s.consoleClient(t)
+	for i := 0; i < 10; i++ {
+		require.Equal(t, http.StatusUnauthorized, c.login(s.boot.AdminJID, "guess"+string(rune('a'+i))).status, i)
+	}
+	rep := c.login(s.boot.AdminJID, s.boot.AdminPassword)
+	require.Equal(t, http.StatusTooManyRequests, rep.status)
+	require.Contains(t, rep.body, "Too many failed logins")
+	require.Empty(t, rep.header.Values("Set-Cookie"))
+}
