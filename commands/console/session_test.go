@@ -98,16 +98,16 @@ func TestSameOrigin(t *testing.T) {
 		host, origin, referer string
 		want                  bool
 	}{
-		0: {"127.0.0.1:5280", "http://127.0.0.1:5280", "", true},
-		1: {"chat.example.com", "https://chat.example.com", "", true},
-		2: {"Chat.Example.com", "https://chat.example.com", "", true},
-		3: {"127.0.0.1:5280", "http://127.0.0.1:5281", "", false},
-		4: {"127.0.0.1:5280", "https://evil.example", "http://127.0.0.1:5280/admin/", false},
-		5: {"127.0.0.1:5280", "", "http://127.0.0.1:5280/admin/users", true},
-		6: {"127.0.0.1:5280", "null", "http://127.0.0.1:5280/admin/users", true},
-		7: {"127.0.0.1:5280", "null", "", false},
-		8: {"127.0.0.1:5280", "", "", false},
-		9: {"127.0.0.1:5280", "javascript://127.0.0.1:5280", "", false},
+		0:  {"127.0.0.1:5280", "http://127.0.0.1:5280", "", true},
+		1:  {"chat.example.com", "https://chat.example.com", "", true},
+		2:  {"Chat.Example.com", "https://chat.example.com", "", true},
+		3:  {"127.0.0.1:5280", "http://127.0.0.1:5281", "", false},
+		4:  {"127.0.0.1:5280", "https://evil.example", "http://127.0.0.1:5280/admin/", false},
+		5:  {"127.0.0.1:5280", "", "http://127.0.0.1:5280/admin/users", true},
+		6:  {"127.0.0.1:5280", "null", "http://127.0.0.1:5280/admin/users", true},
+		7:  {"127.0.0.1:5280", "null", "", false},
+		8:  {"127.0.0.1:5280", "", "", false},
+		9:  {"127.0.0.1:5280", "javascript://127.0.0.1:5280", "", false},
 		10: {"127.0.0.1:5280", "", "http://127.0.0.1:5280.evil.example/", false},
 		11: {"127.0.0.1:5280", "http://user@127.0.0.1:5280", "", true},
 	} {
