@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -347,4 +348,34 @@ func TestConsoleLoginThrottled(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, rep.status)
 	require.Contains(t, rep.body, "Too many failed logins")
 	require.Empty(t, rep.header.Values("Set-Cookie"))
+}
+
+// TestConsoleOverTLS: on https_addr the session cookie is also Secure, and
+// only an https Origin of the same host passes the origin check.
+func TestConsoleOverTLS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *Config) {
+		c.Console = true
+		c.HTTPSAddr = "127.0.0.1:0"
+	})
+	s.dh(s.boot.Key, "jabber-add_user", "username", "bob", "domain", "localhost", "password", "bobpass").token(t)
+	s.runWorker()
+	c := s.consoleClient(t)
+	c.base = "https://" + s.https
+	c.c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // the test's self-signed certificate
+	rep := c.login(s.boot.AdminJID, s.boot.AdminPassword)
+	require.Equal(t, http.StatusSeeOther, rep.status, rep.body)
+	cookies := (&http.Response{Header: rep.header}).Cookies()
+	require.Len(t, cookies, 1)
+	require.True(t, cookies[0].Secure)
+	require.True(t, cookies[0].HttpOnly)
+	require.Equal(t, http.SameSiteStrictMode, cookies[0].SameSite)
+	token := c.csrf()
+	form := url.Values{"csrf": {token}, "domain": {"localhost"}, "username": {"bob"}}
+	rep = c.post("/admin/users/deactivate", form, "http://"+s.https)
+	require.Equal(t, http.StatusForbidden, rep.status, "a plain-HTTP page posting to the TLS console")
+	require.Contains(t, s.users(), "bob@localhost active")
+	rep = c.post("/admin/users/deactivate", form, "https://"+s.https)
+	require.Equal(t, http.StatusSeeOther, rep.status, rep.body)
+	require.Contains(t, s.users(), "bob@localhost inactive")
 }

@@ -190,7 +190,8 @@ func (h *Handler) authed(next func(*exchange)) http.HandlerFunc {
 // sameOrigin reports whether a POST comes from a page of this host: its
 // Origin, or without one its Referer, names the host the request was sent
 // to. A request with neither is refused (every current browser sends
-// Origin on a POST).
+// Origin on a POST). Over TLS the page must be https too; over plain HTTP
+// either scheme is taken, as a TLS proxy in front shows its https origin.
 func sameOrigin(r *http.Request) bool {
 	src := r.Header.Get("Origin")
 	if src == "" || src == "null" {
@@ -200,7 +201,7 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	u, err := url.Parse(src)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (r.TLS != nil && u.Scheme != "https") {
 		return false
 	}
 	return strings.EqualFold(u.Host, r.Host)

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,8 +111,15 @@ func TestSameOrigin(t *testing.T) {
 		9:  {"127.0.0.1:5280", "javascript://127.0.0.1:5280", "", false},
 		10: {"127.0.0.1:5280", "", "http://127.0.0.1:5280.evil.example/", false},
 		11: {"127.0.0.1:5280", "http://user@127.0.0.1:5280", "", true},
+		12: {"tls:127.0.0.1:5443", "https://127.0.0.1:5443", "", true},
+		13: {"tls:127.0.0.1:5443", "http://127.0.0.1:5443", "", false},
+		14: {"tls:127.0.0.1:5443", "", "http://127.0.0.1:5443/admin/", false},
 	} {
-		r := httptest.NewRequest(http.MethodPost, "http://"+tc.host+"/admin/login", nil)
+		scheme := "http://"
+		if host, ok := strings.CutPrefix(tc.host, "tls:"); ok {
+			scheme, tc.host = "https://", host
+		}
+		r := httptest.NewRequest(http.MethodPost, scheme+tc.host+"/admin/login", nil)
 		if tc.origin != "" {
 			r.Header.Set("Origin", tc.origin)
 		}
