@@ -48,6 +48,11 @@ bench-ejabberd: build ## register through POST /api/register, c=16, 10 s (bench/
 bench-xmpp: ## XMPP logins/s, messages/s and memory per idle session (bench/xmpp)
 	$(GO) run ./bench/xmpp
 
+bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s across 100 pairs (bench/ws)
+	$(GO) run ./bench/ws -bin $(BIN)
+
+.PHONY: bench-ws
+
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
 

@@ -141,7 +141,7 @@ func TestWebSocketHandshake(t *testing.T) {
 // session listed as a websocket one.
 func TestWebSocketStream(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	s := startServer(t, func(c *Config) { c.EjabberdTrustLoopback = true })
 	require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username=alice&password=pw1"))
 	dom := s.boot.Domain
 
@@ -167,6 +167,10 @@ func TestWebSocketStream(t *testing.T) {
 			}
 		}
 		require.Equal(t, "websocket", info)
+		// ejabberd's listing names the connection as ejabberd does.
+		status, body := s.do(http.MethodPost, "/api/user_sessions_info", `{"user":"alice","host":"`+dom+`"}`, nil)
+		require.Equal(t, 200, status, body)
+		require.Contains(t, body, `"connection":"websocket"`)
 
 		c.send("<message xmlns='jabber:client' to='alice@" + dom + "/web' type='chat' id='m1'><body>hi me</body></message>")
 		c.expect(`^<message xmlns='jabber:client' .*<body>hi me</body>.*</message>$`)

@@ -1000,7 +1000,7 @@ func (c *conn) bind() error {
 		if old != nil {
 			old.fail(condConflict, "replaced by a new session with the same resource")
 		}
-		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.secure))
+		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.tlsOn), zap.String("transport", c.kind))
 		return nil
 	}
 }

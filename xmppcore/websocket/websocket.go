@@ -126,6 +126,10 @@ func offers(r *http.Request, protocol string) bool {
 type conn struct {
 	ws  *gws.Conn
 	cur io.Reader // the message being read; nil between messages
+	// wmu serialises writes with their deadline, a plain field in
+	// gorilla: the session sets it from more than one goroutine (its
+	// negotiation deadline, and a kick's stream error).
+	wmu sync.Mutex
 
 	ping     *time.Timer
 	interval time.Duration
@@ -189,6 +193,8 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Write sends p, one element, as one text message.
 func (c *conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if err := c.ws.WriteMessage(gws.TextMessage, p); err != nil {
 		return 0, err
 	}
@@ -208,12 +214,17 @@ func (c *conn) Close() error {
 	return err
 }
 
-func (c *conn) LocalAddr() net.Addr                { return c.ws.LocalAddr() }
-func (c *conn) RemoteAddr() net.Addr               { return c.ws.RemoteAddr() }
-func (c *conn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
-func (c *conn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+func (c *conn) LocalAddr() net.Addr               { return c.ws.LocalAddr() }
+func (c *conn) RemoteAddr() net.Addr              { return c.ws.RemoteAddr() }
+func (c *conn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.SetWriteDeadline(t)
+}
+
 func (c *conn) SetDeadline(t time.Time) error {
-	c.ws.SetWriteDeadline(t)
+	c.SetWriteDeadline(t)
 	return c.ws.SetReadDeadline(t)
 }
 
