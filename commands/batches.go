@@ -24,16 +24,20 @@ const (
 var argLimit = Arg{Name: "limit", Type: Int, Optional: true,
 	Doc: "How many, newest first: 1 to " + strconv.Itoa(MaxListLimit) + " (larger is cut), default " + strconv.Itoa(DefaultListLimit) + "."}
 
-// listLimit is the call's limit argument, defaulted and bounded.
-func listLimit(c *Call) (int, error) {
+// listLimit is the call's limit argument (argLimit), defaulted and bounded.
+func listLimit(c *Call) (int, error) { return limitArg(c, DefaultListLimit, MaxListLimit) }
+
+// limitArg is the call's limit argument: def if absent, cut to max,
+// refused below 1.
+func limitArg(c *Call, def, max int) (int, error) {
 	if !c.Args.Has("limit") {
-		return DefaultListLimit, nil
+		return def, nil
 	}
 	n := c.Args.Int("limit")
 	if n < 1 {
 		return 0, Errorf(Invalid, ReasonMalformed, "limit", "limit must be a positive integer")
 	}
-	return int(min(n, MaxListLimit)), nil
+	return int(min(n, int64(max))), nil
 }
 
 var queueColumns = []string{"waiting", "running", "pending"}

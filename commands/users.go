@@ -756,13 +756,9 @@ var RESTUserList = &Def{
 
 func restUserList(ctx context.Context, c *Call) (any, error) {
 	d := c.Args.Domain("domain")
-	limit := DefaultUserPage
-	if c.Args.Has("limit") {
-		n := c.Args.Int("limit")
-		if n < 1 {
-			return nil, Errorf(Invalid, ReasonMalformed, "limit", "limit must be a positive integer")
-		}
-		limit = int(min(n, MaxUserPage))
+	limit, err := limitArg(c, DefaultUserPage, MaxUserPage)
+	if err != nil {
+		return nil, err
 	}
 	total, err := c.Env.Store.CountDomainUsers(ctx, d.ID)
 	if err != nil {
