@@ -66,6 +66,10 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// Console serves the operator's web console at /admin on the HTTP
+	// listener (off by default). Only admin JIDs of operator accounts log
+	// in; put the listener behind TLS before exposing it. See docs/console.md.
+	Console bool `yaml:"console"`
 	// HTTPSAddr is a TLS HTTP listener serving what http_addr serves
 	// (wss:// and https:// for web chat), with cert_file/key_file or the
 	// generated self-signed certificate. Empty: none.

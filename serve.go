@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/console"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
@@ -188,6 +189,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
+	if cfg.Console {
+		con := console.New(a.reg, a.env, console.Options{})
+		router.Path(console.Prefix).Handler(con)
+		router.PathPrefix(console.Prefix + "/").Handler(con)
+	}
 	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
 		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
 	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})

@@ -538,7 +538,7 @@ var RESTDomainList = &Def{
 	Name:   "rest_domain_list",
 	Doc:    "Lists the XMPP domains of the caller's account and sub-accounts, as domain objects sorted by name, all on one page.",
 	Result: Result{Kind: ResultRecord, Name: "[]DomainInfo"},
-	Names:  map[Dialect]string{REST: "GET xmppdomains"},
+	Names:  map[Dialect]string{REST: "GET xmppdomains", Console: "rest_domain_list"},
 	Handle: restDomainList,
 }
 

@@ -26,7 +26,7 @@ import (
 func All() []*Def {
 	return slices.Concat(userDefs, domainDefs, keyDefs, progressDefs, rosterDefs, groupDefs, sessionDefs, stanzaDefs,
 		vcardDefs, userdataDefs, purgeDefs, pushDefs, archiveDefs, pubsubDefs, roomDefs, openfireRoomDefs, serverDefs, backupDefs, transferDefs, oauthDefs, docDefs,
-		certificateDefs)
+		certificateDefs, batchDefs, auditDefs)
 }
 
 // Registry is the immutable command table.
