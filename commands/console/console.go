@@ -145,7 +145,9 @@ type exchange struct {
 func (h *Handler) authed(next func(*exchange)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{w: w, r: r, line: commands.RequestLine{Dialect: commands.Console, Start: time.Now(), Command: r.Method + " " + r.URL.Path}}
-		defer func() { h.env.LogRequest(x.line, h.log, zap.String("method", r.Method), zap.String("path", r.URL.Path)) }()
+		defer func() {
+			h.env.LogRequest(x.line, h.log, zap.String("method", r.Method), zap.String("path", r.URL.Path))
+		}()
 		c, err := r.Cookie(cookieName)
 		var ok bool
 		if err == nil {
