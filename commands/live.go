@@ -14,6 +14,10 @@ type Session struct {
 	Connected        time.Time
 	Status, Show     string
 	TLS, Available   bool
+	// LastActive is when the client last sent anything; Anonymous: a
+	// SASL ANONYMOUS login, whose username is made up.
+	LastActive time.Time
+	Anonymous  bool
 }
 
 // Live is the running XMPP server as handlers see it: read commands about

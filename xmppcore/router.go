@@ -186,6 +186,10 @@ type SessionInfo struct {
 	// Hibernated: the connection is lost and the session waits for its
 	// XEP-0198 resumption.
 	Hibernated bool
+	// LastActive is when the client last sent a stanza or nonza (Connected
+	// before the first); Anonymous: logged in with SASL ANONYMOUS.
+	LastActive time.Time
+	Anonymous  bool
 }
 
 func (s *Server) match(domain, username string) []*conn {
