@@ -9,6 +9,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -140,6 +141,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
+	// What a reload (reload_config, SIGHUP) applies besides the level and
+	// the worker's schedule.
+	ctl.certs, ctl.limits = xs.ReloadCertificate, dh.SetLimits
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stopHUP := make(chan struct{})
+	defer func() { signal.Stop(hup); close(stopHUP) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				if _, err := ctl.ReloadConfig(ctx); err != nil {
+					log.Error("SIGHUP: the configuration was not reloaded", zap.Error(err))
+				}
+			case <-stopHUP:
+				return
+			}
+		}
+	}()
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
 	// The Openfire handlers answer other methods themselves, as Openfire
 	// does. The legacy query API's exact paths come before the REST prefixes.

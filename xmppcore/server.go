@@ -158,6 +158,10 @@ type Server struct {
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
 
+	// cert is the certificate tls serves (unless Config.TLSConfig is
+	// set); ReloadCertificate replaces it.
+	cert atomic.Pointer[tls.Certificate]
+
 	wg sync.WaitGroup
 }
 
@@ -198,11 +202,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLSConfig != nil {
 		s.tls = s.cfg.TLSConfig.Clone()
 	} else {
-		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		pair, err := loadCertificate(ctx, s.cfg, s.st, s.log.Named("tls"))
 		if err != nil {
 			return err
 		}
-		s.tls = cfg
+		s.cert.Store(pair)
+		// Through GetCertificate, so that ReloadCertificate reaches new
+		// handshakes without a restart.
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
