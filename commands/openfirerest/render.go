@@ -79,9 +79,7 @@ func renderXML(t commands.Table, item bool) []byte {
 			b.WriteString("<" + e.one)
 			for i, cell := range r {
 				if keep(i, cell) {
-					b.WriteString(" " + t.Columns[i] + `="`)
-					escapeXML(&b, cellString(cell), true)
-					b.WriteString(`"`)
+					b.WriteString(" " + t.Columns[i] + `="` + commands.EscapeXMLAttr(cellString(cell)) + `"`)
 				}
 			}
 			b.WriteString("/>")
@@ -125,40 +123,9 @@ func renderXML(t commands.Table, item bool) []byte {
 	return b.Bytes()
 }
 
-// escapeXML writes s as JAXB writes text (attr: an attribute's value):
-// &, < and > escaped, and " in an attribute; quotes and line ends in text
-// stay as they are. A character XML cannot hold (a control character,
-// invalid UTF-8, U+FFFE) becomes U+FFFD, as encoding/xml's EscapeText does,
-// so that every body parses.
-func escapeXML(b *bytes.Buffer, s string, attr bool) {
-	for _, r := range s {
-		switch {
-		case r == '&':
-			b.WriteString("&amp;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r == '"' && attr:
-			b.WriteString("&quot;")
-		case !xmlChar(r):
-			b.WriteRune('\uFFFD')
-		default:
-			b.WriteRune(r)
-		}
-	}
-}
-
-// xmlChar says whether XML 1.0 may hold r (its Char production); a bad
-// UTF-8 byte reads as utf8.RuneError, U+FFFD, which it may.
-func xmlChar(r rune) bool {
-	return r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF ||
-		r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
-}
-
 func writeText(b *bytes.Buffer, name, text string) {
 	b.WriteString("<" + name + ">")
-	escapeXML(b, text, false)
+	b.WriteString(commands.EscapeXMLText(text))
 	b.WriteString("</" + name + ">")
 }
 
