@@ -15,10 +15,15 @@ FUZZLONG ?= 10m
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload)
+deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload; chromium and converse.js for the browser tests)
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev; }
 	@/usr/bin/python3 -c 'import slixmpp, aiohttp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp python3-aiohttp; }
 	@command -v perl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends perl; }
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	@v=$$(sed -n 's/.*"converse.js": "\(.*\)".*/\1/p' internal/browsertest/package.json); \
+	  grep -qs "\"version\": \"$$v\"" internal/browsertest/node_modules/converse.js/package.json || \
+	  { cd internal/browsertest && npm ci --ignore-scripts --no-audit --no-fund; }
 	$(GO) mod download
 
 build: ## build bin/xmppgate
@@ -42,6 +47,11 @@ bench-ejabberd: build ## register through POST /api/register, c=16, 10 s (bench/
 
 bench-xmpp: ## XMPP logins/s, messages/s and memory per idle session (bench/xmpp)
 	$(GO) run ./bench/xmpp
+
+bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s across 100 pairs (bench/ws)
+	$(GO) run ./bench/ws -bin $(BIN)
+
+.PHONY: bench-ws
 
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)

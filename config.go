@@ -66,6 +66,23 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// HTTPSAddr is a TLS HTTP listener serving what http_addr serves
+	// (wss:// and https:// for web chat), with cert_file/key_file or the
+	// generated self-signed certificate. Empty: none.
+	HTTPSAddr string `yaml:"https_addr"`
+	// WebSocketInsecureOK lets WebSocket (and BOSH) clients authenticate
+	// without TLS from any address (behind a TLS-terminating proxy that
+	// is not on this host). Off: only loopback peers may, and others
+	// must use https_addr.
+	WebSocketInsecureOK bool `yaml:"websocket_insecure_ok"`
+	// CORSOrigins are the web origins (https://shop.example.com, or "*")
+	// whose pages may use BOSH, WebSocket and host-meta. Unset: any origin
+	// when http_addr is a loopback address, none otherwise.
+	CORSOrigins []string `yaml:"cors_origins"`
+	// WebSocketPingInterval is how often an idle WebSocket is pinged
+	// (ejabberd's websocket_ping_interval); its pongs keep a listening
+	// session alive. Default 60s.
+	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,8 +35,10 @@ type served struct {
 	HTTP, C2S, C2STLS net.Addr
 	// OpenfireHTTP is the second listener (nil unless openfire_http_addr is set).
 	OpenfireHTTP net.Addr
-	App          *app
-	XMPP         *xmppcore.Server
+	// HTTPS is the TLS HTTP listener (nil unless https_addr is set).
+	HTTPS net.Addr
+	App   *app
+	XMPP  *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}
@@ -184,6 +187,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
+	mountWebChat(router, cfg, xs, nil, log)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -219,6 +223,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		ofAddr = ofln.Addr()
 		log.Info("serving openfire", zap.Stringer("http", ofAddr))
 	}
+	var httpsAddr net.Addr
+	if cfg.HTTPSAddr != "" {
+		tcfg := xs.TLSConfig()
+		tcfg.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		tln, err := tls.Listen("tcp", cfg.HTTPSAddr, tcfg)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("https_addr: %w", err)
+		}
+		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		go func() { errc <- tsrv.Serve(tln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			tsrv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
+		}()
+		httpsAddr = tln.Addr()
+		log.Info("serving https", zap.Stringer("https", httpsAddr))
+	}
 	c2s, c2stls := xs.Addrs()
 	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s)}
 	if c2stls != nil { // no direct-TLS listener: a nil Stringer would log a panic text
@@ -227,7 +251,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered, HTTPS: httpsAddr})
 	}
 
 	select {
@@ -256,7 +280,7 @@ func (l live) Sessions(domain, username string) []commands.Session {
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
 			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
-			LastActive: s.LastActive, Anonymous: s.Anonymous}
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

@@ -213,7 +213,7 @@ func DefaultDomainSettings(fqdn string) DomainSettings {
 		AuthenticationMethod: "default", DisplayName: fqdn,
 		ModuleConfig: ModuleConfig{
 			EnableFederation: true, EnableOrgFederation: true,
-			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: off,
+			ModAdhoc: on, ModBlocking: on, ModCarbons: on, ModClientState: on, ModDisco: on, ModExtDisco: on, ModHttpBind: on,
 			ModHttpUpload: UploadModule{Enabled: true, ExpiryDays: modcfg.DefaultUpload.ExpiryDays,
 				MaxFileSize: modcfg.DefaultUpload.MaxFileSize, Quota: modcfg.DefaultUpload.Quota},
 			ModLast: on, ModMam: MamModule{Enabled: true}, ModMongerBilling: off,

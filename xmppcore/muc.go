@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -79,6 +80,22 @@ func (w *roomRows) add(r *room, row store.Room, owner string) {
 	}
 }
 
+// amend sets the configuration of a room whose row is still waiting for
+// its batch, so an instant room's form (most of a join into a new room)
+// rides in the transaction that creates the row instead of waiting for it
+// and writing again; false once the batch has begun.
+func (w *roomRows) amend(r *room, config []byte) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := len(w.pending) - 1; i >= 0; i-- {
+		if w.pending[i].r == r {
+			w.pending[i].row.Config = config
+			return true
+		}
+	}
+	return false
+}
+
 // loop commits the pending rows until ctx ends.
 func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 	for {
@@ -136,19 +153,23 @@ type room struct {
 	id  int64 // muc_rooms.id
 	// stored, for a room a client created, is closed once its row's
 	// batch committed (id set) or failed; nil for a room read from its row.
-	stored    chan struct{}
-	jid       string // bare room JID
-	fqdn      string // the parent domain
-	cfg       muc.Config
-	locked    bool // created, waiting for its owner's configuration (XEP-0045 10.1)
-	subject   string
-	subjectBy string
-	affs      map[string]string // bare JID -> affiliation (none is absent)
-	occ       []*occupant       // in joining order
-	hist      muc.History
-	subs      map[string]roomSub // MUC/Sub subscribers by bare JID (muc_sub.go)
-	gone      bool               // destroyed or ended; a stanza that finds it retries
-	touched   time.Time
+	stored chan struct{}
+	// cfgSeq numbers the owner's forms; cfgStored is the number of the
+	// last one written. A form written late (a temporary room's is written
+	// after the answer) is not written over a later one.
+	cfgSeq, cfgStored atomic.Uint64
+	jid               string // bare room JID
+	fqdn              string // the parent domain
+	cfg               muc.Config
+	locked            bool // created, waiting for its owner's configuration (XEP-0045 10.1)
+	subject           string
+	subjectBy         string
+	affs              map[string]string // bare JID -> affiliation (none is absent)
+	occ               []*occupant       // in joining order
+	hist              muc.History
+	subs              map[string]roomSub // MUC/Sub subscribers by bare JID (muc_sub.go)
+	gone              bool               // destroyed or ended; a stanza that finds it retries
+	touched           time.Time
 }
 
 // occupant is one session in a room.
@@ -303,6 +324,22 @@ func (r *room) rowID() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.id
+}
+
+// configure writes the room's configuration enc, the owner's form number
+// seq, unless a later form is stored already. Writes run one at a time in
+// the store's commit loop, so the check and the write are not raced.
+func (r *room) configure(id int64, enc []byte, seq uint64) func(*store.Tx) error {
+	return func(tx *store.Tx) error {
+		if r.cfgStored.Load() > seq {
+			return nil
+		}
+		if err := tx.ConfigureRoom(context.Background(), id, enc); err != nil {
+			return err
+		}
+		r.cfgStored.Store(seq)
+		return nil
+	}
 }
 
 // endRoom forgets a room (its last occupant left, or it was destroyed);

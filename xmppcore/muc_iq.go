@@ -213,25 +213,36 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	if err != nil {
 		return nil, &stanzaErr{typ: "modify", cond: "not-acceptable", text: "The configuration form is not valid"}
 	}
-	id := r.rowID()
-	ctx := context.Background()
 	enc := next.Encode()
-	if next.Persistent || cfg.Persistent {
-		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.ConfigureRoom(ctx, id, enc) }); err != nil {
+	persistent := next.Persistent || cfg.Persistent
+	seq := r.cfgSeq.Add(1)
+	switch {
+	case s.muc.rows.amend(r, enc):
+		// A persistent room's owner hears back once the row holds the
+		// form; a temporary one's need not wait (as below).
+		if persistent && r.rowID() == 0 {
+			return nil, &errInternal
+		}
+	case persistent:
+		if err := s.st.Write(context.Background(), r.configure(r.rowID(), enc, seq)); err != nil {
 			s.log.Warn("muc: configure", zap.Error(err))
 			return nil, &errInternal
 		}
-	} else {
+	default:
 		// A temporary room's row serves the API only while the room lives
-		// (no restart keeps it), so the owner need not wait for a commit:
-		// an instant room's form is most of a join into a new room.
-		s.st.WriteAsync(ctx, func(tx *store.Tx) error {
-			err := tx.ConfigureRoom(ctx, id, enc)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.log.Warn("muc: configure", zap.Error(err))
-			}
-			return err
-		})
+		// (no restart keeps it), so the owner need not wait for its row's
+		// commit, nor for this write: an instant room's form is most of a
+		// join into a new room.
+		go func() {
+			id := r.rowID()
+			s.st.WriteAsync(context.Background(), func(tx *store.Tx) error {
+				err := r.configure(id, enc, seq)(tx)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					s.log.Warn("muc: configure", zap.Error(err))
+				}
+				return err
+			})
+		}()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

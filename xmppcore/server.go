@@ -309,6 +309,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) DomainSettingsChanged(fqdn string) {
 	s.domains.Invalidate(fqdn)
 	s.mucDomainChanged(fqdn)
+	s.webDomainChanged(fqdn)
 }
 
 // limiter counts failed authentications per IP address.

@@ -1,0 +1,88 @@
+package xmppcore
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/store"
+)
+
+// TestRoomRowsAmend: a configuration given while the room's row waits for
+// its batch is written by the batch itself; once the batch has begun,
+// amend says no and the caller writes the configuration on its own.
+func TestRoomRowsAmend(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	var d store.Domain
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		d, err = tx.InsertDomain(ctx, a.ID, "example.test")
+		return err
+	}))
+	w := roomRows{kick: make(chan struct{}, 1)}
+	r := &room{stored: make(chan struct{})}
+	other := &room{stored: make(chan struct{})}
+	w.add(r, store.Room{DomainID: d.ID, Name: "lounge", Config: []byte(`{"persistent":false}`)}, "alice@example.test")
+	require.True(t, w.amend(r, []byte(`{"persistent":true}`)), "the row is still pending")
+	require.False(t, w.amend(other, []byte(`{}`)), "a room that is not pending")
+
+	go w.loop(ctx, st, zap.NewNop())
+	id := r.rowID()
+	require.NotZero(t, id)
+	row, err := st.Room(ctx, d.ID, "lounge")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"persistent":true}`, string(row.Config))
+	require.False(t, w.amend(r, []byte(`{}`)), "the batch has been written")
+	n, err := deleteTemporary(ctx, st)
+	require.NoError(t, err)
+	require.Zero(t, n, "the amended row is persistent, so a restart keeps it")
+}
+
+func deleteTemporary(ctx context.Context, st *store.Store) (n int64, err error) {
+	err = st.Write(ctx, func(tx *store.Tx) error {
+		n, err = tx.DeleteTemporaryRooms(ctx)
+		return err
+	})
+	return n, err
+}
+
+// TestRoomConfigureOrder: a form written late (a temporary room's form is
+// written after the owner has the answer) does not overwrite a later one.
+func TestRoomConfigureOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
+	require.NoError(t, err)
+	defer st.Close()
+	var row store.Room
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		d, err := tx.InsertDomain(ctx, a.ID, "example.test")
+		if err != nil {
+			return err
+		}
+		row, err = tx.CreateRoom(ctx, store.Room{DomainID: d.ID, Name: "lounge"})
+		return err
+	}))
+	r := &room{}
+	first, second := r.cfgSeq.Add(1), r.cfgSeq.Add(1)
+	require.NoError(t, st.Write(ctx, r.configure(row.ID, []byte(`{"persistent":true}`), second)))
+	require.NoError(t, st.Write(ctx, r.configure(row.ID, []byte(`{"persistent":false}`), first)))
+	got, err := st.Room(ctx, row.DomainID, "lounge")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"persistent":true}`, string(got.Config), "the later form stays")
+}
