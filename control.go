@@ -67,6 +67,9 @@ type control struct {
 	// serve sets them; nil does nothing.
 	certs  func(ctx context.Context, certFile, keyFile string) error
 	limits func([]dreamhost.Limit)
+	// origins replaces web chat's CORS and WebSocket origin policy
+	// (cors_origins; read with http_addr when unset).
+	origins func(Config)
 
 	mu       sync.Mutex
 	cfg      Config // as started, plus what reload_config applied
@@ -102,11 +105,11 @@ func (c *control) restarting() bool {
 // ReloadConfig reads the configuration again (reload_config, SIGHUP) and
 // applies without dropping sessions what can change while serving:
 // log_level (which also replaces one set_loglevel set), worker_schedule,
-// dreamhost_limits, and the certificate, loaded again from cert_file and
-// key_file on every reload (a renewed certificate keeps its file names).
-// Every other changed key is reported, and logged, as waiting for a
-// restart (listener addresses, data, the store's settings). Nothing is
-// applied unless the whole new configuration loads, the live keys are
+// dreamhost_limits, cors_origins, and the certificate, loaded again from
+// cert_file and key_file on every reload (a renewed certificate keeps its
+// file names). Every other changed key is reported, and logged, as waiting
+// for a restart (listener addresses, data, the store's settings). Nothing
+// is applied unless the whole new configuration loads, the live keys are
 // valid and the certificate loads.
 func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, error) {
 	var r commands.ConfigReload
@@ -157,6 +160,15 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 				continue
 			}
 			c.limits(next.DreamHostLimits)
+		case "cors_origins":
+			if c.origins == nil {
+				r.NeedRestart = append(r.NeedRestart, key)
+				continue
+			}
+			// An unset list depends on http_addr, which keeps its running value.
+			p := next
+			p.HTTPAddr = c.cfg.HTTPAddr
+			c.origins(p)
 		default:
 			r.NeedRestart = append(r.NeedRestart, key)
 			continue

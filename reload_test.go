@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,10 +29,11 @@ import (
 // TestLiveReloadRealBinary serves from a config file in a real process,
 // with a go-xmpp client logged in. SIGHUP, after the file changed, applies
 // the new log level, worker schedule and certificate (the same file names,
-// new contents, as a renewal leaves them) and the DreamHost rate limits
-// without a restart: the level reads back, a queued change waiting for an
+// new contents, as a renewal leaves them), the DreamHost rate limits and
+// cors_origins without a restart: the level reads back, a queued change waiting for an
 // hourly worker is applied within seconds, a new TLS handshake gets the
-// new certificate, the new limit refuses a second call, a changed
+// new certificate, the new limit refuses a second call, a page of an
+// origin no longer listed is refused its CORS preflight, a changed
 // key that needs a restart is logged as such; and the client's session
 // goes on (it still gets its messages). reload_config through the ejabberd
 // API then does the same with the file changed back.
@@ -77,7 +79,19 @@ func TestLiveReloadRealBinary(t *testing.T) {
 		_, body := request(t, "GET", base+"?"+url.Values{"key": {p.boot.Key}, "cmd": {"jabber-list_users"}}.Encode(), "", nil)
 		return body
 	}
-	writeConfig("warn", "@every 1s", "token_max_age: 49h\ndreamhost_limits: [{cmds: jabber-list_users, max: 1, window: 1h}]\n")
+	// A browser page's CORS preflight: on a loopback listener without
+	// cors_origins any origin may.
+	preflight := func(origin string) int {
+		t.Helper()
+		status, _ := request(t, "OPTIONS", base+".well-known/host-meta", "", func(r *http.Request) {
+			r.Header.Set("Origin", origin)
+			r.Header.Set("Access-Control-Request-Method", "GET")
+		})
+		return status
+	}
+	require.Equal(t, 204, preflight("https://elsewhere.example"))
+	writeConfig("warn", "@every 1s", "token_max_age: 49h\ndreamhost_limits: [{cmds: jabber-list_users, max: 1, window: 1h}]\n"+
+		"cors_origins: [\"https://shop.example\"]\n")
 	writeTestCert(t, certFile, keyFile, 2)
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool {
@@ -92,6 +106,8 @@ func TestLiveReloadRealBinary(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "the key needing a restart is logged:\n%s", p.stderr)
 	require.True(t, strings.HasPrefix(listUsers(), "success"), "the first call of the new limit")
 	require.True(t, strings.HasPrefix(listUsers(), "error"), "dreamhost_limits applied: the second is refused")
+	require.Equal(t, 403, preflight("https://elsewhere.example"), "cors_origins applied")
+	require.Equal(t, 204, preflight("https://shop.example"))
 	stillThere("after SIGHUP")
 	require.Equal(t, 1, strings.Count(p.stderr.String(), `"msg":"serving"`), "served on, not started again")
 
@@ -104,6 +120,7 @@ func TestLiveReloadRealBinary(t *testing.T) {
 	require.Equal(t, `{"levelatom":"info"}`, body)
 	require.Equal(t, int64(3), peerCertSerial(t, p.c2s, domain))
 	require.True(t, strings.HasPrefix(listUsers(), "success"), "no limit any more")
+	require.Equal(t, 204, preflight("https://elsewhere.example"), "cors_origins unset again")
 	stillThere("after reload_config")
 
 	// A certificate that does not load changes nothing, and says so.

@@ -187,7 +187,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
-	mountWebChat(router, cfg, xs, nil, log)
+	webOrigins := mountWebChat(router, cfg, xs, nil, log)
+	ctl.origins = webOrigins.set
 
 	if cfg.PprofAddr != "" {
 		go func() {

@@ -170,7 +170,7 @@ func s2sNumber(context.Context, *Call) (any, error) { return int64(0), nil }
 var ReloadConfig = &Def{
 	Name: "reload_config",
 	Doc: "Operator only. Re-reads the configuration file and environment the server started with (as SIGHUP does) and " +
-		"applies log_level, worker_schedule and dreamhost_limits at once and loads the certificate again (cert_file, key_file), " +
+		"applies log_level, worker_schedule, dreamhost_limits and cors_origins at once and loads the certificate again (cert_file, key_file), " +
 		"without dropping sessions. If other keys changed, they wait for a restart and the answer names them (400), so a " +
 		"change is never reported as applied when it is not; a file or certificate that does not load answers why and " +
 		"changes nothing.",
