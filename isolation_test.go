@@ -154,7 +154,16 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 				return err
 			}
 		}
-		return tx.RegisterRoomNick(ctx, bob.DomainID, "quentin@elsewhere.example", "Beatrix")
+		if err := tx.RegisterRoomNick(ctx, bob.DomainID, "quentin@elsewhere.example", "Beatrix"); err != nil {
+			return err
+		}
+		// An audit line of B's, for the audit log readers (Openfire's
+		// security log): actor and detail are markers.
+		d, err := tx.DomainByFQDN(ctx, "b.example")
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, d.AccountID, "zed-hidden", "isolation", "Beatrix")
 	}))
 	return f
 }
@@ -265,6 +274,11 @@ func init() {
 		isolationOverrides[cmd+".service"] = "global"
 	}
 	isolationOverrides["muc_online_rooms_by_regex.regex"] = "."
+	// The security log read whole: no actor filter, no time bound, where
+	// B's audit line (markers) would show.
+	for arg, v := range map[string]any{"username": "", "offset": 0, "limit": 1000, "startTime": 0, "endTime": 0} {
+		isolationOverrides["GET logs/security."+arg] = v
+	}
 	isolationOverrides["rooms_unused_list.days"] = 0
 	isolationOverrides["rooms_unused_destroy.days"] = 0
 	isolationOverrides["create_room_with_opts.options"] = []map[string]string{{"name": "title", "value": "x"}}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -166,6 +167,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
+	// What a reload (reload_config, SIGHUP) applies besides the level and
+	// the worker's schedule.
+	ctl.certs, ctl.limits = xs.ReloadCertificate, dh.SetLimits
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stopHUP := make(chan struct{})
+	defer func() { signal.Stop(hup); close(stopHUP) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				if _, err := ctl.ReloadConfig(ctx); err != nil {
+					log.Error("SIGHUP: the configuration was not reloaded", zap.Error(err))
+				}
+			case <-stopHUP:
+				return
+			}
+		}
+	}()
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
 	// The Openfire handlers answer other methods themselves, as Openfire
 	// does. The legacy query API's exact paths come before the REST prefixes.
@@ -197,7 +218,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
 		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
 	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})
-	mountWebChat(router, cfg, xs, boshH, log)
+	webOrigins := mountWebChat(router, cfg, xs, boshH, log)
+	ctl.origins = webOrigins.set
 	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
 	opsRoutes.mount(router, true)
 
@@ -308,7 +330,7 @@ func (l live) Sessions(domain, username string) []commands.Session {
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
 			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
-			Transport: s.Transport}
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

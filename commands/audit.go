@@ -56,7 +56,7 @@ func auditLog(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := store.AuditFilter{Accounts: c.Caller.Accounts, Actor: c.Args.String("actor"), Command: c.Args.String("command"), Limit: limit}
+	f := store.AuditFilter{Accounts: c.Caller.Accounts, ActorPart: c.Args.String("actor"), Command: c.Args.String("command"), Limit: limit}
 	if f.Accounts == nil {
 		f.Accounts = []int64{} // a caller without accounts sees none, never all
 	}
@@ -67,7 +67,7 @@ func auditLog(ctx context.Context, c *Call) (any, error) {
 		}
 	}
 	if s := strings.TrimSpace(c.Args.String("since")); s != "" {
-		if f.Since, err = parseSince(s); err != nil {
+		if f.From, err = parseSince(s); err != nil {
 			return nil, err
 		}
 	}

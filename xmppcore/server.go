@@ -166,6 +166,10 @@ type Server struct {
 	stats     Counters
 	accepting atomic.Int32
 
+	// cert is the certificate tls serves (unless Config.TLSConfig is
+	// set); ReloadCertificate replaces it.
+	cert atomic.Pointer[tls.Certificate]
+
 	wg sync.WaitGroup
 }
 
@@ -206,11 +210,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLSConfig != nil {
 		s.tls = s.cfg.TLSConfig.Clone()
 	} else {
-		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		pair, err := loadCertificate(ctx, s.cfg, s.st, s.log.Named("tls"))
 		if err != nil {
 			return err
 		}
-		s.tls = cfg
+		s.cert.Store(pair)
+		// Through GetCertificate, so that ReloadCertificate reaches new
+		// handshakes without a restart.
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
 	}
 	if s.cfg.GetCertificate != nil {
 		s.tls.GetCertificate = s.cfg.GetCertificate
