@@ -303,10 +303,14 @@ func (c *conn) session() {
 	defer c.recover()
 	err := c.readLoop()
 	if errors.Is(err, errHandOff) {
-		// Idle: a fresh goroutine waits with a small stack (idlewait.go);
-		// this one ends and its grown stack goes back to the runtime.
-		handedOff, c.fresh = true, true
-		go c.session()
+		// Idle: the session is parked without a goroutine (idlepoll_linux.go)
+		// or a fresh goroutine waits with a small stack (idlewait.go); this
+		// one ends and its grown stack goes back to the runtime.
+		handedOff = true
+		if !c.park() {
+			c.fresh = true
+			go c.session()
+		}
 		return
 	}
 	if hibernated = c.hibernate(err); !hibernated {

@@ -87,7 +87,15 @@ func (c *conn) awaitInput() error {
 	}
 	tc.SetReadDeadline(deadline)
 	if ready, ok := readable(tc.NetConn()); ok && !ready {
+		releaseTLSBuffers(tc) // nothing buffered: tlsidle.go
 		return errHandOff
 	}
 	return nil // input is there (or this platform cannot tell): read it
+}
+
+// park hands the session, idle with nothing buffered, to the idle poller;
+// false means its goroutine must wait instead.
+func (c *conn) park() bool {
+	tc, ok := c.lim.conn.(*tls.Conn)
+	return ok && idle.park(c, tc)
 }

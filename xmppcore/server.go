@@ -257,6 +257,7 @@ func (s *Server) accept(l net.Listener, direct bool) {
 			return
 		}
 		delay = 0
+		nc = wrapIdle(nc) // an idle session may then wait without a goroutine
 		c := newConn(s, nc, direct)
 		s.mu.Lock()
 		if s.closing {

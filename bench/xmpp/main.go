@@ -153,6 +153,9 @@ func setArchive(dir string, on bool) {
 }
 
 func runServer(dir string) {
+	if r, err := strconv.Atoi(os.Getenv("XMPPBENCH_SERVER_MEMPROFILERATE")); err == nil {
+		runtime.MemProfileRate = r // 1: every allocation, for an exact per-session breakdown
+	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
 	if err != nil {
