@@ -71,6 +71,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	defer lock.Close()
+	raiseFileLimit(log)
 
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
