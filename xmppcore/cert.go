@@ -53,7 +53,16 @@ func loadTLS(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("xmppcore: certificate: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+	certs := []tls.Certificate{pair}
+	companion, err := companionCert(cfg, pair, log)
+	if err != nil {
+		return nil, err
+	}
+	if companion != nil {
+		// First: crypto/tls serves the first certificate a client supports.
+		certs = []tls.Certificate{*companion, pair}
+	}
+	return &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}, nil
 }
 
 func certCovers(certFile, keyFile string, names []string) bool {

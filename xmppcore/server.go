@@ -84,6 +84,14 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+	// ECDSACertFile and ECDSAKeyFile name a second, ECDSA certificate
+	// served beside an RSA CertFile to the clients that support it
+	// (tlskeys.go); ECDSACompanion (CompanionOff, CompanionAuto,
+	// CompanionOn) has one generated instead. SessionTickets is
+	// TicketsPersist (default), TicketsMemory or TicketsOff.
+	ECDSACertFile, ECDSAKeyFile string
+	ECDSACompanion              string
+	SessionTickets              string
 }
 
 func (c *Config) defaults() {
@@ -203,6 +211,9 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		s.tls = cfg
+	}
+	if err := s.sessionTickets(); err != nil {
+		return err
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
