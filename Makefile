@@ -53,6 +53,14 @@ bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s acros
 
 .PHONY: bench-ws
 
+bench-scale: ## 15,000 idle TLS sessions: logins while the count grows, RSS per session, 1,000 active pairs (bench/xmpp -phases scale; docs/scale.md)
+	$(GO) run ./bench/xmpp -phases scale -idle 15000 -pairs 1000 -dur 10s
+
+bench-storefill: build ## a million users in 1,000 domains: register, logins, list_users, add_user acks vs an empty store; DB bytes per user (bench/storefill)
+	$(GO) run ./bench/storefill -bin $(BIN)
+
+.PHONY: bench-scale bench-storefill
+
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
 
