@@ -395,7 +395,7 @@ func exchange(srv *child, clients []*goxmpp.Client, dur time.Duration) (float64,
 }
 
 func memoryPhase(srv *child, n, conc int, sm bool) float64 {
-	before := srv.rss()
+	before := warmRSS(srv, conc)
 	clients, _ := connect(srv.addr, n, conc)
 	if sm {
 		for _, c := range clients {
@@ -408,4 +408,16 @@ func memoryPhase(srv *child, n, conc int, sm bool) float64 {
 	after := srv.rss()
 	_ = clients
 	return (after - before) / float64(n)
+}
+
+// warmRSS logs 100 sessions in and out, as bench/peers does before its
+// memory figure, so that code paths, the store's page cache and the
+// runtime's first heap growth are not charged to the sessions measured,
+// then returns the server's RSS.
+func warmRSS(srv *child, conc int) float64 {
+	for _, c := range connectN(srv.addr, 0, 100, conc) {
+		c.Close()
+	}
+	time.Sleep(time.Second) // the server notices the closed streams
+	return srv.rss()
 }

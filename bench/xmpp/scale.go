@@ -24,7 +24,7 @@ import (
 // What a loaded machine can say: server CPU per login and per message (from
 // /proc), memory, counts. Logins/s and messages/s need a quiet machine.
 func scalePhase(srv *child, n, step, conc, pairs int, dur time.Duration) {
-	base := srv.rss()
+	base := warmRSS(srv, conc)
 	var clients []*goxmpp.Client
 	var firstRate, firstCPU, worst float64
 	fmt.Printf("scale: sessions   logins/s  (vs first)  server CPU ms/login  RSS KiB/session\n")
