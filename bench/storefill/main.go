@@ -16,10 +16,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -116,7 +114,7 @@ func run(n int) result {
 		log.Fatal(err)
 	}
 	r.figs = []figure{
-		timed(p, "POST /api/register", *conc, *dur, func(i int) error { return register(p, "r"+strconv.Itoa(i)) }),
+		timed(p, "POST /api/register", *conc, *dur, func(i int) error { return p.Register(client, "r"+strconv.Itoa(i), "benchpass") }),
 		counted(p, "XMPP login", 50, *logins, func(i int) error { return login(c2s, i) }),
 		counted(p, fmt.Sprintf("jabber-list_users (%d)", *listN), 1, *lists, func(int) error { return dreamhost(p, url.Values{"cmd": {"jabber-list_users"}}) }),
 		// Last: the batch these acknowledge is applied afterwards (SCRAM
@@ -211,22 +209,6 @@ func dreamhost(p *benchproc.Proc, v url.Values) error {
 	body, _ := io.ReadAll(resp.Body)
 	if !strings.HasPrefix(string(body), "success\n") {
 		return fmt.Errorf("%s: %.200q", v.Get("cmd"), body)
-	}
-	return nil
-}
-
-func register(p *benchproc.Proc, name string) error {
-	body, _ := json.Marshal(map[string]string{"user": name, "host": p.Boot.Domain, "password": "benchpass"})
-	req, _ := http.NewRequest(http.MethodPost, "http://"+p.Addr+"/api/register", bytes.NewReader(body))
-	req.SetBasicAuth(p.Boot.AdminJID, p.Boot.AdminPassword)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("register %s: %d %s", name, resp.StatusCode, out)
 	}
 	return nil
 }

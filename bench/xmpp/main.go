@@ -37,6 +37,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
+	"github.com/xmppgate/xmppgate/internal/peer"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -80,8 +81,13 @@ func main() {
 	n := max(*users, 2**pairs, *idle)
 	prepare(dir, n)
 	if *rsaCert {
-		writeRSACert(dir)
-		os.Setenv("XMPPBENCH_CERT", filepath.Join(dir, "rsa.pem"))
+		// The self-signed RSA-2048 certificate make bench-peers gives all three servers.
+		cert, err := peer.MakeCert(dir, domain, "rsa")
+		if err != nil {
+			log.Fatal(err)
+		}
+		os.Setenv("XMPPBENCH_CERT", cert.Cert)
+		os.Setenv("XMPPBENCH_KEY", cert.Key)
 		os.Setenv("XMPPBENCH_COMPANION", *companion)
 	}
 	if *resume {
@@ -188,7 +194,7 @@ func runServer(dir string) {
 	}
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "", DataDir: dir}
 	if c := os.Getenv("XMPPBENCH_CERT"); c != "" {
-		cfg.CertFile, cfg.KeyFile = c, strings.TrimSuffix(c, ".pem")+"-key.pem"
+		cfg.CertFile, cfg.KeyFile = c, os.Getenv("XMPPBENCH_KEY")
 		cfg.ECDSACompanion = os.Getenv("XMPPBENCH_COMPANION")
 	}
 	srv, err := xmppcore.New(cfg, st)

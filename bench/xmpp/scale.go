@@ -1,16 +1,7 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"log"
-	"math/big"
-	"os"
-	"path/filepath"
 	"time"
 
 	goxmpp "github.com/xmppo/go-xmpp"
@@ -51,30 +42,6 @@ func scalePhase(srv *child, n, step, conc, pairs int, dur time.Duration) {
 	msgs, cpu := exchange(srv, clients[:2*pairs], dur)
 	fmt.Printf("scale: messages %.0f delivered/s among %d active pairs while %d sessions idle, server CPU %.1f µs per message (messages/s needs a quiet machine)\n",
 		msgs, pairs, len(clients)-2*pairs, cpu)
-}
-
-// writeRSACert writes a self-signed RSA-2048 certificate for the bench
-// domain into dir (rsa.pem, rsa-key.pem), as make bench-peers gives all
-// three servers.
-func writeRSACert(dir string) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		log.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		log.Fatal(err)
-	}
-	write := func(name, typ string, b []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			log.Fatal(err)
-		}
-	}
-	write("rsa.pem", "CERTIFICATE", der)
-	write("rsa-key.pem", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))
 }
 
 func certDesc(rsaCert bool, companion string, resume bool) string {
