@@ -11,6 +11,7 @@ FUZZLONG ?= 10m
 
 .DEFAULT_GOAL := build
 .PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance fixtures lint fuzz fuzz-ci fuzz-long docs verify clean
+.PHONY: release
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,6 +54,10 @@ bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s acros
 
 .PHONY: bench-ws
 
+bench-bosh: build ## BOSH: RSS per idle session with one held request (10,000) (bench/bosh)
+	$(GO) run ./bench/bosh -bin $(BIN)
+
+.PHONY: bench-bosh
 bench-scale: ## 15,000 idle TLS sessions: logins while the count grows, RSS per session, 1,000 active pairs (bench/xmpp -phases scale; docs/scale.md)
 	$(GO) run ./bench/xmpp -phases scale -idle 15000 -pairs 1000 -dur 10s
 
@@ -105,4 +110,25 @@ verify: lint docs ## fail if generated files are stale
 	git diff --exit-code docs/
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist
+
+# make release: static binaries (SQLite's C compiled in by cgo, linked with
+# -static; netgo/osusergo keep glibc's NSS out, sqlite_omit_load_extension
+# its dlopen), so one file runs on any Linux of its architecture. Built on
+# an amd64 host; arm64 needs Debian's cross compiler, installed here when
+# missing (as root). VERSION goes into `xmppgate version`; the commit and
+# its time come from the checkout (-buildvcs), the commit also from COMMIT
+# (a worktree's checkout is not stamped).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_TAGS := osusergo,netgo,sqlite_omit_load_extension
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+release: ## linux/amd64 and linux/arm64 static binaries in dist/ (cgo; installs gcc-aarch64-linux-gnu if missing)
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross; }
+	@mkdir -p dist
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 CC=gcc $(GO) build -trimpath -buildvcs=true -tags $(RELEASE_TAGS) \
+	  -ldflags '$(RELEASE_LDFLAGS)' -o dist/xmppgate-linux-amd64 .
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -trimpath -buildvcs=true -tags $(RELEASE_TAGS) \
+	  -ldflags '$(RELEASE_LDFLAGS)' -o dist/xmppgate-linux-arm64 .
+	cd dist && sha256sum xmppgate-linux-amd64 xmppgate-linux-arm64 > SHA256SUMS
+	./dist/xmppgate-linux-amd64 version

@@ -66,6 +66,10 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// Console serves the operator's web console at /admin on the HTTP
+	// listener (off by default). Only admin JIDs of operator accounts log
+	// in; put the listener behind TLS before exposing it. See docs/console.md.
+	Console bool `yaml:"console"`
 	// HTTPSAddr is a TLS HTTP listener serving what http_addr serves
 	// (wss:// and https:// for web chat), with cert_file/key_file or the
 	// generated self-signed certificate. Empty: none.
@@ -83,6 +87,33 @@ type Config struct {
 	// (ejabberd's websocket_ping_interval); its pongs keep a listening
 	// session alive. Default 60s.
 	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
+	// MetricsAddr, if set, is a listener serving only /metrics, /healthz
+	// and /readyz, to any peer that reaches it (e.g. 10.0.0.5:9090 for a
+	// Prometheus on the private network). The main HTTP listener serves
+	// /metrics to loopback peers only. See docs/operations.md.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// ACME, when true, gets the XMPP listeners a certificate per domain of
+	// the store from an ACME CA (HTTP-01 on acme_http_addr); names without
+	// one (localhost, a client without SNI) keep cert_file or the
+	// self-signed certificate. See docs/operations.md.
+	ACME bool `yaml:"acme"`
+	// ACMEHTTPAddr is where the CA's HTTP-01 requests are answered; it
+	// must be port 80 of the domains as the CA reaches them (default :80
+	// when acme is on).
+	ACMEHTTPAddr string `yaml:"acme_http_addr"`
+	// ACMECA is the CA's directory URL (default Let's Encrypt's; its
+	// staging CA is https://acme-staging-v02.api.letsencrypt.org/directory).
+	ACMECA string `yaml:"acme_ca"`
+	// ACMECARoot, if set, is a PEM file of the roots the CA's HTTPS is
+	// verified with (a private CA such as step-ca or pebble).
+	ACMECARoot string `yaml:"acme_ca_root"`
+	// ACMEEmail is the ACME account's contact address.
+	ACMEEmail string `yaml:"acme_email"`
+	// BOSHMaxInactivity ends a BOSH session whose client made no request
+	// for that long (Prosody's bosh_max_inactivity; default 60 s).
+	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
+	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
+	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
 	// CertECDSAFile and KeyECDSAFile are a second, ECDSA certificate served
 	// beside an RSA cert_file to the clients that support it (they log in
 	// without the cost of RSA signing). See docs/tls.md.

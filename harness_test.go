@@ -29,7 +29,11 @@ type testServer struct {
 	ofURL string
 	// https is the TLS HTTP listener's address, if https_addr is set.
 	https string
-	boot  Bootstrap
+	// metricsURL is the metrics_addr listener's base URL, if configured.
+	metricsURL string
+	// acmeHTTP is the ACME HTTP-01 listener's address, if acme is on.
+	acmeHTTP string
+	boot     Bootstrap
 	// batch0 is the last batch the bootstrap made; tests number theirs after it.
 	batch0 int64
 }
@@ -80,6 +84,12 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	}
 	if s.HTTPS != nil {
 		ts.https = s.HTTPS.String()
+	}
+	if s.Metrics != nil {
+		ts.metricsURL = "http://" + s.Metrics.String()
+	}
+	if s.ACMEHTTP != nil {
+		ts.acmeHTTP = s.ACMEHTTP.String()
 	}
 	ts.boot = readBootstrapTB(t, cfg.Data)
 	for id := int64(1); ; id++ {

@@ -84,6 +84,10 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+	// GetCertificate, if set, picks the certificate of a handshake by its
+	// server name (ACME certificates per domain); when it returns nil the
+	// listeners' own certificate (files or self-signed) is used.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	// ECDSACertFile and ECDSAKeyFile name a second, ECDSA certificate
 	// served beside an RSA CertFile to the clients that support it
 	// (tlskeys.go); ECDSACompanion (CompanionOff, CompanionAuto,
@@ -165,6 +169,17 @@ type Server struct {
 	pep pepState
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
+	// stats are the monitoring counters (stats.go); accepting counts the
+	// accept loops still running, for readiness.
+	stats     Counters
+	accepting atomic.Int32
+
+	// cert is the certificate tls serves (unless Config.TLSConfig is
+	// set); ReloadCertificate replaces it.
+	cert atomic.Pointer[tls.Certificate]
+	// companion is the ECDSA certificate served beside an RSA cert to
+	// the clients that support it, or nil (tlskeys.go).
+	companion atomic.Pointer[tls.Certificate]
 
 	wg sync.WaitGroup
 }
@@ -206,11 +221,21 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLSConfig != nil {
 		s.tls = s.cfg.TLSConfig.Clone()
 	} else {
-		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		pair, err := loadCertificate(ctx, s.cfg, s.st, s.log.Named("tls"))
 		if err != nil {
 			return err
 		}
-		s.tls = cfg
+		s.cert.Store(pair)
+		if err := s.loadCompanion(s.cfg, pair); err != nil {
+			return err
+		}
+		// Through GetCertificate, so that ReloadCertificate reaches new
+		// handshakes without a restart.
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.pickCert(hello), nil }}
+	}
+	if s.cfg.GetCertificate != nil {
+		s.tls.GetCertificate = s.cfg.GetCertificate
 	}
 	if err := s.sessionTickets(); err != nil {
 		return err
@@ -231,6 +256,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		s.c2sLog.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
 		s.wg.Add(1)
+		s.accepting.Add(1)
 		go s.accept(l, i == 1)
 	}
 	return nil
@@ -255,6 +281,7 @@ func (s *Server) closeListeners() {
 
 func (s *Server) accept(l net.Listener, direct bool) {
 	defer s.wg.Done()
+	defer s.accepting.Add(-1)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()

@@ -114,6 +114,26 @@ func companionCert(cfg Config, pair tls.Certificate, log *zap.Logger) (*tls.Cert
 	return &c, nil
 }
 
+// loadCompanion finds the ECDSA certificate to serve beside pair (none
+// when pair is not RSA) and keeps it for pickCert.
+func (s *Server) loadCompanion(cfg Config, pair *tls.Certificate) error {
+	c, err := companionCert(cfg, *pair, s.log.Named("tls"))
+	if err != nil {
+		return err
+	}
+	s.companion.Store(c)
+	return nil
+}
+
+// pickCert is the certificate of a handshake: the ECDSA companion when
+// there is one and the client supports it, else the main certificate.
+func (s *Server) pickCert(hello *tls.ClientHelloInfo) *tls.Certificate {
+	if c := s.companion.Load(); c != nil && hello.SupportsCertificate(c) == nil {
+		return c
+	}
+	return s.cert.Load()
+}
+
 // sessionTickets applies Config.SessionTickets to s.tls. Persisted keys let
 // the clients of a restarted server resume instead of all doing a full
 // handshake at once; TLS 1.3 resumption here is always PSK with a fresh
