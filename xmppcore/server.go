@@ -234,8 +234,17 @@ func (s *Server) Start(ctx context.Context) error {
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.pickCert(hello), nil }}
 	}
-	if s.cfg.GetCertificate != nil {
-		s.tls.GetCertificate = s.cfg.GetCertificate
+	if pick := s.cfg.GetCertificate; pick != nil {
+		// A name pick leaves alone (nil, nil) gets the listener's own
+		// certificate, whichever way that is served.
+		own := s.tls.GetCertificate
+		s.tls.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := pick(hello)
+			if c != nil || err != nil || own == nil {
+				return c, err
+			}
+			return own(hello)
+		}
 	}
 	if err := s.sessionTickets(); err != nil {
 		return err
