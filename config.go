@@ -114,6 +114,18 @@ type Config struct {
 	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
 	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
 	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
+	// CertECDSAFile and KeyECDSAFile are a second, ECDSA certificate served
+	// beside an RSA cert_file to the clients that support it (they log in
+	// without the cost of RSA signing). See docs/tls.md.
+	CertECDSAFile string `yaml:"cert_ecdsa_file"`
+	KeyECDSAFile  string `yaml:"key_ecdsa_file"`
+	// TLSECDSACompanion: off (default), auto (generate a self-signed ECDSA
+	// companion into DATA/tls/ for a self-signed RSA cert_file) or on (for
+	// any RSA cert_file). See docs/tls.md.
+	TLSECDSACompanion string `yaml:"tls_ecdsa_companion"`
+	// TLSSessionTickets: persist (default; keys in DATA/tls/, rotated
+	// daily, so clients resume across restarts), memory or off.
+	TLSSessionTickets string `yaml:"tls_session_tickets"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -214,6 +226,19 @@ func (c Config) Validate() error {
 	}
 	if c.SMResumeTimeout <= 0 {
 		return fmt.Errorf("config: sm_resume_timeout %s must be positive (e.g. 300s)", c.SMResumeTimeout)
+	}
+	switch c.TLSECDSACompanion {
+	case "", "off", "auto", "on":
+	default:
+		return fmt.Errorf("config: tls_ecdsa_companion %q is not off, auto or on", c.TLSECDSACompanion)
+	}
+	switch c.TLSSessionTickets {
+	case "", "persist", "memory", "off":
+	default:
+		return fmt.Errorf("config: tls_session_tickets %q is not persist, memory or off", c.TLSSessionTickets)
+	}
+	if (c.CertECDSAFile == "") != (c.KeyECDSAFile == "") {
+		return errors.New("config: cert_ecdsa_file and key_ecdsa_file go together")
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

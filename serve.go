@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	defer lock.Close()
+	raiseFileLimit(log)
 
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
@@ -120,7 +121,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert}, a.env.Store)
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert,
+		ECDSACertFile: cfg.CertECDSAFile, ECDSAKeyFile: cfg.KeyECDSAFile,
+		ECDSACompanion: cfg.TLSECDSACompanion, SessionTickets: cfg.TLSSessionTickets}, a.env.Store)
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,14 @@ type Config struct {
 	// server name (ACME certificates per domain); when it returns nil the
 	// listeners' own certificate (files or self-signed) is used.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ECDSACertFile and ECDSAKeyFile name a second, ECDSA certificate
+	// served beside an RSA CertFile to the clients that support it
+	// (tlskeys.go); ECDSACompanion (CompanionOff, CompanionAuto,
+	// CompanionOn) has one generated instead. SessionTickets is
+	// TicketsPersist (default), TicketsMemory or TicketsOff.
+	ECDSACertFile, ECDSAKeyFile string
+	ECDSACompanion              string
+	SessionTickets              string
 }
 
 func (c *Config) defaults() {
@@ -169,6 +177,9 @@ type Server struct {
 	// cert is the certificate tls serves (unless Config.TLSConfig is
 	// set); ReloadCertificate replaces it.
 	cert atomic.Pointer[tls.Certificate]
+	// companion is the ECDSA certificate served beside an RSA cert to
+	// the clients that support it, or nil (tlskeys.go).
+	companion atomic.Pointer[tls.Certificate]
 
 	wg sync.WaitGroup
 }
@@ -215,10 +226,13 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		s.cert.Store(pair)
+		if err := s.loadCompanion(s.cfg, pair); err != nil {
+			return err
+		}
 		// Through GetCertificate, so that ReloadCertificate reaches new
 		// handshakes without a restart.
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
+			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.pickCert(hello), nil }}
 	}
 	if pick := s.cfg.GetCertificate; pick != nil {
 		// A name pick leaves alone (nil, nil) gets the listener's own
@@ -231,6 +245,9 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 			return own(hello)
 		}
+	}
+	if err := s.sessionTickets(); err != nil {
+		return err
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
@@ -287,6 +304,7 @@ func (s *Server) accept(l net.Listener, direct bool) {
 			return
 		}
 		delay = 0
+		nc = wrapIdle(nc) // an idle session may then wait without a goroutine
 		c := newConn(s, nc, direct)
 		s.mu.Lock()
 		if s.closing {
