@@ -1,0 +1,293 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xmppgate/xmppgate/xmlel"
+)
+
+// Host is what the embedding server gives the streams.
+type Host interface {
+	// Allow decides whether the hosted domain local federates with remote
+	// now; a refusal is a *Error (host-unknown, policy-violation).
+	Allow(local, remote string) error
+	// Secret keys the dialback keys (XEP-0185).
+	Secret() []byte
+	// ServerTLS is the TLS configuration for incoming streams (SNI picks
+	// the certificate).
+	ServerTLS() *tls.Config
+	// Verify asks remote's authoritative server whether key is the one it
+	// generated for the stream id (a db:verify on a stream of its own).
+	Verify(ctx context.Context, local, remote, id, key string) (bool, error)
+	// Deliver routes a stanza received on an authenticated stream; it is
+	// in jabber:server and from's domain is the authenticated remote.
+	Deliver(st *xmlel.Element)
+}
+
+// Options bound a stream.
+type Options struct {
+	MaxStanza int
+	// Negotiation bounds the time from connect to the first authenticated
+	// domain pair (default 60s): a peer that never finishes dialback is cut off.
+	Negotiation time.Duration
+	// Idle closes a stream that sent nothing for this long (default 30 min).
+	Idle time.Duration
+}
+
+func (o Options) negotiation() time.Duration {
+	if o.Negotiation <= 0 {
+		return 60 * time.Second
+	}
+	return o.Negotiation
+}
+
+func (o Options) idleTime() time.Duration {
+	if o.Idle <= 0 {
+		return 30 * time.Minute
+	}
+	return o.Idle
+}
+
+// Pair is an authenticated (local, remote) domain pair of a stream.
+type Pair struct{ Local, Remote string }
+
+// In is one incoming server stream.
+type In struct {
+	s    *stream
+	host Host
+	opts Options
+	ID   string
+	// Addr is the peer's address.
+	Addr      net.Addr
+	Connected time.Time
+
+	mu    sync.Mutex
+	pairs map[Pair]bool
+	local string // the header's to, fixed on restarts
+	// pending counts dialback verifications running for this stream.
+	pending int
+}
+
+// NewIn prepares an incoming stream on an accepted connection.
+func NewIn(nc net.Conn, host Host, opts Options) *In {
+	return &In{s: newStream(nc, opts.MaxStanza), host: host, opts: opts, ID: newID(),
+		Addr: nc.RemoteAddr(), Connected: time.Now(), pairs: map[Pair]bool{}}
+}
+
+// Pairs lists the authenticated domain pairs.
+func (in *In) Pairs() []Pair {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make([]Pair, 0, len(in.pairs))
+	for p := range in.pairs {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Authenticated reports whether remote may send to local on this stream.
+func (in *In) authenticated(local, remote string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.pairs[Pair{local, remote}]
+}
+
+// Close ends the stream with a stream error (from any goroutine).
+func (in *In) Close(cond, text string) { in.s.fail(cond, text) }
+
+// Revoke ends the stream if it carries a pair for which f says no.
+func (in *In) Revoke(f func(Pair) error) {
+	for _, p := range in.Pairs() {
+		if err := f(p); err != nil {
+			var se *Error
+			if errors.As(err, &se) {
+				in.s.fail(se.Cond, se.Text)
+			} else {
+				in.s.fail(CondPolicyViolation, err.Error())
+			}
+			return
+		}
+	}
+}
+
+// Serve runs the stream until it ends; the error says why (nil: closed
+// by either side without a problem).
+func (in *In) Serve(ctx context.Context) error {
+	err := in.serve(ctx)
+	in.s.end(err)
+	if errors.Is(err, errStreamEnd) {
+		return nil
+	}
+	return err
+}
+
+func (in *In) serve(ctx context.Context) error {
+	in.s.nc.SetDeadline(time.Now().Add(in.opts.negotiation()))
+	for {
+		h, err := in.s.readHeader()
+		if err != nil {
+			return err
+		}
+		if h.To != "" {
+			if in.local != "" && h.To != in.local {
+				return &Error{CondHostUnknown, "host changed on stream restart"}
+			}
+			// remote is "" when the peer did not say who it is: then only
+			// whether local is hosted and federating is checked.
+			if err := in.host.Allow(h.To, h.From); err != nil {
+				return err
+			}
+			in.local = h.To
+		}
+		if err := in.s.header(in.local, h.From, in.ID); err != nil {
+			return err
+		}
+		if !in.s.secure {
+			in.s.write([]byte("<stream:features><starttls xmlns='" + NSTLS + "'><required/></starttls></stream:features>"))
+			el, err := in.s.next()
+			if err != nil {
+				return err
+			}
+			if el.Name.Space != NSTLS || el.Name.Local != "starttls" {
+				return &Error{CondPolicyViolation, "STARTTLS is required"}
+			}
+			in.s.write([]byte("<proceed xmlns='" + NSTLS + "'/>"))
+			if err := in.s.startTLS(tls.Server(in.s.nc, in.host.ServerTLS())); err != nil {
+				return err
+			}
+			continue
+		}
+		in.s.write([]byte("<stream:features><dialback xmlns='" + NSDialbackFeature + "'><errors/></dialback></stream:features>"))
+		return in.loop(ctx)
+	}
+}
+
+func (in *In) loop(ctx context.Context) error {
+	for {
+		el, err := in.s.next()
+		if err != nil {
+			return err
+		}
+		switch el.Name.Space {
+		case NSDialback:
+			if err := in.dialback(ctx, el); err != nil {
+				return err
+			}
+		case NSServer:
+			if err := in.stanza(el); err != nil {
+				return err
+			}
+		default:
+			return &Error{CondUnsupportedStype, ""}
+		}
+	}
+}
+
+func (in *In) dialback(ctx context.Context, el *xmlel.Element) error {
+	d, err := ParseDialback(el)
+	if err != nil {
+		return &Error{CondBadFormat, err.Error()}
+	}
+	if d.Type != "" {
+		return nil // answers are not expected on an incoming stream; ignored
+	}
+	if in.local != "" && d.To != in.local {
+		// RFC 6120 allows more than one domain per stream, but only the one
+		// named in the header is ours to vouch for on this stream.
+		return in.s.write(Dialback{Verify: d.Verify, From: d.To, To: d.From, ID: d.ID, Type: "invalid"}.Element().Bytes(NSServer))
+	}
+	if d.Verify {
+		// We are the authoritative server: was the key ours?
+		typ := "invalid"
+		if KeyValid(in.host.Secret(), d.From, d.To, d.ID, d.Key) {
+			typ = "valid"
+		}
+		return in.s.write(Dialback{Verify: true, From: d.To, To: d.From, ID: d.ID, Type: typ}.Element().Bytes(NSServer))
+	}
+	if err := in.host.Allow(d.To, d.From); err != nil {
+		var se *Error
+		if errors.As(err, &se) {
+			return se
+		}
+		return &Error{CondPolicyViolation, err.Error()}
+	}
+	in.mu.Lock()
+	if in.pending >= 8 {
+		in.mu.Unlock()
+		return &Error{CondPolicyViolation, "too many dialback requests at once"}
+	}
+	in.pending++
+	in.mu.Unlock()
+	go func() {
+		vctx, cancel := context.WithTimeout(ctx, in.opts.negotiation())
+		defer cancel()
+		ok, err := in.host.Verify(vctx, d.To, d.From, in.ID, d.Key)
+		ans := Dialback{From: d.To, To: d.From}
+		switch {
+		case err != nil:
+			ans.Type = "error"
+		case ok:
+			ans.Type = "valid"
+			in.mu.Lock()
+			in.pairs[Pair{d.To, d.From}] = true
+			first := len(in.pairs) == 1
+			in.mu.Unlock()
+			if first {
+				// Authenticated: from now on only idleness ends the stream.
+				in.s.nc.SetDeadline(time.Time{})
+				in.s.idle = in.opts.idleTime()
+			}
+		default:
+			ans.Type = "invalid"
+		}
+		in.mu.Lock()
+		in.pending--
+		in.mu.Unlock()
+		el := ans.Element()
+		if err != nil {
+			el.Add(xmlel.New(NSServer, "error", "type", "cancel").Add(xmlel.New(NSStanzas, "remote-server-not-found")))
+		}
+		in.s.write(el.Bytes(NSServer))
+		if !ok {
+			// XEP-0220 2.4: after an invalid result the stream is closed.
+			in.s.fail(CondNotAuthorized, "dialback failed")
+		}
+	}()
+	return nil
+}
+
+func (in *In) stanza(el *xmlel.Element) error {
+	switch el.Name.Local {
+	case "message", "presence", "iq":
+	default:
+		return &Error{CondUnsupportedStype, ""}
+	}
+	from, to := el.Get("from"), el.Get("to")
+	fd, td := domainOf(from), domainOf(to)
+	if fd == "" || td == "" {
+		return &Error{CondImproperAddress, "stanza without from or to"}
+	}
+	if !in.authenticated(td, fd) {
+		return &Error{CondNotAuthorized, "domain pair not authenticated on this stream"}
+	}
+	in.host.Deliver(el)
+	return nil
+}
+
+// domainOf returns the domain part of a JID string ("" when malformed).
+func domainOf(s string) string {
+	if s == "" {
+		return ""
+	}
+	s, _, _ = strings.Cut(s, "/")
+	if _, d, ok := strings.Cut(s, "@"); ok {
+		return d
+	}
+	return s
+}
