@@ -66,6 +66,15 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// S2SAddr is the server-to-server (federation) listener; "" turns
+	// federation off. See docs/federation.md.
+	S2SAddr string `yaml:"s2s_addr"`
+	// S2SRoutes send the s2s traffic of remote domains to fixed host:port
+	// addresses instead of DNS SRV (private networks), e.g.
+	// {partner.example: 10.0.0.5:5269}.
+	S2SRoutes map[string]string `yaml:"s2s_routes"`
+	// S2SBlocklist are remote domains (with their subdomains) refused both ways.
+	S2SBlocklist []string `yaml:"s2s_blocklist"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -85,6 +94,7 @@ func DefaultConfig() Config {
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
 		SMResumeTimeout: 300 * time.Second,
+		S2SAddr:         ":5269", // xmppcore.DefaultS2SAddr
 	}
 }
 

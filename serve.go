@@ -98,7 +98,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	go files.Run(ctx, time.Hour)
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout}, a.env.Store)
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout,
+		S2SAddr: cfg.S2SAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist}, a.env.Store)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/s2s"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
@@ -84,6 +85,26 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+
+	// S2SAddr is the server-to-server listener (DefaultS2SAddr in the
+	// program's configuration); "" disables federation altogether.
+	S2SAddr string
+	// S2SRoutes maps remote domains to host:port, bypassing DNS (private
+	// networks, tests).
+	S2SRoutes map[string]string
+	// S2SBlocklist are remote domains (and their subdomains) refused both ways.
+	S2SBlocklist []string
+	// S2SResolver replaces net.DefaultResolver for SRV lookups (tests).
+	S2SResolver s2s.Resolver
+	// S2SConnectTimeout bounds setting up an outgoing stream (default 30s).
+	S2SConnectTimeout time.Duration
+	// S2SIdleTimeout closes outgoing streams unused for so long (default 10 min).
+	S2SIdleTimeout time.Duration
+	// S2SNegotiationTimeout cuts off an incoming stream that has not
+	// authenticated a domain pair in time (default 60s).
+	S2SNegotiationTimeout time.Duration
+	// S2SMaxPerIP caps the incoming streams from one address (default 20).
+	S2SMaxPerIP int
 }
 
 func (c *Config) defaults() {
@@ -113,6 +134,15 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.S2SConnectTimeout <= 0 {
+		c.S2SConnectTimeout = defaultS2SConnect
+	}
+	if c.S2SIdleTimeout <= 0 {
+		c.S2SIdleTimeout = defaultS2SIdle
+	}
+	if c.S2SMaxPerIP <= 0 {
+		c.S2SMaxPerIP = 20
 	}
 }
 
@@ -157,6 +187,10 @@ type Server struct {
 	pep pepState
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
+	// fed is federation (s2s.go); nil when S2SAddr is empty. Set once in
+	// Start, before any stream exists.
+	fed     *federation
+	s2sAddr net.Addr
 
 	wg sync.WaitGroup
 }
@@ -222,6 +256,10 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.accept(l, i == 1)
 	}
+	if err := s.startFederation(ctx); err != nil {
+		s.closeListeners()
+		return err
+	}
 	return nil
 }
 
@@ -286,6 +324,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.fail(condSystemShutdown, "server shutting down")
 	}
+	if s.fed != nil {
+		s.fed.shutdown()
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.mam.close(); s.muc.arch.Close(); close(done) }()
 	select {
@@ -301,6 +342,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) DomainSettingsChanged(fqdn string) {
 	s.domains.Invalidate(fqdn)
 	s.mucDomainChanged(fqdn)
+	s.federationChanged(fqdn)
 }
 
 // limiter counts failed authentications per IP address.

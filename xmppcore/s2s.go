@@ -1,0 +1,557 @@
+package xmppcore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/s2s"
+)
+
+// Federation defaults (Config's S2S fields).
+const (
+	DefaultS2SAddr = ":5269"
+	// defaultS2SConnect bounds resolving, connecting and authenticating an
+	// outgoing stream; stanzas queued meanwhile bounce with
+	// remote-server-timeout after it.
+	defaultS2SConnect = 30 * time.Second
+	// defaultS2SIdle closes an outgoing stream unused for so long.
+	defaultS2SIdle = 10 * time.Minute
+	// s2sQueueMax bounds the stanzas queued per domain pair while its
+	// stream is being set up; more bounce at once.
+	s2sQueueMax = 1000
+)
+
+// federation is the s2s side of the server: the listener's streams, the
+// pool of outgoing streams per (local, remote) domain pair, and the dialback
+// secret.
+type federation struct {
+	s      *Server
+	log    *zap.Logger
+	secret []byte
+	dialer *s2s.Dialer
+
+	mu   sync.Mutex
+	outs map[s2s.Pair]*outPair
+	ins  map[*s2s.In]struct{}
+	// perIP counts incoming streams by peer address.
+	perIP map[string]int
+
+	inCount, outCount atomic.Int64
+}
+
+// outPair is the outgoing stream of one domain pair, or its setting up.
+type outPair struct {
+	pair     s2s.Pair
+	out      *s2s.Out      // nil while connecting
+	queue    []*xmlel.Element // waiting for the stream
+	lastUsed time.Time
+}
+
+// s2sSecret reads the dialback secret from DataDir/s2s_secret, creating it
+// (32 random bytes, hex) on first start, so keys stay valid across restarts
+// and every node sharing the data dir agrees on them.
+func s2sSecret(dir string) ([]byte, error) {
+	if dir == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return b, nil
+	}
+	p := filepath.Join(dir, "s2s_secret")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	sec := hex.EncodeToString(b)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p, []byte(sec+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return []byte(sec), nil
+}
+
+func (s *Server) startFederation(ctx context.Context) error {
+	if s.cfg.S2SAddr == "" {
+		return nil
+	}
+	secret, err := s2sSecret(s.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("xmppcore: s2s secret: %w", err)
+	}
+	f := &federation{s: s, log: s.cfg.Logger.Named("xmpp.s2s"), secret: secret,
+		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}}
+	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts()}
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", s.cfg.S2SAddr)
+	if err != nil {
+		return fmt.Errorf("xmppcore: listen %s: %w", s.cfg.S2SAddr, err)
+	}
+	s.mu.Lock()
+	s.fed = f
+	s.listeners = append(s.listeners, l)
+	s.s2sAddr = l.Addr()
+	s.mu.Unlock()
+	f.log.Info("listening", zap.String("addr", l.Addr().String()))
+	s.wg.Add(2)
+	go f.accept(l)
+	go f.reap()
+	return nil
+}
+
+// S2SAddr is the bound s2s listener address (nil when federation is off).
+func (s *Server) S2SAddr() net.Addr {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.s2sAddr
+}
+
+func (f *federation) opts() s2s.Options {
+	return s2s.Options{MaxStanza: f.s.cfg.MaxStanza, Negotiation: f.s.cfg.S2SNegotiationTimeout}
+}
+
+func (f *federation) clientTLS(local, remote string) *tls.Config {
+	// Dialback, not the certificate, authenticates the peer here: a
+	// certificate that does not verify (self-signed, private CA) is
+	// accepted and the domain is proven by dialing back.
+	return &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
+		Certificates: f.s.tls.Certificates}
+}
+
+func (f *federation) accept(l net.Listener) {
+	defer f.s.wg.Done()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return
+		}
+		ip := ""
+		if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+			ip = a.IP.String()
+		}
+		in := s2s.NewIn(nc, f, f.opts())
+		f.s.mu.RLock()
+		closing := f.s.closing
+		f.s.mu.RUnlock()
+		f.mu.Lock()
+		if closing || f.perIP[ip] >= f.s.cfg.S2SMaxPerIP {
+			f.mu.Unlock()
+			if !closing {
+				in.Close(s2s.CondPolicyViolation, "too many streams from your address")
+			} else {
+				nc.Close()
+			}
+			continue
+		}
+		f.perIP[ip]++
+		f.ins[in] = struct{}{}
+		f.mu.Unlock()
+		f.inCount.Add(1)
+		f.s.wg.Add(1)
+		go func() {
+			defer f.s.wg.Done()
+			err := in.Serve(f.s.ctx)
+			if err != nil {
+				f.log.Debug("incoming stream ended", zap.String("ip", ip), zap.Error(err))
+			}
+			f.mu.Lock()
+			delete(f.ins, in)
+			if f.perIP[ip]--; f.perIP[ip] <= 0 {
+				delete(f.perIP, ip)
+			}
+			f.mu.Unlock()
+			f.inCount.Add(-1)
+		}()
+	}
+}
+
+// reap closes outgoing streams idle for longer than S2SIdleTimeout.
+func (f *federation) reap() {
+	defer f.s.wg.Done()
+	idle := f.s.cfg.S2SIdleTimeout
+	t := time.NewTicker(max(idle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-f.s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		var old []*s2s.Out
+		f.mu.Lock()
+		for p, op := range f.outs {
+			if op.out != nil && time.Since(op.lastUsed) > idle {
+				old = append(old, op.out)
+				delete(f.outs, p)
+			}
+		}
+		f.mu.Unlock()
+		for _, o := range old {
+			o.Close("", "")
+		}
+	}
+}
+
+// shutdown closes every s2s stream.
+func (f *federation) shutdown() {
+	f.mu.Lock()
+	var outs []*s2s.Out
+	for _, op := range f.outs {
+		if op.out != nil {
+			outs = append(outs, op.out)
+		}
+	}
+	ins := make([]*s2s.In, 0, len(f.ins))
+	for in := range f.ins {
+		ins = append(ins, in)
+	}
+	f.mu.Unlock()
+	for _, o := range outs {
+		o.Close(s2s.CondSystemShutdown, "")
+	}
+	for _, in := range ins {
+		in.Close(s2s.CondSystemShutdown, "")
+	}
+}
+
+// ---- s2s.Host ----
+
+// Allow is the federation policy of a hosted domain towards a remote one.
+func (f *federation) Allow(local, remote string) error {
+	d, ok := f.s.hosted(local)
+	if !ok {
+		if _, sd, ok := f.s.serviceAt(local); ok {
+			d = sd
+		} else {
+			return &s2s.Error{Cond: s2s.CondHostUnknown, Text: "no such host"}
+		}
+	}
+	if remote == "" {
+		if !d.Federation && !d.OrgFederation {
+			return &s2s.Error{Cond: s2s.CondPolicyViolation, Text: "federation is disabled for " + local}
+		}
+		return nil
+	}
+	if f.blocked(remote) {
+		return &s2s.Error{Cond: s2s.CondPolicyViolation, Text: "your domain is blocked here"}
+	}
+	if _, ok := f.s.hosted(remote); ok {
+		return &s2s.Error{Cond: s2s.CondPolicyViolation, Text: remote + " is hosted here"}
+	}
+	switch {
+	case d.Federation:
+		return nil
+	case d.OrgFederation && f.sameAccount(d.FQDN, remote):
+		return nil
+	}
+	return &s2s.Error{Cond: s2s.CondPolicyViolation, Text: "federation is disabled for " + local}
+}
+
+// sameAccount: remote (or the domain it is a subdomain of) belongs in the
+// store to the account owning local, i.e. it is a domain of the same
+// organization served by another server.
+func (f *federation) sameAccount(local, remote string) bool {
+	ctx := context.Background()
+	ld, err := f.s.st.DomainByFQDN(ctx, local)
+	if err != nil {
+		return false
+	}
+	for d := remote; d != ""; {
+		if rd, err := f.s.st.DomainByFQDN(ctx, d); err == nil {
+			return rd.AccountID == ld.AccountID
+		}
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok || !strings.Contains(rest, ".") {
+			break
+		}
+		d = rest
+	}
+	return false
+}
+
+// blocked: remote or a domain it is a subdomain of is on S2SBlocklist.
+func (f *federation) blocked(remote string) bool {
+	for _, b := range f.s.cfg.S2SBlocklist {
+		if remote == b || strings.HasSuffix(remote, "."+b) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *federation) Secret() []byte { return f.secret }
+
+func (f *federation) ServerTLS() *tls.Config { return f.s.tls }
+
+func (f *federation) Verify(ctx context.Context, local, remote, id, key string) (bool, error) {
+	targets := s2s.Targets(ctx, f.resolver(), f.s.cfg.S2SRoutes, remote)
+	return f.dialer.Verify(ctx, local, remote, id, key, targets)
+}
+
+func (f *federation) resolver() s2s.Resolver {
+	if f.s.cfg.S2SResolver != nil {
+		return f.s.cfg.S2SResolver
+	}
+	return net.DefaultResolver
+}
+
+// Deliver takes a stanza from an authenticated incoming stream into the
+// router, in jabber:client like every stanza inside.
+func (f *federation) Deliver(st *xmlel.Element) {
+	renameNS(st, s2s.NSServer, nsClient)
+	from, err1 := jid.Parse(st.Get("from"))
+	to, err2 := jid.Parse(st.Get("to"))
+	if err1 != nil || err2 != nil {
+		if st.Get("type") != "error" && err1 == nil {
+			f.send(iqError(st, "", "", errJIDMalformed), to, from)
+		}
+		return
+	}
+	st.Set("from", from.String())
+	st.Set("to", to.String())
+	defer func() {
+		if p := recover(); p != nil {
+			f.log.Error("panic routing a remote stanza", zap.Any("panic", p), zap.Stack("stack"))
+		}
+	}()
+	f.s.fromRemote(st, from, to)
+}
+
+// renameNS moves el and its descendants from namespace from to namespace
+// to (jabber:server inside a server stream, jabber:client inside).
+func renameNS(el *xmlel.Element, from, to string) {
+	if el.Name.Space == from {
+		el.Name.Space = to
+	}
+	for _, c := range el.Children {
+		if k, ok := c.(*xmlel.Element); ok {
+			renameNS(k, from, to)
+		}
+	}
+}
+
+// ---- outgoing ----
+
+// remote reports whether domain is served elsewhere (not hosted here, not
+// one of our services) and federation is running.
+func (s *Server) remote(domain string) bool {
+	if s.fed == nil || domain == "" {
+		return false
+	}
+	if _, ok := s.hosted(domain); ok {
+		return false
+	}
+	if _, _, ok := s.serviceAt(domain); ok {
+		return false
+	}
+	return true
+}
+
+// routeRemote sends a stanza to a JID served elsewhere; false when to is
+// not remote (the caller then treats it as before federation existed).
+func (s *Server) routeRemote(st *xmlel.Element, from, to jid.JID) bool {
+	if !s.remote(to.Domainpart()) {
+		return false
+	}
+	s.fed.send(st, from, to)
+	return true
+}
+
+// send routes a stanza from one of our JIDs to a remote one: on the pair's
+// stream, queued while it is set up, or bounced.
+func (f *federation) send(st *xmlel.Element, from, to jid.JID) {
+	local, remote := from.Domainpart(), to.Domainpart()
+	if err := f.Allow(local, remote); err != nil {
+		f.s.bounce(st, errFederationOff)
+		return
+	}
+	p := s2s.Pair{Local: local, Remote: remote}
+	f.mu.Lock()
+	op := f.outs[p]
+	if op != nil && op.out != nil {
+		op.lastUsed = time.Now()
+		o := op.out
+		f.mu.Unlock()
+		if o.Send(wireS2S(st)) == nil {
+			return
+		}
+		f.mu.Lock()
+		if f.outs[p] == op {
+			delete(f.outs, p)
+		}
+		op = nil
+	}
+	if op == nil {
+		op = &outPair{pair: p, lastUsed: time.Now()}
+		f.outs[p] = op
+		f.s.wg.Add(1)
+		go f.connect(op)
+	}
+	if len(op.queue) >= s2sQueueMax {
+		f.mu.Unlock()
+		f.s.bounce(st, errRemoteTimeout)
+		return
+	}
+	op.queue = append(op.queue, st.Copy())
+	f.mu.Unlock()
+}
+
+// wireS2S serialises a stanza for a server stream.
+func wireS2S(st *xmlel.Element) []byte {
+	c := st.Copy()
+	renameNS(c, nsClient, s2s.NSServer)
+	return c.Bytes(s2s.NSServer)
+}
+
+// connect sets up the outgoing stream of op, then sends its queue; on
+// failure the queue bounces.
+func (f *federation) connect(op *outPair) {
+	defer f.s.wg.Done()
+	ctx, cancel := context.WithTimeout(f.s.ctx, f.s.cfg.S2SConnectTimeout)
+	defer cancel()
+	targets := s2s.Targets(ctx, f.resolver(), f.s.cfg.S2SRoutes, op.pair.Remote)
+	out, err := f.dialer.Dial(ctx, op.pair.Local, op.pair.Remote, targets)
+	f.mu.Lock()
+	q := op.queue
+	op.queue = nil
+	if err != nil {
+		if f.outs[op.pair] == op {
+			delete(f.outs, op.pair)
+		}
+		f.mu.Unlock()
+		f.log.Info("outgoing stream failed", zap.String("local", op.pair.Local), zap.String("remote", op.pair.Remote), zap.Error(err))
+		cond := errRemoteNotFound
+		if errors.Is(err, context.DeadlineExceeded) {
+			cond = errRemoteTimeout
+		}
+		for _, st := range q {
+			f.s.bounce(st, cond)
+		}
+		return
+	}
+	op.out = out
+	op.lastUsed = time.Now()
+	f.mu.Unlock()
+	f.outCount.Add(1)
+	f.log.Info("outgoing stream up", zap.String("local", op.pair.Local), zap.String("remote", op.pair.Remote),
+		zap.String("addr", out.Addr.String()))
+	for _, st := range q {
+		out.Send(wireS2S(st))
+	}
+	// Stanzas queued while the queue was being sent.
+	f.mu.Lock()
+	q = op.queue
+	op.queue = nil
+	f.mu.Unlock()
+	for _, st := range q {
+		out.Send(wireS2S(st))
+	}
+	f.s.wg.Add(1)
+	go func() {
+		defer f.s.wg.Done()
+		out.Run()
+		f.outCount.Add(-1)
+		f.mu.Lock()
+		if f.outs[op.pair] == op {
+			delete(f.outs, op.pair)
+		}
+		f.mu.Unlock()
+	}()
+}
+
+// ---- admin interface (ejabberd's s2s commands) ----
+
+// S2SCounts returns the numbers of incoming and outgoing s2s streams.
+func (s *Server) S2SCounts() (in, out int) {
+	if s.fed == nil {
+		return 0, 0
+	}
+	return int(s.fed.inCount.Load()), int(s.fed.outCount.Load())
+}
+
+// StopS2S closes every s2s stream; domain, if not empty, limits it to the
+// streams of that local domain. It returns how many were closed.
+func (s *Server) StopS2S(domain string) int {
+	f := s.fed
+	if f == nil {
+		return 0
+	}
+	var outs []*s2s.Out
+	var ins []*s2s.In
+	f.mu.Lock()
+	for p, op := range f.outs {
+		if op.out != nil && (domain == "" || p.Local == domain) {
+			outs = append(outs, op.out)
+			delete(f.outs, p)
+		}
+	}
+	for in := range f.ins {
+		if domain == "" || slices.ContainsFunc(in.Pairs(), func(p s2s.Pair) bool { return p.Local == domain }) {
+			ins = append(ins, in)
+		}
+	}
+	f.mu.Unlock()
+	for _, o := range outs {
+		o.Close("", "")
+	}
+	for _, in := range ins {
+		in.Close(s2s.CondPolicyViolation, "stopped by the administrator")
+	}
+	return len(outs) + len(ins)
+}
+
+// federationChanged applies a domain's changed federation settings to the
+// streams running for it: an incoming stream the domain no longer allows
+// ends with policy-violation, outgoing ones close.
+func (s *Server) federationChanged(fqdn string) {
+	f := s.fed
+	if f == nil {
+		return
+	}
+	var outs []*s2s.Out
+	var ins []*s2s.In
+	f.mu.Lock()
+	for p, op := range f.outs {
+		if p.Local == fqdn && op.out != nil && f.Allow(p.Local, p.Remote) != nil {
+			outs = append(outs, op.out)
+			delete(f.outs, p)
+		}
+	}
+	for in := range f.ins {
+		ins = append(ins, in)
+	}
+	f.mu.Unlock()
+	for _, o := range outs {
+		o.Close(s2s.CondPolicyViolation, "federation disabled")
+	}
+	for _, in := range ins {
+		in.Revoke(func(p s2s.Pair) error {
+			if p.Local != fqdn {
+				return nil
+			}
+			return f.Allow(p.Local, p.Remote)
+		})
+	}
+}

@@ -1,0 +1,115 @@
+package xmppcore_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+// setupDomain starts a server hosting fqdn alone, with federation on a
+// loopback port; routes are filled in by the caller before traffic flows.
+func setupDomain(t *testing.T, fqdn string, routes map[string]string, opts ...func(*xmppcore.Config)) *testBundle {
+	t.Helper()
+	b := openBundle(t, "NORMAL")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(b.ctx, "acct-"+fqdn, 0)
+		if err != nil {
+			return err
+		}
+		b.account = a.ID
+		d, err := tx.InsertDomain(b.ctx, a.ID, fqdn)
+		b.domains[fqdn] = d
+		return err
+	}))
+	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b.dataDir, S2SAddr: "127.0.0.1:0", S2SRoutes: routes}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b.serve(t, cfg)
+	return b
+}
+
+// federated starts two servers, one.test and two.test, routed to each other.
+func federated(t *testing.T) (one, two *testBundle) {
+	t.Helper()
+	r1, r2 := map[string]string{}, map[string]string{}
+	one = setupDomain(t, "one.test", r1)
+	two = setupDomain(t, "two.test", r2)
+	// The maps are read only once traffic flows, after this.
+	r1["two.test"] = two.srv.S2SAddr().String()
+	r2["one.test"] = one.srv.S2SAddr().String()
+	return one, two
+}
+
+func TestIntegrationS2SBetweenTwoServers(t *testing.T) {
+	t.Parallel()
+	one, two := federated(t)
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "home", fqdn: "one.test"})
+	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "work", fqdn: "two.test"})
+	aj, bj := "alice@one.test", "bob@two.test"
+
+	alice.RequestSubscription(bj)
+	bob.Expect(t, "subscribe from alice", goxmpptest.Presence(aj, "subscribe"))
+	bob.ApproveSubscription(aj)
+	alice.Expect(t, "subscribed from bob", goxmpptest.Presence(bj, "subscribed"))
+	alice.Expect(t, "bob's presence", goxmpptest.Presence(bj+"/work", ""))
+
+	bob.RequestSubscription(aj)
+	alice.Expect(t, "subscribe from bob", goxmpptest.Presence(bj, "subscribe"))
+	alice.ApproveSubscription(bj)
+	bob.Expect(t, "subscribed from alice", goxmpptest.Presence(aj, "subscribed"))
+	bob.Expect(t, "alice's presence", goxmpptest.Presence(aj+"/home", ""))
+
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello over s2s"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj+"/home", "hello over s2s"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj + "/home", Type: "chat", Text: "hello back"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's answer", goxmpptest.Chat(bj+"/work", "hello back"))
+
+	// An IQ to the other server is answered there.
+	iq := alice.Ask(t, "v1", "get", "two.test", "<query xmlns='jabber:iq:version'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "xmppgate")
+
+	in1, out1 := one.srv.S2SCounts()
+	in2, out2 := two.srv.S2SCounts()
+	require.Equal(t, 1, out1, "one stream one.test -> two.test")
+	require.Equal(t, 1, out2, "one stream two.test -> one.test")
+	require.GreaterOrEqual(t, in1, 1)
+	require.GreaterOrEqual(t, in2, 1)
+
+	// bob going offline reaches alice as unavailable.
+	bob.Logout(t)
+	alice.Expect(t, "bob's unavailable", goxmpptest.Presence(bj+"/work", "unavailable"))
+}
+
+func TestIntegrationS2SBounce(t *testing.T) {
+	t.Parallel()
+	// Nothing listens on the route's port: the message bounces with
+	// remote-server-not-found.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := l.Addr().String()
+	l.Close()
+	one := setupDomain(t, "one.test", map[string]string{"nowhere.test": dead})
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	alice := goxmpptest.Login(t, one.c2s, "alice@one.test", "pw-a", goxmpptest.Transcript())
+	_, err = alice.Send(goxmpp.Chat{Remote: "x@nowhere.test", Type: "chat", Text: "anyone?"})
+	require.NoError(t, err)
+	alice.Expect(t, "the bounce", func(st any) bool {
+		m, ok := st.(goxmpp.Chat)
+		return ok && m.Type == "error" && m.Remote == "x@nowhere.test"
+	})
+	require.Eventually(t, func() bool { return strings.Contains(alice.Transcript(), "remote-server-not-found") },
+		5e9, 5e7)
+}
