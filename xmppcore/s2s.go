@@ -58,7 +58,7 @@ type federation struct {
 // outPair is the outgoing stream of one domain pair, or its setting up.
 type outPair struct {
 	pair     s2s.Pair
-	out      *s2s.Out      // nil while connecting
+	out      *s2s.Out         // nil while connecting
 	queue    []*xmlel.Element // waiting for the stream
 	lastUsed time.Time
 }
