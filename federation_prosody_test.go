@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/peer"
+)
+
+// prosodyPeer is a private Prosody 0.12 serving its own domain on loopback
+// for a federation test, with a static s2s route to the xmppgate under test.
+type prosodyPeer struct {
+	*peer.Prosody
+	domain string
+}
+
+// startProsodyPeer installs Prosody if needed (Debian's package, through
+// the project's own installer) and starts it for domain on free ports;
+// routes maps the remote domains (ours) to their s2s ports. The test skips
+// when Prosody cannot be installed or run here.
+func startProsodyPeer(t *testing.T, domain string, s2sPort int, routes map[string]int) *prosodyPeer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("federation with Prosody needs root: Prosody is installed with apt-get and runs as its own user")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := peer.Ensure(ctx, "prosody"); err != nil {
+		t.Skipf("Prosody 0.12 cannot be installed here (apt-get prosody): %v", err)
+	}
+	if _, _, err := peer.SysUser("prosody"); err != nil {
+		t.Skipf("no prosody system user after installing the package: %v", err)
+	}
+	// The run directory's name carries peer.RunDirMarker: the installer
+	// never takes this instance for the packaged daemon.
+	dir, err := os.MkdirTemp("", peer.RunDirMarker+"s2s-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	cert, err := peer.MakeCert(dir, domain, "ecdsa")
+	require.NoError(t, err)
+	c2s, err := peer.FreePort()
+	require.NoError(t, err)
+	p, err := peer.NewProsody(peer.ProsodyConfig{Dir: dir + "/prosody", Domain: domain, C2SPort: c2s, S2SPort: s2sPort,
+		Routes: routes, Cert: cert})
+	require.NoError(t, err)
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("prosody log:\n%s", tailString(p.Log(), 6000))
+		}
+	})
+	return &prosodyPeer{Prosody: p, domain: domain}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// federatedWithProsody starts xmppgate serving gate.test with federation on
+// a loopback port routed to a Prosody serving prosody.test, and Prosody
+// routed back; alice@gate.test and bob@prosody.test exist.
+func federatedWithProsody(t *testing.T) (*testServer, *prosodyPeer) {
+	t.Helper()
+	prosodyS2S, err := peer.FreePort()
+	require.NoError(t, err)
+	gateS2S, err := peer.FreePort()
+	require.NoError(t, err)
+	s := startServer(t, func(c *Config) {
+		c.BootstrapDomain = "gate.test"
+		c.S2SAddr = "127.0.0.1:" + strconv.Itoa(gateS2S)
+		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
+	})
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, p.Register(ctx, "bob", "pw-bob"))
+	s.dh(s.boot.Key, "jabber-add_user", "username", "alice", "domain", "gate.test", "password", "pw-alice").token(t)
+	s.runWorker()
+	return s, p
+}
+
+// TestIntegrationProsodyFederation proves s2s against a real Prosody 0.12:
+// a user here and a user there subscribe to each other, see each other's
+// presence and exchange messages and IQs both ways, over streams secured by
+// STARTTLS and authenticated by dialback (neither certificate verifies).
+func TestIntegrationProsodyFederation(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t)
+	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	// Prosody passes subscription answers only to resources that asked
+	// for the roster ("interested" resources, RFC 6121 2.1.6).
+	bob.FetchRoster(t)
+	_, err := alice.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	_, err = bob.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+
+	// alice asks, bob approves: the first stanza sets up both directions
+	// (our stream out, Prosody's dialback check back to us).
+	alice.RequestSubscription(bj)
+	bob.Expect(t, "subscribe from alice", goxmpptest.Presence(aj, "subscribe"))
+	bob.ApproveSubscription(aj)
+	alice.Expect(t, "subscribed from bob", goxmpptest.Presence(bj, "subscribed"))
+	alice.Expect(t, "bob's presence", goxmpptest.Presence(bj+"/pub", ""))
+
+	bob.RequestSubscription(aj)
+	alice.Expect(t, "subscribe from bob", goxmpptest.Presence(bj, "subscribe"))
+	alice.ApproveSubscription(bj)
+	bob.Expect(t, "subscribed from alice", goxmpptest.Presence(aj, "subscribed"))
+	bob.Expect(t, "alice's presence", goxmpptest.Presence(aj+"/home", ""))
+
+	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello Prosody"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj+"/home", "hello Prosody"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "hello xmppgate"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj+"/pub", "hello xmppgate"))
+
+	// IQs both ways: software version of the other server, a ping to the
+	// other user's resource.
+	iq := alice.Ask(t, "v1", "get", "prosody.test", "<query xmlns='jabber:iq:version'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "Prosody")
+	iq = bob.Ask(t, "v2", "get", "gate.test", "<query xmlns='jabber:iq:version'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "xmppgate")
+
+	// A presence change crosses, and so does going offline.
+	_, err = bob.SendPresence(goxmpp.Presence{Show: "away", Status: "at the pub"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob away", func(st any) bool {
+		pr, ok := st.(goxmpp.Presence)
+		return ok && strings.HasPrefix(pr.From, bj) && pr.Show == "away"
+	})
+	alice.Logout(t)
+	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
+
+	in, out := s.app.env.Live.(live).S2SCounts()
+	require.GreaterOrEqual(t, in, 1, "Prosody's stream to us")
+	require.Equal(t, 1, out, "our stream to Prosody")
+}
