@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -153,4 +154,61 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	in, out := s.app.env.Live.(live).S2SCounts()
 	require.GreaterOrEqual(t, in, 1, "Prosody's stream to us")
 	require.Equal(t, 1, out, "our stream to Prosody")
+}
+
+// TestIntegrationProsodyFederationSwitchedOff switches federation off and
+// on through the REST domains API: the request itself stops it (our
+// stanzas bounce, Prosody's stream is cut and its reconnection refused
+// with policy-violation) and switching it on again restores it.
+func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t)
+	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	put := func(on string) {
+		t.Helper()
+		status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/gate.test", `{"enableFederation": `+on+`, "enableOrgFederation": false}`,
+			func(r *http.Request) {
+				r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+				r.Header.Set("Content-Type", "application/json")
+			})
+		require.Equal(t, 200, status, body)
+	}
+	chat := func(from *goxmpptest.Client, to, text string) {
+		t.Helper()
+		_, err := from.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: text})
+		require.NoError(t, err)
+	}
+	bounced := func(c *goxmpptest.Client, peer string) {
+		t.Helper()
+		c.Expect(t, "a bounce from "+peer, func(st any) bool {
+			m, ok := st.(goxmpp.Chat)
+			return ok && m.Type == "error" && strings.HasPrefix(m.Remote, peer)
+		})
+	}
+	chat(alice, bj, "one")
+	bob.Expect(t, "one", goxmpptest.Chat(aj, "one"))
+	chat(bob, aj, "two")
+	alice.Expect(t, "two", goxmpptest.Chat(bj, "two"))
+
+	put("false")
+	// The request cut both streams; Prosody's next stanza opens a new one,
+	// which is refused. (A stanza Prosody wrote before it noticed the cut
+	// would be lost: s2s has no acknowledgements, so the test waits.)
+	require.Eventually(t, func() bool {
+		in, out := s.app.env.Live.(live).S2SCounts()
+		return in == 0 && out == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	chat(alice, bj, "three")
+	bounced(alice, bj)
+	chat(bob, aj, "four")
+	bounced(bob, aj)
+	alice.ExpectNone(t, "nothing from Prosody while federation is off", time.Second, goxmpptest.Chat(bj, "four"))
+
+	put("true")
+	chat(alice, bj, "five")
+	bob.Expect(t, "five", goxmpptest.Chat(aj, "five"))
+	chat(bob, aj, "six")
+	alice.Expect(t, "six", goxmpptest.Chat(bj, "six"))
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
@@ -112,4 +113,54 @@ func TestIntegrationS2SBounce(t *testing.T) {
 	})
 	require.Eventually(t, func() bool { return strings.Contains(alice.Transcript(), "remote-server-not-found") },
 		5e9, 5e7)
+}
+
+// Offline storage, carbons and IQs to the server and to users work across
+// servers as they do locally, since routing is the same.
+func TestIntegrationS2SOfflineCarbonsIQs(t *testing.T) {
+	t.Parallel()
+	one, two := federated(t)
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	aj, bj := "alice@one.test", "bob@two.test"
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "home", fqdn: "one.test"})
+
+	// bob is offline: the message waits on his server.
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "while you were out"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		n, err := two.st.OfflineCount(two.ctx, mustUserID(t, two, "two.test", "bob"))
+		return err == nil && n == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "work", fqdn: "two.test"})
+	_, err = bob.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	bob.Expect(t, "the stored message", goxmpptest.Chat(aj, "while you were out"))
+
+	// Carbons: alice's second resource sees what bob sends to her first.
+	alice2 := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "phone", fqdn: "one.test"})
+	iq := alice2.Ask(t, "c1", "set", "", "<enable xmlns='urn:xmpp:carbons:2'/>")
+	require.Equal(t, "result", iq.Type)
+	_, err = bob.Send(goxmpp.Chat{Remote: aj + "/home", Type: "chat", Text: "carbon me"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "carbon me"))
+	alice2.Expect(t, "its carbon", carbon(aj, "received", "carbon me"))
+
+	// IQs: ping and disco#info of the other server, a user's vCard there.
+	for i, c := range []struct{ to, payload, want string }{
+		0: {"two.test", "<ping xmlns='urn:xmpp:ping'/>", ""},
+		1: {"two.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>", "urn:xmpp:ping"},
+		2: {bj, "<vCard xmlns='vcard-temp'/>", "vCard"},
+	} {
+		iq := alice.Ask(t, "q"+string(rune('0'+i)), "get", c.to, c.payload)
+		require.Equal(t, "result", iq.Type, "%d: %s", i, iq.Query)
+		require.Contains(t, string(iq.Query), c.want, i)
+	}
+}
+
+func mustUserID(t *testing.T, b *testBundle, fqdn, name string) int64 {
+	t.Helper()
+	u, err := b.st.UserByJID(b.ctx, fqdn, name)
+	require.NoError(t, err)
+	return u.ID
 }
