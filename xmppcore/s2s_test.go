@@ -164,3 +164,55 @@ func mustUserID(t *testing.T, b *testBundle, fqdn, name string) int64 {
 	require.NoError(t, err)
 	return u.ID
 }
+
+// With enableFederation off and enableOrgFederation on, a domain federates
+// only with remote domains under a domain of its own account (the
+// organisation's other servers): acme.test talks to eu.acme.test, not to
+// other.test, in either direction.
+func TestIntegrationS2SOrgFederation(t *testing.T) {
+	t.Parallel()
+	r1, r2, r3 := map[string]string{}, map[string]string{}, map[string]string{}
+	acme := setupDomain(t, "acme.test", r1)
+	eu := setupDomain(t, "eu.acme.test", r2)
+	other := setupDomain(t, "other.test", r3)
+	r1["eu.acme.test"], r1["other.test"] = eu.srv.S2SAddr().String(), other.srv.S2SAddr().String()
+	r2["acme.test"] = acme.srv.S2SAddr().String()
+	r3["acme.test"] = acme.srv.S2SAddr().String()
+	require.NoError(t, acme.st.Write(acme.ctx, func(tx *store.Tx) error {
+		return tx.SetDomainSettings(acme.ctx, acme.domains["acme.test"].ID,
+			[]byte(`{"moduleConfig":{"enableFederation":false,"enableOrgFederation":true}}`))
+	}))
+	acme.srv.DomainSettingsChanged("acme.test")
+	acme.user(t, "acme.test", "alice", "pw-a", store.StatusActive)
+	eu.user(t, "eu.acme.test", "bob", "pw-b", store.StatusActive)
+	other.user(t, "other.test", "carol", "pw-c", store.StatusActive)
+	alice := acme.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "acme.test"})
+	bob := eu.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "eu.acme.test"})
+	carol := other.mustLogin(t, "carol", "pw-c", loginOpts{resource: "r", fqdn: "other.test"})
+	bounce := func(from string) func(any) bool {
+		return func(st any) bool {
+			m, ok := st.(goxmpp.Chat)
+			return ok && m.Type == "error" && strings.HasPrefix(m.Remote, from)
+		}
+	}
+	for _, c := range []struct {
+		from   *goxmpptest.Client
+		to     string
+		rcpt   *goxmpptest.Client
+		sender string
+	}{
+		{alice, "bob@eu.acme.test", bob, "alice@acme.test"},
+		{bob, "alice@acme.test", alice, "bob@eu.acme.test"},
+	} {
+		_, err := c.from.Send(goxmpp.Chat{Remote: c.to, Type: "chat", Text: "same org"})
+		require.NoError(t, err)
+		c.rcpt.Expect(t, "a message within the organisation", goxmpptest.Chat(c.sender, "same org"))
+	}
+	_, err := alice.Send(goxmpp.Chat{Remote: "carol@other.test", Type: "chat", Text: "outside"})
+	require.NoError(t, err)
+	alice.Expect(t, "the bounce of a message outside", bounce("carol@other.test"))
+	_, err = carol.Send(goxmpp.Chat{Remote: "alice@acme.test", Type: "chat", Text: "outside in"})
+	require.NoError(t, err)
+	carol.Expect(t, "the bounce of a message from outside", bounce("alice@acme.test"))
+	alice.ExpectNone(t, "nothing from outside", 500*time.Millisecond, goxmpptest.Chat("carol@other.test", "outside in"))
+}
