@@ -216,3 +216,62 @@ func TestIntegrationS2SOrgFederation(t *testing.T) {
 	carol.Expect(t, "the bounce of a message from outside", bounce("alice@acme.test"))
 	alice.ExpectNone(t, "nothing from outside", 500*time.Millisecond, goxmpptest.Chat("carol@other.test", "outside in"))
 }
+
+// Abusive peers are cut off with the right stream error while local users
+// keep talking: garbage, a stream that never gets to dialback, an oversized
+// stanza, more streams from one address than allowed, a blocked domain.
+func TestS2SAbusivePeers(t *testing.T) {
+	t.Parallel()
+	one := setupDomain(t, "one.test", nil, func(c *xmppcore.Config) {
+		c.S2SNegotiationTimeout = time.Second
+		c.S2SMaxPerIP = 3
+		c.MaxStanza = 4096
+		c.S2SBlocklist = []string{"bad.test"}
+	})
+	addr := one.srv.S2SAddr().String()
+	const hdr = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' version='1.0' to='one.test'"
+	for i, c := range []struct {
+		name, send, want string
+	}{
+		0: {"garbage", "\x00\x01<<not xml at all", "not-well-formed"},
+		1: {"wrong namespace", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='one.test'>", "invalid-namespace"},
+		2: {"unknown host", "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0' to='nope.test'>", "host-unknown"},
+		3: {"blocked domain", hdr + " from='x.bad.test'>", "policy-violation"},
+		4: {"no STARTTLS", hdr + " from='peer.test'><db:result from='peer.test' to='one.test'>k</db:result>", "policy-violation"},
+		5: {"never finishes", hdr + " from='peer.test'>", "connection-timeout"},
+		6: {"oversized", hdr + " from='peer.test'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls' pad='" + strings.Repeat("x", 20000) + "'/>", "policy-violation"},
+	} {
+		out := raw(t, addr, c.send)
+		require.Contains(t, out, "<"+c.want+" xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>", "%d %s: %s", i, c.name, out)
+	}
+
+	// Streams beyond the per-address limit are refused; the first ones stay.
+	require.Eventually(t, func() bool { in, _ := one.srv.S2SCounts(); return in == 0 }, 10*time.Second, 10*time.Millisecond,
+		"the streams above are over")
+	var held []net.Conn
+	for i := 0; i < 3; i++ {
+		nc, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		held = append(held, nc)
+		_, err = nc.Write([]byte(hdr + " from='peer.test'>"))
+		require.NoError(t, err)
+		buf := make([]byte, 512)
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := nc.Read(buf) // the header and features: the stream is counted
+		require.NoError(t, err)
+		require.Contains(t, string(buf[:n]), "starttls")
+	}
+	require.Contains(t, raw(t, addr, hdr+" from='peer.test'>"), "policy-violation")
+	for _, nc := range held {
+		nc.Close()
+	}
+
+	// Local users were never disturbed.
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	one.user(t, "one.test", "bob", "pw-b", store.StatusActive)
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
+	bob := one.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "one.test"})
+	_, err := alice.Send(goxmpp.Chat{Remote: "bob@one.test", Type: "chat", Text: "still here"})
+	require.NoError(t, err)
+	bob.Expect(t, "a local message", goxmpptest.Chat("alice@one.test", "still here"))
+}

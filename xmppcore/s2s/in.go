@@ -241,7 +241,7 @@ func (in *In) dialback(ctx context.Context, el *xmlel.Element) error {
 			if first {
 				// Authenticated: from now on only idleness ends the stream.
 				in.s.nc.SetDeadline(time.Time{})
-				in.s.idle = in.opts.idleTime()
+				in.s.idle.Store(int64(in.opts.idleTime()))
 			}
 		default:
 			ans.Type = "invalid"

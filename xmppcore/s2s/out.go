@@ -145,7 +145,6 @@ func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Targe
 		}
 		switch db.Type {
 		case "valid":
-			s.idle = 0
 			o := &Out{s: s, Local: local, Remote: remote, ID: h.ID, Addr: s.nc.RemoteAddr(), Connected: time.Now(), done: make(chan struct{})}
 			return o, nil
 		case "invalid":

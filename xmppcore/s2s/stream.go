@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xmppgate/xmppgate/xmlel"
@@ -81,7 +82,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // outgoing sides.
 type stream struct {
 	maxStanza int
-	idle      time.Duration // read deadline per read once negotiated (0: none)
+	// idle is the read deadline per read once authenticated (0: none); set
+	// by the goroutine that finishes dialback while the reader runs.
+	idle atomic.Int64
 
 	// reader side, one goroutine
 	lim *limitReader
@@ -195,8 +198,8 @@ func (s *stream) readHeader() (Header, error) {
 // a <stream:error/> from the peer comes back as *PeerError.
 func (s *stream) next() (*xmlel.Element, error) {
 	for {
-		if s.idle > 0 {
-			s.nc.SetReadDeadline(time.Now().Add(s.idle))
+		if idle := time.Duration(s.idle.Load()); idle > 0 {
+			s.nc.SetReadDeadline(time.Now().Add(idle))
 		}
 		off := s.dec.InputOffset()
 		tok, err := s.dec.Token()
