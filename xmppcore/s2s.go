@@ -491,25 +491,50 @@ func (s *Server) S2SCounts() (in, out int) {
 	return int(s.fed.inCount.Load()), int(s.fed.outCount.Load())
 }
 
-// StopS2S closes every s2s stream; domain, if not empty, limits it to the
-// streams of that local domain. It returns how many were closed.
-func (s *Server) StopS2S(domain string) int {
+// s2sStreams lists the streams of the local domains ("nil": all; an
+// incoming stream counts for the domains it authenticated).
+func (f *federation) s2sStreams(domains []string) (ins []*s2s.In, outs []s2s.Pair) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p, op := range f.outs {
+		if op.out != nil && (domains == nil || slices.Contains(domains, p.Local)) {
+			outs = append(outs, p)
+		}
+	}
+	for in := range f.ins {
+		if domains == nil || slices.ContainsFunc(in.Pairs(), func(p s2s.Pair) bool { return slices.Contains(domains, p.Local) }) {
+			ins = append(ins, in)
+		}
+	}
+	return ins, outs
+}
+
+// S2SCountsFor counts the incoming streams authenticated for one of
+// domains and the outgoing ones from one of them (nil: every stream).
+func (s *Server) S2SCountsFor(domains []string) (in, out int) {
+	if s.fed == nil {
+		return 0, 0
+	}
+	if domains == nil {
+		return s.S2SCounts()
+	}
+	ins, outs := s.fed.s2sStreams(domains)
+	return len(ins), len(outs)
+}
+
+// StopS2SFor closes the s2s streams S2SCountsFor counts; it returns how many.
+func (s *Server) StopS2SFor(domains []string) int {
 	f := s.fed
 	if f == nil {
 		return 0
 	}
+	ins, pairs := f.s2sStreams(domains)
 	var outs []*s2s.Out
-	var ins []*s2s.In
 	f.mu.Lock()
-	for p, op := range f.outs {
-		if op.out != nil && (domain == "" || p.Local == domain) {
+	for _, p := range pairs {
+		if op := f.outs[p]; op != nil && op.out != nil {
 			outs = append(outs, op.out)
 			delete(f.outs, p)
-		}
-	}
-	for in := range f.ins {
-		if domain == "" || slices.ContainsFunc(in.Pairs(), func(p s2s.Pair) bool { return p.Local == domain }) {
-			ins = append(ins, in)
 		}
 	}
 	f.mu.Unlock()
