@@ -75,6 +75,9 @@ type Config struct {
 	S2SRoutes map[string]string `yaml:"s2s_routes"`
 	// S2SBlocklist are remote domains (with their subdomains) refused both ways.
 	S2SBlocklist []string `yaml:"s2s_blocklist"`
+	// S2SCAFile is a PEM file of the roots that peers' certificates are
+	// verified against for SASL EXTERNAL; empty: the system's roots.
+	S2SCAFile string `yaml:"s2s_ca_file"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

@@ -27,7 +27,7 @@ type prosodyPeer struct {
 // the project's own installer) and starts it for domain on free ports;
 // routes maps the remote domains (ours) to their s2s ports. The test skips
 // when Prosody cannot be installed or run here.
-func startProsodyPeer(t *testing.T, domain string, s2sPort int, routes map[string]int) *prosodyPeer {
+func startProsodyPeer(t *testing.T, domain string, s2sPort int, routes map[string]int, ca *peer.CA) *prosodyPeer {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("federation with Prosody needs root: Prosody is installed with apt-get and runs as its own user")
@@ -46,12 +46,19 @@ func startProsodyPeer(t *testing.T, domain string, s2sPort int, routes map[strin
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755))
-	cert, err := peer.MakeCert(dir, domain, "ecdsa")
+	var cert peer.Cert
+	caFile := ""
+	if ca != nil {
+		cert, err = ca.Issue(dir, domain)
+		caFile = ca.File
+	} else {
+		cert, err = peer.MakeCert(dir, domain, "ecdsa")
+	}
 	require.NoError(t, err)
 	c2s, err := peer.FreePort()
 	require.NoError(t, err)
 	p, err := peer.NewProsody(peer.ProsodyConfig{Dir: dir + "/prosody", Domain: domain, C2SPort: c2s, S2SPort: s2sPort,
-		Routes: routes, Cert: cert})
+		Routes: routes, Cert: cert, CAFile: caFile})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(ctx))
 	t.Cleanup(func() {
@@ -72,9 +79,17 @@ func tailString(s string, n int) string {
 
 // federatedWithProsody starts xmppgate serving gate.test with federation on
 // a loopback port routed to a Prosody serving prosody.test, and Prosody
-// routed back; alice@gate.test and bob@prosody.test exist.
-func federatedWithProsody(t *testing.T) (*testServer, *prosodyPeer) {
+// routed back; alice@gate.test and bob@prosody.test exist. With a CA, both
+// servers get certificates from it and trust it; else each has a
+// self-signed one.
+func federatedWithProsody(t *testing.T, ca *peer.CA) (*testServer, *prosodyPeer) {
 	t.Helper()
+	var gateCert peer.Cert
+	if ca != nil {
+		var err error
+		gateCert, err = ca.Issue(t.TempDir(), "gate.test")
+		require.NoError(t, err)
+	}
 	prosodyS2S, err := peer.FreePort()
 	require.NoError(t, err)
 	gateS2S, err := peer.FreePort()
@@ -83,8 +98,11 @@ func federatedWithProsody(t *testing.T) (*testServer, *prosodyPeer) {
 		c.BootstrapDomain = "gate.test"
 		c.S2SAddr = "127.0.0.1:" + strconv.Itoa(gateS2S)
 		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
+		if ca != nil {
+			c.CertFile, c.KeyFile, c.S2SCAFile = gateCert.Cert, gateCert.Key, ca.File
+		}
 	})
-	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S})
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, p.Register(ctx, "bob", "pw-bob"))
@@ -99,7 +117,7 @@ func federatedWithProsody(t *testing.T) (*testServer, *prosodyPeer) {
 // STARTTLS and authenticated by dialback (neither certificate verifies).
 func TestIntegrationProsodyFederation(t *testing.T) {
 	t.Parallel()
-	s, p := federatedWithProsody(t)
+	s, p := federatedWithProsody(t, nil)
 	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
 	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
 	aj, bj := "alice@gate.test", "bob@prosody.test"
@@ -179,7 +197,7 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 // with policy-violation) and switching it on again restores it.
 func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 	t.Parallel()
-	s, p := federatedWithProsody(t)
+	s, p := federatedWithProsody(t, nil)
 	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
 	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
 	aj, bj := "alice@gate.test", "bob@prosody.test"
@@ -228,4 +246,29 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 	bob.Expect(t, "five", goxmpptest.Chat(aj, "five"))
 	chat(bob, aj, "six")
 	alice.Expect(t, "six", goxmpptest.Chat(bj, "six"))
+}
+
+// TestIntegrationProsodyFederationExternal: when both servers trust a test
+// CA, the streams both ways authenticate with SASL EXTERNAL (XEP-0178), as
+// Prosody's log says, and carry stanzas as with dialback.
+func TestIntegrationProsodyFederationExternal(t *testing.T) {
+	t.Parallel()
+	caDir := t.TempDir()
+	require.NoError(t, os.Chmod(caDir, 0o755))
+	ca, err := peer.MakeCA(caDir)
+	require.NoError(t, err)
+	s, p := federatedWithProsody(t, ca)
+	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "certified"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "certified back"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "certified back"))
+	log := p.Log()
+	require.Contains(t, log, "Accepting SASL EXTERNAL identity from gate.test", "our stream to Prosody")
+	require.Contains(t, log, "SASL EXTERNAL with gate.test succeeded", "Prosody's stream to us")
+	require.NotContains(t, log, "<db:result", "no dialback was needed")
 }

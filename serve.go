@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -96,10 +97,14 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	go files.Run(ctx, time.Hour)
+	s2sRoots, err := loadS2SRoots(cfg.S2SCAFile)
+	if err != nil {
+		return err
+	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
 		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout,
-		S2SAddr: cfg.S2SAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist}, a.env.Store)
+		S2SAddr: cfg.S2SAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist, S2SRoots: s2sRoots}, a.env.Store)
 	if err != nil {
 		return err
 	}
@@ -282,4 +287,20 @@ func uploadURL(cfg Config, bound net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/upload"
+}
+
+// loadS2SRoots reads s2s_ca_file (nil: the system's roots).
+func loadS2SRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("s2s_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("s2s_ca_file %s: no PEM certificate", file)
+	}
+	return pool, nil
 }

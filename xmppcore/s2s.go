@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -45,6 +46,9 @@ type federation struct {
 	log    *zap.Logger
 	secret []byte
 	dialer *s2s.Dialer
+	// roots verify peers' certificates for SASL EXTERNAL.
+	roots     *x509.CertPool
+	serverTLS *tls.Config
 
 	mu   sync.Mutex
 	outs map[s2s.Pair]*outPair
@@ -97,8 +101,15 @@ func (s *Server) startFederation(ctx context.Context) error {
 		return fmt.Errorf("xmppcore: s2s secret: %w", err)
 	}
 	f := &federation{s: s, log: s.cfg.Logger.Named("xmpp.s2s"), secret: secret,
-		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}}
-	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts()}
+		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}, roots: s.cfg.S2SRoots}
+	if f.roots == nil {
+		if f.roots, err = x509.SystemCertPool(); err != nil {
+			f.roots = x509.NewCertPool()
+		}
+	}
+	f.serverTLS = s.tls.Clone()
+	f.serverTLS.ClientAuth = tls.RequestClientCert
+	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified}
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", s.cfg.S2SAddr)
 	if err != nil {
@@ -303,7 +314,24 @@ func (f *federation) blocked(remote string) bool {
 
 func (f *federation) Secret() []byte { return f.secret }
 
-func (f *federation) ServerTLS() *tls.Config { return f.s.tls }
+// ServerTLS is the c2s configuration asking for (not requiring) a client
+// certificate, checked after the handshake for SASL EXTERNAL.
+func (f *federation) ServerTLS() *tls.Config { return f.serverTLS }
+
+// PeerVerified: the peer's certificate chains to S2SRoots (the system's
+// roots by default) and is valid for domain.
+func (f *federation) PeerVerified(domain string, cs *tls.ConnectionState) bool {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: f.roots, Intermediates: inter, DNSName: domain,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err == nil
+}
 
 func (f *federation) Verify(ctx context.Context, local, remote, id, key string) (bool, error) {
 	targets := s2s.Targets(ctx, f.resolver(), f.s.cfg.S2SRoutes, remote)
@@ -456,7 +484,7 @@ func (f *federation) connect(op *outPair) {
 	f.mu.Unlock()
 	f.outCount.Add(1)
 	f.log.Info("outgoing stream up", zap.String("local", op.pair.Local), zap.String("remote", op.pair.Remote),
-		zap.String("addr", out.Addr.String()))
+		zap.String("addr", out.Addr.String()), zap.Bool("sasl_external", out.External))
 	for _, st := range q {
 		out.Send(wireS2S(st))
 	}

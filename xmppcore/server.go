@@ -15,6 +15,7 @@ package xmppcore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -105,6 +106,9 @@ type Config struct {
 	S2SNegotiationTimeout time.Duration
 	// S2SMaxPerIP caps the incoming streams from one address (default 20).
 	S2SMaxPerIP int
+	// S2SRoots verify peers' certificates for SASL EXTERNAL (XEP-0178);
+	// nil: the system's roots.
+	S2SRoots *x509.CertPool
 }
 
 func (c *Config) defaults() {

@@ -24,6 +24,9 @@ type ProsodyConfig struct {
 	// Routes map remote domains to loopback ports (mod_xmppgate_routes).
 	Routes map[string]int
 	Cert   Cert
+	// CAFile, if set, is the PEM root Prosody verifies peers' certificates
+	// against (then SASL EXTERNAL is used with peers it verifies).
+	CAFile string
 	// Modules are enabled on top of what federation needs.
 	Modules []string
 }
@@ -74,6 +77,9 @@ VirtualHost "{{.Domain}}"
 	ssl = {
 		certificate = "{{.Cert.Cert}}";
 		key = "{{.Cert.Key}}";
+{{- if .CAFile}}
+		cafile = "{{.CAFile}}";
+{{- end}}
 	}
 `
 
@@ -97,6 +103,16 @@ func NewProsody(cfg ProsodyConfig) (*Prosody, error) {
 	}
 	if p.cfg.Cert, err = cfg.Cert.CopyFor(filepath.Join(cfg.Dir, "certs"), p.uid, p.gid); err != nil {
 		return nil, err
+	}
+	if cfg.CAFile != "" {
+		b, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		p.cfg.CAFile = filepath.Join(cfg.Dir, "certs", "ca.pem")
+		if err := os.WriteFile(p.cfg.CAFile, b, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	var b bytes.Buffer
 	if err := prosodyS2STmpl.Execute(&b, p.cfg); err != nil {

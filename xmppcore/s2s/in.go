@@ -3,6 +3,7 @@ package s2s
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"net"
 	"strings"
@@ -28,6 +29,10 @@ type Host interface {
 	// Deliver routes a stanza received on an authenticated stream; it is
 	// in jabber:server and from's domain is the authenticated remote.
 	Deliver(st *xmlel.Element)
+	// PeerVerified reports whether the peer's TLS certificate chains to a
+	// trusted root and names domain (RFC 6120 13.7.1.4): SASL EXTERNAL
+	// (XEP-0178) is then offered and accepted for it.
+	PeerVerified(domain string, cs *tls.ConnectionState) bool
 }
 
 // Options bound a stream.
@@ -70,6 +75,11 @@ type In struct {
 	mu    sync.Mutex
 	pairs map[Pair]bool
 	local string // the header's to, fixed on restarts
+	from  string // the header's from after TLS
+	// extOK: the peer's certificate verified for from, so SASL EXTERNAL
+	// is offered; external is the domain it authenticated (under mu).
+	extOK    bool
+	external string
 	// pending counts dialback verifications running for this stream.
 	pending int
 }
@@ -163,30 +173,105 @@ func (in *In) serve(ctx context.Context) error {
 			}
 			continue
 		}
-		in.s.write([]byte("<stream:features><dialback xmlns='" + NSDialbackFeature + "'><errors/></dialback></stream:features>"))
-		return in.loop(ctx)
+		if in.external != "" {
+			// Authenticated by SASL EXTERNAL; this is the restarted stream.
+			in.s.write([]byte("<stream:features/>"))
+			_, err := in.loop(ctx)
+			return err
+		}
+		feats := "<stream:features>"
+		in.extOK = h.From != "" && in.host.PeerVerified(h.From, in.s.state)
+		if in.extOK {
+			feats += "<mechanisms xmlns='" + NSSASL + "'><mechanism>EXTERNAL</mechanism></mechanisms>"
+		}
+		in.from = h.From
+		in.s.write([]byte(feats + "<dialback xmlns='" + NSDialbackFeature + "'><errors/></dialback></stream:features>"))
+		restart, err := in.loop(ctx)
+		if err != nil || !restart {
+			return err
+		}
+		in.s.restart()
 	}
 }
 
-func (in *In) loop(ctx context.Context) error {
+// loop reads the stream's elements; restart is true after a SASL success,
+// when the peer opens a new stream.
+func (in *In) loop(ctx context.Context) (restart bool, err error) {
 	for {
 		el, err := in.s.next()
 		if err != nil {
-			return err
+			return false, err
 		}
 		switch el.Name.Space {
 		case NSDialback:
 			if err := in.dialback(ctx, el); err != nil {
-				return err
+				return false, err
 			}
 		case NSServer:
 			if err := in.stanza(el); err != nil {
-				return err
+				return false, err
 			}
+		case NSSASL:
+			if in.external != "" || el.Name.Local != "auth" {
+				return false, &Error{CondPolicyViolation, "unexpected SASL element"}
+			}
+			return in.saslExternal(el)
 		default:
-			return &Error{CondUnsupportedStype, ""}
+			return false, &Error{CondUnsupportedStype, ""}
 		}
 	}
+}
+
+// saslExternal answers <auth mechanism='EXTERNAL'/> (XEP-0178): the
+// authorization identity is empty ("=") or the domain the certificate
+// was verified for.
+func (in *In) saslExternal(el *xmlel.Element) (bool, error) {
+	fail := func(cond string) (bool, error) {
+		in.s.write([]byte("<failure xmlns='" + NSSASL + "'><" + cond + "/></failure>"))
+		return false, &Error{CondNotAuthorized, "SASL EXTERNAL failed"}
+	}
+	if el.Get("mechanism") != "EXTERNAL" {
+		return fail("invalid-mechanism")
+	}
+	if !in.extOK {
+		return fail("not-authorized")
+	}
+	authz := strings.TrimSpace(el.InnerText())
+	if authz != "" && authz != "=" {
+		b, err := base64.StdEncoding.DecodeString(authz)
+		if err != nil {
+			return fail("incorrect-encoding")
+		}
+		authz = string(b)
+	} else {
+		authz = ""
+	}
+	if authz != "" && authz != in.from {
+		return fail("invalid-authzid")
+	}
+	if err := in.host.Allow(in.local, in.from); err != nil {
+		return false, err
+	}
+	in.mu.Lock()
+	in.pairs[Pair{in.local, in.from}] = true
+	in.external = in.from
+	in.mu.Unlock()
+	in.s.nc.SetDeadline(time.Time{})
+	in.s.idle.Store(int64(in.opts.idleTime()))
+	if err := in.s.write([]byte("<success xmlns='" + NSSASL + "'/>")); err != nil {
+		return false, err
+	}
+	in.s.wmu.Lock()
+	in.s.headerSent = false
+	in.s.wmu.Unlock()
+	return true, nil
+}
+
+// External is the domain authenticated by SASL EXTERNAL ("" if none).
+func (in *In) External() string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.external
 }
 
 func (in *In) dialback(ctx context.Context, el *xmlel.Element) error {

@@ -3,9 +3,11 @@ package s2s
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/xmppgate/xmppgate/xmlel"
@@ -18,6 +20,10 @@ type Dialer struct {
 	TLS     func(local, remote string) *tls.Config
 	Secret  []byte
 	Options Options
+	// External, if set, says whether to try SASL EXTERNAL (XEP-0178) with
+	// remote, whose server certificate cs shows: when it verifies, remote
+	// likely trusts our certificate too. Dialback follows a failure.
+	External func(remote string, cs *tls.ConnectionState) bool
 	// Dial opens a TCP connection (default net.Dialer).
 	DialConn func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -52,8 +58,10 @@ type Out struct {
 	ID            string // the stream id the receiving server gave
 	Addr          net.Addr
 	Connected     time.Time
-	done          chan struct{}
-	err           error
+	// External: authenticated by SASL EXTERNAL rather than dialback.
+	External bool
+	done     chan struct{}
+	err      error
 }
 
 // open connects, secures the stream with TLS and reads the features of
@@ -116,28 +124,47 @@ func (d *Dialer) open(ctx context.Context, local, remote string, targets []Targe
 	}
 }
 
-// Dial opens an authenticated stream from local to remote: TLS, then
-// dialback (the remote checks our key with us).
+// Dial opens an authenticated stream from local to remote: TLS, then SASL
+// EXTERNAL when offered and External agrees, else dialback (the remote
+// checks our key with us).
 func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Target) (*Out, error) {
-	s, h, _, err := d.open(ctx, local, remote, targets)
+	s, h, feats, err := d.open(ctx, local, remote, targets)
 	if err != nil {
 		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { s.nc.Close() })
 	defer stop()
+	fail := func(err error) (*Out, error) {
+		s.end(err)
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	newOut := func(id string, external bool) *Out {
+		return &Out{s: s, Local: local, Remote: remote, ID: id, Addr: s.nc.RemoteAddr(), Connected: time.Now(),
+			External: external, done: make(chan struct{})}
+	}
+	if offersExternal(feats) && d.External != nil && d.External(remote, s.state) {
+		ok, err := d.external(s, local, remote)
+		if err != nil {
+			return fail(err)
+		}
+		if ok {
+			return newOut(h.ID, true), nil
+		}
+		if feats.Child(NSDialbackFeature, "dialback") == nil {
+			return fail(fmt.Errorf("s2s: %s refused SASL EXTERNAL and offers no dialback", remote))
+		}
+	}
 	key := Key(d.Secret, remote, local, h.ID)
 	if err := s.write(Dialback{From: local, To: remote, Key: key}.Element().Bytes(NSServer)); err != nil {
-		s.end(err)
-		return nil, err
+		return fail(err)
 	}
 	for {
 		el, err := s.next()
 		if err != nil {
-			s.end(err)
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			return nil, err
+			return fail(err)
 		}
 		db, err := ParseDialback(el)
 		if err != nil || db.Verify || db.From != remote || db.To != local {
@@ -145,8 +172,7 @@ func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Targe
 		}
 		switch db.Type {
 		case "valid":
-			o := &Out{s: s, Local: local, Remote: remote, ID: h.ID, Addr: s.nc.RemoteAddr(), Connected: time.Now(), done: make(chan struct{})}
-			return o, nil
+			return newOut(h.ID, false), nil
 		case "invalid":
 			s.close()
 			return nil, fmt.Errorf("s2s: %s refused our dialback key", remote)
@@ -155,6 +181,51 @@ func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Targe
 			return nil, fmt.Errorf("s2s: %s could not check our dialback key", remote)
 		}
 	}
+}
+
+func offersExternal(feats *xmlel.Element) bool {
+	if m := feats.Child(NSSASL, "mechanisms"); m != nil {
+		for _, k := range m.Elements() {
+			if k.Name.Local == "mechanism" && strings.TrimSpace(k.InnerText()) == "EXTERNAL" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// external runs SASL EXTERNAL on a secured stream; after a success the
+// stream is restarted and authenticated. false: the peer refused.
+func (d *Dialer) external(s *stream, local, remote string) (bool, error) {
+	auth := "<auth xmlns='" + NSSASL + "' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(local)) + "</auth>"
+	if err := s.write([]byte(auth)); err != nil {
+		return false, err
+	}
+	el, err := s.next()
+	if err != nil {
+		return false, err
+	}
+	if el.Name.Space != NSSASL || el.Name.Local != "success" {
+		return false, nil
+	}
+	s.wmu.Lock()
+	s.headerSent = false
+	s.wmu.Unlock()
+	s.restart()
+	if err := s.header(local, remote, ""); err != nil {
+		return false, err
+	}
+	if _, err := s.readHeader(); err != nil {
+		return false, err
+	}
+	feats, err := s.next()
+	if err != nil {
+		return false, err
+	}
+	if feats.Name.Space != NSStream || feats.Name.Local != "features" {
+		return false, &Error{CondBadFormat, "expected stream features"}
+	}
+	return true, nil
 }
 
 // Verify asks remote (the authoritative server) whether key is the one it
