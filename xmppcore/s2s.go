@@ -135,7 +135,8 @@ func (s *Server) S2SAddr() net.Addr {
 }
 
 func (f *federation) opts() s2s.Options {
-	return s2s.Options{MaxStanza: f.s.cfg.MaxStanza, Negotiation: f.s.cfg.S2SNegotiationTimeout}
+	return s2s.Options{MaxStanza: f.s.cfg.MaxStanza, Negotiation: f.s.cfg.S2SNegotiationTimeout,
+		StanzaRate: f.s.cfg.S2SStanzaRate, StanzaBurst: f.s.cfg.S2SStanzaBurst}
 }
 
 func (f *federation) clientTLS(local, remote string) *tls.Config {
@@ -310,6 +311,23 @@ func (f *federation) blocked(remote string) bool {
 		}
 	}
 	return false
+}
+
+// Admit caps the incoming streams authenticated for one remote domain
+// (S2SMaxPerDomain): a well-behaved server needs one per domain pair.
+func (f *federation) Admit(remote string) error {
+	n := 0
+	f.mu.Lock()
+	for in := range f.ins {
+		if slices.ContainsFunc(in.Pairs(), func(p s2s.Pair) bool { return p.Remote == remote }) {
+			n++
+		}
+	}
+	f.mu.Unlock()
+	if n >= f.s.cfg.S2SMaxPerDomain {
+		return &s2s.Error{Cond: s2s.CondPolicyViolation, Text: "too many streams from your domain"}
+	}
+	return nil
 }
 
 func (f *federation) Secret() []byte { return f.secret }

@@ -275,3 +275,44 @@ func TestS2SAbusivePeers(t *testing.T) {
 	require.NoError(t, err)
 	bob.Expect(t, "a local message", goxmpptest.Chat("alice@one.test", "still here"))
 }
+
+// A peer server flooding stanzas beyond the stream's rate is cut off
+// (policy-violation): of a burst of 40 messages only about the stream's
+// allowance per connection arrives, while the receiving server's local
+// users keep talking and a later message goes through on a new stream.
+func TestIntegrationS2SFlood(t *testing.T) {
+	t.Parallel()
+	r1, r2 := map[string]string{}, map[string]string{}
+	one := setupDomain(t, "one.test", r1)
+	two := setupDomain(t, "two.test", r2, func(c *xmppcore.Config) { c.S2SStanzaRate, c.S2SStanzaBurst = 0.5, 5 })
+	r1["two.test"] = two.srv.S2SAddr().String()
+	r2["one.test"] = one.srv.S2SAddr().String()
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	two.user(t, "two.test", "carl", "pw-c", store.StatusActive)
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
+	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "two.test"})
+	carl := two.mustLogin(t, "carl", "pw-c", loginOpts{resource: "r", fqdn: "two.test"})
+
+	const sent = 40
+	for i := 0; i < sent; i++ {
+		_, err := alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "flood"})
+		require.NoError(t, err)
+	}
+	got := 0
+	bob.ExpectNone(t, "(counting)", 3*time.Second, func(st any) bool {
+		if m, ok := st.(goxmpp.Chat); ok && m.Text == "flood" {
+			got++
+		}
+		return false
+	})
+	require.GreaterOrEqual(t, got, 5, "the first stream's burst arrived")
+	require.Less(t, got, sent, "the flood was cut off")
+
+	_, err := carl.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "local"})
+	require.NoError(t, err)
+	bob.Expect(t, "a local message during the flood", goxmpptest.Chat("carl@two.test", "local"))
+	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "calm again"})
+	require.NoError(t, err)
+	bob.Expect(t, "a message after the flood", goxmpptest.Chat("alice@one.test", "calm again"))
+}

@@ -106,6 +106,14 @@ type Config struct {
 	S2SNegotiationTimeout time.Duration
 	// S2SMaxPerIP caps the incoming streams from one address (default 20).
 	S2SMaxPerIP int
+	// S2SMaxPerDomain caps the incoming streams authenticated for one
+	// remote domain (default 10).
+	S2SMaxPerDomain int
+	// S2SStanzaRate and S2SStanzaBurst bound the stanzas per second of an
+	// incoming stream (defaults 1000/s, burst 5000); a flooding peer's
+	// stream is cut with policy-violation.
+	S2SStanzaRate  float64
+	S2SStanzaBurst int
 	// S2SRoots verify peers' certificates for SASL EXTERNAL (XEP-0178);
 	// nil: the system's roots.
 	S2SRoots *x509.CertPool
@@ -147,6 +155,9 @@ func (c *Config) defaults() {
 	}
 	if c.S2SMaxPerIP <= 0 {
 		c.S2SMaxPerIP = 20
+	}
+	if c.S2SMaxPerDomain <= 0 {
+		c.S2SMaxPerDomain = 10
 	}
 }
 

@@ -18,6 +18,9 @@ type Host interface {
 	// Allow decides whether the hosted domain local federates with remote
 	// now; a refusal is a *Error (host-unknown, policy-violation).
 	Allow(local, remote string) error
+	// Admit is asked before a stream authenticates remote: it refuses
+	// (policy-violation) when remote has too many streams already.
+	Admit(remote string) error
 	// Secret keys the dialback keys (XEP-0185).
 	Secret() []byte
 	// ServerTLS is the TLS configuration for incoming streams (SNI picks
@@ -43,6 +46,32 @@ type Options struct {
 	Negotiation time.Duration
 	// Idle closes a stream that sent nothing for this long (default 30 min).
 	Idle time.Duration
+	// StanzaRate is the sustained number of stanzas per second an incoming
+	// stream may carry, StanzaBurst how many above it at once (defaults
+	// 1000/s and 5000): a peer above it floods and is cut off with
+	// policy-violation.
+	StanzaRate  float64
+	StanzaBurst int
+}
+
+// bucket is a token bucket counting a stream's stanzas (one reader).
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *bucket) take(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 func (o Options) negotiation() time.Duration {
@@ -82,12 +111,21 @@ type In struct {
 	external string
 	// pending counts dialback verifications running for this stream.
 	pending int
+	flood   bucket
 }
 
 // NewIn prepares an incoming stream on an accepted connection.
 func NewIn(nc net.Conn, host Host, opts Options) *In {
-	return &In{s: newStream(nc, opts.MaxStanza), host: host, opts: opts, ID: newID(),
+	in := &In{s: newStream(nc, opts.MaxStanza), host: host, opts: opts, ID: newID(),
 		Addr: nc.RemoteAddr(), Connected: time.Now(), pairs: map[Pair]bool{}}
+	in.flood.rate, in.flood.burst = opts.StanzaRate, float64(opts.StanzaBurst)
+	if in.flood.rate <= 0 {
+		in.flood.rate = 1000
+	}
+	if in.flood.burst <= 0 {
+		in.flood.burst = 5000
+	}
+	return in
 }
 
 // Pairs lists the authenticated domain pairs.
@@ -106,6 +144,26 @@ func (in *In) authenticated(local, remote string) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return in.pairs[Pair{local, remote}]
+}
+
+// authenticatedRemote: some pair of the stream has remote as its remote.
+func (in *In) authenticatedRemote(remote string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for p := range in.pairs {
+		if p.Remote == remote {
+			return true
+		}
+	}
+	return false
+}
+
+func asStreamError(err error) *Error {
+	var se *Error
+	if errors.As(err, &se) {
+		return se
+	}
+	return &Error{CondPolicyViolation, err.Error()}
 }
 
 // Close ends the stream with a stream error (from any goroutine).
@@ -252,6 +310,9 @@ func (in *In) saslExternal(el *xmlel.Element) (bool, error) {
 	if err := in.host.Allow(in.local, in.from); err != nil {
 		return false, err
 	}
+	if err := in.host.Admit(in.from); err != nil {
+		return false, asStreamError(err)
+	}
 	in.mu.Lock()
 	in.pairs[Pair{in.local, in.from}] = true
 	in.external = in.from
@@ -296,11 +357,12 @@ func (in *In) dialback(ctx context.Context, el *xmlel.Element) error {
 		return in.s.write(Dialback{Verify: true, From: d.To, To: d.From, ID: d.ID, Type: typ}.Element().Bytes(NSServer))
 	}
 	if err := in.host.Allow(d.To, d.From); err != nil {
-		var se *Error
-		if errors.As(err, &se) {
-			return se
+		return asStreamError(err)
+	}
+	if !in.authenticatedRemote(d.From) {
+		if err := in.host.Admit(d.From); err != nil {
+			return asStreamError(err)
 		}
-		return &Error{CondPolicyViolation, err.Error()}
 	}
 	in.mu.Lock()
 	if in.pending >= 8 {
@@ -360,6 +422,9 @@ func (in *In) stanza(el *xmlel.Element) error {
 	}
 	if !in.authenticated(td, fd) {
 		return &Error{CondNotAuthorized, "domain pair not authenticated on this stream"}
+	}
+	if !in.flood.take(time.Now()) {
+		return &Error{CondPolicyViolation, "too many stanzas"}
 	}
 	in.host.Deliver(el)
 	return nil
