@@ -69,6 +69,8 @@ type Config struct {
 	// S2SAddr is the server-to-server (federation) listener; "" turns
 	// federation off. See docs/federation.md.
 	S2SAddr string `yaml:"s2s_addr"`
+	// S2STLSAddr is the direct TLS (XEP-0368) federation listener; "" turns it off.
+	S2STLSAddr string `yaml:"s2stls_addr"`
 	// S2SRoutes send the s2s traffic of remote domains to fixed host:port
 	// addresses instead of DNS SRV (private networks), e.g.
 	// {partner.example: 10.0.0.5:5269}.
@@ -98,6 +100,7 @@ func DefaultConfig() Config {
 		MaxBody:         1 << 20,
 		SMResumeTimeout: 300 * time.Second,
 		S2SAddr:         ":5269", // xmppcore.DefaultS2SAddr
+		S2STLSAddr:      ":5270",
 	}
 }
 

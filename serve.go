@@ -104,7 +104,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
 		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout,
-		S2SAddr: cfg.S2SAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist, S2SRoots: s2sRoots}, a.env.Store)
+		S2SAddr: cfg.S2SAddr, S2STLSAddr: cfg.S2STLSAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist, S2SRoots: s2sRoots}, a.env.Store)
 	if err != nil {
 		return err
 	}

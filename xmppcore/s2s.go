@@ -93,7 +93,7 @@ func s2sSecret(dir string) ([]byte, error) {
 }
 
 func (s *Server) startFederation(ctx context.Context) error {
-	if s.cfg.S2SAddr == "" {
+	if s.cfg.S2SAddr == "" && s.cfg.S2STLSAddr == "" {
 		return nil
 	}
 	secret, err := s2sSecret(s.cfg.DataDir)
@@ -110,19 +110,28 @@ func (s *Server) startFederation(ctx context.Context) error {
 	f.serverTLS = s.tls.Clone()
 	f.serverTLS.ClientAuth = tls.RequestClientCert
 	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", s.cfg.S2SAddr)
-	if err != nil {
-		return fmt.Errorf("xmppcore: listen %s: %w", s.cfg.S2SAddr, err)
-	}
+	// Set before any stream exists: routing reads it without the lock.
 	s.mu.Lock()
 	s.fed = f
-	s.listeners = append(s.listeners, l)
-	s.s2sAddr = l.Addr()
 	s.mu.Unlock()
-	f.log.Info("listening", zap.String("addr", l.Addr().String()))
-	s.wg.Add(2)
-	go f.accept(l)
+	for i, addr := range []string{s.cfg.S2SAddr, s.cfg.S2STLSAddr} {
+		if addr == "" {
+			continue
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("xmppcore: listen %s: %w", addr, err)
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, l)
+		s.s2sAddrs[i] = l.Addr()
+		s.mu.Unlock()
+		f.log.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
+		s.wg.Add(1)
+		go f.accept(l, i == 1)
+	}
+	s.wg.Add(1)
 	go f.reap()
 	return nil
 }
@@ -131,7 +140,14 @@ func (s *Server) startFederation(ctx context.Context) error {
 func (s *Server) S2SAddr() net.Addr {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.s2sAddr
+	return s.s2sAddrs[0]
+}
+
+// S2STLSAddr is the bound direct TLS s2s listener address (nil when off).
+func (s *Server) S2STLSAddr() net.Addr {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.s2sAddrs[1]
 }
 
 func (f *federation) opts() s2s.Options {
@@ -147,7 +163,7 @@ func (f *federation) clientTLS(local, remote string) *tls.Config {
 		Certificates: f.s.tls.Certificates}
 }
 
-func (f *federation) accept(l net.Listener) {
+func (f *federation) accept(l net.Listener, direct bool) {
 	defer f.s.wg.Done()
 	for {
 		nc, err := l.Accept()
@@ -163,7 +179,9 @@ func (f *federation) accept(l net.Listener) {
 		if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 			ip = a.IP.String()
 		}
-		in := s2s.NewIn(nc, f, f.opts())
+		opts := f.opts()
+		opts.DirectTLS = direct
+		in := s2s.NewIn(nc, f, opts)
 		f.s.mu.RLock()
 		closing := f.s.closing
 		f.s.mu.RUnlock()

@@ -1,7 +1,9 @@
 package xmppcore_test
 
 import (
+	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +317,38 @@ func TestIntegrationS2SFlood(t *testing.T) {
 	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "calm again"})
 	require.NoError(t, err)
 	bob.Expect(t, "a message after the flood", goxmpptest.Chat("alice@one.test", "calm again"))
+}
+
+// srvResolver answers SRV lookups from a table (the tests' stand-in for DNS).
+type srvResolver map[string][]*net.SRV
+
+func (r srvResolver) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	if recs, ok := r["_"+service+"._"+proto+"."+name]; ok {
+		return "", recs, nil
+	}
+	return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+// Without a static route the remote is found by DNS SRV; an
+// _xmpps-server record leads to the direct TLS listener (XEP-0368).
+func TestIntegrationS2SDirectTLSBySRV(t *testing.T) {
+	t.Parallel()
+	r2 := map[string]string{}
+	two := setupDomain(t, "two.test", r2, func(c *xmppcore.Config) { c.S2STLSAddr = "127.0.0.1:0" })
+	_, port, err := net.SplitHostPort(two.srv.S2STLSAddr().String())
+	require.NoError(t, err)
+	p, err := strconv.Atoi(port)
+	require.NoError(t, err)
+	one := setupDomain(t, "one.test", nil, func(c *xmppcore.Config) {
+		c.S2SResolver = srvResolver{"_xmpps-server._tcp.two.test": {{Target: "127.0.0.1.", Port: uint16(p)}}}
+	})
+	// two finds one by its static route (dialback goes back there).
+	r2["one.test"] = one.srv.S2SAddr().String()
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
+	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "two.test"})
+	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "via SRV and direct TLS"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat("alice@one.test", "via SRV and direct TLS"))
 }

@@ -90,6 +90,8 @@ type Config struct {
 	// S2SAddr is the server-to-server listener (DefaultS2SAddr in the
 	// program's configuration); "" disables federation altogether.
 	S2SAddr string
+	// S2STLSAddr is the direct TLS (XEP-0368) s2s listener; "" disables it.
+	S2STLSAddr string
 	// S2SRoutes maps remote domains to host:port, bypassing DNS (private
 	// networks, tests).
 	S2SRoutes map[string]string
@@ -204,8 +206,8 @@ type Server struct {
 	muc *mucService
 	// fed is federation (s2s.go); nil when S2SAddr is empty. Set once in
 	// Start, before any stream exists.
-	fed     *federation
-	s2sAddr net.Addr
+	fed      *federation
+	s2sAddrs [2]net.Addr // STARTTLS, direct TLS
 
 	wg sync.WaitGroup
 }

@@ -46,6 +46,8 @@ type Options struct {
 	Negotiation time.Duration
 	// Idle closes a stream that sent nothing for this long (default 30 min).
 	Idle time.Duration
+	// DirectTLS: the listener speaks TLS from the first byte (XEP-0368).
+	DirectTLS bool
 	// StanzaRate is the sustained number of stanzas per second an incoming
 	// stream may carry, StanzaBurst how many above it at once (defaults
 	// 1000/s and 5000): a peer above it floods and is cut off with
@@ -197,6 +199,11 @@ func (in *In) Serve(ctx context.Context) error {
 
 func (in *In) serve(ctx context.Context) error {
 	in.s.nc.SetDeadline(time.Now().Add(in.opts.negotiation()))
+	if in.opts.DirectTLS {
+		if err := in.s.startTLS(tls.Server(in.s.nc, in.host.ServerTLS())); err != nil {
+			return err
+		}
+	}
 	for {
 		h, err := in.s.readHeader()
 		if err != nil {
