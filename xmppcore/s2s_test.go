@@ -18,7 +18,7 @@ import (
 
 // setupDomain starts a server hosting fqdn alone, with federation on a
 // loopback port; routes are filled in by the caller before traffic flows.
-func setupDomain(t *testing.T, fqdn string, routes map[string]string, opts ...func(*xmppcore.Config)) *testBundle {
+func setupDomain(t testing.TB, fqdn string, routes map[string]string, opts ...func(*xmppcore.Config)) *testBundle {
 	t.Helper()
 	b := openBundle(t, "NORMAL")
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
@@ -40,7 +40,7 @@ func setupDomain(t *testing.T, fqdn string, routes map[string]string, opts ...fu
 }
 
 // federated starts two servers, one.test and two.test, routed to each other.
-func federated(t *testing.T) (one, two *testBundle) {
+func federated(t testing.TB) (one, two *testBundle) {
 	t.Helper()
 	r1, r2 := map[string]string{}, map[string]string{}
 	one = setupDomain(t, "one.test", r1)
