@@ -152,7 +152,7 @@ func (s *Server) S2STLSAddr() net.Addr {
 
 func (f *federation) opts() s2s.Options {
 	return s2s.Options{MaxStanza: f.s.cfg.MaxStanza, Negotiation: f.s.cfg.S2SNegotiationTimeout,
-		StanzaRate: f.s.cfg.S2SStanzaRate, StanzaBurst: f.s.cfg.S2SStanzaBurst}
+		StanzaRate: f.s.cfg.S2SStanzaRate, StanzaBurst: f.s.cfg.S2SStanzaBurst, FloodGrace: f.s.cfg.S2SFloodGrace}
 }
 
 func (f *federation) clientTLS(local, remote string) *tls.Config {

@@ -36,13 +36,21 @@ func BenchmarkS2SMessages(b *testing.B) {
 	per := max(1, b.N/pairs)
 	b.ResetTimer()
 	start := time.Now()
+	// At most window messages per pair in flight: the test client keeps
+	// 1000 unread stanzas and drops beyond.
+	const window = 200
 	var wg sync.WaitGroup
 	for i := range senders {
 		wg.Add(2)
 		to := "b" + strconv.Itoa(i) + "@two.test"
+		credit := make(chan struct{}, per+window)
+		for k := 0; k < window; k++ {
+			credit <- struct{}{}
+		}
 		go func(c *goxmpptest.Client) {
 			defer wg.Done()
 			for k := 0; k < per; k++ {
+				<-credit
 				if _, err := c.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: "m"}); err != nil {
 					b.Error(err)
 					return
@@ -53,6 +61,7 @@ func BenchmarkS2SMessages(b *testing.B) {
 			defer wg.Done()
 			for k := 0; k < per; k++ {
 				c.Expect(b, "a message", func(st any) bool { m, ok := st.(goxmpp.Chat); return ok && m.Text == "m" })
+				credit <- struct{}{}
 			}
 		}(receivers[i])
 	}

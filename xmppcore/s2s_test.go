@@ -278,15 +278,17 @@ func TestS2SAbusivePeers(t *testing.T) {
 	bob.Expect(t, "a local message", goxmpptest.Chat("alice@one.test", "still here"))
 }
 
-// A peer server flooding stanzas beyond the stream's rate is cut off
-// (policy-violation): of a burst of 40 messages only about the stream's
-// allowance per connection arrives, while the receiving server's local
+// A peer server flooding stanzas beyond the stream's rate is slowed down,
+// then cut off (policy-violation): of a burst of 40 messages only the
+// stream's allowance arrives, while the receiving server's local
 // users keep talking and a later message goes through on a new stream.
 func TestIntegrationS2SFlood(t *testing.T) {
 	t.Parallel()
 	r1, r2 := map[string]string{}, map[string]string{}
 	one := setupDomain(t, "one.test", r1)
-	two := setupDomain(t, "two.test", r2, func(c *xmppcore.Config) { c.S2SStanzaRate, c.S2SStanzaBurst = 0.5, 5 })
+	two := setupDomain(t, "two.test", r2, func(c *xmppcore.Config) {
+		c.S2SStanzaRate, c.S2SStanzaBurst, c.S2SFloodGrace = 5, 5, 500*time.Millisecond
+	})
 	r1["two.test"] = two.srv.S2SAddr().String()
 	r2["one.test"] = one.srv.S2SAddr().String()
 	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)

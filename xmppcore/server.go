@@ -112,10 +112,12 @@ type Config struct {
 	// remote domain (default 10).
 	S2SMaxPerDomain int
 	// S2SStanzaRate and S2SStanzaBurst bound the stanzas per second of an
-	// incoming stream (defaults 1000/s, burst 5000); a flooding peer's
-	// stream is cut with policy-violation.
+	// incoming stream (defaults 10000/s, burst 50000): above, reading is
+	// slowed; a peer still above after S2SFloodGrace (default 30s) floods
+	// and its stream is cut with policy-violation.
 	S2SStanzaRate  float64
 	S2SStanzaBurst int
+	S2SFloodGrace  time.Duration
 	// S2SRoots verify peers' certificates for SASL EXTERNAL (XEP-0178);
 	// nil: the system's roots.
 	S2SRoots *x509.CertPool

@@ -50,30 +50,41 @@ type Options struct {
 	DirectTLS bool
 	// StanzaRate is the sustained number of stanzas per second an incoming
 	// stream may carry, StanzaBurst how many above it at once (defaults
-	// 1000/s and 5000): a peer above it floods and is cut off with
+	// 10000/s and 50000). Above it the stream is slowed down (reading
+	// pauses, TCP pushes back on the peer); one still over it after
+	// FloodGrace (default 30s) of slowing floods and is cut off with
 	// policy-violation.
 	StanzaRate  float64
 	StanzaBurst int
+	FloodGrace  time.Duration
 }
 
 // bucket is a token bucket counting a stream's stanzas (one reader).
 type bucket struct {
 	rate, burst, tokens float64
 	last                time.Time
+	// slowSince is when the stream started needing to be slowed down
+	// without a break (zero: it is within its rate).
+	slowSince time.Time
 }
 
-func (b *bucket) take(now time.Time) bool {
+// take counts one stanza and returns how long to pause before reading on.
+func (b *bucket) take(now time.Time) time.Duration {
 	if b.last.IsZero() {
 		b.tokens = b.burst
 	} else {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
 	b.tokens--
-	return true
+	if b.tokens >= 0 {
+		b.slowSince = time.Time{}
+		return 0
+	}
+	if b.slowSince.IsZero() {
+		b.slowSince = now
+	}
+	return time.Duration(-b.tokens / b.rate * float64(time.Second))
 }
 
 func (o Options) negotiation() time.Duration {
@@ -88,6 +99,13 @@ func (o Options) idleTime() time.Duration {
 		return 30 * time.Minute
 	}
 	return o.Idle
+}
+
+func (o Options) floodGrace() time.Duration {
+	if o.FloodGrace <= 0 {
+		return 30 * time.Second
+	}
+	return o.FloodGrace
 }
 
 // Pair is an authenticated (local, remote) domain pair of a stream.
@@ -122,10 +140,10 @@ func NewIn(nc net.Conn, host Host, opts Options) *In {
 		Addr: nc.RemoteAddr(), Connected: time.Now(), pairs: map[Pair]bool{}}
 	in.flood.rate, in.flood.burst = opts.StanzaRate, float64(opts.StanzaBurst)
 	if in.flood.rate <= 0 {
-		in.flood.rate = 1000
+		in.flood.rate = 10000
 	}
 	if in.flood.burst <= 0 {
-		in.flood.burst = 5000
+		in.flood.burst = 50000
 	}
 	return in
 }
@@ -430,8 +448,12 @@ func (in *In) stanza(el *xmlel.Element) error {
 	if !in.authenticated(td, fd) {
 		return &Error{CondNotAuthorized, "domain pair not authenticated on this stream"}
 	}
-	if !in.flood.take(time.Now()) {
-		return &Error{CondPolicyViolation, "too many stanzas"}
+	now := time.Now()
+	if wait := in.flood.take(now); wait > 0 {
+		if now.Sub(in.flood.slowSince) > in.opts.floodGrace() {
+			return &Error{CondPolicyViolation, "too many stanzas"}
+		}
+		time.Sleep(wait) // backpressure: the peer's writes wait on TCP
 	}
 	in.host.Deliver(el)
 	return nil
