@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,7 +105,7 @@ func federatedWithProsody(t testing.TB, ca *peer.CA) (*testServer, *prosodyPeer)
 	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, p.Register(ctx, "bob", "pw-bob"))
+	require.NoError(t, p.CreateUsers(ctx, []string{"bob"}, "pw-bob"))
 	r := s.dh(s.boot.Key, "jabber-add_user", "username", "alice", "domain", "gate.test", "password", "pw-alice")
 	require.Equal(t, "success", r.Result, string(r.Data))
 	s.runWorker()
@@ -133,17 +132,7 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 
 	// alice asks, bob approves: the first stanza sets up both directions
 	// (our stream out, Prosody's dialback check back to us).
-	alice.RequestSubscription(bj)
-	bob.Expect(t, "subscribe from alice", goxmpptest.Presence(aj, "subscribe"))
-	bob.ApproveSubscription(aj)
-	alice.Expect(t, "subscribed from bob", goxmpptest.Presence(bj, "subscribed"))
-	alice.Expect(t, "bob's presence", goxmpptest.Presence(bj+"/pub", ""))
-
-	bob.RequestSubscription(aj)
-	alice.Expect(t, "subscribe from bob", goxmpptest.Presence(bj, "subscribe"))
-	alice.ApproveSubscription(bj)
-	bob.Expect(t, "subscribed from alice", goxmpptest.Presence(aj, "subscribed"))
-	bob.Expect(t, "alice's presence", goxmpptest.Presence(aj+"/home", ""))
+	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
 
 	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello Prosody"})
 	require.NoError(t, err)
@@ -217,13 +206,6 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 		_, err := from.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: text})
 		require.NoError(t, err)
 	}
-	bounced := func(c *goxmpptest.Client, peer string) {
-		t.Helper()
-		c.Expect(t, "a bounce from "+peer, func(st any) bool {
-			m, ok := st.(goxmpp.Chat)
-			return ok && m.Type == "error" && strings.HasPrefix(m.Remote, peer)
-		})
-	}
 	chat(alice, bj, "one")
 	bob.Expect(t, "one", goxmpptest.Chat(aj, "one"))
 	chat(bob, aj, "two")
@@ -238,9 +220,9 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 		return in == 0 && out == 0
 	}, 10*time.Second, 20*time.Millisecond)
 	chat(alice, bj, "three")
-	bounced(alice, bj)
+	alice.Expect(t, "a bounce from bob", goxmpptest.Bounce(bj))
 	chat(bob, aj, "four")
-	bounced(bob, aj)
+	bob.Expect(t, "a bounce from alice", goxmpptest.Bounce(aj))
 	alice.ExpectNone(t, "nothing from Prosody while federation is off", time.Second, goxmpptest.Chat(bj, "four"))
 
 	put("true")
@@ -302,35 +284,13 @@ func BenchmarkProsodyFederation(b *testing.B) {
 		require.NoError(b, err)
 		there[i].Expect(b, "warm-up", goxmpptest.Chat(n+"@gate.test", "warm"))
 	}
-	per := max(1, b.N/pairs)
+	var flows []goxmpptest.Flow
+	for i, n := range names {
+		flows = append(flows, goxmpptest.Flow{From: here[i], To: there[i], ToJID: n + "@prosody.test"})
+	}
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(2)
-		credit := make(chan struct{}, per+window)
-		for k := 0; k < window; k++ {
-			credit <- struct{}{}
-		}
-		go func(c *goxmpptest.Client, to string) {
-			defer wg.Done()
-			for k := 0; k < per; k++ {
-				<-credit
-				if _, err := c.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: "m"}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}(here[i], n+"@prosody.test")
-		go func(c *goxmpptest.Client) {
-			defer wg.Done()
-			for k := 0; k < per; k++ {
-				c.Expect(b, "a message", func(st any) bool { m, ok := st.(goxmpp.Chat); return ok && m.Text == "m" })
-				credit <- struct{}{}
-			}
-		}(there[i])
-	}
-	wg.Wait()
+	n := goxmpptest.Pump(b, flows, max(1, b.N/pairs), window)
 	b.StopTimer()
-	b.ReportMetric(float64(per*pairs)/time.Since(start).Seconds(), "msgs/s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
 }

@@ -245,26 +245,7 @@ func (f *federation) reap() {
 }
 
 // shutdown closes every s2s stream.
-func (f *federation) shutdown() {
-	f.mu.Lock()
-	var outs []*s2s.Out
-	for _, op := range f.outs {
-		if op.out != nil {
-			outs = append(outs, op.out)
-		}
-	}
-	ins := make([]*s2s.In, 0, len(f.ins))
-	for in := range f.ins {
-		ins = append(ins, in)
-	}
-	f.mu.Unlock()
-	for _, o := range outs {
-		o.Close(s2s.CondSystemShutdown, "")
-	}
-	for _, in := range ins {
-		in.Close(s2s.CondSystemShutdown, "")
-	}
-}
+func (f *federation) shutdown() { f.stop(nil, s2s.CondSystemShutdown, "") }
 
 // ---- s2s.Host ----
 
@@ -588,10 +569,14 @@ func (s *Server) S2SCountsFor(domains []string) (in, out int) {
 
 // StopS2SFor closes the s2s streams S2SCountsFor counts; it returns how many.
 func (s *Server) StopS2SFor(domains []string) int {
-	f := s.fed
-	if f == nil {
+	if s.fed == nil {
 		return 0
 	}
+	return s.fed.stop(domains, s2s.CondPolicyViolation, "stopped by the administrator")
+}
+
+// stop ends the streams of domains (nil: all) with a stream error.
+func (f *federation) stop(domains []string, cond, text string) int {
 	ins, pairs := f.s2sStreams(domains)
 	var outs []*s2s.Out
 	f.mu.Lock()
@@ -603,10 +588,10 @@ func (s *Server) StopS2SFor(domains []string) int {
 	}
 	f.mu.Unlock()
 	for _, o := range outs {
-		o.Close("", "")
+		o.Close(cond, text)
 	}
 	for _, in := range ins {
-		in.Close(s2s.CondPolicyViolation, "stopped by the administrator")
+		in.Close(cond, text)
 	}
 	return len(outs) + len(ins)
 }

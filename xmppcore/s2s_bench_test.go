@@ -2,7 +2,6 @@ package xmppcore_test
 
 import (
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,41 +32,15 @@ func BenchmarkS2SMessages(b *testing.B) {
 		require.NoError(b, err)
 		receivers[i].Expect(b, "warm-up", goxmpptest.Chat("a"+strconv.Itoa(i)+"@one.test", "warm"))
 	}
-	per := max(1, b.N/pairs)
+	var flows []goxmpptest.Flow
+	for i := range senders {
+		flows = append(flows, goxmpptest.Flow{From: senders[i], To: receivers[i], ToJID: "b" + strconv.Itoa(i) + "@two.test"})
+	}
 	b.ResetTimer()
 	start := time.Now()
-	// At most window messages per pair in flight: the test client keeps
-	// 1000 unread stanzas and drops beyond.
-	const window = 200
-	var wg sync.WaitGroup
-	for i := range senders {
-		wg.Add(2)
-		to := "b" + strconv.Itoa(i) + "@two.test"
-		credit := make(chan struct{}, per+window)
-		for k := 0; k < window; k++ {
-			credit <- struct{}{}
-		}
-		go func(c *goxmpptest.Client) {
-			defer wg.Done()
-			for k := 0; k < per; k++ {
-				<-credit
-				if _, err := c.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: "m"}); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}(senders[i])
-		go func(c *goxmpptest.Client) {
-			defer wg.Done()
-			for k := 0; k < per; k++ {
-				c.Expect(b, "a message", func(st any) bool { m, ok := st.(goxmpp.Chat); return ok && m.Text == "m" })
-				credit <- struct{}{}
-			}
-		}(receivers[i])
-	}
-	wg.Wait()
+	n := goxmpptest.Pump(b, flows, max(1, b.N/pairs), 200)
 	b.StopTimer()
-	b.ReportMetric(float64(per*pairs)/time.Since(start).Seconds(), "msgs/s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
 }
 
 // BenchmarkS2SSetup measures setting up a federated stream pair: each op

@@ -131,21 +131,7 @@ func (s *Server) remoteProbe(from, user jid.JID) {
 	if d.On(modcfg.Blocking) && s.blockedBy(user.String(), u.ID, from) {
 		return
 	}
-	for _, t := range s.availableOf(user.String()) {
-		t.smu.Lock()
-		pb := t.presence
-		t.smu.Unlock()
-		if pb == nil {
-			continue
-		}
-		pel, err := xmlel.Parse(pb)
-		if err != nil {
-			continue
-		}
-		pel.Name.Space = nsClient
-		pel.Set("to", from.String())
-		s.routeRemote(pel, t.full, from)
-	}
+	s.presenceToRemote(user.String(), from)
 }
 
 // inboundSubscription is RFC 6121 section 3's contact side for a

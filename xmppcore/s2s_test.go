@@ -60,17 +60,7 @@ func TestIntegrationS2SBetweenTwoServers(t *testing.T) {
 	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "work", fqdn: "two.test"})
 	aj, bj := "alice@one.test", "bob@two.test"
 
-	alice.RequestSubscription(bj)
-	bob.Expect(t, "subscribe from alice", goxmpptest.Presence(aj, "subscribe"))
-	bob.ApproveSubscription(aj)
-	alice.Expect(t, "subscribed from bob", goxmpptest.Presence(bj, "subscribed"))
-	alice.Expect(t, "bob's presence", goxmpptest.Presence(bj+"/work", ""))
-
-	bob.RequestSubscription(aj)
-	alice.Expect(t, "subscribe from bob", goxmpptest.Presence(bj, "subscribe"))
-	alice.ApproveSubscription(bj)
-	bob.Expect(t, "subscribed from alice", goxmpptest.Presence(aj, "subscribed"))
-	bob.Expect(t, "alice's presence", goxmpptest.Presence(aj+"/home", ""))
+	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "work")
 
 	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello over s2s"})
 	require.NoError(t, err)
@@ -109,10 +99,7 @@ func TestIntegrationS2SBounce(t *testing.T) {
 	alice := goxmpptest.Login(t, one.c2s, "alice@one.test", "pw-a", goxmpptest.Transcript())
 	_, err = alice.Send(goxmpp.Chat{Remote: "x@nowhere.test", Type: "chat", Text: "anyone?"})
 	require.NoError(t, err)
-	alice.Expect(t, "the bounce", func(st any) bool {
-		m, ok := st.(goxmpp.Chat)
-		return ok && m.Type == "error" && m.Remote == "x@nowhere.test"
-	})
+	alice.Expect(t, "the bounce", goxmpptest.Bounce("x@nowhere.test"))
 	require.Eventually(t, func() bool { return strings.Contains(alice.Transcript(), "remote-server-not-found") },
 		5e9, 5e7)
 }
@@ -191,12 +178,6 @@ func TestIntegrationS2SOrgFederation(t *testing.T) {
 	alice := acme.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "acme.test"})
 	bob := eu.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "eu.acme.test"})
 	carol := other.mustLogin(t, "carol", "pw-c", loginOpts{resource: "r", fqdn: "other.test"})
-	bounce := func(from string) func(any) bool {
-		return func(st any) bool {
-			m, ok := st.(goxmpp.Chat)
-			return ok && m.Type == "error" && strings.HasPrefix(m.Remote, from)
-		}
-	}
 	for _, c := range []struct {
 		from   *goxmpptest.Client
 		to     string
@@ -212,10 +193,10 @@ func TestIntegrationS2SOrgFederation(t *testing.T) {
 	}
 	_, err := alice.Send(goxmpp.Chat{Remote: "carol@other.test", Type: "chat", Text: "outside"})
 	require.NoError(t, err)
-	alice.Expect(t, "the bounce of a message outside", bounce("carol@other.test"))
+	alice.Expect(t, "the bounce of a message outside", goxmpptest.Bounce("carol@other.test"))
 	_, err = carol.Send(goxmpp.Chat{Remote: "alice@acme.test", Type: "chat", Text: "outside in"})
 	require.NoError(t, err)
-	carol.Expect(t, "the bounce of a message from outside", bounce("alice@acme.test"))
+	carol.Expect(t, "the bounce of a message from outside", goxmpptest.Bounce("alice@acme.test"))
 	alice.ExpectNone(t, "nothing from outside", 500*time.Millisecond, goxmpptest.Chat("carol@other.test", "outside in"))
 }
 

@@ -37,8 +37,7 @@ type Prosody struct {
 	cfg  ProsodyConfig
 	uid  int
 	gid  int
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *ProsodyProc
 }
 
 //go:embed prosody/mod_xmppgate_routes.lua
@@ -147,38 +146,68 @@ func (p *Prosody) Log() string {
 	return string(e) + string(b)
 }
 
-// Start runs Prosody in the foreground as the prosody user (setpriv execs,
-// so the child's pid is Prosody's) and waits for both listeners.
-func (p *Prosody) Start(ctx context.Context) error {
-	log, err := os.OpenFile(filepath.Join(p.cfg.Dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// ProsodyProc is a Prosody process in the foreground (-F) as the prosody
+// user, started through setpriv, which execs: the child's pid is
+// Prosody's own. Prosody refuses to run as root, and setpriv avoids PAM's
+// open-files limit.
+type ProsodyProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// RunProsody starts Prosody with config, its output appended to logFile.
+func RunProsody(config, logFile string) (*ProsodyProc, error) {
+	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer log.Close()
 	cmd := exec.Command("setpriv", "--reuid=prosody", "--regid=prosody", "--init-groups",
-		"prosody", "--config", p.config(), "-F")
+		"prosody", "--config", config, "-F")
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &ProsodyProc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// PID is Prosody's process id (0 for a nil process).
+func (p *ProsodyProc) PID() int {
+	if p == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Stop sends SIGTERM, SIGKILL after 20 s, and waits for the exit.
+func (p *ProsodyProc) Stop() {
+	if p == nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Start runs Prosody and waits for both listeners.
+func (p *Prosody) Start(ctx context.Context) error {
+	proc, err := RunProsody(p.config(), filepath.Join(p.cfg.Dir, "console.log"))
+	if err != nil {
 		return err
 	}
-	p.cmd, p.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(p.done) }()
+	p.proc = proc
 	for _, a := range []string{p.C2SAddr(), p.S2SAddr()} {
 		if err := WaitPort(ctx, a, 30*time.Second); err != nil {
 			p.Stop()
 			return fmt.Errorf("prosody: %w\n%s", err, tail(p.Log(), 2000))
 		}
-	}
-	return nil
-}
-
-// Register creates an account with prosodyctl.
-func (p *Prosody) Register(ctx context.Context, user, password string) error {
-	cmd := exec.CommandContext(ctx, "setpriv", "--reuid=prosody", "--regid=prosody", "--init-groups",
-		"prosodyctl", "--config", p.config(), "register", user, p.cfg.Domain, password)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("prosodyctl register %s: %w: %s", user, err, out)
 	}
 	return nil
 }
@@ -225,17 +254,8 @@ func (p *Prosody) CreateUsers(ctx context.Context, names []string, password stri
 	return nil
 }
 
-// Stop sends SIGTERM to Prosody, SIGKILL after 20 s.
+// Stop stops Prosody (SIGTERM, SIGKILL after 20 s).
 func (p *Prosody) Stop() {
-	if p.cmd == nil {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.cmd = nil
+	p.proc.Stop()
+	p.proc = nil
 }
