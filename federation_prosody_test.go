@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/peer"
 )
@@ -169,6 +170,23 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	}
 	require.Equal(t, `{"s2s_outgoing":1}`, ej("outgoing_s2s_number"), "our stream to Prosody")
 	require.NotEqual(t, `{"s2s_incoming":0}`, ej("incoming_s2s_number"), "Prosody's stream to us")
+	// Another account sees only the streams of its own domains: none.
+	ctx := context.Background()
+	acc, err := commands.CreateAccount(ctx, s.app.env, "other", 0, false)
+	require.NoError(t, err)
+	_, err = commands.CreateDomain(ctx, s.app.env, "other.test", acc.ID)
+	require.NoError(t, err)
+	var other tenantCreds
+	other.adminJID, other.adminPW, err = commands.BootstrapAdmin(ctx, s.app.env, s.app.reg, acc.ID, "other.test")
+	require.NoError(t, err)
+	for cmd, want := range map[string]string{"outgoing_s2s_number": `{"s2s_outgoing":0}`, "incoming_s2s_number": `{"s2s_incoming":0}`} {
+		status, body := s.ejabberd(other, cmd, "{}")
+		require.Equal(t, 200, status, body)
+		require.Equal(t, want, body, "%s as another account", cmd)
+	}
+	status, body := s.ejabberd(other, "stop_s2s_connections", "{}")
+	require.Equal(t, 403, status, "operator only: %s", body)
+	require.Equal(t, `{"s2s_outgoing":1}`, ej("outgoing_s2s_number"), "still up")
 	require.Equal(t, "0", ej("stop_s2s_connections"), "rescode 0: done")
 	require.Eventually(t, func() bool {
 		in, out := s.app.env.Live.(live).S2SCounts()
