@@ -59,7 +59,7 @@ func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[strin
 	c2s, err := peer.FreePort()
 	require.NoError(t, err)
 	p, err := peer.NewProsody(peer.ProsodyConfig{Dir: dir + "/prosody", Domain: domain, C2SPort: c2s, S2SPort: s2sPort,
-		Routes: routes, Cert: cert, CAFile: caFile})
+		Routes: routes, Cert: cert, CAFile: caFile, MUC: "rooms." + domain})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(ctx))
 	t.Cleanup(func() {
@@ -98,7 +98,8 @@ func federatedWithProsody(t testing.TB, ca *peer.CA) (*testServer, *prosodyPeer)
 	s := startServerTB(t, func(c *Config) {
 		c.BootstrapDomain = "gate.test"
 		c.S2SAddr = "127.0.0.1:" + strconv.Itoa(gateS2S)
-		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
+		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S),
+			"rooms.prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
 		if ca != nil {
 			c.CertFile, c.KeyFile, c.S2SCAFile = gateCert.Cert, gateCert.Key, ca.File
 		}
@@ -311,4 +312,29 @@ func BenchmarkProsodyFederation(b *testing.B) {
 	n := goxmpptest.Pump(b, flows, max(1, b.N/pairs), window)
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// TestIntegrationProsodyRemoteRoom: a user here joins a room of Prosody's
+// MUC service, talks in it with a user there and gets the room's messages.
+func TestIntegrationProsodyRemoteRoom(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	const room = "lounge@rooms.prosody.test"
+	_, err := bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
+	_, err = alice.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
+	bob.Expect(t, "alice joined", goxmpptest.Presence(room+"/Alice", ""))
+
+	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello room"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "hello room"))
+	alice.Expect(t, "her own message back", goxmpptest.Chat(room+"/Alice", "hello room"))
+	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hi alice"))
 }

@@ -28,6 +28,8 @@ type ProsodyConfig struct {
 	// CAFile, if set, is the PEM root Prosody verifies peers' certificates
 	// against (then SASL EXTERNAL is used with peers it verifies).
 	CAFile string
+	// MUC, if set, is the host of a MUC component (rooms unlocked at once).
+	MUC string
 	// Modules are enabled on top of what federation needs.
 	Modules []string
 }
@@ -81,6 +83,10 @@ VirtualHost "{{.Domain}}"
 		cafile = "{{.CAFile}}";
 {{- end}}
 	}
+{{- if .MUC}}
+Component "{{.MUC}}" "muc"
+	muc_room_locking = false
+{{- end}}
 `
 
 var prosodyS2STmpl = template.Must(template.New("prosody").Parse(prosodyS2SCfg))
