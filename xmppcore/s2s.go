@@ -49,6 +49,9 @@ type federation struct {
 	// roots verify peers' certificates for SASL EXTERNAL.
 	roots     *x509.CertPool
 	serverTLS *tls.Config
+	// certs are the per-domain certificates by domain (nil: none).
+	certMu sync.Mutex
+	certs  map[string]*tls.Certificate
 
 	mu   sync.Mutex
 	outs map[s2s.Pair]*outPair
@@ -101,7 +104,8 @@ func (s *Server) startFederation(ctx context.Context) error {
 		return fmt.Errorf("xmppcore: s2s secret: %w", err)
 	}
 	f := &federation{s: s, log: s.cfg.Logger.Named("xmpp.s2s"), secret: secret,
-		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}, roots: s.cfg.S2SRoots}
+		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}, roots: s.cfg.S2SRoots,
+		certs: map[string]*tls.Certificate{}}
 	if f.roots == nil {
 		if f.roots, err = x509.SystemCertPool(); err != nil {
 			f.roots = x509.NewCertPool()
@@ -109,6 +113,9 @@ func (s *Server) startFederation(ctx context.Context) error {
 	}
 	f.serverTLS = s.tls.Clone()
 	f.serverTLS.ClientAuth = tls.RequestClientCert
+	f.serverTLS.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return f.certFor(hello.ServerName), nil // nil: the default certificate
+	}
 	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified}
 	// Set before any stream exists: routing reads it without the lock.
 	s.mu.Lock()
@@ -160,7 +167,44 @@ func (f *federation) clientTLS(local, remote string) *tls.Config {
 	// certificate that does not verify (self-signed, private CA) is
 	// accepted and the domain is proven by dialing back.
 	return &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
-		Certificates: f.s.tls.Certificates}
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if c := f.certFor(local); c != nil {
+				return c, nil
+			}
+			if len(f.s.tls.Certificates) > 0 {
+				return &f.s.tls.Certificates[0], nil
+			}
+			return &tls.Certificate{}, nil
+		}}
+}
+
+// certFor returns the certificate of one hosted domain from
+// DataDir/tls/domains/<domain>.crt and .key, read at first use, or nil
+// when there is none (the server's default certificate serves it then).
+func (f *federation) certFor(domain string) *tls.Certificate {
+	if domain == "" || f.s.cfg.DataDir == "" || strings.ContainsAny(domain, "/\\") || strings.HasPrefix(domain, ".") {
+		return nil
+	}
+	if _, ok := f.s.hosted(domain); !ok {
+		if _, _, ok := f.s.serviceAt(domain); !ok {
+			return nil
+		}
+	}
+	f.certMu.Lock()
+	defer f.certMu.Unlock()
+	if c, ok := f.certs[domain]; ok {
+		return c
+	}
+	dir := filepath.Join(f.s.cfg.DataDir, "tls", "domains")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, domain+".crt"), filepath.Join(dir, domain+".key"))
+	var c *tls.Certificate
+	if err == nil {
+		c = &pair
+	} else if !errors.Is(err, os.ErrNotExist) {
+		f.log.Warn("domain certificate", zap.String("domain", domain), zap.Error(err))
+	}
+	f.certs[domain] = c
+	return c
 }
 
 func (f *federation) accept(l net.Listener, direct bool) {
@@ -552,6 +596,46 @@ func (f *federation) s2sStreams(domains []string) (ins []*s2s.In, outs []s2s.Pai
 		}
 	}
 	return ins, outs
+}
+
+// S2SStream describes one s2s stream.
+type S2SStream struct {
+	Local, Remote string
+	Incoming      bool
+	// Auth is "sasl-external" or "dialback".
+	Auth string
+}
+
+// S2SStreams lists the authenticated s2s streams, one row per domain pair.
+func (s *Server) S2SStreams() []S2SStream {
+	if s.fed == nil {
+		return nil
+	}
+	ins, pairs := s.fed.s2sStreams(nil)
+	var out []S2SStream
+	s.fed.mu.Lock()
+	for _, p := range pairs {
+		if op := s.fed.outs[p]; op != nil && op.out != nil {
+			out = append(out, S2SStream{Local: p.Local, Remote: p.Remote, Auth: authName(op.out.External)})
+		}
+	}
+	s.fed.mu.Unlock()
+	for _, in := range ins {
+		for _, p := range in.Pairs() {
+			out = append(out, S2SStream{Local: p.Local, Remote: p.Remote, Incoming: true, Auth: authName(in.External() == p.Remote)})
+		}
+	}
+	slices.SortFunc(out, func(a, b S2SStream) int {
+		return strings.Compare(fmt.Sprint(a.Incoming, a.Local, a.Remote), fmt.Sprint(b.Incoming, b.Local, b.Remote))
+	})
+	return out
+}
+
+func authName(external bool) string {
+	if external {
+		return "sasl-external"
+	}
+	return "dialback"
 }
 
 // S2SCountsFor counts the incoming streams authenticated for one of

@@ -2,7 +2,12 @@ package xmppcore_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +17,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/peer"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
@@ -334,4 +340,58 @@ func TestIntegrationS2SDirectTLSBySRV(t *testing.T) {
 	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "via SRV and direct TLS"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat("alice@one.test", "via SRV and direct TLS"))
+}
+
+// A hosted domain's own certificate in DATA/tls/domains/ is served to
+// peers asking for it by SNI and presented as our client certificate;
+// with both servers' domain certificates from a CA the other trusts, the
+// streams authenticate with SASL EXTERNAL instead of dialback.
+func TestIntegrationS2SDomainCertificatesAndExternal(t *testing.T) {
+	t.Parallel()
+	caDir := t.TempDir()
+	ca, err := peer.MakeCA(caDir)
+	require.NoError(t, err)
+	pem, err := os.ReadFile(ca.File)
+	require.NoError(t, err)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM(pem))
+	r1, r2 := map[string]string{}, map[string]string{}
+	withCA := func(c *xmppcore.Config) { c.S2SRoots, c.S2STLSAddr = roots, "127.0.0.1:0" }
+	one := setupDomain(t, "one.test", r1, withCA)
+	two := setupDomain(t, "two.test", r2, withCA)
+	r1["two.test"], r2["one.test"] = two.srv.S2SAddr().String(), one.srv.S2SAddr().String()
+	for _, b := range []struct {
+		bundle *testBundle
+		fqdn   string
+	}{{one, "one.test"}, {two, "two.test"}} {
+		dir := filepath.Join(b.bundle.dataDir, "tls", "domains")
+		require.NoError(t, os.MkdirAll(dir, 0o700))
+		_, err := ca.Issue(dir, b.fqdn) // <fqdn>.crt and <fqdn>.key
+		require.NoError(t, err)
+	}
+
+	// SNI picks the domain's certificate; another name gets the default.
+	for name, want := range map[string]string{"one.test": "one.test", "unknown.test": ""} {
+		tc, err := tls.Dial("tcp", one.srv.S2STLSAddr().String(), &tls.Config{ServerName: name, InsecureSkipVerify: true})
+		require.NoError(t, err)
+		leaf := tc.ConnectionState().PeerCertificates[0]
+		tc.Close()
+		if want != "" {
+			require.Equal(t, []string{want}, leaf.DNSNames, name)
+		} else {
+			require.NotEqual(t, []string{"one.test"}, leaf.DNSNames, name)
+		}
+	}
+
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
+	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "two.test"})
+	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "certified"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat("alice@one.test", "certified"))
+	require.Equal(t, []xmppcore.S2SStream{{Local: "one.test", Remote: "two.test", Auth: "sasl-external"}}, one.srv.S2SStreams())
+	require.Eventually(t, func() bool {
+		return slices.Equal([]xmppcore.S2SStream{{Local: "two.test", Remote: "one.test", Incoming: true, Auth: "sasl-external"}}, two.srv.S2SStreams())
+	}, 5*time.Second, 10*time.Millisecond, "%+v", two.srv.S2SStreams())
 }
