@@ -688,19 +688,20 @@ func (s *Server) federationChanged(fqdn string) {
 	if f == nil {
 		return
 	}
+	// The policy is read outside f.mu: it may query the store.
+	ins, pairs := f.s2sStreams([]string{fqdn})
 	var outs []*s2s.Out
-	var ins []*s2s.In
-	f.mu.Lock()
-	for p, op := range f.outs {
-		if p.Local == fqdn && op.out != nil && f.Allow(p.Local, p.Remote) != nil {
+	for _, p := range pairs {
+		if f.Allow(p.Local, p.Remote) == nil {
+			continue
+		}
+		f.mu.Lock()
+		if op := f.outs[p]; op != nil && op.out != nil {
 			outs = append(outs, op.out)
 			delete(f.outs, p)
 		}
+		f.mu.Unlock()
 	}
-	for in := range f.ins {
-		ins = append(ins, in)
-	}
-	f.mu.Unlock()
 	for _, o := range outs {
 		o.Close(s2s.CondPolicyViolation, "federation disabled")
 	}
