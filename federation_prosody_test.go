@@ -15,6 +15,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/peer"
+	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 // prosodyPeer is a private Prosody 0.12 serving its own domain on loopback
@@ -28,7 +29,7 @@ type prosodyPeer struct {
 // the project's own installer) and starts it for domain on free ports;
 // routes maps the remote domains (ours) to their s2s ports. The test skips
 // when Prosody cannot be installed or run here.
-func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[string]int, ca *peer.CA) *prosodyPeer {
+func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[string]int, ca *peer.CA, modules ...string) *prosodyPeer {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("federation with Prosody needs root: Prosody is installed with apt-get and runs as its own user")
@@ -59,7 +60,7 @@ func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[strin
 	c2s, err := peer.FreePort()
 	require.NoError(t, err)
 	p, err := peer.NewProsody(peer.ProsodyConfig{Dir: dir + "/prosody", Domain: domain, C2SPort: c2s, S2SPort: s2sPort,
-		Routes: routes, Cert: cert, CAFile: caFile, MUC: "rooms." + domain})
+		Routes: routes, Cert: cert, CAFile: caFile, MUC: "rooms." + domain, Modules: modules})
 	require.NoError(t, err)
 	require.NoError(t, p.Start(ctx))
 	t.Cleanup(func() {
@@ -83,7 +84,7 @@ func tailString(s string, n int) string {
 // routed back; alice@gate.test and bob@prosody.test exist. With a CA, both
 // servers get certificates from it and trust it; else each has a
 // self-signed one.
-func federatedWithProsody(t testing.TB, ca *peer.CA) (*testServer, *prosodyPeer) {
+func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testServer, *prosodyPeer) {
 	t.Helper()
 	var gateCert peer.Cert
 	if ca != nil {
@@ -104,7 +105,7 @@ func federatedWithProsody(t testing.TB, ca *peer.CA) (*testServer, *prosodyPeer)
 			c.CertFile, c.KeyFile, c.S2SCAFile = gateCert.Cert, gateCert.Key, ca.File
 		}
 	})
-	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca)
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca, modules...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, p.CreateUsers(ctx, []string{"bob"}, "pw-bob"))
@@ -337,4 +338,30 @@ func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
 	require.NoError(t, err)
 	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hi alice"))
+}
+
+// TestIntegrationProsodyBidi: with Prosody's mod_s2s_bidi (XEP-0288) our
+// stream to Prosody carries its stanzas back too; it opens none of its own.
+// (Certificates from a shared CA: with dialback Prosody opens a stream to
+// us anyway, to check our key, and then uses that one.)
+func TestIntegrationProsodyBidi(t *testing.T) {
+	t.Parallel()
+	caDir := t.TempDir()
+	require.NoError(t, os.Chmod(caDir, 0o755))
+	ca, err := peer.MakeCA(caDir)
+	require.NoError(t, err)
+	s, p := federatedWithProsody(t, ca, "s2s_bidi")
+	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "one stream"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "both ways"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's answer", goxmpptest.Chat(bj, "both ways"))
+	xs := s.app.env.Live.(live).Server
+	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"}}, xs.S2SStreams(),
+		"only our stream, used both ways")
+	require.Contains(t, p.Log(), "Requested bidirectional stream")
 }

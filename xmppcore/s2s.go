@@ -116,7 +116,7 @@ func (s *Server) startFederation(ctx context.Context) error {
 	f.serverTLS.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return f.certFor(hello.ServerName), nil // nil: the default certificate
 	}
-	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified}
+	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified, Bidi: true}
 	// Set before any stream exists: routing reads it without the lock.
 	s.mu.Lock()
 	s.fed = f
@@ -560,7 +560,7 @@ func (f *federation) connect(op *outPair) {
 	f.s.wg.Add(1)
 	go func() {
 		defer f.s.wg.Done()
-		out.Run()
+		out.Run(f.Deliver)
 		f.outCount.Add(-1)
 		f.mu.Lock()
 		if f.outs[op.pair] == op {

@@ -22,4 +22,6 @@ const (
 	NSSASL            = "urn:ietf:params:xml:ns:xmpp-sasl"
 	NSStreams         = "urn:ietf:params:xml:ns:xmpp-streams"
 	NSStanzas         = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	NSBidiFeature     = "urn:xmpp:features:bidi"
+	NSBidi            = "urn:xmpp:bidi"
 )

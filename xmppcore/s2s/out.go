@@ -24,6 +24,10 @@ type Dialer struct {
 	// remote, whose server certificate cs shows: when it verifies, remote
 	// likely trusts our certificate too. Dialback follows a failure.
 	External func(remote string, cs *tls.ConnectionState) bool
+	// Bidi asks for XEP-0288 bidirectional streams where the peer offers
+	// them: the peer then sends its stanzas for us on our stream (Run
+	// hands them to the deliver function) instead of opening its own.
+	Bidi bool
 	// Dial opens a TCP connection (default net.Dialer).
 	DialConn func(ctx context.Context, network, addr string) (net.Conn, error)
 }
@@ -60,6 +64,8 @@ type Out struct {
 	Connected     time.Time
 	// External: authenticated by SASL EXTERNAL rather than dialback.
 	External bool
+	// Bidi: XEP-0288 was negotiated; the peer may send on this stream.
+	Bidi bool
 	done     chan struct{}
 	err      error
 }
@@ -141,9 +147,16 @@ func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Targe
 		}
 		return nil, err
 	}
+	bidi := d.Bidi && feats.Child(NSBidiFeature, "bidi") != nil
+	if bidi {
+		// Asked for before authenticating (XEP-0288 section 2).
+		if err := s.write([]byte("<bidi xmlns='" + NSBidi + "'/>")); err != nil {
+			return fail(err)
+		}
+	}
 	newOut := func(id string, external bool) *Out {
 		return &Out{s: s, Local: local, Remote: remote, ID: id, Addr: s.nc.RemoteAddr(), Connected: time.Now(),
-			External: external, done: make(chan struct{})}
+			External: external, Bidi: bidi, done: make(chan struct{})}
 	}
 	if offersExternal(feats) && d.External != nil && d.External(remote, s.state) {
 		ok, err := d.external(s, local, remote)
@@ -264,12 +277,24 @@ func (d *Dialer) Verify(ctx context.Context, local, remote, id, key string, targ
 	}
 }
 
-// Run reads the stream until it ends (the receiving server sends nothing
-// but keepalives on it) and returns why; Done is closed then.
-func (o *Out) Run() error {
+// Run reads the stream until it ends and returns why; Done is closed
+// then. Without bidi the receiving server sends nothing but keepalives on
+// it; with bidi its stanzas from the remote domain to the local one go to
+// deliver, and any other is a stream error.
+func (o *Out) Run(deliver func(*xmlel.Element)) error {
 	defer close(o.done)
 	for {
-		_, err := o.s.next()
+		el, err := o.s.next()
+		if err == nil && o.Bidi && el.Name.Space == NSServer {
+			switch {
+			case el.Name.Local != "message" && el.Name.Local != "presence" && el.Name.Local != "iq":
+				err = &Error{CondUnsupportedStype, ""}
+			case domainOf(el.Get("from")) != o.Remote || domainOf(el.Get("to")) != o.Local:
+				err = &Error{CondImproperAddress, "stanza not between the stream's domains"}
+			default:
+				deliver(el)
+			}
+		}
 		if err != nil {
 			o.s.end(err)
 			o.err = err
