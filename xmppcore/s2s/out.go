@@ -66,8 +66,8 @@ type Out struct {
 	External bool
 	// Bidi: XEP-0288 was negotiated; the peer may send on this stream.
 	Bidi bool
-	done     chan struct{}
-	err      error
+	done chan struct{}
+	err  error
 }
 
 // open connects, secures the stream with TLS and reads the features of
