@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -94,17 +95,16 @@ func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testSe
 	}
 	prosodyS2S, err := peer.FreePort()
 	require.NoError(t, err)
-	gateS2S, err := peer.FreePort()
-	require.NoError(t, err)
 	s := startServerTB(t, func(c *Config) {
 		c.BootstrapDomain = "gate.test"
-		c.S2SAddr = "127.0.0.1:" + strconv.Itoa(gateS2S)
+		c.S2SAddr = "127.0.0.1:0" // Prosody learns the port below
 		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S),
 			"rooms.prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
 		if ca != nil {
 			c.CertFile, c.KeyFile, c.S2SCAFile = gateCert.Cert, gateCert.Key, ca.File
 		}
 	})
+	gateS2S := s.app.env.Live.(live).S2SAddr().(*net.TCPAddr).Port
 	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca, modules...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

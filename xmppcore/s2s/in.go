@@ -101,6 +101,32 @@ func (o Options) idleTime() time.Duration {
 	return o.Idle
 }
 
+// bucket is a stream's stanza budget (defaults 10000/s, burst 50000).
+func (o Options) bucket() bucket {
+	b := bucket{rate: o.StanzaRate, burst: float64(o.StanzaBurst)}
+	if b.rate <= 0 {
+		b.rate = 10000
+	}
+	if b.burst <= 0 {
+		b.burst = 50000
+	}
+	return b
+}
+
+// throttle counts one stanza: it pauses the reader while the stream is
+// over its rate, and says to cut the stream off once it has been over it
+// for longer than FloodGrace.
+func (o Options) throttle(b *bucket) error {
+	now := time.Now()
+	if wait := b.take(now); wait > 0 {
+		if now.Sub(b.slowSince) > o.floodGrace() {
+			return &Error{CondPolicyViolation, "too many stanzas"}
+		}
+		time.Sleep(wait) // backpressure: the peer's writes wait on TCP
+	}
+	return nil
+}
+
 func (o Options) floodGrace() time.Duration {
 	if o.FloodGrace <= 0 {
 		return 30 * time.Second
@@ -138,13 +164,7 @@ type In struct {
 func NewIn(nc net.Conn, host Host, opts Options) *In {
 	in := &In{s: newStream(nc, opts.MaxStanza), host: host, opts: opts, ID: newID(),
 		Addr: nc.RemoteAddr(), Connected: time.Now(), pairs: map[Pair]bool{}}
-	in.flood.rate, in.flood.burst = opts.StanzaRate, float64(opts.StanzaBurst)
-	if in.flood.rate <= 0 {
-		in.flood.rate = 10000
-	}
-	if in.flood.burst <= 0 {
-		in.flood.burst = 50000
-	}
+	in.flood = opts.bucket()
 	return in
 }
 
@@ -448,12 +468,8 @@ func (in *In) stanza(el *xmlel.Element) error {
 	if !in.authenticated(td, fd) {
 		return &Error{CondNotAuthorized, "domain pair not authenticated on this stream"}
 	}
-	now := time.Now()
-	if wait := in.flood.take(now); wait > 0 {
-		if now.Sub(in.flood.slowSince) > in.opts.floodGrace() {
-			return &Error{CondPolicyViolation, "too many stanzas"}
-		}
-		time.Sleep(wait) // backpressure: the peer's writes wait on TCP
+	if err := in.opts.throttle(&in.flood); err != nil {
+		return err
 	}
 	in.host.Deliver(el)
 	return nil

@@ -64,10 +64,13 @@ type Out struct {
 	Connected     time.Time
 	// External: authenticated by SASL EXTERNAL rather than dialback.
 	External bool
-	// Bidi: XEP-0288 was negotiated; the peer may send on this stream.
-	Bidi bool
-	done chan struct{}
-	err  error
+	// Bidi: XEP-0288 was negotiated; the peer may send on this stream,
+	// within the same stanza budget as an incoming stream.
+	Bidi  bool
+	opts  Options
+	flood bucket
+	done  chan struct{}
+	err   error
 }
 
 // open connects, secures the stream with TLS and reads the features of
@@ -156,7 +159,7 @@ func (d *Dialer) Dial(ctx context.Context, local, remote string, targets []Targe
 	}
 	newOut := func(id string, external bool) *Out {
 		return &Out{s: s, Local: local, Remote: remote, ID: id, Addr: s.nc.RemoteAddr(), Connected: time.Now(),
-			External: external, Bidi: bidi, done: make(chan struct{})}
+			External: external, Bidi: bidi, opts: d.Options, flood: d.Options.bucket(), done: make(chan struct{})}
 	}
 	if offersExternal(feats) && d.External != nil && d.External(remote, s.state) {
 		ok, err := d.external(s, local, remote)
@@ -292,7 +295,9 @@ func (o *Out) Run(deliver func(*xmlel.Element)) error {
 			case domainOf(el.Get("from")) != o.Remote || domainOf(el.Get("to")) != o.Local:
 				err = &Error{CondImproperAddress, "stanza not between the stream's domains"}
 			default:
-				deliver(el)
+				if err = o.opts.throttle(&o.flood); err == nil {
+					deliver(el)
+				}
 			}
 		}
 		if err != nil {
