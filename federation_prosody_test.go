@@ -73,6 +73,24 @@ func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[strin
 	return &prosodyPeer{Prosody: p, domain: domain}
 }
 
+// loginBoth logs alice in here (resource home) and bob at Prosody (pub).
+func loginBoth(t testing.TB, s *testServer, p *prosodyPeer) (alice, bob *goxmpptest.Client) {
+	t.Helper()
+	alice = goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob = goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	return alice, bob
+}
+
+// testCA makes a throw-away CA in a directory Prosody can read.
+func testCA(t testing.TB) *peer.CA {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o755))
+	ca, err := peer.MakeCA(dir)
+	require.NoError(t, err)
+	return ca
+}
+
 func tailString(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -122,8 +140,7 @@ func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testSe
 func TestIntegrationProsodyFederation(t *testing.T) {
 	t.Parallel()
 	s, p := federatedWithProsody(t, nil)
-	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
-	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
 	// Prosody passes subscription answers only to resources that asked
 	// for the roster ("interested" resources, RFC 6121 2.1.6).
@@ -209,8 +226,7 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 	t.Parallel()
 	s, p := federatedWithProsody(t, nil)
-	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
-	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
 	put := func(on string) {
 		t.Helper()
@@ -257,15 +273,11 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 // Prosody's log says, and carry stanzas as with dialback.
 func TestIntegrationProsodyFederationExternal(t *testing.T) {
 	t.Parallel()
-	caDir := t.TempDir()
-	require.NoError(t, os.Chmod(caDir, 0o755))
-	ca, err := peer.MakeCA(caDir)
-	require.NoError(t, err)
+	ca := testCA(t)
 	s, p := federatedWithProsody(t, ca)
-	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
-	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "certified"))
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "certified back"})
@@ -320,8 +332,7 @@ func BenchmarkProsodyFederation(b *testing.B) {
 func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 	t.Parallel()
 	s, p := federatedWithProsody(t, nil)
-	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
-	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	alice, bob := loginBoth(t, s, p)
 	const room = "lounge@rooms.prosody.test"
 	_, err := bob.JoinMUCNoHistory(room, "Bob")
 	require.NoError(t, err)
@@ -346,15 +357,11 @@ func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 // us anyway, to check our key, and then uses that one.)
 func TestIntegrationProsodyBidi(t *testing.T) {
 	t.Parallel()
-	caDir := t.TempDir()
-	require.NoError(t, os.Chmod(caDir, 0o755))
-	ca, err := peer.MakeCA(caDir)
-	require.NoError(t, err)
+	ca := testCA(t)
 	s, p := federatedWithProsody(t, ca, "s2s_bidi")
-	alice := goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
-	bob := goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "one stream"))
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "both ways"})

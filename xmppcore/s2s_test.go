@@ -60,10 +60,7 @@ func federated(t testing.TB) (one, two *testBundle) {
 func TestIntegrationS2SBetweenTwoServers(t *testing.T) {
 	t.Parallel()
 	one, two := federated(t)
-	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
-	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
-	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "home", fqdn: "one.test"})
-	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "work", fqdn: "two.test"})
+	alice, bob := aliceAndBob(t, one, two, "home", "work")
 	aj, bj := "alice@one.test", "bob@two.test"
 
 	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "work")
@@ -151,6 +148,17 @@ func TestIntegrationS2SOfflineCarbonsIQs(t *testing.T) {
 		require.Equal(t, "result", iq.Type, "%d: %s", i, iq.Query)
 		require.Contains(t, string(iq.Query), c.want, i)
 	}
+}
+
+// aliceAndBob creates alice@one.test and bob@two.test and logs them in
+// with the given resources.
+func aliceAndBob(t testing.TB, one, two *testBundle, ares, bres string) (alice, bob *goxmpptest.Client) {
+	t.Helper()
+	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
+	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
+	alice = one.mustLogin(t, "alice", "pw-a", loginOpts{resource: ares, fqdn: "one.test"})
+	bob = two.mustLogin(t, "bob", "pw-b", loginOpts{resource: bres, fqdn: "two.test"})
+	return alice, bob
 }
 
 func mustUserID(t *testing.T, b *testBundle, fqdn, name string) int64 {
@@ -333,10 +341,7 @@ func TestIntegrationS2SDirectTLSBySRV(t *testing.T) {
 	})
 	// two finds one by its static route (dialback goes back there).
 	r2["one.test"] = one.srv.S2SAddr().String()
-	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
-	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
-	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
-	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "two.test"})
+	alice, bob := aliceAndBob(t, one, two, "r", "r")
 	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "via SRV and direct TLS"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat("alice@one.test", "via SRV and direct TLS"))
@@ -383,10 +388,7 @@ func TestIntegrationS2SDomainCertificatesAndExternal(t *testing.T) {
 		}
 	}
 
-	one.user(t, "one.test", "alice", "pw-a", store.StatusActive)
-	two.user(t, "two.test", "bob", "pw-b", store.StatusActive)
-	alice := one.mustLogin(t, "alice", "pw-a", loginOpts{resource: "r", fqdn: "one.test"})
-	bob := two.mustLogin(t, "bob", "pw-b", loginOpts{resource: "r", fqdn: "two.test"})
+	alice, bob := aliceAndBob(t, one, two, "r", "r")
 	_, err = alice.Send(goxmpp.Chat{Remote: "bob@two.test", Type: "chat", Text: "certified"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat("alice@one.test", "certified"))
