@@ -11,14 +11,20 @@ FUZZLONG ?= 10m
 
 .DEFAULT_GOAL := build
 .PHONY: help deps build run test test-short bench bench-xmpp bench-ejabberd bench-peers conformance fixtures lint fuzz fuzz-ci fuzz-long docs verify clean
+.PHONY: release
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload)
+deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload; chromium and converse.js for the browser tests)
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev; }
 	@/usr/bin/python3 -c 'import slixmpp, aiohttp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp python3-aiohttp; }
 	@command -v perl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends perl; }
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	@v=$$(sed -n 's/.*"converse.js": "\(.*\)".*/\1/p' internal/browsertest/package.json); \
+	  grep -qs "\"version\": \"$$v\"" internal/browsertest/node_modules/converse.js/package.json || \
+	  { cd internal/browsertest && npm ci --ignore-scripts --no-audit --no-fund; }
 	$(GO) mod download
 
 build: ## build bin/xmppgate
@@ -42,6 +48,16 @@ bench-ejabberd: build ## register through POST /api/register, c=16, 10 s (bench/
 
 bench-xmpp: ## XMPP logins/s, messages/s and memory per idle session (bench/xmpp)
 	$(GO) run ./bench/xmpp
+
+bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s across 100 pairs (bench/ws)
+	$(GO) run ./bench/ws -bin $(BIN)
+
+.PHONY: bench-ws
+
+bench-bosh: build ## BOSH: RSS per idle session with one held request (10,000) (bench/bosh)
+	$(GO) run ./bench/bosh -bin $(BIN)
+
+.PHONY: bench-bosh
 
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
@@ -87,4 +103,25 @@ verify: lint docs ## fail if generated files are stale
 	git diff --exit-code docs/
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist
+
+# make release: static binaries (SQLite's C compiled in by cgo, linked with
+# -static; netgo/osusergo keep glibc's NSS out, sqlite_omit_load_extension
+# its dlopen), so one file runs on any Linux of its architecture. Built on
+# an amd64 host; arm64 needs Debian's cross compiler, installed here when
+# missing (as root). VERSION goes into `xmppgate version`; the commit and
+# its time come from the checkout (-buildvcs), the commit also from COMMIT
+# (a worktree's checkout is not stamped).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+RELEASE_TAGS := osusergo,netgo,sqlite_omit_load_extension
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+release: ## linux/amd64 and linux/arm64 static binaries in dist/ (cgo; installs gcc-aarch64-linux-gnu if missing)
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross; }
+	@mkdir -p dist
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 CC=gcc $(GO) build -trimpath -buildvcs=true -tags $(RELEASE_TAGS) \
+	  -ldflags '$(RELEASE_LDFLAGS)' -o dist/xmppgate-linux-amd64 .
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -trimpath -buildvcs=true -tags $(RELEASE_TAGS) \
+	  -ldflags '$(RELEASE_LDFLAGS)' -o dist/xmppgate-linux-arm64 .
+	cd dist && sha256sum xmppgate-linux-amd64 xmppgate-linux-arm64 > SHA256SUMS
+	./dist/xmppgate-linux-amd64 version

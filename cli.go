@@ -68,6 +68,8 @@ var coreCLICommands = []cliCommand{
 			fs.StringVar(&v.http, "http", "", "HTTP listen address (XMPPGATE_HTTP_ADDR)")
 		},
 		Run: func(ctx context.Context, c *cliRun) error { return serve(ctx, c.cfg, c.stdout, nil) }},
+	{Path: "version", Short: "Print the version, commit and Go toolchain of this binary.",
+		Run: func(_ context.Context, c *cliRun) error { printVersion(c.stdout); return nil }},
 	{Path: "account add", Usage: "NAME [--parent ID] [--operator]", Short: "Create an account (a tenant); prints its id.", Args: 1,
 		Flags: func(fs *flag.FlagSet, v *cliVars) {
 			fs.Int64Var(&v.parent, "parent", 0, "id of the reseller account owning it")

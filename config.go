@@ -80,6 +80,54 @@ type Config struct {
 	// S2SCAFile is a PEM file of the roots that peers' certificates are
 	// verified against for SASL EXTERNAL; empty: the system's roots.
 	S2SCAFile string `yaml:"s2s_ca_file"`
+	// Console serves the operator's web console at /admin on the HTTP
+	// listener (off by default). Only admin JIDs of operator accounts log
+	// in; put the listener behind TLS before exposing it. See docs/console.md.
+	Console bool `yaml:"console"`
+	// HTTPSAddr is a TLS HTTP listener serving what http_addr serves
+	// (wss:// and https:// for web chat), with cert_file/key_file or the
+	// generated self-signed certificate. Empty: none.
+	HTTPSAddr string `yaml:"https_addr"`
+	// WebSocketInsecureOK lets WebSocket (and BOSH) clients authenticate
+	// without TLS from any address (behind a TLS-terminating proxy that
+	// is not on this host). Off: only loopback peers may, and others
+	// must use https_addr.
+	WebSocketInsecureOK bool `yaml:"websocket_insecure_ok"`
+	// CORSOrigins are the web origins (https://shop.example.com, or "*")
+	// whose pages may use BOSH, WebSocket and host-meta. Unset: any origin
+	// when http_addr is a loopback address, none otherwise.
+	CORSOrigins []string `yaml:"cors_origins"`
+	// WebSocketPingInterval is how often an idle WebSocket is pinged
+	// (ejabberd's websocket_ping_interval); its pongs keep a listening
+	// session alive. Default 60s.
+	WebSocketPingInterval time.Duration `yaml:"websocket_ping_interval"`
+	// MetricsAddr, if set, is a listener serving only /metrics, /healthz
+	// and /readyz, to any peer that reaches it (e.g. 10.0.0.5:9090 for a
+	// Prometheus on the private network). The main HTTP listener serves
+	// /metrics to loopback peers only. See docs/operations.md.
+	MetricsAddr string `yaml:"metrics_addr"`
+	// ACME, when true, gets the XMPP listeners a certificate per domain of
+	// the store from an ACME CA (HTTP-01 on acme_http_addr); names without
+	// one (localhost, a client without SNI) keep cert_file or the
+	// self-signed certificate. See docs/operations.md.
+	ACME bool `yaml:"acme"`
+	// ACMEHTTPAddr is where the CA's HTTP-01 requests are answered; it
+	// must be port 80 of the domains as the CA reaches them (default :80
+	// when acme is on).
+	ACMEHTTPAddr string `yaml:"acme_http_addr"`
+	// ACMECA is the CA's directory URL (default Let's Encrypt's; its
+	// staging CA is https://acme-staging-v02.api.letsencrypt.org/directory).
+	ACMECA string `yaml:"acme_ca"`
+	// ACMECARoot, if set, is a PEM file of the roots the CA's HTTPS is
+	// verified with (a private CA such as step-ca or pebble).
+	ACMECARoot string `yaml:"acme_ca_root"`
+	// ACMEEmail is the ACME account's contact address.
+	ACMEEmail string `yaml:"acme_email"`
+	// BOSHMaxInactivity ends a BOSH session whose client made no request
+	// for that long (Prosody's bosh_max_inactivity; default 60 s).
+	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
+	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
+	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

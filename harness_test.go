@@ -27,7 +27,13 @@ type testServer struct {
 	c2s, c2stls string
 	// ofURL is the second (Openfire-only) listener's base URL, if configured.
 	ofURL string
-	boot  Bootstrap
+	// https is the TLS HTTP listener's address, if https_addr is set.
+	https string
+	// metricsURL is the metrics_addr listener's base URL, if configured.
+	metricsURL string
+	// acmeHTTP is the ACME HTTP-01 listener's address, if acme is on.
+	acmeHTTP string
+	boot     Bootstrap
 	// batch0 is the last batch the bootstrap made; tests number theirs after it.
 	batch0 int64
 }
@@ -76,6 +82,15 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	ts := &testServer{t: t, url: "http://" + s.HTTP.String() + "/", app: s.App, data: cfg.Data, c2s: s.C2S.String(), c2stls: s.C2STLS.String()}
 	if s.OpenfireHTTP != nil {
 		ts.ofURL = "http://" + s.OpenfireHTTP.String()
+	}
+	if s.HTTPS != nil {
+		ts.https = s.HTTPS.String()
+	}
+	if s.Metrics != nil {
+		ts.metricsURL = "http://" + s.Metrics.String()
+	}
+	if s.ACMEHTTP != nil {
+		ts.acmeHTTP = s.ACMEHTTP.String()
 	}
 	ts.boot = readBootstrapTB(t, cfg.Data)
 	for id := int64(1); ; id++ {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -19,14 +21,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/console"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
 	"github.com/xmppgate/xmppgate/commands/openfirerest"
 	"github.com/xmppgate/xmppgate/commands/rest"
+	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/bosh"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
+	"github.com/xmppgate/xmppgate/xmppcore/websocket"
 )
 
 // served tells tests where a running server listens.
@@ -34,8 +40,14 @@ type served struct {
 	HTTP, C2S, C2STLS net.Addr
 	// OpenfireHTTP is the second listener (nil unless openfire_http_addr is set).
 	OpenfireHTTP net.Addr
-	App          *app
-	XMPP         *xmppcore.Server
+	// HTTPS is the TLS HTTP listener (nil unless https_addr is set).
+	HTTPS net.Addr
+	// Metrics is the metrics_addr listener (nil unless set).
+	Metrics net.Addr
+	// ACMEHTTP is the HTTP-01 challenge listener (nil unless acme is on).
+	ACMEHTTP net.Addr
+	App      *app
+	XMPP     *xmppcore.Server
 	// Recovered is closed once the worker applied what a previous run
 	// left behind (serving starts before that).
 	Recovered <-chan struct{}
@@ -101,9 +113,19 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	if err != nil {
 		return err
 	}
+	acme, err := startACME(ctx, cfg, a, log)
+	if err != nil {
+		return err
+	}
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	var acmeAddr net.Addr
+	if acme != nil {
+		defer acme.Stop()
+		getCert, acmeAddr = acme.GetCertificate, acme.Addr()
+	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout,
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert,
 		S2SAddr: cfg.S2SAddr, S2STLSAddr: cfg.S2STLSAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist, S2SRoots: s2sRoots}, a.env.Store)
 	if err != nil {
 		return err
@@ -120,7 +142,12 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}()
 
 	a.env.Live = live{xs}
-	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker")})
+	met := metrics.New(a.reg, a.env.Store, xs, log.Named("metrics"))
+	a.env.Requests = met
+	a.env.Store.SetObserver(met.StoreOp)
+	defer a.env.Store.SetObserver(nil)
+	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
+		Applied: met.BatchApplied})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
@@ -146,6 +173,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
+	// What a reload (reload_config, SIGHUP) applies besides the level and
+	// the worker's schedule.
+	ctl.certs, ctl.limits = xs.ReloadCertificate, dh.SetLimits
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stopHUP := make(chan struct{})
+	defer func() { signal.Stop(hup); close(stopHUP) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				if _, err := ctl.ReloadConfig(ctx); err != nil {
+					log.Error("SIGHUP: the configuration was not reloaded", zap.Error(err))
+				}
+			case <-stopHUP:
+				return
+			}
+		}
+	}()
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
 	// The Openfire handlers answer other methods themselves, as Openfire
 	// does. The legacy query API's exact paths come before the REST prefixes.
@@ -169,6 +216,18 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
+	if cfg.Console {
+		con := console.New(a.reg, a.env, console.Options{})
+		router.Path(console.Prefix).Handler(con)
+		router.PathPrefix(console.Prefix + "/").Handler(con)
+	}
+	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
+		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
+	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})
+	webOrigins := mountWebChat(router, cfg, xs, boshH, log)
+	ctl.origins = webOrigins.set
+	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
+	opsRoutes.mount(router, true)
 
 	if cfg.PprofAddr != "" {
 		go func() {
@@ -180,7 +239,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 2)
+	srv.RegisterOnShutdown(boshH.Shutdown) // held BOSH requests end, so Shutdown need not wait out their wait
+	// One slot per listener below (main, Openfire, https, metrics), so none
+	// blocks once the first error is taken.
+	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
@@ -204,6 +266,38 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		ofAddr = ofln.Addr()
 		log.Info("serving openfire", zap.Stringer("http", ofAddr))
 	}
+	var httpsAddr net.Addr
+	if cfg.HTTPSAddr != "" {
+		tcfg := xs.TLSConfig()
+		tcfg.NextProtos = []string{"http/1.1"} // WebSocket upgrades need HTTP/1.1
+		tln, err := tls.Listen("tcp", cfg.HTTPSAddr, tcfg)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("https_addr: %w", err)
+		}
+		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		tsrv.RegisterOnShutdown(boshH.Shutdown)
+		go func() { errc <- tsrv.Serve(tln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			tsrv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
+		}()
+		httpsAddr = tln.Addr()
+		log.Info("serving https", zap.Stringer("https", httpsAddr))
+	}
+	var metricsAddr net.Addr
+	if cfg.MetricsAddr != "" {
+		addr, stop, err := opsRoutes.listen(cfg.MetricsAddr, errc)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("metrics_addr: %w", err)
+		}
+		defer stop()
+		metricsAddr = addr
+		log.Info("serving metrics", zap.Stringer("metrics", addr))
+	}
 	c2s, c2stls := xs.Addrs()
 	fields := []zap.Field{zap.String("http", ln.Addr().String()), zap.Stringer("c2s", c2s)}
 	if c2stls != nil { // no direct-TLS listener: a nil Stringer would log a panic text
@@ -212,7 +306,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	log.Info("serving", append(fields, zap.String("data", cfg.Data), zap.String("worker_schedule", cfg.WorkerSchedule))...)
 	if ready != nil {
 		c2s, c2stls := xs.Addrs()
-		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered})
+		ready(served{HTTP: ln.Addr(), C2S: c2s, C2STLS: c2stls, App: a, XMPP: xs, OpenfireHTTP: ofAddr, Recovered: recovered,
+			HTTPS: httpsAddr, Metrics: metricsAddr, ACMEHTTP: acmeAddr})
 	}
 
 	select {
@@ -240,7 +335,8 @@ func (l live) Sessions(domain, username string) []commands.Session {
 	out := make([]commands.Session, len(in))
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
-			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available}
+			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

@@ -32,4 +32,8 @@ type Env struct {
 	// Rand is where OAuth tokens come from; nil is crypto/rand (tests set
 	// a seeded source so golden files can show the tokens).
 	Rand io.Reader
+	// Requests is told of every dialect request (metrics); nil: no one.
+	Requests RequestObserver
+	// Certs is the ACME certificate manager (nil unless acme is on).
+	Certs Certificates
 }

@@ -99,9 +99,14 @@ func sessionTable(ss []Session, withJID bool, now time.Time) Table {
 	}
 	t := Table{Columns: cols, Rows: [][]any{}}
 	for _, s := range ss {
-		conn := "c2s"
-		if s.TLS {
+		// ejabberd's names: a web transport is named alone, TLS or not.
+		conn := s.Transport
+		switch {
+		case conn != "" && conn != "c2s":
+		case s.TLS:
 			conn = "c2s_tls"
+		default:
+			conn = "c2s"
 		}
 		prio := int64(s.Priority)
 		if !s.Available {
@@ -133,7 +138,7 @@ func connectedUsers(ctx context.Context, c *Call) (any, error) {
 // ConnectedUsersInfo is ejabberd's connected_users_info.
 var ConnectedUsersInfo = &Def{
 	Name: "connected_users_info",
-	Doc: "Lists the live sessions on the caller's domains: jid, connection (c2s or c2s_tls), ip, port, priority (-1 before presence), " +
+	Doc: "Lists the live sessions on the caller's domains: jid, connection (c2s, c2s_tls, websocket or http_bind), ip, port, priority (-1 before presence), " +
 		"node, uptime (seconds), status (available, away, chat, dnd, xa, unavailable), resource and statustext.",
 	Result: Result{Kind: ResultTable, Name: "connected_users_info", Columns: append([]string{"jid"}, sessionColumns...)},
 	Names:  map[Dialect]string{Ejabberd: "connected_users_info"},
@@ -150,7 +155,7 @@ var ConnectedUsersNumber = &Def{
 	Name:   "connected_users_number",
 	Doc:    "Counts the live sessions on the caller's domains.",
 	Result: Result{Kind: ResultNumber, Name: "num_sessions"},
-	Names:  map[Dialect]string{Ejabberd: "connected_users_number"},
+	Names:  map[Dialect]string{Ejabberd: "connected_users_number", Console: "connected_users_number"},
 	Handle: connectedUsersNumber,
 }
 

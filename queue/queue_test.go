@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/stretchr/testify/require"
@@ -190,4 +192,45 @@ func ExampleEnqueueTx() {
 	// applied
 	// applied
 	// success
+}
+
+// TestTickingAndApplied: Ticking follows the schedule's start, a missed
+// interval and Stop; Applied hears of each final batch with its status.
+func TestTickingAndApplied(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	var heard []store.BatchStatus
+	w := NewWorker(b.st, b.worker().appliers, nil, Options{Applied: func(st store.BatchStatus, n int, took time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, 1, n)
+		require.Positive(t, took)
+		heard = append(heard, st)
+	}})
+	require.EqualError(t, w.Ticking(time.Now(), 3), "worker not running")
+	require.NoError(t, w.Start("@every 1h"))
+	now := time.Now()
+	for i, c := range []struct {
+		at   time.Time
+		fail bool
+	}{
+		0: {now, false},
+		1: {now.Add(2 * time.Hour), false},
+		2: {now.Add(3*time.Hour + time.Minute), true},
+	} {
+		err := w.Ticking(c.at, 3)
+		require.Equal(t, c.fail, err != nil, "%d: %v", i, err)
+	}
+	b.enqueue(t, "ok")
+	_, err := w.RunOnce(b.ctx)
+	require.NoError(t, err)
+	b.enqueue(t, "fails")
+	_, err = w.RunOnce(b.ctx)
+	require.NoError(t, err)
+	w.Stop()
+	require.EqualError(t, w.Ticking(time.Now(), 3), "worker not running")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []store.BatchStatus{store.BatchSuccess, store.BatchFailure}, heard)
 }

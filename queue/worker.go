@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -71,6 +72,9 @@ type Options struct {
 	// Parallel bounds concurrent Prepare calls (default GOMAXPROCS).
 	Parallel int
 	Logger   *zap.Logger
+	// Applied, if set, is told of every batch made final, with how long
+	// its transaction took (for monitoring; it must not block).
+	Applied func(status store.BatchStatus, changes int, took time.Duration)
 }
 
 // Worker applies batches. One Worker per data directory (the process lock
@@ -94,6 +98,13 @@ type Worker struct {
 	turnCh chan struct{}
 
 	cron *cron.Cron
+	// period is the schedule's interval; lastTick is when a scheduled
+	// run last started or ended (Unix ns), 0 when stopped (Ticking).
+	// Both atomics: reload_config restarts the schedule while /readyz
+	// reads them.
+	period   atomic.Int64 // time.Duration
+	lastTick atomic.Int64
+	applied  func(store.BatchStatus, int, time.Duration)
 }
 
 // NewWorker returns a worker applying changes with appliers keyed by command.
@@ -105,21 +116,48 @@ func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o 
 		o.Logger = zap.NewNop()
 	}
 	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel,
-		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{})}
+		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{}), applied: o.Applied}
 }
 
 // Start runs RunOnce on the cron schedule (e.g. "@every 5s").
 func (w *Worker) Start(schedule string) error {
 	c := cron.New(cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-	if _, err := c.AddFunc(schedule, func() {
+	id, err := c.AddFunc(schedule, func() {
+		w.lastTick.Store(time.Now().UnixNano())
 		if _, err := w.RunOnce(context.Background()); err != nil {
 			w.log.Error("worker tick failed", zap.Error(err))
 		}
-	}); err != nil {
+		w.lastTick.Store(time.Now().UnixNano())
+	})
+	if err != nil {
 		return fmt.Errorf("queue: worker schedule %q: %w", schedule, err)
 	}
+	// The interval between two runs after the next one: "@every 5s" is
+	// 5 s, a cron line the gap it has at the moment.
+	next := c.Entry(id).Schedule.Next(time.Now())
+	w.period.Store(int64(c.Entry(id).Schedule.Next(next).Sub(next)))
 	w.cron = c
+	w.lastTick.Store(time.Now().UnixNano())
 	c.Start()
+	return nil
+}
+
+// minTickGrace is the least time Ticking allows between runs: a short
+// schedule's run that a loaded machine starts late is not a failure.
+const minTickGrace = 10 * time.Second
+
+// Ticking reports whether the schedule runs: started, not stopped, and a
+// run began or ended within the last periods schedule intervals (at least
+// minTickGrace). A run still busy after that long counts as stuck.
+func (w *Worker) Ticking(now time.Time, periods int) error {
+	last := w.lastTick.Load()
+	if last == 0 {
+		return errors.New("worker not running")
+	}
+	period := time.Duration(w.period.Load())
+	if age := now.Sub(time.Unix(0, last)); age > max(time.Duration(periods)*period, minTickGrace) {
+		return fmt.Errorf("worker last ticked %s ago (schedule every %s)", age.Round(time.Millisecond), period)
+	}
 	return nil
 }
 
@@ -128,6 +166,8 @@ func (w *Worker) Stop() {
 	if w.cron != nil {
 		<-w.cron.Stop().Done()
 	}
+	// After the last run ended: it stores its end time.
+	w.lastTick.Store(0)
 	for {
 		w.mu.Lock()
 		var ch chan struct{}
@@ -307,6 +347,9 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 	})
 	if err != nil {
 		return fmt.Errorf("queue: apply batch %d: %w", b.ID, err)
+	}
+	if w.applied != nil {
+		w.applied(status, len(work), time.Since(start))
 	}
 	if w.effects != nil {
 		for _, wk := range work {

@@ -459,3 +459,29 @@ func (s *Store) Load(ctx context.Context, r io.Reader) error {
 		})
 	})
 }
+
+// Size is the database's size in bytes (its pages), what a backup copies
+// at most: the measure of a backup's progress.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var pages, size int64
+	err := s.r.QueryRowContext(ctx, `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &size)
+	return pages * size, err
+}
+
+// Rows counts the rows a dump writes (every data table's): the measure of
+// a dump's progress.
+func (s *Store) Rows(ctx context.Context) (int64, error) {
+	tables, err := tableNames(ctx, s.r)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tables {
+		var n int64
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}

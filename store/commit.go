@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 )
 
 // The write path of the package doc: Write, the group committer, the WAL
@@ -34,6 +35,7 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 // goroutine commit in that order, and a caller can queue the next while
 // the store syncs the last (the archive writer does).
 func (s *Store) WriteAsync(ctx context.Context, fn func(*Tx) error) (wait func() error) {
+	start := time.Now()
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -44,7 +46,11 @@ func (s *Store) WriteAsync(ctx context.Context, fn func(*Tx) error) (wait func()
 	}
 	// Once queued the outcome is waited for even if ctx ends, so the caller
 	// never reports failure for a change that was committed.
-	return func() error { return <-req.done }
+	return func() error {
+		err := <-req.done
+		s.obs.observe(OpWrite, start)
+		return err
+	}
 }
 
 func (s *Store) commitLoop() {
@@ -81,6 +87,7 @@ func (s *Store) commitLoop() {
 }
 
 func (s *Store) commit(group []*writeReq) {
+	defer s.obs.observe(OpCommit, time.Now())
 	errs := make([]error, len(group))
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)

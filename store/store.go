@@ -75,6 +75,8 @@ type Store struct {
 	walPath    string
 	synced     chan syncReq
 	syncerDone chan struct{}
+
+	obs observerBox // SetObserver
 }
 
 type querier interface {

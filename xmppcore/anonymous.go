@@ -79,6 +79,7 @@ func (c *conn) anonymousLogin(auth *xmlel.Element) bool {
 	}
 	c.user = store.User{DomainID: c.domain.ID, Domain: c.domain.FQDN, Username: name, Status: store.StatusActive, DomainEnabled: true}
 	c.anon = true
+	c.srv.stats.LoginsOK.Add(1)
 	c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
 	c.log.Debug("authenticated", zap.String("user", name), zap.String("domain", c.domain.FQDN),
 		zap.String("mechanism", saslsrv.Anonymous))

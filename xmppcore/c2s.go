@@ -159,9 +159,18 @@ type conn struct {
 	bound bool
 
 	// writer side
-	wmu        sync.Mutex
-	nc         net.Conn
-	secure     bool
+	wmu sync.Mutex
+	nc  net.Conn
+	// secure: authentication may start (TLS is up, or a framed
+	// transport allows it without; transport.go).
+	secure bool
+	// framed: RFC 7395 framing (WebSocket, BOSH; transport.go): <open/>
+	// and <close/> instead of the stream's tags, and one element per
+	// write. kind is the transport's name for listings, tlsOn whether it
+	// is encrypted. Changed only by a resumption, under wmu.
+	framed     bool
+	kind       string
+	tlsOn      bool
 	headerSent bool
 	jidStr     string // the bound JID, for logs written from other goroutines
 	closed     bool
@@ -182,6 +191,9 @@ type conn struct {
 	// privActive is the session's active XEP-0016 list (privacy.go);
 	// changed under srv.mu.
 	privActive atomic.Pointer[privacy.List]
+	// lastActive is when the client last sent an element (Unix ns; 0:
+	// not since it connected), for the sessions listings.
+	lastActive atomic.Int64
 
 	// Stream management (sm.go), guarded by wmu. sm is nil until the
 	// client enables it, so a session without it costs one pointer.
@@ -218,9 +230,16 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn, direct bool) *conn {
-	c := &conn{srv: s, nc: nc, direct: direct, connected: time.Now(), log: s.c2sLog}
-	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+	c := &conn{srv: s, nc: nc, direct: direct, connected: time.Now(), log: s.c2sLog, kind: TransportTCP, tlsOn: true}
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
 		c.ip, c.port = a.IP.String(), a.Port
+	case nil:
+	default:
+		if h, p, err := net.SplitHostPort(a.String()); err == nil {
+			c.ip = h
+			fmt.Sscan(p, &c.port)
+		}
 	}
 	b := make([]byte, 12)
 	rand.Read(b)
@@ -364,7 +383,7 @@ func (c *conn) closeStream() {
 	if !c.closed {
 		if c.headerSent {
 			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			io.WriteString(c.nc, "</stream:stream>")
+			io.WriteString(c.nc, c.streamClose())
 		}
 		c.closed = true
 	}
@@ -388,17 +407,23 @@ func (c *conn) failApp(cond stream.Error, text, app string) {
 			var b strings.Builder
 			if !c.headerSent {
 				c.headerLocked(&b)
+				if c.framed {
+					c.flushLocked(&b, 2*time.Second)
+				}
 			}
-			b.WriteString("<stream:error><" + cond.Err + " xmlns='" + nsStreams + "'/>")
+			b.WriteString(c.streamOpen("error") + "<" + cond.Err + " xmlns='" + nsStreams + "'/>")
 			if text != "" {
 				b.WriteString("<text xmlns='" + nsStreams + "' xml:lang='en'>")
 				xml.EscapeText(&stringWriter{&b}, []byte(text))
 				b.WriteString("</text>")
 			}
 			b.WriteString(app)
-			b.WriteString("</stream:error></stream:stream>")
-			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-			io.WriteString(c.nc, b.String())
+			b.WriteString("</stream:error>")
+			if c.framed {
+				c.flushLocked(&b, 2*time.Second)
+			}
+			b.WriteString(c.streamClose())
+			c.flushLocked(&b, 2*time.Second)
 			c.closed = true
 		}
 		nc := c.nc // serve may swap in the TLS conn concurrently
@@ -432,23 +457,36 @@ func (c *conn) writeLocked(b []byte) {
 	if c.closed {
 		return
 	}
+	var buf *[]byte
+	if c.framed {
+		b, buf = qualified(b)
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.nc.Write(b); err != nil {
 		c.closed = true
 		c.nc.Close()
 	}
+	releaseQualified(buf)
 }
 
 func (c *conn) sendEl(el *xmlel.Element) { c.send(el.Bytes(nsClient)) }
 
 func (c *conn) headerLocked(b *strings.Builder) {
-	b.WriteString("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStream + "' id='" + c.id + "'")
+	if c.framed {
+		b.WriteString("<open xmlns='" + nsFraming + "' id='" + c.id + "'")
+	} else {
+		b.WriteString("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStream + "' id='" + c.id + "'")
+	}
 	if c.domain.FQDN != "" {
 		b.WriteString(" from='")
 		xml.EscapeText(&stringWriter{b}, []byte(c.domain.FQDN))
 		b.WriteString("'")
 	}
-	b.WriteString(" version='1.0' xml:lang='en'>")
+	if c.framed {
+		b.WriteString(" version='1.0' xml:lang='en'/>")
+	} else {
+		b.WriteString(" version='1.0' xml:lang='en'>")
+	}
 	c.headerSent = true
 }
 
@@ -467,6 +505,9 @@ func (c *conn) next() (*xmlel.Element, error) {
 			}
 			c.lim.reset()
 		case xml.StartElement:
+			if c.framed && t.Name.Space == nsFraming {
+				return nil, c.framingElement(t)
+			}
 			el, err := xmlel.Read(c.dec, t, off, c.srv.cfg.MaxStanza)
 			c.lim.reset()
 			return el, err
@@ -511,11 +552,17 @@ func (c *conn) header() error {
 			defNS = a.Value
 		}
 	}
-	if start.Name.Space != nsStream || start.Name.Local != "stream" {
-		return streamErr{condInvalidNamespace, "expected a stream in " + nsStream}
-	}
-	if defNS != nsClient {
-		return streamErr{condInvalidNamespace, "only " + nsClient + " streams are served"}
+	if c.framed {
+		if err := c.framedOpen(start); err != nil {
+			return err
+		}
+	} else {
+		if start.Name.Space != nsStream || start.Name.Local != "stream" {
+			return streamErr{condInvalidNamespace, "expected a stream in " + nsStream}
+		}
+		if defNS != nsClient {
+			return streamErr{condInvalidNamespace, "only " + nsClient + " streams are served"}
+		}
 	}
 	j, err := jid.Parse(to)
 	if to == "" || err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
@@ -534,14 +581,25 @@ func (c *conn) header() error {
 	c.wmu.Lock() // fail reads the domain for the header from other goroutines
 	c.domain = d
 	c.wmu.Unlock()
+	if c.framed && !d.On(modcfg.HTTPBind) {
+		// As a vhost without the web transport's module: the host is
+		// not served this way.
+		return streamErr{condHostUnknown, "web chat (modHttpBind) is off for this domain"}
+	}
 	if major, _, _ := strings.Cut(version, "."); major != "1" {
 		return streamErr{condUnsupportedVer, "version 1.0 required"}
+	}
+	if c.framed && !c.secure {
+		return streamErr{condPolicyViolation, "TLS is required: connect with wss:// or https://"}
 	}
 	var b strings.Builder
 	c.wmu.Lock()
 	c.headerLocked(&b)
+	if c.framed {
+		c.flushLocked(&b, writeTimeout)
+	}
 	c.wmu.Unlock()
-	b.WriteString("<stream:features>")
+	b.WriteString(c.streamOpen("features"))
 	switch {
 	case !c.secure:
 		b.WriteString("<starttls xmlns='" + nsTLS + "'><required/></starttls>")
@@ -611,6 +669,7 @@ func (c *conn) saslFailure(cond, text string) {
 		c.failing = false
 		c.srv.limiter.fail(c.ip)
 	}
+	c.srv.stats.LoginsFailed.Add(1)
 	s := "<failure xmlns='" + nsSASL + "'><" + cond + "/>"
 	if text != "" {
 		s += "<text xml:lang='en'>" + text + "</text>"
@@ -808,6 +867,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			} else {
 				c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
 			}
+			c.srv.stats.LoginsOK.Add(1)
 			if sc, ok := conv.(*saslsrv.Conversation); ok {
 				c.completeKeys(sc)
 			}
@@ -945,7 +1005,7 @@ func (c *conn) bind() error {
 		if old != nil {
 			old.fail(condConflict, "replaced by a new session with the same resource")
 		}
-		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.secure))
+		c.log.Info("session started", zap.String("jid", full.String()), zap.String("ip", c.ip), zap.Bool("tls", c.tlsOn), zap.String("transport", c.kind))
 		return nil
 	}
 }
@@ -960,6 +1020,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		c.lastActive.Store(time.Now().UnixNano())
 		if el.Name.Space != nsClient {
 			switch el.Name.Space {
 			case nsServer:
@@ -995,6 +1056,7 @@ const nsServer = "jabber:server"
 // message, the hot path, is routed inline: the extra goroutine costs ~4 µs
 // of the ~30 µs a message takes.
 func (c *conn) handle(el *xmlel.Element) {
+	c.srv.countStanza(el.Name.Local)
 	if el.Name.Local == "message" {
 		c.srv.fromClient(c, el)
 		return
@@ -1021,12 +1083,19 @@ func (c *conn) cleanup() {
 
 // info describes the session for the admin interface.
 func (c *conn) info() SessionInfo {
-	hib := c.hibernating()
+	c.wmu.Lock() // a resumption (takeOver) moves these to the new transport's
+	hib, kind, tlsOn, ip, port := c.hib != nil, c.kind, c.tlsOn, c.ip, c.port
+	c.wmu.Unlock()
+	last := c.connected
+	if ns := c.lastActive.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	return SessionInfo{
+		LastActive: last, Anonymous: c.anon,
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
-		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
-		Status: c.status, Show: c.show, TLS: true, Available: c.available, Hibernated: hib,
+		IP: ip, Port: port, Priority: c.priority, Connected: c.connected,
+		Status: c.status, Show: c.show, TLS: tlsOn, Available: c.available, Hibernated: hib, Transport: kind,
 	}
 }

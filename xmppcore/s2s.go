@@ -113,8 +113,15 @@ func (s *Server) startFederation(ctx context.Context) error {
 	}
 	f.serverTLS = s.tls.Clone()
 	f.serverTLS.ClientAuth = tls.RequestClientCert
+	own := f.serverTLS.GetCertificate // the listener's (ACME, live reload)
 	f.serverTLS.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return f.certFor(hello.ServerName), nil // nil: the default certificate
+		if c := f.certFor(hello.ServerName); c != nil {
+			return c, nil
+		}
+		if own != nil {
+			return own(hello)
+		}
+		return nil, nil // Certificates
 	}
 	f.dialer = &s2s.Dialer{TLS: f.clientTLS, Secret: secret, Options: f.opts(), External: f.PeerVerified, Bidi: true}
 	// Set before any stream exists: routing reads it without the lock.
@@ -168,13 +175,14 @@ func (f *federation) clientTLS(local, remote string) *tls.Config {
 	// accepted and the domain is proven by dialing back.
 	return &tls.Config{ServerName: remote, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if c := f.certFor(local); c != nil {
+			// The certificate local would be served with on our listener.
+			if c, err := f.serverTLS.GetCertificate(&tls.ClientHelloInfo{ServerName: local}); c != nil && err == nil {
 				return c, nil
 			}
 			if len(f.s.tls.Certificates) > 0 {
 				return &f.s.tls.Certificates[0], nil
 			}
-			return &tls.Certificate{}, nil
+			return &tls.Certificate{}, nil // none: the peer may still accept dialback
 		}}
 }
 

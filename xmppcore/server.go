@@ -121,6 +121,10 @@ type Config struct {
 	// S2SRoots verify peers' certificates for SASL EXTERNAL (XEP-0178);
 	// nil: the system's roots.
 	S2SRoots *x509.CertPool
+	// GetCertificate, if set, picks the certificate of a handshake by its
+	// server name (ACME certificates per domain); when it returns nil the
+	// listeners' own certificate (files or self-signed) is used.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 func (c *Config) defaults() {
@@ -210,6 +214,14 @@ type Server struct {
 	// Start, before any stream exists.
 	fed      *federation
 	s2sAddrs [2]net.Addr // STARTTLS, direct TLS
+	// stats are the monitoring counters (stats.go); accepting counts the
+	// accept loops still running, for readiness.
+	stats     Counters
+	accepting atomic.Int32
+
+	// cert is the certificate tls serves (unless Config.TLSConfig is
+	// set); ReloadCertificate replaces it.
+	cert atomic.Pointer[tls.Certificate]
 
 	wg sync.WaitGroup
 }
@@ -251,11 +263,27 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLSConfig != nil {
 		s.tls = s.cfg.TLSConfig.Clone()
 	} else {
-		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		pair, err := loadCertificate(ctx, s.cfg, s.st, s.log.Named("tls"))
 		if err != nil {
 			return err
 		}
-		s.tls = cfg
+		s.cert.Store(pair)
+		// Through GetCertificate, so that ReloadCertificate reaches new
+		// handshakes without a restart.
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
+	}
+	if pick := s.cfg.GetCertificate; pick != nil {
+		// A name pick leaves alone (nil, nil) gets the listener's own
+		// certificate, whichever way that is served.
+		own := s.tls.GetCertificate
+		s.tls.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := pick(hello)
+			if c != nil || err != nil || own == nil {
+				return c, err
+			}
+			return own(hello)
+		}
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
@@ -273,6 +301,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		s.c2sLog.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
 		s.wg.Add(1)
+		s.accepting.Add(1)
 		go s.accept(l, i == 1)
 	}
 	if err := s.startFederation(ctx); err != nil {
@@ -301,6 +330,7 @@ func (s *Server) closeListeners() {
 
 func (s *Server) accept(l net.Listener, direct bool) {
 	defer s.wg.Done()
+	defer s.accepting.Add(-1)
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -362,6 +392,7 @@ func (s *Server) DomainSettingsChanged(fqdn string) {
 	s.domains.Invalidate(fqdn)
 	s.mucDomainChanged(fqdn)
 	s.federationChanged(fqdn)
+	s.webDomainChanged(fqdn)
 }
 
 // limiter counts failed authentications per IP address.

@@ -250,8 +250,13 @@ func (c *conn) smSendLocked(b []byte) {
 	if c.hib != nil || c.closed {
 		return
 	}
-	if c.sm.Requested {
+	if c.sm.Requested || c.framed {
+		// A framed transport takes one element per write.
 		c.writeLocked(b)
+		if !c.sm.Requested {
+			c.writeLocked(smR)
+			c.requestedLocked()
+		}
 		return
 	}
 	// The request goes in the stanza's write: one TLS record, one syscall.
@@ -404,6 +409,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	c.srv.hibernated.Add(-1)
 	nc.wmu.Lock()
 	c.nc, c.secure, c.ip, c.port = nc.nc, nc.secure, nc.ip, nc.port
+	c.framed, c.kind, c.tlsOn = nc.framed, nc.kind, nc.tlsOn
 	nc.wmu.Unlock()
 	c.lim, c.br, c.dec = nc.lim, nc.br, nc.dec
 	c.closed, c.headerSent = false, true

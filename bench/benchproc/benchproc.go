@@ -5,6 +5,7 @@ package benchproc
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,9 +13,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 // Bootstrap is the part of DATA/bootstrap.json the benchmarks use.
@@ -110,6 +117,52 @@ func (p *Proc) CPU() time.Duration {
 	fmt.Sscan(f[11], &ut)
 	fmt.Sscan(f[12], &st)
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// InsertUsers adds the active users u0..u(n-1) to domain, all with cred
+// (one password derivation, shared: the server's cost does not depend on
+// it).
+func InsertUsers(ctx context.Context, tx *store.Tx, domain int64, n int, cred credential.SCRAM) error {
+	for i := range n {
+		u, err := tx.InsertUser(ctx, store.User{DomainID: domain, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
+		if err != nil {
+			return err
+		}
+		if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Each runs f(0) .. f(n-1) on conc goroutines and returns when all did.
+func Each(n, conc int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// RSSKiB reads VmRSS of pid from /proc/<pid>/status.
+func RSSKiB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
 // Percentile returns the p-quantile (0..1) of d, sorting it in place.

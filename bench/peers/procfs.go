@@ -9,22 +9,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xmppgate/xmppgate/bench/benchproc"
 	"github.com/xmppgate/xmppgate/internal/peer"
 )
 
 // rssKiB reads VmRSS of pid from /proc/<pid>/status.
-func rssKiB(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
-}
+func rssKiB(pid int) (float64, error) { return benchproc.RSSKiB(pid) }
 
 // cpuTime is pid's user+system CPU time (utime+stime, all threads).
 func cpuTime(pid int) time.Duration {

@@ -36,6 +36,7 @@ import (
 
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/bench/benchproc"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -126,16 +127,7 @@ func prepare(dir string, n int) {
 		if err != nil {
 			return err
 		}
-		for i := range n {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: "u" + strconv.Itoa(i), Status: store.StatusActive})
-			if err != nil {
-				return err
-			}
-			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
-				return err
-			}
-		}
-		return nil
+		return benchproc.InsertUsers(ctx, tx, d.ID, n, cred)
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -275,27 +267,14 @@ func login(addr string, i int) (*goxmpp.Client, error) {
 // connect logs in users [0, n) with conc workers and returns the clients.
 func connect(addr string, n, conc int) ([]*goxmpp.Client, time.Duration) {
 	clients := make([]*goxmpp.Client, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	t0 := time.Now()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				c, err := login(addr, i)
-				if err != nil {
-					log.Fatalf("login u%d: %v", i, err)
-				}
-				clients[i] = c
-			}
-		}()
-	}
-	wg.Wait()
+	benchproc.Each(n, conc, func(i int) {
+		c, err := login(addr, i)
+		if err != nil {
+			log.Fatalf("login u%d: %v", i, err)
+		}
+		clients[i] = c
+	})
 	return clients, time.Since(t0)
 }
 

@@ -23,7 +23,8 @@ func (l *XMPPServer) Sessions(domain, username string) []commands.Session {
 	out := make([]commands.Session, len(in))
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
-			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available}
+			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

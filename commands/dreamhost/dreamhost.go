@@ -54,6 +54,10 @@ func New(reg *commands.Registry, env *commands.Env, cfg Config) *Handler {
 	return &Handler{reg: reg, env: env, log: log.Named("dialect.dreamhost"), maxBody: cfg.MaxBody, limits: newLimiter(cfg.Limits, cfg.Now)}
 }
 
+// SetLimits replaces the rate limits while the handler serves (a
+// configuration reload); counting starts afresh.
+func (h *Handler) SetLimits(limits []Limit) { h.limits.set(limits) }
+
 // Global error codes of the dialect (spec section 3).
 const (
 	codeNoKey          = "no_key"
@@ -106,8 +110,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rep.env.OK {
 		result = rep.env.Scalar
 	}
-	commands.RequestLine{Dialect: commands.DreamHost, Command: lg.cmd, Account: lg.account, Result: result, Status: rep.status,
-		Start: start, Err: lg.err}.Log(h.log, zap.Int64("key_id", lg.keyID), zap.String("format", string(format)))
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.DreamHost, Command: lg.cmd, Account: lg.account, Result: result, Status: rep.status,
+		Start: start, Err: lg.err}, h.log, zap.Int64("key_id", lg.keyID), zap.String("format", string(format)))
 }
 
 type logLine struct {

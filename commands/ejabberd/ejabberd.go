@@ -85,7 +85,7 @@ type request struct {
 	account int64
 	actor   string
 	// progress is the call's Progress: set for ctl when it asks.
-	progress func(done, total int)
+	progress func(done, total int, unit string)
 }
 
 // ServeHTTP answers one request.
@@ -112,8 +112,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
 
-	commands.RequestLine{Dialect: commands.Ejabberd, Command: req.cmd, Account: req.account, Result: rep.result, Status: rep.status,
-		Start: start, Err: rep.err}.Log(h.log, zap.Int("version", req.version), zap.String("actor", req.actor))
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.Ejabberd, Command: req.cmd, Account: req.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: rep.err}, h.log, zap.Int("version", req.version), zap.String("actor", req.actor))
 }
 
 var versionSegment = regexp.MustCompile(`^v[0-9]+$`)

@@ -74,8 +74,8 @@ func (h *tokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Length", strconv.Itoa(len(rep.body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(rep.body)
-	commands.RequestLine{Dialect: commands.Ejabberd, Command: req.cmd, Account: req.account, Result: rep.result, Status: rep.status,
-		Start: start, Err: rep.err}.Log(h.log, zap.String("actor", req.actor))
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.Ejabberd, Command: req.cmd, Account: req.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: rep.err}, h.log, zap.String("actor", req.actor))
 }
 
 // serve follows ejabberd's order: the client check (only once the JID's

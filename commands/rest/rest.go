@@ -103,8 +103,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(body)
 
-	commands.RequestLine{Dialect: commands.REST, Command: lg.cmd, Account: lg.account, Result: rep.result, Status: rep.status,
-		Start: start, Err: lg.err}.Log(h.log, zap.String("method", r.Method))
+	h.env.LogRequest(commands.RequestLine{Dialect: commands.REST, Command: lg.cmd, Account: lg.account, Result: rep.result, Status: rep.status,
+		Start: start, Err: lg.err}, h.log, zap.String("method", r.Method))
 }
 
 // encode renders JSON with two-space indentation, no HTML escaping, and a

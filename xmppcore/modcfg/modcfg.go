@@ -45,6 +45,9 @@ const (
 	Pubsub = "modPubsub"
 	// Muc is XEP-0045's conference.<domain> service.
 	Muc = "modMuc"
+	// HTTPBind switches the web transports, WebSocket (RFC 7395) and
+	// BOSH (XEP-0206), for the domain.
+	HTTPBind = "modHttpBind"
 )
 
 // Values of moduleConfig.modMuc.mucAcl (who may enter rooms) and
