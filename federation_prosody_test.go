@@ -206,6 +206,9 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	status, body := s.ejabberd(other, "stop_s2s_connections", "{}")
 	require.Equal(t, 403, status, "operator only: %s", body)
 	require.Equal(t, `{"s2s_outgoing":1}`, ej("outgoing_s2s_number"), "still up")
+	status, body = s.do(http.MethodGet, "/metrics", "", nil)
+	require.Equal(t, 200, status)
+	require.Contains(t, body, `xmppgate_s2s_streams{direction="out"} 1`)
 	require.Equal(t, "0", ej("stop_s2s_connections"), "rescode 0: done")
 	require.Eventually(t, func() bool {
 		in, out := s.app.env.Live.(live).S2SCounts()
