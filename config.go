@@ -66,6 +66,20 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// S2SAddr is the server-to-server (federation) listener; "" turns
+	// federation off. See docs/federation.md.
+	S2SAddr string `yaml:"s2s_addr"`
+	// S2STLSAddr is the direct TLS (XEP-0368) federation listener; "" turns it off.
+	S2STLSAddr string `yaml:"s2stls_addr"`
+	// S2SRoutes send the s2s traffic of remote domains to fixed host:port
+	// addresses instead of DNS SRV (private networks), e.g.
+	// {partner.example: 10.0.0.5:5269}.
+	S2SRoutes map[string]string `yaml:"s2s_routes"`
+	// S2SBlocklist are remote domains (with their subdomains) refused both ways.
+	S2SBlocklist []string `yaml:"s2s_blocklist"`
+	// S2SCAFile is a PEM file of the roots that peers' certificates are
+	// verified against for SASL EXTERNAL; empty: the system's roots.
+	S2SCAFile string `yaml:"s2s_ca_file"`
 	// Console serves the operator's web console at /admin on the HTTP
 	// listener (off by default). Only admin JIDs of operator accounts log
 	// in; put the listener behind TLS before exposing it. See docs/console.md.
@@ -145,6 +159,8 @@ func DefaultConfig() Config {
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
 		SMResumeTimeout: 300 * time.Second,
+		S2SAddr:         ":5269", // xmppcore.DefaultS2SAddr
+		S2STLSAddr:      ":5270",
 	}
 }
 

@@ -57,7 +57,7 @@ func Start(bin, data string, onLog func(line []byte), env ...string) (*Proc, err
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), append([]string{"XMPPGATE_DATA=" + data, "XMPPGATE_HTTP_ADDR=" + addr,
-		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0",
+		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0", "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR=",
 		"XMPPGATE_PPROF_ADDR=" + os.Getenv("BENCH_PPROF")}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
