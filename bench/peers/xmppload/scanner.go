@@ -84,9 +84,11 @@ func (s *scanner) Next() ([]byte, error) {
 		}
 		t := s.tag
 		switch {
-		case len(t) > 0 && (t[0] == '?' || t[0] == '!'):
+		case len(t) == 0:
+			return nil, errors.New("xmppload: empty tag <>")
+		case t[0] == '?' || t[0] == '!':
 			continue // declaration or comment
-		case len(t) > 0 && t[0] == '/': // end tag
+		case t[0] == '/': // end tag
 			if s.depth <= 1 {
 				return nil, ErrStreamClosed
 			}
