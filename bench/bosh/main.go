@@ -62,7 +62,7 @@ func main() {
 		(after-before)/float64(*idle), *idle)
 	time.Sleep(*keep)
 	xmppload.CloseAll(conns)
-	if err := wait(); err != nil {
+	if err := wait.Wait(); err != nil {
 		log.Print(err)
 	}
 }

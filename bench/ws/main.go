@@ -49,11 +49,15 @@ func main() {
 		}
 		before, _ := benchproc.RSSKiB(p.PID())
 		conns := connect(p.Addr, domain, *idle, *conc)
-		time.Sleep(5 * time.Second) // let the server settle (goroutine hand-offs, scavenger)
+		wait := xmppload.HoldAll(conns) // read, as an idle browser does (pings answered)
+		time.Sleep(5 * time.Second)     // let the server settle (goroutine hand-offs, scavenger)
 		after, _ := benchproc.RSSKiB(p.PID())
 		fmt.Printf("memory: %.1f KiB RSS per idle authenticated WebSocket session (%d sessions, ws:// on loopback)\n",
 			(after-before)/float64(*idle), *idle)
 		xmppload.CloseAll(conns)
+		if err := wait.Wait(); err != nil {
+			log.Print(err)
+		}
 		p.Stop()
 	}
 	if strings.Contains(*phases, "messages") {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gws "github.com/gorilla/websocket"
@@ -98,7 +99,10 @@ func LoginWS(a Account, cache *ScramCache, timeout time.Duration) (*Conn, error)
 
 // wsWire is RFC 7395: one element per WebSocket message, <open/> and
 // <close/> in place of the stream header and its end.
-type wsWire struct{ ws *gws.Conn }
+type wsWire struct {
+	ws     *gws.Conn
+	closed atomic.Bool // by us: Hold's read ends without an error
+}
 
 func (w *wsWire) open(domain string) error {
 	return w.ws.WriteMessage(gws.TextMessage, []byte("<open xmlns='"+nsFraming+"' to='"+domain+"' version='1.0'/>"))
@@ -130,12 +134,16 @@ func (w *wsWire) setDeadline(d time.Time) {
 }
 
 func (w *wsWire) bye() error {
+	w.closed.Store(true)
 	w.ws.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	w.ws.WriteMessage(gws.TextMessage, []byte("<close xmlns='"+nsFraming+"'/>"))
 	return w.ws.Close()
 }
 
-func (w *wsWire) abort() error { return w.ws.Close() }
+func (w *wsWire) abort() error {
+	w.closed.Store(true)
+	return w.ws.Close()
+}
 
 // NewBOSHClient is an HTTP client for n BOSH sessions: each keeps a request
 // held by the server, hence a connection of its own.
@@ -293,45 +301,72 @@ func (w *boshWire) abort() error {
 	return nil
 }
 
-// Hold keeps one empty request held by the server, as an idle BOSH client
-// does, until Close or until a request fails (which it returns). What the
-// server sends meanwhile is dropped. Only for BOSH sessions.
+// Hold keeps an idle web session alive as a browser's would, until Close
+// or until the transport fails (which it returns): over BOSH one empty
+// request stays held by the server; over WebSocket the session is read, so
+// the server's pings are answered. What the server sends is dropped.
 func (c *Conn) Hold() error {
-	w, ok := c.w.(*boshWire)
-	if !ok {
-		return errors.New("xmppload: Hold is for BOSH sessions")
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for w.ctx.Err() == nil {
-		w.in = w.in[:0]
-		if err := w.post("", nil); err != nil {
-			if w.ctx.Err() != nil {
-				return nil
+	switch w := c.w.(type) {
+	case *boshWire:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		for w.ctx.Err() == nil {
+			w.in = w.in[:0]
+			if err := w.post("", nil); err != nil {
+				if w.ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
-			return err
+		}
+		return nil
+	case *wsWire:
+		for {
+			if _, err := w.next(); err != nil {
+				if w.closed.Load() {
+					return nil
+				}
+				return err
+			}
 		}
 	}
-	return nil
+	return errors.New("xmppload: Hold is for web sessions")
 }
 
-// HoldAll runs Hold for every BOSH session; the returned function waits
-// until all have stopped (after CloseAll) and returns the first error.
-func HoldAll(conns []*Conn) (wait func() error) {
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
+// Holds are the Hold loops of HoldAll.
+type Holds struct {
+	wg     sync.WaitGroup
+	failed atomic.Int64
+	once   sync.Once
+	first  error
+}
+
+// HoldAll runs Hold for every web session.
+func HoldAll(conns []*Conn) *Holds {
+	h := &Holds{}
 	for _, c := range conns {
 		if c == nil {
 			continue
 		}
-		wg.Add(1)
+		h.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer h.wg.Done()
 			if err := c.Hold(); err != nil {
-				once.Do(func() { first = err })
+				h.failed.Add(1)
+				h.once.Do(func() { h.first = err })
 			}
 		}()
 	}
-	return func() error { wg.Wait(); return first }
+	return h
+}
+
+// Failed is the number of sessions whose transport failed so far (the
+// server dropped them).
+func (h *Holds) Failed() int { return int(h.failed.Load()) }
+
+// Wait waits until every loop ended (after CloseAll) and returns the first
+// error.
+func (h *Holds) Wait() error {
+	h.wg.Wait()
+	return h.first
 }
