@@ -251,11 +251,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if warm.Errors > 0 {
 		return fmt.Errorf("warm-up logins: %d failed, first: %v", warm.Errors, warm.First)
 	}
-	waitIdle(ctx, s.PID(), idleWait)
-	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-		return err
-	}
-	before, err := rssKiB(s.PID())
+	before, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}
@@ -266,11 +262,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, b.cfg.idleN, res.First)
 	}
-	waitIdle(ctx, s.PID(), idleWait)
-	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-		return err
-	}
-	after, err := rssKiB(s.PID())
+	after, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}

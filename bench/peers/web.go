@@ -117,14 +117,7 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 	if warm.Errors > 0 {
 		return fmt.Errorf("warm-up logins: %d failed, first: %v", warm.Errors, warm.First)
 	}
-	settle := func() (float64, error) {
-		waitIdle(ctx, s.PID(), idleWait)
-		if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-			return 0, err
-		}
-		return rssKiB(s.PID())
-	}
-	before, err := settle()
+	before, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}
@@ -139,7 +132,7 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, n, res.First)
 	}
-	after, err := settle()
+	after, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}
