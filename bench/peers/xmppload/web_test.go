@@ -1,8 +1,14 @@
 package xmppload
 
 import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	gws "github.com/gorilla/websocket"
 )
 
 func TestBOSHBody(t *testing.T) {
@@ -64,4 +70,41 @@ func FuzzBOSHBody(f *testing.F) {
 			t.Errorf("elements with an error: %q, %v", els, err)
 		}
 	})
+}
+
+// RFC 7395 framing as the servers send it: the <open/> and whitespace
+// keep-alives are skipped, <close/> ends the stream.
+func TestWSWireFraming(t *testing.T) {
+	t.Parallel()
+	up := gws.Upgrader{Subprotocols: []string{"xmpp"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for _, m := range []string{"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' from='x' version='1.0'/>", " ",
+			"<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind/></stream:features>",
+			"<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"} {
+			if c.WriteMessage(gws.TextMessage, []byte(m)) != nil {
+				return
+			}
+		}
+		c.ReadMessage() // until the client goes
+	}))
+	defer srv.Close()
+	ws, _, err := wsDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wsWire{ws: ws}
+	defer w.abort()
+	w.setDeadline(time.Now().Add(30 * time.Second))
+	el, err := w.next()
+	if err != nil || name(el) != "stream:features" {
+		t.Fatalf("next() = %s, %v; want the features", el, err)
+	}
+	if _, err := w.next(); !errors.Is(err, ErrStreamClosed) {
+		t.Errorf("after <close/>: %v, want ErrStreamClosed", err)
+	}
 }
