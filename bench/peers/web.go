@@ -122,8 +122,25 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 		return err
 	}
 	m := startMeter(s.PID())
-	res := xmppload.LoginAllWith(ctx, b.webAccounts(s, url, 0, n), b.cfg.loginC, login)
+	accts := b.webAccounts(s, url, 0, n)
+	res := xmppload.LoginAllWith(ctx, accts, b.cfg.loginC, login)
 	_, cli := m.stop()
+	if res.Errors > 0 && res.Errors <= n/100 {
+		// A busy peer drops the odd one of 10,000 logins (ejabberd closed a
+		// WebSocket before its features under a load average of 20): the
+		// figure needs the sessions, not a perfect login run, so those are
+		// tried once more.
+		b.note("%s %s memory run %d: %d of %d logins failed (first: %v) and were tried again.", name, kind, run+1,
+			res.Errors, n, res.First)
+		res.Errors = 0
+		for i, c := range res.Conns {
+			if c == nil {
+				if res.Conns[i], err = login(accts[i]); err != nil {
+					res.Errors++
+				}
+			}
+		}
+	}
 	holds := xmppload.HoldAll(res.Conns)
 	defer func() {
 		xmppload.CloseAll(res.Conns)
