@@ -99,8 +99,9 @@ func (b *bench) webPhases(ctx context.Context, s webServer) error {
 
 // webMemoryRun is memoryRun for web sessions: restart, 100 sessions in and
 // out (held a moment, so the held-request paths are loaded too), VmRSS;
-// web.n sessions logged in and held idle (Hold: BOSH keeps one request
-// held, WebSocket reads and answers pings), VmRSS again; delta / sessions.
+// web.n sessions logged in, each held idle from its login on (Hold: BOSH
+// keeps one request held, WebSocket reads and answers pings), VmRSS again;
+// delta / sessions.
 func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endpoint func() string,
 	login func(xmppload.Account) (*xmppload.Conn, error), r *row, run int) error {
 	name, n := s.Name(), b.cfg.web.n
@@ -121,10 +122,22 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 	if err != nil {
 		return err
 	}
+	holds := &xmppload.Holds{}
+	loginHold := func(a xmppload.Account) (*xmppload.Conn, error) {
+		c, err := login(a)
+		if err == nil {
+			holds.Hold(c)
+		}
+		return c, err
+	}
 	m := startMeter(s.PID())
 	accts := b.webAccounts(s, url, 0, n)
-	res := xmppload.LoginAllWith(ctx, accts, b.cfg.loginC, login)
+	res := xmppload.LoginAllWith(ctx, accts, b.cfg.loginC, loginHold)
 	_, cli := m.stop()
+	defer func() {
+		xmppload.CloseAll(res.Conns)
+		holds.Wait()
+	}()
 	if res.Errors > 0 && res.Errors <= n/100 {
 		// A busy peer drops the odd one of 10,000 logins (ejabberd closed a
 		// WebSocket before its features under a load average of 20): the
@@ -135,17 +148,12 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 		res.Errors = 0
 		for i, c := range res.Conns {
 			if c == nil {
-				if res.Conns[i], err = login(accts[i]); err != nil {
+				if res.Conns[i], err = loginHold(accts[i]); err != nil {
 					res.Errors++
 				}
 			}
 		}
 	}
-	holds := xmppload.HoldAll(res.Conns)
-	defer func() {
-		xmppload.CloseAll(res.Conns)
-		holds.Wait()
-	}()
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, n, res.First)
 	}

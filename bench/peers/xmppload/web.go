@@ -345,19 +345,26 @@ type Holds struct {
 func HoldAll(conns []*Conn) *Holds {
 	h := &Holds{}
 	for _, c := range conns {
-		if c == nil {
-			continue
+		if c != nil {
+			h.Hold(c)
 		}
-		h.wg.Add(1)
-		go func() {
-			defer h.wg.Done()
-			if err := c.Hold(); err != nil {
-				h.failed.Add(1)
-				h.once.Do(func() { h.first = err })
-			}
-		}()
 	}
 	return h
+}
+
+// Hold runs c.Hold in a loop of its own: called right after each login, a
+// session is idle as a client's is from the start (BOSH servers end a
+// session without a held request after their inactivity time, 30 s in
+// ejabberd, which a long login run exceeds).
+func (h *Holds) Hold(c *Conn) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		if err := c.Hold(); err != nil {
+			h.failed.Add(1)
+			h.once.Do(func() { h.first = err })
+		}
+	}()
 }
 
 // Failed is the number of sessions whose transport failed so far (the
