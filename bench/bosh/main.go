@@ -5,7 +5,8 @@
 // session costs the server its BOSH state, its c2s session and one held
 // HTTP request on a keep-alive connection. The server is the real binary
 // in its own process (bench/benchproc), so its memory is measured alone;
-// the clients are raw HTTP posts from this one.
+// the clients are bench/peers/xmppload's BOSH sessions in this one (the
+// client bench-peers drives ejabberd and Prosody with).
 //
 //	go run ./bench/bosh -bin bin/xmppgate [-idle 10000] [-conc 50]
 //
@@ -14,23 +15,18 @@
 package main
 
 import (
-	"encoding/base64"
+	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
+	"github.com/xmppgate/xmppgate/bench/peers/xmppload"
 )
-
-const ns = "http://jabber.org/protocol/httpbind"
 
 func main() {
 	bin := flag.String("bin", "bin/xmppgate", "the xmppgate binary")
@@ -53,126 +49,36 @@ func main() {
 		log.Fatal(err)
 	}
 	defer p.Stop()
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *idle + 100, DisableCompression: true,
-		IdleConnTimeout: 10 * time.Minute}, Timeout: 5 * time.Minute}
+	hc := xmppload.NewBOSHClient(*idle)
 	url := "http://" + p.Addr + "/http-bind"
 	before, _ := benchproc.RSSKiB(p.PID())
-	sessions := make([]*session, *idle)
 	start := time.Now()
-	benchproc.Each(*idle, *conc, func(i int) {
-		s, err := login(hc, url, domain, i)
-		if err != nil {
-			log.Fatalf("login u%d: %v", i, err)
-		}
-		sessions[i] = s
-	})
+	conns := login(hc, url, domain, *idle, *conc)
 	log.Printf("%d BOSH sessions logged in in %s", *idle, time.Since(start).Round(time.Millisecond))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, s := range sessions {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.hold(stop) }()
-	}
+	wait := xmppload.HoldAll(conns)
 	time.Sleep(*settle) // every session now has its request held; let the server settle
 	after, _ := benchproc.RSSKiB(p.PID())
 	fmt.Printf("memory: %.1f KiB RSS per idle authenticated BOSH session (%d sessions, one held request each, http:// on loopback)\n",
 		(after-before)/float64(*idle), *idle)
 	time.Sleep(*keep)
-	close(stop)
-	p.Stop()
-	wg.Wait()
+	xmppload.CloseAll(conns)
+	if err := wait.Wait(); err != nil {
+		log.Print(err)
+	}
 }
 
-type session struct {
-	hc       *http.Client
-	url, sid string
-	rid      int
-}
-
-var sidRE = regexp.MustCompile(`\ssid='([^']+)'`)
-
-func (s *session) post(attrs, payload string) (string, error) {
-	s.rid++
-	body := fmt.Sprintf("<body xmlns='%s' sid='%s' rid='%d' %s>%s</body>", ns, s.sid, s.rid, attrs, payload)
-	return s.do(body)
-}
-
-func (s *session) do(body string) (string, error) {
-	resp, err := s.hc.Post(s.url, "text/xml; charset=utf-8", strings.NewReader(body))
-	if err != nil {
-		return "", err
+// login opens BOSH sessions as u0..u(n-1) with conc workers.
+func login(hc *http.Client, url, domain string, n, conc int) []*xmppload.Conn {
+	accts := make([]xmppload.Account, n)
+	for i := range accts {
+		accts[i] = xmppload.Account{URL: url, Domain: domain, User: "u" + strconv.Itoa(i), Password: "pw"}
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
+	cache := xmppload.NewScramCache()
+	res := xmppload.LoginAllWith(context.Background(), accts, conc, func(a xmppload.Account) (*xmppload.Conn, error) {
+		return xmppload.LoginBOSH(hc, a, 60*time.Second, cache, time.Minute)
+	})
+	if res.Errors > 0 {
+		log.Fatalf("%d of %d logins failed, first: %v", res.Errors, n, res.First)
 	}
-	if resp.StatusCode != 200 || strings.Contains(string(b), "type='terminate'") {
-		return "", fmt.Errorf("%d %s", resp.StatusCode, b)
-	}
-	return string(b), nil
-}
-
-// until sends attrs/payload, then empty polls, until an answer holds want.
-func (s *session) until(attrs, payload, want string) error {
-	got, err := s.post(attrs, payload)
-	for err == nil && !strings.Contains(got, want) {
-		if strings.Contains(got, "<failure") {
-			return fmt.Errorf("%s", got)
-		}
-		got, err = s.post("", "")
-	}
-	return err
-}
-
-// login opens a BOSH session as u<i> and binds resource "bench".
-func login(hc *http.Client, url, domain string, i int) (*session, error) {
-	s := &session{hc: hc, url: url, rid: 1000}
-	got, err := s.do(fmt.Sprintf("<body xmlns='%s' rid='%d' to='%s' wait='60' hold='1' ver='1.11' xmpp:version='1.0' xmlns:xmpp='urn:xmpp:xbosh'/>",
-		ns, s.rid, domain))
-	if err != nil {
-		return nil, err
-	}
-	m := sidRE.FindStringSubmatch(got)
-	if m == nil {
-		return nil, fmt.Errorf("no sid in %s", got)
-	}
-	s.sid = m[1]
-	if !strings.Contains(got, "</stream:features>") {
-		if err := s.until("", "", "</stream:features>"); err != nil {
-			return nil, err
-		}
-	}
-	auth := "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
-		base64.StdEncoding.EncodeToString([]byte("\x00u"+strconv.Itoa(i)+"\x00pw")) + "</auth>"
-	for _, step := range []struct{ attrs, payload, want string }{
-		{"", auth, "<success"},
-		{"xmpp:restart='true' xmlns:xmpp='urn:xmpp:xbosh' to='" + domain + "'", "", "</stream:features>"},
-		{"", "<iq xmlns='jabber:client' type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>", "</iq>"},
-	} {
-		if err := s.until(step.attrs, step.payload, step.want); err != nil {
-			return nil, err
-		}
-	}
-	return s, nil
-}
-
-// hold keeps one empty request held by the server, as an idle client
-// does, until stop.
-func (s *session) hold(stop <-chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		if _, err := s.post("", ""); err != nil {
-			select {
-			case <-stop:
-			default:
-				log.Printf("%s: %v", s.sid, err)
-			}
-			return
-		}
-	}
+	return res.Conns
 }

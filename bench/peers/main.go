@@ -61,6 +61,7 @@ type config struct {
 	runDir      string // parent of the run directory
 	ports       string // "lo-hi": every port we choose comes from there
 	muc         mucConfig
+	web         webConfig
 }
 
 func main() {
@@ -86,10 +87,11 @@ func main() {
 	flag.StringVar(&c.certKind, "cert", "rsa", "key of the servers' shared certificate: rsa (RSA-2048, as the anchors) or ecdsa (P-256)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the run directory (configs, logs, data) for inspection")
 	flag.StringVar(&c.phases, "phases", defaultPhases(), "phases to run: "+strings.Join(allPhases, ",")+
-		" (muc is in the default with PEERS_MUC=1)")
+		" (muc is in the default with PEERS_MUC=1, web with PEERS_WEB=1)")
 	flag.StringVar(&c.runDir, "run-dir", os.Getenv("PEERS_RUN"), "parent of the throw-away run directory (default: $PEERS_RUN, else the system's temporary directory)")
 	flag.StringVar(&c.ports, "ports", os.Getenv("PEERS_PORTS"), "loopback port range lo-hi for the servers' listeners (default: $PEERS_PORTS, else any free port)")
 	c.muc.flags()
+	c.web.flags()
 	flag.Parse()
 	c.users = max(c.loginN, 2*c.pairs, c.idleN)
 	if c.phase("muc") {
@@ -100,6 +102,16 @@ func main() {
 		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
 		if !explicit {
 			c.timeout += 30 * time.Minute
+		}
+	}
+	if c.phase("web") {
+		c.users = max(c.users, c.web.n)
+		// 3 × 2 runs of 10,000 web logins per server: Prosody's alone take
+		// ~10 min on an idle machine.
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "timeout" })
+		if !explicit {
+			c.timeout += 40 * time.Minute
 		}
 	}
 	c.domain, c.password = "bench.local", "benchpass"
@@ -250,14 +262,18 @@ func (b *bench) run(ctx context.Context) error {
 
 // report is the section for RESULTS.md (and stdout).
 func (b *bench) report(elapsed time.Duration) string {
+	web := ""
+	if b.cfg.phase("web") {
+		web = fmt.Sprintf("; %d idle WebSocket and %d idle BOSH sessions", b.cfg.web.n, b.cfg.web.n)
+	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "## %s\n\n", b.began.UTC().Format("2006-01-02 15:04 UTC"))
 	s.WriteString(b.machine)
 	fmt.Fprintf(&s, "\nWorkload: %d runs per figure (median, range in parentheses); provisioning %d accounts per run at "+
 		"concurrency %d; %d logins at concurrency %d; %d pairs for %s, ≤ %d in flight per pair; %d idle sessions; "+
-		"batch of %d changes. Load client GOMAXPROCS=%d on the same cores. Phases: %s. Whole run: %s.\n\n",
+		"batch of %d changes%s. Load client GOMAXPROCS=%d on the same cores. Phases: %s. Whole run: %s.\n\n",
 		b.cfg.runs, b.cfg.provN, b.cfg.provC, b.cfg.loginN, b.cfg.loginC, b.cfg.pairs, b.cfg.msgDur, b.cfg.window,
-		b.cfg.idleN, b.cfg.batchN, b.cfg.clientProcs, b.cfg.phases, elapsed)
+		b.cfg.idleN, b.cfg.batchN, web, b.cfg.clientProcs, b.cfg.phases, elapsed)
 	s.WriteString(markdown(b.rows.list(b.cfg)))
 	if on, off := median(b.rows.mam.Vals[srvOurs]), median(b.rows.msg.Vals[srvOurs]); on > 0 && off > 0 {
 		b.notes = append(b.notes, fmt.Sprintf("xmppgate with the archive on delivers %.2f× its archive-off figure "+
@@ -272,7 +288,7 @@ func (b *bench) report(elapsed time.Duration) string {
 		"One self-signed " + map[string]string{"rsa": "RSA-2048", "ecdsa": "ECDSA P-256"}[b.cfg.certKind] + " certificate for all three servers; the client offers X25519 only, no session resumption, " +
 			"and caches SCRAM salted passwords (no PBKDF2 on the client in timed runs).",
 		"Server CPU per operation (from /proc/<pid>/stat) is the figure least disturbed by other load on the machine.",
-	}, append(b.mucNotes(), b.notes...)...) {
+	}, append(append(b.mucNotes(), b.webNotes()...), b.notes...)...) {
 		s.WriteString("- " + n + "\n")
 	}
 	for _, p := range b.profiles {

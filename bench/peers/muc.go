@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/xmppgate/xmppgate/internal/peer"
-
 	"github.com/xmppgate/xmppgate/bench/benchproc"
 	"github.com/xmppgate/xmppgate/bench/peers/xmppload"
 )
@@ -291,14 +289,7 @@ func (b *bench) occupantMemoryRun(ctx context.Context, s xmppServer, cache *xmpp
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d failed, first: %v", res.Errors, res.First)
 	}
-	settle := func() (float64, error) {
-		waitIdle(ctx, s.PID(), mucIdleWait)
-		if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-			return 0, err
-		}
-		return rssKiB(s.PID())
-	}
-	before, err := settle()
+	before, err := b.settledRSS(ctx, s.PID(), mucIdleWait)
 	if err != nil {
 		return err
 	}
@@ -312,7 +303,7 @@ func (b *bench) occupantMemoryRun(ctx context.Context, s xmppServer, cache *xmpp
 	if jr.Errors > 0 {
 		return fmt.Errorf("joins: %d failed, first: %v", jr.Errors, jr.First)
 	}
-	after, err := settle()
+	after, err := b.settledRSS(ctx, s.PID(), mucIdleWait)
 	if err != nil {
 		return err
 	}

@@ -14,15 +14,19 @@ import (
 
 // The phase groups -phases selects from: provisioning over HTTP; logins,
 // 1:1 messages and idle memory; 1:1 messages with the archive on;
-// xmppgate's batch apply; group chat (fan-out, joins, memory per occupant).
-var allPhases = []string{"prov", "xmpp", "mam", "batch", "muc"}
+// xmppgate's batch apply; group chat (fan-out, joins, memory per occupant);
+// web chat (idle WebSocket and BOSH sessions, chat over WebSocket).
+var allPhases = []string{"prov", "xmpp", "mam", "batch", "muc", "web"}
 
-// defaultPhases is every group but muc, which PEERS_MUC=1 adds (as
-// ../shared/peers' scripts switch their MUC set-up).
+// defaultPhases is every group but muc and web, which PEERS_MUC=1 and
+// PEERS_WEB=1 add (as ../shared/peers' scripts switch their MUC set-up).
 func defaultPhases() string {
 	p := "prov,xmpp,mam,batch"
 	if os.Getenv("PEERS_MUC") == "1" {
 		p += ",muc"
+	}
+	if os.Getenv("PEERS_WEB") == "1" {
+		p += ",web"
 	}
 	return p
 }

@@ -18,8 +18,12 @@ func TestPhases(t *testing.T) {
 		t.Errorf("PEERS_MUC=1: default phases %q", defaultPhases())
 	}
 	t.Setenv("PEERS_MUC", "")
-	if c := (config{phases: defaultPhases()}); c.phase("muc") {
-		t.Errorf("default phases %q include muc", defaultPhases())
+	if c := (config{phases: defaultPhases()}); c.phase("muc") || c.phase("web") {
+		t.Errorf("default phases %q include muc or web", defaultPhases())
+	}
+	t.Setenv("PEERS_WEB", "1")
+	if c := (config{phases: defaultPhases()}); !c.phase("web") || c.phase("muc") || !c.phase("xmpp") {
+		t.Errorf("PEERS_WEB=1: default phases %q", defaultPhases())
 	}
 }
 

@@ -26,6 +26,7 @@ type rows struct {
 	mem                                     *row
 	batch                                   *row
 	muc                                     mucRows
+	web                                     webRows
 }
 
 func newRows(c config) rows {
@@ -51,6 +52,7 @@ func newRows(c config) rows {
 		mem:    newRow(fmt.Sprintf("RSS per idle authenticated TLS session, KiB (%d sessions)", c.idleN), -1, 0.5),
 		batch:  newRow(fmt.Sprintf("batch apply: one batch of %d queued status changes (DreamHost deactivate/reactivate), s", c.batchN), 0, 0),
 		muc:    newMUCRows(c),
+		web:    newWebRows(c),
 	}
 }
 
@@ -61,6 +63,9 @@ func (r rows) list(c config) []*row {
 		r.login, r.loginP50, r.loginP99, r.loginCPU, r.msg, r.msgP50, r.msgP99, r.msgCPU, r.mam, r.mamCPU, r.mem, r.batch}
 	if c.phase("muc") {
 		all = append(all, r.muc.list()...)
+	}
+	if c.phase("web") {
+		all = append(all, r.web.list()...)
 	}
 	var out []*row
 	for _, x := range all {
@@ -162,14 +167,22 @@ func (b *bench) xmppPhases(ctx context.Context, s xmppServer) error {
 // messageRuns measures 1:1 messages delivered per second into rate (and
 // the latencies and server CPU per message into the rows not nil).
 func (b *bench) messageRuns(ctx context.Context, s xmppServer, rate, p50, p99, cpu *row) error {
-	name := s.Name()
 	cache := xmppload.NewScramCache()
+	return b.messageRunsWith(ctx, s, rate, p50, p99, cpu, b.accounts(s, 0, 2*b.cfg.pairs),
+		func(a xmppload.Account) (*xmppload.Conn, error) { return xmppload.Login(a, cache, loginTimeout) })
+}
+
+// messageRunsWith is messageRuns with the pairs' accounts and their login
+// (over TCP, WebSocket, ...).
+func (b *bench) messageRunsWith(ctx context.Context, s xmppServer, rate, p50, p99, cpu *row, accts []xmppload.Account,
+	login func(xmppload.Account) (*xmppload.Conn, error)) error {
+	name := s.Name()
 	for run := range b.cfg.runs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		waitIdle(ctx, s.PID(), idleWait)
-		res := xmppload.LoginAll(ctx, b.accounts(s, 0, 2*b.cfg.pairs), b.cfg.loginC, cache, loginTimeout)
+		res := xmppload.LoginAllWith(ctx, accts, b.cfg.loginC, login)
 		if res.Errors > 0 {
 			xmppload.CloseAll(res.Conns)
 			return fmt.Errorf("chat logins: %d failed, first: %v", res.Errors, res.First)
@@ -197,7 +210,11 @@ func (b *bench) messageRuns(ctx context.Context, s xmppServer, rate, p50, p99, c
 		if mr.Received > 0 {
 			cpu.add(name, float64(srvCPU.Microseconds())/float64(mr.Received))
 		}
-		log.Printf("%s chat run %d: %.0f messages/s (%d sent), p50 %v, p99 %v, client CPU %.0f%%", name, run+1, r, mr.Sent,
+		via := ""
+		if accts[0].URL != "" {
+			via = " over " + accts[0].URL
+		}
+		log.Printf("%s chat run %d%s: %.0f messages/s (%d sent), p50 %v, p99 %v, client CPU %.0f%%", name, run+1, via, r, mr.Sent,
 			benchproc.Percentile(mr.Lat, 0.5).Round(time.Millisecond), benchproc.Percentile(mr.Lat, 0.99).Round(time.Millisecond), cli)
 	}
 	return nil
@@ -234,11 +251,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if warm.Errors > 0 {
 		return fmt.Errorf("warm-up logins: %d failed, first: %v", warm.Errors, warm.First)
 	}
-	waitIdle(ctx, s.PID(), idleWait)
-	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-		return err
-	}
-	before, err := rssKiB(s.PID())
+	before, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}
@@ -249,11 +262,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if res.Errors > 0 {
 		return fmt.Errorf("idle logins: %d of %d failed, first: %v", res.Errors, b.cfg.idleN, res.First)
 	}
-	waitIdle(ctx, s.PID(), idleWait)
-	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
-		return err
-	}
-	after, err := rssKiB(s.PID())
+	after, err := b.settledRSS(ctx, s.PID(), idleWait)
 	if err != nil {
 		return err
 	}
@@ -320,7 +329,7 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	t := time.Now()
 	var err error
 	ec := peer.EjabberdConfig{Dir: filepath.Join(b.dir, "ejabberd"), Node: "ejabberd-bench@localhost",
-		Hosts: []string{b.cfg.domain}, Cert: b.cert, APIPermissions: benchAPIPermissions}
+		Hosts: []string{b.cfg.domain}, Cert: b.cert, APIPermissions: benchAPIPermissions, Web: b.cfg.phase("web")}
 	if b.ports != nil {
 		for _, p := range []*int{&ec.C2SPort, &ec.HTTPPort, &ec.DistPort} {
 			if *p, err = b.port(); err != nil {
@@ -362,6 +371,9 @@ func (b *bench) runEjabberd(ctx context.Context) error {
 	if err := b.xmppPhases(ctx, e); err != nil {
 		return err
 	}
+	if err := b.webPhases(ctx, e); err != nil {
+		return err
+	}
 	if err := b.mucPhases(ctx, e); err != nil {
 		return err
 	}
@@ -379,7 +391,7 @@ func (b *bench) runProsody(ctx context.Context) error {
 	if b.cfg.phase("muc") {
 		muc = b.cfg.muc.service(b.cfg.domain)
 	}
-	p, err := newProsody(b.dir, b.cfg.domain, muc, b.cert, b.port)
+	p, err := newProsody(b.dir, b.cfg.domain, muc, b.cfg.phase("web"), b.cert, b.port)
 	if err != nil {
 		return err
 	}
@@ -398,6 +410,9 @@ func (b *bench) runProsody(ctx context.Context) error {
 	}
 	log.Printf("Prosody: %d test users created through mod_admin_shell", b.cfg.users)
 	if err := b.xmppPhases(ctx, p); err != nil {
+		return err
+	}
+	if err := b.webPhases(ctx, p); err != nil {
 		return err
 	}
 	if err := b.mucPhases(ctx, p); err != nil {
@@ -476,6 +491,9 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 		return err
 	}
 	if err := b.xmppPhases(ctx, x); err != nil {
+		return err
+	}
+	if err := b.webPhases(ctx, x); err != nil {
 		return err
 	}
 	if err := b.mucPhases(ctx, x); err != nil {

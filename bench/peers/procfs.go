@@ -54,3 +54,13 @@ func waitIdle(ctx context.Context, pid int, max time.Duration) {
 		}
 	}
 }
+
+// settledRSS waits until pid went idle (at most wait) and idleSettle more,
+// then reads its VmRSS.
+func (b *bench) settledRSS(ctx context.Context, pid int, wait time.Duration) (float64, error) {
+	waitIdle(ctx, pid, wait)
+	if err := peer.Sleep(ctx, b.cfg.idleSettle); err != nil {
+		return 0, err
+	}
+	return rssKiB(pid)
+}

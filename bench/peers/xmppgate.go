@@ -53,6 +53,10 @@ func newXmppgate(bin, data, domain string, cert peer.Cert, schedule, pprof strin
 func (x *xmppgate) Name() string    { return "xmppgate" }
 func (x *xmppgate) C2SAddr() string { return "127.0.0.1:" + strconv.Itoa(x.c2sPort) }
 func (x *xmppgate) HTTP() string    { return "http://" + x.proc.Addr }
+
+// WSURL and BOSHURL are the web client endpoints on the HTTP listener.
+func (x *xmppgate) WSURL() string   { return "ws://" + x.proc.Addr + "/ws" }
+func (x *xmppgate) BOSHURL() string { return "http://" + x.proc.Addr + "/http-bind" }
 func (x *xmppgate) Boot() benchproc.Bootstrap {
 	return x.proc.Boot
 }

@@ -53,6 +53,10 @@ type EjabberdConfig struct {
 	// MAM loads mod_mam (Mnesia) archiving every account's messages, as
 	// ../shared/peers/ejabberd.sh does with PEERS_MAM=1.
 	MAM bool
+	// Web adds what Debian's packaged config has for web clients and the
+	// reduced one leaves out: BOSH (mod_bosh) at /bosh and WebSocket
+	// (ejabberd_http_ws) at /ws on the HTTP listener.
+	Web bool
 }
 
 const ejabberdctlCfg = `ERLANG_NODE={{.Node}}
@@ -100,6 +104,10 @@ listen:
     module: ejabberd_http
     request_handlers:
       /api: mod_http_api
+{{- if .Web}}
+      /bosh: mod_bosh
+      /ws: ejabberd_http_ws
+{{- end}}
 disable_sasl_mechanisms:
   - "digest-md5"
   - "X-OAUTH2"
@@ -159,6 +167,9 @@ modules:
     access: announce
   mod_avatar: {}
   mod_blocking: {}
+{{- if .Web}}
+  mod_bosh: {}
+{{- end}}
   mod_caps: {}
   mod_carboncopy: {}
   mod_client_state: {}
@@ -306,6 +317,10 @@ func (e *Ejabberd) Node() string     { return e.cfg.Node }
 func (e *Ejabberd) C2SAddr() string  { return "127.0.0.1:" + strconv.Itoa(e.cfg.C2SPort) }
 func (e *Ejabberd) HTTPAddr() string { return "127.0.0.1:" + strconv.Itoa(e.cfg.HTTPPort) }
 func (e *Ejabberd) API() string      { return "http://" + e.HTTPAddr() + "/api" }
+
+// WSURL and BOSHURL are the web client endpoints of a config with Web.
+func (e *Ejabberd) WSURL() string   { return "ws://" + e.HTTPAddr() + "/ws" }
+func (e *Ejabberd) BOSHURL() string { return "http://" + e.HTTPAddr() + "/bosh" }
 
 // Ctl runs ejabberdctl on the instance as the ejabberd user and returns its
 // combined output; a non-zero exit status is an *exec.ExitError. setpriv rather than

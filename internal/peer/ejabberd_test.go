@@ -48,4 +48,27 @@ func TestEjabberdConfig(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(files["ejabberd.yml"], &y))
 	require.Equal(t, []string{""}, y.ACL.Admin.User)
 	require.Len(t, y.APIPermissions.Content, 2) // the console group only
+
+	// Web puts BOSH and WebSocket on the HTTP listener and loads mod_bosh;
+	// without it neither is there.
+	type web struct {
+		Listen []struct {
+			RequestHandlers map[string]string `yaml:"request_handlers"`
+		}
+		Modules map[string]any
+	}
+	for _, on := range []bool{false, true} {
+		e.cfg.Web = on
+		files, err = e.configFiles()
+		require.NoError(t, err)
+		var w web
+		require.NoError(t, yaml.Unmarshal(files["ejabberd.yml"], &w), "%s", files["ejabberd.yml"])
+		_, bosh := w.Modules["mod_bosh"]
+		require.Equal(t, on, bosh)
+		want := map[string]string{"/api": "mod_http_api"}
+		if on {
+			want["/bosh"], want["/ws"] = "mod_bosh", "ejabberd_http_ws"
+		}
+		require.Equal(t, want, w.Listen[1].RequestHandlers)
+	}
 }

@@ -19,9 +19,12 @@ import (
 
 // Conn is one authenticated, bound session.
 type Conn struct {
-	nc  net.Conn // the TLS connection
-	sc  *scanner
+	w   wire
 	JID string // full JID the server bound
+	// ns is the stanzas' namespace declaration: none in a TCP stream,
+	// which declares it once; " xmlns='jabber:client'" where each element
+	// stands alone (RFC 7395 §3.3.3; BOSH's body has another namespace).
+	ns string
 }
 
 // Account names a user on a server.
@@ -30,6 +33,7 @@ type Account struct {
 	Domain   string
 	User     string
 	Password string
+	URL      string // the WebSocket (ws://…) or BOSH (http://…) endpoint of LoginWS and LoginBOSH
 }
 
 // ScramCache keeps SaltedPassword per account, salt and iteration count
@@ -88,7 +92,7 @@ func streamHeader(domain string) string {
 
 // expect reads the next element and fails unless it is named want.
 func (c *Conn) expect(want string) ([]byte, error) {
-	el, err := c.sc.Next()
+	el, err := c.w.next()
 	if err != nil {
 		return nil, fmt.Errorf("waiting for <%s>: %w", want, err)
 	}
@@ -117,7 +121,8 @@ func Login(a Account, cache *ScramCache, timeout time.Duration) (*Conn, error) {
 
 func login(raw net.Conn, a Account, cache *ScramCache, timeout time.Duration) (*Conn, error) {
 	raw.SetDeadline(time.Now().Add(timeout))
-	c := &Conn{nc: raw, sc: newScanner(bufio.NewReaderSize(raw, 4096))}
+	tw := newTCPWire(raw, newScanner(bufio.NewReaderSize(raw, 4096)))
+	c := &Conn{w: tw}
 	if _, err := raw.Write([]byte(streamHeader(a.Domain))); err != nil {
 		return nil, err
 	}
@@ -138,8 +143,8 @@ func login(raw net.Conn, a Account, cache *ScramCache, timeout time.Duration) (*
 	if err := tc.Handshake(); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
-	c.nc = tc
-	c.sc.restart(bufio.NewReaderSize(tc, 4096))
+	tw.nc = tc
+	tw.sc.restart(bufio.NewReaderSize(tc, 4096))
 	if _, err := tc.Write([]byte(streamHeader(a.Domain))); err != nil {
 		return nil, err
 	}
@@ -152,28 +157,36 @@ func login(raw net.Conn, a Account, cache *ScramCache, timeout time.Duration) (*
 	if err := c.scram(a, cache); err != nil {
 		return nil, err
 	}
-	c.sc.restart(c.sc.r)
+	tw.sc.restart(tw.sc.r)
 	if _, err := tc.Write([]byte(streamHeader(a.Domain))); err != nil {
 		return nil, err
 	}
 	if f, err = c.expect("stream:features"); err != nil {
 		return nil, err
 	}
-	// Bind, a legacy session if the server still requires one, presence and
-	// the ping, in one write; the answers come in order.
-	var out strings.Builder
-	out.WriteString("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>")
-	if i := bytes.Index(f, []byte("urn:ietf:params:xml:ns:xmpp-session")); i >= 0 && !bytes.Contains(f[i:], []byte("<optional")) {
-		out.WriteString("<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
-	}
-	out.WriteString("<presence/><iq type='get' id='p1' to='" + a.Domain + "'><ping xmlns='urn:xmpp:ping'/></iq>")
-	if _, err := tc.Write([]byte(out.String())); err != nil {
+	if err := c.bind(f, a.Domain); err != nil {
 		return nil, err
 	}
+	raw.SetDeadline(time.Time{})
+	return c, nil
+}
+
+// bind binds resource "bench" (with a legacy session if the features f
+// still require one), sends the initial presence and pings the domain: the
+// answer to the ping ends the login.
+func (c *Conn) bind(f []byte, domain string) error {
+	els := []string{"<iq" + c.ns + " type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>"}
+	if i := bytes.Index(f, []byte("urn:ietf:params:xml:ns:xmpp-session")); i >= 0 && !bytes.Contains(f[i:], []byte("<optional")) {
+		els = append(els, "<iq"+c.ns+" type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
+	}
+	els = append(els, "<presence"+c.ns+"/>", "<iq"+c.ns+" type='get' id='p1' to='"+domain+"'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if err := c.send(els...); err != nil {
+		return err
+	}
 	for {
-		el, err := c.sc.Next()
+		el, err := c.w.next()
 		if err != nil {
-			return nil, fmt.Errorf("after bind: %w", err)
+			return fmt.Errorf("after bind: %w", err)
 		}
 		if name(el) != "iq" {
 			continue // own presence, roster pushes...
@@ -181,19 +194,18 @@ func login(raw net.Conn, a Account, cache *ScramCache, timeout time.Duration) (*
 		switch attr(el, "id") {
 		case "b1":
 			if attr(el, "type") != "result" {
-				return nil, fmt.Errorf("bind: %s", el)
+				return fmt.Errorf("bind: %s", el)
 			}
 			c.JID = text(el, "jid")
 		case "s1":
 			if attr(el, "type") != "result" {
-				return nil, fmt.Errorf("session: %s", el)
+				return fmt.Errorf("session: %s", el)
 			}
 		case "p1":
 			if c.JID == "" {
-				return nil, fmt.Errorf("ping answered before bind")
+				return fmt.Errorf("ping answered before bind")
 			}
-			raw.SetDeadline(time.Time{})
-			return c, nil
+			return nil
 		}
 	}
 }
@@ -205,9 +217,8 @@ func (c *Conn) scram(a Account, cache *ScramCache) error {
 	cnonce := base64.RawStdEncoding.EncodeToString(nonce)
 	user := strings.NewReplacer("=", "=3D", ",", "=2C").Replace(a.User)
 	bare := "n=" + user + ",r=" + cnonce
-	w := c.nc
-	if _, err := w.Write([]byte("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-1'>" +
-		base64.StdEncoding.EncodeToString([]byte("n,,"+bare)) + "</auth>")); err != nil {
+	if err := c.send("<auth xmlns='" + nsSASL + "' mechanism='SCRAM-SHA-1'>" +
+		base64.StdEncoding.EncodeToString([]byte("n,,"+bare)) + "</auth>"); err != nil {
 		return err
 	}
 	el, err := c.expect("challenge")
@@ -247,11 +258,11 @@ func (c *Conn) scram(a Account, cache *ScramCache) error {
 	for i := range proof {
 		proof[i] = clientKey[i] ^ sig[i]
 	}
-	if _, err := w.Write([]byte("<response xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(
-		[]byte(final+",p="+base64.StdEncoding.EncodeToString(proof))) + "</response>")); err != nil {
+	if err := c.send("<response xmlns='" + nsSASL + "'>" + base64.StdEncoding.EncodeToString(
+		[]byte(final+",p="+base64.StdEncoding.EncodeToString(proof))) + "</response>"); err != nil {
 		return err
 	}
-	el, err = c.sc.Next()
+	el, err = c.w.next()
 	if err != nil {
 		return err
 	}
@@ -261,7 +272,7 @@ func (c *Conn) scram(a Account, cache *ScramCache) error {
 		verifier = text(el, "success")
 	case "challenge": // server-final as a challenge, empty success after
 		verifier = text(el, "challenge")
-		if _, err := w.Write([]byte("<response xmlns='" + nsSASL + "'/>")); err != nil {
+		if err := c.send("<response xmlns='" + nsSASL + "'/>"); err != nil {
 			return err
 		}
 		if _, err := c.expect("success"); err != nil {
@@ -290,8 +301,4 @@ func hmacSHA1(key, msg []byte) []byte {
 
 // Close ends the stream and the connection without waiting for the
 // server's answer.
-func (c *Conn) Close() error {
-	c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	c.nc.Write([]byte("</stream:stream>"))
-	return c.nc.Close()
-}
+func (c *Conn) Close() error { return c.w.bye() }

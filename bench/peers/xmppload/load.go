@@ -1,7 +1,6 @@
 package xmppload
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -25,6 +24,11 @@ type LoginResult struct {
 // open (the caller closes them with CloseAll). It stops starting logins once
 // ctx is done; those count as errors.
 func LoginAll(ctx context.Context, accts []Account, conc int, cache *ScramCache, timeout time.Duration) LoginResult {
+	return LoginAllWith(ctx, accts, conc, func(a Account) (*Conn, error) { return Login(a, cache, timeout) })
+}
+
+// LoginAllWith is LoginAll with another login (over WebSocket or BOSH).
+func LoginAllWith(ctx context.Context, accts []Account, conc int, login func(Account) (*Conn, error)) LoginResult {
 	res := LoginResult{Conns: make([]*Conn, len(accts)), Lat: make([]time.Duration, len(accts))}
 	var (
 		next   atomic.Int64
@@ -50,7 +54,7 @@ func LoginAll(ctx context.Context, accts []Account, conc int, cache *ScramCache,
 					continue
 				}
 				s := time.Now()
-				c, err := Login(accts[i], cache, timeout)
+				c, err := login(accts[i])
 				res.Lat[i] = time.Since(s)
 				if err != nil {
 					errs.Add(1)
@@ -152,7 +156,7 @@ func Messages(conns []*Conn, window int, dur time.Duration, mark func(end bool))
 				mu.Unlock()
 			}()
 			for {
-				el, err := rcv.sc.Next()
+				el, err := rcv.w.next()
 				if err != nil {
 					select {
 					case <-doneRecv:
@@ -185,7 +189,7 @@ func Messages(conns []*Conn, window int, dur time.Duration, mark func(end bool))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := bufio.NewWriterSize(snd.nc, 8192)
+			var el []byte
 			for !stop.Load() {
 				select { // blocks while the window is full
 				case slots <- struct{}{}:
@@ -203,16 +207,25 @@ func Messages(conns []*Conn, window int, dur time.Duration, mark func(end bool))
 					}
 				}
 				ns := strconv.FormatInt(int64(time.Since(start)), 10)
+				var err error
 				for range n {
-					w.WriteString("<message type='chat' to='")
-					w.WriteString(to)
-					w.WriteString("'><body>t=")
-					w.WriteString(ns)
-					w.WriteString(";")
-					w.WriteString(pad)
-					w.WriteString("</body></message>")
+					el = append(el[:0], "<message"...)
+					el = append(el, snd.ns...)
+					el = append(el, " type='chat' to='"...)
+					el = append(el, to...)
+					el = append(el, "'><body>t="...)
+					el = append(el, ns...)
+					el = append(el, ';')
+					el = append(el, pad...)
+					el = append(el, "</body></message>"...)
+					if err = snd.w.add(el); err != nil {
+						break
+					}
 				}
-				if err := w.Flush(); err != nil {
+				if err == nil {
+					err = snd.w.flush()
+				}
+				if err != nil {
 					if !stop.Load() {
 						fail(fmt.Errorf("sender %s: %w", snd.JID, err))
 					}
@@ -242,7 +255,7 @@ func Messages(conns []*Conn, window int, dur time.Duration, mark func(end bool))
 	close(stopSend)
 	close(doneRecv)
 	for _, c := range conns {
-		c.nc.Close()
+		c.w.abort()
 	}
 	drain := make(chan struct{})
 	go func() { wg.Wait(); close(drain) }()

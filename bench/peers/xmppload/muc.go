@@ -1,7 +1,6 @@
 package xmppload
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -29,13 +28,13 @@ var ErrNoMUC = errors.New("xmppload: no MUC service")
 // MUCService asks service for its disco#info and succeeds if it announces
 // the MUC protocol; otherwise the error wraps ErrNoMUC with the answer.
 func (c *Conn) MUCService(service string, timeout time.Duration) error {
-	c.nc.SetDeadline(time.Now().Add(timeout))
-	defer c.nc.SetDeadline(time.Time{})
-	if _, err := c.nc.Write([]byte("<iq type='get' id='disco1' to='" + service + "'><query xmlns='" + nsDiscoInf + "'/></iq>")); err != nil {
+	c.w.setDeadline(time.Now().Add(timeout))
+	defer c.w.setDeadline(time.Time{})
+	if err := c.send("<iq type='get' id='disco1' to='" + service + "'><query xmlns='" + nsDiscoInf + "'/></iq>"); err != nil {
 		return err
 	}
 	for {
-		el, err := c.sc.Next()
+		el, err := c.w.next()
 		if err != nil {
 			return fmt.Errorf("disco#info of %s: %w", service, err)
 		}
@@ -66,16 +65,16 @@ type JoinInfo struct {
 // (an empty submitted owner form, XEP-0045 §10.1.2) before Join returns,
 // for every server alike: a locked new room would refuse other occupants.
 func (c *Conn) Join(room, nick string, timeout time.Duration) (JoinInfo, error) {
-	c.nc.SetDeadline(time.Now().Add(timeout))
-	defer c.nc.SetDeadline(time.Time{})
+	c.w.setDeadline(time.Now().Add(timeout))
+	defer c.w.setDeadline(time.Time{})
 	full := room + "/" + nick
 	t0 := time.Now()
-	if _, err := c.nc.Write([]byte("<presence to='" + full + "'><x xmlns='" + nsMUC + "'><history maxstanzas='0'/></x></presence>")); err != nil {
+	if err := c.send("<presence to='" + full + "'><x xmlns='" + nsMUC + "'><history maxstanzas='0'/></x></presence>"); err != nil {
 		return JoinInfo{}, err
 	}
 	var ji JoinInfo
 	for {
-		el, err := c.sc.Next()
+		el, err := c.w.next()
 		if err != nil {
 			return ji, fmt.Errorf("join %s: %w", full, err)
 		}
@@ -93,12 +92,12 @@ func (c *Conn) Join(room, nick string, timeout time.Duration) (JoinInfo, error) 
 		break
 	}
 	if ji.Created {
-		if _, err := c.nc.Write([]byte("<iq type='set' id='inst1' to='" + room + "'><query xmlns='" + nsMUCOwner +
-			"'><x xmlns='jabber:x:data' type='submit'/></query></iq>")); err != nil {
+		if err := c.send("<iq type='set' id='inst1' to='" + room + "'><query xmlns='" + nsMUCOwner +
+			"'><x xmlns='jabber:x:data' type='submit'/></query></iq>"); err != nil {
 			return ji, err
 		}
 		for {
-			el, err := c.sc.Next()
+			el, err := c.w.next()
 			if err != nil {
 				return ji, fmt.Errorf("instant room %s: %w", room, err)
 			}
@@ -258,7 +257,7 @@ func Fanout(conns []*Conn, room string, sp FanoutSpec, mark func(end bool)) (Fan
 				mu.Unlock()
 			}()
 			for {
-				el, err := rc.sc.Next()
+				el, err := rc.w.next()
 				if err != nil {
 					select {
 					case <-done:
@@ -297,9 +296,9 @@ func Fanout(conns []*Conn, room string, sp FanoutSpec, mark func(end bool)) (Fan
 		senders.Add(1)
 		go func() {
 			defer senders.Done()
-			w := bufio.NewWriterSize(sc.nc, 4096)
 			prefix := "<message type='groupchat' to='" + room + "'><body>t="
 			who := ";" + strconv.Itoa(s) + "."
+			var el []byte
 			for !stop.Load() {
 				var slot int
 				select {
@@ -311,14 +310,18 @@ func Fanout(conns []*Conn, room string, sp FanoutSpec, mark func(end bool)) (Fan
 					return
 				}
 				ns := strconv.FormatInt(int64(time.Since(start)), 10)
-				w.WriteString(prefix)
-				w.WriteString(ns)
-				w.WriteString(who)
-				w.WriteString(strconv.Itoa(slot))
-				w.WriteString(";")
-				w.WriteString(pad)
-				w.WriteString("</body></message>")
-				if err := w.Flush(); err != nil {
+				el = append(el[:0], prefix...)
+				el = append(el, ns...)
+				el = append(el, who...)
+				el = strconv.AppendInt(el, int64(slot), 10)
+				el = append(el, ';')
+				el = append(el, pad...)
+				el = append(el, "</body></message>"...)
+				err := sc.w.add(el)
+				if err == nil {
+					err = sc.w.flush()
+				}
+				if err != nil {
 					if !stop.Load() {
 						fail(fmt.Errorf("sender %d: %w", s, err))
 					}
@@ -361,7 +364,7 @@ func Fanout(conns []*Conn, room string, sp FanoutSpec, mark func(end bool)) (Fan
 	res.Errors = int(errStanza.Load())
 	close(done)
 	for _, c := range conns {
-		c.nc.Close()
+		c.w.abort()
 	}
 	drain := make(chan struct{})
 	go func() { wg.Wait(); close(drain) }()

@@ -76,7 +76,7 @@ func fakeOccupants(t *testing.T, n int, drop func(from, to int) bool) []*Conn {
 	for i := range conns {
 		cli, srv := net.Pipe()
 		room.conns = append(room.conns, srv)
-		conns[i] = &Conn{nc: cli, sc: newScanner(bufio.NewReader(io.MultiReader(strings.NewReader("<stream:stream>"), cli))), JID: "o@x/b"}
+		conns[i] = &Conn{w: newTCPWire(cli, newScanner(bufio.NewReader(io.MultiReader(strings.NewReader("<stream:stream>"), cli)))), JID: "o@x/b"}
 	}
 	for i, s := range room.conns {
 		go room.serve(i, s)
@@ -135,7 +135,7 @@ func TestFanoutLostDelivery(t *testing.T) {
 func TestJoinCreatesInstantRoom(t *testing.T) {
 	cli, srv := net.Pipe()
 	defer srv.Close()
-	c := &Conn{nc: cli, sc: newScanner(bufio.NewReader(io.MultiReader(strings.NewReader("<stream:stream>"), cli)))}
+	c := &Conn{w: newTCPWire(cli, newScanner(bufio.NewReader(io.MultiReader(strings.NewReader("<stream:stream>"), cli))))}
 	got := make(chan []byte, 2)
 	go func() {
 		sc := newScanner(bufio.NewReader(io.MultiReader(strings.NewReader("<stream:stream>"), srv)))

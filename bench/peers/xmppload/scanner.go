@@ -84,9 +84,11 @@ func (s *scanner) Next() ([]byte, error) {
 		}
 		t := s.tag
 		switch {
-		case len(t) > 0 && (t[0] == '?' || t[0] == '!'):
+		case len(t) == 0:
+			return nil, errors.New("xmppload: empty tag <>")
+		case t[0] == '?' || t[0] == '!':
 			continue // declaration or comment
-		case len(t) > 0 && t[0] == '/': // end tag
+		case t[0] == '/': // end tag
 			if s.depth <= 1 {
 				return nil, ErrStreamClosed
 			}
@@ -97,10 +99,15 @@ func (s *scanner) Next() ([]byte, error) {
 			}
 		default: // start tag
 			if s.depth == 0 {
-				if !bytes.HasPrefix(t, []byte("stream:stream")) {
+				// A BOSH response's <body/> wraps its elements as the
+				// stream header does.
+				if !bytes.HasPrefix(t, []byte("stream:stream")) && !bytes.HasPrefix(t, []byte("body")) {
 					return nil, fmt.Errorf("xmppload: expected a stream header, got <%s>", t)
 				}
 				s.depth = 1
+				if t[len(t)-1] == '/' { // an empty BOSH body
+					return nil, ErrStreamClosed
+				}
 				continue
 			}
 			s.buf = append(append(append(s.buf, '<'), t...), '>')

@@ -24,6 +24,11 @@ func TestScanner(t *testing.T) {
 			[]string{`<message to="a>b" type='chat'><body>t=1;x</body></message>`, "<presence/>"},
 			ErrStreamClosed},
 		{"not a stream", "<message/>", nil, errors.New("expected a stream header")},
+		{"a BOSH body wraps elements as a stream header does",
+			"<body xmlns='http://jabber.org/protocol/httpbind' sid='s1'><stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind/></stream:features><message/></body>",
+			[]string{"<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind/></stream:features>", "<message/>"},
+			ErrStreamClosed},
+		{"an empty BOSH body", "<body xmlns='http://jabber.org/protocol/httpbind' sid='s1'/>", nil, ErrStreamClosed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScanner(bufio.NewReader(strings.NewReader(tc.stream)))
