@@ -182,7 +182,7 @@ func (t *Tx) SetNodeAffiliation(ctx context.Context, nodeID, userID int64, aff s
 // existing subscription; it returns the subscription's subid.
 func (t *Tx) Subscribe(ctx context.Context, nodeID, userID int64, jid, subid string) (string, error) {
 	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_service_subscriptions (node_id, user_id, jid, subid) VALUES (?, ?, ?, ?)
-		ON CONFLICT (node_id, jid) DO UPDATE SET user_id = user_id RETURNING subid`, nodeID, userID, jid, subid).Scan(&subid)
+		ON CONFLICT (node_id, jid) DO UPDATE SET user_id = pubsub_service_subscriptions.user_id RETURNING subid`, nodeID, userID, jid, subid).Scan(&subid)
 	return subid, err
 }
 

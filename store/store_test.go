@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,7 +15,7 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), Options{})
+	st, err := Open(ctx, location(t), Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return &testBundle{st: st, ctx: ctx}
@@ -24,7 +23,7 @@ func setup(t *testing.T) *testBundle {
 
 func TestReopenKeepsSchema(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := location(t)
 	ctx := context.Background()
 	st, err := Open(ctx, path, Options{})
 	require.NoError(t, err)
