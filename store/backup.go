@@ -537,3 +537,21 @@ func (s *Store) Load(ctx context.Context, r io.Reader) error {
 		})
 	})
 }
+
+// TableCounts is the number of rows of every data table (schema_migrations
+// aside), e.g. to show that a copy between engines lost nothing.
+func (r Reader) TableCounts(ctx context.Context) (map[string]int64, error) {
+	tables, err := tableNames(ctx, r.q, r.pg)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		var n int64
+		if err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, nil
+}
