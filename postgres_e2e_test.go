@@ -32,18 +32,18 @@ func postgres(t *testing.T) string {
 	return pgCluster.NewDB(t, nil)
 }
 
-// TestMain is not ours to take in this package, so the cluster is stopped
-// by the last of its tests; they are not parallel to each other.
+// stopPostgres ends the shared cluster (TestMain, after every test).
 func stopPostgres() {
 	if pgCluster != nil {
 		pgCluster.Stop()
-		pgCluster, pgOnce = nil, sync.Once{}
+		pgCluster = nil
 	}
 }
 
 // xmppgate serve on PostgreSQL: a user provisioned through the DreamHost
 // dialect is applied by the worker and logs in with go-xmpp.
 func TestPostgresServe(t *testing.T) {
+	t.Parallel()
 	dsn := postgres(t)
 	s := startServer(t, func(c *Config) { c.Store = dsn })
 	require.True(t, s.app.env.Store.Postgres())
@@ -57,7 +57,7 @@ func TestPostgresServe(t *testing.T) {
 // and the server started on the copy (same data directory: its keys)
 // still logs bob in and knows the DreamHost keys.
 func TestMigrateStoreToPostgres(t *testing.T) {
-	defer stopPostgres()
+	t.Parallel()
 	dsn := postgres(t)
 	data := filepath.Join(t.TempDir(), "data")
 	var keyB string

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -45,10 +46,13 @@ func version(binDir string) int {
 
 // Cluster is a running postgres on a unix socket in its own temp dir.
 type Cluster struct {
-	dir  string
-	cmd  *exec.Cmd
-	host string // the socket directory
-	n    atomic.Int64
+	dir   string
+	cmd   *exec.Cmd
+	alive io.WriteCloser // closing it (or our exit) stops postgres
+	// exited is closed once postgres (its shell) has exited.
+	exited chan struct{}
+	host   string // the socket directory
+	n      atomic.Int64
 
 	tmplOnce sync.Once
 	tmplErr  error
@@ -82,8 +86,8 @@ func Start() (*Cluster, error) {
 	}
 	c := &Cluster{dir: dir, host: dir}
 	data := filepath.Join(dir, "data")
-	run := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(filepath.Join(bin, name), args...)
+	run := func(path string, args ...string) *exec.Cmd {
+		cmd := exec.Command(path, args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
 		if cred != nil {
@@ -92,14 +96,22 @@ func Start() (*Cluster, error) {
 		return cmd
 	}
 	// Locale C: text sorts byte-wise, as SQLite's default collation does.
-	if out, err := run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "--locale=C", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
+	if out, err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--locale=C", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
 	// Durability is worthless for a throw-away cluster; speed is not.
-	c.cmd = run("postgres", "-D", data, "-k", dir, "-c", "listen_addresses=",
+	// postgres runs under a shell that waits for its stdin to close: when
+	// Stop closes it, or the test binary dies (a timeout's panic), the
+	// shell asks postgres for a fast shutdown, so no cluster outlives us.
+	c.cmd = run("/bin/sh", "-c", `exec 3<&0; "$0" "$@" </dev/null & p=$!; read _ <&3; kill -INT $p; wait $p`,
+		filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-c", "listen_addresses=",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=400", "-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal")
+	if c.alive, err = c.cmd.StdinPipe(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err == nil {
 		c.cmd.Stdout, c.cmd.Stderr = logf, logf
@@ -109,7 +121,8 @@ func Start() (*Cluster, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- c.cmd.Wait() }()
+	c.exited = make(chan struct{})
+	go func() { exited <- c.cmd.Wait(); close(c.exited) }()
 	db, err := sql.Open("pgx", c.DSN("postgres"))
 	if err != nil {
 		c.Stop()
@@ -145,11 +158,9 @@ func (c *Cluster) DSN(name string) string {
 // Stop ends postgres (a fast shutdown) and removes the cluster.
 func (c *Cluster) Stop() {
 	if c.cmd != nil && c.cmd.Process != nil {
-		c.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan struct{})
-		go func() { c.cmd.Process.Wait(); close(done) }()
+		c.alive.Close()
 		select {
-		case <-done:
+		case <-c.exited:
 		case <-time.After(30 * time.Second):
 			c.cmd.Process.Kill()
 		}
