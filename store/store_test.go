@@ -10,15 +10,17 @@ import (
 type testBundle struct {
 	st  *Store
 	ctx context.Context
+	loc string // where st lives (location)
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, location(t), Options{})
+	loc := location(t)
+	st, err := Open(ctx, loc, Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	return &testBundle{st: st, ctx: ctx}
+	return &testBundle{st: st, ctx: ctx, loc: loc}
 }
 
 func TestReopenKeepsSchema(t *testing.T) {
