@@ -24,7 +24,7 @@ func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Ac
 	if parentID != 0 {
 		parent = parentID
 	}
-	id, err := t.insertID(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
+	id, err := t.insertUnique(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
 	if err != nil {
 		return a, constraintErr(err)
 	}

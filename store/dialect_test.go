@@ -117,3 +117,24 @@ func TestClaimBatchesExactlyOnce(t *testing.T) {
 		require.Equal(t, 1, n, "batch %d claimed %d times", id, n)
 	}
 }
+
+// A taken name fails alone: the transaction goes on, on both engines (on
+// PostgreSQL the insert runs in a savepoint of its own).
+func TestDuplicateLeavesTransactionUsable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var dup error
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		a, err := tx.InsertAccount(b.ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		_, dup = tx.InsertAccount(b.ctx, "acme", 0)
+		_, err = tx.InsertDomain(b.ctx, a.ID, "a.example")
+		return err
+	}))
+	require.ErrorIs(t, dup, ErrDuplicate)
+	d, err := b.st.DomainByFQDN(b.ctx, "a.example")
+	require.NoError(t, err)
+	require.NotZero(t, d.ID)
+}

@@ -89,8 +89,9 @@ func (t *Tx) CreateRoom(ctx context.Context, room Room) (Room, error) {
 		room.Config = []byte("{}")
 	}
 	now := t.stamp()
-	err := t.q.QueryRowContext(ctx, `INSERT INTO muc_rooms (domain_id, name, config, subject, subject_by, created, last_active)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, room.DomainID, room.Name, string(room.Config), room.Subject, room.SubjectBy, now, now).Scan(&room.ID)
+	var err error
+	room.ID, err = t.insertUnique(ctx, `INSERT INTO muc_rooms (domain_id, name, config, subject, subject_by, created, last_active)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, room.DomainID, room.Name, string(room.Config), room.Subject, room.SubjectBy, now, now)
 	if err != nil {
 		return room, constraintErr(err)
 	}

@@ -182,8 +182,9 @@ func (r Reader) PubsubLastItems(ctx context.Context, owners, nodes []string) ([]
 // CreatePubsubNode creates a node; ErrDuplicate if the user has one by that name.
 func (t *Tx) CreatePubsubNode(ctx context.Context, n PubsubNode) (PubsubNode, error) {
 	n.Created = t.now().UTC().Truncate(time.Second)
-	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_nodes (user_id, node, config, max_items, item_expire, created)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, n.UserID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp()).Scan(&n.ID)
+	var err error
+	n.ID, err = t.insertUnique(ctx, `INSERT INTO pubsub_nodes (user_id, node, config, max_items, item_expire, created)
+		VALUES (?, ?, ?, ?, ?, ?)`, n.UserID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp())
 	return n, constraintErr(err)
 }
 

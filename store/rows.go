@@ -105,6 +105,17 @@ func (t *Tx) insertID(ctx context.Context, insert string, args ...any) (int64, e
 	return id, err
 }
 
+// insertUnique is insertID for a row whose unique key may be taken: the
+// caller gets ErrDuplicate's cause and the transaction stays usable on
+// PostgreSQL too (guard), as it does on SQLite.
+func (t *Tx) insertUnique(ctx context.Context, insert string, args ...any) (id int64, err error) {
+	err = t.guard(ctx, func() error {
+		id, err = t.insertID(ctx, insert, args...)
+		return err
+	})
+	return id, err
+}
+
 // mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
 func mustAffect(res sql.Result, err error) error {
 	if err != nil {

@@ -337,7 +337,7 @@ func (r Reader) OpenfireGroup(ctx context.Context, domainID int64, name string) 
 // CreateOpenfireGroup creates a group (display name = name) and returns its
 // id; ErrDuplicate if the domain has a group of that name.
 func (t *Tx) CreateOpenfireGroup(ctx context.Context, g OpenfireGroup) (int64, error) {
-	id, err := t.insertID(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
+	id, err := t.insertUnique(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
 	if isUnique(err) {
 		return 0, ErrDuplicate
 	}
