@@ -23,7 +23,7 @@ var (
 // postgres returns a fresh empty database on a throw-away cluster shared
 // by this package's tests (stopped when the test binary's last user ends),
 // or skips saying why PostgreSQL is not there.
-func postgres(t *testing.T) string {
+func postgres(t testing.TB) string {
 	t.Helper()
 	pgOnce.Do(func() { pgCluster, pgErr = pgtest.Start() })
 	if pgErr != nil {
@@ -63,7 +63,7 @@ func TestMigrateStoreToPostgres(t *testing.T) {
 	var keyB string
 	// The SQLite installation, stopped when the subtest ends.
 	t.Run("sqlite installation", func(t *testing.T) {
-		s := startServer(t, func(c *Config) { c.Data = data })
+		s := startServer(t, func(c *Config) { c.Data, c.Store = data, "" })
 		keyB = s.addFixture().keys["keyB"]
 	})
 	dbPath := filepath.Join(data, dbFile)
@@ -71,7 +71,6 @@ func TestMigrateStoreToPostgres(t *testing.T) {
 	code := run(context.Background(), []string{"migrate-store", "--from", "sqlite:" + dbPath, "--to", dsn}, nil, &out, &errb)
 	require.Equal(t, 0, code, errb.String())
 	require.Contains(t, out.String(), "users\t")
-	t.Log(out.String())
 
 	ctx := context.Background()
 	src, err := store.Open(ctx, dbPath, store.Options{})
