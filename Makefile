@@ -55,6 +55,11 @@ bench-ws: build ## WebSocket: RSS per idle session (10,000) and messages/s acros
 
 .PHONY: bench-ws
 
+bench-bosh: build ## BOSH: RSS per idle session with one held request (10,000) (bench/bosh)
+	$(GO) run ./bench/bosh -bin $(BIN)
+
+.PHONY: bench-bosh
+
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
 

@@ -94,7 +94,8 @@ func runCtl(ctx context.Context, c *cliRun) error {
 	if err != nil {
 		return fmt.Errorf("ctl: the working directory: %w", err)
 	}
-	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr, WorkDir: wd}
+	ctl := &ejabberd.Ctl{Reg: commands.MustNew(commands.All()...), Stdout: c.stdout, Stderr: c.stderr, WorkDir: wd,
+		Terminal: isTerminal(c.stderr)}
 	ctl.Post = func(ctx context.Context, name string, body map[string]any) (int, []byte, error) {
 		return ctlPost(ctx, c.cfg, name, body, func(v string) { ctl.Progress(name, v) })
 	}
@@ -108,6 +109,19 @@ func runCtl(ctx context.Context, c *cliRun) error {
 		return exitCode(status)
 	}
 	return err
+}
+
+// isTerminal says whether w is a terminal (a character device), where ctl
+// draws its progress bar; a file, pipe or test buffer gets plain lines.
+// The file's mode says it without golang.org/x/term: the bar needs no
+// terminal size or raw mode.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // ctlURL is where ctl reaches the server: http_addr, its host replaced by

@@ -67,6 +67,10 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// Console serves the operator's web console at /admin on the HTTP
+	// listener (off by default). Only admin JIDs of operator accounts log
+	// in; put the listener behind TLS before exposing it. See docs/console.md.
+	Console bool `yaml:"console"`
 	// HTTPSAddr is a TLS HTTP listener serving what http_addr serves
 	// (wss:// and https:// for web chat), with cert_file/key_file or the
 	// generated self-signed certificate. Empty: none.
@@ -106,6 +110,11 @@ type Config struct {
 	ACMECARoot string `yaml:"acme_ca_root"`
 	// ACMEEmail is the ACME account's contact address.
 	ACMEEmail string `yaml:"acme_email"`
+	// BOSHMaxInactivity ends a BOSH session whose client made no request
+	// for that long (Prosody's bosh_max_inactivity; default 60 s).
+	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
+	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
+	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
 	// Store is where the store lives: empty, an SQLite file in the data
 	// directory (the default); a postgres://… URL, that PostgreSQL
 	// database (docs/postgresql.md). Env XMPPGATE_STORE.

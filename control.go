@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/queue"
 )
 
@@ -60,6 +61,16 @@ type control struct {
 	worker *queue.Worker
 	done   chan struct{} // closed when serve must stop
 
+	// certs loads the XMPP listeners' certificate again (from these files;
+	// both empty: the self-signed one), limits replaces the DreamHost rate
+	// limits: what a reload applies besides the level and the schedule.
+	// serve sets them; nil does nothing.
+	certs  func(ctx context.Context, certFile, keyFile string) error
+	limits func([]dreamhost.Limit)
+	// origins replaces web chat's CORS and WebSocket origin policy
+	// (cors_origins; read with http_addr when unset).
+	origins func(Config)
+
 	mu       sync.Mutex
 	cfg      Config // as started, plus what reload_config applied
 	stopping bool
@@ -91,11 +102,15 @@ func (c *control) restarting() bool {
 	return c.restart
 }
 
-// ReloadConfig reads the configuration again; log_level and
-// worker_schedule change at once (the configured log_level also replaces
-// one set_loglevel set), every other changed key is reported as waiting
-// for a restart. Nothing is applied unless the whole new
-// configuration loads and the live keys are valid.
+// ReloadConfig reads the configuration again (reload_config, SIGHUP) and
+// applies without dropping sessions what can change while serving:
+// log_level (which also replaces one set_loglevel set), worker_schedule,
+// dreamhost_limits, cors_origins, and the certificate, loaded again from
+// cert_file and key_file on every reload (a renewed certificate keeps its
+// file names). Every other changed key is reported, and logged, as waiting
+// for a restart (listener addresses, data, the store's settings). Nothing
+// is applied unless the whole new configuration loads, the live keys are
+// valid and the certificate loads.
 func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, error) {
 	var r commands.ConfigReload
 	c.mu.Lock()
@@ -114,6 +129,12 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 	if _, err := cron.ParseStandard(next.WorkerSchedule); err != nil {
 		return r, fmt.Errorf("config: worker_schedule %q: %w", next.WorkerSchedule, err)
 	}
+	if c.certs != nil {
+		// The last check, and the first change: new handshakes get it.
+		if err := c.certs(ctx, next.CertFile, next.KeyFile); err != nil {
+			return r, fmt.Errorf("config: certificate: %w", err)
+		}
+	}
 	cur, nv := reflect.ValueOf(&c.cfg).Elem(), reflect.ValueOf(next)
 	for i := 0; i < cur.NumField(); i++ {
 		key := cur.Type().Field(i).Tag.Get("yaml")
@@ -128,6 +149,26 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 			if err := c.worker.Start(next.WorkerSchedule); err != nil {
 				return r, err // cannot happen: the schedule parsed above
 			}
+		case "cert_file", "key_file":
+			if c.certs == nil {
+				r.NeedRestart = append(r.NeedRestart, key)
+				continue
+			}
+		case "dreamhost_limits":
+			if c.limits == nil {
+				r.NeedRestart = append(r.NeedRestart, key)
+				continue
+			}
+			c.limits(next.DreamHostLimits)
+		case "cors_origins":
+			if c.origins == nil {
+				r.NeedRestart = append(r.NeedRestart, key)
+				continue
+			}
+			// An unset list depends on http_addr, which keeps its running value.
+			p := next
+			p.HTTPAddr = c.cfg.HTTPAddr
+			c.origins(p)
 		default:
 			r.NeedRestart = append(r.NeedRestart, key)
 			continue
@@ -138,7 +179,10 @@ func (c *control) ReloadConfig(ctx context.Context) (commands.ConfigReload, erro
 	// The configured level holds again even when the file did not change
 	// it: ejabberd's reload_config undoes a set_loglevel too.
 	c.level.SetLevel(level)
-	c.log.Info("configuration reloaded", zap.Strings("applied", r.Applied), zap.Strings("need_restart", r.NeedRestart))
+	c.log.Info("configuration reloaded", zap.Strings("applied", r.Applied), zap.Bool("certificate", c.certs != nil))
+	if len(r.NeedRestart) > 0 {
+		c.log.Warn("configuration keys changed that take effect only after a restart", zap.Strings("need_restart", r.NeedRestart))
+	}
 	return r, nil
 }
 

@@ -154,7 +154,16 @@ func (s *testServer) isolationFixture(t *testing.T) isolationFixture {
 				return err
 			}
 		}
-		return tx.RegisterRoomNick(ctx, bob.DomainID, "quentin@elsewhere.example", "Beatrix")
+		if err := tx.RegisterRoomNick(ctx, bob.DomainID, "quentin@elsewhere.example", "Beatrix"); err != nil {
+			return err
+		}
+		// An audit line of B's, for the audit log readers (Openfire's
+		// security log): actor and detail are markers.
+		d, err := tx.DomainByFQDN(ctx, "b.example")
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, d.AccountID, "zed-hidden", "isolation", "Beatrix")
 	}))
 	return f
 }
@@ -265,6 +274,11 @@ func init() {
 		isolationOverrides[cmd+".service"] = "global"
 	}
 	isolationOverrides["muc_online_rooms_by_regex.regex"] = "."
+	// The security log read whole: no actor filter, no time bound, where
+	// B's audit line (markers) would show.
+	for arg, v := range map[string]any{"username": "", "offset": 0, "limit": 1000, "startTime": 0, "endTime": 0} {
+		isolationOverrides["GET logs/security."+arg] = v
+	}
 	isolationOverrides["rooms_unused_list.days"] = 0
 	isolationOverrides["rooms_unused_destroy.days"] = 0
 	isolationOverrides["create_room_with_opts.options"] = []map[string]string{{"name": "title", "value": "x"}}
@@ -500,4 +514,111 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	require.Equal(t, 1, items, "the operator's delete_old_pubsub_items (number 1) reached B's node, so A's calls spared it for a reason")
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM pubsub_service_items`).Scan(&items))
 	require.Equal(t, 1, items, "the operator's delete_old_pubsub_items reached B's service node too")
+}
+
+// TestTenantIsolationConsole: the commands the operator's console calls,
+// through the registry as the console binds them (every argument aimed at
+// B's data, as in the matrix), by A's admin, by A's admin without an api
+// permission, and by the operator's admin. A tenant's reads never name
+// B's data and Operator-only ones are refused; the console's own door
+// lets neither A's admin nor a wrong password in; only the operator's
+// actions change B's data, and the others change nothing.
+func TestTenantIsolationConsole(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *Config) { c.Console = true })
+	f := s.isolationFixture(t)
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(s.data, dbFile)+"?mode=ro&_busy_timeout=5000")
+	require.NoError(t, err)
+	defer db.Close()
+	var bAccount int64
+	require.NoError(t, db.QueryRow(`SELECT id FROM accounts WHERE name = 'other'`).Scan(&bAccount))
+	before := tenantDigest(t, db, bAccount)
+	// A refused login of B's name: a line only the operator may read.
+	require.NoError(t, commands.RecordLoginFailure(t0(), s.app.env, commands.Console, "zed-hidden@b.example", "192.0.2.1", commands.ReasonBadCredentials))
+
+	for _, who := range []struct {
+		name  string
+		creds tenantCreds
+	}{{"A", f.a}, {"A-no-right", f.aNoRight}} {
+		c := s.consoleClient(t)
+		rep := c.login(who.creds.adminJID, who.creds.adminPW)
+		require.Equal(t, http.StatusUnauthorized, rep.status, "%s logs in to the console: %s", who.name, rep.body)
+	}
+
+	ctx := context.Background()
+	reg := s.app.reg
+	operator, ok, err := commands.ConsoleCaller(ctx, s.app.env, f.operator.adminJID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	calls := 0
+	for _, def := range reg.Dialect(commands.Console) {
+		for _, who := range []string{"A", "A-no-right", "operator"} {
+			var caller commands.Caller
+			switch who {
+			case "operator":
+				caller = operator
+			case "A":
+				caller, err = commands.AuthenticateAdmin(ctx, s.app.env, f.a.adminJID, f.a.adminPW)
+				require.NoError(t, err)
+			case "A-no-right":
+				caller, err = commands.AuthenticateAdmin(ctx, s.app.env, f.aNoRight.adminJID, f.aNoRight.adminPW)
+				require.NoError(t, err)
+			}
+			caller.Dialect = commands.Console
+			raw := commands.Raw{}
+			for _, a := range def.ArgsIn(commands.Console) {
+				v := isolationValue(a, a.WireName(commands.Console), f.bToken)
+				switch v := v.(type) {
+				case int64:
+					raw[a.Name] = []string{fmt.Sprint(v)}
+				case []string:
+					raw[a.Name] = []string{strings.Join(v, ",")}
+				default:
+					raw[a.Name] = []string{fmt.Sprint(v)}
+				}
+			}
+			if def.Name == "audit_log" {
+				raw["account"] = []string{fmt.Sprint(bAccount)}
+				raw["actor"] = nil // every actor: B's lines must still not show
+			}
+			res, err := func() (any, error) {
+				args, err := reg.Bind(ctx, s.app.env, caller, def, commands.Input{Text: raw})
+				if err != nil {
+					return nil, err
+				}
+				return (&commands.Call{Def: def, Caller: caller, Env: s.app.env, Reg: reg, Args: args}).RunNow(ctx)
+			}()
+			calls++
+			where := fmt.Sprintf("console %s as %s: %v %v", def.Name, who, res, err)
+			if who == "operator" {
+				if def.Mutates {
+					before = tenantDigest(t, db, bAccount) // the operator may act on B's users
+				}
+				continue
+			}
+			if err != nil {
+				require.NotEqual(t, commands.Internal, commands.AsError(err).Kind, where)
+			}
+			for _, m := range isolationMarkers {
+				require.NotContains(t, fmt.Sprint(res), m, "leak: "+where)
+			}
+			if def.Operator {
+				require.Equal(t, commands.Forbidden, commands.AsError(err).Kind, "operator-only: "+where)
+			}
+			require.Equal(t, before, tenantDigest(t, db, bAccount), "B's data changed by "+where)
+		}
+	}
+	require.Greater(t, calls, 20)
+	// What the operator's console reads does name B's data: its reads do
+	// reach every account.
+	res, err := func() (any, error) {
+		def, _ := reg.Lookup(commands.Console, "login_failures")
+		args, err := reg.Bind(ctx, s.app.env, operator, def, commands.Input{})
+		if err != nil {
+			return nil, err
+		}
+		return (&commands.Call{Def: def, Caller: operator, Env: s.app.env, Reg: reg, Args: args}).Run(ctx)
+	}()
+	require.NoError(t, err)
+	require.Contains(t, fmt.Sprint(res), "zed-hidden@b.example")
 }

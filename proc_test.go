@@ -73,6 +73,10 @@ type serverProc struct {
 	cmd       *exec.Cmd
 	bin, data string
 	env       []string
+	// config, if set, is the config file the server reads (serve
+	// --config): then only the data directory and env come from the
+	// environment, so that the file's values hold.
+	config    string
 	http, c2s string
 	boot      Bootstrap
 	stderr    *syncbuf.Buffer
@@ -92,12 +96,16 @@ func startBinary(t *testing.T, env ...string) *serverProc {
 // process (on new ports), once this one is gone.
 func (p *serverProc) restart(t *testing.T) *serverProc {
 	t.Helper()
-	n := &serverProc{bin: p.bin, data: p.data, env: p.env, boot: p.boot, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
+	n := &serverProc{bin: p.bin, data: p.data, env: p.env, config: p.config, boot: p.boot, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	n.cmd = exec.Command(n.bin, "serve")
 	// Port 0: the server picks free ports and says which in its "serving"
 	// line (a port picked here could be taken before the server binds it).
 	n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_HTTP_ADDR=127.0.0.1:0", "XMPPGATE_WORKER_SCHEDULE=@every 1h",
 		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR="), n.env...)
+	if n.config != "" {
+		n.cmd = exec.Command(n.bin, "serve", "--config", n.config)
+		n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data), n.env...)
+	}
 	n.cmd.Stdout, n.cmd.Stderr = io.Discard, n.stderr
 	require.NoError(t, n.cmd.Start())
 	go func() { n.exited <- n.cmd.Wait() }()

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on pprof_addr, when set
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/commands/console"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/commands/ejabberd"
 	"github.com/xmppgate/xmppgate/commands/openfire"
@@ -27,7 +29,9 @@ import (
 	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/xmppcore"
+	"github.com/xmppgate/xmppgate/xmppcore/bosh"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
+	"github.com/xmppgate/xmppgate/xmppcore/websocket"
 )
 
 // served tells tests where a running server listens.
@@ -163,6 +167,26 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	router := mux.NewRouter()
 	dh := dreamhost.New(a.reg, a.env, dreamhost.Config{MaxBody: cfg.MaxBody, Limits: cfg.DreamHostLimits})
+	// What a reload (reload_config, SIGHUP) applies besides the level and
+	// the worker's schedule.
+	ctl.certs, ctl.limits = xs.ReloadCertificate, dh.SetLimits
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	stopHUP := make(chan struct{})
+	defer func() { signal.Stop(hup); close(stopHUP) }()
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: reloading the configuration")
+				if _, err := ctl.ReloadConfig(ctx); err != nil {
+					log.Error("SIGHUP: the configuration was not reloaded", zap.Error(err))
+				}
+			case <-stopHUP:
+				return
+			}
+		}
+	}()
 	router.Path("/").Methods(http.MethodGet, http.MethodPost).Handler(dh)
 	// The Openfire handlers answer other methods themselves, as Openfire
 	// does. The legacy query API's exact paths come before the REST prefixes.
@@ -186,7 +210,16 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		LoopbackAdmin: boot.AdminJID, CtlSecret: ctlSecret, OperatorAccount: boot.Account}))
 	router.Path(ejabberd.OAuthTokenPath).Handler(ejabberd.NewOAuth(a.reg, a.env))
 	router.PathPrefix(uploadPrefix).Handler(files)
-	mountWebChat(router, cfg, xs, nil, log)
+	if cfg.Console {
+		con := console.New(a.reg, a.env, console.Options{})
+		router.Path(console.Prefix).Handler(con)
+		router.PathPrefix(console.Prefix + "/").Handler(con)
+	}
+	boshH := bosh.New(bosh.XMPP{Server: xs, InsecureOK: func(r *http.Request) bool {
+		return cfg.WebSocketInsecureOK || websocket.Loopback(r)
+	}}, bosh.Config{Inactivity: cfg.BOSHMaxInactivity, Wait: cfg.BOSHMaxWait, Log: log.Named("bosh")})
+	webOrigins := mountWebChat(router, cfg, xs, boshH, log)
+	ctl.origins = webOrigins.set
 	opsRoutes := &ops{metrics: met, st: a.env.Store, xs: xs, worker: worker, log: log.Named("ops"), now: time.Now}
 	opsRoutes.mount(router, true)
 
@@ -200,7 +233,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 
 	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
-	errc := make(chan error, 3)
+	srv.RegisterOnShutdown(boshH.Shutdown) // held BOSH requests end, so Shutdown need not wait out their wait
+	// One slot per listener below (main, Openfire, https, metrics), so none
+	// blocks once the first error is taken.
+	errc := make(chan error, 4)
 	go func() { errc <- srv.Serve(ln) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
@@ -235,6 +271,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}
 		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		tsrv.RegisterOnShutdown(boshH.Shutdown)
 		go func() { errc <- tsrv.Serve(tln) }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -293,7 +330,7 @@ func (l live) Sessions(domain, username string) []commands.Session {
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
 			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
-			Transport: s.Transport}
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

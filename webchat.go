@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -105,10 +106,27 @@ func (p originPolicy) cors(h http.Handler) http.Handler {
 	})
 }
 
-// mountWebChat adds web chat's routes to router. bosh serves boshPaths;
-// nil answers that BOSH is not available.
-func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http.Handler, log *zap.Logger) {
+// origins is cors_origins as serving applies it: a reload (reload_config,
+// SIGHUP) replaces the policy with set, and the next request reads it.
+type origins struct{ p atomic.Pointer[originPolicy] }
+
+func (o *origins) set(cfg Config) {
 	p := newOriginPolicy(cfg)
+	o.p.Store(&p)
+}
+
+func (o *origins) checkWS(r *http.Request) bool { return o.p.Load().checkWS(r) }
+
+func (o *origins) cors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { o.p.Load().cors(h).ServeHTTP(w, r) })
+}
+
+// mountWebChat adds web chat's routes to router. bosh serves boshPaths;
+// nil answers that BOSH is not available. It returns the origin policy,
+// for a reload to replace.
+func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http.Handler, log *zap.Logger) *origins {
+	p := &origins{}
+	p.set(cfg)
 	ws := &websocket.Handler{Server: xs, CheckOrigin: p.checkWS, Log: log.Named("websocket"), PingInterval: cfg.WebSocketPingInterval,
 		InsecureOK: func(r *http.Request) bool { return cfg.WebSocketInsecureOK || websocket.Loopback(r) }}
 	for _, path := range websocket.Paths {
@@ -125,6 +143,7 @@ func mountWebChat(router *mux.Router, cfg Config, xs *xmppcore.Server, bosh http
 	hm := hostMeta{xs: xs}
 	router.Path("/.well-known/host-meta").Handler(p.cors(http.HandlerFunc(hm.xrd)))
 	router.Path("/.well-known/host-meta.json").Handler(p.cors(http.HandlerFunc(hm.json)))
+	return p
 }
 
 // hostMeta answers XEP-0156 discovery for the domain the Host header

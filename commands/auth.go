@@ -363,3 +363,18 @@ func AuthenticateREST(ctx context.Context, env *Env, name, password string) (Cal
 	}
 	return withTree(ctx, env, Caller{Dialect: REST, Account: a.ID, Actor: "rest:" + a.Name})
 }
+
+// ConsoleCaller is the caller of the operator's web console for an admin
+// JID: over every account, as `xmppgate ctl` is, its changes queued for
+// the JID's account and audited under the JID. ok is false when the JID
+// is no longer a user who may log in or its account no longer an
+// operator, so a console session ends with the right it stood for.
+func ConsoleCaller(ctx context.Context, env *Env, jid string) (c Caller, ok bool, err error) {
+	admin, ok, err := TrustedAdmin(ctx, env, jid)
+	if err != nil || !ok || !admin.Operator {
+		return Caller{}, false, err
+	}
+	c, err = OperatorCaller(ctx, env, admin.Account)
+	c.Dialect, c.Actor = Console, jid
+	return c, err == nil, err
+}

@@ -1,12 +1,15 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/xmppgate/xmppgate/store"
@@ -131,10 +134,56 @@ func backup(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Env.Store.BackupTo(ctx, path); err != nil {
+	// Progress: the copy's size so far of the database's (VACUUM INTO
+	// writes the file directly and leaves out free pages, so it ends at or
+	// below the total, which is reported once it is done).
+	total, err := c.Env.Store.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = c.watch("KiB", kib(total), func() int64 { return kib(fileSize(path)) },
+		func() error { return c.Env.Store.BackupTo(ctx, path) })
+	if err != nil {
 		return nil, err
 	}
 	return "", os.Chmod(path, 0o600)
+}
+
+// kib is n bytes in KiB, rounded up: a backup's progress unit.
+func kib(n int64) int64 { return (n + 1023) / 1024 }
+
+// fileSize is the size of the file at path (0 if there is none yet).
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// lineCounter counts the lines written through it: a dump writes one line
+// per row.
+type lineCounter struct {
+	w     io.Writer
+	lines *atomic.Int64
+}
+
+func (l lineCounter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	l.lines.Add(int64(bytes.Count(p[:n], []byte{'\n'})))
+	return n, err
+}
+
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r    io.Reader
+	read *atomic.Int64
+}
+
+func (b byteCounter) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read.Add(int64(n))
+	return n, err
 }
 
 // Restore is ejabberd's restore.
@@ -175,7 +224,14 @@ func dump(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return "", writeAtomically(path, func(f *os.File) error { return c.Env.Store.Dump(ctx, f) })
+	rows, err := c.Env.Store.Rows(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var lines atomic.Int64
+	return "", writeAtomically(path, func(f *os.File) error {
+		return c.watch("rows", rows, lines.Load, func() error { return c.Env.Store.Dump(ctx, lineCounter{f, &lines}) })
+	})
 }
 
 // Load is ejabberd's load.
@@ -195,14 +251,23 @@ func load(ctx context.Context, c *Call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return replaceDatabase(ctx, c, shown, "dump", func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return c.Env.Store.Load(ctx, f)
+	// Progress: the dump's KiB read (a retry after a busy worker reads it
+	// again from the start).
+	var read atomic.Int64
+	var res any
+	err = c.watch("KiB", kib(fileSize(path)), func() int64 { return kib(read.Load()) }, func() (err error) {
+		res, err = replaceDatabase(ctx, c, shown, "dump", func() error {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			read.Store(0)
+			return c.Env.Store.Load(ctx, byteCounter{f, &read})
+		})
+		return err
 	})
+	return res, err
 }
 
 // writeAtomically writes path through a temporary file beside it, so a

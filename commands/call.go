@@ -26,9 +26,10 @@ type Call struct {
 	// unique_id used already fails the call with ReasonUniqueIDUsed.
 	UniqueID []byte
 	// Progress, if set, is told how far a long command got (an import's
-	// users done of total), always from the goroutine that runs the
-	// handler; see importprogress.go.
-	Progress func(done, total int)
+	// users done of total, a backup's KiB: unit names what is counted),
+	// always from the goroutine that runs the handler; see
+	// importprogress.go.
+	Progress func(done, total int, unit string)
 }
 
 // Values are bound arguments by registry name.

@@ -19,6 +19,9 @@ const (
 	// OpenfireREST is the Openfire User Service 2.x / restAPI plugin REST
 	// form; its command names are "METHOD route" (commands/openfirerest).
 	OpenfireREST Dialect = "openfirerest"
+	// Console is the operator's web console (commands/console); its
+	// command names are the registry's.
+	Console Dialect = "console"
 )
 
 // Type is an argument's type; Bind coerces and normalises by it.

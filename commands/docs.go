@@ -34,7 +34,7 @@ func Markdown(r *Registry) []byte {
 	}
 	for _, d := range r.Defs() {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", d.Name, d.Doc)
-		for _, dialect := range []Dialect{DreamHost, Ejabberd, Openfire, OpenfireREST, REST} {
+		for _, dialect := range []Dialect{DreamHost, Ejabberd, Openfire, OpenfireREST, REST, Console} {
 			name, ok := d.Names[dialect]
 			if !ok {
 				continue

@@ -538,7 +538,7 @@ var RESTDomainList = &Def{
 	Name:   "rest_domain_list",
 	Doc:    "Lists the XMPP domains of the caller's account and sub-accounts, as domain objects sorted by name, all on one page.",
 	Result: Result{Kind: ResultRecord, Name: "[]DomainInfo"},
-	Names:  map[Dialect]string{REST: "GET xmppdomains"},
+	Names:  map[Dialect]string{REST: "GET xmppdomains", Console: "rest_domain_list"},
 	Handle: restDomainList,
 }
 
@@ -704,8 +704,23 @@ var RESTDomainUpdate = &Def{
 }
 
 func restDomainUpdate(ctx context.Context, c *Call) (any, error) {
-	d := c.Args.Domain("domain")
 	var obj DomainInfo
+	err := c.patchDomainSettings(ctx, []byte(c.Args.String("settings")), "rest domain update", "",
+		func(tx *store.Tx, cur store.Domain) (err error) {
+			obj, err = c.domainInfo(ctx, tx.Reader, cur)
+			return err
+		})
+	return obj, err
+}
+
+// patchDomainSettings applies a partial domain object to the bound domain's
+// stored settings (PatchSettings validates it), writes an audit line
+// (command, and detail after the domain's name) and then, in the same
+// transaction, runs then (may be nil) on the updated row; the live server
+// re-reads the settings after the commit. Not queued: a domain's settings
+// are configuration, written at once.
+func (c *Call) patchDomainSettings(ctx context.Context, patch []byte, command, detail string, then func(*store.Tx, store.Domain) error) error {
+	d := c.Args.Domain("domain")
 	err := c.Env.Store.Write(ctx, func(tx *store.Tx) error {
 		cur, err := tx.DomainByFQDN(ctx, d.FQDN) // not the memo: the stored settings now
 		if errors.Is(err, store.ErrNotFound) {
@@ -714,7 +729,7 @@ func restDomainUpdate(ctx context.Context, c *Call) (any, error) {
 		if err != nil {
 			return err
 		}
-		settings, err := PatchSettings(EffectiveSettings(cur), []byte(c.Args.String("settings")))
+		settings, err := PatchSettings(EffectiveSettings(cur), patch)
 		if err != nil {
 			return err
 		}
@@ -726,17 +741,19 @@ func restDomainUpdate(ctx context.Context, c *Call) (any, error) {
 			return err
 		}
 		cur.Settings = raw
-		if err := tx.Audit(ctx, cur.AccountID, c.Caller.Actor, "rest domain update", cur.FQDN); err != nil {
+		if err := tx.Audit(ctx, cur.AccountID, c.Caller.Actor, command, strings.TrimSpace(cur.FQDN+" "+detail)); err != nil {
 			return err
 		}
-		obj, err = c.domainInfo(ctx, tx.Reader, cur)
-		return err
+		if then == nil {
+			return nil
+		}
+		return then(tx, cur)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.settingsChanged(d.FQDN)
-	return obj, nil
+	return nil
 }
 
 // RESTDomainDelete removes a domain with all its users.

@@ -9,8 +9,8 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// Progress of a long import (users done / total) for a caller that asked
-// for it (Call.Progress: `xmppgate ctl`). The import is not split or
+// Progress of a long command (an import's users, a backup's KiB, a dump's
+// rows) for a caller that asked for it (Call.Progress: `xmppgate ctl`). The import is not split or
 // written differently: it stays one queued batch applied by the worker.
 // The slow part is the worker's Prepare, which derives the SCRAM keys of
 // every plaintext password; prepareImport counts each user it finishes on
@@ -37,8 +37,7 @@ func countImported(env *Env, batch int64) {
 }
 
 // applyWatched applies rs as applyNow does; with c.Progress set it reports
-// the users prepared so far while it waits, from this goroutine (a front
-// end may write to its response there), and total once applied.
+// the users prepared so far while it waits, and total once applied.
 func (c *Call) applyWatched(ctx context.Context, total int, rs []Receipt) error {
 	if c.Progress == nil || total == 0 {
 		return c.applyNow(ctx, rs...)
@@ -56,9 +55,22 @@ func (c *Call) applyWatched(ctx context.Context, total int, rs []Receipt) error 
 			importCounters.Delete(k)
 		}
 	}()
+	// The last user is reported once written, not once prepared.
+	return c.watch("users", int64(total), func() int64 { return min(done.Load(), int64(total-1)) },
+		func() error { return c.applyNow(ctx, rs...) })
+}
+
+// watch runs work on a goroutine and, with c.Progress set, reports done()
+// of total (in unit) every progressEvery from this goroutine (a front end
+// may write to its response there): 0 first, each new value while work
+// runs (held below total), and total once it succeeded.
+func (c *Call) watch(unit string, total int64, done func() int64, work func() error) error {
+	if c.Progress == nil || total <= 0 {
+		return work()
+	}
 	finished := make(chan error, 1)
-	go func() { finished <- c.applyNow(ctx, rs...) }()
-	c.Progress(0, total)
+	go func() { finished <- work() }()
+	c.Progress(0, int(total), unit)
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
 	shown := int64(0)
@@ -66,14 +78,13 @@ func (c *Call) applyWatched(ctx context.Context, total int, rs []Receipt) error 
 		select {
 		case err := <-finished:
 			if err == nil {
-				c.Progress(total, total)
+				c.Progress(int(total), int(total), unit)
 			}
 			return err
 		case <-tick.C:
-			// The last user is reported once written, not once prepared.
-			if n := min(done.Load(), int64(total-1)); n != shown {
+			if n := min(max(done(), 0), total-1); n != shown {
 				shown = n
-				c.Progress(int(n), total)
+				c.Progress(int(n), int(total), unit)
 			}
 		}
 	}

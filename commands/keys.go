@@ -118,7 +118,7 @@ var ListKeys = &Def{
 	Name:        "list_keys",
 	Doc:         "Lists the API keys of the account with their creation time, comment and allowed commands. Only a key allowed every command (*) may call it.",
 	Result:      Result{Kind: ResultTable, Columns: keyColumns},
-	Names:       map[Dialect]string{DreamHost: "api-list_keys"},
+	Names:       map[Dialect]string{DreamHost: "api-list_keys", Console: "list_keys"},
 	AllKeysOnly: true,
 	Handle:      listKeys,
 }

@@ -17,6 +17,10 @@ type Session struct {
 	// Transport is how the client connects, as ejabberd prints it:
 	// "c2s", "websocket" or "http_bind".
 	Transport string
+	// LastActive is when the client last sent anything; Anonymous: a
+	// SASL ANONYMOUS login, whose username is made up.
+	LastActive time.Time
+	Anonymous  bool
 }
 
 // Live is the running XMPP server as handlers see it: read commands about

@@ -25,8 +25,8 @@ import (
 // commands is listed in the file of its noun.
 func All() []*Def {
 	return slices.Concat(userDefs, domainDefs, keyDefs, progressDefs, rosterDefs, groupDefs, sessionDefs, stanzaDefs,
-		vcardDefs, userdataDefs, purgeDefs, pushDefs, archiveDefs, pubsubDefs, roomDefs, openfireRoomDefs, serverDefs, backupDefs, transferDefs, oauthDefs, docDefs,
-		certificateDefs)
+		vcardDefs, userdataDefs, purgeDefs, pushDefs, archiveDefs, pubsubDefs, roomDefs, openfireRoomDefs, openfireSystemDefs, serverDefs, backupDefs, transferDefs, oauthDefs, docDefs,
+		certificateDefs, batchDefs, auditDefs)
 }
 
 // Registry is the immutable command table.

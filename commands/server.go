@@ -169,9 +169,11 @@ func s2sNumber(context.Context, *Call) (any, error) { return int64(0), nil }
 // ReloadConfig is ejabberd_admin's reload_config.
 var ReloadConfig = &Def{
 	Name: "reload_config",
-	Doc: "Operator only. Re-reads the configuration file and environment the server started with and applies log_level and " +
-		"worker_schedule at once. If other keys changed, they wait for a restart and the answer names them (400), so a " +
-		"change is never reported as applied when it is not; a file that does not load answers why and changes nothing.",
+	Doc: "Operator only. Re-reads the configuration file and environment the server started with (as SIGHUP does) and " +
+		"applies log_level, worker_schedule, dreamhost_limits and cors_origins at once and loads the certificate again (cert_file, key_file), " +
+		"without dropping sessions. If other keys changed, they wait for a restart and the answer names them (400), so a " +
+		"change is never reported as applied when it is not; a file or certificate that does not load answers why and " +
+		"changes nothing.",
 	Operator: true,
 	Result:   Result{Kind: ResultStatus},
 	Names:    map[Dialect]string{Ejabberd: "reload_config"},

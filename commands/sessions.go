@@ -155,7 +155,7 @@ var ConnectedUsersNumber = &Def{
 	Name:   "connected_users_number",
 	Doc:    "Counts the live sessions on the caller's domains.",
 	Result: Result{Kind: ResultNumber, Name: "num_sessions"},
-	Names:  map[Dialect]string{Ejabberd: "connected_users_number"},
+	Names:  map[Dialect]string{Ejabberd: "connected_users_number", Console: "connected_users_number"},
 	Handle: connectedUsersNumber,
 }
 

@@ -51,6 +51,7 @@ var userDefs = []*Def{
 	CreateUser, UpdateUser, OpenfireUserList, OpenfireUserGet,
 	ChangePassword, CheckAccount, CheckPassword, CheckPasswordHash, BanAccount, RegisteredUsers,
 	RESTUserList, RESTUserGet, RESTUserUpdate, RESTUserACLGet, RESTUserACLSet,
+	SearchUsers,
 }
 
 var userColumns = []string{"username", "domain", "password", "status"}
@@ -201,7 +202,7 @@ var DeactivateUser = &Def{
 	Args:        []Arg{argUsername, argDomain},
 	Result:      Result{Kind: ResultToken},
 	Mutates:     true,
-	Names:       map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}"},
+	Names:       map[Dialect]string{DreamHost: "jabber-deactivate_user", Openfire: "disable", OpenfireREST: "POST lockouts/{username}", Console: "deactivate_user"},
 	Handle:      deactivateUser,
 	ApplyAtomic: true,
 	Apply:       applyDeactivateUser,
@@ -214,7 +215,7 @@ var ReactivateUser = &Def{
 	Args:        []Arg{argUsername, argDomain},
 	Result:      Result{Kind: ResultToken},
 	Mutates:     true,
-	Names:       map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}"},
+	Names:       map[Dialect]string{DreamHost: "jabber-reactivate_user", Openfire: "enable", OpenfireREST: "DELETE lockouts/{username}", Console: "reactivate_user"},
 	Handle:      reactivateUser,
 	ApplyAtomic: true,
 	Apply:       applyReactivateUser,
@@ -533,7 +534,7 @@ var ChangePassword = &Def{
 	Args:    []Arg{argUsername, argDomain, ejNewpass},
 	Result:  Result{Kind: ResultToken},
 	Mutates: true,
-	Names:   map[Dialect]string{Ejabberd: "change_password"},
+	Names:   map[Dialect]string{Ejabberd: "change_password", Console: "change_password"},
 	Handle:  changePassword,
 	Prepare: prepareProfileChange,
 	Apply:   applyProfileChange,
@@ -755,13 +756,9 @@ var RESTUserList = &Def{
 
 func restUserList(ctx context.Context, c *Call) (any, error) {
 	d := c.Args.Domain("domain")
-	limit := DefaultUserPage
-	if c.Args.Has("limit") {
-		n := c.Args.Int("limit")
-		if n < 1 {
-			return nil, Errorf(Invalid, ReasonMalformed, "limit", "limit must be a positive integer")
-		}
-		limit = int(min(n, MaxUserPage))
+	limit, err := limitArg(c, DefaultUserPage, MaxUserPage)
+	if err != nil {
+		return nil, err
 	}
 	total, err := c.Env.Store.CountDomainUsers(ctx, d.ID)
 	if err != nil {
@@ -1018,4 +1015,36 @@ func restUserACLSet(ctx context.Context, c *Call) (any, error) {
 		return nil, err
 	}
 	return obj, nil
+}
+
+var searchUserColumns = []string{"username", "domain", "status", "name", "email"}
+
+// SearchUsers finds a domain's users by part of their name.
+var SearchUsers = &Def{
+	Name: "search_users",
+	Doc: "Lists the users of a domain whose names contain search (all without it), by name, at most limit, " +
+		"with their status (active, inactive, pending-...), name and email.",
+	Args: []Arg{argDomain,
+		{Name: "search", Type: String, Optional: true, Doc: "Part of the user name, compared as given (case-mapped names are lower case)."},
+		argLimit},
+	Result: Result{Kind: ResultTable, Columns: searchUserColumns},
+	Names:  map[Dialect]string{Console: "search_users"},
+	Handle: searchUsers,
+}
+
+func searchUsers(ctx context.Context, c *Call) (any, error) {
+	limit, err := listLimit(c)
+	if err != nil {
+		return nil, err
+	}
+	d := c.Args.Domain("domain")
+	us, err := c.Env.Store.DomainUsersMatching(ctx, d.ID, c.Args.String("search"), limit)
+	if err != nil {
+		return nil, err
+	}
+	t := Table{Columns: searchUserColumns, Rows: make([][]any, 0, len(us))}
+	for _, u := range us {
+		t.Rows = append(t.Rows, []any{u.Username, u.Domain, string(u.Status), u.Name, u.Email})
+	}
+	return t, nil
 }

@@ -555,3 +555,26 @@ func (r Reader) TableCounts(ctx context.Context) (map[string]int64, error) {
 	}
 	return out, nil
 }
+
+// Size is the database's size in bytes (its pages), what a backup copies
+// at most: the measure of a backup's progress.
+func (s *Store) Size(ctx context.Context) (int64, error) {
+	var pages, size int64
+	if s.pg {
+		err := s.r.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&size)
+		return size, err
+	}
+	err := s.r.QueryRowContext(ctx, `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &size)
+	return pages * size, err
+}
+
+// Rows counts the rows a dump writes (every data table's): the measure of
+// a dump's progress.
+func (s *Store) Rows(ctx context.Context) (int64, error) {
+	counts, err := s.TableCounts(ctx)
+	var total int64
+	for _, n := range counts {
+		total += n
+	}
+	return total, err
+}

@@ -207,3 +207,87 @@ func (r Reader) ChangeByID(ctx context.Context, id int64) (Change, error) {
 func (r Reader) OpenBatchIDs(ctx context.Context, account int64) ([]int64, error) {
 	return queryAll(ctx, r.q, scanColumn[int64], qOpenBatchIDs, account)
 }
+
+// BatchSummary is a batch with the count of its changes and of those that
+// failed.
+type BatchSummary struct {
+	Batch
+	Changes, Failed int
+}
+
+const qRecentBatches = `SELECT b.id, b.token, b.account_id, b.status, b.scheduled, b.executed, b.finished,
+	(SELECT count(*) FROM changes c WHERE c.batch_id = b.id),
+	(SELECT count(*) FROM changes c WHERE c.batch_id = b.id AND c.status = 'failed')
+	FROM batches b
+	WHERE (?1 IS NULL OR b.account_id IN (SELECT value FROM json_each(?1))) AND (?2 = '' OR b.status = ?2)
+	ORDER BY b.id DESC LIMIT ?3`
+
+// RecentBatches lists the newest limit batches of accounts (nil: all) in
+// status ("" any), newest first.
+func (r Reader) RecentBatches(ctx context.Context, accounts []int64, status BatchStatus, limit int) ([]BatchSummary, error) {
+	return queryAll(ctx, r.q, func(row rowScanner) (BatchSummary, error) {
+		var s BatchSummary
+		var sch, exe, fin sql.NullString
+		err := row.Scan(&s.ID, &s.Token, &s.AccountID, &s.Status, &sch, &exe, &fin, &s.Changes, &s.Failed)
+		s.Scheduled, s.Executed, s.Finished = parseTime(sch), parseTime(exe), parseTime(fin)
+		return s, err
+	}, qRecentBatches, accountsArg(accounts), string(status), limit)
+}
+
+// FailedChange is a failed change with its batch's token, account and
+// finishing time.
+type FailedChange struct {
+	Change
+	Token     string
+	AccountID int64
+	Finished  time.Time
+}
+
+const qFailedChanges = `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor,
+	b.token, b.account_id, b.finished
+	FROM changes c JOIN batches b ON b.id = c.batch_id
+	WHERE c.status = 'failed' AND (?1 IS NULL OR b.account_id IN (SELECT value FROM json_each(?1)))
+	ORDER BY c.id DESC LIMIT ?2`
+
+// FailedChanges lists the newest limit failed changes of accounts (nil:
+// all), newest first.
+func (r Reader) FailedChanges(ctx context.Context, accounts []int64, limit int) ([]FailedChange, error) {
+	return queryAll(ctx, r.q, func(row rowScanner) (FailedChange, error) {
+		var f FailedChange
+		var args string
+		var fin sql.NullString
+		err := row.Scan(&f.ID, &f.BatchID, &f.Command, &f.UserID, &args, &f.Status, &f.Error, &f.ErrorCode, &f.Actor,
+			&f.Token, &f.AccountID, &fin)
+		f.Args, f.Finished = json.RawMessage(args), parseTime(fin)
+		return f, err
+	}, qFailedChanges, accountsArg(accounts), limit)
+}
+
+// QueueDepth is how much work the queue holds.
+type QueueDepth struct {
+	Waiting, Running int // batches
+	Pending          int // changes not applied yet
+}
+
+const qQueueDepth = `SELECT
+	(SELECT count(*) FROM batches WHERE status = 'waiting' AND (?1 IS NULL OR account_id IN (SELECT value FROM json_each(?1)))),
+	(SELECT count(*) FROM batches WHERE status = 'running' AND (?1 IS NULL OR account_id IN (SELECT value FROM json_each(?1)))),
+	(SELECT count(*) FROM changes c JOIN batches b ON b.id = c.batch_id
+		WHERE b.status IN ('waiting', 'running') AND c.status = 'pending' AND (?1 IS NULL OR b.account_id IN (SELECT value FROM json_each(?1))))`
+
+// Depth counts the waiting and running batches of accounts (nil: all) and
+// their pending changes.
+func (r Reader) Depth(ctx context.Context, accounts []int64) (QueueDepth, error) {
+	var d QueueDepth
+	err := r.q.QueryRowContext(ctx, qQueueDepth, accountsArg(accounts)).Scan(&d.Waiting, &d.Running, &d.Pending)
+	return d, err
+}
+
+// accountsArg is accounts for a "?1 IS NULL OR … json_each(?1)" clause:
+// NULL (every account) for nil.
+func accountsArg(accounts []int64) any {
+	if accounts == nil {
+		return nil
+	}
+	return idList(accounts)
+}

@@ -35,6 +35,15 @@ func (r Reader) pick(sqlite, postgres string) string {
 	return sqlite
 }
 
+// noLimit is the LIMIT argument that means none: -1 on SQLite, NULL on
+// PostgreSQL (which refuses a negative one).
+func (r Reader) noLimit() any {
+	if r.pg {
+		return nil
+	}
+	return -1
+}
+
 // Postgres reports whether the store runs on PostgreSQL.
 func (r Reader) Postgres() bool { return r.pg }
 
@@ -44,8 +53,14 @@ var (
 	// `col IN (SELECT value FROM json_each(?))`: a JSON list argument.
 	// PostgreSQL's elements are text, so a list of ids is cast to bigint;
 	// which lists hold ids is read off the column compared (id, *_id).
-	jsonEachIn = regexp.MustCompile(`([\w.]+)( NOT)? IN \(SELECT value FROM json_each\(\?\)\)`)
-	textIDs    = map[string]bool{"item_id": true, "client_id": true}
+	jsonEachIn = regexp.MustCompile(`([\w.]+)( NOT)? IN \(SELECT value FROM json_each\((\?\d*)\)\)`)
+	// instr(text, part) is strpos(text, part) (a byte search in a blob has
+	// its own PostgreSQL form, see qExpiryCandidatesPG).
+	instr = regexp.MustCompile(`\binstr\(`)
+	// `?1 IS NULL OR … json_each(?1)`: PostgreSQL must know the type of
+	// the placeholder it first meets; a JSON list travels as text.
+	isNull  = regexp.MustCompile(`(\?\d*) IS NULL`)
+	textIDs = map[string]bool{"item_id": true, "client_id": true}
 )
 
 // pgSQL rewrites a query from the common form into PostgreSQL's: JSON list
@@ -64,8 +79,10 @@ func pgSQL(q string) string {
 		if (col == "id" || strings.HasSuffix(col, "_id")) && !textIDs[col] {
 			typ = "bigint"
 		}
-		return sub[1] + sub[2] + " IN (SELECT value::" + typ + " FROM json_array_elements_text(?::json))"
+		return sub[1] + sub[2] + " IN (SELECT value::" + typ + " FROM json_array_elements_text(" + sub[3] + "::text::json))"
 	})
+	out = instr.ReplaceAllString(out, "strpos(")
+	out = isNull.ReplaceAllString(out, "$1::text IS NULL")
 	var b strings.Builder
 	n := 0
 	inStr := false

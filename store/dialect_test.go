@@ -18,11 +18,13 @@ func TestPgSQL(t *testing.T) {
 		1: {`SELECT '?' || ? FROM t`, `SELECT '?' || $1 FROM t`},
 		2: {`SELECT x FROM t WHERE a = ?2 AND b = ?1`, `SELECT x FROM t WHERE a = $2 AND b = $1`},
 		3: {`DELETE FROM t WHERE id IN (SELECT value FROM json_each(?))`,
-			`DELETE FROM t WHERE id IN (SELECT value::bigint FROM json_array_elements_text($1::json))`},
+			`DELETE FROM t WHERE id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))`},
 		4: {`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))`,
-			`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value::bigint FROM json_array_elements_text($1::json)) AND name IN (SELECT value::text FROM json_array_elements_text($2::json))`},
+			`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value::bigint FROM json_array_elements_text($1::text::json)) AND name IN (SELECT value::text FROM json_array_elements_text($2::text::json))`},
 		5: {`SELECT 1 FROM i WHERE item_id IN (SELECT value FROM json_each(?))`,
-			`SELECT 1 FROM i WHERE item_id IN (SELECT value::text FROM json_array_elements_text($1::json))`},
+			`SELECT 1 FROM i WHERE item_id IN (SELECT value::text FROM json_array_elements_text($1::text::json))`},
+		7: {`SELECT 1 FROM a WHERE (?1 IS NULL OR account_id IN (SELECT value FROM json_each(?1))) AND instr(actor, ?2) > 0`,
+			`SELECT 1 FROM a WHERE ($1::text IS NULL OR account_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))) AND strpos(actor, $2) > 0`},
 		6: {`SELECT json_extract(c, '$.a') FROM t WHERE id = ?`, `SELECT json_extract(c, '$.a') FROM t WHERE id = $1`},
 	} {
 		require.Equal(t, tc.want, pgSQL(tc.in), "case %d", i)

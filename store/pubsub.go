@@ -136,13 +136,9 @@ func (r Reader) items(ctx context.Context, tb pubsubTables, nodeID int64, max in
 		return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM `+tb.items+`
 			WHERE node_id = ? AND item_id IN (SELECT value FROM json_each(?)) ORDER BY id`, nodeID, list)
 	}
-	// No limit: -1 on SQLite, NULL on PostgreSQL (which refuses a negative one).
 	var limit any = max
 	if max <= 0 {
-		limit = -1
-		if r.pg {
-			limit = nil
-		}
+		limit = r.noLimit()
 	}
 	return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM
 		(SELECT id, `+pubsubItemCols+` FROM `+tb.items+` WHERE node_id = ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`, nodeID, limit)

@@ -216,3 +216,12 @@ func (t *Tx) CompleteUserKeys(ctx context.Context, id int64, c credential.SCRAM)
 	return mustAffect(t.q.ExecContext(ctx, qCompleteKeys, c.SHA1Stored, c.SHA1Server, c.SHA256Stored, c.SHA256Server,
 		id, c.Salt, c.Iterations))
 }
+
+const qDomainUsersMatching = `SELECT ` + userCols + userFrom + ` WHERE u.domain_id = ? AND instr(u.username, ?) > 0 ORDER BY u.username LIMIT ?`
+
+// DomainUsersMatching returns at most limit users of a domain whose names
+// contain part ("" matches all), by name. instr, not LIKE: a search for
+// "a_b" or "50%" means those characters.
+func (r Reader) DomainUsersMatching(ctx context.Context, domainID int64, part string, limit int) ([]User, error) {
+	return r.users(ctx, qDomainUsersMatching, domainID, part, limit)
+}

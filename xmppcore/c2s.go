@@ -191,6 +191,9 @@ type conn struct {
 	// privActive is the session's active XEP-0016 list (privacy.go);
 	// changed under srv.mu.
 	privActive atomic.Pointer[privacy.List]
+	// lastActive is when the client last sent an element (Unix ns; 0:
+	// not since it connected), for the sessions listings.
+	lastActive atomic.Int64
 
 	// Stream management (sm.go), guarded by wmu. sm is nil until the
 	// client enables it, so a session without it costs one pointer.
@@ -1017,6 +1020,7 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		c.lastActive.Store(time.Now().UnixNano())
 		if el.Name.Space != nsClient {
 			switch el.Name.Space {
 			case nsServer:
@@ -1082,9 +1086,14 @@ func (c *conn) info() SessionInfo {
 	c.wmu.Lock()
 	hib, kind, tlsOn := c.hib != nil, c.kind, c.tlsOn
 	c.wmu.Unlock()
+	last := c.connected
+	if ns := c.lastActive.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	return SessionInfo{
+		LastActive: last, Anonymous: c.anon,
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
 		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
 		Status: c.status, Show: c.show, TLS: tlsOn, Available: c.available, Hibernated: hib, Transport: kind,

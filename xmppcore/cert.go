@@ -21,10 +21,10 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// loadTLS returns the server TLS configuration: the configured certificate, or
+// loadCertificate returns the server's certificate: the configured one, or
 // a self-signed ECDSA P-256 one in DataDir/tls/, regenerated when it does not
 // cover every hosted domain or is about to expire.
-func loadTLS(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) (*tls.Config, error) {
+func loadCertificate(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) (*tls.Certificate, error) {
 	certFile, keyFile := cfg.CertFile, cfg.KeyFile
 	if certFile == "" || keyFile == "" {
 		dir := filepath.Join(cfg.DataDir, "tls")
@@ -53,7 +53,26 @@ func loadTLS(ctx context.Context, cfg Config, st *store.Store, log *zap.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("xmppcore: certificate: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+	return &pair, nil
+}
+
+// ReloadCertificate loads the certificate again, from certFile and keyFile
+// (both empty: the self-signed one in the data directory, regenerated if it
+// no longer covers every domain): new TLS handshakes get it, sessions
+// already running keep theirs. A certificate that does not load changes
+// nothing. Without effect when Config.TLSConfig fixed the TLS setup.
+func (s *Server) ReloadCertificate(ctx context.Context, certFile, keyFile string) error {
+	if s.cfg.TLSConfig != nil {
+		return nil
+	}
+	cfg := s.cfg
+	cfg.CertFile, cfg.KeyFile = certFile, keyFile
+	pair, err := loadCertificate(ctx, cfg, s.st, s.log.Named("tls"))
+	if err != nil {
+		return err
+	}
+	s.cert.Store(pair)
+	return nil
 }
 
 func certCovers(certFile, keyFile string, names []string) bool {

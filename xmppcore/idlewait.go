@@ -49,8 +49,11 @@ func (c *conn) idleWait() error {
 
 // awaitInput waits until the transport has input, without reading it. It
 // returns at once when the wait cannot be done shallowly (a transport
-// other than TLS over a socket).
+// other than TLS over a socket or an inputWaiter).
 func (c *conn) awaitInput() error {
+	if w, ok := c.lim.conn.(inputWaiter); ok {
+		return c.awaitQueued(w)
+	}
 	tc, ok := c.lim.conn.(*tls.Conn)
 	if !ok {
 		return nil
@@ -90,4 +93,34 @@ func (c *conn) awaitInput() error {
 		return errHandOff
 	}
 	return nil // input is there (or this platform cannot tell): read it
+}
+
+// inputWaiter is a transport whose input is queued in memory (a BOSH
+// session, xmppcore/bosh) and that can wait for it without reading.
+type inputWaiter interface {
+	// InputReady reports whether a Read would return at once.
+	InputReady() bool
+	// WaitInput blocks until InputReady, honouring the read deadline
+	// (os.ErrDeadlineExceeded once it passed).
+	WaitInput() error
+}
+
+// awaitQueued is awaitInput for an inputWaiter: the same hand-off to a
+// fresh goroutine as for TLS, with the idle deadline armed here.
+func (c *conn) awaitQueued(w inputWaiter) error {
+	if c.fresh {
+		c.fresh = false
+		if err := w.WaitInput(); err != nil {
+			c.lim.err = err
+			return err
+		}
+		return nil
+	}
+	if w.InputReady() {
+		return nil
+	}
+	if c.lim.idle > 0 {
+		c.lim.conn.SetReadDeadline(time.Now().Add(c.lim.idle))
+	}
+	return errHandOff
 }

@@ -215,12 +215,14 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	}
 	enc := next.Encode()
 	persistent := next.Persistent || cfg.Persistent
+	// The room's archive names the row, so a room that archives needs it
+	// before the owner, told the room is open, sends the first message.
+	needRow := persistent || (next.Archive && d.On(modcfg.Mam))
 	seq := r.cfgSeq.Add(1)
 	switch {
 	case s.muc.rows.amend(r, enc):
-		// A persistent room's owner hears back once the row holds the
-		// form; a temporary one's need not wait (as below).
-		if persistent && r.rowID() == 0 {
+		// The form rides in the row's own transaction.
+		if needRow && r.rowID() == 0 {
 			return nil, &errInternal
 		}
 	case persistent:
@@ -230,11 +232,10 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 		}
 	default:
 		// A temporary room's row serves the API only while the room lives
-		// (no restart keeps it), so the owner need not wait for its row's
-		// commit, nor for this write: an instant room's form is most of a
-		// join into a new room.
-		go func() {
-			id := r.rowID()
+		// (no restart keeps it), so the owner need not wait for this write,
+		// nor, if the room does not archive, for the row's commit: an
+		// instant room's form is most of a join into a new room.
+		write := func(id int64) {
 			s.st.WriteAsync(context.Background(), func(tx *store.Tx) error {
 				err := r.configure(id, enc, seq)(tx)
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -242,7 +243,12 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 				}
 				return err
 			})
-		}()
+		}
+		if needRow {
+			write(r.rowID())
+		} else {
+			go func() { write(r.rowID()) }()
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

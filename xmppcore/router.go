@@ -189,6 +189,10 @@ type SessionInfo struct {
 	// Transport is how the client is connected, as ejabberd names it:
 	// TransportTCP ("c2s"), TransportWebSocket, TransportBOSH.
 	Transport string
+	// LastActive is when the client last sent a stanza or nonza (Connected
+	// before the first); Anonymous: logged in with SASL ANONYMOUS.
+	LastActive time.Time
+	Anonymous  bool
 }
 
 func (s *Server) match(domain, username string) []*conn {

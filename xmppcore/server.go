@@ -166,6 +166,10 @@ type Server struct {
 	stats     Counters
 	accepting atomic.Int32
 
+	// cert is the certificate tls serves (unless Config.TLSConfig is
+	// set); ReloadCertificate replaces it.
+	cert atomic.Pointer[tls.Certificate]
+
 	wg sync.WaitGroup
 }
 
@@ -206,14 +210,27 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cfg.TLSConfig != nil {
 		s.tls = s.cfg.TLSConfig.Clone()
 	} else {
-		cfg, err := loadTLS(ctx, s.cfg, s.st, s.log.Named("tls"))
+		pair, err := loadCertificate(ctx, s.cfg, s.st, s.log.Named("tls"))
 		if err != nil {
 			return err
 		}
-		s.tls = cfg
+		s.cert.Store(pair)
+		// Through GetCertificate, so that ReloadCertificate reaches new
+		// handshakes without a restart.
+		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
 	}
-	if s.cfg.GetCertificate != nil {
-		s.tls.GetCertificate = s.cfg.GetCertificate
+	if pick := s.cfg.GetCertificate; pick != nil {
+		// A name pick leaves alone (nil, nil) gets the listener's own
+		// certificate, whichever way that is served.
+		own := s.tls.GetCertificate
+		s.tls.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := pick(hello)
+			if c != nil || err != nil || own == nil {
+				return c, err
+			}
+			return own(hello)
+		}
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {

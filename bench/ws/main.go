@@ -12,25 +12,20 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"flag"
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	gws "github.com/gorilla/websocket"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/credential"
 )
 
 func main() {
@@ -41,22 +36,13 @@ func main() {
 	conc := flag.Int("conc", 50, "concurrent logins")
 	phases := flag.String("phases", "memory,messages", "which phases to run")
 	flag.Parse()
-	raiseNoFile()
+	benchproc.RaiseNoFile()
 
-	dir, err := os.MkdirTemp("", "wsbench")
-	if err != nil {
-		log.Fatal(err)
-	}
+	dir, domain, err := benchproc.DataDir(*bin, max(*idle, 2**pairs))
 	defer os.RemoveAll(dir)
-	// A first start creates the store and the bootstrap domain; the users
-	// are then written straight into it (one password derivation, shared).
-	p, err := benchproc.Start(*bin, dir, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	p.Stop()
-	domain := p.Boot.Domain
-	prepare(filepath.Join(dir, "xmppgate.db"), domain, max(*idle, 2**pairs))
 
 	if strings.Contains(*phases, "memory") {
 		p, err := benchproc.Start(*bin, dir, nil, "XMPPGATE_LOG_LEVEL=error")
@@ -83,36 +69,6 @@ func main() {
 		fmt.Printf("messages: %.0f delivered/s across %d WebSocket pairs for %s, server CPU %.1f µs per message\n",
 			rate, *pairs, *dur, cpu)
 		p.Stop()
-	}
-}
-
-func raiseNoFile() {
-	var l syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
-		l.Cur = l.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
-	}
-}
-
-// prepare creates users u0..u(n-1) with password "pw" in domain.
-func prepare(db, domain string, n int) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, db, store.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer st.Close()
-	cred, err := credential.New("pw")
-	if err != nil {
-		log.Fatal(err)
-	}
-	d, err := st.DomainByFQDN(ctx, domain)
-	if err != nil {
-		log.Fatal(err)
-	}
-	err = st.Write(ctx, func(tx *store.Tx) error { return benchproc.InsertUsers(ctx, tx, d.ID, n, cred) })
-	if err != nil {
-		log.Fatal(err)
 	}
 }
 

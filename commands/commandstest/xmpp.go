@@ -24,7 +24,7 @@ func (l *XMPPServer) Sessions(domain, username string) []commands.Session {
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
 			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
-			Transport: s.Transport}
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
 	}
 	return out
 }

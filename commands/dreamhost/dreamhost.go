@@ -54,6 +54,10 @@ func New(reg *commands.Registry, env *commands.Env, cfg Config) *Handler {
 	return &Handler{reg: reg, env: env, log: log.Named("dialect.dreamhost"), maxBody: cfg.MaxBody, limits: newLimiter(cfg.Limits, cfg.Now)}
 }
 
+// SetLimits replaces the rate limits while the handler serves (a
+// configuration reload); counting starts afresh.
+func (h *Handler) SetLimits(limits []Limit) { h.limits.set(limits) }
+
 // Global error codes of the dialect (spec section 3).
 const (
 	codeNoKey          = "no_key"

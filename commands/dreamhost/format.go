@@ -184,29 +184,9 @@ func encodeJSON(e Envelope) []byte {
 	return b.Bytes()
 }
 
-// xmlText escapes text and replaces what XML 1.0 cannot carry (invalid UTF-8
-// and most control characters) with U+FFFD.
-func xmlText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
-			b.WriteRune('\uFFFD')
-		case r == '&':
-			b.WriteString("&amp;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0xFFFE, r == 0xFFFF:
-			b.WriteRune('\uFFFD')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// xmlText escapes character data (what XML cannot carry becomes
+// U+FFFD).
+var xmlText = commands.EscapeXMLText
 
 func encodeXML(e Envelope) []byte {
 	var b bytes.Buffer

@@ -47,6 +47,14 @@ func newLimiter(limits []Limit, now func() time.Time) *limiter {
 	return &limiter{limits: limits, now: now, counts: map[counter]int{}}
 }
 
+// set replaces the limits (a configuration reload). The counts go with
+// them: they are kept by limit index, which the new list reorders.
+func (l *limiter) set(limits []Limit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.limits, l.counts = limits, map[counter]int{}
+}
+
 func (l *limiter) each(cmd string, f func(i int, lim Limit, window int64)) {
 	t := l.now().UnixNano()
 	for i, lim := range l.limits {

@@ -40,6 +40,11 @@ type Ctl struct {
 	// (Arg.Path) is taken from it, as ejabberdctl users expect. "" sends
 	// such names as given (relative to the caller's folder on the server).
 	WorkDir string
+	// Terminal says Stderr is a terminal: progress is then one bar redrawn
+	// in place; otherwise one plain line per report, for logs and pipes.
+	Terminal bool
+	// barOpen: a bar is drawn and its line not ended yet.
+	barOpen bool
 }
 
 // ctlArgs are a command's ejabberd arguments at ctl's API version, in the
@@ -88,6 +93,7 @@ func (c *Ctl) Run(ctx context.Context, args []string) error {
 		}
 	}
 	status, raw, err := c.Post(ctx, name, body)
+	c.endBar()
 	if err != nil {
 		return err
 	}
@@ -406,30 +412,64 @@ func ctlResultType(d *commands.Def, spec Shape) string {
 }
 
 // ProgressHeader asks for progress (ctl sends it with CtlHeader) and
-// carries it, as "done/total", in the 102 Processing responses the server
-// sends before the answer. Informational responses leave the request and
-// its one answer as they are: ejabberdctl's output on stdout stays the
-// same, and no second request or endpoint is needed.
+// carries it, as "done/total unit" ("40/100 users"), in the 102 Processing
+// responses the server sends before the answer. Informational responses
+// leave the request and its one answer as they are: ejabberdctl's output on
+// stdout stays the same, and no second request or endpoint is needed.
 const ProgressHeader = "X-Xmppgate-Progress"
 
 // informProgress sends the progress of a call as a 102 response on w.
-func informProgress(w http.ResponseWriter) func(done, total int) {
-	return func(done, total int) {
-		w.Header().Set(ProgressHeader, strconv.Itoa(done)+"/"+strconv.Itoa(total))
+func informProgress(w http.ResponseWriter) func(done, total int, unit string) {
+	return func(done, total int, unit string) {
+		w.Header().Set(ProgressHeader, strconv.Itoa(done)+"/"+strconv.Itoa(total)+" "+unit)
 		w.WriteHeader(http.StatusProcessing)
 		w.Header().Del(ProgressHeader)
 	}
 }
 
 // Progress prints the progress the server reported for command name (the
-// value of ProgressHeader) on stderr, as "name: done/total users".
+// value of ProgressHeader, "done/total unit") on stderr: on a terminal as
+// a bar redrawn in place, else as a line "name: done/total unit". A value
+// it cannot read is ignored (a newer server's, say).
 func (c *Ctl) Progress(name, value string) {
-	done, total, ok := strings.Cut(value, "/")
-	if _, err := strconv.Atoi(done); !ok || err != nil {
+	counts, unit, _ := strings.Cut(value, " ")
+	d, t, ok := strings.Cut(counts, "/")
+	done, err1 := strconv.Atoi(d)
+	total, err2 := strconv.Atoi(t)
+	if !ok || err1 != nil || err2 != nil || done < 0 || total <= 0 || done > total {
 		return
 	}
-	if _, err := strconv.Atoi(total); err != nil {
+	if unit == "" {
+		unit = "users" // servers before units counted imported users only
+	}
+	if !c.Terminal {
+		fmt.Fprintf(c.Stderr, "%s: %d/%d %s\n", name, done, total, unit)
 		return
 	}
-	fmt.Fprintf(c.Stderr, "%s: %s/%s users\n", name, done, total)
+	fmt.Fprintf(c.Stderr, "\r%s", progressBar(name, done, total, unit))
+	c.barOpen = true
+	if done == total {
+		c.endBar()
+	}
+}
+
+// endBar ends the bar's line, so what follows starts on a line of its own.
+func (c *Ctl) endBar() {
+	if c.barOpen {
+		fmt.Fprintln(c.Stderr)
+		c.barOpen = false
+	}
+}
+
+// barWidth is the bar's width in cells; with the name and the counts a
+// line stays within 80 columns for the commands' names.
+const barWidth = 30
+
+// progressBar draws "name [#####.....]  50% 5/10 unit". Written by hand:
+// it is one line of text, and a progress library would bring a terminal
+// layer (widths, colours, goroutines) for what ctl draws in ten lines.
+func progressBar(name string, done, total int, unit string) string {
+	filled := done * barWidth / total
+	return fmt.Sprintf("%s [%s%s] %3d%% %d/%d %s", name, strings.Repeat("#", filled),
+		strings.Repeat(".", barWidth-filled), done*100/total, done, total, unit)
 }

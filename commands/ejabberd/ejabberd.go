@@ -85,7 +85,7 @@ type request struct {
 	account int64
 	actor   string
 	// progress is the call's Progress: set for ctl when it asks.
-	progress func(done, total int)
+	progress func(done, total int, unit string)
 }
 
 // ServeHTTP answers one request.

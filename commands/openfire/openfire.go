@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -182,28 +181,9 @@ func success(res any) reply {
 	return reply{status: http.StatusOK, body: "<result>ok</result>\n", result: "ok"}
 }
 
-// xmlText escapes XML character data: the three characters that would
-// break the element (Openfire escapes nothing), and what XML 1.0 cannot
-// carry (invalid UTF-8, control characters but TAB, LF and CR, U+FFFE and
-// U+FFFF) becomes U+FFFD, as in the DreamHost dialect's XML.
-func xmlText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '&':
-			b.WriteString("&amp;")
-		case r == '<':
-			b.WriteString("&lt;")
-		case r == '>':
-			b.WriteString("&gt;")
-		case r < 0x20 && r != '\t' && r != '\n' && r != '\r', r == 0xFFFE, r == 0xFFFF:
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r) // an invalid byte decodes as utf8.RuneError, written as U+FFFD
-		}
-	}
-	return b.String()
-}
+// xmlText escapes character data (what XML cannot carry becomes
+// U+FFFD).
+var xmlText = commands.EscapeXMLText
 
 func first(v url.Values, name string) string {
 	if vs := v[name]; len(vs) > 0 {

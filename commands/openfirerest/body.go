@@ -121,7 +121,8 @@ func parseXML(b []byte) (fields, error) {
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	var root struct {
 		XMLName  xml.Name
-		Children []node `xml:",any"`
+		Attrs    []xml.Attr `xml:",any,attr"`
+		Children []node     `xml:",any"`
 	}
 	if err := dec.Decode(&root); err != nil {
 		return nil, errors.New("not an XML entity")
@@ -130,6 +131,10 @@ func parseXML(b []byte) (fields, error) {
 		return nil, errors.New("content after the entity")
 	}
 	out := fields{}
+	// An entity of attributes (<property key="k" value="v"/>).
+	for _, a := range root.Attrs {
+		out[a.Name.Local] = []string{a.Value}
+	}
 	for _, c := range root.Children {
 		name := c.XMLName.Local
 		if len(c.Children) == 0 && c.Attrs == nil {

@@ -19,6 +19,8 @@ const (
 	exServiceNotFound  = "MUCServiceNotFoundException"
 	exRoomNotFound     = "RoomNotFoundException"
 	exAlreadyExists    = "AlreadyExistsException"
+	exNoProperty       = "PropertyNotFoundException"
+	exNotAllowed       = "NotAllowedException"
 	// exNotImplemented is xmppgate's: what the plugin does that cannot map
 	// here (user groups as room affiliations) answers 501 with it.
 	exNotImplemented = "NotImplementedException"
@@ -46,6 +48,10 @@ var byReason = map[commands.Reason]mapped{
 	commands.ReasonNoMucService:     {http.StatusNotFound, exServiceNotFound, ""},
 	commands.ReasonNoRoom:           {http.StatusNotFound, exRoomNotFound, ""},
 	commands.ReasonRoomExists:       {http.StatusConflict, exAlreadyExists, ""},
+	commands.ReasonNoProperty:       {http.StatusNotFound, exNoProperty, ""},
+	// Openfire writes any property; xmppgate's read-only ones show its
+	// configuration, which the API may not change.
+	commands.ReasonReadOnlyProperty: {http.StatusForbidden, exNotAllowed, ""},
 }
 
 var byKind = map[commands.Kind]mapped{
@@ -96,6 +102,12 @@ func resourceOf(e *commands.Error, rt *route, vars map[string]string, raw comman
 			return vs[0]
 		}
 		return commands.DefaultMucLabel
+	}
+	// The plugin names an unknown property by the entity's key on PUT.
+	if e.Reason == commands.ReasonNoProperty {
+		if vs := raw[e.Arg]; len(vs) == 1 && vs[0] != "" {
+			return vs[0]
+		}
 	}
 	for _, a := range rt.def.ArgsIn(commands.OpenfireREST) {
 		if v, ok := vars[a.WireName(commands.OpenfireREST)]; ok && a.Name == e.Arg {

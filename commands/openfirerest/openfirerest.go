@@ -237,11 +237,22 @@ func buildRaw(def *commands.Def, query url.Values, body fields, vars map[string]
 	}
 	raw["domain"] = []string{domain}
 	// Openfire's username handling: trim, lower-case, XEP-0106 escaping;
-	// the binder then applies PRECIS (as the legacy dialect does).
-	if vs := raw["username"]; len(vs) > 0 && vs[0] != "" {
+	// the binder then applies PRECIS (as the legacy dialect does). Only for
+	// a user's name: the audit log's username is who acted, kept as given.
+	if vs := raw["username"]; len(vs) > 0 && vs[0] != "" && isLocalpart(def, "username") {
 		raw["username"] = []string{commands.EscapeNode(strings.ToLower(strings.TrimSpace(vs[0])))}
 	}
 	return raw, ""
+}
+
+// isLocalpart says whether def's argument of that wire name is a username.
+func isLocalpart(def *commands.Def, wire string) bool {
+	for _, a := range def.ArgsIn(commands.OpenfireREST) {
+		if a.WireName(commands.OpenfireREST) == wire {
+			return a.Type == commands.Localpart
+		}
+	}
+	return false
 }
 
 func sameName(a, b string) bool {

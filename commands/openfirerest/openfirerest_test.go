@@ -1,6 +1,8 @@
 package openfirerest_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -61,8 +63,9 @@ func state(b *openfiretest.Bundle) string {
 	})
 }
 
-// roomDates are a chat room's dates, which differ on every run.
-var roomDates = regexp.MustCompile(`(<(creationDate|modificationDate)>)[^<]*(</(creationDate|modificationDate)>)|("(creationDate|modificationDate)":)[0-9]+`)
+// roomDates are a chat room's dates and an audit line's timestamp, which
+// differ on every run (the sessions' dates are goldenLive's, fixed).
+var roomDates = regexp.MustCompile(`(<(creationDate|modificationDate|timestamp)>)[^<]*(</(creationDate|modificationDate|timestamp)>)|("(creationDate|modificationDate|timestamp)":)[0-9]+`)
 
 func maskDates(body string) string {
 	return roomDates.ReplaceAllString(body, "${1}${5}DATE${3}")
@@ -78,6 +81,17 @@ func TestOpenfireRESTGolden(t *testing.T) {
 	t.Parallel()
 	goldentest.Walk(t, filepath.Join(goldenDir, "*.txtar"), func(t *testing.T, c *goldentest.Case) {
 		b := setup(t, nil)
+		order := []string{"status", "headers", "body", "queued", "state"}
+		var live *goldenLive
+		name := filepath.Base(t.Name())
+		if strings.HasPrefix(name, "sessions_") || strings.HasPrefix(name, "messages_") {
+			live = newGoldenLive()
+			b.Env.Live = live
+			order = append(order, "live")
+		}
+		if strings.HasPrefix(name, "properties_") {
+			order = append(order, "settings")
+		}
 		for _, line := range c.Lines("setup") {
 			status, _, body := b.Send(setupRequest(line))
 			require.True(t, status >= 200 && status < 300, "setup %q: %d %s", line, status, body)
@@ -89,13 +103,20 @@ func TestOpenfireRESTGolden(t *testing.T) {
 				headers += name + ": " + v + "\n"
 			}
 		}
-		c.Check(map[string]string{
+		got := map[string]string{
 			"status":  strconv.Itoa(status) + "\n",
 			"headers": headers,
-			"body":    maskDates(body),
+			"body":    body,
 			"queued":  queued,
 			"state":   state(b),
-		}, []string{"status", "headers", "body", "queued", "state"})
+		}
+		if live != nil {
+			got["live"] = live.String()
+		} else {
+			got["body"] = maskDates(body) // goldenLive's dates are fixed
+		}
+		got["settings"] = mappedSettings(b)
+		c.Check(got, order)
 	})
 }
 
@@ -118,4 +139,39 @@ func setupRequest(line string) string {
 		}
 	}
 	return strings.Join(head, "\n") + "\n\n" + body
+}
+
+// settingsPaths are the stored settings the system properties map onto
+// (docs/openfire.md), read here from the stored JSON itself.
+var settingsPaths = []string{"moduleConfig.enableAnonymousLogin", "moduleConfig.enableFederation",
+	"moduleConfig.modMuc.enabled", "moduleConfig.modMuc.mucCreateAcl", "moduleConfig.modPubsub.enabled",
+	"moduleConfig.modPep.enabled", "moduleConfig.modPrivate.enabled", "moduleConfig.modStreamManagement.enabled",
+	"moduleConfig.modHttpUpload.maxFileSize"}
+
+// mappedSettings shows a.example's stored settings at settingsPaths, one
+// "path=value" a line ("none stored" before any write): the property
+// goldens' proof of what a write stored, unmoved by other defaults.
+func mappedSettings(b *openfiretest.Bundle) string {
+	b.T.Helper()
+	d, err := b.Store.DomainByFQDN(b.Ctx, "a.example")
+	require.NoError(b.T, err)
+	var stored map[string]any
+	if len(d.Settings) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(d.Settings))
+		dec.UseNumber()
+		require.NoError(b.T, dec.Decode(&stored))
+	}
+	if len(stored) == 0 {
+		return "none stored\n"
+	}
+	var out strings.Builder
+	for _, path := range settingsPaths {
+		var v any = stored
+		for _, k := range strings.Split(path, ".") {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		fmt.Fprintf(&out, "%s=%v\n", path, v)
+	}
+	return out.String()
 }

@@ -3,7 +3,6 @@ package openfirerest
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"mime"
 	"net/http"
 	"sort"
@@ -25,6 +24,11 @@ type entity struct {
 	// scalar: each row is one value written as an <one> element directly
 	// in the list (the user's groups).
 	scalar bool
+	// list: always written as a list, also on a route that ends in a
+	// variable (a user's sessions).
+	list bool
+	// attrs: the fields are XML attributes of <one/> (a system property).
+	attrs bool
 }
 
 var entities = map[string]entity{
@@ -38,6 +42,10 @@ var entities = map[string]entity{
 	"jid,role,affiliation":                     {one: "participant", many: "participants", key: "participants"},
 	"jid,userAddress,role,affiliation":         {one: "occupant", many: "occupants", key: "occupants"},
 	"to,from,type,body,delay_stamp,delay_from": {one: "message", many: "messages", key: "message"},
+	// SessionEntity, SystemProperty and SecurityAuditLog.
+	strings.Join(commands.OpenfireSessionList.Result.Columns, ","):  {one: "session", many: "sessions", key: "sessions", list: true},
+	strings.Join(commands.OpenfirePropertyList.Result.Columns, ","): {one: "property", many: "properties", key: "property", attrs: true},
+	strings.Join(commands.OpenfireSecurityLog.Result.Columns, ","):  {one: "log", many: "logs", key: "logs"},
 }
 
 // itemNames are the elements of a list-valued column's items (XML).
@@ -67,6 +75,16 @@ func renderXML(t commands.Table, item bool) []byte {
 			writeText(&b, e.one, cellString(r[0]))
 			return
 		}
+		if e.attrs {
+			b.WriteString("<" + e.one)
+			for i, cell := range r {
+				if keep(i, cell) {
+					b.WriteString(" " + t.Columns[i] + `="` + commands.EscapeXMLAttr(cellString(cell)) + `"`)
+				}
+			}
+			b.WriteString("/>")
+			return
+		}
 		b.WriteString("<" + e.one + ">")
 		for i, cell := range r {
 			if !keep(i, cell) {
@@ -89,7 +107,7 @@ func renderXML(t commands.Table, item bool) []byte {
 		}
 		b.WriteString("</" + e.one + ">")
 	}
-	if item && len(t.Rows) == 1 {
+	if item && !e.list && len(t.Rows) == 1 {
 		row(t.Rows[0])
 		return b.Bytes()
 	}
@@ -107,7 +125,7 @@ func renderXML(t commands.Table, item bool) []byte {
 
 func writeText(b *bytes.Buffer, name, text string) {
 	b.WriteString("<" + name + ">")
-	_ = xml.EscapeText(b, []byte(text))
+	b.WriteString(commands.EscapeXMLText(text))
 	b.WriteString("</" + name + ">")
 }
 
@@ -142,6 +160,18 @@ type orderedObject struct {
 	vals []any
 }
 
+// jacksonJSON encodes v as Jackson does: <, > and & stay as they are
+// (json.Marshal would write \u003c and the like).
+func jacksonJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
 func (o orderedObject) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteByte('{')
@@ -149,8 +179,8 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		kb, _ := json.Marshal(k)
-		vb, err := json.Marshal(o.vals[i])
+		kb, _ := jacksonJSON(k)
+		vb, err := jacksonJSON(o.vals[i])
 		if err != nil {
 			return nil, err
 		}
@@ -181,10 +211,10 @@ func renderJSON(t commands.Table, item bool) []byte {
 		rows = append(rows, o)
 	}
 	var v any = orderedObject{keys: []string{e.key}, vals: []any{rows}}
-	if item && len(rows) == 1 {
+	if item && !e.list && len(rows) == 1 {
 		v = rows[0]
 	}
-	b, _ := json.Marshal(v)
+	b, _ := jacksonJSON(v)
 	return b
 }
 
@@ -269,7 +299,7 @@ func errorReply(format string, status int, exception, message, resource string) 
 		}
 		o.keys = append(o.keys, "message", "exception")
 		o.vals = append(o.vals, message, exception)
-		b, _ := json.Marshal(o)
+		b, _ := jacksonJSON(o)
 		return reply{status: status, contentType: "application/json", body: b}
 	}
 	var b bytes.Buffer

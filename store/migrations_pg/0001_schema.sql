@@ -1,4 +1,4 @@
--- The whole schema of SQLite migrations 0001-0026 in PostgreSQL's words, as
+-- The whole schema of SQLite migrations 0001-0024 and 0026 in PostgreSQL's words, as
 -- one first migration: PostgreSQL migrations are their own numbered set.
 -- Differences from SQLite, on purpose: INTEGER is BIGINT (SQLite's are 64
 -- bits), BLOB is BYTEA, an `id INTEGER PRIMARY KEY` is an identity column,
