@@ -352,7 +352,12 @@ type dumpLine struct {
 // line per row. Values are JSON numbers (integers), strings and null;
 // blobs are {"base64":"…"} and floats {"real":"…"}.
 func (s *Store) Dump(ctx context.Context, w io.Writer) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.pg {
+		// One snapshot for every table, as SQLite's read transaction is.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
