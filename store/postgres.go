@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, through database/sql
@@ -42,22 +41,7 @@ func openPostgres(ctx context.Context, url string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	n := 2 * runtime.GOMAXPROCS(0)
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	s := &Store{
-		Reader: Reader{q: pgQuerier{db: r}, now: o.Now, pg: true},
-		r:      r, w: w, now: o.Now,
-		writes:     make(chan *writeReq, o.MaxGroup),
-		quit:       make(chan struct{}),
-		done:       make(chan struct{}),
-		max:        o.MaxGroup,
-		synced:     make(chan syncReq, 4),
-		syncerDone: make(chan struct{}),
-	}
-	go s.syncLoop()
-	go s.commitLoop()
-	return s, nil
+	return start(&Store{Reader: Reader{q: pgQuerier{db: r}, now: o.Now, pg: true}, r: r, w: w}, o), nil
 }
 
 // migratePostgres runs migrate under the advisory lock, on one connection.

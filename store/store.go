@@ -167,24 +167,30 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	n := 2 * runtime.GOMAXPROCS(0)
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
 	rc, wc := newStmtCache(r), newStmtCache(w)
-	s := &Store{
+	return start(&Store{
 		Reader: Reader{q: cached{cache: rc}, now: o.Now},
-		r:      r, w: w, now: o.Now, rc: rc, wc: wc,
-		writes:  make(chan *writeReq, o.MaxGroup),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		max:     o.MaxGroup,
+		r:      r, w: w, rc: rc, wc: wc,
 		durable: durable, walPath: path + "-wal",
-		synced:     make(chan syncReq, 4),
-		syncerDone: make(chan struct{}),
-	}
+	}, o), nil
+}
+
+// start completes s, whose pools and Reader Open has set, with what both
+// engines share: the read pool's size, the committer and the syncer.
+func start(s *Store, o Options) *Store {
+	n := 2 * runtime.GOMAXPROCS(0)
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	s.now = o.Now
+	s.writes = make(chan *writeReq, o.MaxGroup)
+	s.quit = make(chan struct{})
+	s.done = make(chan struct{})
+	s.max = o.MaxGroup
+	s.synced = make(chan syncReq, 4)
+	s.syncerDone = make(chan struct{})
 	go s.syncLoop()
 	go s.commitLoop()
-	return s, nil
+	return s
 }
 
 // Close stops the committer after the writes already queued and closes both pools.
