@@ -1083,8 +1083,10 @@ func (c *conn) cleanup() {
 
 // info describes the session for the admin interface.
 func (c *conn) info() SessionInfo {
+	// Under wmu: a resumption (takeOver) moves the session to a new
+	// transport, and its address, under that lock.
 	c.wmu.Lock()
-	hib, kind, tlsOn := c.hib != nil, c.kind, c.tlsOn
+	hib, kind, tlsOn, ip, port := c.hib != nil, c.kind, c.tlsOn, c.ip, c.port
 	c.wmu.Unlock()
 	last := c.connected
 	if ns := c.lastActive.Load(); ns != 0 {
@@ -1095,7 +1097,7 @@ func (c *conn) info() SessionInfo {
 	return SessionInfo{
 		LastActive: last, Anonymous: c.anon,
 		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
-		IP: c.ip, Port: c.port, Priority: c.priority, Connected: c.connected,
+		IP: ip, Port: port, Priority: c.priority, Connected: c.connected,
 		Status: c.status, Show: c.show, TLS: tlsOn, Available: c.available, Hibernated: hib, Transport: kind,
 	}
 }
