@@ -59,6 +59,13 @@ bench-bosh: build ## BOSH: RSS per idle session with one held request (10,000) (
 	$(GO) run ./bench/bosh -bin $(BIN)
 
 .PHONY: bench-bosh
+bench-scale: ## 15,000 idle TLS sessions: logins while the count grows, RSS per session, 1,000 active pairs (bench/xmpp -phases scale; docs/scale.md)
+	$(GO) run ./bench/xmpp -phases scale -idle 15000 -pairs 1000 -dur 10s
+
+bench-storefill: build ## a million users in 1,000 domains: register, logins, list_users, add_user acks vs an empty store; DB bytes per user (bench/storefill)
+	$(GO) run ./bench/storefill -bin $(BIN)
+
+.PHONY: bench-scale bench-storefill
 
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)

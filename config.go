@@ -67,6 +67,20 @@ type Config struct {
 	// resumption waits for its client after the connection is lost
 	// (ejabberd's and Prosody's 300 s by default).
 	SMResumeTimeout time.Duration `yaml:"sm_resume_timeout"`
+	// S2SAddr is the server-to-server (federation) listener; "" turns
+	// federation off. See docs/federation.md.
+	S2SAddr string `yaml:"s2s_addr"`
+	// S2STLSAddr is the direct TLS (XEP-0368) federation listener; "" turns it off.
+	S2STLSAddr string `yaml:"s2stls_addr"`
+	// S2SRoutes send the s2s traffic of remote domains to fixed host:port
+	// addresses instead of DNS SRV (private networks), e.g.
+	// {partner.example: 10.0.0.5:5269}.
+	S2SRoutes map[string]string `yaml:"s2s_routes"`
+	// S2SBlocklist are remote domains (with their subdomains) refused both ways.
+	S2SBlocklist []string `yaml:"s2s_blocklist"`
+	// S2SCAFile is a PEM file of the roots that peers' certificates are
+	// verified against for SASL EXTERNAL; empty: the system's roots.
+	S2SCAFile string `yaml:"s2s_ca_file"`
 	// Console serves the operator's web console at /admin on the HTTP
 	// listener (off by default). Only admin JIDs of operator accounts log
 	// in; put the listener behind TLS before exposing it. See docs/console.md.
@@ -115,6 +129,18 @@ type Config struct {
 	BOSHMaxInactivity time.Duration `yaml:"bosh_max_inactivity"`
 	// BOSHMaxWait is the longest a BOSH request is held (default 60 s).
 	BOSHMaxWait time.Duration `yaml:"bosh_max_wait"`
+	// CertECDSAFile and KeyECDSAFile are a second, ECDSA certificate served
+	// beside an RSA cert_file to the clients that support it (they log in
+	// without the cost of RSA signing). See docs/tls.md.
+	CertECDSAFile string `yaml:"cert_ecdsa_file"`
+	KeyECDSAFile  string `yaml:"key_ecdsa_file"`
+	// TLSECDSACompanion: off (default), auto (generate a self-signed ECDSA
+	// companion into DATA/tls/ for a self-signed RSA cert_file) or on (for
+	// any RSA cert_file). See docs/tls.md.
+	TLSECDSACompanion string `yaml:"tls_ecdsa_companion"`
+	// TLSSessionTickets: persist (default; keys in DATA/tls/, rotated
+	// daily, so clients resume across restarts), memory or off.
+	TLSSessionTickets string `yaml:"tls_session_tickets"`
 	// Store is where the store lives: empty, an SQLite file in the data
 	// directory (the default); a postgres://… URL, that PostgreSQL
 	// database (docs/postgresql.md). Env XMPPGATE_STORE.
@@ -138,6 +164,8 @@ func DefaultConfig() Config {
 		Synchronous:     "FULL",
 		MaxBody:         1 << 20,
 		SMResumeTimeout: 300 * time.Second,
+		S2SAddr:         ":5269", // xmppcore.DefaultS2SAddr
+		S2STLSAddr:      ":5270",
 	}
 }
 
@@ -222,6 +250,19 @@ func (c Config) Validate() error {
 	}
 	if c.SMResumeTimeout <= 0 {
 		return fmt.Errorf("config: sm_resume_timeout %s must be positive (e.g. 300s)", c.SMResumeTimeout)
+	}
+	switch c.TLSECDSACompanion {
+	case "", "off", "auto", "on":
+	default:
+		return fmt.Errorf("config: tls_ecdsa_companion %q is not off, auto or on", c.TLSECDSACompanion)
+	}
+	switch c.TLSSessionTickets {
+	case "", "persist", "memory", "off":
+	default:
+		return fmt.Errorf("config: tls_session_tickets %q is not persist, memory or off", c.TLSSessionTickets)
+	}
+	if (c.CertECDSAFile == "") != (c.KeyECDSAFile == "") {
+		return errors.New("config: cert_ecdsa_file and key_ecdsa_file go together")
 	}
 	switch strings.ToUpper(c.Synchronous) {
 	case "FULL", "NORMAL", "EXTRA":

@@ -48,6 +48,7 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.C2SAddr = "127.0.0.1:0"
 	cfg.C2STLSAddr = "127.0.0.1:0"
+	cfg.S2SAddr, cfg.S2STLSAddr = "", "" // federation tests turn it on, on a port of their own
 	cfg.WorkerSchedule = "@every 1h"
 	cfg.LogLevel = "error"
 	cfg.Synchronous = "NORMAL"

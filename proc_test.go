@@ -101,10 +101,10 @@ func (p *serverProc) restart(t *testing.T) *serverProc {
 	// Port 0: the server picks free ports and says which in its "serving"
 	// line (a port picked here could be taken before the server binds it).
 	n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_HTTP_ADDR=127.0.0.1:0", "XMPPGATE_WORKER_SCHEDULE=@every 1h",
-		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR="), n.env...)
+		"XMPPGATE_LOG_LEVEL=info", "XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=", "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR="), n.env...)
 	if n.config != "" {
 		n.cmd = exec.Command(n.bin, "serve", "--config", n.config)
-		n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data), n.env...)
+		n.cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+n.data, "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR="), n.env...)
 	}
 	n.cmd.Stdout, n.cmd.Stderr = io.Discard, n.stderr
 	require.NoError(t, n.cmd.Start())

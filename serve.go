@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	defer lock.Close()
+	raiseFileLimit(log)
 
 	a, err := openApp(ctx, cfg, log)
 	if err != nil {
@@ -108,6 +110,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		return err
 	}
 	go files.Run(ctx, time.Hour)
+	s2sRoots, err := loadS2SRoots(cfg.S2SCAFile)
+	if err != nil {
+		return err
+	}
 	acme, err := startACME(ctx, cfg, a, log)
 	if err != nil {
 		return err
@@ -120,7 +126,10 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
-		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert}, a.env.Store)
+		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert,
+		ECDSACertFile: cfg.CertECDSAFile, ECDSAKeyFile: cfg.KeyECDSAFile,
+		ECDSACompanion: cfg.TLSECDSACompanion, SessionTickets: cfg.TLSSessionTickets,
+		S2SAddr: cfg.S2SAddr, S2STLSAddr: cfg.S2STLSAddr, S2SRoutes: cfg.S2SRoutes, S2SBlocklist: cfg.S2SBlocklist, S2SRoots: s2sRoots}, a.env.Store)
 	if err != nil {
 		return err
 	}
@@ -377,4 +386,20 @@ func uploadURL(cfg Config, bound net.Addr) string {
 		host = "localhost"
 	}
 	return "http://" + net.JoinHostPort(host, port) + "/upload"
+}
+
+// loadS2SRoots reads s2s_ca_file (nil: the system's roots).
+func loadS2SRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("s2s_ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("s2s_ca_file %s: no PEM certificate", file)
+	}
+	return pool, nil
 }

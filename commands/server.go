@@ -19,7 +19,7 @@ import (
 // docs/ejabberd-server.md explains each choice.
 
 // serverDefs is the server and statistics family.
-var serverDefs = []*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, ReloadConfig, SetLoglevel, GetLoglevel,
+var serverDefs = []*Def{Stats, StatsHost, IncomingS2SNumber, OutgoingS2SNumber, StopS2SConnections, ReloadConfig, SetLoglevel, GetLoglevel,
 	ReopenLog, RotateLog, Stop, Restart, StopKindly, DumpConfig}
 
 // ReasonNeedsRestart: reload_config read changes that apply only at the next start.
@@ -147,24 +147,23 @@ func statsHost(ctx context.Context, c *Call) (any, error) {
 
 // IncomingS2SNumber is ejabberd's incoming_s2s_number.
 var IncomingS2SNumber = &Def{
-	Name:   "incoming_s2s_number",
-	Doc:    "Always 0: xmppgate does not federate, so there is no incoming s2s connection.",
+	Name: "incoming_s2s_number",
+	Doc: "The number of incoming server-to-server (federation) streams: every one for the operator, those authenticated " +
+		"for one of the caller's domains for anyone else (docs/federation.md).",
 	Result: Result{Kind: ResultNumber, Name: "s2s_incoming"},
 	Names:  map[Dialect]string{Ejabberd: "incoming_s2s_number"},
-	Handle: s2sNumber,
+	Handle: s2sIncoming,
 }
 
 // OutgoingS2SNumber is ejabberd's outgoing_s2s_number.
 var OutgoingS2SNumber = &Def{
-	Name:   "outgoing_s2s_number",
-	Doc:    "Always 0: xmppgate does not federate, so there is no outgoing s2s connection.",
+	Name: "outgoing_s2s_number",
+	Doc: "The number of outgoing server-to-server (federation) streams: every one for the operator, those from one of the " +
+		"caller's domains for anyone else.",
 	Result: Result{Kind: ResultNumber, Name: "s2s_outgoing"},
 	Names:  map[Dialect]string{Ejabberd: "outgoing_s2s_number"},
-	Handle: s2sNumber,
+	Handle: s2sOutgoing,
 }
-
-// s2sNumber answers both s2s counters: xmppgate does not federate.
-func s2sNumber(context.Context, *Call) (any, error) { return int64(0), nil }
 
 // ReloadConfig is ejabberd_admin's reload_config.
 var ReloadConfig = &Def{

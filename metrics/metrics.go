@@ -44,6 +44,8 @@ const UnknownCommand = "unknown"
 type Live interface {
 	Sessions(domain, username string) []xmppcore.SessionInfo
 	Counters() *xmppcore.Counters
+	// S2SCounts are the federation streams (incoming, outgoing).
+	S2SCounts() (in, out int)
 }
 
 // Commands tells which command names a dialect knows (commands.Registry).
@@ -157,10 +159,12 @@ var (
 	descLogins  = prometheus.NewDesc(namespace+"_xmpp_logins_total", "SASL authentications by result (ok or failed).", []string{"result"}, nil)
 	descStanzas = prometheus.NewDesc(namespace+"_xmpp_stanzas_total", "Stanzas clients sent to be routed, by kind (message, presence, iq).",
 		[]string{"kind"}, nil)
+	descS2S = prometheus.NewDesc(namespace+"_s2s_streams", "Federation (server-to-server) streams by direction (in, out).",
+		[]string{"direction"}, nil)
 )
 
 func (s *scraped) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBatches, descDepth, descChanges, descOffline, descArchive, descSessions, descLogins, descStanzas} {
+	for _, d := range []*prometheus.Desc{descBatches, descDepth, descChanges, descOffline, descArchive, descSessions, descLogins, descStanzas, descS2S} {
 		ch <- d
 	}
 }
@@ -195,6 +199,9 @@ func (s *scraped) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStanzas, prometheus.CounterValue, float64(c.Messages.Load()), "message")
 	ch <- prometheus.MustNewConstMetric(descStanzas, prometheus.CounterValue, float64(c.Presences.Load()), "presence")
 	ch <- prometheus.MustNewConstMetric(descStanzas, prometheus.CounterValue, float64(c.IQs.Load()), "iq")
+	in, out := s.live.S2SCounts()
+	ch <- prometheus.MustNewConstMetric(descS2S, prometheus.GaugeValue, float64(in), "in")
+	ch <- prometheus.MustNewConstMetric(descS2S, prometheus.GaugeValue, float64(out), "out")
 }
 
 type sessionKey struct{ domain, transport string }

@@ -1,7 +1,6 @@
 package xmppcore
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -147,7 +146,7 @@ type conn struct {
 
 	// reader side, owned by the serve goroutine
 	lim    *limitReader
-	br     *bufio.Reader
+	br     *readBuf
 	dec    *xml.Decoder
 	domain modcfg.Domain
 	user   store.User
@@ -306,10 +305,14 @@ func (c *conn) session() {
 	defer c.recover()
 	err := c.readLoop()
 	if errors.Is(err, errHandOff) {
-		// Idle: a fresh goroutine waits with a small stack (idlewait.go);
-		// this one ends and its grown stack goes back to the runtime.
-		handedOff, c.fresh = true, true
-		go c.session()
+		// Idle: the session is parked without a goroutine (idlepoll_linux.go)
+		// or a fresh goroutine waits with a small stack (idlewait.go); this
+		// one ends and its grown stack goes back to the runtime.
+		handedOff = true
+		if !c.park() {
+			c.fresh = true
+			go c.session()
+		}
 		return
 	}
 	if hibernated = c.hibernate(err); !hibernated {
@@ -327,7 +330,7 @@ func (c *conn) recover() {
 func (c *conn) resetReader() {
 	max := int64(2*c.srv.cfg.MaxStanza + 8192)
 	c.lim = &limitReader{r: c.nc, n: max, max: max}
-	c.br = bufio.NewReaderSize(c.lim, 512) // small: it stays with every idle session
+	c.br = newReadBuf(c.lim) // idlewait.go
 	c.restart()
 }
 
@@ -1083,9 +1086,7 @@ func (c *conn) cleanup() {
 
 // info describes the session for the admin interface.
 func (c *conn) info() SessionInfo {
-	// Under wmu: a resumption (takeOver) moves the session to a new
-	// transport, and its address, under that lock.
-	c.wmu.Lock()
+	c.wmu.Lock() // a resumption (takeOver) moves these to the new transport's
 	hib, kind, tlsOn, ip, port := c.hib != nil, c.kind, c.tlsOn, c.ip, c.port
 	c.wmu.Unlock()
 	last := c.connected

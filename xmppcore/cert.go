@@ -71,6 +71,9 @@ func (s *Server) ReloadCertificate(ctx context.Context, certFile, keyFile string
 	if err != nil {
 		return err
 	}
+	if err := s.loadCompanion(cfg, pair); err != nil {
+		return err
+	}
 	s.cert.Store(pair)
 	return nil
 }

@@ -1,9 +1,12 @@
 package xmppcore
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
+	"io"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -27,6 +30,7 @@ var errHandOff = errors.New("xmppcore: idle, continue on a fresh goroutine")
 // XML decoder blocked mid-text either. It returns an error only when the
 // idle timeout expires while waiting.
 func (c *conn) idleWait() error {
+	c.br.acquire()
 	for {
 		if c.br.Buffered() == 0 {
 			if err := c.awaitInput(); err != nil {
@@ -90,9 +94,54 @@ func (c *conn) awaitInput() error {
 	}
 	tc.SetReadDeadline(deadline)
 	if ready, ok := readable(tc.NetConn()); ok && !ready {
+		releaseTLSBuffers(tc) // nothing buffered: tlsidle.go
 		return errHandOff
 	}
 	return nil // input is there (or this platform cannot tell): read it
+}
+
+// park hands the session, idle with nothing buffered, to the idle poller;
+// false means its goroutine must wait instead.
+func (c *conn) park() bool {
+	tc, ok := c.lim.conn.(*tls.Conn)
+	if !ok {
+		return false
+	}
+	c.br.release() // before: once parked, the session may already run elsewhere
+	return idle.park(c, tc)
+}
+
+// readBuf is a session's buffered reader, as its XML decoder reads it. The
+// bufio.Reader under it (512 bytes and its header, 0.6 KiB) goes back to a
+// pool while the session is parked with nothing buffered; idleWait takes
+// one again before reading.
+type readBuf struct {
+	*bufio.Reader
+	src io.Reader
+}
+
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512) }}
+
+func newReadBuf(src io.Reader) *readBuf {
+	r := &readBuf{src: src}
+	r.acquire()
+	return r
+}
+
+func (r *readBuf) acquire() {
+	if r.Reader == nil {
+		br := readerPool.Get().(*bufio.Reader)
+		br.Reset(r.src)
+		r.Reader = br
+	}
+}
+
+func (r *readBuf) release() {
+	if r.Reader != nil && r.Buffered() == 0 {
+		r.Reset(nil)
+		readerPool.Put(r.Reader)
+		r.Reader = nil
+	}
 }
 
 // inputWaiter is a transport whose input is queued in memory (a BOSH

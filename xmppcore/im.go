@@ -74,7 +74,7 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 		if to.Resourcepart() == "" && s.pepIQReply(c, iq) {
 			return
 		}
-		if s.toServiceEntity(iq, c.full, to) {
+		if s.toServiceEntity(iq, c.full, to) || s.routeRemote(iq, c.full, to) {
 			return
 		}
 		if to.Resourcepart() != "" {
@@ -104,6 +104,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 				s.serveService(c, iq, svc, d)
 				return
 			}
+			if s.routeRemote(iq, c.full, to) {
+				return
+			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
 			return
 		}
@@ -112,6 +115,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
 			if s.toServiceEntity(iq, c.full, to) {
+				return
+			}
+			if s.routeRemote(iq, c.full, to) {
 				return
 			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
@@ -131,6 +137,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 		d, ok := s.hosted(to.Domainpart())
 		if !ok {
 			if s.toServiceEntity(iq, c.full, to) {
+				return
+			}
+			if s.routeRemote(iq, c.full, to) {
 				return
 			}
 			c.sendEl(iqError(iq, "", "", errRemoteNotFound))
@@ -163,7 +172,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 			svc.message(s, m, from, d)
 			return
 		}
-		if s.toServiceEntity(m, from, to) {
+		if s.toServiceEntity(m, from, to) || s.routeRemote(m, from, to) {
 			return
 		}
 		s.bounce(m, errRemoteNotFound)
@@ -364,7 +373,7 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 // available resource of a bare JID.
 func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 	d, ok := s.hosted(to.Domainpart())
-	if !ok && (s.toServiceEntity(p, from, to) || s.mucJoinNowhere(p)) {
+	if !ok && (s.toServiceEntity(p, from, to) || s.routeRemote(p, from, to) || s.mucJoinNowhere(p)) {
 		return
 	}
 	if !ok || to.Localpart() == "" {
@@ -406,6 +415,10 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 	// our own other resources; then stored subscription requests.
 	for _, it := range items {
 		if it.Visible && (it.Subscription == store.SubTo || it.Subscription == store.SubBoth) {
+			if cj, err := jid.Parse(it.Contact); err == nil && cj.Localpart() != "" && s.remote(cj.Domainpart()) {
+				s.routeRemote(xmlel.New(nsClient, "presence", "type", "probe", "from", c.bare, "to", it.Contact), c.full.Bare(), cj)
+				continue
+			}
 			for _, t := range s.availableOf(it.Contact) {
 				t.smu.Lock()
 				pb := t.presence
@@ -452,7 +465,12 @@ func (s *Server) broadcast(c *conn, p *xmlel.Element) []store.RosterItem {
 		if !it.Visible || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
 			continue
 		}
-		if cj, err := jid.Parse(it.Contact); err != nil || (blocking && s.blockedBy(c.bare, c.user.ID, cj)) {
+		cj, err := jid.Parse(it.Contact)
+		if err != nil || (blocking && s.blockedBy(c.bare, c.user.ID, cj)) {
+			continue
+		}
+		if s.remote(cj.Domainpart()) {
+			s.routeRemote(p.Copy().Set("to", it.Contact), c.full, cj)
 			continue
 		}
 		for _, t := range s.availableOf(it.Contact) {
@@ -471,6 +489,9 @@ func (s *Server) broadcast(c *conn, p *xmlel.Element) []store.RosterItem {
 // probe answers a presence probe with the contact's available presences if
 // the contact's roster lets the prober see them.
 func (s *Server) probe(c *conn, contact jid.JID) {
+	if contact.Localpart() != "" && s.routeRemote(xmlel.New(nsClient, "presence", "type", "probe", "from", c.bare, "to", contact.String()), c.full.Bare(), contact) {
+		return
+	}
 	d, ok := s.hosted(contact.Domainpart())
 	if !ok || contact.Localpart() == "" {
 		return
@@ -670,6 +691,9 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 	}
 	for _, ch := range changes {
 		s.pushRoster(ch.bare, ch.item, ch.removed, ch.ver)
+	}
+	if !local && s.remote(contact.Domainpart()) {
+		s.subscriptionToRemote(c, typ, contact)
 	}
 	for _, p := range toContact {
 		b := p.Bytes(nsClient)

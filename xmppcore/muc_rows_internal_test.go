@@ -18,18 +18,7 @@ func TestRoomRowsAmend(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
-	require.NoError(t, err)
-	defer st.Close()
-	var d store.Domain
-	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
-		a, err := tx.InsertAccount(ctx, "acme", 0)
-		if err != nil {
-			return err
-		}
-		d, err = tx.InsertDomain(ctx, a.ID, "example.test")
-		return err
-	}))
+	st, d := domainStore(t)
 	w := roomRows{kick: make(chan struct{}, 1)}
 	r := &room{stored: make(chan struct{})}
 	other := &room{stored: make(chan struct{})}
@@ -62,19 +51,9 @@ func deleteTemporary(ctx context.Context, st *store.Store) (n int64, err error) 
 func TestRoomConfigureOrder(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
-	require.NoError(t, err)
-	defer st.Close()
+	st, d := domainStore(t)
 	var row store.Room
-	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
-		a, err := tx.InsertAccount(ctx, "acme", 0)
-		if err != nil {
-			return err
-		}
-		d, err := tx.InsertDomain(ctx, a.ID, "example.test")
-		if err != nil {
-			return err
-		}
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) (err error) {
 		row, err = tx.CreateRoom(ctx, store.Room{DomainID: d.ID, Name: "lounge"})
 		return err
 	}))
@@ -85,4 +64,24 @@ func TestRoomConfigureOrder(t *testing.T) {
 	got, err := st.Room(ctx, row.DomainID, "lounge")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"persistent":true}`, string(got.Config), "the later form stays")
+}
+
+// domainStore is a store in a temporary file holding one account and its
+// domain example.test.
+func domainStore(t *testing.T) (*store.Store, store.Domain) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	var d store.Domain
+	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		d, err = tx.InsertDomain(ctx, a.ID, "example.test")
+		return err
+	}))
+	return st, d
 }

@@ -15,6 +15,7 @@ package xmppcore
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/s2s"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
 )
 
@@ -84,10 +86,53 @@ type Config struct {
 	ExternalServices []extdisco.Service
 	// TLSConfig, if set, replaces the certificate handling above (tests).
 	TLSConfig *tls.Config
+
+	// S2SAddr is the server-to-server listener (DefaultS2SAddr in the
+	// program's configuration); "" disables federation altogether.
+	S2SAddr string
+	// S2STLSAddr is the direct TLS (XEP-0368) s2s listener; "" disables it.
+	S2STLSAddr string
+	// S2SRoutes maps remote domains to host:port, bypassing DNS (private
+	// networks, tests).
+	S2SRoutes map[string]string
+	// S2SBlocklist are remote domains (and their subdomains) refused both ways.
+	S2SBlocklist []string
+	// S2SResolver replaces net.DefaultResolver for SRV lookups (tests).
+	S2SResolver s2s.Resolver
+	// S2SConnectTimeout bounds setting up an outgoing stream (default 30s).
+	S2SConnectTimeout time.Duration
+	// S2SIdleTimeout closes outgoing streams unused for so long (default 10 min).
+	S2SIdleTimeout time.Duration
+	// S2SNegotiationTimeout cuts off an incoming stream that has not
+	// authenticated a domain pair in time (default 60s).
+	S2SNegotiationTimeout time.Duration
+	// S2SMaxPerIP caps the incoming streams from one address (default 20).
+	S2SMaxPerIP int
+	// S2SMaxPerDomain caps the incoming streams authenticated for one
+	// remote domain (default 10).
+	S2SMaxPerDomain int
+	// S2SStanzaRate and S2SStanzaBurst bound the stanzas per second of an
+	// incoming stream (defaults 10000/s, burst 50000): above, reading is
+	// slowed; a peer still above after S2SFloodGrace (default 30s) floods
+	// and its stream is cut with policy-violation.
+	S2SStanzaRate  float64
+	S2SStanzaBurst int
+	S2SFloodGrace  time.Duration
+	// S2SRoots verify peers' certificates for SASL EXTERNAL (XEP-0178);
+	// nil: the system's roots.
+	S2SRoots *x509.CertPool
 	// GetCertificate, if set, picks the certificate of a handshake by its
 	// server name (ACME certificates per domain); when it returns nil the
 	// listeners' own certificate (files or self-signed) is used.
 	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ECDSACertFile and ECDSAKeyFile name a second, ECDSA certificate
+	// served beside an RSA CertFile to the clients that support it
+	// (tlskeys.go); ECDSACompanion (CompanionOff, CompanionAuto,
+	// CompanionOn) has one generated instead. SessionTickets is
+	// TicketsPersist (default), TicketsMemory or TicketsOff.
+	ECDSACertFile, ECDSAKeyFile string
+	ECDSACompanion              string
+	SessionTickets              string
 }
 
 func (c *Config) defaults() {
@@ -117,6 +162,18 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.S2SConnectTimeout <= 0 {
+		c.S2SConnectTimeout = defaultS2SConnect
+	}
+	if c.S2SIdleTimeout <= 0 {
+		c.S2SIdleTimeout = defaultS2SIdle
+	}
+	if c.S2SMaxPerIP <= 0 {
+		c.S2SMaxPerIP = 20
+	}
+	if c.S2SMaxPerDomain <= 0 {
+		c.S2SMaxPerDomain = 10
 	}
 }
 
@@ -161,6 +218,10 @@ type Server struct {
 	pep pepState
 	// muc is the XEP-0045 service's rooms (muc.go).
 	muc *mucService
+	// fed is federation (s2s.go); nil when S2SAddr is empty. Set once in
+	// Start, before any stream exists.
+	fed      *federation
+	s2sAddrs [2]net.Addr // STARTTLS, direct TLS
 	// stats are the monitoring counters (stats.go); accepting counts the
 	// accept loops still running, for readiness.
 	stats     Counters
@@ -169,6 +230,9 @@ type Server struct {
 	// cert is the certificate tls serves (unless Config.TLSConfig is
 	// set); ReloadCertificate replaces it.
 	cert atomic.Pointer[tls.Certificate]
+	// companion is the ECDSA certificate served beside an RSA cert to
+	// the clients that support it, or nil (tlskeys.go).
+	companion atomic.Pointer[tls.Certificate]
 
 	wg sync.WaitGroup
 }
@@ -215,10 +279,13 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		s.cert.Store(pair)
+		if err := s.loadCompanion(s.cfg, pair); err != nil {
+			return err
+		}
 		// Through GetCertificate, so that ReloadCertificate reaches new
 		// handshakes without a restart.
 		s.tls = &tls.Config{MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil }}
+			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) { return s.pickCert(hello), nil }}
 	}
 	if pick := s.cfg.GetCertificate; pick != nil {
 		// A name pick leaves alone (nil, nil) gets the listener's own
@@ -231,6 +298,9 @@ func (s *Server) Start(ctx context.Context) error {
 			}
 			return own(hello)
 		}
+	}
+	if err := s.sessionTickets(); err != nil {
+		return err
 	}
 	for i, addr := range []string{s.cfg.C2SAddr, s.cfg.C2STLSAddr} {
 		if addr == "" {
@@ -250,6 +320,10 @@ func (s *Server) Start(ctx context.Context) error {
 		s.wg.Add(1)
 		s.accepting.Add(1)
 		go s.accept(l, i == 1)
+	}
+	if err := s.startFederation(ctx); err != nil {
+		s.closeListeners()
+		return err
 	}
 	return nil
 }
@@ -287,6 +361,7 @@ func (s *Server) accept(l net.Listener, direct bool) {
 			return
 		}
 		delay = 0
+		nc = wrapIdle(nc) // an idle session may then wait without a goroutine
 		c := newConn(s, nc, direct)
 		s.mu.Lock()
 		if s.closing {
@@ -316,6 +391,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.fail(condSystemShutdown, "server shutting down")
 	}
+	if s.fed != nil {
+		s.fed.shutdown()
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); s.mam.close(); s.muc.arch.Close(); close(done) }()
 	select {
@@ -331,6 +409,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) DomainSettingsChanged(fqdn string) {
 	s.domains.Invalidate(fqdn)
 	s.mucDomainChanged(fqdn)
+	s.federationChanged(fqdn)
 	s.webDomainChanged(fqdn)
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
@@ -76,6 +78,9 @@ func (s *Server) bounce(st *xmlel.Element, e stanzaErr) {
 	r := iqError(st, "", "", e)
 	if c := s.sessionByString(st.Get("from")); c != nil {
 		c.sendEl(r)
+	} else if from, err := jid.Parse(st.Get("from")); err == nil {
+		to, _ := jid.Parse(st.Get("to"))
+		s.routeRemote(r, to, from) // a stanza from another server
 	}
 }
 

@@ -5,10 +5,13 @@ package benchproc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,7 +57,7 @@ func Start(bin, data string, onLog func(line []byte), env ...string) (*Proc, err
 	ln.Close()
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = append(os.Environ(), append([]string{"XMPPGATE_DATA=" + data, "XMPPGATE_HTTP_ADDR=" + addr,
-		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0",
+		"XMPPGATE_C2S_ADDR=127.0.0.1:0", "XMPPGATE_C2STLS_ADDR=127.0.0.1:0", "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR=",
 		"XMPPGATE_PPROF_ADDR=" + os.Getenv("BENCH_PPROF")}, env...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -172,4 +175,23 @@ func Percentile(d []time.Duration, p float64) time.Duration {
 	}
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	return d[int(float64(len(d)-1)*p)]
+}
+
+// Register creates user name in the bootstrap domain through the ejabberd
+// API's POST /api/register with the bootstrap admin's Basic credentials;
+// the reply comes once the change is applied.
+func (p *Proc) Register(client *http.Client, name, password string) error {
+	body, _ := json.Marshal(map[string]string{"user": name, "host": p.Boot.Domain, "password": password})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.Addr+"/api/register", bytes.NewReader(body))
+	req.SetBasicAuth(p.Boot.AdminJID, p.Boot.AdminPassword)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(out), "successfully registered") {
+		return fmt.Errorf("register %s: %d %s", name, resp.StatusCode, out)
+	}
+	return nil
 }

@@ -6,16 +6,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,23 +37,8 @@ func main() {
 		log.Fatal(err)
 	}
 	defer p.Stop()
-	boot, addr := p.Boot, p.Addr
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	register := func(name string) error {
-		body, _ := json.Marshal(map[string]string{"user": name, "host": boot.Domain, "password": "benchpass"})
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/register", bytes.NewReader(body))
-		req.SetBasicAuth(boot.AdminJID, boot.AdminPassword)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || !strings.Contains(string(out), "successfully registered") {
-			return fmt.Errorf("register %s: %d %s", name, resp.StatusCode, out)
-		}
-		return nil
-	}
+	register := func(name string) error { return p.Register(client, name, "benchpass") }
 	for i := 0; i < 50; i++ { // warm up
 		if err := register(fmt.Sprintf("warm%d", i)); err != nil {
 			log.Fatal(err)

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -32,8 +30,7 @@ type prosody struct {
 	cert    peer.Cert
 	uid     int
 	gid     int
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *peer.ProsodyProc
 	mam     bool   // mod_mam archiving every account (setMAM)
 	muc     string // the MUC component's host, empty for none
 }
@@ -131,31 +128,16 @@ func (p *prosody) config() string  { return filepath.Join(p.dir, "prosody.cfg.lu
 func (p *prosody) Name() string    { return "Prosody" }
 func (p *prosody) C2SAddr() string { return "127.0.0.1:" + strconv.Itoa(p.c2sPort) }
 
-func (p *prosody) PID() int {
-	if p.cmd == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
+func (p *prosody) PID() int { return p.proc.PID() }
 
-// Start runs Prosody in the foreground (-F) as the prosody user through
-// setpriv, which execs: the child's pid is Prosody's own. Prosody refuses
-// to run as root, and setpriv avoids PAM's open-files limit.
+// Start runs Prosody in the foreground as the prosody user
+// (peer.RunProsody) and waits for its c2s port and admin socket.
 func (p *prosody) Start(ctx context.Context) error {
-	log, err := os.OpenFile(filepath.Join(p.dir, "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	proc, err := peer.RunProsody(p.config(), filepath.Join(p.dir, "console.log"))
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	cmd := exec.Command("setpriv", "--reuid=prosody", "--regid=prosody", "--init-groups",
-		"prosody", "--config", p.config(), "-F")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	p.cmd, p.done = cmd, make(chan struct{})
-	go func() { cmd.Wait(); close(p.done) }()
+	p.proc = proc
 	if err := peer.WaitPort(ctx, p.C2SAddr(), 30*time.Second); err != nil {
 		p.Stop()
 		return fmt.Errorf("prosody: %w (see %s)", err, filepath.Join(p.dir, "prosody.err"))
@@ -165,17 +147,8 @@ func (p *prosody) Start(ctx context.Context) error {
 
 // Stop sends SIGTERM to Prosody, SIGKILL after 20 s.
 func (p *prosody) Stop() {
-	if p.cmd == nil {
-		return
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.cmd = nil
+	p.proc.Stop()
+	p.proc = nil
 }
 
 // CreateUsers creates accounts through mod_admin_shell on the admin socket

@@ -83,7 +83,7 @@ func (x *xmppgate) Start(ctx context.Context) error {
 			}
 		}
 	},
-		"XMPPGATE_C2S_ADDR="+x.C2SAddr(), "XMPPGATE_C2STLS_ADDR=127.0.0.1:"+strconv.Itoa(tlsPort),
+		"XMPPGATE_C2S_ADDR="+x.C2SAddr(), "XMPPGATE_C2STLS_ADDR=127.0.0.1:"+strconv.Itoa(tlsPort), "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR=",
 		"XMPPGATE_WORKER_SCHEDULE="+x.schedule, "XMPPGATE_BOOTSTRAP_DOMAIN="+x.domain,
 		"XMPPGATE_CERT_FILE="+x.cert.Cert, "XMPPGATE_KEY_FILE="+x.cert.Key,
 		"XMPPGATE_PPROF_ADDR="+x.pprof)

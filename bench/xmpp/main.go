@@ -37,6 +37,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/bench/benchproc"
+	"github.com/xmppgate/xmppgate/internal/peer"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
@@ -55,6 +56,10 @@ func main() {
 	sm := flag.Bool("sm", false, "enable stream management (with resumption) on the idle sessions of the memory phase")
 	mam := flag.String("mam", "off,on", "the message phase once per archive setting: modMam off and/or on for every user")
 	cpuprofile := flag.String("cpuprofile", "", "write the load client's CPU profile here")
+	rsaCert := flag.Bool("rsa", false, "serve a self-signed RSA-2048 certificate (as make bench-peers does) instead of the default ECDSA one")
+	companion := flag.String("companion", "off", "with -rsa: tls_ecdsa_companion (off, auto, on)")
+	resume := flag.Bool("resume", false, "login phase: clients keep a TLS session cache; a first pass fills it, the second is measured")
+	step := flag.Int("step", 1000, "scale phase: sessions added per step")
 	flag.Parse()
 	if *cpuprofile != "" {
 		w, err := os.Create(*cpuprofile)
@@ -75,12 +80,33 @@ func main() {
 	defer os.RemoveAll(dir)
 	n := max(*users, 2**pairs, *idle)
 	prepare(dir, n)
+	if *rsaCert {
+		// The self-signed RSA-2048 certificate make bench-peers gives all three servers.
+		cert, err := peer.MakeCert(dir, domain, "rsa")
+		if err != nil {
+			log.Fatal(err)
+		}
+		os.Setenv("XMPPBENCH_CERT", cert.Cert)
+		os.Setenv("XMPPBENCH_KEY", cert.Key)
+		os.Setenv("XMPPBENCH_COMPANION", *companion)
+	}
+	if *resume {
+		clientTLS.ClientSessionCache = tls.NewLRUClientSessionCache(*users)
+	}
 
 	if strings.Contains(*phases, "logins") {
 		srv := start(dir)
+		if *resume {
+			for _, c := range connectN(srv.addr, 0, *users, *conc) {
+				c.Close()
+			}
+		}
+		cpu0 := cpuTime(srv.cmd.Process.Pid)
 		rate := loginPhase(srv.addr, *users, *conc)
+		cpu := cpuTime(srv.cmd.Process.Pid) - cpu0
 		srv.stop()
-		fmt.Printf("logins: %d in %.2fs = %.0f logins/s (concurrency %d)\n", *users, float64(*users)/rate, rate, *conc)
+		fmt.Printf("logins: %d in %.2fs = %.0f logins/s (concurrency %d), server CPU %.2f ms per login (%s)\n", *users,
+			float64(*users)/rate, rate, *conc, float64(cpu.Microseconds())/1000/float64(*users), certDesc(*rsaCert, *companion, *resume))
 	}
 	if strings.Contains(*phases, "messages") {
 		for _, mode := range strings.Split(*mam, ",") {
@@ -92,6 +118,11 @@ func main() {
 				mode, msgs, *pairs, *dur, cpu)
 		}
 		setArchive(dir, true)
+	}
+	if strings.Contains(*phases, "scale") {
+		srv := start(dir)
+		scalePhase(srv, *idle, *step, *conc, *pairs, *dur)
+		srv.stop()
 	}
 	if strings.Contains(*phases, "memory") {
 		srv := start(dir)
@@ -153,12 +184,20 @@ func setArchive(dir string, on bool) {
 }
 
 func runServer(dir string) {
+	if r, err := strconv.Atoi(os.Getenv("XMPPBENCH_SERVER_MEMPROFILERATE")); err == nil {
+		runtime.MemProfileRate = r // 1: every allocation, for an exact per-session breakdown
+	}
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(dir, "x.db"), store.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := xmppcore.New(xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "", DataDir: dir}, st)
+	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "", DataDir: dir}
+	if c := os.Getenv("XMPPBENCH_CERT"); c != "" {
+		cfg.CertFile, cfg.KeyFile = c, os.Getenv("XMPPBENCH_KEY")
+		cfg.ECDSACompanion = os.Getenv("XMPPBENCH_COMPANION")
+	}
+	srv, err := xmppcore.New(cfg, st)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -255,10 +294,14 @@ func (c *child) rss() float64 {
 	return 0
 }
 
+// clientTLS is every client's TLS configuration (one session cache with
+// -resume).
+var clientTLS = &tls.Config{InsecureSkipVerify: true, ServerName: domain}
+
 func login(addr string, i int) (*goxmpp.Client, error) {
 	o := goxmpp.Options{
 		Host: addr, User: "u" + strconv.Itoa(i) + "@" + domain, Password: "pw", Resource: "bench",
-		NoTLS: true, StartTLS: true, TLSConfig: &tls.Config{InsecureSkipVerify: true, ServerName: domain},
+		NoTLS: true, StartTLS: true, TLSConfig: clientTLS,
 		Mechanism: "SCRAM-SHA-1", NoPLAIN: true, DialTimeout: 10 * time.Second,
 	}
 	return o.NewClient()
@@ -266,16 +309,22 @@ func login(addr string, i int) (*goxmpp.Client, error) {
 
 // connect logs in users [0, n) with conc workers and returns the clients.
 func connect(addr string, n, conc int) ([]*goxmpp.Client, time.Duration) {
-	clients := make([]*goxmpp.Client, n)
 	t0 := time.Now()
+	clients := connectN(addr, 0, n, conc)
+	return clients, time.Since(t0)
+}
+
+// connectN logs in users [from, from+n) with conc workers.
+func connectN(addr string, from, n, conc int) []*goxmpp.Client {
+	clients := make([]*goxmpp.Client, n)
 	benchproc.Each(n, conc, func(i int) {
-		c, err := login(addr, i)
+		c, err := login(addr, from+i)
 		if err != nil {
-			log.Fatalf("login u%d: %v", i, err)
+			log.Fatalf("login u%d: %v", from+i, err)
 		}
 		clients[i] = c
 	})
-	return clients, time.Since(t0)
+	return clients
 }
 
 func loginPhase(addr string, n, conc int) float64 {
@@ -300,6 +349,12 @@ func cpuTime(pid int) time.Duration {
 // processes share the cores.
 func messagePhase(srv *child, pairs int, dur time.Duration) (float64, float64) {
 	clients, _ := connect(srv.addr, 2*pairs, 50)
+	return exchange(srv, clients, dur)
+}
+
+// exchange has clients[2k] and clients[2k+1] (users u2k, u2k+1) chat for
+// dur; it returns messages delivered per second and server µs per message.
+func exchange(srv *child, clients []*goxmpp.Client, dur time.Duration) (float64, float64) {
 	var delivered atomic.Int64
 	var counting atomic.Bool
 	stop := make(chan struct{})
@@ -346,7 +401,7 @@ func messagePhase(srv *child, pairs int, dur time.Duration) (float64, float64) {
 }
 
 func memoryPhase(srv *child, n, conc int, sm bool) float64 {
-	before := srv.rss()
+	before := warmRSS(srv, conc)
 	clients, _ := connect(srv.addr, n, conc)
 	if sm {
 		for _, c := range clients {
@@ -359,4 +414,16 @@ func memoryPhase(srv *child, n, conc int, sm bool) float64 {
 	after := srv.rss()
 	_ = clients
 	return (after - before) / float64(n)
+}
+
+// warmRSS logs 100 sessions in and out, as bench/peers does before its
+// memory figure, so that code paths, the store's page cache and the
+// runtime's first heap growth are not charged to the sessions measured,
+// then returns the server's RSS.
+func warmRSS(srv *child, conc int) float64 {
+	for _, c := range connectN(srv.addr, 0, 100, conc) {
+		c.Close()
+	}
+	time.Sleep(time.Second) // the server notices the closed streams
+	return srv.rss()
 }

@@ -25,7 +25,6 @@ const (
 	refusedMnesia   = "there is no Mnesia database in xmppgate (its data is in SQLite)"
 	refusedSCRAM    = "passwords are always stored as SCRAM keys"
 	refusedSQL      = "there is no ejabberd SQL schema in xmppgate"
-	refusedS2S      = "xmppgate does not federate (no s2s)"
 	refusedYAML     = "xmppgate's configuration is YAML already; there is no Erlang configuration to convert"
 	refusedFail2ban = "xmppgate does not ban IP addresses (no mod_fail2ban)"
 )
@@ -191,7 +190,7 @@ var reference = []command{
 	{"status_num_host", []string{"session", "statistics"}, ""},
 	{"stop", []string{"server"}, ""},
 	{"stop_kindly", []string{"server"}, ""},
-	{"stop_s2s_connections", []string{"s2s"}, refusedS2S},
+	{"stop_s2s_connections", []string{"s2s"}, ""},
 	{"subscribe_room", []string{"muc_room"}, ""},
 	{"subscribe_room_many", []string{"muc_room"}, ""},
 	{"unban_ip", []string{"accounts"}, refusedFail2ban},

@@ -94,6 +94,12 @@ var DefaultUpload = UploadSettings{MaxFileSize: 100 << 20, Quota: 1000 << 20, Ex
 // that enables SASL ANONYMOUS on a domain.
 const AnonymousLogin = "enableAnonymousLogin"
 
+// The moduleConfig flags of federation (booleans).
+const (
+	Federation    = "enableFederation"
+	OrgFederation = "enableOrgFederation"
+)
+
 // Domain is what xmppcore needs to know about a hosted domain.
 type Domain struct {
 	ID       int64
@@ -114,6 +120,11 @@ type Domain struct {
 	PubsubCreate string
 	// Muc is moduleConfig.modMuc's settings.
 	Muc MucSettings
+	// Federation is moduleConfig.enableFederation: s2s with any remote
+	// domain. OrgFederation is moduleConfig.enableOrgFederation: s2s with
+	// the remote domains of the same account (docs/federation.md). Both
+	// default to on, as the REST API's defaults.
+	Federation, OrgFederation bool
 }
 
 // On reports whether module name is enabled on the domain.
@@ -121,7 +132,8 @@ func (d Domain) On(name string) bool { return !d.disabled[name] }
 
 // Parse reads the moduleConfig of a domain's settings object.
 func Parse(d store.Domain) Domain {
-	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled, Upload: DefaultUpload, Muc: DefaultMuc}
+	out := Domain{ID: d.ID, FQDN: d.FQDN, Enabled: d.Enabled, Upload: DefaultUpload, Muc: DefaultMuc,
+		Federation: true, OrgFederation: true}
 	var settings struct {
 		ModuleConfig map[string]json.RawMessage `json:"moduleConfig"`
 	}
@@ -130,6 +142,12 @@ func Parse(d store.Domain) Domain {
 	}
 	out.Auth = parseAuth(d)
 	_ = json.Unmarshal(settings.ModuleConfig[AnonymousLogin], &out.Anonymous) // anything but true is off
+	for name, v := range map[string]*bool{Federation: &out.Federation, OrgFederation: &out.OrgFederation} {
+		var b bool
+		if json.Unmarshal(settings.ModuleConfig[name], &b) == nil {
+			*v = b // anything but a boolean keeps the default
+		}
+	}
 	out.Upload = parseUpload(settings.ModuleConfig[Upload])
 	var mam struct {
 		RetentionDays int `json:"retentionDays"`

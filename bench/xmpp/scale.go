@@ -1,0 +1,56 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	goxmpp "github.com/xmppo/go-xmpp"
+)
+
+// scalePhase is issue 17's one-node run: sessions are added step by step up
+// to n (logins/s and server CPU per login at each step, against the first
+// step), resident memory per idle session at 2,000 and at n, then pairs
+// of the first sessions chat while the rest stay idle.
+//
+// What a loaded machine can say: server CPU per login and per message (from
+// /proc), memory, counts. Logins/s and messages/s need a quiet machine.
+func scalePhase(srv *child, n, step, conc, pairs int, dur time.Duration) {
+	base := warmRSS(srv, conc)
+	var clients []*goxmpp.Client
+	var firstRate, firstCPU, worst float64
+	fmt.Printf("scale: sessions   logins/s  (vs first)  server CPU ms/login  RSS KiB/session\n")
+	for len(clients) < n {
+		k := min(step, n-len(clients))
+		cpu0, t0 := cpuTime(srv.cmd.Process.Pid), time.Now()
+		clients = append(clients, connectN(srv.addr, len(clients), k, conc)...)
+		d, cpu := time.Since(t0), cpuTime(srv.cmd.Process.Pid)-cpu0
+		rate, cpuPer := float64(k)/d.Seconds(), float64(cpu.Microseconds())/1000/float64(k)
+		if firstRate == 0 {
+			firstRate, firstCPU, worst = rate, cpuPer, 1
+		}
+		worst = min(worst, rate/firstRate)
+		mem := ""
+		if len(clients) == 2000 || len(clients) == n {
+			time.Sleep(3 * time.Second) // sessions settle into their idle wait
+			mem = fmt.Sprintf("%.1f", (srv.rss()-base)/float64(len(clients)))
+		}
+		fmt.Printf("scale: %8d  %9.0f  %9.0f%%  %19.2f  %15s\n", len(clients), rate, 100*rate/firstRate, cpuPer, mem)
+	}
+	fmt.Printf("scale: slowest step at %.0f%% of the first step's logins/s (target >= 90%%; a quiet machine is needed for this figure); first step %.2f ms CPU per login\n",
+		100*worst, firstCPU)
+	pairs = min(pairs, len(clients)/2)
+	msgs, cpu := exchange(srv, clients[:2*pairs], dur)
+	fmt.Printf("scale: messages %.0f delivered/s among %d active pairs while %d sessions idle, server CPU %.1f µs per message (messages/s needs a quiet machine)\n",
+		msgs, pairs, len(clients)-2*pairs, cpu)
+}
+
+func certDesc(rsaCert bool, companion string, resume bool) string {
+	d := "ECDSA P-256 certificate"
+	if rsaCert {
+		d = "RSA-2048 certificate, ECDSA companion " + companion
+	}
+	if resume {
+		d += ", resumed TLS sessions"
+	}
+	return d
+}

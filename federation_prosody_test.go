@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/commands"
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/peer"
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+// prosodyPeer is a private Prosody 0.12 serving its own domain on loopback
+// for a federation test, with a static s2s route to the xmppgate under test.
+type prosodyPeer struct {
+	*peer.Prosody
+	domain string
+}
+
+// startProsodyPeer installs Prosody if needed (Debian's package, through
+// the project's own installer) and starts it for domain on free ports;
+// routes maps the remote domains (ours) to their s2s ports. The test skips
+// when Prosody cannot be installed or run here.
+func startProsodyPeer(t testing.TB, domain string, s2sPort int, routes map[string]int, ca *peer.CA, modules ...string) *prosodyPeer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("federation with Prosody needs root: Prosody is installed with apt-get and runs as its own user")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := peer.Ensure(ctx, "prosody"); err != nil {
+		t.Skipf("Prosody 0.12 cannot be installed here (apt-get prosody): %v", err)
+	}
+	if _, _, err := peer.SysUser("prosody"); err != nil {
+		t.Skipf("no prosody system user after installing the package: %v", err)
+	}
+	// The run directory's name carries peer.RunDirMarker: the installer
+	// never takes this instance for the packaged daemon.
+	dir, err := os.MkdirTemp("", peer.RunDirMarker+"s2s-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	var cert peer.Cert
+	caFile := ""
+	if ca != nil {
+		cert, err = ca.Issue(dir, domain)
+		caFile = ca.File
+	} else {
+		cert, err = peer.MakeCert(dir, domain, "ecdsa")
+	}
+	require.NoError(t, err)
+	c2s, err := peer.FreePort()
+	require.NoError(t, err)
+	p, err := peer.NewProsody(peer.ProsodyConfig{Dir: dir + "/prosody", Domain: domain, C2SPort: c2s, S2SPort: s2sPort,
+		Routes: routes, Cert: cert, CAFile: caFile, MUC: "rooms." + domain, Modules: modules})
+	require.NoError(t, err)
+	require.NoError(t, p.Start(ctx))
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("prosody log:\n%s", tailString(p.Log(), 6000))
+		}
+	})
+	return &prosodyPeer{Prosody: p, domain: domain}
+}
+
+// loginBoth logs alice in here (resource home) and bob at Prosody (pub).
+func loginBoth(t testing.TB, s *testServer, p *prosodyPeer) (alice, bob *goxmpptest.Client) {
+	t.Helper()
+	alice = goxmpptest.Login(t, s.c2s, "alice@gate.test", "pw-alice", goxmpptest.Resource("home"), goxmpptest.DialTimeout(20*time.Second))
+	bob = goxmpptest.Login(t, p.C2SAddr(), "bob@prosody.test", "pw-bob", goxmpptest.Resource("pub"), goxmpptest.DialTimeout(20*time.Second))
+	return alice, bob
+}
+
+// testCA makes a throw-away CA in a directory Prosody can read.
+func testCA(t testing.TB) *peer.CA {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o755))
+	ca, err := peer.MakeCA(dir)
+	require.NoError(t, err)
+	return ca
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// federatedWithProsody starts xmppgate serving gate.test with federation on
+// a loopback port routed to a Prosody serving prosody.test, and Prosody
+// routed back; alice@gate.test and bob@prosody.test exist. With a CA, both
+// servers get certificates from it and trust it; else each has a
+// self-signed one.
+func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testServer, *prosodyPeer) {
+	t.Helper()
+	var gateCert peer.Cert
+	if ca != nil {
+		var err error
+		gateCert, err = ca.Issue(t.TempDir(), "gate.test")
+		require.NoError(t, err)
+	}
+	prosodyS2S, err := peer.FreePort()
+	require.NoError(t, err)
+	s := startServerTB(t, func(c *Config) {
+		c.BootstrapDomain = "gate.test"
+		c.S2SAddr = "127.0.0.1:0" // Prosody learns the port below
+		c.S2SRoutes = map[string]string{"prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S),
+			"rooms.prosody.test": "127.0.0.1:" + strconv.Itoa(prosodyS2S)}
+		if ca != nil {
+			c.CertFile, c.KeyFile, c.S2SCAFile = gateCert.Cert, gateCert.Key, ca.File
+		}
+	})
+	gateS2S := s.app.env.Live.(live).S2SAddr().(*net.TCPAddr).Port
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca, modules...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, p.CreateUsers(ctx, []string{"bob"}, "pw-bob"))
+	r := s.dh(s.boot.Key, "jabber-add_user", "username", "alice", "domain", "gate.test", "password", "pw-alice")
+	require.Equal(t, "success", r.Result, string(r.Data))
+	s.runWorker()
+	return s, p
+}
+
+// TestIntegrationProsodyFederation proves s2s against a real Prosody 0.12:
+// a user here and a user there subscribe to each other, see each other's
+// presence and exchange messages and IQs both ways, over streams secured by
+// STARTTLS and authenticated by dialback (neither certificate verifies).
+func TestIntegrationProsodyFederation(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	// Prosody passes subscription answers only to resources that asked
+	// for the roster ("interested" resources, RFC 6121 2.1.6).
+	bob.FetchRoster(t)
+	_, err := alice.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	_, err = bob.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+
+	// alice asks, bob approves: the first stanza sets up both directions
+	// (our stream out, Prosody's dialback check back to us).
+	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
+
+	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello Prosody"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj+"/home", "hello Prosody"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "hello xmppgate"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj+"/pub", "hello xmppgate"))
+
+	// IQs both ways: software version of the other server, a ping to the
+	// other user's resource.
+	iq := alice.Ask(t, "v1", "get", "prosody.test", "<query xmlns='jabber:iq:version'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "Prosody")
+	iq = bob.Ask(t, "v2", "get", "gate.test", "<query xmlns='jabber:iq:version'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "xmppgate")
+
+	// A presence change crosses, and so does going offline.
+	_, err = bob.SendPresence(goxmpp.Presence{Show: "away", Status: "at the pub"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob away", func(st any) bool {
+		pr, ok := st.(goxmpp.Presence)
+		return ok && strings.HasPrefix(pr.From, bj) && pr.Show == "away"
+	})
+
+	// ejabberd's s2s commands see the streams, and stop them; federation
+	// then goes on over new ones.
+	op := tenantCreds{adminJID: s.boot.AdminJID, adminPW: s.boot.AdminPassword}
+	ej := func(cmd string) string {
+		t.Helper()
+		status, body := s.ejabberd(op, cmd, "{}")
+		require.Equal(t, 200, status, body)
+		return body
+	}
+	require.Equal(t, `{"s2s_outgoing":1}`, ej("outgoing_s2s_number"), "our stream to Prosody")
+	require.NotEqual(t, `{"s2s_incoming":0}`, ej("incoming_s2s_number"), "Prosody's stream to us")
+	// Another account sees only the streams of its own domains: none.
+	ctx := context.Background()
+	acc, err := commands.CreateAccount(ctx, s.app.env, "other", 0, false)
+	require.NoError(t, err)
+	_, err = commands.CreateDomain(ctx, s.app.env, "other.test", acc.ID)
+	require.NoError(t, err)
+	var other tenantCreds
+	other.adminJID, other.adminPW, err = commands.BootstrapAdmin(ctx, s.app.env, s.app.reg, acc.ID, "other.test")
+	require.NoError(t, err)
+	for cmd, want := range map[string]string{"outgoing_s2s_number": `{"s2s_outgoing":0}`, "incoming_s2s_number": `{"s2s_incoming":0}`} {
+		status, body := s.ejabberd(other, cmd, "{}")
+		require.Equal(t, 200, status, body)
+		require.Equal(t, want, body, "%s as another account", cmd)
+	}
+	status, body := s.ejabberd(other, "stop_s2s_connections", "{}")
+	require.Equal(t, 403, status, "operator only: %s", body)
+	require.Equal(t, `{"s2s_outgoing":1}`, ej("outgoing_s2s_number"), "still up")
+	status, body = s.do(http.MethodGet, "/metrics", "", nil)
+	require.Equal(t, 200, status)
+	require.Contains(t, body, `xmppgate_s2s_streams{direction="out"} 1`)
+	require.Equal(t, "0", ej("stop_s2s_connections"), "rescode 0: done")
+	require.Eventually(t, func() bool {
+		in, out := s.app.env.Live.(live).S2SCounts()
+		return in == 0 && out == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message over a new stream", goxmpptest.Chat(bj+"/pub", "after the stop"))
+
+	alice.Logout(t)
+	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
+}
+
+// TestIntegrationProsodyFederationSwitchedOff switches federation off and
+// on through the REST domains API: the request itself stops it (our
+// stanzas bounce, Prosody's stream is cut and its reconnection refused
+// with policy-violation) and switching it on again restores it.
+func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	put := func(on string) {
+		t.Helper()
+		status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/gate.test", `{"enableFederation": `+on+`, "enableOrgFederation": false}`,
+			func(r *http.Request) {
+				r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+				r.Header.Set("Content-Type", "application/json")
+			})
+		require.Equal(t, 200, status, body)
+	}
+	chat := func(from *goxmpptest.Client, to, text string) {
+		t.Helper()
+		_, err := from.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: text})
+		require.NoError(t, err)
+	}
+	chat(alice, bj, "one")
+	bob.Expect(t, "one", goxmpptest.Chat(aj, "one"))
+	chat(bob, aj, "two")
+	alice.Expect(t, "two", goxmpptest.Chat(bj, "two"))
+
+	put("false")
+	// The request cut both streams; Prosody's next stanza opens a new one,
+	// which is refused. (A stanza Prosody wrote before it noticed the cut
+	// would be lost: s2s has no acknowledgements, so the test waits.)
+	require.Eventually(t, func() bool {
+		in, out := s.app.env.Live.(live).S2SCounts()
+		return in == 0 && out == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	chat(alice, bj, "three")
+	alice.Expect(t, "a bounce from bob", goxmpptest.Bounce(bj))
+	chat(bob, aj, "four")
+	bob.Expect(t, "a bounce from alice", goxmpptest.Bounce(aj))
+	alice.ExpectNone(t, "nothing from Prosody while federation is off", time.Second, goxmpptest.Chat(bj, "four"))
+
+	put("true")
+	chat(alice, bj, "five")
+	bob.Expect(t, "five", goxmpptest.Chat(aj, "five"))
+	chat(bob, aj, "six")
+	alice.Expect(t, "six", goxmpptest.Chat(bj, "six"))
+}
+
+// TestIntegrationProsodyFederationExternal: when both servers trust a test
+// CA, the streams both ways authenticate with SASL EXTERNAL (XEP-0178), as
+// Prosody's log says, and carry stanzas as with dialback.
+func TestIntegrationProsodyFederationExternal(t *testing.T) {
+	t.Parallel()
+	ca := testCA(t)
+	s, p := federatedWithProsody(t, ca)
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "certified"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "certified back"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "certified back"))
+	log := p.Log()
+	require.Contains(t, log, "Accepting SASL EXTERNAL identity from gate.test", "our stream to Prosody")
+	require.Contains(t, log, "SASL EXTERNAL with gate.test succeeded", "Prosody's stream to us")
+	require.NotContains(t, log, "<db:result", "no dialback was needed")
+}
+
+// BenchmarkProsodyFederation measures messages per second from 100 users
+// here to 100 users on a Prosody 0.12 peer over federation (one stream
+// each way, dialback), each pair with at most 50 messages in flight;
+// ns/op is per delivered message.
+func BenchmarkProsodyFederation(b *testing.B) {
+	const pairs, window = 100, 50
+	s, p := federatedWithProsody(b, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var names []string
+	for i := 0; i < pairs; i++ {
+		names = append(names, "u"+strconv.Itoa(i))
+		r := s.dh(s.boot.Key, "jabber-add_user", "username", names[i], "domain", "gate.test", "password", "pw")
+		require.Equal(b, "success", r.Result, string(r.Data))
+	}
+	s.runWorker()
+	require.NoError(b, p.CreateUsers(ctx, names, "pw"))
+	var here, there []*goxmpptest.Client
+	for _, n := range names {
+		here = append(here, goxmpptest.Login(b, s.c2s, n+"@gate.test", "pw", goxmpptest.DialTimeout(time.Minute)))
+		there = append(there, goxmpptest.Login(b, p.C2SAddr(), n+"@prosody.test", "pw", goxmpptest.DialTimeout(time.Minute)))
+	}
+	for i, n := range names {
+		_, err := here[i].Send(goxmpp.Chat{Remote: n + "@prosody.test", Type: "chat", Text: "warm"})
+		require.NoError(b, err)
+		there[i].Expect(b, "warm-up", goxmpptest.Chat(n+"@gate.test", "warm"))
+	}
+	var flows []goxmpptest.Flow
+	for i, n := range names {
+		flows = append(flows, goxmpptest.Flow{From: here[i], To: there[i], ToJID: n + "@prosody.test"})
+	}
+	b.ResetTimer()
+	start := time.Now()
+	n := goxmpptest.Pump(b, flows, max(1, b.N/pairs), window)
+	b.StopTimer()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// TestIntegrationProsodyRemoteRoom: a user here joins a room of Prosody's
+// MUC service, talks in it with a user there and gets the room's messages.
+func TestIntegrationProsodyRemoteRoom(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	alice, bob := loginBoth(t, s, p)
+	const room = "lounge@rooms.prosody.test"
+	_, err := bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
+	_, err = alice.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
+	bob.Expect(t, "alice joined", goxmpptest.Presence(room+"/Alice", ""))
+
+	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello room"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "hello room"))
+	alice.Expect(t, "her own message back", goxmpptest.Chat(room+"/Alice", "hello room"))
+	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hi alice"))
+}
+
+// TestIntegrationProsodyBidi: with Prosody's mod_s2s_bidi (XEP-0288) our
+// stream to Prosody carries its stanzas back too; it opens none of its own.
+// (Certificates from a shared CA: with dialback Prosody opens a stream to
+// us anyway, to check our key, and then uses that one.)
+func TestIntegrationProsodyBidi(t *testing.T) {
+	t.Parallel()
+	ca := testCA(t)
+	s, p := federatedWithProsody(t, ca, "s2s_bidi")
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "one stream"))
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "both ways"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's answer", goxmpptest.Chat(bj, "both ways"))
+	xs := s.app.env.Live.(live).Server
+	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"}}, xs.S2SStreams(),
+		"only our stream, used both ways")
+	require.Contains(t, p.Log(), "Requested bidirectional stream")
+}

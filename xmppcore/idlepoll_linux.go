@@ -1,0 +1,184 @@
+package xmppcore
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// An idle session that waits on a goroutine, however shallow, still costs
+// that goroutine: 2 KiB of stack and its g, about 2.6 KiB per session
+// (runtime.MemStats StackInuse in bench/xmpp). So a session with nothing
+// to read is parked here instead: its socket is registered, one-shot, with
+// an epoll instance of our own (a socket may sit in several; the runtime's
+// netpoller keeps its registration), and no goroutine runs for it until
+// the socket turns readable, its idle time runs out, or it is closed. Then
+// a fresh goroutine continues the session exactly where the shallow wait
+// of idlewait.go would have returned.
+//
+// A socket is parked only while its pollConn is open, and pollConn.Close
+// unparks it before the descriptor is closed: a closed descriptor leaves
+// an epoll set silently, and its number may be reused. A wake-up that races
+// with such a reuse reaches the new session needlessly, which then just
+// waits as before.
+
+// idle is the process's poller: one epoll instance and one goroutine for
+// every server in it, made at the first park.
+var idle idlePoller
+
+type idlePoller struct {
+	once   sync.Once
+	epfd   int
+	ok     atomic.Bool // set once the epoll instance runs
+	mu     sync.Mutex
+	parked map[int32]*parkedConn
+}
+
+type parkedConn struct {
+	c     *conn
+	timer *time.Timer
+}
+
+// pollConn is an accepted TCP connection whose session may be parked.
+type pollConn struct {
+	*net.TCPConn
+	fd     int32 // -1 where the descriptor could not be had
+	mu     sync.Mutex
+	closed bool
+}
+
+// wrapIdle makes nc parkable (a TCP connection); others stay as they are.
+func wrapIdle(nc net.Conn) net.Conn {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nc
+	}
+	pc := &pollConn{TCPConn: tc, fd: -1}
+	if rc, err := tc.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { pc.fd = int32(fd) })
+	}
+	return pc
+}
+
+// Close unparks the session (its goroutine then sees the closed
+// connection), then closes.
+func (pc *pollConn) Close() error {
+	pc.mu.Lock()
+	already := pc.closed
+	pc.closed = true
+	pc.mu.Unlock()
+	if !already && pc.fd >= 0 {
+		idle.wake(pc.fd)
+	}
+	return pc.TCPConn.Close()
+}
+
+func (p *idlePoller) start() {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return
+	}
+	p.epfd, p.parked = fd, map[int32]*parkedConn{}
+	p.ok.Store(true)
+	go p.loop()
+}
+
+func (p *idlePoller) loop() {
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			panic("xmppcore: epoll_wait: " + err.Error()) // cannot happen with a valid epfd
+		}
+		for _, ev := range events[:n] {
+			p.wake(ev.Fd)
+		}
+	}
+}
+
+// park registers c's socket and reports whether it did; c's goroutine must
+// then end at once. The read deadline is already armed (awaitInput); the
+// timer wakes the session at it, and the session's wait then reports it.
+func (p *idlePoller) park(c *conn, tc interface{ NetConn() net.Conn }) bool {
+	pc, ok := tc.NetConn().(*pollConn)
+	if !ok || pc.fd < 0 {
+		return false
+	}
+	p.once.Do(p.start)
+	if !p.ok.Load() {
+		return false
+	}
+	pc.mu.Lock() // against Close: a closed descriptor must not be registered
+	defer pc.mu.Unlock()
+	if pc.closed {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: pc.fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(pc.fd), &ev); err != nil {
+		return false
+	}
+	e := &parkedConn{c: c}
+	if c.lim.idle > 0 {
+		fd := pc.fd
+		e.timer = time.AfterFunc(c.lim.idle+time.Millisecond, func() { p.wakeConn(fd, c) })
+	}
+	p.parked[pc.fd] = e
+	return true
+}
+
+// wake continues the session parked on fd, if any.
+func (p *idlePoller) wake(fd int32) { p.wakeConn(fd, nil) }
+
+// wakeConn is wake, limited to conn c when c is not nil (a timer must not
+// wake a later session on a reused descriptor).
+func (p *idlePoller) wakeConn(fd int32, c *conn) {
+	if !p.ok.Load() {
+		return
+	}
+	p.mu.Lock()
+	e := p.parked[fd]
+	if e == nil || (c != nil && e.c != c) {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.parked, fd)
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	p.mu.Unlock()
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.c.fresh = true
+	go e.c.session()
+}
+
+// parkedCount is how many sessions wait without a goroutine (for tests).
+func (p *idlePoller) parkedCount() int {
+	if !p.ok.Load() {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.parked)
+}
+
+// holds reports whether c is parked (for tests).
+func (p *idlePoller) holds(c *conn) bool {
+	if !p.ok.Load() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.parked {
+		if e.c == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package xmppcore
+
+import "net"
+
+// Without epoll an idle session waits on its goroutine (idlewait.go).
+var idle idlePoller
+
+type idlePoller struct{}
+
+func wrapIdle(nc net.Conn) net.Conn { return nc }
+
+func (idlePoller) park(*conn, interface{ NetConn() net.Conn }) bool { return false }
+
+func (idlePoller) parkedCount() int { return 0 }
+
+func (idlePoller) holds(*conn) bool { return false }
