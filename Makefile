@@ -16,12 +16,13 @@ FUZZLONG ?= 10m
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload; chromium and converse.js for the browser tests)
+deps: ## install what the build and tests need (Go modules; gcc for SQLite's cgo; slixmpp, an independent XMPP client, with aiohttp for its HTTP upload; chromium and converse.js for the browser tests; postgresql, its service kept stopped, for the PostgreSQL store tests)
 	@command -v gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev; }
 	@/usr/bin/python3 -c 'import slixmpp, aiohttp' 2>/dev/null || { apt-get update && apt-get install -y --no-install-recommends python3-slixmpp python3-aiohttp; }
 	@command -v perl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends perl; }
 	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 	@command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || $(GO) run ./internal/pgtest/install || echo "postgresql not installed: the PostgreSQL store tests will skip" >&2
 	@v=$$(sed -n 's/.*"converse.js": "\(.*\)".*/\1/p' internal/browsertest/package.json); \
 	  grep -qs "\"version\": \"$$v\"" internal/browsertest/node_modules/converse.js/package.json || \
 	  { cd internal/browsertest && npm ci --ignore-scripts --no-audit --no-fund; }

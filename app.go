@@ -58,7 +58,7 @@ func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.Data, dbFile), store.Options{Synchronous: strings.ToUpper(cfg.Synchronous)})
+	st, err := store.Open(ctx, storeLocation(cfg), store.Options{Synchronous: strings.ToUpper(cfg.Synchronous)})
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +69,15 @@ func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 	}
 	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data, TransferDirs: cleanDirs(cfg.TransferDirs)}
 	return &app{cfg: cfg, env: env, reg: reg, log: log}, nil
+}
+
+// storeLocation is what store.Open opens: the PostgreSQL URL of the store
+// setting, or else the SQLite file in the data directory.
+func storeLocation(cfg Config) string {
+	if cfg.Store != "" {
+		return cfg.Store
+	}
+	return filepath.Join(cfg.Data, dbFile)
 }
 
 func (a *app) Close() error { return a.env.Store.Close() }

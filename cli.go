@@ -38,6 +38,7 @@ type cliVars struct {
 	cmds, ip, comment     string
 	accountSet, parentSet bool
 	openfire              openfireFlags
+	from, to              string // migrate-store
 }
 
 // openfireFlags are the flags of "openfire set".
@@ -59,7 +60,7 @@ type cliRun struct {
 func (c *cliRun) app(ctx context.Context) (*app, error) { return openApp(ctx, c.cfg, nil) }
 
 // cliCommands is the CLI's table: the core commands, then each dialect's.
-var cliCommands = append(append(coreCLICommands[:len(coreCLICommands):len(coreCLICommands)], openfireCLICommands...), ctlCLICommands...)
+var cliCommands = append(append(append(coreCLICommands[:len(coreCLICommands):len(coreCLICommands)], openfireCLICommands...), ctlCLICommands...), storeCLICommands...)
 
 var coreCLICommands = []cliCommand{
 	{Path: "serve", Usage: "[--config FILE] [--data DIR] [--http ADDR]",

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
+	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
@@ -140,6 +141,10 @@ type Config struct {
 	// TLSSessionTickets: persist (default; keys in DATA/tls/, rotated
 	// daily, so clients resume across restarts), memory or off.
 	TLSSessionTickets string `yaml:"tls_session_tickets"`
+	// Store is where the store lives: empty, an SQLite file in the data
+	// directory (the default); a postgres://… URL, that PostgreSQL
+	// database (docs/postgresql.md). Env XMPPGATE_STORE.
+	Store string `yaml:"store"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -229,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	if c.WorkerSchedule == "" {
 		return errors.New("config: worker_schedule must be set")
+	}
+	if c.Store != "" && !store.IsPostgres(c.Store) {
+		return errors.New("config: store must be empty (SQLite in the data directory) or a postgres:// URL")
 	}
 	for _, d := range c.TransferDirs {
 		if !filepath.IsAbs(d) {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,6 +52,9 @@ func startServerTB(t testing.TB, mod func(*Config)) *testServer {
 	cfg.WorkerSchedule = "@every 1h"
 	cfg.LogLevel = "error"
 	cfg.Synchronous = "NORMAL"
+	if os.Getenv("XMPPGATE_TEST_STORE") == "postgres" {
+		cfg.Store = postgres(t) // the whole e2e suite on PostgreSQL, on request
+	}
 	if mod != nil {
 		mod(&cfg)
 	}

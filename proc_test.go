@@ -51,6 +51,7 @@ func buildBinary(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	stopPostgres()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

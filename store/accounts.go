@@ -24,11 +24,11 @@ func (t *Tx) InsertAccount(ctx context.Context, name string, parentID int64) (Ac
 	if parentID != 0 {
 		parent = parentID
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
+	id, err := t.insertUnique(ctx, `INSERT INTO accounts (name, parent_id, created) VALUES (?, ?, ?)`, name, parent, t.stamp())
 	if err != nil {
 		return a, constraintErr(err)
 	}
-	a.ID, _ = res.LastInsertId()
+	a.ID = id
 	a.Created = t.now().UTC().Truncate(time.Second)
 	return a, nil
 }

@@ -52,9 +52,9 @@ func (r Reader) AuditLog(ctx context.Context, f AuditFilter) ([]AuditEntry, erro
 		}
 		return t.UTC().Format(TimeLayout)
 	}
-	limit := int64(f.Limit)
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
+	var limit any = int64(f.Limit)
+	if f.Limit <= 0 {
+		limit = r.noLimit()
 	}
 	return queryAll(ctx, r.q, scanAudit, qAuditLog, accountsArg(f.Accounts), f.Account, f.Actor, f.ActorPart, f.Command,
 		bound(f.From), bound(f.To), f.Before, limit, max(f.Offset, 0))

@@ -42,6 +42,9 @@ func (s *Store) dbPath() string { return strings.TrimSuffix(s.walPath, "-wal") }
 // dst (VACUUM INTO, on a connection of its own, so readers and the writer
 // go on meanwhile). dst must not exist.
 func (s *Store) BackupTo(ctx context.Context, dst string) error {
+	if s.pg {
+		return s.backupToSQLite(ctx, dst)
+	}
 	db, err := sql.Open("sqlite3", "file:"+s.dbPath()+"?_busy_timeout=10000")
 	if err != nil {
 		return err
@@ -58,7 +61,11 @@ func (s *Store) BackupTo(ctx context.Context, dst string) error {
 // file BackupTo wrote (by this or an older xmppgate: an older copy is
 // migrated first, on a temporary copy, so src is never modified).
 func (s *Store) RestoreFrom(ctx context.Context, src string) error {
-	tmp, err := copyToTemp(src, filepath.Dir(s.dbPath()))
+	dir := filepath.Dir(s.dbPath())
+	if s.pg {
+		dir = ""
+	}
+	tmp, err := copyToTemp(src, dir)
 	if err != nil {
 		return err
 	}
@@ -84,12 +91,12 @@ func (s *Store) RestoreFrom(ctx context.Context, src string) error {
 	if theirs > ours {
 		return ErrNewerSchema
 	}
-	if err := migrate(ctx, db, s.now); err != nil {
+	if err := migrate(ctx, db, s.now, false); err != nil {
 		return err
 	}
 	return s.Write(ctx, func(tx *Tx) error {
 		return tx.replaceAll(ctx, func(insert inserter) error {
-			tables, err := tableNames(ctx, db)
+			tables, err := tableNames(ctx, db, false)
 			if err != nil {
 				return err
 			}
@@ -168,11 +175,13 @@ func (t *Tx) replaceAll(ctx context.Context, fill func(inserter) error) error {
 		}
 		// Rows go in table by table, so a child may come before its parent;
 		// the keys are checked once everything is in.
-		if _, err := q.ExecContext(ctx, `PRAGMA defer_foreign_keys = ON`); err != nil {
+		if _, err := q.ExecContext(ctx, t.pick(`PRAGMA defer_foreign_keys = ON`, `SET CONSTRAINTS ALL DEFERRED`)); err != nil {
 			return err
 		}
-		defer q.ExecContext(ctx, `PRAGMA defer_foreign_keys = OFF`)
-		tables, err := tableNames(ctx, q)
+		if !t.pg {
+			defer q.ExecContext(ctx, `PRAGMA defer_foreign_keys = OFF`)
+		}
+		tables, err := tableNames(ctx, q, t.pg)
 		if err != nil {
 			return err
 		}
@@ -181,7 +190,7 @@ func (t *Tx) replaceAll(ctx context.Context, fill func(inserter) error) error {
 			if _, err := q.ExecContext(ctx, `DELETE FROM `+quoteIdent(tables[i])); err != nil {
 				return err
 			}
-			cols, err := columnNames(ctx, q, tables[i])
+			cols, err := columnNames(ctx, q, tables[i], t.pg)
 			if err != nil {
 				return err
 			}
@@ -214,6 +223,9 @@ func (t *Tx) replaceAll(ctx context.Context, fill func(inserter) error) error {
 		})
 		if err != nil {
 			return err
+		}
+		if t.pg {
+			return t.pgFinishReplace(ctx)
 		}
 		rows, err := q.QueryContext(ctx, `PRAGMA foreign_key_check`)
 		if err != nil {
@@ -248,13 +260,75 @@ func (t *Tx) raw() querier {
 }
 
 // tableNames lists the data tables in creation order (parents first).
-func tableNames(ctx context.Context, q querier) ([]string, error) {
+func tableNames(ctx context.Context, q querier, pg bool) ([]string, error) {
+	if pg {
+		return queryAll(ctx, q, scanColumn[string], `SELECT c.relname::text FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> 'schema_migrations' ORDER BY c.oid`)
+	}
 	return queryAll(ctx, q, scanColumn[string], `SELECT name FROM sqlite_master WHERE type = 'table'
 		AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY rowid`)
 }
 
-func columnNames(ctx context.Context, q querier, table string) ([]string, error) {
+func columnNames(ctx context.Context, q querier, table string, pg bool) ([]string, error) {
+	if pg {
+		return queryAll(ctx, q, scanColumn[string], `SELECT column_name::text FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`, table)
+	}
 	return queryAll(ctx, q, scanColumn[string], `SELECT name FROM pragma_table_info(?)`, table)
+}
+
+// pgFinishReplace ends replaceAll on PostgreSQL: the deferred foreign keys
+// are checked now (a missing parent makes the copy ErrNotACopy), and each
+// identity column's sequence moves past the ids the copy brought, which
+// were inserted explicitly and so did not advance it.
+func (t *Tx) pgFinishReplace(ctx context.Context) error {
+	if _, err := t.q.ExecContext(ctx, `SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
+		if isForeignKey(err) {
+			return fmt.Errorf("%w: %v", ErrNotACopy, err)
+		}
+		return err
+	}
+	tables, err := queryAll(ctx, t.q, scanColumn[string], `SELECT table_name::text FROM information_schema.columns
+		WHERE table_schema = current_schema() AND column_name = 'id' AND is_identity = 'YES' ORDER BY table_name`)
+	if err != nil {
+		return err
+	}
+	for _, table := range tables {
+		if _, err := t.q.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence(?, 'id'),
+			COALESCE((SELECT max(id) FROM `+quoteIdent(table)+`), 0) + 1, false)`, quoteIdent(table)); err != nil {
+			return err
+		}
+	}
+	t.dirDirty = true
+	return nil
+}
+
+// backupToSQLite is BackupTo on PostgreSQL: the copy is an SQLite file
+// all the same (a new store at dst filled from a dump), so a backup is
+// one portable file whichever engine made it.
+func (s *Store) backupToSQLite(ctx context.Context, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return fmt.Errorf("store: backup: %s exists", dst)
+	}
+	out, err := Open(ctx, dst, Options{Synchronous: "NORMAL", Now: s.now})
+	if err != nil {
+		return err
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(s.Dump(ctx, pw)) }()
+	err = out.Load(ctx, pr)
+	pr.CloseWithError(err)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst)
+		os.Remove(dst + "-wal")
+		os.Remove(dst + "-shm")
+		return fmt.Errorf("store: backup: %w", err)
+	}
+	return nil
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -278,12 +352,21 @@ type dumpLine struct {
 // line per row. Values are JSON numbers (integers), strings and null;
 // blobs are {"base64":"…"} and floats {"real":"…"}.
 func (s *Store) Dump(ctx context.Context, w io.Writer) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.pg {
+		// One snapshot for every table, as SQLite's read transaction is.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.r.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	schema, err := Reader{q: tx}.SchemaVersion(ctx)
+	rd := Reader{q: tx}
+	if s.pg {
+		rd = Reader{q: pgQuerier{tx: tx}, pg: true}
+	}
+	schema, err := rd.SchemaVersion(ctx)
 	if err != nil {
 		return err
 	}
@@ -292,7 +375,7 @@ func (s *Store) Dump(ctx context.Context, w io.Writer) error {
 	if err := enc.Encode(dumpLine{Format: DumpFormat, Version: 1, Schema: schema, Created: s.now().UTC().Format(time.RFC3339)}); err != nil {
 		return err
 	}
-	tables, err := tableNames(ctx, tx)
+	tables, err := tableNames(ctx, tx, s.pg)
 	if err != nil {
 		return err
 	}
@@ -460,10 +543,32 @@ func (s *Store) Load(ctx context.Context, r io.Reader) error {
 	})
 }
 
+// TableCounts is the number of rows of every data table (schema_migrations
+// aside), e.g. to show that a copy between engines lost nothing.
+func (r Reader) TableCounts(ctx context.Context) (map[string]int64, error) {
+	tables, err := tableNames(ctx, r.q, r.pg)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		var n int64
+		if err := r.q.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, nil
+}
+
 // Size is the database's size in bytes (its pages), what a backup copies
 // at most: the measure of a backup's progress.
 func (s *Store) Size(ctx context.Context) (int64, error) {
 	var pages, size int64
+	if s.pg {
+		err := s.r.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&size)
+		return size, err
+	}
 	err := s.r.QueryRowContext(ctx, `SELECT page_count, page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&pages, &size)
 	return pages * size, err
 }
@@ -471,17 +576,10 @@ func (s *Store) Size(ctx context.Context) (int64, error) {
 // Rows counts the rows a dump writes (every data table's): the measure of
 // a dump's progress.
 func (s *Store) Rows(ctx context.Context) (int64, error) {
-	tables, err := tableNames(ctx, s.r)
-	if err != nil {
-		return 0, err
-	}
+	counts, err := s.TableCounts(ctx)
 	var total int64
-	for _, t := range tables {
-		var n int64
-		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
-			return 0, err
-		}
+	for _, n := range counts {
 		total += n
 	}
-	return total, nil
+	return total, err
 }

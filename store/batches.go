@@ -106,12 +106,12 @@ func (t *Tx) InsertChange(ctx context.Context, c Change) (Change, error) {
 	if c.UserID != 0 {
 		user = c.UserID
 	}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO changes (batch_id, command, user_id, args, actor) VALUES (?, ?, ?, ?, ?)`,
+	id, err := t.insertID(ctx, `INSERT INTO changes (batch_id, command, user_id, args, actor) VALUES (?, ?, ?, ?, ?)`,
 		c.BatchID, c.Command, user, string(c.Args), c.Actor)
 	if err != nil {
 		return c, err
 	}
-	c.ID, _ = res.LastInsertId()
+	c.ID = id
 	c.Status = ChangePending
 	return c, nil
 }
@@ -126,12 +126,22 @@ func (r Reader) Batch(ctx context.Context, id int64) (Batch, error) {
 	return scanBatch(r.q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE id = ?`, id))
 }
 
+// The claim: SQLite has one writer, so the oldest waiting batches are
+// simply taken; on PostgreSQL several nodes claim at once, and each skips
+// the rows another's claim has locked, so a batch is claimed exactly once.
+const (
+	qClaimBatches = `UPDATE batches SET status = 'running', executed = ?
+		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ?)
+		RETURNING ` + batchCols
+	qClaimBatchesPG = `UPDATE batches SET status = 'running', executed = ?
+		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+		RETURNING ` + batchCols
+)
+
 // ClaimBatches moves up to limit waiting batches to running, oldest first, in
 // one statement, and returns them.
 func (t *Tx) ClaimBatches(ctx context.Context, limit int) ([]Batch, error) {
-	return t.batches(ctx, `UPDATE batches SET status = 'running', executed = ?
-		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ?)
-		RETURNING `+batchCols, t.stamp(), limit)
+	return t.batches(ctx, t.pick(qClaimBatches, qClaimBatchesPG), t.stamp(), limit)
 }
 
 // ClaimBatch moves one waiting batch to running; ErrNotFound if it is not waiting.

@@ -98,6 +98,9 @@ func (s *Store) commit(group []*writeReq) {
 		return
 	}
 	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
+	if s.pg {
+		t.Reader = Reader{q: pgQuerier{tx: tx}, now: s.now, pg: true}
+	}
 	// A function alone in its group needs no savepoint: if it fails, the
 	// transaction, which holds nothing else, is rolled back. A savepoint
 	// keeps a copy of every page the function changes (the sub-journal),
@@ -140,7 +143,9 @@ func (s *Store) commit(group []*writeReq) {
 	if t.dirDirty {
 		s.dir.clear()
 	}
-	s.wc.prepareWanted(ctx)
+	if s.wc != nil {
+		s.wc.prepareWanted(ctx)
+	}
 	// The group slice is reused by commitLoop; the syncer gets a copy.
 	s.synced <- syncReq{group: append([]*writeReq(nil), group...), errs: errs}
 }

@@ -36,12 +36,12 @@ func KeyHash(key string) []byte {
 // InsertKey stores a new API key given its hash and sealed copy.
 func (t *Tx) InsertKey(ctx context.Context, k Key, hash []byte) (Key, error) {
 	t.dirDirty = true
-	res, err := t.q.ExecContext(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
+	id, err := t.insertUnique(ctx, `INSERT INTO api_keys (account_id, key_hash, key_sealed, cmds, ip_allow, comment, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.AccountID, hash, k.Sealed, strings.Join(k.Cmds, ","), k.IPAllow, k.Comment, t.stamp())
 	if err != nil {
 		return k, constraintErr(err)
 	}
-	k.ID, _ = res.LastInsertId()
+	k.ID = id
 	k.Created = t.now().UTC().Truncate(time.Second)
 	return k, nil
 }
@@ -76,7 +76,10 @@ func (r Reader) Keys(ctx context.Context, accounts []int64) ([]Key, error) {
 
 // UseUniqueID records that key used id successfully; ErrDuplicate if it did before.
 func (t *Tx) UseUniqueID(ctx context.Context, keyID int64, id []byte) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO unique_ids (key_id, unique_id, used) VALUES (?, ?, ?)`, keyID, id, t.stamp())
+	err := t.guard(ctx, func() error {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO unique_ids (key_id, unique_id, used) VALUES (?, ?, ?)`, keyID, id, t.stamp())
+		return err
+	})
 	if isUnique(err) {
 		return ErrDuplicate
 	}

@@ -24,11 +24,11 @@ type Domain struct {
 func (t *Tx) InsertDomain(ctx context.Context, accountID int64, fqdn string) (Domain, error) {
 	t.dirDirty = true
 	d := Domain{AccountID: accountID, FQDN: fqdn, Enabled: true, Settings: json.RawMessage("{}")}
-	res, err := t.q.ExecContext(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
+	id, err := t.insertUnique(ctx, `INSERT INTO domains (account_id, fqdn, created) VALUES (?, ?, ?)`, accountID, fqdn, t.stamp())
 	if err != nil {
 		return d, constraintErr(err)
 	}
-	d.ID, _ = res.LastInsertId()
+	d.ID = id
 	d.Created = t.now().UTC().Truncate(time.Second)
 	return d, nil
 }

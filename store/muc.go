@@ -89,8 +89,9 @@ func (t *Tx) CreateRoom(ctx context.Context, room Room) (Room, error) {
 		room.Config = []byte("{}")
 	}
 	now := t.stamp()
-	err := t.q.QueryRowContext(ctx, `INSERT INTO muc_rooms (domain_id, name, config, subject, subject_by, created, last_active)
-		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, room.DomainID, room.Name, string(room.Config), room.Subject, room.SubjectBy, now, now).Scan(&room.ID)
+	var err error
+	room.ID, err = t.insertUnique(ctx, `INSERT INTO muc_rooms (domain_id, name, config, subject, subject_by, created, last_active)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, room.DomainID, room.Name, string(room.Config), room.Subject, room.SubjectBy, now, now)
 	if err != nil {
 		return room, constraintErr(err)
 	}
@@ -186,8 +187,12 @@ func (r Reader) RoomNickOwner(ctx context.Context, domainID int64, nick string) 
 // RegisterRoomNick registers nick for jid with a domain's service,
 // replacing jid's previous one; ErrNickTaken if another JID has it.
 func (t *Tx) RegisterRoomNick(ctx context.Context, domainID int64, jid, nick string) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO muc_nicks (domain_id, jid, nick) VALUES (?, ?, ?)
+	// Guarded: a caller may step over a taken nick and go on.
+	err := t.guard(ctx, func() error {
+		_, err := t.q.ExecContext(ctx, `INSERT INTO muc_nicks (domain_id, jid, nick) VALUES (?, ?, ?)
 		ON CONFLICT (domain_id, jid) DO UPDATE SET nick = excluded.nick`, domainID, jid, nick)
+		return err
+	})
 	if isUnique(err) {
 		return ErrNickTaken
 	}
@@ -245,7 +250,9 @@ func (t *Tx) UnsubscribeRoom(ctx context.Context, roomID int64, jid string) erro
 // is not persistent (xmppcore/muc's "persistent" key): at start-up no
 // temporary room has occupants any more.
 func (t *Tx) DeleteTemporaryRooms(ctx context.Context) (int64, error) {
-	return affected(t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE json_extract(config, '$.persistent') IS NOT 1`))
+	return affected(t.q.ExecContext(ctx, t.pick(
+		`DELETE FROM muc_rooms WHERE json_extract(config, '$.persistent') IS NOT 1`,
+		`DELETE FROM muc_rooms WHERE (config::jsonb -> 'persistent') IS DISTINCT FROM 'true'::jsonb`)))
 }
 
 // AllRooms lists the stored rooms of every domain (the MUC service loads

@@ -28,12 +28,19 @@ type RoomArchiveFilter struct {
 	Last         bool // the last Limit rows (still returned in ascending order)
 }
 
+// A SELECT list's placeholders have no type PostgreSQL can infer: it is spelled out.
+const (
+	qInsertRoomArchive = `INSERT INTO muc_archive (id, room_id, nick, sender, stanza)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM muc_rooms WHERE id = ?)`
+	qInsertRoomArchivePG = `INSERT INTO muc_archive (id, room_id, nick, sender, stanza)
+			SELECT ?::bigint, ?::bigint, ?::text, ?::text, ?::bytea WHERE EXISTS (SELECT 1 FROM muc_rooms WHERE id = ?)`
+)
+
 // InsertRoomArchive stores rows with their IDs. A row whose room is gone
 // meanwhile is skipped, not an error: the room and its archive went together.
 func (t *Tx) InsertRoomArchive(ctx context.Context, rows []RoomArchiveRow) error {
 	for _, r := range rows {
-		if _, err := t.q.ExecContext(ctx, `INSERT INTO muc_archive (id, room_id, nick, sender, stanza)
-			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM muc_rooms WHERE id = ?)`,
+		if _, err := t.q.ExecContext(ctx, t.pick(qInsertRoomArchive, qInsertRoomArchivePG),
 			r.ID, r.RoomID, r.Nick, r.Sender, r.Stanza, r.RoomID); err != nil {
 			return err
 		}

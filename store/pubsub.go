@@ -60,6 +60,14 @@ const (
 		JOIN pubsub_nodes n ON n.user_id = u.id AND n.node IN (SELECT value FROM json_each(?2))
 		JOIN pubsub_items i ON i.id = (SELECT max(id) FROM pubsub_items WHERE node_id = n.id)
 		ORDER BY n.id`
+	qPubsubLastPG = `SELECT u.username || '@' || d.fqdn, n.id, n.user_id, n.node, n.config, n.max_items, n.item_expire, n.created,
+			i.item_id, i.payload, i.publisher, i.published
+		FROM json_array_elements($1::json) j
+		JOIN domains d ON d.fqdn = j.value ->> 0
+		JOIN users u ON u.domain_id = d.id AND u.username = j.value ->> 1
+		JOIN pubsub_nodes n ON n.user_id = u.id AND n.node IN (SELECT value FROM json_array_elements_text($2::json))
+		JOIN pubsub_items i ON i.id = (SELECT max(id) FROM pubsub_items WHERE node_id = n.id)
+		ORDER BY n.id`
 )
 
 func scanPubsubNode(row rowScanner) (PubsubNode, error) {
@@ -128,11 +136,12 @@ func (r Reader) items(ctx context.Context, tb pubsubTables, nodeID int64, max in
 		return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM `+tb.items+`
 			WHERE node_id = ? AND item_id IN (SELECT value FROM json_each(?)) ORDER BY id`, nodeID, list)
 	}
+	var limit any = max
 	if max <= 0 {
-		max = -1
+		limit = r.noLimit()
 	}
 	return queryAll(ctx, r.q, scanPubsubItem, `SELECT `+pubsubItemCols+` FROM
-		(SELECT id, `+pubsubItemCols+` FROM `+tb.items+` WHERE node_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, nodeID, max)
+		(SELECT id, `+pubsubItemCols+` FROM `+tb.items+` WHERE node_id = ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`, nodeID, limit)
 }
 
 // PubsubLastItems returns the last item of each node named in nodes of the
@@ -163,14 +172,15 @@ func (r Reader) PubsubLastItems(ctx context.Context, owners, nodes []string) ([]
 			&l.Item.ID, &l.Item.Payload, &l.Item.Publisher, &published)
 		l.Node.Config, l.Node.Created, l.Item.Published = []byte(cfg), parseTime(created), parseTime(published)
 		return l, err
-	}, qPubsubLast, string(po), pn)
+	}, r.pick(qPubsubLast, qPubsubLastPG), string(po), pn)
 }
 
 // CreatePubsubNode creates a node; ErrDuplicate if the user has one by that name.
 func (t *Tx) CreatePubsubNode(ctx context.Context, n PubsubNode) (PubsubNode, error) {
 	n.Created = t.now().UTC().Truncate(time.Second)
-	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_nodes (user_id, node, config, max_items, item_expire, created)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, n.UserID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp()).Scan(&n.ID)
+	var err error
+	n.ID, err = t.insertUnique(ctx, `INSERT INTO pubsub_nodes (user_id, node, config, max_items, item_expire, created)
+		VALUES (?, ?, ?, ?, ?, ?)`, n.UserID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp())
 	return n, constraintErr(err)
 }
 
@@ -255,7 +265,7 @@ func (t *Tx) DeleteOldPubsubItems(ctx context.Context, domainIDs []int64, keep i
 	var total int64
 	for _, tb := range []pubsubTables{pepTables, serviceTables} {
 		res, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE`+pubsubOfDomains[tb]+` AND id IN
-			(SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS k FROM `+tb.items+`) WHERE k > ?)`,
+			(SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY node_id ORDER BY id DESC) AS k FROM `+tb.items+`) AS ranked WHERE k > ?)`,
 			idList(domainIDs), keep)
 		if err != nil {
 			return 0, err
@@ -274,7 +284,9 @@ func (t *Tx) DeleteExpiredPubsubItems(ctx context.Context, domainIDs []int64) (i
 	for _, tb := range []pubsubTables{pepTables, serviceTables} {
 		res, err := t.q.ExecContext(ctx, `DELETE FROM `+tb.items+` WHERE`+pubsubOfDomains[tb]+` AND id IN
 			(SELECT i.id FROM `+tb.items+` i JOIN `+tb.nodes+` n ON n.id = i.node_id
-			 WHERE n.item_expire > 0 AND i.published < strftime('%Y-%m-%d %H:%M:%S', ?, '-' || n.item_expire || ' seconds'))`,
+			 WHERE n.item_expire > 0 AND i.published < `+t.pick(
+			`strftime('%Y-%m-%d %H:%M:%S', ?, '-' || n.item_expire || ' seconds'))`,
+			`to_char(?::timestamp - make_interval(secs => n.item_expire), 'YYYY-MM-DD HH24:MI:SS'))`),
 			idList(domainIDs), t.stamp())
 		if err != nil {
 			return 0, err

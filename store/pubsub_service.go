@@ -118,8 +118,9 @@ func (r Reader) UserSubscriptions(ctx context.Context, domainID, userID int64) (
 // domain's service has one by that name.
 func (t *Tx) CreateServiceNode(ctx context.Context, n PubsubNode, ownerID int64) (PubsubNode, error) {
 	n.Created = t.now().UTC().Truncate(time.Second)
-	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_service_nodes (domain_id, node, config, max_items, item_expire, created)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, n.DomainID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp()).Scan(&n.ID)
+	var err error
+	n.ID, err = t.insertUnique(ctx, `INSERT INTO pubsub_service_nodes (domain_id, node, config, max_items, item_expire, created)
+		VALUES (?, ?, ?, ?, ?, ?)`, n.DomainID, n.Name, string(n.Config), n.MaxItems, n.ItemExpire, t.stamp())
 	if err != nil {
 		return n, constraintErr(err)
 	}
@@ -182,7 +183,7 @@ func (t *Tx) SetNodeAffiliation(ctx context.Context, nodeID, userID int64, aff s
 // existing subscription; it returns the subscription's subid.
 func (t *Tx) Subscribe(ctx context.Context, nodeID, userID int64, jid, subid string) (string, error) {
 	err := t.q.QueryRowContext(ctx, `INSERT INTO pubsub_service_subscriptions (node_id, user_id, jid, subid) VALUES (?, ?, ?, ?)
-		ON CONFLICT (node_id, jid) DO UPDATE SET user_id = user_id RETURNING subid`, nodeID, userID, jid, subid).Scan(&subid)
+		ON CONFLICT (node_id, jid) DO UPDATE SET user_id = pubsub_service_subscriptions.user_id RETURNING subid`, nodeID, userID, jid, subid).Scan(&subid)
 	return subid, err
 }
 

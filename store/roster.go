@@ -89,12 +89,17 @@ func (r Reader) RosterVersion(ctx context.Context, userID int64) (int64, error) 
 func (t *Tx) bumpRosterVersion(ctx context.Context, userID int64) (int64, error) {
 	var ver int64
 	err := t.q.QueryRowContext(ctx, `INSERT INTO roster_versions (user_id, ver) VALUES (?, 1)
-		ON CONFLICT (user_id) DO UPDATE SET ver = ver + 1 RETURNING ver`, userID).Scan(&ver)
+		ON CONFLICT (user_id) DO UPDATE SET ver = roster_versions.ver + 1 RETURNING ver`, userID).Scan(&ver)
 	return ver, err
 }
 
-const qBumpRosterVersions = `INSERT INTO roster_versions (user_id, ver) SELECT value, 1 FROM json_each(?) WHERE true
-		ON CONFLICT (user_id) DO UPDATE SET ver = ver + 1`
+// The upsert's SET names the table: PostgreSQL finds a bare ver ambiguous.
+const (
+	qBumpRosterVersions = `INSERT INTO roster_versions (user_id, ver) SELECT value, 1 FROM json_each(?) WHERE true
+		ON CONFLICT (user_id) DO UPDATE SET ver = roster_versions.ver + 1`
+	qBumpRosterVersionsPG = `INSERT INTO roster_versions (user_id, ver) SELECT value::bigint, 1 FROM json_array_elements_text(?::json)
+		ON CONFLICT (user_id) DO UPDATE SET ver = roster_versions.ver + 1`
+)
 
 // BumpRosterVersions advances the roster version of each user, in one
 // statement: a shared contact appeared, changed or went, so a client's
@@ -103,7 +108,7 @@ func (t *Tx) BumpRosterVersions(ctx context.Context, userIDs []int64) error {
 	if len(userIDs) == 0 {
 		return nil
 	}
-	_, err := t.q.ExecContext(ctx, qBumpRosterVersions, idList(userIDs))
+	_, err := t.q.ExecContext(ctx, t.pick(qBumpRosterVersions, qBumpRosterVersionsPG), idList(userIDs))
 	return err
 }
 

@@ -97,6 +97,25 @@ func jsonList(list []string) (string, error) {
 	return string(raw), err
 }
 
+// insertID runs an INSERT of one row and returns the new row's id
+// (RETURNING id: database/sql's LastInsertId has no PostgreSQL form).
+func (t *Tx) insertID(ctx context.Context, insert string, args ...any) (int64, error) {
+	var id int64
+	err := t.q.QueryRowContext(ctx, insert+` RETURNING id`, args...).Scan(&id)
+	return id, err
+}
+
+// insertUnique is insertID for a row whose unique key may be taken: the
+// caller gets ErrDuplicate's cause and the transaction stays usable on
+// PostgreSQL too (guard), as it does on SQLite.
+func (t *Tx) insertUnique(ctx context.Context, insert string, args ...any) (id int64, err error) {
+	err = t.guard(ctx, func() error {
+		id, err = t.insertID(ctx, insert, args...)
+		return err
+	})
+	return id, err
+}
+
 // mustAffect turns an UPDATE or DELETE that matched no row into ErrNotFound.
 func mustAffect(res sql.Result, err error) error {
 	if err != nil {
@@ -113,13 +132,14 @@ func mustAffect(res sql.Result, err error) error {
 }
 
 // isUnique and isForeignKey recognise constraint failures by the driver's
-// message text: go-sqlite3 gives them no distinct error value.
+// message text (go-sqlite3 gives them no distinct error value) or by
+// PostgreSQL's SQLSTATE (23505 unique_violation, 23503 foreign_key_violation).
 func isUnique(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint failed") || pgCode(err) == "23505")
 }
 
 func isForeignKey(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY")
+	return err != nil && (strings.Contains(err.Error(), "FOREIGN KEY") || pgCode(err) == "23503")
 }
 
 // constraintErr turns a taken unique value into ErrDuplicate and a missing

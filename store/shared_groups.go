@@ -337,14 +337,11 @@ func (r Reader) OpenfireGroup(ctx context.Context, domainID int64, name string) 
 // CreateOpenfireGroup creates a group (display name = name) and returns its
 // id; ErrDuplicate if the domain has a group of that name.
 func (t *Tx) CreateOpenfireGroup(ctx context.Context, g OpenfireGroup) (int64, error) {
-	res, err := t.q.ExecContext(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
+	id, err := t.insertUnique(ctx, qOFCreateGroup, g.DomainID, g.Name, g.Name, g.Description, g.Show, t.stamp())
 	if isUnique(err) {
 		return 0, ErrDuplicate
 	}
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return id, err
 }
 
 // UpdateOpenfireGroup sets a group's description and visibility; nil leaves

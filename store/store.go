@@ -26,7 +26,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_pg/*.sql
 var migrationFS embed.FS
 
 // Sentinel errors callers test with errors.Is.
@@ -90,6 +90,7 @@ type querier interface {
 type Reader struct {
 	q   querier
 	now func() time.Time
+	pg  bool // on PostgreSQL (see dialect.go)
 }
 
 // Tx is a write transaction handed to a Write function.
@@ -112,7 +113,12 @@ func dsn(path string, o Options, txlock string) string {
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
+// A path that is a postgres:// URL opens that PostgreSQL database instead
+// (openPostgres); anything else is an SQLite file.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path, o)
+	}
 	if o.BusyTimeout == 0 {
 		o.BusyTimeout = 10 * time.Second
 	}
@@ -152,7 +158,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, w, o.Now); err != nil {
+	if err := migrate(ctx, w, o.Now, false); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -161,57 +167,73 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	n := 2 * runtime.GOMAXPROCS(0)
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
 	rc, wc := newStmtCache(r), newStmtCache(w)
-	s := &Store{
+	return start(&Store{
 		Reader: Reader{q: cached{cache: rc}, now: o.Now},
-		r:      r, w: w, now: o.Now, rc: rc, wc: wc,
-		writes:  make(chan *writeReq, o.MaxGroup),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		max:     o.MaxGroup,
+		r:      r, w: w, rc: rc, wc: wc,
 		durable: durable, walPath: path + "-wal",
-		synced:     make(chan syncReq, 4),
-		syncerDone: make(chan struct{}),
-	}
+	}, o), nil
+}
+
+// start completes s, whose pools and Reader Open has set, with what both
+// engines share: the read pool's size, the committer and the syncer.
+func start(s *Store, o Options) *Store {
+	n := 2 * runtime.GOMAXPROCS(0)
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	s.now = o.Now
+	s.writes = make(chan *writeReq, o.MaxGroup)
+	s.quit = make(chan struct{})
+	s.done = make(chan struct{})
+	s.max = o.MaxGroup
+	s.synced = make(chan syncReq, 4)
+	s.syncerDone = make(chan struct{})
 	go s.syncLoop()
 	go s.commitLoop()
-	return s, nil
+	return s
 }
 
 // Close stops the committer after the writes already queued and closes both pools.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.quit) })
 	<-s.done
-	s.rc.close()
-	s.wc.close()
+	if s.rc != nil {
+		s.rc.close()
+		s.wc.close()
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now() }
 
-func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL) STRICT`); err != nil {
+// migrate applies the numbered migrations of the engine not applied yet:
+// migrations/ on SQLite, migrations_pg/ on PostgreSQL, two separate sets
+// recorded in the same schema_migrations table.
+func migrate(ctx context.Context, db *sql.DB, now func() time.Time, pg bool) error {
+	dir, create, q := "migrations", `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL) STRICT`, func(s string) string { return s }
+	if pg {
+		dir, create, q = "migrations_pg", `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`, pgSQL
+	}
+	if _, err := db.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, err := fs.Glob(migrationFS, dir+"/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
+		base := strings.TrimPrefix(name, dir+"/")
 		num, _, ok := strings.Cut(base, "_")
 		version, err := strconv.Atoi(num)
 		if !ok || err != nil {
 			return fmt.Errorf("store: migration %q is not named NNNN_name.sql", base)
 		}
 		var seen int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&seen); err != nil {
+		if err := db.QueryRowContext(ctx, q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&seen); err != nil {
 			return err
 		}
 		if seen > 0 {
@@ -229,7 +251,7 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
 			tx.Rollback()
 			return fmt.Errorf("store: migration %s: %w", base, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
+		if _, err := tx.ExecContext(ctx, q(`INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`),
 			version, base, now().UTC().Format(TimeLayout)); err != nil {
 			tx.Rollback()
 			return err
@@ -241,9 +263,19 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time) error {
 	return nil
 }
 
-// SchemaVersion is the highest migration applied to the database.
+// SchemaVersion is the highest migration applied to the database, counted
+// in SQLite's numbering on both engines (see pgLevel), so copies between
+// them (dumps, backups, migrate-store) compare schemas alike.
 func (r Reader) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := r.q.QueryRowContext(ctx, `SELECT COALESCE(max(version), 0) FROM schema_migrations`).Scan(&v)
+	if err == nil && r.pg {
+		v = pgLevel[v]
+	}
 	return v, err
 }
+
+// pgLevel maps each PostgreSQL migration to the SQLite migration whose
+// schema it completes: a new PostgreSQL migration adds its line here
+// (TestMigrationSetsMatch fails until it does).
+var pgLevel = map[int]int{0: 0, 1: 26, 2: 29}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,20 +10,22 @@ import (
 type testBundle struct {
 	st  *Store
 	ctx context.Context
+	loc string // where st lives (location)
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), Options{})
+	loc := location(t)
+	st, err := Open(ctx, loc, Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	return &testBundle{st: st, ctx: ctx}
+	return &testBundle{st: st, ctx: ctx, loc: loc}
 }
 
 func TestReopenKeepsSchema(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := location(t)
 	ctx := context.Background()
 	st, err := Open(ctx, path, Options{})
 	require.NoError(t, err)

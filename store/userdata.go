@@ -108,6 +108,8 @@ const (
 	// parses what it returns.
 	qExpiryCandidates = `SELECT id, sender, created, stanza FROM offline_messages
 		WHERE instr(stanza, CAST('expire' AS BLOB)) > 0` + qOfflineOfDomains + ` ORDER BY id`
+	qExpiryCandidatesPG = `SELECT id, sender, created, stanza FROM offline_messages
+		WHERE position('expire'::bytea in stanza) > 0` + qOfflineOfDomains + ` ORDER BY id`
 )
 
 // DeleteOldOffline deletes the offline messages of the users of domains
@@ -143,7 +145,7 @@ func (t *Tx) DeleteOfflineIDs(ctx context.Context, ids []int64) (int64, error) {
 // domains whose stanza mentions "expire" (jabber:x:expire, XEP-0079
 // expire-at), oldest first; the caller decides which have expired.
 func (r Reader) OfflineExpiryCandidates(ctx context.Context, domainIDs []int64) ([]OfflineMessage, error) {
-	return queryAll(ctx, r.q, scanOffline, qExpiryCandidates, idList(domainIDs))
+	return queryAll(ctx, r.q, scanOffline, r.pick(qExpiryCandidates, qExpiryCandidatesPG), idList(domainIDs))
 }
 
 // VCard returns the user's stored <vCard/> element; ErrNotFound if none.

@@ -52,7 +52,7 @@ func (u User) MayLogIn() bool { return u.Status == StatusActive && u.DomainEnabl
 
 // InsertUser creates a user row; ErrDuplicate if the name is taken on that domain.
 func (t *Tx) InsertUser(ctx context.Context, u User) (User, error) {
-	res, err := t.q.ExecContext(ctx, `INSERT INTO users (domain_id, username, status, password_sealed, name, email, created)
+	id, err := t.insertUnique(ctx, `INSERT INTO users (domain_id, username, status, password_sealed, name, email, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, u.DomainID, u.Username, u.Status, u.PasswordSealed, u.Name, u.Email, t.stamp())
 	if isUnique(err) {
 		return u, ErrDuplicate
@@ -60,7 +60,7 @@ func (t *Tx) InsertUser(ctx context.Context, u User) (User, error) {
 	if err != nil {
 		return u, err
 	}
-	u.ID, _ = res.LastInsertId()
+	u.ID = id
 	u.Created = t.now().UTC().Truncate(time.Second)
 	return u, nil
 }

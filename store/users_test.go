@@ -86,6 +86,9 @@ func TestSHA1OnlyUsers(t *testing.T) {
 	}))
 	require.True(t, has())
 
+	if onPG {
+		return // the plan below is SQLite's; PostgreSQL's planner picks by table statistics
+	}
 	rows, err := b.st.r.QueryContext(b.ctx, `EXPLAIN QUERY PLAN `+qDomainHasSHA1Only, dom)
 	require.NoError(t, err)
 	var plan []string
