@@ -174,7 +174,10 @@ func TestMetricsLoopbackOnly(t *testing.T) {
 // ready with the failing check named once its worker stopped.
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
+	// Every listener counts, the s2s ones too (as a default start has them).
+	s := startServer(t, func(c *Config) {
+		c.MetricsAddr, c.S2SAddr, c.S2STLSAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	})
 	get := func(base, path string) (int, healthBody) {
 		t.Helper()
 		resp, err := http.Get(base + path)

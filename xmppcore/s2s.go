@@ -143,6 +143,7 @@ func (s *Server) startFederation(ctx context.Context) error {
 		s.mu.Unlock()
 		f.log.Info("listening", zap.String("addr", l.Addr().String()), zap.Bool("direct_tls", i == 1))
 		s.wg.Add(1)
+		s.accepting.Add(1) // ListenersUp counts every listener, s2s too
 		go f.accept(l, i == 1)
 	}
 	s.wg.Add(1)
@@ -217,6 +218,7 @@ func (f *federation) certFor(domain string) *tls.Certificate {
 
 func (f *federation) accept(l net.Listener, direct bool) {
 	defer f.s.wg.Done()
+	defer f.s.accepting.Add(-1)
 	for {
 		nc, err := l.Accept()
 		if err != nil {
