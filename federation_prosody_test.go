@@ -214,9 +214,22 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 		in, out := s.app.env.Live.(live).S2SCounts()
 		return in == 0 && out == 0
 	}, 10*time.Second, 20*time.Millisecond)
-	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"})
-	require.NoError(t, err)
+	// Prosody may still be closing its side of the stopped stream and drop
+	// what is written to it then (its log: "Discarding data received from
+	// resting session"), so bob repeats until a new stream carries one.
+	resend := make(chan struct{})
+	go func() {
+		for {
+			bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"}) //nolint:errcheck // the Expect below judges
+			select {
+			case <-resend:
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
 	alice.Expect(t, "bob's message over a new stream", goxmpptest.Chat(bj+"/pub", "after the stop"))
+	close(resend)
 
 	alice.Logout(t)
 	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
