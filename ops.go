@@ -142,13 +142,5 @@ func (o *ops) listen(addr string, errc chan<- error) (net.Addr, func(), error) {
 	}
 	r := mux.NewRouter()
 	o.mount(r, false)
-	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(o.log)}
-	go func() { errc <- srv.Serve(ln) }()
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
-	}
-	return ln.Addr(), stop, nil
+	return ln.Addr(), serveBeside(httpServer(r, o.log), ln, errc), nil
 }

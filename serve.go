@@ -240,8 +240,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}()
 	}
 
-	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	srv := httpServer(router, log.Named("http"))
 	srv.RegisterOnShutdown(boshH.Shutdown) // held BOSH requests end, so Shutdown need not wait out their wait
 	// One slot per listener below (main, Openfire, https, metrics), so none
 	// blocks once the first error is taken.
@@ -258,14 +257,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 			srv.Close()
 			return fmt.Errorf("openfire_http_addr: %w", err)
 		}
-		ofsrv := &http.Server{Handler: ofRouter, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("http.openfire"))}
-		go func() { errc <- ofsrv.Serve(ofln) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			ofsrv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
-		}()
+		defer serveBeside(httpServer(ofRouter, log.Named("http.openfire")), ofln, errc)()
 		ofAddr = ofln.Addr()
 		log.Info("serving openfire", zap.Stringer("http", ofAddr))
 	}
@@ -278,15 +270,9 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 			srv.Close()
 			return fmt.Errorf("https_addr: %w", err)
 		}
-		tsrv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log.Named("https"))}
+		tsrv := httpServer(router, log.Named("https"))
 		tsrv.RegisterOnShutdown(boshH.Shutdown)
-		go func() { errc <- tsrv.Serve(tln) }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			tsrv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
-		}()
+		defer serveBeside(tsrv, tln, errc)()
 		httpsAddr = tln.Addr()
 		log.Info("serving https", zap.Stringer("https", httpsAddr))
 	}
@@ -402,4 +388,22 @@ func loadS2SRoots(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("s2s_ca_file %s: no PEM certificate", file)
 	}
 	return pool, nil
+}
+
+// httpServer is an HTTP server with the timeouts every listener of ours
+// has.
+func httpServer(h http.Handler, log *zap.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(log)}
+}
+
+// serveBeside serves srv on ln beside the main listener: its error ends
+// serve through errc, and the function returned shuts it down.
+func serveBeside(srv *http.Server, ln net.Listener, errc chan<- error) (stop func()) {
+	go func() { errc <- srv.Serve(ln) }()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
+	}
 }
