@@ -212,6 +212,12 @@ func TestConsoleCSRF(t *testing.T) {
 	otherToken := other.csrf()
 	require.NotEqual(t, token, otherToken)
 	anon := s.consoleClient(t)
+	// The token with its first character changed (a fixed "A" was the token
+	// itself one time in 64).
+	wrong := "A" + token[1:]
+	if token[0] == 'A' {
+		wrong = "B" + token[1:]
+	}
 
 	form := func(csrf string) url.Values {
 		v := url.Values{"domain": {"localhost"}, "username": {"bob"}}
@@ -227,7 +233,7 @@ func TestConsoleCSRF(t *testing.T) {
 		origin string
 	}{
 		0: {"no token", c, "", c.base},
-		1: {"wrong token", c, "A" + token[1:], c.base},
+		1: {"wrong token", c, wrong, c.base},
 		2: {"another session's token", c, otherToken, c.base},
 		3: {"foreign origin", c, token, "https://evil.example"},
 		4: {"foreign origin, same host name", c, token, "http://evil.example" + strings.TrimPrefix(c.base, "http://127.0.0.1")},
