@@ -145,6 +145,14 @@ type Config struct {
 	// directory (the default); a postgres://… URL, that PostgreSQL
 	// database (docs/postgresql.md). Env XMPPGATE_STORE.
 	Store string `yaml:"store"`
+	// Node names this process among the nodes sharing one store, in
+	// ejabberd's name@host form (list_cluster shows it). Empty: xmppgate@
+	// the host name. Nodes on one host need distinct names. Env XMPPGATE_NODE.
+	Node string `yaml:"node"`
+	// NATSURL is the NATS server the nodes route stanzas through
+	// (docs/scale-out.md); empty, this node runs alone. It needs a
+	// postgres:// store, shared by every node. Env XMPPGATE_NATS_URL.
+	NATSURL string `yaml:"nats_url"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -227,6 +235,18 @@ func quoteYAML(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
 
+// NodeName is the configured node name, or xmppgate@ the host name.
+func (c Config) NodeName() string {
+	if c.Node != "" {
+		return c.Node
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		h = "localhost"
+	}
+	return "xmppgate@" + h
+}
+
 // Validate checks values that would otherwise fail late.
 func (c Config) Validate() error {
 	if c.Data == "" {
@@ -237,6 +257,12 @@ func (c Config) Validate() error {
 	}
 	if c.Store != "" && !store.IsPostgres(c.Store) {
 		return errors.New("config: store must be empty (SQLite in the data directory) or a postgres:// URL")
+	}
+	if c.NATSURL != "" && !store.IsPostgres(c.Store) {
+		return errors.New("config: nats_url needs a postgres:// store shared by every node; an SQLite store serves one node")
+	}
+	if c.Node != "" && !strings.Contains(c.Node, "@") {
+		return fmt.Errorf("config: node %q is not of the form name@host", c.Node)
 	}
 	for _, d := range c.TransferDirs {
 		if !filepath.IsAbs(d) {
