@@ -329,7 +329,9 @@ func (w *Worker) endTurn() {
 func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed []error) error {
 	start := time.Now()
 	status := store.BatchSuccess
-	err := w.st.Write(ctx, func(tx *store.Tx) error {
+	// Apart from the store's other writes where the engine allows: a big
+	// batch holds its transaction for seconds (bench/batch).
+	err := w.st.WriteApart(ctx, func(tx *store.Tx) error {
 		status = store.BatchSuccess
 		for i, wk := range work {
 			if wk.Status != store.ChangePending {

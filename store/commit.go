@@ -304,3 +304,48 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 	}
 	return ferr
 }
+
+// WriteApart is Write for a long write function, such as the queue
+// worker's batch of 100,000 changes: on PostgreSQL it runs in a
+// transaction of its own beside the committer's, so the node's other
+// writes (acknowledgements, messages) go on meanwhile instead of waiting
+// behind it for seconds, and meet it only on rows both touch. On SQLite,
+// whose single writer they would wait for anyway, it is Write.
+func (s *Store) WriteApart(ctx context.Context, fn func(*Tx) error) (err error) {
+	if !s.pg {
+		return s.Write(ctx, fn)
+	}
+	defer s.obs.observe(OpWrite, time.Now())
+	ctx = context.WithoutCancel(ctx)
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	t := &Tx{Reader: Reader{q: pgQuerier{tx: tx}, now: s.now, pg: true}}
+	var goexit bool
+	if err := call(fn, t, &goexit); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	committed = true
+	if t.dirDirty {
+		s.dir.clear()
+	}
+	return nil
+}
+
+// ignoreDone drops the error of rolling back a transaction that is over.
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}

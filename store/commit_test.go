@@ -150,3 +150,46 @@ func waitWithin(t *testing.T, wait func() error) error {
 		return nil
 	}
 }
+
+// TestWriteApart: a WriteApart function's writes commit, or roll back when
+// it fails; on PostgreSQL an ordinary Write goes through while a
+// WriteApart transaction is still open (on SQLite it is a Write).
+func TestWriteApart(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.EqualError(t, b.st.WriteApart(b.ctx, func(tx *Tx) error {
+		if _, err := tx.InsertAccount(b.ctx, "refused", 0); err != nil {
+			return err
+		}
+		return errors.New("refused")
+	}), "refused")
+	other := make(chan error, 1)
+	require.NoError(t, b.st.WriteApart(b.ctx, func(tx *Tx) error {
+		if _, err := tx.InsertAccount(b.ctx, "apart", 0); err != nil {
+			return err
+		}
+		if !onPG {
+			return nil
+		}
+		go func() {
+			other <- b.st.Write(b.ctx, func(tx *Tx) error { _, err := tx.InsertAccount(b.ctx, "meanwhile", 0); return err })
+		}()
+		select {
+		case err := <-other:
+			return err
+		case <-time.After(time.Minute):
+			return errors.New("a Write waited for the WriteApart transaction")
+		}
+	}))
+	accs, err := b.st.Accounts(b.ctx)
+	require.NoError(t, err)
+	var got []string
+	for _, a := range accs {
+		got = append(got, a.Name)
+	}
+	want := []string{"apart"}
+	if onPG {
+		want = append(want, "meanwhile")
+	}
+	require.ElementsMatch(t, want, got)
+}
