@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,8 +51,11 @@ var (
 	pgSkip string
 )
 
+// TestMain starts PostgreSQL only for a benchmark run: `go test ./...`
+// runs no benchmark here and should not pay for a cluster.
 func TestMain(m *testing.M) {
-	if !strings.Contains(stores(), "postgres") {
+	flag.Parse()
+	if b := flag.Lookup("test.bench"); b == nil || b.Value.String() == "" || !strings.Contains(stores(), "postgres") {
 		os.Exit(m.Run())
 	}
 	pgtest.Main(m, &pg, &pgSkip)
