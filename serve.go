@@ -150,7 +150,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Store.SetObserver(met.StoreOp)
 	defer a.env.Store.SetObserver(nil)
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
-		Applied: met.BatchApplied})
+		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
