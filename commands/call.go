@@ -154,6 +154,10 @@ func (c *Call) MutateEach(ctx context.Context, fill func(tx *store.Tx, add func(
 		}
 		return c.useUniqueID(ctx)(tx)
 	})
+	if err == nil && c.Env.Worker != nil {
+		// Committed: the deriver may derive the changes' keys ahead.
+		c.Env.Worker.Queued()
+	}
 	return rs, err
 }
 
