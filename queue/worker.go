@@ -79,7 +79,8 @@ func errorCode(err error) string {
 
 // Options of a Worker; zero values are defaults.
 type Options struct {
-	// Parallel bounds concurrent Prepare calls (default GOMAXPROCS-1, at
+	// Parallel bounds concurrent Prepare and Derive calls, each on its own
+	// pool (default GOMAXPROCS-1, at
 	// least 1): a batch's key derivation leaves one P to the requests and
 	// sessions the server goes on serving meanwhile. With every P deriving,
 	// a services-progress poll waited on the scheduler, whose network poll
