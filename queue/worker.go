@@ -79,10 +79,11 @@ func errorCode(err error) string {
 
 // Options of a Worker; zero values are defaults.
 type Options struct {
-	// Parallel bounds concurrent Prepare and Derive calls, each on its own
-	// pool (default GOMAXPROCS-1, at
-	// least 1): a batch's key derivation leaves one P to the requests and
-	// sessions the server goes on serving meanwhile. With every P deriving,
+	// Parallel bounds concurrent Prepare calls, and Derive calls of the
+	// deriver (default GOMAXPROCS-1, at least 1): key derivation leaves
+	// one P to the requests and sessions the server goes on serving
+	// meanwhile. The deriver takes waiting batches only, so the two pools
+	// overlap little. With every P deriving,
 	// a services-progress poll waited on the scheduler, whose network poll
 	// then runs every 10 ms (p50 37 ms, p99 119 ms on 2 cores, bench/batch);
 	// with one P left free p50 stayed the idle server's 0.2 ms.
