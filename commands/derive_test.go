@@ -62,7 +62,7 @@ func (f deriveFixture) openAhead(c store.Change, blob []byte) credential.SCRAM {
 	plain, err := f.Env.Box.Open(blob, "scram-keys:"+base64.RawStdEncoding.EncodeToString(sum[:]))
 	require.NoError(f.t, err)
 	var cred credential.SCRAM
-	require.NoError(f.t, json.Unmarshal(plain, &cred))
+	require.NoError(f.t, cred.UnmarshalBinary(plain))
 	return cred
 }
 

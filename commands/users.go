@@ -207,7 +207,7 @@ func keysAhead(sealedOf func(w *queue.Work) ([]byte, error)) func(context.Contex
 		if err != nil {
 			return nil, err
 		}
-		plain, err := json.Marshal(cred)
+		plain, err := cred.MarshalBinary()
 		if err != nil {
 			return nil, err
 		}
@@ -231,7 +231,7 @@ func openKeys(env *Env, derived, sealed []byte) (credential.SCRAM, bool) {
 		return cred, false
 	}
 	plain, err := env.Box.Open(derived, keysPurpose(sealed))
-	if err != nil || json.Unmarshal(plain, &cred) != nil {
+	if err != nil || cred.UnmarshalBinary(plain) != nil {
 		return cred, false
 	}
 	whole := len(cred.Salt) > 0 && cred.Iterations > 0 && len(cred.SHA1Stored) > 0 && len(cred.SHA1Server) > 0 &&
