@@ -216,7 +216,8 @@ func LoadConfig(file string, environ []string) (Config, error) {
 		// switch is read unquoted, so "true" is a boolean.
 		val := quoteYAML(v)
 		switch rv.Field(i).Kind() {
-		case reflect.Bool:
+		case reflect.Bool, reflect.Int:
+			// A count too: quoted, YAML would not read it as a number.
 			val = v
 		case reflect.Slice:
 			// One item needs no brackets: XMPPGATE_TRANSFER_DIRS=/srv/x;
