@@ -97,7 +97,7 @@ func (w *Worker) DeriveQueued(ctx context.Context) (int, error) {
 			}
 		}
 		keys := make([][]byte, len(work))
-		w.each(len(work), func(i int) {
+		w.eachIn(backgroundThread, len(work), func(i int) {
 			k, err := deriveOne(ctx, w.appliers[work[i].Command], work[i])
 			if err != nil {
 				w.log.Debug("deriving ahead failed", zap.Int64("change", work[i].ID), zap.Error(err))
@@ -151,13 +151,17 @@ func (w *Worker) loadDerived(ctx context.Context, batch int64, work []*Work) {
 // each runs f(0) … f(n-1) on w.parallel goroutines, each taking the next
 // index: a goroutine per item cost more than the item itself for the
 // cheap changes of a 100,000-change batch.
-func (w *Worker) each(n int, f func(i int)) {
+func (w *Worker) each(n int, f func(i int)) { w.eachIn(func() {}, n, f) }
+
+// eachIn is each with every goroutine first running setup.
+func (w *Worker) eachIn(setup func(), n int, f func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for g := 0; g < min(w.parallel, n); g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			setup()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
