@@ -19,6 +19,7 @@ import (
 // after a roster set or remove: a shared contact stays, with its shared
 // groups, when the stored row goes.
 func (s *Server) pushMerged(c *conn, contact string, ver int64) {
+	s.pushRemote(c.bare, contact)
 	it, err := s.st.RosterItemWithShared(context.Background(), c.user, contact)
 	if err != nil || !it.Visible {
 		s.pushRoster(c.bare, store.RosterItem{Contact: contact}, true, ver)
