@@ -764,7 +764,8 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 // resource of from to every available resource of to.
 func (s *Server) copyPresence(from, to string, unavailable bool) {
 	targets := s.availableOf(to)
-	if len(targets) == 0 {
+	nodes := s.remoteNodes(to, false)
+	if len(targets) == 0 && len(nodes) == 0 {
 		return
 	}
 	for _, src := range s.availableOf(from) {
@@ -779,6 +780,25 @@ func (s *Server) copyPresence(from, to string, unavailable bool) {
 		}
 		for _, t := range targets {
 			if !s.presenceDenied(src, t) {
+				t.send(b)
+			}
+		}
+		for _, n := range nodes {
+			s.cfg.Cluster.Forward(n, to, b)
+		}
+	}
+	// Resources of from on other nodes: their presence is in the
+	// directory (the node holding to's other resources does the same).
+	if len(targets) == 0 {
+		return
+	}
+	for _, r := range s.remoteAvailable(from) {
+		b := r.Presence
+		if unavailable {
+			b = xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID, "to", to).Bytes(nsClient)
+		}
+		for _, t := range targets {
+			if b != nil {
 				t.send(b)
 			}
 		}

@@ -34,7 +34,7 @@ func (s *Server) pushMerged(c *conn, contact string, ver int64) {
 // the contact left the user's roster, the user learns it is unavailable. Pushes come for both sides of a shared
 // membership change, so presence flows both ways.
 func (s *Server) sharedPresence(ctx context.Context, u store.User, bare, contact string, visible bool) {
-	if len(s.availableOf(bare)) == 0 || len(s.availableOf(contact)) == 0 {
+	if len(s.availableOf(bare)) == 0 || (len(s.availableOf(contact)) == 0 && len(s.remoteAvailable(contact)) == 0) {
 		return
 	}
 	shared, err := s.st.SharedContacts(ctx, u)
