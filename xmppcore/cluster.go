@@ -209,8 +209,12 @@ func (s *Server) FromNode(to string, raw []byte) {
 	case "iq":
 		if t != nil && !s.privacyDenies(t, privacy.IQ, from) {
 			t.send(raw)
-		} else {
-			s.bounce(st, errServiceUnavailable)
+		} else if typ := st.Get("type"); typ == "get" || typ == "set" {
+			// The asker is on another node (or server): the error goes
+			// back the way the query came.
+			if e := iqError(st, "", "", errServiceUnavailable); !s.forwardFull(from, e) {
+				s.bounce(st, errServiceUnavailable)
+			}
 		}
 	}
 }
