@@ -21,7 +21,7 @@ import (
 const benchDomain = "example.test"
 
 // startXMPP serves st with a node of its own (nil: alone).
-func startXMPP(b *testing.B, st *store.Store, node *Node) *xmppcore.Server {
+func startXMPP(b testing.TB, st *store.Store, node *Node) *xmppcore.Server {
 	b.Helper()
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", DataDir: b.TempDir(), Logger: zap.NewNop()}
 	if node != nil {
