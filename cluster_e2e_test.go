@@ -11,24 +11,12 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/natstest"
 )
-
-// startNATS runs a NATS server inside the test process on a free loopback
-// port and returns its URL.
-func startNATS(t testing.TB) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second), "embedded NATS server did not start")
-	return ns.ClientURL()
-}
 
 // copyDataDir copies a node's data directory (its keys, certificates and
 // bootstrap file) for another node, leaving out the lock, as the README
@@ -101,7 +89,7 @@ func TestClusterThreeNodes(t *testing.T) {
 	}
 	t.Parallel()
 	dsn := postgres(t)
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t)
 	env := func(node string) []string {
 		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
 	}

@@ -13,12 +13,51 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/natstest"
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 const benchDomain = "example.test"
+
+// seedStore is an SQLite store with one domain, benchDomain (its settings
+// JSON, if any), and users whose password is "pw".
+func seedStore(tb testing.TB, settings string, users ...string) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { st.Close() })
+	cred, err := credential.New("pw")
+	require.NoError(tb, err)
+	require.NoError(tb, st.Write(ctx, func(tx *store.Tx) error {
+		a, err := tx.InsertAccount(ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		d, err := tx.InsertDomain(ctx, a.ID, benchDomain)
+		if err != nil {
+			return err
+		}
+		if settings != "" {
+			if err := tx.SetDomainSettings(ctx, d.ID, []byte(settings)); err != nil {
+				return err
+			}
+		}
+		for _, name := range users {
+			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: name, Status: store.StatusActive})
+			if err != nil {
+				return err
+			}
+			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	return st
+}
 
 // startXMPP serves st with a node of its own (nil: alone).
 func startXMPP(b testing.TB, st *store.Store, node *Node) *xmppcore.Server {
@@ -74,41 +113,16 @@ func BenchmarkCrossNodeMessages(b *testing.B) {
 }
 
 func benchCross(b *testing.B, mode string, pairs, window int) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(b.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
-	require.NoError(b, err)
-	b.Cleanup(func() { st.Close() })
-	cred, err := credential.New("pw")
-	require.NoError(b, err)
+	var users []string
+	for i := 0; i < pairs; i++ {
+		users = append(users, fmt.Sprintf("s%d", i), fmt.Sprintf("r%d", i))
+	}
 	// The archive off: it is a store write per message on every layout.
-	require.NoError(b, st.Write(ctx, func(tx *store.Tx) error {
-		a, err := tx.InsertAccount(ctx, "acme", 0)
-		if err != nil {
-			return err
-		}
-		d, err := tx.InsertDomain(ctx, a.ID, benchDomain)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetDomainSettings(ctx, d.ID, []byte(`{"moduleConfig":{"modMam":{"enabled":false}}}`)); err != nil {
-			return err
-		}
-		for i := 0; i < pairs; i++ {
-			for _, name := range []string{"s", "r"} {
-				u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: fmt.Sprintf("%s%d", name, i), Status: store.StatusActive})
-				if err != nil {
-					return err
-				}
-				if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}))
+	st := seedStore(b, `{"moduleConfig":{"modMam":{"enabled":false}}}`, users...)
+	var err error
 	var nodeA, nodeB *Node
 	if mode != "alone" {
-		url := startNATS(b)
+		url := natstest.Start(b)
 		if nodeA, err = Connect(Options{URL: url, Node: "a@bench"}); err != nil {
 			b.Fatal(err)
 		}

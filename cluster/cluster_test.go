@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/internal/natstest"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
@@ -58,16 +58,6 @@ func (r *recorder) snapshot() (stanzas []string, effects []xmppcore.Effect, lost
 	return slices.Clone(r.stanzas), slices.Clone(r.effects), slices.Clone(r.lost)
 }
 
-func startNATS(t testing.TB) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	require.NoError(t, err)
-	go ns.Start()
-	t.Cleanup(ns.Shutdown)
-	require.True(t, ns.ReadyForConnections(10*time.Second))
-	return ns.ClientURL()
-}
-
 // join starts a node named name whose XMPP side is a recorder.
 func join(t *testing.T, url, name string, sessions ...xmppcore.RemoteSession) (*Node, *recorder) {
 	t.Helper()
@@ -92,7 +82,7 @@ func remoteJIDs(n *Node, bare string) []string {
 
 func TestDirectory(t *testing.T) {
 	t.Parallel()
-	url := startNATS(t)
+	url := natstest.Start(t)
 	// a holds a session before b joins: b learns it by asking (sync).
 	a, recA := join(t, url, "a@host.example", xmppcore.RemoteSession{JID: "ann@d.example/old", Available: true, Priority: 5})
 	b, recB := join(t, url, "b@host.example")
@@ -133,7 +123,7 @@ func TestDirectory(t *testing.T) {
 
 func TestEffectsReachTheHoldingNode(t *testing.T) {
 	t.Parallel()
-	url := startNATS(t)
+	url := natstest.Start(t)
 	a, recA := join(t, url, "a@h")
 	b, recB := join(t, url, "b@h")
 	c, recC := join(t, url, "c@h")
@@ -155,7 +145,7 @@ func TestEffectsReachTheHoldingNode(t *testing.T) {
 // others once its lease runs out, and they are told which.
 func TestLeaseExpiry(t *testing.T) {
 	t.Parallel()
-	url := startNATS(t)
+	url := natstest.Start(t)
 	a, _ := join(t, url, "a@h")
 	b, recB := join(t, url, "b@h")
 	a.Announce(xmppcore.RemoteSession{JID: "ann@d/x", Available: true}, false)
@@ -174,7 +164,7 @@ func TestLeaseExpiry(t *testing.T) {
 // old sessions: those are lost, the new ones learned.
 func TestRestartedNode(t *testing.T) {
 	t.Parallel()
-	url := startNATS(t)
+	url := natstest.Start(t)
 	a1, _ := join(t, url, "a@h")
 	b, recB := join(t, url, "b@h")
 	a1.Announce(xmppcore.RemoteSession{JID: "ann@d/before", Available: true}, false)
@@ -225,12 +215,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add("xmppgate.node.0", opStanza, "x@h", []byte(`<message/>`))
 	f.Add("xmppgate.node.0", opSync, "x@h", []byte(nil))
 	f.Add(SubjectSessions, "", "", []byte(`{]`))
-	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	require.NoError(f, err)
-	go srv.Start()
-	defer srv.Shutdown()
-	require.True(f, srv.ReadyForConnections(10*time.Second))
-	n, err := Connect(Options{URL: srv.ClientURL(), Node: "me@h"})
+	n, err := Connect(Options{URL: natstest.Start(f), Node: "me@h"})
 	require.NoError(f, err)
 	defer n.nc.Close()
 	n.local = &recorder{}

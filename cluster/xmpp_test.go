@@ -1,9 +1,7 @@
 package cluster
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,8 +9,7 @@ import (
 	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
-	"github.com/xmppgate/xmppgate/store"
-	"github.com/xmppgate/xmppgate/store/credential"
+	"github.com/xmppgate/xmppgate/internal/natstest"
 	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
@@ -23,34 +20,9 @@ import (
 // sees both sides).
 func twoNodes(t *testing.T, users ...string) (a, b *xmppcore.Server, nodeA *Node) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"), store.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { st.Close() })
-	cred, err := credential.New("pw")
-	require.NoError(t, err)
-	require.NoError(t, st.Write(ctx, func(tx *store.Tx) error {
-		acc, err := tx.InsertAccount(ctx, "acme", 0)
-		if err != nil {
-			return err
-		}
-		d, err := tx.InsertDomain(ctx, acc.ID, benchDomain)
-		if err != nil {
-			return err
-		}
-		for _, name := range users {
-			u, err := tx.InsertUser(ctx, store.User{DomainID: d.ID, Username: name, Status: store.StatusActive})
-			if err != nil {
-				return err
-			}
-			if err := tx.SetUserCredentials(ctx, u.ID, cred, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
-	url := startNATS(t)
-	nodeA, err = Connect(Options{URL: url, Node: "a@test"})
+	st := seedStore(t, "", users...)
+	url := natstest.Start(t)
+	nodeA, err := Connect(Options{URL: url, Node: "a@test"})
 	require.NoError(t, err)
 	nodeB, err := Connect(Options{URL: url, Node: "b@test"})
 	require.NoError(t, err)
