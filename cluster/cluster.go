@@ -11,7 +11,8 @@
 // from for Lease has its sessions dropped and its users' contacts told
 // they are unavailable (a SIGKILLed node, or one cut from NATS). A node
 // heard from for the first time, or again after its lease ran out or
-// under a new incarnation (a restart), is asked for its sessions.
+// under a new incarnation (a restart), is asked for its sessions; after
+// an expiry, their presence is shown again to the contacts told they left.
 //
 // Stanzas, effects and the session snapshots go to one node's own subject;
 // all that a node receives is handled by one goroutine in arrival order,
@@ -60,6 +61,7 @@ type Local interface {
 	FromNode(to string, stanza []byte)
 	ApplyEffect(e xmppcore.Effect)
 	NodeLost(gone []xmppcore.RemoteSession)
+	NodeFound(found []xmppcore.RemoteSession)
 	LocalSessions() []xmppcore.RemoteSession
 }
 
@@ -111,8 +113,11 @@ type Node struct {
 	done  sync.WaitGroup
 
 	mu    sync.RWMutex
-	peers map[string]*peer                             // by node name
-	dir   map[string]map[string]xmppcore.RemoteSession // bare -> full -> session
+	peers map[string]*peer // by node name
+	// expired are the peers dropped when their lease ran out, until they
+	// are heard again: their sessions' presence is then shown anew.
+	expired map[string]bool
+	dir     map[string]map[string]xmppcore.RemoteSession // bare -> full -> session
 }
 
 var _ xmppcore.Cluster = (*Node)(nil)
@@ -133,7 +138,7 @@ func Connect(opts Options) (*Node, error) {
 		opts.Logger = zap.NewNop()
 	}
 	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}),
-		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, dir: map[string]map[string]xmppcore.RemoteSession{}}
+		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{}}
 	nc, err := nats.Connect(opts.URL, nats.Name("xmppgate "+opts.Node), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS disconnected", zap.Error(err)) }),
@@ -345,6 +350,13 @@ func (n *Node) handle(m *nats.Msg) {
 				for _, r := range rs {
 					n.apply(from, r, false)
 				}
+				n.mu.Lock()
+				back := n.expired[from]
+				delete(n.expired, from)
+				n.mu.Unlock()
+				if back {
+					n.local.NodeFound(n.sessionsOf(from))
+				}
 			}
 		}
 	}
@@ -420,6 +432,7 @@ func (n *Node) expire(now time.Time) {
 			n.log.Warn("node lost: its lease ran out", zap.String("node", name), zap.Int("sessions", len(p.fulls)))
 			lost = append(lost, n.dropLocked(name, p)...)
 			delete(n.peers, name)
+			n.expired[name] = true
 		}
 	}
 	n.mu.Unlock()
@@ -441,6 +454,23 @@ func (n *Node) dropLocked(node string, p *peer) []xmppcore.RemoteSession {
 		}
 	}
 	p.fulls = map[string]string{}
+	return out
+}
+
+// sessionsOf returns the directory's sessions of one node.
+func (n *Node) sessionsOf(node string) []xmppcore.RemoteSession {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	p := n.peers[node]
+	if p == nil {
+		return nil
+	}
+	out := make([]xmppcore.RemoteSession, 0, len(p.fulls))
+	for full, bare := range p.fulls {
+		if r, ok := n.dir[bare][full]; ok {
+			out = append(out, r)
+		}
+	}
 	return out
 }
 

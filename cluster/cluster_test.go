@@ -24,6 +24,7 @@ type recorder struct {
 	stanzas  []string // to + " " + stanza
 	effects  []xmppcore.Effect
 	lost     []string // full JIDs
+	found    []string
 }
 
 func (r *recorder) FromNode(to string, stanza []byte) {
@@ -43,6 +44,14 @@ func (r *recorder) NodeLost(gone []xmppcore.RemoteSession) {
 	defer r.mu.Unlock()
 	for _, g := range gone {
 		r.lost = append(r.lost, g.JID)
+	}
+}
+
+func (r *recorder) NodeFound(found []xmppcore.RemoteSession) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range found {
+		r.found = append(r.found, f.JID)
 	}
 }
 
@@ -158,6 +167,26 @@ func TestLeaseExpiry(t *testing.T) {
 	}, long, 10*time.Millisecond)
 	require.Empty(t, b.Remote("ann@d"))
 	require.NotContains(t, b.Peers(), "a@h")
+}
+
+// A node whose lease ran out (NATS cut it off for a while) and is then
+// heard again is synced, and the XMPP side told its sessions are back.
+func TestHeardAgainAfterExpiry(t *testing.T) {
+	t.Parallel()
+	url := natstest.Start(t)
+	_, _ = join(t, url, "a@h", xmppcore.RemoteSession{JID: "ann@d/x", Available: true})
+	b, recB := join(t, url, "b@h")
+	require.Eventually(t, func() bool { return len(b.Remote("ann@d")) == 1 }, long, 10*time.Millisecond)
+	// As if no heartbeat of a's had come for an hour.
+	b.expire(time.Now().Add(time.Hour))
+	_, _, lost := recB.snapshot()
+	require.Equal(t, []string{"ann@d/x"}, lost)
+	require.Eventually(t, func() bool {
+		recB.mu.Lock()
+		defer recB.mu.Unlock()
+		return slices.Equal(recB.found, []string{"ann@d/x"})
+	}, long, 10*time.Millisecond)
+	require.Len(t, b.Remote("ann@d"), 1)
 }
 
 // A node restarted under the same name (a new incarnation) replaces its

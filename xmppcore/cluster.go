@@ -258,40 +258,55 @@ func (s *Server) effect(e Effect) int {
 // own sessions, as the dead node would have on a clean logout: the user's
 // other resources, and the contacts the user's presence went to.
 func (s *Server) NodeLost(gone []RemoteSession) {
-	ctx := context.Background()
 	for _, r := range gone {
-		if !r.Available {
+		if r.Available {
+			s.remoteToContacts(r.JID, xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID).Bytes(nsClient))
+		}
+	}
+}
+
+// NodeFound is told the sessions of a node heard again after its lease
+// ran out (NATS came back): this node had told its sessions those users
+// were unavailable, so it now shows them their presence again.
+func (s *Server) NodeFound(found []RemoteSession) {
+	for _, r := range found {
+		if r.Available && r.Presence != nil {
+			s.remoteToContacts(r.JID, r.Presence)
+		}
+	}
+}
+
+// remoteToContacts sends b, a presence of the remote session full, to the
+// local available sessions of its user and of the contacts its presence
+// goes to.
+func (s *Server) remoteToContacts(full string, b []byte) {
+	fj, err := jid.Parse(full)
+	if err != nil {
+		return
+	}
+	for _, t := range s.availableOf(fj.Bare().String()) {
+		t.send(b)
+	}
+	d, ok := s.hosted(fj.Domainpart())
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	u, err := s.st.UserByJID(ctx, d.FQDN, fj.Localpart())
+	if err != nil {
+		return
+	}
+	items, _, err := s.st.RosterWithShared(ctx, u)
+	if err != nil {
+		return
+	}
+	for _, it := range items {
+		if !it.Visible || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
 			continue
 		}
-		full, err := jid.Parse(r.JID)
-		if err != nil {
-			continue
-		}
-		bare := full.Bare().String()
-		b := xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID).Bytes(nsClient)
-		for _, t := range s.availableOf(bare) {
-			t.send(b)
-		}
-		d, ok := s.hosted(full.Domainpart())
-		if !ok {
-			continue
-		}
-		u, err := s.st.UserByJID(ctx, d.FQDN, full.Localpart())
-		if err != nil {
-			continue
-		}
-		items, _, err := s.st.RosterWithShared(ctx, u)
-		if err != nil {
-			continue
-		}
-		for _, it := range items {
-			if !it.Visible || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
-				continue
-			}
-			for _, t := range s.availableOf(it.Contact) {
-				if !s.privacyDenies(t, privacy.PresenceIn, full) {
-					t.send(b)
-				}
+		for _, t := range s.availableOf(it.Contact) {
+			if !s.privacyDenies(t, privacy.PresenceIn, fj) {
+				t.send(b)
 			}
 		}
 	}
