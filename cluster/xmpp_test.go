@@ -129,3 +129,23 @@ func TestBareJIDDeliveryAcrossNodes(t *testing.T) {
 		require.Empty(t, srvB.Sessions(benchDomain, "bob"))
 	})
 }
+
+// A full JID bound on a second node replaces the session on the first,
+// as RFC 6120 7.7.2.2 has a server do with two sessions of one resource.
+func TestResourceConflictAcrossNodes(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA := twoNodes(t, "alice", "bob")
+	bobJ := "bob@" + benchDomain
+	first := goxmpptest.Login(t, addr(srvA), bobJ, "pw", goxmpptest.Resource("same"))
+	second := goxmpptest.Login(t, addr(srvB), bobJ, "pw", goxmpptest.Resource("same"))
+	first.Ended(t)
+	require.Empty(t, srvA.Sessions(benchDomain, "bob"))
+	require.Eventually(t, func() bool {
+		rs := nodeA.Remote(bobJ)
+		return len(rs) == 1 && rs[0].Node == "b@test"
+	}, 20*time.Second, 5*time.Millisecond)
+	alice := goxmpptest.Login(t, addr(srvA), "alice@"+benchDomain, "pw", goxmpptest.Resource("a"))
+	_, err := alice.Send(goxmpp.Chat{Remote: bobJ + "/same", Type: "chat", Text: "to the new one"})
+	require.NoError(t, err)
+	second.Expect(t, "alice's message", goxmpptest.Chat("alice@", "to the new one"))
+}

@@ -48,6 +48,7 @@ const (
 	EffectPassword = "password" // PasswordChanged
 	EffectRoster   = "roster"   // RosterChanged (Contact)
 	EffectPush     = "push"     // a roster push after a subscription change (Contact)
+	EffectConflict = "conflict" // the full JID (Resource) was bound on another node
 )
 
 // Effect is one worker effect carried to the nodes holding the user's sessions.
@@ -233,6 +234,12 @@ func (s *Server) ApplyEffect(e Effect) {
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, true)
 	case EffectPush:
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, false)
+	case EffectConflict:
+		for _, c := range s.match(e.Domain, e.Username) {
+			if c.res == e.Resource {
+				c.fail(condConflict, "replaced by a new session with the same resource")
+			}
+		}
 	}
 }
 

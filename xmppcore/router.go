@@ -50,6 +50,11 @@ func (s *Server) register(c *conn) (old *conn) {
 	a.sessions[c.res] = c
 	s.mu.Unlock()
 	s.announce(c, false)
+	if _, ok := s.remoteSession(c.full); ok {
+		// The same full JID bound on another node: that one is replaced,
+		// as a local one would be.
+		s.cfg.Cluster.Effect(Effect{Kind: EffectConflict, Domain: c.full.Domainpart(), Username: c.full.Localpart(), Resource: c.res})
+	}
 	return old
 }
 
