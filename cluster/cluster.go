@@ -110,7 +110,10 @@ type Node struct {
 	in    chan *nats.Msg
 	subs  []*nats.Subscription
 	stop  chan struct{}
-	done  sync.WaitGroup
+	// slow runs, in order, what reads the store (effects, presence after
+	// a node is lost or found), so that stanzas behind it are not held up.
+	slow chan func()
+	done sync.WaitGroup
 
 	mu    sync.RWMutex
 	peers map[string]*peer // by node name
@@ -137,7 +140,7 @@ func Connect(opts Options) (*Node, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}),
+	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}), slow: make(chan func(), 4096),
 		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{}}
 	nc, err := nats.Connect(opts.URL, nats.Name("xmppgate "+opts.Node), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
@@ -171,8 +174,9 @@ func (n *Node) Start(local Local) error {
 		n.Close()
 		return fmt.Errorf("cluster: NATS: %w", err)
 	}
-	n.done.Add(2)
+	n.done.Add(3)
 	go n.receive()
+	go n.runSlow()
 	go n.beat()
 	n.log.Info("joined", zap.String("node", n.opts.Node), zap.Duration("lease", n.opts.Lease))
 	return nil
@@ -335,9 +339,7 @@ func (n *Node) handle(m *nats.Msg) {
 		case opEffect:
 			var e xmppcore.Effect
 			if json.Unmarshal(m.Data, &e) == nil {
-				// A kick or a roster read must not hold up the stanzas
-				// behind it.
-				go n.local.ApplyEffect(e)
+				n.later(func() { n.local.ApplyEffect(e) })
 			}
 		case opSync:
 			b, err := json.Marshal(n.local.LocalSessions())
@@ -355,9 +357,30 @@ func (n *Node) handle(m *nats.Msg) {
 				delete(n.expired, from)
 				n.mu.Unlock()
 				if back {
-					n.local.NodeFound(n.sessionsOf(from))
+					found := n.sessionsOf(from)
+					n.later(func() { n.local.NodeFound(found) })
 				}
 			}
+		}
+	}
+}
+
+// later queues f for the slow goroutine.
+func (n *Node) later(f func()) {
+	select {
+	case n.slow <- f:
+	case <-n.stop:
+	}
+}
+
+func (n *Node) runSlow() {
+	defer n.done.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case f := <-n.slow:
+			f()
 		}
 	}
 }
@@ -379,7 +402,7 @@ func (n *Node) seen(node, inc string) {
 	p.lastSeen = time.Now()
 	n.mu.Unlock()
 	if len(lost) > 0 {
-		n.local.NodeLost(lost)
+		n.later(func() { n.local.NodeLost(lost) })
 	}
 	if fresh {
 		n.log.Info("node seen", zap.String("node", node))
@@ -437,7 +460,7 @@ func (n *Node) expire(now time.Time) {
 	}
 	n.mu.Unlock()
 	if len(lost) > 0 {
-		n.local.NodeLost(lost)
+		n.later(func() { n.local.NodeLost(lost) })
 	}
 }
 
