@@ -57,10 +57,14 @@ type mucService struct {
 // roomRows writes the rows of rooms clients create in batches, one store
 // write (one transaction, no savepoint per room) for all the rooms
 // created while the previous batch committed: joins into new rooms do not
-// queue one write each.
+// queue one write each. The rows of temporary rooms that ended go in the
+// same batches, deleted before the new rows are inserted (a room made
+// again under the same name finds its name free); a room that ends while
+// its row still waits is simply never written.
 type roomRows struct {
 	mu      sync.Mutex
 	pending []newRoom
+	ended   []*room // rooms whose rows go, their batches written
 	kick    chan struct{}
 }
 
@@ -74,10 +78,31 @@ func (w *roomRows) add(r *room, row store.Room, owner string) {
 	w.mu.Lock()
 	w.pending = append(w.pending, newRoom{r, row, owner})
 	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *roomRows) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// drop deletes the row of a room that ended: nothing to write if it has
+// not been inserted yet (then its waiters in rowID go on with no row).
+func (w *roomRows) drop(r *room) {
+	w.mu.Lock()
+	for i := len(w.pending) - 1; i >= 0; i-- {
+		if w.pending[i].r == r {
+			w.pending = append(w.pending[:i], w.pending[i+1:]...)
+			w.mu.Unlock()
+			close(r.stored)
+			return
+		}
+	}
+	w.ended = append(w.ended, r)
+	w.mu.Unlock()
+	w.wake()
 }
 
 // amend sets the configuration of a room whose row is still waiting for
@@ -105,28 +130,34 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 			return
 		}
 		w.mu.Lock()
-		batch := w.pending
-		w.pending = nil
+		batch, ended := w.pending, w.ended
+		w.pending, w.ended = nil, nil
 		w.mu.Unlock()
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(ended) == 0 {
 			continue
 		}
-		ids := make([]int64, len(batch))
-		err := st.Write(context.Background(), func(tx *store.Tx) error {
-			for i, n := range batch {
-				created, err := tx.CreateRoom(ctx, n.row)
-				if err != nil {
-					return err
-				}
-				if err := tx.SetRoomAffiliation(ctx, created.ID, n.owner, muc.Owner, ""); err != nil {
-					return err
-				}
-				ids[i] = created.ID
+		// An ended room's batch was an earlier one of this loop, so its
+		// ID is final (0: it has no row).
+		gone := make([]int64, 0, len(ended))
+		for _, r := range ended {
+			if id := r.rowID(); id != 0 {
+				gone = append(gone, id)
 			}
-			return nil
+		}
+		rows, owners := make([]store.Room, len(batch)), make([]string, len(batch))
+		for i, n := range batch {
+			rows[i], owners[i] = n.row, n.owner
+		}
+		var ids []int64
+		err := st.Write(context.Background(), func(tx *store.Tx) (err error) {
+			if err := tx.DeleteRooms(ctx, gone); err != nil {
+				return err
+			}
+			ids, err = tx.CreateRooms(ctx, rows, owners)
+			return err
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
-			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Error(err))
+			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Int("ended", len(gone)), zap.Error(err))
 		}
 		// The IDs count once committed; whoever waits in rowID goes on
 		// either way (0: the room has no row).
@@ -134,6 +165,9 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 			n.r.mu.Lock()
 			if err == nil {
 				n.r.id = ids[i]
+				if ids[i] == 0 { // the API made one by that name meanwhile
+					log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
+				}
 			}
 			n.r.mu.Unlock()
 			close(n.r.stored)
@@ -351,20 +385,9 @@ func (s *Server) endRoom(r *room, deleteRow bool) {
 		delete(s.muc.rooms, r.key)
 	}
 	s.muc.mu.Unlock()
-	if !deleteRow {
-		return
+	if deleteRow {
+		s.muc.rows.drop(r)
 	}
-	id := r.id
-	go func() {
-		if id == 0 {
-			id = r.rowID()
-		}
-		ctx := context.Background()
-		err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoom(ctx, id) })
-		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrClosed) {
-			s.log.Warn("muc: delete room", zap.Error(err))
-		}
-	}()
 }
 
 // affOf is bare's affiliation; r.mu is held.
