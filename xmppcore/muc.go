@@ -259,6 +259,10 @@ var splicePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 func (c *conn) sendSpliced(sp spliced, to []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.sendSplicedLocked(sp, to)
+}
+
+func (c *conn) sendSplicedLocked(sp spliced, to []byte) {
 	n := len(sp.b) + len(to)
 	if c.sm != nil || c.csi != nil {
 		b := make([]byte, 0, n)
@@ -269,10 +273,36 @@ func (c *conn) sendSpliced(sp spliced, to []byte) {
 	p := splicePool.Get().(*[]byte)
 	b := append(append(append((*p)[:0], sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
 	c.writeLocked(b)
+	putSpliceBuf(p, b)
+}
+
+func putSpliceBuf(p *[]byte, b []byte) {
 	if cap(b) <= 64<<10 {
 		*p = b
 		splicePool.Put(p)
 	}
+}
+
+// sendSplicedAll writes sps to c in order, each with to inserted: a
+// joining occupant's presences, history and subject. A plain stream gets
+// them in one write (one TLS record, one system call); a session that
+// keeps what it sends, or frames each stanza, gets them one by one.
+func (c *conn) sendSplicedAll(sps []spliced, to []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.sm != nil || c.csi != nil || c.framed {
+		for _, sp := range sps {
+			c.sendSplicedLocked(sp, to)
+		}
+		return
+	}
+	p := splicePool.Get().(*[]byte)
+	b := (*p)[:0]
+	for _, sp := range sps {
+		b = append(append(append(b, sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
+	}
+	c.writeLocked(b)
+	putSpliceBuf(p, b)
 }
 
 // roomOf returns a room of the service; nil if it has none by that
@@ -679,14 +709,16 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 	}
 	o := &occupant{nick: nick, key: key, full: c.full, bare: c.bare, c: c, role: role, aff: aff,
 		to: toAttr(c.full.String()), pres: presenceBody(p)}
-	// The newcomer gets everyone else's presence first, then its own.
+	// The newcomer gets everyone else's presence first, then its own,
+	// the history and the subject, in one write.
+	out := make([]spliced, 0, len(r.occ)+3)
 	for _, x := range r.occ {
 		if !sameOccupant(x, o) {
-			o.c.sendSpliced(splice(r.presenceOf(x, o.role, false, nil)), o.to)
+			out = append(out, splice(r.presenceOf(x, o.role, false, nil)))
 		}
 	}
 	r.occ = append(r.occ, o)
-	r.broadcastPresence(o, nil, func(self bool) []string {
+	self := r.broadcastOthers(o, nil, func(self bool) []string {
 		if !self {
 			return nil
 		}
@@ -705,12 +737,14 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		}
 		return codes
 	})
+	out = append(out, self)
 	// History and subject close every join, a new room's too: clients
 	// (slixmpp's join_muc_wait) wait for the subject, as Prosody sends it.
 	for _, e := range r.hist.Select(join.History, time.Now()) {
-		o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
+		out = append(out, spliced{b: e.Stanza, at: len("message") + 1})
 	}
-	o.c.sendSpliced(splice(r.subjectMessage()), o.to)
+	out = append(out, splice(r.subjectMessage()))
+	o.c.sendSplicedAll(out, o.to)
 	s.mucTouch(r)
 	return true
 }
@@ -752,7 +786,15 @@ func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []str
 // status codes for o itself (self true) and for the others. extra, if
 // set, adds to the <item/> (an actor or reason, a new nick).
 func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) {
-	var plain, withJID, self spliced
+	if self := r.broadcastOthers(o, extra, codes); o.c != nil {
+		o.c.sendSpliced(self, o.to)
+	}
+}
+
+// broadcastOthers is broadcastPresence but for o itself: it returns the
+// presence o gets (none if o has no session).
+func (r *room) broadcastOthers(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) (self spliced) {
+	var plain, withJID spliced
 	if o.c != nil {
 		self = splice(r.withExtra(r.presenceOf(o, o.role, true, codes(true)), extra))
 	}
@@ -776,9 +818,7 @@ func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), c
 			t.c.sendSpliced(plain, t.to)
 		}
 	}
-	if o.c != nil {
-		o.c.sendSpliced(self, o.to)
-	}
+	return self
 }
 
 func (r *room) withExtra(p *xmlel.Element, extra func(*xmlel.Element)) *xmlel.Element {
