@@ -20,7 +20,9 @@ import (
 
 // XEP-0045 Multi-User Chat as a service at <conferenceSubdomain>.<domain>
 // (modMuc). Every room the service holds has a row in muc_rooms, temporary
-// ones too; occupants and roles live here, in the room's memory. The
+// ones too, written in batches (roomRows; a room that ends before its
+// batch never gets one); occupants and roles live here, in the room's
+// memory. The
 // protocol's decisions (who may enter, change roles, the forms) are
 // xmppcore/muc's; this file routes stanzas to rooms and delivers.
 //
