@@ -123,7 +123,8 @@ func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testSe
 		}
 	})
 	gateS2S := s.app.env.Live.(live).S2SAddr().(*net.TCPAddr).Port
-	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca, modules...)
+	// Our MUC service is a domain of its own to Prosody, routed alike.
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S, "conference.gate.test": gateS2S}, ca, modules...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, p.CreateUsers(ctx, []string{"bob"}, "pw-bob"))
@@ -387,4 +388,66 @@ func TestIntegrationProsodyBidi(t *testing.T) {
 	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"}}, xs.S2SStreams(),
 		"only our stream, used both ways")
 	require.Contains(t, p.Log(), "Requested bidirectional stream")
+}
+
+// TestIntegrationProsodyRemoteOccupant: a user of Prosody joins a room of
+// our MUC service (conference.gate.test, its own s2s domain pair and
+// dialback), gets the room's history, and talks with a user here both
+// ways; leaving is seen here.
+func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	// mucAcl "local" (the default) admits the domain's own users only.
+	status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/gate.test", `{"moduleConfig": {"modMuc": {"enabled": true, "mucAcl": "all"}}}`,
+		func(r *http.Request) {
+			r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+			r.Header.Set("Content-Type", "application/json")
+		})
+	require.Equal(t, http.StatusOK, status, body)
+	alice, bob := loginBoth(t, s, p)
+	const room = "lounge@conference.gate.test"
+	_, err := alice.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
+	// An instant room: unlocked for others (XEP-0045 10.1.2).
+	iq := alice.Ask(t, "inst", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
+	require.Equal(t, "result", iq.Type)
+	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "before bob came"})
+	require.NoError(t, err)
+	alice.Expect(t, "her message back", goxmpptest.Chat(room+"/Alice", "before bob came"))
+
+	_, err = bob.JoinMUC(room, "Bob", goxmpp.StanzaHistory, 10, nil)
+	require.NoError(t, err)
+	bob.Expect(t, "alice's presence in the room", goxmpptest.Presence(room+"/Alice", ""))
+	bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
+	bob.Expect(t, "the history", goxmpptest.Chat(room+"/Alice", "before bob came"))
+	alice.Expect(t, "bob joined", goxmpptest.Presence(room+"/Bob", ""))
+
+	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello from Prosody"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hello from Prosody"))
+	bob.Expect(t, "his message back", goxmpptest.Chat(room+"/Bob", "hello from Prosody"))
+	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "welcome bob"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "welcome bob"))
+	// A private message through the room, and the room's disco#info.
+	_, err = alice.Send(goxmpp.Chat{Remote: room + "/Bob", Type: "chat", Text: "psst"})
+	require.NoError(t, err)
+	bob.Expect(t, "a private message", goxmpptest.Chat(room+"/Alice", "psst"))
+	iq = bob.Ask(t, "ri", "get", room, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "http://jabber.org/protocol/muc")
+	iq = bob.Ask(t, "si", "get", "conference.gate.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	require.Equal(t, "result", iq.Type, "the service's disco#info")
+	require.Contains(t, string(iq.Query), "category='conference'")
+	iq = bob.Ask(t, "sl", "get", "conference.gate.test", "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+	require.Equal(t, "result", iq.Type, "the service's rooms")
+	require.Contains(t, string(iq.Query), room)
+
+	_, err = bob.LeaveMUC(room)
+	require.NoError(t, err)
+	alice.Expect(t, "bob left", goxmpptest.Presence(room+"/Bob", "unavailable"))
+	streams := s.app.env.Live.(live).Server.S2SStreams()
+	require.Contains(t, streams, xmppcore.S2SStream{Local: "conference.gate.test", Remote: "prosody.test", Auth: "dialback"},
+		"the room's own stream to Prosody")
 }

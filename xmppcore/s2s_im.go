@@ -65,6 +65,14 @@ func (s *Server) remoteIQ(iq *xmlel.Element, from, to jid.JID) {
 	if s.toServiceEntity(iq, from, to) {
 		return
 	}
+	if svc, sd, ok := s.serviceAt(to.Domainpart()); ok && to.Localpart() == "" {
+		// A service (the MUC service's disco, room list) answers a remote
+		// requester as a local one, through a stand-in session.
+		if c := s.remoteRequester(from); c != nil {
+			s.serveService(c, iq, svc, sd)
+		}
+		return
+	}
 	d, ok := s.hosted(to.Domainpart())
 	q := iq.First()
 	if !ok || !remoteIQs[q.Name.Space] {

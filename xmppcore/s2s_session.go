@@ -1,0 +1,84 @@
+package xmppcore
+
+import (
+	"io"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmppgate/xmppgate/xmlel"
+)
+
+// A remote full JID that takes part in something a local session would
+// (a room's occupant, a contact with +notify) is given a stand-in session:
+// a conn whose transport is the federation. What the room or the PEP
+// service writes to it, as it writes to every session, is parsed back into
+// stanzas and routed over the s2s stream of their domain pair. So the MUC
+// and PEP code paths stay the ones local sessions take, and a remote
+// occupant is an occupant like any other.
+
+// remoteSession returns a stand-in session for a remote full JID, nil if
+// full is not remote (or federation is off). It has no user and no
+// domain: ACLs that admit only local users refuse it.
+func (s *Server) remoteSession(full jid.JID) *conn {
+	if full.Resourcepart() == "" {
+		return nil
+	}
+	return s.remoteRequester(full)
+}
+
+// remoteRequester is remoteSession for any remote JID (a server, a bare
+// JID): what answers a request needs only the address to answer to.
+func (s *Server) remoteRequester(full jid.JID) *conn {
+	if !s.remote(full.Domainpart()) {
+		return nil
+	}
+	return &conn{srv: s, log: s.c2sLog, full: full, bare: full.Bare().String(), res: full.Resourcepart(),
+		jidStr: full.String(), nc: &s2sPipe{s: s}, connected: time.Now()}
+}
+
+// sessionOrRemote is the session bound to full here, or the stand-in of a
+// remote full JID; nil when neither.
+func (s *Server) sessionOrRemote(full jid.JID) *conn {
+	if c := s.session(full); c != nil {
+		return c
+	}
+	return s.remoteSession(full)
+}
+
+// s2sPipe is the transport of a stand-in session: every write is one or
+// more complete stanzas in jabber:client (conn.writeLocked's contract),
+// each routed to its to attribute.
+type s2sPipe struct{ s *Server }
+
+func (p *s2sPipe) Write(b []byte) (int, error) {
+	el, err := xmlel.Parse(append(append([]byte("<w xmlns='"+nsClient+"'>"), b...), "</w>"...))
+	if err != nil {
+		p.s.fed.log.Warn("stand-in session: unparsable write", zap.Error(err))
+		return len(b), nil
+	}
+	for _, st := range el.Elements() {
+		from, err1 := jid.Parse(st.Get("from"))
+		to, err2 := jid.Parse(st.Get("to"))
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		p.s.routeRemote(st, from, to)
+	}
+	return len(b), nil
+}
+
+func (p *s2sPipe) Read([]byte) (int, error)         { return 0, io.EOF }
+func (p *s2sPipe) Close() error                     { return nil }
+func (p *s2sPipe) LocalAddr() net.Addr              { return pipeAddr{} }
+func (p *s2sPipe) RemoteAddr() net.Addr             { return pipeAddr{} }
+func (p *s2sPipe) SetDeadline(time.Time) error      { return nil }
+func (p *s2sPipe) SetReadDeadline(time.Time) error  { return nil }
+func (p *s2sPipe) SetWriteDeadline(time.Time) error { return nil }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "s2s" }
+func (pipeAddr) String() string  { return "s2s" }
