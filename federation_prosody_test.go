@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -218,19 +224,9 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	// Prosody may still be closing its side of the stopped stream and drop
 	// what is written to it then (its log: "Discarding data received from
 	// resting session"), so bob repeats until a new stream carries one.
-	resend := make(chan struct{})
-	go func() {
-		for {
-			bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"}) //nolint:errcheck // the Expect below judges
-			select {
-			case <-resend:
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}()
+	stop := repeat(t, 2*time.Second, func() { bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"}) }) //nolint:errcheck // the Expect below judges
 	alice.Expect(t, "bob's message over a new stream", goxmpptest.Chat(bj+"/pub", "after the stop"))
-	close(resend)
+	stop()
 
 	alice.Logout(t)
 	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
@@ -450,4 +446,121 @@ func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	streams := s.app.env.Live.(live).Server.S2SStreams()
 	require.Contains(t, streams, xmppcore.S2SStream{Local: "conference.gate.test", Remote: "prosody.test", Auth: "dialback"},
 		"the room's own stream to Prosody")
+}
+
+// capsOf is a client's XEP-0115 caps element and its disco#info answer
+// for the features given (one identity, client/pc).
+func capsOf(features ...string) (c, info string) {
+	sorted := slices.Clone(features)
+	slices.Sort(sorted)
+	s := "client/pc//fedtest<"
+	var q strings.Builder
+	q.WriteString("<query xmlns='http://jabber.org/protocol/disco#info' node='https://xmppgate.test/fed#%s'><identity category='client' type='pc' name='fedtest'/>")
+	for _, f := range sorted {
+		s += f + "<"
+		q.WriteString("<feature var='" + f + "'/>")
+	}
+	q.WriteString("</query>")
+	sum := sha1.Sum([]byte(s))
+	ver := base64.StdEncoding.EncodeToString(sum[:])
+	return "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://xmppgate.test/fed' ver='" + ver + "'/>",
+		fmt.Sprintf(q.String(), ver)
+}
+
+// repeat runs fn now and every d until the returned stop is called or
+// the test ends: s2s has no acknowledgements, so a stanza written while a
+// stream was still being negotiated or closed is sent again.
+func repeat(t testing.TB, d time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done) }) }
+	t.Cleanup(stop)
+	go func() {
+		for {
+			fn()
+			select {
+			case <-done:
+				return
+			case <-time.After(d):
+			}
+		}
+	}()
+	return stop
+}
+
+func newTestID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// answerCaps waits for a disco#info query to c from a JID starting with
+// from and answers it with info.
+func answerCaps(t *testing.T, c *goxmpptest.Client, from, info string) {
+	t.Helper()
+	q := c.Expect(t, "a caps query from "+from, func(st any) bool {
+		iq, ok := st.(goxmpp.IQ)
+		return ok && iq.Type == "get" && strings.HasPrefix(iq.From, from) && strings.Contains(string(iq.Query), "disco#info")
+	}).(goxmpp.IQ)
+	_, err := c.RawInformation(c.JID(), q.From, q.ID, "result", info)
+	require.NoError(t, err)
+}
+
+// pepEvent matches a PEP event of node whose item contains text. (go-xmpp
+// drops an event's sender: the text tells who published it.)
+func pepEvent(node, text string) func(any) bool {
+	return func(st any) bool {
+		ev, ok := st.(goxmpp.PubsubEvent)
+		if !ok || ev.Node != node {
+			return false
+		}
+		for _, it := range ev.Items {
+			if strings.Contains(string(it.InnerXML), text) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// TestIntegrationProsodyPEP: PEP events cross both ways. Bob at Prosody
+// sends caps with tune+notify; we ask his client what they mean over s2s
+// and send him alice's tune when she publishes it. The other way, alice's
+// caps reach Prosody, which asks her client and sends her bob's tune.
+func TestIntegrationProsodyPEP(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil, "pep")
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	bob.FetchRoster(t)
+	_, err := alice.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	_, err = bob.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
+	const tune = "http://jabber.org/protocol/tune"
+	caps, info := capsOf("http://jabber.org/protocol/disco#info", tune, tune+"+notify")
+	publish := func(c *goxmpptest.Client, bare, title string) error {
+		_, err := c.RawInformation(c.JID(), bare, "pub-"+newTestID(), "set", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='"+tune+
+			"'><item id='current'><tune xmlns='"+tune+"'><title>"+title+"</title></tune></item></publish></pubsub>")
+		return err
+	}
+
+	// Ours to Prosody's user.
+	_, err = bob.SendOrg("<presence>" + caps + "</presence>")
+	require.NoError(t, err)
+	answerCaps(t, bob, "gate.test", info)
+	// bob's answer may still be crossing when alice publishes: she
+	// publishes again every 2 s until an event reaches him.
+	stop := repeat(t, 2*time.Second, func() { publish(alice, aj, "Blue Train") }) //nolint:errcheck // the Expect below judges
+	bob.Expect(t, "alice's tune", pepEvent(tune, "Blue Train"))
+	stop()
+
+	// Prosody's to ours.
+	_, err = alice.SendOrg("<presence>" + caps + "</presence>")
+	require.NoError(t, err)
+	answerCaps(t, alice, bj, info)
+	stop = repeat(t, 2*time.Second, func() { publish(bob, bj, "So What") }) //nolint:errcheck // the Expect below judges
+	alice.Expect(t, "bob's tune", pepEvent(tune, "So What"))
+	stop()
 }

@@ -60,6 +60,11 @@ type federation struct {
 	perIP map[string]int
 
 	inCount, outCount atomic.Int64
+
+	// contacts are the remote resources interested in local users' PEP
+	// nodes, by full JID (s2s_pep.go).
+	contactMu sync.Mutex
+	contacts  map[string]*remoteContact
 }
 
 // outPair is the outgoing stream of one domain pair, or its setting up.
@@ -105,7 +110,7 @@ func (s *Server) startFederation(ctx context.Context) error {
 	}
 	f := &federation{s: s, log: s.cfg.Logger.Named("xmpp.s2s"), secret: secret,
 		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}, roots: s.cfg.S2SRoots,
-		certs: map[string]*tls.Certificate{}}
+		certs: map[string]*tls.Certificate{}, contacts: map[string]*remoteContact{}}
 	if f.roots == nil {
 		if f.roots, err = x509.SystemCertPool(); err != nil {
 			f.roots = x509.NewCertPool()

@@ -56,7 +56,9 @@ func (s *Server) remoteIQ(iq *xmlel.Element, from, to jid.JID) {
 		}
 	}
 	if typ == "result" || typ == "error" {
-		return // answers to the server or a bare JID: nothing here asked
+		// Answers to the server or a bare JID: only caps queries asked.
+		s.remoteCapsReply(iq, from)
+		return
 	}
 	if typ != "get" && typ != "set" || iq.Get("id") == "" || len(iq.Elements()) != 1 {
 		reply(errBadRequest)
@@ -117,6 +119,7 @@ func (s *Server) remotePresence(p *xmlel.Element, from, to jid.JID) {
 		s.remoteProbe(from, to.Bare())
 	default:
 		s.deliverPresence(p, from, to)
+		s.remotePEPPresence(p, from, to)
 	}
 }
 
