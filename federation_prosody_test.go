@@ -564,3 +564,25 @@ func TestIntegrationProsodyPEP(t *testing.T) {
 	alice.Expect(t, "bob's tune", pepEvent(tune, "So What"))
 	stop()
 }
+
+// TestIntegrationProsodyBidiIncoming: we offer XEP-0288 on incoming
+// streams. Prosody (mod_s2s_bidi) asks for it on the stream it opens to
+// deliver bob's message, and alice's answer goes back on that stream: we
+// open none of our own.
+func TestIntegrationProsodyBidiIncoming(t *testing.T) {
+	t.Parallel()
+	ca := testCA(t)
+	s, p := federatedWithProsody(t, ca, "s2s_bidi")
+	alice, bob := loginBoth(t, s, p)
+	aj, bj := "alice@gate.test", "bob@prosody.test"
+	_, err := bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "their stream"})
+	require.NoError(t, err)
+	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "their stream"))
+	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "answered on it"})
+	require.NoError(t, err)
+	bob.Expect(t, "alice's answer", goxmpptest.Chat(aj, "answered on it"))
+	xs := s.app.env.Live.(live).Server
+	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Incoming: true, Auth: "sasl-external"}}, xs.S2SStreams(),
+		"only Prosody's stream, used both ways")
+	require.Contains(t, p.Log(), "Requesting bidirectional stream", "Prosody asked for it")
+}

@@ -239,7 +239,7 @@ func (f *federation) accept(l net.Listener, direct bool) {
 			ip = a.IP.String()
 		}
 		opts := f.opts()
-		opts.DirectTLS = direct
+		opts.DirectTLS, opts.OfferBidi = direct, true
 		in := s2s.NewIn(nc, f, opts)
 		f.s.mu.RLock()
 		closing := f.s.closing
@@ -508,6 +508,16 @@ func (f *federation) send(st *xmlel.Element, from, to jid.JID) {
 		op = nil
 	}
 	if op == nil {
+		if in := f.bidiIn(p); in != nil {
+			f.mu.Unlock()
+			if in.Send(wireS2S(st)) == nil {
+				return
+			}
+			f.mu.Lock()
+			op = f.outs[p] // set meanwhile by another sender, or still nil
+		}
+	}
+	if op == nil {
 		op = &outPair{pair: p, lastUsed: time.Now()}
 		f.outs[p] = op
 		f.s.wg.Add(1)
@@ -520,6 +530,19 @@ func (f *federation) send(st *xmlel.Element, from, to jid.JID) {
 	}
 	op.queue = append(op.queue, st.Copy())
 	f.mu.Unlock()
+}
+
+// bidiIn is an incoming XEP-0288 stream on which p's stanzas may go
+// (p.Remote authenticated on it towards p.Local), nil if none; f.mu is
+// held. A peer that asked for one opens no stream of its own for our
+// answers, so using its stream spares us one too.
+func (f *federation) bidiIn(p s2s.Pair) *s2s.In {
+	for in := range f.ins {
+		if in.CanSend(p.Local, p.Remote) {
+			return in
+		}
+	}
+	return nil
 }
 
 // wireS2S serialises a stanza for a server stream.
