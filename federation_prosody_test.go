@@ -224,9 +224,9 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	// Prosody may still be closing its side of the stopped stream and drop
 	// what is written to it then (its log: "Discarding data received from
 	// resting session"), so bob repeats until a new stream carries one.
-	stop := repeat(t, 2*time.Second, func() { bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"}) }) //nolint:errcheck // the Expect below judges
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"})
+	require.NoError(t, err)
 	alice.Expect(t, "bob's message over a new stream", goxmpptest.Chat(bj+"/pub", "after the stop"))
-	stop()
 
 	alice.Logout(t)
 	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
@@ -262,16 +262,19 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 
 	put("false")
 	// The request cut both streams; Prosody's next stanza opens a new one,
-	// which is refused. (A stanza Prosody wrote before it noticed the cut
-	// would be lost: s2s has no acknowledgements, so the test waits.)
+	// which is refused. A stanza Prosody wrote before it read our stream
+	// error is dropped unanswered (s2s has no acknowledgements, and a
+	// stream ended by an error is not read on), so bob repeats his until
+	// the refused new stream bounces one.
 	require.Eventually(t, func() bool {
 		in, out := s.app.env.Live.(live).S2SCounts()
 		return in == 0 && out == 0
 	}, 10*time.Second, 20*time.Millisecond)
 	chat(alice, bj, "three")
 	alice.Expect(t, "a bounce from bob", goxmpptest.Bounce(bj))
-	chat(bob, aj, "four")
+	stop := repeat(t, 2*time.Second, func() { bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "four"}) }) //nolint:errcheck // the Expect below judges
 	bob.Expect(t, "a bounce from alice", goxmpptest.Bounce(aj))
+	stop()
 	alice.ExpectNone(t, "nothing from Prosody while federation is off", time.Second, goxmpptest.Chat(bj, "four"))
 
 	put("true")

@@ -694,10 +694,13 @@ func (s *Server) StopS2SFor(domains []string) int {
 	if s.fed == nil {
 		return 0
 	}
-	return s.fed.stop(domains, s2s.CondPolicyViolation, "stopped by the administrator")
+	// Closed politely, not with a stream error: what the peer wrote
+	// before it saw our closing tag is still delivered, not lost.
+	return s.fed.stop(domains, "", "")
 }
 
-// stop ends the streams of domains (nil: all) with a stream error.
+// stop ends the streams of domains (nil: all) with a stream error (cond
+// "": politely).
 func (f *federation) stop(domains []string, cond, text string) int {
 	ins, pairs := f.s2sStreams(domains)
 	var outs []*s2s.Out

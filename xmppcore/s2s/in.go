@@ -233,8 +233,16 @@ func (in *In) CanSend(local, remote string) bool {
 // bidirectional stream; the caller checked CanSend.
 func (in *In) Send(b []byte) error { return in.s.write(b) }
 
-// Close ends the stream with a stream error (from any goroutine).
-func (in *In) Close(cond, text string) { in.s.fail(cond, text) }
+// Close ends the stream with a stream error (from any goroutine); cond
+// "" closes it politely, handling what the peer still sends until it
+// closes its side.
+func (in *In) Close(cond, text string) {
+	if cond == "" {
+		in.s.drain()
+		return
+	}
+	in.s.fail(cond, text)
+}
 
 // Revoke ends the stream if it carries a pair for which f says no.
 func (in *In) Revoke(f func(Pair) error) {
