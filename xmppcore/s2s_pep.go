@@ -8,6 +8,7 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // XEP-0163 across servers. A remote contact's resource that sends its
@@ -51,6 +52,9 @@ func (s *Server) remotePEPPresence(p *xmlel.Element, from, to jid.JID) {
 	case "":
 	default:
 		return
+	}
+	if _, ok := pubsub.ParseCaps(p); !ok {
+		return // no caps, no +notify: nothing to look up
 	}
 	ctx := context.Background()
 	u, err := s.st.UserByJID(ctx, d.FQDN, to.Localpart())
