@@ -293,12 +293,8 @@ func TestIntegrationProsodyFederationExternal(t *testing.T) {
 	s, p := federatedWithProsody(t, ca)
 	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "certified"))
-	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "certified back"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "certified back"))
+	chatTo(t, alice, aj, bob, bj, "certified")
+	chatTo(t, bob, bj, alice, aj, "certified back")
 	log := p.Log()
 	require.Contains(t, log, "Accepting SASL EXTERNAL identity from gate.test", "our stream to Prosody")
 	require.Contains(t, log, "SASL EXTERNAL with gate.test succeeded", "Prosody's stream to us")
@@ -358,35 +354,64 @@ func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
 	bob.Expect(t, "alice joined", goxmpptest.Presence(room+"/Alice", ""))
 
-	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello room"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "hello room"))
-	alice.Expect(t, "her own message back", goxmpptest.Chat(room+"/Alice", "hello room"))
-	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hi alice"))
+	say(t, alice, room, "Alice", "hello room", bob, alice)
+	say(t, bob, room, "Bob", "hi alice", alice)
 }
 
-// TestIntegrationProsodyBidi: with Prosody's mod_s2s_bidi (XEP-0288) our
-// stream to Prosody carries its stanzas back too; it opens none of its own.
-// (Certificates from a shared CA: with dialback Prosody opens a stream to
-// us anyway, to check our key, and then uses that one.)
+// chatTo sends a chat message from one user to another (bare JIDs fj and
+// tj) and waits for it to arrive.
+func chatTo(t *testing.T, from *goxmpptest.Client, fj string, to *goxmpptest.Client, tj, text string) {
+	t.Helper()
+	_, err := from.Send(goxmpp.Chat{Remote: tj, Type: "chat", Text: text})
+	require.NoError(t, err)
+	to.Expect(t, fj+"'s "+text, goxmpptest.Chat(fj, text))
+}
+
+// say sends a groupchat message to room and waits for it, from nick, at
+// each of hear (the sender too, for its echo).
+func say(t *testing.T, from *goxmpptest.Client, room, nick, text string, hear ...*goxmpptest.Client) {
+	t.Helper()
+	_, err := from.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: text})
+	require.NoError(t, err)
+	for _, c := range hear {
+		c.Expect(t, nick+"'s "+text, goxmpptest.Chat(room+"/"+nick, text))
+	}
+}
+
+// TestIntegrationProsodyBidi: XEP-0288 with Prosody's mod_s2s_bidi, both
+// ways. Whoever writes first opens the only stream, and the answer comes
+// back on it: our stream to Prosody when alice starts, Prosody's to us
+// (we offer bidi on incoming streams) when bob does. (Certificates from a
+// shared CA: with dialback Prosody opens a stream to us anyway, to check
+// our key, and then uses that one.)
 func TestIntegrationProsodyBidi(t *testing.T) {
 	t.Parallel()
-	ca := testCA(t)
-	s, p := federatedWithProsody(t, ca, "s2s_bidi")
-	alice, bob := loginBoth(t, s, p)
-	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "one stream"))
-	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "both ways"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's answer", goxmpptest.Chat(bj, "both ways"))
-	xs := s.app.env.Live.(live).Server
-	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"}}, xs.S2SStreams(),
-		"only our stream, used both ways")
-	require.Contains(t, p.Log(), "Requested bidirectional stream")
+	for _, c := range []struct {
+		name     string
+		ourFirst bool
+		want     xmppcore.S2SStream
+		log      string // what Prosody's log says of the request
+	}{
+		{name: "ours", ourFirst: true, want: xmppcore.S2SStream{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"},
+			log: "Requested bidirectional stream"},
+		{name: "theirs", want: xmppcore.S2SStream{Local: "gate.test", Remote: "prosody.test", Incoming: true, Auth: "sasl-external"},
+			log: "Requesting bidirectional stream"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := federatedWithProsody(t, testCA(t), "s2s_bidi")
+			alice, bob := loginBoth(t, s, p)
+			first, second := alice, bob
+			fj, sj := "alice@gate.test", "bob@prosody.test"
+			if !c.ourFirst {
+				first, second, fj, sj = bob, alice, sj, fj
+			}
+			chatTo(t, first, fj, second, sj, "one stream")
+			chatTo(t, second, sj, first, fj, "both ways")
+			require.Equal(t, []xmppcore.S2SStream{c.want}, s.app.env.Live.(live).Server.S2SStreams(), "one stream, used both ways")
+			require.Contains(t, p.Log(), c.log)
+		})
+	}
 }
 
 // TestIntegrationProsodyRemoteOccupant: a user of Prosody joins a room of
@@ -411,9 +436,7 @@ func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	// An instant room: unlocked for others (XEP-0045 10.1.2).
 	iq := alice.Ask(t, "inst", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
 	require.Equal(t, "result", iq.Type)
-	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "before bob came"})
-	require.NoError(t, err)
-	alice.Expect(t, "her message back", goxmpptest.Chat(room+"/Alice", "before bob came"))
+	say(t, alice, room, "Alice", "before bob came", alice)
 
 	_, err = bob.JoinMUC(room, "Bob", goxmpp.StanzaHistory, 10, nil)
 	require.NoError(t, err)
@@ -422,13 +445,8 @@ func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	bob.Expect(t, "the history", goxmpptest.Chat(room+"/Alice", "before bob came"))
 	alice.Expect(t, "bob joined", goxmpptest.Presence(room+"/Bob", ""))
 
-	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello from Prosody"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hello from Prosody"))
-	bob.Expect(t, "his message back", goxmpptest.Chat(room+"/Bob", "hello from Prosody"))
-	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "welcome bob"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "welcome bob"))
+	say(t, bob, room, "Bob", "hello from Prosody", alice, bob)
+	say(t, alice, room, "Alice", "welcome bob", bob)
 	// A private message through the room, and the room's disco#info.
 	_, err = alice.Send(goxmpp.Chat{Remote: room + "/Bob", Type: "chat", Text: "psst"})
 	require.NoError(t, err)
@@ -566,26 +584,4 @@ func TestIntegrationProsodyPEP(t *testing.T) {
 	stop = repeat(t, 2*time.Second, func() { publish(bob, bj, "So What") }) //nolint:errcheck // the Expect below judges
 	alice.Expect(t, "bob's tune", pepEvent(tune, "So What"))
 	stop()
-}
-
-// TestIntegrationProsodyBidiIncoming: we offer XEP-0288 on incoming
-// streams. Prosody (mod_s2s_bidi) asks for it on the stream it opens to
-// deliver bob's message, and alice's answer goes back on that stream: we
-// open none of our own.
-func TestIntegrationProsodyBidiIncoming(t *testing.T) {
-	t.Parallel()
-	ca := testCA(t)
-	s, p := federatedWithProsody(t, ca, "s2s_bidi")
-	alice, bob := loginBoth(t, s, p)
-	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err := bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "their stream"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "their stream"))
-	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "answered on it"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's answer", goxmpptest.Chat(aj, "answered on it"))
-	xs := s.app.env.Live.(live).Server
-	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Incoming: true, Auth: "sasl-external"}}, xs.S2SStreams(),
-		"only Prosody's stream, used both ways")
-	require.Contains(t, p.Log(), "Requesting bidirectional stream", "Prosody asked for it")
 }
