@@ -421,16 +421,20 @@ func TestIntegrationProsodyBidi(t *testing.T) {
 func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	t.Parallel()
 	s, p := federatedWithProsody(t, nil)
-	// mucAcl "local" (the default) admits the domain's own users only.
+	alice, bob := loginBoth(t, s, p)
+	const room = "lounge@conference.gate.test"
+	// mucAcl "local" (the default) admits the domain's own users only:
+	// the refusal crosses back to bob.
+	_, err := bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	bob.Expect(t, "the refusal", goxmpptest.Presence(room+"/Bob", "error"))
 	status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/gate.test", `{"moduleConfig": {"modMuc": {"enabled": true, "mucAcl": "all"}}}`,
 		func(r *http.Request) {
 			r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
 			r.Header.Set("Content-Type", "application/json")
 		})
 	require.Equal(t, http.StatusOK, status, body)
-	alice, bob := loginBoth(t, s, p)
-	const room = "lounge@conference.gate.test"
-	_, err := alice.JoinMUCNoHistory(room, "Alice")
+	_, err = alice.JoinMUCNoHistory(room, "Alice")
 	require.NoError(t, err)
 	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
 	// An instant room: unlocked for others (XEP-0045 10.1.2).
@@ -454,6 +458,15 @@ func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	iq = bob.Ask(t, "ri", "get", room, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	require.Equal(t, "result", iq.Type)
 	require.Contains(t, string(iq.Query), "http://jabber.org/protocol/muc")
+	// An IQ between occupants goes through the room and its answer back:
+	// alice asks bob's client its version through his occupant JID.
+	_, err = alice.RawInformation(alice.JID(), room+"/Bob", "ver1", "get", "<query xmlns='jabber:iq:version'/>")
+	require.NoError(t, err)
+	q := bob.Expect(t, "the relayed version query", goxmpptest.IQ("ver1", "get", "jabber:iq:version")).(goxmpp.IQ)
+	require.Equal(t, room+"/Alice", q.From)
+	_, err = bob.RawInformation(bob.JID(), q.From, q.ID, "result", "<query xmlns='jabber:iq:version'><name>fedtest</name></query>")
+	require.NoError(t, err)
+	alice.Expect(t, "bob's answer through the room", goxmpptest.IQ("ver1", "result", "fedtest"))
 	iq = bob.Ask(t, "si", "get", "conference.gate.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	require.Equal(t, "result", iq.Type, "the service's disco#info")
 	require.Contains(t, string(iq.Query), "category='conference'")

@@ -56,8 +56,12 @@ func (s *Server) remoteIQ(iq *xmlel.Element, from, to jid.JID) {
 		}
 	}
 	if typ == "result" || typ == "error" {
-		// Answers to the server or a bare JID: only caps queries asked.
-		s.remoteCapsReply(iq, from)
+		// An occupant's answer to another's request goes through the
+		// room; answers to the server or a bare JID: only caps queries
+		// asked.
+		if !s.toServiceEntity(iq, from, to) {
+			s.remoteCapsReply(iq, from)
+		}
 		return
 	}
 	if typ != "get" && typ != "set" || iq.Get("id") == "" || len(iq.Elements()) != 1 {
