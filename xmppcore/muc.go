@@ -552,7 +552,7 @@ func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain
 	if typ == "" {
 		// A remote user joins through a stand-in session (s2s_session.go).
 		// Leaving needs no session: the one ending has been unregistered.
-		if c = s.sessionOrRemote(from); c == nil {
+		if c = s.sessionOrStandIn(from); c == nil {
 			return
 		}
 	}

@@ -19,7 +19,7 @@ import (
 // mucIQ takes an IQ to a room or an occupant.
 func (s *Server) mucIQ(iq *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	typ := iq.Get("type")
-	c := s.sessionOrRemote(from)
+	c := s.sessionOrStandIn(from)
 	if c == nil {
 		return
 	}

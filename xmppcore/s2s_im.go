@@ -74,7 +74,7 @@ func (s *Server) remoteIQ(iq *xmlel.Element, from, to jid.JID) {
 	if svc, sd, ok := s.serviceAt(to.Domainpart()); ok && to.Localpart() == "" {
 		// A service (the MUC service's disco, room list) answers a remote
 		// requester as a local one, through a stand-in session.
-		if c := s.remoteRequester(from); c != nil {
+		if c := s.standInFor(from); c != nil {
 			s.serveService(c, iq, svc, sd)
 		}
 		return

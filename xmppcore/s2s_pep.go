@@ -94,7 +94,7 @@ func (f *federation) contact(full jid.JID, owner string, d modcfg.Domain) (c *co
 		if len(f.contacts) >= maxRemoteContacts {
 			return nil, false
 		}
-		c := f.s.remoteSession(full)
+		c := f.s.standIn(full)
 		if c == nil {
 			return nil, false
 		}

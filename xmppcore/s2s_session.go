@@ -19,19 +19,19 @@ import (
 // and PEP code paths stay the ones local sessions take, and a remote
 // occupant is an occupant like any other.
 
-// remoteSession returns a stand-in session for a remote full JID, nil if
+// standIn returns a stand-in session for a remote full JID, nil if
 // full is not remote (or federation is off). It has no user and no
 // domain: ACLs that admit only local users refuse it.
-func (s *Server) remoteSession(full jid.JID) *conn {
+func (s *Server) standIn(full jid.JID) *conn {
 	if full.Resourcepart() == "" {
 		return nil
 	}
-	return s.remoteRequester(full)
+	return s.standInFor(full)
 }
 
-// remoteRequester is remoteSession for any remote JID (a server, a bare
+// standInFor is standIn for any remote JID (a server, a bare
 // JID): what answers a request needs only the address to answer to.
-func (s *Server) remoteRequester(full jid.JID) *conn {
+func (s *Server) standInFor(full jid.JID) *conn {
 	if !s.remote(full.Domainpart()) {
 		return nil
 	}
@@ -39,13 +39,13 @@ func (s *Server) remoteRequester(full jid.JID) *conn {
 		jidStr: full.String(), nc: &s2sPipe{s: s}, connected: time.Now()}
 }
 
-// sessionOrRemote is the session bound to full here, or the stand-in of a
+// sessionOrStandIn is the session bound to full here, or the stand-in of a
 // remote full JID; nil when neither.
-func (s *Server) sessionOrRemote(full jid.JID) *conn {
+func (s *Server) sessionOrStandIn(full jid.JID) *conn {
 	if c := s.session(full); c != nil {
 		return c
 	}
-	return s.remoteSession(full)
+	return s.standIn(full)
 }
 
 // s2sPipe is the transport of a stand-in session: every write is one or
