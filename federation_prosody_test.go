@@ -477,6 +477,18 @@ func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
 	_, err = bob.LeaveMUC(room)
 	require.NoError(t, err)
 	alice.Expect(t, "bob left", goxmpptest.Presence(room+"/Bob", "unavailable"))
+
+	// Back in; then an error from his side that says he is gone (as his
+	// server sends when his client vanished unannounced) removes him.
+	_, err = bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	alice.Expect(t, "bob back", goxmpptest.Presence(room+"/Bob", ""))
+	_, err = bob.SendOrg("<message to='" + room + "' type='error'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	require.NoError(t, err)
+	alice.Expect(t, "bob removed", goxmpptest.Presence(room+"/Bob", "unavailable"))
+	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "still here?"})
+	require.NoError(t, err)
+	bob.Expect(t, "not an occupant any more", goxmpptest.Bounce(room))
 	streams := s.app.env.Live.(live).Server.S2SStreams()
 	require.Contains(t, streams, xmppcore.S2SStream{Local: "conference.gate.test", Remote: "prosody.test", Auth: "dialback"},
 		"the room's own stream to Prosody")

@@ -30,7 +30,9 @@ var remoteIQs = map[string]bool{
 func (s *Server) fromRemote(st *xmlel.Element, from, to jid.JID) {
 	switch st.Name.Local {
 	case "message":
-		s.routeMessage(st, from, to)
+		if !s.remoteOccupantGone(st, from, to) {
+			s.routeMessage(st, from, to)
+		}
 	case "presence":
 		s.remotePresence(st, from, to)
 	case "iq":

@@ -9,6 +9,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 )
 
 // A remote full JID that takes part in something a local session would
@@ -82,3 +83,50 @@ type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "s2s" }
 func (pipeAddr) String() string  { return "s2s" }
+
+// mucStatusTechnical is XEP-0045's status 333: the occupant was removed
+// because of a technical problem.
+const mucStatusTechnical = "333"
+
+// goneConditions are the errors that say a remote occupant is no longer
+// there to receive the room's stanzas (its client went without its server
+// telling the room, or its server lost it).
+var goneConditions = map[string]bool{
+	"gone": true, "item-not-found": true, "recipient-unavailable": true, "redirect": true,
+	"remote-server-not-found": true, "remote-server-timeout": true, "service-unavailable": true,
+}
+
+// remoteOccupantGone takes an error message a remote occupant's side sent
+// to a room of ours: if it says the occupant is gone, it is removed with
+// status 333, as ejabberd and Prosody remove an occupant whose deliveries
+// bounce; otherwise a remote occupant would stay in the room for ever.
+// It reports whether st was taken.
+func (s *Server) remoteOccupantGone(st *xmlel.Element, from, to jid.JID) bool {
+	if st.Get("type") != "error" || to.Localpart() == "" {
+		return false
+	}
+	e := st.Child(nsClient, "error")
+	if e == nil {
+		return false
+	}
+	gone := false
+	for _, k := range e.Elements() {
+		gone = gone || (k.Name.Space == nsStanzas && goneConditions[k.Name.Local])
+	}
+	svc, d, ok := s.serviceAt(to.Domainpart())
+	if !gone || !ok || svc.module != modcfg.Muc {
+		return false
+	}
+	r, _ := s.roomOf(d, roomName(to))
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.byFull(from.String())
+	if r.gone || o == nil {
+		return false
+	}
+	s.mucRemove(r, o, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{mucStatusTechnical}, nil)
+	return true
+}
