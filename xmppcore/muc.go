@@ -517,6 +517,9 @@ func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
 	r.Add(xmlel.New(muc.NS, "x"), e.el())
 	if c := s.sessionByString(st.Get("from")); c != nil {
 		c.sendEl(r)
+	} else if to, err := jid.Parse(r.Get("to")); err == nil {
+		from, _ := jid.Parse(r.Get("from"))
+		s.routeRemote(r, from, to)
 	}
 }
 
@@ -602,9 +605,9 @@ func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain
 	}
 	var c *conn
 	if typ == "" {
-		// Only local sessions join; remote servers come later. Leaving
-		// needs no session: the one ending has been unregistered.
-		if c = s.session(from); c == nil {
+		// A remote user joins through a stand-in session (s2s_session.go).
+		// Leaving needs no session: the one ending has been unregistered.
+		if c = s.sessionOrStandIn(from); c == nil {
 			return
 		}
 	}

@@ -20,7 +20,7 @@ import (
 // mucIQ takes an IQ to a room or an occupant.
 func (s *Server) mucIQ(iq *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	typ := iq.Get("type")
-	c := s.session(from)
+	c := s.sessionOrStandIn(from)
 	if c == nil {
 		return
 	}
