@@ -94,7 +94,7 @@ func TestClaimBatchesExactlyOnce(t *testing.T) {
 					var got []Batch
 					err := st.Write(context.Background(), func(tx *Tx) error {
 						var err error
-						got, err = tx.ClaimBatches(context.Background(), 3)
+						got, err = tx.ClaimBatches(context.Background(), "", 3)
 						return err
 					})
 					if err != nil {
