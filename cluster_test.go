@@ -12,7 +12,7 @@ import (
 
 // copyDataDir copies a node's data directory for a second node, the lock
 // file aside, as docs/scale-out.md tells operators to.
-func copyDataDir(t *testing.T, src string) string {
+func copyDataDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))

@@ -19,12 +19,14 @@ import (
 // startCluster starts n real xmppgate processes on one PostgreSQL store:
 // the first on a fresh data directory, the others each on a copy of it
 // (the lock file aside), as docs/scale-out.md says a node joins, with
-// their own ports and node names, every worker ticking each second.
-func startCluster(t *testing.T, dsn string, n int) []*serverProc {
+// their own ports and node names, every worker ticking each second;
+// extra overrides that environment.
+func startCluster(t testing.TB, dsn string, n int, extra ...string) []*serverProc {
 	t.Helper()
 	env := func(i int) []string {
-		return []string{"XMPPGATE_STORE=" + dsn, fmt.Sprintf("XMPPGATE_NODE=n%d@cluster", i), "XMPPGATE_WORKER_SCHEDULE=@every 1s",
+		base := []string{"XMPPGATE_STORE=" + dsn, fmt.Sprintf("XMPPGATE_NODE=n%d@cluster", i), "XMPPGATE_WORKER_SCHEDULE=@every 1s",
 			"XMPPGATE_SYNCHRONOUS=NORMAL"}
+		return append(base, extra...)
 	}
 	first := startBinary(t, env(0)...)
 	nodes := []*serverProc{first}
