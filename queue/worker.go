@@ -80,8 +80,9 @@ type Options struct {
 	Node *Node
 }
 
-// Worker applies batches. One Worker per data directory (the process lock
-// in main keeps it single). Batches are claimed in order and applied in
+// Worker applies batches. One Worker per node (the process lock in main
+// keeps it single per data directory); the nodes sharing a PostgreSQL
+// store claim from one queue, each batch once (docs/scale-out.md). Batches are claimed in order and applied in
 // that order, one transaction at a time; the slow Prepare step of a batch
 // runs outside that order, so a synchronous caller's key derivation
 // overlaps the commit of the batch before it instead of waiting for it.

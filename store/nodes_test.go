@@ -91,6 +91,23 @@ func (b *testBundle) renew(t *testing.T, name, incar string) (Node, error) {
 	return n, err
 }
 
+// nodes is b.st and, on PostgreSQL, others more stores on the same
+// database: each with its own pools and committer, as a node has.
+func (b *testBundle) nodes(t *testing.T, others int) []*Store {
+	t.Helper()
+	stores := []*Store{b.st}
+	for range others {
+		if !onPG {
+			break
+		}
+		other, err := Open(b.ctx, b.loc, Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { other.Close() })
+		stores = append(stores, other)
+	}
+	return stores
+}
+
 // waitingBatches opens one waiting batch for each of n new accounts.
 func (b *testBundle) waitingBatches(t *testing.T, n int) {
 	t.Helper()
@@ -170,15 +187,7 @@ func TestRecoverBatchesExactlyOnce(t *testing.T) {
 		return err
 	}))
 	b.expired(t, "dead@h")
-	stores := []*Store{b.st}
-	if onPG {
-		for range 2 {
-			other, err := Open(b.ctx, b.loc, Options{})
-			require.NoError(t, err)
-			t.Cleanup(func() { other.Close() })
-			stores = append(stores, other)
-		}
-	}
+	stores := b.nodes(t, 2)
 	var mu sync.Mutex
 	seen := map[int64][]string{}
 	var wg sync.WaitGroup
@@ -228,15 +237,7 @@ func TestOpenBatchConcurrent(t *testing.T) {
 		acc = a.ID
 		return err
 	}))
-	stores := []*Store{b.st}
-	if onPG {
-		for range 3 {
-			other, err := Open(b.ctx, b.loc, Options{})
-			require.NoError(t, err)
-			t.Cleanup(func() { other.Close() })
-			stores = append(stores, other)
-		}
-	}
+	stores := b.nodes(t, 3)
 	for round := range 5 {
 		var mu sync.Mutex
 		tokens := map[string]int{}
