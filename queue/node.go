@@ -118,11 +118,7 @@ func (n *Node) heartbeat(every time.Duration) {
 func (n *Node) renew() {
 	ctx, cancel := context.WithTimeout(context.Background(), n.lease)
 	defer cancel()
-	var row store.Node
-	err := n.st.Write(ctx, func(tx *store.Tx) (err error) {
-		row, err = tx.RenewNode(ctx, n.name, n.incar, n.lease)
-		return err
-	})
+	row, err := n.st.RenewNodeNow(ctx, n.name, n.incar, n.lease)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if !n.fenced.Swap(true) {

@@ -163,3 +163,22 @@ func (r Reader) Nodes(ctx context.Context) ([]Node, time.Time, error) {
 	ns, err := queryAll(ctx, r.q, scanNode, `SELECT `+nodeCols+` FROM nodes ORDER BY name`)
 	return ns, now, err
 }
+
+// RenewNodeNow is RenewNode outside the group committer where the engine
+// allows: on PostgreSQL one autocommitted statement on the read pool, so a
+// long batch transaction holding the writer cannot starve the lease (the
+// batch it applies is locked against recovery meanwhile, see HoldBatch,
+// but the node's other claimed batches are not). On SQLite, whose readers
+// cannot write, it goes through Write.
+func (s *Store) RenewNodeNow(ctx context.Context, name, incarnation string, lease time.Duration) (Node, error) {
+	if s.pg {
+		t := &Tx{Reader: Reader{q: pgQuerier{db: s.r}, now: s.now, pg: true}}
+		return t.RenewNode(ctx, name, incarnation, lease)
+	}
+	var n Node
+	err := s.Write(ctx, func(tx *Tx) (err error) {
+		n, err = tx.RenewNode(ctx, name, incarnation, lease)
+		return err
+	})
+	return n, err
+}
