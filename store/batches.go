@@ -91,9 +91,12 @@ func scanChange(row rowScanner) (Change, error) {
 }
 
 // The account's waiting batch. On PostgreSQL it is read FOR SHARE: a
-// node's claim (FOR UPDATE) must not take the batch between this read and
-// the commit of the change added to it, or the claimer would apply the
-// batch without that change (SQLite's single writer orders them anyway).
+// node's claim must not take the batch between this read and the commit of
+// the change added to it, or the claimer would apply the batch without
+// that change (SQLite's single writer orders them anyway). The change's
+// foreign key alone locks the row only FOR KEY SHARE, which the cron
+// claim's FOR UPDATE respects but a synchronous caller's ClaimBatch (an
+// UPDATE of non-key columns) does not.
 // A new one is inserted unless another node's insert won the partial
 // unique index meanwhile; then that one is read again.
 const (

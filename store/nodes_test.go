@@ -279,3 +279,83 @@ func TestOpenBatchConcurrent(t *testing.T) {
 		require.Len(t, chs, 8*len(stores), "every change in the claimed batch")
 	}
 }
+
+// On PostgreSQL a node's claim cannot take a waiting batch while another
+// node's transaction is adding a change to it: the claim skips the batch
+// until that change is committed, and then finds it in the batch.
+func TestClaimWaitsForChangeBeingAdded(t *testing.T) {
+	t.Parallel()
+	if !onPG {
+		t.Skip("SQLite's single writer orders the two transactions")
+	}
+	b := setup(t)
+	other := b.nodes(t, 1)[1]
+	var acc int64
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		a, err := tx.InsertAccount(b.ctx, "acme", 0)
+		if err != nil {
+			return err
+		}
+		acc = a.ID
+		bt, err := tx.OpenBatch(b.ctx, acc, "tok")
+		if err != nil {
+			return err
+		}
+		_, err = tx.InsertChange(b.ctx, Change{BatchID: bt.ID, Command: "first"})
+		return err
+	}))
+	adding, release := make(chan struct{}), make(chan struct{})
+	added := make(chan error, 1)
+	go func() {
+		added <- b.st.Write(b.ctx, func(tx *Tx) error {
+			bt, err := tx.OpenBatch(b.ctx, acc, "unused")
+			if err != nil {
+				return err
+			}
+			if _, err := tx.InsertChange(b.ctx, Change{BatchID: bt.ID, Command: "second"}); err != nil {
+				return err
+			}
+			close(adding)
+			<-release
+			return nil
+		})
+	}()
+	<-adding
+	claim := func() []Batch {
+		var got []Batch
+		require.NoError(t, other.Write(b.ctx, func(tx *Tx) (err error) {
+			got, err = tx.ClaimBatches(b.ctx, "other", 10)
+			return err
+		}))
+		return got
+	}
+	require.Empty(t, claim(), "the batch a change is being added to is skipped")
+	// A synchronous caller's claim of that very batch waits for the change.
+	claimed := make(chan int, 1)
+	go func() {
+		var n int
+		err := other.Write(b.ctx, func(tx *Tx) error {
+			bt, err := tx.ClaimBatch(b.ctx, 1, "other")
+			if err != nil {
+				return err
+			}
+			chs, err := tx.Changes(b.ctx, bt.ID)
+			n = len(chs)
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		claimed <- n
+	}()
+	select {
+	case n := <-claimed:
+		close(release)
+		<-added
+		t.Fatalf("batch claimed with %d changes while one was being added", n)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-added)
+	require.Equal(t, 2, <-claimed)
+}
