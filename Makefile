@@ -67,6 +67,11 @@ bench-storefill: build ## a million users in 1,000 domains: register, logins, li
 
 .PHONY: bench-scale bench-storefill
 
+bench-batch: ## one batch of 100,000 queued changes applied while services-progress is polled, SQLite and PostgreSQL (bench/batch)
+	$(GO) test ./bench/batch -run '^$$' -bench . -benchtime 1x -timeout 60m
+
+.PHONY: bench-batch
+
 bench-peers: build ## xmppgate vs ejabberd and Prosody, same workload; as root, ~7 min (bench/peers, bench/RESULTS.md)
 	$(GO) run ./bench/peers -bin $(BIN) $(PEERS_FLAGS)
 

@@ -153,6 +153,11 @@ type Config struct {
 	// (docs/scale-out.md); empty, this node runs alone. It needs a
 	// postgres:// store, shared by every node. Env XMPPGATE_NATS_URL.
 	NATSURL string `yaml:"nats_url"`
+	// WorkerParallel is how many SCRAM key derivations of a batch run at
+	// once; 0: one fewer than the CPUs (at least one), which keeps a CPU
+	// for requests and sessions while a bulk import derives. Set it to
+	// the CPU count for the fastest derivation instead.
+	WorkerParallel int `yaml:"worker_parallel"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource

@@ -156,7 +156,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	defer node.Close()
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
-		Applied: met.BatchApplied, Node: node})
+		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel, Node: node})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl

@@ -234,3 +234,51 @@ func TestTickingAndApplied(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []store.BatchStatus{store.BatchSuccess, store.BatchFailure}, heard)
 }
+
+// TestPrepareEachChangeOnce: with several Prepare goroutines, every
+// pending change is prepared exactly once and its Apply sees what its own
+// Prepare computed; a panicking Prepare fails its change alone; commands
+// without Prepare are left to Apply.
+func TestPrepareEachChangeOnce(t *testing.T) {
+	t.Parallel()
+	for _, parallel := range []int{1, 3, 64} {
+		t.Run(fmt.Sprint(parallel), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var prepared atomic.Int64
+			want := map[string]int{}
+			for i := 0; i < 200; i++ {
+				cmd := []string{"prep", "prep", "prep", "preppanics", "ok"}[i%5]
+				b.enqueue(t, cmd)
+				want[cmd]++
+			}
+			w := NewWorker(b.st, map[string]Applier{
+				"prep": {
+					Prepare: func(_ context.Context, w *Work) error { prepared.Add(1); w.Prepared = w.ID; return nil },
+					Apply: func(_ context.Context, _ *store.Tx, w *Work) error {
+						if w.Prepared != w.ID {
+							return fmt.Errorf("change %d sees %v prepared", w.ID, w.Prepared)
+						}
+						return nil
+					},
+				},
+				"preppanics": {Prepare: func(context.Context, *Work) error { panic("no salt") },
+					Apply: func(context.Context, *store.Tx, *Work) error { panic("not reached") }},
+				"ok": {Apply: func(context.Context, *store.Tx, *Work) error { return nil }},
+			}, nil, Options{Parallel: parallel})
+			_, err := w.RunOnce(b.ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, want["prep"], prepared.Load())
+			ids, err := b.st.RecentBatches(b.ctx, nil, "", 1)
+			require.NoError(t, err)
+			changes, err := b.st.Changes(b.ctx, ids[0].ID)
+			require.NoError(t, err)
+			got := map[string]int{}
+			for _, c := range changes {
+				got[c.Command+":"+string(c.Status)+":"+c.Error]++
+			}
+			require.Equal(t, map[string]int{"prep:applied:": want["prep"], "ok:applied:": want["ok"],
+				"preppanics:failed:prepare panicked: no salt": want["preppanics"]}, got)
+		})
+	}
+}

@@ -370,10 +370,11 @@ func (r Reader) Depth(ctx context.Context, accounts []int64) (QueueDepth, error)
 }
 
 // accountsArg is accounts for a "?1 IS NULL OR … json_each(?1)" clause:
-// NULL (every account) for nil.
+// NULL (every account) for nil, an ids NULL so PostgreSQL still reads
+// the list as ids.
 func accountsArg(accounts []int64) any {
 	if accounts == nil {
-		return nil
+		return noIDs
 	}
 	return idList(accounts)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -54,8 +55,6 @@ func (s *Store) WriteAsync(ctx context.Context, fn func(*Tx) error) (wait func()
 }
 
 func (s *Store) commitLoop() {
-	defer close(s.done)
-	defer func() { close(s.synced); <-s.syncerDone }()
 	group := make([]*writeReq, 0, s.max)
 	for {
 		var first *writeReq
@@ -68,6 +67,9 @@ func (s *Store) commitLoop() {
 				case r := <-s.writes:
 					s.commit([]*writeReq{r})
 				default:
+					close(s.synced)
+					<-s.syncerDone
+					close(s.done)
 					return
 				}
 			}
@@ -86,68 +88,132 @@ func (s *Store) commitLoop() {
 	}
 }
 
+// errGoexit answers a write function that ended the committer's goroutine
+// instead of returning: t.FailNow (a failing require in a test) does that.
+var errGoexit = errors.New("store: write function called runtime.Goexit (t.FailNow or a failed require inside Store.Write?); its writes are rolled back")
+
+// commitRun is a group's transaction on its way to commit; next is the
+// group's next function to run, so that a run a Goexit cut short can be
+// taken up on another goroutine.
+type commitRun struct {
+	start time.Time
+	tx    *sql.Tx
+	t     *Tx
+	group []*writeReq
+	errs  []error
+	next  int
+	// alone: a function alone in its group needs no savepoint: if it
+	// fails, the transaction, which holds nothing else, is rolled back. A
+	// savepoint keeps a copy of every page the function changes (the
+	// sub-journal), which for a large write (an archive batch) is most of
+	// its cost.
+	alone bool
+}
+
 func (s *Store) commit(group []*writeReq) {
-	defer s.obs.observe(OpCommit, time.Now())
-	errs := make([]error, len(group))
+	start := time.Now()
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range group {
 			r.done <- fmt.Errorf("store: begin: %w", err)
 		}
+		s.obs.observe(OpCommit, start)
 		return
 	}
-	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx}, now: s.now}}
+	t := &Tx{Reader: Reader{q: cached{cache: s.wc, tx: tx, inTx: txStmts()}, now: s.now}}
 	if s.pg {
 		t.Reader = Reader{q: pgQuerier{tx: tx}, now: s.now, pg: true}
 	}
-	// A function alone in its group needs no savepoint: if it fails, the
-	// transaction, which holds nothing else, is rolled back. A savepoint
-	// keeps a copy of every page the function changes (the sub-journal),
-	// which for a large write (an archive batch) is most of its cost.
-	alone := len(group) == 1
-	for i, r := range group {
+	s.run(&commitRun{start: start, tx: tx, t: t, group: group, errs: make([]error, len(group)), alone: len(group) == 1})
+}
+
+// run runs the group's functions from c.next on, commits and hands the
+// group to the syncer. A function that calls runtime.Goexit ends this
+// goroutine whatever anyone does; its savepoint is rolled back, it is
+// answered with errGoexit, and a new goroutine takes up the rest of the
+// group and then the commit loop, so neither the group's other callers
+// nor any later writer waits forever.
+func (s *Store) run(c *commitRun) {
+	ctx := context.Background()
+	var goexit bool
+	defer func() {
+		if !goexit {
+			return
+		}
+		i := c.next - 1
+		c.errs[i] = errGoexit
+		if !c.alone {
+			c.errs[i] = errors.Join(c.errs[i], s.endSavepoint(ctx, c.t, true))
+		}
+		go func() {
+			s.run(c)
+			s.commitLoop()
+		}()
+	}()
+	for c.next < len(c.group) {
+		i, r := c.next, c.group[c.next]
+		c.next++
 		if err := r.ctx.Err(); err != nil {
-			errs[i] = err
+			c.errs[i] = err
 			continue
 		}
-		if alone {
-			errs[i] = call(r.fn, t)
+		if c.alone {
+			c.errs[i] = call(r.fn, c.t, &goexit)
 			continue
 		}
-		if _, err := t.q.ExecContext(ctx, `SAVEPOINT w`); err != nil {
-			errs[i] = err
+		if _, err := c.t.q.ExecContext(ctx, `SAVEPOINT w`); err != nil {
+			c.errs[i] = err
 			continue
 		}
-		errs[i] = call(r.fn, t)
-		if errs[i] != nil {
-			if _, err := t.q.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
-				errs[i] = errors.Join(errs[i], err)
-			}
-		}
-		if _, err := t.q.ExecContext(ctx, `RELEASE w`); err != nil && errs[i] == nil {
-			errs[i] = err
+		c.errs[i] = call(r.fn, c.t, &goexit)
+		if err := s.endSavepoint(ctx, c.t, c.errs[i] != nil); err != nil {
+			c.errs[i] = errors.Join(c.errs[i], err)
 		}
 	}
-	if alone && errs[0] != nil {
-		if err := tx.Rollback(); err != nil {
+	s.finish(ctx, c)
+}
+
+// endSavepoint releases the group's savepoint w, rolled back first if
+// rollback is set. The error of a release that follows a success is the
+// function's own (its writes are not kept).
+func (s *Store) endSavepoint(ctx context.Context, t *Tx, rollback bool) error {
+	var errs []error
+	if rollback {
+		if _, err := t.q.ExecContext(ctx, `ROLLBACK TO w`); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, err := t.q.ExecContext(ctx, `RELEASE w`); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// finish commits the run's transaction (or rolls back a lone failed
+// function's) and hands the group to the syncer.
+func (s *Store) finish(ctx context.Context, c *commitRun) {
+	defer s.obs.observe(OpCommit, c.start)
+	errs := c.errs
+	if c.alone && errs[0] != nil {
+		if err := c.tx.Rollback(); err != nil {
 			errs[0] = errors.Join(errs[0], err)
 		}
-	} else if err := tx.Commit(); err != nil {
+	} else if err := c.tx.Commit(); err != nil {
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("store: commit: %w", err)
 			}
 		}
 	}
-	if t.dirDirty {
+	if c.t.dirDirty {
 		s.dir.clear()
 	}
 	if s.wc != nil {
 		s.wc.prepareWanted(ctx)
 	}
 	// The group slice is reused by commitLoop; the syncer gets a copy.
-	s.synced <- syncReq{group: append([]*writeReq(nil), group...), errs: errs}
+	s.synced <- syncReq{group: append([]*writeReq(nil), c.group...), errs: errs}
 }
 
 // syncLoop answers committed groups, after an fsync of the WAL when durable.
@@ -205,14 +271,20 @@ func (s *Store) syncLoop() {
 }
 
 // call runs fn, turning a panic into an error so one bad write cannot take
-// down the committer and every caller waiting on it.
-func call(fn func(*Tx) error, t *Tx) (err error) {
+// down the committer and every caller waiting on it. A runtime.Goexit
+// cannot be stopped: call sets *goexit and lets it go on (see Store.run).
+func call(fn func(*Tx) error, t *Tx, goexit *bool) (err error) {
+	returned := false
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("store: write function panicked: %v", p)
+		} else if !returned {
+			*goexit = true
 		}
 	}()
-	return fn(t)
+	err = fn(t)
+	returned = true
+	return err
 }
 
 // Savepoint runs fn inside a nested savepoint: fn's writes are rolled back if
@@ -231,4 +303,49 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 		return errors.Join(ferr, err)
 	}
 	return ferr
+}
+
+// WriteApart is Write for a long write function, such as the queue
+// worker's batch of 100,000 changes: on PostgreSQL it runs in a
+// transaction of its own beside the committer's, so the node's other
+// writes (acknowledgements, messages) go on meanwhile instead of waiting
+// behind it for seconds, and meet it only on rows both touch. On SQLite,
+// whose single writer they would wait for anyway, it is Write.
+func (s *Store) WriteApart(ctx context.Context, fn func(*Tx) error) (err error) {
+	if !s.pg {
+		return s.Write(ctx, fn)
+	}
+	defer s.obs.observe(OpWrite, time.Now())
+	ctx = context.WithoutCancel(ctx)
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	t := &Tx{Reader: Reader{q: pgQuerier{tx: tx}, now: s.now, pg: true}}
+	var goexit bool
+	if err := call(fn, t, &goexit); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	committed = true
+	if t.dirDirty {
+		s.dir.clear()
+	}
+	return nil
+}
+
+// ignoreDone drops the error of rolling back a transaction that is over.
+func ignoreDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
 }

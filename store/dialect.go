@@ -48,51 +48,100 @@ func (r Reader) noLimit() any {
 func (r Reader) Postgres() bool { return r.pg }
 
 var (
-	pgRewritten sync.Map // SQLite-form query text -> PostgreSQL text
+	pgRewritten sync.Map // SQLite-form query text (and list kinds) -> PostgreSQL text
 
 	// `col IN (SELECT value FROM json_each(?))`: a JSON list argument.
-	// PostgreSQL's elements are text, so a list of ids is cast to bigint;
-	// which lists hold ids is read off the column compared (id, *_id).
+	// PostgreSQL's elements are text; a list of ids (an ids argument, see
+	// idList) is cast to bigint.
 	jsonEachIn = regexp.MustCompile(`([\w.]+)( NOT)? IN \(SELECT value FROM json_each\((\?\d*)\)\)`)
 	// instr(text, part) is strpos(text, part) (a byte search in a blob has
 	// its own PostgreSQL form, see qExpiryCandidatesPG).
 	instr = regexp.MustCompile(`\binstr\(`)
 	// `?1 IS NULL OR … json_each(?1)`: PostgreSQL must know the type of
 	// the placeholder it first meets; a JSON list travels as text.
-	isNull  = regexp.MustCompile(`(\?\d*) IS NULL`)
-	textIDs = map[string]bool{"item_id": true, "client_id": true}
+	isNull = regexp.MustCompile(`(\?\d*) IS NULL`)
 )
 
+// ids is a JSON array of ids, the argument of a json_each(?) whose
+// elements are compared with an integer column: the one kind of list
+// PostgreSQL must read as bigint. Any other list argument is text. The
+// type of the argument says so, not the name of the column compared.
+type ids string
+
+// noIDs is an ids argument that is NULL (`?1 IS NULL OR … json_each(?1)`).
+var noIDs *ids
+
+// pgQuery is query and args as PostgreSQL takes them: ids lists and Go
+// booleans (see pgArgs) become plain values, and the text is rewritten
+// knowing which arguments are ids lists.
+func pgQuery(query string, args []any) (string, []any) {
+	var idArgs []bool
+	for i, a := range args {
+		switch v := a.(type) {
+		case ids:
+			args[i] = string(v)
+		case *ids:
+			args[i] = nil
+			if v != nil {
+				args[i] = string(*v)
+			}
+		default:
+			continue
+		}
+		if idArgs == nil {
+			idArgs = make([]bool, len(args))
+		}
+		idArgs[i] = true
+	}
+	return pgSQL(query, idArgs), pgArgs(args)
+}
+
 // pgSQL rewrites a query from the common form into PostgreSQL's: JSON list
-// arguments, then `?` placeholders into `$1…$n` (outside string literals).
-func pgSQL(q string) string {
-	if v, ok := pgRewritten.Load(q); ok {
+// arguments (ids lists where idArgs says so, by argument index), then `?`
+// placeholders into `$1…$n` (outside string literals).
+func pgSQL(q string, idArgs []bool) string {
+	key := q
+	if idArgs != nil {
+		flags := make([]byte, len(idArgs))
+		for i, isID := range idArgs {
+			flags[i] = '0'
+			if isID {
+				flags[i] = '1'
+			}
+		}
+		key = q + "\x00" + string(flags)
+	}
+	if v, ok := pgRewritten.Load(key); ok {
 		return v.(string)
 	}
-	out := jsonEachIn.ReplaceAllStringFunc(q, func(m string) string {
-		sub := jsonEachIn.FindStringSubmatch(m)
-		col := sub[1]
-		if i := strings.LastIndexByte(col, '.'); i >= 0 {
-			col = col[i+1:]
+	var out strings.Builder
+	last := 0
+	for _, m := range jsonEachIn.FindAllStringSubmatchIndex(q, -1) {
+		col, not, ph := q[m[2]:m[3]], "", q[m[6]:m[7]]
+		if m[4] >= 0 {
+			not = q[m[4]:m[5]]
 		}
 		typ := "text"
-		if (col == "id" || strings.HasSuffix(col, "_id")) && !textIDs[col] {
+		if i := placeholderIndex(q, m[6]); i >= 0 && i < len(idArgs) && idArgs[i] {
 			typ = "bigint"
 		}
-		return sub[1] + sub[2] + " IN (SELECT value::" + typ + " FROM json_array_elements_text(" + sub[3] + "::text::json))"
-	})
-	out = instr.ReplaceAllString(out, "strpos(")
-	out = isNull.ReplaceAllString(out, "$1::text IS NULL")
+		out.WriteString(q[last:m[0]])
+		out.WriteString(col + not + " IN (SELECT value::" + typ + " FROM json_array_elements_text(" + ph + "::text::json))")
+		last = m[1]
+	}
+	out.WriteString(q[last:])
+	s := instr.ReplaceAllString(out.String(), "strpos(")
+	s = isNull.ReplaceAllString(s, "$1::text IS NULL")
 	var b strings.Builder
 	n := 0
 	inStr := false
-	for i := 0; i < len(out); i++ {
-		c := out[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case c == '\'':
 			inStr = !inStr
 			b.WriteByte(c)
-		case c == '?' && !inStr && i+1 < len(out) && out[i+1] >= '0' && out[i+1] <= '9':
+		case c == '?' && !inStr && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
 			b.WriteByte('$') // ?NNN, SQLite's numbered form, is PostgreSQL's $NNN
 		case c == '?' && !inStr:
 			n++
@@ -101,9 +150,36 @@ func pgSQL(q string) string {
 			b.WriteByte(c)
 		}
 	}
-	s := b.String()
-	pgRewritten.Store(q, s)
-	return s
+	r := b.String()
+	pgRewritten.Store(key, r)
+	return r
+}
+
+// placeholderIndex is the argument index of the placeholder at pos of q:
+// N-1 for ?N, else the count of plain ? before it (outside literals).
+func placeholderIndex(q string, pos int) int {
+	if pos+1 < len(q) && q[pos+1] >= '0' && q[pos+1] <= '9' {
+		end := pos + 1
+		for end < len(q) && q[end] >= '0' && q[end] <= '9' {
+			end++
+		}
+		n, err := strconv.Atoi(q[pos+1 : end])
+		if err != nil {
+			return -1
+		}
+		return n - 1
+	}
+	n := 0
+	inStr := false
+	for i := 0; i < pos; i++ {
+		switch {
+		case q[i] == '\'':
+			inStr = !inStr
+		case q[i] == '?' && !inStr && !(i+1 < len(q) && q[i+1] >= '0' && q[i+1] <= '9'):
+			n++
+		}
+	}
+	return n
 }
 
 // pgQuerier runs queries on PostgreSQL, on the pool or inside tx.
@@ -132,41 +208,41 @@ func pgArgs(args []any) []any {
 }
 
 func (p pgQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	args = pgArgs(args)
+	query, args = pgQuery(query, args)
 	var res sql.Result
 	var err error
 	if p.tx != nil {
-		res, err = p.tx.ExecContext(ctx, pgSQL(query), args...)
+		res, err = p.tx.ExecContext(ctx, query, args...)
 	} else {
-		res, err = p.db.ExecContext(ctx, pgSQL(query), args...)
+		res, err = p.db.ExecContext(ctx, query, args...)
 	}
 	if err != nil && pgDebug {
-		err = fmt.Errorf("%w\n%s", err, pgSQL(query))
+		err = fmt.Errorf("%w\n%s", err, query)
 	}
 	return res, err
 }
 
 func (p pgQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	args = pgArgs(args)
+	query, args = pgQuery(query, args)
 	var rows *sql.Rows
 	var err error
 	if p.tx != nil {
-		rows, err = p.tx.QueryContext(ctx, pgSQL(query), args...)
+		rows, err = p.tx.QueryContext(ctx, query, args...)
 	} else {
-		rows, err = p.db.QueryContext(ctx, pgSQL(query), args...)
+		rows, err = p.db.QueryContext(ctx, query, args...)
 	}
 	if err != nil && pgDebug {
-		err = fmt.Errorf("%w\n%s", err, pgSQL(query))
+		err = fmt.Errorf("%w\n%s", err, query)
 	}
 	return rows, err
 }
 
 func (p pgQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	args = pgArgs(args)
+	query, args = pgQuery(query, args)
 	if p.tx != nil {
-		return p.tx.QueryRowContext(ctx, pgSQL(query), args...)
+		return p.tx.QueryRowContext(ctx, query, args...)
 	}
-	return p.db.QueryRowContext(ctx, pgSQL(query), args...)
+	return p.db.QueryRowContext(ctx, query, args...)
 }
 
 // pgCode is the SQLSTATE of a PostgreSQL error, "" for any other error.

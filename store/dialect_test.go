@@ -13,21 +13,48 @@ import (
 
 func TestPgSQL(t *testing.T) {
 	t.Parallel()
-	for i, tc := range []struct{ in, want string }{
-		0: {`SELECT a FROM t WHERE b = ? AND c = ?`, `SELECT a FROM t WHERE b = $1 AND c = $2`},
-		1: {`SELECT '?' || ? FROM t`, `SELECT '?' || $1 FROM t`},
-		2: {`SELECT x FROM t WHERE a = ?2 AND b = ?1`, `SELECT x FROM t WHERE a = $2 AND b = $1`},
-		3: {`DELETE FROM t WHERE id IN (SELECT value FROM json_each(?))`,
+	for i, tc := range []struct {
+		in     string
+		idArgs []bool // which arguments are ids lists
+		want   string
+	}{
+		0: {`SELECT a FROM t WHERE b = ? AND c = ?`, nil, `SELECT a FROM t WHERE b = $1 AND c = $2`},
+		1: {`SELECT '?' || ? FROM t`, nil, `SELECT '?' || $1 FROM t`},
+		2: {`SELECT x FROM t WHERE a = ?2 AND b = ?1`, nil, `SELECT x FROM t WHERE a = $2 AND b = $1`},
+		3: {`DELETE FROM t WHERE id IN (SELECT value FROM json_each(?))`, []bool{true},
 			`DELETE FROM t WHERE id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))`},
-		4: {`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))`,
+		4: {`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value FROM json_each(?)) AND name IN (SELECT value FROM json_each(?))`, []bool{true, false},
 			`SELECT 1 FROM t WHERE u.domain_id NOT IN (SELECT value::bigint FROM json_array_elements_text($1::text::json)) AND name IN (SELECT value::text FROM json_array_elements_text($2::text::json))`},
-		5: {`SELECT 1 FROM i WHERE item_id IN (SELECT value FROM json_each(?))`,
+		5: {`SELECT 1 FROM i WHERE item_id IN (SELECT value FROM json_each(?))`, nil,
 			`SELECT 1 FROM i WHERE item_id IN (SELECT value::text FROM json_array_elements_text($1::text::json))`},
-		7: {`SELECT 1 FROM a WHERE (?1 IS NULL OR account_id IN (SELECT value FROM json_each(?1))) AND instr(actor, ?2) > 0`,
+		7: {`SELECT 1 FROM a WHERE (?1 IS NULL OR account_id IN (SELECT value FROM json_each(?1))) AND instr(actor, ?2) > 0`, []bool{true, false},
 			`SELECT 1 FROM a WHERE ($1::text IS NULL OR account_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))) AND strpos(actor, $2) > 0`},
-		6: {`SELECT json_extract(c, '$.a') FROM t WHERE id = ?`, `SELECT json_extract(c, '$.a') FROM t WHERE id = $1`},
+		6: {`SELECT json_extract(c, '$.a') FROM t WHERE id = ?`, nil, `SELECT json_extract(c, '$.a') FROM t WHERE id = $1`},
+		// The argument's type decides, not the column's name, and a ? in a
+		// literal is no placeholder.
+		8: {`SELECT '?' FROM t WHERE a = ? AND id IN (SELECT value FROM json_each(?)) AND b_id IN (SELECT value FROM json_each(?))`, []bool{false, true, false},
+			`SELECT '?' FROM t WHERE a = $1 AND id IN (SELECT value::bigint FROM json_array_elements_text($2::text::json)) AND b_id IN (SELECT value::text FROM json_array_elements_text($3::text::json))`},
 	} {
-		require.Equal(t, tc.want, pgSQL(tc.in), "case %d", i)
+		require.Equal(t, tc.want, pgSQL(tc.in, tc.idArgs), "case %d", i)
+	}
+}
+
+// pgQuery passes an ids list as its text and the ids NULL as NULL, and
+// rewrites the query for the kinds of lists it was given.
+func TestPgQueryArgs(t *testing.T) {
+	t.Parallel()
+	const q = `SELECT 1 FROM t WHERE (?1 IS NULL OR a_id IN (SELECT value FROM json_each(?1))) AND ok = ?2`
+	want := `SELECT 1 FROM t WHERE ($1::text IS NULL OR a_id IN (SELECT value::bigint FROM json_array_elements_text($1::text::json))) AND ok = $2`
+	for i, tc := range []struct {
+		arg  any
+		want any
+	}{
+		0: {idList([]int64{3, 4}), "[3,4]"},
+		1: {noIDs, nil},
+	} {
+		got, args := pgQuery(q, []any{tc.arg, true})
+		require.Equal(t, want, got, "case %d", i)
+		require.Equal(t, []any{tc.want, int64(1)}, args, "case %d", i)
 	}
 }
 

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"strconv"
-	"strings"
 )
 
 // The archive of MUC rooms (migration 0024): what each room broadcast,
@@ -63,12 +61,8 @@ func (r Reader) RoomArchive(ctx context.Context, f RoomArchiveFilter) ([]RoomArc
 		args = append(args, f.Nick)
 	}
 	if f.IDs != nil {
-		ids := make([]string, len(f.IDs))
-		for i, id := range f.IDs {
-			ids[i] = strconv.FormatInt(id, 10)
-		}
 		q += ` AND id IN (SELECT value FROM json_each(?))`
-		args = append(args, "["+strings.Join(ids, ",")+"]")
+		args = append(args, idList(f.IDs))
 	}
 	if f.Last {
 		q += ` ORDER BY id DESC LIMIT ?`

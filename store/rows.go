@@ -64,18 +64,19 @@ func parseTime(s sql.NullString) time.Time {
 }
 
 // idList is ids as a JSON array, for json_each(?): one query text serves
-// any number of ids, so the statement cache stays bounded.
-func idList(ids []int64) string {
+// any number of ids, so the statement cache stays bounded. Its type tells
+// the PostgreSQL rewriting that the elements are ids (see ids).
+func idList(l []int64) ids {
 	var b strings.Builder
 	b.WriteByte('[')
-	for i, id := range ids {
+	for i, id := range l {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(strconv.FormatInt(id, 10))
 	}
 	b.WriteByte(']')
-	return b.String()
+	return ids(b.String())
 }
 
 // ofAccounts is the WHERE clause and argument that limit a list to the rows

@@ -215,7 +215,7 @@ func migrate(ctx context.Context, db *sql.DB, now func() time.Time, pg bool) err
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL) STRICT`, func(s string) string { return s }
 	if pg {
 		dir, create, q = "migrations_pg", `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`, pgSQL
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`, func(s string) string { return pgSQL(s, nil) }
 	}
 	if _, err := db.ExecContext(ctx, create); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
