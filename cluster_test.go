@@ -2,23 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
-
-// copyDataDir copies a node's data directory for a second node, the lock
-// file aside, as docs/scale-out.md tells operators to.
-func copyDataDir(t testing.TB, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "data")
-	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
-	require.NoError(t, os.Remove(filepath.Join(dst, "lock")))
-	return dst
-}
 
 // The cluster commands on SQLite: one node, which can neither leave nor be
 // joined by another.

@@ -20,6 +20,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/xmppgate/xmppgate/cluster"
 	"github.com/xmppgate/xmppgate/commands"
 	"github.com/xmppgate/xmppgate/commands/console"
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
@@ -125,7 +126,18 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		defer acme.Stop()
 		getCert, acmeAddr = acme.GetCertificate, acme.Addr()
 	}
-	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr,
+	// With nats_url the node routes to the others through NATS; without,
+	// it runs alone and xmppcore never looks beyond its own sessions.
+	var node *cluster.Node
+	var others xmppcore.Cluster
+	if cfg.NATSURL != "" {
+		if node, err = cluster.Connect(cluster.Options{URL: cfg.NATSURL, Node: cfg.NodeName(), Logger: log}); err != nil {
+			return err
+		}
+		defer node.Close()
+		others = node
+	}
+	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr, Cluster: others,
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
 		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert,
 		ECDSACertFile: cfg.CertECDSAFile, ECDSAKeyFile: cfg.KeyECDSAFile,
@@ -136,6 +148,11 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	}
 	if err := xs.Start(ctx); err != nil {
 		return err
+	}
+	if node != nil {
+		if err := node.Start(xs); err != nil {
+			return err
+		}
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -150,13 +167,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Requests = met
 	a.env.Store.SetObserver(met.StoreOp)
 	defer a.env.Store.SetObserver(nil)
-	node, err := joinNodes(ctx, cfg, a, ln.Addr(), xs, log)
+	member, err := joinNodes(ctx, cfg, a, ln.Addr(), xs, log)
 	if err != nil {
 		return err
 	}
-	defer node.Close()
+	defer member.Close()
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
-		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel, Node: node})
+		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel, Node: member})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
