@@ -73,16 +73,45 @@ func JoinNodes(ctx context.Context, st *store.Store, o NodeOptions) (*Node, erro
 	}
 	n := &Node{st: st, name: o.Name, incar: hex.EncodeToString(b), lease: o.Lease, log: o.Logger,
 		stop: make(chan struct{}), done: make(chan struct{})}
-	err := st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.RegisterNode(ctx, store.Node{Name: o.Name, Incarnation: n.incar, Addrs: o.Addrs}, o.Lease, o.Takeover)
-		return err
-	})
-	if err != nil {
+	if err := n.register(ctx, o); err != nil {
 		return nil, err
 	}
 	n.log.Info("node registered", zap.String("node", o.Name), zap.Duration("lease", o.Lease), zap.Any("addrs", o.Addrs))
 	go n.heartbeat(o.Renew)
 	return n, nil
+}
+
+// register takes the name. A live-looking row whose lease is not renewed
+// while we wait is an earlier run of this node that crashed: a service
+// manager restarts it at once, and refusing it until the lease passes
+// would exhaust the manager's restart limit. A row that is renewed
+// meanwhile belongs to a process that is alive, and is refused.
+func (n *Node) register(ctx context.Context, o NodeOptions) error {
+	var first time.Time
+	deadline := time.Now().Add(o.Lease + o.Renew)
+	for {
+		err := n.st.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.RegisterNode(ctx, store.Node{Name: o.Name, Incarnation: n.incar, Addrs: o.Addrs}, o.Lease, o.Takeover)
+			return err
+		})
+		var live *store.NodeLiveError
+		if !errors.As(err, &live) {
+			return err
+		}
+		switch {
+		case first.IsZero():
+			first = live.Node.LeaseUntil
+			n.log.Warn("this node's name is held by a lease; waiting for it to run out in case it is an earlier run that crashed",
+				zap.String("node", o.Name), zap.Time("lease_until", first))
+		case live.Node.LeaseUntil.After(first), time.Now().After(deadline):
+			return err // renewed: another live process has the name
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(time.Second, o.Renew)):
+		}
+	}
 }
 
 // Name is the node's name; batches it claims carry it.

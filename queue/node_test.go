@@ -121,3 +121,21 @@ func TestLeavingNodeStopsClaiming(t *testing.T) {
 	nb.renew()
 	require.True(t, nb.Claiming())
 }
+
+// A row left by a run that crashed (its lease no longer renewed) does not
+// refuse the restarted node: it waits for the lease to pass, as a service
+// manager's immediate restart needs.
+func TestRestartAfterCrashWaitsForLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
+		_, err := tx.RegisterNode(b.ctx, store.Node{Name: "c@h", Incarnation: "crashed"}, time.Second, false)
+		return err
+	}))
+	n, err := JoinNodes(b.ctx, b.st, NodeOptions{Name: "c@h", Lease: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	live, err := b.st.NodeByName(b.ctx, "c@h")
+	require.NoError(t, err)
+	require.NotEqual(t, "crashed", live.Incarnation)
+}
