@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,7 +129,8 @@ func federatedWithProsody(t testing.TB, ca *peer.CA, modules ...string) (*testSe
 		}
 	})
 	gateS2S := s.app.env.Live.(live).S2SAddr().(*net.TCPAddr).Port
-	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S}, ca, modules...)
+	// Our MUC service is a domain of its own to Prosody, routed alike.
+	p := startProsodyPeer(t, "prosody.test", prosodyS2S, map[string]int{"gate.test": gateS2S, "conference.gate.test": gateS2S}, ca, modules...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, p.CreateUsers(ctx, []string{"bob"}, "pw-bob"))
@@ -217,19 +224,9 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	// Prosody may still be closing its side of the stopped stream and drop
 	// what is written to it then (its log: "Discarding data received from
 	// resting session"), so bob repeats until a new stream carries one.
-	resend := make(chan struct{})
-	go func() {
-		for {
-			bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"}) //nolint:errcheck // the Expect below judges
-			select {
-			case <-resend:
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}()
+	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "after the stop"})
+	require.NoError(t, err)
 	alice.Expect(t, "bob's message over a new stream", goxmpptest.Chat(bj+"/pub", "after the stop"))
-	close(resend)
 
 	alice.Logout(t)
 	bob.Expect(t, "alice unavailable", goxmpptest.Presence(aj+"/home", "unavailable"))
@@ -265,16 +262,19 @@ func TestIntegrationProsodyFederationSwitchedOff(t *testing.T) {
 
 	put("false")
 	// The request cut both streams; Prosody's next stanza opens a new one,
-	// which is refused. (A stanza Prosody wrote before it noticed the cut
-	// would be lost: s2s has no acknowledgements, so the test waits.)
+	// which is refused. A stanza Prosody wrote before it read our stream
+	// error is dropped unanswered (s2s has no acknowledgements, and a
+	// stream ended by an error is not read on), so bob repeats his until
+	// the refused new stream bounces one.
 	require.Eventually(t, func() bool {
 		in, out := s.app.env.Live.(live).S2SCounts()
 		return in == 0 && out == 0
 	}, 10*time.Second, 20*time.Millisecond)
 	chat(alice, bj, "three")
 	alice.Expect(t, "a bounce from bob", goxmpptest.Bounce(bj))
-	chat(bob, aj, "four")
+	stop := repeat(t, 2*time.Second, func() { bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "four"}) }) //nolint:errcheck // the Expect below judges
 	bob.Expect(t, "a bounce from alice", goxmpptest.Bounce(aj))
+	stop()
 	alice.ExpectNone(t, "nothing from Prosody while federation is off", time.Second, goxmpptest.Chat(bj, "four"))
 
 	put("true")
@@ -293,12 +293,8 @@ func TestIntegrationProsodyFederationExternal(t *testing.T) {
 	s, p := federatedWithProsody(t, ca)
 	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "certified"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "certified"))
-	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "certified back"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's message", goxmpptest.Chat(bj, "certified back"))
+	chatTo(t, alice, aj, bob, bj, "certified")
+	chatTo(t, bob, bj, alice, aj, "certified back")
 	log := p.Log()
 	require.Contains(t, log, "Accepting SASL EXTERNAL identity from gate.test", "our stream to Prosody")
 	require.Contains(t, log, "SASL EXTERNAL with gate.test succeeded", "Prosody's stream to us")
@@ -358,33 +354,259 @@ func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
 	bob.Expect(t, "alice joined", goxmpptest.Presence(room+"/Alice", ""))
 
-	_, err = alice.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hello room"})
-	require.NoError(t, err)
-	bob.Expect(t, "alice's room message", goxmpptest.Chat(room+"/Alice", "hello room"))
-	alice.Expect(t, "her own message back", goxmpptest.Chat(room+"/Alice", "hello room"))
-	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "hi alice"})
-	require.NoError(t, err)
-	alice.Expect(t, "bob's room message", goxmpptest.Chat(room+"/Bob", "hi alice"))
+	say(t, alice, room, "Alice", "hello room", bob, alice)
+	say(t, bob, room, "Bob", "hi alice", alice)
 }
 
-// TestIntegrationProsodyBidi: with Prosody's mod_s2s_bidi (XEP-0288) our
-// stream to Prosody carries its stanzas back too; it opens none of its own.
-// (Certificates from a shared CA: with dialback Prosody opens a stream to
-// us anyway, to check our key, and then uses that one.)
+// chatTo sends a chat message from one user to another (bare JIDs fj and
+// tj) and waits for it to arrive.
+func chatTo(t *testing.T, from *goxmpptest.Client, fj string, to *goxmpptest.Client, tj, text string) {
+	t.Helper()
+	_, err := from.Send(goxmpp.Chat{Remote: tj, Type: "chat", Text: text})
+	require.NoError(t, err)
+	to.Expect(t, fj+"'s "+text, goxmpptest.Chat(fj, text))
+}
+
+// say sends a groupchat message to room and waits for it, from nick, at
+// each of hear (the sender too, for its echo).
+func say(t *testing.T, from *goxmpptest.Client, room, nick, text string, hear ...*goxmpptest.Client) {
+	t.Helper()
+	_, err := from.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: text})
+	require.NoError(t, err)
+	for _, c := range hear {
+		c.Expect(t, nick+"'s "+text, goxmpptest.Chat(room+"/"+nick, text))
+	}
+}
+
+// TestIntegrationProsodyBidi: XEP-0288 with Prosody's mod_s2s_bidi, both
+// ways. Whoever writes first opens the only stream, and the answer comes
+// back on it: our stream to Prosody when alice starts, Prosody's to us
+// (we offer bidi on incoming streams) when bob does. (Certificates from a
+// shared CA: with dialback Prosody opens a stream to us anyway, to check
+// our key, and then uses that one.)
 func TestIntegrationProsodyBidi(t *testing.T) {
 	t.Parallel()
-	ca := testCA(t)
-	s, p := federatedWithProsody(t, ca, "s2s_bidi")
+	for _, c := range []struct {
+		name     string
+		ourFirst bool
+		want     xmppcore.S2SStream
+		log      string // what Prosody's log says of the request
+	}{
+		{name: "ours", ourFirst: true, want: xmppcore.S2SStream{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"},
+			log: "Requested bidirectional stream"},
+		{name: "theirs", want: xmppcore.S2SStream{Local: "gate.test", Remote: "prosody.test", Incoming: true, Auth: "sasl-external"},
+			log: "Requesting bidirectional stream"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s, p := federatedWithProsody(t, testCA(t), "s2s_bidi")
+			alice, bob := loginBoth(t, s, p)
+			first, second := alice, bob
+			fj, sj := "alice@gate.test", "bob@prosody.test"
+			if !c.ourFirst {
+				first, second, fj, sj = bob, alice, sj, fj
+			}
+			chatTo(t, first, fj, second, sj, "one stream")
+			chatTo(t, second, sj, first, fj, "both ways")
+			require.Equal(t, []xmppcore.S2SStream{c.want}, s.app.env.Live.(live).Server.S2SStreams(), "one stream, used both ways")
+			require.Contains(t, p.Log(), c.log)
+		})
+	}
+}
+
+// TestIntegrationProsodyRemoteOccupant: a user of Prosody joins a room of
+// our MUC service (conference.gate.test, its own s2s domain pair and
+// dialback), gets the room's history, and talks with a user here both
+// ways; leaving is seen here.
+func TestIntegrationProsodyRemoteOccupant(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil)
+	alice, bob := loginBoth(t, s, p)
+	const room = "lounge@conference.gate.test"
+	// mucAcl "local" (the default) admits the domain's own users only:
+	// the refusal crosses back to bob.
+	_, err := bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	bob.Expect(t, "the refusal", goxmpptest.Presence(room+"/Bob", "error"))
+	status, body := s.do(http.MethodPut, "/api/1.0/xmppdomains/gate.test", `{"moduleConfig": {"modMuc": {"enabled": true, "mucAcl": "all"}}}`,
+		func(r *http.Request) {
+			r.SetBasicAuth(s.boot.RESTUser, s.boot.RESTPassword)
+			r.Header.Set("Content-Type", "application/json")
+		})
+	require.Equal(t, http.StatusOK, status, body)
+	_, err = alice.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	alice.Expect(t, "alice in the room", goxmpptest.Presence(room+"/Alice", ""))
+	// An instant room: unlocked for others (XEP-0045 10.1.2).
+	iq := alice.Ask(t, "inst", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>")
+	require.Equal(t, "result", iq.Type)
+	say(t, alice, room, "Alice", "before bob came", alice)
+
+	_, err = bob.JoinMUC(room, "Bob", goxmpp.StanzaHistory, 10, nil)
+	require.NoError(t, err)
+	bob.Expect(t, "alice's presence in the room", goxmpptest.Presence(room+"/Alice", ""))
+	bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
+	bob.Expect(t, "the history", goxmpptest.Chat(room+"/Alice", "before bob came"))
+	alice.Expect(t, "bob joined", goxmpptest.Presence(room+"/Bob", ""))
+
+	say(t, bob, room, "Bob", "hello from Prosody", alice, bob)
+	say(t, alice, room, "Alice", "welcome bob", bob)
+	// A private message through the room, and the room's disco#info.
+	_, err = alice.Send(goxmpp.Chat{Remote: room + "/Bob", Type: "chat", Text: "psst"})
+	require.NoError(t, err)
+	bob.Expect(t, "a private message", goxmpptest.Chat(room+"/Alice", "psst"))
+	iq = bob.Ask(t, "ri", "get", room, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	require.Equal(t, "result", iq.Type)
+	require.Contains(t, string(iq.Query), "http://jabber.org/protocol/muc")
+	// An IQ between occupants goes through the room and its answer back:
+	// alice asks bob's client its version through his occupant JID.
+	_, err = alice.RawInformation(alice.JID(), room+"/Bob", "ver1", "get", "<query xmlns='jabber:iq:version'/>")
+	require.NoError(t, err)
+	q := bob.Expect(t, "the relayed version query", goxmpptest.IQ("ver1", "get", "jabber:iq:version")).(goxmpp.IQ)
+	require.Equal(t, room+"/Alice", q.From)
+	_, err = bob.RawInformation(bob.JID(), q.From, q.ID, "result", "<query xmlns='jabber:iq:version'><name>fedtest</name></query>")
+	require.NoError(t, err)
+	alice.Expect(t, "bob's answer through the room", goxmpptest.IQ("ver1", "result", "fedtest"))
+	iq = bob.Ask(t, "si", "get", "conference.gate.test", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	require.Equal(t, "result", iq.Type, "the service's disco#info")
+	require.Contains(t, string(iq.Query), "category='conference'")
+	iq = bob.Ask(t, "sl", "get", "conference.gate.test", "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+	require.Equal(t, "result", iq.Type, "the service's rooms")
+	require.Contains(t, string(iq.Query), room)
+
+	_, err = bob.LeaveMUC(room)
+	require.NoError(t, err)
+	alice.Expect(t, "bob left", goxmpptest.Presence(room+"/Bob", "unavailable"))
+
+	// Back in; then an error from his side that says he is gone (as his
+	// server sends when his client vanished unannounced) removes him.
+	_, err = bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	alice.Expect(t, "bob back", goxmpptest.Presence(room+"/Bob", ""))
+	_, err = bob.SendOrg("<message to='" + room + "' type='error'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	require.NoError(t, err)
+	alice.Expect(t, "bob removed", goxmpptest.Presence(room+"/Bob", "unavailable"))
+	_, err = bob.Send(goxmpp.Chat{Remote: room, Type: "groupchat", Text: "still here?"})
+	require.NoError(t, err)
+	bob.Expect(t, "not an occupant any more", goxmpptest.Bounce(room))
+	streams := s.app.env.Live.(live).Server.S2SStreams()
+	require.Contains(t, streams, xmppcore.S2SStream{Local: "conference.gate.test", Remote: "prosody.test", Auth: "dialback"},
+		"the room's own stream to Prosody")
+}
+
+// capsOf is a client's XEP-0115 caps element and its disco#info answer
+// for the features given (one identity, client/pc).
+func capsOf(features ...string) (c, info string) {
+	sorted := slices.Clone(features)
+	slices.Sort(sorted)
+	s := "client/pc//fedtest<"
+	var q strings.Builder
+	q.WriteString("<query xmlns='http://jabber.org/protocol/disco#info' node='https://xmppgate.test/fed#%s'><identity category='client' type='pc' name='fedtest'/>")
+	for _, f := range sorted {
+		s += f + "<"
+		q.WriteString("<feature var='" + f + "'/>")
+	}
+	q.WriteString("</query>")
+	sum := sha1.Sum([]byte(s))
+	ver := base64.StdEncoding.EncodeToString(sum[:])
+	return "<c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://xmppgate.test/fed' ver='" + ver + "'/>",
+		fmt.Sprintf(q.String(), ver)
+}
+
+// repeat runs fn now and every d until the returned stop is called or
+// the test ends: s2s has no acknowledgements, so a stanza written while a
+// stream was still being negotiated or closed is sent again.
+func repeat(t testing.TB, d time.Duration, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done) }) }
+	t.Cleanup(stop)
+	go func() {
+		for {
+			fn()
+			select {
+			case <-done:
+				return
+			case <-time.After(d):
+			}
+		}
+	}()
+	return stop
+}
+
+func newTestID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// answerCaps waits for a disco#info query to c from a JID starting with
+// from and answers it with info.
+func answerCaps(t *testing.T, c *goxmpptest.Client, from, info string) {
+	t.Helper()
+	q := c.Expect(t, "a caps query from "+from, func(st any) bool {
+		iq, ok := st.(goxmpp.IQ)
+		return ok && iq.Type == "get" && strings.HasPrefix(iq.From, from) && strings.Contains(string(iq.Query), "disco#info")
+	}).(goxmpp.IQ)
+	_, err := c.RawInformation(c.JID(), q.From, q.ID, "result", info)
+	require.NoError(t, err)
+}
+
+// pepEvent matches a PEP event of node whose item contains text. (go-xmpp
+// drops an event's sender: the text tells who published it.)
+func pepEvent(node, text string) func(any) bool {
+	return func(st any) bool {
+		ev, ok := st.(goxmpp.PubsubEvent)
+		if !ok || ev.Node != node {
+			return false
+		}
+		for _, it := range ev.Items {
+			if strings.Contains(string(it.InnerXML), text) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// TestIntegrationProsodyPEP: PEP events cross both ways. Bob at Prosody
+// sends caps with tune+notify; we ask his client what they mean over s2s
+// and send him alice's tune when she publishes it. The other way, alice's
+// caps reach Prosody, which asks her client and sends her bob's tune.
+func TestIntegrationProsodyPEP(t *testing.T) {
+	t.Parallel()
+	s, p := federatedWithProsody(t, nil, "pep")
 	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "one stream"})
+	bob.FetchRoster(t)
+	_, err := alice.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
-	bob.Expect(t, "alice's message", goxmpptest.Chat(aj, "one stream"))
-	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "both ways"})
+	_, err = bob.SendPresence(goxmpp.Presence{})
 	require.NoError(t, err)
-	alice.Expect(t, "bob's answer", goxmpptest.Chat(bj, "both ways"))
-	xs := s.app.env.Live.(live).Server
-	require.Equal(t, []xmppcore.S2SStream{{Local: "gate.test", Remote: "prosody.test", Auth: "sasl-external"}}, xs.S2SStreams(),
-		"only our stream, used both ways")
-	require.Contains(t, p.Log(), "Requested bidirectional stream")
+	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
+	const tune = "http://jabber.org/protocol/tune"
+	caps, info := capsOf("http://jabber.org/protocol/disco#info", tune, tune+"+notify")
+	publish := func(c *goxmpptest.Client, bare, title string) error {
+		_, err := c.RawInformation(c.JID(), bare, "pub-"+newTestID(), "set", "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='"+tune+
+			"'><item id='current'><tune xmlns='"+tune+"'><title>"+title+"</title></tune></item></publish></pubsub>")
+		return err
+	}
+
+	// Ours to Prosody's user.
+	_, err = bob.SendOrg("<presence>" + caps + "</presence>")
+	require.NoError(t, err)
+	answerCaps(t, bob, "gate.test", info)
+	// bob's answer may still be crossing when alice publishes: she
+	// publishes again every 2 s until an event reaches him.
+	stop := repeat(t, 2*time.Second, func() { publish(alice, aj, "Blue Train") }) //nolint:errcheck // the Expect below judges
+	bob.Expect(t, "alice's tune", pepEvent(tune, "Blue Train"))
+	stop()
+
+	// Prosody's to ours.
+	_, err = alice.SendOrg("<presence>" + caps + "</presence>")
+	require.NoError(t, err)
+	answerCaps(t, alice, bj, info)
+	stop = repeat(t, 2*time.Second, func() { publish(bob, bj, "So What") }) //nolint:errcheck // the Expect below judges
+	alice.Expect(t, "bob's tune", pepEvent(tune, "So What"))
+	stop()
 }

@@ -76,7 +76,7 @@ func TestDeriveQueued(t *testing.T) {
 			}
 			if tc.claimFirst {
 				require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
-					_, err := tx.ClaimBatch(b.ctx, q.BatchID)
+					_, err := tx.ClaimBatch(b.ctx, q.BatchID, "")
 					return err
 				}))
 			}

@@ -54,7 +54,7 @@ func TestDerivedKeys(t *testing.T) {
 
 	// Claimed: no longer the deriver's; final: no keys left, none stored.
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		if _, err := tx.ClaimBatch(b.ctx, batch.ID); err != nil {
+		if _, err := tx.ClaimBatch(b.ctx, batch.ID, ""); err != nil {
 			return err
 		}
 		return nil

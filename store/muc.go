@@ -100,6 +100,83 @@ func (t *Tx) CreateRoom(ctx context.Context, room Room) (Room, error) {
 	return room, nil
 }
 
+// CreateRooms stores new rooms as CreateRoom does, each with owners[i]
+// as its owner ("" none), and returns their IDs in order; a room whose
+// name its domain has already gets ID 0 (the others are stored). On
+// SQLite, the one writer, the rows take the IDs after the highest and go
+// in with one statement per table, whatever their number: the MUC service
+// stores the rooms of many joins at once.
+func (t *Tx) CreateRooms(ctx context.Context, rooms []Room, owners []string) ([]int64, error) {
+	ids := make([]int64, len(rooms))
+	if len(rooms) == 0 {
+		return ids, nil
+	}
+	if !t.pg {
+		err := t.createRoomsBulk(ctx, rooms, owners, ids)
+		if err == nil || !errors.Is(err, ErrDuplicate) {
+			return ids, err
+		}
+		// A name taken: the statement did nothing; one by one below.
+	}
+	for i, room := range rooms {
+		created, err := t.CreateRoom(ctx, room)
+		if errors.Is(err, ErrDuplicate) {
+			ids[i] = 0
+			continue
+		}
+		if err != nil {
+			return ids, err
+		}
+		ids[i] = created.ID
+		if owners[i] != "" {
+			if err := t.SetRoomAffiliation(ctx, created.ID, owners[i], MUCAffOwner, ""); err != nil {
+				return ids, err
+			}
+		}
+	}
+	return ids, nil
+}
+
+func (t *Tx) createRoomsBulk(ctx context.Context, rooms []Room, owners []string, ids []int64) error {
+	var last int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM muc_rooms`).Scan(&last); err != nil {
+		return err
+	}
+	rows := make([][5]any, len(rooms))
+	affs := make([][2]any, 0, len(rooms))
+	for i, r := range rooms {
+		ids[i] = last + 1 + int64(i)
+		cfg := r.Config
+		if cfg == nil {
+			cfg = []byte("{}")
+		}
+		rows[i] = [5]any{ids[i], r.DomainID, r.Name, string(cfg), [2]string{r.Subject, r.SubjectBy}}
+		if owners[i] != "" {
+			affs = append(affs, [2]any{ids[i], owners[i]})
+		}
+	}
+	rj, err := json.Marshal(rows)
+	if err != nil {
+		return err
+	}
+	aj, err := json.Marshal(affs)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(ctx, `INSERT INTO muc_rooms (id, domain_id, name, config, subject, subject_by, created, last_active)
+		SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+			json_extract(value, '$[4][0]'), json_extract(value, '$[4][1]'), ?2, ?2
+		FROM json_each(?1)`, string(rj), t.stamp()); err != nil {
+		for i := range ids {
+			ids[i] = 0
+		}
+		return constraintErr(err)
+	}
+	_, err = t.q.ExecContext(ctx, `INSERT INTO muc_affiliations (room_id, jid, affiliation, reason)
+		SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), 'owner', '' FROM json_each(?)`, string(aj))
+	return err
+}
+
 // ConfigureRoom replaces a room's configuration; ErrNotFound if it is gone.
 func (t *Tx) ConfigureRoom(ctx context.Context, roomID int64, config []byte) error {
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE muc_rooms SET config = ? WHERE id = ?`, string(config), roomID))
@@ -119,6 +196,20 @@ func (t *Tx) TouchRoom(ctx context.Context, roomID int64) error {
 // ErrNotFound if it is gone.
 func (t *Tx) DeleteRoom(ctx context.Context, roomID int64) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id = ?`, roomID))
+}
+
+// DeleteRooms deletes rooms as DeleteRoom does, in one statement, those
+// already gone skipped (the MUC service ends temporary rooms in batches).
+func (t *Tx) DeleteRooms(ctx context.Context, roomIDs []int64) error {
+	if len(roomIDs) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(roomIDs)
+	if err != nil {
+		return err
+	}
+	_, err = t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`, string(b))
+	return err
 }
 
 const qRoomAffs = `SELECT a.room_id, r.name, a.jid, a.affiliation, a.reason

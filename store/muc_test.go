@@ -116,3 +116,76 @@ func TestRoomNicks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "", owner)
 }
+
+// TestCreateRooms: rooms stored together get their rows, owners and IDs in
+// order; a name the domain has already leaves that room without a row and
+// stores the others; DeleteRooms takes rooms with their affiliations and
+// skips IDs already gone.
+func TestCreateRooms(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, dom, _ := b.domainUsers(t, "acme", "a.example", "alice")
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		_, err := tx.CreateRoom(b.ctx, Room{DomainID: dom, Name: "taken"})
+		return err
+	}))
+	tests := []struct {
+		name   string
+		rooms  []string
+		owners []string
+		stored []bool
+	}{
+		{"none", nil, nil, nil},
+		{"several", []string{"r1", "r2", "r3"}, []string{"alice@a.example", "", "bob@b.example"}, []bool{true, true, true}},
+		{"one name taken", []string{"r4", "taken", "r5"}, []string{"alice@a.example", "alice@a.example", "alice@a.example"},
+			[]bool{true, false, true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rooms := make([]Room, len(tc.rooms))
+			for i, n := range tc.rooms {
+				rooms[i] = Room{DomainID: dom, Name: n, Config: []byte(`{"n":"` + n + `"}`), Subject: "s " + n}
+			}
+			var ids []int64
+			require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) (err error) {
+				ids, err = tx.CreateRooms(b.ctx, rooms, tc.owners)
+				return err
+			}))
+			require.Len(t, ids, len(tc.rooms))
+			for i, n := range tc.rooms {
+				got, err := b.st.Room(b.ctx, dom, n)
+				require.NoError(t, err)
+				if !tc.stored[i] {
+					require.Zero(t, ids[i], n)
+					require.JSONEq(t, `{}`, string(got.Config), "the earlier room stays as it was")
+					continue
+				}
+				require.Equal(t, ids[i], got.ID, n)
+				require.JSONEq(t, `{"n":"`+n+`"}`, string(got.Config))
+				require.Equal(t, "s "+n, got.Subject)
+				require.False(t, got.Created.IsZero())
+				affs, err := b.st.RoomAffiliations(b.ctx, ids[i])
+				require.NoError(t, err)
+				if tc.owners[i] == "" {
+					require.Empty(t, affs)
+				} else {
+					require.Equal(t, []RoomAffiliation{{RoomID: ids[i], Room: n, JID: tc.owners[i], Aff: MUCAffOwner}}, affs)
+				}
+			}
+		})
+	}
+	r1, err := b.st.Room(b.ctx, dom, "r1")
+	require.NoError(t, err)
+	r2, err := b.st.Room(b.ctx, dom, "r2")
+	require.NoError(t, err)
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error { return tx.DeleteRooms(b.ctx, []int64{r1.ID, r2.ID, 1 << 40}) }))
+	for _, n := range []string{"r1", "r2"} {
+		_, err := b.st.Room(b.ctx, dom, n)
+		require.ErrorIs(t, err, ErrNotFound, n)
+	}
+	affs, err := b.st.RoomAffiliations(b.ctx, r1.ID)
+	require.NoError(t, err)
+	require.Empty(t, affs, "the affiliations go with the room")
+	_, err = b.st.Room(b.ctx, dom, "r3")
+	require.NoError(t, err, "a room not named stays")
+}

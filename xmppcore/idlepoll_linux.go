@@ -155,7 +155,46 @@ func (p *idlePoller) wakeConn(fd int32, c *conn) {
 		e.timer.Stop()
 	}
 	e.c.fresh = true
-	go e.c.session()
+	wakers.run(e.c)
+}
+
+// wakers are the goroutines woken sessions read on. A session's stack
+// grows to 16 KiB while it handles a stanza; a fresh goroutine per
+// wake-up grew it anew each time (runtime.copystack, most of a tenth of
+// the CPU in a profile of joins into new rooms). A goroutine whose
+// session parked again waits wakerIdle for the next woken session
+// instead, so a busy server reuses grown stacks, and an idle one keeps
+// none: the waiters end.
+var wakers wakerPool
+
+// wakerIdle is how long a waker waits for another session before it ends.
+const wakerIdle = time.Second
+
+type wakerPool struct{ next chan *conn }
+
+func init() { wakers.next = make(chan *conn) }
+
+// run continues c on a waiting waker, or on a new one if none waits.
+func (p *wakerPool) run(c *conn) {
+	select {
+	case p.next <- c:
+	default:
+		go p.work(c)
+	}
+}
+
+func (p *wakerPool) work(c *conn) {
+	t := time.NewTimer(wakerIdle)
+	defer t.Stop()
+	for {
+		c.session()
+		t.Reset(wakerIdle)
+		select {
+		case c = <-p.next:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // parkedCount is how many sessions wait without a goroutine (for tests).

@@ -80,6 +80,8 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 		if to.Resourcepart() != "" {
 			if t := s.session(to); t != nil {
 				t.sendEl(iq)
+			} else {
+				s.forwardFull(to, iq)
 			}
 		}
 		return
@@ -146,6 +148,9 @@ func (s *Server) clientIQ(c *conn, iq *xmlel.Element, to jid.JID) {
 			return
 		}
 		t := s.session(to)
+		if t == nil && !(d.On(modcfg.Blocking) && s.blockedBy(to.Bare().String(), 0, c.full)) && s.forwardFull(to, iq) {
+			return // the node holding the session checks its privacy list
+		}
 		if t == nil || (d.On(modcfg.Blocking) && s.blockedBy(to.Bare().String(), 0, c.full)) || s.privacyDenies(t, privacy.IQ, c.full) {
 			c.sendEl(iqError(iq, "", "", errServiceUnavailable))
 			return
@@ -182,7 +187,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		return // messages to the server itself are not processed
 	}
 	bare := to.Bare().String()
-	online := len(s.sessionsOf(bare)) > 0
+	online := len(s.sessionsOf(bare)) > 0 || len(s.remoteOf(bare)) > 0
 	var user store.User
 	if !online {
 		u, err := s.st.UserByJID(context.Background(), d.FQDN, to.Localpart())
@@ -207,6 +212,9 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 			t.sendEl(m)
 			s.carbonsReceived(m, d, bare, t)
 			s.pushHibernated(m, d, bare, t)
+			return
+		}
+		if s.forwardFull(to, m) {
 			return
 		}
 		if typ != "chat" && typ != "normal" {
@@ -237,13 +245,32 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 			targets = append(targets, t)
 		}
 	}
-	if len(targets) > 0 {
+	// Resources on other nodes compete on priority with the local ones;
+	// their node checks its privacy lists on arrival.
+	var remote []RemoteSession
+	for _, r := range s.remoteAvailable(bare) {
+		switch {
+		case r.Priority < 0:
+		case typ == "headline":
+			remote = append(remote, r)
+		case r.Priority > best:
+			best, targets, remote = r.Priority, targets[:0], append(remote[:0], r)
+		case r.Priority == best:
+			remote = append(remote, r)
+		}
+	}
+	if len(targets) > 0 || len(remote) > 0 {
 		b := m.Bytes(nsClient)
 		for _, t := range targets {
 			t.send(b)
 		}
-		s.carbonsReceived(m, d, bare, targets...)
-		s.pushHibernated(m, d, bare, targets...)
+		for _, r := range remote {
+			s.cfg.Cluster.Forward(r.Node, r.JID, b)
+		}
+		if len(targets) > 0 {
+			s.carbonsReceived(m, d, bare, targets...)
+			s.pushHibernated(m, d, bare, targets...)
+		}
 		return
 	}
 	if typ == "headline" || typ == "error" {
@@ -337,6 +364,7 @@ func (s *Server) clientPresence(c *conn, p *xmlel.Element, to jid.JID) {
 			c.available, c.presence = false, nil
 			c.status = p.ChildText(nsClient, "status")
 			c.smu.Unlock()
+			s.announce(c, false)
 			if was {
 				s.broadcast(c, p)
 			}
@@ -385,6 +413,8 @@ func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil && !s.privacyDenies(t, privacy.PresenceIn, from) {
 			t.sendEl(p)
+		} else if t == nil {
+			s.forwardFull(to, p)
 		}
 		return
 	}
@@ -393,6 +423,9 @@ func (s *Server) deliverPresence(p *xmlel.Element, from, to jid.JID) {
 		if !s.privacyDenies(t, privacy.PresenceIn, from) {
 			t.send(b)
 		}
+	}
+	for _, n := range s.remoteNodes(to.String(), false) {
+		s.cfg.Cluster.Forward(n, to.String(), b)
 	}
 }
 
@@ -406,6 +439,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 	c.available, c.priority, c.presence = true, prio, b
 	c.show, c.status = p.ChildText(nsClient, "show"), p.ChildText(nsClient, "status")
 	c.smu.Unlock()
+	s.announce(c, false)
 	items := s.broadcast(c, p)
 	s.pepAvailable(c, p, items)
 	if !initial {
@@ -427,6 +461,7 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 					c.send(pb)
 				}
 			}
+			s.remotePresences(c, it.Contact)
 		}
 	}
 	for _, t := range s.availableOf(c.bare) {
@@ -438,6 +473,11 @@ func (s *Server) available(c *conn, p *xmlel.Element) {
 		t.smu.Unlock()
 		if pb != nil {
 			c.send(pb)
+		}
+	}
+	for _, r := range s.remoteAvailable(c.bare) {
+		if r.Presence != nil {
+			c.send(r.Presence)
 		}
 	}
 	for _, it := range items {
@@ -478,11 +518,12 @@ func (s *Server) broadcast(c *conn, p *xmlel.Element) []store.RosterItem {
 				t.send(b)
 			}
 		}
+		for _, n := range s.remoteNodes(it.Contact, false) {
+			s.cfg.Cluster.Forward(n, it.Contact, b)
+		}
 	}
 	// The user's own available resources, the sender included (RFC 6121 4.2.2).
-	for _, t := range s.availableOf(c.bare) {
-		t.send(b)
-	}
+	s.toAvailable(c.bare, b)
 	return items
 }
 
@@ -512,6 +553,7 @@ func (s *Server) probe(c *conn, contact jid.JID) {
 			c.send(pb)
 		}
 	}
+	s.remotePresences(c, contact.String())
 }
 
 // rosterChange is a roster row changed by a transaction, for pushing.
@@ -691,21 +733,16 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 	}
 	for _, ch := range changes {
 		s.pushRoster(ch.bare, ch.item, ch.removed, ch.ver)
+		s.pushRemote(ch.bare, ch.item.Contact)
 	}
 	if !local && s.remote(contact.Domainpart()) {
 		s.subscriptionToRemote(c, typ, contact)
 	}
 	for _, p := range toContact {
-		b := p.Bytes(nsClient)
-		for _, t := range s.availableOf(cBare) {
-			t.send(b)
-		}
+		s.toAvailable(cBare, p.Bytes(nsClient))
 	}
 	for _, p := range toUser {
-		b := p.Bytes(nsClient)
-		for _, t := range s.availableOf(c.bare) {
-			t.send(b)
-		}
+		s.toAvailable(c.bare, p.Bytes(nsClient))
 	}
 	if contactPresToUser {
 		s.copyPresence(cBare, c.bare, false)
@@ -727,7 +764,8 @@ func (s *Server) subscription(c *conn, typ string, contact jid.JID) {
 // resource of from to every available resource of to.
 func (s *Server) copyPresence(from, to string, unavailable bool) {
 	targets := s.availableOf(to)
-	if len(targets) == 0 {
+	nodes := s.remoteNodes(to, false)
+	if len(targets) == 0 && len(nodes) == 0 {
 		return
 	}
 	for _, src := range s.availableOf(from) {
@@ -742,6 +780,25 @@ func (s *Server) copyPresence(from, to string, unavailable bool) {
 		}
 		for _, t := range targets {
 			if !s.presenceDenied(src, t) {
+				t.send(b)
+			}
+		}
+		for _, n := range nodes {
+			s.cfg.Cluster.Forward(n, to, b)
+		}
+	}
+	// Resources of from on other nodes: their presence is in the
+	// directory (the node holding to's other resources does the same).
+	if len(targets) == 0 {
+		return
+	}
+	for _, r := range s.remoteAvailable(from) {
+		b := r.Presence
+		if unavailable {
+			b = xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID, "to", to).Bytes(nsClient)
+		}
+		for _, t := range targets {
+			if b != nil {
 				t.send(b)
 			}
 		}

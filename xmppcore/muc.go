@@ -20,7 +20,9 @@ import (
 
 // XEP-0045 Multi-User Chat as a service at <conferenceSubdomain>.<domain>
 // (modMuc). Every room the service holds has a row in muc_rooms, temporary
-// ones too; occupants and roles live here, in the room's memory. The
+// ones too, written in batches (roomRows; a room that ends before its
+// batch never gets one); occupants and roles live here, in the room's
+// memory. The
 // protocol's decisions (who may enter, change roles, the forms) are
 // xmppcore/muc's; this file routes stanzas to rooms and delivers.
 //
@@ -57,10 +59,14 @@ type mucService struct {
 // roomRows writes the rows of rooms clients create in batches, one store
 // write (one transaction, no savepoint per room) for all the rooms
 // created while the previous batch committed: joins into new rooms do not
-// queue one write each.
+// queue one write each. The rows of temporary rooms that ended go in the
+// same batches, deleted before the new rows are inserted (a room made
+// again under the same name finds its name free); a room that ends while
+// its row still waits is simply never written.
 type roomRows struct {
 	mu      sync.Mutex
 	pending []newRoom
+	ended   []*room // rooms whose rows go, their batches written
 	kick    chan struct{}
 }
 
@@ -74,10 +80,31 @@ func (w *roomRows) add(r *room, row store.Room, owner string) {
 	w.mu.Lock()
 	w.pending = append(w.pending, newRoom{r, row, owner})
 	w.mu.Unlock()
+	w.wake()
+}
+
+func (w *roomRows) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
+}
+
+// drop deletes the row of a room that ended: nothing to write if it has
+// not been inserted yet (then its waiters in rowID go on with no row).
+func (w *roomRows) drop(r *room) {
+	w.mu.Lock()
+	for i := len(w.pending) - 1; i >= 0; i-- {
+		if w.pending[i].r == r {
+			w.pending = append(w.pending[:i], w.pending[i+1:]...)
+			w.mu.Unlock()
+			close(r.stored)
+			return
+		}
+	}
+	w.ended = append(w.ended, r)
+	w.mu.Unlock()
+	w.wake()
 }
 
 // amend sets the configuration of a room whose row is still waiting for
@@ -105,28 +132,34 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 			return
 		}
 		w.mu.Lock()
-		batch := w.pending
-		w.pending = nil
+		batch, ended := w.pending, w.ended
+		w.pending, w.ended = nil, nil
 		w.mu.Unlock()
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(ended) == 0 {
 			continue
 		}
-		ids := make([]int64, len(batch))
-		err := st.Write(context.Background(), func(tx *store.Tx) error {
-			for i, n := range batch {
-				created, err := tx.CreateRoom(ctx, n.row)
-				if err != nil {
-					return err
-				}
-				if err := tx.SetRoomAffiliation(ctx, created.ID, n.owner, muc.Owner, ""); err != nil {
-					return err
-				}
-				ids[i] = created.ID
+		// An ended room's batch was an earlier one of this loop, so its
+		// ID is final (0: it has no row).
+		gone := make([]int64, 0, len(ended))
+		for _, r := range ended {
+			if id := r.rowID(); id != 0 {
+				gone = append(gone, id)
 			}
-			return nil
+		}
+		rows, owners := make([]store.Room, len(batch)), make([]string, len(batch))
+		for i, n := range batch {
+			rows[i], owners[i] = n.row, n.owner
+		}
+		var ids []int64
+		err := st.Write(context.Background(), func(tx *store.Tx) (err error) {
+			if err := tx.DeleteRooms(ctx, gone); err != nil {
+				return err
+			}
+			ids, err = tx.CreateRooms(ctx, rows, owners)
+			return err
 		})
 		if err != nil && !errors.Is(err, store.ErrClosed) {
-			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Error(err))
+			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Int("ended", len(gone)), zap.Error(err))
 		}
 		// The IDs count once committed; whoever waits in rowID goes on
 		// either way (0: the room has no row).
@@ -134,6 +167,9 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 			n.r.mu.Lock()
 			if err == nil {
 				n.r.id = ids[i]
+				if ids[i] == 0 { // the API made one by that name meanwhile
+					log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
+				}
 			}
 			n.r.mu.Unlock()
 			close(n.r.stored)
@@ -225,6 +261,10 @@ var splicePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return 
 func (c *conn) sendSpliced(sp spliced, to []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.sendSplicedLocked(sp, to)
+}
+
+func (c *conn) sendSplicedLocked(sp spliced, to []byte) {
 	n := len(sp.b) + len(to)
 	if c.sm != nil || c.csi != nil {
 		b := make([]byte, 0, n)
@@ -235,10 +275,36 @@ func (c *conn) sendSpliced(sp spliced, to []byte) {
 	p := splicePool.Get().(*[]byte)
 	b := append(append(append((*p)[:0], sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
 	c.writeLocked(b)
+	putSpliceBuf(p, b)
+}
+
+func putSpliceBuf(p *[]byte, b []byte) {
 	if cap(b) <= 64<<10 {
 		*p = b
 		splicePool.Put(p)
 	}
+}
+
+// sendSplicedAll writes sps to c in order, each with to inserted: a
+// joining occupant's presences, history and subject. A plain stream gets
+// them in one write (one TLS record, one system call); a session that
+// keeps what it sends, or frames each stanza, gets them one by one.
+func (c *conn) sendSplicedAll(sps []spliced, to []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.sm != nil || c.csi != nil || c.framed {
+		for _, sp := range sps {
+			c.sendSplicedLocked(sp, to)
+		}
+		return
+	}
+	p := splicePool.Get().(*[]byte)
+	b := (*p)[:0]
+	for _, sp := range sps {
+		b = append(append(append(b, sp.b[:sp.at]...), to...), sp.b[sp.at:]...)
+	}
+	c.writeLocked(b)
+	putSpliceBuf(p, b)
 }
 
 // roomOf returns a room of the service; nil if it has none by that
@@ -351,20 +417,9 @@ func (s *Server) endRoom(r *room, deleteRow bool) {
 		delete(s.muc.rooms, r.key)
 	}
 	s.muc.mu.Unlock()
-	if !deleteRow {
-		return
+	if deleteRow {
+		s.muc.rows.drop(r)
 	}
-	id := r.id
-	go func() {
-		if id == 0 {
-			id = r.rowID()
-		}
-		ctx := context.Background()
-		err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoom(ctx, id) })
-		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrClosed) {
-			s.log.Warn("muc: delete room", zap.Error(err))
-		}
-	}()
 }
 
 // affOf is bare's affiliation; r.mu is held.
@@ -462,6 +517,9 @@ func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
 	r.Add(xmlel.New(muc.NS, "x"), e.el())
 	if c := s.sessionByString(st.Get("from")); c != nil {
 		c.sendEl(r)
+	} else if to, err := jid.Parse(r.Get("to")); err == nil {
+		from, _ := jid.Parse(r.Get("from"))
+		s.routeRemote(r, from, to)
 	}
 }
 
@@ -547,9 +605,9 @@ func (s *Server) mucPresence(p *xmlel.Element, from, to jid.JID, d modcfg.Domain
 	}
 	var c *conn
 	if typ == "" {
-		// Only local sessions join; remote servers come later. Leaving
-		// needs no session: the one ending has been unregistered.
-		if c = s.session(from); c == nil {
+		// A remote user joins through a stand-in session (s2s_session.go).
+		// Leaving needs no session: the one ending has been unregistered.
+		if c = s.sessionOrStandIn(from); c == nil {
 			return
 		}
 	}
@@ -656,14 +714,16 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 	}
 	o := &occupant{nick: nick, key: key, full: c.full, bare: c.bare, c: c, role: role, aff: aff,
 		to: toAttr(c.full.String()), pres: presenceBody(p)}
-	// The newcomer gets everyone else's presence first, then its own.
+	// The newcomer gets everyone else's presence first, then its own,
+	// the history and the subject, in one write.
+	out := make([]spliced, 0, len(r.occ)+3)
 	for _, x := range r.occ {
 		if !sameOccupant(x, o) {
-			o.c.sendSpliced(splice(r.presenceOf(x, o.role, false, nil)), o.to)
+			out = append(out, splice(r.presenceOf(x, o.role, false, nil)))
 		}
 	}
 	r.occ = append(r.occ, o)
-	r.broadcastPresence(o, nil, func(self bool) []string {
+	self := r.broadcastOthers(o, nil, func(self bool) []string {
 		if !self {
 			return nil
 		}
@@ -682,12 +742,14 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		}
 		return codes
 	})
+	out = append(out, self)
 	// History and subject close every join, a new room's too: clients
 	// (slixmpp's join_muc_wait) wait for the subject, as Prosody sends it.
 	for _, e := range r.hist.Select(join.History, time.Now()) {
-		o.c.sendSpliced(spliced{b: e.Stanza, at: len("message") + 1}, o.to)
+		out = append(out, spliced{b: e.Stanza, at: len("message") + 1})
 	}
-	o.c.sendSpliced(splice(r.subjectMessage()), o.to)
+	out = append(out, splice(r.subjectMessage()))
+	o.c.sendSplicedAll(out, o.to)
 	s.mucTouch(r)
 	return true
 }
@@ -729,7 +791,15 @@ func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []str
 // status codes for o itself (self true) and for the others. extra, if
 // set, adds to the <item/> (an actor or reason, a new nick).
 func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) {
-	var plain, withJID, self spliced
+	if self := r.broadcastOthers(o, extra, codes); o.c != nil {
+		o.c.sendSpliced(self, o.to)
+	}
+}
+
+// broadcastOthers is broadcastPresence but for o itself: it returns the
+// presence o gets (none if o has no session).
+func (r *room) broadcastOthers(o *occupant, extra func(item *xmlel.Element), codes func(self bool) []string) (self spliced) {
+	var plain, withJID spliced
 	if o.c != nil {
 		self = splice(r.withExtra(r.presenceOf(o, o.role, true, codes(true)), extra))
 	}
@@ -753,9 +823,7 @@ func (r *room) broadcastPresence(o *occupant, extra func(item *xmlel.Element), c
 			t.c.sendSpliced(plain, t.to)
 		}
 	}
-	if o.c != nil {
-		o.c.sendSpliced(self, o.to)
-	}
+	return self
 }
 
 func (r *room) withExtra(p *xmlel.Element, extra func(*xmlel.Element)) *xmlel.Element {

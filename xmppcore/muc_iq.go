@@ -1,6 +1,7 @@
 package xmppcore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
@@ -19,7 +20,7 @@ import (
 // mucIQ takes an IQ to a room or an occupant.
 func (s *Server) mucIQ(iq *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	typ := iq.Get("type")
-	c := s.session(from)
+	c := s.sessionOrStandIn(from)
 	if c == nil {
 		return
 	}
@@ -220,6 +221,12 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	needRow := persistent || (next.Archive && d.On(modcfg.Mam))
 	seq := r.cfgSeq.Add(1)
 	switch {
+	case bytes.Equal(enc, cfg.Encode()):
+		// Nothing to store (an instant room's form keeps the defaults its
+		// row has, or is given, already).
+		if needRow && r.rowID() == 0 {
+			return nil, &errInternal
+		}
 	case s.muc.rows.amend(r, enc):
 		// The form rides in the row's own transaction.
 		if needRow && r.rowID() == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -36,6 +37,43 @@ func TestRoomRowsAmend(t *testing.T) {
 	n, err := deleteTemporary(ctx, st)
 	require.NoError(t, err)
 	require.Zero(t, n, "the amended row is persistent, so a restart keeps it")
+}
+
+// TestRoomRowsDrop: a room that ends while its row waits is never
+// written; one that ends after has its row deleted by a later batch, and a
+// room made again under its name in that batch is stored (the delete goes
+// first).
+func TestRoomRowsDrop(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, d := domainStore(t)
+	w := roomRows{kick: make(chan struct{}, 1)}
+	brief := &room{stored: make(chan struct{})}
+	w.add(brief, store.Room{DomainID: d.ID, Name: "brief"}, "alice@example.test")
+	w.drop(brief)
+	require.Zero(t, brief.rowID(), "ended before its batch: no row")
+
+	go w.loop(ctx, st, zap.NewNop())
+	first := &room{stored: make(chan struct{})}
+	w.add(first, store.Room{DomainID: d.ID, Name: "lounge"}, "alice@example.test")
+	firstID := first.rowID()
+	require.NotZero(t, firstID)
+	w.drop(first)
+	again := &room{stored: make(chan struct{})}
+	w.add(again, store.Room{DomainID: d.ID, Name: "lounge", Config: []byte(`{"again":true}`)}, "bob@example.test")
+	againID := again.rowID()
+	require.NotZero(t, againID, "the name is free again in the batch that deletes the old row")
+	require.Eventually(t, func() bool {
+		rows, err := st.Rooms(ctx, d.ID)
+		return err == nil && len(rows) == 1 && rows[0].ID == againID
+	}, 15*time.Second, 10*time.Millisecond, "only the new lounge is stored")
+	_, err := st.Room(ctx, d.ID, "brief")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	affs, err := st.RoomAffiliations(ctx, againID)
+	require.NoError(t, err)
+	require.Len(t, affs, 1)
+	require.Equal(t, "bob@example.test", affs[0].JID)
 }
 
 func deleteTemporary(ctx context.Context, st *store.Store) (n int64, err error) {

@@ -575,7 +575,7 @@ func (s *Server) pepNotify(owner store.User, ownerBare string, cfg pubsub.Config
 		if !it.Visible || !rel.Subscribed || !cfg.Allows(rel) {
 			continue
 		}
-		targets := s.availableOf(it.Contact)
+		targets := append(s.availableOf(it.Contact), s.remoteTargets(it.Contact, ownerBare)...)
 		if len(targets) == 0 {
 			continue
 		}
@@ -754,6 +754,11 @@ func (s *Server) pepSetNotify(c *conn, n pubsub.Notify, roster []store.RosterIte
 // pepLastItems sends c the last item of the given nodes of its own account
 // and of the accounts it is subscribed to (XEP-0163 4.3.4 and 4.4).
 func (s *Server) pepLastItems(c *conn, nodes []string, roster []store.RosterItem) {
+	if owners, ok := s.remoteOwners(c); ok {
+		// A remote contact's stand-in: the local users it follows.
+		s.pepSendLast(c, owners, nodes)
+		return
+	}
 	ctx := context.Background()
 	if roster == nil {
 		var err error

@@ -40,7 +40,6 @@ func (s *Server) register(c *conn) (old *conn) {
 		def = s.loadDefaultList(c)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	a := s.accounts[c.bare]
 	if a == nil {
 		a = &account{userID: c.user.ID, sessions: map[string]*conn{}, blocked: blocked}
@@ -49,6 +48,13 @@ func (s *Server) register(c *conn) (old *conn) {
 	}
 	old = a.sessions[c.res]
 	a.sessions[c.res] = c
+	s.mu.Unlock()
+	s.announce(c, false)
+	if _, ok := s.remoteSession(c.full); ok {
+		// The same full JID bound on another node: that one is replaced,
+		// as a local one would be.
+		s.cfg.Cluster.Effect(Effect{Kind: EffectConflict, Domain: c.full.Domainpart(), Username: c.full.Localpart(), Resource: c.res})
+	}
 	return old
 }
 
@@ -71,6 +77,9 @@ func (s *Server) sessionEnded(c *conn) {
 	}
 	s.privacyEnded(c, gone)
 	s.mu.Unlock()
+	if s.cfg.Cluster != nil && s.session(c.full) == nil {
+		s.announce(c, true)
+	}
 	c.smu.Lock()
 	wasAvailable, status := c.available, c.status
 	c.available = false
@@ -231,8 +240,9 @@ func (s *Server) Sessions(domain, username string) []SessionInfo {
 // OnlineCount returns the number of bound sessions on domain ("" = all).
 func (s *Server) OnlineCount(domain string) int { return len(s.match(domain, "")) }
 
-// Kick closes the sessions of a user (resource "" = all of them) with a
-// policy-violation stream error carrying reason; it returns how many.
+// Kick closes the sessions of a user (resource "" = all of them) on every
+// node with a policy-violation stream error carrying reason; it returns
+// how many.
 func (s *Server) Kick(domain, username, resource, reason string) int {
 	if username == "" {
 		return 0
@@ -240,6 +250,11 @@ func (s *Server) Kick(domain, username, resource, reason string) int {
 	if reason == "" {
 		reason = "kicked by administrator"
 	}
+	n := s.effect(Effect{Kind: EffectKick, Domain: domain, Username: username, Resource: resource, Reason: reason})
+	return n + s.kickLocal(domain, username, resource, reason)
+}
+
+func (s *Server) kickLocal(domain, username, resource, reason string) int {
 	n := 0
 	for _, c := range s.match(domain, username) {
 		if resource == "" || c.res == resource {
@@ -250,15 +265,27 @@ func (s *Server) Kick(domain, username, resource, reason string) int {
 	return n
 }
 
-// UserGone closes every session of a user that left active or was removed.
+// UserGone closes every session, on every node, of a user that left
+// active or was removed.
 func (s *Server) UserGone(domain, username string) {
+	s.effect(Effect{Kind: EffectGone, Domain: domain, Username: username})
+	s.userGoneLocal(domain, username)
+}
+
+func (s *Server) userGoneLocal(domain, username string) {
 	for _, c := range s.match(domain, username) {
 		c.fail(condNotAuthorized, "account disabled or removed")
 	}
 }
 
-// PasswordChanged closes the user's sessions; they must log in anew.
+// PasswordChanged closes the user's sessions on every node; they must
+// log in anew.
 func (s *Server) PasswordChanged(domain, username string) {
+	s.effect(Effect{Kind: EffectPassword, Domain: domain, Username: username})
+	s.passwordChangedLocal(domain, username)
+}
+
+func (s *Server) passwordChangedLocal(domain, username string) {
 	for _, c := range s.match(domain, username) {
 		c.fail(stream.Reset, "password changed")
 	}
@@ -330,6 +357,9 @@ func (s *Server) routeFromServer(st *xmlel.Element, from, to jid.JID) error {
 		}
 		t := s.session(to)
 		if t == nil {
+			if s.forwardFull(to, st) {
+				return nil
+			}
 			return errors.New("xmppcore: no such session")
 		}
 		t.sendEl(st)
@@ -338,8 +368,16 @@ func (s *Server) routeFromServer(st *xmlel.Element, from, to jid.JID) error {
 }
 
 // RosterChanged re-reads one roster item of a user from the store and pushes
-// it (or its removal) to the user's sessions that asked for the roster.
+// it (or its removal) to the user's sessions, on every node, that asked
+// for the roster.
 func (s *Server) RosterChanged(domain, username, contact string) {
+	s.effect(Effect{Kind: EffectRoster, Domain: domain, Username: username, Contact: contact})
+	s.rosterChangedLocal(domain, username, contact, true)
+}
+
+// rosterChangedLocal is RosterChanged for this node's sessions; shared
+// also follows a shared-group change with presence.
+func (s *Server) rosterChangedLocal(domain, username, contact string, shared bool) {
 	bare := username + "@" + domain
 	if len(s.sessionsOf(bare)) == 0 {
 		return
@@ -359,5 +397,7 @@ func (s *Server) RosterChanged(domain, username, contact string) {
 	} else {
 		s.pushRoster(bare, it, false, ver)
 	}
-	s.sharedPresence(ctx, u, bare, contact, err == nil && it.Visible)
+	if shared {
+		s.sharedPresence(ctx, u, bare, contact, err == nil && it.Visible)
+	}
 }

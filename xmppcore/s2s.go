@@ -60,6 +60,11 @@ type federation struct {
 	perIP map[string]int
 
 	inCount, outCount atomic.Int64
+
+	// contacts are the remote resources interested in local users' PEP
+	// nodes, by full JID (s2s_pep.go).
+	contactMu sync.Mutex
+	contacts  map[string]*remoteContact
 }
 
 // outPair is the outgoing stream of one domain pair, or its setting up.
@@ -105,7 +110,7 @@ func (s *Server) startFederation(ctx context.Context) error {
 	}
 	f := &federation{s: s, log: s.cfg.Logger.Named("xmpp.s2s"), secret: secret,
 		outs: map[s2s.Pair]*outPair{}, ins: map[*s2s.In]struct{}{}, perIP: map[string]int{}, roots: s.cfg.S2SRoots,
-		certs: map[string]*tls.Certificate{}}
+		certs: map[string]*tls.Certificate{}, contacts: map[string]*remoteContact{}}
 	if f.roots == nil {
 		if f.roots, err = x509.SystemCertPool(); err != nil {
 			f.roots = x509.NewCertPool()
@@ -234,7 +239,7 @@ func (f *federation) accept(l net.Listener, direct bool) {
 			ip = a.IP.String()
 		}
 		opts := f.opts()
-		opts.DirectTLS = direct
+		opts.DirectTLS, opts.OfferBidi = direct, true
 		in := s2s.NewIn(nc, f, opts)
 		f.s.mu.RLock()
 		closing := f.s.closing
@@ -503,6 +508,16 @@ func (f *federation) send(st *xmlel.Element, from, to jid.JID) {
 		op = nil
 	}
 	if op == nil {
+		if in := f.bidiIn(p); in != nil {
+			f.mu.Unlock()
+			if in.Send(wireS2S(st)) == nil {
+				return
+			}
+			f.mu.Lock()
+			op = f.outs[p] // set meanwhile by another sender, or still nil
+		}
+	}
+	if op == nil {
 		op = &outPair{pair: p, lastUsed: time.Now()}
 		f.outs[p] = op
 		f.s.wg.Add(1)
@@ -515,6 +530,19 @@ func (f *federation) send(st *xmlel.Element, from, to jid.JID) {
 	}
 	op.queue = append(op.queue, st.Copy())
 	f.mu.Unlock()
+}
+
+// bidiIn is an incoming XEP-0288 stream on which p's stanzas may go
+// (p.Remote authenticated on it towards p.Local), nil if none; f.mu is
+// held. A peer that asked for one opens no stream of its own for our
+// answers, so using its stream spares us one too.
+func (f *federation) bidiIn(p s2s.Pair) *s2s.In {
+	for in := range f.ins {
+		if in.CanSend(p.Local, p.Remote) {
+			return in
+		}
+	}
+	return nil
 }
 
 // wireS2S serialises a stanza for a server stream.
@@ -666,10 +694,13 @@ func (s *Server) StopS2SFor(domains []string) int {
 	if s.fed == nil {
 		return 0
 	}
-	return s.fed.stop(domains, s2s.CondPolicyViolation, "stopped by the administrator")
+	// Closed politely, not with a stream error: what the peer wrote
+	// before it saw our closing tag is still delivered, not lost.
+	return s.fed.stop(domains, "", "")
 }
 
-// stop ends the streams of domains (nil: all) with a stream error.
+// stop ends the streams of domains (nil: all) with a stream error (cond
+// "": politely).
 func (f *federation) stop(domains []string, cond, text string) int {
 	ins, pairs := f.s2sStreams(domains)
 	var outs []*s2s.Out

@@ -12,11 +12,12 @@ import (
 	"github.com/xmppgate/xmppgate/store"
 )
 
-// BenchmarkS2SMessages sends chat messages from users of one server to
-// users of another over federation (one pooled stream each way), pairs
-// sending at once; ns/op is per delivered message, msgs/s the throughput.
+// BenchmarkS2SMessages sends chat messages from 100 users of one server
+// to 100 users of another over federation (one bidirectional stream,
+// XEP-0288), all pairs sending at once; ns/op is per delivered message,
+// msgs/s the throughput.
 func BenchmarkS2SMessages(b *testing.B) {
-	const pairs = 10
+	const pairs = 100
 	one, two := federated(b)
 	var senders, receivers []*goxmpptest.Client
 	for i := 0; i < pairs; i++ {

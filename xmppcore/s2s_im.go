@@ -30,7 +30,9 @@ var remoteIQs = map[string]bool{
 func (s *Server) fromRemote(st *xmlel.Element, from, to jid.JID) {
 	switch st.Name.Local {
 	case "message":
-		s.routeMessage(st, from, to)
+		if !s.remoteOccupantGone(st, from, to) {
+			s.routeMessage(st, from, to)
+		}
 	case "presence":
 		s.remotePresence(st, from, to)
 	case "iq":
@@ -56,13 +58,27 @@ func (s *Server) remoteIQ(iq *xmlel.Element, from, to jid.JID) {
 		}
 	}
 	if typ == "result" || typ == "error" {
-		return // answers to the server or a bare JID: nothing here asked
+		// An occupant's answer to another's request goes through the
+		// room; answers to the server or a bare JID: only caps queries
+		// asked.
+		if !s.toServiceEntity(iq, from, to) {
+			s.remoteCapsReply(iq, from)
+		}
+		return
 	}
 	if typ != "get" && typ != "set" || iq.Get("id") == "" || len(iq.Elements()) != 1 {
 		reply(errBadRequest)
 		return
 	}
 	if s.toServiceEntity(iq, from, to) {
+		return
+	}
+	if svc, sd, ok := s.serviceAt(to.Domainpart()); ok && to.Localpart() == "" {
+		// A service (the MUC service's disco, room list) answers a remote
+		// requester as a local one, through a stand-in session.
+		if c := s.standInFor(from); c != nil {
+			s.serveService(c, iq, svc, sd)
+		}
 		return
 	}
 	d, ok := s.hosted(to.Domainpart())
@@ -109,6 +125,7 @@ func (s *Server) remotePresence(p *xmlel.Element, from, to jid.JID) {
 		s.remoteProbe(from, to.Bare())
 	default:
 		s.deliverPresence(p, from, to)
+		s.remotePEPPresence(p, from, to)
 	}
 }
 

@@ -77,12 +77,12 @@ func TestIntegrationS2SBetweenTwoServers(t *testing.T) {
 	require.Equal(t, "result", iq.Type)
 	require.Contains(t, string(iq.Query), "xmppgate")
 
-	in1, out1 := one.srv.S2SCounts()
-	in2, out2 := two.srv.S2SCounts()
-	require.Equal(t, 1, out1, "one stream one.test -> two.test")
-	require.Equal(t, 1, out2, "one stream two.test -> one.test")
-	require.GreaterOrEqual(t, in1, 1)
-	require.GreaterOrEqual(t, in2, 1)
+	// Both offer and ask for XEP-0288: one.test's stream, the first,
+	// carries two.test's stanzas back, and two.test opens none.
+	require.Equal(t, []xmppcore.S2SStream{{Local: "one.test", Remote: "two.test", Auth: "dialback"}}, one.srv.S2SStreams())
+	require.Equal(t, []xmppcore.S2SStream{{Local: "two.test", Remote: "one.test", Incoming: true, Auth: "dialback"}}, two.srv.S2SStreams())
+	_, out2 := two.srv.S2SCounts()
+	require.Zero(t, out2, "no stream two.test -> one.test")
 
 	// bob going offline reaches alice as unavailable.
 	bob.Logout(t)

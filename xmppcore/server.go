@@ -133,6 +133,10 @@ type Config struct {
 	ECDSACertFile, ECDSAKeyFile string
 	ECDSACompanion              string
 	SessionTickets              string
+
+	// Cluster reaches the other nodes sharing the store (package
+	// cluster); nil: this node runs alone.
+	Cluster Cluster
 }
 
 func (c *Config) defaults() {

@@ -19,6 +19,7 @@ import (
 // after a roster set or remove: a shared contact stays, with its shared
 // groups, when the stored row goes.
 func (s *Server) pushMerged(c *conn, contact string, ver int64) {
+	s.pushRemote(c.bare, contact)
 	it, err := s.st.RosterItemWithShared(context.Background(), c.user, contact)
 	if err != nil || !it.Visible {
 		s.pushRoster(c.bare, store.RosterItem{Contact: contact}, true, ver)
@@ -33,7 +34,7 @@ func (s *Server) pushMerged(c *conn, contact string, ver int64) {
 // the contact left the user's roster, the user learns it is unavailable. Pushes come for both sides of a shared
 // membership change, so presence flows both ways.
 func (s *Server) sharedPresence(ctx context.Context, u store.User, bare, contact string, visible bool) {
-	if len(s.availableOf(bare)) == 0 || len(s.availableOf(contact)) == 0 {
+	if len(s.availableOf(bare)) == 0 || (len(s.availableOf(contact)) == 0 && len(s.remoteAvailable(contact)) == 0) {
 		return
 	}
 	shared, err := s.st.SharedContacts(ctx, u)

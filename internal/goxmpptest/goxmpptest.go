@@ -185,7 +185,14 @@ func (c *Client) Ended(t testing.TB) error {
 // stream ended are still looked at.
 func (c *Client) Expect(t testing.TB, what string, match func(any) bool) any {
 	t.Helper()
-	timer := time.NewTimer(wait)
+	return c.ExpectWithin(t, what, wait, match)
+}
+
+// ExpectWithin is Expect waiting up to d, for what a server does on a
+// timer of its own (a lease running out).
+func (c *Client) ExpectWithin(t testing.TB, what string, d time.Duration, match func(any) bool) any {
+	t.Helper()
+	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		select {

@@ -57,6 +57,10 @@ type Options struct {
 	StanzaRate  float64
 	StanzaBurst int
 	FloodGrace  time.Duration
+	// OfferBidi offers XEP-0288 bidirectional streams on incoming streams:
+	// a peer that asks may then receive our stanzas for it on its own
+	// stream (In.Send) instead of our opening one.
+	OfferBidi bool
 }
 
 // bucket is a token bucket counting a stream's stanzas (one reader).
@@ -158,6 +162,8 @@ type In struct {
 	// pending counts dialback verifications running for this stream.
 	pending int
 	flood   bucket
+	// bidi: the peer asked for XEP-0288 (under mu).
+	bidi bool
 }
 
 // NewIn prepares an incoming stream on an accepted connection.
@@ -206,8 +212,37 @@ func asStreamError(err error) *Error {
 	return &Error{CondPolicyViolation, err.Error()}
 }
 
-// Close ends the stream with a stream error (from any goroutine).
-func (in *In) Close(cond, text string) { in.s.fail(cond, text) }
+// Bidi reports whether the peer asked for a bidirectional stream.
+func (in *In) Bidi() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.bidi
+}
+
+// CanSend reports whether stanzas from local to remote may go on this
+// stream: it is bidirectional (XEP-0288) and the pair (local, remote) is
+// authenticated on it, so remote's identity was proven to us (by its
+// certificate or by dialing back its authoritative server).
+func (in *In) CanSend(local, remote string) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.bidi && in.pairs[Pair{local, remote}]
+}
+
+// Send writes a serialised stanza (in jabber:server) to the peer of a
+// bidirectional stream; the caller checked CanSend.
+func (in *In) Send(b []byte) error { return in.s.write(b) }
+
+// Close ends the stream with a stream error (from any goroutine); cond
+// "" closes it politely, handling what the peer still sends until it
+// closes its side.
+func (in *In) Close(cond, text string) {
+	if cond == "" {
+		in.s.drain()
+		return
+	}
+	in.s.fail(cond, text)
+}
 
 // Revoke ends the stream if it carries a pair for which f says no.
 func (in *In) Revoke(f func(Pair) error) {
@@ -288,6 +323,9 @@ func (in *In) serve(ctx context.Context) error {
 			feats += "<mechanisms xmlns='" + NSSASL + "'><mechanism>EXTERNAL</mechanism></mechanisms>"
 		}
 		in.from = h.From
+		if in.opts.OfferBidi {
+			feats += "<bidi xmlns='" + NSBidiFeature + "'/>"
+		}
 		in.s.write([]byte(feats + "<dialback xmlns='" + NSDialbackFeature + "'><errors/></dialback></stream:features>"))
 		restart, err := in.loop(ctx)
 		if err != nil || !restart {
@@ -313,6 +351,15 @@ func (in *In) loop(ctx context.Context) (restart bool, err error) {
 		case NSServer:
 			if err := in.stanza(el); err != nil {
 				return false, err
+			}
+		case NSBidi:
+			// Asked for before authenticating (XEP-0288 section 2).
+			in.mu.Lock()
+			ok := in.opts.OfferBidi && el.Name.Local == "bidi" && len(in.pairs) == 0
+			in.bidi = in.bidi || ok
+			in.mu.Unlock()
+			if !ok {
+				return false, &Error{CondPolicyViolation, "unexpected bidi request"}
 			}
 		case NSSASL:
 			if in.external != "" || el.Name.Local != "auth" {

@@ -317,10 +317,11 @@ func (o *Out) Done() <-chan struct{} { return o.done }
 // Send writes a serialised stanza (in jabber:server).
 func (o *Out) Send(b []byte) error { return o.s.write(b) }
 
-// Close ends the stream (cond "" closes it politely).
+// Close ends the stream (cond "" closes it politely: Run goes on handing
+// what the peer still sends until it closes its side).
 func (o *Out) Close(cond, text string) {
 	if cond == "" {
-		o.s.close()
+		o.s.drain()
 		return
 	}
 	o.s.fail(cond, text)

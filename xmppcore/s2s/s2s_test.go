@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -166,5 +168,47 @@ func TestTargets(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestDrain: a stream we close politely still hands over what the peer
+// sent before it read our closing tag, and ends with the peer's own.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	s := newStream(ours, 0)
+	peer := make(chan error, 1)
+	go func() {
+		_, err := theirs.Write([]byte("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='a.example' from='b.example' version='1.0' id='x'>"))
+		if err != nil {
+			peer <- err
+			return
+		}
+		buf := make([]byte, len("</stream:stream>"))
+		if _, err := io.ReadFull(theirs, buf); err != nil || string(buf) != "</stream:stream>" {
+			peer <- fmt.Errorf("read %q, %v; want our closing tag", buf, err)
+			return
+		}
+		// Written after our close: in flight when we closed.
+		_, err = theirs.Write([]byte("<message from='u@b.example' to='v@a.example'><body>late</body></message></stream:stream>"))
+		peer <- err
+	}()
+	if _, err := s.readHeader(); err != nil {
+		t.Fatal(err)
+	}
+	s.drain()
+	el, err := s.next()
+	if err != nil || el.Name.Local != "message" || el.ChildText(NSServer, "body") != "late" {
+		t.Fatalf("next after drain = %v, %v; want the late message", el, err)
+	}
+	if _, err := s.next(); !errors.Is(err, errStreamEnd) {
+		t.Fatalf("then %v, want the peer's closing tag", err)
+	}
+	if err := <-peer; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write([]byte("<message/>")); err == nil {
+		t.Fatal("a drained stream took a write")
 	}
 }

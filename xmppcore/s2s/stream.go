@@ -85,6 +85,9 @@ type stream struct {
 	// idle is the read deadline per read once authenticated (0: none); set
 	// by the goroutine that finishes dialback while the reader runs.
 	idle atomic.Int64
+	// drainBy, once set (Unix ns), is the read deadline of a stream we
+	// closed politely (drain).
+	drainBy atomic.Int64
 
 	// reader side, one goroutine
 	lim *limitReader
@@ -198,7 +201,9 @@ func (s *stream) readHeader() (Header, error) {
 // a <stream:error/> from the peer comes back as *PeerError.
 func (s *stream) next() (*xmlel.Element, error) {
 	for {
-		if idle := time.Duration(s.idle.Load()); idle > 0 {
+		if by := s.drainBy.Load(); by != 0 {
+			s.nc.SetReadDeadline(time.Unix(0, by))
+		} else if idle := time.Duration(s.idle.Load()); idle > 0 {
 			s.nc.SetReadDeadline(time.Now().Add(idle))
 		}
 		off := s.dec.InputOffset()
@@ -276,6 +281,30 @@ func (s *stream) close() {
 	nc.Close()
 }
 
+// drainTime bounds how long a politely closed stream waits for the
+// peer's closing tag.
+const drainTime = 5 * time.Second
+
+// drain closes the stream politely but leaves the connection to its
+// reader (RFC 6120 section 4.4): nothing more is written, and what the
+// peer sent before it saw our closing tag is still read and handled until
+// its own closing tag, or drainTime, ends the reading. Closing the
+// connection at once would lose those stanzas (and reset the
+// connection, which can drop our closing tag too).
+func (s *stream) drain() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closed {
+		return
+	}
+	s.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	io.WriteString(s.nc, "</stream:stream>")
+	s.closed = true
+	by := time.Now().Add(drainTime)
+	s.drainBy.Store(by.UnixNano()) // next reads keep this deadline
+	s.nc.SetReadDeadline(by)
+}
+
 // end turns the error that ended a stream into the stream error to send.
 func (s *stream) end(err error) {
 	var se *Error
@@ -296,7 +325,7 @@ func (s *stream) end(err error) {
 	case errors.Is(err, io.EOF):
 		s.close()
 	case errors.As(err, &ne) && ne.Timeout():
-		s.fail(CondConnTimeout, "")
+		s.fail(CondConnTimeout, "") // after drain: closes the connection only
 	case errors.As(err, &syn), errors.Is(err, io.ErrUnexpectedEOF), strings.HasPrefix(err.Error(), "xml:"):
 		s.fail(CondNotWellFormed, "")
 	default:

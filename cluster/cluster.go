@@ -1,0 +1,524 @@
+// Package cluster connects the xmppgate nodes that share one PostgreSQL
+// store over NATS: which node holds which full JID, and the stanzas,
+// kicks and roster pushes for sessions held elsewhere (docs/scale-out.md).
+//
+// Every node keeps the whole session directory in memory, as ejabberd
+// keeps its session table in Mnesia on every node: a bind, a presence
+// change or a logout is published once on SubjectSessions and every node
+// applies it, so that routing a stanza costs a map lookup and never a
+// round trip, and presence probes are answered from the directory.
+// Entries are leased: every node publishes a heartbeat; a node not heard
+// from for Lease has its sessions dropped and its users' contacts told
+// they are unavailable (a SIGKILLed node, or one cut from NATS). A node
+// heard from for the first time, or again after its lease ran out or
+// under a new incarnation (a restart), is asked for its sessions; after
+// an expiry, their presence is shown again to the contacts told they left.
+//
+// Stanzas, effects and the session snapshots go to one node's own subject;
+// all that a node receives is handled by one goroutine in arrival order,
+// which NATS keeps per publishing connection.
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+// The subjects, under one prefix so that a NATS server may be shared.
+const (
+	SubjectSessions  = "xmppgate.sessions"
+	SubjectHeartbeat = "xmppgate.heartbeat"
+	subjectNodeFmt   = "xmppgate.node.%s" // + nodeToken(name)
+)
+
+// The header keys of a message to one node.
+const (
+	hdrOp   = "Op"
+	hdrTo   = "To"
+	hdrFrom = "From" // the sending node's name
+	hdrInc  = "Inc"  // the sending node's incarnation
+
+	opStanza   = "stanza"
+	opEffect   = "effect"
+	opSync     = "sync"     // send me your sessions
+	opSessions = "sessions" // the answer: a JSON list
+)
+
+// Local is the node's own XMPP server, as the cluster calls it.
+type Local interface {
+	FromNode(to string, stanza []byte)
+	ApplyEffect(e xmppcore.Effect)
+	NodeLost(gone []xmppcore.RemoteSession)
+	NodeFound(found []xmppcore.RemoteSession)
+	LocalSessions() []xmppcore.RemoteSession
+}
+
+// Options configure a node; zero values get the documented defaults.
+type Options struct {
+	// URL is the NATS server (nats://host:4222, or several, comma-separated).
+	URL string
+	// Node is this node's name (name@host), distinct among the nodes.
+	Node string
+	// Heartbeat is how often the node says it is alive (default 1s).
+	Heartbeat time.Duration
+	// Lease is how long the others keep the sessions of a node they no
+	// longer hear from (default 5s, at least three heartbeats).
+	Lease  time.Duration
+	Logger *zap.Logger
+}
+
+// event is one change to the directory, published on SubjectSessions.
+type event struct {
+	Node string `json:"node"`
+	Inc  string `json:"inc"`
+	Gone bool   `json:"gone,omitempty"`
+	xmppcore.RemoteSession
+}
+
+type heartbeat struct {
+	Node string `json:"node"`
+	Inc  string `json:"inc"`
+}
+
+// peer is what a node knows of another one.
+type peer struct {
+	inc      string
+	lastSeen time.Time
+	fulls    map[string]string // full JID -> bare JID
+}
+
+// Node is this process's membership of the cluster; it implements
+// xmppcore.Cluster.
+type Node struct {
+	opts  Options
+	log   *zap.Logger
+	nc    *nats.Conn
+	inc   string
+	local Local
+	in    chan *nats.Msg
+	subs  []*nats.Subscription
+	stop  chan struct{}
+	// slow runs, in order, what reads the store (effects, presence after
+	// a node is lost or found), so that stanzas behind it are not held up.
+	slow chan func()
+	done sync.WaitGroup
+
+	mu    sync.RWMutex
+	peers map[string]*peer // by node name
+	// expired are the peers dropped when their lease ran out, until they
+	// are heard again: their sessions' presence is then shown anew.
+	expired map[string]bool
+	dir     map[string]map[string]xmppcore.RemoteSession // bare -> full -> session
+}
+
+var _ xmppcore.Cluster = (*Node)(nil)
+
+// Connect dials NATS; the node receives nothing before Start.
+func Connect(opts Options) (*Node, error) {
+	if opts.URL == "" || opts.Node == "" {
+		return nil, errors.New("cluster: a NATS URL and a node name are needed")
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = time.Second
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 5 * time.Second
+	}
+	opts.Lease = max(opts.Lease, 3*opts.Heartbeat)
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}), slow: make(chan func(), 4096),
+		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{}}
+	nc, err := nats.Connect(opts.URL, nats.Name("xmppgate "+opts.Node), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS disconnected", zap.Error(err)) }),
+		nats.ReconnectHandler(func(*nats.Conn) { n.log.Info("NATS reconnected") }))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: NATS %s: %w", opts.URL, err)
+	}
+	n.nc = nc
+	return n, nil
+}
+
+// Name is this node's name.
+func (n *Node) Name() string { return n.opts.Node }
+
+// Start subscribes, asks the others for their sessions and starts the
+// heartbeat; local receives what the other nodes send.
+func (n *Node) Start(local Local) error {
+	n.local = local
+	for _, subj := range []string{SubjectSessions, SubjectHeartbeat, nodeSubject(n.opts.Node)} {
+		sub, err := n.nc.ChanSubscribe(subj, n.in)
+		if err != nil {
+			n.Close()
+			return fmt.Errorf("cluster: subscribe %s: %w", subj, err)
+		}
+		// The directory must not lose events to a slow consumer limit.
+		_ = sub.SetPendingLimits(-1, -1)
+		n.subs = append(n.subs, sub)
+	}
+	if err := n.nc.Flush(); err != nil {
+		n.Close()
+		return fmt.Errorf("cluster: NATS: %w", err)
+	}
+	n.done.Add(3)
+	go n.receive()
+	go n.runSlow()
+	go n.beat()
+	n.log.Info("joined", zap.String("node", n.opts.Node), zap.Duration("lease", n.opts.Lease))
+	return nil
+}
+
+// Close leaves the cluster: the others drop this node's sessions when its
+// lease runs out (its sessions end with the process anyway).
+func (n *Node) Close() {
+	select {
+	case <-n.stop:
+		return
+	default:
+	}
+	close(n.stop)
+	for _, s := range n.subs {
+		_ = s.Unsubscribe()
+	}
+	n.done.Wait()
+	n.nc.Close()
+}
+
+// Remote returns the sessions of bare held by other nodes.
+func (n *Node) Remote(bare string) []xmppcore.RemoteSession {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	m := n.dir[bare]
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]xmppcore.RemoteSession, 0, len(m))
+	for _, s := range m {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Announce publishes a change of one local session to every node.
+func (n *Node) Announce(s xmppcore.RemoteSession, gone bool) {
+	b, err := json.Marshal(event{Node: n.opts.Node, Inc: n.inc, Gone: gone, RemoteSession: s})
+	if err == nil {
+		err = n.nc.Publish(SubjectSessions, b)
+	}
+	if err != nil {
+		n.log.Warn("announce", zap.Error(err))
+	}
+}
+
+// Forward sends a stanza to node for delivery to its session(s) of to.
+func (n *Node) Forward(node, to string, stanza []byte) {
+	n.send(node, opStanza, to, stanza)
+}
+
+// Effect sends e to every other node holding sessions of its user.
+func (n *Node) Effect(e xmppcore.Effect) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	for _, node := range nodesOf(n.Remote(e.Username + "@" + e.Domain)) {
+		n.send(node, opEffect, "", b)
+	}
+}
+
+func nodesOf(rs []xmppcore.RemoteSession) []string {
+	var out []string
+	for _, r := range rs {
+		if !contains(out, r.Node) {
+			out = append(out, r.Node)
+		}
+	}
+	return out
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) send(node, op, to string, data []byte) {
+	m := nats.NewMsg(nodeSubject(node))
+	m.Header.Set(hdrOp, op)
+	m.Header.Set(hdrFrom, n.opts.Node)
+	m.Header.Set(hdrInc, n.inc)
+	if to != "" {
+		m.Header.Set(hdrTo, to)
+	}
+	m.Data = data
+	if err := n.nc.PublishMsg(m); err != nil {
+		n.log.Warn("send", zap.String("node", node), zap.String("op", op), zap.Error(err))
+	}
+}
+
+// beat publishes the heartbeat and expires the peers that stopped theirs.
+func (n *Node) beat() {
+	defer n.done.Done()
+	hb, _ := json.Marshal(heartbeat{Node: n.opts.Node, Inc: n.inc})
+	t := time.NewTicker(n.opts.Heartbeat)
+	defer t.Stop()
+	for {
+		if err := n.nc.Publish(SubjectHeartbeat, hb); err != nil {
+			n.log.Debug("heartbeat", zap.Error(err))
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		// Expiry goes through the receive loop, so that it is ordered
+		// with the events it races.
+		select {
+		case n.in <- &nats.Msg{Subject: "expire"}:
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+// receive applies what arrives, one message at a time.
+func (n *Node) receive() {
+	defer n.done.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case m := <-n.in:
+			n.handle(m)
+		}
+	}
+}
+
+func (n *Node) handle(m *nats.Msg) {
+	switch m.Subject {
+	case "expire":
+		n.expire(time.Now())
+	case SubjectHeartbeat:
+		var hb heartbeat
+		if json.Unmarshal(m.Data, &hb) == nil && hb.Node != n.opts.Node {
+			n.seen(hb.Node, hb.Inc)
+		}
+	case SubjectSessions:
+		var ev event
+		if json.Unmarshal(m.Data, &ev) != nil || ev.Node == n.opts.Node {
+			return
+		}
+		n.seen(ev.Node, ev.Inc)
+		n.apply(ev.Node, ev.RemoteSession, ev.Gone)
+	default:
+		from, inc := m.Header.Get(hdrFrom), m.Header.Get(hdrInc)
+		if from == "" || from == n.opts.Node {
+			return
+		}
+		n.seen(from, inc)
+		switch m.Header.Get(hdrOp) {
+		case opStanza:
+			n.local.FromNode(m.Header.Get(hdrTo), m.Data)
+		case opEffect:
+			var e xmppcore.Effect
+			if json.Unmarshal(m.Data, &e) == nil {
+				n.later(func() { n.local.ApplyEffect(e) })
+			}
+		case opSync:
+			b, err := json.Marshal(n.local.LocalSessions())
+			if err == nil {
+				n.send(from, opSessions, "", b)
+			}
+		case opSessions:
+			var rs []xmppcore.RemoteSession
+			if json.Unmarshal(m.Data, &rs) == nil {
+				for _, r := range rs {
+					n.apply(from, r, false)
+				}
+				n.mu.Lock()
+				back := n.expired[from]
+				delete(n.expired, from)
+				n.mu.Unlock()
+				if back {
+					found := n.sessionsOf(from)
+					n.later(func() { n.local.NodeFound(found) })
+				}
+			}
+		}
+	}
+}
+
+// later queues f for the slow goroutine.
+func (n *Node) later(f func()) {
+	select {
+	case n.slow <- f:
+	case <-n.stop:
+	}
+}
+
+func (n *Node) runSlow() {
+	defer n.done.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case f := <-n.slow:
+			f()
+		}
+	}
+}
+
+// seen renews a peer's lease; a peer new to this node, or restarted, is
+// asked for its sessions (a restarted one's old sessions are gone).
+func (n *Node) seen(node, inc string) {
+	n.mu.Lock()
+	p := n.peers[node]
+	var lost []xmppcore.RemoteSession
+	fresh := p == nil || p.inc != inc
+	if p != nil && p.inc != inc {
+		lost = n.dropLocked(node, p)
+	}
+	if fresh {
+		p = &peer{inc: inc, fulls: map[string]string{}}
+		n.peers[node] = p
+	}
+	p.lastSeen = time.Now()
+	n.mu.Unlock()
+	if len(lost) > 0 {
+		n.later(func() { n.local.NodeLost(lost) })
+	}
+	if fresh {
+		n.log.Info("node seen", zap.String("node", node))
+		n.send(node, opSync, "", nil)
+	}
+}
+
+// apply records one session of node in the directory.
+func (n *Node) apply(node string, r xmppcore.RemoteSession, gone bool) {
+	bare, _, _ := strings.Cut(r.JID, "/")
+	r.Node = node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[node]
+	if p == nil {
+		return
+	}
+	if gone {
+		if cur, ok := n.dir[bare][r.JID]; ok && cur.Node == node {
+			delete(n.dir[bare], r.JID)
+			if len(n.dir[bare]) == 0 {
+				delete(n.dir, bare)
+			}
+		}
+		delete(p.fulls, r.JID)
+		return
+	}
+	m := n.dir[bare]
+	if m == nil {
+		m = map[string]xmppcore.RemoteSession{}
+		n.dir[bare] = m
+	}
+	// A resource that moved to this node from another (a conflict) leaves
+	// the other's entry.
+	if old, ok := m[r.JID]; ok && old.Node != node {
+		if op := n.peers[old.Node]; op != nil {
+			delete(op.fulls, r.JID)
+		}
+	}
+	m[r.JID] = r
+	p.fulls[r.JID] = bare
+}
+
+// expire drops the peers whose lease ran out.
+func (n *Node) expire(now time.Time) {
+	n.mu.Lock()
+	var lost []xmppcore.RemoteSession
+	for name, p := range n.peers {
+		if now.Sub(p.lastSeen) > n.opts.Lease {
+			n.log.Warn("node lost: its lease ran out", zap.String("node", name), zap.Int("sessions", len(p.fulls)))
+			lost = append(lost, n.dropLocked(name, p)...)
+			delete(n.peers, name)
+			n.expired[name] = true
+		}
+	}
+	n.mu.Unlock()
+	if len(lost) > 0 {
+		n.later(func() { n.local.NodeLost(lost) })
+	}
+}
+
+// dropLocked removes every session of node from the directory.
+func (n *Node) dropLocked(node string, p *peer) []xmppcore.RemoteSession {
+	var out []xmppcore.RemoteSession
+	for full, bare := range p.fulls {
+		if r, ok := n.dir[bare][full]; ok && r.Node == node {
+			out = append(out, r)
+			delete(n.dir[bare], full)
+			if len(n.dir[bare]) == 0 {
+				delete(n.dir, bare)
+			}
+		}
+	}
+	p.fulls = map[string]string{}
+	return out
+}
+
+// sessionsOf returns the directory's sessions of one node.
+func (n *Node) sessionsOf(node string) []xmppcore.RemoteSession {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	p := n.peers[node]
+	if p == nil {
+		return nil
+	}
+	out := make([]xmppcore.RemoteSession, 0, len(p.fulls))
+	for full, bare := range p.fulls {
+		if r, ok := n.dir[bare][full]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Peers returns the names of the nodes this one currently hears from.
+func (n *Node) Peers() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]string, 0, len(n.peers))
+	for name := range n.peers {
+		out = append(out, name)
+	}
+	return out
+}
+
+// nodeSubject is a node's own subject; node names (name@host) may hold
+// dots, which NATS reads as token separators, so the name is hashed.
+func nodeSubject(node string) string {
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	return fmt.Sprintf(subjectNodeFmt, hex.EncodeToString(h.Sum(nil)))
+}
+
+// newInc tells this run of a node from its earlier ones.
+func newInc() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

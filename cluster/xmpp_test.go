@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
+
+	"github.com/xmppgate/xmppgate/internal/goxmpptest"
+	"github.com/xmppgate/xmppgate/internal/natstest"
+	"github.com/xmppgate/xmppgate/xmppcore"
+)
+
+// twoNodes serves one SQLite store from two xmppcore servers in this
+// process, each with its own listener and its own cluster node on one
+// embedded NATS server (the root package's TestClusterThreeNodes does the
+// same with real processes on PostgreSQL; in-process, the race detector
+// sees both sides).
+func twoNodes(t *testing.T, users ...string) (a, b *xmppcore.Server, nodeA *Node) {
+	t.Helper()
+	st := seedStore(t, "", users...)
+	url := natstest.Start(t)
+	nodeA, err := Connect(Options{URL: url, Node: "a@test"})
+	require.NoError(t, err)
+	nodeB, err := Connect(Options{URL: url, Node: "b@test"})
+	require.NoError(t, err)
+	return startXMPP(t, st, nodeA), startXMPP(t, st, nodeB), nodeA
+}
+
+func addr(s *xmppcore.Server) string {
+	a, _ := s.Addrs()
+	return a.String()
+}
+
+func isChat(st any) bool { _, ok := st.(goxmpp.Chat); return ok }
+
+// Bare-JID delivery across nodes follows RFC 6121 8.5.2 as on one node:
+// the highest non-negative priority wins wherever its resource is
+// connected, and the message is stored offline only when no node holds an
+// available resource of non-negative priority. IQs to a full JID and
+// kicks cross nodes too.
+func TestBareJIDDeliveryAcrossNodes(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA := twoNodes(t, "alice", "bob")
+	bobJ := "bob@" + benchDomain
+	alice := goxmpptest.Login(t, addr(srvA), "alice@"+benchDomain, "pw", goxmpptest.Resource("a"))
+	bobLow := goxmpptest.Login(t, addr(srvA), bobJ, "pw", goxmpptest.Resource("low"))
+	bobHigh := goxmpptest.Login(t, addr(srvB), bobJ, "pw", goxmpptest.Resource("high"))
+	setPriority := func(c *goxmpptest.Client, p int) {
+		_, err := c.SendOrg(fmt.Sprintf("<presence><priority>%d</priority></presence>", p))
+		require.NoError(t, err)
+	}
+	// waitHigh waits until node A's directory has bob/high at priority p.
+	waitHigh := func(p int) {
+		require.Eventually(t, func() bool {
+			for _, r := range nodeA.Remote(bobJ) {
+				if r.JID == bobJ+"/high" && r.Available && r.Priority == p {
+					return true
+				}
+			}
+			return false
+		}, 20*time.Second, 5*time.Millisecond)
+	}
+	send := func(to, text string) {
+		_, err := alice.Send(goxmpp.Chat{Remote: to, Type: "chat", Text: text})
+		require.NoError(t, err)
+	}
+	// firstChat fails unless the next chat c receives has text.
+	firstChat := func(c *goxmpptest.Client, text string) {
+		require.Equal(t, text, c.Expect(t, text, isChat).(goxmpp.Chat).Text)
+	}
+	setPriority(bobLow, 1)
+	bobLow.Expect(t, "own presence", goxmpptest.Presence(bobJ+"/low", ""))
+	setPriority(bobHigh, 5)
+	waitHigh(5)
+
+	t.Run("highest priority on the other node", func(t *testing.T) {
+		send(bobJ, "to-bare-1")
+		firstChat(bobHigh, "to-bare-1")
+		// Had the bare message gone to low as well, low would see it first.
+		send(bobJ+"/low", "to-low-1")
+		firstChat(bobLow, "to-low-1")
+	})
+	t.Run("highest priority on this node", func(t *testing.T) {
+		setPriority(bobHigh, -1)
+		waitHigh(-1)
+		send(bobJ, "to-bare-2")
+		firstChat(bobLow, "to-bare-2")
+		send(bobJ+"/high", "to-high-2")
+		firstChat(bobHigh, "to-high-2")
+	})
+	t.Run("offline only when no node holds an eligible resource", func(t *testing.T) {
+		_, err := bobLow.SendOrg("<presence type='unavailable'/>")
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			for _, s := range srvA.Sessions(benchDomain, "bob") {
+				if s.Resource == "low" && !s.Available {
+					return true
+				}
+			}
+			return false
+		}, 20*time.Second, 5*time.Millisecond)
+		send(bobJ, "stored")
+		third := goxmpptest.Login(t, addr(srvB), bobJ, "pw", goxmpptest.Resource("third"))
+		_, err = third.SendPresence(goxmpp.Presence{})
+		require.NoError(t, err)
+		firstChat(third, "stored")
+		third.Close()
+	})
+	t.Run("iq to a full JID on the other node", func(t *testing.T) {
+		_, err := alice.RawInformation(alice.JID(), bobJ+"/high", "v1", "get", "<query xmlns='jabber:iq:version'/>")
+		require.NoError(t, err)
+		bobHigh.Expect(t, "alice's iq", goxmpptest.IQ("v1", "get", "jabber:iq:version"))
+		_, err = bobHigh.RawInformation(bobHigh.JID(), "alice@"+benchDomain+"/a", "v1", "result", "")
+		require.NoError(t, err)
+		alice.Expect(t, "bob's answer", goxmpptest.IQ("v1", "result", ""))
+		// A full JID no node holds: the error comes back.
+		_, err = alice.RawInformation(alice.JID(), bobJ+"/nowhere", "v2", "get", "<query xmlns='jabber:iq:version'/>")
+		require.NoError(t, err)
+		alice.Expect(t, "an error for nowhere", goxmpptest.IQ("v2", "error", ""))
+	})
+	t.Run("a kick on node A ends bob's session on node B", func(t *testing.T) {
+		require.Equal(t, 2, srvA.Kick(benchDomain, "bob", "", "test"))
+		bobHigh.Ended(t)
+		bobLow.Ended(t)
+		require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 0 }, 20*time.Second, 5*time.Millisecond)
+		require.Empty(t, srvB.Sessions(benchDomain, "bob"))
+	})
+}
+
+// A full JID bound on a second node replaces the session on the first,
+// as RFC 6120 7.7.2.2 has a server do with two sessions of one resource.
+func TestResourceConflictAcrossNodes(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA := twoNodes(t, "alice", "bob")
+	bobJ := "bob@" + benchDomain
+	first := goxmpptest.Login(t, addr(srvA), bobJ, "pw", goxmpptest.Resource("same"))
+	second := goxmpptest.Login(t, addr(srvB), bobJ, "pw", goxmpptest.Resource("same"))
+	first.Ended(t)
+	require.Empty(t, srvA.Sessions(benchDomain, "bob"))
+	require.Eventually(t, func() bool {
+		rs := nodeA.Remote(bobJ)
+		return len(rs) == 1 && rs[0].Node == "b@test"
+	}, 20*time.Second, 5*time.Millisecond)
+	alice := goxmpptest.Login(t, addr(srvA), "alice@"+benchDomain, "pw", goxmpptest.Resource("a"))
+	_, err := alice.Send(goxmpp.Chat{Remote: bobJ + "/same", Type: "chat", Text: "to the new one"})
+	require.NoError(t, err)
+	second.Expect(t, "alice's message", goxmpptest.Chat("alice@", "to the new one"))
+}

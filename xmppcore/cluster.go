@@ -1,0 +1,353 @@
+package xmppcore
+
+import (
+	"context"
+	"slices"
+
+	"mellium.im/xmpp/jid"
+
+	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmlel"
+	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
+	"github.com/xmppgate/xmppgate/xmppcore/privacy"
+)
+
+// Cluster is what the router needs from the other nodes serving the same
+// store (package cluster implements it over NATS; docs/scale-out.md). A
+// server without one (Config.Cluster nil) runs alone: every lookup below
+// is skipped, so one node pays nothing for it.
+type Cluster interface {
+	// Remote returns the sessions of a bare JID that other nodes hold.
+	Remote(bare string) []RemoteSession
+	// Announce tells the other nodes that a local session was bound,
+	// changed its presence, or (gone) ended.
+	Announce(s RemoteSession, gone bool)
+	// Forward hands a stanza to node for local delivery there: to a full
+	// JID's session, or (presence only) to a bare JID's available ones.
+	Forward(node, to string, stanza []byte)
+	// Effect has every other node holding sessions of domain's username
+	// apply e to them.
+	Effect(e Effect)
+}
+
+// RemoteSession is one bound session as the nodes tell each other about it.
+type RemoteSession struct {
+	Node      string `json:"n,omitempty"`
+	JID       string `json:"j"` // full JID
+	Available bool   `json:"a,omitempty"`
+	Priority  int    `json:"p,omitempty"`
+	// Presence is the session's last available presence as its contacts
+	// got it (no to); probes are answered from it on any node.
+	Presence []byte `json:"s,omitempty"`
+}
+
+// The kinds of Effect: what the worker asks of a user's sessions.
+const (
+	EffectKick     = "kick"     // Kick (Resource, Reason)
+	EffectGone     = "gone"     // UserGone
+	EffectPassword = "password" // PasswordChanged
+	EffectRoster   = "roster"   // RosterChanged (Contact)
+	EffectPush     = "push"     // a roster push after a subscription change (Contact)
+	EffectConflict = "conflict" // the full JID (Resource) was bound on another node
+)
+
+// Effect is one worker effect carried to the nodes holding the user's sessions.
+type Effect struct {
+	Kind     string `json:"k"`
+	Domain   string `json:"d"`
+	Username string `json:"u"`
+	Resource string `json:"r,omitempty"`
+	Reason   string `json:"why,omitempty"`
+	Contact  string `json:"c,omitempty"`
+}
+
+// remoteOf returns the sessions of bare on other nodes (nil alone).
+func (s *Server) remoteOf(bare string) []RemoteSession {
+	if s.cfg.Cluster == nil {
+		return nil
+	}
+	return s.cfg.Cluster.Remote(bare)
+}
+
+// remoteAvailable returns the remote sessions of bare that sent available presence.
+func (s *Server) remoteAvailable(bare string) []RemoteSession {
+	out := s.remoteOf(bare)
+	n := 0
+	for _, r := range out {
+		if r.Available {
+			out[n] = r
+			n++
+		}
+	}
+	return out[:n]
+}
+
+// remoteNodes returns the nodes holding available (or, all, any) sessions of bare.
+func (s *Server) remoteNodes(bare string, all bool) []string {
+	var nodes []string
+	for _, r := range s.remoteOf(bare) {
+		if (all || r.Available) && !slices.Contains(nodes, r.Node) {
+			nodes = append(nodes, r.Node)
+		}
+	}
+	return nodes
+}
+
+// remoteSession finds the node holding a full JID's session elsewhere.
+func (s *Server) remoteSession(full jid.JID) (RemoteSession, bool) {
+	if s.cfg.Cluster == nil {
+		return RemoteSession{}, false
+	}
+	want := full.String()
+	for _, r := range s.cfg.Cluster.Remote(full.Bare().String()) {
+		if r.JID == want {
+			return r, true
+		}
+	}
+	return RemoteSession{}, false
+}
+
+// forwardFull hands st to the node holding the full JID to, if another does.
+func (s *Server) forwardFull(to jid.JID, st *xmlel.Element) bool {
+	r, ok := s.remoteSession(to)
+	if ok {
+		s.cfg.Cluster.Forward(r.Node, r.JID, st.Bytes(nsClient))
+	}
+	return ok
+}
+
+// toAvailable sends b to the available sessions of bare on every node.
+func (s *Server) toAvailable(bare string, b []byte) {
+	for _, t := range s.availableOf(bare) {
+		t.send(b)
+	}
+	for _, n := range s.remoteNodes(bare, false) {
+		s.cfg.Cluster.Forward(n, bare, b)
+	}
+}
+
+// announce tells the other nodes the state of a local session.
+func (s *Server) announce(c *conn, gone bool) {
+	if s.cfg.Cluster == nil {
+		return
+	}
+	r := RemoteSession{JID: c.full.String()}
+	if !gone {
+		c.smu.Lock()
+		r.Available, r.Priority, r.Presence = c.available, c.priority, c.presence
+		c.smu.Unlock()
+	}
+	s.cfg.Cluster.Announce(r, gone)
+}
+
+// LocalSessions lists this node's bound sessions for a node that joined
+// (or came back) and asks for them.
+func (s *Server) LocalSessions() []RemoteSession {
+	s.mu.RLock()
+	var conns []*conn
+	for _, a := range s.accounts {
+		for _, c := range a.sessions {
+			conns = append(conns, c)
+		}
+	}
+	s.mu.RUnlock()
+	out := make([]RemoteSession, 0, len(conns))
+	for _, c := range conns {
+		c.smu.Lock()
+		out = append(out, RemoteSession{JID: c.full.String(), Available: c.available, Priority: c.priority, Presence: c.presence})
+		c.smu.Unlock()
+	}
+	return out
+}
+
+// FromNode delivers a stanza another node routed here, to the local
+// session of a full JID or (presence) the local available sessions of a
+// bare JID. It never routes further: the sending node already chose this
+// one, so two nodes can never bounce a stanza between them.
+func (s *Server) FromNode(to string, raw []byte) {
+	st, err := xmlel.Parse(raw)
+	if err != nil {
+		s.log.Warn("cluster: unparsable stanza from another node")
+		return
+	}
+	tj, err := jid.Parse(to)
+	if err != nil {
+		return
+	}
+	from, _ := jid.Parse(st.Get("from"))
+	d, ok := s.hosted(tj.Domainpart())
+	if !ok {
+		return
+	}
+	bare := tj.Bare().String()
+	if tj.Resourcepart() == "" {
+		if st.Name.Local != "presence" {
+			return
+		}
+		for _, t := range s.availableOf(bare) {
+			if !s.privacyDenies(t, privacy.PresenceIn, from) {
+				t.send(raw)
+			}
+		}
+		return
+	}
+	t := s.session(tj)
+	switch st.Name.Local {
+	case "message":
+		switch {
+		case t != nil && !s.privacyDenies(t, privacy.Message, from):
+			t.send(raw)
+			s.carbonsReceived(st, d, bare, t)
+			s.pushHibernated(st, d, bare, t)
+		case t == nil && (msgType(st) == "chat" || msgType(st) == "normal"):
+			// The session ended while the message was on its way.
+			s.storeOffline(st, d, bare, tj.Localpart(), store.User{})
+		}
+	case "presence":
+		if t != nil && !s.privacyDenies(t, privacy.PresenceIn, from) {
+			t.send(raw)
+		}
+	case "iq":
+		if t != nil && !s.privacyDenies(t, privacy.IQ, from) {
+			t.send(raw)
+		} else if typ := st.Get("type"); typ == "get" || typ == "set" {
+			// The asker is on another node (or server): the error goes
+			// back the way the query came.
+			if e := iqError(st, "", "", errServiceUnavailable); !s.forwardFull(from, e) {
+				s.bounce(st, errServiceUnavailable)
+			}
+		}
+	}
+}
+
+// ApplyEffect applies a worker effect another node sent to this node's
+// sessions of the user; like FromNode it never goes further.
+func (s *Server) ApplyEffect(e Effect) {
+	switch e.Kind {
+	case EffectKick:
+		s.kickLocal(e.Domain, e.Username, e.Resource, e.Reason)
+	case EffectGone:
+		s.userGoneLocal(e.Domain, e.Username)
+	case EffectPassword:
+		s.passwordChangedLocal(e.Domain, e.Username)
+	case EffectRoster:
+		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, true)
+	case EffectPush:
+		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, false)
+	case EffectConflict:
+		for _, c := range s.match(e.Domain, e.Username) {
+			if c.res == e.Resource {
+				c.fail(condConflict, "replaced by a new session with the same resource")
+			}
+		}
+	}
+}
+
+// effect sends e to the other nodes holding sessions of its user.
+func (s *Server) effect(e Effect) int {
+	if s.cfg.Cluster == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range s.remoteOf(e.Username + "@" + e.Domain) {
+		if e.Resource == "" || r.JID == e.Username+"@"+e.Domain+"/"+e.Resource {
+			n++
+		}
+	}
+	if n > 0 {
+		s.cfg.Cluster.Effect(e)
+	}
+	return n
+}
+
+// NodeLost is told the sessions of a node whose lease ran out (it died or
+// lost NATS): nobody else will say they went away, so this node tells its
+// own sessions, as the dead node would have on a clean logout: the user's
+// other resources, and the contacts the user's presence went to.
+func (s *Server) NodeLost(gone []RemoteSession) {
+	for _, r := range gone {
+		if r.Available {
+			s.remoteToContacts(r.JID, xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID).Bytes(nsClient))
+		}
+	}
+}
+
+// NodeFound is told the sessions of a node heard again after its lease
+// ran out (NATS came back): this node had told its sessions those users
+// were unavailable, so it now shows them their presence again.
+func (s *Server) NodeFound(found []RemoteSession) {
+	for _, r := range found {
+		if r.Available && r.Presence != nil {
+			s.remoteToContacts(r.JID, r.Presence)
+		}
+	}
+}
+
+// remoteToContacts sends b, a presence of the remote session full, to the
+// local available sessions of its user and of the contacts its presence
+// goes to.
+func (s *Server) remoteToContacts(full string, b []byte) {
+	fj, err := jid.Parse(full)
+	if err != nil {
+		return
+	}
+	for _, t := range s.availableOf(fj.Bare().String()) {
+		t.send(b)
+	}
+	d, ok := s.hosted(fj.Domainpart())
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	u, err := s.st.UserByJID(ctx, d.FQDN, fj.Localpart())
+	if err != nil {
+		return
+	}
+	items, _, err := s.st.RosterWithShared(ctx, u)
+	if err != nil {
+		return
+	}
+	for _, it := range items {
+		if !it.Visible || (it.Subscription != store.SubFrom && it.Subscription != store.SubBoth) {
+			continue
+		}
+		for _, t := range s.availableOf(it.Contact) {
+			if !s.privacyDenies(t, privacy.PresenceIn, fj) {
+				t.send(b)
+			}
+		}
+	}
+}
+
+// remotePresences sends to c the presence of the remote available sessions
+// of bare (probes answered from the directory, no round trip).
+func (s *Server) remotePresences(c *conn, bare string) {
+	rs := s.remoteAvailable(bare)
+	if len(rs) == 0 {
+		return
+	}
+	if bj, err := jid.Parse(bare); err == nil {
+		if d, ok := s.hosted(bj.Domainpart()); ok && d.On(modcfg.Blocking) {
+			u, err := s.st.UserByJID(context.Background(), d.FQDN, bj.Localpart())
+			if err != nil || s.blockedBy(bare, u.ID, c.full) {
+				return
+			}
+		}
+	}
+	for _, r := range rs {
+		if r.Presence != nil {
+			c.send(r.Presence)
+		}
+	}
+}
+
+// pushRemote has the nodes holding other sessions of bare push contact's
+// roster item to them after a change made here.
+func (s *Server) pushRemote(bare, contact string) {
+	if s.cfg.Cluster == nil {
+		return
+	}
+	if bj, err := jid.Parse(bare); err == nil {
+		s.effect(Effect{Kind: EffectPush, Domain: bj.Domainpart(), Username: bj.Localpart(), Contact: contact})
+	}
+}
