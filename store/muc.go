@@ -204,11 +204,7 @@ func (t *Tx) DeleteRooms(ctx context.Context, roomIDs []int64) error {
 	if len(roomIDs) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(roomIDs)
-	if err != nil {
-		return err
-	}
-	_, err = t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`, string(b))
+	_, err := t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`, idList(roomIDs))
 	return err
 }
 
