@@ -177,6 +177,9 @@ func TestConfigFromEnvironment(t *testing.T) {
 	require.Equal(t, 5, c.DreamHostLimits[0].Max)
 	_, err = LoadConfig("", []string{"XMPPGATE_SYNCHRONOUS=sometimes"})
 	require.Error(t, err)
+	c, err = LoadConfig("", []string{"XMPPGATE_WORKER_PARALLEL=2"})
+	require.NoError(t, err)
+	require.Equal(t, 2, c.WorkerParallel)
 
 	c, err = LoadConfig("", []string{"XMPPGATE_UPLOAD_URL=https://chat.example/upload",
 		"XMPPGATE_EXTERNAL_SERVICES=[{type: turn, host: turn.example, port: 3478, transport: udp, secret: s, ttl: 1h}]"})

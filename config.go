@@ -153,10 +153,12 @@ type Config struct {
 	// (docs/scale-out.md); empty, this node runs alone. It needs a
 	// postgres:// store, shared by every node. Env XMPPGATE_NATS_URL.
 	NATSURL string `yaml:"nats_url"`
-	// WorkerParallel is how many SCRAM key derivations of a batch run at
-	// once; 0: one fewer than the CPUs (at least one), which keeps a CPU
-	// for requests and sessions while a bulk import derives. Set it to
-	// the CPU count for the fastest derivation instead.
+	// WorkerParallel is how many SCRAM key derivations run at once: the
+	// background deriver's, which derives a queued password's keys once
+	// the change is acknowledged, and a batch's apply's for the keys the
+	// deriver did not get to (a crash, an import faster than it). 0: one
+	// fewer than the CPUs (at least one), which keeps a CPU for requests
+	// and sessions while a bulk import derives (bench/README.md).
 	WorkerParallel int `yaml:"worker_parallel"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
@@ -214,7 +216,8 @@ func LoadConfig(file string, environ []string) (Config, error) {
 		// switch is read unquoted, so "true" is a boolean.
 		val := quoteYAML(v)
 		switch rv.Field(i).Kind() {
-		case reflect.Bool:
+		case reflect.Bool, reflect.Int:
+			// A count too: quoted, YAML would not read it as a number.
 			val = v
 		case reflect.Slice:
 			// One item needs no brackets: XMPPGATE_TRANSFER_DIRS=/srv/x;

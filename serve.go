@@ -180,6 +180,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	if err := worker.Start(cfg.WorkerSchedule); err != nil {
 		return err
 	}
+	defer worker.StartDeriver()()
 	// Apply what a previous run left behind (batches a crash left running)
 	// while already serving: new changes queue behind it in claim order.
 	var recovery sync.WaitGroup

@@ -30,6 +30,9 @@ type Call struct {
 	// always from the goroutine that runs the handler; see
 	// importprogress.go.
 	Progress func(done, total int, unit string)
+	// now: RunNow applies the call's changes as soon as they are queued,
+	// so the worker's deriver is not woken to derive their keys as well.
+	now bool
 }
 
 // Values are bound arguments by registry name.
@@ -154,6 +157,10 @@ func (c *Call) MutateEach(ctx context.Context, fill func(tx *store.Tx, add func(
 		}
 		return c.useUniqueID(ctx)(tx)
 	})
+	if err == nil && c.Env.Worker != nil && !c.now {
+		// Committed: the deriver may derive the changes' keys ahead.
+		c.Env.Worker.Queued()
+	}
 	return rs, err
 }
 
@@ -185,6 +192,7 @@ func (c *Call) RunNow(ctx context.Context) (any, error) {
 	if c.Env.Worker == nil {
 		return nil, errors.New("commands: RunNow needs Env.Worker")
 	}
+	c.now = true
 	for attempt := 1; ; attempt++ {
 		res, err := c.Run(ctx)
 		if e := AsError(err); err != nil && e.Reason == ReasonPending && attempt < syncAttempts {

@@ -205,7 +205,10 @@ type Def struct {
 	// Prepare (optional) and Apply are how the worker applies this command's
 	// queued changes; see queue.Applier.
 	Prepare func(ctx context.Context, env *Env, w *queue.Work) error
-	Apply   func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error
+	// Derive (optional) computes Prepare's slow part ahead, when the change
+	// is queued; see queue.Applier.Derive.
+	Derive func(ctx context.Context, env *Env, w *queue.Work) ([]byte, error)
+	Apply  func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error
 	// ApplyAtomic: Apply makes at most one write (see queue.Applier.Atomic).
 	ApplyAtomic bool
 	// Operator: only the server's operator may call it (server-wide

@@ -114,6 +114,9 @@ func (r *Registry) Appliers(env *Env) map[string]queue.Applier {
 		if d.Prepare != nil {
 			a.Prepare = func(ctx context.Context, w *queue.Work) error { return d.Prepare(ctx, env, w) }
 		}
+		if d.Derive != nil {
+			a.Derive = func(ctx context.Context, w *queue.Work) ([]byte, error) { return d.Derive(ctx, env, w) }
+		}
 		m[d.Name] = a
 	}
 	return m

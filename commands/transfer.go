@@ -238,6 +238,7 @@ var ImportPiefxis = &Def{
 	Names:   map[Dialect]string{Ejabberd: "import_piefxis"},
 	Handle:  importPiefxis,
 	Prepare: prepareImport,
+	Derive:  keysAhead(importSealed),
 	Apply:   applyImport,
 }
 
@@ -257,6 +258,7 @@ var ImportProsody = &Def{
 	Names:   map[Dialect]string{Ejabberd: "import_prosody"},
 	Handle:  importProsody,
 	Prepare: prepareImport,
+	Derive:  keysAhead(importSealed),
 	Apply:   applyImport,
 }
 
@@ -676,6 +678,16 @@ func prepareImport(ctx context.Context, env *Env, w *queue.Work) error {
 		return nil
 	}
 	return deriveSealed(env, w, ch.Sealed)
+}
+
+// importSealed is the password an import change derives keys for; nil
+// for rooms and existing users.
+func importSealed(w *queue.Work) ([]byte, error) {
+	var ch importChange
+	if err := json.Unmarshal(w.Args, &ch); err != nil || ch.Rooms != nil || ch.Existing {
+		return nil, err
+	}
+	return ch.Sealed, nil
 }
 
 // applyImport activates a new user with its credentials (or finds the

@@ -39,6 +39,7 @@ var ImportOpenfire = &Def{
 	Names:   map[Dialect]string{Ejabberd: "import_openfire"},
 	Handle:  importOpenfire,
 	Prepare: prepareImport,
+	Derive:  keysAhead(importSealed),
 	Apply:   applyImport,
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -134,6 +135,7 @@ var AddUser = &Def{
 	Names:       map[Dialect]string{DreamHost: "jabber-add_user", Ejabberd: "register", REST: "POST xmppdomains/<fqdn>/users[/<username>]"},
 	Handle:      addUser,
 	Prepare:     prepareCredential,
+	Derive:      keysAhead(userChangeSealed),
 	ApplyAtomic: true,
 	Apply:       applyAddUser,
 }
@@ -156,17 +158,27 @@ func addUser(ctx context.Context, c *Call) (any, error) {
 // prepareCredential derives the SCRAM keys of the change's sealed password
 // outside the write transaction: the derivation is slow on purpose.
 func prepareCredential(ctx context.Context, env *Env, w *queue.Work) error {
-	c, err := changeArgs(w)
+	sealed, err := userChangeSealed(w)
 	if err != nil {
 		return err
 	}
-	return deriveSealed(env, w, c.Sealed)
+	return deriveSealed(env, w, sealed)
+}
+
+func userChangeSealed(w *queue.Work) ([]byte, error) {
+	c, err := changeArgs(w)
+	return c.Sealed, err
 }
 
 // deriveSealed derives the SCRAM keys of a sealed password copy into
-// w.Prepared; a change without one (nil) derives nothing.
+// w.Prepared, or takes them from w.Derived when the deriver stored them
+// for this very password; a change without one (nil) derives nothing.
 func deriveSealed(env *Env, w *queue.Work, sealed []byte) error {
 	if sealed == nil {
+		return nil
+	}
+	if cred, ok := openKeys(env, w.Derived, sealed); ok {
+		w.Prepared = cred
 		return nil
 	}
 	pw, err := env.Box.Open(sealed, PurposePassword)
@@ -176,6 +188,55 @@ func deriveSealed(env *Env, w *queue.Work, sealed []byte) error {
 	cred, err := credential.New(string(pw))
 	w.Prepared = cred
 	return err
+}
+
+// keysAhead is a Def's Derive for changes whose sealed password sealedOf
+// reads: the keys deriveSealed would derive at apply, derived when the
+// change is queued and sealed for the store.
+func keysAhead(sealedOf func(w *queue.Work) ([]byte, error)) func(context.Context, *Env, *queue.Work) ([]byte, error) {
+	return func(ctx context.Context, env *Env, w *queue.Work) ([]byte, error) {
+		sealed, err := sealedOf(w)
+		if err != nil || sealed == nil {
+			return nil, err
+		}
+		pw, err := env.Box.Open(sealed, PurposePassword)
+		if err != nil {
+			return nil, err
+		}
+		cred, err := credential.New(string(pw))
+		if err != nil {
+			return nil, err
+		}
+		plain, err := cred.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		return env.Box.Seal(plain, keysPurpose(sealed)), nil
+	}
+}
+
+// keysPurpose binds keys derived ahead to the sealed password they were
+// derived from: keys stored for another password (another change, a
+// later change_password of the same user) do not open.
+func keysPurpose(sealed []byte) string {
+	sum := sha256.Sum256(sealed)
+	return "scram-keys:" + base64.RawStdEncoding.EncodeToString(sum[:])
+}
+
+// openKeys opens keys derived ahead for sealed; false when there are none
+// or they do not open or decode whole (the caller derives them then).
+func openKeys(env *Env, derived, sealed []byte) (credential.SCRAM, bool) {
+	var cred credential.SCRAM
+	if derived == nil {
+		return cred, false
+	}
+	plain, err := env.Box.Open(derived, keysPurpose(sealed))
+	if err != nil || cred.UnmarshalBinary(plain) != nil {
+		return cred, false
+	}
+	whole := len(cred.Salt) > 0 && cred.Iterations > 0 && len(cred.SHA1Stored) > 0 && len(cred.SHA1Server) > 0 &&
+		len(cred.SHA256Stored) > 0 && len(cred.SHA256Server) > 0
+	return cred, whole
 }
 
 func applyAddUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
@@ -314,6 +375,7 @@ var CreateUser = &Def{
 	Names:   map[Dialect]string{Openfire: "add", OpenfireREST: "POST users"},
 	Handle:  createUser,
 	Prepare: prepareCredential,
+	Derive:  keysAhead(userChangeSealed),
 	Apply:   applyCreateUser,
 }
 
@@ -362,6 +424,7 @@ var UpdateUser = &Def{
 	Names:   map[Dialect]string{Openfire: "update", OpenfireREST: "PUT users/{username}"},
 	Handle:  updateUser,
 	Prepare: prepareProfileChange,
+	Derive:  keysAhead(profileChangeSealed),
 	Apply:   applyProfileChange,
 }
 
@@ -385,11 +448,16 @@ func updateUser(ctx context.Context, c *Call) (any, error) {
 // prepareProfileChange derives the SCRAM keys of a profile change that
 // sets a password (update_user, change_password, ban_account).
 func prepareProfileChange(ctx context.Context, env *Env, w *queue.Work) error {
-	c, err := profileArgs(w)
+	sealed, err := profileChangeSealed(w)
 	if err != nil {
 		return err
 	}
-	return deriveSealed(env, w, c.Sealed)
+	return deriveSealed(env, w, sealed)
+}
+
+func profileChangeSealed(w *queue.Work) ([]byte, error) {
+	c, err := profileArgs(w)
+	return c.Sealed, err
 }
 
 // applyProfileChange sets the fields a profile change carries
@@ -537,6 +605,7 @@ var ChangePassword = &Def{
 	Names:   map[Dialect]string{Ejabberd: "change_password", Console: "change_password"},
 	Handle:  changePassword,
 	Prepare: prepareProfileChange,
+	Derive:  keysAhead(profileChangeSealed),
 	Apply:   applyProfileChange,
 }
 
@@ -571,6 +640,7 @@ var BanAccount = &Def{
 	Names:   map[Dialect]string{Ejabberd: "ban_account"},
 	Handle:  banAccount,
 	Prepare: prepareProfileChange,
+	Derive:  keysAhead(profileChangeSealed),
 	Apply:   applyProfileChange,
 }
 
@@ -816,6 +886,7 @@ var RESTUserUpdate = &Def{
 	Names:   map[Dialect]string{REST: "PUT xmppdomains/<fqdn>/users/<username>"},
 	Handle:  restUserUpdate,
 	Prepare: prepareRESTUserUpdate,
+	Derive:  keysAhead(restUserUpdateSealed),
 	Apply:   applyRESTUserUpdate,
 }
 
@@ -872,11 +943,17 @@ func restUserUpdate(ctx context.Context, c *Call) (any, error) {
 }
 
 func prepareRESTUserUpdate(ctx context.Context, env *Env, w *queue.Work) error {
-	var up userUpdate
-	if err := json.Unmarshal(w.Args, &up); err != nil {
+	sealed, err := restUserUpdateSealed(w)
+	if err != nil {
 		return err
 	}
-	return deriveSealed(env, w, up.Sealed)
+	return deriveSealed(env, w, sealed)
+}
+
+func restUserUpdateSealed(w *queue.Work) ([]byte, error) {
+	var up userUpdate
+	err := json.Unmarshal(w.Args, &up)
+	return up.Sealed, err
 }
 
 func applyRESTUserUpdate(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {

@@ -253,7 +253,7 @@ func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
 
 // FinishChange records a change's outcome.
 func (t *Tx) FinishChange(ctx context.Context, id int64, status ChangeStatus, errText, errCode string) error {
-	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ?, error_code = ? WHERE id = ?`, status, errText, errCode, id))
+	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ?, error_code = ?, derived = NULL WHERE id = ?`, status, errText, errCode, id))
 }
 
 // FinishBatch records a batch's final state and time.
@@ -264,7 +264,7 @@ func (t *Tx) FinishBatch(ctx context.Context, id int64, status BatchStatus) erro
 
 // FinishPendingChanges marks every still pending change of a batch applied.
 func (t *Tx) FinishPendingChanges(ctx context.Context, batchID int64) error {
-	_, err := t.q.ExecContext(ctx, `UPDATE changes SET status = 'applied' WHERE batch_id = ? AND status = 'pending'`, batchID)
+	_, err := t.q.ExecContext(ctx, `UPDATE changes SET status = 'applied', derived = NULL WHERE batch_id = ? AND status = 'pending'`, batchID)
 	return err
 }
 
@@ -377,4 +377,53 @@ func accountsArg(accounts []int64) any {
 		return noIDs
 	}
 	return idList(accounts)
+}
+
+// Keys derived ahead (queue.Worker's deriver): read and written only by the
+// worker, never part of Change, so no command can show them.
+
+// ChangesToDerive lists up to limit pending changes after id after, of
+// waiting batches, with no keys derived yet, oldest first.
+func (r Reader) ChangesToDerive(ctx context.Context, after int64, limit int) ([]Change, error) {
+	return queryAll(ctx, r.q, scanChange, `SELECT c.id, c.batch_id, c.command, COALESCE(c.user_id, 0), c.args, c.status, c.error, c.error_code, c.actor
+		FROM changes c JOIN batches b ON b.id = c.batch_id
+		WHERE c.id > ? AND b.status = 'waiting' AND c.status = 'pending' AND c.derived IS NULL ORDER BY c.id LIMIT ?`, after, limit)
+}
+
+// FirstWaitingChange returns the id of the oldest change of a waiting
+// batch, 0 if there is none: where the deriver starts after a restart
+// instead of reading the whole history.
+func (r Reader) FirstWaitingChange(ctx context.Context) (int64, error) {
+	var id int64
+	err := r.q.QueryRowContext(ctx, `SELECT COALESCE(min(c.id), 0) FROM changes c
+		WHERE c.batch_id IN (SELECT id FROM batches WHERE status = 'waiting')`).Scan(&id)
+	return id, err
+}
+
+// SetDerived stores keys derived ahead for a change still pending; a
+// change already final keeps none.
+func (t *Tx) SetDerived(ctx context.Context, id int64, keys []byte) error {
+	_, err := t.q.ExecContext(ctx, `UPDATE changes SET derived = ? WHERE id = ? AND status = 'pending'`, keys, id)
+	return err
+}
+
+// DerivedKeys returns the keys derived ahead for a batch's changes, by change id.
+func (r Reader) DerivedKeys(ctx context.Context, batchID int64) (map[int64][]byte, error) {
+	type row struct {
+		id   int64
+		keys []byte
+	}
+	rows, err := queryAll(ctx, r.q, func(s rowScanner) (row, error) {
+		var x row
+		err := s.Scan(&x.id, &x.keys)
+		return x, err
+	}, `SELECT id, derived FROM changes WHERE batch_id = ? AND derived IS NOT NULL`, batchID)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[int64][]byte, len(rows))
+	for _, x := range rows {
+		m[x.id] = x.keys
+	}
+	return m, nil
 }
