@@ -62,11 +62,11 @@ func dreamhostAddUser(t *testing.T, p *serverProc, user, password string) {
 
 // loginWhenApplied logs in on p once the worker (on whichever node) has
 // applied the user.
-func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource string) *goxmpptest.Client {
+func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource string, opts ...goxmpptest.Option) *goxmpptest.Client {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := goxmpptest.TryLogin(t, p.c2s, jid, password, goxmpptest.Resource(resource))
+		c, err := goxmpptest.TryLogin(t, p.c2s, jid, password, append(opts, goxmpptest.Resource(resource))...)
 		if err == nil {
 			return c
 		}

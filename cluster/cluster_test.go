@@ -55,6 +55,8 @@ func (r *recorder) NodeFound(found []xmppcore.RemoteSession) {
 	}
 }
 
+func (r *recorder) NodesChanged([]string) {}
+
 func (r *recorder) LocalSessions() []xmppcore.RemoteSession {
 	r.mu.Lock()
 	defer r.mu.Unlock()

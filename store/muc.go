@@ -208,7 +208,9 @@ func (t *Tx) DeleteRooms(ctx context.Context, roomIDs []int64) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`, string(b))
+	// PostgreSQL's json_each takes objects only: arrays need their own.
+	_, err = t.q.ExecContext(ctx, t.pick(`DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`,
+		`DELETE FROM muc_rooms WHERE id IN (SELECT value::bigint FROM json_array_elements_text(?::json))`), string(b))
 	return err
 }
 

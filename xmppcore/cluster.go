@@ -28,6 +28,10 @@ type Cluster interface {
 	// Effect has every other node holding sessions of domain's username
 	// apply e to them.
 	Effect(e Effect)
+	// Owner names the live node that owns key (a room's bare JID), by
+	// rendezvous hashing over the nodes this one hears from; self is
+	// true when it is this node.
+	Owner(key string) (node string, self bool)
 }
 
 // RemoteSession is one bound session as the nodes tell each other about it.
@@ -177,6 +181,7 @@ func (s *Server) FromNode(to string, raw []byte) {
 	from, _ := jid.Parse(st.Get("from"))
 	d, ok := s.hosted(tj.Domainpart())
 	if !ok {
+		s.fromNodeToRoom(st, tj)
 		return
 	}
 	bare := tj.Bare().String()
@@ -265,6 +270,7 @@ func (s *Server) effect(e Effect) int {
 // own sessions, as the dead node would have on a clean logout: the user's
 // other resources, and the contacts the user's presence went to.
 func (s *Server) NodeLost(gone []RemoteSession) {
+	s.mucDropLost(gone)
 	for _, r := range gone {
 		if r.Available {
 			s.remoteToContacts(r.JID, xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID).Bytes(nsClient))

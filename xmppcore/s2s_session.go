@@ -46,6 +46,11 @@ func (s *Server) sessionOrStandIn(full jid.JID) *conn {
 	if c := s.session(full); c != nil {
 		return c
 	}
+	if s.cfg.Cluster != nil {
+		if c := s.clusterStandIn(full); c != nil {
+			return c
+		}
+	}
 	return s.standIn(full)
 }
 
