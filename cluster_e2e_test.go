@@ -21,7 +21,7 @@ import (
 // copyDataDir copies a node's data directory (its keys, certificates and
 // bootstrap file) for another node, leaving out the lock, as the README
 // tells an operator to.
-func copyDataDir(t *testing.T, from string) string {
+func copyDataDir(t testing.TB, from string) string {
 	t.Helper()
 	to := filepath.Join(t.TempDir(), "data")
 	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {

@@ -42,7 +42,7 @@ var buildOnce = sync.OnceValues(func() (string, error) {
 })
 
 // buildBinary is the xmppgate binary for tests that need a real process.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	bin, err := buildOnce()
 	require.NoError(t, err)
@@ -85,16 +85,16 @@ type serverProc struct {
 
 // startBinary builds the binary and serves a fresh data directory with it,
 // env overriding the defaults ("KEY=value").
-func startBinary(t *testing.T, env ...string) *serverProc {
+func startBinary(t testing.TB, env ...string) *serverProc {
 	t.Helper()
 	p := (&serverProc{bin: buildBinary(t), data: filepath.Join(t.TempDir(), "data"), env: env}).restart(t)
-	p.boot = readBootstrap(t, p.data)
+	p.boot = readBootstrapTB(t, p.data)
 	return p
 }
 
 // restart serves the same data directory with the same binary in a new
 // process (on new ports), once this one is gone.
-func (p *serverProc) restart(t *testing.T) *serverProc {
+func (p *serverProc) restart(t testing.TB) *serverProc {
 	t.Helper()
 	n := &serverProc{bin: p.bin, data: p.data, env: p.env, config: p.config, boot: p.boot, stderr: &syncbuf.Buffer{}, exited: make(chan error, 1)}
 	n.cmd = exec.Command(n.bin, "serve")
@@ -122,7 +122,7 @@ func (p *serverProc) restart(t *testing.T) *serverProc {
 
 // waitHTTP waits until the server's last "serving" line names its
 // addresses and the API answers there.
-func (p *serverProc) waitHTTP(t *testing.T) {
+func (p *serverProc) waitHTTP(t testing.TB) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		var serving struct{ HTTP, C2S string }

@@ -30,6 +30,7 @@ import (
 	"github.com/xmppgate/xmppgate/commands/rest"
 	"github.com/xmppgate/xmppgate/metrics"
 	"github.com/xmppgate/xmppgate/queue"
+	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmppcore"
 	"github.com/xmppgate/xmppgate/xmppcore/bosh"
 	"github.com/xmppgate/xmppgate/xmppcore/upload"
@@ -166,8 +167,13 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	a.env.Requests = met
 	a.env.Store.SetObserver(met.StoreOp)
 	defer a.env.Store.SetObserver(nil)
+	member, err := joinNodes(ctx, cfg, a, ln.Addr(), xs, log)
+	if err != nil {
+		return err
+	}
+	defer member.Close()
 	worker := queue.NewWorker(a.env.Store, a.reg.Appliers(a.env), xs, queue.Options{Logger: log.Named("queue.worker"),
-		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel})
+		Applied: met.BatchApplied, Parallel: cfg.WorkerParallel, Node: member})
 	a.env.Worker = worker
 	ctl := newControl(cfg, level, log, worker)
 	a.env.Control = ctl
@@ -423,4 +429,26 @@ func serveBeside(srv *http.Server, ln net.Listener, errc chan<- error) (stop fun
 		defer cancel()
 		srv.Shutdown(sctx) //nolint:errcheck // the main listener's shutdown error is the one reported
 	}
+}
+
+// joinNodes registers this process in the store's node table under
+// cfg.NodeName() (docs/scale-out.md). On SQLite the data directory's lock
+// already proves no other process serves the store, so a row a crash
+// left behind is taken over at once; on PostgreSQL a live node of the
+// same name is refused.
+func joinNodes(ctx context.Context, cfg Config, a *app, httpAddr net.Addr, xs *xmppcore.Server, log *zap.Logger) (*queue.Node, error) {
+	addrs := map[string]string{"http": httpAddr.String()}
+	c2s, c2stls := xs.Addrs()
+	if c2s != nil {
+		addrs["c2s"] = c2s.String()
+	}
+	if c2stls != nil {
+		addrs["c2stls"] = c2stls.String()
+	}
+	node, err := queue.JoinNodes(ctx, a.env.Store, queue.NodeOptions{Name: cfg.NodeName(), Addrs: addrs,
+		Takeover: !store.IsPostgres(cfg.Store), Logger: log.Named("queue.node")})
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", cfg.NodeName(), err)
+	}
+	return node, nil
 }

@@ -25,7 +25,7 @@ import (
 // commands is listed in the file of its noun.
 func All() []*Def {
 	return slices.Concat(userDefs, domainDefs, keyDefs, progressDefs, rosterDefs, groupDefs, sessionDefs, stanzaDefs,
-		vcardDefs, userdataDefs, purgeDefs, pushDefs, archiveDefs, pubsubDefs, roomDefs, openfireRoomDefs, openfireSystemDefs, serverDefs, backupDefs, transferDefs, oauthDefs, docDefs,
+		vcardDefs, userdataDefs, purgeDefs, pushDefs, archiveDefs, pubsubDefs, roomDefs, openfireRoomDefs, openfireSystemDefs, serverDefs, clusterDefs, backupDefs, transferDefs, oauthDefs, docDefs,
 		certificateDefs, batchDefs, auditDefs)
 }
 

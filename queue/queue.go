@@ -8,7 +8,9 @@
 // claimed it, then success or failure (see docs/state_machine.md). Because a
 // batch's changes, their results and its final state are written in one
 // transaction, a crash while running leaves the batch running with none of its
-// changes applied; the worker simply applies it again after a restart.
+// changes applied; the worker simply applies it again after a restart, or,
+// when several nodes share the store, another node does once the crashed
+// node's lease has passed (node.go, docs/scale-out.md).
 package queue
 
 import (

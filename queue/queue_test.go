@@ -148,7 +148,7 @@ func TestRunningBatchIsResumed(t *testing.T) {
 	b := setup(t)
 	q := b.enqueue(t, "ok")
 	require.NoError(t, b.st.Write(b.ctx, func(tx *store.Tx) error {
-		_, err := tx.ClaimBatches(b.ctx, 10)
+		_, err := tx.ClaimBatches(b.ctx, "", 10)
 		return err
 	}))
 	n, err := b.worker().RunOnce(b.ctx)

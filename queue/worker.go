@@ -80,10 +80,14 @@ type Options struct {
 	// Applied, if set, is told of every batch made final, with how long
 	// its transaction took (for monitoring; it must not block).
 	Applied func(status store.BatchStatus, changes int, took time.Duration)
+	// Node is this process among the nodes sharing the store (nil: a
+	// worker of no name, which always claims and recovers any orphan).
+	Node *Node
 }
 
-// Worker applies batches. One Worker per data directory (the process lock
-// in main keeps it single). Batches are claimed in order and applied in
+// Worker applies batches. One Worker per node (the process lock in main
+// keeps it single per data directory); the nodes sharing a PostgreSQL
+// store claim from one queue, each batch once (docs/scale-out.md). Batches are claimed in order and applied in
 // that order, one transaction at a time; the slow Prepare step of a batch
 // runs outside that order, so a synchronous caller's key derivation
 // overlaps the commit of the batch before it instead of waiting for it.
@@ -110,6 +114,7 @@ type Worker struct {
 	period   atomic.Int64 // time.Duration
 	lastTick atomic.Int64
 	applied  func(store.BatchStatus, int, time.Duration)
+	node     *Node
 }
 
 // NewWorker returns a worker applying changes with appliers keyed by command.
@@ -121,7 +126,7 @@ func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o 
 		o.Logger = zap.NewNop()
 	}
 	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel,
-		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{}), applied: o.Applied}
+		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{}), applied: o.Applied, node: o.Node}
 }
 
 // Start runs RunOnce on the cron schedule (e.g. "@every 5s").
@@ -203,18 +208,20 @@ func (w *Worker) claimLocked(b store.Batch) *job {
 	return j
 }
 
-// RunOnce applies every batch left running (by a crash) and every waiting
-// batch, and returns how many it finished.
+// RunOnce applies every batch this node must recover (left running by a
+// crash of this node, or claimed by a node whose lease has passed) and
+// every waiting batch it claims, and returns how many it finished. A
+// leaving node recovers only its own and claims nothing new.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.mu.Lock()
-	left, err := w.st.RunningBatches(ctx)
-	if err != nil {
-		w.mu.Unlock()
-		return 0, err
-	}
-	var claimed []store.Batch
-	err = w.st.Write(ctx, func(tx *store.Tx) (err error) {
-		claimed, err = tx.ClaimBatches(ctx, 1000)
+	var left, claimed []store.Batch
+	claiming := w.node.Claiming()
+	err := w.st.Write(ctx, func(tx *store.Tx) (err error) {
+		left, claimed = nil, nil
+		if left, err = tx.RecoverBatches(ctx, w.node.Name(), claiming, 0, 1000); err != nil || !claiming {
+			return err
+		}
+		claimed, err = tx.ClaimBatches(ctx, w.node.Name(), 1000)
 		return err
 	})
 	if err != nil {
@@ -244,38 +251,95 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return n, first
 }
 
+// Flush polling: how often a synchronous caller looks again at a batch
+// another node applies, and how long it waits for one that no node takes.
+const (
+	flushPollMin = 2 * time.Millisecond
+	flushPollMax = 250 * time.Millisecond
+	// flushUnclaimedMax bounds the wait for a batch that stays waiting
+	// because this node may not claim (it is leaving) and no other does.
+	flushUnclaimedMax = 2 * time.Minute
+)
+
 // Flush applies batch id now (claiming it if it still waits) and returns once
 // it is final. Synchronous dialects use it to answer after their change.
+// When another node holds the batch, Flush polls the store until that node
+// made it final, with a backoff, for as long as ctx lasts; if that node's
+// lease passes meanwhile, Flush recovers the batch and applies it here.
 func (w *Worker) Flush(ctx context.Context, id int64) (store.Batch, error) {
+	delay := flushPollMin
+	var unclaimedSince time.Time
+	for {
+		b, done, err := w.flushOnce(ctx, id)
+		if err != nil || done {
+			return b, err
+		}
+		if b.Status == store.BatchWaiting {
+			if unclaimedSince.IsZero() {
+				unclaimedSince = time.Now()
+			} else if time.Since(unclaimedSince) > flushUnclaimedMax {
+				return b, fmt.Errorf("queue: batch %s still waits after %s: this node is leaving the cluster and no other node claimed it",
+					b.Token, flushUnclaimedMax)
+			}
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return b, ctx.Err()
+		}
+		delay = min(2*delay, flushPollMax)
+	}
+}
+
+// flushOnce makes one attempt of Flush: it waits for the batch if this
+// process applies it, applies it if this node can take it, and otherwise
+// returns it as it is now, not done.
+func (w *Worker) flushOnce(ctx context.Context, id int64) (b store.Batch, done bool, err error) {
 	w.mu.Lock()
 	if ch, busy := w.inflight[id]; busy {
 		w.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return store.Batch{}, ctx.Err()
+			return store.Batch{}, true, ctx.Err()
 		}
-		return w.st.Batch(ctx, id)
+		b, err = w.st.Batch(ctx, id)
+		return b, true, err
 	}
-	var b store.Batch
-	err := w.st.Write(ctx, func(tx *store.Tx) (err error) {
-		b, err = tx.ClaimBatch(ctx, id)
+	claiming := w.node.Claiming()
+	taken := false
+	err = w.st.Write(ctx, func(tx *store.Tx) error {
+		taken = false
+		var err error
+		if claiming {
+			b, err = tx.ClaimBatch(ctx, id, w.node.Name())
+			if taken = err == nil; taken || !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		// Not waiting (or not ours to claim): running because a crash left
+		// it so, here or on a dead node, is ours to recover.
+		got, err := tx.RecoverBatches(ctx, w.node.Name(), claiming, id, 1)
+		if taken = len(got) == 1; taken {
+			b = got[0]
+		}
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		// Not waiting: final, or running because a crash left it so.
+	if err == nil && !taken {
 		b, err = w.st.Batch(ctx, id)
 	}
-	if err != nil || b.Status != store.BatchRunning {
+	if err != nil || !taken {
 		w.mu.Unlock()
-		return b, err
+		final := b.Status == store.BatchSuccess || b.Status == store.BatchFailure
+		return b, err != nil || final, err
 	}
 	j := w.claimLocked(b)
 	w.mu.Unlock()
 	if err := w.process(ctx, j); err != nil {
-		return b, err
+		return b, true, err
 	}
-	return w.st.Batch(ctx, id)
+	b, err = w.st.Batch(ctx, id)
+	return b, true, err
 }
 
 // process prepares a claimed batch, waits for its turn and applies it.
@@ -333,6 +397,9 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 	// batch holds its transaction for seconds (bench/batch).
 	err := w.st.WriteApart(ctx, func(tx *store.Tx) error {
 		status = store.BatchSuccess
+		if err := tx.HoldBatch(ctx, b.ID, w.node.Name()); err != nil {
+			return err
+		}
 		for i, wk := range work {
 			if wk.Status != store.ChangePending {
 				continue // finished in an earlier run of this batch

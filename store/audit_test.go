@@ -27,7 +27,7 @@ func TestConsoleReads(t *testing.T) {
 			if err != nil || token == "open" {
 				return err
 			}
-			if _, err := tx.ClaimBatch(b.ctx, bt.ID); err != nil {
+			if _, err := tx.ClaimBatch(b.ctx, bt.ID, ""); err != nil {
 				return err
 			}
 			status, cs, msg := BatchSuccess, ChangeApplied, ""

@@ -259,15 +259,17 @@ func (t *Tx) raw() querier {
 	return t.q
 }
 
-// tableNames lists the data tables in creation order (parents first).
+// tableNames lists the data tables in creation order (parents first). The
+// node table is the running processes' state, not data: a backup neither
+// carries it nor, restored, replaces the live nodes' leases.
 func tableNames(ctx context.Context, q querier, pg bool) ([]string, error) {
 	if pg {
 		return queryAll(ctx, q, scanColumn[string], `SELECT c.relname::text FROM pg_class c
 			JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname <> 'schema_migrations' ORDER BY c.oid`)
+			WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT IN ('schema_migrations', 'nodes') ORDER BY c.oid`)
 	}
 	return queryAll(ctx, q, scanColumn[string], `SELECT name FROM sqlite_master WHERE type = 'table'
-		AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY rowid`)
+		AND name NOT LIKE 'sqlite_%' AND name NOT IN ('schema_migrations', 'nodes') ORDER BY rowid`)
 }
 
 func columnNames(ctx context.Context, q querier, table string, pg bool) ([]string, error) {

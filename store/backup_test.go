@@ -187,7 +187,7 @@ func TestRestoreRefusals(t *testing.T) {
 		if _, err := tx.OpenBatch(b.ctx, a.ID, "Tok"); err != nil {
 			return err
 		}
-		_, err = tx.ClaimBatches(b.ctx, 10)
+		_, err = tx.ClaimBatches(b.ctx, "", 10)
 		return err
 	}))
 	require.ErrorIs(t, b.st.Load(b.ctx, strings.NewReader(dump.String())), ErrBusy)

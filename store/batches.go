@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -42,6 +43,9 @@ type Batch struct {
 	Scheduled time.Time
 	Executed  time.Time // zero until claimed
 	Finished  time.Time // zero until final
+	// ClaimedBy is the node that claimed the batch ("" if none did, or a
+	// worker that has no node name).
+	ClaimedBy string
 }
 
 // Change is one queued mutation. Args never hold a plain secret.
@@ -62,12 +66,12 @@ type Change struct {
 
 const changeCols = `id, batch_id, command, COALESCE(user_id, 0), args, status, error, error_code, actor`
 
-const batchCols = `id, token, account_id, status, scheduled, executed, finished`
+const batchCols = `id, token, account_id, status, scheduled, executed, finished, COALESCE(claimed_by, '')`
 
 func scanBatch(row interface{ Scan(...any) error }) (Batch, error) {
 	var b Batch
 	var sch, exe, fin sql.NullString
-	err := row.Scan(&b.ID, &b.Token, &b.AccountID, &b.Status, &sch, &exe, &fin)
+	err := row.Scan(&b.ID, &b.Token, &b.AccountID, &b.Status, &sch, &exe, &fin, &b.ClaimedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return b, ErrNotFound
 	}
@@ -86,15 +90,50 @@ func scanChange(row rowScanner) (Change, error) {
 	return c, err
 }
 
+// The account's waiting batch. On PostgreSQL it is read FOR SHARE: a
+// node's claim must not take the batch between this read and the commit of
+// the change added to it, or the claimer would apply the batch without
+// that change (SQLite's single writer orders them anyway). The change's
+// foreign key alone locks the row only FOR KEY SHARE, which the cron
+// claim's FOR UPDATE respects but a synchronous caller's ClaimBatch (an
+// UPDATE of non-key columns) does not.
+// A new one is inserted unless another node's insert won the partial
+// unique index meanwhile; then that one is read again.
+const (
+	qWaitingBatch   = `SELECT ` + batchCols + ` FROM batches WHERE account_id = ? AND status = 'waiting'`
+	qWaitingBatchPG = qWaitingBatch + ` FOR SHARE`
+	qInsertWaiting  = `INSERT INTO batches (token, account_id, status, scheduled) VALUES (?, ?, 'waiting', ?)
+		ON CONFLICT (account_id) WHERE status = 'waiting' DO NOTHING RETURNING ` + batchCols
+)
+
+// openBatchTries bounds OpenBatch's rounds: each lost one means another
+// node inserted, or claimed, the account's waiting batch in between.
+const openBatchTries = 20
+
 // OpenBatch returns the account's waiting batch, creating it with token if
-// there is none. The partial unique index keeps it one per account.
+// there is none. The partial unique index keeps it one per account, also
+// when nodes sharing a PostgreSQL store open it at the same moment.
 func (t *Tx) OpenBatch(ctx context.Context, accountID int64, token string) (Batch, error) {
-	b, err := scanBatch(t.q.QueryRowContext(ctx, `SELECT `+batchCols+` FROM batches WHERE account_id = ? AND status = 'waiting'`, accountID))
-	if !errors.Is(err, ErrNotFound) {
-		return b, err
+	for try := 1; ; try++ {
+		b, err := scanBatch(t.q.QueryRowContext(ctx, t.pick(qWaitingBatch, qWaitingBatchPG), accountID))
+		if !errors.Is(err, ErrNotFound) {
+			return b, err
+		}
+		err = t.guard(ctx, func() error {
+			b, err = scanBatch(t.q.QueryRowContext(ctx, qInsertWaiting, token, accountID, t.stamp()))
+			return err
+		})
+		// ErrNotFound: the insert met another's waiting batch; a deadlock
+		// (two nodes' groups each waiting on the other's new batch): this
+		// one was chosen to give way, and its savepoint has.
+		retry := errors.Is(err, ErrNotFound) || pgCode(err) == "40P01"
+		if !retry || try == openBatchTries {
+			if retry {
+				err = fmt.Errorf("store: no waiting batch for account %d after %d tries: %w", accountID, try, err)
+			}
+			return b, err
+		}
 	}
-	return scanBatch(t.q.QueryRowContext(ctx, `INSERT INTO batches (token, account_id, status, scheduled)
-		VALUES (?, ?, 'waiting', ?) RETURNING `+batchCols, token, accountID, t.stamp()))
 }
 
 // InsertChange appends a change to a batch.
@@ -129,26 +168,73 @@ func (r Reader) Batch(ctx context.Context, id int64) (Batch, error) {
 // The claim: SQLite has one writer, so the oldest waiting batches are
 // simply taken; on PostgreSQL several nodes claim at once, and each skips
 // the rows another's claim has locked, so a batch is claimed exactly once.
+// The claimer's name goes with the batch, for recovery.
 const (
-	qClaimBatches = `UPDATE batches SET status = 'running', executed = ?
+	qClaimBatches = `UPDATE batches SET status = 'running', executed = ?, claimed_by = ?
 		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ?)
 		RETURNING ` + batchCols
-	qClaimBatchesPG = `UPDATE batches SET status = 'running', executed = ?
+	qClaimBatchesPG = `UPDATE batches SET status = 'running', executed = ?, claimed_by = ?
 		WHERE id IN (SELECT id FROM batches WHERE status = 'waiting' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
 		RETURNING ` + batchCols
 )
 
-// ClaimBatches moves up to limit waiting batches to running, oldest first, in
-// one statement, and returns them.
-func (t *Tx) ClaimBatches(ctx context.Context, limit int) ([]Batch, error) {
-	return t.batches(ctx, t.pick(qClaimBatches, qClaimBatchesPG), t.stamp(), limit)
+// ClaimBatches moves up to limit waiting batches to running for node,
+// oldest first, in one statement, and returns them.
+func (t *Tx) ClaimBatches(ctx context.Context, node string, limit int) ([]Batch, error) {
+	return t.batches(ctx, t.pick(qClaimBatches, qClaimBatchesPG), t.stamp(), node, limit)
 }
 
-// ClaimBatch moves one waiting batch to running; ErrNotFound if it is not waiting.
-func (t *Tx) ClaimBatch(ctx context.Context, id int64) (Batch, error) {
-	return scanBatch(t.q.QueryRowContext(ctx, `UPDATE batches SET status = 'running', executed = ?
-		WHERE id = ? AND status = 'waiting' RETURNING `+batchCols, t.stamp(), id))
+// ClaimBatch moves one waiting batch to running for node; ErrNotFound if
+// it is not waiting.
+func (t *Tx) ClaimBatch(ctx context.Context, id int64, node string) (Batch, error) {
+	return scanBatch(t.q.QueryRowContext(ctx, `UPDATE batches SET status = 'running', executed = ?, claimed_by = ?
+		WHERE id = ? AND status = 'waiting' RETURNING `+batchCols, t.stamp(), node, id))
 }
+
+// Recovery: a running batch is node's to apply again if node claimed it
+// (a crash of this node, or of its earlier run) or, with orphans, if no
+// live node did (its claimer's lease passed, or it never had one). One
+// statement takes it, so of two survivors only one recovers a dead node's
+// batch: on PostgreSQL the second skips the row the first has locked, or
+// re-reads it after the first committed and finds it claimed by a live node.
+const (
+	qRecoverBatches = `UPDATE batches SET claimed_by = ?1
+		WHERE id IN (SELECT id FROM batches WHERE status = 'running' AND (?4 = 0 OR id = ?4)
+			AND (COALESCE(claimed_by, '') = ?1 OR (?2 = 1 AND (claimed_by IS NULL
+				OR claimed_by NOT IN (SELECT name FROM nodes WHERE lease_until > ?3))))
+			ORDER BY id LIMIT ?5` + `%s)
+		RETURNING ` + batchCols
+)
+
+var (
+	qRecoverBatchesSQLite = fmt.Sprintf(qRecoverBatches, "")
+	qRecoverBatchesPG     = fmt.Sprintf(qRecoverBatches, " FOR UPDATE SKIP LOCKED")
+)
+
+// RecoverBatches takes for node up to limit running batches that node
+// must apply again (see above; id > 0: that batch only), oldest first.
+func (t *Tx) RecoverBatches(ctx context.Context, node string, orphans bool, id int64, limit int) ([]Batch, error) {
+	now, err := t.NodeClock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return t.batches(ctx, t.pick(qRecoverBatchesSQLite, qRecoverBatchesPG), node, orphans, now.UnixMilli(), id, limit)
+}
+
+// HoldBatch checks, inside the transaction that applies batch id, that node
+// still holds it, and on PostgreSQL locks it until that transaction ends,
+// so no other node recovers it meanwhile. ErrNotFound: another node took
+// the batch over (this node's lease passed), which applies it instead.
+func (t *Tx) HoldBatch(ctx context.Context, id int64, node string) error {
+	var got int64
+	err := t.q.QueryRowContext(ctx, t.pick(qHoldBatch, qHoldBatch+` FOR NO KEY UPDATE`), id, node).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("batch %d is no longer held by node %q: %w", id, node, ErrNotFound)
+	}
+	return err
+}
+
+const qHoldBatch = `SELECT id FROM batches WHERE id = ? AND status = 'running' AND COALESCE(claimed_by, '') = ?`
 
 // RunningBatches lists batches left running, e.g. by a crash, oldest first.
 func (r Reader) RunningBatches(ctx context.Context) ([]Batch, error) {

@@ -101,14 +101,7 @@ func TestClaimBatchesExactlyOnce(t *testing.T) {
 		}
 		return nil
 	}))
-	stores := []*Store{b.st}
-	if onPG {
-		// A second node: its own pools and committer on the same database.
-		other, err := Open(b.ctx, b.loc, Options{})
-		require.NoError(t, err)
-		t.Cleanup(func() { other.Close() })
-		stores = append(stores, other)
-	}
+	stores := b.nodes(t, 1) // on PostgreSQL a second node on the same database
 	var mu sync.Mutex
 	seen := map[int64]int{}
 	var wg sync.WaitGroup
@@ -121,7 +114,7 @@ func TestClaimBatchesExactlyOnce(t *testing.T) {
 					var got []Batch
 					err := st.Write(context.Background(), func(tx *Tx) error {
 						var err error
-						got, err = tx.ClaimBatches(context.Background(), 3)
+						got, err = tx.ClaimBatches(context.Background(), "", 3)
 						return err
 					})
 					if err != nil {

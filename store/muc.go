@@ -204,13 +204,7 @@ func (t *Tx) DeleteRooms(ctx context.Context, roomIDs []int64) error {
 	if len(roomIDs) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(roomIDs)
-	if err != nil {
-		return err
-	}
-	// PostgreSQL's json_each takes objects only: arrays need their own.
-	_, err = t.q.ExecContext(ctx, t.pick(`DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`,
-		`DELETE FROM muc_rooms WHERE id IN (SELECT value::bigint FROM json_array_elements_text(?::json))`), string(b))
+	_, err := t.q.ExecContext(ctx, `DELETE FROM muc_rooms WHERE id IN (SELECT value FROM json_each(?))`, idList(roomIDs))
 	return err
 }
 
