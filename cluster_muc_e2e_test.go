@@ -10,7 +10,6 @@ import (
 
 	"github.com/xmppgate/xmppgate/cluster"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
-	"github.com/xmppgate/xmppgate/internal/natstest"
 )
 
 // status332 is XEP-0045's "removed because of a system shutdown" in the
@@ -30,14 +29,7 @@ func TestClusterMUC(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	dsn := postgres(t)
-	natsURL := natstest.Start(t)
-	env := func(node string) []string {
-		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
-	}
-	a := startBinary(t, append(env("a@localhost"), "XMPPGATE_WORKER_SCHEDULE=@every 1s")...)
-	b := (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: env("b@localhost"), boot: a.boot}).restart(t)
-	c := (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: env("c@localhost"), boot: a.boot}).restart(t)
+	a, b, c := threeNodes(t)
 	domain := a.boot.Domain
 
 	// A room name that C owns while all three live.
@@ -49,8 +41,8 @@ func TestClusterMUC(t *testing.T) {
 		}
 	}
 
-	dreamhostAddUser(t, a, "alice", "alicepw")
-	dreamhostAddUser(t, a, "bob", "bobpw")
+	dreamhostAddUser(t, c, "alice", "alicepw")
+	dreamhostAddUser(t, c, "bob", "bobpw")
 	alice := loginWhenApplied(t, a, "alice@"+domain, "alicepw", "onA", goxmpptest.Transcript())
 	bob := loginWhenApplied(t, b, "bob@"+domain, "bobpw", "onB", goxmpptest.Transcript())
 

@@ -130,6 +130,19 @@ func (s *Server) toAvailable(bare string, b []byte) {
 	}
 }
 
+// boundSessions lists this node's bound sessions.
+func (s *Server) boundSessions() []*conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var conns []*conn
+	for _, a := range s.accounts {
+		for _, c := range a.sessions {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
 // announce tells the other nodes the state of a local session.
 func (s *Server) announce(c *conn, gone bool) {
 	if s.cfg.Cluster == nil {
@@ -147,14 +160,7 @@ func (s *Server) announce(c *conn, gone bool) {
 // LocalSessions lists this node's bound sessions for a node that joined
 // (or came back) and asks for them.
 func (s *Server) LocalSessions() []RemoteSession {
-	s.mu.RLock()
-	var conns []*conn
-	for _, a := range s.accounts {
-		for _, c := range a.sessions {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.RUnlock()
+	conns := s.boundSessions()
 	out := make([]RemoteSession, 0, len(conns))
 	for _, c := range conns {
 		c.smu.Lock()

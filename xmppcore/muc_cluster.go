@@ -2,8 +2,6 @@ package xmppcore
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
 	"time"
 
@@ -89,6 +87,7 @@ func (s *Server) clusterStandIn(full jid.JID) *conn {
 // nodePipe is the transport of a cluster stand-in: every write is one or
 // more complete stanzas, each forwarded to the node holding its to.
 type nodePipe struct {
+	writeOnly
 	s    *Server
 	node string
 }
@@ -104,14 +103,6 @@ func (p *nodePipe) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-func (p *nodePipe) Read([]byte) (int, error)         { return 0, io.EOF }
-func (p *nodePipe) Close() error                     { return nil }
-func (p *nodePipe) LocalAddr() net.Addr              { return pipeAddr{} }
-func (p *nodePipe) RemoteAddr() net.Addr             { return pipeAddr{} }
-func (p *nodePipe) SetDeadline(time.Time) error      { return nil }
-func (p *nodePipe) SetReadDeadline(time.Time) error  { return nil }
-func (p *nodePipe) SetWriteDeadline(time.Time) error { return nil }
 
 // loadOwned reads a persistent room this node owns into the service on
 // a miss (in a cluster the rooms move between nodes, so a node does not
@@ -176,15 +167,7 @@ func (s *Server) NodesChanged(lost []string) {
 // mucShutdownLocal tells this node's sessions in the given rooms that
 // they were removed (status 332), as their room's node died.
 func (s *Server) mucShutdownLocal(rooms []string) {
-	s.mu.RLock()
-	var conns []*conn
-	for _, a := range s.accounts {
-		for _, c := range a.sessions {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.RUnlock()
-	for _, c := range conns {
+	for _, c := range s.boundSessions() {
 		c.smu.Lock()
 		var in []string
 		for to := range c.directed {
