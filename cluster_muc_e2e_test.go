@@ -89,6 +89,23 @@ func TestClusterMUC(t *testing.T) {
 		say(t, alice, room, "Alice", "back from A", alice, bob)
 		say(t, bob, room, "Bob", "back from B", alice, bob)
 	})
+	t.Run("destroy_room through the node that does not own the room", func(t *testing.T) {
+		// The API call lands on one node, the live room is on the other.
+		via := a
+		if cluster.OwnerAmong([]string{"a@localhost", "b@localhost"}, room) == "a@localhost" {
+			via = b
+		}
+		name, service, _ := strings.Cut(room, "@")
+		status, body := via.call(t, "destroy_room", `{"name":"`+name+`","service":"`+service+`"}`)
+		require.Equal(t, 200, status, body)
+		for _, cl := range []*goxmpptest.Client{alice, bob} {
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(cl.Transcript(), "<destroy") {
+				require.True(t, time.Now().Before(deadline), "no destroy presence:\n%s", cl.Transcript())
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	})
 	for _, p := range []*serverProc{a, b} {
 		require.False(t, strings.Contains(p.stderr.String(), `"level":"error"`), "a node logged an error:\n%s", p.stderr)
 	}

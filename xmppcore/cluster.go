@@ -185,6 +185,10 @@ func (s *Server) FromNode(to string, raw []byte) {
 		return
 	}
 	from, _ := jid.Parse(st.Get("from"))
+	if st.Name.Space == nsClusterRoom {
+		s.roomEffect(st, tj)
+		return
+	}
 	d, ok := s.hosted(tj.Domainpart())
 	if !ok {
 		s.fromNodeToRoom(st, tj)

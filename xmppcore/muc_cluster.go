@@ -275,3 +275,50 @@ func (s *Server) mucClusterItems(d modcfg.Domain) (*xmlel.Element, *stanzaErr) {
 	}
 	return q, nil
 }
+
+// nsClusterRoom names what one node tells a room's owner of a change the
+// API made through it (RoomChanged, RoomDestroyed). Only nodes send it:
+// what clients send is forwarded as message, presence or iq in jabber:client.
+const nsClusterRoom = "urn:xmppgate:cluster:room"
+
+// roomElsewhere sends a change the API made to room name of domain to the
+// room's owner when that is another node (which then applies it to the
+// live room); a copy this node holds without occupants is dropped, to be
+// read again from the store. False when this node owns the room.
+func (s *Server) roomElsewhere(domain, name string, change *xmlel.Element) bool {
+	if s.cfg.Cluster == nil {
+		return false
+	}
+	d, ok := s.hosted(domain)
+	if !ok {
+		return false
+	}
+	room := name + "@" + mucJID(d)
+	node, self := s.cfg.Cluster.Owner(room)
+	if self {
+		return false
+	}
+	if r := s.running(domain, name); r != nil {
+		r.mu.Lock()
+		if !r.gone && len(r.occ) == 0 {
+			s.endRoom(r, false)
+		}
+		r.mu.Unlock()
+	}
+	s.cfg.Cluster.Forward(node, room, change.Bytes(nsClient))
+	return true
+}
+
+// roomEffect applies a change another node sent for a room here.
+func (s *Server) roomEffect(el *xmlel.Element, room jid.JID) {
+	_, d, ok := s.serviceAt(room.Domainpart())
+	if !ok || room.Localpart() == "" {
+		return
+	}
+	switch el.Name.Local {
+	case "changed":
+		s.roomChangedHere(d.FQDN, room.Localpart())
+	case "destroyed":
+		s.roomDestroyedHere(d.FQDN, room.Localpart(), el.Get("reason"), el.Get("alternate"))
+	}
+}
