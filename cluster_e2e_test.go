@@ -62,17 +62,34 @@ func dreamhostAddUser(t *testing.T, p *serverProc, user, password string) {
 
 // loginWhenApplied logs in on p once the worker (on whichever node) has
 // applied the user.
-func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource string) *goxmpptest.Client {
+func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource string, opts ...goxmpptest.Option) *goxmpptest.Client {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := goxmpptest.TryLogin(t, p.c2s, jid, password, goxmpptest.Resource(resource))
+		c, err := goxmpptest.TryLogin(t, p.c2s, jid, password, append(opts, goxmpptest.Resource(resource))...)
 		if err == nil {
 			return c
 		}
 		require.True(t, time.Now().Before(deadline), "%s never logged in on %s: %v", jid, p.c2s, err)
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// threeNodes starts nodes a@localhost, b@localhost and c@localhost on
+// one fresh PostgreSQL database and one NATS server. Only C runs the
+// worker on a short schedule: the changes sent to C are applied there,
+// and the effects must travel to A and B.
+func threeNodes(t *testing.T) (a, b, c *serverProc) {
+	t.Helper()
+	dsn := postgres(t)
+	natsURL := natstest.Start(t)
+	env := func(node string) []string {
+		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
+	}
+	a = startBinary(t, env("a@localhost")...)
+	b = (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: env("b@localhost"), boot: a.boot}).restart(t)
+	c = (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: append(env("c@localhost"), "XMPPGATE_WORKER_SCHEDULE=@every 1s"), boot: a.boot}).restart(t)
+	return a, b, c
 }
 
 // TestClusterThreeNodes is issue 17's must-show for routing: three real
@@ -88,17 +105,7 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	dsn := postgres(t)
-	natsURL := natstest.Start(t)
-	env := func(node string) []string {
-		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
-	}
-	a := startBinary(t, env("a@localhost")...)
-	bin := a.bin
-	b := (&serverProc{bin: bin, data: copyDataDir(t, a.data), env: env("b@localhost"), boot: a.boot}).restart(t)
-	// Only C runs the worker on a short schedule: the changes sent to C
-	// are applied there, and the effects must travel to A and B.
-	c := (&serverProc{bin: bin, data: copyDataDir(t, a.data), env: append(env("c@localhost"), "XMPPGATE_WORKER_SCHEDULE=@every 1s"), boot: a.boot}).restart(t)
+	a, b, c := threeNodes(t)
 	domain := a.boot.Domain
 
 	dreamhostAddUser(t, c, "alice", "alicepw")

@@ -63,6 +63,9 @@ type Local interface {
 	NodeLost(gone []xmppcore.RemoteSession)
 	NodeFound(found []xmppcore.RemoteSession)
 	LocalSessions() []xmppcore.RemoteSession
+	// NodesChanged is told that the live nodes changed: lost are the
+	// nodes whose lease ran out or that restarted (their rooms moved).
+	NodesChanged(lost []string)
 }
 
 // Options configure a node; zero values get the documented defaults.
@@ -392,7 +395,8 @@ func (n *Node) seen(node, inc string) {
 	p := n.peers[node]
 	var lost []xmppcore.RemoteSession
 	fresh := p == nil || p.inc != inc
-	if p != nil && p.inc != inc {
+	restarted := p != nil && p.inc != inc
+	if restarted {
 		lost = n.dropLocked(node, p)
 	}
 	if fresh {
@@ -403,6 +407,13 @@ func (n *Node) seen(node, inc string) {
 	n.mu.Unlock()
 	if len(lost) > 0 {
 		n.later(func() { n.local.NodeLost(lost) })
+	}
+	if fresh {
+		var gone []string
+		if p != nil && restarted {
+			gone = []string{node}
+		}
+		n.later(func() { n.local.NodesChanged(gone) })
 	}
 	if fresh {
 		n.log.Info("node seen", zap.String("node", node))
@@ -450,8 +461,10 @@ func (n *Node) apply(node string, r xmppcore.RemoteSession, gone bool) {
 func (n *Node) expire(now time.Time) {
 	n.mu.Lock()
 	var lost []xmppcore.RemoteSession
+	var dead []string
 	for name, p := range n.peers {
 		if now.Sub(p.lastSeen) > n.opts.Lease {
+			dead = append(dead, name)
 			n.log.Warn("node lost: its lease ran out", zap.String("node", name), zap.Int("sessions", len(p.fulls)))
 			lost = append(lost, n.dropLocked(name, p)...)
 			delete(n.peers, name)
@@ -461,6 +474,9 @@ func (n *Node) expire(now time.Time) {
 	n.mu.Unlock()
 	if len(lost) > 0 {
 		n.later(func() { n.local.NodeLost(lost) })
+	}
+	if len(dead) > 0 {
+		n.later(func() { n.local.NodesChanged(dead) })
 	}
 }
 
@@ -495,6 +511,51 @@ func (n *Node) sessionsOf(node string) []xmppcore.RemoteSession {
 		}
 	}
 	return out
+}
+
+// Owner names the node owning key by rendezvous (highest random weight)
+// hashing over this node and the peers it hears from. Every node computes
+// it alone from the same membership, with no round trip and no lease of
+// its own: the heartbeat lease already says who is alive. A node leaving
+// moves only its own keys, and a node joining takes about 1/N of them.
+func (n *Node) Owner(key string) (string, bool) {
+	n.mu.RLock()
+	nodes := make([]string, 0, len(n.peers)+1)
+	nodes = append(nodes, n.opts.Node)
+	for name := range n.peers {
+		nodes = append(nodes, name)
+	}
+	n.mu.RUnlock()
+	best := OwnerAmong(nodes, key)
+	return best, best == n.opts.Node
+}
+
+// OwnerAmong is Owner over a given set of node names (tests and tools
+// that must know where a key lands).
+func OwnerAmong(nodes []string, key string) string {
+	var best string
+	var top uint64
+	for i, name := range nodes {
+		if w := weight(name, key); i == 0 || w > top || (w == top && name > best) {
+			best, top = name, w
+		}
+	}
+	return best
+}
+
+func weight(node, key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	// FNV's last bytes mix poorly into the high bits; a finaliser spreads them.
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 // Peers returns the names of the nodes this one currently hears from.

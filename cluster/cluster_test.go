@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 // recorder in place of the XMPP server on each node.
 
 type recorder struct {
+	moved    []string // the nodes NodesChanged was told were lost
 	mu       sync.Mutex
 	sessions []xmppcore.RemoteSession
 	stanzas  []string // to + " " + stanza
@@ -53,6 +55,18 @@ func (r *recorder) NodeFound(found []xmppcore.RemoteSession) {
 	for _, f := range found {
 		r.found = append(r.found, f.JID)
 	}
+}
+
+func (r *recorder) NodesChanged(lost []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.moved = append(r.moved, lost...)
+}
+
+func (r *recorder) nodesLost() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.moved)
 }
 
 func (r *recorder) LocalSessions() []xmppcore.RemoteSession {
@@ -261,4 +275,72 @@ func FuzzHandle(f *testing.F) {
 		m.Data = data
 		n.handle(m)
 	})
+}
+
+// TestOwnerAmong: rendezvous hashing spreads rooms over the nodes, and a
+// node leaving moves only its own rooms (the others' occupants are left
+// alone).
+func TestOwnerAmong(t *testing.T) {
+	t.Parallel()
+	all := []string{"a@h", "b@h", "c@h"}
+	tests := []struct {
+		name  string
+		nodes []string
+	}{
+		{"a gone", []string{"b@h", "c@h"}},
+		{"b gone", []string{"a@h", "c@h"}},
+		{"c gone", []string{"a@h", "b@h"}},
+	}
+	count := map[string]int{}
+	const rooms = 3000
+	for i := range rooms {
+		count[OwnerAmong(all, fmt.Sprintf("room%d@conference.d.example", i))]++
+	}
+	for _, n := range all {
+		require.InDelta(t, rooms/3, count[n], rooms/10, "%s owns %d of %d rooms", n, count[n], rooms)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range rooms {
+				room := fmt.Sprintf("room%d@conference.d.example", i)
+				before, after := OwnerAmong(all, room), OwnerAmong(tt.nodes, room)
+				if slices.Contains(tt.nodes, before) {
+					require.Equal(t, before, after, "%s moved though its node lives", room)
+				} else {
+					require.Contains(t, tt.nodes, after)
+				}
+			}
+		})
+	}
+	require.Equal(t, "", OwnerAmong(nil, "r@c.d"))
+}
+
+// TestOwnerFailover: live nodes agree on each room's owner; when the
+// owner's lease runs out the survivors are told, and agree on a new one.
+func TestOwnerFailover(t *testing.T) {
+	t.Parallel()
+	url := natstest.Start(t)
+	a, recA := join(t, url, "a@h")
+	b, _ := join(t, url, "b@h")
+	c, _ := join(t, url, "c@h")
+	require.Eventually(t, func() bool { return len(a.Peers()) == 2 && len(b.Peers()) == 2 && len(c.Peers()) == 2 }, long, 10*time.Millisecond)
+	var room string
+	for i := 0; room == ""; i++ {
+		if r := fmt.Sprintf("r%d@conference.d.example", i); OwnerAmong([]string{"a@h", "b@h", "c@h"}, r) == "c@h" {
+			room = r
+		}
+	}
+	for _, n := range []*Node{a, b, c} {
+		owner, self := n.Owner(room)
+		require.Equal(t, "c@h", owner)
+		require.Equal(t, n == c, self)
+	}
+	c.Close() // no goodbye: the others wait for its lease
+	require.Eventually(t, func() bool { return slices.Contains(recA.nodesLost(), "c@h") }, long, 10*time.Millisecond)
+	want := OwnerAmong([]string{"a@h", "b@h"}, room)
+	require.Eventually(t, func() bool {
+		oa, _ := a.Owner(room)
+		ob, _ := b.Owner(room)
+		return oa == want && ob == want
+	}, long, 10*time.Millisecond)
 }

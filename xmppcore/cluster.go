@@ -28,6 +28,10 @@ type Cluster interface {
 	// Effect has every other node holding sessions of domain's username
 	// apply e to them.
 	Effect(e Effect)
+	// Owner names the live node that owns key (a room's bare JID), by
+	// rendezvous hashing over the nodes this one hears from; self is
+	// true when it is this node.
+	Owner(key string) (node string, self bool)
 }
 
 // RemoteSession is one bound session as the nodes tell each other about it.
@@ -126,6 +130,19 @@ func (s *Server) toAvailable(bare string, b []byte) {
 	}
 }
 
+// boundSessions lists this node's bound sessions.
+func (s *Server) boundSessions() []*conn {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var conns []*conn
+	for _, a := range s.accounts {
+		for _, c := range a.sessions {
+			conns = append(conns, c)
+		}
+	}
+	return conns
+}
+
 // announce tells the other nodes the state of a local session.
 func (s *Server) announce(c *conn, gone bool) {
 	if s.cfg.Cluster == nil {
@@ -143,14 +160,7 @@ func (s *Server) announce(c *conn, gone bool) {
 // LocalSessions lists this node's bound sessions for a node that joined
 // (or came back) and asks for them.
 func (s *Server) LocalSessions() []RemoteSession {
-	s.mu.RLock()
-	var conns []*conn
-	for _, a := range s.accounts {
-		for _, c := range a.sessions {
-			conns = append(conns, c)
-		}
-	}
-	s.mu.RUnlock()
+	conns := s.boundSessions()
 	out := make([]RemoteSession, 0, len(conns))
 	for _, c := range conns {
 		c.smu.Lock()
@@ -175,8 +185,13 @@ func (s *Server) FromNode(to string, raw []byte) {
 		return
 	}
 	from, _ := jid.Parse(st.Get("from"))
+	if st.Name.Space == nsClusterRoom {
+		s.roomEffect(st, tj)
+		return
+	}
 	d, ok := s.hosted(tj.Domainpart())
 	if !ok {
+		s.fromNodeToRoom(st, tj)
 		return
 	}
 	bare := tj.Bare().String()
@@ -265,6 +280,7 @@ func (s *Server) effect(e Effect) int {
 // own sessions, as the dead node would have on a clean logout: the user's
 // other resources, and the contacts the user's presence went to.
 func (s *Server) NodeLost(gone []RemoteSession) {
+	s.mucDropLost(gone)
 	for _, r := range gone {
 		if r.Available {
 			s.remoteToContacts(r.JID, xmlel.New(nsClient, "presence", "type", "unavailable", "from", r.JID).Bytes(nsClient))

@@ -52,6 +52,9 @@ type mucService struct {
 	mu    sync.RWMutex
 	rooms map[roomKey]*room
 	rows  roomRows
+	// via is, in a cluster, the node each room this node's sessions joined
+	// was owned by (muc_cluster.go).
+	via map[string]string
 	// arch writes the rooms' archives (muc_archive.go).
 	arch *archive.Writer[store.RoomArchiveRow]
 }
@@ -225,7 +228,7 @@ type occupant struct {
 }
 
 func newMucService() *mucService {
-	return &mucService{rooms: map[roomKey]*room{}, rows: roomRows{kick: make(chan struct{}, 1)}}
+	return &mucService{rooms: map[roomKey]*room{}, via: map[string]string{}, rows: roomRows{kick: make(chan struct{}, 1)}}
 }
 
 func toAttr(full string) []byte {
@@ -314,6 +317,9 @@ func (s *Server) roomOf(d modcfg.Domain, name string) (*room, error) {
 	s.muc.mu.RLock()
 	r := s.muc.rooms[roomKey{d.ID, name}]
 	s.muc.mu.RUnlock()
+	if r == nil && s.cfg.Cluster != nil {
+		return s.loadOwned(d, name)
+	}
 	return r, nil
 }
 
@@ -486,8 +492,17 @@ func (r *room) owners() int {
 
 // ---- routing ----
 
-// mucEntity takes the stanzas to rooms and occupants.
+// mucEntity takes the stanzas to rooms and occupants; in a cluster, those
+// for rooms another node owns go there (muc_cluster.go).
 func mucEntity(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
+	if s.cfg.Cluster != nil && s.mucForward(st, from, to) {
+		return
+	}
+	mucHere(s, st, from, to, d)
+}
+
+// mucHere serves a room stanza on this node.
+func mucHere(s *Server, st *xmlel.Element, from, to jid.JID, d modcfg.Domain) {
 	switch st.Name.Local {
 	case "presence":
 		s.mucPresence(st, from, to, d)
@@ -517,7 +532,7 @@ func (s *Server) mucErr(st *xmlel.Element, e stanzaErr) {
 	r.Add(xmlel.New(muc.NS, "x"), e.el())
 	if c := s.sessionByString(st.Get("from")); c != nil {
 		c.sendEl(r)
-	} else if to, err := jid.Parse(r.Get("to")); err == nil {
+	} else if to, err := jid.Parse(r.Get("to")); err == nil && !s.forwardFull(to, r) {
 		from, _ := jid.Parse(r.Get("from"))
 		s.routeRemote(r, from, to)
 	}
@@ -964,14 +979,18 @@ func (s *Server) mucTouch(r *room) {
 }
 
 // mucStart deletes the rows of temporary rooms a previous run left and
-// loads the persistent ones.
+// loads the persistent ones. In a cluster the temporary rows may be live
+// rooms of the other nodes: they are left, and not loaded (those a dead
+// node left are swept by their next owner, muc_cluster.go).
 func (s *Server) mucStart() error {
 	ctx := context.Background()
-	if err := s.st.Write(ctx, func(tx *store.Tx) error {
-		_, err := tx.DeleteTemporaryRooms(ctx)
-		return err
-	}); err != nil {
-		return err
+	if s.cfg.Cluster == nil {
+		if err := s.st.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.DeleteTemporaryRooms(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	rows, err := s.st.AllRooms(ctx)
 	if err != nil {
@@ -999,6 +1018,9 @@ func (s *Server) mucStart() error {
 			continue
 		}
 		r := roomFromRow(d, row, byRoom[row.ID])
+		if s.cfg.Cluster != nil && !r.cfg.Persistent {
+			continue
+		}
 		r.loadSubs(subsOf[row.ID])
 		s.muc.rooms[r.key] = r
 	}

@@ -143,6 +143,9 @@ func mucServiceItems(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	if r.q.Get("node") != "" {
 		return nil, &errItemNotFound
 	}
+	if s.cfg.Cluster != nil {
+		return s.mucClusterItems(r.dom)
+	}
 	s.muc.mu.RLock()
 	var rooms []*room
 	for k, rm := range s.muc.rooms {

@@ -97,6 +97,13 @@ func (s *Server) UserRooms(domain, username string) []string {
 // changed them and applies the consequences to a running room; a room not
 // running is loaded when next used.
 func (s *Server) RoomChanged(domain, name string) {
+	if s.roomElsewhere(domain, name, xmlel.New(nsClusterRoom, "changed")) {
+		return
+	}
+	s.roomChangedHere(domain, name)
+}
+
+func (s *Server) roomChangedHere(domain, name string) {
 	d, ok := s.hosted(domain)
 	if !ok {
 		return
@@ -157,6 +164,13 @@ func (s *Server) RoomChanged(domain, name string) {
 // RoomDestroyed: a room's row is gone; its occupants get the destroy
 // presence with reason and alternate venue.
 func (s *Server) RoomDestroyed(domain, name, reason, alternate string) {
+	if s.roomElsewhere(domain, name, xmlel.New(nsClusterRoom, "destroyed", "reason", reason, "alternate", alternate)) {
+		return
+	}
+	s.roomDestroyedHere(domain, name, reason, alternate)
+}
+
+func (s *Server) roomDestroyedHere(domain, name, reason, alternate string) {
 	if r := s.running(domain, name); r != nil {
 		s.destroyRoom(r, reason, alternate, false)
 	}

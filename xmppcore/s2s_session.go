@@ -46,13 +46,21 @@ func (s *Server) sessionOrStandIn(full jid.JID) *conn {
 	if c := s.session(full); c != nil {
 		return c
 	}
+	if s.cfg.Cluster != nil {
+		if c := s.clusterStandIn(full); c != nil {
+			return c
+		}
+	}
 	return s.standIn(full)
 }
 
 // s2sPipe is the transport of a stand-in session: every write is one or
 // more complete stanzas in jabber:client (conn.writeLocked's contract),
 // each routed to its to attribute.
-type s2sPipe struct{ s *Server }
+type s2sPipe struct {
+	writeOnly
+	s *Server
+}
 
 func (p *s2sPipe) Write(b []byte) (int, error) {
 	el, err := xmlel.Parse(append(append([]byte("<w xmlns='"+nsClient+"'>"), b...), "</w>"...))
@@ -71,13 +79,17 @@ func (p *s2sPipe) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (p *s2sPipe) Read([]byte) (int, error)         { return 0, io.EOF }
-func (p *s2sPipe) Close() error                     { return nil }
-func (p *s2sPipe) LocalAddr() net.Addr              { return pipeAddr{} }
-func (p *s2sPipe) RemoteAddr() net.Addr             { return pipeAddr{} }
-func (p *s2sPipe) SetDeadline(time.Time) error      { return nil }
-func (p *s2sPipe) SetReadDeadline(time.Time) error  { return nil }
-func (p *s2sPipe) SetWriteDeadline(time.Time) error { return nil }
+// writeOnly is the rest of a stand-in's net.Conn: nothing to read, no
+// deadlines (a write is a hand-off to a router, never a wait on a peer).
+type writeOnly struct{}
+
+func (writeOnly) Read([]byte) (int, error)         { return 0, io.EOF }
+func (writeOnly) Close() error                     { return nil }
+func (writeOnly) LocalAddr() net.Addr              { return pipeAddr{} }
+func (writeOnly) RemoteAddr() net.Addr             { return pipeAddr{} }
+func (writeOnly) SetDeadline(time.Time) error      { return nil }
+func (writeOnly) SetReadDeadline(time.Time) error  { return nil }
+func (writeOnly) SetWriteDeadline(time.Time) error { return nil }
 
 type pipeAddr struct{}
 

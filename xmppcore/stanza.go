@@ -78,7 +78,7 @@ func (s *Server) bounce(st *xmlel.Element, e stanzaErr) {
 	r := iqError(st, "", "", e)
 	if c := s.sessionByString(st.Get("from")); c != nil {
 		c.sendEl(r)
-	} else if from, err := jid.Parse(st.Get("from")); err == nil {
+	} else if from, err := jid.Parse(st.Get("from")); err == nil && !s.forwardFull(from, r) {
 		to, _ := jid.Parse(st.Get("to"))
 		s.routeRemote(r, to, from) // a stanza from another server
 	}
