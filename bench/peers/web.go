@@ -161,10 +161,18 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 	if err != nil {
 		return err
 	}
+	live := n
 	if f := holds.Failed(); f > 0 { // fewer sessions than counted
-		return fmt.Errorf("%d of %d idle sessions were dropped by the server", f, n)
+		// Ours must hold every session; a peer that drops some under this
+		// load keeps its figure, per session it still holds, with a note.
+		if name == "xmppgate" || f > n/10 {
+			return fmt.Errorf("%d of %d idle sessions were dropped by the server", f, n)
+		}
+		live -= f
+		b.note("%s %s memory run %d: the server dropped %d of %d idle sessions; its figure is per session still held (%d).",
+			name, kind, run+1, f, n, live)
 	}
-	kib := (after - before) / float64(n)
+	kib := (after - before) / float64(live)
 	r.add(name, kib)
 	r.Client[name] = append(r.Client[name], cli)
 	log.Printf("%s %s memory run %d: %d sessions logged in at %.0f/s, RSS %.0f → %.0f KiB, %.1f KiB/session", name, kind, run+1,
