@@ -120,9 +120,11 @@ func main() {
 		setArchive(dir, true)
 	}
 	if strings.Contains(*phases, "scale") {
+		setArchive(dir, false) // the messages among the pairs, as bench-peers' chat: not archived
 		srv := start(dir)
 		scalePhase(srv, *idle, *step, *conc, *pairs, *dur)
 		srv.stop()
+		setArchive(dir, true)
 	}
 	if strings.Contains(*phases, "memory") {
 		srv := start(dir)
@@ -352,13 +354,26 @@ func messagePhase(srv *child, pairs int, dur time.Duration) (float64, float64) {
 	return exchange(srv, clients, dur)
 }
 
+// window is how many messages a sender has in flight, as bench-peers'
+// chat (-msg-window): without one, senders fill the sockets' buffers and
+// the server's CPU goes to a backlog that is never delivered in time.
+const window = 16
+
 // exchange has clients[2k] and clients[2k+1] (users u2k, u2k+1) chat for
-// dur; it returns messages delivered per second and server µs per message.
+// dur, each with at most window messages in flight; it returns messages
+// delivered per second and server µs per message.
 func exchange(srv *child, clients []*goxmpp.Client, dur time.Duration) (float64, float64) {
 	var delivered atomic.Int64
 	var counting atomic.Bool
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	credits := make([]chan struct{}, len(clients))
+	for i := range credits {
+		credits[i] = make(chan struct{}, window)
+		for range window {
+			credits[i] <- struct{}{}
+		}
+	}
 	for i, c := range clients {
 		partner := "u" + strconv.Itoa(i^1) + "@" + domain + "/bench"
 		go func() { // receiver; ends when the server goes away
@@ -367,8 +382,14 @@ func exchange(srv *child, clients []*goxmpp.Client, dur time.Duration) (float64,
 				if err != nil {
 					return
 				}
-				if m, ok := st.(goxmpp.Chat); ok && m.Text != "" && counting.Load() {
-					delivered.Add(1)
+				if m, ok := st.(goxmpp.Chat); ok && m.Text != "" {
+					select {
+					case credits[i^1] <- struct{}{}: // the partner may send another
+					default:
+					}
+					if counting.Load() {
+						delivered.Add(1)
+					}
 				}
 			}
 		}()
@@ -380,7 +401,7 @@ func exchange(srv *child, clients []*goxmpp.Client, dur time.Duration) (float64,
 				select {
 				case <-stop:
 					return
-				default:
+				case <-credits[i]:
 				}
 				if _, err := c.Send(msg); err != nil {
 					return
