@@ -149,19 +149,9 @@ func TestIntegrationProsodyFederation(t *testing.T) {
 	s, p := federatedWithProsody(t, nil)
 	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	// Prosody passes subscription answers only to resources that asked
-	// for the roster ("interested" resources, RFC 6121 2.1.6).
-	bob.FetchRoster(t)
-	_, err := alice.SendPresence(goxmpp.Presence{})
-	require.NoError(t, err)
-	_, err = bob.SendPresence(goxmpp.Presence{})
-	require.NoError(t, err)
+	befriendAcross(t, alice, bob)
 
-	// alice asks, bob approves: the first stanza sets up both directions
-	// (our stream out, Prosody's dialback check back to us).
-	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
-
-	_, err = alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello Prosody"})
+	_, err := alice.Send(goxmpp.Chat{Remote: bj, Type: "chat", Text: "hello Prosody"})
 	require.NoError(t, err)
 	bob.Expect(t, "alice's message", goxmpptest.Chat(aj+"/home", "hello Prosody"))
 	_, err = bob.Send(goxmpp.Chat{Remote: aj, Type: "chat", Text: "hello xmppgate"})
@@ -569,6 +559,22 @@ func pepEvent(node, text string) func(any) bool {
 	}
 }
 
+// befriendAcross makes alice here and bob at Prosody available and
+// mutually subscribed. Prosody passes subscription answers only to
+// resources that asked for the roster ("interested" resources, RFC 6121
+// 2.1.6), so bob fetches it first. alice asks, bob approves: the first
+// stanza sets up both directions (our stream out, Prosody's dialback check
+// back to us).
+func befriendAcross(t *testing.T, alice, bob *goxmpptest.Client) {
+	t.Helper()
+	bob.FetchRoster(t)
+	_, err := alice.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	_, err = bob.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	goxmpptest.Befriend(t, alice, "alice@gate.test", "home", bob, "bob@prosody.test", "pub")
+}
+
 // TestIntegrationProsodyPEP: PEP events cross both ways. Bob at Prosody
 // sends caps with tune+notify; we ask his client what they mean over s2s
 // and send him alice's tune when she publishes it. The other way, alice's
@@ -578,12 +584,7 @@ func TestIntegrationProsodyPEP(t *testing.T) {
 	s, p := federatedWithProsody(t, nil, "pep")
 	alice, bob := loginBoth(t, s, p)
 	aj, bj := "alice@gate.test", "bob@prosody.test"
-	bob.FetchRoster(t)
-	_, err := alice.SendPresence(goxmpp.Presence{})
-	require.NoError(t, err)
-	_, err = bob.SendPresence(goxmpp.Presence{})
-	require.NoError(t, err)
-	goxmpptest.Befriend(t, alice, aj, "home", bob, bj, "pub")
+	befriendAcross(t, alice, bob)
 	const tune = "http://jabber.org/protocol/tune"
 	caps, info := capsOf("http://jabber.org/protocol/disco#info", tune, tune+"+notify")
 	publish := func(c *goxmpptest.Client, bare, title string) error {
@@ -593,7 +594,7 @@ func TestIntegrationProsodyPEP(t *testing.T) {
 	}
 
 	// Ours to Prosody's user.
-	_, err = bob.SendOrg("<presence>" + caps + "</presence>")
+	_, err := bob.SendOrg("<presence>" + caps + "</presence>")
 	require.NoError(t, err)
 	answerCaps(t, bob, "gate.test", info)
 	// bob's answer may still be crossing when alice publishes: she
