@@ -349,12 +349,14 @@ func TestIntegrationProsodyRemoteRoom(t *testing.T) {
 }
 
 // chatTo sends a chat message from one user to another (bare JIDs fj and
-// tj) and waits for it to arrive.
+// tj) and waits for it to arrive. The wait is long: the first message
+// opens the s2s stream (TLS, authentication, bidi), which under CI's load
+// took longer than Expect's default (failed once in a fresh-clone run).
 func chatTo(t *testing.T, from *goxmpptest.Client, fj string, to *goxmpptest.Client, tj, text string) {
 	t.Helper()
 	_, err := from.Send(goxmpp.Chat{Remote: tj, Type: "chat", Text: text})
 	require.NoError(t, err)
-	to.Expect(t, fj+"'s "+text, goxmpptest.Chat(fj, text))
+	to.ExpectWithin(t, fj+"'s "+text, 30*time.Second, goxmpptest.Chat(fj, text))
 }
 
 // say sends a groupchat message to room and waits for it, from nick, at
