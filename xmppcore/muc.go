@@ -3,6 +3,7 @@ package xmppcore
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -221,10 +222,13 @@ type occupant struct {
 	nick string
 	key  string // muc.NickKey(nick)
 	full jid.JID
-	bare string
-	c    *conn
-	role string
-	aff  string
+	// fullJID is full as a string, made once: byFull compares it for
+	// every stanza an occupant sends.
+	fullJID string
+	bare    string
+	c       *conn
+	role    string
+	aff     string
 	// to is ` to="<full JID>"`, spliced into every stanza sent to it.
 	to []byte
 	// pres is the occupant's last presence as it sent it (its show,
@@ -255,8 +259,12 @@ type spliced struct {
 }
 
 func splice(el *xmlel.Element) spliced {
-	b := el.Bytes(nsClient)
-	return spliced{b: b, at: len(el.Name.Local) + 1}
+	// Most of what a room sends (presences, messages) fits: the buffer
+	// does not grow through its small sizes first.
+	var b bytes.Buffer
+	b.Grow(512)
+	el.WriteTo(&b, nsClient)
+	return spliced{b: b.Bytes(), at: len(el.Name.Local) + 1}
 }
 
 // splicePool holds the buffers sessions without stream management write
@@ -512,7 +520,7 @@ func sameOccupant(x, o *occupant) bool { return x.key == o.key && x.bare == o.ba
 // byFull finds the occupant of a real full JID; r.mu is held.
 func (r *room) byFull(full string) *occupant {
 	for _, o := range r.occ {
-		if o.full.String() == full {
+		if o.fullJID == full {
 			return o
 		}
 	}
@@ -775,8 +783,9 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		s.mucErr(p, errMucBanned)
 		return true
 	}
-	o := &occupant{nick: nick, key: key, full: c.full, bare: c.bare, c: c, role: role, aff: aff,
-		to: toAttr(c.full.String()), pres: presenceBody(p)}
+	full := c.full.String()
+	o := &occupant{nick: nick, key: key, full: c.full, fullJID: full, bare: c.bare, c: c, role: role, aff: aff,
+		to: toAttr(full), pres: presenceBody(p)}
 	// The newcomer gets everyone else's presence first, then its own,
 	// the history and the subject, in one write.
 	out := make([]spliced, 0, len(r.occ)+3)
@@ -836,12 +845,14 @@ func presenceBody(p *xmlel.Element) *xmlel.Element {
 // presenceOf is the presence of occupant o as a viewer with role
 // viewerRole sees it; self adds status 110 (and codes given).
 func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []string) *xmlel.Element {
-	p := o.pres.Copy()
+	// A shallow copy: what is added goes into the copy's own slices, and
+	// the occupant's show, status, caps... are never changed in place.
+	p := &xmlel.Element{Name: o.pres.Name, Attr: append(make([]xml.Attr, 0, len(o.pres.Attr)+1), o.pres.Attr...),
+		Children: append(make([]any, 0, len(o.pres.Children)+1), o.pres.Children...)}
 	p.Set("from", r.jid+"/"+o.nick)
-	p.Attr = append(p.Attr[:0:0], p.Attr...)
 	item := xmlel.New(muc.NSUser, "item", "affiliation", o.aff, "role", o.role)
 	if self || muc.SeesJID(r.cfg, viewerRole) {
-		item.Set("jid", o.full.String())
+		item.Set("jid", o.fullJID)
 	}
 	x := xmlel.New(muc.NSUser, "x").Add(item)
 	for _, code := range codes {

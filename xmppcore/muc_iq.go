@@ -95,7 +95,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 		if o != nil && t != nil {
 			out := iq.Copy()
 			out.Set("from", r.jid+"/"+o.nick)
-			out.Set("to", t.full.String())
+			out.Set("to", t.fullJID)
 			t.c.sendEl(out)
 		}
 		return
@@ -114,7 +114,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 	}
 	out := iq.Copy()
 	out.Set("from", r.jid+"/"+o.nick)
-	out.Set("to", t.full.String())
+	out.Set("to", t.fullJID)
 	t.c.sendEl(out)
 }
 
@@ -519,7 +519,7 @@ func (s *Server) mucAdminList(r *room, c *conn, req muc.AdminQuery) (*xmlel.Elem
 		}
 		for _, o := range r.occ {
 			if o.role == it.Role {
-				out.Add(xmlel.New(muc.NSAdmin, "item", "affiliation", o.aff, "role", o.role, "nick", o.nick, "jid", o.full.String()))
+				out.Add(xmlel.New(muc.NSAdmin, "item", "affiliation", o.aff, "role", o.role, "nick", o.nick, "jid", o.fullJID))
 			}
 		}
 	}

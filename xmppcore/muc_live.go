@@ -48,7 +48,7 @@ func (s *Server) RoomOccupants(domain, name string) []RoomOccupant {
 	defer r.mu.Unlock()
 	out := make([]RoomOccupant, 0, len(r.occ))
 	for _, o := range r.occ {
-		out = append(out, RoomOccupant{JID: o.full.String(), Nick: o.nick, Role: o.role, Affiliation: o.aff})
+		out = append(out, RoomOccupant{JID: o.fullJID, Nick: o.nick, Role: o.role, Affiliation: o.aff})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Nick < out[j].Nick })
 	return out

@@ -168,7 +168,7 @@ func (s *Server) mucPrivate(r *room, m *xmlel.Element, from, to jid.JID, d modcf
 	var dests []dest
 	for _, x := range r.occ {
 		if x.key == t.key && x.bare == t.bare {
-			dests = append(dests, dest{x.c, x.full.String()})
+			dests = append(dests, dest{x.c, x.fullJID})
 		}
 	}
 	occJID, tbare := r.jid+"/"+o.nick, t.bare
