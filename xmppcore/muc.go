@@ -173,11 +173,12 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 		// either way (0: the room has no row). r.mu is not taken: a
 		// handler holding it may wait here (waitRow).
 		for i, n := range batch {
-			if err == nil {
+			switch {
+			case err != nil:
+			case ids[i] != 0:
 				n.r.id.Store(ids[i])
-				if ids[i] == 0 { // the API made one by that name meanwhile
-					log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
-				}
+			default: // the API made one by that name meanwhile (RoomChanged then gives the room that row)
+				log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
 			}
 			close(n.r.stored)
 		}
