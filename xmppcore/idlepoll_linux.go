@@ -158,6 +158,9 @@ func (p *idlePoller) wakeConn(fd int32, c *conn) {
 	wakers.run(e.c)
 }
 
+// resumeParked continues a session whose transport woke it (inputParker).
+func resumeParked(c *conn) { wakers.run(c) }
+
 // wakers are the goroutines woken sessions read on. A session's stack
 // grows to 16 KiB while it handles a stanza; a fresh goroutine per
 // wake-up grew it anew each time (runtime.copystack, most of a tenth of
