@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -75,6 +76,8 @@ type Manager struct {
 	down     bool
 	// listeners are those made with Listen, by the server they serve.
 	listeners map[*http.Server]*listener
+	// parked counts the held requests whose connection was hijacked.
+	parked atomic.Int32
 }
 
 // New returns a Manager that starts sessions with open.

@@ -660,7 +660,8 @@ func TestParkedConnectionReused(t *testing.T) {
 	for i, id := range []string{"one", "two", "three"} {
 		ch := make(chan reply, 1)
 		go func() { ch <- post(req(sid, 101+i, "", "")) }()
-		pending(t, ch)
+		require.Eventually(t, func() bool { return bu.m.parked.Load() == 1 }, 10*time.Second, 5*time.Millisecond,
+			"the held request was not parked")
 		require.NoError(t, rec.s.Write([]byte("<message xmlns='jabber:client' id='"+id+"'/>")))
 		r := wait(t, ch)
 		require.Equal(t, 200, r.status)
@@ -670,4 +671,5 @@ func TestParkedConnectionReused(t *testing.T) {
 	for range 2 {
 		require.Equal(t, first, <-conns, "a later request came on another connection")
 	}
+	require.Equal(t, int32(0), bu.m.parked.Load())
 }

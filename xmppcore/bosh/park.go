@@ -38,7 +38,13 @@ type parkedReq struct {
 	hdr   http.Header
 	close bool // the client asked for the connection to close, or it cannot go back
 	timer *time.Timer
+	// counted: in Manager.parked (the request waited parked).
+	counted bool
 }
+
+// parkGrace is how long a request waits on its connection's goroutine
+// before that connection is hijacked.
+const parkGrace = 10 * time.Millisecond
 
 // hijackWrite bounds writing a held request's answer.
 const hijackWrite = 30 * time.Second
@@ -58,9 +64,10 @@ func (m *Manager) Listen(srv *http.Server, ln net.Listener) net.Listener {
 	return l
 }
 
-// park hijacks r's connection to hold req (see above); false: net/http
-// holds it (HTTP/2, a server not made with Listen, a request asking to
-// close its connection).
+// park answers req if that takes no longer than parkGrace, else hijacks
+// r's connection to hold it (see above); false: net/http holds it (HTTP/2,
+// a server not made with Listen, a request asking to close its
+// connection, one queued for its rid's turn).
 func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.Close {
 		return false
@@ -71,6 +78,17 @@ func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 	m.mu.Unlock()
 	if l == nil {
 		return false
+	}
+	// Most answers come within moments (a login step, a reply in a
+	// conversation): those are written as usual, sparing the hijack and
+	// the connection's return.
+	g := time.NewTimer(parkGrace)
+	select {
+	case <-req.done:
+		g.Stop()
+		write(w, req.resp)
+		return true
+	case <-g.C:
 	}
 	s.mu.Lock()
 	// Only a held request: its wait starts now, while one queued for its
@@ -97,12 +115,17 @@ func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 	}
 	p.timer = time.AfterFunc(s.wait, func() { s.timeout(req) })
 	req.parked = p
+	m.parked.Add(1)
+	p.counted = true
 	s.mu.Unlock()
 	return true
 }
 
 // finish writes the answer and hands the connection back to the server.
 func (p *parkedReq) finish() {
+	if p.counted {
+		p.m.parked.Add(-1)
+	}
 	if p.timer != nil {
 		p.timer.Stop()
 	}
