@@ -2,12 +2,15 @@ package bosh
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 // A request held the way net/http holds it costs its connection's
@@ -102,6 +105,11 @@ func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return false
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		// Nothing reads it until the answer: crypto/tls's read buffers
+		// (the handshake's and the request's records) need not stay.
+		xmppcore.ReleaseTLSBuffers(tc)
 	}
 	p := &parkedReq{m: m, req: req, nc: nc, l: l, hdr: hdr,
 		// Bytes read ahead (a pipelined request) cannot go back into the
