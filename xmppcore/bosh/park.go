@@ -3,6 +3,7 @@ package bosh
 import (
 	"bytes"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -101,7 +102,15 @@ func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 	if !held {
 		return false
 	}
+	// A hijacked connection goes back as it is: a body not read to its
+	// end (Parse reads to EOF) would be taken for the next request.
+	if n, _ := io.CopyN(io.Discard, r.Body, 1); n > 0 {
+		return false
+	}
 	hdr := w.Header().Clone()
+	if hdr == nil {
+		hdr = http.Header{}
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return false
