@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -672,4 +673,24 @@ func TestParkedConnectionReused(t *testing.T) {
 		require.Equal(t, first, <-conns, "a later request came on another connection")
 	}
 	require.Equal(t, int32(0), bu.m.parked.Load())
+}
+
+// TestParkedClientGone: a client that drops the connection of its parked
+// request is noticed at once (not after the wait): the request is
+// abandoned, the inactivity clock runs, and the session ends.
+func TestParkedClientGone(t *testing.T) {
+	t.Parallel()
+	bu := setup(t, Config{Inactivity: 300 * time.Millisecond}, nil)
+	sid, rec := bu.session(t, "")
+	nc, err := net.Dial("tcp", strings.TrimPrefix(bu.url, "http://"))
+	require.NoError(t, err)
+	body := req(sid, 101, "", "")
+	_, err = fmt.Fprintf(nc, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return bu.m.parked.Load() == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the held request was not parked")
+	require.NoError(t, nc.Close())
+	// The session's wait is 60 s: only the noticed close ends it sooner.
+	require.Equal(t, "close", next(t, rec.events))
+	require.Eventually(t, func() bool { return bu.m.parked.Load() == 0 }, 10*time.Second, 5*time.Millisecond)
 }

@@ -27,11 +27,12 @@ import (
 // connection goes back to the server through the listener's Accept, where
 // net/http reads its next request as on any new connection.
 //
-// What a held request's connection no longer has is a reader: a client
-// that drops it is noticed when the answer is written (at the latest after
-// the session's wait) rather than at once, which XEP-0124 allows (the
-// client repeats the rid on another connection and is answered from
-// there, see repeatLocked).
+// What a held request's connection no longer has is a reader; instead
+// xmppcore.WatchReadable (epoll, no goroutine) tells when the client drops
+// it, and the request is abandoned as net/http's read-ahead would have
+// had it. Where that is not available (not Linux), a dropped connection
+// is noticed when the answer is written, at the latest after the
+// session's wait.
 
 // parkedReq is a held request whose connection was hijacked.
 type parkedReq struct {
@@ -44,6 +45,8 @@ type parkedReq struct {
 	timer *time.Timer
 	// counted: in Manager.parked (the request waited parked).
 	counted bool
+	// unwatch ends xmppcore.WatchReadable's watch of nc.
+	unwatch func() bool
 }
 
 // parkGrace is how long a request waits on its connection's goroutine
@@ -131,6 +134,12 @@ func (m *Manager) park(w http.ResponseWriter, r *http.Request, s *Session, req *
 		return true
 	}
 	p.timer = time.AfterFunc(s.wait, func() { s.timeout(req) })
+	// What net/http's read-ahead did: a client that drops the connection
+	// (or, against HTTP/1.1 usage, sends more) gets its request answered
+	// at once, so the inactivity clock starts.
+	if stop, ok := xmppcore.WatchReadable(nc, func() { s.abandon(req) }); ok {
+		p.unwatch = stop
+	}
 	req.parked = p
 	m.parked.Add(1)
 	p.counted = true
@@ -145,6 +154,9 @@ func (p *parkedReq) finish() {
 	}
 	if p.timer != nil {
 		p.timer.Stop()
+	}
+	if p.unwatch != nil {
+		p.unwatch() // before the connection is closed or goes back
 	}
 	resp := p.req.resp
 	h := p.hdr
