@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,4 +458,83 @@ func TestIntegrationConverseBOSH(t *testing.T) {
 	}
 	require.Equal(t, "http_bind", strings.Join(kinds, ","))
 	converseWrongPassword(t, s, browser, bosh)
+}
+
+// TestBOSHHeldOverHTTPS: on https_addr a session logs in and idles with a
+// request held (its connection taken from net/http for the wait); a
+// message from a TCP client answers the held request with the CORS
+// headers of its origin, over TLS, and the client's next requests reuse
+// the same TLS connection.
+func TestBOSHHeldOverHTTPS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *Config) {
+		c.HTTPSAddr = "127.0.0.1:0"
+		c.CORSOrigins = []string{"https://shop.example"}
+	})
+	for _, u := range []string{"alice", "bob"} {
+		require.Equal(t, "<result>ok</result>\n", s.userService("type=add&username="+u+"&password=pw1"))
+	}
+	dom := s.boot.Domain
+	var dials atomic.Int32
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // the test's self-signed certificate
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}
+	t.Cleanup(tr.CloseIdleConnections)
+	c := &boshClient{t: t, url: "https://" + s.https + "/http-bind", rid: 7000, dom: dom,
+		http: &http.Client{Timeout: 90 * time.Second, Transport: tr}}
+	c.login("alice", "pw1", "tls")
+	var got []string
+	for _, ss := range s.app.env.Live.Sessions(dom, "alice") {
+		got = append(got, ss.Transport+" tls="+strconv.FormatBool(ss.TLS))
+	}
+	require.Equal(t, []string{"http_bind tls=true"}, got)
+
+	bob := goxmpptest.Login(t, s.c2s, "bob@"+dom, "pw1", goxmpptest.Resource("tcp"))
+	defer bob.Close()
+	for i := range 2 {
+		text := fmt.Sprintf("held answer %d", i)
+		type answer struct {
+			origin, body string
+			err          error
+		}
+		done := make(chan answer, 1)
+		go func() {
+			rq, err := http.NewRequest(http.MethodPost, c.url, strings.NewReader(c.body("", "")))
+			if err != nil {
+				done <- answer{err: err}
+				return
+			}
+			rq.Header.Set("Origin", "https://shop.example")
+			rq.Header.Set("Content-Type", "text/xml; charset=utf-8")
+			resp, err := c.http.Do(rq)
+			if err != nil {
+				done <- answer{err: err}
+				return
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- answer{resp.Header.Get("Access-Control-Allow-Origin"), string(b), err}
+		}()
+		// Held well past the moment it would be parked, then answered.
+		time.Sleep(200 * time.Millisecond)
+		_, err := bob.Send(goxmpp.Chat{Remote: "alice@" + dom + "/tls", Type: "chat", Text: text})
+		require.NoError(t, err)
+		var a answer
+		select {
+		case a = <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatal("the held request was not answered")
+		}
+		require.NoError(t, a.err)
+		require.Equal(t, "https://shop.example", a.origin)
+		if !strings.Contains(a.body, text) {
+			a.body = c.until(text)
+		}
+		require.Contains(t, a.body, text)
+	}
+	// Login and polls took one connection for the held requests and one
+	// for the requests sent beside them: none was lost to the hand-back.
+	require.LessOrEqual(t, dials.Load(), int32(2))
 }

@@ -269,7 +269,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	// One slot per listener below (main, Openfire, https, metrics), so none
 	// blocks once the first error is taken.
 	errc := make(chan error, 4)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(boshH.Listen(srv, ln)) }()
 	// The second listener serves the Openfire paths only, where legacy
 	// scripts point (Openfire's admin console port, 9090).
 	var ofAddr net.Addr
@@ -296,7 +296,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		}
 		tsrv := httpServer(router, log.Named("https"))
 		tsrv.RegisterOnShutdown(boshH.Shutdown)
-		defer serveBeside(tsrv, tln, errc)()
+		defer serveBeside(tsrv, boshH.Listen(tsrv, tln), errc)()
 		httpsAddr = tln.Addr()
 		log.Info("serving https", zap.Stringer("https", httpsAddr))
 	}

@@ -874,6 +874,10 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			if sc, ok := conv.(*saslsrv.Conversation); ok {
 				c.completeKeys(sc)
 			}
+			// The session needs who the user is, not the user's secrets:
+			// it keeps no key material (nor the memory of it) while it
+			// lives.
+			c.user.Cred, c.user.PasswordSealed, c.offered = credential.SCRAM{}, nil, nil
 			c.log.Debug("authenticated", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
 				zap.String("mechanism", auth.Get("mechanism")))
 			return true, nil

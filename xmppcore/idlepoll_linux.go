@@ -39,6 +39,8 @@ type idlePoller struct {
 type parkedConn struct {
 	c     *conn
 	timer *time.Timer
+	// fn, for a connection watched with WatchReadable instead (c nil).
+	fn func()
 }
 
 // pollConn is an accepted TCP connection whose session may be parked.
@@ -154,9 +156,69 @@ func (p *idlePoller) wakeConn(fd int32, c *conn) {
 	if e.timer != nil {
 		e.timer.Stop()
 	}
+	if e.fn != nil {
+		go e.fn()
+		return
+	}
 	e.c.fresh = true
 	wakers.run(e.c)
 }
+
+// WatchReadable calls fn once, on a goroutine of its own, when nc turns
+// readable (data, or the peer closed or reset it), without a goroutine
+// waiting meanwhile: a BOSH request parked without a reader
+// (xmppcore/bosh) learns so that its client went away. stop unregisters
+// nc and reports whether fn will not run (false: it ran or runs); call it
+// before closing nc or handing it on. ok is false where nc cannot be
+// watched (not a TCP connection, no epoll): fn is then never called.
+func WatchReadable(nc net.Conn, fn func()) (stop func() bool, ok bool) {
+	if tc, isTLS := nc.(interface{ NetConn() net.Conn }); isTLS {
+		nc = tc.NetConn()
+	}
+	sc, isSys := nc.(syscall.Conn)
+	if !isSys {
+		return nil, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	fd := int32(-1)
+	if rc.Control(func(f uintptr) { fd = int32(f) }) != nil || fd < 0 {
+		return nil, false
+	}
+	p := &idle
+	p.once.Do(p.start)
+	if !p.ok.Load() {
+		return nil, false
+	}
+	e := &parkedConn{fn: fn}
+	p.mu.Lock()
+	if p.parked[fd] != nil {
+		p.mu.Unlock()
+		return nil, false
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
+		p.mu.Unlock()
+		return nil, false
+	}
+	p.parked[fd] = e
+	p.mu.Unlock()
+	return func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.parked[fd] != e {
+			return false
+		}
+		delete(p.parked, fd)
+		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		return true
+	}, true
+}
+
+// resumeParked continues a session whose transport woke it (inputParker).
+func resumeParked(c *conn) { wakers.run(c) }
 
 // wakers are the goroutines woken sessions read on. A session's stack
 // grows to 16 KiB while it handles a stanza; a fresh goroutine per

@@ -127,6 +127,13 @@ func (c *conn) handsOff() bool {
 // park hands the session, idle with nothing buffered, to the idle poller;
 // false means its goroutine must wait instead.
 func (c *conn) park() bool {
+	if p, ok := c.lim.conn.(inputParker); ok {
+		c.br.release()
+		return p.ParkInput(func() {
+			c.fresh = true
+			resumeParked(c)
+		})
+	}
 	tc, ok := c.lim.conn.(*tls.Conn)
 	if !ok {
 		return false
@@ -176,6 +183,17 @@ type inputWaiter interface {
 	// WaitInput blocks until InputReady, honouring the read deadline
 	// (os.ErrDeadlineExceeded once it passed).
 	WaitInput() error
+}
+
+// inputParker is an inputWaiter that can hold a session with no goroutine
+// at all while it waits (a BOSH session: its input comes from the HTTP
+// requests, which call wake).
+type inputParker interface {
+	inputWaiter
+	// ParkInput arranges for wake to be called once, from any goroutine,
+	// when InputReady turns true or the read deadline passes, and reports
+	// true; false (wake is never called) when either is the case already.
+	ParkInput(wake func()) bool
 }
 
 // awaitQueued is awaitInput for an inputWaiter: the same hand-off to a

@@ -82,3 +82,8 @@ func tlsBufferCap(tc *tls.Conn) int {
 	base := unsafe.Pointer(tc)
 	return (*bytes.Buffer)(unsafe.Add(base, tlsIdle.raw)).Cap() + (*bytes.Buffer)(unsafe.Add(base, tlsIdle.hand)).Cap()
 }
+
+// ReleaseTLSBuffers is releaseTLSBuffers for a transport that holds an
+// idle TLS connection of its own (a BOSH request parked without a reader,
+// xmppcore/bosh): it drops tc's read buffers when they hold nothing.
+func ReleaseTLSBuffers(tc *tls.Conn) bool { return releaseTLSBuffers(tc) }

@@ -82,7 +82,7 @@ func main() {
 	flag.IntVar(&c.clientProcs, "client-procs", envInt("CLIENT_PROCS", 1), "GOMAXPROCS of this load client (1 leaves the other core to the server; $CLIENT_PROCS)")
 	flag.StringVar(&c.only, "only", "xmppgate,ejabberd,prosody", "servers to measure")
 	flag.StringVar(&c.results, "results", "bench/RESULTS.md", "file the table is added to (empty: print only)")
-	flag.StringVar(&c.profileDir, "profile", "", "if set, after its runs xmppgate serves pprof and a CPU profile of each phase is written here")
+	flag.StringVar(&c.profileDir, "profile", "", "if set, xmppgate serves pprof: a CPU profile of each phase is written here after its runs, and heap and goroutine profiles of each memory run while it holds its sessions")
 	flag.IntVar(&c.profileSec, "profile-sec", 6, "seconds of each CPU profile")
 	flag.DurationVar(&c.timeout, "timeout", 14*time.Minute, "abort (and clean up) after this long")
 	flag.StringVar(&c.certKind, "cert", "rsa", "key of the servers' shared certificate: rsa (RSA-2048, as the anchors) or ecdsa (P-256)")

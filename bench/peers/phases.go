@@ -266,6 +266,7 @@ func (b *bench) memoryRun(ctx context.Context, s xmppServer, cache *xmppload.Scr
 	if err != nil {
 		return err
 	}
+	b.snapshot(ctx, s, fmt.Sprintf("idle-%d", run+1))
 	kib := (after - before) / float64(b.cfg.idleN)
 	b.rows.mem.add(name, kib)
 	b.rows.mem.Client[name] = append(b.rows.mem.Client[name], cli)

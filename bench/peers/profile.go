@@ -150,7 +150,10 @@ func (b *bench) profile(ctx context.Context, x *xmppgate, pprofAddr string) erro
 }
 
 func fetchProfile(ctx context.Context, addr string, sec int, file string) error {
-	u := "http://" + addr + "/debug/pprof/profile?" + url.Values{"seconds": {strconv.Itoa(sec)}}.Encode()
+	return fetchURL(ctx, "http://"+addr+"/debug/pprof/profile?"+url.Values{"seconds": {strconv.Itoa(sec)}}.Encode(), file)
+}
+
+func fetchURL(ctx context.Context, u, file string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -172,4 +175,31 @@ func fetchProfile(ctx context.Context, addr string, sec int, file string) error 
 		return err
 	}
 	return f.Close()
+}
+
+// snapshot writes xmppgate's heap and goroutine profiles to the profile
+// directory as <tag>-heap.pprof and <tag>-goroutine.txt while a memory run
+// holds its sessions (what each idle session keeps); a no-op without
+// -profile or for a peer.
+func (b *bench) snapshot(ctx context.Context, s xmppServer, tag string) {
+	x, ok := s.(*xmppgate)
+	if !ok || b.cfg.profileDir == "" || x.pprof == "" {
+		return
+	}
+	if err := os.MkdirAll(b.cfg.profileDir, 0o755); err != nil {
+		log.Printf("profile directory: %v", err)
+		return
+	}
+	for _, p := range []struct{ path, file string }{
+		{"/debug/pprof/heap?gc=1", tag + "-heap.pprof"},
+		{"/debug/pprof/goroutine?debug=1", tag + "-goroutine.txt"},
+		{"/debug/pprof/heap?debug=1", tag + "-heap.txt"}, // ends with runtime.MemStats
+	} {
+		file := filepath.Join(b.cfg.profileDir, p.file)
+		if err := fetchURL(ctx, "http://"+x.pprof+p.path, file); err != nil {
+			log.Printf("snapshot %s: %v", p.file, err)
+			continue
+		}
+		log.Printf("xmppgate %s: %s", p.file, file)
+	}
 }

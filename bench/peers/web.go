@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xmppgate/xmppgate/internal/peer"
@@ -161,6 +162,7 @@ func (b *bench) webMemoryRun(ctx context.Context, s webServer, kind string, endp
 	if err != nil {
 		return err
 	}
+	b.snapshot(ctx, s, fmt.Sprintf("%s-%d", strings.ToLower(kind), run+1))
 	live := n
 	if f := holds.Failed(); f > 0 { // fewer sessions than counted
 		// Ours must hold every session; a peer that drops some under this

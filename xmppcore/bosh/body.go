@@ -8,9 +8,11 @@
 // new session as a Stream. The Stream receives the client's payloads in
 // rid order and writes the server's with Session.Write.
 //
-// A session costs no goroutine of its own: requests are held by the
-// goroutines net/http runs them on, and the inactivity timeout is a
-// runtime timer (time.AfterFunc) that starts no goroutine until it fires.
+// A session costs no goroutine of its own: on a listener made with
+// Manager.Listen a held request's connection is taken from net/http for
+// the wait (park.go), elsewhere net/http's goroutine holds it; the wait
+// and the inactivity timeout are runtime timers (time.AfterFunc) that
+// start no goroutine until they fire.
 package bosh
 
 import (

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -73,6 +74,10 @@ type Manager struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
 	down     bool
+	// listeners are those made with Listen, by the server they serve.
+	listeners map[*http.Server]*listener
+	// parked counts the held requests whose connection was hijacked.
+	parked atomic.Int32
 }
 
 // New returns a Manager that starts sessions with open.
@@ -248,6 +253,9 @@ func (m *Manager) wait(w http.ResponseWriter, r *http.Request, s *Session, req *
 		write(w, req.resp)
 		return
 	default:
+	}
+	if m.park(w, r, s, req) {
+		return
 	}
 	// The server's ReadTimeout would cancel the request's context (its
 	// connection's background read times out) before a long wait ends.

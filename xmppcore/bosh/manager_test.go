@@ -1,10 +1,13 @@
 package bosh
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"regexp"
 	"strings"
 	"sync"
@@ -52,7 +55,16 @@ type bundle struct {
 	streams chan *recorder
 }
 
+// setup serves a Manager as serving does: held requests leave net/http
+// (Manager.Listen, park.go).
 func setup(t *testing.T, cfg Config, open func(s *Session, b *Body) error) *bundle {
+	t.Helper()
+	return setupWith(t, cfg, open, true)
+}
+
+// setupWith serves a Manager; listen: through Manager.Listen, else
+// net/http holds the requests (a server the Manager was not given).
+func setupWith(t *testing.T, cfg Config, open func(s *Session, b *Body) error, listen bool) *bundle {
 	t.Helper()
 	bu := &bundle{streams: make(chan *recorder, 16)}
 	bu.m = New(OpenerFunc(func(s *Session, b *Body, r *http.Request) (Stream, error) {
@@ -67,7 +79,11 @@ func setup(t *testing.T, cfg Config, open func(s *Session, b *Body) error) *bund
 		bu.streams <- rec
 		return rec, nil
 	}), cfg)
-	srv := httptest.NewServer(bu.m)
+	srv := httptest.NewUnstartedServer(bu.m)
+	if listen {
+		srv.Listener = bu.m.Listen(srv.Config, srv.Listener)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	t.Cleanup(bu.m.Shutdown) // first: held requests end, so that Close need not wait for them
 	bu.url = srv.URL
@@ -597,4 +613,84 @@ func TestConcurrentClients(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestHeldByNetHTTP: on a server the Manager was not given (Listen),
+// net/http holds the requests; the same rules hold.
+func TestHeldByNetHTTP(t *testing.T) {
+	t.Parallel()
+	bu := setupWith(t, Config{}, nil, false)
+	sid, rec := bu.session(t, "")
+	a := bu.postAsync(t, req(sid, 101, "", ""))
+	pending(t, a)
+	require.NoError(t, rec.s.Write([]byte("<message xmlns='jabber:client' id='held'/>")))
+	require.Contains(t, wait(t, a).body, "id='held'")
+	b := bu.postAsync(t, req(sid, 102, "", ""))
+	pending(t, b)
+	b2 := bu.postAsync(t, req(sid, 102, "", ""))
+	require.Equal(t, reply{200, ""}, wait(t, b)) // superseded by its repeat
+	rec.s.Write([]byte("<message xmlns='jabber:client' id='late'/>"))
+	require.Contains(t, wait(t, b2).body, "late")
+}
+
+// TestParkedConnectionReused: a held request's connection, taken from
+// net/http for the wait, goes back to it once answered: the client's next
+// requests reuse it (keep-alive), with the headers set before the wait.
+func TestParkedConnectionReused(t *testing.T) {
+	t.Parallel()
+	bu := setup(t, Config{}, nil)
+	sid, rec := bu.session(t, "")
+	conns := make(chan string, 8)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1, DisableCompression: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	post := func(body string) reply {
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { conns <- i.Conn.LocalAddr().String() }})
+		rq, err := http.NewRequestWithContext(ctx, http.MethodPost, bu.url, strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := client.Do(rq)
+		if err != nil {
+			return reply{-1, err.Error()}
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, "text/xml; charset=utf-8", resp.Header.Get("Content-Type"))
+		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		return reply{resp.StatusCode, string(b)}
+	}
+	for i, id := range []string{"one", "two", "three"} {
+		ch := make(chan reply, 1)
+		go func() { ch <- post(req(sid, 101+i, "", "")) }()
+		require.Eventually(t, func() bool { return bu.m.parked.Load() == 1 }, 10*time.Second, 5*time.Millisecond,
+			"the held request was not parked")
+		require.NoError(t, rec.s.Write([]byte("<message xmlns='jabber:client' id='"+id+"'/>")))
+		r := wait(t, ch)
+		require.Equal(t, 200, r.status)
+		require.Contains(t, r.body, "id='"+id+"'")
+	}
+	first := <-conns
+	for range 2 {
+		require.Equal(t, first, <-conns, "a later request came on another connection")
+	}
+	require.Equal(t, int32(0), bu.m.parked.Load())
+}
+
+// TestParkedClientGone: a client that drops the connection of its parked
+// request is noticed at once (not after the wait): the request is
+// abandoned, the inactivity clock runs, and the session ends.
+func TestParkedClientGone(t *testing.T) {
+	t.Parallel()
+	bu := setup(t, Config{Inactivity: 300 * time.Millisecond}, nil)
+	sid, rec := bu.session(t, "")
+	nc, err := net.Dial("tcp", strings.TrimPrefix(bu.url, "http://"))
+	require.NoError(t, err)
+	body := req(sid, 101, "", "")
+	_, err = fmt.Fprintf(nc, "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return bu.m.parked.Load() == 1 }, 10*time.Second, 5*time.Millisecond,
+		"the held request was not parked")
+	require.NoError(t, nc.Close())
+	// The session's wait is 60 s: only the noticed close ends it sooner.
+	require.Equal(t, "close", next(t, rec.events))
+	require.Eventually(t, func() bool { return bu.m.parked.Load() == 0 }, 10*time.Second, 5*time.Millisecond)
 }

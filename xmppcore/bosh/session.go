@@ -117,6 +117,9 @@ type request struct {
 	resp     response
 	answered bool
 	pause    bool
+	// parked: the request's connection was taken from net/http for the
+	// wait (park.go); the answer is written from reply.
+	parked *parkedReq
 }
 
 func newRequest(b *Body, now time.Time) *request {
@@ -239,6 +242,9 @@ func (s *Session) reply(r *request, resp response) {
 	}
 	r.answered, r.resp = true, resp
 	close(r.done)
+	if r.parked != nil {
+		go r.parked.finish()
+	}
 }
 
 // answerLocked answers r (held) with what the Stream wrote, removes it

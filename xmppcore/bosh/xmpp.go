@@ -90,6 +90,10 @@ type framedConn struct {
 	rdl  time.Time
 	idle time.Duration
 	wake chan struct{}
+	// parked wakes the session while it waits with no goroutine of its
+	// own (ParkInput); parkTimer calls it at the read deadline.
+	parked    func()
+	parkTimer *time.Timer
 }
 
 func (c *framedConn) open(version string) {
@@ -105,6 +109,63 @@ func (c *framedConn) signal() {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	c.unpark()
+}
+
+// readyLocked is InputReady with c.mu held.
+func (c *framedConn) readyLocked() bool { return c.in.Len() > 0 || c.closed || c.eof }
+
+func (c *framedConn) expiredLocked() bool { return !c.rdl.IsZero() && !time.Now().Before(c.rdl) }
+
+// ParkInput lets the session wait with no goroutine (xmppcore's
+// inputParker): an idle BOSH session is then its state alone, woken by
+// the request that brings it input or by its read deadline.
+func (c *framedConn) ParkInput(wake func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readyLocked() || c.expiredLocked() {
+		return false
+	}
+	c.parked = wake
+	c.armParkLocked()
+	return true
+}
+
+// armParkLocked sets the timer that wakes a parked session at its read
+// deadline (one timer per session, reused).
+func (c *framedConn) armParkLocked() {
+	switch {
+	case c.rdl.IsZero():
+		if c.parkTimer != nil {
+			c.parkTimer.Stop()
+		}
+	case c.parkTimer == nil:
+		c.parkTimer = time.AfterFunc(time.Until(c.rdl), c.unpark)
+	default:
+		c.parkTimer.Reset(time.Until(c.rdl))
+	}
+}
+
+// unpark wakes a parked session once it has input or its deadline passed;
+// a deadline that only moved re-arms the timer.
+func (c *framedConn) unpark() {
+	c.mu.Lock()
+	wake := c.parked
+	if wake == nil {
+		c.mu.Unlock()
+		return
+	}
+	if !c.readyLocked() && !c.expiredLocked() {
+		c.armParkLocked()
+		c.mu.Unlock()
+		return
+	}
+	c.parked = nil
+	if c.parkTimer != nil {
+		c.parkTimer.Stop()
+	}
+	c.mu.Unlock()
+	wake()
 }
 
 // Receive implements Stream.
@@ -162,12 +223,12 @@ func (c *framedConn) Read(p []byte) (int, error) {
 }
 
 // InputReady reports whether a Read would return at once (xmppcore's idle
-// wait: with nothing to read, the session's read goroutine hands over to
-// a fresh one with a small stack, which waits in WaitInput).
+// wait: with nothing to read, the session parks with ParkInput, or where
+// it cannot, a fresh goroutine with a small stack waits in WaitInput).
 func (c *framedConn) InputReady() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.in.Len() > 0 || c.closed || c.eof
+	return c.readyLocked()
 }
 
 // WaitInput blocks until InputReady, or fails with
@@ -176,7 +237,7 @@ func (c *framedConn) InputReady() bool {
 func (c *framedConn) WaitInput() error {
 	for {
 		c.mu.Lock()
-		ready := c.in.Len() > 0 || c.closed || c.eof
+		ready := c.readyLocked()
 		dl := c.rdl
 		c.mu.Unlock()
 		if ready {
