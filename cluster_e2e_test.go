@@ -76,15 +76,15 @@ func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource strin
 }
 
 // threeNodes starts nodes a@localhost, b@localhost and c@localhost on
-// one fresh PostgreSQL database and one NATS server. Only C runs the
-// worker on a short schedule: the changes sent to C are applied there,
-// and the effects must travel to A and B.
-func threeNodes(t *testing.T) (a, b, c *serverProc) {
+// one fresh PostgreSQL database and one NATS server, with extra in their
+// environment. Only C runs the worker on a short schedule: the changes
+// sent to C are applied there, and the effects must travel to A and B.
+func threeNodes(t *testing.T, extra ...string) (a, b, c *serverProc) {
 	t.Helper()
 	dsn := postgres(t)
 	natsURL := natstest.Start(t)
 	env := func(node string) []string {
-		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
+		return append([]string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}, extra...)
 	}
 	a = startBinary(t, env("a@localhost")...)
 	b = (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: env("b@localhost"), boot: a.boot}).restart(t)
