@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -108,6 +109,27 @@ func TestClusterOperatorView(t *testing.T) {
 		require.Len(t, si, 1, body)
 		require.Equal(t, "b@localhost", si[0]["node"], body)
 		require.Equal(t, "onB", si[0]["resource"], body)
+
+		// Openfire's restAPI names a session held elsewhere Remote.
+		for _, p := range []struct {
+			on          *serverProc
+			alice, bobs string
+		}{{c, "Remote", "Remote"}, {b, "Remote", "Local"}} {
+			status, body := request(t, http.MethodGet, "http://"+p.on.http+"/plugins/restapi/v1/sessions", "", func(r *http.Request) {
+				r.Header.Set("Authorization", p.on.boot.OpenfireSecret)
+				r.Header.Set("Accept", "application/json")
+			})
+			require.Equal(t, 200, status, body)
+			var got struct {
+				Sessions []struct{ SessionID, Node string }
+			}
+			require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+			nodes := map[string]string{}
+			for _, s := range got.Sessions {
+				nodes[s.SessionID] = s.Node
+			}
+			require.Equal(t, map[string]string{aliceJ + "/onA": p.alice, bobJ + "/onB": p.bobs}, nodes, body)
+		}
 	})
 
 	// A room that node C owns while all three live; alice (on A) and bob

@@ -84,6 +84,7 @@ const (
 	EffectRoster   = "roster"   // RosterChanged (Contact)
 	EffectPush     = "push"     // a roster push after a subscription change (Contact)
 	EffectConflict = "conflict" // the full JID (Resource) was bound on another node
+	EffectOffline  = "offline"  // a message was stored offline: drain it to an available session
 )
 
 // Effect is one worker effect carried to the nodes holding the user's sessions.
@@ -298,6 +299,16 @@ func (s *Server) ApplyEffect(e Effect) {
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, true)
 	case EffectPush:
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, false)
+	case EffectOffline:
+		for _, t := range s.availableOf(e.Username + "@" + e.Domain) {
+			t.smu.Lock()
+			p := t.priority
+			t.smu.Unlock()
+			if p >= 0 {
+				s.deliverOffline(t)
+				return
+			}
+		}
 	case EffectConflict:
 		for _, c := range s.match(e.Domain, e.Username) {
 			if c.res == e.Resource {
@@ -468,4 +479,29 @@ func pepEventNode(st *xmlel.Element) (string, bool) {
 		return ch.Get("node"), true
 	}
 	return "", false
+}
+
+// drainElsewhere has the nodes holding sessions of bare deliver its
+// offline messages to an available one, after this node stored one: a
+// resource that logged in on another node meanwhile may have drained the
+// queue before the message was committed (as storeOffline does for the
+// local ones). It says whether another node holds an available resource,
+// which then gets the message (no push notification).
+func (s *Server) drainElsewhere(bare string) bool {
+	if s.cfg.Cluster == nil {
+		return false
+	}
+	rs := s.remoteOf(bare)
+	if len(rs) == 0 {
+		return false
+	}
+	if bj, err := jid.Parse(bare); err == nil {
+		s.cfg.Cluster.Effect(Effect{Kind: EffectOffline, Domain: bj.Domainpart(), Username: bj.Localpart()})
+	}
+	for _, r := range rs {
+		if r.Available && r.Priority >= 0 {
+			return true
+		}
+	}
+	return false
 }

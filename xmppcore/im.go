@@ -321,6 +321,9 @@ func (s *Server) storeOffline(m *xmlel.Element, d modcfg.Domain, bare, local str
 			return
 		}
 	}
+	if s.drainElsewhere(bare) {
+		return
+	}
 	s.pushNotify(m, d, bare, user.ID)
 }
 
