@@ -262,6 +262,30 @@ func TestClusterCarbonsPEP(t *testing.T) {
 		alice.Expect(t, "bob's message", goxmpptest.Chat(bobJ+"/onB", "bob writes from B"))
 		awaitStream(t, bobA, "the sent carbon", regexp.MustCompile(`(?s)<sent xmlns=["']urn:xmpp:carbons:2["']>.*bob writes from B`))
 	})
+	t.Run("no carbon to a resource that got a bare-JID message itself", func(t *testing.T) {
+		// Both of bob's resources have priority 0: a message to his bare
+		// JID goes to both, and neither gets a copy of it.
+		_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "for every bob"})
+		require.NoError(t, err)
+		for _, bob := range []*goxmpptest.Client{bobA, bobB} {
+			bob.Expect(t, "the message to the bare JID", goxmpptest.Chat(aliceJ+"/onC", "for every bob"))
+		}
+		// A node's stanzas to another keep their order: once the carbon of
+		// a later message from the same node arrives, a wrong copy of the
+		// first would have come before it.
+		for _, p := range []struct {
+			to, other *goxmpptest.Client
+			res, mark string
+		}{{bobA, bobB, "onA", "mark via A"}, {bobB, bobA, "onB", "mark via B"}} {
+			_, err := alice.Send(goxmpp.Chat{Remote: bobJ + "/" + p.res, Type: "chat", Text: p.mark})
+			require.NoError(t, err)
+			awaitStream(t, p.other, "the carbon of "+p.mark, regexp.MustCompile(`(?s)<received xmlns=["']urn:xmpp:carbons:2["']>.*`+p.mark))
+			for _, part := range strings.Split(p.other.Transcript(), "<received")[1:] {
+				carbon, _, _ := strings.Cut(part, "</received>")
+				require.NotContains(t, carbon, "for every bob", "a copy of a message the resource got itself")
+			}
+		}
+	})
 	// A node learns what a caps hash means from its client's answer,
 	// which may still be on its way: publish again every 2 s until the
 	// event arrives.

@@ -36,13 +36,13 @@ func (s *Server) ClusterSessions(domain, username string) []SessionInfo {
 		out[i].Node = self
 	}
 	var rs []RemoteSession
-	if username != "" {
+	if username != "" && domain != "" {
 		rs = s.cfg.Cluster.Remote(username + "@" + domain)
 	} else {
 		rs = s.cfg.Cluster.Sessions(domain)
 	}
 	for _, r := range rs {
-		if info, ok := remoteInfo(r); ok {
+		if info, ok := remoteInfo(r); ok && (username == "" || info.Username == username) {
 			out = append(out, info)
 		}
 	}
