@@ -92,6 +92,16 @@ func threeNodes(t *testing.T, extra ...string) (a, b, c *serverProc) {
 	return a, b, c
 }
 
+// threeNodesAliceBob is threeNodes with users alice (alicepw) and bob
+// (bobpw) added through C; it returns their domain.
+func threeNodesAliceBob(t *testing.T, extra ...string) (a, b, c *serverProc, domain string) {
+	t.Helper()
+	a, b, c = threeNodes(t, extra...)
+	dreamhostAddUser(t, c, "alice", "alicepw")
+	dreamhostAddUser(t, c, "bob", "bobpw")
+	return a, b, c, a.boot.Domain
+}
+
 // TestClusterThreeNodes is issue 17's must-show for routing: three real
 // xmppgate processes share one PostgreSQL and one NATS server. Users on
 // nodes A and B (independent go-xmpp clients) subscribe to each other,
@@ -105,11 +115,7 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	a, b, c := threeNodes(t)
-	domain := a.boot.Domain
-
-	dreamhostAddUser(t, c, "alice", "alicepw")
-	dreamhostAddUser(t, c, "bob", "bobpw")
+	a, b, c, domain := threeNodesAliceBob(t)
 	alice := loginWhenApplied(t, a, "alice@"+domain, "alicepw", "onA")
 	bob := loginWhenApplied(t, b, "bob@"+domain, "bobpw", "onB")
 	aliceJ, bobJ := "alice@"+domain, "bob@"+domain

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
-	"github.com/xmppgate/xmppgate/cluster"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 )
 
@@ -44,8 +43,7 @@ func TestClusterOperatorView(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	a, b, c := threeNodes(t, "XMPPGATE_CLUSTER_HEARTBEAT=300ms", "XMPPGATE_CLUSTER_LEASE=3s")
-	domain := a.boot.Domain
+	a, b, c, domain := threeNodesAliceBob(t, "XMPPGATE_CLUSTER_HEARTBEAT=300ms", "XMPPGATE_CLUSTER_LEASE=3s")
 	aliceJ, bobJ := "alice@"+domain, "bob@"+domain
 
 	t.Run("cluster_heartbeat and cluster_lease are read", func(t *testing.T) {
@@ -54,8 +52,6 @@ func TestClusterOperatorView(t *testing.T) {
 		}
 	})
 
-	dreamhostAddUser(t, c, "alice", "alicepw")
-	dreamhostAddUser(t, c, "bob", "bobpw")
 	alice := loginWhenApplied(t, a, aliceJ, "alicepw", "onA", goxmpptest.Transcript())
 	bob := loginWhenApplied(t, b, bobJ, "bobpw", "onB", goxmpptest.Transcript())
 	_, err := alice.SendPresence(goxmpp.Presence{})
@@ -134,22 +130,10 @@ func TestClusterOperatorView(t *testing.T) {
 
 	// A room that node C owns while all three live; alice (on A) and bob
 	// (on B) are in it, and the reads go to A and B.
-	var room string
-	for i := 0; room == ""; i++ {
-		name := "ops" + strings.Repeat("x", i) + "@conference." + domain
-		if cluster.OwnerAmong([]string{"a@localhost", "b@localhost", "c@localhost"}, name) == "c@localhost" {
-			room = name
-		}
-	}
+	room := roomOwnedByC("ops", domain)
 	name, service, _ := strings.Cut(room, "@")
 	t.Run("live room reads answered by the room's owner", func(t *testing.T) {
-		_, err := alice.JoinMUCNoHistory(room, "Alice")
-		require.NoError(t, err)
-		alice.ExpectWithin(t, "alice in the room", 30*time.Second, goxmpptest.Presence(room+"/Alice", ""))
-		require.Equal(t, "result", alice.Ask(t, "instant", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>").Type)
-		_, err = bob.JoinMUCNoHistory(room, "Bob")
-		require.NoError(t, err)
-		bob.ExpectWithin(t, "bob in the room", 30*time.Second, goxmpptest.Presence(room+"/Bob", ""))
+		joinNewRoom(t, room, alice, bob)
 		say(t, alice, room, "Alice", "minutes of the meeting", alice, bob)
 
 		roomArgs := `{"name":"` + name + `","service":"` + service + `"}`
@@ -207,12 +191,8 @@ func TestClusterCarbonsPEP(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	a, b, c := threeNodes(t)
-	domain := a.boot.Domain
+	a, b, c, domain := threeNodesAliceBob(t)
 	aliceJ, bobJ := "alice@"+domain, "bob@"+domain
-
-	dreamhostAddUser(t, c, "alice", "alicepw")
-	dreamhostAddUser(t, c, "bob", "bobpw")
 	alice := loginWhenApplied(t, c, aliceJ, "alicepw", "onC", goxmpptest.Transcript())
 	bobA := loginWhenApplied(t, a, bobJ, "bobpw", "onA", goxmpptest.Transcript())
 	alice.FetchRoster(t)

@@ -300,15 +300,7 @@ func (s *Server) ApplyEffect(e Effect) {
 	case EffectPush:
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, false)
 	case EffectOffline:
-		for _, t := range s.availableOf(e.Username + "@" + e.Domain) {
-			t.smu.Lock()
-			p := t.priority
-			t.smu.Unlock()
-			if p >= 0 {
-				s.deliverOffline(t)
-				return
-			}
-		}
+		s.drainOffline(e.Username + "@" + e.Domain)
 	case EffectConflict:
 		for _, c := range s.match(e.Domain, e.Username) {
 			if c.res == e.Resource {
@@ -479,6 +471,21 @@ func pepEventNode(st *xmlel.Element) (string, bool) {
 		return ch.Get("node"), true
 	}
 	return "", false
+}
+
+// drainOffline delivers bare's offline messages to its first available
+// local session of non-negative priority, if there is one.
+func (s *Server) drainOffline(bare string) bool {
+	for _, t := range s.availableOf(bare) {
+		t.smu.Lock()
+		p := t.priority
+		t.smu.Unlock()
+		if p >= 0 {
+			s.deliverOffline(t)
+			return true
+		}
+	}
+	return false
 }
 
 // drainElsewhere has the nodes holding sessions of bare deliver its
