@@ -81,9 +81,15 @@ type RoomMessage struct {
 // LiveRooms is the running MUC service as room handlers see it. The
 // server behind Live implements it when it runs a MUC service. Rooms are
 // stored (store.Room) for as long as the service holds them, temporary
-// ones too, so every change goes through the queue onto the stored row;
-// the worker then tells the service (roomEffects), which re-reads it.
+// ones too once StoreRooms asked for their rows (the service writes a
+// temporary room's row only when something needs it, not at every join),
+// so every change goes through the queue onto the stored row; the worker
+// then tells the service (roomEffects), which re-reads it.
 type LiveRooms interface {
+	// StoreRooms writes the rows of the domain's rooms that have none yet
+	// and returns once they are committed; a handler calls it (storeRooms)
+	// before it reads the domain's rooms from the store.
+	StoreRooms(domain string)
 	// RoomOccupants lists a room's occupants by nick (none if it is not running).
 	RoomOccupants(domain, room string) []RoomOccupant
 	// RoomHistory is the discussion history a joining occupant gets, oldest first.

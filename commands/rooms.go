@@ -92,7 +92,21 @@ func serviceDomain(ctx context.Context, c *Call, service string) (d store.Domain
 		return d, false, err
 	}
 	label = strings.ToLower(label)
-	return d, label == DefaultMucLabel || label == mucLabel(d), nil
+	if label != DefaultMucLabel && label != mucLabel(d) {
+		return d, false, nil
+	}
+	storeRooms(c, d)
+	return d, true, nil
+}
+
+// storeRooms has the running service store the rooms of ds it holds
+// without a row, so that the store, which room commands read, has them all.
+func storeRooms(c *Call, ds ...store.Domain) {
+	if l := liveRooms(c); l != nil {
+		for _, d := range ds {
+			l.StoreRooms(d.FQDN)
+		}
+	}
 }
 
 // roomDomains are the domains whose rooms the caller reaches: those of its
@@ -102,7 +116,11 @@ func roomDomains(ctx context.Context, c *Call) ([]store.Domain, error) {
 	if len(c.Caller.Accounts) == 0 {
 		return nil, nil
 	}
-	return c.Env.Store.Domains(ctx, c.Caller.Accounts)
+	ds, err := c.Env.Store.Domains(ctx, c.Caller.Accounts)
+	if err == nil {
+		storeRooms(c, ds...)
+	}
+	return ds, err
 }
 
 // serviceDomains resolves a service argument that may be global.

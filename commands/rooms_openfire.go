@@ -115,6 +115,7 @@ func ofService(c *Call) (store.Domain, error) {
 		!strings.EqualFold(name, DefaultMucLabel) && !strings.EqualFold(name, mucLabel(d)) {
 		return d, Errorf(NotFound, ReasonNoMucService, "servicename", "%s", msgOFNoService)
 	}
+	storeRooms(c, d)
 	return d, nil
 }
 

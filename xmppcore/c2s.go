@@ -1057,10 +1057,14 @@ const nsServer = "jabber:server"
 // session's, and an idle session keeps only the 8 KiB its read needs
 // instead of 16 (bench/README.md: 26.8 → 21.6 KiB per idle session). A
 // message, the hot path, is routed inline: the extra goroutine costs ~4 µs
-// of the ~30 µs a message takes.
+// of the ~30 µs a message takes. So is everything on a session that gives
+// its goroutine up when idle (handsOff): its grown stack ends with its
+// busy spell anyway, and a fresh goroutine's stack grown anew for every
+// iq and presence (runtime.copystack) was a tenth of the server's CPU in
+// a profile of joins into new rooms.
 func (c *conn) handle(el *xmlel.Element) {
 	c.srv.countStanza(el.Name.Local)
-	if el.Name.Local == "message" {
+	if el.Name.Local == "message" || c.handsOff() {
 		c.srv.fromClient(c, el)
 		return
 	}

@@ -111,6 +111,19 @@ func (c *conn) awaitInput() error {
 	return nil // input is there (or this platform cannot tell): read it
 }
 
+// handsOff reports whether the session's goroutine ends when it goes
+// idle (awaitInput's errHandOff): a TLS socket where it can be peeked, or
+// an inputWaiter.
+func (c *conn) handsOff() bool {
+	switch c.lim.conn.(type) {
+	case *tls.Conn:
+		return peekable
+	case inputWaiter:
+		return true
+	}
+	return false
+}
+
 // park hands the session, idle with nothing buffered, to the idle poller;
 // false means its goroutine must wait instead.
 func (c *conn) park() bool {

@@ -5,6 +5,9 @@ import (
 	"syscall"
 )
 
+// peekable: a TLS session finds out it is idle (readable) and hands off.
+const peekable = true
+
 // waitReadable blocks until nc's socket has data (or EOF, or an error)
 // without consuming any: the readiness check peeks, so a byte that arrived
 // before the wait began is not missed. It honours nc's read deadline.

@@ -10,3 +10,6 @@ func waitReadable(net.Conn) error { return nil }
 
 // readable cannot tell where waitReadable does not wait.
 func readable(net.Conn) (ready, ok bool) { return false, false }
+
+// peekable: a TLS session cannot tell it is idle here, so it keeps its goroutine.
+const peekable = false

@@ -3,6 +3,7 @@ package xmppcore
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -19,10 +20,15 @@ import (
 )
 
 // XEP-0045 Multi-User Chat as a service at <conferenceSubdomain>.<domain>
-// (modMuc). Every room the service holds has a row in muc_rooms, temporary
-// ones too, written in batches (roomRows; a room that ends before its
-// batch never gets one); occupants and roles live here, in the room's
-// memory. The
+// (modMuc). A persistent room has a row in muc_rooms; a temporary one gets
+// its row only once something needs it (rowID: the API asks about the
+// domain's rooms, an affiliation or subscription is stored, the room
+// archives its first message), so a join into a new room writes nothing:
+// its configuration and subject stay in memory until then, and the row is
+// written from them. In a cluster every room has a row from the start
+// (the other nodes read them). Rows are written in batches (roomRows; a
+// room that ends before its batch never gets one); occupants and roles
+// live here, in the room's memory. The
 // protocol's decisions (who may enter, change roles, the forms) are
 // xmppcore/muc's; this file routes stanzas to rooms and delivers.
 //
@@ -59,10 +65,9 @@ type mucService struct {
 	arch *archive.Writer[store.RoomArchiveRow]
 }
 
-// roomRows writes the rows of rooms clients create in batches, one store
-// write (one transaction, no savepoint per room) for all the rooms
-// created while the previous batch committed: joins into new rooms do not
-// queue one write each. The rows of temporary rooms that ended go in the
+// roomRows writes the rows of rooms in batches, one store write (one
+// transaction, no savepoint per room) for all the rooms whose rows were
+// asked for while the previous batch committed. The rows of temporary rooms that ended go in the
 // same batches, deleted before the new rows are inserted (a room made
 // again under the same name finds its name free); a room that ends while
 // its row still waits is simply never written.
@@ -145,7 +150,7 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 		// ID is final (0: it has no row).
 		gone := make([]int64, 0, len(ended))
 		for _, r := range ended {
-			if id := r.rowID(); id != 0 {
+			if id := r.id.Load(); id != 0 {
 				gone = append(gone, id)
 			}
 		}
@@ -165,16 +170,16 @@ func (w *roomRows) loop(ctx context.Context, st *store.Store, log *zap.Logger) {
 			log.Warn("muc: room rows", zap.Int("rooms", len(batch)), zap.Int("ended", len(gone)), zap.Error(err))
 		}
 		// The IDs count once committed; whoever waits in rowID goes on
-		// either way (0: the room has no row).
+		// either way (0: the room has no row). r.mu is not taken: a
+		// handler holding it may wait here (waitRow).
 		for i, n := range batch {
-			n.r.mu.Lock()
-			if err == nil {
-				n.r.id = ids[i]
-				if ids[i] == 0 { // the API made one by that name meanwhile
-					log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
-				}
+			switch {
+			case err != nil:
+			case ids[i] != 0:
+				n.r.id.Store(ids[i])
+			default: // the API made one by that name meanwhile (RoomChanged then gives the room that row)
+				log.Warn("muc: room name taken in the store", zap.String("room", n.row.Name))
 			}
-			n.r.mu.Unlock()
 			close(n.r.stored)
 		}
 	}
@@ -189,9 +194,11 @@ type roomKey struct {
 type room struct {
 	mu  sync.Mutex
 	key roomKey
-	id  int64 // muc_rooms.id
-	// stored, for a room a client created, is closed once its row's
-	// batch committed (id set) or failed; nil for a room read from its row.
+	id  atomic.Int64 // muc_rooms.id; 0 while it has no row
+	// stored, once the row of a room without one was asked for (rowID),
+	// is closed when its batch committed (id set) or failed; nil for a
+	// room read from its row, or one whose row no one asked for yet. Set
+	// under mu.
 	stored chan struct{}
 	// cfgSeq numbers the owner's forms; cfgStored is the number of the
 	// last one written. A form written late (a temporary room's is written
@@ -216,10 +223,13 @@ type occupant struct {
 	nick string
 	key  string // muc.NickKey(nick)
 	full jid.JID
-	bare string
-	c    *conn
-	role string
-	aff  string
+	// fullJID is full as a string, made once: byFull compares it for
+	// every stanza an occupant sends.
+	fullJID string
+	bare    string
+	c       *conn
+	role    string
+	aff     string
 	// to is ` to="<full JID>"`, spliced into every stanza sent to it.
 	to []byte
 	// pres is the occupant's last presence as it sent it (its show,
@@ -250,8 +260,12 @@ type spliced struct {
 }
 
 func splice(el *xmlel.Element) spliced {
-	b := el.Bytes(nsClient)
-	return spliced{b: b, at: len(el.Name.Local) + 1}
+	// Most of what a room sends (presences, messages) fits: the buffer
+	// does not grow through its small sizes first.
+	var b bytes.Buffer
+	b.Grow(512)
+	el.WriteTo(&b, nsClient)
+	return spliced{b: b.Bytes(), at: len(el.Name.Local) + 1}
 }
 
 // splicePool holds the buffers sessions without stream management write
@@ -325,9 +339,10 @@ func (s *Server) roomOf(d modcfg.Domain, name string) (*room, error) {
 
 // roomFromRow makes the room of a stored row.
 func roomFromRow(d modcfg.Domain, row store.Room, affs []store.RoomAffiliation) *room {
-	r := &room{key: roomKey{d.ID, row.Name}, id: row.ID, jid: row.Name + "@" + mucJID(d), fqdn: d.FQDN,
+	r := &room{key: roomKey{d.ID, row.Name}, jid: row.Name + "@" + mucJID(d), fqdn: d.FQDN,
 		cfg: muc.Decode(row.Config, d.On(modcfg.Mam)), subject: row.Subject, subjectBy: row.SubjectBy,
 		affs: map[string]string{}, touched: row.LastActive}
+	r.id.Store(row.ID)
 	for _, a := range affs {
 		r.affs[a.JID] = a.Aff
 	}
@@ -365,37 +380,79 @@ func (s *Server) loadRoom(d modcfg.Domain, name string) (*room, error) {
 }
 
 // createRoom makes a new room owned by owner, locked until configured
-// when locked is set; its row is written without waiting (a temporary
-// room dies with the process anyway, and the join must not wait for a
-// commit). created is false when another join made it first.
+// when locked is set. It is not stored (a temporary room dies with the
+// process anyway, and the join must not wait for a commit): rowID writes
+// its row when something needs it. created is false when another join
+// made it first.
 func (s *Server) createRoom(d modcfg.Domain, name, owner string, locked bool) (r *room, created bool, err error) {
 	k := roomKey{d.ID, name}
-	cfg := muc.Default(d.On(modcfg.Mam))
 	s.muc.mu.Lock()
 	if cur := s.muc.rooms[k]; cur != nil {
 		s.muc.mu.Unlock()
 		return cur, false, nil
 	}
-	r = &room{key: k, jid: name + "@" + mucJID(d), fqdn: d.FQDN, cfg: cfg, locked: locked,
-		affs: map[string]string{owner: muc.Owner}, touched: time.Now(), stored: make(chan struct{})}
+	r = &room{key: k, jid: name + "@" + mucJID(d), fqdn: d.FQDN, cfg: muc.Default(d.On(modcfg.Mam)), locked: locked,
+		affs: map[string]string{owner: muc.Owner}, touched: time.Now()}
+	if s.cfg.Cluster != nil {
+		s.askRowLocked(r) // not yet seen by anyone: no lock needed
+	}
 	s.muc.rooms[k] = r
 	s.muc.mu.Unlock()
-	s.muc.rows.add(r, store.Room{DomainID: d.ID, Name: name, Config: cfg.Encode()}, owner)
 	return r, true, nil
 }
 
-// rowID waits (briefly) for the row of a room created a moment ago; the
-// stores that name it by ID need it. r.mu is not held.
-func (r *room) rowID() int64 {
-	if r.stored != nil {
+// rowless reports whether r has no row and none on its way; r.mu is held.
+func (r *room) rowless() bool { return r.stored == nil && r.id.Load() == 0 }
+
+// closedChan is a channel closed from the start.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// askRowLocked has the row of a room without one written, from what the
+// room holds now (configuration, subject, owner), and returns the channel
+// closed once it is committed. r.mu is held.
+func (s *Server) askRowLocked(r *room) chan struct{} {
+	switch {
+	case r.stored != nil:
+		return r.stored
+	case r.id.Load() != 0 || r.gone:
+		return closedChan
+	}
+	r.stored = make(chan struct{})
+	owner := ""
+	for j, a := range r.affs { // one owner until the row exists (every change of affiliation asks for it first)
+		if a == muc.Owner && (owner == "" || j < owner) {
+			owner = j
+		}
+	}
+	s.muc.rows.add(r, store.Room{DomainID: r.key.domain, Name: r.key.name, Config: r.cfg.Encode(),
+		Subject: r.subject, SubjectBy: r.subjectBy}, owner)
+	return r.stored
+}
+
+// rowID returns the ID of r's row, writing one first if it has none (and
+// waiting, briefly, for its commit); the stores that name a room by ID
+// need it. 0 if the write failed. r.mu is not held.
+func (s *Server) rowID(r *room) int64 {
+	if id := r.id.Load(); id != 0 {
+		return id
+	}
+	r.mu.Lock()
+	s.askRowLocked(r)
+	r.mu.Unlock()
+	return r.waitRow()
+}
+
+// waitRow waits (briefly) for a row asked for to be committed and returns
+// its ID (0: none). It may be called with r.mu held: the batch that
+// writes the row does not take it.
+func (r *room) waitRow() int64 {
+	if ch := r.stored; ch != nil {
 		select {
-		case <-r.stored:
+		case <-ch:
 		case <-time.After(5 * time.Second):
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.id
+	return r.id.Load()
 }
 
 // configure writes the room's configuration enc, the owner's form number
@@ -423,7 +480,7 @@ func (s *Server) endRoom(r *room, deleteRow bool) {
 		delete(s.muc.rooms, r.key)
 	}
 	s.muc.mu.Unlock()
-	if deleteRow {
+	if deleteRow && !r.rowless() {
 		s.muc.rows.drop(r)
 	}
 }
@@ -464,7 +521,7 @@ func sameOccupant(x, o *occupant) bool { return x.key == o.key && x.bare == o.ba
 // byFull finds the occupant of a real full JID; r.mu is held.
 func (r *room) byFull(full string) *occupant {
 	for _, o := range r.occ {
-		if o.full.String() == full {
+		if o.fullJID == full {
 			return o
 		}
 	}
@@ -727,8 +784,9 @@ func (s *Server) mucJoin(r *room, c *conn, p *xmlel.Element, to jid.JID, d modcf
 		s.mucErr(p, errMucBanned)
 		return true
 	}
-	o := &occupant{nick: nick, key: key, full: c.full, bare: c.bare, c: c, role: role, aff: aff,
-		to: toAttr(c.full.String()), pres: presenceBody(p)}
+	full := c.full.String()
+	o := &occupant{nick: nick, key: key, full: c.full, fullJID: full, bare: c.bare, c: c, role: role, aff: aff,
+		to: toAttr(full), pres: presenceBody(p)}
 	// The newcomer gets everyone else's presence first, then its own,
 	// the history and the subject, in one write.
 	out := make([]spliced, 0, len(r.occ)+3)
@@ -788,12 +846,14 @@ func presenceBody(p *xmlel.Element) *xmlel.Element {
 // presenceOf is the presence of occupant o as a viewer with role
 // viewerRole sees it; self adds status 110 (and codes given).
 func (r *room) presenceOf(o *occupant, viewerRole string, self bool, codes []string) *xmlel.Element {
-	p := o.pres.Copy()
+	// A shallow copy: what is added goes into the copy's own slices, and
+	// the occupant's show, status, caps... are never changed in place.
+	p := &xmlel.Element{Name: o.pres.Name, Attr: append(make([]xml.Attr, 0, len(o.pres.Attr)+1), o.pres.Attr...),
+		Children: append(make([]any, 0, len(o.pres.Children)+1), o.pres.Children...)}
 	p.Set("from", r.jid+"/"+o.nick)
-	p.Attr = append(p.Attr[:0:0], p.Attr...)
 	item := xmlel.New(muc.NSUser, "item", "affiliation", o.aff, "role", o.role)
 	if self || muc.SeesJID(r.cfg, viewerRole) {
-		item.Set("jid", o.full.String())
+		item.Set("jid", o.fullJID)
 	}
 	x := xmlel.New(muc.NSUser, "x").Add(item)
 	for _, code := range codes {
@@ -963,11 +1023,11 @@ func (s *Server) mucRemove(r *room, o *occupant, pres *xmlel.Element, codes []st
 
 // mucTouch records activity at most once an hour per room (rooms_unused_list).
 func (s *Server) mucTouch(r *room) {
-	if time.Since(r.touched) < time.Hour || r.id == 0 {
+	id := r.id.Load()
+	if time.Since(r.touched) < time.Hour || id == 0 {
 		return
 	}
 	r.touched = time.Now()
-	id := r.id
 	ctx := context.Background()
 	s.st.WriteAsync(ctx, func(tx *store.Tx) error {
 		err := tx.TouchRoom(ctx, id)

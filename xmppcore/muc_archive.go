@@ -41,10 +41,19 @@ func (s *Server) newRoomArchive() error {
 // broadcasts it, without its stanza-id) and returns the stanza-id the
 // room gives it. r.mu is held.
 func (s *Server) mucArchive(r *room, o *occupant, m *xmlel.Element, now time.Time, d modcfg.Domain) string {
-	if !r.cfg.Archive || !d.On(modcfg.Mam) || r.id == 0 || s.muc.arch == nil || m.Child(nsClient, "body") == nil {
+	if !r.cfg.Archive || !d.On(modcfg.Mam) || s.muc.arch == nil || m.Child(nsClient, "body") == nil {
 		return newID()
 	}
-	id := s.muc.arch.Add(now, store.RoomArchiveRow{RoomID: r.id, Nick: o.nick, Sender: o.bare, Stanza: m.Bytes("")})
+	rid := r.id.Load()
+	if rid == 0 {
+		// The archive names the room's row: a temporary room gets it with
+		// its first archived message (once; the batch does not take r.mu).
+		s.askRowLocked(r)
+		if rid = r.waitRow(); rid == 0 {
+			return newID()
+		}
+	}
+	id := s.muc.arch.Add(now, store.RoomArchiveRow{RoomID: rid, Nick: o.nick, Sender: o.bare, Stanza: m.Bytes("")})
 	if id == 0 {
 		return newID()
 	}
@@ -55,7 +64,8 @@ func (s *Server) mucArchive(r *room, o *occupant, m *xmlel.Element, now time.Tim
 // those who may enter it (members and above in a members-only room).
 func (s *Server) mucMAM(r *room, c *conn, iq, q *xmlel.Element, d modcfg.Domain) (*xmlel.Element, *stanzaErr) {
 	r.mu.Lock()
-	cfg, aff, id := r.cfg, r.affOf(c.bare), r.id
+	// A room without a row has archived nothing (mucArchive writes it first).
+	cfg, aff, id := r.cfg, r.affOf(c.bare), r.id.Load()
 	r.mu.Unlock()
 	switch {
 	case !cfg.Archive || !d.On(modcfg.Mam) || s.muc.arch == nil:

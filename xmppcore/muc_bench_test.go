@@ -116,7 +116,14 @@ func BenchmarkMUCFanout(b *testing.B) {
 
 // BenchmarkMUCJoinNew is one join into a new room (created, 201), 50
 // clients joining at once, each into a room of its own per join.
-func BenchmarkMUCJoinNew(b *testing.B) {
+func BenchmarkMUCJoinNew(b *testing.B) { benchJoinNew(b, false) }
+
+// BenchmarkMUCJoinNewInstant is BenchmarkMUCJoinNew with the owner's
+// empty form that makes the new room an instant one (XEP-0045 10.1.2),
+// as bench-peers' joins do: sent with the join, the answer awaited.
+func BenchmarkMUCJoinNewInstant(b *testing.B) { benchJoinNew(b, true) }
+
+func benchJoinNew(b *testing.B, instant bool) {
 	const clients = 50
 	bb := setup(b)
 	streams := make([]*rawStream, clients)
@@ -146,7 +153,11 @@ func BenchmarkMUCJoinNew(b *testing.B) {
 		wg.Add(1)
 		go func(r *rawStream) {
 			defer wg.Done()
-			c := &counter{mark: []byte(`code="201"`)}
+			mark := `code="201"`
+			if instant {
+				mark = `type="result"`
+			}
+			c := &counter{mark: []byte(mark)}
 			go c.drain(r)
 			var mine int64
 			for {
@@ -154,7 +165,12 @@ func BenchmarkMUCJoinNew(b *testing.B) {
 				if k > int64(b.N) {
 					return
 				}
-				_, err := fmt.Fprintf(r.nc, "<presence to='r%d@%s/n'><x xmlns='http://jabber.org/protocol/muc'/></presence>", k, mucSvc)
+				form := ""
+				if instant {
+					form = fmt.Sprintf("<iq type='set' id='f%d' to='r%d@%s'><query xmlns='http://jabber.org/protocol/muc#owner'>"+
+						"<x xmlns='jabber:x:data' type='submit'/></query></iq>", k, k, mucSvc)
+				}
+				_, err := fmt.Fprintf(r.nc, "<presence to='r%d@%s/n'><x xmlns='http://jabber.org/protocol/muc'/></presence>%s", k, mucSvc, form)
 				if err != nil {
 					return
 				}

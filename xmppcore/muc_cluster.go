@@ -245,7 +245,7 @@ func (s *Server) mucDropLost(gone []RemoteSession) {
 	for _, r := range rooms {
 		r.mu.Lock()
 		for _, o := range append([]*occupant(nil), r.occ...) {
-			if !r.gone && lost[o.full.String()] {
+			if !r.gone && lost[o.fullJID] {
 				s.mucRemove(r, o, xmlel.New(nsClient, "presence", "type", "unavailable"), []string{mucStatusTechnical}, nil)
 			}
 		}

@@ -95,7 +95,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 		if o != nil && t != nil {
 			out := iq.Copy()
 			out.Set("from", r.jid+"/"+o.nick)
-			out.Set("to", t.full.String())
+			out.Set("to", t.fullJID)
 			t.c.sendEl(out)
 		}
 		return
@@ -114,7 +114,7 @@ func (s *Server) mucOccupantIQ(r *room, iq *xmlel.Element, c *conn, to jid.JID) 
 	}
 	out := iq.Copy()
 	out.Set("from", r.jid+"/"+o.nick)
-	out.Set("to", t.full.String())
+	out.Set("to", t.fullJID)
 	t.c.sendEl(out)
 }
 
@@ -217,34 +217,42 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 	if err != nil {
 		return nil, &stanzaErr{typ: "modify", cond: "not-acceptable", text: "The configuration form is not valid"}
 	}
-	enc := next.Encode()
 	persistent := next.Persistent || cfg.Persistent
-	// The room's archive names the row, so a room that archives needs it
-	// before the owner, told the room is open, sends the first message.
-	needRow := persistent || (next.Archive && d.On(modcfg.Mam))
+	r.mu.Lock()
+	if !persistent && r.rowless() {
+		// A temporary room no one asked about keeps its configuration in
+		// memory only (an instant room's form is most of a join into a new
+		// room): its row, once wanted, is written from it. Deciding and
+		// applying under one hold of r.mu keeps that row from missing it.
+		s.applyConfigured(r, next)
+		r.mu.Unlock()
+		return nil, nil
+	}
+	if persistent {
+		s.askRowLocked(r) // a restart keeps the room: it is stored before the answer
+	}
+	r.mu.Unlock()
+	enc := next.Encode()
 	seq := r.cfgSeq.Add(1)
 	switch {
 	case bytes.Equal(enc, cfg.Encode()):
-		// Nothing to store (an instant room's form keeps the defaults its
-		// row has, or is given, already).
-		if needRow && r.rowID() == 0 {
+		// Nothing to store (the row has it already, or is given it).
+		if persistent && s.rowID(r) == 0 {
 			return nil, &errInternal
 		}
 	case s.muc.rows.amend(r, enc):
 		// The form rides in the row's own transaction.
-		if needRow && r.rowID() == 0 {
+		if persistent && s.rowID(r) == 0 {
 			return nil, &errInternal
 		}
 	case persistent:
-		if err := s.st.Write(context.Background(), r.configure(r.rowID(), enc, seq)); err != nil {
+		if err := s.st.Write(context.Background(), r.configure(s.rowID(r), enc, seq)); err != nil {
 			s.log.Warn("muc: configure", zap.Error(err))
 			return nil, &errInternal
 		}
 	default:
 		// A temporary room's row serves the API only while the room lives
-		// (no restart keeps it), so the owner need not wait for this write,
-		// nor, if the room does not archive, for the row's commit: an
-		// instant room's form is most of a join into a new room.
+		// (no restart keeps it), so the owner need not wait for this write.
 		write := func(id int64) {
 			s.st.WriteAsync(context.Background(), func(tx *store.Tx) error {
 				err := r.configure(id, enc, seq)(tx)
@@ -254,18 +262,24 @@ func (s *Server) mucOwner(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 				return err
 			})
 		}
-		if needRow {
-			write(r.rowID())
+		if id := r.id.Load(); id != 0 {
+			write(id)
 		} else {
-			go func() { write(r.rowID()) }()
+			go func() { write(r.waitRow()) }()
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	s.applyConfigured(r, next)
+	return nil, nil
+}
+
+// applyConfigured applies the owner's form: the room opens (a new room's
+// first form, 10.1) or announces the change. r.mu is held.
+func (s *Server) applyConfigured(r *room, next muc.Config) {
 	wasLocked := r.locked
 	r.locked = false
 	s.applyConfig(r, next, !wasLocked)
-	return nil, nil
 }
 
 // applyConfig sets a room's new configuration and what follows from it:
@@ -387,12 +401,9 @@ func (s *Server) mucAdmin(r *room, c *conn, q *xmlel.Element, set bool) (*xmlel.
 			return nil, &errNotAllowed
 		}
 	}
-	id := r.id
 	r.mu.Unlock()
 	if len(affs) > 0 {
-		if id == 0 {
-			id = r.rowID()
-		}
+		id := s.rowID(r)
 		err := s.st.Write(ctx, func(tx *store.Tx) error {
 			for _, a := range affs {
 				if err := tx.SetRoomAffiliation(ctx, id, a.jid, a.aff, a.reason); err != nil {
@@ -508,7 +519,7 @@ func (s *Server) mucAdminList(r *room, c *conn, req muc.AdminQuery) (*xmlel.Elem
 		}
 		for _, o := range r.occ {
 			if o.role == it.Role {
-				out.Add(xmlel.New(muc.NSAdmin, "item", "affiliation", o.aff, "role", o.role, "nick", o.nick, "jid", o.full.String()))
+				out.Add(xmlel.New(muc.NSAdmin, "item", "affiliation", o.aff, "role", o.role, "nick", o.nick, "jid", o.fullJID))
 			}
 		}
 	}

@@ -57,7 +57,7 @@ func (s *Server) roomOccupantsHere(domain, name string) []RoomOccupant {
 	defer r.mu.Unlock()
 	out := make([]RoomOccupant, 0, len(r.occ))
 	for _, o := range r.occ {
-		out = append(out, RoomOccupant{JID: o.full.String(), Nick: o.nick, Role: o.role, Affiliation: o.aff})
+		out = append(out, RoomOccupant{JID: o.fullJID, Nick: o.nick, Role: o.role, Affiliation: o.aff})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Nick < out[j].Nick })
 	return out
@@ -159,7 +159,7 @@ func (s *Server) roomChangedHere(domain, name string) {
 	if r.gone {
 		return
 	}
-	r.id = row.ID
+	r.id.Store(row.ID)
 	old := r.affs
 	r.affs = map[string]string{}
 	for _, a := range affs {
@@ -226,5 +226,32 @@ func (s *Server) mucDomainChanged(fqdn string) {
 			}
 		}
 		r.mu.Unlock()
+	}
+}
+
+// StoreRooms writes the rows of domain's rooms that have none (temporary
+// rooms no one has asked about: createRoom) and waits for them, so the
+// API, which reads and changes rooms in the store, finds every room the
+// service holds.
+func (s *Server) StoreRooms(domain string) {
+	d, ok := s.hosted(domain)
+	if !ok {
+		return
+	}
+	s.muc.mu.RLock()
+	var rooms []*room
+	for k, r := range s.muc.rooms {
+		if k.domain == d.ID && r.id.Load() == 0 {
+			rooms = append(rooms, r)
+		}
+	}
+	s.muc.mu.RUnlock()
+	for _, r := range rooms { // all asked first: one batch writes them
+		r.mu.Lock()
+		s.askRowLocked(r)
+		r.mu.Unlock()
+	}
+	for _, r := range rooms {
+		r.waitRow()
 	}
 }

@@ -77,7 +77,12 @@ func (s *Server) mucGroupchat(r *room, m *xmlel.Element, from jid.JID, d modcfg.
 			return
 		}
 		ctx := context.Background()
-		id := r.id
+		// A room without a row keeps its subject in memory (its row, once
+		// wanted, is written with it); one whose row is on its way waits.
+		id := r.id.Load()
+		if id == 0 && r.stored != nil {
+			id = r.waitRow()
+		}
 		if id != 0 {
 			if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.SetRoomSubject(ctx, id, text, o.nick) }); err != nil {
 				s.mucErr(m, errInternal)
@@ -163,7 +168,7 @@ func (s *Server) mucPrivate(r *room, m *xmlel.Element, from, to jid.JID, d modcf
 	var dests []dest
 	for _, x := range r.occ {
 		if x.key == t.key && x.bare == t.bare {
-			dests = append(dests, dest{x.c, x.full.String()})
+			dests = append(dests, dest{x.c, x.fullJID})
 		}
 	}
 	occJID, tbare := r.jid+"/"+o.nick, t.bare
@@ -206,8 +211,12 @@ func (s *Server) mucInvite(r *room, m *xmlel.Element, from jid.JID, x *xmlel.Ele
 		s.mucErr(m, stanzaErr{typ: "auth", cond: "forbidden", text: "Invitations are not allowed in this conference"})
 		return
 	}
-	cfg, rid, rjid := r.cfg, r.id, r.jid
+	cfg, rjid := r.cfg, r.jid
 	r.mu.Unlock()
+	var rid int64
+	if cfg.MembersOnly { // an invitation makes the invitee a member, stored by the room's row
+		rid = s.rowID(r)
+	}
 	ctx := context.Background()
 	for _, inv := range x.Elements() {
 		if inv.Name.Local != "invite" {

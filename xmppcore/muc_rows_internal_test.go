@@ -28,7 +28,7 @@ func TestRoomRowsAmend(t *testing.T) {
 	require.False(t, w.amend(other, []byte(`{}`)), "a room that is not pending")
 
 	go w.loop(ctx, st, zap.NewNop())
-	id := r.rowID()
+	id := r.waitRow()
 	require.NotZero(t, id)
 	row, err := st.Room(ctx, d.ID, "lounge")
 	require.NoError(t, err)
@@ -52,17 +52,17 @@ func TestRoomRowsDrop(t *testing.T) {
 	brief := &room{stored: make(chan struct{})}
 	w.add(brief, store.Room{DomainID: d.ID, Name: "brief"}, "alice@example.test")
 	w.drop(brief)
-	require.Zero(t, brief.rowID(), "ended before its batch: no row")
+	require.Zero(t, brief.waitRow(), "ended before its batch: no row")
 
 	go w.loop(ctx, st, zap.NewNop())
 	first := &room{stored: make(chan struct{})}
 	w.add(first, store.Room{DomainID: d.ID, Name: "lounge"}, "alice@example.test")
-	firstID := first.rowID()
+	firstID := first.waitRow()
 	require.NotZero(t, firstID)
 	w.drop(first)
 	again := &room{stored: make(chan struct{})}
 	w.add(again, store.Room{DomainID: d.ID, Name: "lounge", Config: []byte(`{"again":true}`)}, "bob@example.test")
-	againID := again.rowID()
+	againID := again.waitRow()
 	require.NotZero(t, againID, "the name is free again in the batch that deletes the old row")
 	require.Eventually(t, func() bool {
 		rows, err := st.Rooms(ctx, d.ID)

@@ -92,7 +92,7 @@ func (s *Server) mucSubIQ(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 			e := joinErr(err)
 			return nil, &e
 		}
-		id := r.rowID()
+		id := s.rowID(r)
 		if err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.SubscribeRoom(ctx, id, c.bare, nick, nodes) }); err != nil {
 			return nil, &errInternal
 		}
@@ -108,7 +108,7 @@ func (s *Server) mucSubIQ(r *room, c *conn, q *xmlel.Element, set bool, d modcfg
 		}
 		return out, nil
 	case set && q.Name.Local == "unsubscribe":
-		id := r.rowID()
+		id := s.rowID(r)
 		err := s.st.Write(ctx, func(tx *store.Tx) error { return tx.UnsubscribeRoom(ctx, id, c.bare) })
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, &errInternal

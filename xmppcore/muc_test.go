@@ -1,6 +1,8 @@
 package xmppcore_test
 
 import (
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/slixmpptest"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/xmppcore"
 )
 
 const (
@@ -398,4 +401,70 @@ func TestMUCRawTwoSessionsOneNick(t *testing.T) {
 	bob.send("<message to='" + mucRoom + "' type='groupchat'><body>still there?</body></message>")
 	require.Contains(t, phone.expect("still there?"), `from="`+mucRoom+`/Bob"`)
 	require.NotContains(t, bob.rest(200*time.Millisecond), `type="unavailable"`, "others do not see the occupant leave")
+}
+
+// TestMUCRoomRowsAndRestart: a join into a new temporary room writes no
+// row; the row is written, from what the room holds in memory (its form,
+// its subject), once the API asks for the domain's rooms (StoreRooms). A
+// crash (the store copied while the rooms live) and a start over that
+// copy keep the persistent room, with its configuration, and drop the
+// temporary ones, stored or not, as ejabberd does.
+func TestMUCRoomRowsAndRestart(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := b.ctx
+	dom := b.domains[domain]
+	alice := mucUser(t, b, "alice")
+	room := func(name string) string { return name + "@" + mucSvc }
+	stored := func(st *store.Store, name string) (store.Room, bool) {
+		row, err := st.Room(ctx, dom.ID, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return row, false
+		}
+		require.NoError(t, err)
+		return row, true
+	}
+
+	alice.instant(room("asked"), "A")
+	require.Contains(t, alice.configure(room("asked"), "c1", "muc#roomconfig_roomname", "Asked Room"), `type="result"`)
+	alice.send("<message to='" + room("asked") + "' type='groupchat' id='s1'><subject>the plan</subject></message>")
+	require.Contains(t, alice.expect("</message>"), "the plan")
+	_, ok := stored(b.st, "asked")
+	require.False(t, ok, "a temporary room is not stored by its join, its form or its subject")
+
+	b.srv.StoreRooms(domain)
+	row, ok := stored(b.st, "asked")
+	require.True(t, ok, "the API's StoreRooms writes the row")
+	require.Contains(t, string(row.Config), `"Asked Room"`, "the form kept in memory is in the row")
+	require.Equal(t, "the plan", row.Subject)
+	require.Equal(t, "A", row.SubjectBy)
+
+	alice.instant(room("temp"), "A")
+	alice.join(room("keep"), "A", "")
+	require.Contains(t, alice.configure(room("keep"), "c2", "muc#roomconfig_persistentroom", "1",
+		"muc#roomconfig_roomname", "Kept"), `type="result"`)
+	row, ok = stored(b.st, "keep")
+	require.True(t, ok, "a persistent room is stored before the owner has the answer")
+	require.Contains(t, string(row.Config), `"Kept"`)
+	_, ok = stored(b.st, "temp")
+	require.False(t, ok)
+
+	// The crash: the store as it is while every room lives.
+	snap := filepath.Join(t.TempDir(), "crash.db")
+	require.NoError(t, b.st.BackupTo(ctx, snap))
+	st2, err := store.Open(ctx, snap, store.Options{})
+	require.NoError(t, err)
+	b2 := &testBundle{ctx: ctx, st: st2, domains: b.domains, dataDir: t.TempDir()}
+	b2.serve(t, xmppcore.Config{C2SAddr: "127.0.0.1:0", C2STLSAddr: "127.0.0.1:0", DataDir: b2.dataDir})
+
+	_, ok = stored(st2, "asked")
+	require.False(t, ok, "a temporary room's row goes at start")
+	_, ok = stored(st2, "keep")
+	require.True(t, ok)
+	alice2, _ := smLogin(t, b2, "alice", "pw-alice")
+	alice2.bind("r")
+	out := alice2.join(room("keep"), "A", "")
+	require.NotContains(t, out, `code="201"`, "the persistent room is there")
+	require.Contains(t, alice2.ask("g", "<iq type='get' id='g' to='"+room("keep")+"'>"+nsOwnerQ+"</query></iq>"), "<value>Kept</value>")
+	require.Contains(t, alice2.join(room("temp"), "A", ""), `code="201"`, "the temporary room is gone: joining makes it anew")
 }

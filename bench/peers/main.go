@@ -57,6 +57,7 @@ type config struct {
 	domain      string
 	password    string
 	certKind    string
+	companion   string
 	phases      string
 	runDir      string // parent of the run directory
 	ports       string // "lo-hi": every port we choose comes from there
@@ -85,6 +86,7 @@ func main() {
 	flag.IntVar(&c.profileSec, "profile-sec", 6, "seconds of each CPU profile")
 	flag.DurationVar(&c.timeout, "timeout", 14*time.Minute, "abort (and clean up) after this long")
 	flag.StringVar(&c.certKind, "cert", "rsa", "key of the servers' shared certificate: rsa (RSA-2048, as the anchors) or ecdsa (P-256)")
+	flag.StringVar(&c.companion, "companion", "off", "xmppgate's tls_ecdsa_companion with -cert rsa: off (the shared certificate alone, as the peers), auto (an ECDSA companion beside it; the table says so)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the run directory (configs, logs, data) for inspection")
 	flag.StringVar(&c.phases, "phases", defaultPhases(), "phases to run: "+strings.Join(allPhases, ",")+
 		" (muc is in the default with PEERS_MUC=1, web with PEERS_WEB=1)")
@@ -93,6 +95,9 @@ func main() {
 	c.muc.flags()
 	c.web.flags()
 	flag.Parse()
+	if c.companion != "off" && c.companion != "auto" {
+		log.Fatalf("bench-peers: -companion %q: want off or auto", c.companion)
+	}
 	c.users = max(c.loginN, 2*c.pairs, c.idleN)
 	if c.phase("muc") {
 		c.users = max(c.users, c.muc.n, c.muc.rooms, c.muc.memN)
@@ -288,7 +293,7 @@ func (b *bench) report(elapsed time.Duration) string {
 		"One self-signed " + map[string]string{"rsa": "RSA-2048", "ecdsa": "ECDSA P-256"}[b.cfg.certKind] + " certificate for all three servers; the client offers X25519 only, no session resumption, " +
 			"and caches SCRAM salted passwords (no PBKDF2 on the client in timed runs).",
 		"Server CPU per operation (from /proc/<pid>/stat) is the figure least disturbed by other load on the machine.",
-	}, append(append(b.mucNotes(), b.webNotes()...), b.notes...)...) {
+	}, append(b.companionNotes(), append(append(b.mucNotes(), b.webNotes()...), b.notes...)...)...) {
 		s.WriteString("- " + n + "\n")
 	}
 	for _, p := range b.profiles {
@@ -300,3 +305,14 @@ func (b *bench) report(elapsed time.Duration) string {
 
 // sub returns a fresh directory under the run directory.
 func (b *bench) sub(name string) string { return filepath.Join(b.dir, name) }
+
+// companionNotes says when xmppgate served an ECDSA companion beside the
+// shared RSA certificate: its login figures are then not like for like
+// with the peers', which serve the RSA certificate alone.
+func (b *bench) companionNotes() []string {
+	if b.cfg.certKind != "rsa" || b.cfg.companion == "off" {
+		return nil
+	}
+	return []string{"xmppgate ran with `tls_ecdsa_companion: " + b.cfg.companion + "`: beside the shared RSA-2048 certificate it serves a generated " +
+		"ECDSA P-256 companion to clients that offer ECDSA (this load client does); ejabberd and Prosody serve the RSA certificate alone (docs/tls.md)."}
+}

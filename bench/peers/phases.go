@@ -442,6 +442,9 @@ func (b *bench) runXmppgate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if b.cfg.certKind == "rsa" {
+		x.companion = b.cfg.companion
+	}
 	if err := x.Start(ctx); err != nil {
 		x.Stop()
 		return err
