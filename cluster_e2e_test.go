@@ -76,20 +76,30 @@ func loginWhenApplied(t *testing.T, p *serverProc, jid, password, resource strin
 }
 
 // threeNodes starts nodes a@localhost, b@localhost and c@localhost on
-// one fresh PostgreSQL database and one NATS server. Only C runs the
-// worker on a short schedule: the changes sent to C are applied there,
-// and the effects must travel to A and B.
-func threeNodes(t *testing.T) (a, b, c *serverProc) {
+// one fresh PostgreSQL database and one NATS server, with extra in their
+// environment. Only C runs the worker on a short schedule: the changes
+// sent to C are applied there, and the effects must travel to A and B.
+func threeNodes(t *testing.T, extra ...string) (a, b, c *serverProc) {
 	t.Helper()
 	dsn := postgres(t)
 	natsURL := natstest.Start(t)
 	env := func(node string) []string {
-		return []string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}
+		return append([]string{"XMPPGATE_STORE=" + dsn, "XMPPGATE_NATS_URL=" + natsURL, "XMPPGATE_NODE=" + node}, extra...)
 	}
 	a = startBinary(t, env("a@localhost")...)
 	b = (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: env("b@localhost"), boot: a.boot}).restart(t)
 	c = (&serverProc{bin: a.bin, data: copyDataDir(t, a.data), env: append(env("c@localhost"), "XMPPGATE_WORKER_SCHEDULE=@every 1s"), boot: a.boot}).restart(t)
 	return a, b, c
+}
+
+// threeNodesAliceBob is threeNodes with users alice (alicepw) and bob
+// (bobpw) added through C; it returns their domain.
+func threeNodesAliceBob(t *testing.T, extra ...string) (a, b, c *serverProc, domain string) {
+	t.Helper()
+	a, b, c = threeNodes(t, extra...)
+	dreamhostAddUser(t, c, "alice", "alicepw")
+	dreamhostAddUser(t, c, "bob", "bobpw")
+	return a, b, c, a.boot.Domain
 }
 
 // TestClusterThreeNodes is issue 17's must-show for routing: three real
@@ -105,11 +115,7 @@ func TestClusterThreeNodes(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	a, b, c := threeNodes(t)
-	domain := a.boot.Domain
-
-	dreamhostAddUser(t, c, "alice", "alicepw")
-	dreamhostAddUser(t, c, "bob", "bobpw")
+	a, b, c, domain := threeNodesAliceBob(t)
 	alice := loginWhenApplied(t, a, "alice@"+domain, "alicepw", "onA")
 	bob := loginWhenApplied(t, b, "bob@"+domain, "bobpw", "onB")
 	aliceJ, bobJ := "alice@"+domain, "bob@"+domain

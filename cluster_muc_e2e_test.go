@@ -29,20 +29,8 @@ func TestClusterMUC(t *testing.T) {
 		t.Skip("real-process cluster test")
 	}
 	t.Parallel()
-	a, b, c := threeNodes(t)
-	domain := a.boot.Domain
-
-	// A room name that C owns while all three live.
-	var room string
-	for i := 0; room == ""; i++ {
-		name := "lounge" + strings.Repeat("x", i) + "@conference." + domain
-		if cluster.OwnerAmong([]string{"a@localhost", "b@localhost", "c@localhost"}, name) == "c@localhost" {
-			room = name
-		}
-	}
-
-	dreamhostAddUser(t, c, "alice", "alicepw")
-	dreamhostAddUser(t, c, "bob", "bobpw")
+	a, b, c, domain := threeNodesAliceBob(t)
+	room := roomOwnedByC("lounge", domain)
 	alice := loginWhenApplied(t, a, "alice@"+domain, "alicepw", "onA", goxmpptest.Transcript())
 	bob := loginWhenApplied(t, b, "bob@"+domain, "bobpw", "onB", goxmpptest.Transcript())
 
@@ -51,20 +39,8 @@ func TestClusterMUC(t *testing.T) {
 			t.Logf("alice's stream:\n%s\nbob's stream:\n%s", alice.Transcript(), bob.Transcript())
 		}
 	})
-	join := func(t *testing.T) {
-		t.Helper()
-		_, err := alice.JoinMUCNoHistory(room, "Alice")
-		require.NoError(t, err)
-		alice.ExpectWithin(t, "alice in the room", 30*time.Second, goxmpptest.Presence(room+"/Alice", ""))
-		// The room is new each time (the first time, and after its node
-		// died): alice, its owner, accepts the default configuration.
-		require.Equal(t, "result", alice.Ask(t, "instant", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>").Type)
-		_, err = bob.JoinMUCNoHistory(room, "Bob")
-		require.NoError(t, err)
-		bob.ExpectWithin(t, "bob sees alice", 30*time.Second, goxmpptest.Presence(room+"/Alice", ""))
-		bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
-		alice.Expect(t, "alice sees bob join", goxmpptest.Presence(room+"/Bob", ""))
-	}
+	// The room is new each time (the first time, and after its node died).
+	join := func(t *testing.T) { t.Helper(); joinNewRoom(t, room, alice, bob) }
 	t.Run("occupants on two nodes see each other", func(t *testing.T) {
 		join(t)
 		say(t, alice, room, "Alice", "hello from A", alice, bob)
@@ -108,5 +84,31 @@ func TestClusterMUC(t *testing.T) {
 	})
 	for _, p := range []*serverProc{a, b} {
 		require.False(t, strings.Contains(p.stderr.String(), `"level":"error"`), "a node logged an error:\n%s", p.stderr)
+	}
+}
+
+// joinNewRoom has alice create room as Alice, accepting the default
+// configuration as its owner, and bob join it as Bob; each sees the other.
+func joinNewRoom(t *testing.T, room string, alice, bob *goxmpptest.Client) {
+	t.Helper()
+	_, err := alice.JoinMUCNoHistory(room, "Alice")
+	require.NoError(t, err)
+	alice.ExpectWithin(t, "alice in the room", 30*time.Second, goxmpptest.Presence(room+"/Alice", ""))
+	require.Equal(t, "result", alice.Ask(t, "instant", "set", room, "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>").Type)
+	_, err = bob.JoinMUCNoHistory(room, "Bob")
+	require.NoError(t, err)
+	bob.ExpectWithin(t, "bob sees alice", 30*time.Second, goxmpptest.Presence(room+"/Alice", ""))
+	bob.Expect(t, "bob in the room", goxmpptest.Presence(room+"/Bob", ""))
+	alice.Expect(t, "alice sees bob join", goxmpptest.Presence(room+"/Bob", ""))
+}
+
+// roomOwnedByC is a room JID (prefix, then x's) that node C owns while
+// the three nodes of threeNodes live.
+func roomOwnedByC(prefix, domain string) string {
+	for i := 0; ; i++ {
+		room := prefix + strings.Repeat("x", i) + "@conference." + domain
+		if cluster.OwnerAmong([]string{"a@localhost", "b@localhost", "c@localhost"}, room) == "c@localhost" {
+			return room
+		}
 	}
 }

@@ -153,6 +153,13 @@ type Config struct {
 	// (docs/scale-out.md); empty, this node runs alone. It needs a
 	// postgres:// store, shared by every node. Env XMPPGATE_NATS_URL.
 	NATSURL string `yaml:"nats_url"`
+	// ClusterHeartbeat is how often a node with nats_url tells the others
+	// it is alive; 0: 1s. ClusterLease is how long the others keep its
+	// sessions and rooms after its last heartbeat (a node that died or
+	// lost NATS); 0: 5s, and never under three heartbeats
+	// (docs/scale-out.md).
+	ClusterHeartbeat time.Duration `yaml:"cluster_heartbeat"`
+	ClusterLease     time.Duration `yaml:"cluster_lease"`
 	// WorkerParallel is how many SCRAM key derivations run at once: the
 	// background deriver's, which derives a queued password's keys once
 	// the change is acknowledged, and a batch's apply's for the keys the
@@ -268,6 +275,9 @@ func (c Config) Validate() error {
 	}
 	if c.NATSURL != "" && !store.IsPostgres(c.Store) {
 		return errors.New("config: nats_url needs a postgres:// store shared by every node; an SQLite store serves one node")
+	}
+	if c.ClusterHeartbeat < 0 || c.ClusterLease < 0 {
+		return errors.New("config: cluster_heartbeat and cluster_lease must not be negative (0: the defaults, 1s and 5s)")
 	}
 	if c.Node != "" && !strings.Contains(c.Node, "@") {
 		return fmt.Errorf("config: node %q is not of the form name@host", c.Node)

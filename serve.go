@@ -131,7 +131,8 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 	var node *cluster.Node
 	var others xmppcore.Cluster
 	if cfg.NATSURL != "" {
-		if node, err = cluster.Connect(cluster.Options{URL: cfg.NATSURL, Node: cfg.NodeName(), Logger: log}); err != nil {
+		if node, err = cluster.Connect(cluster.Options{URL: cfg.NATSURL, Node: cfg.NodeName(), Logger: log,
+			Heartbeat: cfg.ClusterHeartbeat, Lease: cfg.ClusterLease}); err != nil {
 			return err
 		}
 		defer node.Close()
@@ -343,16 +344,20 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 // live adapts xmppcore to commands.Live, so commands never imports xmppcore.
 type live struct{ *xmppcore.Server }
 
+// Sessions and OnlineCount answer for every node of a cluster, as
+// ejabberd's do across its Mnesia cluster (metrics keep this node's).
 func (l live) Sessions(domain, username string) []commands.Session {
-	in := l.Server.Sessions(domain, username)
+	in := l.Server.ClusterSessions(domain, username)
 	out := make([]commands.Session, len(in))
 	for i, s := range in {
 		out[i] = commands.Session{JID: s.JID, Domain: s.Domain, Username: s.Username, Resource: s.Resource, IP: s.IP,
 			Port: s.Port, Priority: s.Priority, Connected: s.Connected, Status: s.Status, Show: s.Show, TLS: s.TLS, Available: s.Available,
-			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous}
+			Transport: s.Transport, LastActive: s.LastActive, Anonymous: s.Anonymous, Node: s.Node, Remote: s.Remote}
 	}
 	return out
 }
+
+func (l live) OnlineCount(domain string) int { return l.Server.ClusterOnlineCount(domain) }
 
 func (l live) RoomOccupants(domain, room string) []commands.RoomOccupant {
 	in := l.Server.RoomOccupants(domain, room)

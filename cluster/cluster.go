@@ -54,6 +54,7 @@ const (
 	opEffect   = "effect"
 	opSync     = "sync"     // send me your sessions
 	opSessions = "sessions" // the answer: a JSON list
+	opQuery    = "query"    // a request (NATS request/reply): xmppcore.Query
 )
 
 // Local is the node's own XMPP server, as the cluster calls it.
@@ -66,6 +67,8 @@ type Local interface {
 	// NodesChanged is told that the live nodes changed: lost are the
 	// nodes whose lease ran out or that restarted (their rooms moved).
 	NodesChanged(lost []string)
+	// Answer answers another node's query from this node's own state.
+	Answer(q xmppcore.Query) []byte
 }
 
 // Options configure a node; zero values get the documented defaults.
@@ -181,7 +184,7 @@ func (n *Node) Start(local Local) error {
 	go n.receive()
 	go n.runSlow()
 	go n.beat()
-	n.log.Info("joined", zap.String("node", n.opts.Node), zap.Duration("lease", n.opts.Lease))
+	n.log.Info("joined", zap.String("node", n.opts.Node), zap.Duration("heartbeat", n.opts.Heartbeat), zap.Duration("lease", n.opts.Lease))
 	return nil
 }
 
@@ -214,6 +217,42 @@ func (n *Node) Remote(bare string) []xmppcore.RemoteSession {
 		out = append(out, s)
 	}
 	return out
+}
+
+// Sessions returns every session the other nodes hold on domain ("" for
+// every domain).
+func (n *Node) Sessions(domain string) []xmppcore.RemoteSession {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []xmppcore.RemoteSession
+	for bare, m := range n.dir {
+		if domain != "" && !strings.HasSuffix(bare, "@"+domain) {
+			continue
+		}
+		for _, s := range m {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Ask puts q to node over NATS request/reply and waits at most a lease
+// for the answer: a node silent for that long is about to be dropped.
+func (n *Node) Ask(node string, q xmppcore.Query) ([]byte, error) {
+	b, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(nodeSubject(node))
+	m.Header.Set(hdrOp, opQuery)
+	m.Header.Set(hdrFrom, n.opts.Node)
+	m.Header.Set(hdrInc, n.inc)
+	m.Data = b
+	r, err := n.nc.RequestMsg(m, n.opts.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: ask %s: %w", node, err)
+	}
+	return r.Data, nil
 }
 
 // Announce publishes a change of one local session to every node.
@@ -343,6 +382,17 @@ func (n *Node) handle(m *nats.Msg) {
 			var e xmppcore.Effect
 			if json.Unmarshal(m.Data, &e) == nil {
 				n.later(func() { n.local.ApplyEffect(e) })
+			}
+		case opQuery:
+			var q xmppcore.Query
+			if json.Unmarshal(m.Data, &q) == nil && m.Reply != "" {
+				// Off the receive loop: an answer takes room locks, and
+				// the stanzas queued behind it must not wait for them.
+				go func() {
+					if err := m.Respond(n.local.Answer(q)); err != nil {
+						n.log.Debug("answer", zap.String("node", from), zap.Error(err))
+					}
+				}()
 			}
 		case opSync:
 			b, err := json.Marshal(n.local.LocalSessions())

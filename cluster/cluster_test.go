@@ -20,6 +20,7 @@ import (
 // recorder in place of the XMPP server on each node.
 
 type recorder struct {
+	name     string
 	moved    []string // the nodes NodesChanged was told were lost
 	mu       sync.Mutex
 	sessions []xmppcore.RemoteSession
@@ -63,6 +64,11 @@ func (r *recorder) NodesChanged(lost []string) {
 	r.moved = append(r.moved, lost...)
 }
 
+// Answer echoes the query, so that a test sees it arrived whole.
+func (r *recorder) Answer(q xmppcore.Query) []byte {
+	return []byte(r.name + ":" + q.Kind + " " + q.Username + "@" + q.Domain + " " + q.Name)
+}
+
 func (r *recorder) nodesLost() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -86,7 +92,7 @@ func join(t *testing.T, url, name string, sessions ...xmppcore.RemoteSession) (*
 	t.Helper()
 	n, err := Connect(Options{URL: url, Node: name, Heartbeat: 50 * time.Millisecond, Lease: 600 * time.Millisecond})
 	require.NoError(t, err)
-	rec := &recorder{sessions: sessions}
+	rec := &recorder{name: name, sessions: sessions}
 	require.NoError(t, n.Start(rec))
 	t.Cleanup(n.Close)
 	return n, rec
@@ -343,4 +349,33 @@ func TestOwnerFailover(t *testing.T) {
 		ob, _ := b.Owner(room)
 		return oa == want && ob == want
 	}, long, 10*time.Millisecond)
+}
+
+// Ask reaches the named node's Answer over request/reply (and only that
+// node's); Sessions lists the directory by domain.
+func TestAskAndSessions(t *testing.T) {
+	t.Parallel()
+	url := natstest.Start(t)
+	a, _ := join(t, url, "a@host.example")
+	_, _ = join(t, url, "b@host.example", xmppcore.RemoteSession{JID: "ann@d.example/x", Available: true, Transport: "c2s", IP: "192.0.2.7", TLS: true})
+	_, _ = join(t, url, "c@host.example", xmppcore.RemoteSession{JID: "bo@e.example/y"})
+	for i, tc := range []struct {
+		node string
+		q    xmppcore.Query
+		want string
+	}{
+		0: {"b@host.example", xmppcore.Query{Kind: xmppcore.QueryOccupants, Domain: "d.example", Name: "lounge"}, "b@host.example:occupants @d.example lounge"},
+		1: {"c@host.example", xmppcore.Query{Kind: xmppcore.QueryUserRooms, Domain: "e.example", Username: "bo"}, "c@host.example:userrooms bo@e.example "},
+	} {
+		got, err := a.Ask(tc.node, tc.q)
+		require.NoError(t, err, "case %d", i)
+		require.Equal(t, tc.want, string(got), "case %d", i)
+	}
+	_, err := a.Ask("nobody@host.example", xmppcore.Query{Kind: xmppcore.QueryHistory})
+	require.Error(t, err, "a node nobody serves does not answer")
+	require.Eventually(t, func() bool { return len(a.Sessions("")) == 2 }, long, 10*time.Millisecond)
+	ss := a.Sessions("d.example")
+	require.Len(t, ss, 1)
+	require.Equal(t, xmppcore.RemoteSession{Node: "b@host.example", JID: "ann@d.example/x", Available: true, Transport: "c2s", IP: "192.0.2.7", TLS: true}, ss[0])
+	require.Empty(t, a.Sessions("f.example"))
 }

@@ -21,6 +21,10 @@ type Session struct {
 	// SASL ANONYMOUS login, whose username is made up.
 	LastActive time.Time
 	Anonymous  bool
+	// Node is the cluster node holding the session ("" alone); Remote:
+	// another node than the one asked (docs/scale-out.md).
+	Node   string
+	Remote bool
 }
 
 // Live is the running XMPP server as handlers see it: read commands about

@@ -72,7 +72,11 @@ func ofSessionTable(ss []Session) Table {
 		if last.IsZero() {
 			last = s.Connected
 		}
-		t.Rows = append(t.Rows, []any{s.JID, user, s.Resource, "Local", "Authenticated", ofPresence(s), status,
+		node := "Local"
+		if s.Remote {
+			node = "Remote" // on another node of the cluster, as Openfire names it
+		}
+		t.Rows = append(t.Rows, []any{s.JID, user, s.Resource, node, "Authenticated", ofPresence(s), status,
 			int64(s.Priority), s.IP, s.IP, s.Connected, last, s.TLS})
 	}
 	return t

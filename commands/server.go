@@ -84,6 +84,22 @@ func onlineUsers(c *Call, domains []string) int64 {
 	return n
 }
 
+// onlineUsersNode counts the sessions of domains on the node asked only.
+func onlineUsersNode(c *Call, domains []string) int64 {
+	if c.Env.Live == nil {
+		return 0
+	}
+	var n int64
+	for _, d := range domains {
+		for _, s := range c.Env.Live.Sessions(d, "") {
+			if !s.Remote {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // unknownStat is what ejabberd does with another name: its case clause
 // crashes (500 "internal_error"); out_of_range maps to that answer.
 func unknownStat(name string) error {
@@ -93,7 +109,7 @@ func unknownStat(name string) error {
 // Stats is mod_admin_extra's stats.
 var Stats = &Def{
 	Name: "stats",
-	Doc: "A statistic: registeredusers (accounts in every state), onlineusers and onlineusersnode (live sessions; one node), " +
+	Doc: "A statistic: registeredusers (accounts in every state), onlineusers (live sessions, on every node of a cluster), onlineusersnode (those of the node asked), " +
 		"counted over every domain for the operator and over the caller's domains for anyone else; uptimeseconds (of the process) " +
 		"and processes (goroutines), of the whole process. Another name: 500 internal_error, as ejabberd answers.",
 	Args:   []Arg{argStatName},
@@ -119,6 +135,9 @@ func stats(ctx context.Context, c *Call) (any, error) {
 	}
 	if name == "registeredusers" {
 		return countRegisteredUsers(ctx, c, ds)
+	}
+	if name == "onlineusersnode" {
+		return onlineUsersNode(c, ds), nil
 	}
 	return onlineUsers(c, ds), nil
 }
@@ -374,6 +393,9 @@ func stopKindly(ctx context.Context, c *Call) (any, error) {
 	if c.Env.Live != nil {
 		subject := fmt.Sprintf("Server stop in %d seconds!", delay)
 		for _, s := range c.Env.Live.Sessions("", "") {
+			if s.Remote {
+				continue // only this node stops
+			}
 			_ = c.Env.Live.SendMessage(ctx, s.Domain, s.JID, "headline", subject, c.Args.String("announcement"))
 		}
 	}

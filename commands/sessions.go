@@ -112,7 +112,11 @@ func sessionTable(ss []Session, withJID bool, now time.Time) Table {
 		if !s.Available {
 			prio = -1
 		}
-		row := []any{conn, s.IP, int64(s.Port), prio, NodeName, int64(now.Sub(s.Connected) / time.Second), show(s), s.Resource, s.Status}
+		node := NodeName
+		if s.Node != "" {
+			node = s.Node
+		}
+		row := []any{conn, s.IP, int64(s.Port), prio, node, int64(now.Sub(s.Connected) / time.Second), show(s), s.Resource, s.Status}
 		if withJID {
 			row = append([]any{s.JID}, row...)
 		}

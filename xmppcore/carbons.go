@@ -21,14 +21,18 @@ const (
 func carbonsSwitch(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 	on := r.q.Name.Local == "enable"
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r.c.carbons != on {
+	changed := r.c.carbons != on
+	if changed {
 		r.c.carbons = on
 		if on {
 			s.carbons.Add(1)
 		} else {
 			s.carbons.Add(-1)
 		}
+	}
+	s.mu.Unlock()
+	if changed && s.cfg.Cluster != nil {
+		s.announce(r.c, false) // the other nodes copy to it from now on
 	}
 	return nil, nil
 }
@@ -61,7 +65,7 @@ func carbonCopyable(m *xmlel.Element) bool {
 // carbonsReceived copies m, just delivered to the sessions got of bare, to
 // bare's other carbons-enabled sessions as <received/>.
 func (s *Server) carbonsReceived(m *xmlel.Element, d modcfg.Domain, bare string, got ...*conn) {
-	if s.carbons.Load() == 0 {
+	if s.carbons.Load() == 0 && s.cfg.Cluster == nil {
 		return
 	}
 	s.sendCarbons("received", m, d, bare, got)
@@ -71,7 +75,7 @@ func (s *Server) carbonsReceived(m *xmlel.Element, d modcfg.Domain, bare string,
 // sessions as <sent/>. A message to the user's own account is left to
 // carbonsReceived.
 func (s *Server) carbonsSent(c *conn, m *xmlel.Element, to jid.JID) {
-	if s.carbons.Load() == 0 || to.Bare().String() == c.bare {
+	if (s.carbons.Load() == 0 && s.cfg.Cluster == nil) || to.Bare().String() == c.bare {
 		return
 	}
 	s.sendCarbons("sent", m, s.domainOf(c), c.bare, []*conn{c})
@@ -90,11 +94,18 @@ func (s *Server) sendCarbons(kind string, m *xmlel.Element, d modcfg.Domain, bar
 		}
 	}
 	s.mu.RUnlock()
-	if len(targets) == 0 || !d.On(modcfg.Carbons) || !carbonCopyable(m) {
+	if (len(targets) == 0 && s.cfg.Cluster == nil) || !d.On(modcfg.Carbons) || !carbonCopyable(m) {
+		return
+	}
+	remote := s.remoteCarbons(kind, m, bare, except)
+	if len(targets) == 0 && len(remote) == 0 {
 		return
 	}
 	wrap := xmlel.New(nsCarbons, kind).Add(xmlel.New(nsForward, "forwarded").Add(m))
 	for _, t := range targets {
 		t.sendEl(xmlel.New(nsClient, "message", "from", bare, "to", t.full.String(), "type", msgType(m)).Add(wrap))
+	}
+	for _, r := range remote {
+		s.cfg.Cluster.Forward(r.Node, r.JID, xmlel.New(nsClient, "message", "from", bare, "to", r.JID, "type", msgType(m)).Add(wrap).Bytes(nsClient))
 	}
 }

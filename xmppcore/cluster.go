@@ -3,6 +3,7 @@ package xmppcore
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"mellium.im/xmpp/jid"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/xmppgate/xmppgate/xmlel"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
 	"github.com/xmppgate/xmppgate/xmppcore/privacy"
+	"github.com/xmppgate/xmppgate/xmppcore/pubsub"
 )
 
 // Cluster is what the router needs from the other nodes serving the same
@@ -32,6 +34,24 @@ type Cluster interface {
 	// rendezvous hashing over the nodes this one hears from; self is
 	// true when it is this node.
 	Owner(key string) (node string, self bool)
+	// Name is this node's name.
+	Name() string
+	// Sessions returns every session other nodes hold on domain ("" for
+	// every domain), from the directory: no round trip.
+	Sessions(domain string) []RemoteSession
+	// Peers names the other live nodes.
+	Peers() []string
+	// Ask puts q to node and waits for its answer (what Server.Answer
+	// returned there), for what only that node knows: its live rooms.
+	Ask(node string, q Query) ([]byte, error)
+}
+
+// Query is a question one node puts to another (Cluster.Ask).
+type Query struct {
+	Kind     string `json:"k"`
+	Domain   string `json:"d"`
+	Name     string `json:"n,omitempty"` // a room's name
+	Username string `json:"u,omitempty"`
 }
 
 // RemoteSession is one bound session as the nodes tell each other about it.
@@ -43,6 +63,17 @@ type RemoteSession struct {
 	// Presence is the session's last available presence as its contacts
 	// got it (no to); probes are answered from it on any node.
 	Presence []byte `json:"s,omitempty"`
+	// What the session listings show (connected_users_info and its
+	// kin): the transport as ejabberd names it, the client's address,
+	// TLS, when it connected (Unix ms), SASL ANONYMOUS; Carbons: the
+	// session enabled XEP-0280, so carbons are sent to it from any node.
+	Transport string `json:"t,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	Port      int    `json:"pt,omitempty"`
+	TLS       bool   `json:"tls,omitempty"`
+	Since     int64  `json:"c,omitempty"`
+	Anonymous bool   `json:"an,omitempty"`
+	Carbons   bool   `json:"cb,omitempty"`
 }
 
 // The kinds of Effect: what the worker asks of a user's sessions.
@@ -53,6 +84,7 @@ const (
 	EffectRoster   = "roster"   // RosterChanged (Contact)
 	EffectPush     = "push"     // a roster push after a subscription change (Contact)
 	EffectConflict = "conflict" // the full JID (Resource) was bound on another node
+	EffectOffline  = "offline"  // a message was stored offline: drain it to an available session
 )
 
 // Effect is one worker effect carried to the nodes holding the user's sessions.
@@ -150,9 +182,7 @@ func (s *Server) announce(c *conn, gone bool) {
 	}
 	r := RemoteSession{JID: c.full.String()}
 	if !gone {
-		c.smu.Lock()
-		r.Available, r.Priority, r.Presence = c.available, c.priority, c.presence
-		c.smu.Unlock()
+		r = s.directoryEntry(c)
 	}
 	s.cfg.Cluster.Announce(r, gone)
 }
@@ -163,11 +193,24 @@ func (s *Server) LocalSessions() []RemoteSession {
 	conns := s.boundSessions()
 	out := make([]RemoteSession, 0, len(conns))
 	for _, c := range conns {
-		c.smu.Lock()
-		out = append(out, RemoteSession{JID: c.full.String(), Available: c.available, Priority: c.priority, Presence: c.presence})
-		c.smu.Unlock()
+		out = append(out, s.directoryEntry(c))
 	}
 	return out
+}
+
+// directoryEntry is what the other nodes' directories hold of c. The
+// caller must not hold s.mu (carbons is guarded by it).
+func (s *Server) directoryEntry(c *conn) RemoteSession {
+	s.mu.RLock()
+	carbons := c.carbons
+	s.mu.RUnlock()
+	c.wmu.Lock() // a resumption moves these to the new transport's
+	kind, tlsOn, ip, port := c.kind, c.tlsOn, c.ip, c.port
+	c.wmu.Unlock()
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	return RemoteSession{JID: c.full.String(), Available: c.available, Priority: c.priority, Presence: c.presence,
+		Transport: kind, IP: ip, Port: port, TLS: tlsOn, Since: c.connected.UnixMilli(), Anonymous: c.anon, Carbons: carbons}
 }
 
 // FromNode delivers a stanza another node routed here, to the local
@@ -175,7 +218,9 @@ func (s *Server) LocalSessions() []RemoteSession {
 // bare JID. It never routes further: the sending node already chose this
 // one, so two nodes can never bounce a stanza between them.
 func (s *Server) FromNode(to string, raw []byte) {
-	st, err := xmlel.Parse(raw)
+	// In jabber:client, as a local client's stanza reads (its <body/>
+	// decides offline storage and carbons).
+	st, err := parseClient(raw)
 	if err != nil {
 		s.log.Warn("cluster: unparsable stanza from another node")
 		return
@@ -209,6 +254,11 @@ func (s *Server) FromNode(to string, raw []byte) {
 	t := s.session(tj)
 	switch st.Name.Local {
 	case "message":
+		// A PEP event (from an account's bare JID, not a pubsub service's
+		// explicit subscription) goes only to clients that asked (+notify).
+		if node, ok := pepEventNode(st); ok && t != nil && from.Localpart() != "" && from.Resourcepart() == "" && !t.wantsNode(node) {
+			return
+		}
 		switch {
 		case t != nil && !s.privacyDenies(t, privacy.Message, from):
 			t.send(raw)
@@ -249,6 +299,8 @@ func (s *Server) ApplyEffect(e Effect) {
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, true)
 	case EffectPush:
 		s.rosterChangedLocal(e.Domain, e.Username, e.Contact, false)
+	case EffectOffline:
+		s.drainOffline(e.Username + "@" + e.Domain)
 	case EffectConflict:
 		for _, c := range s.match(e.Domain, e.Username) {
 			if c.res == e.Resource {
@@ -366,4 +418,97 @@ func (s *Server) pushRemote(bare, contact string) {
 	if bj, err := jid.Parse(bare); err == nil {
 		s.effect(Effect{Kind: EffectPush, Domain: bj.Domainpart(), Username: bj.Localpart(), Contact: contact})
 	}
+}
+
+// remoteCarbons lists the carbons-enabled sessions of bare on other nodes
+// that a copy of m (kind sent or received) goes to. A message to the bare
+// JID went straight to every resource of the best priority, on every
+// node: those (the priority of the ones that got it here) are left out.
+func (s *Server) remoteCarbons(kind string, m *xmlel.Element, bare string, got []*conn) []RemoteSession {
+	if s.cfg.Cluster == nil {
+		return nil
+	}
+	rs := s.cfg.Cluster.Remote(bare)
+	skip, prio := false, 0
+	if kind == "received" && len(got) > 0 && !strings.Contains(m.Get("to"), "/") {
+		got[0].smu.Lock()
+		skip, prio = true, got[0].priority
+		got[0].smu.Unlock()
+	}
+	n := 0
+	for _, r := range rs {
+		if r.Carbons && !(skip && r.Available && r.Priority == prio) {
+			rs[n] = r
+			n++
+		}
+	}
+	return rs[:n]
+}
+
+// pepForward sends a PEP event of owner to the available sessions of
+// contact (owner itself, or a contact allowed to see it) on other nodes;
+// each node sends it only to the sessions that asked for its node.
+func (s *Server) pepForward(owner, contact string, event *xmlel.Element) {
+	if s.cfg.Cluster == nil {
+		return
+	}
+	for _, r := range s.remoteAvailable(contact) {
+		m := xmlel.New(nsClient, "message", "from", owner, "to", r.JID, "type", "headline", "id", newID()).Add(event)
+		s.cfg.Cluster.Forward(r.Node, r.JID, m.Bytes(nsClient))
+	}
+}
+
+// pepEventNode is the node of a PEP event message (XEP-0163), if st is one.
+func pepEventNode(st *xmlel.Element) (string, bool) {
+	if st.Get("type") != "headline" {
+		return "", false
+	}
+	ev := st.Child(pubsub.NSEvent, "event")
+	if ev == nil {
+		return "", false
+	}
+	for _, ch := range ev.Elements() {
+		return ch.Get("node"), true
+	}
+	return "", false
+}
+
+// drainOffline delivers bare's offline messages to its first available
+// local session of non-negative priority, if there is one.
+func (s *Server) drainOffline(bare string) bool {
+	for _, t := range s.availableOf(bare) {
+		t.smu.Lock()
+		p := t.priority
+		t.smu.Unlock()
+		if p >= 0 {
+			s.deliverOffline(t)
+			return true
+		}
+	}
+	return false
+}
+
+// drainElsewhere has the nodes holding sessions of bare deliver its
+// offline messages to an available one, after this node stored one: a
+// resource that logged in on another node meanwhile may have drained the
+// queue before the message was committed (as storeOffline does for the
+// local ones). It says whether another node holds an available resource,
+// which then gets the message (no push notification).
+func (s *Server) drainElsewhere(bare string) bool {
+	if s.cfg.Cluster == nil {
+		return false
+	}
+	rs := s.remoteOf(bare)
+	if len(rs) == 0 {
+		return false
+	}
+	if bj, err := jid.Parse(bare); err == nil {
+		s.cfg.Cluster.Effect(Effect{Kind: EffectOffline, Domain: bj.Domainpart(), Username: bj.Localpart()})
+	}
+	for _, r := range rs {
+		if r.Available && r.Priority >= 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -312,14 +312,8 @@ func (s *Server) storeOffline(m *xmlel.Element, d modcfg.Domain, bare, local str
 	}
 	// A resource that became available while the message was being stored
 	// may have drained the queue before the commit: drain it again.
-	for _, t := range s.availableOf(bare) {
-		t.smu.Lock()
-		p := t.priority
-		t.smu.Unlock()
-		if p >= 0 {
-			s.deliverOffline(t)
-			return
-		}
+	if s.drainOffline(bare) || s.drainElsewhere(bare) {
+		return
 	}
 	s.pushNotify(m, d, bare, user.ID)
 }

@@ -38,8 +38,17 @@ func (s *Server) running(domain, name string) *room {
 	return s.muc.rooms[roomKey{d.ID, name}]
 }
 
-// RoomOccupants lists a running room's occupants by nick.
+// RoomOccupants lists a running room's occupants by nick (asked of the
+// room's owner in a cluster).
 func (s *Server) RoomOccupants(domain, name string) []RoomOccupant {
+	var out []RoomOccupant
+	if s.roomOwnerAsk(QueryOccupants, domain, name, &out) {
+		return out
+	}
+	return s.roomOccupantsHere(domain, name)
+}
+
+func (s *Server) roomOccupantsHere(domain, name string) []RoomOccupant {
 	r := s.running(domain, name)
 	if r == nil {
 		return nil
@@ -54,8 +63,17 @@ func (s *Server) RoomOccupants(domain, name string) []RoomOccupant {
 	return out
 }
 
-// RoomHistory is the discussion history a joining occupant gets, oldest first.
+// RoomHistory is the discussion history a joining occupant gets, oldest
+// first (asked of the room's owner in a cluster).
 func (s *Server) RoomHistory(domain, name string) []RoomMessage {
+	var out []RoomMessage
+	if s.roomOwnerAsk(QueryHistory, domain, name, &out) {
+		return out
+	}
+	return s.roomHistoryHere(domain, name)
+}
+
+func (s *Server) roomHistoryHere(domain, name string) []RoomMessage {
 	r := s.running(domain, name)
 	if r == nil {
 		return nil
@@ -69,8 +87,13 @@ func (s *Server) RoomHistory(domain, name string) []RoomMessage {
 	return out
 }
 
-// UserRooms lists the bare room JIDs where a session of the user is an occupant.
+// UserRooms lists the bare room JIDs where a session of the user is an
+// occupant, on every node.
 func (s *Server) UserRooms(domain, username string) []string {
+	return s.clusterUserRooms(domain, username, s.userRoomsHere(domain, username))
+}
+
+func (s *Server) userRoomsHere(domain, username string) []string {
 	bare := username + "@" + domain
 	s.muc.mu.RLock()
 	rooms := make([]*room, 0, len(s.muc.rooms))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
 
 	"github.com/xmppgate/xmppgate/store"
 	"github.com/xmppgate/xmppgate/xmlel"
@@ -561,6 +562,7 @@ func (s *Server) pepNotify(owner store.User, ownerBare string, cfg pubsub.Config
 			send(t)
 		}
 	}
+	s.pepForward(ownerBare, ownerBare, event)
 	if cfg.Access == pubsub.Whitelist {
 		return
 	}
@@ -576,16 +578,28 @@ func (s *Server) pepNotify(owner store.User, ownerBare string, cfg pubsub.Config
 			continue
 		}
 		targets := append(s.availableOf(it.Contact), s.remoteTargets(it.Contact, ownerBare)...)
-		if len(targets) == 0 {
+		elsewhere := s.cfg.Cluster != nil && len(s.remoteAvailable(it.Contact)) > 0
+		if len(targets) == 0 && !elsewhere {
 			continue
 		}
-		if d.On(modcfg.Blocking) && s.blockedBy(ownerBare, owner.ID, targets[0].full.Bare()) {
-			continue
+		if d.On(modcfg.Blocking) {
+			var who jid.JID
+			if len(targets) > 0 {
+				who = targets[0].full.Bare()
+			} else {
+				who, _ = jid.Parse(it.Contact) // only on other nodes
+			}
+			if s.blockedBy(ownerBare, owner.ID, who) {
+				continue
+			}
 		}
 		for _, t := range targets {
 			if t.wantsNode(node) {
 				send(t)
 			}
+		}
+		if elsewhere {
+			s.pepForward(ownerBare, it.Contact, event)
 		}
 	}
 }

@@ -202,6 +202,10 @@ type SessionInfo struct {
 	// before the first); Anonymous: logged in with SASL ANONYMOUS.
 	LastActive time.Time
 	Anonymous  bool
+	// Node is the cluster node holding the session (ClusterSessions; ""
+	// from Sessions, and alone); Remote: another node holds it.
+	Node   string
+	Remote bool
 }
 
 func (s *Server) match(domain, username string) []*conn {
