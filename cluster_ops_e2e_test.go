@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -175,6 +178,65 @@ func TestClusterOperatorView(t *testing.T) {
 			_, body := c.call(t, "connected_users", `{}`)
 			return body == `[]`
 		}, 30*time.Second, 50*time.Millisecond)
+	})
+	t.Run("another account sees only its own sessions on every node", func(t *testing.T) {
+		// A second tenant made with the CLI on the shared store, its user
+		// carol on B; alice of the first tenant back on A.
+		cli := func(args ...string) string {
+			cmd := exec.Command(c.bin, args...)
+			cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+c.data), c.env...)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "xmppgate %v: %s", args, out)
+			return strings.TrimSpace(string(out))
+		}
+		id := cli("account", "add", "other")
+		cli("domain", "add", "other.test", "--account", id)
+		key := cli("key", "add", "--account", id, "--cmds", "*")
+		secret := cli("openfire", "set", "--account", id, "--random")
+		resp, err := http.PostForm("http://"+c.http+"/", url.Values{"key": {key}, "cmd": {"jabber-add_user"},
+			"username": {"carol"}, "domain": {"other.test"}, "password": {"carolpw"}})
+		require.NoError(t, err)
+		resp.Body.Close()
+		carol := loginWhenApplied(t, b, "carol@other.test", "carolpw", "onB")
+		defer carol.Close()
+		alice := loginWhenApplied(t, a, aliceJ, "alicepw", "again")
+		defer alice.Close()
+
+		sessions := func(on *serverProc, secret string) map[string]string {
+			status, body := request(t, http.MethodGet, "http://"+on.http+"/plugins/restapi/v1/sessions", "", func(r *http.Request) {
+				r.Header.Set("Authorization", secret)
+				r.Header.Set("Accept", "application/json")
+			})
+			require.Equal(t, 200, status, body)
+			var got struct {
+				Sessions []struct{ SessionID, Node string }
+			}
+			require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+			nodes := map[string]string{}
+			for _, s := range got.Sessions {
+				nodes[s.SessionID] = s.Node
+			}
+			return nodes
+		}
+		// Once C's directory has carol's session, each tenant sees only
+		// its own sessions on every node, held there or elsewhere (the
+		// listings are per caller's domains, as on one node).
+		require.Eventually(t, func() bool { return len(sessions(c, secret)) == 1 }, 30*time.Second, 50*time.Millisecond,
+			"carol's session reaches C's directory")
+		for _, on := range []*serverProc{a, b, c} {
+			want := map[string]string{"carol@other.test/onB": "Remote"}
+			if on == b {
+				want["carol@other.test/onB"] = "Local"
+			}
+			require.Equal(t, want, sessions(on, secret), "the other tenant on %s", on.http)
+			want = map[string]string{aliceJ + "/again": "Remote"}
+			if on == a {
+				want[aliceJ+"/again"] = "Local"
+			}
+			require.Equal(t, want, sessions(on, a.boot.OpenfireSecret), "the first tenant on %s", on.http)
+			_, body := on.call(t, "connected_users", `{}`)
+			require.Equal(t, `["`+aliceJ+`/again"]`, body, "the first tenant's ejabberd admin on %s", on.http)
+		}
 	})
 	for _, p := range []*serverProc{a, b, c} {
 		require.False(t, strings.Contains(p.stderr.String(), `"level":"error"`), "a node logged an error:\n%s", p.stderr)
