@@ -57,7 +57,7 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 			s.bounce(st, errBlocked)
 			return
 		}
-		s.routeMessage(st, c.full, to)
+		s.routeMessageVia(st, c.full, to, c.batch())
 		s.carbonsSent(c, st, to)
 	case "presence":
 		s.clientPresence(c, st, to)
@@ -170,6 +170,12 @@ func msgType(m *xmlel.Element) string {
 
 // routeMessage delivers a message addressed to a local or remote JID.
 func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
+	s.routeMessageVia(m, from, to, nil)
+}
+
+// routeMessageVia is routeMessage for a message a session's read loop
+// routes: local deliveries may wait in ob (c2s_write.go).
+func (s *Server) routeMessageVia(m *xmlel.Element, from, to jid.JID, ob *outBatch) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
@@ -190,6 +196,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	online := len(s.sessionsOf(bare)) > 0 || len(s.remoteOf(bare)) > 0
 	var user store.User
 	if !online {
+		ob.flush() // the store may make this message wait
 		u, err := s.st.UserByJID(context.Background(), d.FQDN, to.Localpart())
 		if err != nil || !u.MayLogIn() {
 			if typ != "groupchat" && typ != "headline" {
@@ -209,7 +216,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	s.archiveMessage(m, d, from, to, bare, user.ID)
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
-			t.sendEl(m)
+			t.sendVia(m.Bytes(nsClient), ob)
 			s.carbonsReceived(m, d, bare, t)
 			s.pushHibernated(m, d, bare, t)
 			return
@@ -262,7 +269,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	if len(targets) > 0 || len(remote) > 0 {
 		b := m.Bytes(nsClient)
 		for _, t := range targets {
-			t.send(b)
+			t.sendVia(b, ob)
 		}
 		for _, r := range remote {
 			s.cfg.Cluster.Forward(r.Node, r.JID, b)
