@@ -495,6 +495,9 @@ func (c *conn) headerLocked(b *strings.Builder) {
 
 // next returns the next top-level element, skipping whitespace keepalives.
 func (c *conn) next() (*xmlel.Element, error) {
+	if el := c.nextFast(); el != nil {
+		return el, nil
+	}
 	for {
 		off := c.dec.InputOffset()
 		tok, err := c.dec.Token()

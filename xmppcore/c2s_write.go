@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"github.com/xmppgate/xmppgate/xmlel"
 )
 
 // Write coalescing. A client that sends several messages in one TLS record
@@ -166,4 +168,28 @@ func readAhead(r any) bool {
 	}
 	input := (*bytes.Reader)(unsafe.Add(unsafe.Pointer(tc), tlsIdle.input))
 	return input.Len() > 0
+}
+
+// nextFast takes the next stanza straight from the read buffer when it is
+// all there and xmlel.ParseFast can read it; nil leaves it to the decoder.
+// The decoder is then between two top-level elements (next returned one,
+// or the stream header was read, and idleWait skips white space the same
+// way), so bytes taken from under it leave it in step. A framed
+// transport's elements (<close/>, their own namespaces) always go to the
+// decoder.
+func (c *conn) nextFast() *xmlel.Element {
+	if c.framed || c.br == nil || c.br.Reader == nil {
+		return nil
+	}
+	b, _ := c.br.Peek(c.br.Buffered())
+	if len(b) < 2 || b[0] != '<' {
+		return nil
+	}
+	el, n, ok := xmlel.ParseFast(b, nsClient, c.srv.cfg.MaxStanza)
+	if !ok {
+		return nil
+	}
+	c.br.Discard(n)
+	c.lim.reset()
+	return el
 }
