@@ -11,36 +11,51 @@ import (
 // references, CDATA, comments or processing instructions, and no carriage
 // returns (which XML would normalise). Unprefixed names are in defaultNS
 // unless an xmlns attribute says otherwise, as in a stream whose header
-// declared defaultNS. It returns the element and its length in bytes, with
-// ok true; ok false says nothing about b, which then goes to encoding/xml
-// (Read), as does anything larger than limit (0: no limit) or deeper than
-// MaxDepth/2.
+// declared defaultNS.
+//
+// It returns the element and its length in bytes. Else el is nil and b
+// goes to encoding/xml (Read), as does anything larger than limit (0: no
+// limit) or deeper than MaxDepth/2; more is then true when b ended before
+// the element did, with nothing outside the subset before that: given more
+// bytes, ParseFast may take it.
 //
 // Whatever it accepts, Read over encoding/xml (Strict) gives the same tree
 // for (FuzzParseFast checks this); encoding/xml, reading byte by byte with
 // an interface call each, cost a third of the server's CPU per 1:1 message.
-func ParseFast(b []byte, defaultNS string, limit int) (el *Element, n int, ok bool) {
-	if limit > 0 && len(b) > limit {
+func ParseFast(b []byte, defaultNS string, limit int) (el *Element, n int, more bool) {
+	cut := limit > 0 && len(b) > limit
+	if cut {
 		b = b[:limit]
 	}
 	p := fastParser{b: b}
-	el = p.element(defaultNS, 1)
-	if el == nil {
-		return nil, 0, false
+	if el = p.element(defaultNS, 1); el == nil {
+		return nil, 0, p.short && !cut
 	}
-	return el, p.i, true
+	return el, p.i, false
 }
 
+// fastParser reads b from i. short is set when it stopped because b
+// ended (every such stop sets it, and parsing stops at the first failure).
 type fastParser struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	short bool
+}
+
+// has reports whether b holds byte k, noting when it does not.
+func (p *fastParser) has(k int) bool {
+	if k < len(p.b) {
+		return true
+	}
+	p.short = true
+	return false
 }
 
 const maxFastDepth = MaxDepth / 2
 
 // element parses the element at p.i; nil when it cannot.
 func (p *fastParser) element(ns string, depth int) *Element {
-	if depth > maxFastDepth || p.i >= len(p.b) || p.b[p.i] != '<' {
+	if depth > maxFastDepth || !p.has(p.i) || p.b[p.i] != '<' {
 		return nil
 	}
 	p.i++
@@ -52,7 +67,7 @@ func (p *fastParser) element(ns string, depth int) *Element {
 	// Attributes: a name, '=' and a quoted value, each after white space.
 	for {
 		sp := p.space()
-		if p.i >= len(p.b) {
+		if !p.has(p.i) {
 			return nil
 		}
 		c := p.b[p.i]
@@ -64,17 +79,23 @@ func (p *fastParser) element(ns string, depth int) *Element {
 		}
 		aname, ok := p.name()
 		if !ok {
-			// xml:lang is the one prefixed name taken (others: Read).
-			if p.i+8 <= len(p.b) && string(p.b[p.i:p.i+8]) == "xml:lang" {
-				aname, ok = "xml:lang", true
-				p.i += 8
-			}
-			if !ok {
+			if p.short {
 				return nil
 			}
+			// xml:lang is the one prefixed name taken (others: Read).
+			rest := p.b[p.i:]
+			if len(rest) < 8 {
+				p.short = string(rest) == "xml:lang"[:len(rest)]
+				return nil
+			}
+			if string(rest[:8]) != "xml:lang" {
+				return nil
+			}
+			aname = "xml:lang"
+			p.i += 8
 		}
 		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != '=' {
+		if !p.has(p.i) || p.b[p.i] != '=' {
 			return nil
 		}
 		p.i++
@@ -94,7 +115,7 @@ func (p *fastParser) element(ns string, depth int) *Element {
 	}
 	e.Name = xml.Name{Space: ns, Local: name}
 	if p.b[p.i] == '/' {
-		if p.i+1 >= len(p.b) || p.b[p.i+1] != '>' {
+		if !p.has(p.i+1) || p.b[p.i+1] != '>' {
 			return nil
 		}
 		p.i += 2
@@ -109,7 +130,7 @@ func (p *fastParser) element(ns string, depth int) *Element {
 		if p.i > start {
 			e.Children = append(e.Children, string(p.b[start:p.i]))
 		}
-		if p.i+1 >= len(p.b) {
+		if !p.has(p.i + 1) {
 			return nil
 		}
 		if p.b[p.i+1] == '/' {
@@ -119,7 +140,7 @@ func (p *fastParser) element(ns string, depth int) *Element {
 				return nil
 			}
 			p.space()
-			if p.i >= len(p.b) || p.b[p.i] != '>' {
+			if !p.has(p.i) || p.b[p.i] != '>' {
 				return nil
 			}
 			p.i++
@@ -154,6 +175,7 @@ func (p *fastParser) name() (string, bool) {
 		p.i++
 	}
 	p.i = start
+	p.short = true
 	return "", false
 }
 
@@ -174,7 +196,7 @@ func (p *fastParser) space() bool {
 
 // value reads a quoted attribute value.
 func (p *fastParser) value() (string, bool) {
-	if p.i >= len(p.b) {
+	if !p.has(p.i) {
 		return "", false
 	}
 	q := p.b[p.i]
@@ -197,6 +219,7 @@ func (p *fastParser) value() (string, bool) {
 			return "", false
 		}
 	}
+	p.short = true
 	return "", false
 }
 
@@ -209,7 +232,16 @@ func (p *fastParser) text() bool {
 		case '&':
 			return false
 		case ']':
-			if p.i+2 < len(p.b) && p.b[p.i+1] == ']' && p.b[p.i+2] == '>' {
+			// "]]>" may not appear in text; a ']' the input ends near
+			// is decided with more of it.
+			switch {
+			case p.i+2 < len(p.b):
+				if p.b[p.i+1] == ']' && p.b[p.i+2] == '>' {
+					return false
+				}
+			case p.i+1 < len(p.b) && p.b[p.i+1] != ']':
+			default:
+				p.short = true
 				return false
 			}
 		}
@@ -217,6 +249,7 @@ func (p *fastParser) text() bool {
 			return false
 		}
 	}
+	p.short = true
 	return false
 }
 
@@ -229,6 +262,10 @@ func (p *fastParser) char() bool {
 		}
 		p.i++
 		return true
+	}
+	if !utf8.FullRune(p.b[p.i:]) {
+		p.short = true
+		return false
 	}
 	r, size := utf8.DecodeRune(p.b[p.i:])
 	if r == utf8.RuneError || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF) || r == 0xFFFE || r == 0xFFFF {

@@ -181,9 +181,9 @@ type conn struct {
 	closed     bool
 	// hold and wbuf: writes to a plain stream held back while a sender's
 	// read loop routes more (c2s_write.go).
-	hold bool
-	wbuf *[]byte
-	failOnce   sync.Once
+	hold     bool
+	wbuf     *[]byte
+	failOnce sync.Once
 
 	// session state (after bind); immutable once bound
 	full jid.JID

@@ -170,26 +170,35 @@ func readAhead(r any) bool {
 	return input.Len() > 0
 }
 
-// nextFast takes the next stanza straight from the read buffer when it is
-// all there and xmlel.ParseFast can read it; nil leaves it to the decoder.
-// The decoder is then between two top-level elements (next returned one,
-// or the stream header was read, and idleWait skips white space the same
-// way), so bytes taken from under it leave it in step. A framed
-// transport's elements (<close/>, their own namespaces) always go to the
-// decoder.
+// nextFast takes the next stanza straight from the read buffer when
+// xmlel.ParseFast can read it; nil leaves it to the decoder. The decoder is
+// then between two top-level elements (next returned one, or the stream
+// header was read, and idleWait skips white space the same way), so bytes
+// taken from under it leave it in step. A stanza cut by the end of the
+// buffer is completed from what crypto/tls decrypted ahead, a read that
+// neither waits nor fails (a failed read's error would be lost to the
+// decoder); else the decoder reads on. A framed transport's elements
+// (<close/>, their own namespaces) always go to the decoder.
 func (c *conn) nextFast() *xmlel.Element {
 	if c.framed || c.br == nil || c.br.Reader == nil {
 		return nil
 	}
-	b, _ := c.br.Peek(c.br.Buffered())
-	if len(b) < 2 || b[0] != '<' {
-		return nil
+	for {
+		b, _ := c.br.Peek(c.br.Buffered())
+		if len(b) == 0 || b[0] != '<' {
+			return nil
+		}
+		el, n, more := xmlel.ParseFast(b, nsClient, c.srv.cfg.MaxStanza)
+		if el != nil {
+			c.br.Discard(n)
+			c.lim.reset()
+			return el
+		}
+		if !more || len(b) >= c.br.Size() || c.lim.n <= 0 || !readAhead(c.lim.r) {
+			return nil
+		}
+		if _, err := c.br.Peek(len(b) + 1); err != nil {
+			return nil
+		}
 	}
-	el, n, ok := xmlel.ParseFast(b, nsClient, c.srv.cfg.MaxStanza)
-	if !ok {
-		return nil
-	}
-	c.br.Discard(n)
-	c.lim.reset()
-	return el
 }

@@ -30,17 +30,18 @@ func (s *Server) sessionByString(full string) *conn {
 
 // fromClient handles one stanza of a bound session (RFC 6120 section 8.1).
 func (s *Server) fromClient(c *conn, st *xmlel.Element) {
-	st.Set("from", c.full.String())
+	st.Set("from", c.jidStr)
 	var to jid.JID
 	if raw := st.Get("to"); raw != "" {
 		var err error
-		if to, err = jid.Parse(raw); err != nil {
+		var norm string
+		if to, norm, err = parseJID(raw); err != nil {
 			if st.Get("type") != "error" {
 				c.sendEl(iqError(st, c.domain.FQDN, c.full.String(), errJIDMalformed))
 			}
 			return
 		}
-		st.Set("to", to.String())
+		st.Set("to", norm)
 	}
 	switch st.Name.Local {
 	case "iq":
