@@ -2,9 +2,9 @@ package xmlel
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"io"
-	"encoding/xml"
 	"reflect"
 	"testing"
 	"unicode/utf8"
