@@ -110,6 +110,10 @@ func (p *fastParser) element(ns string, depth int) *Element {
 		case "xml:lang":
 			e.Attr = append(e.Attr, xml.Attr{Name: xml.Name{Space: XMLNS, Local: "lang"}, Value: v})
 		default:
+			if e.Attr == nil {
+				// Room for the usual to, type, id and the from routing adds.
+				e.Attr = make([]xml.Attr, 0, 4)
+			}
 			e.Attr = append(e.Attr, xml.Attr{Name: xml.Name{Local: aname}, Value: v})
 		}
 	}
@@ -135,8 +139,8 @@ func (p *fastParser) element(ns string, depth int) *Element {
 		}
 		if p.b[p.i+1] == '/' {
 			p.i += 2
-			end, ok := p.name()
-			if !ok || end != name {
+			end, ok := p.nameBytes()
+			if !ok || string(end) != name {
 				return nil
 			}
 			p.space()
@@ -156,6 +160,65 @@ func (p *fastParser) element(ns string, depth int) *Element {
 
 // name reads an ASCII name without a prefix.
 func (p *fastParser) name() (string, bool) {
+	b, ok := p.nameBytes()
+	if !ok {
+		return "", false
+	}
+	return intern(b), true
+}
+
+// intern returns b as a string, without a copy for the names and values
+// stanzas mostly use.
+func intern(b []byte) string {
+	switch string(b) {
+	case "message":
+		return "message"
+	case "presence":
+		return "presence"
+	case "iq":
+		return "iq"
+	case "body":
+		return "body"
+	case "type":
+		return "type"
+	case "to":
+		return "to"
+	case "from":
+		return "from"
+	case "id":
+		return "id"
+	case "xmlns":
+		return "xmlns"
+	case "thread":
+		return "thread"
+	case "subject":
+		return "subject"
+	case "show":
+		return "show"
+	case "status":
+		return "status"
+	case "priority":
+		return "priority"
+	case "query":
+		return "query"
+	case "chat":
+		return "chat"
+	case "get":
+		return "get"
+	case "set":
+		return "set"
+	case "result":
+		return "result"
+	case "normal":
+		return "normal"
+	case "jabber:client":
+		return "jabber:client"
+	}
+	return string(b)
+}
+
+// nameBytes reads an ASCII name without a prefix.
+func (p *fastParser) nameBytes() ([]byte, bool) {
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
@@ -163,20 +226,20 @@ func (p *fastParser) name() (string, bool) {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_':
 		case '0' <= c && c <= '9', c == '-', c == '.':
 			if p.i == start {
-				return "", false
+				return nil, false
 			}
 		default:
 			if p.i == start || c == ':' || c >= utf8.RuneSelf {
 				p.i = start
-				return "", false
+				return nil, false
 			}
-			return string(p.b[start:p.i]), true
+			return p.b[start:p.i], true
 		}
 		p.i++
 	}
 	p.i = start
 	p.short = true
-	return "", false
+	return nil, false
 }
 
 // space skips white space and reports whether there was any. A carriage
@@ -209,7 +272,7 @@ func (p *fastParser) value() (string, bool) {
 		c := p.b[p.i]
 		switch {
 		case c == q:
-			v := string(p.b[start:p.i])
+			v := intern(p.b[start:p.i])
 			p.i++
 			return v, true
 		case c == '<' || c == '&':
