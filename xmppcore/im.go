@@ -194,7 +194,7 @@ func (s *Server) routeMessageVia(m *xmlel.Element, from, to jid.JID, ob *outBatc
 		return // messages to the server itself are not processed
 	}
 	bare := to.Bare().String()
-	online := len(s.sessionsOf(bare)) > 0 || len(s.remoteOf(bare)) > 0
+	online := s.hasSessions(bare) || len(s.remoteOf(bare)) > 0
 	var user store.User
 	if !online {
 		ob.flush() // the store may make this message wait
