@@ -27,6 +27,9 @@ func TestMessageBurst(t *testing.T) {
 	alice := b.mustLogin(t, "alice", "pw-a", loginOpts{resource: "home"})
 	bob := b.mustLogin(t, "bob", "pw-b", loginOpts{resource: "work"})
 	aj, bj := "alice@"+domain, "bob@"+domain
+	// go-xmpp sends its initial presence at login; an answered iq after it
+	// means bob is available, so messages to his bare JID reach him.
+	require.Equal(t, "result", bob.Ask(t, "ready", "get", domain, "<ping xmlns='urn:xmpp:ping'/>").Type)
 
 	long := strings.Repeat("0123456789", 70) // more than the 512-byte read buffer
 	rows := []struct {

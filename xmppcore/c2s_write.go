@@ -54,8 +54,9 @@ func (o *outBatch) flush() {
 		t.wmu.Unlock()
 		o.dirty[i] = nil
 	}
-	if cap(o.dirty) > 64 {
-		o.dirty = nil // a burst to many recipients: do not keep its list
+	if cap(o.dirty) > 8 {
+		// A burst to many recipients: an idle session keeps no big list.
+		o.dirty = nil
 	} else {
 		o.dirty = o.dirty[:0]
 	}
