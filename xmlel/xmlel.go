@@ -242,6 +242,7 @@ func Parse(b []byte) (*Element, error) {
 // when it matches.
 func (e *Element) Bytes(parentNS string) []byte {
 	var b bytes.Buffer
+	b.Grow(256) // one allocation for most stanzas instead of a few growths
 	e.WriteTo(&b, parentNS)
 	return b.Bytes()
 }
@@ -303,9 +304,21 @@ func escape(b *bytes.Buffer, s string) { escapeIn(b, s, false) }
 // changed: they go as character references.
 func escapeAttr(b *bytes.Buffer, s string) { escapeIn(b, s, true) }
 
+// escapes marks the bytes escapeIn may replace: most values hold none and
+// are copied whole.
+var escapes = [256]bool{'\t': true, '\n': true, '<': true, '>': true, '&': true, '"': true, '\'': true, '\r': true}
+
 func escapeIn(b *bytes.Buffer, s string, attr bool) {
+	i := 0
+	for i < len(s) && !escapes[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b.WriteString(s)
+		return
+	}
 	last := 0
-	for i := 0; i < len(s); i++ {
+	for ; i < len(s); i++ {
 		var r string
 		switch s[i] {
 		case '\t', '\n':

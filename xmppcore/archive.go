@@ -110,7 +110,11 @@ func (s *Server) archiveMessage(m *xmlel.Element, d modcfg.Domain, from, to jid.
 	inbound := recipientID != 0 && d.On(modcfg.Mam) && s.mam.wants(s, recipientID, fromBareS, from.String())
 	outbound := senderID != 0 && fromBareS != bare
 	if outbound {
-		sd, ok := s.hosted(from.Domainpart())
+		// Mostly the recipient's domain, whose settings are at hand.
+		sd, ok := d, true
+		if fd := from.Domainpart(); fd != d.FQDN {
+			sd, ok = s.hosted(fd)
+		}
 		outbound = ok && sd.On(modcfg.Mam) && s.mam.wants(s, senderID, to.Bare().String(), to.String())
 	}
 	if !inbound && !outbound {

@@ -104,6 +104,9 @@ type limitReader struct {
 	// (or closed under the reader), as opposed to a stream the client
 	// ended or broke.
 	err error
+	// out holds the writes of the stanzas this reader's session routed
+	// (c2s_write.go); they go out before a read that may wait.
+	out outBatch
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -120,6 +123,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	}
 	if int64(len(p)) > l.n {
 		p = p[:l.n]
+	}
+	if len(l.out.dirty) > 0 && !readAhead(l.r) {
+		l.out.flush()
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
@@ -173,7 +179,11 @@ type conn struct {
 	headerSent bool
 	jidStr     string // the bound JID, for logs written from other goroutines
 	closed     bool
-	failOnce   sync.Once
+	// hold and wbuf: writes to a plain stream held back while a sender's
+	// read loop routes more (c2s_write.go).
+	hold     bool
+	wbuf     *[]byte
+	failOnce sync.Once
 
 	// session state (after bind); immutable once bound
 	full jid.JID
@@ -366,6 +376,7 @@ func (c *conn) end(err error) {
 	}
 	c.wmu.Lock()
 	c.closed = true
+	c.dropHeldLocked()
 	c.wmu.Unlock()
 	c.nc.Close()
 }
@@ -385,10 +396,12 @@ func (c *conn) closeStream() {
 	c.wmu.Lock()
 	if !c.closed {
 		if c.headerSent {
+			c.writeHeldLocked(nil)
 			c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 			io.WriteString(c.nc, c.streamClose())
 		}
 		c.closed = true
+		c.dropHeldLocked()
 	}
 	c.wmu.Unlock()
 }
@@ -448,28 +461,15 @@ func (w *stringWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
 func (c *conn) send(b []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.sendLocked(b)
+}
+
+func (c *conn) sendLocked(b []byte) {
 	if c.sm != nil || c.csi != nil {
 		c.sendManagedLocked(b)
 		return
 	}
 	c.writeLocked(b)
-}
-
-// writeLocked writes b to the transport; c.wmu is held.
-func (c *conn) writeLocked(b []byte) {
-	if c.closed {
-		return
-	}
-	var buf *[]byte
-	if c.framed {
-		b, buf = qualified(b)
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(b); err != nil {
-		c.closed = true
-		c.nc.Close()
-	}
-	releaseQualified(buf)
 }
 
 func (c *conn) sendEl(el *xmlel.Element) { c.send(el.Bytes(nsClient)) }
@@ -495,6 +495,9 @@ func (c *conn) headerLocked(b *strings.Builder) {
 
 // next returns the next top-level element, skipping whitespace keepalives.
 func (c *conn) next() (*xmlel.Element, error) {
+	if el := c.nextFast(); el != nil {
+		return el, nil
+	}
 	for {
 		off := c.dec.InputOffset()
 		tok, err := c.dec.Token()
@@ -1019,6 +1022,7 @@ func (c *conn) bind() error {
 
 // readLoop routes the stanzas of a bound session until the stream ends.
 func (c *conn) readLoop() error {
+	defer c.batch().flush()
 	for {
 		if err := c.idleWait(); err != nil {
 			return err
@@ -1072,6 +1076,9 @@ func (c *conn) handle(el *xmlel.Element) {
 		c.srv.fromClient(c, el)
 		return
 	}
+	// An iq or presence may wait on the store: what earlier messages
+	// routed goes out first.
+	c.batch().flush()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -30,17 +30,18 @@ func (s *Server) sessionByString(full string) *conn {
 
 // fromClient handles one stanza of a bound session (RFC 6120 section 8.1).
 func (s *Server) fromClient(c *conn, st *xmlel.Element) {
-	st.Set("from", c.full.String())
+	st.Set("from", c.jidStr)
 	var to jid.JID
 	if raw := st.Get("to"); raw != "" {
 		var err error
-		if to, err = jid.Parse(raw); err != nil {
+		var norm string
+		if to, norm, err = parseJID(raw); err != nil {
 			if st.Get("type") != "error" {
 				c.sendEl(iqError(st, c.domain.FQDN, c.full.String(), errJIDMalformed))
 			}
 			return
 		}
-		st.Set("to", to.String())
+		st.Set("to", norm)
 	}
 	switch st.Name.Local {
 	case "iq":
@@ -57,7 +58,7 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 			s.bounce(st, errBlocked)
 			return
 		}
-		s.routeMessage(st, c.full, to)
+		s.routeMessageVia(st, c.full, to, c.batch())
 		s.carbonsSent(c, st, to)
 	case "presence":
 		s.clientPresence(c, st, to)
@@ -170,6 +171,12 @@ func msgType(m *xmlel.Element) string {
 
 // routeMessage delivers a message addressed to a local or remote JID.
 func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
+	s.routeMessageVia(m, from, to, nil)
+}
+
+// routeMessageVia is routeMessage for a message a session's read loop
+// routes: local deliveries may wait in ob (c2s_write.go).
+func (s *Server) routeMessageVia(m *xmlel.Element, from, to jid.JID, ob *outBatch) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
@@ -187,9 +194,10 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 		return // messages to the server itself are not processed
 	}
 	bare := to.Bare().String()
-	online := len(s.sessionsOf(bare)) > 0 || len(s.remoteOf(bare)) > 0
+	online := s.hasSessions(bare) || len(s.remoteOf(bare)) > 0
 	var user store.User
 	if !online {
+		ob.flush() // the store may make this message wait
 		u, err := s.st.UserByJID(context.Background(), d.FQDN, to.Localpart())
 		if err != nil || !u.MayLogIn() {
 			if typ != "groupchat" && typ != "headline" {
@@ -209,7 +217,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	s.archiveMessage(m, d, from, to, bare, user.ID)
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
-			t.sendEl(m)
+			t.sendVia(m.Bytes(nsClient), ob)
 			s.carbonsReceived(m, d, bare, t)
 			s.pushHibernated(m, d, bare, t)
 			return
@@ -262,7 +270,7 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 	if len(targets) > 0 || len(remote) > 0 {
 		b := m.Bytes(nsClient)
 		for _, t := range targets {
-			t.send(b)
+			t.sendVia(b, ob)
 		}
 		for _, r := range remote {
 			s.cfg.Cluster.Forward(r.Node, r.JID, b)

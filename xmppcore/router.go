@@ -117,6 +117,15 @@ func (s *Server) sessionsOf(bare string) []*conn {
 	return out
 }
 
+// hasSessions reports whether bare has a bound session here, without
+// sessionsOf's copy (once per routed message).
+func (s *Server) hasSessions(bare string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.accounts[bare]
+	return a != nil && len(a.sessions) > 0
+}
+
 // availableOf returns the sessions of bare that sent available presence.
 func (s *Server) availableOf(bare string) []*conn {
 	out := s.sessionsOf(bare)

@@ -289,6 +289,7 @@ func (c *conn) hibernate(err error) bool {
 		return false
 	}
 	c.closed = true
+	c.dropHeldLocked()
 	c.nc.Close()
 	c.hib = &hibernation{timer: time.AfterFunc(c.sm.Max, c.expire)}
 	c.srv.hibernated.Add(1)
@@ -412,6 +413,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	c.framed, c.kind, c.tlsOn = nc.framed, nc.kind, nc.tlsOn
 	nc.wmu.Unlock()
 	c.lim, c.br, c.dec = nc.lim, nc.br, nc.dec
+	c.dropHeldLocked() // meant for the lost transport; the queue resends them
 	c.closed, c.headerSent = false, true
 	if err := c.sm.Ack(h); err != nil {
 		// ejabberd's leniency: the client got everything.

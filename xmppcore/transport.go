@@ -114,6 +114,7 @@ func (c *conn) flushLocked(b *strings.Builder, d time.Duration) {
 	if b.Len() == 0 {
 		return
 	}
+	c.writeHeldLocked(nil)
 	c.nc.SetWriteDeadline(time.Now().Add(d))
 	c.nc.Write([]byte(b.String()))
 	b.Reset()
