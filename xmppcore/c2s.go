@@ -1072,13 +1072,17 @@ const nsServer = "jabber:server"
 // a profile of joins into new rooms.
 func (c *conn) handle(el *xmlel.Element) {
 	c.srv.countStanza(el.Name.Local)
-	if el.Name.Local == "message" || c.handsOff() {
+	if el.Name.Local == "message" {
 		c.srv.fromClient(c, el)
 		return
 	}
 	// An iq or presence may wait on the store: what earlier messages
 	// routed goes out first.
 	c.batch().flush()
+	if c.handsOff() {
+		c.srv.fromClient(c, el)
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
