@@ -282,3 +282,58 @@ func TestPrepareEachChangeOnce(t *testing.T) {
 		})
 	}
 }
+
+// While the worker applies a batch, Worker.BatchByToken answers for it
+// from memory exactly what the store holds (running, with its claim
+// time), and once the batch is final, what the store says then; other
+// tokens it reads from the store. Progress through the worker and
+// through the store agree all along.
+func TestWorkerBatchByTokenDuringApply(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	inApply, release := make(chan struct{}), make(chan struct{})
+	w := NewWorker(b.st, map[string]Applier{
+		"hold": {Apply: func(ctx context.Context, tx *store.Tx, _ *Work) error {
+			close(inApply)
+			<-release
+			return tx.Audit(ctx, 0, "test", "hold", "")
+		}},
+	}, nil, Options{})
+	q := b.enqueue(t, "hold")
+
+	waiting, err := w.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchWaiting, waiting.Status)
+	_, err = w.BatchByToken(b.ctx, "NoSuchToken")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	done := make(chan error, 1)
+	go func() { _, err := w.Flush(b.ctx, q.BatchID); done <- err }()
+	select {
+	case <-inApply:
+	case err := <-done:
+		t.Fatalf("the batch finished without its apply: %v", err)
+	}
+	mem, err := w.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	stored, err := b.st.BatchByToken(b.ctx, q.Token) // the last commit: the claim
+	require.NoError(t, err)
+	require.Equal(t, store.BatchRunning, mem.Status)
+	require.Equal(t, stored, mem)
+	for _, r := range []BatchReader{w, b.st.Reader} {
+		p, err := Progress(b.ctx, r, q.Token, []int64{b.account}, 0, b.st.Now())
+		require.NoError(t, err)
+		require.Equal(t, stored, p)
+		_, err = Progress(b.ctx, r, q.Token, []int64{b.account + 1}, 0, b.st.Now())
+		require.ErrorIs(t, err, ErrInvalidToken, "another account's token")
+	}
+
+	close(release)
+	require.NoError(t, <-done)
+	final, err := w.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, final.Status)
+	stored, err = b.st.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, stored, final)
+}

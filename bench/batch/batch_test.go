@@ -416,6 +416,9 @@ func BenchmarkBatchApply(b *testing.B) {
 							derivePolls = append(derivePolls, <-out...)
 							stopDeriver()
 						}
+						// As serve.go wires it: services-progress asks the
+						// worker, which knows the batches it applies.
+						r.env.Worker = w
 						// The same polls with nothing applied: what the
 						// loaded machine alone does to them.
 						stop := make(chan struct{})
