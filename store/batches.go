@@ -260,13 +260,17 @@ type QueuedChange struct {
 
 // qChangesToApply is Changes with the keys derived ahead, in one pass:
 // a second query over a batch of 100,000 changes for the keys cost a
-// tenth of the apply. The columns are scanned into plain types, as the
-// driver's values convert to them without reflection (bench/batch).
-const qChangesToApply = `SELECT id, command, COALESCE(user_id, 0), args, status, error, error_code, actor, derived
+// tenth of the apply. It leaves out the error columns, empty while a
+// change is pending (each column read is a few cgo calls per row), and
+// the columns are scanned into plain types, which the driver's values
+// convert to without reflection (bench/batch).
+const qChangesToApply = `SELECT id, command, COALESCE(user_id, 0), args, status, actor, derived
 	FROM changes WHERE batch_id = ? ORDER BY id`
 
 // ChangesToApply lists a batch's changes in the order they were queued,
-// each with the keys derived ahead for it.
+// each with the keys derived ahead for it: what the worker needs to apply
+// the pending ones. A change already final comes without its Error and
+// ErrorCode (Changes has them).
 func (r Reader) ChangesToApply(ctx context.Context, batchID int64) ([]QueuedChange, error) {
 	rows, err := r.q.QueryContext(ctx, qChangesToApply, batchID)
 	if err != nil {
@@ -278,7 +282,7 @@ func (r Reader) ChangesToApply(ctx context.Context, batchID int64) ([]QueuedChan
 		c := QueuedChange{Change: Change{BatchID: batchID}}
 		var args []byte
 		var status string
-		if err := rows.Scan(&c.ID, &c.Command, &c.UserID, &args, &status, &c.Error, &c.ErrorCode, &c.Actor, &c.Derived); err != nil {
+		if err := rows.Scan(&c.ID, &c.Command, &c.UserID, &args, &status, &c.Actor, &c.Derived); err != nil {
 			return nil, err
 		}
 		c.Args, c.Status = args, ChangeStatus(status)

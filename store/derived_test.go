@@ -54,7 +54,8 @@ func TestDerivedKeys(t *testing.T) {
 	keys, err := b.st.DerivedKeys(b.ctx, batch.ID)
 	require.NoError(t, err)
 	require.Equal(t, map[int64][]byte{ids[0]: {0, 0xff}, ids[1]: {1, 0xff}}, keys)
-	// The worker's read: every change as Changes lists it, with its keys.
+	// The worker's read: every change as Changes lists it, with its keys
+	// (all pending here, so without an error to leave out).
 	changes, err := b.st.Changes(b.ctx, batch.ID)
 	require.NoError(t, err)
 	queued, err := b.st.ChangesToApply(b.ctx, batch.ID)
