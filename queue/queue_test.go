@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/store"
@@ -287,7 +288,8 @@ func TestPrepareEachChangeOnce(t *testing.T) {
 // from memory exactly what the store holds (running, with its claim
 // time), and once the batch is final, what the store says then; other
 // tokens it reads from the store. Progress through the worker and
-// through the store agree all along.
+// through the store agree all along, and the answer does not wait for a
+// claim queued behind the batch.
 func TestWorkerBatchByTokenDuringApply(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -314,8 +316,26 @@ func TestWorkerBatchByTokenDuringApply(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("the batch finished without its apply: %v", err)
 	}
-	mem, err := w.BatchByToken(b.ctx, q.Token)
-	require.NoError(t, err)
+	// A scheduled run meanwhile holds the claiming lock while its claim
+	// waits for the writer the batch holds; the answer does not wait.
+	ran := make(chan error, 1)
+	go func() { _, err := w.RunOnce(b.ctx); ran <- err }()
+	for w.mu.TryLock() {
+		w.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan store.Batch, 1)
+	go func() {
+		mem, err := w.BatchByToken(b.ctx, q.Token)
+		assert.NoError(t, err)
+		got <- mem
+	}()
+	var mem store.Batch
+	select {
+	case mem = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("BatchByToken waited for the claim behind the batch")
+	}
 	stored, err := b.st.BatchByToken(b.ctx, q.Token) // the last commit: the claim
 	require.NoError(t, err)
 	require.Equal(t, store.BatchRunning, mem.Status)
@@ -330,6 +350,7 @@ func TestWorkerBatchByTokenDuringApply(t *testing.T) {
 
 	close(release)
 	require.NoError(t, <-done)
+	require.NoError(t, <-ran)
 	final, err := w.BatchByToken(b.ctx, q.Token)
 	require.NoError(t, err)
 	require.Equal(t, store.BatchSuccess, final.Status)

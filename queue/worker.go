@@ -110,12 +110,15 @@ type Worker struct {
 	log      *zap.Logger
 	parallel int
 
-	mu       sync.Mutex              // guards claiming, inflight, running and next
+	mu       sync.Mutex              // guards claiming, inflight and next
 	inflight map[int64]chan struct{} // batches this process is applying; closed when final
+	next     uint64                  // sequence number of the next claimed batch
+
 	// running holds the batches of inflight by token, as claimed, for
-	// BatchByToken.
+	// BatchByToken. A lock of its own: mu is held across the claim's
+	// write, which waits behind a batch's transaction for seconds.
+	runMu   sync.Mutex
 	running map[string]store.Batch
-	next    uint64 // sequence number of the next claimed batch
 
 	turnMu sync.Mutex
 	turn   uint64 // sequence number of the batch whose transaction may run now
@@ -222,7 +225,9 @@ func (w *Worker) claimLocked(b store.Batch) *job {
 	j := &job{b: b, seq: w.next, done: make(chan struct{})}
 	w.next++
 	w.inflight[b.ID] = j.done
+	w.runMu.Lock()
 	w.running[b.Token] = b
+	w.runMu.Unlock()
 	return j
 }
 
@@ -233,9 +238,9 @@ func (w *Worker) claimLocked(b store.Batch) *job {
 // short while from that commit until process forgets it, this still says
 // running, as a read begun a moment earlier would have.
 func (w *Worker) BatchByToken(ctx context.Context, token string) (store.Batch, error) {
-	w.mu.Lock()
+	w.runMu.Lock()
 	b, ok := w.running[token]
-	w.mu.Unlock()
+	w.runMu.Unlock()
 	if ok {
 		return b, nil
 	}
@@ -379,9 +384,11 @@ func (w *Worker) flushOnce(ctx context.Context, id int64) (b store.Batch, done b
 // process prepares a claimed batch, waits for its turn and applies it.
 func (w *Worker) process(ctx context.Context, j *job) error {
 	defer func() {
+		w.runMu.Lock()
+		delete(w.running, j.b.Token)
+		w.runMu.Unlock()
 		w.mu.Lock()
 		delete(w.inflight, j.b.ID)
-		delete(w.running, j.b.Token)
 		w.mu.Unlock()
 		close(j.done)
 	}()
