@@ -53,12 +53,11 @@ func (f deriveFixture) waiting() (changes map[string][]store.Change, keys map[in
 }
 
 // openAhead opens keys derived ahead as the stored format defines them:
-// sealed for "scram-keys:" and the SHA-256 of the change's sealed password.
+// sealed for "scram-keys:" and the SHA-256 of the change's argument
+// record (which holds its sealed password).
 func (f deriveFixture) openAhead(c store.Change, blob []byte) credential.SCRAM {
 	f.t.Helper()
-	var a struct{ Sealed []byte }
-	require.NoError(f.t, json.Unmarshal(c.Args, &a))
-	sum := sha256.Sum256(a.Sealed)
+	sum := sha256.Sum256(c.Args)
 	plain, err := f.Env.Box.Open(blob, "scram-keys:"+base64.RawStdEncoding.EncodeToString(sum[:]))
 	require.NoError(f.t, err)
 	var cred credential.SCRAM

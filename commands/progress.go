@@ -24,7 +24,11 @@ var Progress = &Def{
 }
 
 func progress(ctx context.Context, c *Call) (any, error) {
-	b, err := queue.Progress(ctx, c.Env.Store.Reader, c.Args.String("token"), c.Caller.Accounts, c.Env.TokenMaxAge, c.Env.Store.Now())
+	var batches queue.BatchReader = c.Env.Store.Reader
+	if c.Env.Worker != nil {
+		batches = c.Env.Worker // knows the batches it applies without a read
+	}
+	b, err := queue.Progress(ctx, batches, c.Args.String("token"), c.Caller.Accounts, c.Env.TokenMaxAge, c.Env.Store.Now())
 	switch {
 	case errors.Is(err, queue.ErrInvalidToken):
 		return nil, Errorf(NotFound, ReasonInvalidToken, "token", "no such token")

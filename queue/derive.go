@@ -135,19 +135,6 @@ func deriveOne(ctx context.Context, a Applier, wk *Work) (keys []byte, err error
 	return a.Derive(ctx, wk)
 }
 
-// loadDerived hands each change of a batch the keys derived ahead for it.
-// Without them (a read error) the apply derives them: they are a cache.
-func (w *Worker) loadDerived(ctx context.Context, batch int64, work []*Work) {
-	keys, err := w.st.DerivedKeys(ctx, batch)
-	if err != nil {
-		w.log.Warn("reading keys derived ahead failed; the apply derives them", zap.Int64("batch", batch), zap.Error(err))
-		return
-	}
-	for _, wk := range work {
-		wk.Derived = keys[wk.ID]
-	}
-}
-
 // each runs f(0) … f(n-1) on w.parallel goroutines, each taking the next
 // index: a goroutine per item cost more than the item itself for the
 // cheap changes of a 100,000-change batch.

@@ -78,9 +78,15 @@ func EnqueueTx(ctx context.Context, tx *store.Tx, account int64, c store.Change)
 	return Queued{Token: b.Token, BatchID: b.ID, ChangeID: c.ID}, nil
 }
 
+// BatchReader finds a batch by token: the store's Reader, or a Worker,
+// which knows the batches it applies without asking the store.
+type BatchReader interface {
+	BatchByToken(ctx context.Context, token string) (store.Batch, error)
+}
+
 // Progress returns the batch of token if one of accounts owns it. A token of
 // a batch finished longer than maxAge ago is ErrTooOld (maxAge 0: never).
-func Progress(ctx context.Context, r store.Reader, token string, accounts []int64, maxAge time.Duration, now time.Time) (store.Batch, error) {
+func Progress(ctx context.Context, r BatchReader, token string, accounts []int64, maxAge time.Duration, now time.Time) (store.Batch, error) {
 	if token == "" || len(token) > 64 {
 		return store.Batch{}, ErrInvalidToken
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/xmppgate/xmppgate/store"
@@ -281,4 +282,79 @@ func TestPrepareEachChangeOnce(t *testing.T) {
 				"preppanics:failed:prepare panicked: no salt": want["preppanics"]}, got)
 		})
 	}
+}
+
+// While the worker applies a batch, Worker.BatchByToken answers for it
+// from memory exactly what the store holds (running, with its claim
+// time), and once the batch is final, what the store says then; other
+// tokens it reads from the store. Progress through the worker and
+// through the store agree all along, and the answer does not wait for a
+// claim queued behind the batch.
+func TestWorkerBatchByTokenDuringApply(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	inApply, release := make(chan struct{}), make(chan struct{})
+	w := NewWorker(b.st, map[string]Applier{
+		"hold": {Apply: func(ctx context.Context, tx *store.Tx, _ *Work) error {
+			close(inApply)
+			<-release
+			return tx.Audit(ctx, 0, "test", "hold", "")
+		}},
+	}, nil, Options{})
+	q := b.enqueue(t, "hold")
+
+	waiting, err := w.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchWaiting, waiting.Status)
+	_, err = w.BatchByToken(b.ctx, "NoSuchToken")
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	done := make(chan error, 1)
+	go func() { _, err := w.Flush(b.ctx, q.BatchID); done <- err }()
+	select {
+	case <-inApply:
+	case err := <-done:
+		t.Fatalf("the batch finished without its apply: %v", err)
+	}
+	// A scheduled run meanwhile holds the claiming lock while its claim
+	// waits for the writer the batch holds; the answer does not wait.
+	ran := make(chan error, 1)
+	go func() { _, err := w.RunOnce(b.ctx); ran <- err }()
+	for w.mu.TryLock() {
+		w.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan store.Batch, 1)
+	go func() {
+		mem, err := w.BatchByToken(b.ctx, q.Token)
+		assert.NoError(t, err)
+		got <- mem
+	}()
+	var mem store.Batch
+	select {
+	case mem = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("BatchByToken waited for the claim behind the batch")
+	}
+	stored, err := b.st.BatchByToken(b.ctx, q.Token) // the last commit: the claim
+	require.NoError(t, err)
+	require.Equal(t, store.BatchRunning, mem.Status)
+	require.Equal(t, stored, mem)
+	for _, r := range []BatchReader{w, b.st.Reader} {
+		p, err := Progress(b.ctx, r, q.Token, []int64{b.account}, 0, b.st.Now())
+		require.NoError(t, err)
+		require.Equal(t, stored, p)
+		_, err = Progress(b.ctx, r, q.Token, []int64{b.account + 1}, 0, b.st.Now())
+		require.ErrorIs(t, err, ErrInvalidToken, "another account's token")
+	}
+
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, <-ran)
+	final, err := w.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchSuccess, final.Status)
+	stored, err = b.st.BatchByToken(b.ctx, q.Token)
+	require.NoError(t, err)
+	require.Equal(t, stored, final)
 }

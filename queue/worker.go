@@ -114,6 +114,12 @@ type Worker struct {
 	inflight map[int64]chan struct{} // batches this process is applying; closed when final
 	next     uint64                  // sequence number of the next claimed batch
 
+	// running holds the batches of inflight by token, as claimed, for
+	// BatchByToken. A lock of its own: mu is held across the claim's
+	// write, which waits behind a batch's transaction for seconds.
+	runMu   sync.Mutex
+	running map[string]store.Batch
+
 	turnMu sync.Mutex
 	turn   uint64 // sequence number of the batch whose transaction may run now
 	turnCh chan struct{}
@@ -140,7 +146,7 @@ func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o 
 		o.Logger = zap.NewNop()
 	}
 	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel,
-		inflight: map[int64]chan struct{}{}, turnCh: make(chan struct{}), applied: o.Applied, node: o.Node}
+		inflight: map[int64]chan struct{}{}, running: map[string]store.Batch{}, turnCh: make(chan struct{}), applied: o.Applied, node: o.Node}
 }
 
 // Start runs RunOnce on the cron schedule (e.g. "@every 5s").
@@ -219,7 +225,26 @@ func (w *Worker) claimLocked(b store.Batch) *job {
 	j := &job{b: b, seq: w.next, done: make(chan struct{})}
 	w.next++
 	w.inflight[b.ID] = j.done
+	w.runMu.Lock()
+	w.running[b.Token] = b
+	w.runMu.Unlock()
 	return j
+}
+
+// BatchByToken is the store's BatchByToken, answered from memory for a
+// batch this worker is applying: a services-progress poll then does not
+// touch the database while the batch's transaction runs (bench/batch).
+// The batch is running as claimed until its transaction commits; in the
+// short while from that commit until process forgets it, this still says
+// running, as a read begun a moment earlier would have.
+func (w *Worker) BatchByToken(ctx context.Context, token string) (store.Batch, error) {
+	w.runMu.Lock()
+	b, ok := w.running[token]
+	w.runMu.Unlock()
+	if ok {
+		return b, nil
+	}
+	return w.st.BatchByToken(ctx, token)
 }
 
 // RunOnce applies every batch this node must recover (left running by a
@@ -359,21 +384,28 @@ func (w *Worker) flushOnce(ctx context.Context, id int64) (b store.Batch, done b
 // process prepares a claimed batch, waits for its turn and applies it.
 func (w *Worker) process(ctx context.Context, j *job) error {
 	defer func() {
+		w.runMu.Lock()
+		delete(w.running, j.b.Token)
+		w.runMu.Unlock()
 		w.mu.Lock()
 		delete(w.inflight, j.b.ID)
 		w.mu.Unlock()
 		close(j.done)
 	}()
-	changes, err := w.st.Changes(ctx, j.b.ID)
+	changes, err := w.st.ChangesToApply(ctx, j.b.ID)
 	var work []*Work
 	var failed []error
 	if err == nil {
+		// One allocation for the batch's Work, not one per change: a
+		// batch of 100,000 made that much garbage for the collector to
+		// chase while the apply and the server's requests ran.
+		all := make([]Work, len(changes))
 		work = make([]*Work, len(changes))
 		failed = make([]error, len(changes))
 		for i, c := range changes {
-			work[i] = &Work{Change: c}
+			all[i] = Work{Change: c.Change, Derived: c.Derived}
+			work[i] = &all[i]
 		}
-		w.loadDerived(ctx, j.b.ID, work)
 		w.prepare(ctx, work, failed)
 	}
 	w.waitTurn(j.seq)

@@ -251,6 +251,46 @@ func (r Reader) Changes(ctx context.Context, batchID int64) ([]Change, error) {
 		FROM changes WHERE batch_id = ? ORDER BY id`, batchID)
 }
 
+// QueuedChange is a change as the worker applies it, with the keys
+// derived ahead for it (nil if none were).
+type QueuedChange struct {
+	Change
+	Derived []byte
+}
+
+// qChangesToApply is Changes with the keys derived ahead, in one pass:
+// a second query over a batch of 100,000 changes for the keys cost a
+// tenth of the apply. It leaves out the error columns, empty while a
+// change is pending (each column read is a few cgo calls per row), and
+// the columns are scanned into plain types, which the driver's values
+// convert to without reflection (bench/batch).
+const qChangesToApply = `SELECT id, command, COALESCE(user_id, 0), args, status, actor, derived
+	FROM changes WHERE batch_id = ? ORDER BY id`
+
+// ChangesToApply lists a batch's changes in the order they were queued,
+// each with the keys derived ahead for it: what the worker needs to apply
+// the pending ones. A change already final comes without its Error and
+// ErrorCode (Changes has them).
+func (r Reader) ChangesToApply(ctx context.Context, batchID int64) ([]QueuedChange, error) {
+	rows, err := r.q.QueryContext(ctx, qChangesToApply, batchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []QueuedChange
+	for rows.Next() {
+		c := QueuedChange{Change: Change{BatchID: batchID}}
+		var args []byte
+		var status string
+		if err := rows.Scan(&c.ID, &c.Command, &c.UserID, &args, &status, &c.Actor, &c.Derived); err != nil {
+			return nil, err
+		}
+		c.Args, c.Status = args, ChangeStatus(status)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // FinishChange records a change's outcome.
 func (t *Tx) FinishChange(ctx context.Context, id int64, status ChangeStatus, errText, errCode string) error {
 	return mustAffect(t.q.ExecContext(ctx, `UPDATE changes SET status = ?, error = ?, error_code = ?, derived = NULL WHERE id = ?`, status, errText, errCode, id))

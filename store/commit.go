@@ -195,6 +195,19 @@ func (s *Store) endSavepoint(ctx context.Context, t *Tx, rollback bool) error {
 func (s *Store) finish(ctx context.Context, c *commitRun) {
 	defer s.obs.observe(OpCommit, c.start)
 	errs := c.errs
+	apart := c.t.apart && s.ck != nil
+	if apart {
+		// The commit of a big write would checkpoint the WAL it just
+		// grew by tens of MB (copy and fsync) before returning, which
+		// the batch's caller and every writer behind it waited for;
+		// the checkpointer does it on its own connection instead.
+		// On the transaction itself, not through the statement cache:
+		// SQLite applies this pragma when it compiles it, and the cache
+		// compiles the statements a transaction used again once it ends.
+		if _, err := c.tx.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+			apart = false
+		}
+	}
 	if c.alone && errs[0] != nil {
 		if err := c.tx.Rollback(); err != nil {
 			errs[0] = errors.Join(errs[0], err)
@@ -208,6 +221,13 @@ func (s *Store) finish(ctx context.Context, c *commitRun) {
 	}
 	if c.t.dirDirty {
 		s.dir.clear()
+	}
+	if apart {
+		// Should this fail, the writer goes on without automatic
+		// checkpoints until the next big write sets them again; the
+		// checkpointer still runs after every big write.
+		_, _ = s.w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = `+walAutocheckpoint)
+		s.ck.kick()
 	}
 	if s.wc != nil {
 		s.wc.prepareWanted(ctx)
@@ -310,10 +330,15 @@ func (t *Tx) Savepoint(ctx context.Context, fn func() error) error {
 // transaction of its own beside the committer's, so the node's other
 // writes (acknowledgements, messages) go on meanwhile instead of waiting
 // behind it for seconds, and meet it only on rows both touch. On SQLite,
-// whose single writer they would wait for anyway, it is Write.
+// whose single writer they would wait for anyway, it is Write, except
+// that its commit leaves the checkpoint of the WAL it grew to the
+// checkpointer (checkpoint.go).
 func (s *Store) WriteApart(ctx context.Context, fn func(*Tx) error) (err error) {
 	if !s.pg {
-		return s.Write(ctx, fn)
+		return s.Write(ctx, func(t *Tx) error {
+			t.apart = true
+			return fn(t)
+		})
 	}
 	defer s.obs.observe(OpWrite, time.Now())
 	ctx = context.WithoutCancel(ctx)

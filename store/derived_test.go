@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,8 +21,9 @@ func TestDerivedKeys(t *testing.T) {
 		if batch, err = tx.OpenBatch(b.ctx, acc, "tok"); err != nil {
 			return err
 		}
-		for range 3 {
-			c, err := tx.InsertChange(b.ctx, Change{BatchID: batch.ID, Command: "add_user"})
+		for i := range 3 {
+			c, err := tx.InsertChange(b.ctx, Change{BatchID: batch.ID, Command: "add_user",
+				Args: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)), Actor: "key:1"})
 			if err != nil {
 				return err
 			}
@@ -51,6 +54,17 @@ func TestDerivedKeys(t *testing.T) {
 	keys, err := b.st.DerivedKeys(b.ctx, batch.ID)
 	require.NoError(t, err)
 	require.Equal(t, map[int64][]byte{ids[0]: {0, 0xff}, ids[1]: {1, 0xff}}, keys)
+	// The worker's read: every change as Changes lists it, with its keys
+	// (all pending here, so without an error to leave out).
+	changes, err := b.st.Changes(b.ctx, batch.ID)
+	require.NoError(t, err)
+	queued, err := b.st.ChangesToApply(b.ctx, batch.ID)
+	require.NoError(t, err)
+	require.Len(t, queued, len(changes))
+	for i, q := range queued {
+		require.Equal(t, changes[i], q.Change)
+		require.Equal(t, keys[q.ID], q.Derived, "change %d", q.ID)
+	}
 
 	// Claimed: no longer the deriver's; final: no keys left, none stored.
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {

@@ -77,6 +77,8 @@ type Store struct {
 	syncerDone chan struct{}
 
 	obs observerBox // SetObserver
+
+	ck *checkpointer // SQLite only: checkpoints after a big write (commit.go)
 }
 
 type querier interface {
@@ -99,6 +101,8 @@ type Tx struct {
 	// dirDirty: the transaction changed accounts, keys or domains, so the
 	// Store's memoised lookups are cleared once it commits.
 	dirDirty bool
+	// apart: a WriteApart function runs in this transaction (SQLite).
+	apart bool
 }
 
 func dsn(path string, o Options, txlock string) string {
@@ -150,7 +154,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	// Checkpoints every 40 MB of WAL rather than 4: each copies the pages
 	// written since the last one back into the database file, and a page
 	// the archive writer dirties again and again is then copied once.
-	if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000`); err != nil {
+	if _, err := w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = `+walAutocheckpoint); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -167,11 +171,18 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	ck, err := sql.Open("sqlite3", dsn(path, o, "deferred"))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	rc, wc := newStmtCache(r), newStmtCache(w)
 	return start(&Store{
 		Reader: Reader{q: cached{cache: rc}, now: o.Now},
 		r:      r, w: w, rc: rc, wc: wc,
 		durable: durable, walPath: path + "-wal",
+		ck: newCheckpointer(ck),
 	}, o), nil
 }
 
@@ -201,7 +212,11 @@ func (s *Store) Close() error {
 		s.rc.close()
 		s.wc.close()
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	var ckErr error
+	if s.ck != nil {
+		ckErr = s.ck.close()
+	}
+	return errors.Join(ckErr, s.r.Close(), s.w.Close())
 }
 
 // Now is the store's clock.

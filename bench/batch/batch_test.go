@@ -14,7 +14,9 @@
 // effects) without the PBKDF2 floor; "ahead" runs the worker's deriver
 // while the batch is queued (the realistic flow: queue, the deriver
 // catches up, apply), so the apply finds the keys stored. BATCH_MODES
-// picks among the three (default all).
+// picks among the three (default all). BATCH_CPUPROFILE=file writes a CPU
+// profile of the apply alone (the Flush, not the fill), one file per store
+// and mode (file with "-sqlite-prederived" etc. before its extension).
 package batch
 
 import (
@@ -29,6 +31,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"strconv"
@@ -313,9 +317,21 @@ func (r *rig) poll(token string, stop <-chan struct{}) ([]time.Duration, string,
 
 // acks queues add_user changes one after the other until stop is closed
 // and returns how long each took to be acknowledged: a write waits for
-// the writer the batch's transaction holds.
-func (r *rig) acks(stop <-chan struct{}) []time.Duration {
+// the writer the batch's transaction holds. It starts once batch is
+// claimed, or its first change would join the batch measured.
+func (r *rig) acks(batch int64, stop <-chan struct{}) []time.Duration {
 	var lat []time.Duration
+	for {
+		b, err := r.st.Batch(r.ctx, batch)
+		if err != nil || b.Status != store.BatchWaiting {
+			break
+		}
+		select {
+		case <-stop:
+			return lat
+		case <-time.After(time.Millisecond):
+		}
+	}
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -400,6 +416,9 @@ func BenchmarkBatchApply(b *testing.B) {
 							derivePolls = append(derivePolls, <-out...)
 							stopDeriver()
 						}
+						// As serve.go wires it: services-progress asks the
+						// worker, which knows the batches it applies.
+						r.env.Worker = w
 						// The same polls with nothing applied: what the
 						// loaded machine alone does to them.
 						stop := make(chan struct{})
@@ -419,13 +438,15 @@ func BenchmarkBatchApply(b *testing.B) {
 							out <- pollOut{lat, last, err}
 						}()
 						ackOut := make(chan []time.Duration, 1)
-						go func() { ackOut <- r.acks(stop) }()
+						go func() { ackOut <- r.acks(batch.ID, stop) }()
+						stopProfile := startProfile(b, kind, mode)
 						b.StartTimer()
 						start, cpu0 = time.Now(), cpuTime()
 						final, err := w.Flush(r.ctx, batch.ID)
 						apply += time.Since(start)
 						cpu += cpuTime() - cpu0
 						b.StopTimer()
+						stopProfile()
 						close(stop)
 						p := <-out
 						acks = append(acks, <-ackOut...)
@@ -460,6 +481,35 @@ func BenchmarkBatchApply(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// startProfile starts the CPU profile of BATCH_CPUPROFILE for store kind
+// in mode, if set, and returns what stops it.
+func startProfile(tb testing.TB, kind, mode string) func() {
+	stops := []func(){}
+	for _, p := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{{"BATCH_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile}, {"BATCH_TRACE", trace.Start, trace.Stop}} {
+		path := os.Getenv(p.env)
+		if path == "" {
+			continue
+		}
+		ext := filepath.Ext(path)
+		f, err := os.Create(strings.TrimSuffix(path, ext) + "-" + kind + "-" + mode + ext)
+		require.NoError(tb, err)
+		require.NoError(tb, p.start(f))
+		stops = append(stops, func() {
+			p.stop()
+			require.NoError(tb, f.Close())
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 
