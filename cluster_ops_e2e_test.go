@@ -35,6 +35,26 @@ func rows(t *testing.T, body string) []map[string]any {
 	return out
 }
 
+// openfireSessions lists the sessions Openfire's restAPI shows on a node
+// with an account's secret: session id (full JID) → Local or Remote.
+func openfireSessions(t *testing.T, on *serverProc, secret string) map[string]string {
+	t.Helper()
+	status, body := request(t, http.MethodGet, "http://"+on.http+"/plugins/restapi/v1/sessions", "", func(r *http.Request) {
+		r.Header.Set("Authorization", secret)
+		r.Header.Set("Accept", "application/json")
+	})
+	require.Equal(t, 200, status, body)
+	var got struct {
+		Sessions []struct{ SessionID, Node string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+	nodes := map[string]string{}
+	for _, s := range got.Sessions {
+		nodes[s.SessionID] = s.Node
+	}
+	return nodes
+}
+
 // TestClusterOperatorView: on three real nodes (one PostgreSQL, one NATS,
 // cluster_heartbeat and cluster_lease from the environment), an operator
 // asking node C, which holds no session, sees and acts on the sessions of
@@ -114,20 +134,7 @@ func TestClusterOperatorView(t *testing.T) {
 			on          *serverProc
 			alice, bobs string
 		}{{c, "Remote", "Remote"}, {b, "Remote", "Local"}} {
-			status, body := request(t, http.MethodGet, "http://"+p.on.http+"/plugins/restapi/v1/sessions", "", func(r *http.Request) {
-				r.Header.Set("Authorization", p.on.boot.OpenfireSecret)
-				r.Header.Set("Accept", "application/json")
-			})
-			require.Equal(t, 200, status, body)
-			var got struct {
-				Sessions []struct{ SessionID, Node string }
-			}
-			require.NoError(t, json.Unmarshal([]byte(body), &got), body)
-			nodes := map[string]string{}
-			for _, s := range got.Sessions {
-				nodes[s.SessionID] = s.Node
-			}
-			require.Equal(t, map[string]string{aliceJ + "/onA": p.alice, bobJ + "/onB": p.bobs}, nodes, body)
+			require.Equal(t, map[string]string{aliceJ + "/onA": p.alice, bobJ + "/onB": p.bobs}, openfireSessions(t, p.on, p.on.boot.OpenfireSecret))
 		}
 	})
 
@@ -202,38 +209,22 @@ func TestClusterOperatorView(t *testing.T) {
 		alice := loginWhenApplied(t, a, aliceJ, "alicepw", "again")
 		defer alice.Close()
 
-		sessions := func(on *serverProc, secret string) map[string]string {
-			status, body := request(t, http.MethodGet, "http://"+on.http+"/plugins/restapi/v1/sessions", "", func(r *http.Request) {
-				r.Header.Set("Authorization", secret)
-				r.Header.Set("Accept", "application/json")
-			})
-			require.Equal(t, 200, status, body)
-			var got struct {
-				Sessions []struct{ SessionID, Node string }
-			}
-			require.NoError(t, json.Unmarshal([]byte(body), &got), body)
-			nodes := map[string]string{}
-			for _, s := range got.Sessions {
-				nodes[s.SessionID] = s.Node
-			}
-			return nodes
-		}
 		// Once C's directory has carol's session, each tenant sees only
 		// its own sessions on every node, held there or elsewhere (the
 		// listings are per caller's domains, as on one node).
-		require.Eventually(t, func() bool { return len(sessions(c, secret)) == 1 }, 30*time.Second, 50*time.Millisecond,
+		require.Eventually(t, func() bool { return len(openfireSessions(t, c, secret)) == 1 }, 30*time.Second, 50*time.Millisecond,
 			"carol's session reaches C's directory")
 		for _, on := range []*serverProc{a, b, c} {
 			want := map[string]string{"carol@other.test/onB": "Remote"}
 			if on == b {
 				want["carol@other.test/onB"] = "Local"
 			}
-			require.Equal(t, want, sessions(on, secret), "the other tenant on %s", on.http)
+			require.Equal(t, want, openfireSessions(t, on, secret), "the other tenant on %s", on.http)
 			want = map[string]string{aliceJ + "/again": "Remote"}
 			if on == a {
 				want[aliceJ+"/again"] = "Local"
 			}
-			require.Equal(t, want, sessions(on, a.boot.OpenfireSecret), "the first tenant on %s", on.http)
+			require.Equal(t, want, openfireSessions(t, on, a.boot.OpenfireSecret), "the first tenant on %s", on.http)
 			_, body := on.call(t, "connected_users", `{}`)
 			require.Equal(t, `["`+aliceJ+`/again"]`, body, "the first tenant's ejabberd admin on %s", on.http)
 		}
