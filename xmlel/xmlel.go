@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // XMLNS is the namespace encoding/xml gives the reserved "xml" prefix.
@@ -173,7 +174,10 @@ const MaxDepth = 64
 // start is the decoder's offset before start was read; limit bounds the
 // element's size in bytes (0: none).
 func Read(d *xml.Decoder, start xml.StartElement, startOff int64, limit int) (*Element, error) {
-	root := fromStart(start)
+	root, err := fromStart(d, start)
+	if err != nil {
+		return nil, err
+	}
 	stack := []*Element{root}
 	for {
 		tok, err := d.Token()
@@ -192,7 +196,10 @@ func Read(d *xml.Decoder, start xml.StartElement, startOff int64, limit int) (*E
 			if len(stack) >= MaxDepth {
 				return nil, ErrTooDeep
 			}
-			el := fromStart(t)
+			el, err := fromStart(d, t)
+			if err != nil {
+				return nil, err
+			}
 			top.Children = append(top.Children, el)
 			stack = append(stack, el)
 		case xml.EndElement:
@@ -212,15 +219,49 @@ func Read(d *xml.Decoder, start xml.StartElement, startOff int64, limit int) (*E
 	}
 }
 
-func fromStart(s xml.StartElement) *Element {
+// fromStart refuses, as a syntax error, a prefixed element or attribute
+// name whose local part is no XML name ("p:0"): encoding/xml checks the
+// whole name only, and the local part written without its prefix would
+// make our output not well-formed for whoever reads it next.
+func fromStart(d *xml.Decoder, s xml.StartElement) (*Element, error) {
+	if !nameStart(s.Name.Local) {
+		return nil, badName(d, s.Name.Local)
+	}
 	e := &Element{Name: s.Name}
 	for _, a := range s.Attr {
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 			continue
 		}
+		if !nameStart(a.Name.Local) {
+			return nil, badName(d, a.Name.Local)
+		}
 		e.Attr = append(e.Attr, a)
 	}
-	return e
+	return e, nil
+}
+
+func badName(d *xml.Decoder, local string) error {
+	line, _ := d.InputPos()
+	return &xml.SyntaxError{Msg: "invalid local name after a prefix: " + local, Line: line}
+}
+
+// nameStart reports whether local may begin a name as encoding/xml
+// reads one. It was read as the part of a name after its prefix, so only
+// its first character is in doubt; a name other than ASCII is asked of
+// encoding/xml itself (rare, and its tables are not exported).
+func nameStart(local string) bool {
+	if local == "" {
+		return false
+	}
+	switch c := local[0]; {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == ':':
+		return true
+	case c < utf8.RuneSelf:
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(local)
+	_, err := xml.NewDecoder(strings.NewReader("<" + string(r) + "/>")).Token()
+	return err == nil
 }
 
 // Parse parses one element from bytes.

@@ -1,6 +1,8 @@
 package xmlel
 
 import (
+	"encoding/xml"
+	"errors"
 	"strings"
 	"testing"
 
@@ -26,6 +28,38 @@ func TestRoundTrip(t *testing.T) {
 		again, err := Parse(el.Bytes(""))
 		require.NoError(t, err, "row %d", i)
 		require.Equal(t, el.String(), again.String(), "row %d: stable", i)
+	}
+}
+
+// TestBadLocalName: encoding/xml checks a prefixed name as a whole, so
+// "p:0" passes it; written without its prefix the local part "0" is no
+// name, and a stanza carrying it would break the stream it is routed to.
+// It is a syntax error, as the streams' not-well-formed needs.
+func TestBadLocalName(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in  string
+		bad bool
+	}{
+		{`<a xmlns:p="urn:p"><p:0/></a>`, true},
+		{`<p:0 xmlns:p="urn:p"/>`, true},
+		{`<a xmlns:p="urn:p"><b p:-x="v"/></a>`, true},
+		{`<a><u:0b xmlns="x"/></a>`, true},            // unbound prefix
+		{"<a xmlns:p='urn:p'><p:\u0301x/></a>", true}, // a combining mark first
+		{`<a xmlns:p="urn:p"><p:_x p:y.z="v"/></a>`, false},
+		{"<a xmlns:p='urn:p'><p:\u00e9t\u00e9/></a>", false},
+	}
+	for i, tt := range tests {
+		el, err := Parse([]byte(tt.in))
+		var syn *xml.SyntaxError
+		require.Equal(t, tt.bad, errors.As(err, &syn), "row %d: %v", i, err)
+		if tt.bad {
+			require.Contains(t, syn.Msg, "after a prefix", "row %d: encoding/xml alone lets it through", i)
+		} else {
+			require.NoError(t, err, "row %d", i)
+			_, err := Parse(el.Bytes(""))
+			require.NoError(t, err, "row %d: its output parses", i)
+		}
 	}
 }
 

@@ -368,6 +368,12 @@ func TestAbuseKeepsServingWithoutLeaks(t *testing.T) {
 	_, err = evil.SendOrg("<message to='good@" + domain + "'><body>" + strings.Repeat("x", 20000) + "</body></message>")
 	require.NoError(t, err)
 	require.ErrorContains(t, evil.Ended(t), "stanza larger than 8192 bytes")
+	// a child whose name is no name once its prefix is gone: routed on,
+	// it would have broken good's stream (found by FuzzBookmarks)
+	evil = b.mustLogin(t, "evil", "pw", loginOpts{resource: "c"})
+	_, err = evil.SendOrg("<message to='good@" + domain + "'><body>b</body><p:0 xmlns:p='urn:p'/></message>")
+	require.NoError(t, err)
+	require.ErrorContains(t, evil.Ended(t), "stream error") // not-well-formed
 	// unknown host
 	require.Contains(t, raw(t, b.c2s, strings.Replace(header, domain, "nowhere.test", 1)), "<host-unknown")
 	// a flood of failed logins: refused, then rate limited
