@@ -29,7 +29,7 @@ func (c *conn) authenticated() bool { return c.user.ID != 0 || c.anon }
 // anonymousAllowed reports whether ANONYMOUS is offered on the stream's
 // domain; the domain's settings are read at each stream header, so
 // switching the flag takes effect for the next login without a restart.
-func (c *conn) anonymousAllowed() bool { return c.domain.Enabled && c.domain.Anonymous }
+func (c *conn) anonymousAllowed() bool { return c.domain().Enabled && c.domain().Anonymous }
 
 var anonEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
@@ -71,17 +71,17 @@ func (c *conn) anonymousLogin(auth *xmlel.Element) bool {
 			return false
 		}
 	}
-	name, err := c.srv.anonymousName(c.domain.FQDN)
+	name, err := c.srv.anonymousName(c.domain().FQDN)
 	if err != nil {
-		c.log.Warn("anonymous login", zap.String("domain", c.domain.FQDN), zap.Error(err))
+		c.log.Warn("anonymous login", zap.String("domain", c.domain().FQDN), zap.Error(err))
 		c.saslFailure("temporary-auth-failure", "")
 		return false
 	}
-	c.user = store.User{DomainID: c.domain.ID, Domain: c.domain.FQDN, Username: name, Status: store.StatusActive, DomainEnabled: true}
+	c.user = store.User{DomainID: c.domain().ID, Domain: c.domain().FQDN, Username: name, Status: store.StatusActive, DomainEnabled: true}
 	c.anon = true
 	c.srv.stats.LoginsOK.Add(1)
 	c.send([]byte("<success xmlns='" + nsSASL + "'/>"))
-	c.log.Debug("authenticated", zap.String("user", name), zap.String("domain", c.domain.FQDN),
+	c.log.Debug("authenticated", zap.String("user", name), zap.String("domain", c.domain().FQDN),
 		zap.String("mechanism", saslsrv.Anonymous))
 	return true
 }

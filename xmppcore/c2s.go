@@ -137,6 +137,18 @@ func (l *limitReader) Read(p []byte) (int, error) {
 
 func (l *limitReader) reset() { l.n = l.max }
 
+// noDomain is the domain of a conn before its stream header named one.
+var noDomain modcfg.Domain
+
+// domain is the settings of c's domain as they were at its stream header
+// (domainOf has the current ones); empty before it and for stand-ins.
+func (c *conn) domain() *modcfg.Domain {
+	if c.dom == nil {
+		return &noDomain
+	}
+	return c.dom
+}
+
 // conn is one client connection: negotiation, then the bound session.
 type conn struct {
 	srv    *Server
@@ -151,11 +163,13 @@ type conn struct {
 	id        string
 
 	// reader side, owned by the serve goroutine
-	lim    *limitReader
-	br     *readBuf
-	dec    *xml.Decoder
-	domain modcfg.Domain
-	user   store.User
+	lim *limitReader
+	br  *readBuf
+	dec *xml.Decoder
+	// dom is the domain's settings as the cache shared them at the stream
+	// header (nil before it, and for stand-ins); read through domain().
+	dom  *modcfg.Domain
+	user store.User
 	// offered are the SASL mechanisms the last stream features offered.
 	offered []string
 	// anon: logged in with SASL ANONYMOUS; user is then a made-up user
@@ -480,9 +494,9 @@ func (c *conn) headerLocked(b *strings.Builder) {
 	} else {
 		b.WriteString("<?xml version='1.0'?><stream:stream xmlns='" + nsClient + "' xmlns:stream='" + nsStream + "' id='" + c.id + "'")
 	}
-	if c.domain.FQDN != "" {
+	if c.domain().FQDN != "" {
 		b.WriteString(" from='")
-		xml.EscapeText(&stringWriter{b}, []byte(c.domain.FQDN))
+		xml.EscapeText(&stringWriter{b}, []byte(c.domain().FQDN))
 		b.WriteString("'")
 	}
 	if c.framed {
@@ -574,18 +588,18 @@ func (c *conn) header() error {
 	if to == "" || err != nil || j.Localpart() != "" || j.Resourcepart() != "" {
 		return streamErr{condHostUnknown, "no such host"}
 	}
-	d, ok, err := c.srv.domains.Get(context.Background(), j.Domainpart())
+	d, err := c.srv.domains.Shared(context.Background(), j.Domainpart())
 	if err != nil {
 		return streamErr{condInternal, ""}
 	}
-	if !ok {
+	if d == nil {
 		return streamErr{condHostUnknown, "no such host"}
 	}
-	if c.domain.FQDN != "" && c.domain.FQDN != d.FQDN {
+	if c.domain().FQDN != "" && c.domain().FQDN != d.FQDN {
 		return streamErr{condHostUnknown, "host changed on stream restart"}
 	}
 	c.wmu.Lock() // fail reads the domain for the header from other goroutines
-	c.domain = d
+	c.dom = d
 	c.wmu.Unlock()
 	if c.framed && !d.On(modcfg.HTTPBind) {
 		// As a vhost without the web transport's module: the host is
@@ -692,10 +706,10 @@ func (c *conn) saslFailure(cond, text string) {
 // those users cannot answer. Their next PLAIN login (or a new password)
 // adds SHA-256 keys; once none is left the domain offers it again.
 func (c *conn) mechanisms() ([]string, error) {
-	if c.domain.Auth.External() {
+	if c.domain().Auth.External() {
 		return []string{saslsrv.Plain}, nil
 	}
-	sha1Only, err := c.srv.st.DomainHasSHA1Only(context.Background(), c.domain.ID)
+	sha1Only, err := c.srv.st.DomainHasSHA1Only(context.Background(), c.domain().ID)
 	if err != nil || !sha1Only {
 		return saslsrv.Mechanisms, err
 	}
@@ -722,10 +736,10 @@ func (c *conn) completeKeys(conv *saslsrv.Conversation) {
 	case errors.Is(err, store.ErrNotFound): // a new password meanwhile: it has both families
 	case err != nil:
 		c.log.Warn("storing the missing SCRAM keys failed", zap.String("user", c.user.Username),
-			zap.String("domain", c.domain.FQDN), zap.Error(err))
+			zap.String("domain", c.domain().FQDN), zap.Error(err))
 	default:
 		c.user.Cred = full
-		c.log.Info("SCRAM keys completed on PLAIN login", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN))
+		c.log.Info("SCRAM keys completed on PLAIN login", zap.String("user", c.user.Username), zap.String("domain", c.domain().FQDN))
 	}
 }
 
@@ -735,14 +749,14 @@ func (c *conn) completeKeys(conv *saslsrv.Conversation) {
 // with account-disabled (see saslConversation).
 func (c *conn) lookup(username string) (credential.SCRAM, bool) {
 	local, dom, found := strings.Cut(username, "@")
-	if found && !strings.EqualFold(dom, c.domain.FQDN) {
+	if found && !strings.EqualFold(dom, c.domain().FQDN) {
 		return credential.SCRAM{}, false
 	}
-	j, err := jid.New(local, c.domain.FQDN, "")
+	j, err := jid.New(local, c.domain().FQDN, "")
 	if err != nil || j.Localpart() == "" {
 		return credential.SCRAM{}, false
 	}
-	u, err := c.srv.st.UserByJID(context.Background(), c.domain.FQDN, j.Localpart())
+	u, err := c.srv.st.UserByJID(context.Background(), c.domain().FQDN, j.Localpart())
 	if err != nil || !(u.MayLogIn() || disabled(u.Status) && u.DomainEnabled) {
 		return credential.SCRAM{}, false
 	}
@@ -806,7 +820,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 		return c.anonymousLogin(auth), nil
 	}
 	var conv saslStepper
-	if c.domain.Auth.External() {
+	if c.domain().Auth.External() {
 		if auth.Get("mechanism") != saslsrv.Plain {
 			c.saslFailure("invalid-mechanism", "")
 			return false, nil
@@ -851,7 +865,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			return false, nil
 		case err != nil:
 			c.saslFailure("not-authorized", "")
-			c.log.Info("authentication failed", zap.String("ip", c.ip), zap.String("domain", c.domain.FQDN),
+			c.log.Info("authentication failed", zap.String("ip", c.ip), zap.String("domain", c.domain().FQDN),
 				zap.String("mechanism", auth.Get("mechanism")))
 			return false, nil
 		case done && disabled(c.user.Status):
@@ -859,11 +873,11 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			// A wrong one fails above with not-authorized, so the account's
 			// state is told only to who knows its password.
 			c.saslFailure("account-disabled", "")
-			c.log.Info("login of a deactivated account refused", zap.String("ip", c.ip), zap.String("domain", c.domain.FQDN))
+			c.log.Info("login of a deactivated account refused", zap.String("ip", c.ip), zap.String("domain", c.domain().FQDN))
 			return false, nil
 		case done:
 			if _, authz := conv.Identity(); authz != "" {
-				if j, err := jid.Parse(authz); err != nil || j.String() != c.user.Username+"@"+c.domain.FQDN {
+				if j, err := jid.Parse(authz); err != nil || j.String() != c.user.Username+"@"+c.domain().FQDN {
 					c.saslFailure("invalid-authzid", "")
 					return false, nil
 				}
@@ -881,7 +895,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			// it keeps no key material (nor the memory of it) while it
 			// lives.
 			c.user.Cred, c.user.PasswordSealed, c.offered = credential.SCRAM{}, nil, nil
-			c.log.Debug("authenticated", zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
+			c.log.Debug("authenticated", zap.String("user", c.user.Username), zap.String("domain", c.domain().FQDN),
 				zap.String("mechanism", auth.Get("mechanism")))
 			return true, nil
 		}
@@ -927,12 +941,12 @@ func (p *extPlain) Step(in []byte) ([]byte, bool, error) {
 	if _, ok := c.lookup(p.user); !ok || disabled(c.user.Status) {
 		return nil, true, saslsrv.ErrNotAuthorized
 	}
-	a := c.domain.Auth
+	a := c.domain().Auth
 	start := time.Now()
-	ok, hit, err := c.srv.ext.Check(c.srv.ctx, a, c.domain.FQDN, c.user.Username, parts[2])
+	ok, hit, err := c.srv.ext.Check(c.srv.ctx, a, c.domain().FQDN, c.user.Username, parts[2])
 	if err != nil {
 		c.log.Warn("external authentication unavailable, login refused", zap.String("method", a.Method),
-			zap.String("endpoint", a.Endpoint()), zap.String("user", c.user.Username), zap.String("domain", c.domain.FQDN),
+			zap.String("endpoint", a.Endpoint()), zap.String("user", c.user.Username), zap.String("domain", c.domain().FQDN),
 			zap.String("ip", c.ip), zap.Duration("elapsed", time.Since(start)), zap.String("error", err.Error()))
 		return nil, true, err
 	}
@@ -940,7 +954,7 @@ func (p *extPlain) Step(in []byte) ([]byte, bool, error) {
 		return nil, true, saslsrv.ErrNotAuthorized
 	}
 	c.log.Debug("external authentication accepted", zap.String("method", a.Method), zap.String("user", c.user.Username),
-		zap.String("domain", c.domain.FQDN), zap.Bool("cached", hit))
+		zap.String("domain", c.domain().FQDN), zap.Bool("cached", hit))
 	return nil, true, nil
 }
 
@@ -996,7 +1010,7 @@ func (c *conn) bind() error {
 			rand.Read(r)
 			res = "xg-" + base64.RawURLEncoding.EncodeToString(r)
 		}
-		full, err := jid.New(c.user.Username, c.domain.FQDN, res)
+		full, err := jid.New(c.user.Username, c.domain().FQDN, res)
 		if err != nil {
 			c.sendEl(iqError(el, "", "", errBadRequest))
 			continue
@@ -1116,7 +1130,7 @@ func (c *conn) info() SessionInfo {
 	defer c.smu.Unlock()
 	return SessionInfo{
 		LastActive: last, Anonymous: c.anon,
-		JID: c.full.String(), Domain: c.domain.FQDN, Username: c.user.Username, Resource: c.res,
+		JID: c.full.String(), Domain: c.domain().FQDN, Username: c.user.Username, Resource: c.res,
 		IP: ip, Port: port, Priority: c.priority, Connected: c.connected,
 		Status: c.status, Show: c.show, TLS: tlsOn, Available: c.available, Hibernated: hib, Transport: kind,
 	}

@@ -37,7 +37,7 @@ func (s *Server) fromClient(c *conn, st *xmlel.Element) {
 		var norm string
 		if to, norm, err = parseJID(raw); err != nil {
 			if st.Get("type") != "error" {
-				c.sendEl(iqError(st, c.domain.FQDN, c.full.String(), errJIDMalformed))
+				c.sendEl(iqError(st, c.domain().FQDN, c.full.String(), errJIDMalformed))
 			}
 			return
 		}
@@ -347,7 +347,7 @@ func (s *Server) deliverOffline(c *conn) {
 		if err != nil {
 			continue
 		}
-		m.Add(xmlel.New(nsDelay, "delay", "from", c.domain.FQDN, "stamp", om.Created.UTC().Format("2006-01-02T15:04:05Z")))
+		m.Add(xmlel.New(nsDelay, "delay", "from", c.domain().FQDN, "stamp", om.Created.UTC().Format("2006-01-02T15:04:05Z")))
 		c.sendEl(m)
 	}
 }

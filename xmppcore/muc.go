@@ -640,14 +640,14 @@ func (s *Server) mucMayEnter(c *conn, d modcfg.Domain) bool {
 	case modcfg.MucAll:
 		return true
 	case modcfg.MucLocal:
-		return c.domain.ID == d.ID
+		return c.domain().ID == d.ID
 	}
-	return c.domain.ID == d.ID && s.isAdmin(c, d)
+	return c.domain().ID == d.ID && s.isAdmin(c, d)
 }
 
 // mucMayCreate applies mucCreateAcl.
 func (s *Server) mucMayCreate(c *conn, d modcfg.Domain) bool {
-	if c.domain.ID != d.ID {
+	if c.domain().ID != d.ID {
 		return false
 	}
 	return d.Muc.CreateACL == modcfg.MucLocal || s.isAdmin(c, d)

@@ -76,7 +76,7 @@ func (s *Server) clusterStandIn(full jid.JID) *conn {
 	c := &conn{srv: s, log: s.c2sLog, full: full, bare: full.Bare().String(), res: full.Resourcepart(),
 		jidStr: full.String(), nc: &nodePipe{s: s, node: r.Node}, connected: time.Now()}
 	if d, ok := s.hosted(full.Domainpart()); ok {
-		c.domain = d
+		c.dom = &d
 		if u, err := s.st.UserByJID(context.Background(), d.FQDN, full.Localpart()); err == nil {
 			c.user = u
 		}

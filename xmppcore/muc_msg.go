@@ -184,7 +184,7 @@ func (s *Server) mucPrivate(r *room, m *xmlel.Element, from, to jid.JID, d modcf
 		d.c.sendEl(out)
 		got = append(got, d.c)
 	}
-	if td, ok := s.hosted(dests[0].c.domain.FQDN); ok {
+	if td, ok := s.hosted(dests[0].c.domain().FQDN); ok {
 		out := m.Copy()
 		out.Set("from", occJID)
 		out.Set("to", tbare)

@@ -680,7 +680,7 @@ func (s *Server) askCaps(c *conn, caps pubsub.Caps) {
 	s.pep.asked[id] = capsQuery{caps: caps, c: c}
 	s.pep.mu.Unlock()
 	q := xmlel.New(nsDiscoInfo, "query", "node", caps.Node+"#"+caps.Ver)
-	c.sendEl(xmlel.New(nsClient, "iq", "type", "get", "id", id, "from", c.domain.FQDN, "to", c.full.String()).Add(q))
+	c.sendEl(xmlel.New(nsClient, "iq", "type", "get", "id", id, "from", c.domain().FQDN, "to", c.full.String()).Add(q))
 }
 
 // pepIQReply takes the answer to a caps query sent by askCaps; it reports

@@ -116,7 +116,7 @@ func (s *Server) privacyDenies(t *conn, k privacy.Kind, other jid.JID) bool {
 	if l == nil || !s.domainOf(t).On(modcfg.Privacy) {
 		return false
 	}
-	return !s.allowedBy(l, t.user, t.bare, t.domain.FQDN, k, other)
+	return !s.allowedBy(l, t.user, t.bare, t.domain().FQDN, k, other)
 }
 
 // presenceDenied says whether presence from session src may not reach

@@ -87,7 +87,7 @@ func BenchmarkRouteMessage(b *testing.B) {
 			var cs [2]*conn
 			for i, u := range users {
 				full := jid.MustParse(u.Username + "@example.test/r")
-				c := &conn{srv: s, log: zap.NewNop(), nc: discard{}, domain: dom, user: u, full: full, bare: full.Bare().String(), res: "r", available: true}
+				c := &conn{srv: s, log: zap.NewNop(), nc: discard{}, dom: &dom, user: u, full: full, bare: full.Bare().String(), res: "r", available: true}
 				s.register(c)
 				cs[i] = c
 			}
@@ -143,7 +143,7 @@ func TestPrivacyCounter(t *testing.T) {
 	dom, _ := s.hosted("example.test")
 	session := func() *conn {
 		full := jid.MustParse("alice@example.test/r")
-		c := &conn{srv: s, log: zap.NewNop(), nc: discard{}, domain: dom, user: u, full: full, bare: full.Bare().String(), res: "r"}
+		c := &conn{srv: s, log: zap.NewNop(), nc: discard{}, dom: &dom, user: u, full: full, bare: full.Bare().String(), res: "r"}
 		s.register(c)
 		return c
 	}

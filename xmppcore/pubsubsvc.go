@@ -155,7 +155,7 @@ func svcIQ(s *Server, r *iqReq) (*xmlel.Element, *stanzaErr) {
 // create nodes; "pubsub_create_users" names an ejabberd ACL that
 // xmppgate has no store for, so it is read as the domain's administrators.
 func (s *Server) mayCreate(r *iqReq) bool {
-	if r.c.domain.ID != r.dom.ID {
+	if r.c.domain().ID != r.dom.ID {
 		return false
 	}
 	return r.dom.PubsubCreate != modcfg.CreateUsers || s.isAdmin(r.c, r.dom)

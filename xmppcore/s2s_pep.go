@@ -98,7 +98,7 @@ func (f *federation) contact(full jid.JID, owner string, d modcfg.Domain) (c *co
 		if c == nil {
 			return nil, false
 		}
-		c.domain = d
+		c.dom = &d
 		rc = &remoteContact{c: c, owners: map[string]bool{}}
 		f.contacts[full.String()] = rc
 	}

@@ -45,10 +45,10 @@ type hibernation struct {
 
 // boundFeatures adds the features offered with resource binding.
 func (c *conn) boundFeatures(b *strings.Builder) {
-	if c.domain.On(modcfg.StreamManagement) {
+	if c.domain().On(modcfg.StreamManagement) {
 		b.WriteString("<sm xmlns='" + smacks.NS + "'/>")
 	}
-	if c.domain.On(modcfg.ClientState) {
+	if c.domain().On(modcfg.ClientState) {
 		b.WriteString("<csi xmlns='" + nsCSI + "'/>")
 	}
 }
@@ -367,7 +367,7 @@ func (c *conn) resume(el *xmlel.Element) error {
 	c.srv.mu.RUnlock()
 	// Another user's id is as unknown as an expired one: the answer must
 	// not tell ids of others apart.
-	me, _ := jid.New(c.user.Username, c.domain.FQDN, "")
+	me, _ := jid.New(c.user.Username, c.domain().FQDN, "")
 	if old == nil || old.anon || c.anon || old.user.ID != c.user.ID || old.bare != me.String() || !old.takeOver(c, uint32(h)) {
 		c.smFailed("item-not-found", "Previous session not found")
 		return nil

@@ -102,8 +102,8 @@ func (s *Server) hosted(domain string) (modcfg.Domain, bool) {
 // domainOf returns the current settings of c's domain (moduleConfig changes
 // apply to running sessions).
 func (s *Server) domainOf(c *conn) modcfg.Domain {
-	if d, ok := s.hosted(c.domain.FQDN); ok {
+	if d, ok := s.hosted(c.domain().FQDN); ok {
 		return d
 	}
-	return c.domain
+	return *c.domain()
 }

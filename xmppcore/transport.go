@@ -242,7 +242,7 @@ func (s *Server) webDomainChanged(fqdn string) {
 	s.mu.RLock()
 	for c := range s.conns {
 		c.wmu.Lock()
-		if c.framed && c.domain.FQDN == fqdn {
+		if c.framed && c.domain().FQDN == fqdn {
 			cut = append(cut, c)
 		}
 		c.wmu.Unlock()

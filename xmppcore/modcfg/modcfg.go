@@ -186,9 +186,11 @@ type Cache struct {
 	m   map[string]entry
 }
 
+// entry's d is shared by every session of the domain (a session keeps a
+// pointer, not a copy of its 280 bytes), so it is never changed: new
+// settings get a new entry.
 type entry struct {
-	d   Domain
-	ok  bool
+	d   *Domain
 	exp time.Time
 }
 
@@ -199,22 +201,34 @@ func NewCache(st *store.Store, ttl time.Duration) *Cache {
 
 // Get returns the domain fqdn; ok is false if the store does not host it.
 func (c *Cache) Get(ctx context.Context, fqdn string) (Domain, bool, error) {
+	d, err := c.Shared(ctx, fqdn)
+	if d == nil {
+		return Domain{}, false, err
+	}
+	return *d, true, nil
+}
+
+// Shared is Get's domain as the cache holds it, for a holder that keeps it
+// as long as a session lives: nil if the store does not host fqdn. The
+// caller must not change it.
+func (c *Cache) Shared(ctx context.Context, fqdn string) (*Domain, error) {
 	fqdn = strings.ToLower(fqdn)
 	now := time.Now()
 	c.mu.Lock()
 	e, hit := c.m[fqdn]
 	c.mu.Unlock()
 	if hit && now.Before(e.exp) {
-		return e.d, e.ok, nil
+		return e.d, nil
 	}
 	d, err := c.st.DomainByFQDN(ctx, fqdn)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		e = entry{exp: now.Add(c.ttl)}
 	case err != nil:
-		return Domain{}, false, err
+		return nil, err
 	default:
-		e = entry{d: Parse(d), ok: true, exp: now.Add(c.ttl)}
+		p := Parse(d)
+		e = entry{d: &p, exp: now.Add(c.ttl)}
 	}
 	c.mu.Lock()
 	if len(c.m) > 10000 {
@@ -222,7 +236,7 @@ func (c *Cache) Get(ctx context.Context, fqdn string) (Domain, bool, error) {
 	}
 	c.m[fqdn] = e
 	c.mu.Unlock()
-	return e.d, e.ok, nil
+	return e.d, nil
 }
 
 // Invalidate forgets fqdn ("" forgets all).
