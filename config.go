@@ -165,7 +165,8 @@ type Config struct {
 	// the change is acknowledged, and a batch's apply's for the keys the
 	// deriver did not get to (a crash, an import faster than it). 0: one
 	// fewer than the CPUs (at least one), which keeps a CPU for requests
-	// and sessions while a bulk import derives (bench/README.md).
+	// and sessions while a bulk import derives (bench/README.md), but
+	// every CPU for a small batch a synchronous dialect waits on.
 	WorkerParallel int `yaml:"worker_parallel"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.

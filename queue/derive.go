@@ -135,16 +135,16 @@ func deriveOne(ctx context.Context, a Applier, wk *Work) (keys []byte, err error
 	return a.Derive(ctx, wk)
 }
 
-// each runs f(0) … f(n-1) on w.parallel goroutines, each taking the next
-// index: a goroutine per item cost more than the item itself for the
-// cheap changes of a 100,000-change batch.
-func (w *Worker) each(n int, f func(i int)) { w.eachIn(func() {}, n, f) }
+// eachIn runs f(0) … f(n-1) on w.parallel goroutines, each first running
+// setup and then taking the next index: a goroutine per item cost more
+// than the item itself for the cheap changes of a 100,000-change batch.
+func (w *Worker) eachIn(setup func(), n int, f func(i int)) { w.eachN(w.parallel, setup, n, f) }
 
-// eachIn is each with every goroutine first running setup.
-func (w *Worker) eachIn(setup func(), n int, f func(i int)) {
+// eachN is eachIn on par goroutines.
+func (w *Worker) eachN(par int, setup func(), n int, f func(i int)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for g := 0; g < min(w.parallel, n); g++ {
+	for g := 0; g < min(par, n); g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -357,4 +358,70 @@ func TestWorkerBatchByTokenDuringApply(t *testing.T) {
 	stored, err = b.st.BatchByToken(b.ctx, q.Token)
 	require.NoError(t, err)
 	require.Equal(t, stored, final)
+}
+
+// A small batch a synchronous caller flushes prepares on every CPU, since
+// its callers all wait on it; the scheduled run, a flushed batch of more
+// than flushEveryCPU changes, and any batch where Options.Parallel was set
+// keep to Parallel's goroutines.
+func TestFlushPreparesOnEveryCPU(t *testing.T) {
+	t.Parallel()
+	cpus := min(runtime.GOMAXPROCS(0), 4)
+	if cpus < 2 {
+		t.Skip("needs GOMAXPROCS >= 2 to tell the pools apart")
+	}
+	all, def := runtime.GOMAXPROCS(0), max(1, runtime.GOMAXPROCS(0)-1)
+	tests := []struct {
+		name  string
+		n     int
+		flush bool
+		par   int // Options.Parallel
+		want  int // the most Prepare calls at once
+	}{
+		{"flushed, small", cpus, true, 0, min(cpus, all)},
+		{"scheduled", cpus, false, 0, min(cpus, def)},
+		{"flushed, large", flushEveryCPU + 1, true, 0, def},
+		{"flushed, small, Parallel set", cpus, true, 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			var active, most atomic.Int64
+			prepare := func(context.Context, *Work) error {
+				n := active.Add(1)
+				defer active.Add(-1)
+				for m := most.Load(); n > m; m = most.Load() {
+					if most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				// Wait for the pool's other goroutines, generously where
+				// they must come (a loaded machine starts them late), a
+				// little where none should (a pool of one).
+				wait, meet := 5*time.Millisecond, int64(cpus)
+				if tt.want > 1 {
+					wait, meet = 2*time.Second, int64(tt.want)
+				}
+				for deadline := time.Now().Add(wait); active.Load() < meet && time.Now().Before(deadline); {
+					time.Sleep(200 * time.Microsecond)
+				}
+				return nil
+			}
+			var q Queued
+			for range tt.n {
+				q = b.enqueue(t, "slow")
+			}
+			w := NewWorker(b.st, map[string]Applier{"slow": {Prepare: prepare,
+				Apply: func(context.Context, *store.Tx, *Work) error { return nil }}}, nil, Options{Parallel: tt.par})
+			var err error
+			if tt.flush {
+				_, err = w.Flush(b.ctx, q.BatchID)
+			} else {
+				_, err = w.RunOnce(b.ctx)
+			}
+			require.NoError(t, err)
+			require.EqualValues(t, tt.want, most.Load())
+		})
+	}
 }

@@ -86,7 +86,9 @@ type Options struct {
 	// overlap little. With every P deriving,
 	// a services-progress poll waited on the scheduler, whose network poll
 	// then runs every 10 ms (p50 37 ms, p99 119 ms on 2 cores, bench/batch);
-	// with one P left free p50 stayed the idle server's 0.2 ms.
+	// with one P left free p50 stayed the idle server's 0.2 ms. With the
+	// default, a small batch a synchronous caller flushes uses every P
+	// (flushEveryCPU); a Parallel set here holds for every batch.
 	Parallel int
 	Logger   *zap.Logger
 	// Applied, if set, is told of every batch made final, with how long
@@ -109,6 +111,7 @@ type Worker struct {
 	effects  Effects
 	log      *zap.Logger
 	parallel int
+	flushPar int // Prepare's goroutines for a small flushed batch (flushEveryCPU)
 
 	mu       sync.Mutex              // guards claiming, inflight and next
 	inflight map[int64]chan struct{} // batches this process is applying; closed when final
@@ -139,13 +142,15 @@ type Worker struct {
 
 // NewWorker returns a worker applying changes with appliers keyed by command.
 func NewWorker(st *store.Store, appliers map[string]Applier, effects Effects, o Options) *Worker {
+	flushPar := o.Parallel
 	if o.Parallel <= 0 {
 		o.Parallel = max(1, runtime.GOMAXPROCS(0)-1)
+		flushPar = runtime.GOMAXPROCS(0)
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel,
+	return &Worker{st: st, appliers: appliers, effects: effects, log: o.Logger, parallel: o.Parallel, flushPar: flushPar,
 		inflight: map[int64]chan struct{}{}, running: map[string]store.Batch{}, turnCh: make(chan struct{}), applied: o.Applied, node: o.Node}
 }
 
@@ -218,6 +223,8 @@ type job struct {
 	b    store.Batch
 	seq  uint64
 	done chan struct{}
+	// waited: claimed by Flush, for a synchronous caller waiting on it.
+	waited bool
 }
 
 // claimLocked registers b as in flight and gives it the next turn; w.mu held.
@@ -373,6 +380,7 @@ func (w *Worker) flushOnce(ctx context.Context, id int64) (b store.Batch, done b
 		return b, err != nil || final, err
 	}
 	j := w.claimLocked(b)
+	j.waited = true
 	w.mu.Unlock()
 	if err := w.process(ctx, j); err != nil {
 		return b, true, err
@@ -406,7 +414,11 @@ func (w *Worker) process(ctx context.Context, j *job) error {
 			all[i] = Work{Change: c.Change, Derived: c.Derived}
 			work[i] = &all[i]
 		}
-		w.prepare(ctx, work, failed)
+		par := w.parallel
+		if j.waited && len(work) <= flushEveryCPU {
+			par = w.flushPar
+		}
+		w.prepare(ctx, par, work, failed)
 	}
 	w.waitTurn(j.seq)
 	defer w.endTurn()
@@ -484,10 +496,18 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 	return nil
 }
 
-// prepare runs the Prepare step of every pending change on w.parallel
-// goroutines.
-func (w *Worker) prepare(ctx context.Context, work []*Work, failed []error) {
-	w.each(len(work), func(i int) {
+// flushEveryCPU bounds the batches whose Prepare step a waiting Flush runs
+// on every CPU rather than on the default Options.Parallel's: a synchronous client's
+// small batch (its callers are all waiting on it, so nothing queues behind
+// it to overlap with) took its key derivations one after the other on the
+// one goroutine two CPUs allow: /api/register at c=16 used 1.36 of 2 CPUs,
+// 16 × 0.9 ms of PBKDF2 per batch in a row. 64 changes are ~30 ms of both
+// CPUs, short enough for the services-progress polls Parallel protects.
+const flushEveryCPU = 64
+
+// prepare runs the Prepare step of every pending change on par goroutines.
+func (w *Worker) prepare(ctx context.Context, par int, work []*Work, failed []error) {
+	w.eachN(par, func() {}, len(work), func(i int) {
 		wk := work[i]
 		if a, ok := w.appliers[wk.Command]; ok && a.Prepare != nil && wk.Status == store.ChangePending {
 			failed[i] = prepareOne(ctx, a, wk)
