@@ -172,6 +172,34 @@ func TestClusterOperatorView(t *testing.T) {
 		require.Equal(t, `[]`, body)
 	})
 
+	t.Run("stanzas and presence through a node that holds no session", func(t *testing.T) {
+		status, body := c.call(t, "send_stanza_c2s", `{"user":"bob","host":"`+domain+`","resource":"onB",`+
+			`"stanza":"<message from='`+domain+`' type='chat'><body>written through C</body></message>"}`)
+		require.Equal(t, 200, status, body)
+		bob.Expect(t, "the stanza C had B write", goxmpptest.Chat(domain, "written through C"))
+
+		status, body = c.call(t, "set_presence", `{"user":"alice","host":"`+domain+`","resource":"onA",`+
+			`"type":"available","show":"away","status":"set through C","priority":"3"}`)
+		require.Equal(t, 200, status, body)
+		alice.Expect(t, "alice's presence as C had A set it", func(st any) bool {
+			p, ok := st.(goxmpp.Presence)
+			return ok && p.From == aliceJ+"/onA" && p.Show == "away" && p.Status == "set through C"
+		})
+		require.Eventually(t, func() bool {
+			_, body := b.call(t, "status_num", `{"status":"away"}`)
+			return body == `{"users":1}`
+		}, 30*time.Second, 50*time.Millisecond, "B's directory has alice's new presence")
+
+		for _, call := range []struct{ cmd, body string }{
+			{"send_stanza_c2s", `{"user":"bob","host":"` + domain + `","resource":"elsewhere","stanza":"<message/>"}`},
+			{"set_presence", `{"user":"bob","host":"` + domain + `","resource":"elsewhere","type":"available","show":"","status":"","priority":"0"}`},
+		} {
+			status, body := c.call(t, call.cmd, call.body)
+			require.NotEqual(t, 200, status, "%s: %s", call.cmd, body)
+			require.Contains(t, body, "no_session", call.cmd)
+		}
+	})
+
 	t.Run("kicks through a node that holds no session", func(t *testing.T) {
 		status, body := c.call(t, "kick_session", `{"user":"bob","host":"`+domain+`","resource":"onB","reason":"maintenance on B"}`)
 		require.Equal(t, 200, status, body)

@@ -126,7 +126,7 @@ func sendStanza(ctx context.Context, c *Call) (any, error) {
 var SendStanzaC2S = &Def{
 	Name: "send_stanza_c2s",
 	Doc: "Writes a stanza (one message, presence or iq, XML text) to the client of the live session user@host/resource, as it is " +
-		"(ejabberd_c2s:send: the stanza goes to that client, not from it). No such session: no_session.",
+		"(ejabberd_c2s:send: the stanza goes to that client, not from it), on whichever node of a cluster holds the session. No such session: no_session.",
 	Args:   []Arg{argUsername, argDomain, argResource, argStanza},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "send_stanza_c2s"},
@@ -198,7 +198,7 @@ var SetPresence = &Def{
 	Name: "set_presence",
 	Doc: "Sets the presence of the live session user@host/resource as if its client had sent it: type available broadcasts show, " +
 		"status and priority to the contacts subscribed to the user and to the user's resources; unavailable ends it. " +
-		"No such session: no_session.",
+		"On whichever node of a cluster holds the session. No such session: no_session.",
 	Args:   []Arg{argUsername, argDomain, argResource, argPresenceType, argShow, argStatusText, argPriority},
 	Result: Result{Kind: ResultStatus},
 	Names:  map[Dialect]string{Ejabberd: "set_presence"},

@@ -58,24 +58,25 @@ func (s *Server) RouteStanza(ctx context.Context, from, to string, raw []byte) e
 }
 
 // SendToSession writes raw to the client of username@domain/resource, as
-// ejabberd_c2s:send does: the stanza goes to that client as it is.
+// ejabberd_c2s:send does: the stanza goes to that client as it is. A
+// session on another node of a cluster is written to by that node.
 func (s *Server) SendToSession(domain, username, resource string, raw []byte) (bool, error) {
 	st, err := parseStanza(raw)
 	if err != nil {
 		return false, err
 	}
-	c := s.liveSession(domain, username, resource)
-	if c == nil {
-		return false, nil
+	if c := s.liveSession(domain, username, resource); c != nil {
+		c.sendEl(st)
+		return true, nil
 	}
-	c.sendEl(st)
-	return true, nil
+	return s.askHolder(Query{Kind: QuerySendToSession, Domain: domain, Username: username, Resource: resource, Stanza: raw})
 }
 
 // SetPresence processes a presence for one session as if its client had
 // sent it without a to: available (or "") broadcasts it to the contacts
 // subscribed to the user and to the user's resources; unavailable ends the
-// session's availability.
+// session's availability. A session on another node of a cluster is set
+// by that node.
 func (s *Server) SetPresence(domain, username, resource, typ, show, status string, priority int) (bool, error) {
 	switch typ {
 	case "available", "":
@@ -84,25 +85,29 @@ func (s *Server) SetPresence(domain, username, resource, typ, show, status strin
 	default:
 		return false, errors.New("presence type must be available or unavailable")
 	}
-	c := s.liveSession(domain, username, resource)
-	if c == nil {
-		return false, nil
+	pa := PresenceArgs{Type: typ, Show: show, Status: status, Priority: priority}
+	if c := s.liveSession(domain, username, resource); c != nil {
+		s.setPresence(c, pa)
+		return true, nil
 	}
+	return s.askHolder(Query{Kind: QuerySetPresence, Domain: domain, Username: username, Resource: resource, Presence: &pa})
+}
+
+func (s *Server) setPresence(c *conn, pa PresenceArgs) {
 	p := xmlel.New(nsClient, "presence", "from", c.full.String())
-	if typ != "" {
-		p.Set("type", typ)
+	if pa.Type != "" {
+		p.Set("type", pa.Type)
 	}
-	if show != "" && typ == "" {
-		p.Text(nsClient, "show", show)
+	if pa.Show != "" && pa.Type == "" {
+		p.Text(nsClient, "show", pa.Show)
 	}
-	if status != "" {
-		p.Text(nsClient, "status", status)
+	if pa.Status != "" {
+		p.Text(nsClient, "status", pa.Status)
 	}
-	if typ == "" {
-		p.Text(nsClient, "priority", strconv.Itoa(priority))
+	if pa.Type == "" {
+		p.Text(nsClient, "priority", strconv.Itoa(pa.Priority))
 	}
 	s.clientPresence(c, p, jid.JID{})
-	return true, nil
 }
 
 // liveSession finds a bound session by its parts.

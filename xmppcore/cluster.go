@@ -46,12 +46,26 @@ type Cluster interface {
 	Ask(node string, q Query) ([]byte, error)
 }
 
-// Query is a question one node puts to another (Cluster.Ask).
+// Query is a question one node puts to another (Cluster.Ask), or an
+// admin action on one of its sessions.
 type Query struct {
 	Kind     string `json:"k"`
 	Domain   string `json:"d"`
 	Name     string `json:"n,omitempty"` // a room's name
 	Username string `json:"u,omitempty"`
+	Resource string `json:"r,omitempty"`
+	// Stanza is what QuerySendToSession writes to the session.
+	Stanza []byte `json:"x,omitempty"`
+	// Presence is what QuerySetPresence sets.
+	Presence *PresenceArgs `json:"p,omitempty"`
+}
+
+// PresenceArgs are set_presence's arguments past the session's address.
+type PresenceArgs struct {
+	Type     string `json:"t,omitempty"`
+	Show     string `json:"sh,omitempty"`
+	Status   string `json:"st,omitempty"`
+	Priority int    `json:"pr,omitempty"`
 }
 
 // RemoteSession is one bound session as the nodes tell each other about it.

@@ -2,26 +2,86 @@ package xmppcore
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+	"mellium.im/xmpp/jid"
 )
 
 // What an operator asking any node of a cluster sees of the others: the
 // session listings come from the directory every node already keeps
 // (RemoteSession carries what connected_users_info shows), and the live
 // rooms, which only their owner holds, are asked of it over NATS
-// request/reply (Cluster.Ask).
+// request/reply (Cluster.Ask); the admin actions on one session
+// (send_stanza_c2s, set_presence) are carried out by the node holding it.
 
 // The kinds of Query.
 const (
 	QueryOccupants = "occupants" // RoomOccupants of Domain's room Name
 	QueryHistory   = "history"   // RoomHistory of Domain's room Name
 	QueryUserRooms = "userrooms" // UserRooms of Username@Domain on the node asked
+
+	QuerySendToSession = "send"     // SendToSession of Stanza to the asked node's session
+	QuerySetPresence   = "presence" // SetPresence of Presence on the asked node's session
 )
+
+// sessionAction is the answer to QuerySendToSession and QuerySetPresence:
+// whether the asked node holds the session.
+type sessionAction struct {
+	Found bool   `json:"f"`
+	Error string `json:"e,omitempty"`
+}
+
+// askHolder has the node that holds the session Domain/Username/Resource
+// of q carry out q: found is false when no node holds it (or this node
+// runs alone). A node that does not answer is an error: the action may or
+// may not have happened.
+func (s *Server) askHolder(q Query) (found bool, err error) {
+	full, err := jid.New(q.Username, q.Domain, q.Resource)
+	if err != nil || q.Resource == "" {
+		return false, nil
+	}
+	r, ok := s.remoteSession(full)
+	if !ok {
+		return false, nil
+	}
+	b, err := s.cfg.Cluster.Ask(r.Node, q)
+	var a sessionAction
+	if err == nil {
+		err = json.Unmarshal(b, &a)
+	}
+	if err != nil {
+		s.log.Warn("cluster: the session's node did not answer", zap.String("node", r.Node), zap.String("session", full.String()), zap.Error(err))
+		return false, fmt.Errorf("node %s holding the session did not answer", r.Node)
+	}
+	if a.Error != "" {
+		return false, errors.New(a.Error)
+	}
+	return a.Found, nil
+}
+
+// sessionActionHere carries out q on a session of this node only.
+func (s *Server) sessionActionHere(q Query) sessionAction {
+	c := s.liveSession(q.Domain, q.Username, q.Resource)
+	switch {
+	case c == nil:
+		return sessionAction{}
+	case q.Kind == QuerySendToSession:
+		st, err := parseStanza(q.Stanza)
+		if err != nil {
+			return sessionAction{Error: err.Error()}
+		}
+		c.sendEl(st)
+	case q.Presence != nil:
+		s.setPresence(c, *q.Presence)
+	}
+	return sessionAction{Found: true}
+}
 
 // ClusterSessions is Sessions over every node: this node's sessions and
 // those the directory holds of the others, each with the node holding it,
@@ -148,6 +208,8 @@ func (s *Server) Answer(q Query) []byte {
 		v = s.roomHistoryHere(q.Domain, q.Name)
 	case QueryUserRooms:
 		v = s.userRoomsHere(q.Domain, q.Username)
+	case QuerySendToSession, QuerySetPresence:
+		v = s.sessionActionHere(q)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
