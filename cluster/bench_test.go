@@ -25,6 +25,12 @@ const benchDomain = "example.test"
 // JSON, if any), and users whose password is "pw".
 func seedStore(tb testing.TB, settings string, users ...string) *store.Store {
 	tb.Helper()
+	return seedDomain(tb, benchDomain, settings, users...)
+}
+
+// seedDomain is seedStore for the domain fqdn.
+func seedDomain(tb testing.TB, fqdn, settings string, users ...string) *store.Store {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
 	require.NoError(tb, err)
@@ -36,7 +42,7 @@ func seedStore(tb testing.TB, settings string, users ...string) *store.Store {
 		if err != nil {
 			return err
 		}
-		d, err := tx.InsertDomain(ctx, a.ID, benchDomain)
+		d, err := tx.InsertDomain(ctx, a.ID, fqdn)
 		if err != nil {
 			return err
 		}
@@ -59,12 +65,16 @@ func seedStore(tb testing.TB, settings string, users ...string) *store.Store {
 	return st
 }
 
-// startXMPP serves st with a node of its own (nil: alone).
-func startXMPP(b testing.TB, st *store.Store, node *Node) *xmppcore.Server {
+// startXMPP serves st with a node of its own (nil: alone), its
+// configuration changed by opts.
+func startXMPP(b testing.TB, st *store.Store, node *Node, opts ...func(*xmppcore.Config)) *xmppcore.Server {
 	b.Helper()
 	cfg := xmppcore.Config{C2SAddr: "127.0.0.1:0", DataDir: b.TempDir(), Logger: zap.NewNop()}
 	if node != nil {
 		cfg.Cluster = node
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	srv, err := xmppcore.New(cfg, st)
 	require.NoError(b, err)

@@ -231,12 +231,10 @@ func (s *Server) inboundSubscription(typ string, contact, user jid.JID) {
 	}
 	for _, ch := range changes {
 		s.pushRoster(ch.bare, ch.item, ch.removed, ch.ver)
+		s.pushRemote(ch.bare, ch.item.Contact) // the stream may end on another node than the user's sessions
 	}
 	if deliver {
-		b := xmlel.New(nsClient, "presence", "type", typ, "from", cBare, "to", bare).Bytes(nsClient)
-		for _, t := range s.availableOf(bare) {
-			t.send(b)
-		}
+		s.toAvailable(bare, xmlel.New(nsClient, "presence", "type", typ, "from", cBare, "to", bare).Bytes(nsClient))
 	}
 	if autoSubscribed {
 		s.routeRemote(xmlel.New(nsClient, "presence", "type", "subscribed", "from", bare, "to", cBare), user, contact)
@@ -247,29 +245,44 @@ func (s *Server) inboundSubscription(typ string, contact, user jid.JID) {
 }
 
 // presenceToRemote sends the current presence of every available resource
-// of the local user bare to a remote contact.
+// of the local user bare, on every node, to a remote contact.
 func (s *Server) presenceToRemote(bare string, contact jid.JID) {
+	s.eachAvailable(bare, func(full jid.JID, pb []byte) {
+		p, err := xmlel.Parse(pb)
+		if err != nil {
+			return
+		}
+		p.Name.Space = nsClient
+		p.Set("from", full.String())
+		p.Set("to", contact.String())
+		s.routeRemote(p, full, contact)
+	})
+}
+
+// unavailableToRemote tells a remote contact the local user bare went
+// away, for each resource available on any node.
+func (s *Server) unavailableToRemote(bare string, contact jid.JID) {
+	s.eachAvailable(bare, func(full jid.JID, _ []byte) {
+		s.routeRemote(xmlel.New(nsClient, "presence", "type", "unavailable", "from", full.String(), "to", contact.String()), full, contact)
+	})
+}
+
+// eachAvailable calls f with the full JID and last available presence of
+// each resource of bare that sent one: this node's, then the directory's
+// of the other nodes.
+func (s *Server) eachAvailable(bare string, f func(full jid.JID, presence []byte)) {
 	for _, t := range s.availableOf(bare) {
 		t.smu.Lock()
 		pb := t.presence
 		t.smu.Unlock()
-		if pb == nil {
-			continue
+		if pb != nil {
+			f(t.full, pb)
 		}
-		p, err := xmlel.Parse(pb)
-		if err != nil {
-			continue
-		}
-		p.Name.Space = nsClient
-		p.Set("to", contact.String())
-		s.routeRemote(p, t.full, contact)
 	}
-}
-
-// unavailableToRemote tells a remote contact the local user bare went away.
-func (s *Server) unavailableToRemote(bare string, contact jid.JID) {
-	for _, t := range s.availableOf(bare) {
-		s.routeRemote(xmlel.New(nsClient, "presence", "type", "unavailable", "from", t.full.String(), "to", contact.String()), t.full, contact)
+	for _, r := range s.remoteAvailable(bare) {
+		if full, err := jid.Parse(r.JID); err == nil && r.Presence != nil {
+			f(full, r.Presence)
+		}
 	}
 }
 
