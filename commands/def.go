@@ -211,6 +211,9 @@ type Def struct {
 	Apply  func(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error
 	// ApplyAtomic: Apply makes at most one write (see queue.Applier.Atomic).
 	ApplyAtomic bool
+	// ApplyRun (optional) applies consecutive changes of the command at
+	// once; see queue.Applier.ApplyRun.
+	ApplyRun func(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Work) ([]error, error)
 	// Operator: only the server's operator may call it (server-wide
 	// commands such as stop or backup; see Caller.Operator).
 	Operator bool

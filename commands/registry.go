@@ -117,6 +117,11 @@ func (r *Registry) Appliers(env *Env) map[string]queue.Applier {
 		if d.Derive != nil {
 			a.Derive = func(ctx context.Context, w *queue.Work) ([]byte, error) { return d.Derive(ctx, env, w) }
 		}
+		if d.ApplyRun != nil {
+			a.ApplyRun = func(ctx context.Context, tx *store.Tx, run []*queue.Work) ([]error, error) {
+				return d.ApplyRun(ctx, env, tx, run)
+			}
+		}
 		m[d.Name] = a
 	}
 	return m

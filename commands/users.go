@@ -138,6 +138,7 @@ var AddUser = &Def{
 	Derive:      keysAhead(userChangeSealed),
 	ApplyAtomic: true,
 	Apply:       applyAddUser,
+	ApplyRun:    applyAddUsers,
 }
 
 func addUser(ctx context.Context, c *Call) (any, error) {
@@ -258,6 +259,26 @@ func openKeys(env *Env, derived, args []byte) (credential.SCRAM, bool) {
 
 func applyAddUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
 	return stateError(tx.ActivateUser(ctx, w.UserID, w.Prepared.(credential.SCRAM)), w, store.StatusPendingActive)
+}
+
+// applyAddUsers is applyAddUser for a run of add_user changes, in one
+// statement on PostgreSQL (store.Tx.ActivateUsers).
+func applyAddUsers(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Work) ([]error, error) {
+	users := make([]store.Activation, len(run))
+	for i, w := range run {
+		users[i] = store.Activation{ID: w.UserID, Cred: w.Prepared.(credential.SCRAM)}
+	}
+	done, err := tx.ActivateUsers(ctx, users)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(run))
+	for i, ok := range done {
+		if !ok {
+			errs[i] = stateError(store.ErrNotFound, run[i], store.StatusPendingActive)
+		}
+	}
+	return errs, nil
 }
 
 // RemoveUser queues the removal of a user and all its data.

@@ -425,3 +425,90 @@ func TestFlushPreparesOnEveryCPU(t *testing.T) {
 		})
 	}
 }
+
+// ApplyRun takes the runs of at least minRun changes of its command that
+// follow each other and whose Prepare did not fail, with per-change
+// errors; a run it fails as a whole is rolled back and applied one by one
+// with Apply; shorter runs go to Apply.
+func TestApplyRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// run ×5, other, run ×2, run with a failing Prepare, run ×4, whole ×4
+	cmds := []string{"run", "run", "run", "run", "run", "other", "run", "run", "runprep", "run", "run", "run", "run",
+		"whole", "whole", "whole", "whole"}
+	for _, c := range cmds {
+		b.enqueue(t, c)
+	}
+	var mu sync.Mutex
+	var runs []int
+	var oneByOne []string
+	apply := func(name string) func(ctx context.Context, tx *store.Tx, w *Work) error {
+		return func(ctx context.Context, tx *store.Tx, w *Work) error {
+			mu.Lock()
+			oneByOne = append(oneByOne, name)
+			mu.Unlock()
+			return tx.Audit(ctx, 0, "test", name, fmt.Sprint(w.ID))
+		}
+	}
+	applyRun := func(ctx context.Context, tx *store.Tx, run []*Work) ([]error, error) {
+		mu.Lock()
+		runs = append(runs, len(run))
+		mu.Unlock()
+		errs := make([]error, len(run))
+		for i, w := range run {
+			if w.ID%2 == 0 {
+				errs[i] = fmt.Errorf("even %d", w.ID)
+				continue
+			}
+			if err := tx.Audit(ctx, 0, "test", "run", fmt.Sprint(w.ID)); err != nil {
+				return nil, err
+			}
+		}
+		return errs, nil
+	}
+	w := NewWorker(b.st, map[string]Applier{
+		"run":     {Apply: apply("run"), ApplyRun: applyRun},
+		"runprep": {Prepare: func(context.Context, *Work) error { return errors.New("no key") }, Apply: apply("runprep"), ApplyRun: applyRun},
+		"other":   {Apply: apply("other")},
+		"whole": {Apply: apply("whole"), ApplyRun: func(ctx context.Context, tx *store.Tx, run []*Work) ([]error, error) {
+			// Its write must be rolled back with the run.
+			if err := tx.Audit(ctx, 0, "test", "whole-run", ""); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("the statement failed")
+		}},
+	}, nil, Options{})
+	_, err := w.RunOnce(b.ctx)
+	require.NoError(t, err)
+	require.Equal(t, []int{5, 4}, runs, "the runs of run: 5, then 2 too short, then 4 after the failed Prepare")
+	require.Equal(t, []string{"other", "run", "run", "whole", "whole", "whole", "whole"}, oneByOne)
+
+	ids, err := b.st.RecentBatches(b.ctx, nil, "", 1)
+	require.NoError(t, err)
+	changes, err := b.st.Changes(b.ctx, ids[0].ID)
+	require.NoError(t, err)
+	require.Len(t, changes, len(cmds))
+	appliedRuns := 0
+	for i, c := range changes {
+		if c.Command == "run" && c.Status == store.ChangeApplied {
+			appliedRuns++
+		}
+		want, why := store.ChangeApplied, ""
+		switch {
+		case c.Command == "runprep":
+			want, why = store.ChangeFailed, "no key"
+		case c.Command == "run" && (i < 5 || i > 8) && c.ID%2 == 0:
+			want, why = store.ChangeFailed, fmt.Sprintf("even %d", c.ID)
+		}
+		require.Equal(t, want, c.Status, "change %d (%s)", i, c.Command)
+		require.Equal(t, why, c.Error, "change %d (%s)", i, c.Command)
+	}
+	audit := func(command string) int {
+		lines, err := b.st.AuditLog(b.ctx, store.AuditFilter{Command: command})
+		require.NoError(t, err)
+		return len(lines)
+	}
+	require.Zero(t, audit("whole-run"), "the failed run's writes were rolled back")
+	require.Equal(t, 4, audit("whole"))
+	require.Equal(t, appliedRuns, audit("run"), "a write for each applied change of run, in a run or one by one")
+}

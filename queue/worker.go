@@ -59,6 +59,13 @@ type Applier struct {
 	// Atomic says Apply makes at most one write statement, which SQLite
 	// rolls back by itself on error, so it needs no savepoint of its own.
 	Atomic bool
+	// ApplyRun, if set, applies a run of this command's pending changes
+	// that follow each other in the batch in one go (a statement over
+	// arrays on PostgreSQL, where a statement per change is a round trip
+	// each): one error per change, nil where it was applied, as Apply
+	// would have said. An error of its own rolls the run back and its
+	// changes are applied one by one with Apply.
+	ApplyRun func(ctx context.Context, tx *store.Tx, run []*Work) ([]error, error)
 }
 
 // CodedError is an error that carries a structured form for whoever waits
@@ -454,8 +461,10 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 	status := store.BatchSuccess
 	// Apart from the store's other writes where the engine allows: a big
 	// batch holds its transaction for seconds (bench/batch).
+	how := make([]applied, len(work))
 	err := w.st.WriteApart(ctx, func(tx *store.Tx) error {
 		status = store.BatchSuccess
+		clear(how)
 		if err := tx.HoldBatch(ctx, b.ID, w.node.Name()); err != nil {
 			return err
 		}
@@ -463,7 +472,16 @@ func (w *Worker) apply(ctx context.Context, b store.Batch, work []*Work, failed 
 			if wk.Status != store.ChangePending {
 				continue // finished in an earlier run of this batch
 			}
-			if failed[i] == nil {
+			if failed[i] == nil && how[i] == notYet {
+				n, ok := w.applyRun(ctx, tx, work[i:], failed[i:])
+				for k := i; k < i+n; k++ {
+					how[k] = oneByOne
+					if ok {
+						how[k] = inRun
+					}
+				}
+			}
+			if failed[i] == nil && how[i] != inRun {
 				failed[i] = w.applyOne(ctx, tx, wk)
 			}
 			if failed[i] != nil {
@@ -522,6 +540,59 @@ func prepareOne(ctx context.Context, a Applier, wk *Work) (err error) {
 		}
 	}()
 	return a.Prepare(ctx, wk)
+}
+
+// minRun is the fewest changes ApplyRun takes: below it, one statement
+// per change costs no more than the run's savepoint.
+const minRun = 4
+
+// applied is how apply took a change: not yet, in a run (ApplyRun), or
+// one by one (a run that failed as a whole).
+type applied uint8
+
+const (
+	notYet applied = iota
+	inRun
+	oneByOne
+)
+
+// applyRun applies, with the ApplyRun of work[0]'s command, the run of
+// pending changes of that command that starts at work[0] and whose Prepare
+// did not fail, setting their errors in failed. n is the run's length (0:
+// no run: no ApplyRun, or fewer than minRun changes); ok is false when
+// ApplyRun failed as a whole and was rolled back, so the run's changes
+// are to be applied one by one.
+func (w *Worker) applyRun(ctx context.Context, tx *store.Tx, work []*Work, failed []error) (n int, ok bool) {
+	a := w.appliers[work[0].Command]
+	if a.ApplyRun == nil {
+		return 0, false
+	}
+	for n < len(work) && work[n].Command == work[0].Command && work[n].Status == store.ChangePending && failed[n] == nil {
+		n++
+	}
+	if n < minRun {
+		return 0, false
+	}
+	var errs []error
+	err := tx.Savepoint(ctx, func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("apply panicked: %v", p)
+			}
+		}()
+		errs, err = a.ApplyRun(ctx, tx, work[:n])
+		if err == nil && len(errs) != n {
+			err = fmt.Errorf("ApplyRun of %s answered for %d of %d changes", work[0].Command, len(errs), n)
+		}
+		return err
+	})
+	if err != nil {
+		w.log.Warn("a run of changes failed as a whole; applying them one by one", zap.String("command", work[0].Command),
+			zap.Int("changes", n), zap.Error(err))
+		return n, false
+	}
+	copy(failed, errs)
+	return n, true
 }
 
 // applyOne applies a change inside its own savepoint, so a failing change

@@ -112,3 +112,68 @@ func TestSHA1OnlyUsers(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, full, u.Cred)
 }
+
+// ActivateUsers activates the pending-active users it is given, with their
+// keys, and says which: not a user gone or in another state; a user named
+// twice is activated once, the second time not.
+func TestActivateUsers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, dom, _ := b.domainUsers(t, "acme", "a.example")
+	pending := map[string]int64{}
+	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
+		for _, n := range []string{"p1", "p2", "p3", "active", "inactive"} {
+			st := StatusPendingActive
+			switch n {
+			case "active":
+				st = StatusActive
+			case "inactive":
+				st = StatusInactive
+			}
+			u, err := tx.InsertUser(b.ctx, User{DomainID: dom, Username: n, Status: st})
+			if err != nil {
+				return err
+			}
+			pending[n] = u.ID
+		}
+		return nil
+	}))
+	cred := func(pw string) credential.SCRAM {
+		c, err := credential.New(pw)
+		require.NoError(t, err)
+		return c
+	}
+	sha1Only := cred("p3pw")
+	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
+	tests := []struct {
+		name  string
+		users []Activation
+		want  []bool
+	}{
+		{"pending, other states, gone", []Activation{
+			{pending["p1"], cred("p1pw")}, {pending["active"], cred("x")}, {pending["inactive"], cred("x")},
+			{999999, cred("x")}, {pending["p3"], sha1Only}}, []bool{true, false, false, false, true}},
+		{"named twice", []Activation{{pending["p2"], cred("p2pw")}, {pending["p2"], cred("other")}}, []bool{true, false}},
+		{"none", nil, []bool{}},
+	}
+	for _, tt := range tests {
+		var done []bool
+		require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) (err error) {
+			done, err = tx.ActivateUsers(b.ctx, tt.users)
+			return err
+		}), tt.name)
+		require.Equal(t, tt.want, done, tt.name)
+	}
+	for n, pw := range map[string]string{"p1": "p1pw", "p2": "p2pw", "p3": "p3pw"} {
+		u, err := b.st.UserByID(b.ctx, pending[n])
+		require.NoError(t, err)
+		require.Equal(t, StatusActive, u.Status, n)
+		require.True(t, u.Cred.Verify(pw), n)
+	}
+	u, err := b.st.UserByID(b.ctx, pending["p3"])
+	require.NoError(t, err)
+	require.True(t, u.Cred.OnlySHA1(), "a missing family stays missing (NULL)")
+	u, err = b.st.UserByID(b.ctx, pending["inactive"])
+	require.NoError(t, err)
+	require.Equal(t, StatusInactive, u.Status)
+}
