@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -217,13 +215,7 @@ func TestClusterOperatorView(t *testing.T) {
 	t.Run("another account sees only its own sessions on every node", func(t *testing.T) {
 		// A second tenant made with the CLI on the shared store, its user
 		// carol on B; alice of the first tenant back on A.
-		cli := func(args ...string) string {
-			cmd := exec.Command(c.bin, args...)
-			cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+c.data), c.env...)
-			out, err := cmd.CombinedOutput()
-			require.NoError(t, err, "xmppgate %v: %s", args, out)
-			return strings.TrimSpace(string(out))
-		}
+		cli := func(args ...string) string { return c.cli(t, args...) }
 		id := cli("account", "add", "other")
 		cli("domain", "add", "other.test", "--account", id)
 		key := cli("key", "add", "--account", id, "--cmds", "*")

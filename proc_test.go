@@ -83,6 +83,17 @@ type serverProc struct {
 	exited    chan error
 }
 
+// cli runs the binary's command line on p's data directory and
+// environment (its store) and returns what it printed, trimmed.
+func (p *serverProc) cli(t testing.TB, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(p.bin, args...)
+	cmd.Env = append(append(os.Environ(), "XMPPGATE_DATA="+p.data), p.env...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "xmppgate %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
 // startBinary builds the binary and serves a fresh data directory with it,
 // env overriding the defaults ("KEY=value").
 func startBinary(t testing.TB, env ...string) *serverProc {
