@@ -169,13 +169,7 @@ const qActivateUsersPG = `UPDATE users u SET iterations = v.it, salt = v.salt, s
 // would update such a row once).
 func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool, err error) {
 	done = make([]bool, len(users))
-	ids := make([]int64, len(users))
-	seen := make(map[int64]bool, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-		seen[u.ID] = true
-	}
-	if !t.pg || len(seen) < len(users) {
+	if !t.pg || namedTwice(users) {
 		for i, u := range users {
 			err := t.ActivateUser(ctx, u.ID, u.Cred)
 			if err != nil && !errors.Is(err, ErrNotFound) {
@@ -184,6 +178,10 @@ func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool
 			done[i] = err == nil
 		}
 		return done, nil
+	}
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
 	}
 	its := make([]int64, len(users))
 	cols := [5][][]byte{}
@@ -215,6 +213,17 @@ func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool
 		done[i] = active[id]
 	}
 	return done, nil
+}
+
+func namedTwice(users []Activation) bool {
+	seen := make(map[int64]bool, len(users))
+	for _, u := range users {
+		if seen[u.ID] {
+			return true
+		}
+		seen[u.ID] = true
+	}
+	return false
 }
 
 // TransitionUser moves a user from status from to status to in one

@@ -253,7 +253,6 @@ func (s *Server) presenceToRemote(bare string, contact jid.JID) {
 			return
 		}
 		p.Name.Space = nsClient
-		p.Set("from", full.String())
 		p.Set("to", contact.String())
 		s.routeRemote(p, full, contact)
 	})
