@@ -14,6 +14,12 @@
 // under a new incarnation (a restart), is asked for its sessions; after
 // an expiry, their presence is shown again to the contacts told they left.
 //
+// A dead node is mostly noticed before its lease runs out: when the NATS
+// server finds nobody listening on its subject (its connection closed), it
+// answers a stanza sent there with "no responders", and the sending node
+// drops the dead node at once, as if its lease had run out, and routes the
+// stanza again without it (outbox.go).
+//
 // Stanzas, effects and the session snapshots go to one node's own subject;
 // all that a node receives is handled by one goroutine in arrival order,
 // which NATS keeps per publishing connection.
@@ -41,6 +47,8 @@ const (
 	SubjectSessions  = "xmppgate.sessions"
 	SubjectHeartbeat = "xmppgate.heartbeat"
 	subjectNodeFmt   = "xmppgate.node.%s" // + nodeToken(name)
+	// A node's miss prefix: the reply subjects of its stanzas (outbox.go).
+	subjectMissFmt = "xmppgate.miss.%s.%s." // + nodeToken(name), incarnation
 )
 
 // The header keys of a message to one node.
@@ -69,6 +77,10 @@ type Local interface {
 	NodesChanged(lost []string)
 	// Answer answers another node's query from this node's own state.
 	Answer(q xmppcore.Query) []byte
+	// Undelivered is told that a stanza sent to gone.Node for gone.JID
+	// (a session the directory had, or a bare or room JID) reached no
+	// one there; the node's sessions have left the directory already.
+	Undelivered(gone xmppcore.RemoteSession, stanza []byte)
 }
 
 // Options configure a node; zero values get the documented defaults.
@@ -127,6 +139,18 @@ type Node struct {
 	// are heard again: their sessions' presence is then shown anew.
 	expired map[string]bool
 	dir     map[string]map[string]xmppcore.RemoteSession // bare -> full -> session
+	// dropped are the sessions of the nodes dropped in the last lease, for
+	// the 503s of the stanzas that were on their way to them.
+	dropped map[string]dropped
+
+	// out keeps the stanzas last sent to each node (outbox.go).
+	out *outbox
+}
+
+// dropped is what a node had in the directory when it was dropped.
+type dropped struct {
+	at       time.Time
+	sessions map[string]xmppcore.RemoteSession // by full JID
 }
 
 var _ xmppcore.Cluster = (*Node)(nil)
@@ -147,7 +171,9 @@ func Connect(opts Options) (*Node, error) {
 		opts.Logger = zap.NewNop()
 	}
 	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}), slow: make(chan func(), 4096),
-		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{}}
+		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{},
+		dropped: map[string]dropped{}}
+	n.out = newOutbox(missPrefix(opts.Node, n.inc), ringSize, ringBytes)
 	nc, err := nats.Connect(opts.URL, nats.Name("xmppgate "+opts.Node), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS disconnected", zap.Error(err)) }),
@@ -166,7 +192,7 @@ func (n *Node) Name() string { return n.opts.Node }
 // heartbeat; local receives what the other nodes send.
 func (n *Node) Start(local Local) error {
 	n.local = local
-	for _, subj := range []string{SubjectSessions, SubjectHeartbeat, nodeSubject(n.opts.Node)} {
+	for _, subj := range []string{SubjectSessions, SubjectHeartbeat, nodeSubject(n.opts.Node), n.out.prefix + ">"} {
 		sub, err := n.nc.ChanSubscribe(subj, n.in)
 		if err != nil {
 			n.Close()
@@ -188,8 +214,9 @@ func (n *Node) Start(local Local) error {
 	return nil
 }
 
-// Close leaves the cluster: the others drop this node's sessions when its
-// lease runs out (its sessions end with the process anyway).
+// Close leaves the cluster: the others drop this node's sessions at the
+// first stanza they send it after, or when its lease runs out (its
+// sessions end with the process anyway).
 func (n *Node) Close() {
 	select {
 	case <-n.stop:
@@ -267,6 +294,7 @@ func (n *Node) Announce(s xmppcore.RemoteSession, gone bool) {
 }
 
 // Forward sends a stanza to node for delivery to its session(s) of to.
+// The stanza is kept for a while (outbox.go): the caller must not change it.
 func (n *Node) Forward(node, to string, stanza []byte) {
 	n.send(node, opStanza, to, stanza)
 }
@@ -310,6 +338,17 @@ func (n *Node) send(node, op, to string, data []byte) {
 		m.Header.Set(hdrTo, to)
 	}
 	m.Data = data
+	switch op {
+	case opStanza:
+		m.Reply = n.out.put(node, to, data)
+	case opSync:
+		// Kept as a stanza to no one: a node heard again, but not yet
+		// listening on its subject, is dropped again and asked again
+		// when next heard, instead of never being asked.
+		m.Reply = n.out.put(node, "", nil)
+	}
+	// Worker effects and session lists are not kept: they are for the
+	// node's own sessions, which die with it.
 	if err := n.nc.PublishMsg(m); err != nil {
 		n.log.Warn("send", zap.String("node", node), zap.String("op", op), zap.Error(err))
 	}
@@ -370,6 +409,10 @@ func (n *Node) handle(m *nats.Msg) {
 		n.seen(ev.Node, ev.Inc)
 		n.apply(ev.Node, ev.RemoteSession, ev.Gone)
 	default:
+		if strings.HasPrefix(m.Subject, n.out.prefix) {
+			n.undelivered(m)
+			return
+		}
 		from, inc := m.Header.Get(hdrFrom), m.Header.Get(hdrInc)
 		if from == "" || from == n.opts.Node {
 			return
@@ -516,17 +559,87 @@ func (n *Node) expire(now time.Time) {
 		if now.Sub(p.lastSeen) > n.opts.Lease {
 			dead = append(dead, name)
 			n.log.Warn("node lost: its lease ran out", zap.String("node", name), zap.Int("sessions", len(p.fulls)))
-			lost = append(lost, n.dropLocked(name, p)...)
-			delete(n.peers, name)
-			n.expired[name] = true
+			lost = append(lost, n.loseLocked(name, p, now)...)
+		}
+	}
+	for name, d := range n.dropped {
+		if now.Sub(d.at) > n.opts.Lease {
+			delete(n.dropped, name)
 		}
 	}
 	n.mu.Unlock()
+	n.tellLost(lost, dead)
+}
+
+// loseLocked drops a peer whose lease ran out or that NATS found gone:
+// its sessions leave the directory (returned, and kept a lease long in
+// dropped), and it is asked for them again if it is heard again.
+func (n *Node) loseLocked(name string, p *peer, now time.Time) []xmppcore.RemoteSession {
+	lost := n.dropLocked(name, p)
+	delete(n.peers, name)
+	n.expired[name] = true
+	d := dropped{at: now, sessions: make(map[string]xmppcore.RemoteSession, len(lost))}
+	for _, r := range lost {
+		d.sessions[r.JID] = r
+	}
+	n.dropped[name] = d
+	return lost
+}
+
+// tellLost has the XMPP side tell the lost sessions' contacts they left,
+// and move the rooms of the dead nodes.
+func (n *Node) tellLost(lost []xmppcore.RemoteSession, dead []string) {
 	if len(lost) > 0 {
 		n.later(func() { n.local.NodeLost(lost) })
 	}
 	if len(dead) > 0 {
 		n.later(func() { n.local.NodesChanged(dead) })
+	}
+}
+
+// undelivered handles the NATS server's 503 for a stanza sent to another
+// node: nobody listened on that node's subject. Its connection closed (a
+// crash, which the NATS server notices long before the lease runs out)
+// or it lost NATS; either way what is sent there now is lost, so the node
+// is dropped as if its lease had run out (its contacts told, its rooms
+// moved), and the stanza is handed back to the XMPP side to route again
+// without it. This runs on the receive loop, in order with the
+// directory's events, so that the directory no longer holds the node's
+// sessions when the XMPP side routes the stanza again (on the slow
+// goroutine, after NodeLost). A node that was only cut off for a moment
+// is heard again and synced, as after an expiry; the stanzas routed again
+// meanwhile went by the rules for a user without those sessions (offline
+// storage, other resources).
+func (n *Node) undelivered(m *nats.Msg) {
+	// nats.go puts the status line's code in this header (its statusHdr).
+	if m.Header.Get("Status") != "503" {
+		return
+	}
+	node, s, ok := n.out.take(m.Subject)
+	if !ok {
+		if node != "" {
+			n.log.Warn("a stanza reached no node and was no longer held: lost", zap.String("node", node))
+		}
+		return
+	}
+	now := time.Now()
+	n.mu.Lock()
+	var lost []xmppcore.RemoteSession
+	p := n.peers[node]
+	if p != nil {
+		n.log.Warn("node lost: nobody listens on its NATS subject", zap.String("node", node), zap.Int("sessions", len(p.fulls)))
+		lost = n.loseLocked(node, p, now)
+	}
+	gone, ok := n.dropped[node].sessions[s.to]
+	if !ok {
+		gone = xmppcore.RemoteSession{Node: node, JID: s.to}
+	}
+	n.mu.Unlock()
+	if p != nil {
+		n.tellLost(lost, []string{node})
+	}
+	if s.to != "" { // not a sync
+		n.later(func() { n.local.Undelivered(gone, s.data) })
 	}
 }
 
@@ -625,6 +738,13 @@ func nodeSubject(node string) string {
 	h := fnv.New64a()
 	h.Write([]byte(node))
 	return fmt.Sprintf(subjectNodeFmt, hex.EncodeToString(h.Sum(nil)))
+}
+
+// missPrefix is the reply subjects' prefix of a node's incarnation inc.
+func missPrefix(node, inc string) string {
+	h := fnv.New64a()
+	h.Write([]byte(node))
+	return fmt.Sprintf(subjectMissFmt, hex.EncodeToString(h.Sum(nil)), inc)
 }
 
 // newInc tells this run of a node from its earlier ones.

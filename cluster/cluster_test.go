@@ -28,6 +28,25 @@ type recorder struct {
 	effects  []xmppcore.Effect
 	lost     []string // full JIDs
 	found    []string
+	// undelivered: gone.Node + " " + gone.JID + " " + stanza, the
+	// session's priority appended when the directory knew it.
+	undelivered []string
+}
+
+func (r *recorder) Undelivered(gone xmppcore.RemoteSession, stanza []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := gone.Node + " " + gone.JID + " " + string(stanza)
+	if gone.Available {
+		s += fmt.Sprintf(" (priority %d)", gone.Priority)
+	}
+	r.undelivered = append(r.undelivered, s)
+}
+
+func (r *recorder) undeliveredList() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.undelivered)
 }
 
 func (r *recorder) FromNode(to string, stanza []byte) {

@@ -149,3 +149,97 @@ func TestResourceConflictAcrossNodes(t *testing.T) {
 	require.NoError(t, err)
 	second.Expect(t, "alice's message", goxmpptest.Chat("alice@", "to the new one"))
 }
+
+// twoNodesLongLease is twoNodes with a lease of a minute, which no test
+// of a crash waits out; the NATS server's URL is returned for crash.
+func twoNodesLongLease(t *testing.T, users ...string) (a, b *xmppcore.Server, nodeA, nodeB *Node, url string) {
+	t.Helper()
+	st := seedStore(t, "", users...)
+	url = natstest.Start(t)
+	nodeA, err := Connect(Options{URL: url, Node: "a@test", Lease: time.Minute})
+	require.NoError(t, err)
+	nodeB, err = Connect(Options{URL: url, Node: "b@test", Lease: time.Minute})
+	require.NoError(t, err)
+	return startXMPP(t, st, nodeA), startXMPP(t, st, nodeB), nodeA, nodeB, url
+}
+
+// available logs jid in on srv with resource res at priority prio.
+func available(t *testing.T, srv *xmppcore.Server, jid, res string, prio int) *goxmpptest.Client {
+	t.Helper()
+	c := goxmpptest.Login(t, addr(srv), jid, "pw", goxmpptest.Resource(res))
+	_, err := c.SendOrg(fmt.Sprintf("<presence><priority>%d</priority></presence>", prio))
+	require.NoError(t, err)
+	c.Expect(t, "own presence", goxmpptest.Presence(jid+"/"+res, ""))
+	return c
+}
+
+// A node that dies (its NATS connection closed with no goodbye, as a
+// SIGKILL closes it) loses nothing sent to its users afterwards: node A
+// hears of it from the NATS server at the first stanza it sends there,
+// long before the lease, drops node B's sessions (alice sees bob go
+// unavailable) and routes that stanza again without them. bob's only
+// session was on node B: alice's chat, to his bare JID and to the full
+// JID of his gone resource, waits in offline storage (XEP-0160) until he
+// logs in again, on node A.
+func TestCrashedNodeMessagesStoredOffline(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA, nodeB, url := twoNodesLongLease(t, "alice", "bob")
+	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
+	alice := available(t, srvA, aliceJ, "a", 0)
+	bob := available(t, srvB, bobJ, "b", 0)
+	goxmpptest.Befriend(t, alice, aliceJ, "a", bob, bobJ, "b")
+	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 1 }, long, 5*time.Millisecond)
+
+	killed := time.Now()
+	crash(t, url, nodeB)
+	for _, m := range []goxmpp.Chat{
+		{Remote: bobJ, Type: "chat", Text: "to bare, B dead"},
+		{Remote: bobJ + "/b", Type: "chat", Text: "to B's resource, B dead"},
+	} {
+		_, err := alice.Send(m)
+		require.NoError(t, err)
+	}
+	alice.Expect(t, "bob unavailable", goxmpptest.Presence(bobJ+"/b", "unavailable"))
+	require.Less(t, time.Since(killed), time.Minute/4, "node B's sessions were dropped by its lease, not at once")
+	require.Empty(t, nodeA.Remote(bobJ))
+	alice.ExpectNone(t, "an error for the messages", 300*time.Millisecond, goxmpptest.Bounce(bobJ))
+
+	again := available(t, srvA, bobJ, "again", 0)
+	again.Expect(t, "the first message, from offline storage", goxmpptest.Chat(aliceJ, "to bare, B dead"))
+	again.Expect(t, "the second message, from offline storage", goxmpptest.Chat(aliceJ, "to B's resource, B dead"))
+}
+
+// When the user has another resource, on a node still alive, what was
+// sent to the dead node's resource goes there as RFC 6121 says: a chat to
+// the bare JID goes to the highest priority left, and only if it did not
+// get it already (both resources had priority 5, so it went to both: the
+// survivor gets one copy); a chat to the gone resource's full JID is
+// treated as one to the bare JID (8.5.3.2.1).
+func TestCrashedNodeMessagesToOtherResource(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA, nodeB, url := twoNodesLongLease(t, "alice", "bob")
+	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
+	alice := available(t, srvA, aliceJ, "a", 0)
+	here := available(t, srvA, bobJ, "here", 5)
+	_ = available(t, srvB, bobJ, "there", 5)
+	require.Eventually(t, func() bool {
+		rs := nodeA.Remote(bobJ)
+		return len(rs) == 1 && rs[0].Available && rs[0].Priority == 5
+	}, long, 5*time.Millisecond)
+
+	crash(t, url, nodeB)
+	for _, m := range []goxmpp.Chat{
+		{Remote: bobJ, Type: "chat", Text: "to bare"},
+		{Remote: bobJ + "/there", Type: "chat", Text: "to there"},
+	} {
+		_, err := alice.Send(m)
+		require.NoError(t, err)
+	}
+	var got []string
+	for len(got) < 2 {
+		got = append(got, here.Expect(t, "a chat", isChat).(goxmpp.Chat).Text)
+	}
+	here.ExpectNone(t, "a third chat", 300*time.Millisecond, isChat)
+	require.ElementsMatch(t, []string{"to bare", "to there"}, got)
+	require.Empty(t, nodeA.Remote(bobJ))
+}

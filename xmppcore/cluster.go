@@ -26,6 +26,8 @@ type Cluster interface {
 	Announce(s RemoteSession, gone bool)
 	// Forward hands a stanza to node for local delivery there: to a full
 	// JID's session, or (presence only) to a bare JID's available ones.
+	// The cluster may keep stanza until it knows whether node got it
+	// (Server.Undelivered): the caller must not change it afterwards.
 	Forward(node, to string, stanza []byte)
 	// Effect has every other node holding sessions of domain's username
 	// apply e to them.
@@ -297,6 +299,92 @@ func (s *Server) FromNode(to string, raw []byte) {
 			}
 		}
 	}
+}
+
+// Undelivered is told that a stanza this node forwarded (Cluster.Forward)
+// to gone's node, for gone.JID, reached no one: the node died or lost
+// NATS, and the cluster has dropped its sessions already (and told their
+// contacts, NodeLost). What the node would have done had the session
+// ended while the stanza was on its way is done here, against what is
+// left of the user, as XEP-0198's unacked stanzas are: a chat or normal
+// message is routed again to the address its sender gave, which now finds
+// the user's other resources or offline storage (a full JID's resource
+// being gone, RFC 6121 8.5.3.2.1, by the rules routeMessage applies);
+// an IQ request is answered with service-unavailable; a message or an IQ
+// for a room goes to the room's new owner. Copies of a user's traffic
+// (carbons), other messages, presences (the dead node's users are
+// unavailable now; the other resources got their own copies) and room
+// presences (NodesChanged tells the room's local occupants to rejoin) are
+// dropped.
+func (s *Server) Undelivered(gone RemoteSession, raw []byte) {
+	st, err := parseClient(raw)
+	if err != nil || st.Name.Space != nsClient {
+		return // or a room change the API made: the new owner reads the room from the store
+	}
+	to, err := jid.Parse(gone.JID)
+	if err != nil {
+		return
+	}
+	from, _ := jid.Parse(st.Get("from"))
+	if _, ok := s.hosted(to.Domainpart()); !ok {
+		svc, d, ok := s.serviceAt(to.Domainpart())
+		if ok && svc.module == modcfg.Muc && to.Localpart() != "" && st.Name.Local != "presence" {
+			mucEntity(s, st, from, to, d)
+		}
+		return
+	}
+	switch st.Name.Local {
+	case "message":
+		typ := msgType(st)
+		if (typ != "chat" && typ != "normal") || isCarbon(st) {
+			return
+		}
+		addr, err := jid.Parse(st.Get("to"))
+		if err != nil || !addr.Bare().Equal(to.Bare()) {
+			return
+		}
+		// Sent to the bare JID (or to a full JID no one held): the
+		// resources of the highest priority got it, gone among them.
+		if !addr.Equal(to) && s.gotToo(addr.Bare().String(), gone) {
+			return
+		}
+		s.routeMessageAgain(st, from, addr)
+	case "iq":
+		if typ := st.Get("type"); typ == "get" || typ == "set" {
+			if e := iqError(st, "", "", errServiceUnavailable); !s.forwardFull(from, e) {
+				s.bounce(st, errServiceUnavailable)
+			}
+		}
+	}
+}
+
+// isCarbon says whether m is a carbon copy (XEP-0280) of a user's message.
+func isCarbon(m *xmlel.Element) bool {
+	return m.Child(nsCarbons, "received") != nil || m.Child(nsCarbons, "sent") != nil
+}
+
+// gotToo says whether a message to bare, which went to gone as one of the
+// resources of the highest priority, also went to an available resource
+// still there: one of the same priority or higher (a message to the bare
+// JID goes to all of them).
+func (s *Server) gotToo(bare string, gone RemoteSession) bool {
+	if !gone.Available || gone.Priority < 0 {
+		return false
+	}
+	for _, t := range s.availableOf(bare) {
+		t.smu.Lock()
+		p := t.priority
+		t.smu.Unlock()
+		if p >= gone.Priority {
+			return true
+		}
+	}
+	for _, r := range s.remoteAvailable(bare) {
+		if r.Priority >= gone.Priority {
+			return true
+		}
+	}
+	return false
 }
 
 // ApplyEffect applies a worker effect another node sent to this node's

@@ -177,6 +177,18 @@ func (s *Server) routeMessage(m *xmlel.Element, from, to jid.JID) {
 // routeMessageVia is routeMessage for a message a session's read loop
 // routes: local deliveries may wait in ob (c2s_write.go).
 func (s *Server) routeMessageVia(m *xmlel.Element, from, to jid.JID, ob *outBatch) {
+	s.routeMessageArchiving(m, from, to, ob, true)
+}
+
+// routeMessageAgain routes a message routed once already, which another
+// node did not get (Undelivered): it was archived then, with the
+// stanza-id it carries.
+func (s *Server) routeMessageAgain(m *xmlel.Element, from, to jid.JID) {
+	s.routeMessageArchiving(m, from, to, nil, false)
+}
+
+// routeMessageArchiving is routeMessageVia, archiving m only if archive.
+func (s *Server) routeMessageArchiving(m *xmlel.Element, from, to jid.JID, ob *outBatch, archive bool) {
 	typ := msgType(m)
 	d, ok := s.hosted(to.Domainpart())
 	if !ok {
@@ -214,7 +226,9 @@ func (s *Server) routeMessageVia(m *xmlel.Element, from, to jid.JID, ob *outBatc
 	if s.privacyRefuses(m, d, from, to, bare, user) {
 		return
 	}
-	s.archiveMessage(m, d, from, to, bare, user.ID)
+	if archive {
+		s.archiveMessage(m, d, from, to, bare, user.ID)
+	}
 	if to.Resourcepart() != "" {
 		if t := s.session(to); t != nil {
 			t.sendVia(m.Bytes(nsClient), ob)
