@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 	goxmpp "github.com/xmppo/go-xmpp"
 
+	"github.com/xmppgate/xmppgate/cluster"
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/natstest"
 )
@@ -182,4 +185,66 @@ func TestClusterThreeNodes(t *testing.T) {
 		bob2.Expect(t, "alice's message on C", goxmpptest.Chat(aliceJ+"/onA", "welcome to C"))
 	})
 	require.False(t, strings.Contains(a.stderr.String(), `"level":"error"`), "node A logged an error:\n%s", a.stderr)
+}
+
+// TestClusterCrashLosesNothingSentAfter: node B, holding bob's only
+// session, is SIGKILLed, and alice on node A writes to him at once. The
+// NATS server answers A's first stanza for B that nobody listens there
+// any more, long before B's lease (a minute here) would run out: A drops
+// B's sessions (alice sees bob go unavailable) and routes the message
+// again, to offline storage, where bob finds it when he logs in on C.
+func TestClusterCrashLosesNothingSentAfter(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process cluster test")
+	}
+	t.Parallel()
+	const lease = time.Minute
+	a, b, c, domain := threeNodesAliceBob(t, "XMPPGATE_CLUSTER_LEASE="+lease.String())
+	aliceJ, bobJ := "alice@"+domain, "bob@"+domain
+	alice := loginWhenApplied(t, a, aliceJ, "alicepw", "onA")
+	bob := loginWhenApplied(t, b, bobJ, "bobpw", "onB")
+	for _, u := range []struct {
+		c   *goxmpptest.Client
+		jid string
+	}{{alice, aliceJ + "/onA"}, {bob, bobJ + "/onB"}} {
+		_, err := u.c.SendPresence(goxmpp.Presence{})
+		require.NoError(t, err)
+		u.c.Expect(t, "own presence", goxmpptest.Presence(u.jid, ""))
+	}
+	goxmpptest.Befriend(t, alice, aliceJ, "onA", bob, bobJ, "onB")
+
+	killed := time.Now()
+	b.kill()
+	waitNotListening(t, b, "b@localhost")
+	_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "sent as B died"})
+	require.NoError(t, err)
+	alice.ExpectWithin(t, "bob unavailable", lease/2, goxmpptest.Presence(bobJ+"/onB", "unavailable"))
+	require.Less(t, time.Since(killed), lease/2, "B's lease, not its death, dropped bob")
+	alice.ExpectNone(t, "an error for the message", 300*time.Millisecond, goxmpptest.Bounce(bobJ))
+
+	bob2 := loginWhenApplied(t, c, bobJ, "bobpw", "onC")
+	_, err = bob2.SendPresence(goxmpp.Presence{})
+	require.NoError(t, err)
+	bob2.Expect(t, "the message, from offline storage", goxmpptest.Chat(aliceJ, "sent as B died"))
+}
+
+// waitNotListening waits until the NATS server of p (a killed node) has
+// seen its connection close and dropped its subscription: a stanza sent
+// before then is written to a dead socket and lost, as it would be in
+// the first milliseconds after any crash.
+func waitNotListening(t *testing.T, p *serverProc, node string) {
+	t.Helper()
+	var url string
+	for _, kv := range p.env {
+		if v, ok := strings.CutPrefix(kv, "XMPPGATE_NATS_URL="); ok {
+			url = v
+		}
+	}
+	probe, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer probe.Close()
+	require.Eventually(t, func() bool {
+		_, err := probe.Request(cluster.NodeSubject(node), nil, 100*time.Millisecond)
+		return errors.Is(err, nats.ErrNoResponders)
+	}, 30*time.Second, 10*time.Millisecond)
 }

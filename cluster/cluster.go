@@ -192,7 +192,7 @@ func (n *Node) Name() string { return n.opts.Node }
 // heartbeat; local receives what the other nodes send.
 func (n *Node) Start(local Local) error {
 	n.local = local
-	for _, subj := range []string{SubjectSessions, SubjectHeartbeat, nodeSubject(n.opts.Node), n.out.prefix + ">"} {
+	for _, subj := range []string{SubjectSessions, SubjectHeartbeat, NodeSubject(n.opts.Node), n.out.prefix + ">"} {
 		sub, err := n.nc.ChanSubscribe(subj, n.in)
 		if err != nil {
 			n.Close()
@@ -270,7 +270,7 @@ func (n *Node) Ask(node string, q xmppcore.Query) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg(nodeSubject(node))
+	m := nats.NewMsg(NodeSubject(node))
 	m.Header.Set(hdrOp, opQuery)
 	m.Header.Set(hdrFrom, n.opts.Node)
 	m.Header.Set(hdrInc, n.inc)
@@ -330,7 +330,7 @@ func contains(s []string, v string) bool {
 }
 
 func (n *Node) send(node, op, to string, data []byte) {
-	m := nats.NewMsg(nodeSubject(node))
+	m := nats.NewMsg(NodeSubject(node))
 	m.Header.Set(hdrOp, op)
 	m.Header.Set(hdrFrom, n.opts.Node)
 	m.Header.Set(hdrInc, n.inc)
@@ -732,9 +732,10 @@ func (n *Node) Peers() []string {
 	return out
 }
 
-// nodeSubject is a node's own subject; node names (name@host) may hold
+// NodeSubject is a node's own subject; node names (name@host) may hold
 // dots, which NATS reads as token separators, so the name is hashed.
-func nodeSubject(node string) string {
+// Exported for tests and tools that must see whether a node listens.
+func NodeSubject(node string) string {
 	h := fnv.New64a()
 	h.Write([]byte(node))
 	return fmt.Sprintf(subjectNodeFmt, hex.EncodeToString(h.Sum(nil)))

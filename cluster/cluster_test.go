@@ -268,10 +268,10 @@ func TestConnectNeedsURLAndName(t *testing.T) {
 func TestNodeSubject(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"a@h", "xmppgate@node1.example.com", "x.y@*>"} {
-		s := nodeSubject(name)
+		s := NodeSubject(name)
 		require.Regexp(t, `^xmppgate\.node\.[0-9a-f]{16}$`, s, name)
 	}
-	require.NotEqual(t, nodeSubject("a@h"), nodeSubject("b@h"))
+	require.NotEqual(t, NodeSubject("a@h"), NodeSubject("b@h"))
 }
 
 // FuzzHandle feeds what a hostile or broken peer could publish on the

@@ -36,7 +36,7 @@ func crash(t *testing.T, url string, n *Node) {
 	require.NoError(t, err)
 	defer probe.Close()
 	require.Eventually(t, func() bool {
-		_, err := probe.Request(nodeSubject(n.opts.Node), nil, 100*time.Millisecond)
+		_, err := probe.Request(NodeSubject(n.opts.Node), nil, 100*time.Millisecond)
 		return errors.Is(err, nats.ErrNoResponders)
 	}, long, 10*time.Millisecond)
 }
@@ -95,14 +95,14 @@ func TestUndeliveredNodeHeardAgain(t *testing.T) {
 	require.Eventually(t, func() bool { return len(a.Remote("bob@d")) == 1 }, long, 10*time.Millisecond)
 	// b's own subject only: b still hears the others and beats.
 	own := b.subs[2]
-	require.Equal(t, nodeSubject("b@h"), own.Subject)
+	require.Equal(t, NodeSubject("b@h"), own.Subject)
 	require.NoError(t, own.Unsubscribe())
 	require.NoError(t, b.nc.Flush())
 	a.Forward("b@h", "bob@d/x", []byte("<message id='1'/>"))
 	require.Eventually(t, func() bool { return len(recA.undeliveredList()) == 1 }, long, 10*time.Millisecond)
 	require.Empty(t, a.Remote("bob@d"))
 
-	sub, err := b.nc.ChanSubscribe(nodeSubject("b@h"), b.in)
+	sub, err := b.nc.ChanSubscribe(NodeSubject("b@h"), b.in)
 	require.NoError(t, err)
 	b.subs[2] = sub
 	require.Eventually(t, func() bool {
