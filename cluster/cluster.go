@@ -149,8 +149,14 @@ type Node struct {
 
 // dropped is what a node had in the directory when it was dropped.
 type dropped struct {
-	at       time.Time
-	sessions map[string]xmppcore.RemoteSession // by full JID
+	at time.Time
+	// sessions are kept a lease long (for the 503s of the stanzas on
+	// their way, which come within milliseconds), by full JID.
+	sessions map[string]xmppcore.RemoteSession
+	// rerouted are the bare JIDs of the stanzas routed again since,
+	// kept until the node is heard again: at most an outbox's worth per
+	// drop, as no stanza goes to a dropped node.
+	rerouted map[string]bool
 }
 
 var _ xmppcore.Cluster = (*Node)(nil)
@@ -451,10 +457,13 @@ func (n *Node) handle(m *nats.Msg) {
 				n.mu.Lock()
 				back := n.expired[from]
 				delete(n.expired, from)
+				rerouted := n.dropped[from].rerouted
+				delete(n.dropped, from)
 				n.mu.Unlock()
 				if back {
 					found := n.sessionsOf(from)
 					n.later(func() { n.local.NodeFound(found) })
+					n.drainRerouted(found, rerouted)
 				}
 			}
 		}
@@ -563,7 +572,11 @@ func (n *Node) expire(now time.Time) {
 		}
 	}
 	for name, d := range n.dropped {
-		if now.Sub(d.at) > n.opts.Lease {
+		if now.Sub(d.at) > n.opts.Lease && d.sessions != nil {
+			d.sessions = nil
+			n.dropped[name] = d
+		}
+		if d.sessions == nil && len(d.rerouted) == 0 {
 			delete(n.dropped, name)
 		}
 	}
@@ -578,7 +591,7 @@ func (n *Node) loseLocked(name string, p *peer, now time.Time) []xmppcore.Remote
 	lost := n.dropLocked(name, p)
 	delete(n.peers, name)
 	n.expired[name] = true
-	d := dropped{at: now, sessions: make(map[string]xmppcore.RemoteSession, len(lost))}
+	d := dropped{at: now, sessions: make(map[string]xmppcore.RemoteSession, len(lost)), rerouted: n.dropped[name].rerouted}
 	for _, r := range lost {
 		d.sessions[r.JID] = r
 	}
@@ -630,9 +643,21 @@ func (n *Node) undelivered(m *nats.Msg) {
 		n.log.Warn("node lost: nobody listens on its NATS subject", zap.String("node", node), zap.Int("sessions", len(p.fulls)))
 		lost = n.loseLocked(node, p, now)
 	}
-	gone, ok := n.dropped[node].sessions[s.to]
+	d := n.dropped[node]
+	gone, ok := d.sessions[s.to]
 	if !ok {
 		gone = xmppcore.RemoteSession{Node: node, JID: s.to}
+	}
+	if s.to != "" {
+		if d.rerouted == nil {
+			d.rerouted = map[string]bool{}
+		}
+		bare, _, _ := strings.Cut(s.to, "/")
+		d.rerouted[bare] = true
+		if d.at.IsZero() {
+			d.at = now // a node this one never heard from
+		}
+		n.dropped[node] = d
 	}
 	n.mu.Unlock()
 	if p != nil {
@@ -640,6 +665,33 @@ func (n *Node) undelivered(m *nats.Msg) {
 	}
 	if s.to != "" { // not a sync
 		n.later(func() { n.local.Undelivered(gone, s.data) })
+	}
+}
+
+// drainRerouted has the node heard again deliver the offline messages of
+// the users whose stanzas were routed again while it was dropped and who
+// have a session there: a node that lost NATS for a moment, or was
+// resubscribing, kept its sessions, which the messages stored offline
+// meanwhile would otherwise reach only at their next login. Queued after
+// the stanzas routed again, so the messages are stored when it runs.
+func (n *Node) drainRerouted(found []xmppcore.RemoteSession, rerouted map[string]bool) {
+	var users []xmppcore.Effect
+	for _, r := range found {
+		bare, _, _ := strings.Cut(r.JID, "/")
+		if !rerouted[bare] {
+			continue
+		}
+		delete(rerouted, bare) // one drain per user
+		if user, domain, ok := strings.Cut(bare, "@"); ok {
+			users = append(users, xmppcore.Effect{Kind: xmppcore.EffectOffline, Domain: domain, Username: user})
+		}
+	}
+	if len(users) > 0 {
+		n.later(func() {
+			for _, e := range users {
+				n.Effect(e)
+			}
+		})
 	}
 }
 

@@ -86,12 +86,14 @@ func TestUndeliveredDropsTheNode(t *testing.T) {
 // A node that was only without its subscription for a moment (NATS cut
 // it off, or it restarted) is dropped on the 503 like a dead one, and
 // taken back when it is heard again, as after an expiry: its sessions
-// return to the directory and the XMPP side is told they are back.
+// return to the directory and the XMPP side is told they are back. bob,
+// whose message was routed again meanwhile (to offline storage), has it
+// drained to his session there.
 func TestUndeliveredNodeHeardAgain(t *testing.T) {
 	t.Parallel()
 	url := natstest.Start(t)
 	a, recA := joinLong(t, url, "a@h")
-	b, _ := joinLong(t, url, "b@h", xmppcore.RemoteSession{JID: "bob@d/x", Available: true})
+	b, recB := joinLong(t, url, "b@h", xmppcore.RemoteSession{JID: "bob@d/x", Available: true})
 	require.Eventually(t, func() bool { return len(a.Remote("bob@d")) == 1 }, long, 10*time.Millisecond)
 	// b's own subject only: b still hears the others and beats.
 	own := b.subs[2]
@@ -111,6 +113,10 @@ func TestUndeliveredNodeHeardAgain(t *testing.T) {
 		return slices.Equal(recA.found, []string{"bob@d/x"})
 	}, long, 10*time.Millisecond)
 	require.Len(t, a.Remote("bob@d"), 1)
+	require.Eventually(t, func() bool {
+		_, fx, _ := recB.snapshot()
+		return slices.Equal(fx, []xmppcore.Effect{{Kind: xmppcore.EffectOffline, Domain: "d", Username: "bob"}})
+	}, long, 10*time.Millisecond)
 	a.Forward("b@h", "bob@d/x", []byte("<message id='2'/>"))
 	require.Never(t, func() bool { return len(recA.undeliveredList()) > 1 }, 300*time.Millisecond, 10*time.Millisecond)
 }

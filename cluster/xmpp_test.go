@@ -243,3 +243,32 @@ func TestCrashedNodeMessagesToOtherResource(t *testing.T) {
 	require.ElementsMatch(t, []string{"to bare", "to there"}, got)
 	require.Empty(t, nodeA.Remote(bobJ))
 }
+
+// A node that stopped listening for a moment but kept its sessions (NATS
+// cut it off, or it was resubscribing) is dropped at the first stanza
+// sent to it like a dead one, so the stanza is not lost: alice's chat to
+// bob goes to offline storage. When node B is heard again, bob, still
+// connected there, gets it without logging in again.
+func TestNodeBackAfterBlipDeliversWhatWasStored(t *testing.T) {
+	t.Parallel()
+	srvA, srvB, nodeA, nodeB, _ := twoNodesLongLease(t, "alice", "bob")
+	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
+	alice := available(t, srvA, aliceJ, "a", 0)
+	bob := available(t, srvB, bobJ, "b", 0)
+	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 1 }, long, 5*time.Millisecond)
+
+	own := nodeB.subs[2]
+	require.Equal(t, NodeSubject("b@test"), own.Subject)
+	require.NoError(t, own.Unsubscribe())
+	require.NoError(t, nodeB.nc.Flush())
+	_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "during the blip"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 0 }, long, 5*time.Millisecond)
+	bob.ExpectNone(t, "the message, before B is back", 300*time.Millisecond, isChat)
+
+	sub, err := nodeB.nc.ChanSubscribe(NodeSubject("b@test"), nodeB.in)
+	require.NoError(t, err)
+	nodeB.subs[2] = sub
+	bob.Expect(t, "the message, from offline storage", goxmpptest.Chat(aliceJ, "during the blip"))
+	require.Len(t, nodeA.Remote(bobJ), 1)
+}
