@@ -48,7 +48,9 @@ const (
 	SubjectHeartbeat = "xmppgate.heartbeat"
 	subjectNodeFmt   = "xmppgate.node.%s" // + nodeToken(name)
 	// A node's miss prefix: the reply subjects of its stanzas (outbox.go).
-	subjectMissFmt = "xmppgate.miss.%s.%s." // + nodeToken(name), incarnation
+	// Its incarnation is random and so enough to tell it; the subject is
+	// parsed twice per stanza (NATS server and receiver), so kept short.
+	subjectMissFmt = "xmppgate.miss.%s." // + incarnation
 )
 
 // The header keys of a message to one node.
@@ -179,7 +181,7 @@ func Connect(opts Options) (*Node, error) {
 	n := &Node{opts: opts, log: opts.Logger.Named("cluster"), inc: newInc(), stop: make(chan struct{}), slow: make(chan func(), 4096),
 		in: make(chan *nats.Msg, 65536), peers: map[string]*peer{}, expired: map[string]bool{}, dir: map[string]map[string]xmppcore.RemoteSession{},
 		dropped: map[string]dropped{}}
-	n.out = newOutbox(missPrefix(opts.Node, n.inc), ringSize, ringBytes)
+	n.out = newOutbox(fmt.Sprintf(subjectMissFmt, n.inc), ringSize, ringBytes)
 	nc, err := nats.Connect(opts.URL, nats.Name("xmppgate "+opts.Node), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS disconnected", zap.Error(err)) }),
@@ -791,13 +793,6 @@ func NodeSubject(node string) string {
 	h := fnv.New64a()
 	h.Write([]byte(node))
 	return fmt.Sprintf(subjectNodeFmt, hex.EncodeToString(h.Sum(nil)))
-}
-
-// missPrefix is the reply subjects' prefix of a node's incarnation inc.
-func missPrefix(node, inc string) string {
-	h := fnv.New64a()
-	h.Write([]byte(node))
-	return fmt.Sprintf(subjectMissFmt, hex.EncodeToString(h.Sum(nil)), inc)
 }
 
 // newInc tells this run of a node from its earlier ones.

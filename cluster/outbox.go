@@ -10,7 +10,8 @@ import (
 // the NATS server reports undelivered can be routed again.
 //
 // A stanza for another node is published with a reply subject under this
-// node's miss prefix (xmppgate.miss.<node>.<incarnation>.<peer>.<seq>).
+// node's miss prefix (xmppgate.miss.<incarnation>.<peer>.<seq>, seq in
+// base 36).
 // Nobody ever answers it: the receiving node does not ack. But when no
 // subscription matches the node's subject, as soon as the NATS server has
 // seen the connection of a SIGKILLed node close, the server answers on the
@@ -116,7 +117,7 @@ func (o *outbox) put(node, to string, data []byte) string {
 	}
 	seq := r.put(to, data, o.bytes)
 	o.mu.Unlock()
-	return o.prefix + r.id + "." + strconv.FormatUint(seq, 10)
+	return o.prefix + r.id + "." + strconv.FormatUint(seq, 36)
 }
 
 // take returns the stanza a reply subject names: node is "" if the
@@ -125,7 +126,7 @@ func (o *outbox) take(subject string) (node string, s sent, ok bool) {
 	rest, found := strings.CutPrefix(subject, o.prefix)
 	id, seqS, found2 := strings.Cut(rest, ".")
 	i, err := strconv.Atoi(id)
-	seq, err2 := strconv.ParseUint(seqS, 10, 64)
+	seq, err2 := strconv.ParseUint(seqS, 36, 64)
 	if !found || !found2 || err != nil || err2 != nil {
 		return "", sent{}, false
 	}

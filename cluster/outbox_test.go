@@ -14,7 +14,7 @@ import (
 // foreign one.
 func TestOutbox(t *testing.T) {
 	t.Parallel()
-	const prefix = "xmppgate.miss.00.11."
+	const prefix = "xmppgate.miss.11."
 	type put struct {
 		node string
 		size int // bytes of the stanza
@@ -70,18 +70,21 @@ func TestOutbox(t *testing.T) {
 
 func TestOutboxForeignSubjects(t *testing.T) {
 	t.Parallel()
-	o := newOutbox("xmppgate.miss.00.11.", 4, 1<<10)
-	ok := o.put("a", "to", []byte("x"))
-	require.Equal(t, "xmppgate.miss.00.11.0.1", ok)
+	o := newOutbox("xmppgate.miss.11.", 40, 1<<10)
+	var ok string
+	for range 36 {
+		ok = o.put("a", "to", []byte("x"))
+	}
+	require.Equal(t, "xmppgate.miss.11.0.10", ok, "base 36")
 	for i, subj := range []string{
-		"xmppgate.miss.00.22.0.1", // another incarnation's
-		"xmppgate.miss.00.11.1.1", // a node never sent to
-		"xmppgate.miss.00.11.0.2", // not sent yet
-		"xmppgate.miss.00.11.0.0",
-		"xmppgate.miss.00.11.-1.1",
-		"xmppgate.miss.00.11.0",
-		"xmppgate.miss.00.11.0.x",
-		"xmppgate.miss.00.11.",
+		"xmppgate.miss.22.0.1",  // another incarnation's
+		"xmppgate.miss.11.1.1",  // a node never sent to
+		"xmppgate.miss.11.0.11", // not sent yet
+		"xmppgate.miss.11.0.0",
+		"xmppgate.miss.11.-1.1",
+		"xmppgate.miss.11.0",
+		"xmppgate.miss.11.0.-1",
+		"xmppgate.miss.11.",
 		"",
 	} {
 		node, _, held := o.take(subj)
