@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -90,4 +91,47 @@ func TestXMPPRosterPushThroughOpenfire(t *testing.T) {
 		iq, ok := st.(goxmpp.IQ)
 		return ok && iq.Type == "set" && strings.Contains(string(iq.Query), "bob@localhost") && strings.Contains(string(iq.Query), "Bobby")
 	})
+}
+
+// scram_hashes decides which SCRAM keys a new password gets, and streams
+// offer only the mechanisms those users can answer: an independent client
+// logs in with each mechanism offered, and one not offered fails. A PLAIN
+// login adds no family the configuration leaves out.
+func TestXMPPScramHashes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		hashes   string
+		works    []string
+		refused  []string
+		sha1Keys bool
+		sha2Keys bool
+	}{
+		{"sha1", []string{"SCRAM-SHA-1", "PLAIN"}, []string{"SCRAM-SHA-256"}, true, false},
+		{"sha256", []string{"SCRAM-SHA-256", "PLAIN"}, []string{"SCRAM-SHA-1"}, false, true},
+		{"sha1,sha256", []string{"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"}, nil, true, true},
+	} {
+		t.Run(tc.hashes, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, func(c *Config) { c.ScramHashes = tc.hashes })
+			k := readBootstrap(t, s.data).Key
+			s.dh(k, "jabber-add_user", "username", "alice", "domain", "localhost", "password", "wonder land").token(t)
+			s.runWorker()
+			for _, mech := range tc.works {
+				c, err := goxmpptest.TryLogin(t, s.c2s, "alice@localhost", "wonder land", goxmpptest.Mechanism(mech), goxmpptest.Transcript())
+				require.NoError(t, err, mech)
+				for _, other := range tc.refused {
+					require.NotContains(t, c.Transcript(), "<mechanism>"+other+"</mechanism>")
+				}
+				c.Close()
+			}
+			for _, mech := range tc.refused {
+				_, err := s.xmppLogin("alice@localhost", "wonder land", mech)
+				require.Error(t, err, mech)
+			}
+			u, err := s.app.env.Store.UserByJID(context.Background(), "localhost", "alice")
+			require.NoError(t, err)
+			require.Equal(t, tc.sha1Keys, len(u.Cred.SHA1Stored) > 0, "SHA-1 keys")
+			require.Equal(t, tc.sha2Keys, len(u.Cred.SHA256Stored) > 0, "SHA-256 keys")
+		})
+	}
 }

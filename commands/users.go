@@ -199,7 +199,7 @@ func deriveSealed(env *Env, w *queue.Work, sealed []byte) error {
 	if err != nil {
 		return err
 	}
-	cred, err := credential.New(string(pw))
+	cred, err := credential.NewFor(string(pw), env.SCRAM)
 	w.Prepared = cred
 	return err
 }
@@ -217,7 +217,7 @@ func keysAhead(sealedOf func(w *queue.Work) ([]byte, error)) func(context.Contex
 		if err != nil {
 			return nil, err
 		}
-		cred, err := credential.New(string(pw))
+		cred, err := credential.NewFor(string(pw), env.SCRAM)
 		if err != nil {
 			return nil, err
 		}
