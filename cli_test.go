@@ -212,7 +212,8 @@ func TestConfigScramHashes(t *testing.T) {
 		want credential.Families
 		err  string
 	}{
-		{"", credential.Both, ""},
+		{"-", credential.Both, ""}, // not set
+		{"", credential.Both, ""},  // set empty
 		{"sha1,sha256", credential.Both, ""},
 		{"sha", credential.SHA1, ""}, // ejabberd's auth_scram_hash spelling
 		{"SHA-256", credential.SHA256, ""},
@@ -220,7 +221,7 @@ func TestConfigScramHashes(t *testing.T) {
 		{"sha1,", 0, `config: scram_hashes: unknown SCRAM hash "" (want sha1, sha256 or both, comma-separated)`},
 	} {
 		var env []string
-		if tc.env != "" {
+		if tc.env != "-" {
 			env = []string{"XMPPGATE_SCRAM_HASHES=" + tc.env}
 		}
 		c, err := LoadConfig("", env)

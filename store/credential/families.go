@@ -27,8 +27,12 @@ const (
 // ejabberd's auth_scram_hash name for SHA-1.
 var familyNames = map[string]Families{"sha1": SHA1, "sha-1": SHA1, "sha": SHA1, "sha256": SHA256, "sha-256": SHA256}
 
-// ParseFamilies reads a comma-separated list such as "sha1,sha256".
+// ParseFamilies reads a comma-separated list such as "sha1,sha256"; an
+// empty one is Both.
 func ParseFamilies(s string) (Families, error) {
+	if strings.TrimSpace(s) == "" {
+		return Both, nil
+	}
 	var f Families
 	for _, name := range strings.Split(s, ",") {
 		g, ok := familyNames[strings.ToLower(strings.TrimSpace(name))]
