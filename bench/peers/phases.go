@@ -32,7 +32,7 @@ type rows struct {
 
 func newRows(c config) rows {
 	return rows{
-		provEj:    newRow(fmt.Sprintf("provisioning: accounts/s, `POST /api/register` (xmppgate: its ejabberd dialect), c=%d", c.provC), +1, 5),
+		provEj:    newRow(fmt.Sprintf("provisioning: accounts/s, `POST /api/register` (xmppgate: its ejabberd dialect), c=%d", c.provC), +1, 6),
 		provEjP50: newRow("… register latency p50, ms", -1, 0),
 		provEjP99: newRow("… register latency p99, ms", -1, 0),
 		provEjCPU: newRow("… server CPU per account, ms", -1, 0),
