@@ -216,12 +216,20 @@ func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool
 }
 
 func namedTwice(users []Activation) bool {
-	seen := make(map[int64]bool, len(users))
-	for _, u := range users {
-		if seen[u.ID] {
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	return idTwice(ids)
+}
+
+func idTwice(ids []int64) bool {
+	seen := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
 			return true
 		}
-		seen[u.ID] = true
+		seen[id] = true
 	}
 	return false
 }
@@ -235,6 +243,65 @@ func (t *Tx) TransitionUser(ctx context.Context, id int64, from, to Status) erro
 // DeleteUserIn removes a user that is in status; ErrNotFound otherwise.
 func (t *Tx) DeleteUserIn(ctx context.Context, id int64, status Status) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ? AND status = ?`, id, status))
+}
+
+const (
+	qTransitionUsersPG = `UPDATE users SET status = $1 WHERE id = ANY($2::bigint[]) AND status = $3 RETURNING id`
+	qDeleteUsersInPG   = `DELETE FROM users WHERE id = ANY($1::bigint[]) AND status = $2 RETURNING id`
+)
+
+// TransitionUsers is TransitionUser for many users, DeleteUsersIn is
+// DeleteUserIn: done[i] reports whether ids[i] was in the status and was
+// moved or removed. On PostgreSQL each is one statement over an array, as
+// ActivateUsers is, and for the same reason: a panel's bulk deactivation
+// or removal is a round trip per user otherwise. SQLite, and a run naming
+// a user twice (the second must fail as it would alone), take the
+// statement per user.
+func (t *Tx) TransitionUsers(ctx context.Context, ids []int64, from, to Status) (done []bool, err error) {
+	return t.usersAtOnce(ctx, ids, func(id int64) error { return t.TransitionUser(ctx, id, from, to) },
+		qTransitionUsersPG, to, ids, from)
+}
+
+// DeleteUsersIn: see TransitionUsers.
+func (t *Tx) DeleteUsersIn(ctx context.Context, ids []int64, status Status) (done []bool, err error) {
+	return t.usersAtOnce(ctx, ids, func(id int64) error { return t.DeleteUserIn(ctx, id, status) },
+		qDeleteUsersInPG, ids, status)
+}
+
+// usersAtOnce runs one for each of ids, or on PostgreSQL the statement q
+// (with args) that returns the ids it changed.
+func (t *Tx) usersAtOnce(ctx context.Context, ids []int64, one func(int64) error, q string, args ...any) ([]bool, error) {
+	done := make([]bool, len(ids))
+	if !t.pg || idTwice(ids) {
+		for i, id := range ids {
+			err := one(id)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			done[i] = err == nil
+		}
+		return done, nil
+	}
+	rows, err := t.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	changed := make(map[int64]bool, len(ids))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		changed[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		done[i] = changed[id]
+	}
+	return done, nil
 }
 
 const qSetProfile = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`
