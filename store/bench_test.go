@@ -109,18 +109,7 @@ func BenchmarkTransitionUsers(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			var dom int64
-			if err := st.Write(ctx, func(tx *Tx) error {
-				a, err := tx.InsertAccount(ctx, "acme", 0)
-				if err != nil {
-					return err
-				}
-				d, err := tx.InsertDomain(ctx, a.ID, "acme.example")
-				dom = d.ID
-				return err
-			}); err != nil {
-				b.Fatal(err)
-			}
+			_, dom, _ := (&testBundle{st: st, ctx: ctx}).domainUsers(b, "acme", "acme.example")
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				ids := make([]int64, n)

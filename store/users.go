@@ -168,59 +168,24 @@ const qActivateUsersPG = `UPDATE users u SET iterations = v.it, salt = v.salt, s
 // twice take the statement per user on both engines (an UPDATE … FROM
 // would update such a row once).
 func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool, err error) {
-	done = make([]bool, len(users))
-	if !t.pg || namedTwice(users) {
-		for i, u := range users {
-			err := t.ActivateUser(ctx, u.ID, u.Cred)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, err
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.ActivateUser(ctx, users[i].ID, users[i].Cred) },
+		qActivateUsersPG, func() []any {
+			its := make([]int64, len(users))
+			cols := [5][][]byte{}
+			for k := range cols {
+				cols[k] = make([][]byte, len(users))
 			}
-			done[i] = err == nil
-		}
-		return done, nil
-	}
-	ids := make([]int64, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	its := make([]int64, len(users))
-	cols := [5][][]byte{}
-	for k := range cols {
-		cols[k] = make([][]byte, len(users))
-	}
-	for i, u := range users {
-		its[i] = int64(u.Cred.Iterations)
-		cols[0][i], cols[1][i], cols[2][i] = u.Cred.Salt, u.Cred.SHA1Stored, u.Cred.SHA1Server
-		cols[3][i], cols[4][i] = u.Cred.SHA256Stored, u.Cred.SHA256Server
-	}
-	rows, err := t.q.QueryContext(ctx, qActivateUsersPG, ids, its, cols[0], cols[1], cols[2], cols[3], cols[4])
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	active := make(map[int64]bool, len(users))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		active[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i, id := range ids {
-		done[i] = active[id]
-	}
-	return done, nil
-}
-
-func namedTwice(users []Activation) bool {
-	ids := make([]int64, len(users))
-	for i, u := range users {
-		ids[i] = u.ID
-	}
-	return idTwice(ids)
+			for i, u := range users {
+				its[i] = int64(u.Cred.Iterations)
+				cols[0][i], cols[1][i], cols[2][i] = u.Cred.Salt, u.Cred.SHA1Stored, u.Cred.SHA1Server
+				cols[3][i], cols[4][i] = u.Cred.SHA256Stored, u.Cred.SHA256Server
+			}
+			return []any{ids, its, cols[0], cols[1], cols[2], cols[3], cols[4]}
+		})
 }
 
 func idTwice(ids []int64) bool {
@@ -258,23 +223,23 @@ const (
 // a user twice (the second must fail as it would alone), take the
 // statement per user.
 func (t *Tx) TransitionUsers(ctx context.Context, ids []int64, from, to Status) (done []bool, err error) {
-	return t.usersAtOnce(ctx, ids, func(id int64) error { return t.TransitionUser(ctx, id, from, to) },
-		qTransitionUsersPG, to, ids, from)
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.TransitionUser(ctx, ids[i], from, to) },
+		qTransitionUsersPG, func() []any { return []any{to, ids, from} })
 }
 
 // DeleteUsersIn: see TransitionUsers.
 func (t *Tx) DeleteUsersIn(ctx context.Context, ids []int64, status Status) (done []bool, err error) {
-	return t.usersAtOnce(ctx, ids, func(id int64) error { return t.DeleteUserIn(ctx, id, status) },
-		qDeleteUsersInPG, ids, status)
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.DeleteUserIn(ctx, ids[i], status) },
+		qDeleteUsersInPG, func() []any { return []any{ids, status} })
 }
 
-// usersAtOnce runs one for each of ids, or on PostgreSQL the statement q
-// (with args) that returns the ids it changed.
-func (t *Tx) usersAtOnce(ctx context.Context, ids []int64, one func(int64) error, q string, args ...any) ([]bool, error) {
+// usersAtOnce runs one(i) for each of ids, or on PostgreSQL the statement
+// q (with the arguments args builds) that returns the ids it changed.
+func (t *Tx) usersAtOnce(ctx context.Context, ids []int64, one func(i int) error, q string, args func() []any) ([]bool, error) {
 	done := make([]bool, len(ids))
 	if !t.pg || idTwice(ids) {
-		for i, id := range ids {
-			err := one(id)
+		for i := range ids {
+			err := one(i)
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				return nil, err
 			}
@@ -282,7 +247,7 @@ func (t *Tx) usersAtOnce(ctx context.Context, ids []int64, one func(int64) error
 		}
 		return done, nil
 	}
-	rows, err := t.q.QueryContext(ctx, q, args...)
+	rows, err := t.q.QueryContext(ctx, q, args()...)
 	if err != nil {
 		return nil, err
 	}

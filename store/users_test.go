@@ -121,24 +121,8 @@ func TestActivateUsers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, dom, _ := b.domainUsers(t, "acme", "a.example")
-	pending := map[string]int64{}
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		for _, n := range []string{"p1", "p2", "p3", "active", "inactive"} {
-			st := StatusPendingActive
-			switch n {
-			case "active":
-				st = StatusActive
-			case "inactive":
-				st = StatusInactive
-			}
-			u, err := tx.InsertUser(b.ctx, User{DomainID: dom, Username: n, Status: st})
-			if err != nil {
-				return err
-			}
-			pending[n] = u.ID
-		}
-		return nil
-	}))
+	pending := b.usersIn(t, dom, map[string]Status{"p1": StatusPendingActive, "p2": StatusPendingActive,
+		"p3": StatusPendingActive, "active": StatusActive, "inactive": StatusInactive})
 	cred := func(pw string) credential.SCRAM {
 		c, err := credential.New(pw)
 		require.NoError(t, err)
@@ -186,18 +170,8 @@ func TestUsersAtOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, dom, _ := b.domainUsers(t, "acme", "a.example")
-	id := map[string]int64{}
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		for n, st := range map[string]Status{"pi1": StatusPendingInactive, "pi2": StatusPendingInactive,
-			"pi3": StatusPendingInactive, "act": StatusActive, "pd1": StatusPendingDelete, "pd2": StatusPendingDelete} {
-			u, err := tx.InsertUser(b.ctx, User{DomainID: dom, Username: n, Status: st})
-			if err != nil {
-				return err
-			}
-			id[n] = u.ID
-		}
-		return nil
-	}))
+	id := b.usersIn(t, dom, map[string]Status{"pi1": StatusPendingInactive, "pi2": StatusPendingInactive,
+		"pi3": StatusPendingInactive, "act": StatusActive, "pd1": StatusPendingDelete, "pd2": StatusPendingDelete})
 	status := func(n string) Status {
 		u, err := b.st.UserByID(b.ctx, id[n])
 		if errors.Is(err, ErrNotFound) {
