@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	goxmpp "github.com/xmppo/go-xmpp"
 
 	"github.com/xmppgate/xmppgate/internal/goxmpptest"
 	"github.com/xmppgate/xmppgate/internal/natstest"
@@ -169,6 +170,40 @@ func TestIntegrationSMResumeOnOtherNode(t *testing.T) {
 	require.Equal(t, "session_resumed", d.Connect(pA.Addr(), false), "and back to node A")
 	d.Wait("the message sent while away on B", long, slixmpptest.Message("while-away-3"))
 	require.Eventually(t, func() bool { return len(b.b.Sessions(benchDomain, "alice")) == 0 }, long, 5*time.Millisecond)
+}
+
+// TestIntegrationSMUnackedToOtherNode: a hibernated session that times
+// out routes what its client never acknowledged to the user's resource
+// online on another node, as it does to one on its own node, instead of
+// storing it offline for that node to drain.
+func TestIntegrationSMUnackedToOtherNode(t *testing.T) {
+	t.Parallel()
+	b := smSetup(t, []func(*xmppcore.Config){func(c *xmppcore.Config) { c.SMResumeTimeout = time.Second }}, "alice", "bob")
+	aliceJ := "alice@" + benchDomain
+	aj := aliceJ + "/phone"
+	d, p, _ := smLogin(t, b.a, aj)
+	laptop := goxmpptest.Login(t, addr(b.b), aliceJ, "pw", goxmpptest.Resource("laptop"))
+	_, err := laptop.SendOrg("<presence/>")
+	require.NoError(t, err)
+	bob := goxmpptest.Login(t, addr(b.a), "bob@"+benchDomain, "pw", goxmpptest.Resource("r"))
+	require.Eventually(t, func() bool {
+		for _, r := range b.nodeA.Remote(aliceJ) {
+			if r.JID == aliceJ+"/laptop" && r.Available {
+				return true
+			}
+		}
+		return false
+	}, long, 5*time.Millisecond)
+
+	p.Cut()
+	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
+	hibernated(t, b.a, "alice", aj)
+	chat(t, bob, aj, "unacked")
+	got := laptop.ExpectWithin(t, "the phone's unacked message", long, goxmpptest.Chat("bob@"+benchDomain+"/r", "unacked"))
+	// Through the offline store and node B draining it (drainElsewhere)
+	// it would come too, later and with a delay stamp.
+	require.True(t, got.(goxmpp.Chat).Stamp.IsZero(), "routed live, not stored offline")
+	require.Empty(t, b.a.Sessions(benchDomain, "alice"))
 }
 
 // TestIntegrationSMResumeWhileMoving: while node A hands alice's

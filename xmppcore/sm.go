@@ -496,10 +496,12 @@ func (c *conn) settleUnacked() {
 
 // unacked deals with one stanza the client of the ended session c never
 // acknowledged. A message with a body goes to offline storage when the
-// user has no session left (Prosody 0.12's mod_smacks does the same), or
-// through normal routing again to its original address otherwise (a
-// session that replaced c on the same resource gets it; ejabberd's
-// resend_on_timeout). Copies of the user's own traffic (carbons),
+// user has no session left on any node (Prosody 0.12's mod_smacks does
+// the same), or through normal routing again to its original address
+// otherwise (a session that replaced c on the same resource gets it, on
+// whichever node; ejabberd's resend_on_timeout): a resource online on
+// another node gets it live, by priority, rather than from the offline
+// store after that node was told to drain it, delay-stamped. Copies of the user's own traffic (carbons),
 // presences, results and errors are dropped; an IQ request is answered
 // with service-unavailable.
 func (s *Server) unacked(c *conn, st *xmlel.Element) {
@@ -516,7 +518,7 @@ func (s *Server) unacked(c *conn, st *xmlel.Element) {
 			return
 		}
 		d := s.domainOf(c)
-		if len(s.sessionsOf(c.bare)) == 0 {
+		if len(s.sessionsOf(c.bare)) == 0 && len(s.remoteOf(c.bare)) == 0 {
 			s.storeOffline(st, d, c.bare, c.user.Username, c.user)
 			return
 		}
