@@ -266,3 +266,51 @@ func TestIntegrationSMHolderSilent(t *testing.T) {
 	require.Len(t, b.b.Sessions(benchDomain, "alice"), 1)
 	hibernated(t, b.a, "alice", aj)
 }
+
+// TestIntegrationSMResumeKeepsRooms: alice's session, on node A, is in a
+// room node A owns and in one node B owns; after it resumes on node B,
+// both rooms' messages reach it there (node A's room through a cluster
+// stand-in, node B's room directly), and the rooms did not see it leave.
+func TestIntegrationSMResumeKeepsRooms(t *testing.T) {
+	t.Parallel()
+	b := smSetup(t, nil, "alice", "bob")
+	aj := "alice@" + benchDomain + "/phone"
+	d, p, _ := smLogin(t, b.a, aj)
+	bob := goxmpptest.Login(t, addr(b.a), "bob@"+benchDomain, "pw", goxmpptest.Resource("r"))
+	dirHas(t, b.nodeB, aj, "a@test")
+	require.Eventually(t, func() bool { return len(b.nodeA.Peers()) == 1 && len(b.nodeB.Peers()) == 1 }, long, 5*time.Millisecond)
+	var rooms []string
+	for _, owner := range []string{"a@test", "b@test"} {
+		for i := 0; ; i++ {
+			room := "room" + strconv.Itoa(i) + "@conference." + benchDomain
+			if OwnerAmong([]string{"a@test", "b@test"}, room) == owner {
+				rooms = append(rooms, room)
+				break
+			}
+		}
+	}
+	for _, room := range rooms {
+		_, err := bob.JoinMUCNoHistory(room, "Bob")
+		require.NoError(t, err)
+		bob.ExpectWithin(t, "bob in "+room, long, goxmpptest.Presence(room+"/Bob", ""))
+		require.Equal(t, "result", bob.Ask(t, "instant", "set", room,
+			"<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>").Type)
+		d.Do("join", "room", room, "nick", "Alice")
+		bob.ExpectWithin(t, "alice joins "+room, long, goxmpptest.Presence(room+"/Alice", ""))
+	}
+
+	p.Cut()
+	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
+	hibernated(t, b.a, "alice", aj)
+	require.Equal(t, "session_resumed", d.Connect(addr(b.b), false))
+	require.Eventually(t, func() bool { return len(b.a.Sessions(benchDomain, "alice")) == 0 }, long, 5*time.Millisecond)
+	for _, room := range rooms {
+		_, err := bob.SendOrg("<message to='" + room + "' type='groupchat'><body>in " + room + "</body></message>")
+		require.NoError(t, err)
+		d.Wait("the room's message after the move: "+room, long, slixmpptest.Message("in "+room))
+	}
+	bob.ExpectNone(t, "alice never left a room", 300*time.Millisecond, func(st any) bool {
+		pr, ok := st.(goxmpp.Presence)
+		return ok && pr.Type == "unavailable"
+	})
+}

@@ -16,6 +16,7 @@ stdin and prints one JSON event per line on stdout:
                                                 lists, get, activate, deactivate, default,
                                                 nodefault, edit (rules: the plugin's dicts)
                                                 or remove
+  {"cmd": "join", "room", "nick"}              join an XEP-0045 room
   {"cmd": "previd", "id"}                       resume the session id (another client's,
                                                 to try one's luck) at the next connect
   {"cmd": "disconnect"}                         close the stream cleanly
@@ -163,6 +164,10 @@ def main():
                     emit(event="iq", type="error", xml=str(e.iq))
                 except IqTimeout:
                     emit(event="iq", type="timeout", xml="")
+            elif op == "join":
+                p = c.make_presence(pto=cmd["room"] + "/" + cmd["nick"])
+                p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+                p.send()
             elif op == "previd":
                 c.plugin["xep_0198"].sm_id = cmd["id"]
             elif op == "disconnect":
