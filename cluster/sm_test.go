@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,4 +314,33 @@ func TestIntegrationSMResumeKeepsRooms(t *testing.T) {
 		pr, ok := st.(goxmpp.Presence)
 		return ok && pr.Type == "unavailable"
 	})
+}
+
+// TestIntegrationSMTakerSilent: a node took alice's session (the test
+// plays it through node A's Answer) and never confirmed nor bound it:
+// after the wait (the resumption timeout here, shorter than 30 s) node A
+// lets it hibernate on, and the client resumes it on node B.
+func TestIntegrationSMTakerSilent(t *testing.T) {
+	t.Parallel()
+	b := smSetup(t, []func(*xmppcore.Config){func(c *xmppcore.Config) { c.SMResumeTimeout = 3 * time.Second }}, "alice")
+	aj := "alice@" + benchDomain + "/phone"
+	d, p, id := smLogin(t, b.a, aj)
+	dirHas(t, b.nodeB, aj, "a@test")
+	p.Cut()
+	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
+	hibernated(t, b.a, "alice", aj)
+	u, err := b.st.UserByJID(context.Background(), benchDomain, "alice")
+	require.NoError(t, err)
+	sm := &xmppcore.SMQuery{ID: id, UserID: u.ID}
+	take := xmppcore.Query{Kind: xmppcore.QuerySMTake, Domain: benchDomain, Username: "alice", SM: sm}
+	require.Contains(t, string(b.a.Answer(take)), `"f":true`)
+	start := time.Now()
+	// Taken again (by the test) as soon as node A gave up on the first
+	// taker, so that it does not time out meanwhile; then let go of.
+	require.Eventually(t, func() bool { return strings.Contains(string(b.a.Answer(take)), `"f":true`) }, long, 20*time.Millisecond)
+	require.Greater(t, time.Since(start), 2*time.Second, "node A gave up on the taker early")
+	abort := *sm
+	abort.Abort = true
+	require.Contains(t, string(b.a.Answer(xmppcore.Query{Kind: xmppcore.QuerySMDone, SM: &abort})), `"ok":true`)
+	require.Equal(t, "session_resumed", d.Connect(addr(b.b), false))
 }

@@ -34,7 +34,7 @@ import (
 //
 // If the new node never confirms (it died, or the answer came too late
 // and its client was told <failed/>), the holder decides alone after
-// moveWait: the directory showing the full JID on another node means the
+// moveWait (or the resumption timeout, if shorter): the directory showing the full JID on another node means the
 // move took place; otherwise the session hibernates on, its timeout
 // started anew, and ends as any other (unacked messages offline). A
 // holder that does not answer makes the resumption fail: the client binds
@@ -53,7 +53,8 @@ const (
 	// default).
 	moveCutWait = 2 * time.Second
 	// moveWait is how long a holder waits for the new node's QuerySMDone
-	// before it decides from the directory.
+	// before it decides from the directory; never longer than the
+	// session's resumption timeout, which a move must not stretch.
 	moveWait = 30 * time.Second
 )
 
@@ -362,7 +363,7 @@ func (s *Server) smTakeHere(q Query) smHandover {
 	}
 	c.hib.timer.Stop()
 	pending := slices.Clone(c.sm.Pending())
-	c.hib.move = &smMove{kept: len(pending), timer: time.AfterFunc(moveWait, func() { s.moveExpired(c) })}
+	c.hib.move = &smMove{kept: len(pending), timer: time.AfterFunc(min(moveWait, c.sm.Max), func() { s.moveExpired(c) })}
 	ho := smHandover{Found: true, JID: c.full.String(), ID: c.sm.ID, MaxMS: c.sm.Max.Milliseconds(),
 		In: c.sm.In, Out: c.sm.Out, Pending: pending}
 	c.wmu.Unlock()
@@ -408,6 +409,7 @@ func (s *Server) smDoneHere(q Query) smDone {
 	if q.SM.Abort {
 		c.stayLocked()
 		c.wmu.Unlock()
+		s.announce(c, false)
 		return smDone{OK: true}
 	}
 	s.movedAway(c)
@@ -430,10 +432,13 @@ func (s *Server) moveExpired(c *conn) {
 	c.log.Info("a session handed to another node was not taken, it hibernates on", zap.String("jid", c.jidStr))
 	c.stayLocked()
 	c.wmu.Unlock()
+	s.announce(c, false)
 }
 
 // stayLocked ends a move that did not happen: the session hibernates on,
-// for a whole timeout again. c.wmu is held.
+// for a whole timeout again. c.wmu is held; the caller then announces the
+// session again, since a taker that bound it and let go of it took its
+// entry out of the other nodes' directories.
 func (c *conn) stayLocked() {
 	c.hib.move.timer.Stop()
 	c.hib.move = nil
