@@ -501,9 +501,9 @@ func (c *conn) settleUnacked() {
 // otherwise (a session that replaced c on the same resource gets it, on
 // whichever node; ejabberd's resend_on_timeout): a resource online on
 // another node gets it live, by priority, rather than from the offline
-// store after that node was told to drain it, delay-stamped. Copies of the user's own traffic (carbons),
-// presences, results and errors are dropped; an IQ request is answered
-// with service-unavailable.
+// store after that node was told to drain it, delay-stamped. Copies of
+// the user's own traffic (carbons), presences, results and errors are
+// dropped; an IQ request is answered with service-unavailable.
 func (s *Server) unacked(c *conn, st *xmlel.Element) {
 	from, _ := jid.Parse(st.Get("from"))
 	if from.Bare().String() == c.bare {

@@ -34,11 +34,11 @@ import (
 //
 // If the new node never confirms (it died, or the answer came too late
 // and its client was told <failed/>), the holder decides alone after
-// moveWait (or the resumption timeout, if shorter): the directory showing the full JID on another node means the
-// move took place; otherwise the session hibernates on, its timeout
-// started anew, and ends as any other (unacked messages offline). A
-// holder that does not answer makes the resumption fail: the client binds
-// afresh, and nothing is lost.
+// moveWait (or the resumption timeout, if shorter): the directory showing
+// the full JID on another node means the move took place; otherwise the
+// session hibernates on, its timeout started anew, and ends as any other
+// (unacked messages offline). A holder that does not answer makes the
+// resumption fail: the client binds afresh, and nothing is lost.
 
 // The kinds of Query that move a hibernated session.
 const (
