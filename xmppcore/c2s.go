@@ -1000,7 +1000,9 @@ func (c *conn) bind() error {
 			return err
 		}
 		if el.Name.Space == smacks.NS {
-			if err := c.smBeforeBind(el); err != nil || c.resumedInto != nil {
+			// A resumption binds: the local one into the old session, one
+			// from another node into this one (sm_cluster.go).
+			if err := c.smBeforeBind(el); err != nil || c.resumedInto != nil || c.bound {
 				return err
 			}
 			continue
