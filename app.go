@@ -67,7 +67,8 @@ func openApp(ctx context.Context, cfg Config, log *zap.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
-	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data, TransferDirs: cleanDirs(cfg.TransferDirs)}
+	env := &commands.Env{Store: st, Box: box, Log: log, TokenMaxAge: cfg.TokenMaxAge, DataDir: cfg.Data, TransferDirs: cleanDirs(cfg.TransferDirs),
+		SCRAM: cfg.scramFamilies()}
 	return &app{cfg: cfg, env: env, reg: reg, log: log}, nil
 }
 

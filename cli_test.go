@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
@@ -201,5 +202,34 @@ func TestConfigSMResumeTimeout(t *testing.T) {
 	for _, bad := range []string{"0s", "-5s", "300"} { // a bare number has no unit
 		_, err = LoadConfig("", []string{"XMPPGATE_SM_RESUME_TIMEOUT=" + bad})
 		require.Error(t, err, bad)
+	}
+}
+
+func TestConfigScramHashes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  string
+		want credential.Families
+		err  string
+	}{
+		{"-", credential.Both, ""}, // not set
+		{"", credential.Both, ""},  // set empty
+		{"sha1,sha256", credential.Both, ""},
+		{"sha", credential.SHA1, ""}, // ejabberd's auth_scram_hash spelling
+		{"SHA-256", credential.SHA256, ""},
+		{"sha512", 0, `config: scram_hashes: unknown SCRAM hash "sha512" (want sha1, sha256 or both, comma-separated)`},
+		{"sha1,", 0, `config: scram_hashes: unknown SCRAM hash "" (want sha1, sha256 or both, comma-separated)`},
+	} {
+		var env []string
+		if tc.env != "-" {
+			env = []string{"XMPPGATE_SCRAM_HASHES=" + tc.env}
+		}
+		c, err := LoadConfig("", env)
+		if tc.err != "" {
+			require.EqualError(t, err, tc.err, tc.env)
+			continue
+		}
+		require.NoError(t, err, tc.env)
+		require.Equal(t, tc.want, c.scramFamilies(), tc.env)
 	}
 }

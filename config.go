@@ -14,6 +14,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/commands/dreamhost"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 )
 
@@ -168,6 +169,13 @@ type Config struct {
 	// and sessions while a bulk import derives (bench/README.md), but
 	// every CPU for a small batch a synchronous dialect waits on.
 	WorkerParallel int `yaml:"worker_parallel"`
+	// ScramHashes are the SCRAM families a new password gets keys for:
+	// sha1,sha256 (the default), sha1 or sha256 (ejabberd's
+	// auth_scram_hash: sha is sha1). One family halves what an account
+	// costs to create and is what ejabberd and Prosody derive by default;
+	// streams then offer only the mechanisms users can answer
+	// (credential.Families).
+	ScramHashes string `yaml:"scram_hashes"`
 	// source is how this configuration was read (reload_config); nil when
 	// it was built in code.
 	source *configSource
@@ -189,7 +197,17 @@ func DefaultConfig() Config {
 		SMResumeTimeout: 300 * time.Second,
 		S2SAddr:         ":5269", // xmppcore.DefaultS2SAddr
 		S2STLSAddr:      ":5270",
+		ScramHashes:     "sha1,sha256",
 	}
+}
+
+// scramFamilies are the parsed scram_hashes (validated on load).
+func (c Config) scramFamilies() credential.Families {
+	f, err := credential.ParseFamilies(c.ScramHashes)
+	if err != nil {
+		return credential.Both
+	}
+	return f
 }
 
 // LoadConfig reads file (if not empty) over the defaults, then the
@@ -313,6 +331,9 @@ func (c Config) Validate() error {
 	case "FULL", "NORMAL", "EXTRA":
 	default:
 		return fmt.Errorf("config: synchronous %q is not FULL, NORMAL or EXTRA", c.Synchronous)
+	}
+	if _, err := credential.ParseFamilies(c.ScramHashes); err != nil {
+		return fmt.Errorf("config: scram_hashes: %w", err)
 	}
 	return nil
 }

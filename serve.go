@@ -139,6 +139,7 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer, ready func(served)
 		others = node
 	}
 	xs, err := xmppcore.New(xmppcore.Config{C2SAddr: cfg.C2SAddr, C2STLSAddr: cfg.C2STLSAddr, Cluster: others,
+		SCRAM:    cfg.scramFamilies(),
 		CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, DataDir: cfg.Data, Logger: log, Upload: files,
 		ExternalServices: cfg.ExternalServices, SMResumeTimeout: cfg.SMResumeTimeout, GetCertificate: getCert,
 		ECDSACertFile: cfg.CertECDSAFile, ECDSAKeyFile: cfg.KeyECDSAFile,

@@ -31,8 +31,15 @@ func seedStore(tb testing.TB, settings string, users ...string) *store.Store {
 // seedDomain is seedStore for the domain fqdn.
 func seedDomain(tb testing.TB, fqdn, settings string, users ...string) *store.Store {
 	tb.Helper()
+	return seedAt(tb, filepath.Join(tb.TempDir(), "x.db"), fqdn, settings, users...)
+}
+
+// seedAt is seedDomain on the store at loc (an SQLite file or a
+// postgres:// DSN).
+func seedAt(tb testing.TB, loc, fqdn, settings string, users ...string) *store.Store {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "x.db"), store.Options{Synchronous: "NORMAL"})
+	st, err := store.Open(ctx, loc, store.Options{Synchronous: "NORMAL"})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { st.Close() })
 	cred, err := credential.New("pw")

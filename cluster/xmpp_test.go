@@ -108,6 +108,15 @@ func TestBareJIDDeliveryAcrossNodes(t *testing.T) {
 		require.NoError(t, err)
 		firstChat(third, "stored")
 		third.Close()
+		// Gone from node A's directory too, or the kick below counts it.
+		require.Eventually(t, func() bool {
+			for _, r := range nodeA.Remote(bobJ) {
+				if r.JID == bobJ+"/third" {
+					return false
+				}
+			}
+			return true
+		}, 20*time.Second, 5*time.Millisecond)
 	})
 	t.Run("iq to a full JID on the other node", func(t *testing.T) {
 		_, err := alice.RawInformation(alice.JID(), bobJ+"/high", "v1", "get", "<query xmlns='jabber:iq:version'/>")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/xmppgate/xmppgate/queue"
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/store/sealbox"
 	"go.uber.org/zap"
 )
@@ -36,4 +37,7 @@ type Env struct {
 	Requests RequestObserver
 	// Certs is the ACME certificate manager (nil unless acme is on).
 	Certs Certificates
+	// SCRAM are the families a new password gets keys for (config
+	// scram_hashes; zero is both).
+	SCRAM credential.Families
 }

@@ -400,7 +400,7 @@ func SetRESTPassword(ctx context.Context, env *Env, account int64, password stri
 		}
 		password = hex.EncodeToString(b)
 	}
-	cred, err := credential.New(password)
+	cred, err := credential.NewFor(password, credential.SHA256) // only StoredKey of SHA-256 is kept
 	if err != nil {
 		return "", Errorf(Invalid, ReasonMalformed, "password", "not allowed by the OpaqueString profile of RFC 8265")
 	}

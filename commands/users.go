@@ -199,7 +199,7 @@ func deriveSealed(env *Env, w *queue.Work, sealed []byte) error {
 	if err != nil {
 		return err
 	}
-	cred, err := credential.New(string(pw))
+	cred, err := credential.NewFor(string(pw), env.SCRAM)
 	w.Prepared = cred
 	return err
 }
@@ -217,7 +217,7 @@ func keysAhead(sealedOf func(w *queue.Work) ([]byte, error)) func(context.Contex
 		if err != nil {
 			return nil, err
 		}
-		cred, err := credential.New(string(pw))
+		cred, err := credential.NewFor(string(pw), env.SCRAM)
 		if err != nil {
 			return nil, err
 		}
@@ -269,16 +269,7 @@ func applyAddUsers(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Wor
 		users[i] = store.Activation{ID: w.UserID, Cred: w.Prepared.(credential.SCRAM)}
 	}
 	done, err := tx.ActivateUsers(ctx, users)
-	if err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(run))
-	for i, ok := range done {
-		if !ok {
-			errs[i] = stateError(store.ErrNotFound, run[i], store.StatusPendingActive)
-		}
-	}
-	return errs, nil
+	return runStateErrors(run, done, err, store.StatusPendingActive, nil)
 }
 
 // RemoveUser queues the removal of a user and all its data.
@@ -292,6 +283,7 @@ var RemoveUser = &Def{
 	Handle:      removeUser,
 	ApplyAtomic: true,
 	Apply:       applyRemoveUser,
+	ApplyRun:    applyRemoveUsers,
 }
 
 // DeactivateUser queues the deactivation of a user.
@@ -305,6 +297,7 @@ var DeactivateUser = &Def{
 	Handle:      deactivateUser,
 	ApplyAtomic: true,
 	Apply:       applyDeactivateUser,
+	ApplyRun:    applyDeactivateUsers,
 }
 
 // ReactivateUser queues the reactivation of a user.
@@ -318,6 +311,7 @@ var ReactivateUser = &Def{
 	Handle:      reactivateUser,
 	ApplyAtomic: true,
 	Apply:       applyReactivateUser,
+	ApplyRun:    applyReactivateUsers,
 }
 
 func removeUser(ctx context.Context, c *Call) (any, error) {
@@ -363,6 +357,53 @@ func applyDeactivateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.W
 
 func applyReactivateUser(ctx context.Context, env *Env, tx *store.Tx, w *queue.Work) error {
 	return stateError(tx.TransitionUser(ctx, w.UserID, store.StatusPendingActive, store.StatusActive), w, store.StatusPendingActive)
+}
+
+// The runs of the status changes (a panel's bulk deactivation, say) in one
+// statement each on PostgreSQL (store.Tx.TransitionUsers). The sessions of
+// the run's users are closed as one by one; the effects are queued only
+// once the run succeeded, since a failed run is applied again one by one.
+func applyRemoveUsers(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Work) ([]error, error) {
+	done, err := tx.DeleteUsersIn(ctx, runUserIDs(run), store.StatusPendingDelete)
+	return runStateErrors(run, done, err, store.StatusPendingDelete, userGone)
+}
+
+func applyDeactivateUsers(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Work) ([]error, error) {
+	done, err := tx.TransitionUsers(ctx, runUserIDs(run), store.StatusPendingInactive, store.StatusInactive)
+	return runStateErrors(run, done, err, store.StatusPendingInactive, userGone)
+}
+
+func applyReactivateUsers(ctx context.Context, env *Env, tx *store.Tx, run []*queue.Work) ([]error, error) {
+	done, err := tx.TransitionUsers(ctx, runUserIDs(run), store.StatusPendingActive, store.StatusActive)
+	return runStateErrors(run, done, err, store.StatusPendingActive, nil)
+}
+
+func runUserIDs(run []*queue.Work) []int64 {
+	ids := make([]int64, len(run))
+	for i, w := range run {
+		ids[i] = w.UserID
+	}
+	return ids
+}
+
+// runStateErrors are a run's errors from what the store did: a change
+// whose user was not in want fails as it would alone (stateError). effect,
+// if not nil, is queued for every change of the run, as the one-by-one
+// apply queues it whatever the outcome.
+func runStateErrors(run []*queue.Work, done []bool, err error, want store.Status, effect func(*queue.Work)) ([]error, error) {
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(run))
+	for i, w := range run {
+		if effect != nil {
+			effect(w)
+		}
+		if !done[i] {
+			errs[i] = stateError(store.ErrNotFound, w, want)
+		}
+	}
+	return errs, nil
 }
 
 // userGone queues the effect that closes the user's sessions.

@@ -95,3 +95,53 @@ func BenchmarkDomainHasSHA1Only(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTransitionUsers: a panel's bulk deactivation of 10,000 users in
+// one transaction, as TransitionUsers does it (one statement over an array
+// on PostgreSQL) and as a statement per user. Run on both engines (TestMain).
+func BenchmarkTransitionUsers(b *testing.B) {
+	const n = 10000
+	for _, how := range []string{"at-once", "per-user"} {
+		b.Run(how, func(b *testing.B) {
+			ctx := context.Background()
+			st, err := Open(ctx, location(b), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			_, dom, _ := (&testBundle{st: st, ctx: ctx}).domainUsers(b, "acme", "acme.example")
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				ids := make([]int64, n)
+				if err := st.Write(ctx, func(tx *Tx) error {
+					for k := range ids {
+						u, err := tx.InsertUser(ctx, User{DomainID: dom, Username: fmt.Sprint("u", i, "-", k), Status: StatusPendingInactive})
+						if err != nil {
+							return err
+						}
+						ids[k] = u.ID
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				if err := st.Write(ctx, func(tx *Tx) error {
+					if how == "at-once" {
+						_, err := tx.TransitionUsers(ctx, ids, StatusPendingInactive, StatusInactive)
+						return err
+					}
+					for _, id := range ids {
+						if err := tx.TransitionUser(ctx, id, StatusPendingInactive, StatusInactive); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/user")
+		})
+	}
+}

@@ -43,7 +43,7 @@ func TestReopenKeepsSchema(t *testing.T) {
 }
 
 // domainUsers creates an account with one domain and an active user per name.
-func (b *testBundle) domainUsers(t *testing.T, account, fqdn string, names ...string) (acc, dom int64, users []User) {
+func (b *testBundle) domainUsers(t testing.TB, account, fqdn string, names ...string) (acc, dom int64, users []User) {
 	t.Helper()
 	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
 		a, err := tx.InsertAccount(b.ctx, account, 0)
@@ -65,6 +65,24 @@ func (b *testBundle) domainUsers(t *testing.T, account, fqdn string, names ...st
 		return nil
 	}))
 	return acc, dom, users
+}
+
+// usersIn inserts users of domain dom by name and status; it returns
+// their ids by name.
+func (b *testBundle) usersIn(tb testing.TB, dom int64, users map[string]Status) map[string]int64 {
+	tb.Helper()
+	ids := map[string]int64{}
+	require.NoError(tb, b.st.Write(b.ctx, func(tx *Tx) error {
+		for n, st := range users {
+			u, err := tx.InsertUser(b.ctx, User{DomainID: dom, Username: n, Status: st})
+			if err != nil {
+				return err
+			}
+			ids[n] = u.ID
+		}
+		return nil
+	}))
+	return ids
 }
 
 // alice: account acme with domain a.example and user alice.

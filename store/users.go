@@ -168,60 +168,33 @@ const qActivateUsersPG = `UPDATE users u SET iterations = v.it, salt = v.salt, s
 // twice take the statement per user on both engines (an UPDATE … FROM
 // would update such a row once).
 func (t *Tx) ActivateUsers(ctx context.Context, users []Activation) (done []bool, err error) {
-	done = make([]bool, len(users))
-	if !t.pg || namedTwice(users) {
-		for i, u := range users {
-			err := t.ActivateUser(ctx, u.ID, u.Cred)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, err
-			}
-			done[i] = err == nil
-		}
-		return done, nil
-	}
 	ids := make([]int64, len(users))
 	for i, u := range users {
 		ids[i] = u.ID
 	}
-	its := make([]int64, len(users))
-	cols := [5][][]byte{}
-	for k := range cols {
-		cols[k] = make([][]byte, len(users))
-	}
-	for i, u := range users {
-		its[i] = int64(u.Cred.Iterations)
-		cols[0][i], cols[1][i], cols[2][i] = u.Cred.Salt, u.Cred.SHA1Stored, u.Cred.SHA1Server
-		cols[3][i], cols[4][i] = u.Cred.SHA256Stored, u.Cred.SHA256Server
-	}
-	rows, err := t.q.QueryContext(ctx, qActivateUsersPG, ids, its, cols[0], cols[1], cols[2], cols[3], cols[4])
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	active := make(map[int64]bool, len(users))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		active[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	for i, id := range ids {
-		done[i] = active[id]
-	}
-	return done, nil
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.ActivateUser(ctx, users[i].ID, users[i].Cred) },
+		qActivateUsersPG, func() []any {
+			its := make([]int64, len(users))
+			cols := [5][][]byte{}
+			for k := range cols {
+				cols[k] = make([][]byte, len(users))
+			}
+			for i, u := range users {
+				its[i] = int64(u.Cred.Iterations)
+				cols[0][i], cols[1][i], cols[2][i] = u.Cred.Salt, u.Cred.SHA1Stored, u.Cred.SHA1Server
+				cols[3][i], cols[4][i] = u.Cred.SHA256Stored, u.Cred.SHA256Server
+			}
+			return []any{ids, its, cols[0], cols[1], cols[2], cols[3], cols[4]}
+		})
 }
 
-func namedTwice(users []Activation) bool {
-	seen := make(map[int64]bool, len(users))
-	for _, u := range users {
-		if seen[u.ID] {
+func idTwice(ids []int64) bool {
+	seen := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		if seen[id] {
 			return true
 		}
-		seen[u.ID] = true
+		seen[id] = true
 	}
 	return false
 }
@@ -235,6 +208,65 @@ func (t *Tx) TransitionUser(ctx context.Context, id int64, from, to Status) erro
 // DeleteUserIn removes a user that is in status; ErrNotFound otherwise.
 func (t *Tx) DeleteUserIn(ctx context.Context, id int64, status Status) error {
 	return mustAffect(t.q.ExecContext(ctx, `DELETE FROM users WHERE id = ? AND status = ?`, id, status))
+}
+
+const (
+	qTransitionUsersPG = `UPDATE users SET status = $1 WHERE id = ANY($2::bigint[]) AND status = $3 RETURNING id`
+	qDeleteUsersInPG   = `DELETE FROM users WHERE id = ANY($1::bigint[]) AND status = $2 RETURNING id`
+)
+
+// TransitionUsers is TransitionUser for many users, DeleteUsersIn is
+// DeleteUserIn: done[i] reports whether ids[i] was in the status and was
+// moved or removed. On PostgreSQL each is one statement over an array, as
+// ActivateUsers is, and for the same reason: a panel's bulk deactivation
+// or removal is a round trip per user otherwise. SQLite, and a run naming
+// a user twice (the second must fail as it would alone), take the
+// statement per user.
+func (t *Tx) TransitionUsers(ctx context.Context, ids []int64, from, to Status) (done []bool, err error) {
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.TransitionUser(ctx, ids[i], from, to) },
+		qTransitionUsersPG, func() []any { return []any{to, ids, from} })
+}
+
+// DeleteUsersIn: see TransitionUsers.
+func (t *Tx) DeleteUsersIn(ctx context.Context, ids []int64, status Status) (done []bool, err error) {
+	return t.usersAtOnce(ctx, ids, func(i int) error { return t.DeleteUserIn(ctx, ids[i], status) },
+		qDeleteUsersInPG, func() []any { return []any{ids, status} })
+}
+
+// usersAtOnce runs one(i) for each of ids, or on PostgreSQL the statement
+// q (with the arguments args builds) that returns the ids it changed.
+func (t *Tx) usersAtOnce(ctx context.Context, ids []int64, one func(i int) error, q string, args func() []any) ([]bool, error) {
+	done := make([]bool, len(ids))
+	if !t.pg || idTwice(ids) {
+		for i := range ids {
+			err := one(i)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, err
+			}
+			done[i] = err == nil
+		}
+		return done, nil
+	}
+	rows, err := t.q.QueryContext(ctx, q, args()...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	changed := make(map[int64]bool, len(ids))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		changed[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		done[i] = changed[id]
+	}
+	return done, nil
 }
 
 const qSetProfile = `UPDATE users SET name = COALESCE(?, name), email = COALESCE(?, email) WHERE id = ?`

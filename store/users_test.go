@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -120,24 +121,8 @@ func TestActivateUsers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	_, dom, _ := b.domainUsers(t, "acme", "a.example")
-	pending := map[string]int64{}
-	require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) error {
-		for _, n := range []string{"p1", "p2", "p3", "active", "inactive"} {
-			st := StatusPendingActive
-			switch n {
-			case "active":
-				st = StatusActive
-			case "inactive":
-				st = StatusInactive
-			}
-			u, err := tx.InsertUser(b.ctx, User{DomainID: dom, Username: n, Status: st})
-			if err != nil {
-				return err
-			}
-			pending[n] = u.ID
-		}
-		return nil
-	}))
+	pending := b.usersIn(t, dom, map[string]Status{"p1": StatusPendingActive, "p2": StatusPendingActive,
+		"p3": StatusPendingActive, "active": StatusActive, "inactive": StatusInactive})
 	cred := func(pw string) credential.SCRAM {
 		c, err := credential.New(pw)
 		require.NoError(t, err)
@@ -176,4 +161,51 @@ func TestActivateUsers(t *testing.T) {
 	u, err = b.st.UserByID(b.ctx, pending["inactive"])
 	require.NoError(t, err)
 	require.Equal(t, StatusInactive, u.Status)
+}
+
+// TransitionUsers and DeleteUsersIn change the users in the status asked
+// for and report the others, a user named twice failing the second time
+// as it would alone; on both engines.
+func TestUsersAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, dom, _ := b.domainUsers(t, "acme", "a.example")
+	id := b.usersIn(t, dom, map[string]Status{"pi1": StatusPendingInactive, "pi2": StatusPendingInactive,
+		"pi3": StatusPendingInactive, "act": StatusActive, "pd1": StatusPendingDelete, "pd2": StatusPendingDelete})
+	status := func(n string) Status {
+		u, err := b.st.UserByID(b.ctx, id[n])
+		if errors.Is(err, ErrNotFound) {
+			return "gone"
+		}
+		require.NoError(t, err)
+		return u.Status
+	}
+	tests := []struct {
+		name  string
+		apply func(tx *Tx) ([]bool, error)
+		want  []bool
+	}{
+		{"deactivate: pending, other state, gone", func(tx *Tx) ([]bool, error) {
+			return tx.TransitionUsers(b.ctx, []int64{id["pi1"], id["act"], 999999, id["pi2"]}, StatusPendingInactive, StatusInactive)
+		}, []bool{true, false, false, true}},
+		{"deactivate: named twice", func(tx *Tx) ([]bool, error) {
+			return tx.TransitionUsers(b.ctx, []int64{id["pi3"], id["pi3"]}, StatusPendingInactive, StatusInactive)
+		}, []bool{true, false}},
+		{"remove: pending-delete only", func(tx *Tx) ([]bool, error) {
+			return tx.DeleteUsersIn(b.ctx, []int64{id["pd1"], id["act"], id["pd2"]}, StatusPendingDelete)
+		}, []bool{true, false, true}},
+		{"none", func(tx *Tx) ([]bool, error) { return tx.DeleteUsersIn(b.ctx, nil, StatusPendingDelete) }, []bool{}},
+	}
+	for _, tt := range tests {
+		var done []bool
+		require.NoError(t, b.st.Write(b.ctx, func(tx *Tx) (err error) {
+			done, err = tt.apply(tx)
+			return err
+		}), tt.name)
+		require.Equal(t, tt.want, done, tt.name)
+	}
+	for n, want := range map[string]Status{"pi1": StatusInactive, "pi2": StatusInactive, "pi3": StatusInactive,
+		"act": StatusActive, "pd1": "gone", "pd2": "gone"} {
+		require.Equal(t, want, status(n), n)
+	}
 }

@@ -699,8 +699,9 @@ func (c *conn) saslFailure(cond, text string) {
 
 // mechanisms are the SASL mechanisms the stream offers (ANONYMOUS aside).
 // A domain with external authentication offers PLAIN only: the password
-// must reach the remote. A domain with users that have SCRAM-SHA-1 keys
-// alone (imported from ejabberd or Prosody) does not offer SCRAM-SHA-256:
+// must reach the remote. Otherwise the SCRAM mechanisms of the families
+// scram_hashes names, but not SCRAM-SHA-256 on a domain with users that
+// have SCRAM-SHA-1 keys alone (imported from ejabberd or Prosody):
 // mechanisms are offered before the user is known, and a client that picks
 // the strongest offered (Gajim, Conversations, slixmpp) would pick one
 // those users cannot answer. Their next PLAIN login (or a new password)
@@ -709,13 +710,24 @@ func (c *conn) mechanisms() ([]string, error) {
 	if c.domain().Auth.External() {
 		return []string{saslsrv.Plain}, nil
 	}
-	sha1Only, err := c.srv.st.DomainHasSHA1Only(context.Background(), c.domain().ID)
-	if err != nil || !sha1Only {
-		return saslsrv.Mechanisms, err
+	sha1, sha256 := c.srv.cfg.SCRAM.Has(credential.SHA1), c.srv.cfg.SCRAM.Has(credential.SHA256)
+	if sha256 {
+		sha1Only, err := c.srv.st.DomainHasSHA1Only(context.Background(), c.domain().ID)
+		if err != nil {
+			return nil, err
+		}
+		// Were only SHA-256 kept, no SCRAM would suit every user: PLAIN.
+		sha256 = !sha1Only
+	}
+	if sha1 && sha256 {
+		return saslsrv.Mechanisms, nil
 	}
 	out := make([]string, 0, len(saslsrv.Mechanisms))
 	for _, m := range saslsrv.Mechanisms {
-		if m != saslsrv.ScramSHA256 {
+		switch {
+		case m == saslsrv.ScramSHA256 && !sha256:
+		case m == saslsrv.ScramSHA1 && !sha1:
+		default:
 			out = append(out, m)
 		}
 	}
@@ -831,7 +843,7 @@ func (c *conn) saslConversation(auth *xmlel.Element) (bool, error) {
 			c.saslFailure("invalid-mechanism", "")
 			return false, nil
 		}
-		sc, err := saslsrv.Start(auth.Get("mechanism"), c.lookup)
+		sc, err := saslsrv.Start(auth.Get("mechanism"), c.lookup, c.srv.cfg.SCRAM)
 		if err != nil {
 			c.saslFailure("invalid-mechanism", "")
 			return false, nil
@@ -988,7 +1000,9 @@ func (c *conn) bind() error {
 			return err
 		}
 		if el.Name.Space == smacks.NS {
-			if err := c.smBeforeBind(el); err != nil || c.resumedInto != nil {
+			// A resumption binds: the local one into the old session, one
+			// from another node into this one (sm_cluster.go).
+			if err := c.smBeforeBind(el); err != nil || c.resumedInto != nil || c.bound {
 				return err
 			}
 			continue

@@ -60,6 +60,8 @@ type Query struct {
 	Stanza []byte `json:"x,omitempty"`
 	// Presence is what QuerySetPresence sets.
 	Presence *PresenceArgs `json:"p,omitempty"`
+	// SM names the hibernated session QuerySMTake and QuerySMDone are about.
+	SM *SMQuery `json:"sm,omitempty"`
 }
 
 // PresenceArgs are set_presence's arguments past the session's address.

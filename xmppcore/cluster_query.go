@@ -210,6 +210,10 @@ func (s *Server) Answer(q Query) []byte {
 		v = s.userRoomsHere(q.Domain, q.Username)
 	case QuerySendToSession, QuerySetPresence:
 		v = s.sessionActionHere(q)
+	case QuerySMTake:
+		v = s.smTakeHere(q)
+	case QuerySMDone:
+		v = s.smDoneHere(q)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -99,9 +99,54 @@ func (p *nodePipe) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	for _, st := range el.Elements() {
-		p.s.cfg.Cluster.Forward(p.node, st.Get("to"), st.Bytes(nsClient))
+		to := st.Get("to")
+		// The session may have moved since it joined (an XEP-0198
+		// resumption on another node, sm_cluster.go): here, or elsewhere.
+		node := p.node
+		if tj, err := jid.Parse(to); err == nil {
+			if t := p.s.session(tj); t != nil {
+				t.send(st.Bytes(nsClient))
+				continue
+			}
+			if r, ok := p.s.remoteSession(tj); ok {
+				node = r.Node
+			}
+		}
+		p.s.cfg.Cluster.Forward(node, to, st.Bytes(nsClient))
 	}
 	return len(b), nil
+}
+
+// mucSessionMoved has this node's rooms write to a session that moved to
+// another node (sm_cluster.go) through a cluster stand-in, as if it had
+// joined from there.
+func (s *Server) mucSessionMoved(c *conn) {
+	if s.muc == nil {
+		return
+	}
+	s.muc.mu.RLock()
+	var rooms []*room
+	for _, r := range s.muc.rooms {
+		rooms = append(rooms, r)
+	}
+	s.muc.mu.RUnlock()
+	var standIn *conn
+	for _, r := range rooms {
+		r.mu.Lock()
+		for _, o := range r.occ {
+			if o.c != c {
+				continue
+			}
+			if standIn == nil {
+				if standIn = s.clusterStandIn(c.full); standIn == nil {
+					r.mu.Unlock()
+					return
+				}
+			}
+			o.c = standIn
+		}
+		r.mu.Unlock()
+	}
 }
 
 // loadOwned reads a persistent room this node owns into the service on

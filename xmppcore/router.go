@@ -30,6 +30,19 @@ type account struct {
 
 // register adds a bound session; it returns the session it replaces, if any.
 func (s *Server) register(c *conn) (old *conn) {
+	old = s.registerHere(c)
+	if _, ok := s.remoteSession(c.full); ok {
+		// The same full JID bound on another node: that one is replaced,
+		// as a local one would be.
+		s.cfg.Cluster.Effect(Effect{Kind: EffectConflict, Domain: c.full.Domainpart(), Username: c.full.Localpart(), Resource: c.res})
+	}
+	return old
+}
+
+// registerHere is register without replacing the full JID's session on
+// another node: a session resumed here from another node (sm_cluster.go)
+// is that very session, which its old node lets go of by itself.
+func (s *Server) registerHere(c *conn) (old *conn) {
 	var blocked []string
 	var def *privacy.List
 	s.mu.RLock()
@@ -50,11 +63,6 @@ func (s *Server) register(c *conn) (old *conn) {
 	a.sessions[c.res] = c
 	s.mu.Unlock()
 	s.announce(c, false)
-	if _, ok := s.remoteSession(c.full); ok {
-		// The same full JID bound on another node: that one is replaced,
-		// as a local one would be.
-		s.cfg.Cluster.Effect(Effect{Kind: EffectConflict, Domain: c.full.Domainpart(), Username: c.full.Localpart(), Resource: c.res})
-	}
 	return old
 }
 

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/xmppgate/xmppgate/store"
+	"github.com/xmppgate/xmppgate/store/credential"
 	"github.com/xmppgate/xmppgate/xmppcore/extauth"
 	"github.com/xmppgate/xmppgate/xmppcore/extdisco"
 	"github.com/xmppgate/xmppgate/xmppcore/modcfg"
@@ -54,6 +55,10 @@ type Config struct {
 	DataDir           string
 	// MaxStanza bounds one stanza in bytes (default 256 KiB).
 	MaxStanza int
+	// SCRAM are the SCRAM families new passwords get keys for (config
+	// scram_hashes; zero is both): streams offer only those mechanisms,
+	// and a PLAIN login completes only those.
+	SCRAM credential.Families
 	// IdleTimeout closes a stream that sent nothing, not even whitespace, for
 	// this long with <connection-timeout/> (default 10 minutes).
 	IdleTimeout time.Duration

@@ -41,6 +41,9 @@ var (
 // hibernation is a session waiting for its resumption.
 type hibernation struct {
 	timer *time.Timer
+	// move is set while the session is handed to another node where its
+	// client resumes (sm_cluster.go); no other resumption may take it then.
+	move *smMove
 }
 
 // boundFeatures adds the features offered with resource binding.
@@ -313,7 +316,7 @@ func (c *conn) hibernate(err error) bool {
 // expire ends a hibernated session whose timeout passed.
 func (c *conn) expire() {
 	c.wmu.Lock()
-	if c.hib == nil { // resumed or ended meanwhile
+	if c.hib == nil || c.hib.move != nil { // resumed, ended, or moving meanwhile
 		c.wmu.Unlock()
 		return
 	}
@@ -329,6 +332,9 @@ func (c *conn) expire() {
 // shutdown); c.wmu is held.
 func (c *conn) endHibernation() {
 	c.hib.timer.Stop()
+	if c.hib.move != nil {
+		c.hib.move.timer.Stop()
+	}
 	c.hib = nil
 	c.srv.hibernated.Add(-1)
 	go func() {
@@ -368,6 +374,9 @@ func (c *conn) resume(el *xmlel.Element) error {
 	// Another user's id is as unknown as an expired one: the answer must
 	// not tell ids of others apart.
 	me, _ := jid.New(c.user.Username, c.domain().FQDN, "")
+	if old == nil && !c.anon && c.resumeFromCluster(previd, uint32(h)) {
+		return nil
+	}
 	if old == nil || old.anon || c.anon || old.user.ID != c.user.ID || old.bare != me.String() || !old.takeOver(c, uint32(h)) {
 		c.smFailed("item-not-found", "Previous session not found")
 		return nil
@@ -380,29 +389,8 @@ func (c *conn) resume(el *xmlel.Element) error {
 // still connected) session c, acks what the client says it got, answers
 // <resumed/> and sends the rest of the queue again.
 func (c *conn) takeOver(nc *conn, h uint32) bool {
-	c.wmu.Lock()
-	if c.terminated || c.sm == nil {
-		c.wmu.Unlock()
+	if !c.awaitHibernation(takeoverWait) {
 		return false
-	}
-	if c.hib == nil {
-		// The client came back before the old transport was noticed
-		// gone: cut it; the session's reader then hibernates it.
-		old := c.nc
-		c.wmu.Unlock()
-		old.Close()
-		deadline := time.Now().Add(takeoverWait)
-		for !c.hibernating() {
-			if time.Now().After(deadline) || !c.liveOrStarting() {
-				return false
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		c.wmu.Lock()
-		if c.terminated || c.hib == nil {
-			c.wmu.Unlock()
-			return false
-		}
 	}
 	defer c.wmu.Unlock()
 	c.hib.timer.Stop()
@@ -432,6 +420,37 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 		c.requestedLocked()
 	}
 	c.log.Info("session resumed", zap.String("jid", c.jidStr), zap.String("ip", c.ip), zap.Int("resent", len(pending)))
+	return true
+}
+
+// awaitHibernation returns with c.wmu held and c hibernated, not being
+// moved to another node, when it can be resumed (false, unlocked,
+// otherwise). A session whose transport was not noticed gone yet (the
+// client came back before that) has it cut, and its reader then
+// hibernates it, within wait.
+func (c *conn) awaitHibernation(wait time.Duration) bool {
+	c.wmu.Lock()
+	if c.terminated || c.sm == nil {
+		c.wmu.Unlock()
+		return false
+	}
+	if c.hib == nil {
+		old := c.nc
+		c.wmu.Unlock()
+		old.Close()
+		deadline := time.Now().Add(wait)
+		for !c.hibernating() {
+			if time.Now().After(deadline) || !c.liveOrStarting() {
+				return false
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		c.wmu.Lock()
+	}
+	if c.terminated || c.hib == nil || c.hib.move != nil {
+		c.wmu.Unlock()
+		return false
+	}
 	return true
 }
 
@@ -477,12 +496,14 @@ func (c *conn) settleUnacked() {
 
 // unacked deals with one stanza the client of the ended session c never
 // acknowledged. A message with a body goes to offline storage when the
-// user has no session left (Prosody 0.12's mod_smacks does the same), or
-// through normal routing again to its original address otherwise (a
-// session that replaced c on the same resource gets it; ejabberd's
-// resend_on_timeout). Copies of the user's own traffic (carbons),
-// presences, results and errors are dropped; an IQ request is answered
-// with service-unavailable.
+// user has no session left on any node (Prosody 0.12's mod_smacks does
+// the same), or through normal routing again to its original address
+// otherwise (a session that replaced c on the same resource gets it, on
+// whichever node; ejabberd's resend_on_timeout): a resource online on
+// another node gets it live, by priority, rather than from the offline
+// store after that node was told to drain it, delay-stamped. Copies of
+// the user's own traffic (carbons), presences, results and errors are
+// dropped; an IQ request is answered with service-unavailable.
 func (s *Server) unacked(c *conn, st *xmlel.Element) {
 	from, _ := jid.Parse(st.Get("from"))
 	if from.Bare().String() == c.bare {
@@ -497,7 +518,7 @@ func (s *Server) unacked(c *conn, st *xmlel.Element) {
 			return
 		}
 		d := s.domainOf(c)
-		if len(s.sessionsOf(c.bare)) == 0 {
+		if len(s.sessionsOf(c.bare)) == 0 && len(s.remoteOf(c.bare)) == 0 {
 			s.storeOffline(st, d, c.bare, c.user.Username, c.user)
 			return
 		}

@@ -29,10 +29,12 @@ type xmppgate struct {
 	// generated ECDSA certificate beside the shared RSA one to the
 	// clients that offer ECDSA (#17's login lever), and says so in the table.
 	companion string
-	c2sPort   int
-	port      func() (int, error)
-	proc      *benchproc.Proc
-	batches   chan batchLine
+	// scram is scram_hashes ("" for the default, both families).
+	scram   string
+	c2sPort int
+	port    func() (int, error)
+	proc    *benchproc.Proc
+	batches chan batchLine
 }
 
 // batchLine is the worker's "batch applied" log line.
@@ -94,7 +96,7 @@ func (x *xmppgate) Start(ctx context.Context) error {
 		"XMPPGATE_C2S_ADDR="+x.C2SAddr(), "XMPPGATE_C2STLS_ADDR=127.0.0.1:"+strconv.Itoa(tlsPort), "XMPPGATE_S2S_ADDR=", "XMPPGATE_S2STLS_ADDR=",
 		"XMPPGATE_WORKER_SCHEDULE="+x.schedule, "XMPPGATE_BOOTSTRAP_DOMAIN="+x.domain,
 		"XMPPGATE_CERT_FILE="+x.cert.Cert, "XMPPGATE_KEY_FILE="+x.cert.Key,
-		"XMPPGATE_PPROF_ADDR="+x.pprof, "XMPPGATE_TLS_ECDSA_COMPANION="+x.companion)
+		"XMPPGATE_PPROF_ADDR="+x.pprof, "XMPPGATE_TLS_ECDSA_COMPANION="+x.companion, "XMPPGATE_SCRAM_HASHES="+x.scram)
 	if err != nil {
 		return err
 	}

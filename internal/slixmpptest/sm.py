@@ -16,9 +16,12 @@ stdin and prints one JSON event per line on stdout:
                                                 lists, get, activate, deactivate, default,
                                                 nodefault, edit (rules: the plugin's dicts)
                                                 or remove
+  {"cmd": "join", "room", "nick"}              join an XEP-0045 room
+  {"cmd": "previd", "id"}                       resume the session id (another client's,
+                                                to try one's luck) at the next connect
   {"cmd": "disconnect"}                         close the stream cleanly
 
-Events: sm_enabled, session_start, session_resumed, disconnected,
+Events: sm_enabled {id}, sm_failed, session_start, session_resumed, disconnected,
 message {from, body, type, delay, chatstate} (with a body),
 message_error {from, condition} (a bounce),
 chatstate {from, state}, presence {from, type},
@@ -61,7 +64,8 @@ def main():
         c.register_plugin(p)
     c.plugin["xep_0198"].window = 1
 
-    c.add_event_handler("sm_enabled", lambda _: emit(event="sm_enabled"))
+    c.add_event_handler("sm_enabled", lambda _: emit(event="sm_enabled", id=c.plugin["xep_0198"].sm_id))
+    c.add_event_handler("sm_failed", lambda _: emit(event="sm_failed"))
     c.add_event_handler("session_start", lambda _: emit(event="session_start", jid=str(c.boundjid)))
     c.add_event_handler("session_resumed", lambda _: emit(event="session_resumed", jid=str(c.boundjid)))
     c.add_event_handler("disconnected", lambda _: emit(event="disconnected"))
@@ -160,6 +164,12 @@ def main():
                     emit(event="iq", type="error", xml=str(e.iq))
                 except IqTimeout:
                     emit(event="iq", type="timeout", xml="")
+            elif op == "join":
+                p = c.make_presence(pto=cmd["room"] + "/" + cmd["nick"])
+                p.append(ET.Element("{http://jabber.org/protocol/muc}x"))
+                p.send()
+            elif op == "previd":
+                c.plugin["xep_0198"].sm_id = cmd["id"]
             elif op == "disconnect":
                 await c.disconnect()
         c.abort()

@@ -68,31 +68,19 @@ func opaque(password string) (string, error) {
 	return p, nil
 }
 
-// New derives credentials for password with a fresh random salt.
-func New(password string) (SCRAM, error) {
+// New derives credentials for password, both families, with a fresh
+// random salt.
+func New(password string) (SCRAM, error) { return NewFor(password, Both) }
+
+func newSalt() ([]byte, error) {
 	salt := make([]byte, SaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return SCRAM{}, err
-	}
-	return Derive(password, salt, DefaultIterations)
+	_, err := rand.Read(salt)
+	return salt, err
 }
 
 // Derive computes StoredKey and ServerKey for both hash families.
 func Derive(password string, salt []byte, iterations int) (SCRAM, error) {
-	p, err := Prepare(password)
-	if err != nil {
-		return SCRAM{}, err
-	}
-	c := SCRAM{Salt: salt, Iterations: iterations}
-	c.SHA1Stored, c.SHA1Server, err = Keys(sha1.New, p, salt, iterations)
-	if err != nil {
-		return SCRAM{}, err
-	}
-	c.SHA256Stored, c.SHA256Server, err = Keys(sha256.New, p, salt, iterations)
-	if err != nil {
-		return SCRAM{}, err
-	}
-	return c, nil
+	return DeriveFor(password, salt, iterations, Both)
 }
 
 // Keys returns StoredKey and ServerKey for an already prepared password.
@@ -152,12 +140,14 @@ func (c SCRAM) match(password string) (string, bool) {
 	return "", false
 }
 
-// Complete derives the keys of the family c lacks (credentials imported
-// from a server that kept SCRAM-SHA-1 only, or SCRAM-SHA-256 only) from
-// password, with c's salt and iteration count. It reports false, and
-// changes nothing, when c lacks nothing or password does not match.
-func (c SCRAM) Complete(password string) (SCRAM, bool) {
-	if len(c.SHA1Stored) > 0 && len(c.SHA256Stored) > 0 {
+// Complete derives the keys of the families of want that c lacks
+// (credentials imported from a server that kept SCRAM-SHA-1 only, or made
+// while scram_hashes named one family) from password, with c's salt and
+// iteration count. It reports false, and changes nothing, when c lacks
+// none of want or password does not match.
+func (c SCRAM) Complete(password string, want Families) (SCRAM, bool) {
+	missing := want.orBoth() &^ c.Families()
+	if missing == 0 {
 		return c, false
 	}
 	p, ok := c.match(password)
@@ -165,9 +155,10 @@ func (c SCRAM) Complete(password string) (SCRAM, bool) {
 		return c, false
 	}
 	var err error
-	if len(c.SHA1Stored) == 0 {
+	if missing.Has(SHA1) {
 		c.SHA1Stored, c.SHA1Server, err = Keys(sha1.New, p, c.Salt, c.Iterations)
-	} else {
+	}
+	if err == nil && missing.Has(SHA256) {
 		c.SHA256Stored, c.SHA256Server, err = Keys(sha256.New, p, c.Salt, c.Iterations)
 	}
 	return c, err == nil

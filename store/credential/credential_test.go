@@ -84,7 +84,7 @@ func TestVerifyOpaqueStringKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, c.Verify(pw))
 	require.False(t, c.Verify("fix pass"), "the NFKC form is not the password these keys came from")
-	full, ok := c.Complete(pw)
+	full, ok := c.Complete(pw, Both)
 	require.True(t, ok)
 	st, sv, err := Keys(sha256.New, o, salt, 4096)
 	require.NoError(t, err)
@@ -99,20 +99,55 @@ func TestComplete(t *testing.T) {
 	t.Parallel()
 	full, err := Derive("pencil", []byte("saltsaltsaltsalt"), 4096)
 	require.NoError(t, err)
-	_, ok := full.Complete("pencil")
+	_, ok := full.Complete("pencil", Both)
 	require.False(t, ok, "nothing lacks")
 	sha1Only := full
 	sha1Only.SHA256Stored, sha1Only.SHA256Server = nil, nil
 	require.True(t, sha1Only.OnlySHA1())
-	_, ok = sha1Only.Complete("pencil2")
+	_, ok = sha1Only.Complete("pencil2", Both)
 	require.False(t, ok)
-	got, ok := sha1Only.Complete("pencil")
+	got, ok := sha1Only.Complete("pencil", Both)
 	require.True(t, ok)
 	require.Equal(t, full, got)
 	require.False(t, got.OnlySHA1())
 	sha256Only := full
 	sha256Only.SHA1Stored, sha256Only.SHA1Server = nil, nil
-	got, ok = sha256Only.Complete("pencil")
+	got, ok = sha256Only.Complete("pencil", Both)
 	require.True(t, ok)
 	require.Equal(t, full, got)
+}
+
+// NewFor derives the families asked for; Complete adds only the families
+// wanted that are missing.
+func TestFamilies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f          Families
+		sha1, sha2 bool
+		name       string
+	}{
+		{0, true, true, "sha1,sha256"},
+		{Both, true, true, "sha1,sha256"},
+		{SHA1, true, false, "sha1"},
+		{SHA256, false, true, "sha256"},
+	} {
+		c, err := NewFor("pencil", tc.f)
+		require.NoError(t, err)
+		require.Equal(t, tc.sha1, len(c.SHA1Stored) > 0 && len(c.SHA1Server) > 0, tc.name)
+		require.Equal(t, tc.sha2, len(c.SHA256Stored) > 0 && len(c.SHA256Server) > 0, tc.name)
+		require.True(t, c.Verify("pencil"), tc.name)
+		require.False(t, c.Verify("pencil2"), tc.name)
+		require.Equal(t, tc.name, tc.f.String())
+		require.Equal(t, tc.f.orBoth(), c.Families(), tc.name)
+
+		_, ok := c.Complete("pencil", tc.f)
+		require.False(t, ok, "%s: nothing of %s lacks", tc.name, tc.f)
+		full, ok := c.Complete("pencil", Both)
+		require.Equal(t, tc.f.orBoth() != Both, ok, tc.name)
+		if ok {
+			want, err := Derive("pencil", c.Salt, c.Iterations)
+			require.NoError(t, err)
+			require.Equal(t, want, full, tc.name)
+		}
+	}
 }

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/pbkdf2"
-	"encoding"
 	"encoding/binary"
 	"hash"
+	"reflect"
+	"unsafe"
 )
 
 // SaltedPassword is Hi(password, salt, i) of RFC 5802: PBKDF2 (RFC 8018) with
@@ -15,10 +16,9 @@ import (
 // Key derivation is most of the CPU an account costs, and crypto/pbkdf2 spends
 // more than half of it outside the compression function: every iteration goes
 // through HMAC's generic Reset/Write/Sum, which copies the digest, pads the
-// message again and appends to slices. For the 64-byte-block hashes whose
-// state marshals as "magic, chaining value, buffer, length" (crypto/sha1,
-// crypto/sha256) a chain does it with one digest and fixed buffers; see
-// chain. Any other hash goes to crypto/pbkdf2.
+// message again and appends to slices. For crypto/sha1 and crypto/sha256 a
+// chain does it with one digest and fixed buffers; see chain. Any other
+// hash goes to crypto/pbkdf2.
 func SaltedPassword(h func() hash.Hash, password string, salt []byte, iterations int) ([]byte, error) {
 	if c, ok := newChain(h, password, salt, iterations); ok {
 		for c.n < iterations {
@@ -29,65 +29,72 @@ func SaltedPassword(h func() hash.Hash, password string, salt []byte, iterations
 	return pbkdf2.Key(h, password, salt, iterations, h().Size())
 }
 
-// stateHash is a hash whose state can be saved and restored without
-// allocating.
-type stateHash interface {
-	hash.Hash
-	encoding.BinaryAppender
-	encoding.BinaryUnmarshaler
-}
-
+// The hashes a chain runs: 64-byte blocks, a digest of at most 32 bytes.
 const (
-	blockSize  = 64
-	magicLen   = 4 // "sha\x01" (SHA-1), "sha\x03" (SHA-256)
-	maxSize    = 32
-	lenOfState = 8 // the byte count at the end of a marshalled state
-	stateSize  = magicLen + maxSize + blockSize + lenOfState
+	blockSize = 64
+	maxSize   = 32
 )
 
 // chain runs the iterations of one PBKDF2 block. Each HMAC of an iteration
-// restores the precomputed ipad or opad state, writes one block that already
-// carries U and its padding (the HMAC messages are always pad+size bytes, so
-// the padding never changes), and reads the chaining value back from the
-// marshalled state: no allocation, no second padding, no digest copy.
+// sets the digest's chaining value to the precomputed ipad or opad state,
+// writes one block that already carries U and its padding (the HMAC
+// messages are always pad+size bytes, so the padding never changes), and
+// reads the chaining value back as the digest: two compressions and a few
+// word copies, where HMAC's Reset/Write/Sum copy the digest, pad the
+// message again and append to slices, and where restoring a marshalled
+// state (UnmarshalBinary, AppendBinary) cost a third of the derivation.
 //
-// The block lives inside the marshalling buffer, right after the magic: the
-// state that AppendBinary writes there starts with the chaining value (the
-// digest, already in place for the next HMAC) followed by the empty input
-// buffer as zeros, so only the padding's 0x80 and length need writing again.
+// The chaining value is reached in place (see chainingValue), after a
+// check of the digest's layout by reflection; a hash laid out otherwise
+// goes to crypto/pbkdf2.
 type chain struct {
-	d            stateHash
+	d            hash.Hash
+	h            []uint32 // the digest's chaining value, in place
+	inner, outer [maxSize / 4]uint32
+	blk          [blockSize]byte // U or the inner digest, 0x80, zeros, bit length
 	size         int
-	inner, outer []byte // marshalled states after the ipad and opad blocks
-	buf          [stateSize]byte
 	t            []byte // U1 ^ U2 ^ ... ^ Un
 	n            int    // iterations done
 }
 
-// blk is the last (only) block of both HMAC messages after the pad: U or the
-// inner digest, 0x80, zeros, and the bit length of pad+digest.
-func (c *chain) blk() []byte { return c.buf[magicLen : magicLen+blockSize] }
-
-func (c *chain) pad() {
-	b := c.blk()
-	b[c.size] = 0x80
-	binary.BigEndian.PutUint64(b[blockSize-8:], uint64(blockSize+c.size)*8)
+// chainingValue returns the chaining value inside d, a digest of
+// crypto/sha1 or crypto/sha256: a pointer to a struct whose field h is an
+// array of size/4 words and whose field nx counts the buffered bytes. A
+// block-sized Write with nothing buffered compresses straight from the
+// caller's slice and leaves nx at zero, so setting h before it and reading
+// h after it is one compression. Anything else (a boringcrypto digest, a
+// future layout) reports false.
+func chainingValue(d hash.Hash, size int) ([]uint32, bool) {
+	v := reflect.ValueOf(d)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil, false
+	}
+	st := v.Elem().Type()
+	h, ok := st.FieldByName("h")
+	want := reflect.ArrayOf(size/4, reflect.TypeFor[uint32]())
+	if !ok || h.Type != want || len(h.Index) != 1 {
+		return nil, false
+	}
+	if nx, ok := st.FieldByName("nx"); !ok || nx.Type.Kind() != reflect.Int {
+		return nil, false
+	}
+	return unsafe.Slice((*uint32)(unsafe.Add(v.UnsafePointer(), h.Offset)), size/4), true
 }
 
 // newChain returns a chain that has done two iterations, or ok=false when h
 // is not a hash it can run. The first iteration (U1, of the salt) is
-// crypto/hmac's; the second is checked against crypto/hmac, so a future
-// change of a hash's state layout costs speed, not correctness.
+// crypto/hmac's; the second is checked against crypto/hmac, so a change of
+// a digest's workings costs speed, not correctness.
 func newChain(h func() hash.Hash, password string, salt []byte, iterations int) (*chain, bool) {
-	d, ok := h().(stateHash)
-	if !ok || iterations < 2 || d.BlockSize() != blockSize || d.Size() > maxSize {
+	d := h()
+	if iterations < 2 || d.BlockSize() != blockSize || d.Size() > maxSize || d.Size()%4 != 0 {
 		return nil, false
 	}
-	c := &chain{d: d, size: d.Size()}
-	st, err := d.AppendBinary(c.buf[:0])
-	if err != nil || len(st) != magicLen+c.size+blockSize+lenOfState || !bytes.HasPrefix(st, []byte("sha")) || &st[0] != &c.buf[0] {
+	words, ok := chainingValue(d, d.Size())
+	if !ok {
 		return nil, false
 	}
+	c := &chain{d: d, h: words, size: d.Size()}
 
 	// The HMAC key block (RFC 2104): the password, hashed first if longer
 	// than a block, padded with zeros.
@@ -99,24 +106,18 @@ func newChain(h func() hash.Hash, password string, salt []byte, iterations int) 
 	} else {
 		copy(key[:], password)
 	}
-	padState := func(b byte) []byte {
+	padState := func(b byte, into *[maxSize / 4]uint32) {
 		for i := range pad {
 			pad[i] = key[i] ^ b
 		}
 		d.Reset()
 		d.Write(pad[:])
-		s, err := d.AppendBinary(make([]byte, 0, len(st)))
-		if err != nil {
-			return nil
-		}
-		return s
+		copy(into[:], c.h)
 	}
-	c.inner, c.outer = padState(0x36), padState(0x5c)
+	padState(0x36, &c.inner)
+	padState(0x5c, &c.outer)
 	clear(key[:])
 	clear(pad[:])
-	if c.inner == nil || c.outer == nil {
-		return nil, false
-	}
 
 	// U1 = HMAC(password, salt || INT(1)).
 	m := hmac.New(h, []byte(password))
@@ -124,15 +125,17 @@ func newChain(h func() hash.Hash, password string, salt []byte, iterations int) 
 	m.Write([]byte{0, 0, 0, 1})
 	c.t = m.Sum(nil)
 
-	clear(c.buf[:])
-	copy(c.blk(), c.t)
-	c.pad()
+	copy(c.blk[:], c.t)
+	c.blk[c.size] = 0x80
+	binary.BigEndian.PutUint64(c.blk[blockSize-8:], uint64(blockSize+c.size)*8)
 	c.n = 1
 
 	m.Reset()
 	m.Write(c.t)
 	want := m.Sum(nil)
-	if !c.prf() || !bytes.Equal(c.blk()[:c.size], want) {
+	c.prf()
+	if !bytes.Equal(c.blk[:c.size], want) {
+		c.result()
 		return nil, false
 	}
 	c.xor()
@@ -140,24 +143,18 @@ func newChain(h func() hash.Hash, password string, salt []byte, iterations int) 
 }
 
 // prf replaces U in blk with HMAC(password, U).
-func (c *chain) prf() bool {
-	for _, s := range [2][]byte{c.inner, c.outer} {
-		if c.d.UnmarshalBinary(s) != nil {
-			return false
+func (c *chain) prf() {
+	for _, s := range [2]*[maxSize / 4]uint32{&c.inner, &c.outer} {
+		copy(c.h, s[:])
+		c.d.Write(c.blk[:])
+		for i, w := range c.h {
+			binary.BigEndian.PutUint32(c.blk[4*i:], w)
 		}
-		if _, err := c.d.Write(c.blk()); err != nil {
-			return false
-		}
-		if st, err := c.d.AppendBinary(c.buf[:0]); err != nil || &st[0] != &c.buf[0] {
-			return false
-		}
-		c.pad()
 	}
-	return true
 }
 
 func (c *chain) xor() {
-	u := c.blk()[:c.size]
+	u := c.blk[:c.size]
 	i := 0
 	for ; i+8 <= len(u); i += 8 {
 		binary.LittleEndian.PutUint64(c.t[i:], binary.LittleEndian.Uint64(c.t[i:])^binary.LittleEndian.Uint64(u[i:]))
@@ -168,8 +165,7 @@ func (c *chain) xor() {
 	c.n++
 }
 
-// step does one more iteration; it cannot fail once newChain checked the
-// same states with the same hash.
+// step does one more iteration.
 func (c *chain) step() {
 	c.prf()
 	c.xor()
@@ -177,8 +173,9 @@ func (c *chain) step() {
 
 // result returns T and wipes the password-derived states.
 func (c *chain) result() []byte {
-	clear(c.buf[:])
-	clear(c.inner)
-	clear(c.outer)
+	clear(c.blk[:])
+	clear(c.inner[:])
+	clear(c.outer[:])
+	clear(c.h)
 	return c.t
 }

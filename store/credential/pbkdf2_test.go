@@ -137,3 +137,15 @@ func TestDeriveMatchesKeys(t *testing.T) {
 		require.Equal(t, sum.Sum(nil), tc.stored, "row %d", i)
 	}
 }
+
+// crypto/sha1 and crypto/sha256 take the fast path: a Go release that lays
+// their digests out otherwise would fall back to crypto/pbkdf2 silently,
+// twice as slow, and this says so.
+func TestChainRunsStandardHashes(t *testing.T) {
+	t.Parallel()
+	for _, h := range []func() hash.Hash{sha1.New, sha256.New} {
+		c, ok := newChain(h, "pencil", []byte("salt"), 4096)
+		require.True(t, ok, "%T", h())
+		require.Equal(t, 2, c.n)
+	}
+}

@@ -78,6 +78,7 @@ var serverNonce = func() string {
 type Conversation struct {
 	mech   string
 	lookup Lookup
+	want   credential.Families // what a PLAIN login completes (see Completed)
 	h      func() hash.Hash
 	step   int
 
@@ -89,9 +90,10 @@ type Conversation struct {
 	gs2, clientFirstBare, serverFirst, nonce string
 }
 
-// Start begins a conversation for mechanism mech.
-func Start(mech string, lookup Lookup) (*Conversation, error) {
-	c := &Conversation{mech: mech, lookup: lookup}
+// Start begins a conversation for mechanism mech. want are the SCRAM
+// families the server keeps keys for (config scram_hashes).
+func Start(mech string, lookup Lookup, want credential.Families) (*Conversation, error) {
+	c := &Conversation{mech: mech, lookup: lookup, want: want}
 	switch mech {
 	case ScramSHA256:
 		c.h = sha256.New
@@ -136,7 +138,7 @@ func (c *Conversation) plain(in []byte) ([]byte, bool, error) {
 	if !ok {
 		return nil, true, ErrNotAuthorized
 	}
-	if full, ok := cred.Complete(string(parts[2])); ok {
+	if full, ok := cred.Complete(string(parts[2]), c.want); ok {
 		c.completed = &full
 		return nil, true, nil
 	}
@@ -146,8 +148,8 @@ func (c *Conversation) plain(in []byte) ([]byte, bool, error) {
 	return nil, true, nil
 }
 
-// Completed returns the user's credentials with the SCRAM family they
-// lacked (imported SCRAM-SHA-1 keys alone, say), derived from the password
+// Completed returns the user's credentials with the SCRAM families of want
+// they lacked (imported SCRAM-SHA-1 keys alone, say), derived from the password
 // a successful PLAIN exchange carried; false if nothing was missing. The
 // caller stores them, so the user can answer either SCRAM from then on.
 func (c *Conversation) Completed() (credential.SCRAM, bool) {

@@ -46,7 +46,7 @@ func TestSCRAMVectors(t *testing.T) {
 	defer func() { serverNonce = orig }()
 	for i, tt := range tests {
 		serverNonce = func() string { return tt.snonce }
-		c, err := Start(tt.mech, lookupFor(t, "user", "pencil", tt.salt))
+		c, err := Start(tt.mech, lookupFor(t, "user", "pencil", tt.salt), credential.Both)
 		require.NoError(t, err)
 		out, done, err := c.Step([]byte(tt.first))
 		require.NoError(t, err, "row %d", i)
@@ -58,7 +58,7 @@ func TestSCRAMVectors(t *testing.T) {
 		require.Equal(t, tt.serverFinal, string(out), "row %d", i)
 
 		// the same exchange with a wrong proof fails
-		c, _ = Start(tt.mech, lookupFor(t, "user", "pencil", tt.salt))
+		c, _ = Start(tt.mech, lookupFor(t, "user", "pencil", tt.salt), credential.Both)
 		_, _, err = c.Step([]byte(tt.first))
 		require.NoError(t, err)
 		bad := tt.final[:len(tt.final)-6] + "AAAAA="
@@ -81,23 +81,23 @@ func TestSCRAMRefusals(t *testing.T) {
 		4: {"n,,m=ext,n=user,r=abc", ErrMalformed},
 	}
 	for i, tt := range tests {
-		c, err := Start(ScramSHA256, look)
+		c, err := Start(ScramSHA256, look, credential.Both)
 		require.NoError(t, err)
 		_, _, err = c.Step([]byte(tt.first))
 		require.ErrorIs(t, err, tt.want, "row %d", i)
 	}
-	_, err := Start("SCRAM-SHA-256-PLUS", look)
+	_, err := Start("SCRAM-SHA-256-PLUS", look, credential.Both)
 	require.ErrorIs(t, err, ErrInvalidMech)
 }
 
 func TestUnknownUserLooksLikeWrongPassword(t *testing.T) {
 	t.Parallel()
 	look := lookupFor(t, "user", "pencil", "QSXCR+Q6sek8bf92")
-	c, _ := Start(ScramSHA1, look)
+	c, _ := Start(ScramSHA1, look, credential.Both)
 	out, _, err := c.Step([]byte("n,,n=nobody,r=abc"))
 	require.NoError(t, err)
 	require.Contains(t, string(out), ",i=4096")
-	c2, _ := Start(ScramSHA1, look)
+	c2, _ := Start(ScramSHA1, look, credential.Both)
 	out2, _, _ := c2.Step([]byte("n,,n=nobody,r=abc"))
 	require.Equal(t, string(out)[len("r=abc")+24:], string(out2)[len("r=abc")+24:], "stable fake salt")
 }
@@ -116,7 +116,7 @@ func TestPlain(t *testing.T) {
 		4: {"user\x00pencil", ErrMalformed},
 	}
 	for i, tt := range tests {
-		c, _ := Start(Plain, look)
+		c, _ := Start(Plain, look, credential.Both)
 		_, done, err := c.Step([]byte(tt.in))
 		require.True(t, done)
 		if tt.want == nil {
@@ -136,7 +136,7 @@ func FuzzConversation(f *testing.F) {
 	look := func(u string) (credential.SCRAM, bool) { return cred, u == "user" }
 	f.Fuzz(func(t *testing.T, first, final string) {
 		for _, mech := range Mechanisms {
-			c, _ := Start(mech, look)
+			c, _ := Start(mech, look, credential.Both)
 			_, done, err := c.Step([]byte(first))
 			if done {
 				if err == nil && (mech != Plain || !bytes.HasSuffix([]byte(first), []byte("\x00pencil"))) {
@@ -191,7 +191,7 @@ func TestPlainCompletes(t *testing.T) {
 		1: {sha1Only, "pencil2", false, false},
 		2: {full, "pencil", true, false},
 	} {
-		c, err := Start(Plain, func(string) (credential.SCRAM, bool) { return tc.cred, true })
+		c, err := Start(Plain, func(string) (credential.SCRAM, bool) { return tc.cred, true }, credential.Both)
 		require.NoError(t, err)
 		_, _, err = c.Step([]byte("\x00user\x00" + tc.password))
 		require.Equal(t, tc.ok, err == nil, "row %d", i)
