@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,6 +183,21 @@ func available(t *testing.T, srv *xmppcore.Server, jid, res string, prio int) *g
 	return c
 }
 
+// availableAt waits until node's directory has full as an available
+// session.
+func availableAt(t *testing.T, node *Node, full string) {
+	t.Helper()
+	bare, _, _ := strings.Cut(full, "/")
+	require.Eventually(t, func() bool {
+		for _, r := range node.Remote(bare) {
+			if r.JID == full && r.Available {
+				return true
+			}
+		}
+		return false
+	}, long, 5*time.Millisecond)
+}
+
 // A node that dies (its NATS connection closed with no goodbye, as a
 // SIGKILL closes it) loses nothing sent to its users afterwards: node A
 // hears of it from the NATS server at the first stanza it sends there,
@@ -196,8 +212,10 @@ func TestCrashedNodeMessagesStoredOffline(t *testing.T) {
 	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
 	alice := available(t, srvA, aliceJ, "a", 0)
 	bob := available(t, srvB, bobJ, "b", 0)
+	// Node A must know bob is available on B before alice writes to him:
+	// else her subscription request waits in offline storage.
+	availableAt(t, nodeA, bobJ+"/b")
 	goxmpptest.Befriend(t, alice, aliceJ, "a", bob, bobJ, "b")
-	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 1 }, long, 5*time.Millisecond)
 
 	killed := time.Now()
 	crash(t, url, nodeB)
@@ -269,7 +287,9 @@ func TestNodeBackAfterBlipDeliversWhatWasStored(t *testing.T) {
 	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
 	alice := available(t, srvA, aliceJ, "a", 0)
 	bob := available(t, srvB, bobJ, "b", 0)
-	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 1 }, long, 5*time.Millisecond)
+	// Available, not just bound: else alice's chat goes to offline storage
+	// on node A without being sent to node B at all.
+	availableAt(t, nodeA, bobJ+"/b")
 
 	own := nodeB.subs[2]
 	require.Equal(t, NodeSubject("b@test"), own.Subject)
