@@ -298,7 +298,10 @@ func TestNodeBackAfterBlipDeliversWhatWasStored(t *testing.T) {
 	_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "during the blip"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 0 }, long, 5*time.Millisecond)
-	bob.ExpectNone(t, "the message, before B is back", 300*time.Millisecond, isChat)
+	// No check that bob has nothing yet: on a loaded machine the handler
+	// of his initial presence may still be running on node B and deliver
+	// the message stored meanwhile (TestUndeliveredNodeHeardAgain checks
+	// the drain on its own).
 
 	sub, err := nodeB.nc.ChanSubscribe(NodeSubject("b@test"), nodeB.in)
 	require.NoError(t, err)
