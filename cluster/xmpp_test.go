@@ -286,7 +286,28 @@ func TestNodeBackAfterBlipDeliversWhatWasStored(t *testing.T) {
 	srvA, srvB, nodeA, nodeB, _ := twoNodesLongLease(t, "alice", "bob")
 	aliceJ, bobJ := "alice@"+benchDomain, "bob@"+benchDomain
 	alice := available(t, srvA, aliceJ, "a", 0)
-	bob := available(t, srvB, bobJ, "b", 0)
+	// A message waiting for bob: its delivery at his initial presence
+	// shows node B is done with the offline store for that presence, which
+	// would otherwise deliver the message stored during the blip too.
+	_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "before bob came"})
+	require.NoError(t, err)
+	bob := goxmpptest.Login(t, addr(srvB), bobJ, "pw", goxmpptest.Resource("b"))
+	_, err = bob.SendOrg("<presence/>")
+	require.NoError(t, err)
+	// His own presence and the waiting message, in either order: were the
+	// message stored as he logged in, node A has B drain it (drainElsewhere).
+	for presence, chat := false, false; !presence || !chat; {
+		switch st := bob.Expect(t, "his own presence and the waiting message", func(st any) bool {
+			return goxmpptest.Presence(bobJ+"/b", "")(st) || goxmpptest.Chat(aliceJ, "before bob came")(st)
+		}).(type) {
+		case goxmpp.Presence:
+			presence = true
+		case goxmpp.Chat:
+			chat = true
+		default:
+			t.Fatalf("unexpected %T", st)
+		}
+	}
 	// Available, not just bound: else alice's chat goes to offline storage
 	// on node A without being sent to node B at all.
 	availableAt(t, nodeA, bobJ+"/b")
@@ -295,13 +316,10 @@ func TestNodeBackAfterBlipDeliversWhatWasStored(t *testing.T) {
 	require.Equal(t, NodeSubject("b@test"), own.Subject)
 	require.NoError(t, own.Unsubscribe())
 	require.NoError(t, nodeB.nc.Flush())
-	_, err := alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "during the blip"})
+	_, err = alice.Send(goxmpp.Chat{Remote: bobJ, Type: "chat", Text: "during the blip"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return len(nodeA.Remote(bobJ)) == 0 }, long, 5*time.Millisecond)
-	// No check that bob has nothing yet: on a loaded machine the handler
-	// of his initial presence may still be running on node B and deliver
-	// the message stored meanwhile (TestUndeliveredNodeHeardAgain checks
-	// the drain on its own).
+	bob.ExpectNone(t, "the message, before B is back", 300*time.Millisecond, isChat)
 
 	sub, err := nodeB.nc.ChanSubscribe(NodeSubject("b@test"), nodeB.in)
 	require.NoError(t, err)
