@@ -716,7 +716,8 @@ func (c *conn) mechanisms() ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Were only SHA-256 kept, no SCRAM would suit every user: PLAIN.
+		// Under scram_hashes sha256 such a domain is offered no SCRAM at
+		// all: neither mechanism suits every user, PLAIN does.
 		sha256 = !sha1Only
 	}
 	if sha1 && sha256 {
