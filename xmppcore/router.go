@@ -66,11 +66,10 @@ func (s *Server) registerHere(c *conn) (old *conn) {
 	return old
 }
 
-// sessionEnded unregisters a session, broadcasts its unavailable presence and
-// records last activity when it was the user's last one.
-func (s *Server) sessionEnded(c *conn) {
-	s.mu.Lock()
-	last := false
+// unregisterLocked takes the session c out of the server's tables (its
+// carbons count, its account's sessions, its privacy lists' holders) and
+// reports whether it was its user's last session here. s.mu is held.
+func (s *Server) unregisterLocked(c *conn) (last bool) {
 	if c.carbons {
 		c.carbons = false
 		s.carbons.Add(-1)
@@ -80,10 +79,18 @@ func (s *Server) sessionEnded(c *conn) {
 		delete(a.sessions, c.res)
 		if len(a.sessions) == 0 {
 			delete(s.accounts, c.bare)
-			last, gone = true, a
+			gone = a
 		}
 	}
 	s.privacyEnded(c, gone)
+	return gone != nil
+}
+
+// sessionEnded unregisters a session, broadcasts its unavailable presence and
+// records last activity when it was the user's last one.
+func (s *Server) sessionEnded(c *conn) {
+	s.mu.Lock()
+	last := s.unregisterLocked(c)
 	s.mu.Unlock()
 	if s.cfg.Cluster != nil && s.session(c.full) == nil {
 		s.announce(c, true)

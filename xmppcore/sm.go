@@ -403,22 +403,7 @@ func (c *conn) takeOver(nc *conn, h uint32) bool {
 	c.lim, c.br, c.dec = nc.lim, nc.br, nc.dec
 	c.dropHeldLocked() // meant for the lost transport; the queue resends them
 	c.closed, c.headerSent = false, true
-	if err := c.sm.Ack(h); err != nil {
-		// ejabberd's leniency: the client got everything.
-		c.log.Warn("resumption acknowledged more stanzas than were sent", zap.String("jid", c.jidStr),
-			zap.Uint32("h", h), zap.Uint32("sent", c.sm.Out))
-		c.sm.Ack(c.sm.Out)
-	}
-	c.writeLocked([]byte("<resumed xmlns='" + smacks.NS + "' previd='" + c.sm.ID + "' h='" +
-		strconv.FormatUint(uint64(c.sm.In), 10) + "'/>"))
-	pending := c.sm.Pending()
-	for _, b := range pending {
-		c.writeLocked(b)
-	}
-	if len(pending) > 0 {
-		c.writeLocked(smR)
-		c.requestedLocked()
-	}
+	pending := c.answerResumeLocked(h)
 	c.log.Info("session resumed", zap.String("jid", c.jidStr), zap.String("ip", c.ip), zap.Int("resent", len(pending)))
 	return true
 }
@@ -492,6 +477,29 @@ func (c *conn) settleUnacked() {
 			c.srv.unacked(c, el)
 		}
 	}
+}
+
+// answerResumeLocked takes the client's h, answers <resumed/> and sends
+// again the stanzas the client has not acknowledged, with a request for
+// an ack; it returns them. c.wmu is held.
+func (c *conn) answerResumeLocked(h uint32) [][]byte {
+	if err := c.sm.Ack(h); err != nil {
+		// ejabberd's leniency: the client got everything.
+		c.log.Warn("resumption acknowledged more stanzas than were sent", zap.String("jid", c.jidStr),
+			zap.Uint32("h", h), zap.Uint32("sent", c.sm.Out))
+		c.sm.Ack(c.sm.Out)
+	}
+	c.writeLocked([]byte("<resumed xmlns='" + smacks.NS + "' previd='" + c.sm.ID + "' h='" +
+		strconv.FormatUint(uint64(c.sm.In), 10) + "'/>"))
+	pending := c.sm.Pending()
+	for _, b := range pending {
+		c.writeLocked(b)
+	}
+	if len(pending) > 0 {
+		c.writeLocked(smR)
+		c.requestedLocked()
+	}
+	return pending
 }
 
 // unacked deals with one stanza the client of the ended session c never

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -282,21 +281,7 @@ func (c *conn) resumed(h uint32) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.closed = false
-	if err := c.sm.Ack(h); err != nil {
-		c.log.Warn("resumption acknowledged more stanzas than were sent", zap.String("jid", c.jidStr),
-			zap.Uint32("h", h), zap.Uint32("sent", c.sm.Out))
-		c.sm.Ack(c.sm.Out)
-	}
-	c.writeLocked([]byte("<resumed xmlns='" + smacks.NS + "' previd='" + c.sm.ID + "' h='" +
-		strconv.FormatUint(uint64(c.sm.In), 10) + "'/>"))
-	pending := c.sm.Pending()
-	for _, b := range pending {
-		c.writeLocked(b)
-	}
-	if len(pending) > 0 {
-		c.writeLocked(smR)
-		c.requestedLocked()
-	}
+	c.answerResumeLocked(h)
 }
 
 // unbindMoved removes the session c from this node's tables without
@@ -307,19 +292,7 @@ func (s *Server) unbindMoved(c *conn, smID string) {
 	if s.smIDs[smID] == c {
 		delete(s.smIDs, smID)
 	}
-	if c.carbons {
-		c.carbons = false
-		s.carbons.Add(-1)
-	}
-	var gone *account
-	if a := s.accounts[c.bare]; a != nil && a.sessions[c.res] == c {
-		delete(a.sessions, c.res)
-		if len(a.sessions) == 0 {
-			delete(s.accounts, c.bare)
-			gone = a
-		}
-	}
-	s.privacyEnded(c, gone)
+	s.unregisterLocked(c)
 	s.mu.Unlock()
 	if s.session(c.full) == nil {
 		// Only the entry of this node goes: the new node's stays.
