@@ -70,6 +70,23 @@ func dirHas(t *testing.T, n *Node, full, node string) {
 	}, long, 5*time.Millisecond, "%s never learned that %s holds %s", n.Name(), node, full)
 }
 
+// cut drops the client's connection through its proxy and waits until
+// srv holds full's session hibernated.
+func cut(t *testing.T, d *slixmpptest.Driver, p *slixmpptest.Proxy, srv *xmppcore.Server, user, full string) {
+	t.Helper()
+	p.Cut()
+	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
+	hibernated(t, srv, user, full)
+}
+
+// smQuery names alice's session id in a QuerySMTake or QuerySMDone.
+func smQuery(t *testing.T, b *smBundle, id string) *xmppcore.SMQuery {
+	t.Helper()
+	u, err := b.st.UserByJID(context.Background(), benchDomain, "alice")
+	require.NoError(t, err)
+	return &xmppcore.SMQuery{ID: id, UserID: u.ID}
+}
+
 // hibernated waits until srv holds full's session hibernated.
 func hibernated(t *testing.T, srv *xmppcore.Server, user, full string) {
 	t.Helper()
@@ -113,9 +130,7 @@ func TestIntegrationSMResumeOnOtherNode(t *testing.T) {
 
 	chat(t, bob, aj, "before")
 	d.Wait("the first message", long, slixmpptest.Message("before"))
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
+	cut(t, d, p, b.a, "alice", aj)
 	chat(t, bob, aj, "while-away-1")
 	chat(t, bob, aliceJ, "to-bare")
 	chat(t, bob, aj, "while-away-2")
@@ -196,9 +211,7 @@ func TestIntegrationSMUnackedToOtherNode(t *testing.T) {
 		return false
 	}, long, 5*time.Millisecond)
 
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
+	cut(t, d, p, b.a, "alice", aj)
 	chat(t, bob, aj, "unacked")
 	got := laptop.ExpectWithin(t, "the phone's unacked message", long, goxmpptest.Chat("bob@"+benchDomain+"/r", "unacked"))
 	// Through the offline store and node B draining it (drainElsewhere)
@@ -219,12 +232,8 @@ func TestIntegrationSMResumeWhileMoving(t *testing.T) {
 	aj := aliceJ + "/phone"
 	d, p, id := smLogin(t, b.a, aj)
 	dirHas(t, b.nodeB, aj, "a@test")
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
-	u, err := b.st.UserByJID(context.Background(), benchDomain, "alice")
-	require.NoError(t, err)
-	sm := &xmppcore.SMQuery{ID: id, UserID: u.ID}
+	cut(t, d, p, b.a, "alice", aj)
+	sm := smQuery(t, b, id)
 
 	take := b.a.Answer(xmppcore.Query{Kind: xmppcore.QuerySMTake, Domain: benchDomain, Username: "alice", SM: sm})
 	require.Contains(t, string(take), `"f":true`)
@@ -259,9 +268,7 @@ func TestIntegrationSMHolderSilent(t *testing.T) {
 	aj := "alice@" + benchDomain + "/phone"
 	d, p, _ := smLogin(t, b.a, aj)
 	dirHas(t, b.nodeB, aj, "a@test")
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
+	cut(t, d, p, b.a, "alice", aj)
 	b.nodeA.Close()
 	require.Equal(t, "session_start", d.Connect(addr(b.b), false), "the resumption fails, slixmpp binds anew")
 	require.Len(t, b.b.Sessions(benchDomain, "alice"), 1)
@@ -300,9 +307,7 @@ func TestIntegrationSMResumeKeepsRooms(t *testing.T) {
 		bob.ExpectWithin(t, "alice joins "+room, long, goxmpptest.Presence(room+"/Alice", ""))
 	}
 
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
+	cut(t, d, p, b.a, "alice", aj)
 	require.Equal(t, "session_resumed", d.Connect(addr(b.b), false))
 	require.Eventually(t, func() bool { return len(b.a.Sessions(benchDomain, "alice")) == 0 }, long, 5*time.Millisecond)
 	for _, room := range rooms {
@@ -326,12 +331,8 @@ func TestIntegrationSMTakerSilent(t *testing.T) {
 	aj := "alice@" + benchDomain + "/phone"
 	d, p, id := smLogin(t, b.a, aj)
 	dirHas(t, b.nodeB, aj, "a@test")
-	p.Cut()
-	d.Wait("the connection lost", long, slixmpptest.Is("disconnected"))
-	hibernated(t, b.a, "alice", aj)
-	u, err := b.st.UserByJID(context.Background(), benchDomain, "alice")
-	require.NoError(t, err)
-	sm := &xmppcore.SMQuery{ID: id, UserID: u.ID}
+	cut(t, d, p, b.a, "alice", aj)
+	sm := smQuery(t, b, id)
 	take := xmppcore.Query{Kind: xmppcore.QuerySMTake, Domain: benchDomain, Username: "alice", SM: sm}
 	require.Contains(t, string(b.a.Answer(take)), `"f":true`)
 	start := time.Now()

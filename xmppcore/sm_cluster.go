@@ -318,17 +318,26 @@ func (s *Server) passOn(c *conn, q [][]byte) {
 	}
 }
 
-// smTakeHere answers QuerySMTake: the hibernated session q.SM.ID of the
-// asking user, now marked moving, or not found.
-func (s *Server) smTakeHere(q Query) smHandover {
+// smQueried is the resumable session q.SM names, if it is q.SM.UserID's.
+func (s *Server) smQueried(q Query) *conn {
 	if q.SM == nil {
-		return smHandover{}
+		return nil
 	}
 	s.mu.RLock()
 	c := s.smIDs[q.SM.ID]
 	s.mu.RUnlock()
+	if c == nil || c.user.ID != q.SM.UserID {
+		return nil
+	}
+	return c
+}
+
+// smTakeHere answers QuerySMTake: the hibernated session q.SM.ID of the
+// asking user, now marked moving, or not found.
+func (s *Server) smTakeHere(q Query) smHandover {
+	c := s.smQueried(q)
 	// Another user's id is as unknown as an expired one.
-	if c == nil || c.anon || c.user.ID != q.SM.UserID || c.bare != q.Username+"@"+q.Domain {
+	if c == nil || c.anon || c.bare != q.Username+"@"+q.Domain {
 		return smHandover{}
 	}
 	if !c.awaitHibernation(moveCutWait) {
@@ -365,13 +374,8 @@ func (s *Server) smTakeHere(q Query) smHandover {
 // smDoneHere answers QuerySMDone: the session moved (it is let go of), or
 // the taking node gave up (it hibernates on).
 func (s *Server) smDoneHere(q Query) smDone {
-	if q.SM == nil {
-		return smDone{}
-	}
-	s.mu.RLock()
-	c := s.smIDs[q.SM.ID]
-	s.mu.RUnlock()
-	if c == nil || c.user.ID != q.SM.UserID {
+	c := s.smQueried(q)
+	if c == nil {
 		return smDone{}
 	}
 	c.wmu.Lock()
